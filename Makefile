@@ -1,0 +1,41 @@
+# The few commands people type. `make demo` needs only Python 3.11; `make test` also needs
+# PostgreSQL and Redis on 127.0.0.1 (started here when installed but stopped).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PAYHUB := $(BIN)/payhub
+
+.PHONY: demo test services lint format diagram clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "payhub needs Python 3.11 (Spyne 2.14 does not import on 3.12+); set PYTHON=/path/to/python3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[test,prod]'
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(PAYHUB) -c development.ini migrate
+	$(PAYHUB) -c development.ini seed-demo
+	$(PAYHUB) -c development.ini serve --host 127.0.0.1 --port 6543
+
+services:
+	@bash scripts/ensure-services.sh
+
+test: $(VENV)/.installed services
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+diagram: $(VENV)/.installed
+	$(BIN)/python -c 'from workflows.payment import mermaid; print(mermaid())'
+
+clean:
+	rm -rf $(VENV) var/*.sqlite* build *.egg-info

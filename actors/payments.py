@@ -1,0 +1,25 @@
+"""Work that follows a payment option's change of state."""
+
+from __future__ import annotations
+
+import dramatiq
+import structlog
+
+from actors.middleware import current_session
+from hub import positions
+from hub.models import PaymentOption
+
+log = structlog.get_logger(__name__)
+
+
+@dramatiq.actor(actor_name="payment_status_changed", max_retries=20, min_backoff=1000,
+                max_backoff=300_000)
+def payment_status_changed(option_id: int, event: str, from_state: str, to_state: str) -> None:
+    """Bring the debt position's status in line with its options."""
+    session = current_session()
+    option = session.get(PaymentOption, option_id)
+    if option is None:
+        return
+    status = positions.refresh_status(session, option.position_id)
+    log.info("position.status", position_id=option.position_id, status=status,
+             payment_event=event)

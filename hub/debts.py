@@ -1,0 +1,171 @@
+"""Creating debt positions: validated input in, rows (and notice numbers) out.
+
+Nothing is written unless everything is valid: all checks run before the first ``add``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from hub import payments
+from hub.errors import DomainError
+from hub.iuv import allocate_notice_numbers
+from hub.models import DebtPosition, Ente, PaymentOption, Transfer
+from hub.money import to_cents
+from hub.notices import parse_notice_number
+from hub.positions import derive_status
+
+
+class InvalidPosition(DomainError):
+    code = "invalid_position"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass
+class TransferIn:
+    amount: str | Decimal
+    remittance_information: str
+    category: str
+    iban: str | None = None
+    postal_iban: str | None = None
+    beneficiary_fiscal_code: str | None = None  # None = the Ente itself
+    stamp_hash: str | None = None
+    stamp_type: str | None = None
+    stamp_province: str | None = None
+    metadata: list[dict[str, str]] | None = None
+
+
+@dataclass
+class OptionIn:
+    amount: str | Decimal
+    due_date: dt.date
+    transfers: list[TransferIn]
+    description: str | None = None
+    retention_date: dt.date | None = None
+    instalment_number: int | None = None
+    instalment_count: int | None = None
+    notice_number: str | None = None
+
+
+@dataclass
+class PositionIn:
+    iupd: str
+    debtor_type: str
+    debtor_fiscal_code: str
+    debtor_name: str
+    description: str
+    options: list[OptionIn] = field(default_factory=list)
+    service_id: int | None = None
+    debtor_email: str | None = None
+    debtor_street: str | None = None
+    debtor_city: str | None = None
+    debtor_postal_code: str | None = None
+    debtor_province: str | None = None
+    debtor_nation: str | None = None
+
+
+def validate(data: PositionIn, *, verify_check_digits: bool = True) -> list[list[int]]:
+    """Check ``data``; return each option's transfer amounts in cents. Raises InvalidPosition
+    naming the first failing field."""
+    if not data.iupd or len(data.iupd) > 64:
+        raise InvalidPosition("must be 1 to 64 characters", field="iupd")
+    if data.debtor_type not in ("F", "G"):
+        raise InvalidPosition("must be F (natural person) or G (legal person)",
+                              field="debtor_type")
+    if not data.options:
+        raise InvalidPosition("at least one payment option is required", field="options")
+    cents: list[list[int]] = []
+    for i, option in enumerate(data.options):
+        where = f"options[{i}]"
+        amount = _cents(option.amount, f"{where}.amount")
+        if not 1 <= len(option.transfers) <= 5:
+            raise InvalidPosition("1 to 5 transfers are required", field=f"{where}.transfers")
+        shares = [_cents(t.amount, f"{where}.transfers[{j}].amount")
+                  for j, t in enumerate(option.transfers)]
+        if sum(shares) != amount:
+            raise InvalidPosition(f"transfers add up to {sum(shares)} cents, not {amount}",
+                                  field=f"{where}.transfers")
+        for j, t in enumerate(option.transfers):
+            if not (t.iban or t.postal_iban or t.stamp_hash):
+                raise InvalidPosition("an IBAN, a postal IBAN or a revenue stamp is required",
+                                      field=f"{where}.transfers[{j}]")
+            if t.metadata is not None and len(t.metadata) > 15:
+                raise InvalidPosition("at most 15 metadata entries",
+                                      field=f"{where}.transfers[{j}].metadata")
+        if option.notice_number is not None:
+            try:
+                parse_notice_number(option.notice_number,
+                                    verify_check_digits=verify_check_digits)
+            except DomainError as exc:
+                raise InvalidPosition(str(exc), field=f"{where}.notice_number") from None
+        cents.append(shares)
+    return cents
+
+
+def _cents(value: str | Decimal, field_name: str) -> int:
+    try:
+        return to_cents(value)
+    except DomainError as exc:
+        raise InvalidPosition(str(exc), field=field_name) from None
+
+
+def create_position(session: Session, ente: Ente, data: PositionIn, *, publish: bool = False,
+                    cause: str = "api", verify_check_digits: bool = True) -> DebtPosition:
+    """Validate and add a debt position with its options (notice numbers generated where not
+    supplied); publish it if asked. Raises InvalidPosition before writing anything.
+    ``verify_check_digits=False`` accepts supplied numbers with wrong check digits (pagoPA's
+    own test notices have them)."""
+    shares = validate(data, verify_check_digits=verify_check_digits)
+    missing = sum(1 for o in data.options if o.notice_number is None)
+    generated = iter(allocate_notice_numbers(session, ente, missing) if missing else [])
+    position = DebtPosition(
+        ente_id=ente.id, service_id=data.service_id, iupd=data.iupd,
+        debtor_type=data.debtor_type, debtor_fiscal_code=data.debtor_fiscal_code,
+        debtor_name=data.debtor_name, debtor_email=data.debtor_email,
+        debtor_street=data.debtor_street, debtor_city=data.debtor_city,
+        debtor_postal_code=data.debtor_postal_code, debtor_province=data.debtor_province,
+        debtor_nation=data.debtor_nation, description=data.description, status="draft",
+        due_date=min(o.due_date for o in data.options),
+    )
+    for option_in, cents in zip(data.options, shares, strict=True):
+        notice = parse_notice_number(option_in.notice_number, verify_check_digits=False) \
+            if option_in.notice_number else next(generated)
+        option = PaymentOption(
+            ente_id=ente.id, notice_number=notice.value, iuv=notice.iuv,
+            amount_cents=sum(cents), description=option_in.description,
+            due_date=option_in.due_date, retention_date=option_in.retention_date,
+            instalment_number=option_in.instalment_number,
+            instalment_count=option_in.instalment_count, status="draft",
+        )
+        for idx, (t, amount) in enumerate(zip(option_in.transfers, cents, strict=True), 1):
+            option.transfers.append(Transfer(
+                id_transfer=idx, beneficiary_fiscal_code=t.beneficiary_fiscal_code
+                or ente.fiscal_code, iban=t.iban, postal_iban=t.postal_iban,
+                stamp_hash=t.stamp_hash, stamp_type=t.stamp_type,
+                stamp_province=t.stamp_province, amount_cents=amount,
+                remittance_information=t.remittance_information, category=t.category,
+                metadata_entries=t.metadata,
+            ))
+        position.options.append(option)
+    session.add(position)
+    session.flush()
+    if publish:
+        publish_position(session, position, cause=cause)
+    return position
+
+
+def publish_position(session: Session, position: DebtPosition, *, cause: str) -> None:
+    """Make every draft option of the position payable."""
+    for option in position.options:
+        locked = payments.lock_option_by_id(session, option.id)
+        if locked.status == "draft":
+            payments.apply_event(session, locked, "publish", cause=cause)
+    position.published_at = position.published_at or payments.utcnow()
+    position.status = derive_status(position.options)

@@ -1,0 +1,36 @@
+"""The data model; importing this package registers every table on ``Base.metadata``."""
+
+from hub.models.history import Anomaly, StateTransition
+from hub.models.outbox import OutboxMessage, ProcessedMessage
+from hub.models.positions import DebtPosition, PaymentOption, Transfer
+from hub.models.receipts import PaymentAttempt, Receipt
+from hub.models.tenants import (
+    Ente,
+    Intermediary,
+    IuvCounter,
+    PaymentService,
+    PrimitiveVersion,
+    ServiceKind,
+    Station,
+    station_ente,
+)
+
+__all__ = [
+    "Anomaly",
+    "DebtPosition",
+    "Ente",
+    "Intermediary",
+    "IuvCounter",
+    "OutboxMessage",
+    "PaymentAttempt",
+    "PaymentOption",
+    "PaymentService",
+    "PrimitiveVersion",
+    "ProcessedMessage",
+    "Receipt",
+    "ServiceKind",
+    "StateTransition",
+    "Station",
+    "Transfer",
+    "station_ente",
+]

@@ -1,0 +1,45 @@
+"""The transactional outbox: messages written with the business change, relayed after commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base, JSONType, UTCDateTime, utcnow
+
+
+class OutboxMessage(Base):
+    """A Dramatiq message to send once the transaction that wrote it has committed.
+
+    ``message_id`` becomes the Dramatiq message id, so a message re-sent by the sweeper is the
+    same message to the consumer, which records it in ProcessedMessage to act on it once.
+    """
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    queue_name: Mapped[str] = mapped_column(sa.String(64), default="default")
+    actor_name: Mapped[str] = mapped_column(sa.String(64))
+    args: Mapped[dict] = mapped_column(JSONType)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+
+    __table_args__ = (
+        # the sweeper's query: what is still unsent, oldest first
+        sa.Index("ix_outbox_message_unsent", "sent_at", "id"),
+    )
+
+
+class ProcessedMessage(Base):
+    """Message ids an actor has already acted on (at-least-once delivery, effect once)."""
+
+    __tablename__ = "processed_message"
+
+    message_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    actor_name: Mapped[str] = mapped_column(sa.String(64))
+    processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,123 @@
+"""Tenants: the intermediary (broker), its stations, the Enti they serve, and their services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.db import Base, JSONType, UTCDateTime, utcnow
+
+
+class PrimitiveVersion(enum.IntEnum):
+    V1 = 1  # paGetPayment / paSendRT
+    V2 = 2  # paGetPaymentV2 / paSendRTV2
+
+
+class ServiceKind(enum.StrEnum):
+    PRECOMPUTED = "precomputed"  # the Ente loads the debt beforehand
+    SPONTANEOUS = "spontaneous"  # the payer's form data create the debt
+
+
+station_ente = sa.Table(
+    "station_ente",
+    Base.metadata,
+    sa.Column("station_id", sa.ForeignKey("station.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("ente_id", sa.ForeignKey("ente.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Intermediary(Base):
+    """A pagoPA technology intermediary (``idBrokerPA``)."""
+
+    __tablename__ = "intermediary"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broker_code: Mapped[str] = mapped_column(sa.String(35), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(140))
+    stations: Mapped[list[Station]] = relationship(back_populates="intermediary")
+
+
+class Station(Base):
+    """A station registered on the Node (``idStation``) and the Enti it serves."""
+
+    __tablename__ = "station"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_code: Mapped[str] = mapped_column(sa.String(35), unique=True)
+    intermediary_id: Mapped[int] = mapped_column(sa.ForeignKey("intermediary.id"))
+    primitive_version: Mapped[int] = mapped_column(sa.SmallInteger, default=PrimitiveVersion.V2)
+    intermediary: Mapped[Intermediary] = relationship(back_populates="stations")
+    enti: Mapped[list[Ente]] = relationship(secondary=station_ente, back_populates="stations")
+
+    __table_args__ = (sa.CheckConstraint("primitive_version IN (1, 2)", name="primitive_version"),)
+
+
+class Ente(Base):
+    """An Ente creditore (EC), identified on pagoPA by its 11-digit fiscal code."""
+
+    __tablename__ = "ente"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fiscal_code: Mapped[str] = mapped_column(sa.String(11), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(140))
+    office: Mapped[str | None] = mapped_column(sa.String(140))
+    referente_name: Mapped[str | None] = mapped_column(sa.String(140))
+    referente_email: Mapped[str | None] = mapped_column(sa.String(256))
+    technical_contact_name: Mapped[str | None] = mapped_column(sa.String(140))
+    technical_contact_email: Mapped[str | None] = mapped_column(sa.String(256))
+    iban: Mapped[str | None] = mapped_column(sa.String(35))
+    postal_iban: Mapped[str | None] = mapped_column(sa.String(35))
+    cbill_code: Mapped[str | None] = mapped_column(sa.String(5))
+    segregation_code: Mapped[str] = mapped_column(sa.String(2))
+    production: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    stations: Mapped[list[Station]] = relationship(secondary=station_ente, back_populates="enti")
+    services: Mapped[list[PaymentService]] = relationship(back_populates="ente")
+
+    __table_args__ = (
+        sa.CheckConstraint("length(segregation_code) = 2", name="segregation_code"),
+    )
+
+    @property
+    def ibans(self) -> set[str]:
+        """The accounts registered for this Ente (transfers may only credit these)."""
+        accounts = {self.iban, self.postal_iban}
+        accounts.update(s.default_iban for s in self.services)
+        return {a for a in accounts if a}
+
+
+class PaymentService(Base):
+    """A kind of payment an Ente collects (school canteen, fines, ...)."""
+
+    __tablename__ = "payment_service"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ente_id: Mapped[int] = mapped_column(sa.ForeignKey("ente.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(sa.String(35))
+    label: Mapped[str] = mapped_column(sa.String(140))
+    taxonomy: Mapped[str] = mapped_column(sa.String(140))  # pagoPA transfer category
+    default_iban: Mapped[str | None] = mapped_column(sa.String(35))
+    kind: Mapped[ServiceKind] = mapped_column(
+        sa.Enum(ServiceKind, values_callable=lambda e: [m.value for m in e],
+                native_enum=False, length=16, name="service_kind")
+    )
+    form: Mapped[dict | None] = mapped_column(JSONType)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    ente: Mapped[Ente] = relationship(back_populates="services")
+
+    __table_args__ = (sa.UniqueConstraint("ente_id", "code"),)
+
+
+class IuvCounter(Base):
+    """The next IUV base (13 digits) to hand out for an Ente: one row per Ente."""
+
+    __tablename__ = "iuv_counter"
+
+    ente_id: Mapped[int] = mapped_column(sa.ForeignKey("ente.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    next_value: Mapped[int] = mapped_column(sa.BigInteger, default=1)

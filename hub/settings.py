@@ -1,0 +1,60 @@
+"""Settings: read from the .ini file, overridden by the environment, in one place.
+
+Real deployments set ``DATABASE_URL`` and ``REDIS_URL`` (or write them in ``production.ini``);
+the embedded default (``development.ini``) needs neither.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+# environment variable -> settings key it overrides
+ENV_OVERRIDES = {
+    "DATABASE_URL": "sqlalchemy.url",
+    "REDIS_URL": "payhub.redis_url",
+    "PAYHUB_BROKER": "payhub.broker",
+    "PAYHUB_LOG_FORMAT": "payhub.log_format",
+    "PAYHUB_LOG_LEVEL": "payhub.log_level",
+}
+
+DEFAULTS: dict[str, str] = {
+    "sqlalchemy.url": "sqlite:///var/payhub.sqlite",
+    "payhub.broker": "stub",
+    "payhub.redis_url": "redis://127.0.0.1:6379/0",
+    "payhub.embedded_worker": "true",
+    "payhub.log_format": "console",
+    "payhub.log_level": "INFO",
+    "payhub.outbox_sweep_seconds": "10",
+    "payhub.outbox_sweep_grace_seconds": "5",
+}
+
+
+def load_settings(
+    settings: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Return the effective settings: DEFAULTS, then ``settings``, then the environment."""
+    environ = os.environ if environ is None else environ
+    result: dict[str, Any] = dict(DEFAULTS)
+    result.update(settings or {})
+    for var, key in ENV_OVERRIDES.items():
+        if environ.get(var):
+            result[key] = environ[var]
+    result["sqlalchemy.url"] = normalise_database_url(result["sqlalchemy.url"])
+    return result
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual way (postgres://, postgresql://)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def as_bool(value: Any) -> bool:
+    """Interpret an .ini value as a boolean ("true", "yes", "on", "1")."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}

@@ -1,0 +1,37 @@
+"""The Pyramid application factory (``main``), pointed at by development.ini."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.config import Configurator
+
+from hub.logging import configure_logging
+from hub.settings import load_settings
+
+
+def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Any:
+    """Build the WSGI app from .ini settings (overridden by DATABASE_URL, REDIS_URL, ...)."""
+    return configure(settings).make_wsgi_app()
+
+
+def configure(settings: dict[str, Any]) -> Configurator:
+    settings = load_settings(settings)
+    configure_logging(settings["payhub.log_format"], settings["payhub.log_level"])
+    settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
+    settings.setdefault("retry.attempts", "3")
+    config = Configurator(settings=settings)
+    # Order matters:
+    # 1. pyramid_retry and pyramid_tm first: every later view runs inside a retried transaction.
+    config.include("pyramid_retry")
+    config.include("pyramid_tm")
+    # 2. the database: request.db, needed by everything below.
+    config.include("hub.db")
+    # 3. the broker and outbox relay: hooks the session factory registered in 2.
+    config.include("actors")
+    # 4. request ids and logging context, then the adapters, each under its own prefix.
+    config.include("web.logging")
+    config.include("soap")
+    config.include("web")
+    config.include("sla_monitor")
+    return config

@@ -1,0 +1,126 @@
+"""``payhub``: the command line (click). Every command reads the same .ini as the web app."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from plaster import get_settings
+from sqlalchemy.engine import make_url
+
+from hub.db import make_engine, make_session_factory
+from hub.logging import configure_logging
+from hub.settings import load_settings
+
+DEFAULT_CONFIG = os.environ.get("PAYHUB_CONFIG", "development.ini")
+
+
+def read_settings(config_uri: str) -> dict[str, Any]:
+    settings = load_settings(get_settings(config_uri, "app:main"))
+    configure_logging(settings["payhub.log_format"], settings["payhub.log_level"])
+    return settings
+
+
+@click.group()
+@click.option("-c", "--config", "config_uri", default=DEFAULT_CONFIG, show_default=True,
+              envvar="PAYHUB_CONFIG", help="The .ini file (DATABASE_URL / REDIS_URL override).")
+@click.pass_context
+def main(ctx: click.Context, config_uri: str) -> None:
+    """payhub, the pagoPA payment hub."""
+    ctx.obj = {"config_uri": config_uri}
+
+
+def _settings(ctx: click.Context) -> dict[str, Any]:
+    if "settings" not in ctx.obj:
+        ctx.obj["settings"] = read_settings(ctx.obj["config_uri"])
+    return ctx.obj["settings"]
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+@main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Bring the database schema up to date (Alembic)."""
+    from hub.migrate import upgrade
+
+    url = _settings(ctx)["sqlalchemy.url"]
+    _ensure_sqlite_dir(url)
+    upgrade(make_engine(url))
+    click.echo("database is up to date")
+
+
+@main.command("seed-demo")
+@click.pass_context
+def seed_demo(ctx: click.Context) -> None:
+    """Load the demo intermediary, station, Enti, services and positions (idempotent)."""
+    from actors import broker as broker_mod
+    from actors import outbox
+    from hub.seed import seed_demo as seed
+
+    settings = _settings(ctx)
+    factory = make_session_factory(make_engine(settings["sqlalchemy.url"]))
+    broker_mod.setup({**settings, "payhub.embedded_worker": "false"}, factory)
+    outbox.install_relay(factory)
+    with factory.begin() as session:
+        result = seed(session)
+    click.echo(f"demo data: {result['created']} positions created")
+
+
+@main.command()
+@click.option("--processes", default=2, show_default=True)
+@click.option("--threads", default=8, show_default=True)
+@click.pass_context
+def worker(ctx: click.Context, processes: int, threads: int) -> None:
+    """Run Dramatiq workers for the configured (Redis) broker."""
+    settings = _settings(ctx)
+    if settings["payhub.broker"] != "redis":
+        raise click.UsageError("workers need payhub.broker = redis (set REDIS_URL and "
+                               "PAYHUB_BROKER=redis); the embedded default runs one in-process")
+    env = {**os.environ, "PAYHUB_CONFIG": ctx.obj["config_uri"]}
+    cmd = [sys.executable, "-m", "dramatiq", "payhub.worker_boot", "--processes",
+           str(processes), "--threads", str(threads)]
+    raise SystemExit(subprocess.call(cmd, env=env))
+
+
+@main.command()
+@click.pass_context
+def scheduler(ctx: click.Context) -> None:
+    """Run the one scheduler (outbox sweeper and periodic jobs) in the foreground."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from actors import broker as broker_mod
+    from actors.scheduler import add_jobs
+
+    settings = {**_settings(ctx), "payhub.embedded_worker": "false"}
+    factory = make_session_factory(make_engine(settings["sqlalchemy.url"]))
+    broker = broker_mod.setup(settings, factory)
+    add_jobs(BlockingScheduler(), broker, factory, settings).start()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=6543, show_default=True)
+@click.option("--threads", default=8, show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+    """Serve the web app with waitress (use gunicorn for production)."""
+    import waitress
+    from pyramid.paster import get_app
+
+    _settings(ctx)
+    app = get_app(ctx.obj["config_uri"], "main")
+    click.echo(f"payhub serving on http://{host}:{port}")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="payhub")
+
+
+if __name__ == "__main__":
+    main()

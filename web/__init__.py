@@ -1,0 +1,10 @@
+"""Pyramid web adapter: health, and later the REST API, checkout pages and dashboards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def includeme(config: Any) -> None:
+    config.add_route("health", "/health")
+    config.scan("web.health")

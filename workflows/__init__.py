@@ -1,0 +1,1 @@
+"""Workflows: pure state machines (no I/O, no imports from the rest of the project)."""
