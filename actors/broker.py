@@ -12,7 +12,14 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
 
 from actors.middleware import UnitOfWork
 from hub.settings import as_bool
@@ -27,7 +34,8 @@ MAINTENANCE_CHANCE = 100_000  # out of 1,000,000 commands: 10 %
 
 def make_broker(settings: dict[str, Any]) -> dramatiq.Broker:
     """A RedisBroker for ``payhub.broker = redis``, else a StubBroker."""
-    middleware = [AgeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), Retries()]
+    middleware = [AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(),
+                  Retries()]
     if settings.get("payhub.broker", "stub") == "redis":
         broker: dramatiq.Broker = RedisBroker(
             url=settings["payhub.redis_url"],
@@ -52,7 +60,8 @@ def setup(settings: dict[str, Any], session_factory: Any) -> dramatiq.Broker:
     broker = make_broker(settings)
     broker.add_middleware(UnitOfWork(session_factory))
     dramatiq.set_broker(broker)
-    for name in ACTOR_MODULES:
+    extra = [m for m in str(settings.get("payhub.extra_actor_modules", "")).split() if m]
+    for name in (*ACTOR_MODULES, *extra):
         importlib.import_module(name)
     if old is not None and old is not broker:
         for actor_name in old.get_declared_actors():

@@ -7,11 +7,22 @@ from webtest import TestApp
 
 from payhub.app import configure
 
+_engines: list = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines():
+    yield
+    while _engines:
+        _engines.pop().dispose()
+
 
 def _app(url: str, **extra) -> TestApp:
     settings = {"sqlalchemy.url": url, "payhub.broker": "stub",
                 "payhub.embedded_worker": "false", **extra}
-    return TestApp(configure(settings).make_wsgi_app())
+    app = configure(settings).make_wsgi_app()
+    _engines.append(app.registry["db.engine"])
+    return TestApp(app)
 
 
 def test_health_on_sqlite_says_database_and_broker_answer(sqlite_engine):
