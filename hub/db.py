@@ -65,6 +65,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # the outbox relay takes a second connection after a commit while the request still holds
+    # its own: the pool must be at least twice the number of threads serving requests
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 20)
     return sa.create_engine(url, **kwargs)
 
 

@@ -48,7 +48,7 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
         PaymentService(ente=ec, code="CDS", label="Sanzioni codice della strada",
                        taxonomy="9/0301105TS/", default_iban=DEMO_IBAN,
                        kind=ServiceKind.PRECOMPUTED),
-        PaymentService(ente=ec, code="OSAP", label="Occupazione suolo pubblico",
+        PaymentService(ente=ec, code="OSAP1", label="Occupazione suolo pubblico",
                        taxonomy="9/0101106TS/", default_iban=DEMO_IBAN,
                        kind=ServiceKind.SPONTANEOUS,
                        form={"fields": [{"name": "address", "label": "Indirizzo",
@@ -56,7 +56,7 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
         PaymentService(ente=second, code="TARI", label="Tassa rifiuti",
                        taxonomy="9/0101101IM/", default_iban=SECOND_IBAN,
                        kind=ServiceKind.PRECOMPUTED),
-        PaymentService(ente=second, code="GEN", label="Pagamento generico",
+        PaymentService(ente=second, code="GENER", label="Pagamento generico",
                        taxonomy="9/0101108TS/", default_iban=SECOND_IBAN,
                        kind=ServiceKind.SPONTANEOUS, form={"fields": [], "amount": "free"}),
     ]

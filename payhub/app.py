@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from pyramid.config import Configurator
+from pyramid.request import Request
 
 from hub.logging import configure_logging
 from hub.settings import load_settings
+
+
+class PayhubRequest(Request):
+    # pyramid_retry makes every body seekable; above this size WebOb spools it to a temporary
+    # file it never closes. SOAP bodies are refused above 256 KiB anyway.
+    request_body_tempfile_limit = 512 * 1024
 
 
 def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Any:
@@ -20,7 +27,7 @@ def configure(settings: dict[str, Any]) -> Configurator:
     configure_logging(settings["payhub.log_format"], settings["payhub.log_level"])
     settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
     settings.setdefault("retry.attempts", "3")
-    config = Configurator(settings=settings)
+    config = Configurator(settings=settings, request_factory=PayhubRequest)
     # Order matters:
     # 1. pyramid_retry and pyramid_tm first: every later view runs inside a retried transaction.
     config.include("pyramid_retry")

@@ -38,7 +38,8 @@ class Receipt(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ec_fiscal_code: Mapped[str] = mapped_column(sa.String(11))
-    receipt_id: Mapped[str] = mapped_column(sa.String(35))
+    # the XSD puts no limit on receiptId: a receipt must never fail to store for its length
+    receipt_id: Mapped[str] = mapped_column(sa.String(255))
     ente_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ente.id"), index=True)
     option_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_option.id"), index=True)
     primitive_version: Mapped[int] = mapped_column(sa.SmallInteger)
@@ -54,7 +55,7 @@ class Receipt(Base):
     debtor_fiscal_code: Mapped[str | None] = mapped_column(sa.String(35), index=True)
     payer_fiscal_code: Mapped[str | None] = mapped_column(sa.String(35))
     id_psp: Mapped[str | None] = mapped_column(sa.String(35))
-    psp_fiscal_code: Mapped[str | None] = mapped_column(sa.String(35))
+    psp_fiscal_code: Mapped[str | None] = mapped_column(sa.String(70))
     psp_vat_number: Mapped[str | None] = mapped_column(sa.String(20))
     psp_company_name: Mapped[str | None] = mapped_column(sa.String(140))
     id_channel: Mapped[str | None] = mapped_column(sa.String(35))

@@ -1,0 +1,13 @@
+"""payhub as the benchmark runs it: PostgreSQL, Redis broker, no in-process worker."""
+
+from __future__ import annotations
+
+import os
+
+from payhub.app import configure
+
+app = configure({
+    "sqlalchemy.url": os.environ["DATABASE_URL"], "payhub.broker": "redis",
+    "payhub.redis_url": os.environ["REDIS_URL"], "payhub.embedded_worker": "false",
+    "payhub.log_level": "WARNING", "payhub.log_format": "json",
+}).make_wsgi_app()

@@ -1,0 +1,187 @@
+"""The paForNode endpoint: refuse, parse, validate, check the caller, dispatch, answer.
+
+Spyne gives us the WSDL, the schema and the table from request element to operation
+(soap.schema); the request itself is read with lxml and answered with lxml, which keeps the
+hot path to a few hundred microseconds of CPU. Business errors are ``outcome=KO`` in HTTP 200;
+a request that is not a paForNode message at all gets a SOAP Fault; an internal failure,
+including a failed commit, is ``PAA_SYSTEM_ERROR`` (see ``system_error_view``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import ipaddress
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from pyramid.response import Response
+
+from hub.errors import DomainError
+from hub.settings import as_bool
+from hub.station import StationInfo, broker_exists, check_caller, load_station
+from soap import envelope, responses, schema
+from soap.faults import Ko, syntax, system_error
+from soap.handlers import HANDLERS, Call
+
+log = structlog.get_logger("soap.paForNode")
+
+
+@dataclass
+class StationConfig:
+    max_body_bytes: int = 256 * 1024
+    station_cache_seconds: float = 30.0
+    activation_ttl: dt.timedelta = dt.timedelta(minutes=30)
+    public_url: str | None = None
+    allowed_networks: list[Any] = field(default_factory=list)
+    auth_header: tuple[str, str] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> StationConfig:
+        networks = [ipaddress.ip_network(n.strip(), strict=False)
+                    for n in str(settings.get("payhub.soap_allowed_networks", "")).split(",")
+                    if n.strip()]
+        header = str(settings.get("payhub.soap_auth_header", "")).strip()
+        name, _, secret = header.partition(":")
+        return cls(
+            max_body_bytes=int(settings.get("payhub.soap_max_body_bytes", 256 * 1024)),
+            station_cache_seconds=float(settings.get("payhub.soap_station_cache_seconds", 30)),
+            activation_ttl=dt.timedelta(
+                seconds=int(settings.get("payhub.soap_activation_ttl_seconds", 1800))),
+            public_url=settings.get("payhub.soap_public_url") or None,
+            allowed_networks=networks,
+            auth_header=(name.strip(), secret.strip()) if header and secret.strip() else None,
+        )
+
+
+class StationCache:
+    """Station configuration by code, kept ``ttl`` seconds (0 = always read)."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._items: dict[str, tuple[float, StationInfo | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session, code: str) -> StationInfo | None:
+        now = time.monotonic()
+        hit = self._items.get(code)
+        if hit and hit[0] > now:
+            return hit[1]
+        info = load_station(session, code)
+        if self.ttl > 0:
+            with self._lock:
+                if len(self._items) > 1000:  # unknown codes must not grow it without bound
+                    self._items.clear()
+                self._items[code] = (now + self.ttl, info)
+        return info
+
+
+class PaForNode:
+    """The endpoint object registered in the Pyramid registry."""
+
+    def __init__(self, config: StationConfig) -> None:
+        self.config = config
+        self.stations = StationCache(config.station_cache_seconds)
+        self.operations = schema.operations_by_element()
+        self.schema = schema.validation_schema()
+
+    # -- HTTP ---------------------------------------------------------------------------
+    def __call__(self, request) -> Response:
+        started = time.perf_counter()
+        if not self._caller_allowed(request):
+            return self._fault(request, "Client", "caller not authorised", status=403)
+        if request.method == "GET":
+            if any(k.lower() == "wsdl" for k in request.GET):
+                address = self.config.public_url or request.path_url
+                return Response(schema.wsdl_document(address), content_type=responses.CONTENT_TYPE)
+            return self._fault(request, "Client", "POST a SOAP envelope, or GET ?wsdl",
+                               status=405)
+        if request.method != "POST":
+            return self._fault(request, "Client", "POST a SOAP envelope", status=405)
+        length = request.content_length
+        if length is not None and length > self.config.max_body_bytes:
+            return self._fault(request, "Client",
+                               f"request body larger than {self.config.max_body_bytes} bytes")
+        try:
+            body = request.body
+            envelope.precheck(body, self.config.max_body_bytes)
+            element = envelope.parse(body)
+        except envelope.Refused as exc:
+            return self._fault(request, "Client", str(exc))
+        operation = self.operations.get(element.tag)
+        if operation is None:
+            return self._fault(request, "Client", f"unknown request element {element.tag}")
+        name, wrapper = operation
+        request.soap_wrapper = wrapper
+        request.soap_domain_id = (element.findtext("idPA") or "").strip()
+        structlog.contextvars.bind_contextvars(soap_operation=name)
+        action = request.headers.get("SOAPAction", "").strip().strip('"')
+        if action and action not in (name, element.tag.rsplit("}", 1)[-1]):
+            log.info("soap.action_mismatch", soap_action=action[:64])
+        try:
+            payload = self._answer(request, name, element, body)
+            fault_code = None
+        except Ko as ko:
+            request.tm.doom()  # nothing a refused request did may be committed
+            payload, fault_code = responses.ko(wrapper, ko, request.soap_domain_id), ko.fault_code
+        log.info("soap.request", outcome="KO" if fault_code else "OK", fault_code=fault_code,
+                 ms=round((time.perf_counter() - started) * 1000, 2))
+        return Response(payload, content_type=responses.CONTENT_TYPE)
+
+    def _answer(self, request, name: str, element, body: bytes) -> bytes:
+        envelope.unqualify_children(element)
+        if not self.schema.validate(element):
+            error = self.schema.error_log.last_error
+            raise syntax(error.message if error else "the request does not match the schema")
+        try:
+            station = self.stations.get(request.db, element.findtext("idStation"))
+            id_broker = element.findtext("idBrokerPA")
+            known = station is not None and station.broker_code == id_broker
+            ente = check_caller(station, id_pa=element.findtext("idPA"), id_broker=id_broker,
+                                id_station=element.findtext("idStation"),
+                                known_broker=known or broker_exists(request.db, id_broker))
+            call = Call(session=request.db, request=element, station=station, ente=ente,
+                        raw=body, activation_ttl=self.config.activation_ttl)
+            return HANDLERS[name](call)
+        except DomainError as exc:
+            raise Ko.from_domain(exc) from None
+
+    def _caller_allowed(self, request) -> bool:
+        if self.config.allowed_networks:
+            try:
+                addr = ipaddress.ip_address(request.remote_addr or "")
+            except ValueError:
+                return False
+            if not any(addr in net for net in self.config.allowed_networks):
+                return False
+        if self.config.auth_header:
+            name, secret = self.config.auth_header
+            given = request.headers.get(name, "")
+            if not hmac.compare_digest(given.encode(), secret.encode()):
+                return False
+        return True
+
+    def _fault(self, request, code: str, message: str, status: int = 500) -> Response:
+        log.info("soap.refused", reason=message[:120], status=status)
+        return Response(responses.soap_fault(code, message), status=status,
+                        content_type=responses.CONTENT_TYPE)
+
+
+def system_error_view(exc: Exception, request) -> Response:
+    """Any failure below the view, the commit included: PAA_SYSTEM_ERROR in the operation's
+    response element (a SOAP Server fault if the operation was not known yet). Never the
+    exception text: it may carry SQL parameters."""
+    log.error("soap.system_error", error=type(exc).__name__)
+    wrapper = getattr(request, "soap_wrapper", None)
+    if wrapper is None:
+        return Response(responses.soap_fault("Server", "internal error"), status=500,
+                        content_type=responses.CONTENT_TYPE)
+    return Response(responses.ko(wrapper, system_error(), getattr(request, "soap_domain_id", "")),
+                    content_type=responses.CONTENT_TYPE)
+
+
+def enabled(settings: dict[str, Any]) -> bool:
+    return as_bool(settings.get("payhub.soap_enabled", "true"))

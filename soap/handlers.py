@@ -1,0 +1,156 @@
+"""The six paForNode operations: schema-valid request element in, response bytes out.
+
+Each handler reads the few fields it needs, calls hub/ and renders the answer; domain errors
+propagate and soap.dispatch turns them into ``outcome=KO``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+import structlog
+from lxml import etree
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from hub import payments
+from hub.db import utcnow
+from hub.debts import InvalidPosition
+from hub.demand import DemandIn, demand_notice
+from hub.errors import DuplicateReceipt, PaymentUnknown
+from hub.models import PaymentOption
+from hub.money import to_cents
+from hub.station import EnteInfo, StationInfo, load_ente
+from soap import envelope, responses
+from soap.faults import Ko
+from soap.receipts import receipt_from_xml
+
+log = structlog.get_logger("soap.paForNode")
+
+
+@dataclass
+class Call:
+    """One request, once the caller (broker, station, Ente idPA) is checked."""
+
+    session: Session
+    request: etree._Element
+    station: StationInfo
+    ente: EnteInfo  # idPA
+    raw: bytes
+    activation_ttl: dt.timedelta
+
+
+def _qr_target(call: Call) -> tuple[EnteInfo, str]:
+    """The Ente and notice number of qrCode; the Ente may be another one served by the
+    station (a multi-Ente station), else the notice is unknown here."""
+    qr = call.request.find("qrCode")
+    fiscal_code, notice = qr.findtext("fiscalCode"), qr.findtext("noticeNumber")
+    ente = call.station.enti.get(fiscal_code)
+    if ente is None:
+        raise PaymentUnknown(f"no notice {notice} for Ente {fiscal_code} on this station")
+    structlog.contextvars.bind_contextvars(notice_number=notice, ente=fiscal_code)
+    return ente, notice
+
+
+def _description(option: PaymentOption) -> str:
+    return (option.description or option.position.description or "-")[:140]
+
+
+def verify(call: Call) -> bytes:
+    ente, notice = _qr_target(call)
+    option = call.session.scalars(
+        sa.select(PaymentOption)
+        .where(PaymentOption.ente_id == ente.id, PaymentOption.notice_number == notice)
+        .options(joinedload(PaymentOption.position), selectinload(PaymentOption.transfers))
+    ).one_or_none()
+    payments.check_payable(option, dt.date.today())
+    return responses.verify(option, ente, _description(option), option.transfers)
+
+
+def _get_payment(call: Call, *, v2: bool) -> bytes:
+    ente, notice = _qr_target(call)
+    amount = call.request.findtext("amount")
+    transfer_type = call.request.findtext("transferType")
+    primitive = "paGetPaymentV2" if v2 else "paGetPayment"
+    option = payments.activate(
+        call.session, load_ente(call.session, ente.id), notice,
+        requested_cents=to_cents(amount, allow_zero=True) if amount else 0,
+        primitive=primitive, ttl=call.activation_ttl, transfer_type=transfer_type,
+        cause=f"soap:{primitive}")
+    return responses.get_payment(option, ente, option.position, option.transfers, v2=v2,
+                                 postal=transfer_type == "POSTAL")
+
+
+def get_payment(call: Call) -> bytes:
+    return _get_payment(call, v2=False)
+
+
+def get_payment_v2(call: Call) -> bytes:
+    return _get_payment(call, v2=True)
+
+
+def _send_rt(call: Call, *, version: int, wrapper: str) -> bytes:
+    element = call.request.find("receipt")
+    receipt = receipt_from_xml(element, version=version,
+                               raw_xml=call.raw.decode("utf-8", "replace"))
+    structlog.contextvars.bind_contextvars(notice_number=receipt.notice_number,
+                                           ente=receipt.ec_fiscal_code,
+                                           receipt_id=receipt.receipt_id)
+    try:
+        outcome = payments.store_receipt(call.session, receipt, now=utcnow())
+    except DuplicateReceipt as exc:
+        raise Ko("PAA_RECEIPT_DUPLICATA", str(exc)) from None
+    if outcome.anomalies:
+        log.warning("soap.receipt_flagged", anomalies=outcome.anomalies,
+                    receipt_pk=outcome.receipt.id)
+    return responses.ok(wrapper)
+
+
+def send_rt(call: Call) -> bytes:
+    return _send_rt(call, version=1, wrapper="paSendRTRes")
+
+
+def send_rt_v2(call: Call) -> bytes:
+    return _send_rt(call, version=2, wrapper="paSendRTV2Response")
+
+
+def demand(call: Call) -> bytes:
+    """Service data (base64 of a small XML document): ``amount``, ``debtorFiscalCode``,
+    ``debtorName``, optional ``debtorType`` (F|G) and ``description``."""
+    raw = call.request.findtext("datiSpecificiServizioRequest") or ""
+    try:
+        data = base64.b64decode(raw, validate=True)
+        envelope.precheck(data, 16 * 1024)
+        doc = etree.fromstring(data, envelope._parser())
+    except (ValueError, envelope.Refused, etree.XMLSyntaxError) as exc:
+        raise Ko("PAA_SINTASSI_EXTRAXSD",
+                 f"datiSpecificiServizioRequest is not base64 XML: {exc}") from None
+    fields = {c.tag: (c.text or "").strip() for c in doc if isinstance(c.tag, str)}
+    try:
+        demand_in = DemandIn(amount=fields["amount"],
+                             debtor_fiscal_code=fields["debtorFiscalCode"],
+                             debtor_name=fields["debtorName"],
+                             debtor_type=fields.get("debtorType", "F"),
+                             description=fields.get("description"))
+    except KeyError as exc:
+        raise Ko("PAA_SINTASSI_EXTRAXSD",
+                 f"datiSpecificiServizioRequest lacks {exc.args[0]}") from None
+    try:
+        option = demand_notice(call.session, load_ente(call.session, call.ente.id),
+                               call.request.findtext("idServizio"), demand_in)
+    except InvalidPosition as exc:
+        raise Ko("PAA_SINTASSI_EXTRAXSD", str(exc)) from None
+    return responses.demand(option, call.ente, _description(option), option.transfers)
+
+
+HANDLERS: dict[str, Callable[[Call], bytes]] = {
+    "paVerifyPaymentNotice": verify,
+    "paGetPayment": get_payment,
+    "paGetPaymentV2": get_payment_v2,
+    "paSendRT": send_rt,
+    "paSendRTV2": send_rt_v2,
+    "paDemandPaymentNotice": demand,
+}

@@ -1,0 +1,95 @@
+"""ctReceipt / ctReceiptV2 (already schema-valid) to a hub Receipt row."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from lxml import etree
+
+from hub.models import Receipt
+from hub.money import to_cents
+
+
+def _t(elt: etree._Element, tag: str) -> str | None:
+    value = elt.findtext(tag)
+    return value.strip() if value is not None else None
+
+
+def _cents(elt: etree._Element, tag: str) -> int | None:
+    value = _t(elt, tag)
+    return to_cents(value, allow_zero=True) if value is not None else None
+
+
+def _bool(elt: etree._Element, tag: str) -> bool | None:
+    value = _t(elt, tag)
+    return None if value is None else value in ("true", "1")
+
+
+def _date(elt: etree._Element, tag: str) -> dt.date | None:
+    value = _t(elt, tag)
+    return dt.date.fromisoformat(value[:10]) if value else None
+
+
+def _datetime(elt: etree._Element, tag: str) -> dt.datetime | None:
+    value = _t(elt, tag)
+    if not value:
+        return None
+    stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if stamp.tzinfo is None:  # the Node writes Italian local time without an offset
+        stamp = stamp.replace(tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    return stamp.astimezone(dt.UTC)
+
+
+def _children(elt: etree._Element | None) -> dict:
+    if elt is None:
+        return {}
+    return {c.tag: (c.text or "").strip() if len(c) == 0 else _children(c)
+            for c in elt if isinstance(c.tag, str)}
+
+
+def _metadata(elt: etree._Element | None) -> list[dict[str, str]] | None:
+    if elt is None:
+        return None
+    return [{"key": me.findtext("key"), "value": me.findtext("value")}
+            for me in elt.findall("mapEntry")]
+
+
+def _subject(elt: etree._Element | None) -> tuple[dict | None, str | None]:
+    if elt is None:
+        return None, None
+    data = _children(elt)
+    return data, data.get("uniqueIdentifier", {}).get("entityUniqueIdentifierValue")
+
+
+def receipt_from_xml(receipt: etree._Element, *, version: int, raw_xml: str) -> Receipt:
+    transfers = []
+    for t in receipt.find("transferList").findall("transfer"):
+        item = {k: v for k, v in _children(t).items() if k != "metadata"}
+        item["metadata"] = _metadata(t.find("metadata"))
+        transfers.append(item)
+    debtor, debtor_cf = _subject(receipt.find("debtor"))
+    payer, payer_cf = _subject(receipt.find("payer"))
+    standin = _bool(receipt, "standIn")
+    if standin is None:
+        standin = _bool(receipt, "standin")
+    return Receipt(
+        ec_fiscal_code=_t(receipt, "fiscalCode"), receipt_id=_t(receipt, "receiptId"),
+        primitive_version=version, notice_number=_t(receipt, "noticeNumber"),
+        creditor_reference_id=_t(receipt, "creditorReferenceId"),
+        payment_amount_cents=_cents(receipt, "paymentAmount"),
+        description=_t(receipt, "description"), company_name=_t(receipt, "companyName"),
+        office_name=_t(receipt, "officeName"), outcome=_t(receipt, "outcome"),
+        debtor=debtor, payer=payer, debtor_fiscal_code=debtor_cf, payer_fiscal_code=payer_cf,
+        id_psp=_t(receipt, "idPSP"), psp_fiscal_code=_t(receipt, "pspFiscalCode"),
+        psp_vat_number=_t(receipt, "pspPartitaIVA"),
+        psp_company_name=_t(receipt, "PSPCompanyName"), id_channel=_t(receipt, "idChannel"),
+        channel_description=_t(receipt, "channelDescription"),
+        payment_method=_t(receipt, "paymentMethod"), fee_cents=_cents(receipt, "fee"),
+        primary_ci_incurred_fee_cents=_cents(receipt, "primaryCiIncurredFee"),
+        id_bundle=_t(receipt, "idBundle"), id_ci_bundle=_t(receipt, "idCiBundle"),
+        payment_date_time=_datetime(receipt, "paymentDateTime"),
+        application_date=_date(receipt, "applicationDate"),
+        transfer_date=_date(receipt, "transferDate"), standin=bool(standin),
+        transfers=transfers, metadata_entries=_metadata(receipt.find("metadata")),
+        raw_xml=raw_xml,
+    )
