@@ -10,4 +10,5 @@ app = configure({
     "sqlalchemy.url": os.environ["DATABASE_URL"], "payhub.broker": "redis",
     "payhub.redis_url": os.environ["REDIS_URL"], "payhub.embedded_worker": "false",
     "payhub.log_level": "WARNING", "payhub.log_format": "json",
+    "payhub.db_pre_ping": os.environ.get("PAYHUB_DB_PRE_PING", "true"),
 }).make_wsgi_app()

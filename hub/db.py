@@ -85,10 +85,27 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def engine_options(settings: dict[str, Any]) -> dict[str, Any]:
+    """Pool settings from .ini (PostgreSQL only): ``payhub.db_pool_size``,
+    ``payhub.db_max_overflow``, ``payhub.db_pre_ping`` (a ``SELECT 1`` round trip before each
+    checkout; off saves it, and a connection dropped by a database restart then fails one
+    request, which pyramid_retry does not replay)."""
+    if settings["sqlalchemy.url"].startswith("sqlite"):
+        return {}
+    options: dict[str, Any] = {}
+    for key, name, cast in (("payhub.db_pool_size", "pool_size", int),
+                            ("payhub.db_max_overflow", "max_overflow", int),
+                            ("payhub.db_pre_ping", "pool_pre_ping",
+                             lambda v: str(v).lower() in {"1", "true", "yes", "on"})):
+        if key in settings:
+            options[name] = cast(settings[key])
+    return options
+
+
 def includeme(config: Any) -> None:
     """Register the engine and ``request.db`` (a session joined to ``request.tm``)."""
     settings = config.get_settings()
-    engine = make_engine(settings["sqlalchemy.url"])
+    engine = make_engine(settings["sqlalchemy.url"], **engine_options(settings))
     factory = make_session_factory(engine)
     config.registry["db.engine"] = engine
     config.registry["db.session_factory"] = factory

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from hub import payments
+from hub import identifiers, payments
 from hub.errors import DomainError
 from hub.iuv import allocate_notice_numbers
 from hub.models import DebtPosition, Ente, PaymentOption, Transfer
@@ -71,9 +71,11 @@ class PositionIn:
     debtor_nation: str | None = None
 
 
-def validate(data: PositionIn, *, verify_check_digits: bool = True) -> list[list[int]]:
+def validate(data: PositionIn, *, verify_check_digits: bool = True,
+             strict_identifiers: bool = False) -> list[list[int]]:
     """Check ``data``; return each option's transfer amounts in cents. Raises InvalidPosition
-    naming the first failing field."""
+    naming the first failing field. ``strict_identifiers`` also checks IBANs (mod 97), postal
+    IBANs and the debtor's fiscal code or VAT number (see hub.identifiers)."""
     if not data.iupd or len(data.iupd) > 64:
         raise InvalidPosition("must be 1 to 64 characters", field="iupd")
     if data.debtor_type not in ("F", "G"):
@@ -81,6 +83,11 @@ def validate(data: PositionIn, *, verify_check_digits: bool = True) -> list[list
                               field="debtor_type")
     if not data.options:
         raise InvalidPosition("at least one payment option is required", field="options")
+    if strict_identifiers:
+        problem = identifiers.debtor_code_problem(data.debtor_type, data.debtor_fiscal_code)
+        if problem:
+            raise InvalidPosition(problem, field="debtor_fiscal_code")
+    _check_plan(data.options)
     cents: list[list[int]] = []
     for i, option in enumerate(data.options):
         where = f"options[{i}]"
@@ -96,6 +103,8 @@ def validate(data: PositionIn, *, verify_check_digits: bool = True) -> list[list
             if not (t.iban or t.postal_iban or t.stamp_hash):
                 raise InvalidPosition("an IBAN, a postal IBAN or a revenue stamp is required",
                                       field=f"{where}.transfers[{j}]")
+            if strict_identifiers:
+                _check_accounts(t, f"{where}.transfers[{j}]")
             if t.metadata is not None and len(t.metadata) > 15:
                 raise InvalidPosition("at most 15 metadata entries",
                                       field=f"{where}.transfers[{j}].metadata")
@@ -109,6 +118,33 @@ def validate(data: PositionIn, *, verify_check_digits: bool = True) -> list[list
     return cents
 
 
+def _check_plan(options: list[OptionIn]) -> None:
+    """An instalment plan is numbered 1..m with the same m on each; besides it, at most one
+    option pays the whole debt at once."""
+    plan = [(i, o) for i, o in enumerate(options) if o.instalment_count is not None
+            or o.instalment_number is not None]
+    singles = len(options) - len(plan)
+    if singles > 1:
+        raise InvalidPosition("at most one option without instalments (pay in full)",
+                              field="options")
+    if not plan:
+        return
+    for i, option in plan:
+        if option.instalment_count != len(plan):
+            raise InvalidPosition(f"the plan has {len(plan)} instalments",
+                                  field=f"options[{i}].instalment_count")
+    if sorted(o.instalment_number or 0 for _, o in plan) != list(range(1, len(plan) + 1)):
+        raise InvalidPosition(f"instalments must be numbered 1 to {len(plan)}, once each",
+                              field=f"options[{plan[0][0]}].instalment_number")
+
+
+def _check_accounts(t: TransferIn, where: str) -> None:
+    if t.iban and (problem := identifiers.iban_problem(t.iban)):
+        raise InvalidPosition(problem, field=f"{where}.iban")
+    if t.postal_iban and (problem := identifiers.postal_iban_problem(t.postal_iban)):
+        raise InvalidPosition(problem, field=f"{where}.postal_iban")
+
+
 def _cents(value: str | Decimal, field_name: str) -> int:
     try:
         return to_cents(value)
@@ -117,12 +153,14 @@ def _cents(value: str | Decimal, field_name: str) -> int:
 
 
 def create_position(session: Session, ente: Ente, data: PositionIn, *, publish: bool = False,
-                    cause: str = "api", verify_check_digits: bool = True) -> DebtPosition:
+                    cause: str = "api", verify_check_digits: bool = True,
+                    strict_identifiers: bool = False) -> DebtPosition:
     """Validate and add a debt position with its options (notice numbers generated where not
     supplied); publish it if asked. Raises InvalidPosition before writing anything.
     ``verify_check_digits=False`` accepts supplied numbers with wrong check digits (pagoPA's
     own test notices have them)."""
-    shares = validate(data, verify_check_digits=verify_check_digits)
+    shares = validate(data, verify_check_digits=verify_check_digits,
+                      strict_identifiers=strict_identifiers)
     missing = sum(1 for o in data.options if o.notice_number is None)
     generated = iter(allocate_notice_numbers(session, ente, missing) if missing else [])
     position = DebtPosition(

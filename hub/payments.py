@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import structlog
@@ -27,11 +27,13 @@ from hub.errors import (
 )
 from hub.models import (
     Anomaly,
+    DebtPosition,
     Ente,
     PaymentAttempt,
     PaymentOption,
     Receipt,
     StateTransition,
+    Transfer,
 )
 from workflows.payment import PaymentFlow, anomaly_for_receipt
 
@@ -80,7 +82,64 @@ def apply_event(session: Session, option: PaymentOption, event: str, *, cause: s
     return transition
 
 
-def check_payable(option: PaymentOption | None, today: dt.date) -> PaymentOption:
+@dataclass(frozen=True)
+class NoticeSummary:
+    """What paVerifyPaymentNotice answers, read in one query (the hot path of the station)."""
+
+    id: int
+    notice_number: str
+    status: str
+    amount_cents: int
+    due_date: dt.date
+    retention_date: dt.date | None
+    description: str
+    all_postal: bool
+
+    @property
+    def expires_on(self) -> dt.date | None:
+        return self.retention_date
+
+
+def _notice_summary_query() -> sa.Select[Any]:
+    def count(column: Any) -> Any:
+        return (sa.select(sa.func.count(column)).where(Transfer.option_id == PaymentOption.id)
+                .correlate(PaymentOption).scalar_subquery())
+
+    return (
+        sa.select(PaymentOption.id, PaymentOption.notice_number, PaymentOption.status,
+                  PaymentOption.amount_cents, PaymentOption.due_date,
+                  PaymentOption.retention_date,
+                  sa.func.coalesce(PaymentOption.description, DebtPosition.description),
+                  count(Transfer.id), count(Transfer.postal_iban))
+        .join(DebtPosition, DebtPosition.id == PaymentOption.position_id)
+        .where(PaymentOption.ente_id == sa.bindparam("ente_id"),
+               PaymentOption.notice_number == sa.bindparam("notice_number"))
+    )
+
+
+# built once: this is the station's hottest query (every paVerifyPaymentNotice)
+_NOTICE_SUMMARY = _notice_summary_query()
+
+
+def notice_summary(session: Session, ente_id: int, notice_number: str) -> NoticeSummary | None:
+    """The option with this notice number, its description and whether every transfer goes to
+    a postal account, in one round trip; None if there is no such notice."""
+    if session.new or session.dirty:  # Core below does not autoflush
+        session.flush()
+    row = session.connection().execute(
+        _NOTICE_SUMMARY, {"ente_id": ente_id, "notice_number": notice_number}
+    ).one_or_none()
+    if row is None:
+        return None
+    *fields, description, n_transfers, n_postal = row
+    return NoticeSummary(*fields, description=(description or "-")[:140],
+                         all_postal=n_transfers > 0 and n_postal == n_transfers)
+
+
+_Payable = TypeVar("_Payable", PaymentOption, NoticeSummary)
+
+
+def check_payable(option: _Payable | None, today: dt.date) -> _Payable:
     """Raise the domain error that says why ``option`` cannot be paid now, if it cannot."""
     if option is None or option.status == "draft":
         raise PaymentUnknown("no payable notice with this number")
@@ -118,18 +177,24 @@ class ReceiptOutcome:
     anomalies: list[str] = field(default_factory=list)
 
 
-def store_receipt(session: Session, receipt: Receipt, *, now: dt.datetime | None = None
-                  ) -> ReceiptOutcome:
+def store_receipt(session: Session, receipt: Receipt, *, now: dt.datetime | None = None,
+                  served_ente_ids: set[int] | None = None) -> ReceiptOutcome:
     """paSendRT: store ``receipt`` and move its option to paid, in the caller's transaction.
 
     A receipt is never refused for business reasons: for an unknown, cancelled or expired
     notice, a Stand-In receipt without activation or a second payment of a paid notice, it is
     stored and an Anomaly is opened for support. Raises DuplicateReceipt (nothing written) if
-    this (EC fiscal code, receiptId) is already stored.
+    this (EC fiscal code, receiptId) is already stored. With ``served_ente_ids`` (the Enti the
+    delivering station serves), a receipt naming another Ente touches nothing of that Ente:
+    it is kept as a receipt for a notice unknown here, and flagged.
     """
     now = now or utcnow()
     ente = session.scalars(sa.select(Ente).where(Ente.fiscal_code == receipt.ec_fiscal_code)
                            ).one_or_none()
+    unserved = ente is not None and served_ente_ids is not None \
+        and ente.id not in served_ente_ids
+    if unserved:
+        ente = None
     option = lock_option(session, ente.id, receipt.notice_number) if ente else None
     # checked after the lock: a concurrent twin has committed by the time we hold the row
     if _receipt_exists(session, receipt.ec_fiscal_code, receipt.receipt_id):
@@ -145,7 +210,11 @@ def store_receipt(session: Session, receipt: Receipt, *, now: dt.datetime | None
         raise DuplicateReceipt(f"receipt {receipt.receipt_id} already stored") from None
 
     outcome = ReceiptOutcome(receipt=receipt, option=option)
-    if option is None:
+    if unserved:
+        _flag(session, outcome, "unserved_ec",
+              f"receipt {receipt.receipt_id} names EC {receipt.ec_fiscal_code}, which the "
+              "delivering station does not serve")
+    elif option is None:
         _flag(session, outcome, "unknown_notice",
               f"receipt {receipt.receipt_id} for notice {receipt.notice_number}, unknown here")
     else:

@@ -8,7 +8,7 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 
 from hub.logging import configure_logging
-from hub.settings import load_settings
+from hub.settings import as_bool, load_settings
 
 
 class PayhubRequest(Request):
@@ -41,4 +41,7 @@ def configure(settings: dict[str, Any]) -> Configurator:
     config.include("soap")
     config.include("web")
     config.include("sla_monitor")
+    # 5. the pagoPA simulator at /sim, for `make demo` only; it calls us back over HTTP.
+    if as_bool(settings.get("payhub.mount_nodesim", "false")):
+        config.include("nodesim.pyramid")
     return config

@@ -122,5 +122,64 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     waitress.serve(app, host=host, port=port, threads=threads, ident="payhub")
 
 
+@main.group("api-key")
+def api_key() -> None:
+    """API keys of Ente applications (shown once at creation, stored hashed)."""
+
+
+@api_key.command("create")
+@click.option("--name", required=True, help="The application the key is for.")
+@click.option("--ente", "enti", multiple=True, required=True,
+              help="An Ente's fiscal code; repeat for an intermediary's key.")
+@click.pass_context
+def api_key_create(ctx: click.Context, name: str, enti: tuple[str, ...]) -> None:
+    """Issue a key for one or several Enti and print it (the only time it is shown)."""
+    from hub import api_keys, audit
+    from hub.errors import DomainError
+
+    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    try:
+        with factory.begin() as session:
+            issued = api_keys.create_key(session, name, list(enti))
+            audit.record(session, actor="cli", action="api_key.create", api_key_id=issued.key.id,
+                         target=f"api_key:{issued.key.prefix}", detail={"enti": list(enti)})
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(issued.secret)
+
+
+@api_key.command("revoke")
+@click.argument("prefix")
+@click.pass_context
+def api_key_revoke(ctx: click.Context, prefix: str) -> None:
+    """Revoke the key with this prefix (ph_xxxxxxxx)."""
+    from hub import api_keys, audit
+    from hub.errors import DomainError
+
+    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    try:
+        with factory.begin() as session:
+            key = api_keys.revoke_key(session, prefix)
+            audit.record(session, actor="cli", action="api_key.revoke", api_key_id=key.id,
+                         target=f"api_key:{prefix}")
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"revoked {prefix}")
+
+
+@api_key.command("list")
+@click.pass_context
+def api_key_list(ctx: click.Context) -> None:
+    """Every key: prefix, state, name and Enti."""
+    from hub import api_keys
+
+    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    with factory() as session:
+        for key in api_keys.list_keys(session):
+            state = "active" if key.active else "revoked"
+            enti = ",".join(e.fiscal_code for e in key.enti)
+            click.echo(f"{key.prefix}\t{state}\t{key.name}\t{enti}")
+
+
 if __name__ == "__main__":
     main()

@@ -46,6 +46,9 @@ class StationConfig:
                     if n.strip()]
         header = str(settings.get("payhub.soap_auth_header", "")).strip()
         name, _, secret = header.partition(":")
+        if header and not (name.strip() and secret.strip()):
+            # a half-written setting must not silently open the station to every caller
+            raise ValueError("payhub.soap_auth_header must be 'Header-Name: secret'")
         return cls(
             max_body_bytes=int(settings.get("payhub.soap_max_body_bytes", 256 * 1024)),
             station_cache_seconds=float(settings.get("payhub.soap_station_cache_seconds", 30)),

@@ -11,10 +11,9 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 import structlog
 from lxml import etree
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session
 
 from hub import payments
 from hub.db import utcnow
@@ -61,13 +60,9 @@ def _description(option: PaymentOption) -> str:
 
 def verify(call: Call) -> bytes:
     ente, notice = _qr_target(call)
-    option = call.session.scalars(
-        sa.select(PaymentOption)
-        .where(PaymentOption.ente_id == ente.id, PaymentOption.notice_number == notice)
-        .options(joinedload(PaymentOption.position), selectinload(PaymentOption.transfers))
-    ).one_or_none()
-    payments.check_payable(option, dt.date.today())
-    return responses.verify(option, ente, _description(option), option.transfers)
+    summary = payments.check_payable(
+        payments.notice_summary(call.session, ente.id, notice), dt.date.today())
+    return responses.verify(summary, ente, summary.description, summary.all_postal)
 
 
 def _get_payment(call: Call, *, v2: bool) -> bytes:
@@ -100,7 +95,9 @@ def _send_rt(call: Call, *, version: int, wrapper: str) -> bytes:
                                            ente=receipt.ec_fiscal_code,
                                            receipt_id=receipt.receipt_id)
     try:
-        outcome = payments.store_receipt(call.session, receipt, now=utcnow())
+        outcome = payments.store_receipt(
+            call.session, receipt, now=utcnow(),
+            served_ente_ids={e.id for e in call.station.enti.values()})
     except DuplicateReceipt as exc:
         raise Ko("PAA_RECEIPT_DUPLICATA", str(exc)) from None
     if outcome.anomalies:

@@ -79,13 +79,12 @@ def soap_fault(faultcode: str, faultstring: str) -> bytes:
     return serialize(env)
 
 
-def payment_list(parent: etree._Element, option, description: str, transfers) -> None:
+def payment_list(parent: etree._Element, option, description: str, all_postal: bool) -> None:
     pod = _sub(_sub(parent, "paymentList"), "paymentOptionDescription")
     _sub(pod, "amount", format_cents(option.amount_cents))
     _sub(pod, "options", "EQ")
     _sub(pod, "dueDate", option.due_date.isoformat())
     _sub(pod, "detailDescription", description)
-    all_postal = bool(transfers) and all(t.postal_iban for t in transfers)
     _sub(pod, "allCCP", "true" if all_postal else "false")
 
 
@@ -94,10 +93,10 @@ def ente_fields(parent: etree._Element, ente) -> None:
     _opt(parent, "officeName", ente.office, 140)
 
 
-def verify(option, ente, description: str, transfers) -> bytes:
+def verify(option, ente, description: str, all_postal: bool) -> bytes:
     env, res = envelope("paVerifyPaymentNoticeRes")
     _sub(res, "outcome", "OK")
-    payment_list(res, option, description, transfers)
+    payment_list(res, option, description, all_postal)
     _sub(res, "paymentDescription", description)
     _sub(res, "fiscalCodePA", ente.fiscal_code)
     ente_fields(res, ente)
@@ -110,7 +109,8 @@ def demand(option, ente, description: str, transfers) -> bytes:
     qr = _sub(res, "qrCode")
     _sub(qr, "fiscalCode", ente.fiscal_code)
     _sub(qr, "noticeNumber", option.notice_number)
-    payment_list(res, option, description, transfers)
+    all_postal = bool(transfers) and all(t.postal_iban for t in transfers)
+    payment_list(res, option, description, all_postal)
     _sub(res, "paymentDescription", description)
     _sub(res, "fiscalCodePA", ente.fiscal_code)
     ente_fields(res, ente)

@@ -104,3 +104,23 @@ def redis_url() -> Iterator[str]:
     yield REDIS_URL
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def _dispose_app_engines(monkeypatch):
+    """Apps built in a test get their engine from hub.db.includeme: close its pool after the
+    test so no connection is left to the garbage collector (ResourceWarning)."""
+    import hub.db
+
+    created: list[sa.Engine] = []
+    real = hub.db.make_engine
+
+    def recording(url: str, **kwargs):
+        engine = real(url, **kwargs)
+        created.append(engine)
+        return engine
+
+    monkeypatch.setattr(hub.db, "make_engine", recording)
+    yield
+    for engine in created:
+        engine.dispose()

@@ -8,3 +8,4 @@ from typing import Any
 def includeme(config: Any) -> None:
     config.add_route("health", "/health")
     config.scan("web.health")
+    config.include("web.api", route_prefix="/api/v1")

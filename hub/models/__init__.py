@@ -1,5 +1,6 @@
 """The data model; importing this package registers every table on ``Base.metadata``."""
 
+from hub.models.api import ApiKey, AuditEvent, IdempotencyRecord, api_key_ente
 from hub.models.history import Anomaly, StateTransition
 from hub.models.outbox import OutboxMessage, ProcessedMessage
 from hub.models.positions import DebtPosition, PaymentOption, Transfer
@@ -17,8 +18,11 @@ from hub.models.tenants import (
 
 __all__ = [
     "Anomaly",
+    "ApiKey",
+    "AuditEvent",
     "DebtPosition",
     "Ente",
+    "IdempotencyRecord",
     "Intermediary",
     "IuvCounter",
     "OutboxMessage",
@@ -32,5 +36,6 @@ __all__ = [
     "StateTransition",
     "Station",
     "Transfer",
+    "api_key_ente",
     "station_ente",
 ]

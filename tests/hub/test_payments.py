@@ -205,3 +205,25 @@ def test_two_concurrent_different_receipts_pay_once_and_flag_the_other(committed
         assert [(t.from_state, t.to_state) for t in paid] == [("payable", "paid"),
                                                               ("paid", "paid")]
         assert _count(session, Anomaly, Anomaly.kind == "double_payment") == 1
+
+
+def test_notice_summary_reads_description_and_postal_flag_in_one_query(db):
+    ente = make_ente(db)
+    option = _option(make_position(db, ente))
+    summary = payments.notice_summary(db, ente.id, option.notice_number)
+    assert (summary.amount_cents, summary.status, summary.all_postal) == (3000, "payable", False)
+    assert summary.description == "Test position"
+    for transfer in option.transfers:
+        transfer.postal_iban = "IT10N0760101600000000123456"
+    db.flush()
+    assert payments.notice_summary(db, ente.id, option.notice_number).all_postal is True
+    assert payments.notice_summary(db, ente.id, "399999999999999903") is None
+
+
+def test_receipt_naming_an_ente_the_station_does_not_serve_leaves_that_ente_alone(db):
+    ours, theirs = make_ente(db), make_ente(db)
+    option = _option(make_position(db, theirs))
+    outcome = payments.store_receipt(db, make_receipt(option, theirs.fiscal_code),
+                                     served_ente_ids={ours.id})
+    assert option.status == "payable" and outcome.receipt.option_id is None
+    assert outcome.receipt.ente_id is None and outcome.anomalies == ["unserved_ec"]

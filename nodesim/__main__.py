@@ -1,0 +1,5 @@
+"""``python -m nodesim`` = ``payhub-nodesim``."""
+
+from nodesim.cli import main
+
+main()

@@ -1,0 +1,260 @@
+"""nodesim's own Pyramid application: ``make_app(settings)`` -> WSGI app.
+
+Routes (relative to where it is mounted):
+  GET  /                           home: desk form, deliveries, flows (HTML)
+  POST /psp/pay                    model-3 desk: {fiscalCode, noticeNumber, psp?, method?,
+                                   payer?, faults?}
+  POST /psp/standin                Stand-In receipt: {fiscalCode, noticeNumber, amount, ...}
+  GET  /api/deliveries[/{id}]      every paSendRT delivery with all its attempts
+  POST /api/deliveries/{id}/retry  restart an exhausted delivery
+  GET|POST /api/clock              read / move the clock ({"days":..,"hours":..,"seconds":..})
+  POST /api/days/close             close a simulated day now ({"date": "YYYY-MM-DD"}?)
+  GET|PUT /api/faults              default fault injection
+  GET  /api/flows, /api/flows/{id}.xml   reporting flows
+  POST /nodeForPa                  nodoChiediElencoFlussiRendicontazione / nodoChiediFlusso...
+  GET  /bank/statement.csv, /bank/camt053.xml   ?fiscalCode= or ?iban=
+  POST /checkout/ec/v1/carts       Checkout carts API; GET|POST /checkout/c/{id}  the pages
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.httpexceptions import HTTPFound, HTTPNotFound
+from pyramid.request import Request
+from pyramid.response import Response
+
+from nodesim import bank, config, psps
+from nodesim.checkout import CartError, Checkout, cart_page
+from nodesim.faults import Faults
+from nodesim.node import Node, PaymentRefused
+from nodesim.nodeforpa import NodeForPa
+
+NO_IBAN = "IT00X0000000000000000000000"
+
+
+def build_node(settings: dict[str, Any]) -> Node:
+    return Node(config.station_config(settings), policy=config.retry_policy(settings),
+                faults=config.faults(settings))
+
+
+def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -> Any:
+    settings = config.effective(settings or {})
+    node = node or build_node(settings)
+    cfg = Configurator(settings=settings)
+    cfg.registry["nodesim.node"] = node
+    cfg.registry["nodesim.checkout"] = Checkout(node)
+    cfg.registry["nodesim.nodeforpa"] = NodeForPa(
+        node.ledger, node.client.config.broker, node.client.config.station,
+        settings.get("nodesim.password"))
+    routes = [
+        ("home", "/", home, "GET"),
+        ("health", "/health", lambda r: {"status": "ok"}, "GET"),
+        ("desk.pay", "/psp/pay", desk_pay, "POST"),
+        ("desk.standin", "/psp/standin", desk_standin, "POST"),
+        ("psps", "/api/psps", lambda r: psps.offers(), "GET"),
+        ("deliveries", "/api/deliveries", deliveries, "GET"),
+        ("delivery", "/api/deliveries/{id}", delivery, "GET"),
+        ("delivery.retry", "/api/deliveries/{id}/retry", delivery_retry, "POST"),
+        ("clock", "/api/clock", clock, ("GET", "POST")),
+        ("days.close", "/api/days/close", close_day, "POST"),
+        ("faults", "/api/faults", faults_view, ("GET", "PUT", "POST")),
+        ("flows", "/api/flows", flows, "GET"),
+        ("flow.xml", "/api/flows/{id}.xml", flow_xml, "GET"),
+        ("nodeforpa", "/nodeForPa", node_for_pa, "POST"),
+        ("bank.csv", "/bank/statement.csv", bank_csv, "GET"),
+        ("bank.camt", "/bank/camt053.xml", bank_camt, "GET"),
+        ("carts", "/checkout/ec/v1/carts", create_cart, "POST"),
+        ("cart.page", "/checkout/c/{id}", cart_view, ("GET", "POST")),
+        ("cart.json", "/api/carts/{id}", cart_json, "GET"),
+    ]
+    for name, pattern, view, methods in routes:
+        cfg.add_route(name, pattern, request_method=methods)
+        cfg.add_view(view, route_name=name, renderer="json")
+    cfg.add_view(refused, context=PaymentRefused, renderer="json")
+    cfg.add_view(bad_request, context=ValueError, renderer="json")
+    app = cfg.make_wsgi_app()
+    if config.as_bool(settings["nodesim.background"]):
+        node.deliverer.start(float(settings["nodesim.retry_poll_seconds"]))
+    return app
+
+
+def _node(request: Request) -> Node:
+    return request.registry["nodesim.node"]
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        try:
+            body = request.json_body
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"invalid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        return body
+    return dict(request.POST)
+
+
+def refused(exc: PaymentRefused, request: Request) -> dict[str, Any]:
+    request.response.status = 422
+    return exc.as_dict()
+
+
+def bad_request(exc: ValueError, request: Request) -> dict[str, Any]:
+    request.response.status = 400
+    return {"title": "Bad request", "status": 400, "detail": str(exc)}
+
+
+def desk_pay(request: Request) -> dict[str, Any]:
+    body = _body(request)
+    if "offer" in body:  # the home page's form: "PSP:method"
+        body["psp"], _, body["method"] = body.pop("offer").partition(":")
+    result = _node(request).pay_notice(
+        body["fiscalCode"], body["noticeNumber"], psp_id=body.get("psp", "BCITITMM"),
+        method=body.get("method", "CP"), payer=body.get("payer"), faults=body.get("faults"))
+    if request.content_type != "application/json":
+        raise HTTPFound(request.route_url("home", _query={
+            "paid": result["payment"]["receiptId"]}))
+    return result
+
+
+def desk_standin(request: Request) -> dict[str, Any]:
+    body = _body(request)
+    return _node(request).pay_standin(
+        body["fiscalCode"], body["noticeNumber"], str(body["amount"]), iuv=body.get("iuv"),
+        iban=body.get("iban", "IT60X0542811101000000123456"), psp_id=body.get("psp", "BCITITMM"),
+        method=body.get("method", "CP"), faults=body.get("faults"))
+
+
+def deliveries(request: Request) -> list[dict[str, Any]]:
+    return [d.as_dict() for d in _node(request).deliverer.all()]
+
+
+def delivery(request: Request) -> dict[str, Any]:
+    found = _node(request).deliverer.get(request.matchdict["id"])
+    if found is None:
+        raise HTTPNotFound()
+    return found.as_dict()
+
+
+def delivery_retry(request: Request) -> dict[str, Any]:
+    try:
+        return _node(request).deliverer.retry(request.matchdict["id"]).as_dict()
+    except KeyError:
+        raise HTTPNotFound() from None
+
+
+def clock(request: Request) -> dict[str, Any]:
+    node = _node(request)
+    if request.method == "POST":
+        body = _body(request)
+        delta = dt.timedelta(days=float(body.get("days", 0)), hours=float(body.get("hours", 0)),
+                             seconds=float(body.get("seconds", 0)))
+        return node.advance(delta)
+    return {"now": node.clock.now().isoformat(), "offsetSeconds":
+            node.clock.offset.total_seconds()}
+
+
+def close_day(request: Request) -> dict[str, Any]:
+    node = _node(request)
+    body = _body(request) if request.body else {}
+    day = dt.date.fromisoformat(body["date"]) if body.get("date") else node.clock.today()
+    chosen = node.faults_for(body.get("faults"))
+    return {"flows": [f.as_dict() for f in node.ledger.close_day(day, chosen)]}
+
+
+def faults_view(request: Request) -> dict[str, Any]:
+    node = _node(request)
+    if request.method in ("PUT", "POST"):
+        node.faults = Faults().merged(_body(request))
+    return node.faults.as_dict()
+
+
+def flows(request: Request) -> list[dict[str, Any]]:
+    return [f.as_dict() for f in sorted(_node(request).ledger.flows.values(),
+                                        key=lambda f: f.id)]
+
+
+def flow_xml(request: Request) -> Response:
+    flow = _node(request).ledger.flows.get(request.matchdict["id"])
+    if flow is None:
+        raise HTTPNotFound()
+    return Response(flow.xml(), content_type="application/xml")
+
+
+def node_for_pa(request: Request) -> Response:
+    node = _node(request)
+    if node.faults.slow_seconds:
+        time.sleep(node.faults.slow_seconds)
+    answer = request.registry["nodesim.nodeforpa"].handle(request.body)
+    return Response(answer, content_type="text/xml", charset="utf-8")
+
+
+def _credits(request: Request) -> list[Any]:
+    ec, iban = request.params.get("fiscalCode"), request.params.get("iban")
+    return [c for c in _node(request).ledger.credits
+            if (ec is None or c.ec == ec) and (iban is None or c.iban == iban)]
+
+
+def bank_csv(request: Request) -> Response:
+    return Response(bank.statement_csv(_credits(request)), content_type="text/csv",
+                    charset="utf-8")
+
+
+def bank_camt(request: Request) -> Response:
+    credits = _credits(request)
+    iban = request.params.get("iban") or (credits[0].iban if credits else NO_IBAN)
+    return Response(bank.statement_camt053(credits, iban, _node(request).clock.now()),
+                    content_type="application/xml")
+
+
+def create_cart(request: Request) -> Any:
+    try:
+        body = request.json_body
+    except (json.JSONDecodeError, ValueError):
+        raise ValueError("the body must be JSON") from None
+    try:
+        cart = request.registry["nodesim.checkout"].create(body)
+    except CartError as exc:
+        request.response.status = 422
+        return {"title": "Invalid cart", "status": 422, "detail": str(exc)}
+    return HTTPFound(request.route_url("cart.page", id=cart.id))
+
+
+def cart_view(request: Request) -> Any:
+    checkout: Checkout = request.registry["nodesim.checkout"]
+    cart = checkout.get(request.matchdict["id"])
+    if cart is None:
+        raise HTTPNotFound()
+    if request.method == "POST":
+        if request.POST.get("action") == "cancel":
+            return HTTPFound(checkout.cancel(cart))
+        psp_id, _, method = request.POST.get("offer", "BCITITMM:CP").partition(":")
+        faults = json.loads(request.POST["faults"]) if request.POST.get("faults") else None
+        return HTTPFound(checkout.pay(cart, psp_id, method, request.POST.get("email"), faults))
+    if cart.status != "open":
+        return HTTPFound(checkout.return_url(cart))
+    try:
+        notices = checkout.verify(cart)
+    except PaymentRefused:
+        notices = None
+    return Response(cart_page(cart, notices, request.route_url("cart.page", id=cart.id)),
+                    content_type="text/html", charset="utf-8")
+
+
+def cart_json(request: Request) -> dict[str, Any]:
+    cart = request.registry["nodesim.checkout"].get(request.matchdict["id"])
+    if cart is None:
+        raise HTTPNotFound()
+    return cart.as_dict()
+
+
+def home(request: Request) -> Response:
+    from nodesim.pages import home_page
+
+    return Response(home_page(_node(request), request), content_type="text/html",
+                    charset="utf-8")

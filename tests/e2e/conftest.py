@@ -1,0 +1,256 @@
+"""The real stack for end-to-end tests, every part a separate process on loopback:
+
+PostgreSQL (a throwaway database, migrated and seeded), Redis (database 15, a private
+namespace), ``payhub serve`` (PAYHUB_BROKER=redis), a real ``payhub worker`` (dramatiq) and
+``payhub-nodesim`` pointed at payhub. payhub can be killed and restarted mid-test. Every
+process is stopped at teardown, whatever happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import PG_ADMIN_URL, REDIS_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+EC = "77777777777"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], object], seconds: float, what: str) -> object:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (requests.RequestException, OSError):
+            value = None
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+class Proc:
+    """A child process in its own session (so the whole group can be killed), logging to a
+    file that the failure message quotes."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name, self.cmd, self.env = name, cmd, env
+        self.log = log_dir / f"{name}.log"
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=out,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole group and wait until every process in it is gone (the worker's
+        dramatiq children outlive the ``payhub worker`` process by a moment)."""
+        if self.popen is None:
+            return
+        group = self.popen.pid
+        _signal_group(group, sig)
+        deadline = time.monotonic() + 15
+        while _group_alive(group) and time.monotonic() < deadline:
+            self.popen.poll()  # reap the leader
+            time.sleep(0.05)
+        if _group_alive(group):
+            _signal_group(group, signal.SIGKILL)
+        self.popen.wait()
+        self.popen = None
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+
+def _signal_group(group: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, sig)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class Stack:
+    def __init__(self, db_url: str, tmp: Path) -> None:
+        self.db_url = db_url
+        self.payhub_port, self.sim_port = free_port(), free_port()
+        self.payhub = f"http://127.0.0.1:{self.payhub_port}"
+        self.sim = f"http://127.0.0.1:{self.sim_port}"
+        self.namespace = namespace = f"payhub-e2e-{uuid.uuid4().hex[:8]}"
+        ini = tmp / "e2e.ini"
+        ini.write_text(
+            "[app:main]\nuse = call:payhub.app:main\n"
+            f"sqlalchemy.url = {db_url}\npayhub.broker = redis\npayhub.redis_url = {REDIS_URL}\n"
+            f"payhub.redis_namespace = {namespace}\npayhub.embedded_worker = false\n"
+            "payhub.heartbeat_timeout_ms = 3000\npayhub.log_level = WARNING\n"
+            "payhub.soap_station_cache_seconds = 0\n")
+        env = {**os.environ, "PAYHUB_CONFIG": str(ini), "PAYHUB_BROKER": "redis",
+               "REDIS_URL": REDIS_URL, "DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
+        payhub_cli = [sys.executable, "-m", "payhub.cli", "-c", str(ini)]
+        self.web = Proc("payhub-web", [*payhub_cli, "serve", "--port", str(self.payhub_port)],
+                        env, tmp)
+        self.worker = Proc("payhub-worker", [*payhub_cli, "worker", "--processes", "1",
+                                             "--threads", "2"], env, tmp)
+        self.nodesim = Proc("nodesim", [
+            sys.executable, "-m", "nodesim", "--port", str(self.sim_port),
+            "--payhub-url", self.payhub, "--sendrt-timeout", "5", "--retry-backoff", "0.5",
+            "--retry-max-attempts", "30"], env, tmp)
+        self.engine = sa.create_engine(db_url)
+        self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    # processes
+    def start_web(self) -> None:
+        self.web.start()
+        wait_for(lambda: requests.get(f"{self.payhub}/health", timeout=2).status_code == 200,
+                 30, f"payhub /health\n{self.web.tail()}")
+
+    def start(self) -> None:
+        self.start_web()
+        self.worker.start()
+        self.nodesim.start()
+        wait_for(lambda: requests.get(f"{self.sim}/health", timeout=2).ok, 20,
+                 f"nodesim /health\n{self.nodesim.tail()}")
+
+    def stop(self) -> None:
+        for proc in (self.nodesim, self.worker, self.web):
+            proc.kill(signal.SIGTERM)
+        self.engine.dispose()
+
+    # talking to nodesim
+    def pay(self, notice: str, **body: object) -> dict:
+        answer = requests.post(f"{self.sim}/psp/pay", json={
+            "fiscalCode": EC, "noticeNumber": notice, **body}, timeout=30)
+        assert answer.ok, answer.text
+        return answer.json()
+
+    def delivery(self, receipt_id: str) -> dict:
+        return requests.get(f"{self.sim}/api/deliveries/{receipt_id}", timeout=5).json()
+
+    def wait_delivery(self, receipt_id: str, status: str = "delivered",
+                      seconds: float = 30) -> dict:
+        return wait_for(lambda: (d := self.delivery(receipt_id))["status"] == status and d,
+                        seconds, f"delivery {receipt_id} {status}")
+
+    # reading and preparing payhub's state straight from its database (tests only)
+    def scalar(self, sql: str, **params: object) -> object:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(sql), params).scalar()
+
+    def rows(self, sql: str, **params: object) -> list:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.text(sql), params).mappings())
+
+    def new_notice(self, amount: str = "25.00") -> str:
+        """A fresh published position of the demo Ente, created with payhub's own service."""
+        from hub.debts import OptionIn, PositionIn, TransferIn, create_position
+        from hub.models import Ente
+        from hub.seed import DEMO_IBAN
+
+        with self.sessions.begin() as session:
+            ente = session.scalars(sa.select(Ente).where(Ente.fiscal_code == EC)).one()
+            position = create_position(session, ente, PositionIn(
+                iupd=f"E2E-{uuid.uuid4().hex[:12]}", debtor_type="F",
+                debtor_fiscal_code="VRDLGU75B12F205X", debtor_name="Luigi Verdi",
+                description="Prova end-to-end", options=[OptionIn(
+                    amount=amount, due_date=dt.date.today() + dt.timedelta(days=30),
+                    transfers=[TransferIn(amount, "Prova end-to-end", "9/0201109SE/",
+                                          iban=DEMO_IBAN)])]), publish=True, cause="e2e")
+            session.flush()
+            return position.options[0].notice_number
+
+    def option(self, notice: str) -> dict:
+        [row] = self.rows("SELECT o.id, o.status, o.paid_cents, p.status AS position_status "
+                          "FROM payment_option o JOIN debt_position p ON p.id = o.position_id "
+                          "WHERE o.notice_number = :n", n=notice)
+        return dict(row)
+
+    def receipts(self, notice: str) -> list:
+        return self.rows("SELECT * FROM receipt WHERE notice_number = :n", n=notice)
+
+    def anomalies(self, notice: str) -> list[str]:
+        return [r["kind"] for r in self.rows(
+            "SELECT a.kind FROM anomaly a JOIN payment_option o ON o.id = a.option_id "
+            "WHERE o.notice_number = :n ORDER BY a.id", n=notice)]
+
+    def transitions(self, notice: str, event: str) -> int:
+        return self.scalar("SELECT count(*) FROM state_transition t JOIN payment_option o "
+                           "ON o.id = t.option_id WHERE o.notice_number = :n "
+                           "AND t.event = :e", n=notice, e=event)
+
+    def apply(self, notice: str, event: str, **kwargs: object) -> None:
+        from hub import payments
+
+        with self.sessions.begin() as session:
+            option_id = self.option(notice)["id"]
+            option = payments.lock_option_by_id(session, option_id)
+            payments.apply_event(session, option, event, cause="e2e", **kwargs)
+
+
+@pytest.fixture(scope="module")
+def e2e_db() -> Iterator[str]:
+    from hub.db import make_engine
+    from hub.migrate import upgrade
+    from hub.seed import seed_demo
+
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"payhub_e2e_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        with Session(engine) as session, session.begin():
+            seed_demo(session)
+        yield url
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = :n"), {"n": name})
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def stack(e2e_db, tmp_path_factory) -> Iterator[Stack]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()  # a clear failure here rather than a payhub that never gets healthy
+    stack = Stack(e2e_db, tmp_path_factory.mktemp("e2e"))
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        for key in client.scan_iter(f"{stack.namespace}*"):
+            client.delete(key)
+        client.close()

@@ -1,0 +1,49 @@
+"""REST API for Ente back-offices under ``/api/v1``: debt positions and receipts, with API keys,
+RFC 9457 problems and an OpenAPI 3.1 document (``/api/v1/openapi.json``, ``/api/v1/docs``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.httpexceptions import HTTPMethodNotAllowed
+
+from web.api.problems import include_views
+
+PREFIX = "/api/v1"
+# path parameters that do not match their pattern answer 404, as the document says
+EC = r"{fiscal_code:\d{11}}"
+IUPD = r"{iupd:[A-Za-z0-9][A-Za-z0-9._-]{0,63}}"
+NOTICE = r"{notice_number:\d{18}}"
+RECEIPT = r"{receipt_id:[A-Za-z0-9._-]{1,35}}"
+ROUTES = {
+    # name: (pattern, methods)
+    "api.openapi": ("/openapi.json", ("GET",)),
+    "api.docs": ("/docs", ("GET",)),
+    "api.positions": (f"/enti/{EC}/debt-positions", ("GET", "POST")),
+    "api.position": (f"/enti/{EC}/debt-positions/{IUPD}", ("GET", "PUT", "PATCH")),
+    "api.position_publish": (f"/enti/{EC}/debt-positions/{IUPD}/publish", ("POST",)),
+    "api.position_cancel": (f"/enti/{EC}/debt-positions/{IUPD}/cancel", ("POST",)),
+    "api.notice": (f"/enti/{EC}/notices/{NOTICE}", ("GET",)),
+    "api.notice_receipts": (f"/enti/{EC}/notices/{NOTICE}/receipts", ("GET",)),
+    "api.receipt": (f"/enti/{EC}/receipts/{RECEIPT}", ("GET",)),
+    "api.receipt_xml": (f"/enti/{EC}/receipts/{RECEIPT}/xml", ("GET",)),
+}
+
+
+def _not_allowed(methods: tuple[str, ...]) -> Any:
+    def view(request: Any) -> Any:
+        raise HTTPMethodNotAllowed(headers={"Allow": ", ".join(methods)})
+    return view
+
+
+def includeme(config: Any) -> None:
+    """Include with ``route_prefix`` (web/__init__.py mounts it at /api/v1)."""
+    prefix = (config.route_prefix and f"/{config.route_prefix.strip('/')}") or PREFIX
+    config.registry["api.prefix"] = prefix
+    for name, (pattern, methods) in ROUTES.items():
+        config.add_route(name, pattern)
+        # views with a request_method win; this one answers every other method with 405
+        config.add_view(_not_allowed(methods), route_name=name)
+    include_views(config, prefix)
+    config.scan("web.api")

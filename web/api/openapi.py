@@ -1,0 +1,203 @@
+"""The OpenAPI 3.1 document, built from the same pydantic schemas that validate requests, and a
+docs page that lists the operations (served locally: no CDN).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from web.api import schemas
+
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}}
+ERRORS = {
+    400: "Malformed JSON, query string or header", 401: "Missing, unknown or revoked API key",
+    404: "No such Ente for this key, or no such resource (the two are not told apart)",
+    405: "Method not allowed", 409: "Conflicts with the resource's state",
+    412: "If-Match does not match the current version", 415: "Body is not application/json",
+    422: "Invalid content; `field` names what failed", 428: "If-Match is required",
+}
+READ_ERRORS = (400, 401, 404)
+WRITE_ERRORS = (400, 401, 404, 409, 412, 415, 422)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _path_param(name: str, pattern: str, example: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "pattern": pattern}, "example": example}
+
+
+FISCAL_CODE = _path_param("fiscalCode", r"^\d{11}$", "77777777777", "The Ente's fiscal code")
+IUPD = _path_param("iupd", r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "IUPD-1",
+                   "The Ente's identifier of the debt position")
+NOTICE = _path_param("noticeNumber", r"^\d{18}$", "301000000000000102", "Notice number")
+RECEIPT = _path_param("receiptId", r"^[A-Za-z0-9._-]{1,35}$", "r-1", "pagoPA receiptId")
+IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string", "maxLength": 64},
+            "description": "The ETag from your last read"}
+ETAG = {"ETag": {"schema": {"type": "string"}, "description": "The position's version"}}
+
+
+def _json(schema: str, description: str, headers: dict[str, Any] | None = None
+          ) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description,
+                           "content": {"application/json": {"schema": _ref(schema)}}}
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+def _op(op_id: str, summary: str, ok: dict[int, Any], errors: tuple[int, ...],
+        params: list[dict[str, Any]], body: str | None = None) -> dict[str, Any]:
+    responses: dict[str, Any] = {str(k): v for k, v in ok.items()}
+    for code in (*errors, 405):
+        responses[str(code)] = {"description": ERRORS[code], "content": PROBLEM}
+    op: dict[str, Any] = {"operationId": op_id, "summary": summary, "parameters": params,
+                          "responses": responses, "tags": ["debt positions"]}
+    if body:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": _ref(body)}}}
+    return op
+
+
+def _paths() -> dict[str, Any]:
+    position = _json("DebtPositionOutput", "The debt position", ETAG)
+    base = "/enti/{fiscalCode}/debt-positions"
+    list_params = [{"name": n, "in": "query", "schema": s} for n, s in (
+        ("status", {"type": "string", "enum": list(schemas.PositionStatus.__args__)}),
+        ("dueDateFrom", {"type": "string", "format": "date"}),
+        ("dueDateTo", {"type": "string", "format": "date"}),
+        ("paymentDateFrom", {"type": "string", "format": "date"}),
+        ("paymentDateTo", {"type": "string", "format": "date"}),
+        ("debtorFiscalCode", {"type": "string", "maxLength": 16}),
+        ("serviceCode", {"type": "string", "maxLength": 35}),
+        ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+        ("cursor", {"type": "string", "maxLength": 40}),
+    )]
+    publish_param = {"name": "publish", "in": "query", "description": "Publish at once",
+                     "schema": {"type": "string", "enum": ["true", "false"]}}
+    idem = {"name": "Idempotency-Key", "in": "header", "description": "Same key and body: "
+            "the first answer again; same key, other body: 422",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
+    return {
+        base: {
+            "get": _op("listDebtPositions", "List positions (filters, cursor pagination)",
+                       {200: _json("DebtPositionPage", "A page of positions")}, READ_ERRORS,
+                       [FISCAL_CODE, *list_params]),
+            "post": _op("createDebtPosition", "Create a position (optionally published)",
+                        {201: _json("DebtPositionOutput", "Created", {
+                            **ETAG, "Location": {"schema": {"type": "string"}}})},
+                        WRITE_ERRORS, [FISCAL_CODE, publish_param, idem],
+                        "DebtPositionInput"),
+        },
+        base + "/{iupd}": {
+            "get": _op("getDebtPosition", "A position with its options, states and history",
+                       {200: position}, READ_ERRORS, [FISCAL_CODE, IUPD]),
+            "put": _op("replaceDebtPosition", "Replace a position while nothing is being paid",
+                       {200: position}, (*WRITE_ERRORS, 428), [FISCAL_CODE, IUPD, IF_MATCH],
+                       "DebtPositionReplace"),
+            "patch": _op("patchDebtPosition", "Change the position's own fields",
+                         {200: position}, (*WRITE_ERRORS, 428), [FISCAL_CODE, IUPD, IF_MATCH],
+                         "DebtPositionPatch"),
+        },
+        base + "/{iupd}/publish": {
+            "post": _op("publishDebtPosition", "Make the draft options payable",
+                        {200: position}, WRITE_ERRORS, [FISCAL_CODE, IUPD, IF_MATCH]),
+        },
+        base + "/{iupd}/cancel": {
+            "post": _op("cancelDebtPosition", "Cancel every option (state machine)",
+                        {200: position}, WRITE_ERRORS, [FISCAL_CODE, IUPD, IF_MATCH]),
+        },
+        "/enti/{fiscalCode}/notices/{noticeNumber}": {
+            "get": _op("getDebtPositionByNotice", "The position holding this notice",
+                       {200: position}, READ_ERRORS, [FISCAL_CODE, NOTICE]),
+        },
+        "/enti/{fiscalCode}/notices/{noticeNumber}/receipts": {
+            "get": _op("listNoticeReceipts", "Receipts for a notice",
+                       {200: _json("ReceiptList", "Receipts")}, READ_ERRORS,
+                       [FISCAL_CODE, NOTICE]),
+        },
+        "/enti/{fiscalCode}/receipts/{receiptId}": {
+            "get": _op("getReceipt", "A receipt as JSON",
+                       {200: _json("ReceiptOutput", "The receipt")}, READ_ERRORS,
+                       [FISCAL_CODE, RECEIPT]),
+        },
+        "/enti/{fiscalCode}/receipts/{receiptId}/xml": {
+            "get": _op("getReceiptXml", "A receipt as the original XML from the Node",
+                       {200: {"description": "The paSendRT(V2) request as received",
+                              "content": {"application/xml": {"schema": {"type": "string"}}}}},
+                       READ_ERRORS, [FISCAL_CODE, RECEIPT]),
+        },
+    }
+
+
+def build(server_url: str = "/api/v1") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API mounted at ``server_url``."""
+    models = [(m, "validation") for m in (schemas.DebtPositionInput, schemas.DebtPositionReplace,
+                                          schemas.DebtPositionPatch)]
+    models += [(m, "serialization") for m in (schemas.DebtPositionOutput,
+                                              schemas.DebtPositionPage, schemas.ReceiptOutput,
+                                              schemas.ReceiptList, schemas.ProblemDocument)]
+    _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}",
+                                 by_alias=True)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "payhub debt positions API", "version": "1.0.0",
+                 "description": "Expected payments of an Ente creditore on pagoPA. Amounts are "
+                 "strings with two decimals (\"30.00\"). Errors are RFC 9457 problem documents "
+                 "whose `field` names the failing input. Authenticate with "
+                 "`Authorization: Bearer <key>` or `X-Api-Key: <key>`."},
+        "servers": [{"url": server_url}],
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": _paths(),
+        "components": {
+            "schemas": defs["$defs"],
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+            },
+        },
+    }
+
+
+@view_config(route_name="api.openapi", request_method="GET")
+def openapi_json(request: Any) -> Response:
+    document = request.registry.get("api.openapi")
+    if document is None:
+        document = request.registry["api.openapi"] = build(request.registry["api.prefix"])
+    return Response(json_body=document, content_type="application/json", charset="utf-8")
+
+
+@view_config(route_name="api.docs", request_method="GET")
+def docs(request: Any) -> Response:
+    """A plain page listing every operation, its parameters and answers."""
+    document = build(request.registry["api.prefix"])
+    rows = []
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            params = ", ".join(p["name"] for p in op["parameters"])
+            codes = ", ".join(op["responses"])
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            body_name = body.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}"
+                f"</code></td><td>{html.escape(op['summary'])} <small>({op['operationId']})"
+                f"</small></td><td>{html.escape(params)}"
+                f"</td><td>{html.escape(body_name)}</td><td>{codes}</td></tr>")
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>payhub API</title><style>body{font-family:sans-serif;margin:2em}"
+        "td,th{border-bottom:1px solid #ccc;padding:.3em .6em;text-align:left}</style></head>"
+        f"<body><h1>{html.escape(document['info']['title'])}</h1>"
+        f"<p>{html.escape(document['info']['description'])}</p>"
+        f"<p>Base URL <code>{html.escape(document['servers'][0]['url'])}</code> · machine-"
+        "readable: <a href='openapi.json'>openapi.json</a></p><table><tr><th>method</th>"
+        "<th>path</th><th>what</th><th>parameters</th><th>body</th><th>answers</th></tr>"
+        + "".join(rows) + "</table></body></html>")
+    return Response(page, content_type="text/html", charset="utf-8")

@@ -1,0 +1,240 @@
+"""The API's JSON shapes (pydantic): strict input validation and the OpenAPI schemas in one place.
+
+Amounts are strings with exactly two decimals ("30.00"), never numbers: JSON numbers become
+floats in most clients. Names are camelCase on the wire; unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+Amount = Annotated[str, Field(pattern=r"^(0|[1-9]\d{0,8})\.\d{2}$",
+                              examples=["30.00"], description="Euro, two decimals")]
+Text140 = Annotated[str, Field(min_length=1, max_length=140)]
+FiscalCode11 = Annotated[str, Field(pattern=r"^\d{11}$")]
+Iupd = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+NoticeNumber = Annotated[str, Field(pattern=r"^\d{18}$")]
+IbanStr = Annotated[str, Field(pattern=r"^[A-Z]{2}\d{2}[A-Z0-9]{1,30}$")]
+# query strings: a date is YYYY-MM-DD only (pydantic's lax mode would take "0" as a timestamp)
+QueryDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"),
+                      AfterValidator(dt.date.fromisoformat)]
+PositionStatus = Literal["draft", "payable", "in_progress", "partially_paid", "paid",
+                         "reported", "reconciled", "cancelled", "expired"]
+OptionStatus = Literal["draft", "payable", "in_progress", "paid", "reported", "reconciled",
+                       "cancelled", "expired"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel,
+                              populate_by_name=False)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class MetadataEntry(_In):
+    key: Annotated[str, Field(min_length=1, max_length=140)]
+    value: Annotated[str, Field(max_length=140)]
+
+
+class TransferInput(_In):
+    """A share of the option for one beneficiary: an IBAN, a postal IBAN or a revenue stamp."""
+
+    amount: Amount
+    remittance_information: Text140
+    category: Text140 = Field(description="pagoPA taxonomy code, e.g. 9/0101108TS/")
+    iban: IbanStr | None = None
+    postal_iban: IbanStr | None = None
+    beneficiary_fiscal_code: FiscalCode11 | None = Field(
+        None, description="Another Ente credited by this transfer; default the Ente itself")
+    stamp_hash: Annotated[str, Field(min_length=1, max_length=72)] | None = None
+    stamp_type: Annotated[str, Field(pattern=r"^\d{2}$")] | None = None
+    stamp_province: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    metadata: Annotated[list[MetadataEntry], Field(max_length=15)] | None = None
+
+
+class OptionInput(_In):
+    """One notice: the whole debt, or instalment n of m."""
+
+    amount: Amount
+    due_date: dt.date
+    transfers: Annotated[list[TransferInput], Field(min_length=1, max_length=5)]
+    description: Text140 | None = None
+    retention_date: dt.date | None = Field(
+        None, description="Last day the notice can be paid; after it the option expires")
+    instalment_number: Annotated[int, Field(ge=1, le=100)] | None = None
+    instalment_count: Annotated[int, Field(ge=1, le=100)] | None = None
+    notice_number: NoticeNumber | None = Field(
+        None, description="Supply to keep an existing notice (update) or use your own; "
+                          "omit to have one generated")
+
+
+class DebtorFields(_In):
+    debtor_type: Literal["F", "G"] = Field(description="F natural person, G legal person")
+    debtor_fiscal_code: Annotated[str, Field(pattern=r"^[A-Z0-9]{11,16}$")]
+    debtor_name: Text140
+    debtor_email: Annotated[str, Field(max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    debtor_street: Annotated[str, Field(max_length=70)] | None = None
+    debtor_city: Annotated[str, Field(max_length=35)] | None = None
+    debtor_postal_code: Annotated[str, Field(max_length=16)] | None = None
+    debtor_province: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    debtor_nation: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    description: Text140
+    service_code: Annotated[str, Field(min_length=1, max_length=35)] | None = None
+
+
+class DebtPositionInput(DebtorFields):
+    """A debt position: one option, or an instalment plan plus at most one pay-in-full option."""
+
+    iupd: Iupd
+    options: Annotated[list[OptionInput], Field(min_length=1, max_length=100)]
+
+
+class DebtPositionReplace(DebtorFields):
+    """PUT: the whole position again (the IUPD is the one in the path)."""
+
+    options: Annotated[list[OptionInput], Field(min_length=1, max_length=100)]
+
+
+class DebtPositionPatch(_In):
+    """PATCH: only the fields given change; options change through PUT."""
+
+    debtor_type: Literal["F", "G"] | None = None
+    debtor_fiscal_code: Annotated[str, Field(pattern=r"^[A-Z0-9]{11,16}$")] | None = None
+    debtor_name: Text140 | None = None
+    debtor_email: Annotated[str, Field(max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    debtor_street: Annotated[str, Field(max_length=70)] | None = None
+    debtor_city: Annotated[str, Field(max_length=35)] | None = None
+    debtor_postal_code: Annotated[str, Field(max_length=16)] | None = None
+    debtor_province: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    debtor_nation: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    description: Text140 | None = None
+    service_code: Annotated[str, Field(min_length=1, max_length=35)] | None = None
+
+
+class TransferOutput(_Out):
+    id_transfer: int
+    amount: Amount
+    beneficiary_fiscal_code: str
+    iban: str | None
+    postal_iban: str | None
+    stamp_hash: str | None
+    remittance_information: str
+    category: str
+    metadata: list[dict[str, str]] | None
+
+
+class TransitionOutput(_Out):
+    event: str
+    from_state: str
+    to_state: str
+    at: dt.datetime
+
+
+class OptionOutput(_Out):
+    notice_number: str
+    iuv: str
+    amount: Amount
+    description: str | None
+    due_date: dt.date
+    retention_date: dt.date | None
+    instalment_number: int | None
+    instalment_count: int | None
+    status: OptionStatus
+    paid_amount: Amount
+    paid_at: dt.datetime | None
+    anomalies: list[str] = Field(description="Open anomaly flags (e.g. double_payment)")
+    transfers: list[TransferOutput]
+    history: list[TransitionOutput]
+
+
+class DebtPositionOutput(_Out):
+    iupd: str
+    status: PositionStatus
+    version: int = Field(description="Also sent as the ETag; send it back in If-Match")
+    debtor_type: str
+    debtor_fiscal_code: str
+    debtor_name: str
+    debtor_email: str | None
+    debtor_street: str | None
+    debtor_city: str | None
+    debtor_postal_code: str | None
+    debtor_province: str | None
+    debtor_nation: str | None
+    description: str
+    service_code: str | None
+    due_date: dt.date | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    published_at: dt.datetime | None
+    options: list[OptionOutput]
+
+
+class DebtPositionPage(_Out):
+    items: list[DebtPositionOutput]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; "
+                                                 "null on the last page")
+
+
+class ReceiptOutput(_Out):
+    receipt_id: str
+    notice_number: str
+    iuv: str
+    outcome: str
+    amount: Amount
+    fee: Amount | None
+    description: str | None
+    debtor_fiscal_code: str | None
+    payer_fiscal_code: str | None
+    psp_id: str | None
+    psp_company_name: str | None
+    payment_method: str | None
+    payment_date_time: dt.datetime | None
+    application_date: dt.date | None
+    transfer_date: dt.date | None
+    standin: bool
+    transfers: list[dict[str, Any]] | None
+    received_at: dt.datetime
+
+
+class ReceiptList(_Out):
+    items: list[ReceiptOutput]
+
+
+class FieldError(_Out):
+    field: str
+    message: str
+
+
+class ProblemDocument(_Out):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+    field: str | None = Field(None, description="The first failing field, if any")
+    errors: list[FieldError] | None = None
+
+
+class ListQuery(BaseModel):
+    """Filters of GET .../debt-positions (query parameters)."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+    status: PositionStatus | None = None
+    due_date_from: QueryDate | None = None
+    due_date_to: QueryDate | None = None
+    payment_date_from: QueryDate | None = None
+    payment_date_to: QueryDate | None = None
+    debtor_fiscal_code: Annotated[str, Field(max_length=16)] | None = None
+    service_code: Annotated[str, Field(max_length=35)] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Annotated[str, Field(max_length=40)] | None = None
