@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from payhub.app import configure
+from payhub.app import make_app
 
-app = configure({
+app = make_app({
     "sqlalchemy.url": os.environ["DATABASE_URL"], "payhub.broker": "redis",
     "payhub.redis_url": os.environ["REDIS_URL"], "payhub.embedded_worker": "false",
     "payhub.log_level": "WARNING", "payhub.log_format": "json",
     "payhub.db_pre_ping": os.environ.get("PAYHUB_DB_PRE_PING", "true"),
-}).make_wsgi_app()
+})

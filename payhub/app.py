@@ -19,7 +19,14 @@ class PayhubRequest(Request):
 
 def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Any:
     """Build the WSGI app from .ini settings (overridden by DATABASE_URL, REDIS_URL, ...)."""
-    return configure(settings).make_wsgi_app()
+    return make_app(settings)
+
+
+def make_app(settings: dict[str, Any]) -> Any:
+    """The WSGI app: Pyramid, with the SOAP station's read-only fast path in front of it."""
+    from soap.fastpath import wrap
+
+    return wrap(configure(settings).make_wsgi_app())
 
 
 def configure(settings: dict[str, Any]) -> Configurator:

@@ -21,9 +21,9 @@ def app_settings(pg_url: str, **extra: str) -> dict[str, str]:
 
 
 def build_app(pg_url: str, **extra: str):
-    from payhub.app import configure
+    from payhub.app import make_app
 
-    return configure(app_settings(pg_url, **extra)).make_wsgi_app()
+    return make_app(app_settings(pg_url, **extra))
 
 
 @pytest.fixture(scope="session")

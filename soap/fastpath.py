@@ -1,0 +1,88 @@
+"""The read-only fast path: paVerifyPaymentNotice answered in front of Pyramid.
+
+paVerify is the station's most frequent call and writes nothing, so it needs neither
+pyramid_tm's transaction manager nor pyramid_retry. This WSGI middleware gives it a plain
+session (rolled back at the end) and the same endpoint object, checks and answers as the
+Pyramid view; every other request, or a body that turns out to be another operation, goes on to
+the Pyramid application untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Any
+
+import structlog
+from pyramid.request import Request
+from sqlalchemy.orm import Session
+
+from soap.dispatch import system_error_view
+
+READ_ONLY = frozenset({"paVerifyPaymentNotice"})
+_MARKER = b"paVerifyPaymentNoticeReq"
+
+
+class _NoTransactionManager:
+    """What the endpoint calls on ``request.tm``: a read-only session has nothing to doom."""
+
+    def doom(self) -> None:
+        pass
+
+
+class SoapFastPath:
+    def __init__(self, app: Any, registry: Any, path: str) -> None:
+        self.app = app
+        self.registry = registry
+        self.path = path
+        self.endpoint = registry["soap.paForNode"]
+        self.factory = registry["db.session_factory"]
+        self.max_body = self.endpoint.config.max_body_bytes
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != self.path or environ.get("REQUEST_METHOD") != "POST":
+            return self.app(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            length = -1
+        if not 0 < length <= self.max_body:  # let the full path refuse it with its fault
+            return self.app(environ, start_response)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        if _MARKER not in body:
+            return self.app(environ, start_response)
+        response = self._answer(environ, body)
+        if response is None:
+            environ["wsgi.input"] = io.BytesIO(body)
+            return self.app(environ, start_response)
+        return response(environ, start_response)
+
+    def _answer(self, environ: dict[str, Any], body: bytes) -> Any:
+        request = Request(environ)
+        request.registry = self.registry
+        request.tm = _NoTransactionManager()
+        request_id = uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        session: Session = self.factory()
+        request.db = session
+        try:
+            response = self.endpoint(request, only=READ_ONLY)
+        except Exception as exc:  # the same PAA_SYSTEM_ERROR answer as the Pyramid path
+            response = system_error_view(exc, request)
+        finally:
+            session.rollback()
+            session.close()
+        if response is not None:
+            response.headers["X-Request-Id"] = request_id
+        return response
+
+
+def wrap(app: Any) -> Any:
+    """Put the fast path in front of ``app`` when the SOAP station is mounted."""
+    registry = app.registry
+    if "soap.paForNode" not in registry:
+        return app
+    path = registry.settings.get("payhub.soap_path", "/soap/paForNode")
+    return SoapFastPath(app, registry, path)
