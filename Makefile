@@ -25,6 +25,8 @@ services:
 	@bash scripts/ensure-services.sh
 
 test: $(VENV)/.installed services
+	@bash scripts/ensure-system-packages.sh
+	@bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

@@ -24,6 +24,15 @@ log = structlog.get_logger(__name__)
 _local = threading.local()
 
 
+def current_factory() -> Any:
+    """The session factory of the broker running this message (for actors that manage their
+    own short transactions: ``@dramatiq.actor(unit_of_work=False)``)."""
+    factory = getattr(_local, "factory", None)
+    if factory is None:
+        raise RuntimeError("no unit of work: current_factory() called outside an actor")
+    return factory
+
+
 def current_session() -> Session:
     """The session of the message being processed on this thread."""
     session = getattr(_local, "session", None)
@@ -33,6 +42,10 @@ def current_session() -> Session:
 
 
 class UnitOfWork(Middleware):
+    # ``unit_of_work=False``: the actor opens its own short transactions (current_factory) and
+    # is idempotent by its own means; on SQLite a transaction held around them would lock it
+    actor_options = frozenset({"unit_of_work"})
+
     def __init__(self, session_factory: Any) -> None:
         self.session_factory = session_factory
 
@@ -41,6 +54,11 @@ class UnitOfWork(Middleware):
         structlog.contextvars.bind_contextvars(
             message_id=message.message_id, actor=message.actor_name
         )
+        _local.factory = self.session_factory
+        actor = broker.get_actor(message.actor_name)
+        if actor.options.get("unit_of_work", True) is False:
+            _local.session = None
+            return
         session = self.session_factory()
         _local.session = session
         session.add(ProcessedMessage(message_id=message.message_id,
@@ -56,6 +74,7 @@ class UnitOfWork(Middleware):
                               result: Any = None, exception: BaseException | None = None) -> None:
         session = getattr(_local, "session", None)
         if session is None:
+            self._close()
             return
         try:
             if exception is None:
@@ -76,4 +95,5 @@ class UnitOfWork(Middleware):
         if session is not None:
             session.close()
         _local.session = None
+        _local.factory = None
         structlog.contextvars.clear_contextvars()

@@ -6,7 +6,7 @@ import dramatiq
 import structlog
 
 from actors.middleware import current_session
-from hub import positions
+from hub import level1, positions, webhooks
 from hub.models import PaymentOption
 
 log = structlog.get_logger(__name__)
@@ -23,3 +23,6 @@ def payment_status_changed(option_id: int, event: str, from_state: str, to_state
     status = positions.refresh_status(session, option.position_id)
     log.info("position.status", position_id=option.position_id, status=status,
              payment_event=event)
+    webhooks.notify_transition(session, option_id, event, from_state, to_state)
+    # a portal that started this payment (level 1) is told even if the browser never returns
+    level1.notify_for_option(session, option_id)

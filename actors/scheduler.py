@@ -41,4 +41,10 @@ def add_jobs(scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any,
     scheduler.add_job(sweep, "interval", seconds=every, id="outbox_sweep", **common)
     scheduler.add_job(enqueue("expire_lapsed_activations"), "interval", seconds=60,
                       id="expire_lapsed_activations", **common)
+    # options past their retention date: daily just after midnight (UTC, as the state
+    # machine's guard judges dates), and once at startup to catch up after downtime
+    scheduler.add_job(enqueue("expire_overdue_options"), "cron", hour=0, minute=5,
+                      timezone=dt.UTC, id="expire_overdue_options", **common)
+    scheduler.add_job(enqueue("expire_overdue_options"), "date",
+                      id="expire_overdue_options_at_start", **common)
     return scheduler

@@ -181,5 +181,75 @@ def api_key_list(ctx: click.Context) -> None:
             click.echo(f"{key.prefix}\t{state}\t{key.name}\t{enti}")
 
 
+@main.group("notices")
+def notices() -> None:
+    """Payment notices (PDF, QR code, Data Matrix) for local use."""
+
+
+@notices.command("render")
+@click.argument("ente_fiscal_code")
+@click.argument("notice_numbers", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["pdf", "json", "qr-png", "qr-svg",
+                                                    "datamatrix-png", "datamatrix-svg"]),
+              default="pdf", show_default=True)
+@click.option("--lang", type=click.Choice(["it", "it-de", "it-en"]), default="it",
+              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True, help="Directory for the files.")
+@click.pass_context
+def notices_render(ctx: click.Context, ente_fiscal_code: str, notice_numbers: tuple[str, ...],
+                   fmt: str, lang: str, out_dir: Path) -> None:
+    """Write the notice of each NOTICE_NUMBER of the Ente to OUT (one file each)."""
+    import json
+
+    import sqlalchemy as sa
+
+    from hub.errors import DomainError
+    from hub.models import Ente
+    from hub.printing import codes, lookup
+    from hub.printing.pdf import render_pdf
+
+    engine = make_engine(_settings(ctx)["sqlalchemy.url"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with make_session_factory(engine)() as session:
+        ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == ente_fiscal_code))
+        if ente is None:
+            raise click.ClickException(f"no Ente {ente_fiscal_code}")
+        for number in notice_numbers:
+            try:
+                doc = lookup.notice_document(session, ente, number)
+            except DomainError as exc:
+                raise click.ClickException(str(exc)) from None
+            first = doc.first
+            if fmt == "pdf":
+                data, suffix = render_pdf(doc, variant=lang), "pdf"
+            elif fmt == "json":
+                data = json.dumps([n.as_json() for n in doc.notices], indent=2).encode()
+                suffix = "json"
+            else:
+                symbol, suffix = fmt.split("-")
+                payload = first.qr_payload if symbol == "qr" else first.datamatrix_payload
+                if payload is None:
+                    raise click.ClickException(f"Ente {ente_fiscal_code} has no postal account")
+                data = getattr(codes, f"{symbol}_{suffix}")(payload)
+            path = out_dir / f"{number}.{suffix}"
+            path.write_bytes(data)
+            click.echo(str(path))
+    engine.dispose()
+
+
+@notices.command("resume")
+@click.pass_context
+def notices_resume(ctx: click.Context) -> None:
+    """Re-send the message of every unfinished notice batch (after a broker lost its queue)."""
+    from hub.printing import batches
+
+    engine = make_engine(_settings(ctx)["sqlalchemy.url"])
+    with make_session_factory(engine).begin() as session:
+        count = batches.resume_unfinished(session)
+    engine.dispose()
+    click.echo(f"{count} unfinished batch(es) queued again (sent by the outbox sweeper)")
+
+
 if __name__ == "__main__":
     main()

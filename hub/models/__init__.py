@@ -1,9 +1,12 @@
 """The data model; importing this package registers every table on ``Base.metadata``."""
 
 from hub.models.api import ApiKey, AuditEvent, IdempotencyRecord, api_key_ente
+from hub.models.bulk import BulkLoad, BulkLoadError, BulkLoadStatus  # noqa: F401
+from hub.models.checkout import CartItem, CheckoutCart, Level1Nonce, Level1Portal  # noqa: F401
 from hub.models.history import Anomaly, StateTransition
 from hub.models.outbox import OutboxMessage, ProcessedMessage
 from hub.models.positions import DebtPosition, PaymentOption, Transfer
+from hub.models.printing import BatchStatus, NoticeBatch, NoticeBatchItem
 from hub.models.receipts import PaymentAttempt, Receipt
 from hub.models.tenants import (
     Ente,
@@ -15,16 +18,20 @@ from hub.models.tenants import (
     Station,
     station_ente,
 )
+from hub.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401
 
 __all__ = [
     "Anomaly",
     "ApiKey",
     "AuditEvent",
+    "BatchStatus",
     "DebtPosition",
     "Ente",
     "IdempotencyRecord",
     "Intermediary",
     "IuvCounter",
+    "NoticeBatch",
+    "NoticeBatchItem",
     "OutboxMessage",
     "PaymentAttempt",
     "PaymentOption",

@@ -84,6 +84,32 @@ class Proc:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
 
+@contextlib.contextmanager
+def embedded_demo(tmp: Path, name: str = "demo") -> Iterator[tuple[str, Path, Path]]:
+    """`make demo` on a free port: development.ini (SQLite, stub broker, nodesim at /sim)
+    copied to ``tmp``, migrated, seeded and served. Yields (base URL, database, ini)."""
+    port = free_port()
+    db, ini = tmp / "demo.sqlite", tmp / "demo.ini"
+    ini.write_text((ROOT / "development.ini").read_text()
+                   .replace("sqlite:///var/payhub.sqlite", f"sqlite:///{db}")
+                   .replace("http://127.0.0.1:6543", f"http://127.0.0.1:{port}")
+                   .replace("payhub.log_level = INFO", "payhub.log_level = WARNING"))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "PAYHUB_BROKER")}
+    cli = [sys.executable, "-m", "payhub.cli", "-c", str(ini)]
+    for command in ("migrate", "seed-demo"):
+        subprocess.run([*cli, command], cwd=ROOT, env=env, check=True, capture_output=True)
+    web = Proc(name, [*cli, "serve", "--port", str(port)], env, tmp)
+    web.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(f"{base}/sim/health", timeout=2).ok, 30,
+                 f"{name}\n{web.tail()}")
+        yield base, db, ini
+    finally:
+        web.kill(signal.SIGTERM)
+
+
 def _signal_group(group: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group, sig)

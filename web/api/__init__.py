@@ -45,5 +45,7 @@ def includeme(config: Any) -> None:
         config.add_route(name, pattern)
         # views with a request_method win; this one answers every other method with 405
         config.add_view(_not_allowed(methods), route_name=name)
+    config.include("web.api.webhooks")
+    config.include("web.api.bulk")
     include_views(config, prefix)
     config.scan("web.api")

@@ -11,7 +11,7 @@ from pydantic.json_schema import models_json_schema
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from web.api import schemas
+from web.api import bulk, schemas, webhooks
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}}
 ERRORS = {
@@ -20,6 +20,7 @@ ERRORS = {
     405: "Method not allowed", 409: "Conflicts with the resource's state",
     412: "If-Match does not match the current version", 415: "Body is not application/json",
     422: "Invalid content; `field` names what failed", 428: "If-Match is required",
+    413: "The upload is larger than the configured limit",
 }
 READ_ERRORS = (400, 401, 404)
 WRITE_ERRORS = (400, 401, 404, 409, 412, 415, 422)
@@ -134,6 +135,85 @@ def _paths() -> dict[str, Any]:
                               "content": {"application/xml": {"schema": {"type": "string"}}}}},
                        READ_ERRORS, [FISCAL_CODE, RECEIPT]),
         },
+        **_webhook_paths(),
+        **_bulk_paths(),
+    }
+
+
+WEBHOOK_ID = _path_param("webhookId", webhooks.UUID.join("^$"), "6f1c1a52-3d0e-4c55-8a43-"
+                         "1b1f1d2e3c4b", "The webhook endpoint's id")
+DELIVERY_ID = _path_param("deliveryId", webhooks.UUID.join("^$"), "0b7e4a4e-9f3b-4f0e-9c1d-"
+                          "5a6b7c8d9e0f", "The dead letter's id")
+
+
+def _webhook_paths() -> dict[str, Any]:
+    tag = {"tags": ["webhooks"]}
+    page = [{"name": n, "in": "query", "schema": s} for n, s in (
+        ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+        ("cursor", {"type": "string", "pattern": r"^[1-9]\d{0,17}$"}))]
+    return {
+        "/enti/{fiscalCode}/webhooks": {
+            "get": _op("listWebhooks", "The Ente's webhook endpoints",
+                       {200: _json("WebhookList", "Endpoints (without secrets)")},
+                       READ_ERRORS, [FISCAL_CODE]) | tag,
+            "post": _op("createWebhook", "Register an endpoint; the secret is shown only here",
+                        {201: _json("WebhookCreated", "Registered", {
+                            "Location": {"schema": {"type": "string"}}})},
+                        (400, 401, 404, 415, 422), [FISCAL_CODE], "WebhookInput") | tag,
+        },
+        "/enti/{fiscalCode}/webhooks/{webhookId}": {
+            "delete": _op("deleteWebhook", "Stop sending to an endpoint",
+                          {204: {"description": "Deleted"}}, READ_ERRORS,
+                          [FISCAL_CODE, WEBHOOK_ID]) | tag,
+        },
+        "/enti/{fiscalCode}/webhook-dead-letters": {
+            "get": _op("listWebhookDeadLetters", "Deliveries that exhausted their attempts",
+                       {200: _json("DeadLetterPage", "A page of dead letters, newest first")},
+                       READ_ERRORS, [FISCAL_CODE, *page]) | tag,
+        },
+        "/enti/{fiscalCode}/webhook-dead-letters/{deliveryId}/replay": {
+            "post": _op("replayWebhookDeadLetter", "Send a dead letter again",
+                        {202: _json("DeadLetterOutput", "Queued for a new round of attempts")},
+                        (400, 401, 404, 409), [FISCAL_CODE, DELIVERY_ID]) | tag,
+        },
+    }
+
+
+LOAD_ID = _path_param("loadId", bulk.UUID.join("^$"), "0b7e4a4e-9f3b-4f0e-9c1d-5a6b7c8d9e0f",
+                      "The bulk load's id")
+
+
+def _bulk_paths() -> dict[str, Any]:
+    tag = {"tags": ["bulk loads"]}
+    flags = [{"name": n, "in": "query", "description": d,
+              "schema": {"type": "string", "enum": ["true", "false"]}} for n, d in (
+        ("dryRun", "Only check: every bad row with its reason, nothing written"),
+        ("publish", "Publish the loaded positions"))]
+    create = _op("createBulkLoad", "Upload a CSV or a JSON array of positions: dry run (200) "
+                 "or load in the background (202)",
+                 {200: _json("BulkDryRunOutput", "Dry run: the rows that would fail"),
+                  202: _json("BulkLoadOutput", "Stored; the load runs in the background",
+                             {"Location": {"schema": {"type": "string"}}})},
+                 (400, 401, 404, 413, 415, 422), [FISCAL_CODE, *flags]) | tag
+    create["requestBody"] = {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        # each element should be a DebtPositionInput, but a bad one is a reported row, not a
+        # refused request: the document promises no more than an array
+        "application/json": {"schema": {"type": "array", "items": {}, "description":
+                                        "Elements shaped as DebtPositionInput"}}}}
+    return {
+        "/enti/{fiscalCode}/bulk-loads": {"post": create},
+        "/enti/{fiscalCode}/bulk-loads/{loadId}": {
+            "get": _op("getBulkLoad", "Progress of a bulk load",
+                       {200: _json("BulkLoadOutput", "The load")}, READ_ERRORS,
+                       [FISCAL_CODE, LOAD_ID]) | tag,
+        },
+        "/enti/{fiscalCode}/bulk-loads/{loadId}/report": {
+            "get": _op("getBulkLoadReport", "The failed rows with their reasons, as CSV",
+                       {200: {"description": "row, iupd, field, message",
+                              "content": {"text/csv": {"schema": {"type": "string"}}}}},
+                       READ_ERRORS, [FISCAL_CODE, LOAD_ID]) | tag,
+        },
     }
 
 
@@ -144,6 +224,11 @@ def build(server_url: str = "/api/v1") -> dict[str, Any]:
     models += [(m, "serialization") for m in (schemas.DebtPositionOutput,
                                               schemas.DebtPositionPage, schemas.ReceiptOutput,
                                               schemas.ReceiptList, schemas.ProblemDocument)]
+    models += [(webhooks.WebhookInput, "validation")]
+    models += [(m, "serialization") for m in (webhooks.WebhookCreated, webhooks.WebhookList,
+                                              webhooks.DeadLetterPage,
+                                              webhooks.DeadLetterOutput)]
+    models += [(m, "serialization") for m in (bulk.BulkDryRunOutput, bulk.BulkLoadOutput)]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}",
                                  by_alias=True)
     return {

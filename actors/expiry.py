@@ -1,0 +1,59 @@
+"""Expiry: options past their retention date become expired, through the state machine.
+
+``expire_overdue_options`` expires one chunk per message (each option locked, its transition
+and history written by hub.payments.apply_event) and, if the chunk was full, writes the message
+for the next chunk in the same transaction. It is idempotent: an option is re-checked under its
+lock, so a redelivered message or a concurrent payment changes nothing twice. The scheduler
+enqueues it daily and at startup (``actors.scheduler``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dramatiq
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.orm import Session
+
+from actors.middleware import current_session
+from hub import outbox, payments
+from hub.db import utcnow
+from hub.models import PaymentOption
+
+log = structlog.get_logger(__name__)
+ACTOR = "expire_overdue_options"
+CHUNK = 500
+EXPIRABLE = ("draft", "payable")
+
+
+def expire_chunk(session: Session, *, now: dt.datetime | None = None, chunk: int = CHUNK
+                 ) -> tuple[int, bool]:
+    """Expire up to ``chunk`` overdue options; return (how many, whether more may be left).
+
+    "Overdue" is the state machine's own guard: retention date before today (UTC), as
+    paVerifyPaymentNotice judges it."""
+    now = now or utcnow()
+    ids = session.scalars(
+        sa.select(PaymentOption.id)
+        .where(PaymentOption.status.in_(EXPIRABLE), PaymentOption.retention_date.is_not(None),
+               PaymentOption.retention_date < now.date())
+        .order_by(PaymentOption.id).limit(chunk)).all()
+    expired = 0
+    for option_id in ids:
+        option = payments.lock_option_by_id(session, option_id)
+        if option.status in EXPIRABLE and option.expires_on and option.expires_on < now.date():
+            payments.apply_event(session, option, "expire", cause=f"actor:{ACTOR}", now=now)
+            expired += 1
+    return expired, len(ids) == chunk
+
+
+@dramatiq.actor(actor_name=ACTOR, max_retries=5, min_backoff=10_000, max_backoff=600_000,
+                time_limit=10 * 60_000)
+def expire_overdue_options(chunk: int = CHUNK) -> None:
+    """Expire one chunk; queue the next one (through the outbox) while chunks come back full."""
+    session = current_session()
+    expired, more = expire_chunk(session, chunk=chunk)
+    if more:
+        outbox.enqueue(session, ACTOR, chunk=chunk)
+    log.info("options.expired", count=expired, more=more)

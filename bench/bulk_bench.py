@@ -1,0 +1,142 @@
+"""Benchmark: a bulk load of a generated CSV (default 100,000 rows: single notices and
+three-instalment plans, some rows with two transfers) on a throwaway PostgreSQL database, in
+one process, chunk by chunk as the actor does. Prints rows/s, peak RSS (getrusage) and the RSS
+after each tenth of the file, which should stay flat.
+
+    .venv/bin/python bench/bulk_bench.py [--rows 100000] [--chunk 500] [--publish] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hub import bulk
+from hub.db import make_engine, make_session_factory
+from hub.logging import configure_logging
+from hub.migrate import upgrade
+from hub.models import BulkLoad, Ente, Intermediary, Station
+from web.api.bulk import api_shape
+
+PG_ADMIN = os.environ.get("PAYHUB_BENCH_PG",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IBAN = "IT60X0542811101000000123456"
+IBAN2 = "IT36A0301503200000003517230"
+HEADER = ["iupd", "debtor_type", "debtor_fiscal_code", "debtor_name", "description", "amount",
+          "due_date", "instalment_number", "instalment_count", "transfer1_amount",
+          "transfer1_remittance_information", "transfer1_category", "transfer1_iban",
+          "transfer2_amount", "transfer2_remittance_information", "transfer2_category",
+          "transfer2_iban"]
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def generate(path: Path, rows: int) -> None:
+    """Write the CSV a row at a time: every fourth position is a 3-instalment plan."""
+    due = dt.date.today() + dt.timedelta(days=60)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, delimiter=";")
+        writer.writerow(HEADER)
+        written, k = 0, 0
+        while written < rows:
+            k += 1
+            base = [f"BULK-{k:07d}", "F", "RSSMRA80A01H501U", "Mario Rossi", "TARI 2026"]
+            if k % 4 == 0 and rows - written >= 3:
+                for n in (1, 2, 3):
+                    writer.writerow([*base, "40,00", (due + dt.timedelta(days=30 * n))
+                                     .isoformat(), n, 3, "40,00", "TARI", "9/0101101IM/", IBAN,
+                                     "", "", "", ""])
+                written += 3
+            else:
+                two = k % 3 == 0
+                writer.writerow([*base, "120,00", due.isoformat(), "", "",
+                                 "100,00" if two else "120,00", "TARI", "9/0101101IM/", IBAN,
+                                 *(("20,00", "TEFA", "9/0101101IM/", IBAN2) if two
+                                   else ("", "", "", ""))])
+                written += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--chunk", type=int, default=bulk.CHUNK_ROWS)
+    parser.add_argument("--publish", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    args = parser.parse_args()
+    configure_logging({"payhub.log_level": "WARNING"})
+
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"payhub_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        factory = make_session_factory(engine)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "bulk.csv"
+            started = time.perf_counter()
+            generate(path, args.rows)
+            print(f"generated {args.rows} rows, {path.stat().st_size / 2**20:.1f} MiB, in "
+                  f"{time.perf_counter() - started:.1f} s")
+            with factory.begin() as session:
+                broker = Intermediary(broker_code="99999999999", name="Bench")
+                station = Station(station_code="99999999999_01", intermediary=broker)
+                ente = Ente(fiscal_code="77777777777", name="Bench", iban=IBAN,
+                            segregation_code="01")
+                station.enti.append(ente)
+                session.add_all([broker, station, ente])
+                session.flush()
+                stored = bulk.StoredFile(path, path.stat().st_size, "0" * 64, "csv")
+                load_id = bulk.create_load(session, ente, stored, publish=args.publish,
+                                           cause="bench").id
+            print(f"RSS before the load: {rss_mib():.1f} MiB")
+            started, tenth, marks = time.perf_counter(), args.rows // 10, []
+            while True:
+                with factory.begin() as session:
+                    more = bulk.run_chunk(session, load_id, api_shape, chunk_rows=args.chunk)
+                    done = session.get(BulkLoad, load_id).rows_done
+                if done >= (len(marks) + 1) * tenth:
+                    marks.append(f"{rss_mib():.0f}")
+                if not more:
+                    break
+            elapsed = time.perf_counter() - started
+            with factory() as session:
+                load = session.get(BulkLoad, load_id)
+                print(f"rows {load.rows_done} (failed {load.rows_failed}), positions "
+                      f"{load.positions_created}, publish={args.publish}, chunk {args.chunk}")
+            print(f"{elapsed:.1f} s, {load.rows_done / elapsed:,.0f} rows/s")
+            print(f"RSS per tenth (MiB): {' '.join(marks)}")
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"peak RSS (getrusage): {peak:.1f} MiB")
+    finally:
+        engine.dispose()
+        if not args.keep:
+            with admin.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE datname = :n"), {"n": name})
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The bulk-load actor: one message per chunk until the file is loaded; a message whose worker
+dies mid-chunk is redelivered and resumes from the checkpoint, creating nothing twice."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from actors import bulk as bulk_actor
+from hub import bulk
+from hub.models import BulkLoad, BulkLoadStatus, DebtPosition, Ente
+from tests.factories import make_ente
+from tests.hub.test_bulk import csv_bytes, row
+
+pytestmark = pytest.mark.pg
+
+
+def _start(factory, tmp_path, rows):
+    path = tmp_path / "load.csv"
+    path.write_bytes(csv_bytes(rows))
+    with factory.begin() as session:
+        ente = make_ente(session)
+        stored = bulk.StoredFile(path, path.stat().st_size, "0" * 64, "csv")
+        return bulk.create_load(session, ente, stored, publish=False, cause="test").id, ente.id
+
+
+def test_the_actor_loads_the_file_chunk_by_chunk(committed_factory, stub_broker, stub_worker,
+                                                 tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 3)
+    load_id, _ = _start(committed_factory, tmp_path,
+                              [row(f"A-{k}") for k in range(8)] + [row("BAD", "1.001")])
+    stub_broker.join("default", fail_fast=True)
+    stub_worker.join()
+    with committed_factory() as session:
+        load = session.get(BulkLoad, load_id)
+        assert load.status == BulkLoadStatus.DONE
+        assert (load.rows_done, load.rows_failed, load.positions_created) == (9, 1, 8)
+        assert session.scalar(sa.select(sa.func.count()).select_from(DebtPosition)) == 8
+
+
+def test_a_chunk_interrupted_mid_way_is_redone_once(committed_factory, stub_broker, stub_worker,
+                                                    tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(bulk_actor.run_bulk_load, "options",
+                        {**bulk_actor.run_bulk_load.options, "min_backoff": 10,
+                         "max_backoff": 50})
+    real = bulk.write_chunk
+    calls = {"n": 0}
+
+    def dying(session, ente, items, **kwargs):
+        real(session, ente, items, **kwargs)  # the positions are written ...
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker killed")  # ... and the transaction never commits
+
+    monkeypatch.setattr(bulk, "write_chunk", dying)
+    load_id, ente_id = _start(committed_factory, tmp_path, [row(f"K-{k}") for k in range(5)])
+    stub_broker.join("default")
+    stub_worker.join()
+    with committed_factory() as session:
+        load = session.get(BulkLoad, load_id)
+        assert (load.status, load.rows_done, load.positions_created) == \
+            (BulkLoadStatus.DONE, 5, 5)
+        iupds = session.scalars(sa.select(DebtPosition.iupd).where(
+            DebtPosition.ente_id == ente_id)).all()
+        assert sorted(iupds) == [f"K-{k}" for k in range(5)]
+        assert session.get(Ente, ente_id) is not None
+    assert calls["n"] == 4  # three chunks, the second one twice

@@ -1,0 +1,189 @@
+"""Forms built from a PaymentService's ``form`` definition (JSON), and their validation.
+
+    {"fields": [{"name": "address", "label": "Indirizzo" | {"it": ..., "en": ...},
+                 "type": "text|textarea|number|date|email|select|checkbox",
+                 "required": true, "help": "..." | {...}, "pattern": "regex",
+                 "maxlength": 70, "min": 1, "max": 10,
+                 "options": ["A", "B"] | [{"value", "label"}]}],
+     "amount": "free" | {"fixed": "25.00"} | {"min": "1.00", "max": "500.00"},
+     "description": "a default reason for payment"}
+
+Every spontaneous form also asks the payer's fiscal code, name and e-mail (the payer is the
+debtor of the position created at checkout).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.checkout import payer_problem
+from hub.errors import DomainError
+from hub.money import to_cents
+from web.checkout.i18n import _
+
+TYPES = {"text", "textarea", "number", "date", "email", "select", "checkbox"}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+RESERVED = {"csrf_token", "amount", "payer_fiscal_code", "payer_name", "payer_email"}
+
+
+def pick(value: Any, lang: str) -> str:
+    """A label given as a string or as {"it": ..., "en": ...}."""
+    if isinstance(value, dict):
+        return str(value.get(lang) or value.get("it") or next(iter(value.values()), ""))
+    return "" if value is None else str(value)
+
+
+@dataclass
+class Field:
+    name: str
+    label: Any
+    type: str = "text"
+    required: bool = False
+    help: Any = None
+    pattern: str | None = None
+    maxlength: int | None = None
+    min: float | None = None
+    max: float | None = None
+    options: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Amount:
+    fixed_cents: int | None = None
+    min_cents: int | None = None
+    max_cents: int | None = None
+
+
+@dataclass
+class FormSpec:
+    fields: list[Field]
+    amount: Amount
+    description: str | None = None
+
+
+def parse_spec(form: dict[str, Any] | None) -> FormSpec:
+    """Read a service's form definition; unknown types fall back to text."""
+    form = form or {}
+    fields = []
+    for raw in form.get("fields", []):
+        name = str(raw.get("name", ""))
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name) or name in RESERVED:
+            continue  # a broken definition must not break the page
+        options = [o if isinstance(o, dict) else {"value": str(o), "label": str(o)}
+                   for o in raw.get("options", [])]
+        fields.append(Field(name=name, label=raw.get("label", name),
+                            type=raw.get("type", "text") if raw.get("type") in TYPES else "text",
+                            required=bool(raw.get("required")), help=raw.get("help"),
+                            pattern=raw.get("pattern"), maxlength=raw.get("maxlength"),
+                            min=raw.get("min"), max=raw.get("max"), options=options))
+    raw_amount = form.get("amount", "free")
+    amount = Amount()
+    if isinstance(raw_amount, dict):
+        if "fixed" in raw_amount:
+            amount.fixed_cents = to_cents(str(raw_amount["fixed"]))
+        if "min" in raw_amount:
+            amount.min_cents = to_cents(str(raw_amount["min"]))
+        if "max" in raw_amount:
+            amount.max_cents = to_cents(str(raw_amount["max"]))
+    return FormSpec(fields=fields, amount=amount, description=form.get("description"))
+
+
+@dataclass
+class Filled:
+    values: dict[str, Any]
+    errors: dict[str, Any]  # field name -> TranslationString
+    amount_cents: int | None = None
+    payer: dict[str, str] = field(default_factory=dict)
+
+
+def validate(spec: FormSpec, post: Any) -> Filled:
+    """Check the posted values against ``spec``; ``errors`` is empty when all is well."""
+    values: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    for f in spec.fields:
+        raw = post.get(f.name, "")
+        value = raw.strip() if isinstance(raw, str) else ""
+        if f.type == "checkbox":
+            values[f.name] = bool(value)
+            if f.required and not value:
+                errors[f.name] = _("This box must be ticked.")
+            continue
+        values[f.name] = value
+        if not value:
+            if f.required:
+                errors[f.name] = _("This field is required.")
+            continue
+        problem = _field_problem(f, value)
+        if problem is not None:
+            errors[f.name] = problem
+    filled = Filled(values=values, errors=errors)
+    filled.amount_cents = _amount(spec.amount, post.get("amount", ""), errors)
+    filled.payer = _payer(post, errors)
+    return filled
+
+
+def _field_problem(f: Field, value: str) -> Any:
+    if f.maxlength and len(value) > int(f.maxlength):
+        return _("At most ${n} characters.", mapping={"n": f.maxlength})
+    if f.type == "number":
+        try:
+            number = float(value.replace(",", "."))
+        except ValueError:
+            return _("Enter a number.")
+        if (f.min is not None and number < f.min) or (f.max is not None and number > f.max):
+            return _("Enter a number between ${min} and ${max}.",
+                     mapping={"min": f.min if f.min is not None else "…",
+                              "max": f.max if f.max is not None else "…"})
+    if f.type == "date":
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return _("Enter a date as YYYY-MM-DD.")
+    if f.type == "email" and not _EMAIL.match(value):
+        return _("Enter a valid e-mail address.")
+    if f.type == "select" and value not in {str(o.get("value")) for o in f.options}:
+        return _("Choose one of the options.")
+    if f.pattern and not re.fullmatch(f.pattern, value):
+        return _("The value is not in the expected format.")
+    return None
+
+
+def _amount(spec: Amount, raw: str, errors: dict[str, Any]) -> int | None:
+    if spec.fixed_cents is not None:
+        return spec.fixed_cents
+    text = (raw or "").strip().replace("€", "").replace(" ", "")
+    if "," in text:  # Italian decimal comma; a dot before it groups thousands
+        text = text.replace(".", "").replace(",", ".")
+    if not text:
+        errors["amount"] = _("Enter the amount.")
+        return None
+    try:
+        cents = to_cents(text)
+    except DomainError:
+        errors["amount"] = _("Enter an amount in euro, e.g. 12,50.")
+        return None
+    if (spec.min_cents is not None and cents < spec.min_cents) or \
+            (spec.max_cents is not None and cents > spec.max_cents):
+        errors["amount"] = _("The amount is outside the allowed range.")
+        return None
+    return cents
+
+
+def _payer(post: Any, errors: dict[str, Any]) -> dict[str, str]:
+    payer = {"fiscal_code": post.get("payer_fiscal_code", "").strip().upper().replace(" ", ""),
+             "name": post.get("payer_name", "").strip(),
+             "email": post.get("payer_email", "").strip()}
+    if not payer["fiscal_code"]:
+        errors["payer_fiscal_code"] = _("This field is required.")
+    elif payer_problem(payer["fiscal_code"]):
+        errors["payer_fiscal_code"] = _("This is not a valid fiscal code or VAT number.")
+    if not payer["name"]:
+        errors["payer_name"] = _("This field is required.")
+    elif len(payer["name"]) > 140:
+        errors["payer_name"] = _("At most ${n} characters.", mapping={"n": 140})
+    if payer["email"] and not _EMAIL.match(payer["email"]):
+        errors["payer_email"] = _("Enter a valid e-mail address.")
+    return payer

@@ -1,0 +1,46 @@
+"""Languages of the citizen pages: Italian (default) and English, gettext domain ``payhub``.
+
+The language is chosen with ``?lang=it|en`` (kept in the session), else from the browser's
+Accept-Language. Catalogues live in ``web/checkout/locale`` (Babel: ``make`` targets are in the
+README's "Citizen checkout" section).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from pyramid.i18n import TranslationStringFactory
+
+DOMAIN = "payhub"
+LANGUAGES = ("it", "en")
+DEFAULT = "it"
+
+_ = TranslationStringFactory(DOMAIN)
+
+
+def choose_language(request: Any) -> str:
+    asked = request.GET.get("lang")
+    if asked in LANGUAGES:
+        request.session["lang"] = asked
+        return asked
+    kept = request.session.get("lang")
+    if kept in LANGUAGES:
+        return kept
+    return request.accept_language.lookup(LANGUAGES, default=DEFAULT)
+
+
+def localized(view: Callable[..., Any]) -> Callable[..., Any]:
+    """View decorator: set the request's locale before anything is translated."""
+
+    @functools.wraps(view)
+    def wrapper(context: Any, request: Any) -> Any:
+        request._LOCALE_ = choose_language(request)
+        return view(context, request)
+
+    return wrapper
+
+
+def translate(request: Any, message: Any, **mapping: Any) -> str:
+    return request.localizer.translate(_(message, mapping=mapping) if mapping else _(message))
