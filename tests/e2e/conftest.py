@@ -3,18 +3,22 @@
 PostgreSQL (a throwaway database, migrated and seeded), Redis (database 15, a private
 namespace), ``payhub serve`` (PAYHUB_BROKER=redis), a real ``payhub worker`` (dramatiq) and
 ``payhub-nodesim`` pointed at payhub. payhub can be killed and restarted mid-test. Every
-process is stopped at teardown, whatever happened.
+process is stopped at teardown, whatever happened. The Ente's application is the test itself:
+an API key for payhub's REST API and ``Receiver``, an HTTP server for its webhooks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import http.server
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -136,7 +140,11 @@ class Stack:
             f"sqlalchemy.url = {db_url}\npayhub.broker = redis\npayhub.redis_url = {REDIS_URL}\n"
             f"payhub.redis_namespace = {namespace}\npayhub.embedded_worker = false\n"
             "payhub.heartbeat_timeout_ms = 3000\npayhub.log_level = WARNING\n"
-            "payhub.soap_station_cache_seconds = 0\n")
+            "payhub.soap_station_cache_seconds = 0\n"
+            # webhooks to a plain-http receiver in the test process, retried within seconds
+            "payhub.webhook_allow_http = true\npayhub.webhook_max_retries = 6\n"
+            "payhub.webhook_min_backoff_ms = 200\npayhub.webhook_max_backoff_ms = 1000\n"
+            "payhub.webhook_timeout_seconds = 2\n")
         env = {**os.environ, "PAYHUB_CONFIG": str(ini), "PAYHUB_BROKER": "redis",
                "REDIS_URL": REDIS_URL, "DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
         payhub_cli = [sys.executable, "-m", "payhub.cli", "-c", str(ini)]
@@ -150,6 +158,7 @@ class Stack:
             "--retry-max-attempts", "30"], env, tmp)
         self.engine = sa.create_engine(db_url)
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._api_key: str | None = None
 
     # processes
     def start_web(self) -> None:
@@ -183,6 +192,31 @@ class Stack:
                       seconds: float = 30) -> dict:
         return wait_for(lambda: (d := self.delivery(receipt_id))["status"] == status and d,
                         seconds, f"delivery {receipt_id} {status}")
+
+    # talking to payhub's REST API as the Ente's application
+    def api_key(self) -> str:
+        """An API key of the demo Ente, issued once per stack with payhub's own service (what
+        ``payhub api-key create`` does)."""
+        if self._api_key is None:
+            from hub import api_keys
+
+            with self.sessions.begin() as session:
+                self._api_key = api_keys.create_key(session, "e2e", [EC]).secret
+        return self._api_key
+
+    def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
+        return requests.request(method, f"{self.payhub}/api/v1/enti/{EC}{path}", timeout=10,
+                                headers={"Authorization": f"Bearer {self.api_key()}"},
+                                **kwargs)
+
+    def webhook_deliveries(self, endpoint_id: str) -> list:
+        """The endpoint's deliveries, each with its attempts' status codes or errors."""
+        return self.rows(
+            "SELECT d.id, d.event_id, d.event_type, d.status, d.attempts, d.payload, "
+            "array(SELECT coalesce(a.status_code::text, 'error') FROM webhook_attempt a "
+            "      WHERE a.delivery_id = d.id ORDER BY a.id) AS tries "
+            "FROM webhook_delivery d JOIN webhook_endpoint e ON e.id = d.endpoint_id "
+            "WHERE e.public_id = :e ORDER BY d.id", e=endpoint_id)
 
     # reading and preparing payhub's state straight from its database (tests only)
     def scalar(self, sql: str, **params: object) -> object:
@@ -237,6 +271,56 @@ class Stack:
             option_id = self.option(notice)["id"]
             option = payments.lock_option_by_id(session, option_id)
             payments.apply_event(session, option, event, cause="e2e", **kwargs)
+
+
+class Receiver:
+    """The Ente's webhook endpoint: an HTTP server in the test process, on 127.0.0.1. It can be
+    given its port before it listens (a receiver that is down at first), records every request
+    and answers with ``answers`` in turn (the last one repeats)."""
+
+    def __init__(self, answers: tuple[int, ...] = (200,)) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/payhub/events"
+        self.answers = list(answers)
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+        self._server: http.server.ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver._lock:
+                    status = receiver.answers[min(len(receiver.requests),
+                                                  len(receiver.answers) - 1)]
+                    receiver.requests.append({"path": self.path, "headers": dict(self.headers),
+                                              "body": body, "status": status})
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = None
+
+    def events(self, notice: str) -> list[dict]:
+        """The requests about this notice, in the order they came."""
+        with self._lock:
+            return [r for r in self.requests if json.loads(r["body"]).get("noticeNumber")
+                    == notice]
 
 
 @pytest.fixture(scope="module")

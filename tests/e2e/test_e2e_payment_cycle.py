@@ -1,12 +1,15 @@
 """The whole payment cycle on the real stack: nodesim plays pagoPA, payhub is the station.
 
-payhub's state is read from its PostgreSQL database (its REST API is being built). The Ente
-webhook ("fires once") is not built yet: see the TODO in test_notice_paid_at_the_psp_desk.
+payhub's state is read from its PostgreSQL database; the Ente's application registers its webhook
+through payhub's REST API and receives it on an HTTP server in the test process.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import http.server
+import json
 import threading
 import time
 import urllib.parse
@@ -14,12 +17,74 @@ import urllib.parse
 import pytest
 import requests
 
-from tests.e2e.conftest import EC, wait_for
+from tests.e2e.conftest import EC, Receiver, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.pg, pytest.mark.redis, pytest.mark.slow]
 
 
-def test_notice_paid_at_the_psp_desk_shows_paid_in_payhub(stack):
+# what a webhook body may carry (README, "Webhooks"): no debtor or payer data
+WEBHOOK_FIELDS = {"id", "type", "occurredAt", "enteFiscalCode", "iupd", "noticeNumber", "iuv",
+                  "event", "fromState", "toState", "positionStatus", "amount", "paidAmount",
+                  "dueDate", "instalmentNumber", "instalmentCount"}
+PERSONAL = ("BNCNNA90C41L219P", "Bianchi", "VRDLGU75B12F205X", "Verdi", "payer", "debtor")
+
+
+@pytest.fixture
+def webhook(stack):
+    """Register receivers as the Ente's application would (REST API, API key); the endpoints
+    are deleted and the receivers stopped afterwards, so later tests send them nothing."""
+    registered: list[tuple[Receiver, dict]] = []
+
+    def register(receiver: Receiver) -> dict:
+        answer = stack.api("POST", "/webhooks", json={
+            "url": receiver.url, "description": "e2e"})  # every event type
+        assert answer.status_code == 201, answer.text
+        created = answer.json()
+        registered.append((receiver, created))
+        return created
+
+    yield register
+    for receiver, created in registered:
+        assert stack.api("DELETE", f"/webhooks/{created['id']}").status_code == 204
+        receiver.stop()
+
+
+def verified(request: dict, created: dict) -> dict:
+    """The body of a webhook request, once its signature is checked as an Ente would (README's
+    recipe, with the secret shown at registration; nothing of payhub's code)."""
+    fields = dict(part.split("=", 1) for part in request["headers"]["X-Payhub-Signature"]
+                  .split(","))
+    assert fields["t"].isdigit() and abs(time.time() - int(fields["t"])) < 300
+    expected = hmac.new(created["secret"].encode(), fields["t"].encode() + b"." + request["body"],
+                        hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(expected, fields["v1"]), "bad signature"
+    assert request["headers"]["X-Payhub-Key-Id"] == created["keyId"]
+    assert request["headers"]["Content-Type"] == "application/json"
+    body = json.loads(request["body"])
+    assert request["headers"]["X-Payhub-Event"] == body["type"]
+    assert request["headers"]["X-Payhub-Event-Id"] == body["id"]
+    return body
+
+
+def settled(stack, created: dict) -> dict:
+    """The endpoint's one delivery, once delivered and after a grace period in which a
+    duplicate (a redelivered message, a second fan-out) would have shown up."""
+    wait_for(lambda: [d["status"] for d in stack.webhook_deliveries(created["id"])]
+             == ["delivered"], 30, "the webhook delivery to be delivered")
+    time.sleep(1.5)
+    [delivery] = stack.webhook_deliveries(created["id"])
+    return delivery
+
+
+def test_notice_paid_at_the_psp_desk_shows_paid_in_payhub_and_the_webhook_fires_once(stack,
+                                                                                    webhook):
+    receiver = Receiver()
+    receiver.start()
+    created = webhook(receiver)
+    assert created["secret"].startswith("whsec_") and created["keyId"].startswith("whk_")
+    listed = stack.api("GET", "/webhooks").json()["items"]
+    assert [(w["id"], w["url"], "secret" in w) for w in listed] == [
+        (created["id"], receiver.url, False)]
     notice = stack.new_notice("41.50")
     paid = stack.pay(notice, psp="PTSPITR1", method="PO",
                      payer={"type": "F", "id": "BNCNNA90C41L219P", "name": "Anna Bianchi"})
@@ -36,7 +101,41 @@ def test_notice_paid_at_the_psp_desk_shows_paid_in_payhub(stack):
     # the worker (a separate dramatiq process) brings the position in line with its option
     wait_for(lambda: stack.option(notice)["position_status"] == "paid", 20,
              "the worker to mark the position paid")
-    # TODO(webhooks): assert the Ente's webhook fired exactly once, once payhub sends them.
+    # the worker fans the transition out to the Ente's endpoint and POSTs it, signed, once
+    delivery = settled(stack, created)
+    assert delivery["tries"] == ["200"]
+    [request] = receiver.events(notice)
+    assert len(receiver.requests) == 1 and request["path"] == "/payhub/events"
+    body = verified(request, created)
+    assert set(body) == WEBHOOK_FIELDS
+    assert (body["type"], body["event"], body["toState"], body["positionStatus"]) == (
+        "payment.paid", "receive_receipt", "paid", "paid")
+    assert (body["enteFiscalCode"], body["noticeNumber"], body["amount"],
+            body["paidAmount"]) == (EC, notice, "41.50", "41.50")
+    assert body["id"] == delivery["event_id"]
+    text = request["body"].decode()
+    assert not [word for word in PERSONAL if word.lower() in text.lower()], text
+
+
+def test_webhook_receiver_down_at_first_gets_the_event_once_it_is_up(stack, webhook):
+    receiver = Receiver(answers=(500, 200))  # not listening yet; then one 500, then 200
+    created = webhook(receiver)
+    notice = stack.new_notice("17.00")
+    assert stack.pay(notice)["delivery"]["status"] == "delivered"
+    wait_for(lambda: [d["tries"] for d in stack.webhook_deliveries(created["id"])
+                      if d["status"] == "retrying" and len(d["tries"]) >= 2], 30,
+             "two failed attempts against the receiver that is not listening")
+    receiver.start()
+    delivery = settled(stack, created)
+    tries = delivery["tries"]
+    assert tries[-2:] == ["500", "200"] and set(tries[:-2]) == {"error"}, tries
+    assert 2 <= len(tries[:-2]) <= 6  # webhook_max_retries = 6: retried, never dead
+    # the receiver saw the same signed event twice (the 500, then the 200): accepted once
+    requests_ = receiver.events(notice)
+    assert [r["status"] for r in requests_] == [500, 200]
+    bodies = [verified(r, created) for r in requests_]
+    assert bodies[0] == bodies[1] and bodies[0]["type"] == "payment.paid"
+    assert bodies[0]["id"] == delivery["event_id"]
 
 
 class _Portal(http.server.BaseHTTPRequestHandler):
