@@ -1,9 +1,16 @@
 """Benchmark: a bulk load of a generated CSV (default 100,000 rows: single notices and
-three-instalment plans, some rows with two transfers) on a throwaway PostgreSQL database, in
-one process, chunk by chunk as the actor does. Prints rows/s, peak RSS (getrusage) and the RSS
-after each tenth of the file, which should stay flat.
+three-instalment plans, some rows with two transfers, a different debtor on every position) on
+a throwaway PostgreSQL database, in one process, chunk by chunk as the actor does. Prints
+rows/s, peak RSS (getrusage) and the RSS after each tenth of the file, which should stay flat.
+
+Then the PostgreSQL floor, in the same run and database (the machine may be shared: compare the
+two, not figures from different runs): the rows the load wrote (positions, options, transfers)
+read back and COPYed again, chunk by chunk, one transaction per chunk, into plain tables of the
+same columns without indexes or constraints. Only the COPYs and commits are timed; the ratio
+load time / floor time is what the load adds on top of PostgreSQL taking the rows.
 
     .venv/bin/python bench/bulk_bench.py [--rows 100000] [--chunk 500] [--publish] [--keep]
+                                         [--no-floor]
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
+from stdnum.it import codicefiscale
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -49,6 +57,14 @@ def rss_mib() -> float:
     return 0.0
 
 
+def debtor_code(k: int) -> str:
+    """A valid fiscal code, different for each k below 33,600,000 (a real file's debtors are
+    all different: the identifier checks' cache must not see them repeat)."""
+    base = (f"RSSMRA{k % 100:02d}{'ABCDEHLMPRST'[k // 100 % 12]}{1 + k // 1200 % 28:02d}"
+            f"H{k // 33600 % 1000:03d}")
+    return base + codicefiscale.calc_check_digit(base)
+
+
 def generate(path: Path, rows: int) -> None:
     """Write the CSV a row at a time: every fourth position is a 3-instalment plan."""
     due = dt.date.today() + dt.timedelta(days=60)
@@ -58,7 +74,7 @@ def generate(path: Path, rows: int) -> None:
         written, k = 0, 0
         while written < rows:
             k += 1
-            base = [f"BULK-{k:07d}", "F", "RSSMRA80A01H501U", "Mario Rossi", "TARI 2026"]
+            base = [f"BULK-{k:07d}", "F", debtor_code(k), "Mario Rossi", "TARI 2026"]
             if k % 4 == 0 and rows - written >= 3:
                 for n in (1, 2, 3):
                     writer.writerow([*base, "40,00", (due + dt.timedelta(days=30 * n))
@@ -74,12 +90,64 @@ def generate(path: Path, rows: int) -> None:
                 written += 1
 
 
+FLOOR_TABLES = (("debt_position", "id"), ("payment_option", "position_id"),
+                ("transfer", "option_id"))
+
+
+def copy_floor(engine: sa.Engine, chunk_positions: int) -> tuple[float, list[int]]:
+    """COPY the loaded rows again into plain tables (LIKE: the columns and NOT NULL, no index,
+    key or check), ``chunk_positions`` positions per transaction. Returns the seconds spent in
+    COPY and COMMIT, and the rows copied per table."""
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        with conn.cursor() as cur:
+            for table, _ in FLOOR_TABLES:
+                cur.execute(f"CREATE TABLE floor_{table} (LIKE {table})")
+            conn.commit()
+            cur.execute("SELECT min(id), max(id) FROM debt_position")
+            low, high = cur.fetchone()
+        elapsed, counts = 0.0, [0] * len(FLOOR_TABLES)
+        start = low or 1
+        while high is not None and start <= high:
+            end = start + chunk_positions
+            # not timed: read the chunk's rows back (positions by id, options by position,
+            # transfers by option)
+            with conn.cursor() as cur:
+                cur.execute("SELECT * FROM debt_position WHERE id >= %s AND id < %s",
+                            (start, end))
+                chunk = [cur.fetchall()]
+                cur.execute("SELECT * FROM payment_option WHERE position_id >= %s "
+                            "AND position_id < %s", (start, end))
+                chunk.append(cur.fetchall())
+                cur.execute("SELECT t.* FROM transfer t JOIN payment_option o ON o.id = "
+                            "t.option_id WHERE o.position_id >= %s AND o.position_id < %s",
+                            (start, end))
+                chunk.append(cur.fetchall())
+            conn.commit()
+            started = time.perf_counter()
+            with conn.cursor() as cur:
+                for k, ((table, _), rows) in enumerate(zip(FLOOR_TABLES, chunk, strict=True)):
+                    with cur.copy(f"COPY floor_{table} FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                    counts[k] += len(rows)
+            conn.commit()
+            elapsed += time.perf_counter() - started
+            start = end
+        return elapsed, counts
+    finally:
+        raw.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--chunk", type=int, default=bulk.CHUNK_ROWS)
     parser.add_argument("--publish", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the PostgreSQL floor (COPY of the same rows)")
     args = parser.parse_args()
     configure_logging({"payhub.log_level": "WARNING"})
 
@@ -128,6 +196,14 @@ def main() -> None:
             print(f"RSS per tenth (MiB): {' '.join(marks)}")
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"peak RSS (getrusage): {peak:.1f} MiB")
+        if not args.no_floor and load.positions_created:
+            # positions per chunk as the load had them on average
+            per_chunk = max(1, round(load.positions_created * args.chunk / load.rows_done))
+            floor, counts = copy_floor(engine, per_chunk)
+            print(f"PostgreSQL floor: COPY of the same {counts[0]} positions, {counts[1]} "
+                  f"options, {counts[2]} transfers into plain tables, {per_chunk} positions "
+                  f"per transaction: {floor:.1f} s, {load.rows_done / floor:,.0f} rows/s")
+            print(f"load / floor: {elapsed / floor:.1f}x the time")
     finally:
         engine.dispose()
         if not args.keep:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import datetime as dt
 import hashlib
 import json
 import os
@@ -34,7 +35,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, Any
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -484,6 +487,53 @@ def _canonical(position: PositionIn | DebtPosition, ente: Ente, service_id: int 
             tuple(options))
 
 
+# PostgreSQL: one probe of the (ente_id, key) unique index per key of the chunk, planned
+# afresh each time (prepare=False). A plain ``IN (...)`` lets the planner scan all the Ente's
+# rows, and a prepared statement keeps the generic plan it made on the first chunks, when the
+# table was small: either way each chunk costs more than the one before (quadratic over a
+# file). LIMIT 1 keeps the lateral subquery from being flattened. (On a table loaded since its
+# last ANALYZE the planner may still probe the ente_id index until autovacuum analyzes it.)
+_PG_EXISTING_IDS = (
+    "SELECT p.id FROM unnest(%(keys)s::text[]) AS u(key) CROSS JOIN LATERAL "
+    "(SELECT id FROM debt_position WHERE ente_id = %(ente)s AND iupd = u.key LIMIT 1) AS p")
+_PG_TAKEN_NOTICES = (
+    "SELECT p.notice_number FROM unnest(%(keys)s::text[]) AS u(key) CROSS JOIN LATERAL "
+    "(SELECT notice_number FROM payment_option WHERE ente_id = %(ente)s "
+    "AND notice_number = u.key LIMIT 1) AS p")
+
+
+def _pg_lookup(session: Session, query: str, ente: Ente, keys: list[str]) -> list[Any]:
+    with session.connection().connection.driver_connection.cursor() as cursor:
+        cursor.execute(query, {"keys": keys, "ente": ente.id}, prepare=False)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _existing(session: Session, ente: Ente, iupds: list[str]) -> dict[str, DebtPosition]:
+    """The Ente's positions with these IUPDs, with their options and transfers."""
+    if _is_pg(session):
+        ids = _pg_lookup(session, _PG_EXISTING_IDS, ente, iupds)
+        if not ids:
+            return {}
+        where = DebtPosition.id.in_(ids)
+    else:
+        where = sa.and_(DebtPosition.ente_id == ente.id, DebtPosition.iupd.in_(iupds))
+    return {p.iupd: p for p in session.scalars(
+        sa.select(DebtPosition).where(where).options(
+            selectinload(DebtPosition.options).selectinload(PaymentOption.transfers)))}
+
+
+def _taken_notices(session: Session, ente: Ente, numbers: list[str]) -> set[str]:
+    """Those of ``numbers`` the Ente already uses."""
+    if _is_pg(session):
+        return set(_pg_lookup(session, _PG_TAKEN_NOTICES, ente, numbers))
+    return set(session.scalars(sa.select(PaymentOption.notice_number).where(
+        PaymentOption.ente_id == ente.id, PaymentOption.notice_number.in_(numbers))))
+
+
 def plan_chunk(session: Session, ente: Ente, items: list[Item], *,
                seen_iupds: set[str] | None = None, seen_notices: set[str] | None = None
                ) -> None:
@@ -496,15 +546,9 @@ def plan_chunk(session: Session, ente: Ente, items: list[Item], *,
     services = dict(session.execute(sa.select(PaymentService.code, PaymentService.id).where(
         PaymentService.ente_id == ente.id, PaymentService.code.in_(codes))).tuples().all()
     ) if codes else {}
-    existing = {p.iupd: p for p in session.scalars(
-        sa.select(DebtPosition).where(DebtPosition.ente_id == ente.id,
-                                      DebtPosition.iupd.in_([i.position.iupd for i in valid]))
-        .options(selectinload(DebtPosition.options).selectinload(PaymentOption.transfers)))
-    } if valid else {}
+    existing = _existing(session, ente, [i.position.iupd for i in valid]) if valid else {}
     supplied = [o.notice_number for i in valid for o in i.position.options if o.notice_number]
-    taken = set(session.scalars(sa.select(PaymentOption.notice_number).where(
-        PaymentOption.ente_id == ente.id, PaymentOption.notice_number.in_(supplied)))
-    ) if supplied else set()
+    taken = _taken_notices(session, ente, supplied) if supplied else set()
     for item in items:
         position = item.position
         if position is None:
@@ -590,78 +634,114 @@ def _record_publish(session: Session, positions: list[DebtPosition], cause: str)
                            event="publish", from_state="draft", to_state=option.status)
 
 
-def _next_ids(session: Session, table: str, count: int) -> Iterator[int]:
-    return iter(session.scalars(sa.text(
-        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
-        "FROM generate_series(1, :n)"), {"n": count}).all())
+# COPY column lists, in table order: every column is written (COPY applies no Python-side
+# default; state_transition.id comes from its serial), which _check_copy_columns verifies
+# against the models at import.
+_POSITION_COPY = ("id", "ente_id", "service_id", "iupd", "debtor_type", "debtor_fiscal_code",
+                  "debtor_name", "debtor_street", "debtor_civic_number", "debtor_postal_code",
+                  "debtor_city", "debtor_province", "debtor_nation", "debtor_email",
+                  "description", "valid_from", "due_date", "status", "version", "created_at",
+                  "updated_at", "published_at")
+_OPTION_COPY = ("id", "position_id", "ente_id", "notice_number", "iuv", "amount_cents",
+                "description", "due_date", "retention_date", "instalment_number",
+                "instalment_count", "status", "version", "activation_expires_at", "paid_cents",
+                "paid_at", "created_at")
+_TRANSFER_COPY = ("id", "option_id", "id_transfer", "beneficiary_fiscal_code", "iban",
+                  "postal_iban", "stamp_type", "stamp_hash", "stamp_province", "amount_cents",
+                  "remittance_information", "category", "metadata")
+_HISTORY_COPY = ("option_id", "event", "from_state", "to_state", "cause", "created_at")
+
+
+def _check_copy_columns() -> None:
+    for model, columns in ((DebtPosition, _POSITION_COPY), (PaymentOption, _OPTION_COPY),
+                           (Transfer, _TRANSFER_COPY), (StateTransition, ("id", *_HISTORY_COPY))):
+        names = tuple(c.name for c in model.__table__.columns)
+        if names != columns:
+            raise RuntimeError(f"hub.bulk's COPY columns of {model.__tablename__} are stale: "
+                               f"{names}")
+
+
+_check_copy_columns()
+
+_PG_NEXT_IDS = sa.text(
+    "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('debt_position', 'id')) "
+    "FROM generate_series(1, :positions)), "
+    "ARRAY(SELECT nextval(pg_get_serial_sequence('payment_option', 'id')) "
+    "FROM generate_series(1, :options)), "
+    "ARRAY(SELECT nextval(pg_get_serial_sequence('transfer', 'id')) "
+    "FROM generate_series(1, :transfers))")
+
+
+def _copy(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+          ) -> None:
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _insert_pg(session: Session, ente: Ente, creates: list[Item], publish: bool,
                cause: str) -> None:
-    """The same rows as _build (+ _publish_before_insert, _record_publish), written with three
-    executemany INSERTs whose ids come from the sequences: no RETURNING round trip per row, no
-    ORM unit of work. PostgreSQL only; elsewhere the ORM path is used."""
+    """The same rows as _build (+ _publish_before_insert, _record_publish), written with one
+    COPY per table whose ids come from the sequences in one query: no RETURNING, no ORM unit
+    of work, no statement per row. PostgreSQL only; elsewhere the ORM path is used."""
     now = utcnow()
+    stamp = now.astimezone(dt.UTC).replace(tzinfo=None)  # as UTCDateTime stores it
     # the publish event has no guard: fire it once on a stand-in and apply the result to all
     state = SimpleNamespace(status="draft")
     if publish:
         PaymentFlow(model=state, state_field="status").fire("publish", now=now)
     status = state.status
+    published_at = stamp if publish else None
     count_options = sum(len(i.position.options) for i in creates)
     count_transfers = sum(len(o.transfers) for i in creates for o in i.position.options)
-    position_ids = _next_ids(session, "debt_position", len(creates))
-    option_ids = _next_ids(session, "payment_option", count_options)
-    transfer_ids = _next_ids(session, "transfer", count_transfers) if count_transfers else None
-    positions, options, transfers, history = [], [], [], []
+    id_lists = session.execute(_PG_NEXT_IDS, {"positions": len(creates),
+                                              "options": count_options,
+                                              "transfers": count_transfers}).one()
+    position_ids, option_ids, transfer_ids = (iter(ids) for ids in id_lists)
+    positions: list[tuple[Any, ...]] = []
+    options: list[tuple[Any, ...]] = []
+    transfers: list[tuple[Any, ...]] = []
+    history: list[tuple[Any, ...]] = []
+    ente_id, ente_code, why = ente.id, ente.fiscal_code, cause[:200]
     for item in creates:
         data, position_id = item.position, next(position_ids)
-        positions.append({
-            "id": position_id, "ente_id": ente.id, "service_id": item.service_id,
-            "iupd": data.iupd, "debtor_type": data.debtor_type,
-            "debtor_fiscal_code": data.debtor_fiscal_code, "debtor_name": data.debtor_name,
-            "debtor_street": data.debtor_street, "debtor_civic_number": None,
-            "debtor_postal_code": data.debtor_postal_code, "debtor_city": data.debtor_city,
-            "debtor_province": data.debtor_province, "debtor_nation": data.debtor_nation,
-            "debtor_email": data.debtor_email, "description": data.description,
-            "valid_from": None, "due_date": min(o.due_date for o in data.options),
-            "status": derive_status([SimpleNamespace(status=status, instalment_count=o.
-                                                     instalment_count) for o in data.options]),
-            "version": 1, "created_at": now, "updated_at": now,
-            "published_at": now if publish else None})
+        positions.append((
+            position_id, ente_id, item.service_id, data.iupd, data.debtor_type,
+            data.debtor_fiscal_code, data.debtor_name, data.debtor_street, None,
+            data.debtor_postal_code, data.debtor_city, data.debtor_province,
+            data.debtor_nation, data.debtor_email, data.description, None,
+            min(o.due_date for o in data.options),
+            derive_status([SimpleNamespace(status=status, instalment_count=o.instalment_count)
+                           for o in data.options]),
+            1, stamp, stamp, published_at))
         for o in data.options:
             assert o.notice_number is not None
             option_id = next(option_ids)
             cents = [to_cents(t.amount) for t in o.transfers]
-            options.append({
-                "id": option_id, "position_id": position_id, "ente_id": ente.id,
-                "notice_number": o.notice_number, "iuv": o.notice_number[1:],
-                "amount_cents": sum(cents), "description": o.description,
-                "due_date": o.due_date, "retention_date": o.retention_date,
-                "instalment_number": o.instalment_number,
-                "instalment_count": o.instalment_count, "status": status, "version": 1,
-                "activation_expires_at": None, "paid_cents": 0, "paid_at": None,
-                "created_at": now})
+            options.append((
+                option_id, position_id, ente_id, o.notice_number, o.notice_number[1:],
+                sum(cents), o.description, o.due_date, o.retention_date, o.instalment_number,
+                o.instalment_count, status, 1, None, 0, None, stamp))
             for n, (t, amount) in enumerate(zip(o.transfers, cents, strict=True), 1):
-                assert transfer_ids is not None
-                transfers.append({
-                    "id": next(transfer_ids), "option_id": option_id, "id_transfer": n,
-                    "beneficiary_fiscal_code": t.beneficiary_fiscal_code or ente.fiscal_code,
-                    "iban": t.iban, "postal_iban": t.postal_iban, "stamp_type": t.stamp_type,
-                    "stamp_hash": t.stamp_hash, "stamp_province": t.stamp_province,
-                    "amount_cents": amount, "remittance_information": t.remittance_information,
-                    "category": t.category, "metadata": t.metadata})
+                transfers.append((
+                    next(transfer_ids), option_id, n, t.beneficiary_fiscal_code or ente_code,
+                    t.iban, t.postal_iban, t.stamp_type, t.stamp_hash, t.stamp_province,
+                    amount, t.remittance_information, t.category,
+                    None if t.metadata is None else Jsonb(t.metadata)))
             if publish:
-                history.append({"option_id": option_id, "event": "publish",
-                                "from_state": "draft", "to_state": status,
-                                "cause": cause[:200], "created_at": now})
+                history.append((option_id, "publish", "draft", status, why, stamp))
                 outbox.enqueue(session, STATUS_CHANGED_ACTOR, option_id=option_id,
                                event="publish", from_state="draft", to_state=status)
-    session.execute(sa.insert(DebtPosition.__table__), positions)
-    session.execute(sa.insert(PaymentOption.__table__), options)
-    if transfers:
-        session.execute(sa.insert(Transfer.__table__), transfers)
-    if history:
-        session.execute(sa.insert(StateTransition.__table__), history)
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        _copy(cursor, "debt_position", _POSITION_COPY, positions)
+        _copy(cursor, "payment_option", _OPTION_COPY, options)
+        if transfers:
+            _copy(cursor, "transfer", _TRANSFER_COPY, transfers)
+        if history:
+            _copy(cursor, "state_transition", _HISTORY_COPY, history)
+    finally:
+        cursor.close()
     session.flush()  # the outbox rows
 
 
@@ -679,7 +759,7 @@ def write_chunk(session: Session, ente: Ente, items: list[Item], *, publish: boo
             option.notice_number = number.value
     try:
         with session.begin_nested():
-            if session.get_bind().dialect.name == "postgresql":
+            if _is_pg(session):
                 _insert_pg(session, ente, creates, publish, cause)
                 return
             positions = [_build(ente, i.position, i.service_id) for i in creates]
@@ -691,7 +771,7 @@ def write_chunk(session: Session, ente: Ente, items: list[Item], *, publish: boo
                 _record_publish(session, positions, cause)
                 session.flush()
         return
-    except (IntegrityError, DataError):
+    except (IntegrityError, DataError, psycopg.IntegrityError, psycopg.DataError):
         pass  # someone else took an IUPD or a number meanwhile, or a value is too long
     for item in creates:
         try:

@@ -337,3 +337,45 @@ def test_publish_loads_payable_options_with_their_history(committed_factory, tmp
         history = session.execute(sa.select(Transition.option_id, Transition.to_state,
                                             Transition.cause)).all()
         assert len(history) == 4 and all(h.cause.startswith("bulk:") for h in history)
+
+
+def test_a_repeated_bad_iban_is_reported_on_every_row(tmp_path):
+    """The identifier checks cache their verdicts: a verdict seen before is the same verdict."""
+    bad = "IT60X0542811101000000123457"
+    items = checked(write(tmp_path, csv_bytes([row(f"B-{k}", transfer1_iban=bad)
+                                               for k in range(3)])), "csv")
+    assert [(e.row, e.field) for i in items for e in i.errors] == [
+        (2, "transfer1_iban"), (3, "transfer1_iban"), (4, "transfer1_iban")]
+
+
+@pytest.mark.pg
+def test_copy_writes_every_field_and_a_second_load_finds_it_unchanged(committed_factory,
+                                                                       tmp_path):
+    element = body("META")
+    element.update(debtorEmail="m@example.org", debtorCity="Roma", debtorNation="IT")
+    option = element["options"][0]
+    option.update(description="Rata unica", retentionDate=DUE)
+    option["transfers"][0].update(beneficiaryFiscalCode="00000000000",
+                                  metadata=[{"key": "anno", "value": "2026"}])
+    path = write(tmp_path, json.dumps([element]).encode(), "json")
+    with committed_factory.begin() as session:
+        ente = make_ente(session)
+        first = _load(session, ente, path, "json", publish=True).id
+        second = _load(session, ente, path, "json").id
+    _run_all(committed_factory, first)
+    _run_all(committed_factory, second)
+    with committed_factory() as session:
+        [position] = session.scalars(sa.select(DebtPosition)).all()
+        assert (position.debtor_email, position.debtor_city, position.version) == \
+            ("m@example.org", "Roma", 1)
+        assert position.created_at.tzinfo is not None
+        assert abs(position.created_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
+        assert position.published_at == position.created_at
+        [stored] = position.options
+        assert (stored.description, stored.retention_date.isoformat(), stored.amount_cents,
+                stored.paid_cents, stored.status) == ("Rata unica", DUE, 3000, 0, "payable")
+        [transfer] = stored.transfers
+        assert transfer.beneficiary_fiscal_code == "00000000000"
+        assert transfer.metadata_entries == [{"key": "anno", "value": "2026"}]
+        load = session.get(BulkLoad, second)
+        assert (load.positions_created, load.positions_unchanged) == (0, 1)
