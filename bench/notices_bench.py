@@ -1,7 +1,9 @@
 """Benchmark: build one notice batch (default 10,000 positions) on PostgreSQL, chunk by chunk as
 the actor does, in one process (one core) or in N lanes at once (``--processes N``, one process
-each, as N workers would); print notices/s, notices/s per process, peak RSS per process, and the
-RSS of the first process after each tenth of its work, which should stay flat.
+each, as N workers would); print notices/s, notices/s per process, the CPU time per notice (user +
+system of the lanes, from ``getrusage``: steadier than wall time on a shared machine), peak RSS
+per process, and the RSS of the first process after each tenth of its work, which should stay
+flat.
 
     .venv/bin/python bench/notices_bench.py [--count 10000] [--chunk 200] [--processes 1] [--keep]
 """
@@ -70,9 +72,16 @@ def load(factory, count: int) -> int:
     return ente_id
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def lane(url: str, batch_id: int, out: Path, chunk: int, count: int
-         ) -> tuple[float, list[float], float]:
-    """One lane, as one worker process runs it: chunks until nothing is left."""
+         ) -> tuple[float, list[float], float, float]:
+    """One lane, as one worker process runs it: chunks until nothing is left. Returns the RSS at
+    start, after each tenth, the peak, and the CPU seconds (user + system) the lane used."""
+    cpu0 = cpu_seconds()
     engine = make_engine(url, pool_size=2)
     factory = make_session_factory(engine)
     start, samples, done, step = rss_mib(), [], 0, max(chunk, count // 10)
@@ -84,7 +93,8 @@ def lane(url: str, batch_id: int, out: Path, chunk: int, count: int
         if more and done % step < chunk:
             samples.append(rss_mib())
     engine.dispose()
-    return start, samples, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (start, samples, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            cpu_seconds() - cpu0)
 
 
 def main() -> None:
@@ -131,7 +141,10 @@ def main() -> None:
         print(f"batch of {args.count} notices, {args.processes} process(es): {elapsed:.1f} s, "
               f"{rate:.0f} notices/s, {rate / args.processes:.0f} per process; "
               f"zip {zip_mib:.0f} MiB")
-        start, samples, _ = reports[0]
+        cpu = sum(r[3] for r in reports)
+        print(f"CPU (user + system, all lanes) {cpu:.1f} s: {1000 * cpu / args.count:.1f} ms per "
+              f"notice, {args.count / cpu:.0f} notices per CPU-second")
+        start, samples, _, _ = reports[0]
         print(f"RSS of process 1 at start {start:.0f} MiB; every tenth: "
               + " ".join(f"{s:.0f}" for s in samples) + " MiB; peak per process: "
               + ", ".join(f"{r[2]:.0f}" for r in reports) + " MiB")

@@ -9,26 +9,45 @@ the limit stays in a new open cart, to be paid separately.
 The client is chosen in .ini (``payhub.checkout_client = http | fake``): ``HttpCheckoutClient``
 posts to ``payhub.checkout_url`` (pagoPA's ``POST /checkout/ec/v1/carts``, or nodesim's), the
 fake records carts for tests.
+
+A precomputed service may also name a lookup endpoint of the Ente's back-office (``"lookup"``
+in ``PaymentService.form``, see ``register_lookup``): the citizen's key fields (e.g. a fine's
+report number and plate) are sent there server-to-server, signed like our webhooks, and the
+debt it returns becomes a published position in our archive, then a cart item.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import requests
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import identifiers, payments
+from hub import identifiers, payments, webhooks
 from hub.db import utcnow
-from hub.debts import OptionIn, PositionIn, TransferIn, create_position
+from hub.debts import InvalidPosition, OptionIn, PositionIn, TransferIn, create_position
 from hub.errors import DomainError
-from hub.models import CartItem, CheckoutCart, Ente, PaymentOption, PaymentService, Receipt
-from hub.money import format_cents
+from hub.models import (
+    CartItem,
+    CheckoutCart,
+    DebtPosition,
+    Ente,
+    PaymentOption,
+    PaymentService,
+    Receipt,
+    WebhookEndpoint,
+)
+from hub.money import format_cents, to_cents
 from hub.payments import PAID_STATES
 
 log = structlog.get_logger(__name__)
@@ -321,6 +340,227 @@ def _create_spontaneous(session: Session, cart: CheckoutCart, item: CartItem, en
                                          iban=service.default_iban or ente.iban)])],
     ), publish=True, cause=f"checkout:{cart.public_id}", strict_identifiers=False)
     return position.options[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# the Ente's back-office: precomputed debts found by key fields
+
+
+LOOKUP_KIND = "lookup"  # hub.webhooks endpoint kind that holds a lookup's key id and secret
+LOOKUP_TIMEOUT = 5.0
+LOOKUP_MAX_TIMEOUT = 15.0
+_KEY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class BackofficeNotFound(DomainError):
+    """The back-office holds no debt for these key fields."""
+
+    code = "backoffice_not_found"
+
+
+class BackofficeUnavailable(DomainError):
+    """The back-office did not answer in time, or answered something we cannot use."""
+
+    code = "backoffice_unavailable"
+
+
+@dataclass(frozen=True)
+class LookupSpec:
+    url: str
+    key_id: str
+    keys: list[dict[str, Any]]  # form fields (hub-agnostic dicts, as in "fields")
+    timeout: float
+
+
+def lookup_spec(form: dict[str, Any] | None) -> LookupSpec | None:
+    """The ``"lookup"`` part of a service's form definition, or None if absent or broken."""
+    raw = (form or {}).get("lookup")
+    if not isinstance(raw, dict) or not isinstance(raw.get("url"), str) \
+            or not isinstance(raw.get("keyId"), str):
+        return None
+    keys = [k for k in raw.get("keys") or [] if isinstance(k, dict)
+            and _KEY_NAME.match(str(k.get("name", ""))) and k.get("name") != "csrf_token"]
+    if not keys or not re.match(r"^https?://", raw["url"]):
+        return None
+    try:
+        timeout = float(raw.get("timeoutSeconds", LOOKUP_TIMEOUT))
+    except (TypeError, ValueError):
+        timeout = LOOKUP_TIMEOUT
+    return LookupSpec(raw["url"], raw["keyId"], keys,
+                      min(max(timeout, 0.1), LOOKUP_MAX_TIMEOUT))
+
+
+def register_lookup(session: Session, service: PaymentService, url: str,
+                    keys: list[dict[str, Any]], *, timeout_seconds: float = LOOKUP_TIMEOUT
+                    ) -> webhooks.RegisteredEndpoint:
+    """Configure ``service`` to find its debts at the back-office's ``url`` by the form
+    fields ``keys``; a new key id and secret sign the requests (the secret is returned only
+    here; a previous lookup key of the service stops working)."""
+    if not re.match(r"^https?://[^/]+", url):
+        raise DomainError("the lookup URL must be http(s)")
+    if not keys or any(not _KEY_NAME.match(str(k.get("name", ""))) for k in keys):
+        raise DomainError("lookup keys need names of lowercase letters, digits and _")
+    ente = session.get(Ente, service.ente_id)
+    assert ente is not None
+    old = lookup_spec(service.form)
+    if old is not None:
+        for endpoint in webhooks.active_endpoints(session, ente.id, kind=LOOKUP_KIND):
+            if endpoint.key_id == old.key_id:
+                webhooks.delete_endpoint(session, endpoint)
+    registered = webhooks.register_endpoint(session, ente, url, kind=LOOKUP_KIND, events=[],
+                                            description=f"lookup: {service.code}"[:140])
+    service.form = {**(service.form or {}), "lookup": {
+        "url": url, "keyId": registered.endpoint.key_id, "keys": keys,
+        "timeoutSeconds": timeout_seconds}}
+    session.flush()
+    return registered
+
+
+@dataclass(frozen=True)
+class BackofficeDebt:
+    iupd: str
+    amount_cents: int
+    description: str
+    debtor_type: str
+    debtor_fiscal_code: str
+    debtor_name: str
+    due_date: dt.date
+    debtor_email: str | None = None
+
+
+def ask_backoffice(session: Session, service: PaymentService, keys: dict[str, str], *,
+                   now: dt.datetime | None = None) -> BackofficeDebt:
+    """POST the key fields to the service's lookup endpoint (signed: ``X-Payhub-Key-Id`` and
+    ``X-Payhub-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``, as
+    webhooks) and read the debt. Raises BackofficeNotFound (404) or BackofficeUnavailable
+    (not configured, timeout, unreachable, any other answer, an unusable debt)."""
+    spec = lookup_spec(service.form)
+    ente = session.get(Ente, service.ente_id)
+    assert ente is not None
+    endpoint = session.scalars(sa.select(WebhookEndpoint).where(
+        WebhookEndpoint.ente_id == service.ente_id, WebhookEndpoint.kind == LOOKUP_KIND,
+        WebhookEndpoint.key_id == (spec.key_id if spec else ""),
+        WebhookEndpoint.deleted_at.is_(None))).one_or_none()
+    if spec is None or endpoint is None:
+        log.warning("checkout.lookup_not_configured", ente=ente.fiscal_code,
+                    service=service.code)
+        raise BackofficeUnavailable("this service has no usable lookup configuration")
+    body = json.dumps({"enteFiscalCode": ente.fiscal_code, "service": service.code,
+                       "keys": keys}, separators=(",", ":"), sort_keys=True).encode()
+    timestamp = int((now or utcnow()).timestamp())
+    headers = {"Content-Type": "application/json", "Accept": "application/json",
+               "User-Agent": "payhub-lookup/1", webhooks.KEY_ID_HEADER: endpoint.key_id,
+               webhooks.SIGNATURE_HEADER:
+                   f"t={timestamp},v1={webhooks.signature(endpoint.secret, timestamp, body)}"}
+    started = time.monotonic()
+    where = {"ente": ente.fiscal_code, "service": service.code}  # never the keys: personal
+    try:
+        answer = requests.post(spec.url, data=body, headers=headers, timeout=spec.timeout,
+                               allow_redirects=False)
+    except requests.RequestException as exc:
+        log.warning("checkout.lookup_unreachable", error=type(exc).__name__, **where)
+        raise BackofficeUnavailable("the back-office cannot be reached") from None
+    took_ms = int((time.monotonic() - started) * 1000)
+    if answer.status_code == 404:
+        log.info("checkout.lookup_not_found", ms=took_ms, **where)
+        raise BackofficeNotFound("the back-office holds no debt for these details")
+    if answer.status_code != 200:
+        log.warning("checkout.lookup_refused", status=answer.status_code, ms=took_ms, **where)
+        raise BackofficeUnavailable(f"the back-office answered {answer.status_code}")
+    try:
+        debt = _debt(answer.json(), (now or utcnow()).date())
+    except (ValueError, TypeError, KeyError, AttributeError, DomainError) as exc:
+        log.warning("checkout.lookup_bad_answer", error=str(exc)[:200], ms=took_ms, **where)
+        raise BackofficeUnavailable("the back-office answered an unusable debt") from None
+    log.info("checkout.lookup_found", ms=took_ms, **where)
+    return debt
+
+
+def _debt(data: Any, today: dt.date) -> BackofficeDebt:
+    """Read ``{"iupd", "amount": "42.00", "description", "dueDate"?, "debtor": {"type"?,
+    "fiscalCode", "name", "email"?}}``; raises ValueError, KeyError or DomainError."""
+    debtor = data["debtor"]
+    code = str(debtor["fiscalCode"]).strip().upper()
+    kind = str(debtor.get("type") or ("G" if code.isdigit() else "F"))
+    iupd, description, name = (str(data["iupd"]).strip(), str(data["description"]).strip(),
+                               str(debtor["name"]).strip())
+    if not (1 <= len(iupd) <= 64 and description and name) or kind not in ("F", "G"):
+        raise ValueError("iupd (1-64), description, debtor.name and type F|G are required")
+    problem = identifiers.debtor_code_problem(kind, code)
+    if problem:
+        raise ValueError(f"debtor.fiscalCode: {problem}")
+    cents = to_cents(str(data["amount"]))
+    if cents <= 0:
+        raise ValueError("the amount must be positive")
+    due = dt.date.fromisoformat(data["dueDate"]) if data.get("dueDate") else today
+    return BackofficeDebt(iupd=iupd, amount_cents=cents, description=description[:140],
+                          debtor_type=kind, debtor_fiscal_code=code, debtor_name=name[:140],
+                          due_date=due, debtor_email=debtor.get("email") or None)
+
+
+def backoffice_iupd(service: PaymentService, debt: BackofficeDebt) -> str:
+    """Our position's IUPD: the back-office's own, within the service's namespace."""
+    iupd = f"BO-{service.code}-{debt.iupd}"
+    if len(iupd) > 64:
+        iupd = f"BO-{service.code}-" + hashlib.sha256(debt.iupd.encode()).hexdigest()[:24]
+    return iupd
+
+
+def archive_backoffice_debt(session: Session, service: PaymentService, debt: BackofficeDebt
+                            ) -> PaymentOption:
+    """The option for ``debt`` in our archive: created and published the first time, the
+    same one afterwards (the back-office's IUPD identifies it). Raises BackofficeUnavailable
+    if the debt cannot be a valid position."""
+    ente = session.get(Ente, service.ente_id)
+    assert ente is not None
+    iupd = backoffice_iupd(service, debt)
+
+    def existing() -> DebtPosition | None:
+        return session.scalars(sa.select(DebtPosition).where(
+            DebtPosition.ente_id == ente.id, DebtPosition.iupd == iupd)).one_or_none()
+
+    position = existing()
+    if position is None:
+        amount = format_cents(debt.amount_cents)
+        data = PositionIn(
+            iupd=iupd, debtor_type=debt.debtor_type, debtor_fiscal_code=debt.debtor_fiscal_code,
+            debtor_name=debt.debtor_name, debtor_email=debt.debtor_email,
+            description=debt.description, service_id=service.id,
+            options=[OptionIn(amount=amount, due_date=debt.due_date,
+                              description=debt.description, transfers=[
+                                  TransferIn(amount, debt.description, service.taxonomy,
+                                             iban=service.default_iban or ente.iban)])])
+        try:
+            with session.begin_nested():
+                position = create_position(session, ente, data, publish=True,
+                                           cause=f"backoffice:{service.code}")
+        except InvalidPosition as exc:
+            log.warning("checkout.lookup_bad_debt", ente=ente.fiscal_code, service=service.code,
+                        field=getattr(exc, "field", None))
+            raise BackofficeUnavailable("the back-office answered an unusable debt") from None
+        except IntegrityError:  # the same debt archived at the same moment by another lookup
+            position = existing()
+            if position is None:
+                raise
+        else:
+            log.info("checkout.lookup_archived", ente=ente.fiscal_code, service=service.code,
+                     iupd=iupd)
+    options = sorted(position.options, key=lambda o: (o.instalment_number or 0, o.id))
+    return options[0]
+
+
+def add_from_backoffice(session: Session, cart: CheckoutCart, service: PaymentService,
+                        keys: dict[str, str], today: dt.date | None = None,
+                        now: dt.datetime | None = None) -> CartItem:
+    """Ask the back-office, archive the debt, put it in the cart. Raises BackofficeNotFound,
+    BackofficeUnavailable, the payability errors of ``find_payable`` (a debt already paid
+    here, say) and CartError."""
+    _check_room(cart)
+    debt = ask_backoffice(session, service, keys, now=now)
+    option = archive_backoffice_debt(session, service, debt)
+    ente = session.get(Ente, service.ente_id)
+    assert ente is not None
+    return add_notice(session, cart, ente, option.notice_number, today)
 
 
 # ---------------------------------------------------------------------------------------------

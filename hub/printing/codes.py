@@ -1,18 +1,25 @@
 """The machine-readable parts of a notice: the pagoPA QR code and the Poste Data Matrix.
 
 * QR: ``PAGOPA|002|<notice number>|<EC fiscal code>|<amount in cents>``, error correction M,
-  version 4 (pagoPA's notice specification), UTF-8 (the payload is ASCII anyway).
+  version 4 (pagoPA's notice specification), UTF-8 (the payload is ASCII anyway), and the data
+  mask that ISO/IEC 18004 7.8.3.1 says "shall" be chosen: the one with the lowest penalty
+  (segno scores all eight). A fixed mask would save about 6 ms of CPU per notice and every
+  reader decodes it, but it is not what the standard asks of an encoder.
 * Data Matrix (postal slip, "bollettino postale PA"): 256 characters laid out as in
   ``vectors/poste_datamatrix_layout.csv``: the codeline (notice number, postal account, amount,
   document type 896), ``1P1``, the EC and debtor fiscal codes, debtor name, subject, filler, ``A``.
   The fixed offsets up to 93 are what readers decode (the IO app reads the notice number at
   [15:33], the amount at [49:59] and the EC fiscal code at [66:77]).
 
-Symbols come as a module matrix (for the PDF, which draws rectangles) and as SVG or PNG.
+Symbols come as a module matrix (for the PDF, which draws rectangles) and as SVG or PNG. The
+Data Matrix is encoded by libdmtx (C, through ``pylibdmtx``'s ctypes wrapper) where the shared
+library is installed, else by the pure-Python ``ppf-datamatrix``; both give a valid ECC 200
+symbol of the same payload (the modules may differ: each picks its own encodation).
 """
 
 from __future__ import annotations
 
+import ctypes
 import io
 import re
 import struct
@@ -26,6 +33,7 @@ from ppf.datamatrix import DataMatrix
 from hub.errors import DomainError
 
 QR_VERSION = 4
+QR_MASK: int | None = None  # None: ISO 18004's lowest-penalty mask
 DATAMATRIX_LENGTH = 256
 MAX_CODE_CENTS = 9_999_999_999  # ten digits, in the QR and in the postal codeline
 _NOTICE = re.compile(r"[0-9]{18}")
@@ -113,7 +121,7 @@ def qr_matrix(payload: str) -> Matrix:
 
 def _qr(payload: str) -> segno.QRCode:
     return segno.make_qr(payload, error="m", version=QR_VERSION, mode="byte",
-                         encoding="utf-8", boost_error=False)
+                         encoding="utf-8", boost_error=False, mask=QR_MASK)
 
 
 def qr_svg(payload: str, *, scale: int = 4) -> bytes:
@@ -131,7 +139,61 @@ def qr_png(payload: str, *, scale: int = 4) -> bytes:
 @lru_cache(maxsize=256)
 def datamatrix_matrix(payload: str) -> Matrix:
     """The Data Matrix (ECC 200, square) modules (True = dark), without the quiet zone."""
+    if _libdmtx is not None:
+        return _libdmtx_matrix(payload.encode("ascii"))
+    return _ppf_matrix(payload)
+
+
+def _ppf_matrix(payload: str) -> Matrix:
+    """Pure Python (ppf-datamatrix): about 15 times slower than libdmtx."""
     return tuple(tuple(bool(m) for m in row) for row in DataMatrix(payload).matrix)
+
+
+def _load_libdmtx():
+    try:
+        from pylibdmtx import wrapper
+    except (ImportError, OSError):  # no libdmtx shared library: ppf-datamatrix then
+        return None
+    return wrapper
+
+
+_libdmtx = _load_libdmtx()
+
+
+def _libdmtx_matrix(data: bytes) -> Matrix:
+    """The smaller symbol of C40 encodation (upper case and digits) and Text (lower case), drawn
+    by libdmtx one pixel per module with no margin (about 0.15 ms each)."""
+    w = _libdmtx
+    symbols = [_libdmtx_encode(data, scheme)
+               for scheme in (w.DmtxScheme.DmtxSchemeText, w.DmtxScheme.DmtxSchemeC40)]
+    return min(symbols, key=len)
+
+
+def _libdmtx_encode(data: bytes, scheme: int) -> Matrix:
+    w = _libdmtx
+    prop = w.DmtxProperty
+    encoder = w.dmtxEncodeCreate()
+    if not encoder:
+        raise MemoryError("libdmtx could not create an encoder")
+    try:
+        w.dmtxEncodeSetProp(encoder, prop.DmtxPropScheme, scheme)
+        w.dmtxEncodeSetProp(encoder, prop.DmtxPropSizeRequest,
+                            w.DmtxSymbolSize.DmtxSymbolSquareAuto)
+        w.dmtxEncodeSetProp(encoder, prop.DmtxPropModuleSize, 1)
+        w.dmtxEncodeSetProp(encoder, prop.DmtxPropMarginSize, 0)
+        if not w.dmtxEncodeDataMatrix(encoder, len(data), ctypes.cast(data, w.c_ubyte_p)):
+            raise NoticeCodeError("libdmtx could not encode the Data Matrix payload",
+                                  code="datamatrix")
+        image = encoder[0].image
+        width, height, bits = (w.dmtxImageGetProp(image, p) for p in (
+            prop.DmtxPropWidth, prop.DmtxPropHeight, prop.DmtxPropBitsPerPixel))
+        step = bits // 8
+        pixels = ctypes.string_at(image[0].pxl, width * height * step)[::step]
+    finally:
+        w.dmtxEncodeDestroy(ctypes.byref(encoder))
+    # first image row = top of the symbol (the alternating timing edge); a black pixel is dark
+    return tuple(tuple(p == 0 for p in pixels[y * width:(y + 1) * width])
+                 for y in range(height))
 
 
 def datamatrix_svg(payload: str, *, scale: int = 4) -> bytes:

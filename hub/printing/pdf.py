@@ -17,8 +17,8 @@ from pathlib import Path
 import reportlab
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import ImageReader
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase import pdfdoc, pdfmetrics
+from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC, TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 
 from hub.printing.codes import Matrix, datamatrix_matrix, qr_matrix
@@ -32,6 +32,48 @@ INK = (0.05, 0.15, 0.3)  # pagoPA's dark blue for headings
 GREY = (0.35, 0.35, 0.35)
 RULE = (0.7, 0.75, 0.8)
 _FONTS_READY = False
+_SUBSET_CACHE_SIZE = 64  # per font; a subset is ~20 KB compressed
+
+
+class _CachedSubsetFace(TTFontFace):
+    """reportlab's TrueType face, with each subset's font program made and compressed once.
+
+    ``addSubsetObjects`` is reportlab's own (4.x/5.x) with the ``FontFile2`` stream given its
+    content already deflated (the ``Filter`` entry set, so reportlab does not compress it again);
+    the PDF objects, and so the bytes, are the same."""
+
+    _font_files: dict[tuple[int, ...], tuple[bytes, int]]
+
+    def addSubsetObjects(self, doc, fontname, subset):
+        if not doc.compression:
+            return super().addSubsetObjects(doc, fontname, subset)
+        key = tuple(subset)
+        cached = self._font_files.get(key)
+        if cached is None:
+            raw = self.makeSubset(subset)
+            cached = (pdfdoc.PDFZCompress.encode(raw), len(raw))
+            if len(self._font_files) >= _SUBSET_CACHE_SIZE:
+                self._font_files.pop(next(iter(self._font_files)))
+            self._font_files[key] = cached
+        font_file = pdfdoc.PDFStream()
+        font_file.content = cached[0]
+        font_file.dictionary["Length1"] = cached[1]
+        font_file.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
+        font_file_ref = doc.Reference(font_file, f"fontFile:{self.filename}({fontname})")
+        descriptor = pdfdoc.PDFDictionary({
+            "Type": "/FontDescriptor",
+            "Ascent": self.ascent,
+            "CapHeight": self.capHeight,
+            "Descent": self.descent,
+            "Flags": (self.flags & ~FF_NONSYMBOLIC) | FF_SYMBOLIC,
+            "FontBBox": pdfdoc.PDFArray(self.bbox),
+            "FontName": pdfdoc.PDFName(fontname),
+            "ItalicAngle": self.italicAngle,
+            "StemV": self.stemV,
+            "FontFile2": font_file_ref,
+            "MissingWidth": self.defaultWidth,
+        })
+        return doc.Reference(descriptor, "fontDescriptor:" + fontname)
 
 
 def _register_fonts() -> None:
@@ -40,7 +82,10 @@ def _register_fonts() -> None:
         return
     fonts = Path(reportlab.__file__).parent / "fonts"
     for name, file in ((SANS, "Vera.ttf"), (BOLD, "VeraBd.ttf"), (ITALIC, "VeraIt.ttf")):
-        pdfmetrics.registerFont(TTFont(name, str(fonts / file)))
+        font = TTFont(name, str(fonts / file))
+        font.face.__class__ = _CachedSubsetFace  # TTFont makes its face itself
+        font.face._font_files = {}
+        pdfmetrics.registerFont(font)
     _FONTS_READY = True
 
 

@@ -60,3 +60,23 @@ def page(browser) -> Iterator[object]:
     page.set_default_timeout(20_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_js() -> str:
+    """axe-core (npm ``axe-core@4``) installed once into a cache directory; its axe.min.js."""
+    import shutil
+    import subprocess
+
+    npm = shutil.which("npm")
+    if not npm:
+        pytest.skip("npm is not installed: cannot install axe-core for the accessibility checks")
+    cache = Path.home() / ".cache" / "payhub-npm" / "axe-core-4"
+    script = cache / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache),
+                               "axe-core@4"], capture_output=True, text=True, timeout=300)
+        if done.returncode != 0 or not script.exists():
+            pytest.skip(f"npm install axe-core@4 failed: {done.stderr[-300:]}")
+    return script.read_text(encoding="utf-8")

@@ -6,7 +6,13 @@
                  "maxlength": 70, "min": 1, "max": 10,
                  "options": ["A", "B"] | [{"value", "label"}]}],
      "amount": "free" | {"fixed": "25.00"} | {"min": "1.00", "max": "500.00"},
-     "description": "a default reason for payment"}
+     "description": "a default reason for payment",
+     "lookup": {"url": "https://backoffice.example/payhub/lookup", "keyId": "whk_...",
+                "keys": [<fields, as above: text, number, date or select>],
+                "timeoutSeconds": 5}}
+
+``lookup`` (precomputed services only) is written by ``hub.checkout.register_lookup``: the
+citizen fills in the key fields and the debt is asked to the Ente's back-office.
 
 Every spontaneous form also asks the payer's fiscal code, name and e-mail (the payer is the
 debtor of the position created at checkout).
@@ -101,9 +107,29 @@ class Filled:
 
 def validate(spec: FormSpec, post: Any) -> Filled:
     """Check the posted values against ``spec``; ``errors`` is empty when all is well."""
+    values, errors = validate_fields(spec.fields, post)
+    filled = Filled(values=values, errors=errors)
+    filled.amount_cents = _amount(spec.amount, post.get("amount", ""), errors)
+    filled.payer = _payer(post, errors)
+    return filled
+
+
+def lookup_fields(lookup_keys: list[dict[str, Any]]) -> list[Field]:
+    """The key fields of a back-office lookup (``"lookup": {"keys": [...]}``), as form
+    fields; they are always required."""
+    fields = parse_spec({"fields": lookup_keys}).fields
+    for f in fields:
+        f.required = True
+        if f.type not in ("text", "number", "date", "select"):
+            f.type = "text"
+    return fields
+
+
+def validate_fields(fields: list[Field], post: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The posted values of ``fields`` and their errors (field name -> TranslationString)."""
     values: dict[str, Any] = {}
     errors: dict[str, Any] = {}
-    for f in spec.fields:
+    for f in fields:
         raw = post.get(f.name, "")
         value = raw.strip() if isinstance(raw, str) else ""
         if f.type == "checkbox":
@@ -119,10 +145,7 @@ def validate(spec: FormSpec, post: Any) -> Filled:
         problem = _field_problem(f, value)
         if problem is not None:
             errors[f.name] = problem
-    filled = Filled(values=values, errors=errors)
-    filled.amount_cents = _amount(spec.amount, post.get("amount", ""), errors)
-    filled.payer = _payer(post, errors)
-    return filled
+    return values, errors
 
 
 def _field_problem(f: Field, value: str) -> Any:

@@ -168,13 +168,21 @@ def service_page(request: Any) -> Any:
     ente = _ente(request)
     service = _service(request, ente)
     spec = forms.parse_spec(service.form)
+    lookup = checkout.lookup_spec(service.form) \
+        if service.kind == ServiceKind.PRECOMPUTED else None
+    keys = forms.lookup_fields(lookup.keys) if lookup else []
     values: dict[str, Any] = {}
     errors: dict[str, Any] = {}
     if request.method == "POST":
         from pyramid.csrf import check_csrf_token
 
         check_csrf_token(request)
-        if service.kind == ServiceKind.PRECOMPUTED:
+        if service.kind == ServiceKind.PRECOMPUTED and keys and \
+                "notice_number" not in request.POST:
+            redirect, values, errors = _ask_backoffice(request, service, keys)
+            if redirect is not None:
+                return redirect
+        elif service.kind == ServiceKind.PRECOMPUTED:
             redirect, errors = _lookup(request, ente)
             if redirect is not None:
                 return redirect
@@ -191,7 +199,44 @@ def service_page(request: Any) -> Any:
         if request.response.status_code == 200:
             request.response.status = 422
     return _page(request, ente=ente, service=service, spec=spec, values=values, errors=errors,
-                 pick=forms.pick, precomputed=service.kind == ServiceKind.PRECOMPUTED)
+                 pick=forms.pick, precomputed=service.kind == ServiceKind.PRECOMPUTED,
+                 keys=keys)
+
+
+BACKOFFICE_NOT_FOUND = _("We found no payment matching these details. Check them against "
+                         "the document you received (for a fine, the report).")
+BACKOFFICE_DOWN = _("The body's office that holds these payments is not answering right "
+                    "now: nothing was added to your cart. Please try again in a few minutes, "
+                    "or pay with the notice number if you have a pagoPA notice.")
+
+
+def _ask_backoffice(request: Any, service: PaymentService, keys: list[forms.Field]
+                    ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Find the debt with the posted key fields at the Ente's back-office and put it in the
+    cart; (redirect or None, values, errors)."""
+    values, errors = forms.validate_fields(keys, request.POST)
+    if errors:
+        return None, values, errors
+    if _limited(request):
+        request.response.status = 429
+        return None, values, {"form": _("Too many searches in a short time: wait a minute "
+                                        "and try again.")}
+    cart = current_cart(request, create=True)
+    assert cart is not None
+    try:
+        checkout.add_from_backoffice(request.db, cart, service,
+                                     {k: str(v) for k, v in values.items()})
+    except checkout.BackofficeNotFound:
+        return None, values, {"form": BACKOFFICE_NOT_FOUND}
+    except checkout.BackofficeUnavailable:
+        request.response.status = 503
+        return None, values, {"form": BACKOFFICE_DOWN}
+    except tuple(LOOKUP_ERRORS) as exc:
+        return None, values, {"form": LOOKUP_ERRORS[type(exc)]}
+    except checkout.CartError as exc:
+        return None, values, {"form": _cart_error(exc)}
+    _flash(request, _("The payment was added to your cart."))
+    return HTTPSeeOther(request.route_url("checkout.cart")), values, {}
 
 
 def _add_spontaneous(request: Any, service: PaymentService, spec: forms.FormSpec,

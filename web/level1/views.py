@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 
 import structlog
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.response import Response
 from pyramid.view import view_config
 
-from hub import checkout, level1
+from hub import checkout, legacy_buffer, level1
 from hub.errors import NotFound
 from hub.models import CheckoutCart, Ente
 from web.checkout.i18n import _, localized
@@ -42,7 +43,9 @@ def start_payment(request: Any) -> dict[str, Any]:
         return _problem(request, 401, portal.code, str(portal))
     try:
         body = json.loads(request.body or b"null")
-        cart, created = level1.start_payment(request.db, portal, body)
+        # a refused request leaves no half-built cart behind (the nonce stays used)
+        with request.db.begin_nested():
+            cart, created = level1.start_payment(request.db, portal, body)
     except ValueError:
         return _problem(request, 400, "invalid_json", "the body is not JSON")
     except level1.InvalidRequest as exc:
@@ -118,6 +121,62 @@ def back_to_portal(request: Any, cart: CheckoutCart, result: checkout.CartOutcom
     portal = cart.portal
     assert portal is not None and cart.return_url
     level1.notify_if_final(request.db, cart)
-    token = level1.outcome_token(portal, cart, result.status)
     glue = "&" if "?" in cart.return_url else "?"
+    if portal.legacy_buffer:
+        return HTTPSeeOther(cart.return_url + glue + urlencode(
+            {"buffer": legacy_buffer.return_buffer(portal, cart)}))
+    token = level1.outcome_token(portal, cart, result.status)
     return HTTPSeeOther(cart.return_url + glue + urlencode({"outcome": token}))
+
+
+# --- PayER's legacy "Buffer" protocol (weaker: MD5, no nonce; see hub.legacy_buffer) ----------
+
+
+def _xml(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, content_type="text/xml", charset="utf-8")
+
+
+def _refused(exc: Exception, status: int) -> Response:
+    code = getattr(exc, "code", "bad_request")
+    log.info("legacy_buffer.refused", reason=code)
+    return Response(f"{code}: {exc}", status=status, content_type="text/plain",
+                    charset="utf-8")
+
+
+@view_config(route_name="legacy.rid", request_method="POST")
+def legacy_rid(request: Any) -> Response:
+    """A portal's PaymentRequest (form field ``buffer``) -> Buffer(<RID>)."""
+    try:
+        portal, xml = legacy_buffer.open_buffer(request.db, request.POST.get("buffer", ""))
+    except legacy_buffer.BufferError as exc:
+        return _refused(exc, 401)
+    try:
+        with request.db.begin_nested():
+            _cart, rid = legacy_buffer.start(request.db, portal, xml)
+    except (level1.InvalidRequest, legacy_buffer.BufferError) as exc:
+        return _refused(exc, 422)
+    return _xml(legacy_buffer.answer(portal, rid))
+
+
+@view_config(route_name="legacy.cart", request_method="GET")
+def legacy_cart(request: Any) -> Any:
+    """The browser with ``?buffer=Buffer(<RID>)`` -> payhub's level-1 page for it."""
+    try:
+        portal, xml = legacy_buffer.open_buffer(request.db, request.GET.get("buffer", ""))
+        cart = legacy_buffer.cart_of(request.db, portal, xml, "RID")
+    except legacy_buffer.BufferError as exc:
+        return _refused(exc, 401 if exc.code != "unknown_payment" else 404)
+    return HTTPSeeOther(request.route_url("level1.enter", id=cart.public_id))
+
+
+@view_config(route_name="legacy.pid", request_method="POST")
+def legacy_pid(request: Any) -> Response:
+    """Buffer(<PID>) -> Buffer(<PaymentData>)."""
+    try:
+        portal, xml = legacy_buffer.open_buffer(request.db, request.POST.get("buffer", ""))
+        cart = legacy_buffer.cart_of(request.db, portal, xml, "PID")
+    except legacy_buffer.BufferError as exc:
+        return _refused(exc, 401 if exc.code != "unknown_payment" else 404)
+    level1.notify_if_final(request.db, cart)
+    return _xml(legacy_buffer.answer(portal, legacy_buffer.payment_data(request.db, portal,
+                                                                        cart)))

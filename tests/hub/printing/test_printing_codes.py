@@ -203,3 +203,56 @@ def test_pagopa_decoder_agrees_with_the_vector_verdicts(pagopa_commons):
     results = _pagopa_decode(pagopa_commons, [r["payload"] for r in rows])
     for row, result in zip(rows, results, strict=True):
         assert result["ok"] == row["io_pagopa_commons_rule_verdict"].startswith("accept"), row
+
+
+# --- speed choices: a fixed QR mask, libdmtx with a pure-Python fallback ----------------------
+
+
+def _random_payloads(n: int) -> list[tuple[str, str]]:
+    import random
+
+    rng = random.Random(5)
+    names = ["Mario Rossi", "Àngela Dell'Òlio", "società agricola la collina", "ZZ TOP SRL"]
+    out = []
+    for _ in range(n):
+        notice, ec = f"3{rng.randrange(10**17):017d}", f"{rng.randrange(10**11):011d}"
+        cents = rng.randrange(1, codes.MAX_CODE_CENTS + 1)
+        out.append((codes.qr_payload(notice, ec, cents), _dm(
+            notice_number=notice, ec_fiscal_code=ec, amount_cents=cents,
+            debtor_name=rng.choice(names) * rng.randint(1, 3),
+            subject=rng.choice(names).lower() * rng.randint(1, 6))))
+    return out
+
+
+def test_qr_symbols_use_the_iso_lowest_penalty_mask_and_decode_back_across_payloads():
+    import segno
+
+    image, pyzbar, _ = _decoders()
+    for qr, _ in _random_payloads(40):
+        # segno without a mask argument evaluates all eight (ISO/IEC 18004 7.8.3.1)
+        iso = segno.make_qr(qr, error="m", version=4, mode="byte", boost_error=False)
+        assert codes._qr(qr).mask == iso.mask
+        assert codes._qr(qr).matrix == iso.matrix
+        decoded = pyzbar.decode(image.open(io.BytesIO(codes.qr_png(qr, scale=3))))
+        assert [d.data.decode() for d in decoded] == [qr]
+
+
+def test_datamatrix_from_libdmtx_and_from_the_pure_python_fallback_decode_back():
+    image, _, pylibdmtx = _decoders()
+    assert codes._libdmtx is not None  # libdmtx is installed wherever the decoder is
+    for _, payload in _random_payloads(12):
+        for matrix in (codes._libdmtx_matrix(payload.encode()), codes._ppf_matrix(payload)):
+            png = codes.matrix_png(matrix, scale=3, border=2)
+            decoded = pylibdmtx.decode(image.open(io.BytesIO(png)))
+            assert [d.data.decode() for d in decoded] == [payload]
+            assert len(matrix) == len(matrix[0]) <= 52
+
+
+def test_without_libdmtx_the_pure_python_encoder_is_used(single, monkeypatch):
+    payload = document_of(*single).first.datamatrix_payload
+    monkeypatch.setattr(codes, "_libdmtx", None)
+    codes.datamatrix_matrix.cache_clear()
+    try:
+        assert codes.datamatrix_matrix(payload) == codes._ppf_matrix(payload)
+    finally:
+        codes.datamatrix_matrix.cache_clear()

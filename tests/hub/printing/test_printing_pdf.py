@@ -109,3 +109,27 @@ def test_symbols_on_the_rendered_page_decode_to_the_payloads(single, tmp_path):
     dm = [d.data.decode() for d in pylibdmtx.decode(page, max_count=1, timeout=20_000)]
     assert dm == [doc.first.datamatrix_payload]
     assert re.fullmatch(r"PAGOPA\|002\|\d{18}\|\d{11}\|\d+", qr[0])
+
+
+@pytest.mark.parametrize("variant", ["it", "it-de", "it-en"])
+def test_cached_font_subsets_give_the_bytes_reportlab_itself_writes(plan, variant):
+    """The font programs are made and compressed once per process; the PDF is unchanged."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFontFace
+
+    from hub.printing import pdf
+
+    accented = (ente(), position(option("300715700000000032", 100),
+                                 description="Mensa scolastica · città di Núoro € ß"))
+    for doc in (document_of(*plan), document_of(*accented)):
+        cached = render_pdf(doc, variant=variant)
+        faces = [pdfmetrics.getFont(name).face for name in (pdf.SANS, pdf.BOLD, pdf.ITALIC)]
+        assert all(type(face) is pdf._CachedSubsetFace for face in faces)
+        try:
+            for face in faces:
+                face.__class__ = TTFontFace
+            plain = render_pdf(doc, variant=variant)
+        finally:
+            for face in faces:
+                face.__class__ = pdf._CachedSubsetFace
+        assert cached == plain

@@ -114,7 +114,11 @@ def test_return_page_reads_the_database_not_the_url(shop):
     cart_id = shop.checkout.carts[0].id_cart
     back = shop.app.get(f"/pay/carts/{cart_id}/return/ok").follow()
     assert "Payment in progress" in back
-    assert back.html.find("meta", attrs={"http-equiv": "refresh"}) is not None
+    # polled by refresh.js (no meta refresh reloading the page under the reader, WCAG 2.2.1);
+    # a meta refresh only for browsers without JavaScript
+    assert back.html.find(attrs={"data-refresh-url": True}) is not None
+    assert back.html.find("script", src=lambda s: s and s.endswith("refresh.js")) is not None
+    assert back.html.find("noscript").find("meta", attrs={"http-equiv": "refresh"}) is not None
     with shop.factory.begin() as session:
         option = session.scalars(sa.select(PaymentOption).where(
             PaymentOption.notice_number == SANP_NOTICE)).one()
@@ -129,6 +133,7 @@ def test_return_page_reads_the_database_not_the_url(shop):
     done = shop.app.get(f"/pay/carts/{cart_id}")
     assert "Payment completed" in done
     assert done.html.find("meta", attrs={"http-equiv": "refresh"}) is None
+    assert done.html.find(attrs={"data-refresh-url": True}) is None
     pdf = shop.app.get(f"/pay/carts/{cart_id}/receipt.pdf")
     assert pdf.content_type == "application/pdf"
     text = PdfReader(__import__("io").BytesIO(pdf.body)).pages[0].extract_text()

@@ -153,3 +153,17 @@ def test_notify_for_option_writes_the_notification_when_the_receipt_arrives(shop
     with shop.factory.begin() as session:
         assert level1.notify_for_option(session, option_id) == 0
         assert session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery)) == 1
+
+
+def test_a_refused_request_leaves_no_half_built_cart(shop, portal):
+    bad = start(shop, portal, externalId="pratica-x",
+                items=[ITEM, {**ITEM, "enteFiscalCode": "77777777777"}])
+    assert bad.status_int == 422
+    good = start(shop, portal, externalId="pratica-x")
+    assert good.status_int == 201  # not the half-built cart of the refused request
+    with shop.factory() as session:
+        from hub.models import CheckoutCart
+
+        [cart] = session.scalars(sa.select(CheckoutCart).where(
+            CheckoutCart.external_id == "pratica-x")).all()
+        assert len(cart.items) == 1
