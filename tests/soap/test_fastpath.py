@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from hub import payments
 from soap import fastpath
@@ -52,3 +53,14 @@ def test_an_internal_failure_on_the_fast_path_is_paa_system_error(app, check, mo
     http = post(app, verify_req())
     assert fault_code(check(http.body)) == "PAA_SYSTEM_ERROR"
     assert b"exploded" not in http.body
+
+
+def test_a_connection_dropped_by_the_database_is_retried_once(app, check, pg_engine):
+    assert check(post(app, verify_req()).body).findtext("outcome") == "OK"
+    with pg_engine.connect() as conn:  # a restart, as the fast path's pool sees it
+        killed = conn.execute(sa.text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    assert killed >= 1
+    res = check(post(app, verify_req()).body)
+    assert res.findtext("outcome") == "OK"
