@@ -20,6 +20,8 @@ ROUTES = {
     # name: (pattern, methods)
     "api.openapi": ("/openapi.json", ("GET",)),
     "api.docs": ("/docs", ("GET",)),
+    "api.operations": ("/docs/operations", ("GET",)),
+    "api.docs_init": ("/docs/init.js", ("GET",)),
     "api.positions": (f"/enti/{EC}/debt-positions", ("GET", "POST")),
     "api.position": (f"/enti/{EC}/debt-positions/{IUPD}", ("GET", "PUT", "PATCH")),
     "api.position_publish": (f"/enti/{EC}/debt-positions/{IUPD}/publish", ("POST",)),
@@ -45,6 +47,10 @@ def includeme(config: Any) -> None:
         config.add_route(name, pattern)
         # views with a request_method win; this one answers every other method with 405
         config.add_view(_not_allowed(methods), route_name=name)
+    # Swagger UI 5 (OpenAPI 3.1) from the swagger-ui-bundle-v2 wheel: served here, no CDN
+    from swagger_ui_bundle import swagger_ui_path
+
+    config.add_static_view("docs/assets", str(swagger_ui_path), cache_max_age=3600)
     config.include("web.api.webhooks")
     config.include("web.api.bulk")
     include_views(config, prefix)

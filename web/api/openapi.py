@@ -5,6 +5,7 @@ docs page that lists the operations (served locally: no CDN).
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
@@ -259,8 +260,39 @@ def openapi_json(request: Any) -> Response:
     return Response(json_body=document, content_type="application/json", charset="utf-8")
 
 
+SWAGGER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>payhub API</title>
+<link rel="stylesheet" href="{assets}/swagger-ui.css"></head>
+<body><main id="swagger-ui" aria-label="payhub REST API"></main>
+<noscript>JavaScript is off: <a href="docs/operations">the operations as a plain list</a>.</noscript>
+<script src="{assets}/swagger-ui-bundle.js"></script>
+<script src="{assets}/swagger-ui-standalone-preset.js"></script>
+<script src="{init}"></script>
+</body></html>"""
+
+
 @view_config(route_name="api.docs", request_method="GET")
 def docs(request: Any) -> Response:
+    """Interactive documentation (Swagger UI, served locally) of openapi.json: try a call with
+    an API key from the Authorize button."""
+    prefix = request.registry["api.prefix"]
+    page = SWAGGER_PAGE.format(assets=html.escape(f"{prefix}/docs/assets"),
+                               init=html.escape(f"{prefix}/docs/init.js"))
+    return Response(page, content_type="text/html", charset="utf-8")
+
+
+@view_config(route_name="api.docs_init", request_method="GET")
+def docs_init(request: Any) -> Response:
+    """Swagger UI's start-up script (a file, not an inline script: CSP can forbid those)."""
+    url = json.dumps(f"{request.registry['api.prefix']}/openapi.json")
+    script = ("window.ui = SwaggerUIBundle({url: " + url + ", dom_id: '#swagger-ui', "
+              "deepLinking: true, presets: [SwaggerUIBundle.presets.apis, "
+              "SwaggerUIStandalonePreset], layout: 'StandaloneLayout'});\n")
+    return Response(script, content_type="text/javascript", charset="utf-8")
+
+
+@view_config(route_name="api.operations", request_method="GET")
+def operations(request: Any) -> Response:
     """A plain page listing every operation, its parameters and answers."""
     document = build(request.registry["api.prefix"])
     rows = []
@@ -282,7 +314,7 @@ def docs(request: Any) -> Response:
         f"<body><h1>{html.escape(document['info']['title'])}</h1>"
         f"<p>{html.escape(document['info']['description'])}</p>"
         f"<p>Base URL <code>{html.escape(document['servers'][0]['url'])}</code> · machine-"
-        "readable: <a href='openapi.json'>openapi.json</a></p><table><tr><th>method</th>"
+        "readable: <a href='../openapi.json'>openapi.json</a></p><table><tr><th>method</th>"
         "<th>path</th><th>what</th><th>parameters</th><th>body</th><th>answers</th></tr>"
         + "".join(rows) + "</table></body></html>")
     return Response(page, content_type="text/html", charset="utf-8")

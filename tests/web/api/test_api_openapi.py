@@ -25,7 +25,17 @@ CHECKS = [
 def test_the_document_is_served_and_is_openapi_3_1(world):
     document = world.app.get("/api/v1/openapi.json").json
     assert document["openapi"] == "3.1.0" and document == build()
-    assert "createDebtPosition" in world.app.get("/api/v1/docs").text
+    assert "createDebtPosition" in world.app.get("/api/v1/docs/operations").text
+
+
+def test_interactive_docs_are_served_locally_and_load_the_document(world):
+    page = world.app.get("/api/v1/docs").text
+    assert "http" not in page.replace("http-equiv", "")  # nothing from another host
+    for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"):
+        assert f"/api/v1/docs/assets/{asset}" in page
+        assert world.app.get(f"/api/v1/docs/assets/{asset}").content_length > 1000
+    init = world.app.get("/api/v1/docs/init.js")
+    assert '"/api/v1/openapi.json"' in init.text and init.content_type == "text/javascript"
 
 
 @schema.parametrize()
