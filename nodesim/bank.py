@@ -47,7 +47,7 @@ def statement_camt053(credits: list[Credit], iban: str, now: dt.datetime,
     el(hdr, "MsgId", f"NODESIM-{now:%Y%m%d%H%M%S}")
     el(hdr, "CreDtTm", stamp)
     stmt = el(stmt_root, "Stmt")
-    el(stmt, "Id", f"STMT-{iban}-{now:%Y%m%d}")
+    el(stmt, "Id", f"STMT-{now:%Y%m%d}-{iban[-17:]}")  # Max35Text
     el(stmt, "CreDtTm", stamp)
     el(el(el(stmt, "Acct"), "Id"), "IBAN", iban)
     total = sum((c.amount for c in credits), Decimal("0.00"))

