@@ -5,11 +5,19 @@
                  "required": true, "help": "..." | {...}, "pattern": "regex",
                  "maxlength": 70, "min": 1, "max": 10,
                  "options": ["A", "B"] | [{"value", "label"}]}],
-     "amount": "free" | {"fixed": "25.00"} | {"min": "1.00", "max": "500.00"},
+     "amount": "free" | {"fixed": "25.00"} | {"min": "1.00", "max": "500.00"}
+               | {"computed": {"base": "16.00",
+                               "terms": [{"rate": "1.20", "fields": ["days", "square_meters"]}],
+                               "choices": {"zone": {"A": "5.00", "B": "2.50"}}},
+                  "min": "1.00", "max": "5000.00"},
      "description": "a default reason for payment",
      "lookup": {"url": "https://backoffice.example/payhub/lookup", "keyId": "whk_...",
                 "keys": [<fields, as above: text, number, date or select>],
                 "timeoutSeconds": 5}}
+
+A computed amount is worked out on the server, in Decimal, from the citizen's answers: ``base``
+plus, for each term, ``rate`` times the product of the named number fields, plus the amount each
+select field's chosen value adds; rounded half up to the cent, then checked against min/max.
 
 ``lookup`` (precomputed services only) is written by ``hub.checkout.register_lookup``: the
 citizen fills in the key fields and the debt is asked to the Ente's back-office.
@@ -23,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from hub.checkout import payer_problem
@@ -57,10 +66,18 @@ class Field:
 
 
 @dataclass
+class Computed:
+    base: Decimal = Decimal("0")
+    terms: list[tuple[Decimal, list[str]]] = field(default_factory=list)
+    choices: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+
+
+@dataclass
 class Amount:
     fixed_cents: int | None = None
     min_cents: int | None = None
     max_cents: int | None = None
+    computed: Computed | None = None
 
 
 @dataclass
@@ -94,7 +111,38 @@ def parse_spec(form: dict[str, Any] | None) -> FormSpec:
             amount.min_cents = to_cents(str(raw_amount["min"]))
         if "max" in raw_amount:
             amount.max_cents = to_cents(str(raw_amount["max"]))
+        if isinstance(raw_amount.get("computed"), dict):
+            amount.computed = _computed(raw_amount["computed"])
     return FormSpec(fields=fields, amount=amount, description=form.get("description"))
+
+
+def _computed(raw: dict[str, Any]) -> Computed:
+    return Computed(
+        base=Decimal(str(raw.get("base", "0"))),
+        terms=[(Decimal(str(t["rate"])), [str(f) for f in t.get("fields", [])])
+               for t in raw.get("terms", [])],
+        choices={str(name): {str(k): Decimal(str(v)) for k, v in table.items()}
+                 for name, table in raw.get("choices", {}).items()},
+    )
+
+
+def compute_cents(computed: Computed, values: dict[str, Any]) -> int | None:
+    """The amount the answers come to, in cents; None if a field it needs is missing or not
+    a number."""
+    total = computed.base
+    try:
+        for rate, names in computed.terms:
+            product = rate
+            for name in names:
+                product *= Decimal(str(values[name]).replace(",", "."))
+            total += product
+        for name, table in computed.choices.items():
+            total += table.get(str(values.get(name, "")), Decimal("0"))
+    except (KeyError, InvalidOperation):
+        return None
+    if not total.is_finite():
+        return None
+    return int((total * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
 @dataclass
@@ -109,7 +157,10 @@ def validate(spec: FormSpec, post: Any) -> Filled:
     """Check the posted values against ``spec``; ``errors`` is empty when all is well."""
     values, errors = validate_fields(spec.fields, post)
     filled = Filled(values=values, errors=errors)
-    filled.amount_cents = _amount(spec.amount, post.get("amount", ""), errors)
+    if spec.amount.computed is not None:
+        filled.amount_cents = _computed_amount(spec.amount, values, errors)
+    else:
+        filled.amount_cents = _amount(spec.amount, post.get("amount", ""), errors)
     filled.payer = _payer(post, errors)
     return filled
 
@@ -172,6 +223,22 @@ def _field_problem(f: Field, value: str) -> Any:
     if f.pattern and not re.fullmatch(f.pattern, value):
         return _("The value is not in the expected format.")
     return None
+
+
+def _computed_amount(spec: Amount, values: dict[str, Any], errors: dict[str, Any]
+                     ) -> int | None:
+    if errors:  # the answers it depends on are not valid yet
+        return None
+    assert spec.computed is not None
+    cents = compute_cents(spec.computed, values)
+    if cents is None or cents <= 0:
+        errors["amount"] = _("The amount cannot be computed from these answers.")
+        return None
+    if (spec.min_cents is not None and cents < spec.min_cents) or \
+            (spec.max_cents is not None and cents > spec.max_cents):
+        errors["amount"] = _("The amount is outside the allowed range.")
+        return None
+    return cents
 
 
 def _amount(spec: Amount, raw: str, errors: dict[str, Any]) -> int | None:
