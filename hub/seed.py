@@ -48,6 +48,9 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
         PaymentService(ente=ec, code="CDS", label="Sanzioni codice della strada",
                        taxonomy="9/0301105TS/", default_iban=DEMO_IBAN,
                        kind=ServiceKind.PRECOMPUTED),
+        PaymentService(ente=ec, code="SANZI", label="Sanzioni amministrative",
+                       taxonomy="9/0301104TS/", default_iban=DEMO_IBAN,
+                       kind=ServiceKind.PRECOMPUTED),
         PaymentService(ente=ec, code="OSAP1", label="Occupazione suolo pubblico",
                        taxonomy="9/0101106TS/", default_iban=DEMO_IBAN,
                        kind=ServiceKind.SPONTANEOUS,
@@ -86,7 +89,7 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
         ), publish=True, cause="seed"))
     plan = create_position(session, second, PositionIn(
         iupd="TARI-2026-0001", debtor_type="G", debtor_fiscal_code="01234567890",
-        debtor_name="Ferramenta Bassa srl", description="TARI 2026", service_id=services[3].id,
+        debtor_name="Ferramenta Bassa srl", description="TARI 2026", service_id=services[4].id,
         options=[
             OptionIn(amount="300.00", due_date=due, transfers=[
                 TransferIn("300.00", "TARI 2026 unica soluzione", "9/0101101IM/",

@@ -122,6 +122,38 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     waitress.serve(app, host=host, port=port, threads=threads, ident="payhub")
 
 
+@main.group("ente")
+def ente_group() -> None:
+    """Enti creditori."""
+
+
+@ente_group.command("set-logo")
+@click.argument("fiscal_code")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                required=False)
+@click.option("--clear", is_flag=True, help="Remove the logo (notices show the initials).")
+@click.pass_context
+def ente_set_logo(ctx: click.Context, fiscal_code: str, image: Path | None, clear: bool) -> None:
+    """Set the PNG or JPEG logo printed on the Ente's payment notices."""
+    import sqlalchemy as sa
+
+    from hub.models import Ente
+    from hub.printing.data import logo_problem
+
+    if clear == (image is not None):
+        raise click.UsageError("give an IMAGE or --clear")
+    data = None if clear else image.read_bytes()  # type: ignore[union-attr]
+    if data is not None and (problem := logo_problem(data)):
+        raise click.ClickException(problem)
+    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    with factory.begin() as session:
+        ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == fiscal_code))
+        if ente is None:
+            raise click.ClickException(f"no Ente {fiscal_code}")
+        ente.logo = data
+    click.echo(f"logo of {fiscal_code} {'removed' if clear else 'set'}")
+
+
 @main.group("api-key")
 def api_key() -> None:
     """API keys of Ente applications (shown once at creation, stored hashed)."""

@@ -73,6 +73,8 @@ class Ente(Base):
     cbill_code: Mapped[str | None] = mapped_column(sa.String(5))
     segregation_code: Mapped[str] = mapped_column(sa.String(2))
     production: Mapped[bool] = mapped_column(default=False)
+    # PNG or JPEG printed in the notice's header (hub.printing.data.logo_problem says what fits)
+    logo: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     stations: Mapped[list[Station]] = relationship(secondary=station_ente, back_populates="enti")

@@ -100,6 +100,7 @@ class NoticeDocument:
 
     full: Notice | None
     instalments: tuple[Notice, ...]
+    logo: bytes | None = None  # the Ente's logo (PNG or JPEG), printed in the header
 
     @property
     def notices(self) -> tuple[Notice, ...]:
@@ -108,6 +109,30 @@ class NoticeDocument:
     @property
     def first(self) -> Notice:
         return self.notices[0]
+
+
+LOGO_MAX_BYTES = 256 * 1024
+_LOGO_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
+
+
+def logo_problem(data: bytes) -> str | None:
+    """Why ``data`` cannot be an Ente's logo, or None if it can (a PNG or JPEG up to 256 KiB
+    that the PDF library reads)."""
+    if len(data) > LOGO_MAX_BYTES:
+        return f"the logo is {len(data)} bytes; at most {LOGO_MAX_BYTES}"
+    if not data.startswith(_LOGO_MAGIC):
+        return "the logo must be a PNG or JPEG image"
+    try:
+        import io
+
+        from reportlab.lib.utils import ImageReader
+
+        width, height = ImageReader(io.BytesIO(data)).getSize()
+    except Exception:
+        return "the logo image cannot be read"
+    if width < 16 or height < 16:
+        return "the logo must be at least 16×16 pixels"
+    return None
 
 
 def group_notice_number(number: str) -> str:
@@ -152,4 +177,4 @@ def document_of(ente: Ente, position: DebtPosition) -> NoticeDocument:
     full = next((n for n in notices if n.instalment_number is None), None)
     instalments = tuple(sorted((n for n in notices if n.instalment_number is not None),
                                key=lambda n: n.instalment_number or 0))
-    return NoticeDocument(full=full, instalments=instalments)
+    return NoticeDocument(full=full, instalments=instalments, logo=ente.logo)

@@ -103,6 +103,7 @@ def render_pdf(document: NoticeDocument, *, variant: str = "it",
     canvas.setAuthor(first.creditor.name)
     canvas.setSubject(first.subject)
     canvas.setCreator("payhub")
+    logo = logo or document.logo
     logo_image = ImageReader(io.BytesIO(logo)) if logo else None
     plan_size = len(document.instalments)
     for notice in document.notices:
