@@ -264,7 +264,7 @@ SWAGGER_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>payhub API</title>
 <link rel="stylesheet" href="{assets}/swagger-ui.css"></head>
 <body><main id="swagger-ui" aria-label="payhub REST API"></main>
-<noscript>JavaScript is off: <a href="docs/operations">the operations as a plain list</a>.</noscript>
+<noscript>JavaScript is off: <a href="docs/operations">the operations as a list</a>.</noscript>
 <script src="{assets}/swagger-ui-bundle.js"></script>
 <script src="{assets}/swagger-ui-standalone-preset.js"></script>
 <script src="{init}"></script>
