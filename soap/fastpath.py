@@ -39,6 +39,7 @@ class SoapFastPath:
         self.path = path
         self.endpoint = registry["soap.paForNode"]
         self.factory = _read_only_factory(registry)
+        self.engine = registry.get("db.fastpath_engine")
         self.max_body = self.endpoint.config.max_body_bytes
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -68,8 +69,8 @@ class SoapFastPath:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         for attempt in (1, 2):
-            session: Session = self.factory()
-            request.db = session
+            db, close = self._open()
+            request.db = db
             try:
                 response = self.endpoint(request, only=READ_ONLY)
             except DBAPIError as exc:
@@ -81,12 +82,53 @@ class SoapFastPath:
             except Exception as exc:  # the same PAA_SYSTEM_ERROR answer as the Pyramid path
                 response = system_error_view(exc, request)
             finally:
-                session.rollback()
-                session.close()
+                close()
             break
         if response is not None:
             response.headers["X-Request-Id"] = request_id
         return response
+
+
+    def _open(self) -> tuple[Any, Any]:
+        """What the endpoint gets as ``request.db``, and how to let it go."""
+        if self.engine is None:  # SQLite: a session of the application's engine
+            session: Session = self.factory()
+
+            def close_session() -> None:
+                session.rollback()
+                session.close()
+            return session, close_session
+        connection = self.engine.connect()
+        db = _ConnectionSession(connection)
+
+        def close_connection() -> None:
+            db.close()
+            connection.close()
+        return db, close_connection
+
+
+class _ConnectionSession:
+    """What a verify needs of a Session (``connection()``, nothing pending), on a bare
+    autocommit Connection; anything else, such as the station cache loading on a miss, gets a
+    real Session bound to the same connection, made on first use."""
+
+    new = dirty = ()
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._session: Session | None = None
+
+    def connection(self) -> Any:
+        return self._connection
+
+    def __getattr__(self, name: str) -> Any:
+        if self._session is None:
+            self._session = Session(bind=self._connection)
+        return getattr(self._session, name)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
 
 
 def _read_only_factory(registry: Any) -> Any:
