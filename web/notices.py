@@ -138,12 +138,18 @@ def batch_create_view(request: Any) -> Response:
     if not isinstance(body, dict):
         raise Problem(422, "invalid_body", "the body must be a JSON object")
     numbers, service, iupds = body.get("noticeNumbers"), body.get("service"), body.get("iupds")
+    language = body.get("language", "it")
+    if language not in ("it", "it-de", "it-en"):
+        raise Problem(422, "invalid_body", "language must be it, it-de or it-en",
+                      field="language")
+    if service is not None and not isinstance(service, str):
+        raise Problem(422, "invalid_body", "service must be a string", field="service")
     for name, value in (("noticeNumbers", numbers), ("iupds", iupds)):
         if value is not None and not (isinstance(value, list)
                                       and all(isinstance(v, str) for v in value)):
             raise Problem(422, "invalid_body", f"{name} must be a list of strings")
     try:
-        batch = batches.create_batch(request.db, ente, variant=body.get("language", "it"),
+        batch = batches.create_batch(request.db, ente, variant=language,
                                      notice_numbers=numbers, service_code=service, iupds=iupds)
     except NotFound as exc:
         raise Problem(422, "unknown_selection", str(exc)) from None

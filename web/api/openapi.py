@@ -22,6 +22,7 @@ ERRORS = {
     412: "If-Match does not match the current version", 415: "Body is not application/json",
     422: "Invalid content; `field` names what failed", 428: "If-Match is required",
     413: "The upload is larger than the configured limit",
+    406: "The format asked for is not one this resource has",
 }
 READ_ERRORS = (400, 401, 404)
 WRITE_ERRORS = (400, 401, 404, 409, 412, 415, 422)
@@ -138,6 +139,64 @@ def _paths() -> dict[str, Any]:
         },
         **_webhook_paths(),
         **_bulk_paths(),
+        **_notice_paths(),
+    }
+
+
+BATCH_ID = _path_param("batchId", r"^[0-9a-f-]{36}$", "0b7e4a4e-9f3b-4f0e-9c1d-5a6b7c8d9e0f",
+                       "The notice batch's id")
+_BATCH = {"type": "object", "required": ["id", "status", "total", "done"], "properties": {
+    "id": {"type": "string"}, "status": {"type": "string"}, "total": {"type": "integer"},
+    "done": {"type": "integer"}, "unprintable": {"type": "integer"},
+    "variant": {"type": "string"}, "zipBytes": {"type": ["integer", "null"]},
+    "error": {"type": ["string", "null"]}, "download": {"type": "string"}}}
+_NOTICE_MEDIA = {"application/json": {"schema": {"type": "object"}},
+                 "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                 "image/png": {"schema": {"type": "string", "format": "binary"}},
+                 "image/svg+xml": {"schema": {"type": "string"}}}
+
+
+def _notice_paths() -> dict[str, Any]:
+    """Payment notices (web/notices.py): the printable notice and zip batches."""
+    tag = {"tags": ["payment notices"]}
+    fmt = [{"name": "format", "in": "query", "description": "json (default), pdf, png or svg",
+            "schema": {"type": "string", "enum": ["json", "pdf", "png", "svg"]}},
+           {"name": "lang", "in": "query", "description": "it (default), it-de or it-en",
+            "schema": {"type": "string", "enum": ["it", "it-de", "it-en"]}}]
+    batch = {200: {"description": "The batch and its progress",
+                   "content": {"application/json": {"schema": _BATCH}}}}
+    create = _op("createNoticeBatch", "Print many notices into a zip (PDFs + index.csv), in "
+                 "the background", {202: {"description": "Accepted; follow Location",
+                                          "content": {"application/json": {"schema": _BATCH}},
+                                          "headers": {"Location": {"schema": {"type": "string"}}}}},
+                 (400, 401, 404, 415, 422), [FISCAL_CODE]) | tag
+    create["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "description": "One selection: notice numbers, a service or IUPDs",
+        "properties": {
+            "noticeNumbers": {"type": "array", "items": {"type": "string",
+                                                         "pattern": r"^\d{18}$"}},
+            "service": {"type": "string"},
+            "iupds": {"type": "array", "items": {"type": "string"}},
+            "language": {"type": "string", "enum": ["it", "it-de", "it-en"]}}}}}}
+    return {
+        "/enti/{fiscalCode}/notices/{noticeNumber}/print": {
+            "get": _op("printNotice", "The notice data (QR and Data Matrix payloads) or the "
+                       "printable notice", {200: {"description": "The notice",
+                                                  "content": _NOTICE_MEDIA}},
+                       (400, 401, 404, 406, 422), [FISCAL_CODE, NOTICE, *fmt]) | tag,
+        },
+        "/enti/{fiscalCode}/notice-batches": {"post": create},
+        "/enti/{fiscalCode}/notice-batches/{batchId}": {
+            "get": _op("getNoticeBatch", "A batch's progress", batch, READ_ERRORS,
+                       [FISCAL_CODE, BATCH_ID]) | tag,
+        },
+        "/enti/{fiscalCode}/notice-batches/{batchId}/zip": {
+            "get": _op("downloadNoticeBatch", "The finished batch as a zip",
+                       {200: {"description": "PDFs and index.csv",
+                              "content": {"application/zip": {"schema": {
+                                  "type": "string", "format": "binary"}}}}},
+                       (400, 401, 404, 409), [FISCAL_CODE, BATCH_ID]) | tag,
+        },
     }
 
 
