@@ -641,7 +641,7 @@ _POSITION_COPY = ("id", "ente_id", "service_id", "iupd", "debtor_type", "debtor_
                   "debtor_name", "debtor_street", "debtor_civic_number", "debtor_postal_code",
                   "debtor_city", "debtor_province", "debtor_nation", "debtor_email",
                   "description", "valid_from", "due_date", "status", "version", "created_at",
-                  "updated_at", "published_at")
+                  "updated_at", "published_at", "bulk_load_id")
 _OPTION_COPY = ("id", "position_id", "ente_id", "notice_number", "iuv", "amount_cents",
                 "description", "due_date", "retention_date", "instalment_number",
                 "instalment_count", "status", "version", "activation_expires_at", "paid_cents",
@@ -680,7 +680,7 @@ def _copy(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[An
 
 
 def _insert_pg(session: Session, ente: Ente, creates: list[Item], publish: bool,
-               cause: str) -> None:
+               cause: str, bulk_load_id: int | None = None) -> None:
     """The same rows as _build (+ _publish_before_insert, _record_publish), written with one
     COPY per table whose ids come from the sequences in one query: no RETURNING, no ORM unit
     of work, no statement per row. PostgreSQL only; elsewhere the ORM path is used."""
@@ -713,7 +713,7 @@ def _insert_pg(session: Session, ente: Ente, creates: list[Item], publish: bool,
             min(o.due_date for o in data.options),
             derive_status([SimpleNamespace(status=status, instalment_count=o.instalment_count)
                            for o in data.options]),
-            1, stamp, stamp, published_at))
+            1, stamp, stamp, published_at, bulk_load_id))
         for o in data.options:
             assert o.notice_number is not None
             option_id = next(option_ids)
@@ -746,7 +746,7 @@ def _insert_pg(session: Session, ente: Ente, creates: list[Item], publish: bool,
 
 
 def write_chunk(session: Session, ente: Ente, items: list[Item], *, publish: bool,
-                cause: str) -> None:
+                cause: str, bulk_load_id: int | None = None) -> None:
     """Create the positions planned as ``created``: notice numbers in one allocation, all of
     them in one savepoint, or one savepoint each if the database refuses the lot."""
     creates = [i for i in items if i.outcome == "created" and i.position is not None]
@@ -760,9 +760,11 @@ def write_chunk(session: Session, ente: Ente, items: list[Item], *, publish: boo
     try:
         with session.begin_nested():
             if _is_pg(session):
-                _insert_pg(session, ente, creates, publish, cause)
+                _insert_pg(session, ente, creates, publish, cause, bulk_load_id)
                 return
             positions = [_build(ente, i.position, i.service_id) for i in creates]
+            for position in positions:
+                position.bulk_load_id = bulk_load_id
             if publish:
                 _publish_before_insert(positions)
             session.add_all(positions)
@@ -777,8 +779,9 @@ def write_chunk(session: Session, ente: Ente, items: list[Item], *, publish: boo
         try:
             with session.begin_nested():
                 item.position.service_id = item.service_id
-                create_position(session, ente, item.position, publish=publish, cause=cause,
-                                strict_identifiers=True)
+                created = create_position(session, ente, item.position, publish=publish,
+                                          cause=cause, strict_identifiers=True)
+                created.bulk_load_id = bulk_load_id
         except (IntegrityError, DataError) as exc:
             reason = "IUPD or notice number already used" if isinstance(exc, IntegrityError) \
                 else "a value does not fit the database"
@@ -847,7 +850,8 @@ def run_chunk(session: Session, load_id: int, shape: Shape, *,
     for item in items:
         check_item(item, shape)
     plan_chunk(session, ente, items)
-    write_chunk(session, ente, items, publish=load.publish, cause=f"bulk:{load.public_id}")
+    write_chunk(session, ente, items, publish=load.publish, cause=f"bulk:{load.public_id}",
+                bulk_load_id=load.id)
     _record(session, load, items)
     if problem is not None:
         session.add(BulkLoadError(load_id=load.id, row=problem.row, field="file",

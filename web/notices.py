@@ -142,15 +142,18 @@ def batch_create_view(request: Any) -> Response:
     if language not in ("it", "it-de", "it-en"):
         raise Problem(422, "invalid_body", "language must be it, it-de or it-en",
                       field="language")
-    if service is not None and not isinstance(service, str):
-        raise Problem(422, "invalid_body", "service must be a string", field="service")
+    bulk_load = body.get("bulkLoad")
+    for name, value in (("service", service), ("bulkLoad", bulk_load)):
+        if value is not None and not isinstance(value, str):
+            raise Problem(422, "invalid_body", f"{name} must be a string", field=name)
     for name, value in (("noticeNumbers", numbers), ("iupds", iupds)):
         if value is not None and not (isinstance(value, list)
                                       and all(isinstance(v, str) for v in value)):
             raise Problem(422, "invalid_body", f"{name} must be a list of strings")
     try:
         batch = batches.create_batch(request.db, ente, variant=language,
-                                     notice_numbers=numbers, service_code=service, iupds=iupds)
+                                     notice_numbers=numbers, service_code=service, iupds=iupds,
+                                     bulk_load=bulk_load)
     except NotFound as exc:
         raise Problem(422, "unknown_selection", str(exc)) from None
     except (DomainError, ValueError) as exc:

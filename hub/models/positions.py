@@ -37,6 +37,9 @@ class DebtPosition(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # the bulk load that created it, if any (notice batches can print "what that file loaded")
+    bulk_load_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("bulk_load.id", ondelete="SET NULL"), index=True)
 
     options: Mapped[list[PaymentOption]] = relationship(
         back_populates="position", order_by="PaymentOption.id", cascade="all, delete-orphan"

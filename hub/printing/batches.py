@@ -50,18 +50,20 @@ INDEX_HEADER = ["file", "notice_number", "instalment", "amount", "due_date",
 
 def create_batch(session: Session, ente: Ente, *, variant: str = "it",
                  notice_numbers: list[str] | None = None, service_code: str | None = None,
-                 iupds: list[str] | None = None) -> NoticeBatch:
+                 iupds: list[str] | None = None, bulk_load: str | None = None) -> NoticeBatch:
     """Record a batch and its items and write the first chunk's message (sent after commit)."""
     languages(variant)
     position_ids = lookup.positions_for(session, ente, notice_numbers=notice_numbers,
-                                        service_code=service_code, iupds=iupds)
+                                        service_code=service_code, iupds=iupds,
+                                        bulk_load=bulk_load)
     if not position_ids:
         raise DomainError("the selection holds no printable notice", code="batch_empty")
     if len(position_ids) > MAX_POSITIONS:
         raise DomainError(f"a batch holds at most {MAX_POSITIONS} positions",
                           code="batch_too_large")
     selection = {k: v for k, v in (("noticeNumbers", notice_numbers),
-                                   ("service", service_code), ("iupds", iupds)) if v}
+                                   ("service", service_code), ("iupds", iupds),
+                                   ("bulkLoad", bulk_load)) if v}
     if notice_numbers:
         selection["noticeNumbers"] = len(notice_numbers)  # the count, not 100,000 numbers
     batch = NoticeBatch(public_id=str(uuid.uuid4()), ente_id=ente.id, variant=variant,

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from hub.errors import DomainError, NotFound
 from hub.models import DebtPosition, Ente, PaymentOption, PaymentService
+from hub.models.bulk import BulkLoad
 from hub.printing.data import NoticeDocument, document_of
 
 PRINTABLE = ("payable", "in_progress")  # published and not yet paid
@@ -26,12 +27,14 @@ def notice_document(session: Session, ente: Ente, notice_number: str) -> NoticeD
 
 
 def positions_for(session: Session, ente: Ente, *, notice_numbers: list[str] | None = None,
-                  service_code: str | None = None, iupds: list[str] | None = None) -> list[int]:
+                  service_code: str | None = None, iupds: list[str] | None = None,
+                  bulk_load: str | None = None) -> list[int]:
     """The ids of the positions to print, in id order, each once. Exactly one selector:
-    notice numbers (each must exist), a service code or IUPDs (their printable positions)."""
-    chosen = [s for s in (notice_numbers, service_code, iupds) if s]
+    notice numbers (each must exist), a service code, IUPDs or a bulk load's public id (their
+    printable positions)."""
+    chosen = [s for s in (notice_numbers, service_code, iupds, bulk_load) if s]
     if len(chosen) != 1:
-        raise DomainError("give exactly one of noticeNumbers, service or iupds",
+        raise DomainError("give exactly one of noticeNumbers, service, iupds or bulkLoad",
                           code="batch_selection")
     if notice_numbers:
         rows = session.execute(
@@ -53,6 +56,12 @@ def positions_for(session: Session, ente: Ente, *, notice_numbers: list[str] | N
         if service is None:
             raise NotFound(f"unknown service {service_code!r} for Ente {ente.fiscal_code}")
         query = query.where(DebtPosition.service_id == service.id)
+    elif bulk_load:
+        load_id = session.scalar(sa.select(BulkLoad.id).where(
+            BulkLoad.public_id == bulk_load, BulkLoad.ente_id == ente.id))
+        if load_id is None:
+            raise NotFound(f"no bulk load {bulk_load!r} for Ente {ente.fiscal_code}")
+        query = query.where(DebtPosition.bulk_load_id == load_id)
     else:
         query = query.where(DebtPosition.iupd.in_(set(iupds or ())))
     return list(session.scalars(query))

@@ -66,3 +66,30 @@ def test_a_chunk_interrupted_mid_way_is_redone_once(committed_factory, stub_brok
         assert sorted(iupds) == [f"K-{k}" for k in range(5)]
         assert session.get(Ente, ente_id) is not None
     assert calls["n"] == 4  # three chunks, the second one twice
+
+
+def test_a_notice_batch_can_select_the_printable_positions_a_load_created(
+        committed_factory, stub_broker, stub_worker, tmp_path, monkeypatch):
+    from hub.printing import batches
+
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 2)
+    path = tmp_path / "load.csv"
+    path.write_bytes(csv_bytes([row(f"P-{k}") for k in range(5)]))
+    with committed_factory.begin() as session:
+        ente = make_ente(session)
+        stored = bulk.StoredFile(path, path.stat().st_size, "0" * 64, "csv")
+        load = bulk.create_load(session, ente, stored, publish=True, cause="test")
+        public_id, ente_id = load.public_id, ente.id
+    stub_broker.join("default", fail_fast=True)
+    stub_worker.join()
+    with committed_factory.begin() as session:
+        ente = session.get(Ente, ente_id)
+        loaded = set(session.scalars(sa.select(DebtPosition.id).where(
+            DebtPosition.bulk_load_id == session.scalar(
+                sa.select(BulkLoad.id).where(BulkLoad.public_id == public_id)))))
+        assert len(loaded) == 5
+        other = make_ente(session)  # another Ente cannot select this load
+        with pytest.raises(bulk.DomainError):
+            batches.create_batch(session, other, notice_numbers=None, bulk_load=public_id)
+        batch = batches.create_batch(session, ente, bulk_load=public_id)
+        assert batch.total == 5 and batch.selection == {"bulkLoad": public_id}

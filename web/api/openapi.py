@@ -171,12 +171,15 @@ def _notice_paths() -> dict[str, Any]:
                                           "headers": {"Location": {"schema": {"type": "string"}}}}},
                  (400, 401, 404, 415, 422), [FISCAL_CODE]) | tag
     create["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "description": "One selection: notice numbers, a service or IUPDs",
+        "type": "object",
+        "description": "One selection: notice numbers, a service, IUPDs or a bulk load",
         "properties": {
             "noticeNumbers": {"type": "array", "items": {"type": "string",
                                                          "pattern": r"^\d{18}$"}},
             "service": {"type": "string"},
             "iupds": {"type": "array", "items": {"type": "string"}},
+            "bulkLoad": {"type": "string", "description": "A bulk load's id: the printable "
+                         "positions it created"},
             "language": {"type": "string", "enum": ["it", "it-de", "it-en"]}}}}}}
     return {
         "/enti/{fiscalCode}/notices/{noticeNumber}/print": {
