@@ -1,8 +1,14 @@
-"""Pyramid web adapter: health, and later the REST API, checkout pages and dashboards."""
+"""Pyramid web adapter: health, the REST API, notices, the citizen's pages and level 1."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from pyramid.httpexceptions import HTTPFound
+
+
+def _to_catalogue(request: Any) -> HTTPFound:
+    return HTTPFound(location=request.route_path("checkout.home"))
 
 
 def includeme(config: Any) -> None:
@@ -12,3 +18,8 @@ def includeme(config: Any) -> None:
     config.include("web.notices", route_prefix="/api/v1")  # after web.api: extends it
     config.include("web.checkout", route_prefix="/pay")
     config.include("web.level1")  # after web.checkout: its pages reuse the checkout's
+    # the address people type: /pay and / lead to the catalogue at /pay/
+    config.add_route("pay_bare", "/pay")
+    config.add_view(_to_catalogue, route_name="pay_bare")
+    config.add_route("root", "/")
+    config.add_view(_to_catalogue, route_name="root")

@@ -54,3 +54,9 @@ def test_a_request_id_is_echoed_or_made_up(sqlite_engine):
         "X-Request-Id"] == "abc-123"
     made_up = app.get("/health", headers={"X-Request-Id": "<script>"}).headers["X-Request-Id"]
     assert made_up != "<script>" and len(made_up) == 32
+
+
+def test_the_bare_addresses_lead_to_the_citizens_catalogue(sqlite_engine):
+    app = _app(sqlite_engine.url.render_as_string(hide_password=False))
+    for path in ("/", "/pay"):
+        assert app.get(path, status=302).location.endswith("/pay/")
