@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the system libraries and tools the test suite needs, only those missing (idempotent).
-#   libdmtx0b   Data Matrix decoding (pylibdmtx) in tests
+#   libdmtx0b   Data Matrix: fast encoding at run time (pure-Python fallback without it), decoding in tests
 #   libzbar0    QR decoding (pyzbar) in tests
 #   poppler-utils  pdftoppm / pdftotext (PDF renders for the README, text checks)
 # Needs root for apt-get; without it, says what is missing and carries on (the tests that need
