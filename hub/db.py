@@ -17,6 +17,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from hub.settings import as_bool
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -95,8 +97,7 @@ def engine_options(settings: dict[str, Any]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for key, name, cast in (("payhub.db_pool_size", "pool_size", int),
                             ("payhub.db_max_overflow", "max_overflow", int),
-                            ("payhub.db_pre_ping", "pool_pre_ping",
-                             lambda v: str(v).lower() in {"1", "true", "yes", "on"})):
+                            ("payhub.db_pre_ping", "pool_pre_ping", as_bool)):
         if key in settings:
             options[name] = cast(settings[key])
     return options

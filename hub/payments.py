@@ -35,11 +35,10 @@ from hub.models import (
     StateTransition,
     Transfer,
 )
-from workflows.payment import PaymentFlow, anomaly_for_receipt
+from workflows.payment import PAID_STATES, PaymentFlow, anomaly_for_receipt
 
 log = structlog.get_logger(__name__)
 
-PAID_STATES = frozenset({"paid", "reported", "reconciled"})
 STATUS_CHANGED_ACTOR = "payment_status_changed"
 
 

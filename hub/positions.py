@@ -8,8 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hub.models import DebtPosition, PaymentOption
-
-PAID = {"paid", "reported", "reconciled"}
+from workflows.payment import PAID_STATES as PAID
 
 
 def derive_status(options: Iterable[PaymentOption]) -> str:

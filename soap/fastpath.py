@@ -38,8 +38,8 @@ class SoapFastPath:
         self.registry = registry
         self.path = path
         self.endpoint = registry["soap.paForNode"]
-        self.factory = _read_only_factory(registry)
-        self.engine = registry.get("db.fastpath_engine")
+        self.factory = registry["db.session_factory"]
+        self.engine = _read_only_engine(registry)
         self.max_body = self.endpoint.config.max_body_bytes
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -131,20 +131,19 @@ class _ConnectionSession:
             self._session.close()
 
 
-def _read_only_factory(registry: Any) -> Any:
-    """Sessions for the fast path. On PostgreSQL an engine of its own in autocommit, without
-    the pre-ping: a verify is then one round trip (no SELECT 1, BEGIN or ROLLBACK); a dropped
-    connection is retried once instead. SQLite shares the application's engine."""
-    engine = registry["db.engine"]
-    if engine.dialect.name == "sqlite":
-        return registry["db.session_factory"]
+def _read_only_engine(registry: Any) -> Any:
+    """On PostgreSQL an engine of its own in autocommit, without the pre-ping: a verify is
+    then one round trip (no SELECT 1, BEGIN or ROLLBACK); a dropped connection is retried once
+    instead. None on SQLite, which keeps sessions of the application's engine."""
+    if registry["db.engine"].dialect.name == "sqlite":
+        return None
     settings = registry.settings
     fast = hub_db.make_engine(settings["sqlalchemy.url"], pool_pre_ping=False,
-                       isolation_level="AUTOCOMMIT",
-                       pool_size=int(settings.get("payhub.db_pool_size", 20)),
-                       max_overflow=int(settings.get("payhub.db_max_overflow", 20)))
+                              isolation_level="AUTOCOMMIT",
+                              pool_size=int(settings.get("payhub.db_pool_size", 20)),
+                              max_overflow=int(settings.get("payhub.db_max_overflow", 20)))
     registry["db.fastpath_engine"] = fast
-    return hub_db.make_session_factory(fast)
+    return fast
 
 
 def wrap(app: Any) -> Any:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import Base, make_engine
@@ -31,6 +32,12 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (../shared is not beside the checkout)")
     return path
+
+
+def shared_schema(*parts: str) -> etree.XMLSchema:
+    """An official schema under ../shared, parsed without network or entities (or skip)."""
+    parser = etree.XMLParser(no_network=True, resolve_entities=False)
+    return etree.XMLSchema(etree.parse(str(shared_path(*parts)), parser))
 
 
 @pytest.fixture(scope="session")

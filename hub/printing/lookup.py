@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from hub.bulk import get_load
 from hub.errors import DomainError, NotFound
 from hub.models import DebtPosition, Ente, PaymentOption, PaymentService
-from hub.models.bulk import BulkLoad
 from hub.printing.data import NoticeDocument, document_of
 
 PRINTABLE = ("payable", "in_progress")  # published and not yet paid
@@ -57,11 +57,7 @@ def positions_for(session: Session, ente: Ente, *, notice_numbers: list[str] | N
             raise NotFound(f"unknown service {service_code!r} for Ente {ente.fiscal_code}")
         query = query.where(DebtPosition.service_id == service.id)
     elif bulk_load:
-        load_id = session.scalar(sa.select(BulkLoad.id).where(
-            BulkLoad.public_id == bulk_load, BulkLoad.ente_id == ente.id))
-        if load_id is None:
-            raise NotFound(f"no bulk load {bulk_load!r} for Ente {ente.fiscal_code}")
-        query = query.where(DebtPosition.bulk_load_id == load_id)
+        query = query.where(DebtPosition.bulk_load_id == get_load(session, ente, bulk_load).id)
     else:
         query = query.where(DebtPosition.iupd.in_(set(iupds or ())))
     return list(session.scalars(query))

@@ -11,30 +11,25 @@ from nodesim.clock import SimClock
 from nodesim.delivery import RetryPolicy
 from nodesim.node import Node
 from nodesim.station import StationClient, StationConfig
-from tests.conftest import shared_path
+from tests.conftest import shared_schema
 from tests.nodesim.fakestation import FakeStation
 
 START = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
 
 
-def _schema(*parts: str) -> etree.XMLSchema:
-    parser = etree.XMLParser(no_network=True, resolve_entities=False)
-    return etree.XMLSchema(etree.parse(str(shared_path(*parts)), parser))
-
-
 @pytest.fixture(scope="session")
 def pa_for_node_xsd() -> etree.XMLSchema:
-    return _schema("pagopa", "wsdl", "xsd", "paForNode.xsd")
+    return shared_schema("pagopa", "wsdl", "xsd", "paForNode.xsd")
 
 
 @pytest.fixture(scope="session")
 def fdr_xsd() -> etree.XMLSchema:
-    return _schema("pagopa", "xsd-common", "FlussoRiversamento_1_0_4.xsd")
+    return shared_schema("pagopa", "xsd-common", "FlussoRiversamento_1_0_4.xsd")
 
 
 @pytest.fixture(scope="session")
 def node_for_pa_xsd() -> etree.XMLSchema:
-    return _schema("pagopa", "wsdl", "xsd", "nodeForPa.xsd")
+    return shared_schema("pagopa", "wsdl", "xsd", "nodeForPa.xsd")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from lxml import etree
 from webtest import TestApp
 
 from hub.seed import seed_demo
-from tests.conftest import shared_path
+from tests.conftest import shared_path, shared_schema
 from tests.soap import soapcheck
 
 
@@ -63,7 +63,7 @@ def app(wsgi_app, seeded) -> TestApp:
 
 @pytest.fixture(scope="session")
 def official_xsd() -> etree.XMLSchema:
-    return soapcheck.load_official_schema(shared_path("pagopa", "wsdl", "xsd", "paForNode.xsd"))
+    return shared_schema("pagopa", "wsdl", "xsd", "paForNode.xsd")
 
 
 @pytest.fixture

@@ -6,17 +6,11 @@ idTransfer runs 1..n)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 from lxml import etree
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 PAFN = "http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"
-
-
-def load_official_schema(path: Path) -> etree.XMLSchema:
-    parser = etree.XMLParser(no_network=True, resolve_entities=False)
-    return etree.XMLSchema(etree.parse(str(path), parser))
 
 
 def body_element(payload: bytes) -> etree._Element:

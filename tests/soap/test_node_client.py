@@ -29,7 +29,7 @@ from soap.node_client import (
     parse_flow,
     parse_flow_list,
 )
-from tests.conftest import shared_path
+from tests.conftest import shared_path, shared_schema
 from tests.nodesim.fakestation import EC, FakeStation
 
 BROKER, STATION, PASSWORD = "77777777777", "77777777777_01", "password01"
@@ -37,19 +37,14 @@ REAL = ("peer-material", "reporting", "fdr-nodo-dei-pagamenti")
 START = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
 
 
-def _schema(*parts: str) -> etree.XMLSchema:
-    parser = etree.XMLParser(no_network=True, resolve_entities=False)
-    return etree.XMLSchema(etree.parse(str(shared_path(*parts)), parser))
-
-
 @pytest.fixture(scope="module")
 def node_for_pa_xsd() -> etree.XMLSchema:
-    return _schema("pagopa", "wsdl", "xsd", "nodeForPa.xsd")
+    return shared_schema("pagopa", "wsdl", "xsd", "nodeForPa.xsd")
 
 
 @pytest.fixture(scope="module")
 def fdr_xsd() -> etree.XMLSchema:
-    return _schema("pagopa", "xsd-common", "FlussoRiversamento_1_0_4.xsd")
+    return shared_schema("pagopa", "xsd-common", "FlussoRiversamento_1_0_4.xsd")
 
 
 @pytest.fixture
@@ -84,7 +79,7 @@ def _assert_valid_request(xsd, payload: bytes, headers: dict[str, str]) -> None:
 def sim():
     """nodesim from its own factory, on a frozen clock, paying through a fake station; served
     by waitress in a thread on a free loopback port. Yields (nodeForPa URL, base URL)."""
-    station = FakeStation(_schema("pagopa", "wsdl", "xsd", "paForNode.xsd"))
+    station = FakeStation(shared_schema("pagopa", "wsdl", "xsd", "paForNode.xsd"))
     config = StationConfig(url="http://station.invalid/soap")
     node = Node(config, clock=SimClock(frozen_at=START), client=StationClient(config, station))
     app = make_app({"nodesim.background": "false", "nodesim.password": PASSWORD}, node=node)

@@ -6,8 +6,8 @@ import pytest
 from lxml import etree
 
 from soap import schema
-from tests.conftest import shared_path
-from tests.soap.soapcheck import SOAP11, load_official_schema
+from tests.conftest import shared_path, shared_schema
+from tests.soap.soapcheck import SOAP11
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 XSD = "http://www.w3.org/2001/XMLSchema"
@@ -30,7 +30,7 @@ def _corpus():
 
 
 def test_our_schema_agrees_with_the_official_one_on_every_sample():
-    official = load_official_schema(shared_path("pagopa", "wsdl", "xsd", "paForNode.xsd"))
+    official = shared_schema("pagopa", "wsdl", "xsd", "paForNode.xsd")
     ours = schema.validation_schema()
     checked = 0
     for name, element in _corpus():

@@ -74,18 +74,27 @@ class OptionInput(_In):
                           "omit to have one generated")
 
 
+DebtorCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{11,16}$")]
+Email = Annotated[str, Field(max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")]
+Street = Annotated[str, Field(max_length=70)]
+City = Annotated[str, Field(max_length=35)]
+PostalCode = Annotated[str, Field(max_length=16)]
+TwoLetters = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+ServiceCode = Annotated[str, Field(min_length=1, max_length=35)]
+
+
 class DebtorFields(_In):
     debtor_type: Literal["F", "G"] = Field(description="F natural person, G legal person")
-    debtor_fiscal_code: Annotated[str, Field(pattern=r"^[A-Z0-9]{11,16}$")]
+    debtor_fiscal_code: DebtorCode
     debtor_name: Text140
-    debtor_email: Annotated[str, Field(max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
-    debtor_street: Annotated[str, Field(max_length=70)] | None = None
-    debtor_city: Annotated[str, Field(max_length=35)] | None = None
-    debtor_postal_code: Annotated[str, Field(max_length=16)] | None = None
-    debtor_province: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
-    debtor_nation: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    debtor_email: Email | None = None
+    debtor_street: Street | None = None
+    debtor_city: City | None = None
+    debtor_postal_code: PostalCode | None = None
+    debtor_province: TwoLetters | None = None
+    debtor_nation: TwoLetters | None = None
     description: Text140
-    service_code: Annotated[str, Field(min_length=1, max_length=35)] | None = None
+    service_code: ServiceCode | None = None
 
 
 class DebtPositionInput(DebtorFields):
@@ -105,16 +114,16 @@ class DebtPositionPatch(_In):
     """PATCH: only the fields given change; options change through PUT."""
 
     debtor_type: Literal["F", "G"] | None = None
-    debtor_fiscal_code: Annotated[str, Field(pattern=r"^[A-Z0-9]{11,16}$")] | None = None
+    debtor_fiscal_code: DebtorCode | None = None
     debtor_name: Text140 | None = None
-    debtor_email: Annotated[str, Field(max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
-    debtor_street: Annotated[str, Field(max_length=70)] | None = None
-    debtor_city: Annotated[str, Field(max_length=35)] | None = None
-    debtor_postal_code: Annotated[str, Field(max_length=16)] | None = None
-    debtor_province: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
-    debtor_nation: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    debtor_email: Email | None = None
+    debtor_street: Street | None = None
+    debtor_city: City | None = None
+    debtor_postal_code: PostalCode | None = None
+    debtor_province: TwoLetters | None = None
+    debtor_nation: TwoLetters | None = None
     description: Text140 | None = None
-    service_code: Annotated[str, Field(min_length=1, max_length=35)] | None = None
+    service_code: ServiceCode | None = None
 
 
 class TransferOutput(_Out):

@@ -225,6 +225,14 @@ def _field_problem(f: Field, value: str) -> Any:
     return None
 
 
+def _in_range(spec: Amount, cents: int, errors: dict[str, Any]) -> int | None:
+    if (spec.min_cents is not None and cents < spec.min_cents) or \
+            (spec.max_cents is not None and cents > spec.max_cents):
+        errors["amount"] = _("The amount is outside the allowed range.")
+        return None
+    return cents
+
+
 def _computed_amount(spec: Amount, values: dict[str, Any], errors: dict[str, Any]
                      ) -> int | None:
     if errors:  # the answers it depends on are not valid yet
@@ -234,11 +242,7 @@ def _computed_amount(spec: Amount, values: dict[str, Any], errors: dict[str, Any
     if cents is None or cents <= 0:
         errors["amount"] = _("The amount cannot be computed from these answers.")
         return None
-    if (spec.min_cents is not None and cents < spec.min_cents) or \
-            (spec.max_cents is not None and cents > spec.max_cents):
-        errors["amount"] = _("The amount is outside the allowed range.")
-        return None
-    return cents
+    return _in_range(spec, cents, errors)
 
 
 def _amount(spec: Amount, raw: str, errors: dict[str, Any]) -> int | None:
@@ -255,11 +259,7 @@ def _amount(spec: Amount, raw: str, errors: dict[str, Any]) -> int | None:
     except DomainError:
         errors["amount"] = _("Enter an amount in euro, e.g. 12,50.")
         return None
-    if (spec.min_cents is not None and cents < spec.min_cents) or \
-            (spec.max_cents is not None and cents > spec.max_cents):
-        errors["amount"] = _("The amount is outside the allowed range.")
-        return None
-    return cents
+    return _in_range(spec, cents, errors)
 
 
 def _payer(post: Any, errors: dict[str, Any]) -> dict[str, str]:
