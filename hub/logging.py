@@ -38,6 +38,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     structlog.configure(
         processors=[
+            structlog.stdlib.filter_by_level,  # drop what the level hides before any work
             *shared_processors(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],

@@ -1,21 +1,28 @@
 """The read-only fast path: paVerifyPaymentNotice answered in front of Pyramid.
 
 paVerify is the station's most frequent call and writes nothing, so it needs neither
-pyramid_tm's transaction manager nor pyramid_retry. This WSGI middleware gives it a plain
-session (rolled back at the end) and the same endpoint object, checks and answers as the
-Pyramid view; every other request, or a body that turns out to be another operation, goes on to
-the Pyramid application untouched.
+pyramid_tm's transaction manager nor pyramid_retry. This WSGI middleware runs the same
+endpoint object, checks and answers as the Pyramid view; every other request, or a body that
+turns out to be another operation, goes on to the Pyramid application untouched.
+
+On PostgreSQL each thread keeps one autocommit connection of an engine of its own (a verify is
+one round trip: no pool checkout, pre-ping, BEGIN or ROLLBACK), and the verify's one query goes
+to the driver as a prepared statement (``_DriverStatements``); a connection the database dropped
+is thrown away and the request tried once more on a new one. On SQLite a verify gets a session
+of the application's engine, rolled back at the end.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from pyramid.request import Request
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound
 from sqlalchemy.orm import Session
 
 from hub import db as hub_db
@@ -40,6 +47,8 @@ class SoapFastPath:
         self.endpoint = registry["soap.paForNode"]
         self.factory = registry["db.session_factory"]
         self.engine = _read_only_engine(registry)
+        self.statements = _DriverStatements.of(self.engine)
+        self._local = threading.local()  # each thread keeps its connection, as a worker would
         self.max_body = self.endpoint.config.max_body_bytes
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -53,6 +62,7 @@ class SoapFastPath:
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)
+        environ["webob.is_body_seekable"] = True  # WebOb need not copy it again
         if _MARKER not in body:
             return self.app(environ, start_response)
         response = self._answer(environ, body)
@@ -69,57 +79,147 @@ class SoapFastPath:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         for attempt in (1, 2):
-            db, close = self._open()
+            db = self._open()
             request.db = db
             try:
                 response = self.endpoint(request, only=READ_ONLY)
-            except DBAPIError as exc:
-                # a pooled connection the database dropped (restart, failover): the pool is
-                # invalidated, and one more try on a fresh connection answers the Node
-                if exc.connection_invalidated and attempt == 1:
+            except (DBAPIError, _ConnectionLost) as exc:
+                # a connection the database dropped (restart, failover): it is thrown away,
+                # and one more try on a fresh connection answers the Node
+                lost = isinstance(exc, _ConnectionLost) or exc.connection_invalidated
+                if lost:
+                    self._discard()
+                if lost and attempt == 1:
                     continue
                 response = system_error_view(exc, request)
             except Exception as exc:  # the same PAA_SYSTEM_ERROR answer as the Pyramid path
                 response = system_error_view(exc, request)
             finally:
-                close()
+                db.close()
             break
         if response is not None:
             response.headers["X-Request-Id"] = request_id
         return response
 
-
-    def _open(self) -> tuple[Any, Any]:
-        """What the endpoint gets as ``request.db``, and how to let it go."""
+    def _open(self) -> Any:
+        """What the endpoint gets as ``request.db``; its ``close()`` lets it go."""
         if self.engine is None:  # SQLite: a session of the application's engine
-            session: Session = self.factory()
+            return self.factory()  # closing it rolls back
+        connection = getattr(self._local, "connection", None)
+        if connection is None or connection.invalidated or connection.closed:
+            connection = self._local.connection = self.engine.connect()
+        return _ConnectionSession(connection, self.statements)
 
-            def close_session() -> None:
-                session.rollback()
-                session.close()
-            return session, close_session
-        connection = self.engine.connect()
-        db = _ConnectionSession(connection)
+    def _discard(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            try:
+                connection.invalidate()
+                connection.close()
+            except Exception:  # already gone; a new one is made on the next request
+                pass
 
-        def close_connection() -> None:
-            db.close()
-            connection.close()
-        return db, close_connection
+
+class _ConnectionLost(Exception):
+    """The driver lost its connection during a statement the fast path ran itself."""
+
+
+class _DriverStatements:
+    """Core SELECTs run straight on the driver (psycopg), compiled once per statement.
+
+    SQLAlchemy's execution context (parameter processing, result metadata, the Result object)
+    costs more CPU than the query itself on the station's hottest read; a statement whose
+    parameters and columns need no type processing is the same rows either way, so it is sent
+    to the driver as compiled, as a prepared statement. Anything else goes through SQLAlchemy.
+    """
+
+    @classmethod
+    def of(cls, engine: Any) -> _DriverStatements | None:
+        """For psycopg (3) engines; None otherwise (every statement through SQLAlchemy)."""
+        if engine is None or engine.dialect.driver != "psycopg":
+            return None
+        return cls(engine)
+
+    def __init__(self, engine: Any) -> None:
+        self.dialect = engine.dialect
+        self.lost = engine.dialect.loaded_dbapi.OperationalError
+        self._compiled: dict[Any, str | None] = {}
+
+    def sql(self, statement: Any) -> str | None:
+        """The driver SQL of ``statement``, or None if it needs SQLAlchemy's processing."""
+        try:
+            return self._compiled[statement]
+        except (KeyError, TypeError):
+            pass
+        sql = None
+        if isinstance(statement, sa.Select):
+            compiled = statement.compile(dialect=self.dialect)
+            types = [column[3] for column in compiled._result_columns] \
+                + [bind.type for bind in compiled.binds.values()]
+            if not compiled.positional and all(
+                    t.result_processor(self.dialect, None) is None
+                    and t.bind_processor(self.dialect) is None for t in types):
+                sql = compiled.string
+        self._compiled[statement] = sql
+        return sql
+
+
+class _DriverConnection:
+    """A Connection as the fast path's reads use it: ``execute(select, params)`` with no type
+    processing runs on the driver; everything else is the SQLAlchemy Connection's."""
+
+    def __init__(self, connection: Any, statements: _DriverStatements) -> None:
+        self._connection = connection
+        self._statements = statements
+
+    def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
+        sql = self._statements.sql(statement)
+        if sql is None:
+            return self._connection.execute(statement, parameters)
+        driver = self._connection.connection.dbapi_connection
+        try:
+            return _Rows(driver.execute(sql, parameters or {}, prepare=True).fetchall())
+        except self._statements.lost as exc:
+            raise _ConnectionLost(type(exc).__name__) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+class _Rows:
+    """The part of a Result the fast path's reads use."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._rows = rows
+
+    def one_or_none(self) -> tuple[Any, ...] | None:
+        if len(self._rows) > 1:
+            raise MultipleResultsFound("more than one row where one at most was expected")
+        return self._rows[0] if self._rows else None
+
+    def first(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+    def all(self) -> list[tuple[Any, ...]]:
+        return self._rows
 
 
 class _ConnectionSession:
     """What a verify needs of a Session (``connection()``, nothing pending), on a bare
-    autocommit Connection; anything else, such as the station cache loading on a miss, gets a
-    real Session bound to the same connection, made on first use."""
+    autocommit Connection kept by the thread; anything else, such as the station cache loading
+    on a miss, gets a real Session bound to the same connection, made on first use."""
 
     new = dirty = ()
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, statements: _DriverStatements | None) -> None:
         self._connection = connection
+        self._driver = connection if statements is None \
+            else _DriverConnection(connection, statements)
         self._session: Session | None = None
 
     def connection(self) -> Any:
-        return self._connection
+        return self._driver
 
     def __getattr__(self, name: str) -> Any:
         if self._session is None:

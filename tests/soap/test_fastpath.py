@@ -64,3 +64,52 @@ def test_a_connection_dropped_by_the_database_is_retried_once(app, check, pg_eng
     assert killed >= 1
     res = check(post(app, verify_req()).body)
     assert res.findtext("outcome") == "OK"
+
+
+def test_a_connection_dropped_under_a_driver_read_is_retried_once(make_app, check, pg_engine,
+                                                                  monkeypatch):
+    # with the station cached, the verify's only statement is the driver-level read
+    app = make_app(**{"payhub.soap_station_cache_seconds": "60"})
+    assert check(post(app, verify_req()).body).findtext("outcome") == "OK"
+    lost = []
+    real = fastpath.SoapFastPath._discard
+
+    def spy(self):
+        lost.append(True)
+        real(self)
+
+    monkeypatch.setattr(fastpath.SoapFastPath, "_discard", spy)
+    with pg_engine.connect() as conn:
+        conn.execute(sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    res = check(post(app, verify_req()).body)
+    assert res.findtext("outcome") == "OK" and lost == [True]
+
+
+def test_the_verify_query_runs_on_the_driver_and_gives_the_same_row(pg_engine, seeded):
+    from hub.models import Ente, PaymentOption
+    from hub.seed import DEMO_EC
+
+    with seeded() as session:
+        ente_id = session.scalars(sa.select(Ente.id).where(Ente.fiscal_code == DEMO_EC)).one()
+        option = session.scalars(sa.select(PaymentOption)
+                                 .where(PaymentOption.ente_id == ente_id)).first()
+        expected = payments.notice_summary(session, ente_id, option.notice_number)
+    statements = fastpath._DriverStatements.of(pg_engine)
+    assert statements.sql(payments._NOTICE_SUMMARY) is not None
+    with pg_engine.connect() as conn:
+        db = fastpath._ConnectionSession(conn, statements)
+        assert isinstance(db.connection(), fastpath._DriverConnection)
+        assert payments.notice_summary(db, ente_id, option.notice_number) == expected
+        assert payments.notice_summary(db, ente_id, "399999999999999999") is None
+
+
+def test_a_statement_needing_type_processing_goes_through_sqlalchemy(pg_engine):
+    from hub.models import PaymentOption
+
+    statements = fastpath._DriverStatements.of(pg_engine)
+    # UTCDateTime converts what the driver returns: the driver's rows would differ
+    assert statements.sql(sa.select(PaymentOption.activation_expires_at)) is None
+    assert statements.sql(sa.select(PaymentOption.id)) is not None
+    assert fastpath._DriverStatements.of(sa.create_engine("sqlite://")) is None
