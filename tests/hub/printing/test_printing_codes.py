@@ -205,7 +205,7 @@ def test_pagopa_decoder_agrees_with_the_vector_verdicts(pagopa_commons):
         assert result["ok"] == row["io_pagopa_commons_rule_verdict"].startswith("accept"), row
 
 
-# --- speed choices: a fixed QR mask, libdmtx with a pure-Python fallback ----------------------
+# --- speed choices: the QR mask scored on bitboards, libdmtx with a pure-Python fallback ------
 
 
 def _random_payloads(n: int) -> list[tuple[str, str]]:
