@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PAYHUB := $(BIN)/payhub
 
-.PHONY: demo test services lint format diagram clean
+.PHONY: demo test bench services lint format diagram clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "payhub needs Python 3.11 (Spyne 2.14 does not import on 3.12+); set PYTHON=/path/to/python3.11"'
@@ -28,6 +28,14 @@ test: $(VENV)/.installed services
 	@bash scripts/ensure-system-packages.sh
 	@bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The benchmarks print their figures (about 10 minutes; they need PostgreSQL and Redis, and wrk)
+bench: $(VENV)/.installed services
+	@bash scripts/ensure-system-packages.sh wrk
+	$(BIN)/python bench/soap_bench.py --seconds 8
+	$(BIN)/python bench/soap_cpu.py
+	$(BIN)/python bench/notices_bench.py --count 10000
+	$(BIN)/python bench/bulk_bench.py --rows 100000
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

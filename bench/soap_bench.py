@@ -39,6 +39,12 @@ VERIFY = ENV.format(f"<pafn:paVerifyPaymentNoticeReq>{WHO}<qrCode><fiscalCode>77
                     "</pafn:paVerifyPaymentNoticeReq>")
 
 
+def get_payment(notice: str) -> str:
+    return ENV.format(f"<pafn:paGetPaymentV2Request>{WHO}<qrCode><fiscalCode>77777777777"
+                      f"</fiscalCode><noticeNumber>{notice}</noticeNumber></qrCode>"
+                      "<amount>10.00</amount></pafn:paGetPaymentV2Request>")
+
+
 def send_rt(receipt_id: str, notice: str, iuv: str) -> str:
     receipt = (f"<receiptId>{receipt_id}</receiptId><noticeNumber>{notice}</noticeNumber>"
                "<fiscalCode>77777777777</fiscalCode><outcome>OK</outcome>"
@@ -126,9 +132,29 @@ def start(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
     raise SystemExit(f"{app} did not start")
 
 
+# Appended to every scenario's script (the floor's too, so they pay the same): an answer
+# without <outcome>OK is a KO, HTTP 200 or not, and counts as an error.
+KO_COUNTER = """
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)  -- each thread's own number, a global in its script
+end
+function init(args) ko = 0 end
+function response(status, headers, body)
+  if not string.find(body, "<outcome>OK", 1, true) then ko = ko + 1 end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + t:get("ko") end
+  io.write("KO answers: " .. total .. "\\n")
+end
+"""
+
+
 def wrk(url: str, lua: str, seconds: int, connections: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(lua)
+        f.write(lua + KO_COUNTER)
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
                           "-s", f.name, url], capture_output=True, text=True, timeout=seconds + 30
                          ).stdout
@@ -140,10 +166,11 @@ def wrk(url: str, lua: str, seconds: int, connections: int) -> dict[str, float]:
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    ko = re.search(r"KO answers: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
             "p50": ms("50%"), "p99": ms("99%"),
-            "errors": int(errors.group(1)) if errors else 0,
+            "errors": max(int(errors.group(1)) if errors else 0, int(ko.group(1))),
             "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
 
@@ -153,6 +180,18 @@ def lua_post(body: str, action: str) -> str:
             f'wrk.headers["Content-Type"] = "text/xml"\nwrk.headers["SOAPAction"] = "{action}"\n')
 
 
+def lua_get_payment(notices: list[tuple[str, str]]) -> str:
+    """Activations cycling over the bench's notices (an open activation may be renewed)."""
+    template = get_payment("NOTICE").replace("\\", "\\\\").replace('"', '\\"')
+    rows = ",".join(f'"{n}"' for n, _ in notices)
+    return (f'local notices = {{{rows}}}\nlocal counter = 0\n'
+            f'local template = "{template}"\n'
+            'request = function()\n  counter = counter + 1\n'
+            '  local body = template:gsub("NOTICE", notices[(counter % #notices) + 1])\n'
+            '  return wrk.format("POST", nil, {["Content-Type"]="text/xml", '
+            '["SOAPAction"]="paGetPaymentV2"}, body)\nend\n')
+
+
 def lua_send_rt(notices: list[tuple[str, str]], prefix: str) -> str:
     template = send_rt("RID", "NOTICE", "IUV").replace("\\", "\\\\").replace('"', '\\"')
     rows = ",".join(f'{{"{n}","{i}"}}' for n, i in notices)
@@ -160,7 +199,7 @@ def lua_send_rt(notices: list[tuple[str, str]], prefix: str) -> str:
             f'local template = "{template}"\n'
             'request = function()\n  counter = counter + 1\n'
             '  local n = notices[(counter % #notices) + 1]\n'
-            f'  local rid = "{prefix}-" .. tostring(math.random(1, 2^30)) .. "-" .. counter\n'
+            f'  local rid = "{prefix}-" .. tid .. "-" .. counter\n'
             '  local body = template:gsub("RID", rid):gsub("NOTICE", n[1]):gsub("IUV", n[2])\n'
             '  return wrk.format("POST", nil, {["Content-Type"]="text/xml", '
             '["SOAPAction"]="paSendRT"}, body)\nend\n')
@@ -214,9 +253,14 @@ def main() -> None:
                                         opts.seconds, opts.connections),
             "payhub paVerify (wrk)": wrk(hub_url, lua_post(VERIFY, "paVerifyPaymentNotice"),
                                          opts.seconds, opts.connections),
+            # activations before any receipt: a paid notice can no longer be activated
+            "payhub paGetPaymentV2 (wrk)": wrk(hub_url, lua_get_payment(notices), opts.seconds,
+                                               opts.connections),
+            "payhub paVerify @50/s": paced(hub_url, lambda i: VERIFY, 50, opts.seconds),
+            "payhub paGetPaymentV2 @50/s": paced(
+                hub_url, lambda i: get_payment(notices[i % len(notices)][0]), 50, opts.seconds),
             "payhub paSendRT (wrk)": wrk(hub_url, lua_send_rt(notices, "wrk"), opts.seconds,
                                          opts.connections),
-            "payhub paVerify @50/s": paced(hub_url, lambda i: VERIFY, 50, opts.seconds),
             "payhub paSendRT @50/s": paced(
                 hub_url, lambda i: send_rt(f"paced-{i}", *notices[i % len(notices)]), 50,
                 opts.seconds),
@@ -226,11 +270,11 @@ def main() -> None:
             p.terminate()
             p.wait(10)
     floor = rows["floor paVerify (wrk)"]["rps"]
-    print(f"\n{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+    print(f"\n{'scenario':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
           f"{'x floor':>8}")
     for name, r in rows.items():
         ratio = f"{r['rps'] / floor:.2f}" if "wrk" in name else "-"
-        print(f"{name:28} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7} "
+        print(f"{name:30} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7} "
               f"{ratio:>8}")
     print(f"\n(gunicorn -w 2 each, {opts.connections} wrk connections, {opts.seconds}s, "
           f"{os.cpu_count()} CPUs shared by servers, load, PostgreSQL and Redis)")

@@ -3,10 +3,11 @@
 #   libdmtx0b   Data Matrix: fast encoding at run time (pure-Python fallback without it), decoding in tests
 #   libzbar0    QR decoding (pyzbar) in tests
 #   poppler-utils  pdftoppm / pdftotext (PDF renders for the README, text checks)
+# Arguments name more packages (`make bench` adds wrk, the SOAP benchmark's load generator).
 # Needs root for apt-get; without it, says what is missing and carries on (the tests that need
 # a missing tool skip and say why).
 set -u
-PACKAGES=(libdmtx0b libzbar0 poppler-utils)
+PACKAGES=(libdmtx0b libzbar0 poppler-utils "$@")
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
