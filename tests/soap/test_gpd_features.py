@@ -22,8 +22,9 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 from pytest_bdd import given, parsers, scenarios, then, when
-from webtest import TestApp
+from webtest import TestApp, TestResponse
 
+from hub import api_keys
 from hub.debts import OptionIn, PositionIn, TransferIn, create_position
 from hub.models import (
     Anomaly,
@@ -74,6 +75,9 @@ class Ctx:
     token: str | None = None
     outcome_sent: bool = False
     last: Sent | None = None
+    api: TestResponse | None = None  # the last REST call, if the last request was one
+    api_query: dict[str, str] | None = None
+    api_key: str | None = None
     sent: list[Sent] = field(default_factory=list)
 
 
@@ -158,7 +162,7 @@ def send(ctx: Ctx, client: TestApp, factory, xsd, name: str, *, fiscal_code: str
     wrapper = soapcheck.check_response(res.body, xsd) if res.status_int == 200 else None
     sent = Sent(name, operation, request.findtext("idPA"), body, res.status_int, wrapper,
                 before, after)
-    ctx.last = sent
+    ctx.last, ctx.api = sent, None
     ctx.sent.append(sent)
     return sent
 
@@ -347,29 +351,45 @@ def send_payment_outcome_to_nodo(ctx, committed_factory):
     ctx.outcome_sent = True
 
 
-_NO_RECEIPTS_API = (
-    "GPD-payments' own receipts REST API (GET /payments/{organizationfiscalcode}/receipts, "
-    "and ?iuv=) has no equivalent here: payhub's REST API (web/api, /api/v1, API-key auth) "
-    "lists receipts per notice (/enti/{ec}/notices/{n}/receipts), not per EC with GPD's "
-    "filters and paging; the SOAP steps before this one ran and the receipt was checked stored")
+def _api_key(ctx: Ctx, factory) -> str:
+    """The Ente back-office's key for payhub's REST API (one per scenario, scoped to the EC)."""
+    if ctx.api_key is None:
+        with factory.begin() as s:
+            ctx.api_key = api_keys.create_key(
+                s, "gpd-features", [ctx.env["test_creditor_institution"]]).secret
+    return ctx.api_key
+
+
+def _get_receipts(ctx: Ctx, client: TestApp, factory, **query: str) -> None:
+    """GPD-payments' GET /payments/{organizationfiscalcode}/receipts[?iuv=] is payhub's
+    GET /api/v1/enti/{ec}/receipts[?iuv=] (README "REST API"), called as the Ente would:
+    with its API key, on the app the SOAP steps used."""
+    ec = ctx.env["test_creditor_institution"]
+    ctx.api = client.get(f"/api/v1/enti/{ec}/receipts", query, expect_errors=True,
+                         headers={"Authorization": f"Bearer {_api_key(ctx, factory)}"})
 
 
 @when("the client sends the GetOrganizationReceiptsRequest")
-def get_organization_receipts(ctx, committed_factory):
+def get_organization_receipts(ctx, client, committed_factory):
     _receipt_stored(ctx, committed_factory)
-    pytest.skip(_NO_RECEIPTS_API)
+    _get_receipts(ctx, client, committed_factory)
 
 
 @when("the client sends the GetOrganizationReceipts filtered by IUV request")
-def get_organization_receipts_by_iuv(ctx, committed_factory):
+def get_organization_receipts_by_iuv(ctx, client, committed_factory):
     _receipt_stored(ctx, committed_factory)
-    pytest.skip(_NO_RECEIPTS_API)
+    ctx.api_query = {"iuv": ctx.iuv}
+    _get_receipts(ctx, client, committed_factory, **ctx.api_query)
 
 
 # -- then ------------------------------------------------------------------------------------
 @then(parsers.parse("the client receives status code {status:d}"))
 def status_code(ctx, status):
-    assert ctx.last is not None and ctx.last.status == status
+    """Of the last request: the REST call if the scenario's last step made one, else SOAP."""
+    if ctx.api is not None:
+        assert ctx.api.status_int == status, ctx.api.text
+    else:
+        assert ctx.last is not None and ctx.last.status == status
 
 
 @then("the client receives an OK in the response")
@@ -445,6 +465,69 @@ def verify_amount(ctx, amount):
     assert res.findtext("paymentList/paymentOptionDescription/amount") == amount
     assert res.findtext("fiscalCodePA") == ctx.env["test_creditor_institution"]
 
+
+
+def _our_receipt(ctx: Ctx) -> dict:
+    """This scenario's receipt in the REST answer: there exactly once."""
+    assert ctx.api is not None and ctx.api.status_int == 200
+    assert ctx.api.content_type == "application/json"
+    items = ctx.api.json["items"]
+    ours = [r for r in items if r["receiptId"] == ctx.token]
+    assert len(ours) == 1, [r["receiptId"] for r in items]
+    return ours[0]
+
+
+@then("the receipts response contains results")
+def receipts_contain_results(ctx):
+    """The Ente's list, newest first, holds the receipt the scenario's paSendRT brought."""
+    page = ctx.api.json
+    assert page["items"] and page["nextCursor"] is None
+    received = [dt.datetime.fromisoformat(r["receivedAt"]) for r in page["items"]]
+    assert received == sorted(received, reverse=True)
+    ours = _our_receipt(ctx)
+    assert (ours["iuv"], ours["noticeNumber"], ours["amount"], ours["ecFiscalCode"],
+            ours["outcome"]) == (ctx.iuv, ctx.notice, "300.00",
+                                 ctx.env["test_creditor_institution"], "OK")
+
+
+@then("the receipts response is valid")
+def receipts_valid(ctx, client, committed_factory):
+    """Filtered by IUV: every item has it and ours is there, carrying what GPD's receipt
+    answer (gpd-responses/receiptPaymentOption.json) carries, in our own names: nav ->
+    noticeNumber, organizationFiscalCode -> ecFiscalCode, amount (cents) -> amount (euro
+    string), paymentDate -> paymentDateTime, pspCompany -> pspCompanyName, idReceipt ->
+    receiptId, transfer[] -> transfers[] (the receipt's own transferList elements); GPD's
+    status PO_PAID is the notice's state, read from our API too."""
+    assert ctx.api_query == {"iuv": ctx.iuv}
+    items = ctx.api.json["items"]
+    assert items and all(r["iuv"] == ctx.iuv for r in items)
+    ours = _our_receipt(ctx)
+    ec, p = ctx.env["test_creditor_institution"], ctx.payload
+    today = gpd.today()
+    assert ours | {"receivedAt": None, "paymentDateTime": None, "transfers": None} == {
+        "receiptId": ctx.token, "noticeNumber": ctx.notice, "iuv": ctx.iuv,
+        "ecFiscalCode": ec, "outcome": "OK", "amount": "300.00", "fee": "1.50",
+        "description": 'Pagamento compenso spettacolo "Tel chi el telun"',
+        "debtorFiscalCode": p["fiscalCode"], "payerFiscalCode": p["fiscalCode"],
+        "pspId": ctx.env["pspId"], "pspCompanyName": ctx.env["pspName"],
+        "paymentMethod": "creditCard", "applicationDate": today.isoformat(),
+        "transferDate": (today + dt.timedelta(days=1)).isoformat(), "standin": False,
+        "receivedAt": None, "paymentDateTime": None, "transfers": None}
+    # the template pays at noon, Italian time: still today in UTC
+    assert dt.datetime.fromisoformat(ours["paymentDateTime"]).date() == today
+    transfers = ours["transfers"]
+    assert [(t["idTransfer"], t["fiscalCodePA"], t["transferAmount"], t["IBAN"],
+             t["remittanceInformation"], t["transferCategory"]) for t in transfers] == [
+        ("1", ec, "100.00", ctx.env["test_iban"], "Rata 1", "G"),
+        ("2", ec, "200.00", ctx.env["test_iban"], "Rata 2", "G")]
+    assert sum(Decimal(t["transferAmount"]) for t in transfers) == Decimal(ours["amount"])
+    auth = {"Authorization": f"Bearer {_api_key(ctx, committed_factory)}"}
+    notice = client.get(f"/api/v1/enti/{ec}/notices/{ctx.notice}", headers=auth).json
+    assert [o["status"] for o in notice["options"]] == ["paid"]
+    # the filter filters: another IUV finds nothing
+    other = "9" * len(ctx.iuv) if ctx.iuv != "9" * len(ctx.iuv) else "8" * len(ctx.iuv)
+    assert client.get(f"/api/v1/enti/{ec}/receipts", {"iuv": other}, headers=auth
+                      ).json == {"items": [], "nextCursor": None}
 
 
 # -- beyond the scenarios ----------------------------------------------------------------------

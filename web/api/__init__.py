@@ -28,6 +28,7 @@ ROUTES = {
     "api.position_cancel": (f"/enti/{EC}/debt-positions/{IUPD}/cancel", ("POST",)),
     "api.notice": (f"/enti/{EC}/notices/{NOTICE}", ("GET",)),
     "api.notice_receipts": (f"/enti/{EC}/notices/{NOTICE}/receipts", ("GET",)),
+    "api.receipts": (f"/enti/{EC}/receipts", ("GET",)),
     "api.receipt": (f"/enti/{EC}/receipts/{RECEIPT}", ("GET",)),
     "api.receipt_xml": (f"/enti/{EC}/receipts/{RECEIPT}/xml", ("GET",)),
 }

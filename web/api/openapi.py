@@ -126,6 +126,11 @@ def _paths() -> dict[str, Any]:
                        {200: _json("ReceiptList", "Receipts")}, READ_ERRORS,
                        [FISCAL_CODE, NOTICE]),
         },
+        "/enti/{fiscalCode}/receipts": {
+            "get": _op("listReceipts", "The Ente's receipts, newest first (filters, cursor "
+                       "pagination)", {200: _json("ReceiptPage", "A page of receipts")},
+                       (*READ_ERRORS, 422), [FISCAL_CODE, *_receipt_params()]),
+        },
         "/enti/{fiscalCode}/receipts/{receiptId}": {
             "get": _op("getReceipt", "A receipt as JSON",
                        {200: _json("ReceiptOutput", "The receipt")}, READ_ERRORS,
@@ -141,6 +146,19 @@ def _paths() -> dict[str, Any]:
         **_bulk_paths(),
         **_notice_paths(),
     }
+
+
+def _receipt_params() -> list[dict[str, Any]]:
+    day = "Day (UTC) payhub received the receipt (`receivedAt`), not the payment date"
+    return [{"name": n, "in": "query", "description": d, "schema": s} for n, d, s in (
+        ("iuv", "Creditor reference (IUV)", {"type": "string", "pattern": r"^[A-Za-z0-9]{1,35}$"}),
+        ("noticeNumber", "Notice number", {"type": "string", "pattern": r"^\d{18}$"}),
+        ("from", f"{day}: from this day on; after `to` → 422",
+         {"type": "string", "format": "date"}),
+        ("to", f"{day}: up to this day, included", {"type": "string", "format": "date"}),
+        ("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+        ("cursor", "`nextCursor` of the previous page", {"type": "string", "maxLength": 40}),
+    )]
 
 
 BATCH_ID = _path_param("batchId", r"^[0-9a-f-]{36}$", "0b7e4a4e-9f3b-4f0e-9c1d-5a6b7c8d9e0f",
@@ -286,7 +304,8 @@ def build(server_url: str = "/api/v1") -> dict[str, Any]:
                                           schemas.DebtPositionPatch)]
     models += [(m, "serialization") for m in (schemas.DebtPositionOutput,
                                               schemas.DebtPositionPage, schemas.ReceiptOutput,
-                                              schemas.ReceiptList, schemas.ProblemDocument)]
+                                              schemas.ReceiptList, schemas.ReceiptPage,
+                                              schemas.ProblemDocument)]
     models += [(webhooks.WebhookInput, "validation")]
     models += [(m, "serialization") for m in (webhooks.WebhookCreated, webhooks.WebhookList,
                                               webhooks.DeadLetterPage,

@@ -194,6 +194,8 @@ class ReceiptOutput(_Out):
     receipt_id: str
     notice_number: str
     iuv: str
+    ec_fiscal_code: str = Field(description="The Ente creditore the receipt names "
+                                            "(its `fiscalCode`)")
     outcome: str
     amount: Amount
     fee: Amount | None
@@ -213,6 +215,12 @@ class ReceiptOutput(_Out):
 
 class ReceiptList(_Out):
     items: list[ReceiptOutput]
+
+
+class ReceiptPage(_Out):
+    items: list[ReceiptOutput]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; "
+                                                 "null on the last page")
 
 
 class FieldError(_Out):
@@ -245,5 +253,21 @@ class ListQuery(BaseModel):
     payment_date_to: QueryDate | None = None
     debtor_fiscal_code: Annotated[str, Field(max_length=16)] | None = None
     service_code: Annotated[str, Field(max_length=35)] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Annotated[str, Field(max_length=40)] | None = None
+
+
+class ReceiptQuery(BaseModel):
+    """Filters of GET .../receipts (query parameters). ``from``/``to`` are days (UTC) of
+    ``receivedAt``, when payhub stored the receipt: always set, unlike the optional
+    ``paymentDateTime``, so a receipt that arrives late (Stand-In) is not missed by a
+    client that asks for everything since its last call."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+    iuv: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,35}$")] | None = None
+    notice_number: NoticeNumber | None = None
+    from_: QueryDate | None = Field(None, alias="from")
+    to: QueryDate | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: Annotated[str, Field(max_length=40)] | None = None

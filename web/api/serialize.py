@@ -70,6 +70,7 @@ def _position(p: DebtPosition, history: dict[int, list[StateTransition]],
 def receipt_json(r: Receipt) -> dict[str, Any]:
     return schemas.ReceiptOutput(
         receipt_id=r.receipt_id, notice_number=r.notice_number, iuv=r.creditor_reference_id,
+        ec_fiscal_code=r.ec_fiscal_code,
         outcome=r.outcome, amount=format_cents(r.payment_amount_cents),
         fee=format_cents(r.fee_cents) if r.fee_cents is not None else None,
         description=r.description, debtor_fiscal_code=r.debtor_fiscal_code,
