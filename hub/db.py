@@ -8,6 +8,7 @@ pyramid_retry replays the request on a serialization failure or deadlock.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,6 +51,9 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
 
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+ROME = zoneinfo.ZoneInfo("Europe/Rome")  # Italian local time, summer time included
 
 
 def utcnow() -> dt.datetime:

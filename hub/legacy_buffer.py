@@ -35,7 +35,6 @@ import hashlib
 import hmac
 import json
 import xml.etree.ElementTree as ET
-import zoneinfo
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -43,7 +42,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from hub import checkout, level1
-from hub.db import utcnow
+from hub.db import ROME, utcnow
 from hub.errors import DomainError
 from hub.models import CheckoutCart, Level1Portal
 from hub.money import format_cents
@@ -51,7 +50,6 @@ from hub.money import format_cents
 log = structlog.get_logger(__name__)
 
 WINDOW = dt.timedelta(minutes=10)  # PayER clients use a 10-minute window
-ROME = zoneinfo.ZoneInfo("Europe/Rome")  # TagOrario is Italian local time
 KEY_PREFIX = "payer:"
 TIME_FORMAT = "%Y%m%d%H%M"
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 from lxml import etree
 
+from hub.db import ROME
 from hub.models import Receipt
 from hub.money import to_cents
 
@@ -36,7 +37,7 @@ def _datetime(elt: etree._Element, tag: str) -> dt.datetime | None:
         return None
     stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if stamp.tzinfo is None:  # the Node writes Italian local time without an offset
-        stamp = stamp.replace(tzinfo=dt.timezone(dt.timedelta(hours=1)))
+        stamp = stamp.replace(tzinfo=ROME)  # +01:00 in winter, +02:00 in summer
     return stamp.astimezone(dt.UTC)
 
 

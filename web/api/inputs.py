@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -28,13 +29,40 @@ def _problem(exc: ValidationError, status: int = 422) -> Problem:
                    field=errors[0]["field"], errors=errors)
 
 
+_NUL = "NUL characters are not accepted"
+
+
+def nul_path(value: Any, loc: tuple[Any, ...] = ()) -> str | None:
+    """Where a NUL character is in parsed JSON (a key or a string), or None. PostgreSQL
+    cannot store one, so it is refused here, naming the field, not by the database."""
+    if isinstance(value, str):
+        return (_path(loc) or "body") if "\x00" in value else None
+    if isinstance(value, dict | list):
+        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+            if isinstance(key, str) and "\x00" in key:
+                return _path((*loc, key))
+            found = nul_path(item, (*loc, key))
+            if found:
+                return found
+    return None
+
+
 def body(request: Any, model: type[M]) -> M:
     """Validate the JSON body strictly against ``model``: unknown fields and wrong types fail."""
     if request.content_type != "application/json":
         raise Problem(415, "unsupported_media_type", "send the body as application/json",
                       field="Content-Type")
+    raw = request.body or b""
+    if b"\\u0000" in raw:  # the only way JSON can carry a NUL
+        try:
+            where = nul_path(json.loads(raw))
+        except ValueError:
+            where = None  # not JSON: the validation below says so
+        if where:
+            raise Problem(422, "validation_failed", f"{where}: {_NUL}", field=where,
+                          errors=[{"field": where, "message": _NUL}])
     try:
-        return model.model_validate_json(request.body or b"")
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         raise _problem(exc) from None
 
@@ -45,6 +73,8 @@ def query(request: Any, model: type[M]) -> M:
     for name, value in request.GET.items():
         if name in params:
             raise Problem(400, "invalid_query", "give this parameter once", field=name)
+        if "\x00" in name or "\x00" in value:
+            raise Problem(400, "invalid_query", _NUL, field=name.replace("\x00", ""))
         params[name] = value
     try:
         return model.model_validate(params)

@@ -41,6 +41,9 @@ from web.checkout.i18n import _
 
 TYPES = {"text", "textarea", "number", "date", "email", "select", "checkbox"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# control characters (NUL above all: PostgreSQL cannot store it); tabs and line breaks may
+# come from a pasted address
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 RESERVED = {"csrf_token", "amount", "payer_fiscal_code", "payer_name", "payer_email"}
 
 
@@ -200,6 +203,8 @@ def validate_fields(fields: list[Field], post: Any) -> tuple[dict[str, Any], dic
 
 
 def _field_problem(f: Field, value: str) -> Any:
+    if _CONTROL.search(value):
+        return _NOT_ALLOWED
     if f.maxlength and len(value) > int(f.maxlength):
         return _("At most ${n} characters.", mapping={"n": f.maxlength})
     if f.type == "number":
@@ -223,6 +228,9 @@ def _field_problem(f: Field, value: str) -> Any:
     if f.pattern and not re.fullmatch(f.pattern, value):
         return _("The value is not in the expected format.")
     return None
+
+
+_NOT_ALLOWED = _("This field contains characters that are not allowed.")
 
 
 def _in_range(spec: Amount, cents: int, errors: dict[str, Any]) -> int | None:
@@ -266,14 +274,19 @@ def _payer(post: Any, errors: dict[str, Any]) -> dict[str, str]:
     payer = {"fiscal_code": post.get("payer_fiscal_code", "").strip().upper().replace(" ", ""),
              "name": post.get("payer_name", "").strip(),
              "email": post.get("payer_email", "").strip()}
-    if not payer["fiscal_code"]:
-        errors["payer_fiscal_code"] = _("This field is required.")
-    elif payer_problem(payer["fiscal_code"]):
-        errors["payer_fiscal_code"] = _("This is not a valid fiscal code or VAT number.")
-    if not payer["name"]:
-        errors["payer_name"] = _("This field is required.")
-    elif len(payer["name"]) > 140:
-        errors["payer_name"] = _("At most ${n} characters.", mapping={"n": 140})
-    if payer["email"] and not _EMAIL.match(payer["email"]):
-        errors["payer_email"] = _("Enter a valid e-mail address.")
+    checks = {
+        "fiscal_code": lambda v: _("This is not a valid fiscal code or VAT number.")
+        if payer_problem(v) else None,
+        "name": lambda v: _("At most ${n} characters.", mapping={"n": 140})
+        if len(v) > 140 else None,
+        "email": lambda v: None if _EMAIL.match(v) else _("Enter a valid e-mail address."),
+    }
+    for name, value in payer.items():
+        if not value:
+            if name != "email":  # the only optional one
+                errors[f"payer_{name}"] = _("This field is required.")
+            continue
+        problem = _NOT_ALLOWED if _CONTROL.search(value) else checks[name](value)
+        if problem is not None:
+            errors[f"payer_{name}"] = problem
     return payer

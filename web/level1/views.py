@@ -15,6 +15,7 @@ from pyramid.view import view_config
 from hub import checkout, legacy_buffer, level1
 from hub.errors import NotFound
 from hub.models import CheckoutCart, Ente
+from web.api.inputs import nul_path
 from web.checkout.i18n import _, localized
 from web.checkout.views import send_to_checkout
 
@@ -43,6 +44,10 @@ def start_payment(request: Any) -> dict[str, Any]:
         return _problem(request, 401, portal.code, str(portal))
     try:
         body = json.loads(request.body or b"null")
+        where = nul_path(body)
+        if where:
+            return _problem(request, 422, "invalid_request", f"{where}: NUL characters are "
+                            "not accepted")
         # a refused request leaves no half-built cart behind (the nonce stays used)
         with request.db.begin_nested():
             cart, created = level1.start_payment(request.db, portal, body)

@@ -234,3 +234,22 @@ def test_receipts_as_json_and_original_xml_and_payment_date_filter(world):
     assert [p["iupd"] for p in paid["items"]] == ["IUPD-1"]
     with world.factory() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Receipt)) == 1
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"description": "TARI\u00002026"}, "description"),
+    ({"debtorName": "\u0000"}, "debtorName"),
+    ({"options": [{"amount": "30.00", "dueDate": DUE,
+                   "transfers": [transfer(remittanceInformation="a\u0000")]}]},
+     "options[0].transfers[0].remittanceInformation"),
+])
+def test_a_nul_character_in_the_body_is_a_422_naming_the_field(world, change, field):
+    problem = _create(world, position_body(**change), status=422).json
+    assert problem["field"] == field and "NUL" in problem["detail"]
+
+
+@pytest.mark.parametrize("param", ["debtorFiscalCode", "serviceCode", "cursor"])
+def test_a_nul_character_in_a_filter_is_a_400_naming_it(world, param):
+    problem = world.app.get(f"{world.url()}?{param}=a%00", headers=world.auth(),
+                            status=400).json
+    assert problem["field"] == param and "NUL" in problem["detail"]

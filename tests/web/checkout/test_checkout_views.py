@@ -42,6 +42,17 @@ def test_invalid_fields_are_named_and_nothing_is_added(shop):
     assert "0</span>" in answer.text  # the cart badge
 
 
+def test_control_characters_are_a_form_message_not_an_error(shop):
+    answer = shop.spontaneous(address="Via\x00Roma 1", payer_name="Mario\x00 Rossi",
+                              payer_email="a\x07@b.it")
+    assert answer.status_int == 422
+    for field in ("address", "payer_name", "payer_email"):
+        assert answer.html.find("input", id=field)["aria-invalid"] == "true"
+        assert "not allowed" in answer.html.find(id=f"{field}-error").text
+    assert "0</span>" in answer.text  # nothing reached the cart
+    assert shop.lookup(notice="3111111111\x0022222").status_int in (400, 422)
+
+
 def test_lookup_finds_a_payable_notice_and_refuses_others(shop):
     assert shop.lookup().status_int == 303
     with shop.factory() as session:

@@ -167,3 +167,10 @@ def test_a_refused_request_leaves_no_half_built_cart(shop, portal):
         [cart] = session.scalars(sa.select(CheckoutCart).where(
             CheckoutCart.external_id == "pratica-x")).all()
         assert len(cart.items) == 1
+
+
+def test_a_nul_character_is_refused_naming_the_field(shop, portal):
+    answer = start(shop, portal, externalId="pratica\u0000-1")
+    assert answer.status_int == 422 and answer.json["detail"].startswith("externalId:")
+    answer = start(shop, portal, items=[{**ITEM, "description": "a\u0000"}])
+    assert answer.status_int == 422 and answer.json["detail"].startswith("items[0].description")
