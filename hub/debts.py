@@ -5,9 +5,11 @@ Nothing is written unless everything is valid: all checks run before the first `
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -83,6 +85,9 @@ def validate(data: PositionIn, *, verify_check_digits: bool = True,
                               field="debtor_type")
     if not data.options:
         raise InvalidPosition("at least one payment option is required", field="options")
+    where_nul = _nul_field(data)
+    if where_nul:  # PostgreSQL cannot store one; no text of a notice needs one
+        raise InvalidPosition("NUL characters are not accepted", field=where_nul)
     if strict_identifiers:
         problem = identifiers.debtor_code_problem(data.debtor_type, data.debtor_fiscal_code)
         if problem:
@@ -116,6 +121,25 @@ def validate(data: PositionIn, *, verify_check_digits: bool = True,
                 raise InvalidPosition(str(exc), field=f"{where}.notice_number") from None
         cents.append(shares)
     return cents
+
+
+def _nul_field(value: Any, where: str = "") -> str | None:
+    """The first field of ``value`` (a dataclass of text, lists and dicts) holding a NUL."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if dataclasses.is_dataclass(value):
+        children = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
+    elif isinstance(value, dict):
+        children = [(str(k), v) for k, v in value.items()]
+        if any("\x00" in k for k, _ in children):
+            return where or "."
+    elif isinstance(value, list):
+        return next((w for i, item in enumerate(value)
+                     if (w := _nul_field(item, f"{where}[{i}]"))), None)
+    else:
+        return None
+    return next((w for name, item in children
+                 if (w := _nul_field(item, f"{where}.{name}" if where else name))), None)
 
 
 def _check_plan(options: list[OptionIn]) -> None:

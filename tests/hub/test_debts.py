@@ -8,7 +8,14 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from hub.debts import InvalidPosition, OptionIn, PositionIn, TransferIn, create_position
+from hub.debts import (
+    InvalidPosition,
+    OptionIn,
+    PositionIn,
+    TransferIn,
+    create_position,
+    validate,
+)
 from hub.models import DebtPosition, PaymentOption, StateTransition
 from tests.factories import IBAN, make_ente
 
@@ -66,3 +73,21 @@ def test_created_and_published_position_has_numbers_transfers_and_history(db):
     assert option.status == "payable" and position.status == "payable"
     assert db.scalar(sa.select(StateTransition.event)
                      .where(StateTransition.option_id == option.id)) == "publish"
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"debtor_name": "Ma\x00rio"}, "debtor_name"),
+    ({"description": "\x00"}, "description"),
+])
+def test_a_nul_character_names_its_field(change, field):
+    with pytest.raises(InvalidPosition) as err:
+        validate(dataclasses.replace(_position(), **change))
+    assert err.value.field == field
+
+
+def test_a_nul_character_deep_in_a_transfer_names_its_path():
+    position = _position()
+    position.options[0].transfers[0].metadata = [{"key": "k", "value": "v\x00"}]
+    with pytest.raises(InvalidPosition) as err:
+        validate(position)
+    assert err.value.field == "options[0].transfers[0].metadata[0].value"

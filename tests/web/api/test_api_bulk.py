@@ -104,3 +104,11 @@ def test_query_flags_and_size_limit(world, upload_dir, monkeypatch):
     world.app.get(_url(world, "/00000000-0000-0000-0000-000000000000"),
                   headers=world.auth(), status=404)
     world.app.delete(_url(world), headers=world.auth(), status=405)
+
+
+def test_a_nul_character_in_a_cell_is_a_row_error_in_the_dry_run(world, upload_dir):
+    data = csv_bytes([row("A"), row("B", debtor_name="Ma\x00rio")], delimiter=";")
+    res = world.app.post(_url(world, "?dryRun=true"), data, headers={**world.auth(), **CSV})
+    assert (res.json["rowsFailed"], res.json["positionsValid"]) == (1, 1)
+    [error] = res.json["errors"]
+    assert (error["row"], error["field"]) == (3, "debtor_name") and "NUL" in error["message"]
