@@ -47,4 +47,19 @@ def add_jobs(scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any,
                       timezone=dt.UTC, id="expire_overdue_options", **common)
     scheduler.add_job(enqueue("expire_overdue_options"), "date",
                       id="expire_overdue_options_at_start", **common)
+    add_reporting_jobs(scheduler, enqueue, settings)
     return scheduler
+
+
+def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Any, settings: dict[str, Any]
+                       ) -> None:
+    """Poll the Node's reporting flows every ``payhub.reporting_poll_minutes`` (60; 0 = never)
+    when a Node is configured, and check flows without a bank credit daily at 06:00 UTC."""
+    common = {"coalesce": True, "max_instances": 1}
+    minutes = float(settings.get("payhub.reporting_poll_minutes", 60))
+    node_known = settings.get("payhub.node_url") or settings.get("payhub.node_client_factory")
+    if minutes > 0 and node_known:
+        scheduler.add_job(enqueue("poll_reporting_flows"), "interval", minutes=minutes,
+                          id="poll_reporting_flows", **common)
+    scheduler.add_job(enqueue("check_flows_without_credit"), "cron", hour=6, minute=0,
+                      timezone=dt.UTC, id="check_flows_without_credit", **common)

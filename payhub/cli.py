@@ -154,6 +154,52 @@ def ente_set_logo(ctx: click.Context, fiscal_code: str, image: Path | None, clea
     click.echo(f"logo of {fiscal_code} {'removed' if clear else 'set'}")
 
 
+@main.group("reconcile")
+def reconcile_group() -> None:
+    """Bank reconciliation: statements matched to reporting flows."""
+
+
+@reconcile_group.command("statement")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--ente", "fiscal_code", required=True,
+              help="Fiscal code of the Ente whose account the statement is.")
+@click.pass_context
+def reconcile_statement(ctx: click.Context, file: Path, fiscal_code: str) -> None:
+    """Load a bank statement (CSV or camt.053) and reconcile its credits; loading the same
+    statement again adds nothing."""
+    import sqlalchemy as sa
+
+    from hub import reconciliation
+    from hub.errors import DomainError
+    from hub.models import Ente
+
+    settings = _settings(ctx)
+    factory = make_session_factory(make_engine(settings["sqlalchemy.url"]))
+    if settings.get("payhub.broker") == "redis":
+        # follow-up messages (webhooks) go to the workers now; with the in-process stub
+        # broker they stay in the outbox for the running app's sweeper to send
+        from actors import broker as broker_mod
+        from actors import outbox
+
+        broker_mod.setup({**settings, "payhub.embedded_worker": "false"}, factory)
+        outbox.install_relay(factory)
+    try:
+        with factory.begin() as session:
+            ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == fiscal_code))
+            if ente is None:
+                raise click.ClickException(f"no Ente {fiscal_code}")
+            outcome = reconciliation.load_statement(session, ente, file.read_bytes(),
+                                                    source_file=file.name)
+            added = len(outcome.added)
+            matched = sum(1 for c in outcome.added if c.status == "matched")
+    except DomainError as exc:
+        raise click.ClickException(f"{file.name}: {exc}") from None
+    click.echo(f"{added} credits added ({matched} matched to a flow), {outcome.duplicates} "
+               f"already loaded, {outcome.reconciled} payments reconciled, "
+               f"{len(outcome.anomalies)} anomalies"
+               + (f": {', '.join(sorted(set(outcome.anomalies)))}" if outcome.anomalies else ""))
+
+
 @main.group("api-key")
 def api_key() -> None:
     """API keys of Ente applications (shown once at creation, stored hashed)."""

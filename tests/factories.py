@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from hub import payments
 from hub.debts import OptionIn, PositionIn, TransferIn, create_position
-from hub.models import DebtPosition, Ente, Intermediary, Station
+from hub.models import DebtPosition, Ente, Intermediary, PaymentOption, Station
+from nodesim.reporting import Entry, Flow, flow_xml
 
 IBAN = "IT60X0542811101000000123456"
 _seq = itertools.count(1)
@@ -53,3 +56,32 @@ def make_receipt(option_or_notice, ec_fiscal_code: str, *, receipt_id: str = "r-
                    notice_number=notice, creditor_reference_id=iuv,
                    payment_amount_cents=cents, id_psp="BCITITMM", fee_cents=100,
                    standin=standin, raw_xml="<paSendRTV2Request/>")
+
+
+# --- reporting flows (FdR), built with the simulator's own writer ---------------------------
+
+FLOW_DAY = dt.date(2026, 11, 27)
+FLOW_CREATED = dt.datetime(2026, 11, 28, 1, 0, tzinfo=dt.UTC)
+
+
+def paid_option(db, ente, amount: str = "30.00") -> tuple[PaymentOption, str]:
+    """A published option paid through hub.payments.store_receipt; (option, receiptId)."""
+    option = make_position(db, ente, amount=amount).options[0]
+    receipt_id = f"rcpt-{next(_seq)}"
+    payments.store_receipt(db, make_receipt(option, ente.fiscal_code, receipt_id=receipt_id))
+    return option, receipt_id
+
+
+def entry(option: PaymentOption, receipt_id: str, amount: str | None = None, *,
+          code: str = "0", index: int = 1) -> Entry:
+    cents = option.amount_cents if amount is None else int(Decimal(amount) * 100)
+    return Entry(option.iuv, receipt_id, index, Decimal(cents) / 100, code, FLOW_DAY)
+
+
+def flow_bytes(ente, entries: list[Entry], *, flow_id: str = "2026-11-27BCITITMM-0001",
+               created_at: dt.datetime = FLOW_CREATED, inconsistent: bool = False) -> bytes:
+    return flow_xml(Flow(id=flow_id, day=FLOW_DAY, created_at=created_at, psp_id="BCITITMM",
+                         psp_name="Banca di prova", psp_bic="BCITITMM", ec=ente.fiscal_code,
+                         ec_name=ente.name, iban="IT60X0542811101000000123456",
+                         settlement_id="RIV20261127BCITITMM0001", entries=entries,
+                         inconsistent=inconsistent))

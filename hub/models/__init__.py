@@ -8,6 +8,7 @@ from hub.models.outbox import OutboxMessage, ProcessedMessage
 from hub.models.positions import DebtPosition, PaymentOption, Transfer
 from hub.models.printing import BatchStatus, NoticeBatch, NoticeBatchItem
 from hub.models.receipts import PaymentAttempt, Receipt
+from hub.models.reporting import BankCredit, ReportingEntry, ReportingFlow
 from hub.models.tenants import (
     Ente,
     Intermediary,
@@ -24,6 +25,7 @@ __all__ = [
     "Anomaly",
     "ApiKey",
     "AuditEvent",
+    "BankCredit",
     "BatchStatus",
     "DebtPosition",
     "Ente",
@@ -39,6 +41,8 @@ __all__ = [
     "PrimitiveVersion",
     "ProcessedMessage",
     "Receipt",
+    "ReportingEntry",
+    "ReportingFlow",
     "ServiceKind",
     "StateTransition",
     "Station",

@@ -37,6 +37,9 @@ class Anomaly(Base):
     ente_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ente.id"), index=True)
     option_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_option.id"), index=True)
     receipt_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("receipt.id"))
+    # reconciliation's anomalies name the flow or the bank credit they are about
+    flow_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("reporting_flow.id"), index=True)
+    credit_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("bank_credit.id"), index=True)
     detail: Mapped[str] = mapped_column(sa.String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

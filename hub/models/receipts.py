@@ -40,7 +40,7 @@ class Receipt(Base):
     ec_fiscal_code: Mapped[str] = mapped_column(sa.String(11))
     # the XSD puts no limit on receiptId: a receipt must never fail to store for its length
     receipt_id: Mapped[str] = mapped_column(sa.String(255))
-    ente_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ente.id"), index=True)
+    ente_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ente.id"))  # indexes below
     option_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_option.id"), index=True)
     primitive_version: Mapped[int] = mapped_column(sa.SmallInteger)
     notice_number: Mapped[str] = mapped_column(sa.String(18), index=True)
@@ -74,4 +74,11 @@ class Receipt(Base):
     raw_xml: Mapped[str] = mapped_column(sa.Text)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (sa.UniqueConstraint("ec_fiscal_code", "receipt_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("ec_fiscal_code", "receipt_id"),
+        # an Ente's receipts by IUV (the REST filter, reporting-flow entries)
+        sa.Index("ix_receipt_ente_id_creditor_reference_id", "ente_id",
+                 "creditor_reference_id"),
+        # an Ente's receipts newest first, by day, page after page (keyset on received_at, id)
+        sa.Index("ix_receipt_ente_id_received_at_id", "ente_id", "received_at", "id"),
+    )

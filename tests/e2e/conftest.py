@@ -89,15 +89,19 @@ class Proc:
 
 
 @contextlib.contextmanager
-def embedded_demo(tmp: Path, name: str = "demo") -> Iterator[tuple[str, Path, Path]]:
+def embedded_demo(tmp: Path, name: str = "demo", replace: dict[str, str] | None = None
+                  ) -> Iterator[tuple[str, Path, Path]]:
     """`make demo` on a free port: development.ini (SQLite, stub broker, nodesim at /sim)
-    copied to ``tmp``, migrated, seeded and served. Yields (base URL, database, ini)."""
+    copied to ``tmp`` (each ``replace`` key replaced by its value), migrated, seeded and
+    served. Yields (base URL, database, ini)."""
     port = free_port()
     db, ini = tmp / "demo.sqlite", tmp / "demo.ini"
     ini.write_text((ROOT / "development.ini").read_text()
                    .replace("sqlite:///var/payhub.sqlite", f"sqlite:///{db}")
                    .replace("http://127.0.0.1:6543", f"http://127.0.0.1:{port}")
                    .replace("payhub.log_level = INFO", "payhub.log_level = WARNING"))
+    for old, new in (replace or {}).items():
+        ini.write_text(ini.read_text().replace(old, new))
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "REDIS_URL", "PAYHUB_BROKER")}
     cli = [sys.executable, "-m", "payhub.cli", "-c", str(ini)]

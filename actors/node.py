@@ -1,0 +1,47 @@
+"""The Node's reporting client for actors, chosen in settings (a real and a fake service).
+
+actors/ may not reach sideways into soap/ at will: this module is the one place that does, for
+the client side of nodeForPa that soap/node_client.py owns (its wire format belongs with the
+rest of the SOAP code). ``payhub.node_client_factory`` (``module:callable``, given the
+settings) picks another implementation, e.g. a fake in tests; the default builds
+soap.node_client.NodeClient from the ``payhub.node_*`` settings.
+"""
+
+from __future__ import annotations
+
+import importlib
+import operator
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import dramatiq
+
+from soap.node_client import BadNodeResponse, FlowRef, NodeError, NodeUnavailable, UnknownFlow
+
+DEFAULT_FACTORY = "soap.node_client:NodeClient.from_settings"
+__all__ = ["BadNodeResponse", "FlowRef", "NodeError", "NodeUnavailable", "ReportingClient",
+           "UnknownFlow", "node_client", "settings"]
+
+
+class ReportingClient(Protocol):
+    id_station: str
+
+    def list_flows(self, ec_fiscal_code: str | None = None,
+                   psp: str | None = None) -> list[FlowRef]: ...
+
+    def get_flow(self, flow_id: str, ec_fiscal_code: str | None = None,
+                 psp: str | None = None) -> bytes: ...
+
+
+def settings() -> Mapping[str, Any]:
+    """The settings of the broker running this message."""
+    return getattr(dramatiq.get_broker(), "payhub_settings", {}) or {}
+
+
+def node_client(config: Mapping[str, Any] | None = None) -> ReportingClient:
+    """The client named by ``payhub.node_client_factory``, built from ``config``."""
+    config = settings() if config is None else config
+    module, _, name = str(config.get("payhub.node_client_factory", DEFAULT_FACTORY)
+                          ).partition(":")
+    factory = operator.attrgetter(name)(importlib.import_module(module))
+    return factory(config)
