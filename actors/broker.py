@@ -25,7 +25,7 @@ from actors.middleware import UnitOfWork
 from hub.settings import as_bool
 
 ACTOR_MODULES = ("actors.payments", "actors.periodic", "actors.notices", "actors.webhooks",
-                 "actors.expiry", "actors.bulk", "actors.reporting")
+                 "actors.expiry", "actors.bulk", "actors.reporting", "sla_monitor.actors")
 
 # A killed worker's unacked messages go back to the queue once its heartbeat is older than
 # this; the default (60 s, checked on 0.1 % of commands) strands them for about 5 minutes.

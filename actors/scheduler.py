@@ -48,6 +48,7 @@ def add_jobs(scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any,
     scheduler.add_job(enqueue("expire_overdue_options"), "date",
                       id="expire_overdue_options_at_start", **common)
     add_reporting_jobs(scheduler, enqueue, settings)
+    add_sla_jobs(scheduler, enqueue, settings)
     return scheduler
 
 
@@ -63,3 +64,18 @@ def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Any, settings: dict[st
                           id="poll_reporting_flows", **common)
     scheduler.add_job(enqueue("check_flows_without_credit"), "cron", hour=6, minute=0,
                       timezone=dt.UTC, id="check_flows_without_credit", **common)
+
+
+def add_sla_jobs(scheduler: BaseScheduler, enqueue: Any, settings: dict[str, Any]) -> None:
+    """Judge response-time breaches every minute; probe the station every
+    ``payhub.sla_probe_seconds`` (60; 0 = never) when a probe target is configured."""
+    common = {"coalesce": True, "max_instances": 1}
+    scheduler.add_job(enqueue("sla_evaluate_breaches"), "interval", seconds=60,
+                      id="sla_evaluate_breaches", **common)
+    seconds = float(settings.get("payhub.sla_probe_seconds", 60))
+    target = settings.get("payhub.sla_probe_health_url") or (
+        settings.get("payhub.sla_probe_notice")
+        and (settings.get("payhub.sla_probe_url") or settings.get("payhub.soap_public_url")))
+    if seconds > 0 and target:
+        scheduler.add_job(enqueue("sla_probe_station"), "interval", seconds=seconds,
+                          id="sla_probe_station", **common)

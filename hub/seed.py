@@ -1,8 +1,9 @@
 """Demo data: pagoPA's own test identifiers, so official examples replay against ``make demo``.
 
 Intermediary/broker 77777777777, station 77777777777_01, Ente 77777777777 (pagoPA's test EC)
-and a second Ente, a few services each, and positions in several states. Idempotent: running it
-twice changes nothing.
+and a second Ente, a few services each, positions in several states, and two dashboard
+accounts (an operator of the demo Ente and a support account, with the passwords below).
+Idempotent: running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +13,18 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hub import payments
+from hub import operators, payments
 from hub.debts import OptionIn, PositionIn, TransferIn, create_position
-from hub.models import Ente, Intermediary, PaymentService, Receipt, ServiceKind, Station
+from hub.models import (
+    Ente,
+    Intermediary,
+    OperatorAccount,
+    OperatorRole,
+    PaymentService,
+    Receipt,
+    ServiceKind,
+    Station,
+)
 
 DEMO_BROKER = "77777777777"
 DEMO_STATION = "77777777777_01"
@@ -24,6 +34,9 @@ DEMO_IBAN = "IT60X0542811101000000123456"
 DEMO_POSTAL_IBAN = "IT10N0760101600000000123456"
 SECOND_IBAN = "IT36I0306909606100000063416"
 SANP_NOTICE = "311111111112222222"  # the official SANP examples' notice (check digits wrong)
+# dashboard accounts of the demo only (README, "Operator dashboard and support views")
+DEMO_OPERATOR, DEMO_OPERATOR_PASSWORD = "demo-operator", "demo-operator-pw"
+DEMO_SUPPORT, DEMO_SUPPORT_PASSWORD = "demo-support", "demo-support-pw"
 
 
 def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
@@ -123,4 +136,10 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
         standin=False, raw_xml="<seed/>"))
     cancelled = payments.lock_option_by_id(session, created[2].options[0].id)
     payments.apply_event(session, cancelled, "cancel", cause="seed")
+    session.add_all([
+        OperatorAccount(username=DEMO_OPERATOR, role=OperatorRole.OPERATOR, enti=[ec],
+                        password_hash=operators.hash_password(DEMO_OPERATOR_PASSWORD)),
+        OperatorAccount(username=DEMO_SUPPORT, role=OperatorRole.SUPPORT,
+                        password_hash=operators.hash_password(DEMO_SUPPORT_PASSWORD)),
+    ])
     return {"created": len(created)}

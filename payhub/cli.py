@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from hub.db import make_engine, make_session_factory
 from hub.logging import configure_logging
 from hub.settings import load_settings
+from sla_monitor.cli import sla_group
 
 DEFAULT_CONFIG = os.environ.get("PAYHUB_CONFIG", "development.ini")
 
@@ -259,6 +260,72 @@ def api_key_list(ctx: click.Context) -> None:
             click.echo(f"{key.prefix}\t{state}\t{key.name}\t{enti}")
 
 
+@main.group("operator")
+def operator_group() -> None:
+    """Accounts of the dashboard at /ops/: Ente operators and support staff."""
+
+
+@operator_group.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["operator", "support"]), required=True)
+@click.option("--ente", "enti", multiple=True,
+              help="An Ente's fiscal code the operator sees; repeat for several.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+def operator_create(ctx: click.Context, username: str, role: str, enti: tuple[str, ...],
+                    password_stdin: bool) -> None:
+    """Create an account (the password is prompted for, or read with --password-stdin)."""
+    from hub import operators
+    from hub.errors import DomainError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    try:
+        with factory.begin() as session:
+            operators.create_account(session, username, password, role=role, enti=enti)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {role} {username}")
+
+
+@operator_group.command("disable")
+@click.argument("username")
+@click.pass_context
+def operator_disable(ctx: click.Context, username: str) -> None:
+    """Disable an account: it can no longer log in (its open sessions end at once)."""
+    from hub import operators
+    from hub.errors import DomainError
+
+    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    try:
+        with factory.begin() as session:
+            operators.disable_account(session, username)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"disabled {username}")
+
+
+@operator_group.command("list")
+@click.pass_context
+def operator_list(ctx: click.Context) -> None:
+    """Every account: username, role, state, Enti, last login."""
+    import sqlalchemy as sa
+
+    from hub.models import OperatorAccount
+
+    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    with factory() as session:
+        for account in session.scalars(sa.select(OperatorAccount)
+                                       .order_by(OperatorAccount.username)):
+            state = "enabled" if account.enabled else "disabled"
+            enti = ",".join(sorted(e.fiscal_code for e in account.enti)) or "-"
+            last = account.last_login_at.isoformat() if account.last_login_at else "never"
+            click.echo(f"{account.username}\t{account.role}\t{state}\t{enti}\t{last}")
+
+
 @main.group("notices")
 def notices() -> None:
     """Payment notices (PDF, QR code, Data Matrix) for local use."""
@@ -328,6 +395,8 @@ def notices_resume(ctx: click.Context) -> None:
     engine.dispose()
     click.echo(f"{count} unfinished batch(es) queued again (sent by the outbox sweeper)")
 
+
+main.add_command(sla_group)
 
 if __name__ == "__main__":
     main()

@@ -90,6 +90,7 @@ class PaForNode:
         self.stations = StationCache(config.station_cache_seconds)
         self.operations = schema.operations_by_element()
         self.schema = schema.validation_schema()
+        self.recorder: Any = None  # answer times for the SLA monitor; False when there is none
 
     # -- HTTP ---------------------------------------------------------------------------
     def __call__(self, request, only: frozenset[str] | None = None) -> Response | None:
@@ -134,8 +135,13 @@ class PaForNode:
         except Ko as ko:
             request.tm.doom()  # nothing a refused request did may be committed
             payload, fault_code = responses.ko(wrapper, ko, request.soap_domain_id), ko.fault_code
+        elapsed = time.perf_counter() - started
         log.info("soap.request", outcome="KO" if fault_code else "OK", fault_code=fault_code,
-                 ms=round((time.perf_counter() - started) * 1000, 2))
+                 ms=round(elapsed * 1000, 2))
+        if self.recorder is None:  # sla_monitor registers it after soap is included
+            self.recorder = request.registry.get("sla.recorder", False)
+        if self.recorder:
+            self.recorder.record(name, elapsed)
         return Response(payload, content_type=responses.CONTENT_TYPE)
 
     def _answer(self, request, name: str, element, body: bytes) -> bytes:

@@ -18,6 +18,8 @@ def includeme(config: Any) -> None:
     config.include("web.notices", route_prefix="/api/v1")  # after web.api: extends it
     config.include("web.checkout", route_prefix="/pay")
     config.include("web.level1")  # after web.checkout: its pages reuse the checkout's
+    # after web.checkout too: its session carries the CSRF token, its catalogues and CSS serve
+    config.include("web.ops", route_prefix="/ops")
     # the address people type: /pay and / lead to the catalogue at /pay/
     config.add_route("pay_bare", "/pay")
     config.add_view(_to_catalogue, route_name="pay_bare")

@@ -4,11 +4,13 @@ from hub.models.api import ApiKey, AuditEvent, IdempotencyRecord, api_key_ente
 from hub.models.bulk import BulkLoad, BulkLoadError, BulkLoadStatus  # noqa: F401
 from hub.models.checkout import CartItem, CheckoutCart, Level1Nonce, Level1Portal  # noqa: F401
 from hub.models.history import Anomaly, StateTransition
+from hub.models.operators import OperatorAccount, OperatorRole, operator_ente
 from hub.models.outbox import OutboxMessage, ProcessedMessage
 from hub.models.positions import DebtPosition, PaymentOption, Transfer
 from hub.models.printing import BatchStatus, NoticeBatch, NoticeBatchItem
 from hub.models.receipts import PaymentAttempt, Receipt
 from hub.models.reporting import BankCredit, ReportingEntry, ReportingFlow
+from hub.models.sla import SlaBreach, SlaMinute, SlaProbe, SlaTicket
 from hub.models.tenants import (
     Ente,
     Intermediary,
@@ -34,6 +36,8 @@ __all__ = [
     "IuvCounter",
     "NoticeBatch",
     "NoticeBatchItem",
+    "OperatorAccount",
+    "OperatorRole",
     "OutboxMessage",
     "PaymentAttempt",
     "PaymentOption",
@@ -44,9 +48,14 @@ __all__ = [
     "ReportingEntry",
     "ReportingFlow",
     "ServiceKind",
+    "SlaBreach",
+    "SlaMinute",
+    "SlaProbe",
+    "SlaTicket",
     "StateTransition",
     "Station",
     "Transfer",
     "api_key_ente",
+    "operator_ente",
     "station_ente",
 ]

@@ -44,3 +44,4 @@ class Anomaly(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     resolution_note: Mapped[str | None] = mapped_column(sa.Text)
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(100))  # "ops:<username>"

@@ -1,0 +1,80 @@
+"""What the SLA monitor keeps: answer times per minute, breaches, probes, help-desk tickets.
+
+``SlaMinute`` is one process's answers to one paForNode operation in one minute (several
+processes write one row each; readers add them up). Durations are seconds; the histogram is a
+list of counts over ``HISTOGRAM_BOUNDS`` (upper bounds, the last bucket open).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base, JSONType, UTCDateTime, utcnow
+
+# upper bounds in seconds; 2.0 must be one of them (the SLA threshold is read off the buckets)
+HISTOGRAM_BOUNDS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class SlaMinute(Base):
+    __tablename__ = "sla_minute"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    minute: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # its first instant
+    operation: Mapped[str] = mapped_column(sa.String(40))
+    source: Mapped[str] = mapped_column(sa.String(80))  # host:pid of the web process
+    count: Mapped[int] = mapped_column(sa.Integer)
+    over_threshold: Mapped[int] = mapped_column(sa.Integer)  # answered in more than 2 s
+    total_seconds: Mapped[float] = mapped_column(sa.Float)
+    max_seconds: Mapped[float] = mapped_column(sa.Float)
+    histogram: Mapped[list[int]] = mapped_column(JSONType)
+
+    __table_args__ = (sa.UniqueConstraint("minute", "operation", "source"),)
+
+
+class SlaBreach(Base):
+    """A window in which fewer than 98 % of an operation's answers took 2 s or less. At most
+    one is open (``closed_at`` null) per operation, until the share recovers."""
+
+    __tablename__ = "sla_breach"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operation: Mapped[str] = mapped_column(sa.String(40), index=True)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # the window that opened it
+    window_end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    requests: Mapped[int] = mapped_column(sa.Integer)
+    share: Mapped[float] = mapped_column(sa.Float)  # within 2 s, 0..1, in that window
+    worst_share: Mapped[float] = mapped_column(sa.Float)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SlaProbe(Base):
+    """One availability probe: the station called as the Node calls it, or /health."""
+
+    __tablename__ = "sla_probe"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    target: Mapped[str] = mapped_column(sa.String(16))  # verify | health
+    ok: Mapped[bool] = mapped_column(sa.Boolean)
+    ms: Mapped[float] = mapped_column(sa.Float)
+    error: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class SlaTicket(Base):
+    """A help-desk ticket; its targets are business time (see sla_monitor.calendar)."""
+
+    __tablename__ = "sla_ticket"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    ente_code: Mapped[str | None] = mapped_column(sa.String(35))
+    priority: Mapped[str] = mapped_column(sa.String(8))  # high | medium | low
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    response_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    resolution_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,29 @@
+"""The SLA monitor's periodic actors, enqueued by the scheduler (actors.scheduler) by name."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from actors.middleware import current_factory, current_session
+from hub.db import utcnow
+from sla_monitor import breaches, probes
+
+
+def _settings() -> dict:
+    return getattr(dramatiq.get_broker(), "payhub_settings", {})
+
+
+@dramatiq.actor(actor_name="sla_evaluate_breaches", max_retries=0)
+def sla_evaluate_breaches() -> None:
+    """Open or close response-time breaches for the window that just ended (idempotent: the
+    next minute's run judges again; a lost run is not retried)."""
+    breaches.evaluate(current_session(), utcnow(), breaches.BreachPolicy.from_settings(
+        _settings()))
+
+
+@dramatiq.actor(actor_name="sla_probe_station", max_retries=0, unit_of_work=False,
+                time_limit=60_000)
+def sla_probe_station() -> None:
+    """Probe the station and /health once; no database transaction is held during the calls.
+    A probe is a sample in time: it is never retried, the next tick probes again."""
+    probes.run_probes(current_factory(), probes.ProbeConfig.from_settings(_settings()))

@@ -1,0 +1,148 @@
+"""Availability probes: the station called over HTTP as the Node calls it, and /health.
+
+Every ``payhub.sla_probe_seconds`` the scheduler enqueues ``sla_probe_station``, which posts a
+paVerifyPaymentNotice for a configured probe notice to the station's public URL and GETs
+/health, each with a short timeout, and stores one ``sla_probe`` row per call. A verify probe
+is ok when the answer is HTTP 200 with an ``outcome``: OK, or KO with a business fault (the
+probe notice may have been paid or have expired: the station still answered); not with
+``PAA_SYSTEM_ERROR``, a SOAP Fault, a timeout or a refused connection. Availability over a
+period is ok probes / probes.
+
+Settings (all optional):
+  payhub.sla_probe_seconds           how often (default 60; 0 = never)
+  payhub.sla_probe_url               the station's public URL (default payhub.soap_public_url;
+                                     neither set = no verify probe)
+  payhub.sla_probe_notice            "idPA idBrokerPA idStation noticeNumber" of a notice kept
+                                     payable for probing
+  payhub.sla_probe_health_url        default: none
+  payhub.sla_probe_timeout_seconds   default 5
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+import requests
+import sqlalchemy as sa
+import structlog
+from lxml import etree
+from sqlalchemy.orm import Session
+
+from hub.db import utcnow
+from hub.models.sla import SlaProbe
+
+log = structlog.get_logger(__name__)
+
+ENVELOPE = (
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+    'xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Body>'
+    "<pafn:paVerifyPaymentNoticeReq><idPA>{pa}</idPA><idBrokerPA>{broker}</idBrokerPA>"
+    "<idStation>{station}</idStation><qrCode><fiscalCode>{pa}</fiscalCode>"
+    "<noticeNumber>{notice}</noticeNumber></qrCode></pafn:paVerifyPaymentNoticeReq>"
+    "</soapenv:Body></soapenv:Envelope>")
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    station_url: str | None = None
+    verify_body: bytes | None = None
+    health_url: str | None = None
+    timeout: float = 5.0
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> ProbeConfig:
+        """ValueError if ``payhub.sla_probe_notice`` is not four fields."""
+        notice = str(settings.get("payhub.sla_probe_notice", "")).split()
+        body = None
+        if notice:
+            if len(notice) != 4:
+                raise ValueError("payhub.sla_probe_notice: idPA idBrokerPA idStation "
+                                 "noticeNumber")
+            pa, broker, station, number = (escape(x) for x in notice)
+            body = ENVELOPE.format(pa=pa, broker=broker, station=station,
+                                   notice=number).encode()
+        headers = [("Content-Type", "text/xml; charset=utf-8"),
+                   ("SOAPAction", "paVerifyPaymentNotice")]
+        auth = str(settings.get("payhub.soap_auth_header", ""))
+        if ":" in auth:  # the station refuses callers without it: so would the probe
+            name, _, secret = auth.partition(":")
+            headers.append((name.strip(), secret.strip()))
+        return cls(
+            station_url=settings.get("payhub.sla_probe_url")
+            or settings.get("payhub.soap_public_url") or None,
+            verify_body=body,
+            health_url=settings.get("payhub.sla_probe_health_url") or None,
+            timeout=float(settings.get("payhub.sla_probe_timeout_seconds", 5)),
+            headers=tuple(headers),
+        )
+
+
+def verify_outcome(body: bytes) -> str | None:
+    """None if ``body`` is a usable paVerify answer, else why not (for ``sla_probe.error``)."""
+    try:
+        root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return "not XML"
+    outcome = root.findtext(".//outcome")
+    if outcome == "OK":
+        return None
+    if outcome == "KO":
+        code = root.findtext(".//faultCode") or "KO without faultCode"
+        return None if code != "PAA_SYSTEM_ERROR" else code
+    return "SOAP Fault" if root.find(".//{*}Fault") is not None else "no outcome"
+
+
+def probe_once(target: str, url: str, config: ProbeConfig, http: Any = requests,
+               now: dt.datetime | None = None) -> SlaProbe:
+    """Call ``url`` once and describe what happened (no database)."""
+    at = now or utcnow()
+    started = time.perf_counter()
+    error: str | None
+    try:
+        if target == "verify":
+            answer = http.post(url, data=config.verify_body, headers=dict(config.headers),
+                               timeout=config.timeout)
+        else:
+            answer = http.get(url, timeout=config.timeout)
+        if answer.status_code != 200:
+            error = f"HTTP {answer.status_code}"
+        else:
+            error = verify_outcome(answer.content) if target == "verify" else None
+    except requests.RequestException as exc:
+        error = type(exc).__name__
+    ms = (time.perf_counter() - started) * 1000
+    return SlaProbe(at=at, target=target, ok=error is None, ms=round(ms, 2),
+                    error=error[:200] if error else None)
+
+
+def run_probes(factory: Any, config: ProbeConfig, http: Any = requests) -> list[SlaProbe]:
+    """Probe every configured target, then store the results in one short transaction."""
+    targets = []
+    if config.station_url and config.verify_body:
+        targets.append(("verify", config.station_url))
+    if config.health_url:
+        targets.append(("health", config.health_url))
+    probes = [probe_once(target, url, config, http) for target, url in targets]
+    if probes:
+        with factory() as session, session.begin():
+            session.add_all(probes)
+    for probe in probes:
+        if not probe.ok:
+            log.warning("sla.probe_failed", target=probe.target, error=probe.error,
+                        ms=probe.ms)
+    return probes
+
+
+def availability(session: Session, start: dt.datetime, end: dt.datetime
+                 ) -> dict[str, tuple[int, int]]:
+    """Per target: (ok probes, probes) in [start, end)."""
+    rows = session.execute(
+        sa.select(SlaProbe.target, sa.func.count(),
+                  sa.func.count().filter(SlaProbe.ok.is_(True)))
+        .where(SlaProbe.at >= start, SlaProbe.at < end).group_by(SlaProbe.target))
+    return {target: (int(ok), int(total)) for target, total, ok in rows}

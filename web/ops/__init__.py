@@ -1,0 +1,90 @@
+"""The dashboard at /ops/: Ente operators see their Enti's payments, flows and bank credits;
+support staff see every Ente plus stuck payments and anomalies, and act on them.
+
+Server-rendered Jinja2 pages in Italian and English (the checkout's catalogues, domain
+``payhub``, and its CSS). Included after web.checkout, whose signed session carries the CSRF
+token and the chosen language; the login itself is a separate ticket cookie
+(web.ops.security). Settings:
+
+- ``payhub.ops_secret``: signs the login cookie (random per process when unset, with a warning)
+- ``payhub.ops_cookie_secure`` (true), ``payhub.ops_session_timeout`` (seconds, 28800)
+- ``payhub.ops_statement_max_bytes`` (5 MiB): largest bank statement accepted by the upload
+- ``payhub.ops_stuck_activation_grace_minutes`` (60), ``payhub.ops_stuck_paid_days`` (3),
+  ``payhub.ops_stuck_reported_days`` (5): when a payment counts as stuck
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import structlog
+from pyramid.events import BeforeRender
+
+from hub.settings import as_bool
+from web.ops.security import OpsSecurityPolicy
+
+log = structlog.get_logger(__name__)
+
+ROUTES = (
+    ("ops.home", "/"),
+    ("ops.login", "/login"),
+    ("ops.logout", "/logout"),
+    ("ops.ente", "/enti/{ec}/"),
+    ("ops.search", "/enti/{ec}/search"),
+    ("ops.export", "/enti/{ec}/search.csv"),
+    ("ops.option", "/enti/{ec}/payments/{option:\\d+}"),
+    ("ops.flows", "/enti/{ec}/flows"),
+    ("ops.flow", "/enti/{ec}/flows/{flow:\\d+}"),
+    ("ops.credits", "/enti/{ec}/credits"),
+    ("ops.statement", "/enti/{ec}/statement"),
+    ("ops.stuck", "/support/stuck"),
+    ("ops.anomalies", "/support/anomalies"),
+    ("ops.resolve", "/support/anomalies/{anomaly:\\d+}/resolve"),
+    ("ops.replay", "/support/deliveries/{delivery:\\d+}/replay"),
+)
+
+
+def includeme(config: Any) -> None:
+    settings = config.get_settings()
+    secret = settings.get("payhub.ops_secret")
+    if not secret:
+        # fine for one process; every process of a real deployment needs the same secret
+        log.warning("ops.secret_missing")
+        secret = secrets.token_hex(32)
+    config.set_security_policy(OpsSecurityPolicy(
+        secret, secure=as_bool(settings.get("payhub.ops_cookie_secure", "true")),
+        timeout=int(settings.get("payhub.ops_session_timeout", "28800"))))
+    config.add_subscriber(_template_globals, BeforeRender)
+    config.add_static_view("static", "web.ops:static", cache_max_age=3600)
+    for name, pattern in ROUTES:
+        config.add_route(name, pattern)
+    config.scan("web.ops.views")
+    config.scan("web.ops.reporting")
+    config.scan("web.ops.support")
+
+
+def _template_globals(event: Any) -> None:
+    name = event.get("renderer_name") or ""
+    if not name.startswith("web.ops:"):
+        return
+    from pyramid.csrf import get_csrf_token
+
+    request = event["request"]
+    event["csrf_token"] = get_csrf_token(request)
+    event["lang"] = request.localizer.locale_name
+    event["account"] = request.identity
+    event.setdefault("refresh", 0)
+    event.setdefault("errors", {})
+    event.setdefault("messages", request.session.pop_flash())
+    event.setdefault("flash_errors", request.session.pop_flash("error"))
+    event["money"] = lambda cents: format_cents(cents, event["lang"])
+
+
+def format_cents(cents: int | None, lang: str = "it") -> str:
+    """12345 -> "123,45" in Italian, "123.45" in English (no thousands separator)."""
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    text = f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+    return text.replace(".", ",") if lang == "it" else text

@@ -1,0 +1,96 @@
+"""Support staff only: stuck payments, dead-lettered webhooks, open anomalies, and the two
+actions on them (resolve an anomaly with a note, replay a dead delivery). Every action is
+audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.view import view_config
+
+from hub import monitoring, webhooks
+from hub.errors import Conflict, NotFound
+from hub.models import Ente, WebhookDelivery
+from web.checkout.i18n import _, localized
+from web.ops.common import T, actor, audit_action, flash
+from web.ops.security import require_support
+
+
+def _setting(request: Any, key: str, default: int) -> int:
+    return int(request.registry.settings.get(key, default))
+
+
+@view_config(route_name="ops.stuck", renderer=T + "stuck.jinja2", decorator=localized)
+def stuck(request: Any) -> dict[str, Any]:
+    require_support(request)
+    grace = _setting(request, "payhub.ops_stuck_activation_grace_minutes", 60)
+    paid_days = _setting(request, "payhub.ops_stuck_paid_days", monitoring.DEFAULT_PAID_DAYS)
+    reported_days = _setting(request, "payhub.ops_stuck_reported_days",
+                             monitoring.DEFAULT_REPORTED_DAYS)
+    db = request.db
+    return {
+        "grace": grace, "paid_days": paid_days, "reported_days": reported_days,
+        "in_progress": monitoring.stuck_in_progress(db, grace=dt.timedelta(minutes=grace)),
+        "paid": monitoring.paid_not_reported(db, days=paid_days),
+        "reported": monitoring.reported_not_reconciled(db, days=reported_days),
+        "dead": monitoring.dead_deliveries(db),
+    }
+
+
+@view_config(route_name="ops.anomalies", renderer=T + "anomalies.jinja2", decorator=localized)
+def anomalies(request: Any) -> dict[str, Any]:
+    require_support(request)
+    kind = request.GET.get("kind", "")
+    ec = request.GET.get("ente", "")
+    enti = list(request.db.scalars(sa.select(Ente).order_by(Ente.name)))
+    ente = next((e for e in enti if e.fiscal_code == ec), None)
+    return {"kind": kind, "ec": ente.fiscal_code if ente else "", "enti": enti,
+            "kinds": monitoring.anomaly_kinds(request.db),
+            "anomalies": monitoring.open_anomalies(request.db, kind=kind,
+                                                   ente_id=ente.id if ente else None)}
+
+
+@view_config(route_name="ops.resolve", request_method="POST", require_csrf=True,
+             decorator=localized)
+def resolve(request: Any) -> HTTPSeeOther:
+    require_support(request)
+    note = request.POST.get("note", "").strip()
+    back = HTTPSeeOther(location=request.route_path("ops.anomalies"))
+    if not note:
+        flash(request, _("Write a note saying how the anomaly was resolved."), "error")
+        return back
+    try:
+        anomaly = monitoring.resolve_anomaly(request.db, int(request.matchdict["anomaly"]),
+                                             note=note[:2000], by=actor(request))
+    except NotFound:
+        raise HTTPNotFound() from None
+    except Conflict:
+        flash(request, _("The anomaly was already resolved."), "error")
+        return back
+    audit_action(request, "ops.anomaly_resolve", target=f"anomaly:{anomaly.id}",
+                 ente_id=anomaly.ente_id, detail={"kind": anomaly.kind})
+    flash(request, _("Anomaly resolved."))
+    return back
+
+
+@view_config(route_name="ops.replay", request_method="POST", require_csrf=True,
+             decorator=localized)
+def replay(request: Any) -> HTTPSeeOther:
+    require_support(request)
+    delivery = request.db.get(WebhookDelivery, int(request.matchdict["delivery"]))
+    if delivery is None:
+        raise HTTPNotFound()
+    back = HTTPSeeOther(location=request.route_path("ops.stuck"))
+    try:
+        webhooks.replay(request.db, delivery)
+    except Conflict:
+        flash(request, _("This delivery cannot be replayed: it is no longer dead or its "
+                         "endpoint was deleted."), "error")
+        return back
+    audit_action(request, "ops.webhook_replay", target=f"webhook_delivery:{delivery.public_id}",
+                 ente_id=delivery.ente_id)
+    flash(request, _("The delivery will be sent again."))
+    return back
