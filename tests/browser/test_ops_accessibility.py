@@ -29,6 +29,7 @@ def test_ops_pages_have_no_serious_accessibility_violations(demo, page, axe_js, 
     page.goto(f"{ops}/enti/77777777777/")
     page.locator("#auto-refresh").wait_for()  # the script shows the box
     check(page, axe_js, "dashboard")
+    shoot(demo, page, lang, "1-dashboard")
     page.goto(f"{ops}/enti/77777777777/search")
     page.locator("#debtor_fiscal_code").fill("RSSMRA80A01H501U")
     page.locator("main form.panel button[type=submit]").first.click()
@@ -37,8 +38,21 @@ def test_ops_pages_have_no_serious_accessibility_violations(demo, page, axe_js, 
     page.locator("tbody a").first.click()
     page.locator("#h-history").wait_for()
     check(page, axe_js, "payment")
+    page.goto(f"{ops}/enti/77777777777/search?state=paid")
+    page.locator("tbody a").first.click()
+    page.locator("#h-history").wait_for()
+    check(page, axe_js, "paid payment")
+    shoot(demo, page, lang, "2-payment")
     for path, what in (("enti/77777777777/flows", "flows"),
                        ("enti/77777777777/credits", "credits"),
                        ("support/stuck", "stuck payments"), ("support/anomalies", "anomalies")):
         page.goto(f"{ops}/{path}")
         check(page, axe_js, what)
+        if what == "anomalies":
+            shoot(demo, page, lang, "3-anomalies")
+
+
+def shoot(demo, page, lang: str, name: str) -> None:
+    """The English pages, for the README (``PAYHUB_SCREENSHOTS=docs``)."""
+    if lang == "en":
+        page.screenshot(path=str(demo.shots / f"ops-{name}.png"), full_page=True)
