@@ -1,4 +1,5 @@
-"""REST API for Ente back-offices under ``/api/v1``: debt positions and receipts, with API keys,
+"""REST API for Ente back-offices under ``/api/v1``: debt positions, receipts and
+reconciliation (reporting flows, bank credits, anomalies), with API keys,
 RFC 9457 problems and an OpenAPI 3.1 document (``/api/v1/openapi.json``, ``/api/v1/docs``).
 """
 
@@ -16,6 +17,7 @@ EC = r"{fiscal_code:\d{11}}"
 IUPD = r"{iupd:[A-Za-z0-9][A-Za-z0-9._-]{0,63}}"
 NOTICE = r"{notice_number:\d{18}}"
 RECEIPT = r"{receipt_id:[A-Za-z0-9._-]{1,35}}"
+FLOW = r"{flow_id:[A-Za-z0-9._-]{1,35}}"
 ROUTES = {
     # name: (pattern, methods)
     "api.openapi": ("/openapi.json", ("GET",)),
@@ -31,6 +33,10 @@ ROUTES = {
     "api.receipts": (f"/enti/{EC}/receipts", ("GET",)),
     "api.receipt": (f"/enti/{EC}/receipts/{RECEIPT}", ("GET",)),
     "api.receipt_xml": (f"/enti/{EC}/receipts/{RECEIPT}/xml", ("GET",)),
+    "api.reporting_flows": (f"/enti/{EC}/reporting-flows", ("GET",)),
+    "api.reporting_flow": (f"/enti/{EC}/reporting-flows/{FLOW}", ("GET",)),
+    "api.bank_credits": (f"/enti/{EC}/bank-credits", ("GET",)),
+    "api.anomalies": (f"/enti/{EC}/anomalies", ("GET",)),
 }
 
 

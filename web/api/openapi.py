@@ -145,6 +145,7 @@ def _paths() -> dict[str, Any]:
         **_webhook_paths(),
         **_bulk_paths(),
         **_notice_paths(),
+        **_reporting_paths(),
     }
 
 
@@ -159,6 +160,70 @@ def _receipt_params() -> list[dict[str, Any]]:
         ("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
         ("cursor", "`nextCursor` of the previous page", {"type": "string", "maxLength": 40}),
     )]
+
+
+FLOW_ID = _path_param("flowId", r"^[A-Za-z0-9._-]{1,35}$", "2026-11-27BCITITMM-0001",
+                      "identificativoFlusso")
+_LIMIT = ("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50})
+_CURSOR = ("cursor", "`nextCursor` of the previous page", {"type": "string", "maxLength": 40})
+
+
+def _query(*params: tuple[str, str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "description": d, "schema": s} for n, d, s in params]
+
+
+def _days(what: str) -> tuple[tuple[str, str, dict[str, Any]], ...]:
+    return (("from", f"{what}: from this day on; after `to` → 422",
+             {"type": "string", "format": "date"}),
+            ("to", f"{what}: up to this day, included", {"type": "string", "format": "date"}))
+
+
+def _reporting_paths() -> dict[str, Any]:
+    """Reconciliation, read-only (web/api/reporting.py)."""
+    tag = {"tags": ["reconciliation"]}
+    code = {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,35}$"}
+    flows = _query(
+        ("flowId", "identificativoFlusso (every stored version of it)", code),
+        ("psp", "The PSP's identifier (`pspId`)", code),
+        ("status", "Status of the flow version",
+         {"type": "string", "enum": list(schemas.FlowStatus.__args__)}),
+        *_days("Day of `flowDateTime` (dataOraFlusso, the Node's local time)"),
+        _LIMIT, _CURSOR)
+    version = _query(("version", "A stored version's `flowDateTime`; default the newest",
+                      {"type": "string", "pattern": schemas.FLOW_DATETIME}))
+    credits = _query(*_days("Day of `valueDate`"),
+                     ("matched", "true: only credits matched to a flow; false: the others",
+                      {"type": "string", "enum": ["true", "false"]}), _LIMIT, _CURSOR)
+    anomalies = _query(
+        ("status", "open (default), resolved or all",
+         {"type": "string", "enum": ["open", "resolved", "all"], "default": "open"}),
+        ("kind", "e.g. credit_amount_mismatch", {"type": "string",
+                                                 "pattern": r"^[a-z][a-z_]{0,31}$"}),
+        _LIMIT, _CURSOR)
+    return {
+        "/enti/{fiscalCode}/reporting-flows": {
+            "get": _op("listReportingFlows", "The Ente's reporting flows (every version), "
+                       "newest first by flowDateTime (filters, cursor pagination)",
+                       {200: _json("ReportingFlowPage", "A page of flows")},
+                       (*READ_ERRORS, 422), [FISCAL_CODE, *flows]) | tag,
+        },
+        "/enti/{fiscalCode}/reporting-flows/{flowId}": {
+            "get": _op("getReportingFlow", "A flow (its newest version, or ?version=) with "
+                       "its entries", {200: _json("ReportingFlowDetail", "The flow")},
+                       READ_ERRORS, [FISCAL_CODE, FLOW_ID, *version]) | tag,
+        },
+        "/enti/{fiscalCode}/bank-credits": {
+            "get": _op("listBankCredits", "The Ente's bank credits, newest first by value "
+                       "date (filters, cursor pagination)",
+                       {200: _json("BankCreditPage", "A page of credits")},
+                       (*READ_ERRORS, 422), [FISCAL_CODE, *credits]) | tag,
+        },
+        "/enti/{fiscalCode}/anomalies": {
+            "get": _op("listAnomalies", "The Ente's anomalies, newest first (open by default)",
+                       {200: _json("AnomalyPage", "A page of anomalies")}, READ_ERRORS,
+                       [FISCAL_CODE, *anomalies]) | tag,
+        },
+    }
 
 
 BATCH_ID = _path_param("batchId", r"^[0-9a-f-]{36}$", "0b7e4a4e-9f3b-4f0e-9c1d-5a6b7c8d9e0f",
@@ -306,6 +371,9 @@ def build(server_url: str = "/api/v1") -> dict[str, Any]:
                                               schemas.DebtPositionPage, schemas.ReceiptOutput,
                                               schemas.ReceiptList, schemas.ReceiptPage,
                                               schemas.ProblemDocument)]
+    models += [(m, "serialization") for m in (schemas.ReportingFlowPage,
+                                              schemas.ReportingFlowDetail,
+                                              schemas.BankCreditPage, schemas.AnomalyPage)]
     models += [(webhooks.WebhookInput, "validation")]
     models += [(m, "serialization") for m in (webhooks.WebhookCreated, webhooks.WebhookList,
                                               webhooks.DeadLetterPage,

@@ -271,3 +271,139 @@ class ReceiptQuery(BaseModel):
     to: QueryDate | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: Annotated[str, Field(max_length=40)] | None = None
+
+
+# --- reporting flows, bank credits, anomalies (web/api/reporting.py) ----------------------------
+
+FlowId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,35}$")]
+FlowStatus = Literal["received", "anomalous", "reconciled", "superseded"]
+# a flow's dataOraFlusso as written in it: the Node's local time, without offset
+FLOW_DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
+FlowDateTime = Annotated[str, Field(pattern=FLOW_DATETIME, examples=["2026-11-28T01:00:00"],
+                                    description="dataOraFlusso as written in the flow "
+                                                "(the Node's local time, no offset)")]
+_PAGE = Annotated[int, Field(ge=1, le=200)]
+_CURSOR = Annotated[str, Field(max_length=40)]
+_Kind = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,31}$")]
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+
+class FlowQuery(_Query):
+    """Filters of GET .../reporting-flows. ``from``/``to`` are days of the flow's
+    ``flowDateTime`` (dataOraFlusso, the Node's local time), both included."""
+
+    flow_id: FlowId | None = None
+    psp: FlowId | None = None
+    status: FlowStatus | None = None
+    from_: QueryDate | None = Field(None, alias="from")
+    to: QueryDate | None = None
+    limit: _PAGE = 50
+    cursor: _CURSOR | None = None
+
+
+class FlowVersionQuery(_Query):
+    version: Annotated[str, Field(pattern=FLOW_DATETIME),
+                       AfterValidator(dt.datetime.fromisoformat)] | None = None
+
+
+class BankCreditQuery(_Query):
+    """Filters of GET .../bank-credits: ``from``/``to`` are days of ``valueDate``."""
+
+    from_: QueryDate | None = Field(None, alias="from")
+    to: QueryDate | None = None
+    matched: Literal["true", "false"] | None = None
+    limit: _PAGE = 50
+    cursor: _CURSOR | None = None
+
+
+class AnomalyQuery(_Query):
+    status: Literal["open", "resolved", "all"] = "open"
+    kind: _Kind | None = None
+    limit: _PAGE = 50
+    cursor: _CURSOR | None = None
+
+
+class ReportingFlowOutput(_Out):
+    flow_id: str
+    flow_date_time: FlowDateTime
+    psp_id: str
+    psp_name: str | None
+    settlement_id: str = Field(description="identificativoUnivocoRegolamento")
+    settlement_date: dt.date
+    declared_count: int
+    declared_total: Amount
+    computed_count: int = Field(description="Entries actually in the flow")
+    computed_total: Amount = Field(description="Sum of the entries")
+    status: FlowStatus
+    credited: bool = Field(description="A bank credit matched this version of the flow")
+    credit_id: int | None = Field(description="`id` of that bank credit (see bank-credits)")
+    received_at: dt.datetime
+
+
+class ReportingEntryOutput(_Out):
+    iuv: str
+    iur: str = Field(description="identificativoUnivocoRiscossione (the receiptId)")
+    transfer_index: int | None
+    amount: Amount
+    outcome_code: str = Field(description="codiceEsitoSingoloPagamento: 0, 3, 4, 8, 9")
+    outcome_date: dt.date
+    match: str = Field(description="matched, amount_mismatch, no_receipt, not_paid, revoked, "
+                                   "without_rpt, other_ente or superseded")
+    notice_number: str | None = Field(description="The notice the entry was matched to")
+
+
+class ReportingFlowDetail(ReportingFlowOutput):
+    versions: list[FlowDateTime] = Field(description="Every stored version's flowDateTime, "
+                                                     "newest first (pass as ?version=)")
+    entries: list[ReportingEntryOutput]
+
+
+class ReportingFlowPage(_Out):
+    items: list[ReportingFlowOutput]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; "
+                                                 "null on the last page")
+
+
+class BankCreditOutput(_Out):
+    id: int
+    value_date: dt.date
+    booking_date: dt.date | None
+    amount: Amount
+    description: str
+    reference: str | None = Field(description="The bank's reference, when the statement has one")
+    flow_id: str | None = Field(description="Read from /PUR/LGPE-RIVERSAMENTO/URI/<flow id> of "
+                                            "the description")
+    matched_flow_id: str | None = Field(description="The stored flow the credit was matched to")
+    matched_flow_date_time: FlowDateTime | None
+    status: Literal["matched", "amount_mismatch", "unknown_flow", "no_flow_id", "duplicate",
+                    "unmatched"]
+    received_at: dt.datetime
+
+
+class BankCreditPage(_Out):
+    items: list[BankCreditOutput]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; "
+                                                 "null on the last page")
+
+
+class AnomalyOutput(_Out):
+    id: int
+    kind: str
+    detail: str
+    notice_number: str | None
+    receipt_id: str | None
+    flow_id: str | None
+    credit_id: int | None
+    credit_reference: str | None
+    created_at: dt.datetime
+    resolved_at: dt.datetime | None
+    resolution_note: str | None
+
+
+class AnomalyPage(_Out):
+    items: list[AnomalyOutput]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; "
+                                                 "null on the last page")

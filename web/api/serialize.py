@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hub.models import Anomaly, DebtPosition, PaymentService, Receipt, StateTransition
+from hub.models import (
+    Anomaly,
+    BankCredit,
+    DebtPosition,
+    PaymentService,
+    Receipt,
+    ReportingEntry,
+    ReportingFlow,
+    StateTransition,
+)
 from hub.money import format_cents
 from web.api import schemas
 
@@ -79,4 +89,58 @@ def receipt_json(r: Receipt) -> dict[str, Any]:
         payment_date_time=r.payment_date_time, application_date=r.application_date,
         transfer_date=r.transfer_date, standin=r.standin, transfers=r.transfers,
         received_at=r.received_at,
+    ).model_dump(mode="json", by_alias=True)
+
+
+def flow_datetime(value: dt.datetime) -> str:
+    """A flow's dataOraFlusso as written (naive, the Node's local time)."""
+    return value.replace(tzinfo=None).isoformat()
+
+
+def _flow_fields(f: ReportingFlow, credit_id: int | None) -> dict[str, Any]:
+    return {
+        "flow_id": f.flow_id, "flow_date_time": flow_datetime(f.flow_datetime),
+        "psp_id": f.psp_id, "psp_name": f.psp_name, "settlement_id": f.settlement_id,
+        "settlement_date": f.settlement_date, "declared_count": f.declared_count,
+        "declared_total": format_cents(f.declared_total_cents),
+        "computed_count": f.computed_count,
+        "computed_total": format_cents(f.computed_total_cents), "status": f.status,
+        "credited": credit_id is not None, "credit_id": credit_id, "received_at": f.received_at}
+
+
+def flow_json(f: ReportingFlow, credit_id: int | None) -> dict[str, Any]:
+    return schemas.ReportingFlowOutput(**_flow_fields(f, credit_id)).model_dump(
+        mode="json", by_alias=True)
+
+
+def flow_detail_json(f: ReportingFlow, credit_id: int | None, versions: list[dt.datetime],
+                     entries: list[tuple[ReportingEntry, str | None]]) -> dict[str, Any]:
+    return schemas.ReportingFlowDetail(
+        **_flow_fields(f, credit_id), versions=[flow_datetime(v) for v in versions],
+        entries=[schemas.ReportingEntryOutput(
+            iuv=e.iuv, iur=e.iur, transfer_index=e.transfer_index,
+            amount=format_cents(e.amount_cents), outcome_code=e.outcome_code,
+            outcome_date=e.outcome_date, match=e.match, notice_number=notice)
+            for e, notice in entries],
+    ).model_dump(mode="json", by_alias=True)
+
+
+def credit_json(c: BankCredit, flow_id: str | None, flow_at: dt.datetime | None
+                ) -> dict[str, Any]:
+    return schemas.BankCreditOutput(
+        id=c.id, value_date=c.value_date, booking_date=c.booking_date,
+        amount=format_cents(c.amount_cents), description=c.description,
+        reference=c.reference, flow_id=c.flow_id, matched_flow_id=flow_id,
+        matched_flow_date_time=flow_datetime(flow_at) if flow_at else None, status=c.status,
+        received_at=c.received_at,
+    ).model_dump(mode="json", by_alias=True)
+
+
+def anomaly_json(a: Anomaly, notice: str | None, receipt_id: str | None,
+                 flow_id: str | None, credit_reference: str | None) -> dict[str, Any]:
+    return schemas.AnomalyOutput(
+        id=a.id, kind=a.kind, detail=a.detail, notice_number=notice, receipt_id=receipt_id,
+        flow_id=flow_id, credit_id=a.credit_pk, credit_reference=credit_reference,
+        created_at=a.created_at, resolved_at=a.resolved_at,
+        resolution_note=a.resolution_note,
     ).model_dump(mode="json", by_alias=True)

@@ -1,0 +1,199 @@
+"""Reconciliation, read-only, for the Ente's back-office: its reporting flows (one with its
+entries), its bank credits and its anomalies, each list newest first with filters and an
+opaque keyset cursor, as the receipts list (web/api/receipts.py)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from hub import monitoring
+from hub.models import Anomaly, BankCredit, PaymentOption, Receipt, ReportingFlow
+from hub.reconciliation import latest_flow
+from web.api import inputs, schemas
+from web.api.auth import authorised_ente
+from web.api.positions import json_response
+from web.api.problems import Problem, not_found
+from web.api.serialize import anomaly_json, credit_json, flow_detail_json, flow_json
+
+_MIN = dt.datetime.min  # flow date-times are naive (the Node's local time)
+
+
+# --- cursors: "<kind><sort key>.<row id>", base64url, opaque to clients -----------------------
+
+def _cursor(kind: str, key: int, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}{key}.{pk}".encode()).decode().rstrip("=")
+
+
+def _after(kind: str, cursor: str) -> tuple[int, int]:
+    try:
+        value = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
+        key, sep, pk = value.removeprefix(kind).partition(".")
+        if not value.startswith(kind) or not sep or not key.isdigit() or not pk.isdigit() \
+                or len(key) > 18 or len(pk) > 18:
+            raise ValueError(cursor)
+        return int(key), int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _bad_cursor() from None
+
+
+def _bad_cursor() -> Problem:
+    return Problem(400, "invalid_cursor", "not a cursor this API gave", field="cursor")
+
+
+def _check_range(q: Any) -> None:
+    if q.from_ and q.to and q.from_ > q.to:
+        raise Problem(422, "invalid_range", "from is after to", field="from")
+
+
+def _page(request: Any, query: sa.Select[Any], limit: int) -> tuple[list[Any], bool]:
+    rows = list(request.db.execute(query.limit(limit + 1)).all())
+    return rows[:limit], len(rows) > limit
+
+
+# --- reporting flows -------------------------------------------------------------------------
+
+def _credit_id() -> Any:
+    """The id of the bank credit matched to the flow row (None: not credited)."""
+    return (sa.select(sa.func.min(BankCredit.id))
+            .where(BankCredit.flow_pk == ReportingFlow.id, BankCredit.status == "matched")
+            .scalar_subquery().label("credit_id"))
+
+
+def _micros(at: dt.datetime) -> int:
+    return (at.replace(tzinfo=None) - _MIN) // dt.timedelta(microseconds=1)
+
+
+@view_config(route_name="api.reporting_flows", request_method="GET")
+def list_flows(request: Any) -> Response:
+    """The Ente's flow versions, newest first by ``flowDateTime`` (dataOraFlusso), filtered by
+    flow id, PSP, status and day of ``flowDateTime`` (both ends included)."""
+    ente = authorised_ente(request)
+    q = inputs.query(request, schemas.FlowQuery)
+    _check_range(q)
+    query = sa.select(ReportingFlow, _credit_id()).where(ReportingFlow.ente_id == ente.id)
+    if q.flow_id:
+        query = query.where(ReportingFlow.flow_id == q.flow_id)
+    if q.psp:
+        query = query.where(ReportingFlow.psp_id == q.psp)
+    if q.status:
+        query = query.where(ReportingFlow.status == q.status)
+    if q.from_:
+        query = query.where(ReportingFlow.flow_datetime >= dt.datetime.combine(q.from_, dt.time()))
+    if q.to and q.to < dt.date.max:
+        query = query.where(ReportingFlow.flow_datetime
+                            < dt.datetime.combine(q.to + dt.timedelta(days=1), dt.time()))
+    if q.cursor:
+        micros, pk = _after("f", q.cursor)
+        try:
+            at = _MIN + dt.timedelta(microseconds=micros)
+        except OverflowError:
+            raise _bad_cursor() from None
+        query = query.where(sa.tuple_(ReportingFlow.flow_datetime, ReportingFlow.id)
+                            < sa.tuple_(sa.literal(at, sa.DateTime()), sa.literal(pk)))
+    rows, more = _page(request, query.order_by(ReportingFlow.flow_datetime.desc(),
+                                               ReportingFlow.id.desc()), q.limit)
+    last = rows[-1][0] if rows else None
+    return json_response(request, {
+        "items": [flow_json(flow, credit) for flow, credit in rows],
+        "nextCursor": _cursor("f", _micros(last.flow_datetime), last.id) if more and last
+        else None,
+    })
+
+
+@view_config(route_name="api.reporting_flow", request_method="GET")
+def get_flow(request: Any) -> Response:
+    """The newest version of a flow (or ``?version=<flowDateTime>``) with its entries."""
+    ente = authorised_ente(request)
+    q = inputs.query(request, schemas.FlowVersionQuery)
+    flow_id = request.matchdict["flow_id"]
+    if q.version is None:
+        flow = latest_flow(request.db, ente.id, flow_id)
+    else:
+        flow = request.db.scalar(sa.select(ReportingFlow).where(
+            ReportingFlow.ente_id == ente.id, ReportingFlow.flow_id == flow_id,
+            ReportingFlow.flow_datetime == q.version))
+    if flow is None:
+        raise not_found("reporting flow")
+    credit = request.db.scalar(sa.select(sa.func.min(BankCredit.id)).where(
+        BankCredit.flow_pk == flow.id, BankCredit.status == "matched"))
+    versions = list(request.db.scalars(
+        sa.select(ReportingFlow.flow_datetime).where(ReportingFlow.ente_id == ente.id,
+                                                     ReportingFlow.flow_id == flow_id)
+        .order_by(ReportingFlow.flow_datetime.desc())))
+    entries = [tuple(row) for row in monitoring.flow_entries(request.db, flow)]
+    return json_response(request, flow_detail_json(flow, credit, versions, entries))
+
+
+# --- bank credits ----------------------------------------------------------------------------
+
+@view_config(route_name="api.bank_credits", request_method="GET")
+def list_credits(request: Any) -> Response:
+    """The Ente's bank credits, newest first by value date, filtered by value day (both ends
+    included) and by matched (``status`` matched) or not."""
+    ente = authorised_ente(request)
+    q = inputs.query(request, schemas.BankCreditQuery)
+    _check_range(q)
+    query = (sa.select(BankCredit, ReportingFlow.flow_id, ReportingFlow.flow_datetime)
+             .outerjoin(ReportingFlow, ReportingFlow.id == BankCredit.flow_pk)
+             .where(BankCredit.ente_id == ente.id))
+    if q.from_:
+        query = query.where(BankCredit.value_date >= q.from_)
+    if q.to:
+        query = query.where(BankCredit.value_date <= q.to)
+    if q.matched == "true":
+        query = query.where(BankCredit.status == "matched")
+    elif q.matched == "false":
+        query = query.where(BankCredit.status != "matched")
+    if q.cursor:
+        ordinal, pk = _after("c", q.cursor)
+        try:
+            day = dt.date.fromordinal(ordinal)
+        except (ValueError, OverflowError):
+            raise _bad_cursor() from None
+        query = query.where(sa.tuple_(BankCredit.value_date, BankCredit.id)
+                            < sa.tuple_(sa.literal(day, sa.Date()), sa.literal(pk)))
+    rows, more = _page(request, query.order_by(BankCredit.value_date.desc(),
+                                               BankCredit.id.desc()), q.limit)
+    last = rows[-1][0] if rows else None
+    return json_response(request, {
+        "items": [credit_json(c, flow_id, at) for c, flow_id, at in rows],
+        "nextCursor": _cursor("c", last.value_date.toordinal(), last.id) if more and last
+        else None,
+    })
+
+
+# --- anomalies -------------------------------------------------------------------------------
+
+@view_config(route_name="api.anomalies", request_method="GET")
+def list_anomalies(request: Any) -> Response:
+    """The Ente's anomalies, newest first: open ones (default), resolved ones or all."""
+    ente = authorised_ente(request)
+    q = inputs.query(request, schemas.AnomalyQuery)
+    query = (sa.select(Anomaly, PaymentOption.notice_number, Receipt.receipt_id,
+                       ReportingFlow.flow_id, BankCredit.reference)
+             .outerjoin(PaymentOption, PaymentOption.id == Anomaly.option_id)
+             .outerjoin(Receipt, Receipt.id == Anomaly.receipt_pk)
+             .outerjoin(ReportingFlow, ReportingFlow.id == Anomaly.flow_pk)
+             .outerjoin(BankCredit, BankCredit.id == Anomaly.credit_pk)
+             .where(Anomaly.ente_id == ente.id))
+    if q.status == "open":
+        query = query.where(Anomaly.resolved_at.is_(None))
+    elif q.status == "resolved":
+        query = query.where(Anomaly.resolved_at.is_not(None))
+    if q.kind:
+        query = query.where(Anomaly.kind == q.kind)
+    if q.cursor:
+        _, pk = _after("a", q.cursor)
+        query = query.where(Anomaly.id < pk)
+    rows, more = _page(request, query.order_by(Anomaly.id.desc()), q.limit)
+    return json_response(request, {
+        "items": [anomaly_json(*row) for row in rows],
+        "nextCursor": _cursor("a", 0, rows[-1][0].id) if more else None,
+    })
