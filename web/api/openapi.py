@@ -383,8 +383,10 @@ def build(server_url: str = "/api/v1") -> dict[str, Any]:
                                  by_alias=True)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "payhub debt positions API", "version": "1.0.0",
-                 "description": "Expected payments of an Ente creditore on pagoPA. Amounts are "
+        "info": {"title": "payhub API for Ente back-offices", "version": "1.0.0",
+                 "description": "Expected payments of an Ente creditore on pagoPA (debt "
+                 "positions, notices, bulk loads), their receipts, reporting flows, bank credits "
+                 "and anomalies, and webhooks. Amounts are "
                  "strings with two decimals (\"30.00\"). Errors are RFC 9457 problem documents "
                  "whose `field` names the failing input. Authenticate with "
                  "`Authorization: Bearer <key>` or `X-Api-Key: <key>`."},
