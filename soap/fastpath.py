@@ -188,7 +188,7 @@ class _DriverConnection:
 
 
 class _Rows:
-    """The part of a Result the fast path's reads use."""
+    """The part of a Result the fast path's read uses (``notice_summary``: one row or none)."""
 
     def __init__(self, rows: list[tuple[Any, ...]]) -> None:
         self._rows = rows
@@ -197,12 +197,6 @@ class _Rows:
         if len(self._rows) > 1:
             raise MultipleResultsFound("more than one row where one at most was expected")
         return self._rows[0] if self._rows else None
-
-    def first(self) -> tuple[Any, ...] | None:
-        return self._rows[0] if self._rows else None
-
-    def all(self) -> list[tuple[Any, ...]]:
-        return self._rows
 
 
 class _ConnectionSession:

@@ -22,7 +22,7 @@ from hub.errors import Conflict
 from hub.identifiers import debtor_code_problem
 from hub.models import DebtPosition, Ente, PaymentOption, PaymentService
 from hub.position_changes import cancel_position, ensure_changeable, lock_options, replace_position
-from web.api import inputs, schemas
+from web.api import inputs, paging, schemas
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem, camel_path, not_found
 from web.api.serialize import positions_json
@@ -267,16 +267,11 @@ def _cursor_id(cursor: str) -> int:
             raise ValueError(cursor)
         return int(value[1:])
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(400, "invalid_cursor", "not a cursor this API gave", field="cursor") \
-            from None
+        raise paging.bad_cursor() from None
 
 
 def _cursor(position_id: int) -> str:
     return base64.urlsafe_b64encode(f"p{position_id}".encode()).decode().rstrip("=")
-
-
-def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 @view_config(route_name="api.positions", request_method="GET")
@@ -300,10 +295,10 @@ def list_positions(request: Any) -> Response:
     if q.payment_date_from or q.payment_date_to:
         paid = sa.select(PaymentOption.id).where(PaymentOption.position_id == DebtPosition.id)
         if q.payment_date_from:
-            paid = paid.where(PaymentOption.paid_at >= _day_start(q.payment_date_from))
+            paid = paid.where(PaymentOption.paid_at >= paging.day_start(q.payment_date_from))
         if q.payment_date_to and q.payment_date_to < dt.date.max:
             paid = paid.where(PaymentOption.paid_at
-                              < _day_start(q.payment_date_to + dt.timedelta(days=1)))
+                              < paging.day_start(q.payment_date_to + dt.timedelta(days=1)))
         query = query.where(paid.exists())
     if q.cursor:
         query = query.where(DebtPosition.id > _cursor_id(q.cursor))

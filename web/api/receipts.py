@@ -3,8 +3,6 @@ the original XML the Node sent."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from typing import Any
 
@@ -14,10 +12,10 @@ from pyramid.view import view_config
 
 from hub.db import UTCDateTime
 from hub.models import Ente, Receipt
-from web.api import inputs, schemas
+from web.api import inputs, paging, schemas
 from web.api.auth import authorised_ente
 from web.api.positions import json_response
-from web.api.problems import Problem, not_found
+from web.api.problems import not_found
 from web.api.serialize import receipt_json
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -33,25 +31,16 @@ def _receipt(request: Any, ente: Ente) -> Receipt:
 
 def _cursor(receipt: Receipt) -> str:
     """Opaque to clients: the (receivedAt, id) of the last receipt of the page."""
-    micros = (receipt.received_at - _EPOCH) // dt.timedelta(microseconds=1)
-    return base64.urlsafe_b64encode(f"r{micros}.{receipt.id}".encode()).decode().rstrip("=")
+    return paging.cursor("r", (receipt.received_at - _EPOCH) // dt.timedelta(microseconds=1),
+                         receipt.id)
 
 
 def _after(cursor: str) -> tuple[dt.datetime, int]:
+    micros, pk = paging.after("r", cursor, key_digits=17)
     try:
-        value = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-        micros, sep, pk = value.removeprefix("r").partition(".")
-        if not value.startswith("r") or not sep or not micros.isdigit() or not pk.isdigit() \
-                or len(micros) > 17 or len(pk) > 18:
-            raise ValueError(cursor)
-        return _EPOCH + dt.timedelta(microseconds=int(micros)), int(pk)
-    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
-        raise Problem(400, "invalid_cursor", "not a cursor this API gave", field="cursor") \
-            from None
-
-
-def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+        return _EPOCH + dt.timedelta(microseconds=micros), pk
+    except OverflowError:
+        raise paging.bad_cursor() from None
 
 
 @view_config(route_name="api.receipts", request_method="GET")
@@ -60,25 +49,23 @@ def list_receipts(request: Any) -> Response:
     notice number and received day (UTC, both ends included), a page at a time."""
     ente = authorised_ente(request)
     q = inputs.query(request, schemas.ReceiptQuery)
-    if q.from_ and q.to and q.from_ > q.to:
-        raise Problem(422, "invalid_range", "from is after to", field="from")
+    paging.check_range(q)
     query = sa.select(Receipt).where(Receipt.ente_id == ente.id)
     if q.iuv:
         query = query.where(Receipt.creditor_reference_id == q.iuv)
     if q.notice_number:
         query = query.where(Receipt.notice_number == q.notice_number)
     if q.from_:
-        query = query.where(Receipt.received_at >= _day_start(q.from_))
+        query = query.where(Receipt.received_at >= paging.day_start(q.from_))
     if q.to and q.to < dt.date.max:
-        query = query.where(Receipt.received_at < _day_start(q.to + dt.timedelta(days=1)))
+        query = query.where(Receipt.received_at < paging.day_start(q.to + dt.timedelta(days=1)))
     if q.cursor:
         at, pk = _after(q.cursor)
         query = query.where(sa.tuple_(Receipt.received_at, Receipt.id)
                             < sa.tuple_(sa.literal(at, UTCDateTime()), sa.literal(pk)))
-    rows = list(request.db.scalars(query.order_by(Receipt.received_at.desc(),
-                                                  Receipt.id.desc()).limit(q.limit + 1)))
-    more = len(rows) > q.limit
-    rows = rows[:q.limit]
+    rows, more = paging.page(request.db, query.order_by(Receipt.received_at.desc(),
+                                                        Receipt.id.desc()), q.limit)
+    rows = [r for r, in rows]
     return json_response(request, {
         "items": [receipt_json(r) for r in rows],
         "nextCursor": _cursor(rows[-1]) if more else None,

@@ -4,8 +4,6 @@ opaque keyset cursor, as the receipts list (web/api/receipts.py)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from typing import Any
 
@@ -16,45 +14,13 @@ from pyramid.view import view_config
 from hub import monitoring
 from hub.models import Anomaly, BankCredit, PaymentOption, Receipt, ReportingFlow
 from hub.reconciliation import latest_flow
-from web.api import inputs, schemas
+from web.api import inputs, paging, schemas
 from web.api.auth import authorised_ente
 from web.api.positions import json_response
-from web.api.problems import Problem, not_found
+from web.api.problems import not_found
 from web.api.serialize import anomaly_json, credit_json, flow_detail_json, flow_json
 
 _MIN = dt.datetime.min  # flow date-times are naive (the Node's local time)
-
-
-# --- cursors: "<kind><sort key>.<row id>", base64url, opaque to clients -----------------------
-
-def _cursor(kind: str, key: int, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{kind}{key}.{pk}".encode()).decode().rstrip("=")
-
-
-def _after(kind: str, cursor: str) -> tuple[int, int]:
-    try:
-        value = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-        key, sep, pk = value.removeprefix(kind).partition(".")
-        if not value.startswith(kind) or not sep or not key.isdigit() or not pk.isdigit() \
-                or len(key) > 18 or len(pk) > 18:
-            raise ValueError(cursor)
-        return int(key), int(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise _bad_cursor() from None
-
-
-def _bad_cursor() -> Problem:
-    return Problem(400, "invalid_cursor", "not a cursor this API gave", field="cursor")
-
-
-def _check_range(q: Any) -> None:
-    if q.from_ and q.to and q.from_ > q.to:
-        raise Problem(422, "invalid_range", "from is after to", field="from")
-
-
-def _page(request: Any, query: sa.Select[Any], limit: int) -> tuple[list[Any], bool]:
-    rows = list(request.db.execute(query.limit(limit + 1)).all())
-    return rows[:limit], len(rows) > limit
 
 
 # --- reporting flows -------------------------------------------------------------------------
@@ -76,7 +42,7 @@ def list_flows(request: Any) -> Response:
     flow id, PSP, status and day of ``flowDateTime`` (both ends included)."""
     ente = authorised_ente(request)
     q = inputs.query(request, schemas.FlowQuery)
-    _check_range(q)
+    paging.check_range(q)
     query = sa.select(ReportingFlow, _credit_id()).where(ReportingFlow.ente_id == ente.id)
     if q.flow_id:
         query = query.where(ReportingFlow.flow_id == q.flow_id)
@@ -90,19 +56,19 @@ def list_flows(request: Any) -> Response:
         query = query.where(ReportingFlow.flow_datetime
                             < dt.datetime.combine(q.to + dt.timedelta(days=1), dt.time()))
     if q.cursor:
-        micros, pk = _after("f", q.cursor)
+        micros, pk = paging.after("f", q.cursor)
         try:
             at = _MIN + dt.timedelta(microseconds=micros)
         except OverflowError:
-            raise _bad_cursor() from None
+            raise paging.bad_cursor() from None
         query = query.where(sa.tuple_(ReportingFlow.flow_datetime, ReportingFlow.id)
                             < sa.tuple_(sa.literal(at, sa.DateTime()), sa.literal(pk)))
-    rows, more = _page(request, query.order_by(ReportingFlow.flow_datetime.desc(),
+    rows, more = paging.page(request.db, query.order_by(ReportingFlow.flow_datetime.desc(),
                                                ReportingFlow.id.desc()), q.limit)
     last = rows[-1][0] if rows else None
     return json_response(request, {
         "items": [flow_json(flow, credit) for flow, credit in rows],
-        "nextCursor": _cursor("f", _micros(last.flow_datetime), last.id) if more and last
+        "nextCursor": paging.cursor("f", _micros(last.flow_datetime), last.id) if more and last
         else None,
     })
 
@@ -139,7 +105,7 @@ def list_credits(request: Any) -> Response:
     included) and by matched (``status`` matched) or not."""
     ente = authorised_ente(request)
     q = inputs.query(request, schemas.BankCreditQuery)
-    _check_range(q)
+    paging.check_range(q)
     query = (sa.select(BankCredit, ReportingFlow.flow_id, ReportingFlow.flow_datetime)
              .outerjoin(ReportingFlow, ReportingFlow.id == BankCredit.flow_pk)
              .where(BankCredit.ente_id == ente.id))
@@ -152,19 +118,19 @@ def list_credits(request: Any) -> Response:
     elif q.matched == "false":
         query = query.where(BankCredit.status != "matched")
     if q.cursor:
-        ordinal, pk = _after("c", q.cursor)
+        ordinal, pk = paging.after("c", q.cursor)
         try:
             day = dt.date.fromordinal(ordinal)
         except (ValueError, OverflowError):
-            raise _bad_cursor() from None
+            raise paging.bad_cursor() from None
         query = query.where(sa.tuple_(BankCredit.value_date, BankCredit.id)
                             < sa.tuple_(sa.literal(day, sa.Date()), sa.literal(pk)))
-    rows, more = _page(request, query.order_by(BankCredit.value_date.desc(),
+    rows, more = paging.page(request.db, query.order_by(BankCredit.value_date.desc(),
                                                BankCredit.id.desc()), q.limit)
     last = rows[-1][0] if rows else None
     return json_response(request, {
         "items": [credit_json(c, flow_id, at) for c, flow_id, at in rows],
-        "nextCursor": _cursor("c", last.value_date.toordinal(), last.id) if more and last
+        "nextCursor": paging.cursor("c", last.value_date.toordinal(), last.id) if more and last
         else None,
     })
 
@@ -190,10 +156,10 @@ def list_anomalies(request: Any) -> Response:
     if q.kind:
         query = query.where(Anomaly.kind == q.kind)
     if q.cursor:
-        _, pk = _after("a", q.cursor)
+        _, pk = paging.after("a", q.cursor)
         query = query.where(Anomaly.id < pk)
-    rows, more = _page(request, query.order_by(Anomaly.id.desc()), q.limit)
+    rows, more = paging.page(request.db, query.order_by(Anomaly.id.desc()), q.limit)
     return json_response(request, {
         "items": [anomaly_json(*row) for row in rows],
-        "nextCursor": _cursor("a", 0, rows[-1][0].id) if more else None,
+        "nextCursor": paging.cursor("a", 0, rows[-1][0].id) if more else None,
     })
