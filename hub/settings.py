@@ -1,7 +1,10 @@
 """Settings: read from the .ini file, overridden by the environment, in one place.
 
 Real deployments set ``DATABASE_URL`` and ``REDIS_URL`` (or write them in ``production.ini``);
-the embedded default (``development.ini``) needs neither.
+the embedded default (``development.ini``) needs neither. Containers configure by environment:
+every ``payhub.<key>`` setting can be given as ``PAYHUB_<KEY>`` (``payhub.soap_auth_header`` as
+``PAYHUB_SOAP_AUTH_HEADER``), which wins over the .ini; a few variables that are not settings
+(``PAYHUB_CONFIG``, the test and benchmark ones) are left alone.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ ENV_OVERRIDES = {
     "PAYHUB_LOG_FORMAT": "payhub.log_format",
     "PAYHUB_LOG_LEVEL": "payhub.log_level",
 }
+
+# PAYHUB_* variables that name something other than a setting
+NOT_SETTINGS = ("PAYHUB_CONFIG", "PAYHUB_TEST_", "PAYHUB_BENCH_", "PAYHUB_URL",
+                "PAYHUB_SCREENSHOTS", "PAYHUB_DB_PRE_PING")
 
 DEFAULTS: dict[str, str] = {
     "sqlalchemy.url": "sqlite:///var/payhub.sqlite",
@@ -38,6 +45,10 @@ def load_settings(
     environ = os.environ if environ is None else environ
     result: dict[str, Any] = dict(DEFAULTS)
     result.update(settings or {})
+    for var, value in environ.items():
+        if var.startswith("PAYHUB_") and value and var not in ENV_OVERRIDES \
+                and not var.startswith(NOT_SETTINGS):
+            result["payhub." + var[len("PAYHUB_"):].lower()] = value
     for var, key in ENV_OVERRIDES.items():
         if environ.get(var):
             result[key] = environ[var]

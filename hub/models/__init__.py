@@ -18,6 +18,7 @@ from hub.models.tenants import (
     PaymentService,
     PrimitiveVersion,
     ServiceKind,
+    StandInProbe,
     Station,
     station_ente,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "SlaProbe",
     "SlaTicket",
     "StateTransition",
+    "StandInProbe",
     "Station",
     "Transfer",
     "api_key_ente",

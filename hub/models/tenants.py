@@ -123,3 +123,17 @@ class IuvCounter(Base):
     ente_id: Mapped[int] = mapped_column(sa.ForeignKey("ente.id", ondelete="CASCADE"),
                                          primary_key=True)
     next_value: Mapped[int] = mapped_column(sa.BigInteger, default=1)
+
+
+class StandInProbe(Base):
+    """pagoPA's Stand-In manager probing a station (a paVerify for notice 000000000000000000
+    of EC 00000000000): it does so only while it holds the station in Stand-In. Keyed by the
+    station code as sent, which may be the literal placeholder ``{idStation}``."""
+
+    __tablename__ = "standin_probe"
+
+    station_code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    broker_code: Mapped[str] = mapped_column(sa.String(64))
+    first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(sa.Integer)
