@@ -17,5 +17,12 @@ Settings (all optional, ``nodesim.`` prefix; ``payhub-nodesim --help`` maps them
   retry_backoff_max_seconds  cap on the wait (default 3600)
   retry_poll_seconds       how often the background sender looks for due re-sends (default 0.2)
   password                 the nodeForPa password stations must send (default: any 8-15 chars)
+  station_auth_header      "Header-Name: value" sent on every call to the station, as pagoPA's
+                           connectivity sends its subscription key (default: none)
+  standin_probe_seconds    while the station is in Stand-In, the Stand-In manager's probe this
+                           often, in simulated seconds (default 300)
+  standin_exit_successes   successful probes in a row that end Stand-In (default 3)
+  standin_after_failures   failed station calls in a row that start it (default 0: on demand)
+  standin_probe_placeholders  probe with the literal {idBrokerPA}/{idStation} (default true)
   fault.<name>             default fault injection (see nodesim.faults.Faults)
 """

@@ -10,6 +10,9 @@ Routes (relative to where it is mounted):
   GET|POST /api/clock              read / move the clock ({"days":..,"hours":..,"seconds":..})
   POST /api/days/close             close a simulated day now ({"date": "YYYY-MM-DD"}?)
   GET|PUT /api/faults              default fault injection
+  GET|POST /api/standin            the station's Stand-In state, probes and switches; POST
+                                   {"active": true|false, "reason"?} puts it in / takes it out
+  POST /api/standin/probe          send the Stand-In manager's probe now (the outcome + state)
   GET  /api/flows, /api/flows/{id}.xml   reporting flows
   POST /nodeForPa                  nodoChiediElencoFlussiRendicontazione / nodoChiediFlusso...
   GET  /bank/statement.csv, /bank/camt053.xml   ?fiscalCode= or ?iban=
@@ -39,7 +42,7 @@ NO_IBAN = "IT00X0000000000000000000000"
 
 def build_node(settings: dict[str, Any]) -> Node:
     return Node(config.station_config(settings), policy=config.retry_policy(settings),
-                faults=config.faults(settings))
+                faults=config.faults(settings), standin=config.standin_policy(settings))
 
 
 def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -> Any:
@@ -63,6 +66,8 @@ def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -
         ("clock", "/api/clock", clock, ("GET", "POST")),
         ("days.close", "/api/days/close", close_day, "POST"),
         ("faults", "/api/faults", faults_view, ("GET", "PUT", "POST")),
+        ("standin", "/api/standin", standin_view, ("GET", "POST")),
+        ("standin.probe", "/api/standin/probe", standin_probe, "POST"),
         ("flows", "/api/flows", flows, "GET"),
         ("flow.xml", "/api/flows/{id}.xml", flow_xml, "GET"),
         ("nodeforpa", "/nodeForPa", node_for_pa, "POST"),
@@ -172,6 +177,33 @@ def faults_view(request: Request) -> dict[str, Any]:
     if request.method in ("PUT", "POST"):
         node.faults = Faults().merged(_body(request))
     return node.faults.as_dict()
+
+
+def _from_form(request: Request) -> bool:
+    return request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def standin_view(request: Request) -> dict[str, Any]:
+    standin = _node(request).standin
+    if request.method == "POST":
+        body = _body(request)
+        active = body.get("active", True)
+        if not isinstance(active, bool):
+            active = str(active).lower() in {"1", "true", "yes", "on"}
+        reason = str(body.get("reason") or "on demand")
+        state = standin.enter(reason) if active else standin.leave(reason)
+        if _from_form(request):  # the home page's buttons
+            raise HTTPFound(request.route_url("home"))
+        return state
+    return standin.as_dict()
+
+
+def standin_probe(request: Request) -> dict[str, Any]:
+    standin = _node(request).standin
+    probe = standin.probe("demand")
+    if _from_form(request):  # the home page's button
+        raise HTTPFound(request.route_url("home"))
+    return {"probe": probe.as_dict(), "standIn": standin.as_dict()}
 
 
 def flows(request: Request) -> list[dict[str, Any]]:

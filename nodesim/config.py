@@ -7,7 +7,8 @@ from typing import Any
 
 from nodesim.delivery import RetryPolicy
 from nodesim.faults import Faults
-from nodesim.station import StationConfig
+from nodesim.standin import StandInPolicy
+from nodesim.station import StationConfig, parse_header
 
 DEFAULTS = {
     "nodesim.payhub_url": "http://127.0.0.1:6543",
@@ -22,6 +23,11 @@ DEFAULTS = {
     "nodesim.retry_backoff_max_seconds": "3600",
     "nodesim.retry_poll_seconds": "0.2",
     "nodesim.background": "true",
+    "nodesim.station_auth_header": "",
+    "nodesim.standin_probe_seconds": "300",
+    "nodesim.standin_exit_successes": "3",
+    "nodesim.standin_after_failures": "0",
+    "nodesim.standin_probe_placeholders": "true",
 }
 
 
@@ -34,7 +40,21 @@ def station_config(settings: Mapping[str, Any]) -> StationConfig:
     return StationConfig(url=s["nodesim.payhub_url"].rstrip("/") + s["nodesim.soap_path"],
                          broker=s["nodesim.broker"], station=s["nodesim.station"],
                          primitive_version=int(s["nodesim.primitive_version"]),
-                         verify_timeout=float(s["nodesim.verify_timeout_seconds"]))
+                         verify_timeout=float(s["nodesim.verify_timeout_seconds"]),
+                         auth_header=parse_header(s["nodesim.station_auth_header"]))
+
+
+def standin_policy(settings: Mapping[str, Any]) -> StandInPolicy:
+    s = effective(settings)
+    policy = StandInPolicy(probe_seconds=float(s["nodesim.standin_probe_seconds"]),
+                           exit_successes=int(s["nodesim.standin_exit_successes"]),
+                           after_failures=int(s["nodesim.standin_after_failures"]),
+                           placeholders=as_bool(s["nodesim.standin_probe_placeholders"]))
+    if policy.probe_seconds <= 0 or policy.exit_successes < 1 or policy.after_failures < 0:
+        raise ValueError("nodesim.standin_probe_seconds must be > 0, "
+                         "nodesim.standin_exit_successes >= 1, "
+                         "nodesim.standin_after_failures >= 0")
+    return policy
 
 
 def retry_policy(settings: Mapping[str, Any]) -> RetryPolicy:

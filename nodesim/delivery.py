@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
@@ -67,6 +68,8 @@ class Delivery:
     copies_left: int = 0
     timeout_seconds: float | None = None
     busy: bool = False
+    station: str | None = None  # the idStation it is delivered through
+
 
     @property
     def retries(self) -> int:
@@ -74,7 +77,8 @@ class Delivery:
 
     def as_dict(self) -> dict[str, Any]:
         return {"receiptId": self.receipt_id, "fiscalCode": self.ec,
-                "noticeNumber": self.notice_number, "status": self.status,
+                "noticeNumber": self.notice_number, "idStation": self.station,
+                "status": self.status,
                 "nextAttemptAt": self.next_at.isoformat() if self.status in (
                     SCHEDULED, RETRYING) else None,
                 "attempts": [a.as_dict() for a in self.attempts]}
@@ -91,6 +95,8 @@ class Deliverer:
         self._deliveries: dict[str, Delivery] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # other timers the background thread runs (the Stand-In manager's probe)
+        self.tickers: list[Callable[[], int]] = []
 
     def submit(self, receipt_id: str, ec: str, notice: str, request: etree._Element, *,
                hold_seconds: float = 0.0, copies: int = 0,
@@ -98,7 +104,8 @@ class Deliverer:
         """Queue a receipt; unless held back, make the first attempt now, in this thread."""
         delivery = Delivery(receipt_id, ec, notice, soapwire.envelope(request),
                             next_at=self.clock.now() + dt.timedelta(seconds=hold_seconds),
-                            copies_left=copies, timeout_seconds=timeout_seconds)
+                            copies_left=copies, timeout_seconds=timeout_seconds,
+                            station=request.findtext("idStation"))
         with self._lock:
             self._deliveries[receipt_id] = delivery
         if send_now and hold_seconds <= 0:
@@ -187,6 +194,8 @@ class Deliverer:
     def _loop(self, poll_seconds: float) -> None:
         while not self._stop.wait(poll_seconds):
             self.run_due()
+            for tick in self.tickers:
+                tick()
 
 
 def _attempt(number: int, at: dt.datetime, answer: Answer, copy: bool = False) -> Attempt:

@@ -25,6 +25,12 @@ class Faults:
     out_of_order: bool = False
     # receipts flagged standIn=true (the /psp/standin desk also skips paVerify/paGetPayment)
     standin: bool = False
+    # receipts carry elements newer than paForNode.xsd, as pagoPA's since the April 2026 V2
+    # switch: <paymentNote> right after <description>, and an unknown element in each transfer
+    newer_elements: bool = False
+    # deliver the receipt through this idStation (same broker) instead of the one the notice
+    # was verified and activated through: an Ente moved between stations (govpay#832)
+    receipt_station: str | None = None
     # reporting: header totals that disagree with the body
     inconsistent_flow: bool = False
     # reporting: one extra entry for an IUV nobody ever issued
@@ -56,10 +62,15 @@ class Faults:
         return dataclasses.asdict(self)
 
 
+TEXT = {"receipt_station"}
+
+
 def _coerce(name: str, value: Any) -> Any:
     default = next(f.default for f in dataclasses.fields(Faults) if f.name == name)
     if value is None:
         return None
+    if name in TEXT:
+        return str(value).strip() or None
     if isinstance(default, bool):
         return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
     if isinstance(default, int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import threading
@@ -17,6 +18,7 @@ from nodesim.delivery import Deliverer, RetryPolicy
 from nodesim.faults import Faults
 from nodesim.receipts import Payment, payment_from_data, receipt_element
 from nodesim.reporting import Ledger
+from nodesim.standin import StandIn, StandInPolicy
 from nodesim.station import StationClient, StationConfig
 
 DEFAULT_PAYER = {"type": "F", "id": "RSSMRA80A01H501U", "name": "Mario Rossi",
@@ -66,14 +68,20 @@ class Notice:
 class Node:
     def __init__(self, station: StationConfig, *, policy: RetryPolicy | None = None,
                  faults: Faults | None = None, clock: SimClock | None = None,
-                 client: StationClient | None = None) -> None:
+                 client: StationClient | None = None,
+                 standin: StandInPolicy | None = None) -> None:
         self.clock = clock or SimClock()
         self.client = client or StationClient(station)
         self.faults = faults or Faults()
         self.deliverer = Deliverer(self.client, self.clock, policy or RetryPolicy())
         self.ledger = Ledger(self.clock)
+        self.standin = StandIn(self.client, self.clock, standin)
+        self.deliverer.tickers.append(self.standin.run_due)
         self._lock = threading.Lock()
         self.payments: dict[str, Payment] = {}
+        # what the station said about each notice, (ec, notice) -> {"notice", "data"}: the
+        # archive pagoPA answers from while the station is in Stand-In (ACA)
+        self.archive: dict[tuple[str, str], dict[str, Any]] = {}
 
     @property
     def version(self) -> int:
@@ -82,35 +90,61 @@ class Node:
     def faults_for(self, overrides: dict[str, Any] | None) -> Faults:
         return self.faults.merged(overrides)
 
-    # the three steps
+    # the three steps (in Stand-In, the Node answers the first two from its archive)
     def verify(self, ec: str, notice: str) -> Notice:
+        if self.standin.active:
+            return self._archived(ec, notice, "paVerifyPaymentNotice")["notice"]
         answer = self.client.verify(ec, notice)
         if not answer.ok:
             raise PaymentRefused("paVerifyPaymentNotice", answer.kind, answer.fault_code,
                                  answer.detail)
         res = answer.element
-        return Notice(ec, notice, Decimal(res.findtext("paymentList/paymentOptionDescription/"
-                                                       "amount")),
-                      res.findtext("paymentDescription") or "",
-                      res.findtext("companyName") or "")
+        verified = Notice(ec, notice, Decimal(res.findtext(
+            "paymentList/paymentOptionDescription/amount")),
+            res.findtext("paymentDescription") or "", res.findtext("companyName") or "")
+        with self._lock:
+            self.archive.setdefault((ec, notice), {})["notice"] = verified
+        return verified
 
     def activate(self, ec: str, notice: str, amount: Decimal, *, psp: psps.Psp, method: str,
                  payer: dict[str, Any] | None, standin: bool = False,
                  payment_note: str | None = None) -> Payment:
-        answer = self.client.get_payment(ec, notice, soapwire.amount(amount), payment_note)
-        if not answer.ok:
-            step = "paGetPaymentV2" if self.version == 2 else "paGetPayment"
-            raise PaymentRefused(step, answer.kind, answer.fault_code, answer.detail)
-        return payment_from_data(answer.element.find("data"), receipt_id=uuid.uuid4().hex,
+        step = "paGetPaymentV2" if self.version == 2 else "paGetPayment"
+        if self.standin.active:
+            data, standin = self._archived(ec, notice, step)["data"], True
+        else:
+            answer = self.client.get_payment(ec, notice, soapwire.amount(amount), payment_note)
+            if not answer.ok:
+                raise PaymentRefused(step, answer.kind, answer.fault_code, answer.detail)
+            data = answer.element.find("data")
+            with self._lock:
+                self.archive.setdefault((ec, notice), {})["data"] = copy.deepcopy(data)
+        return payment_from_data(data, receipt_id=uuid.uuid4().hex,
                                  ec=ec, notice=notice, psp=psp, method=method, payer=payer,
                                  paid_at=self.clock.now(), standin=standin,
                                  payment_note=payment_note)
+
+    def _archived(self, ec: str, notice: str, step: str) -> dict[str, Any]:
+        """What the Node knows of a notice while the station is in Stand-In (it knows only
+        what the station told it before: verified and activated notices)."""
+        with self._lock:
+            found = dict(self.archive.get((ec, notice), {}))
+        if "data" not in found:
+            raise PaymentRefused(step, "ko", "PAA_PAGAMENTO_SCONOSCIUTO",
+                                 "station in Stand-In and the notice is not in the archive")
+        if "notice" not in found:
+            data = found["data"]
+            found["notice"] = Notice(ec, notice, Decimal(data.findtext("paymentAmount")),
+                                     data.findtext("description") or "",
+                                     data.findtext("companyName") or "")
+        return found
 
     def send_receipt(self, payment: Payment, faults: Faults, *, send_now: bool = True) -> Any:
         with self._lock:
             self.payments[payment.receipt_id] = payment
         self.ledger.record(payment)
-        request = self.client.send_rt_request(payment.ec, receipt_element(payment, self.version))
+        receipt = receipt_element(payment, self.version, newer=faults.newer_elements)
+        request = self.client.send_rt_request(payment.ec, receipt, faults.receipt_station)
         return self.deliverer.submit(payment.receipt_id, payment.ec, payment.notice_number,
                                      request, hold_seconds=faults.hold_receipt_seconds,
                                      copies=faults.duplicate_receipts,
@@ -167,5 +201,6 @@ class Node:
             flows.extend(self.ledger.close_day(day, self.faults))
             day += dt.timedelta(days=1)
         sent = self.deliverer.run_due()
+        probes = self.standin.run_due()
         return {"now": self.clock.now().isoformat(), "closedFlows": [f.id for f in flows],
-                "attemptsMade": sent}
+                "attemptsMade": sent, "standInProbes": probes}

@@ -21,8 +21,25 @@ def home_page(node: Node, request: Any) -> str:
     flows = "".join(
         f"<li><a href='{e(request.route_url('flow.xml', id=f.id))}'>{e(f.id)}</a> "
         f"{len(f.entries)} pagamenti</li>" for f in node.ledger.flows.values())
+    standin = node.standin.as_dict()
+    probes = "".join(
+        f"<tr><td>{e(p['at'])}</td><td>{e(p['trigger'])}</td><td>{e(str(p['httpStatus']))}</td>"
+        f"<td>{e(p['faultCode'] or p['result'])}</td><td>{'sì' if p['success'] else 'no'}</td>"
+        f"</tr>" for p in standin["probes"][-10:])
+    state = (f"in Stand-In dal {e(standin['since'])} ({e(standin['reason'] or '')}), "
+             f"prossima sonda {e(standin['nextProbeAt'] or '-')}"
+             if standin["active"] else "operativa")
+    toggle = "false" if standin["active"] else "true"
+    label = "Togli dallo Stand-In" if standin["active"] else "Metti in Stand-In"
     body = (f"<p>Ora simulata: {e(node.clock.now().isoformat())} · "
             f"stazione {e(node.client.config.url)}</p>"
+            f"<h2>Stand-In</h2><p id='standin'>Stazione {state}</p>"
+            f"<form method='post' action='{e(request.route_url('standin'))}'>"
+            f"<input type='hidden' name='active' value='{toggle}'><button>{label}</button>"
+            f"</form><form method='post' action='{e(request.route_url('standin.probe'))}'>"
+            f"<button>Invia la sonda ora</button></form>"
+            f"<table><tr><th>sonda</th><th>origine</th><th>HTTP</th><th>esito</th>"
+            f"<th>successo</th></tr>{probes}</table>"
             f"<h2>Sportello PSP (modello 3)</h2>"
             f"<form method='post' action='{e(request.route_url('desk.pay'))}'>"
             f"Ente <input name='fiscalCode' value='77777777777' size='11'> "

@@ -81,8 +81,16 @@ def payment_from_data(data: etree._Element, *, receipt_id: str, ec: str, notice:
                    standin=standin, payment_note=payment_note)
 
 
-def receipt_element(payment: Payment, version: int) -> etree._Element:
-    """The ``receipt`` child of paSendRTReq (V1) or paSendRTV2Request (V2), in XSD order."""
+# what ``newer=True`` adds: elements pagoPA sends that paForNode.xsd does not have (yet)
+NEWER_IN_TRANSFER = "transferNote"
+
+
+def receipt_element(payment: Payment, version: int, newer: bool = False) -> etree._Element:
+    """The ``receipt`` child of paSendRTReq (V1) or paSendRTV2Request (V2), in XSD order.
+
+    ``newer``: as pagoPA's receipts since the April 2026 V2 switch, with elements the XSD does
+    not have: ``<paymentNote>`` right after ``<description>`` (instead of its V2 place) and an
+    unknown ``<transferNote>`` at the end of every transfer."""
     r = etree.Element("receipt")
     sub(r, "receiptId", payment.receipt_id)
     sub(r, "noticeNumber", payment.notice_number)
@@ -91,13 +99,15 @@ def receipt_element(payment: Payment, version: int) -> etree._Element:
     sub(r, "creditorReferenceId", payment.iuv)
     sub(r, "paymentAmount", soapwire.amount(payment.amount))
     sub(r, "description", payment.description)
+    if newer:
+        sub(r, "paymentNote", (payment.payment_note or payment.description)[:210])
     sub(r, "companyName", payment.company_name)
     if payment.office_name:
         sub(r, "officeName", payment.office_name)
     r.append(copy.deepcopy(payment.debtor))
     tl = sub(r, "transferList")
     for t in payment.transfers:
-        _transfer(tl, t, version)
+        _transfer(tl, t, version, newer)
     psp = payment.psp
     sub(r, "idPSP", psp.id)
     sub(r, "pspFiscalCode", psp.fiscal_code)
@@ -108,7 +118,7 @@ def receipt_element(payment: Payment, version: int) -> etree._Element:
     if payment.payer:
         soapwire.subject(r, "payer", payment.payer)
     sub(r, "paymentMethod", METHODS.get(payment.method, payment.method))
-    if version == 2 and payment.payment_note:
+    if version == 2 and payment.payment_note and not newer:
         sub(r, "paymentNote", payment.payment_note[:210])
     sub(r, "fee", soapwire.amount(payment.fee))
     if version == 2:
@@ -124,7 +134,7 @@ def receipt_element(payment: Payment, version: int) -> etree._Element:
     return r
 
 
-def _transfer(parent: etree._Element, t: dict[str, Any], version: int) -> None:
+def _transfer(parent: etree._Element, t: dict[str, Any], version: int, newer: bool) -> None:
     elt = sub(parent, "transfer")
     sub(elt, "idTransfer", t["idTransfer"])
     sub(elt, "transferAmount", soapwire.amount(t["amount"]))
@@ -142,3 +152,5 @@ def _transfer(parent: etree._Element, t: dict[str, Any], version: int) -> None:
     sub(elt, "transferCategory", t["transferCategory"])
     if t.get("metadata") is not None:
         elt.append(copy.deepcopy(t["metadata"]))
+    if newer:
+        sub(elt, NEWER_IN_TRANSFER, f"quota {t['idTransfer']}")

@@ -1,6 +1,8 @@
 """A fake EC station for nodesim's unit tests: checks every request nodesim sends against the
 official paForNode.xsd, answers from a small table of notices, and plays scripted paSendRT
-outcomes (ok, a KO code, timeout, unreachable, garbage)."""
+outcomes (ok, a KO code, timeout, unreachable, garbage). With ``auth_header`` set it answers
+403 and a SOAP Fault to a call without it; ``tolerant`` skips the XSD check for receipts
+(pagoPA's receipts carry elements newer than the XSD)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from decimal import Decimal
 from lxml import etree
 
 from nodesim import soapwire
-from nodesim.soapwire import PAFN, sub
+from nodesim.soapwire import PAFN, SOAP11, sub
+from nodesim.station import Reply
 
 EC = "77777777777"
 OTHER_EC = "00112233445"
@@ -41,6 +44,10 @@ class FakeStation:
         self.requests: list[etree._Element] = []
         self.send_rt_script: list[str] = []  # consumed one per paSendRT; empty -> "ok"
         self.stored: set[str] = set()
+        self.headers: list[dict[str, str]] = []  # each call's extra headers
+        self.auth_header: tuple[str, str] | None = None
+        self.tolerant = False
+        self.down = False  # every call: connection refused
 
     def names(self) -> list[str]:
         return [soapwire.local(r) for r in self.requests]
@@ -49,12 +56,19 @@ class FakeStation:
         return [r.find("receipt") for r in self.requests
                 if soapwire.local(r).startswith("paSendRT")]
 
-    def __call__(self, url: str, action: str, payload: bytes, timeout: float) -> bytes:
+    def __call__(self, url: str, action: str, payload: bytes, timeout: float, *,
+                 headers: dict[str, str] | None = None) -> bytes:
+        self.headers.append(dict(headers or {}))
+        if self.down:
+            raise ConnectionRefusedError("connection refused")
+        if self.auth_header and (headers or {}).get(self.auth_header[0]) != self.auth_header[1]:
+            return Reply(_fault("caller not authorised"), 403)
         req = soapwire.body_element(payload)
         assert etree.QName(req).namespace == PAFN
-        assert self.xsd.validate(req), self.xsd.error_log.last_error
-        self.requests.append(req)
         name = soapwire.local(req)
+        if not (self.tolerant and name.startswith("paSendRT")):
+            assert self.xsd.validate(req), self.xsd.error_log.last_error
+        self.requests.append(req)
         if name == "paVerifyPaymentNoticeReq":
             return self._verify(req)
         if name in ("paGetPaymentReq", "paGetPaymentV2Request"):
@@ -131,3 +145,11 @@ class FakeStation:
             return soapwire.envelope(self._res(res_name, "KO", "PAA_RECEIPT_DUPLICATA"))
         self.stored.add(receipt_id)
         return soapwire.envelope(self._res(res_name))
+
+
+def _fault(text: str) -> bytes:
+    env = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soapenv": SOAP11})
+    fault = etree.SubElement(etree.SubElement(env, f"{{{SOAP11}}}Body"), f"{{{SOAP11}}}Fault")
+    sub(fault, "faultcode", "soapenv:Client")
+    sub(fault, "faultstring", text)
+    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")

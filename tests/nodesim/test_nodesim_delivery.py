@@ -132,11 +132,11 @@ def test_timeout_fault_shortens_the_nodes_wait_for_one_receipt(pa_for_node_xsd, 
         fake = FakeStation(pa_for_node_xsd)
         slow_url = f"http://127.0.0.1:{server.server_port}/"
 
-        def transport(url, action, payload, timeout):
+        def transport(url, action, payload, timeout, headers=None):
             if action.startswith("paSendRT"):  # the station is slow only on receipts
                 from nodesim.station import http_transport
 
-                return http_transport(slow_url, action, payload, timeout)
+                return http_transport(slow_url, action, payload, timeout, headers=headers)
             return fake(url, action, payload, timeout)
 
         config = StationConfig(url="http://station.invalid/")
