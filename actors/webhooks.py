@@ -24,7 +24,7 @@ import structlog
 from dramatiq.common import compute_backoff
 
 from actors.middleware import current_factory
-from hub import webhooks
+from hub import http, webhooks
 from hub.db import utcnow
 
 log = structlog.get_logger(__name__)
@@ -59,7 +59,8 @@ def post(request: webhooks.SignedRequest, timeout: float) -> webhooks.AttemptRes
     started, clock = utcnow(), time.monotonic()
     try:
         with requests.post(request.url, data=request.body, headers=request.headers,
-                           timeout=timeout, allow_redirects=False, stream=True) as response:
+                           timeout=timeout, allow_redirects=False, stream=True,
+                           verify=http.verify()) as response:
             status = response.status_code
     except requests.RequestException as exc:
         return webhooks.AttemptResult(started, _ms(clock), error=f"{type(exc).__name__}: {exc}")

@@ -33,7 +33,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import identifiers, payments, webhooks
+from hub import http, identifiers, payments, webhooks
 from hub.db import utcnow
 from hub.debts import InvalidPosition, OptionIn, PositionIn, TransferIn, create_position
 from hub.errors import DomainError
@@ -124,7 +124,8 @@ class HttpCheckoutClient:
         headers = {"Ocp-Apim-Subscription-Key": self.api_key} if self.api_key else {}
         try:
             answer = requests.post(self.url, json=cart.as_json(), headers=headers,
-                                   timeout=self.timeout, allow_redirects=False)
+                                   timeout=self.timeout, allow_redirects=False,
+                                   verify=http.verify())
         except requests.RequestException as exc:
             log.warning("checkout.unreachable", error=type(exc).__name__)
             raise CheckoutError("pagoPA Checkout cannot be reached") from None
@@ -456,7 +457,7 @@ def ask_backoffice(session: Session, service: PaymentService, keys: dict[str, st
     where = {"ente": ente.fiscal_code, "service": service.code}  # never the keys: personal
     try:
         answer = requests.post(spec.url, data=body, headers=headers, timeout=spec.timeout,
-                               allow_redirects=False)
+                               allow_redirects=False, verify=http.verify())
     except requests.RequestException as exc:
         log.warning("checkout.lookup_unreachable", error=type(exc).__name__, **where)
         raise BackofficeUnavailable("the back-office cannot be reached") from None

@@ -56,6 +56,42 @@ def load_settings(
     return result
 
 
+# secrets the web app signs with; production.ini ships them as CHANGE-ME placeholders
+SECRETS = ("payhub.session_secret", "payhub.ops_secret")
+PLACEHOLDER = "change-me"
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """The settings cannot run a deployment; the message names the settings to fix."""
+
+
+def check_secrets(settings: Mapping[str, Any]) -> None:
+    """Refuse to start with secrets that are placeholders, or, where
+    ``payhub.require_secrets`` is true (production.ini), missing or shorter than 32 characters.
+
+    A placeholder (any value containing CHANGE-ME) is refused everywhere: it is what a copied
+    production.ini holds until someone sets the secret. Without ``require_secrets`` (the
+    embedded default, tests) a missing secret is made up per process by its user, with a
+    warning; with several web processes, sessions then break, hence the requirement in
+    production.
+    """
+    required = as_bool(settings.get("payhub.require_secrets", False))
+    bad = []
+    for key in SECRETS:
+        value = str(settings.get(key) or "").strip()
+        if PLACEHOLDER in value.lower():
+            bad.append(f"{key} is a CHANGE-ME placeholder")
+        elif required and len(value) < MIN_SECRET_LENGTH:
+            bad.append(f"{key} is {'missing' if not value else 'too short'}")
+    if bad:
+        env = " / ".join("PAYHUB_" + k.split(".", 1)[1].upper() for k in SECRETS)
+        raise SettingsError(
+            "; ".join(bad) + f": set each to a random string of at least {MIN_SECRET_LENGTH} "
+            f"characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
+            f"in the .ini or as {env}; every web process must share the same values")
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs written the usual way (postgres://, postgresql://)."""
     for prefix in ("postgres://", "postgresql://"):

@@ -7,8 +7,9 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.request import Request
 
+from hub import http
 from hub.logging import configure_logging
-from hub.settings import as_bool, load_settings
+from hub.settings import as_bool, check_secrets, load_settings
 
 
 class PayhubRequest(Request):
@@ -31,6 +32,8 @@ def make_app(settings: dict[str, Any]) -> Any:
 
 def configure(settings: dict[str, Any]) -> Configurator:
     settings = load_settings(settings)
+    check_secrets(settings)  # before anything starts: a placeholder secret is a deployment bug
+    http.configure(settings)  # the CAs every outgoing HTTPS call trusts (refuses a bad bundle)
     configure_logging(settings["payhub.log_format"], settings["payhub.log_level"])
     settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
     settings.setdefault("retry.attempts", "3")

@@ -12,6 +12,7 @@ import click
 from plaster import get_settings
 from sqlalchemy.engine import make_url
 
+from hub import http
 from hub.db import make_engine, make_session_factory
 from hub.logging import configure_logging
 from hub.settings import load_settings
@@ -23,6 +24,7 @@ DEFAULT_CONFIG = os.environ.get("PAYHUB_CONFIG", "development.ini")
 def read_settings(config_uri: str) -> dict[str, Any]:
     settings = load_settings(get_settings(config_uri, "app:main"))
     configure_logging(settings["payhub.log_format"], settings["payhub.log_level"])
+    http.configure(settings)  # the scheduler's and commands' outgoing calls trust the same CAs
     return settings
 
 

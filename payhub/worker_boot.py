@@ -8,6 +8,7 @@ from plaster import get_settings
 
 from actors import broker as broker_mod
 from actors import outbox
+from hub import http
 from hub.db import make_engine, make_session_factory
 from hub.logging import configure_logging
 from hub.settings import load_settings
@@ -15,6 +16,7 @@ from hub.settings import load_settings
 _settings = load_settings(get_settings(os.environ.get("PAYHUB_CONFIG", "development.ini"),
                                        "app:main"))
 configure_logging(_settings["payhub.log_format"], _settings["payhub.log_level"])
+http.configure(_settings)  # webhook deliveries and the Node client trust payhub.outgoing_ca_bundle
 _factory = make_session_factory(make_engine(_settings["sqlalchemy.url"]))
 broker = broker_mod.setup({**_settings, "payhub.embedded_worker": "false"}, _factory)
 # actors that write outbox rows relay them after their own commit, like the web process

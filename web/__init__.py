@@ -14,6 +14,7 @@ def _to_catalogue(request: Any) -> HTTPFound:
 def includeme(config: Any) -> None:
     config.add_route("health", "/health")
     config.scan("web.health")
+    config.include("web.metrics")  # /metrics, for the monitoring network only
     config.include("web.api", route_prefix="/api/v1")
     config.include("web.notices", route_prefix="/api/v1")  # after web.api: extends it
     config.include("web.checkout", route_prefix="/pay")

@@ -1,4 +1,11 @@
-"""``/health``: does the database answer, does the broker answer."""
+"""``/health``: does the database answer, does the broker answer, is the outbox draining.
+
+503 ``unavailable`` when the database or the broker does not answer; 200 ``degraded`` when both
+answer but the outbox backlog is larger than ``payhub.health_outbox_max_backlog`` (default
+1000) or its oldest message older than ``payhub.health_outbox_max_age_seconds`` (default 300):
+work is piling up (workers down or too few) although nothing is lost yet. Load balancers keep
+a degraded process in rotation; monitoring alerts on it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from pyramid.view import view_config
+
+from hub import metrics
+from hub.db import utcnow
+
+DEFAULT_MAX_BACKLOG = 1000
+DEFAULT_MAX_AGE_SECONDS = 300
 
 
 def check_database(engine: sa.Engine) -> dict[str, Any]:
@@ -28,10 +41,38 @@ def check_broker(broker: Any) -> dict[str, Any]:
         return {"ok": False, "backend": "redis", "error": type(exc).__name__}
 
 
+def check_backlog(session_factory: Any, settings: dict[str, Any]) -> dict[str, Any]:
+    """The outbox backlog against its thresholds: ``ok`` is False when it is too large or
+    too old."""
+    max_backlog = int(settings.get("payhub.health_outbox_max_backlog", DEFAULT_MAX_BACKLOG))
+    max_age = float(settings.get("payhub.health_outbox_max_age_seconds",
+                                 DEFAULT_MAX_AGE_SECONDS))
+    try:
+        with session_factory() as session:
+            count, oldest = metrics.outbox_backlog(session, utcnow())
+            session.rollback()
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    reasons = []
+    if count > max_backlog:
+        reasons.append(f"outbox backlog {count} > {max_backlog}")
+    if oldest > max_age:
+        reasons.append(f"oldest outbox message {oldest:.0f} s old > {max_age:.0f} s")
+    return {"ok": not reasons, "outbox": count, "oldest_age_seconds": oldest,
+            **({"reasons": reasons} if reasons else {})}
+
+
 @view_config(route_name="health", renderer="json", request_method="GET")
 def health(request: Any) -> dict[str, Any]:
     db = check_database(request.registry["db.engine"])
     broker = check_broker(request.registry["dramatiq.broker"])
     ok = db["ok"] and broker["ok"]
     request.response.status_int = 200 if ok else 503
-    return {"status": "ok" if ok else "unavailable", "database": db, "broker": broker}
+    body = {"status": "ok" if ok else "unavailable", "database": db, "broker": broker}
+    if db["ok"]:
+        backlog = check_backlog(request.registry["db.session_factory"],
+                                request.registry.settings)
+        body["backlog"] = backlog
+        if ok and not backlog["ok"]:
+            body["status"] = "degraded"
+    return body
