@@ -1,27 +1,39 @@
 """Unit of work per message: one DB transaction, one logging context, effect at most once.
 
-Before an actor runs, the middleware opens a session, binds ``message_id`` and ``actor`` to the
-structlog context, and records the message id in ``processed_message``. A second delivery of
-the same message (sweeper re-send, redelivery after a crash) finds the id and is skipped; two
-concurrent deliveries collide on the primary key and one of them is skipped. The session commits
-if the actor returns and rolls back (id included) if it raises, so a retry runs again.
+The middleware only binds the message to the thread (``message_id`` and ``actor`` in the
+structlog context); the work is done by ``unit_of_work``, which wraps every actor's function
+when it is declared, because only errors raised by the actor itself make Dramatiq retry (it
+logs and swallows those of ``before_process_message`` and ``after_process_message``).
+
+Inside the wrapper, in one transaction: record the message id in ``processed_message`` (a
+second delivery of the same message finds it and does nothing; two concurrent deliveries
+collide on the primary key and one of them does nothing), run the actor, mark its outbox row
+processed, commit. If any step fails, the commit included, the transaction rolls back and the
+error propagates, so Dramatiq retries the message and nothing was half done. An actor with
+``unit_of_work=False`` manages its own short transactions (``current_factory``); its outbox
+row is marked processed after it returns.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
 import structlog
-from dramatiq.middleware import Middleware, SkipMessage
+from dramatiq.middleware import Middleware
+from dramatiq.worker import WorkerThread
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub import outbox
 from hub.models import ProcessedMessage
 
 log = structlog.get_logger(__name__)
 _local = threading.local()
+WRAPPED = "_payhub_unit_of_work"
 
 
 def current_factory() -> Any:
@@ -41,6 +53,56 @@ def current_session() -> Session:
     return session
 
 
+def unit_of_work(fn: Callable[..., Any], *, own_transactions: bool = False
+                 ) -> Callable[..., Any]:
+    """Wrap an actor's function: duplicate check, the actor, outbox row processed, commit."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        message = getattr(_local, "message", None)
+        if message is None:
+            if isinstance(threading.current_thread(), WorkerThread):
+                # a worker without its message bound: never run unguarded
+                raise RuntimeError("no unit of work for this message")
+            return fn(*args, **kwargs)  # called directly (tests, a shell)
+        factory = current_factory()
+        if own_transactions:
+            result = fn(*args, **kwargs)
+            with factory.begin() as session:
+                outbox.mark_processed(session, message.message_id)
+            return result
+        with factory() as session:
+            _local.session = session
+            try:
+                return _in_transaction(session, message, fn, args, kwargs)
+            finally:
+                _local.session = None
+
+    setattr(run, WRAPPED, True)
+    return run
+
+
+def _in_transaction(session: Session, message: dramatiq.Message, fn: Callable[..., Any],
+                    args: Any, kwargs: Any) -> Any:
+    try:
+        session.add(ProcessedMessage(message_id=message.message_id,
+                                     actor_name=message.actor_name))
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            session.rollback()
+            log.info("message.duplicate_skipped")
+            return None
+        result = fn(*args, **kwargs)
+        outbox.mark_processed(session, message.message_id)
+        session.commit()  # a failure here raises: the message is retried, not acked
+        return result
+    except BaseException:
+        session.rollback()
+        raise
+
+
 class UnitOfWork(Middleware):
     # ``unit_of_work=False``: the actor opens its own short transactions (current_factory) and
     # is idempotent by its own means; on SQLite a transaction held around them would lock it
@@ -49,51 +111,28 @@ class UnitOfWork(Middleware):
     def __init__(self, session_factory: Any) -> None:
         self.session_factory = session_factory
 
+    def after_declare_actor(self, broker: dramatiq.Broker, actor: dramatiq.Actor) -> None:
+        if not getattr(actor.fn, WRAPPED, False):
+            actor.fn = unit_of_work(
+                actor.fn, own_transactions=actor.options.get("unit_of_work", True) is False)
+
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             message_id=message.message_id, actor=message.actor_name
         )
         _local.factory = self.session_factory
-        actor = broker.get_actor(message.actor_name)
-        if actor.options.get("unit_of_work", True) is False:
-            _local.session = None
-            return
-        session = self.session_factory()
-        _local.session = session
-        session.add(ProcessedMessage(message_id=message.message_id,
-                                     actor_name=message.actor_name))
-        try:
-            with session.begin_nested():
-                session.flush()
-        except IntegrityError:
-            log.info("message.duplicate_skipped")
-            raise SkipMessage() from None
+        _local.message = message
 
     def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message, *,
                               result: Any = None, exception: BaseException | None = None) -> None:
-        session = getattr(_local, "session", None)
-        if session is None:
-            self._close()
-            return
-        try:
-            if exception is None:
-                session.commit()
-            else:
-                session.rollback()
-        finally:
-            self._close()
+        self._close()
 
     def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
-        session = getattr(_local, "session", None)
-        if session is not None:
-            session.rollback()
         self._close()
 
     def _close(self) -> None:
-        session = getattr(_local, "session", None)
-        if session is not None:
-            session.close()
         _local.session = None
         _local.factory = None
+        _local.message = None
         structlog.contextvars.clear_contextvars()

@@ -1,14 +1,17 @@
 """Outbox relay: send the messages a transaction wrote once it has committed; sweep leftovers.
 
 ``install_relay`` hooks SQLAlchemy's after_commit on a session factory: after each commit the
-messages written in that transaction are enqueued on the broker and marked sent in a short
-transaction of their own. If the broker is down the rows stay unsent and ``sweep`` (run by
-the scheduler) sends them later. A message sent twice is acted on once (see UnitOfWork).
+messages written in that transaction are enqueued on the broker and marked sent, with a lease,
+in a short transaction of their own. A row is finished only when its consumer records it
+(``hub.outbox.mark_processed`` in the actor's transaction, see UnitOfWork); ``sweep`` (run by
+the scheduler) sends again whatever is still open when its lease ends, whatever Redis
+remembers. A message sent twice is acted on once (the consumer's duplicate check).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
@@ -19,6 +22,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub import outbox
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """``payhub.outbox_lease_seconds`` (60): a sent message not processed by then is sent
+    again (the lease doubles with each send, up to 32 times); ``payhub.outbox_max_attempts``
+    (10): sends before the message is given up as dead."""
+
+    lease: dt.timedelta = dt.timedelta(seconds=60)
+    max_attempts: int = 10
+
+    @classmethod
+    def of(cls, broker: dramatiq.Broker) -> Policy:
+        settings = getattr(broker, "payhub_settings", None) or {}
+        return cls(
+            lease=dt.timedelta(seconds=float(settings.get("payhub.outbox_lease_seconds",
+                                                          cls.lease.total_seconds()))),
+            max_attempts=int(settings.get("payhub.outbox_max_attempts", cls.max_attempts)))
 
 
 def send(broker: dramatiq.Broker, message: dict[str, Any]) -> None:
@@ -32,9 +53,9 @@ def send(broker: dramatiq.Broker, message: dict[str, Any]) -> None:
 
 def relay(broker: dramatiq.Broker, factory: sessionmaker[Session],
           messages: list[dict[str, Any]]) -> int:
-    """Send ``messages`` and mark those sent; return how many went. Never raises: what fails
-    stays unsent for the sweeper."""
-    sent: list[int] = []
+    """Send ``messages`` and mark those sent (with a lease); return how many went. Never
+    raises: what fails stays open for the sweeper."""
+    sent: list[dict[str, Any]] = []
     for message in messages:
         try:
             send(broker, message)
@@ -43,11 +64,11 @@ def relay(broker: dramatiq.Broker, factory: sessionmaker[Session],
                         actor_name=message["actor_name"], error=str(exc)[:200])
             _record_failure(factory, message["id"], exc)
             continue
-        sent.append(message["id"])
+        sent.append(message)
     if sent:
         try:
             with factory.begin() as session:
-                outbox.mark_sent(session, sent)
+                outbox.mark_sent(session, sent, lease=Policy.of(broker).lease)
         except Exception as exc:  # sent but not marked: a re-send is harmless
             log.warning("outbox.mark_sent_failed", count=len(sent), error=str(exc)[:200])
     return len(sent)
@@ -85,12 +106,30 @@ def install_relay(factory: sessionmaker[Session], get_broker: Any = dramatiq.get
 
 
 def sweep(broker: dramatiq.Broker, factory: sessionmaker[Session], *,
-          grace: dt.timedelta = dt.timedelta(seconds=5)) -> int:
-    """Send every message committed more than ``grace`` ago and still unsent."""
-    with factory() as session:
-        messages = outbox.unsent(session, older_than=grace)
-    if not messages:
-        return 0
-    count = relay(broker, factory, messages)
-    log.info("outbox.swept", found=len(messages), sent=count)
+          grace: dt.timedelta = dt.timedelta(seconds=5), batch: int = 500,
+          max_batches: int = 20) -> int:
+    """Send every open message that is due (see ``hub.outbox.due``), ``batch`` rows at a time
+    and at most ``max_batches`` batches per call; give up those sent ``max_attempts`` times.
+    Returns how many were sent."""
+    policy = Policy.of(broker)
+    count = found = after = 0
+    for _ in range(max_batches):
+        with factory() as session:
+            messages = outbox.due(session, older_than=grace, after_id=after, limit=batch)
+        if not messages:
+            break
+        found += len(messages)
+        after = messages[-1]["id"]
+        exhausted = [m["id"] for m in messages if m["attempts"] >= policy.max_attempts]
+        if exhausted:
+            with factory.begin() as session:
+                outbox.give_up(session, exhausted, reason=f"not processed after "
+                               f"{policy.max_attempts} sends")
+            log.error("outbox.given_up", count=len(exhausted))
+        count += relay(broker, factory,
+                       [m for m in messages if m["attempts"] < policy.max_attempts])
+        if len(messages) < batch:
+            break
+    if found:
+        log.info("outbox.swept", found=found, sent=count)
     return count

@@ -1,15 +1,21 @@
 """Transactional outbox: follow-up work is written as rows in the business transaction.
 
 hub/ never talks to the broker. ``enqueue`` adds an OutboxMessage to the session; actors/
-relays the rows after the transaction commits (``pending_after_commit``) and a periodic sweeper
-re-sends anything left unsent, so a crash between commit and send, or a broker that is down,
-delays a message but never loses it.
+relays the rows after the transaction commits (``take_pending``) and a periodic sweeper sends
+anything not yet processed: never sent, or sent and not recorded by its consumer within a lease.
+A crash between commit and send, a broker that is down, or a Redis that restarts empty delays a
+message but never loses it; the consumer's duplicate check keeps the effect single.
+
+A row's life: written (``sent_at`` NULL) -> sent (``lease_until``) -> processed (the actor's
+transaction sets ``processed_at``), or dead after ``max_attempts`` sends (``dead_at``), which
+support sees and can ``revive``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +25,8 @@ from hub.db import utcnow
 from hub.models import OutboxMessage
 
 PENDING_KEY = "outbox_pending"
+CHUNK = 1000  # ids per IN (...): far below PostgreSQL's 65,535 parameters
+MAX_LEASE_DOUBLINGS = 5
 
 
 def enqueue(session: Session, actor_name: str, *, queue_name: str = "default",
@@ -61,30 +69,102 @@ def message_dict(row: OutboxMessage) -> dict[str, Any]:
     }
 
 
-def unsent(session: Session, *, older_than: dt.timedelta, limit: int = 500) -> list[dict[str, Any]]:
-    """Messages committed more than ``older_than`` ago and still not marked sent."""
-    cutoff = utcnow() - older_than
+def due(session: Session, *, older_than: dt.timedelta, after_id: int = 0, limit: int = 500,
+        now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Open messages the sweeper must send, by id after ``after_id`` (keyset paging): never
+    sent and committed more than ``older_than`` ago, or sent and not processed by the end of
+    their lease (Redis lost them, or nobody has got to them yet)."""
+    now = now or utcnow()
+    never_sent = sa.and_(OutboxMessage.lease_until.is_(None),
+                         OutboxMessage.created_at <= now - older_than)
     rows = session.scalars(
         sa.select(OutboxMessage)
-        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.created_at <= cutoff)
+        .where(_open(), OutboxMessage.id > after_id,
+               sa.or_(never_sent, OutboxMessage.lease_until <= now))
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
-    return [message_dict(r) for r in rows]
+    return [message_dict(r) | {"attempts": r.attempts} for r in rows]
 
 
-def mark_sent(session: Session, ids: list[int]) -> None:
-    if ids:
-        session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
-            .values(sent_at=utcnow(), attempts=OutboxMessage.attempts + 1)
-        )
+def _open() -> sa.ColumnElement[bool]:
+    return sa.and_(OutboxMessage.processed_at.is_(None), OutboxMessage.dead_at.is_(None))
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
+
+
+def mark_sent(session: Session, sent: list[dict[str, Any]], *, lease: dt.timedelta) -> None:
+    """Record that Redis took ``sent`` (message dicts): each is sent again if its consumer has
+    not recorded it when its lease ends. The lease doubles with each send (up to 32 times), so
+    a long backlog is not flooded with copies. Rows an actor is finishing right now (locked)
+    are skipped rather than waited for: this runs after a web request's commit."""
+    now = utcnow()
+    by_factor: dict[int, list[int]] = {}
+    for message in sent:
+        factor = 2 ** min(int(message.get("attempts", 0)), MAX_LEASE_DOUBLINGS)
+        by_factor.setdefault(factor, []).append(message["id"])
+    for factor, ids in by_factor.items():
+        for chunk in _chunks(ids):
+            free = (sa.select(OutboxMessage.id)
+                    .where(OutboxMessage.id.in_(chunk), OutboxMessage.processed_at.is_(None))
+                    .with_for_update(skip_locked=True))
+            session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.id.in_(free.scalar_subquery()))
+                .values(sent_at=now, lease_until=now + lease * factor,
+                        attempts=OutboxMessage.attempts + 1, last_error=None),
+                execution_options={"synchronize_session": False})
 
 
 def mark_failed(session: Session, row_id: int, error: str) -> None:
+    """Redis refused the message: say why; the sweeper tries again (not counted as a send)."""
     session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
-        .values(attempts=OutboxMessage.attempts + 1, last_error=error[:500])
+        .values(last_error=error[:500])
     )
+
+
+def mark_processed(session: Session, message_id: str) -> None:
+    """The consumer recorded the message: called in the actor's own transaction, so the row is
+    finished exactly when the effect is committed."""
+    session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.message_id == message_id, OutboxMessage.processed_at.is_(None))
+        .values(processed_at=utcnow()),
+        execution_options={"synchronize_session": False})
+
+
+def give_up(session: Session, ids: list[int], *, reason: str) -> None:
+    """Stop sending messages that reached the attempt cap; support lists them (``dead``)."""
+    for chunk in _chunks(ids):
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_(chunk), _open())
+            .values(dead_at=utcnow(), last_error=reason[:500]),
+            execution_options={"synchronize_session": False})
+
+
+def dead(session: Session, *, limit: int = 50, after_id: int | None = None
+         ) -> list[OutboxMessage]:
+    """Messages given up (never processed), newest first (``after_id``: next page)."""
+    query = (sa.select(OutboxMessage)
+             .where(OutboxMessage.dead_at.is_not(None), OutboxMessage.processed_at.is_(None))
+             .order_by(OutboxMessage.id.desc()).limit(limit))
+    if after_id is not None:
+        query = query.where(OutboxMessage.id < after_id)
+    return list(session.scalars(query))
+
+
+def revive(session: Session, row_id: int) -> bool:
+    """Send a dead message again (a new round of attempts); False if it is not dead."""
+    result = session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.dead_at.is_not(None),
+               OutboxMessage.processed_at.is_(None))
+        .values(dead_at=None, attempts=0, sent_at=None, lease_until=utcnow()),
+        execution_options={"synchronize_session": False})
+    return bool(result.rowcount)

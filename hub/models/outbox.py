@@ -15,6 +15,11 @@ class OutboxMessage(Base):
 
     ``message_id`` becomes the Dramatiq message id, so a message re-sent by the sweeper is the
     same message to the consumer, which records it in ProcessedMessage to act on it once.
+
+    The row is finished when its consumer recorded it (``processed_at``, written in the actor's
+    own transaction), not when Redis accepted it: until then the sweeper sends it again each
+    time ``lease_until`` passes, so a Redis that lost its queues is refilled from here. After
+    ``payhub.outbox_max_attempts`` sends it is given up (``dead_at``) and listed for support.
     """
 
     __tablename__ = "outbox_message"
@@ -26,12 +31,17 @@ class OutboxMessage(Base):
     args: Mapped[dict] = mapped_column(JSONType)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    attempts: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)  # sends so far
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # sent: re-send after
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # consumer recorded it
+    dead_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # given up after the cap
 
     __table_args__ = (
-        # the sweeper's query: what is still unsent, oldest first
-        sa.Index("ix_outbox_message_unsent", "sent_at", "id"),
+        # the sweeper's query: the open rows (neither processed nor dead), oldest first
+        sa.Index("ix_outbox_message_open", "id",
+                 postgresql_where=sa.text("processed_at IS NULL AND dead_at IS NULL"),
+                 sqlite_where=sa.text("processed_at IS NULL AND dead_at IS NULL")),
     )
 
 

@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from hub.db import Base, JSONType, UTCDateTime, utcnow
 
 
+UNFINISHED = ("pending", "retrying", "sending")
+DUE = "status IN ('pending', 'retrying', 'sending')"
+
+
 class WebhookEndpoint(Base):
     """An HTTPS endpoint of an Ente's application that receives signed notifications.
 
@@ -42,7 +46,11 @@ class WebhookDelivery(Base):
     """One event for one endpoint: sent once (unique endpoint + event id), retried, or dead.
 
     ``attempts`` counts the attempts of the current round (a replay starts a new round);
-    every attempt ever made is a WebhookAttempt row.
+    every attempt ever made is a WebhookAttempt row. The due time of the next attempt lives
+    here (``next_attempt_at``, or ``lease_until`` while one is being sent), so the scheduler
+    finds every delivery that is due whatever Redis remembers. ``expired_claims`` counts the
+    attempts whose outcome was never recorded (the sender died after claiming): each may have
+    reached the endpoint, so each is at most one duplicate post (same event id).
     """
 
     __tablename__ = "webhook_delivery"
@@ -58,7 +66,9 @@ class WebhookDelivery(Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     replays: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    expired_claims: Mapped[int] = mapped_column(default=0, server_default="0")
     last_status_code: Mapped[int | None] = mapped_column(sa.SmallInteger)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -74,6 +84,9 @@ class WebhookDelivery(Base):
         sa.UniqueConstraint("endpoint_id", "event_id"),
         # the dead-letter list: an Ente's deliveries in one status, newest first
         sa.Index("ix_webhook_delivery_ente_status", "ente_id", "status", "id"),
+        # the scheduler's query: deliveries not finished, by due time
+        sa.Index("ix_webhook_delivery_due", "next_attempt_at",
+                 postgresql_where=sa.text(DUE), sqlite_where=sa.text(DUE)),
     )
 
 

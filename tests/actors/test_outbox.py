@@ -53,9 +53,7 @@ def test_committed_messages_are_delivered_after_commit(stub_broker, stub_worker,
     _write(committed_factory, "a", "b")
     _drain(stub_broker, stub_worker)
     assert effects == {"a": 1, "b": 1}
-    with committed_factory() as session:
-        assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
-                              .where(OutboxMessage.sent_at.is_(None))) == 0
+    assert _unfinished(committed_factory, OutboxMessage.processed_at) == 0
 
 
 def test_a_rolled_back_transaction_sends_nothing(stub_broker, stub_worker, committed_factory):
@@ -82,6 +80,22 @@ def test_the_same_message_sent_twice_has_its_effect_once(stub_broker, stub_worke
     assert effects == {"once": 1}
     with committed_factory() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(ProcessedMessage)) == 1
+
+
+def _work(broker) -> None:
+    """Run a worker until the default queue is empty."""
+    worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=4)
+    worker.start()
+    try:
+        _drain(broker, worker)
+    finally:
+        worker.stop()
+
+
+def _unfinished(factory, column) -> int:
+    with factory() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
+                              .where(column.is_(None)))
 
 
 def _free_port() -> int:
@@ -123,27 +137,86 @@ def test_with_redis_stopped_business_commits_and_messages_arrive_once_it_is_back
         keys = [f"k{i}" for i in range(20)]
         for key in keys:  # Redis is down: each commit still succeeds
             _write(committed_factory, key)
-        with committed_factory() as session:
-            unsent = session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
-                                    .where(OutboxMessage.sent_at.is_(None)))
-        assert unsent == len(keys)
+        assert _unfinished(committed_factory, OutboxMessage.sent_at) == len(keys)
         server = _start_redis(port)  # Redis is back, with an empty queue
         import datetime as dt
 
         assert relay.sweep(broker, committed_factory, grace=dt.timedelta(0)) == len(keys)
         assert relay.sweep(broker, committed_factory, grace=dt.timedelta(0)) == 0
-        worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=4)
-        worker.start()
-        try:
-            broker.join("default", timeout=20_000)
-            worker.join()
-        finally:
-            worker.stop()
+        _work(broker)
         assert effects == dict.fromkeys(keys, 1)
     finally:
         server.kill()
         server.wait()
         broker.close()
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
+def test_messages_redis_took_and_then_lost_are_sent_again_from_postgresql(committed_factory):
+    port = _free_port()
+    server = _start_redis(port)
+    settings = {"payhub.broker": "redis", "payhub.redis_url": f"redis://127.0.0.1:{port}/0",
+                "payhub.embedded_worker": "false", "payhub.outbox_lease_seconds": "0"}
+    broker = broker_mod.setup(settings, committed_factory)
+    relay.install_relay(committed_factory)
+    _declare_probe(broker)
+    effects.clear()
+    try:
+        keys = [f"w{i}" for i in range(20)]
+        _write(committed_factory, *keys)  # relayed after commit: Redis took them
+        assert _unfinished(committed_factory, OutboxMessage.sent_at) == 0
+        broker.client.flushall()  # Redis restarts empty before any worker got them
+        assert relay.sweep(broker, committed_factory) == len(keys)  # their lease has ended
+        _work(broker)
+        assert effects == dict.fromkeys(keys, 1)
+        assert _unfinished(committed_factory, OutboxMessage.processed_at) == 0
+        assert relay.sweep(broker, committed_factory) == 0  # processed: never sent again
+    finally:
+        server.kill()
+        server.wait()
+        broker.close()
+
+
+def test_a_message_never_processed_is_given_up_after_the_cap_and_can_be_revived(
+        stub_broker, committed_factory):
+    stub_broker.payhub_settings.update({"payhub.outbox_lease_seconds": "0",
+                                        "payhub.outbox_max_attempts": "3"})
+    _declare_probe(stub_broker)
+    effects.clear()
+    _write(committed_factory, "lost")  # send 1, after commit
+    assert relay.sweep(stub_broker, committed_factory) == 1  # send 2
+    assert relay.sweep(stub_broker, committed_factory) == 1  # send 3
+    assert relay.sweep(stub_broker, committed_factory) == 0  # the cap: given up
+    with committed_factory() as session:
+        [row] = outbox.dead(session)
+        assert (row.attempts, row.last_error) == (3, "not processed after 3 sends")
+    stub_broker.flush_all()
+    with committed_factory.begin() as session:
+        assert outbox.revive(session, row.id)
+    assert relay.sweep(stub_broker, committed_factory) == 1
+    _work(stub_broker)
+    assert effects == {"lost": 1}
+    with committed_factory() as session:
+        assert outbox.dead(session) == []
+        assert session.get(OutboxMessage, row.id).processed_at is not None
+
+
+def test_marking_sent_goes_in_bounded_batches_and_the_lease_doubles_per_send(
+        committed_factory, monkeypatch):
+    import datetime as dt
+
+    monkeypatch.setattr(outbox, "CHUNK", 7)
+    with committed_factory.begin() as session:
+        rows = [outbox.enqueue(session, "probe", key=str(i)) for i in range(30)]
+        outbox.take_pending(session)
+    messages = [outbox.message_dict(r) | {"attempts": 2} for r in rows]
+    with committed_factory.begin() as session:
+        outbox.mark_sent(session, messages, lease=dt.timedelta(seconds=60))
+    with committed_factory() as session:
+        sent = session.scalars(sa.select(OutboxMessage)).all()
+    assert len(sent) == 30 and all(r.attempts == 1 for r in sent)
+    assert {round((r.lease_until - r.sent_at).total_seconds()) for r in sent} == {240}
 
 
 def test_messages_wait_for_the_outer_commit_and_skip_rolled_back_savepoints(

@@ -13,6 +13,7 @@ import pytest
 
 from actors import broker as broker_mod
 from actors.outbox import send
+from tests.conftest import REDIS_URL
 
 pytestmark = [pytest.mark.pg, pytest.mark.redis, pytest.mark.slow]
 
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_default_tuning_requeues_in_seconds_not_minutes():
     broker = broker_mod.make_broker({"payhub.broker": "redis",
-                                     "payhub.redis_url": "redis://127.0.0.1:6379/15"})
+                                     "payhub.redis_url": REDIS_URL})
     assert broker.heartbeat_timeout <= 15_000  # dramatiq's default is 60 s
     assert broker.maintenance_chance >= 10_000  # default 1,000 per million commands
     broker.close()
