@@ -3,7 +3,10 @@
 PostgreSQL (a throwaway database, migrated and seeded), Redis (database 15, a private
 namespace), ``payhub serve`` (PAYHUB_BROKER=redis), a real ``payhub worker`` (dramatiq) and
 ``payhub-nodesim`` pointed at payhub. payhub can be killed and restarted mid-test. Every
-process is stopped at teardown, whatever happened. The Ente's application is the test itself:
+process is stopped at teardown, whatever happened. The station runs with caller authentication
+on, as in production: payhub wants a subscription-key header with a secret made for the run
+(``PAYHUB_SOAP_AUTH_HEADER``), and nodesim sends it on every call, as pagoPA's connectivity does
+(``NODESIM_STATION_AUTH_HEADER``). The Ente's application is the test itself:
 an API key for payhub's REST API and ``Receiver``, an HTTP server for its webhooks.
 """
 
@@ -14,6 +17,7 @@ import datetime as dt
 import http.server
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -33,6 +37,7 @@ from tests.conftest import PG_ADMIN_URL, REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 EC = "77777777777"
+AUTH_HEADER_NAME = "Ocp-Apim-Subscription-Key"
 
 
 def free_port() -> int:
@@ -138,6 +143,10 @@ class Stack:
         self.payhub = f"http://127.0.0.1:{self.payhub_port}"
         self.sim = f"http://127.0.0.1:{self.sim_port}"
         self.namespace = namespace = f"payhub-e2e-{uuid.uuid4().hex[:8]}"
+        self.soap_url = f"{self.payhub}/soap/paForNode"
+        # the station's shared secret, new for every run
+        self.auth_header = (AUTH_HEADER_NAME, secrets.token_urlsafe(24))
+        header = f"{self.auth_header[0]}: {self.auth_header[1]}"
         ini = tmp / "e2e.ini"
         ini.write_text(
             "[app:main]\nuse = call:payhub.app:main\n"
@@ -149,8 +158,12 @@ class Stack:
             "payhub.webhook_allow_http = true\npayhub.webhook_max_retries = 6\n"
             "payhub.webhook_min_backoff_ms = 200\npayhub.webhook_max_backoff_ms = 1000\n"
             "payhub.webhook_timeout_seconds = 2\n")
-        env = {**os.environ, "PAYHUB_CONFIG": str(ini), "PAYHUB_BROKER": "redis",
-               "REDIS_URL": REDIS_URL, "DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
+        base_env = {k: v for k, v in os.environ.items()
+                    if k not in ("PAYHUB_SOAP_AUTH_HEADER", "NODESIM_STATION_AUTH_HEADER")}
+        env = {**base_env, "PAYHUB_CONFIG": str(ini), "PAYHUB_BROKER": "redis",
+               "REDIS_URL": REDIS_URL, "DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1",
+               "PAYHUB_SOAP_AUTH_HEADER": header}
+        sim_env = {**base_env, "PYTHONUNBUFFERED": "1", "NODESIM_STATION_AUTH_HEADER": header}
         payhub_cli = [sys.executable, "-m", "payhub.cli", "-c", str(ini)]
         self.web = Proc("payhub-web", [*payhub_cli, "serve", "--port", str(self.payhub_port)],
                         env, tmp)
@@ -159,7 +172,7 @@ class Stack:
         self.nodesim = Proc("nodesim", [
             sys.executable, "-m", "nodesim", "--port", str(self.sim_port),
             "--payhub-url", self.payhub, "--sendrt-timeout", "5", "--retry-backoff", "0.5",
-            "--retry-max-attempts", "30"], env, tmp)
+            "--retry-max-attempts", "30"], sim_env, tmp)
         self.engine = sa.create_engine(db_url)
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._api_key: str | None = None
@@ -188,6 +201,9 @@ class Stack:
             "fiscalCode": EC, "noticeNumber": notice, **body}, timeout=30)
         assert answer.ok, answer.text
         return answer.json()
+
+    def sim_api(self, method: str, path: str, **kwargs: object) -> requests.Response:
+        return requests.request(method, f"{self.sim}{path}", timeout=30, **kwargs)
 
     def delivery(self, receipt_id: str) -> dict:
         return requests.get(f"{self.sim}/api/deliveries/{receipt_id}", timeout=5).json()
