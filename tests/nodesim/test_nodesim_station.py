@@ -285,3 +285,47 @@ def test_new_faults_from_settings_and_requests():
                                    "nodesim.fault.newer_elements": "true"})
     assert faults.receipt_station == "77777777777_02" and faults.newer_elements is True
     assert dataclasses.replace(faults).merged({"receipt_station": ""}).receipt_station is None
+
+
+def test_over_http_the_header_is_sent_and_the_status_read(pa_for_node_xsd):
+    import http.server
+    import threading
+
+    seen: list[str | None] = []
+
+    class Station(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.headers.get(KEY[0]))
+            ok = self.headers.get(KEY[0]) == KEY[1]
+            body = FakeStation(pa_for_node_xsd)._verify(soapwire.body_element(
+                soapwire.envelope(_probe_element())))
+            self.send_response(200 if ok else 403)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Station)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/soap"
+        for auth, status, success in ((KEY, 200, True), (None, 403, False)):
+            cfg = StationConfig(url=url, auth_header=auth)
+            node = Node(cfg, clock=SimClock(frozen_at=START))
+            probe = node.standin.probe()
+            assert (probe.http_status, probe.success) == (status, success)
+            assert probe.fault_code == "PAA_PAGAMENTO_SCONOSCIUTO"
+        assert seen == [KEY[1], None]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _probe_element():
+    node = Node(StationConfig(url="http://unused.invalid/"), clock=SimClock(frozen_at=START))
+    return node.standin.probe_request()
