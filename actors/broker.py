@@ -55,6 +55,33 @@ def make_broker(settings: dict[str, Any]) -> dramatiq.Broker:
     return broker
 
 
+def worker_metrics_port(settings: dict[str, Any]) -> int | None:
+    """``payhub.worker_metrics_port``: where each `payhub worker` serves Dramatiq's own metrics
+    (messages, errors, durations per actor); empty (the default) = off."""
+    value = str(settings.get("payhub.worker_metrics_port", "") or "").strip()
+    return int(value) if value else None
+
+
+def add_worker_metrics(broker: dramatiq.Broker, settings: dict[str, Any]) -> bool:
+    """In a worker process (payhub.worker_boot) only: Dramatiq's Prometheus middleware, whose
+    exposition process serves every worker process of one `payhub worker` on
+    payhub.worker_metrics_host (127.0.0.1):payhub.worker_metrics_port. Web processes and the
+    scheduler never boot it (they have no worker)."""
+    port = worker_metrics_port(settings)
+    if port is None or not isinstance(broker, RedisBroker):
+        return False
+    import os
+
+    # read by dramatiq.middleware.prometheus at import, here and in its exposition process
+    os.environ.setdefault("dramatiq_prom_host",
+                          str(settings.get("payhub.worker_metrics_host", "127.0.0.1")))
+    os.environ.setdefault("dramatiq_prom_port", str(port))
+    from dramatiq.middleware.prometheus import Prometheus
+
+    broker.add_middleware(Prometheus())
+    return True
+
+
 def setup(settings: dict[str, Any], session_factory: Any) -> dramatiq.Broker:
     """Make the broker current, add the unit-of-work middleware, declare every actor."""
     old = dramatiq.get_broker() if _has_broker() else None

@@ -25,6 +25,8 @@ from hub.models.receipts import Receipt
 from hub.models.sla import HISTOGRAM_BOUNDS, SlaMinute
 from hub.models.webhooks import WebhookDelivery
 
+DEFAULT_MAX_BACKLOG = 1000
+DEFAULT_MAX_AGE_SECONDS = 300
 RECEIPT_WINDOW_MINUTES = 5
 STATION_WINDOW_MINUTES = 5
 SLA_THRESHOLD_SECONDS = 2.0
@@ -193,6 +195,21 @@ def collect(session: Session, broker: Any = None, *, now: dt.datetime | None = N
             status.queues = {}
             status.errors.append(f"redis: {type(exc).__name__}")
     return status
+
+
+def backlog_problems(count: int, oldest_age: float, settings: Any) -> list[str]:
+    """Why the outbox backlog counts as degraded (empty: it does not): more messages than
+    ``payhub.health_outbox_max_backlog`` (1000) or an oldest one older than
+    ``payhub.health_outbox_max_age_seconds`` (300)."""
+    max_backlog = int(settings.get("payhub.health_outbox_max_backlog", DEFAULT_MAX_BACKLOG))
+    max_age = float(settings.get("payhub.health_outbox_max_age_seconds",
+                                 DEFAULT_MAX_AGE_SECONDS))
+    problems = []
+    if count > max_backlog:
+        problems.append(f"outbox backlog {count} > {max_backlog}")
+    if oldest_age > max_age:
+        problems.append(f"oldest outbox message {oldest_age:.0f} s old > {max_age:.0f} s")
+    return problems
 
 
 def _age(now: dt.datetime, then: dt.datetime | None) -> float:

@@ -70,7 +70,7 @@ def check_secrets(settings: Mapping[str, Any]) -> None:
     """Refuse to start with secrets that are placeholders, or, where
     ``payhub.require_secrets`` is true (production.ini), missing or shorter than 32 characters.
 
-    A placeholder (any value containing CHANGE-ME) is refused everywhere: it is what a copied
+    The placeholder (the value CHANGE-ME, in any case) is refused everywhere: it is what a copied
     production.ini holds until someone sets the secret. Without ``require_secrets`` (the
     embedded default, tests) a missing secret is made up per process by its user, with a
     warning; with several web processes, sessions then break, hence the requirement in
@@ -80,7 +80,7 @@ def check_secrets(settings: Mapping[str, Any]) -> None:
     bad = []
     for key in SECRETS:
         value = str(settings.get(key) or "").strip()
-        if PLACEHOLDER in value.lower():
+        if value.lower() == PLACEHOLDER:
             bad.append(f"{key} is a CHANGE-ME placeholder")
         elif required and len(value) < MIN_SECRET_LENGTH:
             bad.append(f"{key} is {'missing' if not value else 'too short'}")

@@ -88,10 +88,29 @@ def worker(ctx: click.Context, processes: int, threads: int) -> None:
     if settings["payhub.broker"] != "redis":
         raise click.UsageError("workers need payhub.broker = redis (set REDIS_URL and "
                                "PAYHUB_BROKER=redis); the embedded default runs one in-process")
-    env = {**os.environ, "PAYHUB_CONFIG": ctx.obj["config_uri"]}
+    env = {**os.environ, "PAYHUB_CONFIG": ctx.obj["config_uri"], **_worker_metrics_env(settings)}
     cmd = [sys.executable, "-m", "dramatiq", "payhub.worker_boot", "--processes",
            str(processes), "--threads", str(threads)]
     raise SystemExit(subprocess.call(cmd, env=env))
+
+
+def _worker_metrics_env(settings: dict[str, Any]) -> dict[str, str]:
+    """Where Dramatiq's Prometheus middleware serves (payhub.worker_metrics_port) and keeps its
+    per-process files: a directory of this port, emptied at start so the counters of a previous
+    run's dead processes are not added in."""
+    import shutil
+    import tempfile
+
+    from actors.broker import worker_metrics_port
+
+    port = worker_metrics_port(settings)
+    if port is None:
+        return {}
+    directory = Path(tempfile.gettempdir()) / f"payhub-worker-metrics-{port}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return {"dramatiq_prom_host": str(settings.get("payhub.worker_metrics_host", "127.0.0.1")),
+            "dramatiq_prom_port": str(port), "dramatiq_prom_db": str(directory)}
 
 
 @main.command()
@@ -123,6 +142,62 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     app = get_app(ctx.obj["config_uri"], "main")
     click.echo(f"payhub serving on http://{host}:{port}")
     waitress.serve(app, host=host, port=port, threads=threads, ident="payhub")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """The platform at a glance: outbox backlog, webhook deliveries, receipts per minute,
+    station answer times, Redis queues (the figures of /metrics)."""
+    import json
+
+    from hub import metrics
+
+    settings = {**_settings(ctx), "payhub.embedded_worker": "false"}
+    engine = make_engine(settings["sqlalchemy.url"])
+    factory = make_session_factory(engine)
+    broker = None
+    if settings.get("payhub.broker") == "redis":
+        from actors import broker as broker_mod
+
+        broker = broker_mod.setup(settings, factory)
+    with factory() as session:
+        figures = metrics.collect(session, broker)
+    engine.dispose()
+    problems = metrics.backlog_problems(figures.outbox_backlog,
+                                        figures.outbox_oldest_age_seconds, settings)
+    if as_json:
+        click.echo(json.dumps({**figures.as_json(), "backlog_problems": problems}, indent=2))
+        return
+    for line in status_lines(figures, problems):
+        click.echo(line)
+
+
+def status_lines(f: Any, problems: list[str]) -> list[str]:
+    """``payhub status`` as text, one subject a line."""
+    lines = [f"outbox     {f.outbox_backlog} open, oldest {f.outbox_oldest_age_seconds:.0f} s, "
+             f"{f.outbox_dead} dead"]
+    states = ", ".join(f"{state} {n}" for state, n in sorted(f.deliveries.items())) or "none"
+    lines.append(f"webhooks   {states}; oldest undelivered "
+                 f"{f.deliveries_oldest_undelivered_age_seconds:.0f} s")
+    lines.append(f"receipts   {f.receipts_per_minute:g} per minute "
+                 f"(last {f.receipts_window_minutes} min)")
+    if not f.station:
+        lines.append(f"station    no answers in the last {f.station_window_minutes} min")
+    for op, t in f.station.items():
+        lines.append(f"station    {op}: {t.count} answers, mean {t.mean_seconds * 1000:.1f} ms, "
+                     f"max {t.max_seconds * 1000:.0f} ms, "
+                     f"{t.within_threshold_ratio:.1%} within 2 s")
+    if f.queues is None:
+        lines.append("queues     in-process (stub broker)")
+    for queue, kinds in (f.queues or {}).items():
+        lines.append(f"queues     {queue}: " + ", ".join(
+            f"{kind.replace('_', ' ')} {n}" for kind, n in kinds.items()))
+    for error in f.errors:
+        lines.append(f"error      {error}")
+    lines.append("health     " + ("degraded: " + "; ".join(problems) if problems else "ok"))
+    return lines
 
 
 @main.group("ente")

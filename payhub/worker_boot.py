@@ -19,5 +19,6 @@ configure_logging(_settings["payhub.log_format"], _settings["payhub.log_level"])
 http.configure(_settings)  # webhook deliveries and the Node client trust payhub.outgoing_ca_bundle
 _factory = make_session_factory(make_engine(_settings["sqlalchemy.url"]))
 broker = broker_mod.setup({**_settings, "payhub.embedded_worker": "false"}, _factory)
+broker_mod.add_worker_metrics(broker, _settings)  # payhub.worker_metrics_port, when set
 # actors that write outbox rows relay them after their own commit, like the web process
 outbox.install_relay(_factory)

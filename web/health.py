@@ -17,9 +17,6 @@ from pyramid.view import view_config
 from hub import metrics
 from hub.db import utcnow
 
-DEFAULT_MAX_BACKLOG = 1000
-DEFAULT_MAX_AGE_SECONDS = 300
-
 
 def check_database(engine: sa.Engine) -> dict[str, Any]:
     try:
@@ -44,20 +41,13 @@ def check_broker(broker: Any) -> dict[str, Any]:
 def check_backlog(session_factory: Any, settings: dict[str, Any]) -> dict[str, Any]:
     """The outbox backlog against its thresholds: ``ok`` is False when it is too large or
     too old."""
-    max_backlog = int(settings.get("payhub.health_outbox_max_backlog", DEFAULT_MAX_BACKLOG))
-    max_age = float(settings.get("payhub.health_outbox_max_age_seconds",
-                                 DEFAULT_MAX_AGE_SECONDS))
     try:
         with session_factory() as session:
             count, oldest = metrics.outbox_backlog(session, utcnow())
             session.rollback()
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
-    reasons = []
-    if count > max_backlog:
-        reasons.append(f"outbox backlog {count} > {max_backlog}")
-    if oldest > max_age:
-        reasons.append(f"oldest outbox message {oldest:.0f} s old > {max_age:.0f} s")
+    reasons = metrics.backlog_problems(count, oldest, settings)
     return {"ok": not reasons, "outbox": count, "oldest_age_seconds": oldest,
             **({"reasons": reasons} if reasons else {})}
 
