@@ -24,7 +24,9 @@ ENV_OVERRIDES = {
 
 # PAYHUB_* variables that name something other than a setting
 NOT_SETTINGS = ("PAYHUB_CONFIG", "PAYHUB_TEST_", "PAYHUB_BENCH_", "PAYHUB_URL",
-                "PAYHUB_SCREENSHOTS", "PAYHUB_DB_PRE_PING")
+                "PAYHUB_SCREENSHOTS", "PAYHUB_DB_PRE_PING",
+                # gunicorn.conf.py's
+                "PAYHUB_BIND", "PAYHUB_WEB_", "PAYHUB_FORWARDED_ALLOW_IPS")
 
 DEFAULTS: dict[str, str] = {
     "sqlalchemy.url": "sqlite:///var/payhub.sqlite",
