@@ -145,27 +145,28 @@ class StandIn:
                     self.successes = self.successes + 1 if success else 0
                     if self.successes >= self.policy.exit_successes:
                         self._leave(f"{self.successes} successful probe(s) in a row")
-                    elif trigger == "schedule" and self.next_probe_at is not None:
-                        self.next_probe_at += dt.timedelta(seconds=self.policy.probe_seconds)
             return probe
 
     def _due(self) -> bool:
-        with self._lock:
-            return self.active and self.next_probe_at is not None \
-                and self.next_probe_at <= self.clock.now()
+        return self.active and self.next_probe_at is not None \
+            and self.next_probe_at <= self.clock.now()
 
     def run_due(self, catch_up: int = 10) -> int:
         """The manager's timer: send the probes that came due while the station is in
         Stand-In (after a jump of the clock, at most ``catch_up`` of them, then the next one
         is a period from now); return how many were sent."""
+        period = dt.timedelta(seconds=self.policy.probe_seconds)
         sent = 0
-        while sent < catch_up and self._due():
+        while sent < catch_up:
+            with self._lock:  # claim the slot: a concurrent timer does not probe it too
+                if not self._due():
+                    break
+                self.next_probe_at += period
             self.probe("schedule")
             sent += 1
-        if self._due():
-            with self._lock:
-                self.next_probe_at = self.clock.now() + dt.timedelta(
-                    seconds=self.policy.probe_seconds)
+        with self._lock:
+            if self._due():
+                self.next_probe_at = self.clock.now() + period
         return sent
 
     def as_dict(self) -> dict[str, Any]:

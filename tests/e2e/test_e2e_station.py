@@ -33,6 +33,7 @@ def test_receipt_with_elements_newer_than_the_xsd_is_stored_and_settles(stack):
     assert receipt["outcome"] == "OK"
     # the unknown elements are kept in the stored original
     assert "<paymentNote>" in receipt["raw_xml"] and "<transferNote>" in receipt["raw_xml"]
+    assert stack.anomalies(notice) == []  # an ordinary payment
     # what the Ente's application sees through the REST API
     listed = stack.api("GET", f"/notices/{notice}/receipts")
     assert listed.status_code == 200, listed.text
@@ -56,8 +57,19 @@ def test_stand_in_probe_is_answered_sconosciuto_and_the_station_leaves_stand_in(
     stack.wait_delivery(standin_paid.json()["payment"]["receiptId"])
     [receipt] = stack.receipts(notice)
     assert receipt["standin"] is True
-    # the Stand-In manager's probe, as many times as the sim wants successes in a row
-    needed = entered["exitSuccesses"]
+    # the manager's timer: a probe every period of the sim's clock
+    assert stack.sim_api("POST", "/api/clock", json={"seconds": entered["probeSeconds"]}).ok
+    def scheduled_probes():
+        state = stack.sim_api("GET", "/api/standin").json()
+        return [p for p in state["probes"] if p["trigger"] == "schedule"], state
+
+    # sent by the clock call or by the sim's own timer, whichever comes first: one of them
+    wait_for(lambda: scheduled_probes()[0], 10, "the scheduled probe")
+    [scheduled], state = scheduled_probes()
+    assert scheduled["trigger"] == "schedule" and scheduled["success"] is True, scheduled
+    assert scheduled["httpStatus"] == 200
+    # then on demand, until as many successes in a row as the sim wants
+    needed = entered["exitSuccesses"] - state["successesInARow"]
     for n in range(needed):
         done = stack.sim_api("POST", "/api/standin/probe", json={}).json()
         probe = done["probe"]
@@ -70,7 +82,7 @@ def test_stand_in_probe_is_answered_sconosciuto_and_the_station_leaves_stand_in(
     assert [s["to"] for s in state["switches"]][-2:] == ["standin", "normal"]
     # payhub recorded that pagoPA probed it
     assert stack.scalar("SELECT coalesce(sum(count), 0) FROM standin_probe") \
-        >= probes_before + needed
+        >= probes_before + needed + 1
 
 
 def test_receipt_through_another_station_of_the_broker_is_stored_and_settles(stack):
@@ -90,6 +102,7 @@ def test_receipt_through_another_station_of_the_broker_is_stored_and_settles(sta
     [receipt] = stack.receipts(notice)
     assert receipt["receipt_id"] == paid["payment"]["receiptId"]
     assert SECOND_STATION in receipt["raw_xml"]
+    assert stack.anomalies(notice) == ["station_mismatch"]  # flagged for support
 
 
 def _forged_receipt(notice: str, amount: str) -> bytes:

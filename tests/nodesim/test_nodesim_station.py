@@ -329,3 +329,20 @@ def test_over_http_the_header_is_sent_and_the_status_read(pa_for_node_xsd):
 def _probe_element():
     node = Node(StationConfig(url="http://unused.invalid/"), clock=SimClock(frozen_at=START))
     return node.standin.probe_request()
+
+
+def test_two_timers_at_once_send_a_due_probe_once(build, monkeypatch):
+    import threading
+    import time
+
+    node, station = build(probe_seconds=300)
+    verify = station._verify
+    monkeypatch.setattr(station, "_verify", lambda req: time.sleep(0.1) or verify(req))
+    node.standin.enter()
+    node.clock.advance(dt.timedelta(seconds=300))
+    threads = [threading.Thread(target=node.standin.run_due) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(node.standin.probes) == 1
