@@ -1,7 +1,9 @@
 """The one scheduler: periodic jobs for the whole deployment (run exactly one of it).
 
-The outbox sweeper is its first job: it re-sends messages whose relay after commit failed.
-Other jobs only enqueue an actor, so the work itself runs on the workers.
+The outbox sweeper is its first job: it sends every outbox message not processed yet whose
+relay failed or whose lease ended (Redis lost it, a worker died). The second sends the webhook
+deliveries whose due time has come. Other jobs only enqueue an actor, so the work itself runs
+on the workers.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ def add_jobs(scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any,
         except Exception:  # a failed sweep is retried at the next tick
             log.exception("outbox.sweep_failed")
 
+    def sweep_deliveries() -> None:
+        from actors import webhooks  # an actor module: imported once the broker is set up
+
+        try:
+            webhooks.sweep_due(broker, factory, lease=outbox.Policy.of(broker).lease)
+        except Exception:  # a failed sweep is retried at the next tick
+            log.exception("webhooks.sweep_failed")
+
     def enqueue(actor_name: str) -> Any:
         def job() -> None:
             try:
@@ -39,6 +49,9 @@ def add_jobs(scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any,
 
     common = {"coalesce": True, "max_instances": 1}
     scheduler.add_job(sweep, "interval", seconds=every, id="outbox_sweep", **common)
+    scheduler.add_job(sweep_deliveries, "interval",
+                      seconds=float(settings.get("payhub.webhook_sweep_seconds", 10)),
+                      id="webhook_sweep", **common)
     scheduler.add_job(enqueue("expire_lapsed_activations"), "interval", seconds=60,
                       id="expire_lapsed_activations", **common)
     # options past their retention date: daily just after midnight (UTC, as the state

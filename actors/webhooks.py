@@ -1,14 +1,17 @@
 """Webhook delivery: one signed HTTP POST per attempt, retried with backoff, then a dead letter.
 
-``deliver_webhook(delivery_id)`` claims the delivery (row lock and a lease, so two runs never
-post at once), posts it outside any transaction, and records the attempt in a transaction of
-its own: the attempt must survive the rollback that a retry implies (the unit of work rolls
-back when the actor raises). A failed attempt raises ``dramatiq.Retry`` with an exponential
-backoff; the attempt that exhausts ``payhub.webhook_max_retries`` makes the delivery dead,
-which the API lists and can replay.
+``deliver_webhook(delivery_id)`` claims the delivery (row lock and a lease, committed before
+the post, so two runs never post at once), posts it outside any transaction, and records the
+attempt in a transaction of its own. A failed attempt stores when the next one is due
+(``next_attempt_at``, exponential backoff) and sends a delayed message to start it on time;
+that message is only a shortcut: ``sweep_due`` (a scheduler job) sends every delivery whose due
+time or lease has passed, so a Redis that lost its delay queue loses no retry. The attempt that
+exhausts ``payhub.webhook_max_retries`` makes the delivery dead; support lists and replays any
+delivery not delivered.
 
 Settings: ``payhub.webhook_max_retries`` (8), ``payhub.webhook_min_backoff_ms`` (10 000),
-``payhub.webhook_max_backoff_ms`` (3 600 000), ``payhub.webhook_timeout_seconds`` (5).
+``payhub.webhook_max_backoff_ms`` (3 600 000), ``payhub.webhook_timeout_seconds`` (5),
+``payhub.webhook_sweep_seconds`` (10, in actors.scheduler).
 """
 
 from __future__ import annotations
@@ -53,6 +56,14 @@ class Policy:
         return compute_backoff(max(attempts - 1, 0), factor=self.min_backoff_ms,
                                max_backoff=self.max_backoff_ms)[1]
 
+    def backoff(self, attempts: int) -> dt.timedelta:
+        return dt.timedelta(milliseconds=self.backoff_ms(attempts))
+
+    @property
+    def lease(self) -> dt.timedelta:
+        """How long a claim holds the delivery: the post's timeout, with room to record it."""
+        return dt.timedelta(seconds=self.timeout_seconds * 2 + 30)
+
 
 def post(request: webhooks.SignedRequest, timeout: float) -> webhooks.AttemptResult:
     """POST the signed request; any 2xx is success. Redirects are not followed."""
@@ -71,17 +82,12 @@ def _ms(since: float) -> int:
     return int((time.monotonic() - since) * 1000)
 
 
-def _retry_when(retries: int, exc: BaseException) -> bool:
-    # our own Retry carries the backoff and is bounded by the delivery's attempts
-    return isinstance(exc, dramatiq.Retry) or retries < INFRASTRUCTURE_RETRIES
-
-
 def _policy() -> Policy:
     return Policy.from_settings(getattr(dramatiq.get_broker(), "payhub_settings", {}) or {})
 
 
 @dramatiq.actor(actor_name=webhooks.DELIVER_ACTOR, queue_name=webhooks.QUEUE,
-                retry_when=_retry_when, min_backoff=5_000, max_backoff=600_000,
+                max_retries=INFRASTRUCTURE_RETRIES, min_backoff=5_000, max_backoff=600_000,
                 time_limit=120_000, unit_of_work=False)
 def deliver_webhook(delivery_id: int) -> None:
     """Make one attempt at sending the delivery."""
@@ -89,20 +95,38 @@ def deliver_webhook(delivery_id: int) -> None:
     structlog.contextvars.bind_contextvars(webhook_delivery=delivery_id)
     # short transactions of their own: no row lock or transaction is held over the HTTP call
     own = current_factory()
-    lease = dt.timedelta(seconds=policy.timeout_seconds * 2 + 30)
     with own.begin() as session:
-        claimed = webhooks.claim(session, delivery_id, lease=lease)
-    if claimed is None:
-        return
-    if isinstance(claimed, dt.timedelta):  # another run is posting it right now
-        raise dramatiq.Retry(delay=int(claimed.total_seconds() * 1000) + 1000)
+        claimed = webhooks.claim(session, delivery_id, lease=policy.lease,
+                                 max_attempts=policy.max_retries + 1)
+    if not isinstance(claimed, webhooks.SignedRequest):
+        return  # nothing to send, or another run holds it (the sweeper covers a dead one)
     result = post(claimed, policy.timeout_seconds)
     with own.begin() as session:
         delivery = webhooks.record_attempt(session, delivery_id, result,
-                                           max_attempts=policy.max_retries + 1)
+                                           max_attempts=policy.max_retries + 1,
+                                           backoff=policy.backoff)
         status, attempts = delivery.status, delivery.attempts
     log.info("webhook.attempt", status=status, status_code=result.status_code,
              duration_ms=result.duration_ms, error=result.error and result.error[:200],
              attempts=attempts)
-    if status == "retrying":
-        raise dramatiq.Retry(delay=policy.backoff_ms(attempts))
+    if status == "retrying":  # a shortcut to the due time; the row is the durable copy
+        deliver_webhook.send_with_options(kwargs={"delivery_id": delivery_id},
+                                          delay=policy.backoff_ms(attempts))
+
+
+def sweep_due(broker: dramatiq.Broker, factory: Any, *, lease: dt.timedelta,
+              batch: int = 500, max_batches: int = 20) -> int:
+    """Send every delivery that is due (see ``hub.webhooks.take_due``); return how many."""
+    actor = broker.get_actor(webhooks.DELIVER_ACTOR)
+    count = 0
+    for _ in range(max_batches):
+        with factory.begin() as session:
+            ids = webhooks.take_due(session, lease=lease, limit=batch)
+        for delivery_id in ids:
+            actor.send(delivery_id=delivery_id)  # lost? due again after the lease
+        count += len(ids)
+        if len(ids) < batch:
+            break
+    if count:
+        log.info("webhooks.swept", sent=count)
+    return count

@@ -6,6 +6,11 @@ transaction; the same event for the same endpoint is written once (unique endpoi
 so a redelivered message sends nothing twice. The HTTP call itself is made by
 ``actors.webhooks``; this module builds the signed request and records what happened.
 
+Every delivery's next due time is in its row (``next_attempt_at``), so ``take_due`` (run by
+the scheduler) finds whatever is due however the message that should have sent it was lost;
+Dramatiq's delay queue only makes a retry start sooner. Support lists every delivery not
+delivered (``undelivered``) and can ``replay`` any of them.
+
 Signature: ``X-Payhub-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``
 and ``X-Payhub-Key-Id: <key id>``. The REST API's webhooks (``notify_transition``) and the
 level-1 portal notifications both go through ``notify``.
@@ -20,6 +25,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +45,7 @@ from hub.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from hub.models.webhooks import UNFINISHED
 from hub.money import from_cents
 
 log = structlog.get_logger(__name__)
@@ -51,6 +58,11 @@ KEY_ID_HEADER = "X-Payhub-Key-Id"
 EVENT_TYPES = {state: f"payment.{state}"
                for state in ("paid", "cancelled", "expired", "reported", "reconciled")}
 _EVENT_NAMESPACE = uuid.UUID("5b0e3c1e-8a51-4c43-9d2b-0d7a8f1f7c11")
+# a new or replayed delivery is sent at once through the outbox; the scheduler sends it only
+# if it is still pending this long after
+SCHEDULER_GRACE = dt.timedelta(seconds=30)
+EARLY = dt.timedelta(seconds=1)  # a retry may start this much before its due time
+CHUNK = 1000  # ids per IN (...)
 
 
 @dataclass(frozen=True)
@@ -130,7 +142,8 @@ def notify(session: Session, endpoint: WebhookEndpoint, event_id: str, event_typ
     public_id = str(uuid.uuid4())
     values = {"public_id": public_id, "endpoint_id": endpoint.id, "ente_id": endpoint.ente_id,
               "event_id": event_id, "event_type": event_type, "payload": payload,
-              "status": "pending", "attempts": 0, "replays": 0}
+              "status": "pending", "attempts": 0, "replays": 0, "expired_claims": 0,
+              "next_attempt_at": utcnow() + SCHEDULER_GRACE}
     if session.get_bind().dialect.name == "postgresql":
         # ON CONFLICT: a concurrent twin neither fails this transaction nor writes twice
         new_id = session.scalar(
@@ -245,11 +258,18 @@ def signed_request(delivery: WebhookDelivery, endpoint: WebhookEndpoint,
 
 
 def claim(session: Session, delivery_id: int, *, lease: dt.timedelta,
-          now: dt.datetime | None = None) -> SignedRequest | dt.timedelta | None:
+          max_attempts: int | None = None, now: dt.datetime | None = None
+          ) -> SignedRequest | dt.timedelta | None:
     """Take the delivery for one attempt (row lock, then a lease so a concurrent run waits).
 
-    Returns the request to send; None if there is nothing to send (delivered, dead, endpoint
-    deleted: then marked dead); or how long another run still holds it."""
+    The claim is committed before the post, so a run that dies after posting leaves the
+    delivery ``sending`` with a lease: the next claim after the lease ends records that
+    attempt as of unknown outcome (``expired_claims``: at most one duplicate post per expired
+    lease) and counts it towards ``max_attempts``.
+
+    Returns the request to send; None if there is nothing to send now (delivered, dead, a
+    retry not yet due, endpoint deleted: then marked dead); or how long another run still
+    holds it."""
     now = now or utcnow()
     delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True,
                            populate_existing=True)
@@ -257,17 +277,42 @@ def claim(session: Session, delivery_id: int, *, lease: dt.timedelta,
         return None
     if delivery.status == "sending" and delivery.lease_until and delivery.lease_until > now:
         return delivery.lease_until - now
+    if delivery.status == "retrying" and delivery.next_attempt_at \
+            and delivery.next_attempt_at > now + EARLY:
+        return None  # an early copy of the message: the due time is in the row
     endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
     if endpoint is None or not endpoint.active:
         delivery.status, delivery.last_error = "dead", "endpoint deleted"
+        delivery.next_attempt_at = delivery.lease_until = None
         return None
+    if delivery.status == "sending":  # the last run claimed it and never said how it went
+        _record_expired_claim(session, delivery, now, max_attempts)
+        if delivery.status == "dead":
+            return None
     delivery.status, delivery.lease_until = "sending", now + lease
+    delivery.next_attempt_at = delivery.lease_until
     return signed_request(delivery, endpoint, now)
 
 
+def _record_expired_claim(session: Session, delivery: WebhookDelivery, now: dt.datetime,
+                          max_attempts: int | None) -> None:
+    claimed = delivery.lease_until or now
+    session.add(WebhookAttempt(
+        delivery_id=delivery.id, started_at=claimed, duration_ms=0,
+        error="outcome unknown: the sender stopped before recording it (lease expired)"))
+    delivery.expired_claims += 1
+    delivery.attempts += 1
+    delivery.last_error = "outcome unknown (lease expired)"
+    log.warning("webhook.lease_expired", expired_claims=delivery.expired_claims)
+    if max_attempts is not None and delivery.attempts >= max_attempts:
+        delivery.status, delivery.lease_until, delivery.next_attempt_at = "dead", None, None
+
+
 def record_attempt(session: Session, delivery_id: int, result: AttemptResult, *,
-                   max_attempts: int) -> WebhookDelivery:
-    """Store the attempt and the delivery's new status: delivered, retrying or dead."""
+                   max_attempts: int,
+                   backoff: Callable[[int], dt.timedelta] | None = None) -> WebhookDelivery:
+    """Store the attempt and the delivery's new status: delivered, retrying (due again after
+    ``backoff(attempts)``, at once without one) or dead."""
     delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True,
                            populate_existing=True)
     assert delivery is not None
@@ -276,28 +321,62 @@ def record_attempt(session: Session, delivery_id: int, result: AttemptResult, *,
                                error=result.error and result.error[:500]))
     delivery.attempts += 1
     delivery.last_status_code = result.status_code
-    delivery.lease_until = None
+    delivery.lease_until = delivery.next_attempt_at = None
     if result.ok:
         delivery.status, delivery.delivered_at, delivery.last_error = "delivered", utcnow(), None
     else:
         delivery.last_error = (result.error or f"HTTP {result.status_code}")[:500]
         delivery.status = "dead" if delivery.attempts >= max_attempts else "retrying"
+        if delivery.status == "retrying":
+            delivery.next_attempt_at = utcnow() + (backoff(delivery.attempts) if backoff
+                                                   else dt.timedelta(0))
     return delivery
 
 
-# --- dead letters ----------------------------------------------------------------------------
+def take_due(session: Session, *, lease: dt.timedelta, limit: int = 500,
+             now: dt.datetime | None = None) -> list[int]:
+    """Ids of deliveries due now (pending or retrying past their time, or ``sending`` past
+    their lease), oldest due first. A retrying one becomes pending (to be sent now: an early
+    copy of its delayed message no longer applies); each is postponed by ``lease`` so the next
+    sweep sends it again only if this send came to nothing (a Redis wipe, a dead worker)."""
+    now = now or utcnow()
+    ids = list(session.scalars(
+        sa.select(WebhookDelivery.id)
+        .where(WebhookDelivery.status.in_(UNFINISHED), WebhookDelivery.next_attempt_at <= now)
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(min(limit, CHUNK))
+        .with_for_update(skip_locked=True)))
+    if ids:
+        session.execute(sa.update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+                        .values(next_attempt_at=now + lease, status=sa.case(
+                            (WebhookDelivery.status == "retrying", "pending"),
+                            else_=WebhookDelivery.status)),
+                        execution_options={"synchronize_session": False})
+    return ids
+
+
+# --- what support sees: deliveries not delivered, replay ---------------------------------
+
+def undelivered(session: Session, ente_id: int | None, *, statuses: tuple[str, ...] = (),
+                limit: int = 50, after_id: int | None = None) -> list[WebhookDelivery]:
+    """Deliveries not delivered (pending, sending, retrying, dead; or only ``statuses``) of
+    live endpoints, of one Ente or all (None), newest first (``after_id``: next page)."""
+    wanted = statuses or (*UNFINISHED, "dead")
+    query = (sa.select(WebhookDelivery)
+             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+             .where(WebhookDelivery.status.in_(wanted), WebhookEndpoint.deleted_at.is_(None))
+             .order_by(WebhookDelivery.id.desc()).limit(limit))
+    if ente_id is not None:
+        query = query.where(WebhookDelivery.ente_id == ente_id)
+    if after_id is not None:
+        query = query.where(WebhookDelivery.id < after_id)
+    return list(session.scalars(query))
+
 
 def dead_letters(session: Session, ente_id: int, *, limit: int = 50,
                  after_id: int | None = None) -> list[WebhookDelivery]:
     """Dead deliveries of the Ente's live endpoints, newest first (``after_id``: next page)."""
-    query = (sa.select(WebhookDelivery)
-             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-             .where(WebhookDelivery.ente_id == ente_id, WebhookDelivery.status == "dead",
-                    WebhookEndpoint.deleted_at.is_(None))
-             .order_by(WebhookDelivery.id.desc()).limit(limit))
-    if after_id is not None:
-        query = query.where(WebhookDelivery.id < after_id)
-    return list(session.scalars(query))
+    return undelivered(session, ente_id, statuses=("dead",), limit=limit, after_id=after_id)
 
 
 def find_delivery(session: Session, ente_id: int, public_id: str) -> WebhookDelivery:
@@ -308,15 +387,22 @@ def find_delivery(session: Session, ente_id: int, public_id: str) -> WebhookDeli
     return delivery
 
 
-def replay(session: Session, delivery: WebhookDelivery) -> None:
-    """Send a dead delivery again: a new round of attempts, through the outbox."""
+def replay(session: Session, delivery: WebhookDelivery, *, now: dt.datetime | None = None
+           ) -> None:
+    """Send a delivery that is not delivered again, now: a new round of attempts, through the
+    outbox. Refused for a delivered one and for one being sent right now (live lease)."""
+    now = now or utcnow()
+    session.flush()  # a refresh would drop changes not flushed yet
     session.refresh(delivery, with_for_update=True)
-    if delivery.status != "dead":
-        raise Conflict(f"the delivery is {delivery.status}, not dead", code="not_dead")
+    if delivery.status == "delivered":
+        raise Conflict("the delivery was delivered", code="delivered")
+    if delivery.status == "sending" and delivery.lease_until and delivery.lease_until > now:
+        raise Conflict("the delivery is being sent right now", code="sending")
     endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
     if endpoint is None or not endpoint.active:
         raise Conflict("the endpoint was deleted", code="endpoint_deleted")
     delivery.status, delivery.attempts, delivery.lease_until = "pending", 0, None
+    delivery.next_attempt_at = now + SCHEDULER_GRACE
     delivery.replays += 1
     outbox.enqueue(session, DELIVER_ACTOR, queue_name=QUEUE, delivery_id=delivery.id)
 

@@ -62,7 +62,8 @@ class WebhookDelivery(Base):
     event_id: Mapped[str] = mapped_column(sa.String(64))
     event_type: Mapped[str] = mapped_column(sa.String(64))
     payload: Mapped[dict] = mapped_column(JSONType)
-    # pending -> sending -> delivered | retrying -> ... -> dead (replay: back to pending)
+    # pending (to send now) -> sending -> delivered | retrying (until next_attempt_at; then
+    # pending again) -> ... -> dead; a replay puts any of them but delivered back to pending
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     replays: Mapped[int] = mapped_column(default=0)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import dramatiq
 import pytest
 import sqlalchemy as sa
 
@@ -227,3 +228,48 @@ def test_an_endpoint_hears_only_the_events_it_subscribed_to(committed_factory, s
     _pay(committed_factory, world)  # paid after cancel: not subscribed
     _drain(stub_broker, stub_worker)
     assert len(receiver.requests) == 1
+
+
+def _wait_for(predicate, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_retry_survives_a_redis_wipe_because_its_due_time_is_in_postgresql(
+        committed_factory, stub_broker, receivers):
+    import datetime as dt
+
+    from actors.webhooks import sweep_due
+    from hub.db import utcnow
+
+    stub_broker.payhub_settings.update({"payhub.webhook_min_backoff_ms": "60000",
+                                        "payhub.webhook_timeout_seconds": "0.5"})
+    receiver = receivers(500, 200)
+    world = _setup(committed_factory, receiver)
+    _pay(committed_factory, world)
+    worker = dramatiq.Worker(stub_broker, worker_timeout=100, worker_threads=2)
+    worker.start()
+    _wait_for(lambda: [d.status for d in _deliveries(committed_factory)] == ["retrying"])
+    worker.stop()  # Redis and the workers restart empty: the delayed retry is gone
+    stub_broker.flush_all()
+    [delivery] = _deliveries(committed_factory)
+    assert delivery.next_attempt_at > delivery.updated_at + dt.timedelta(seconds=50)
+    lease = dt.timedelta(seconds=60)
+    assert sweep_due(stub_broker, committed_factory, lease=lease) == 0  # not due yet
+
+    with committed_factory.begin() as session:  # the due time comes
+        session.get(WebhookDelivery, delivery.id).next_attempt_at = utcnow()
+    assert sweep_due(stub_broker, committed_factory, lease=lease) == 1
+    worker = dramatiq.Worker(stub_broker, worker_timeout=100, worker_threads=2)
+    worker.start()
+    try:  # (a stub queue emptied under a worker cannot be joined: watch the row instead)
+        _wait_for(lambda: _deliveries(committed_factory)[0].status == "delivered")
+    finally:
+        worker.stop()
+    assert len(receiver.requests) == 2
+    [delivery] = _deliveries(committed_factory)
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (
+        "delivered", 2, None)
+    assert sweep_due(stub_broker, committed_factory, lease=lease) == 0

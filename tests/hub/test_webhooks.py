@@ -117,12 +117,59 @@ def test_attempts_retry_then_die_and_replay_starts_a_new_round(db):
     webhooks.replay(db, dead)
     assert (dead.status, dead.attempts, dead.replays) == ("pending", 0, 1)
     assert len(_messages(db)) == 2
-    with pytest.raises(Conflict):
-        webhooks.replay(db, dead)
     webhooks.claim(db, delivery.id, lease=lease)
+    with pytest.raises(Conflict, match="being sent"):
+        webhooks.replay(db, dead)
     done = webhooks.record_attempt(db, delivery.id, _result(204), max_attempts=2)
     assert (done.status, done.last_error, done.delivered_at is not None) == (
         "delivered", None, True)
+    with pytest.raises(Conflict, match="was delivered"):
+        webhooks.replay(db, dead)
+
+
+def test_a_retry_is_due_at_the_time_in_its_row_and_an_early_copy_sends_nothing(db):
+    delivery = _delivery(db)
+    lease, now = dt.timedelta(seconds=30), utcnow()
+    webhooks.claim(db, delivery.id, lease=lease, now=now)
+    webhooks.record_attempt(db, delivery.id, _result(503), max_attempts=5,
+                            backoff=lambda attempts: dt.timedelta(minutes=attempts))
+    due = delivery.next_attempt_at
+    assert delivery.status == "retrying" and due > now + dt.timedelta(seconds=50)
+    assert webhooks.claim(db, delivery.id, lease=lease) is None  # not due yet
+    assert webhooks.take_due(db, lease=lease) == []
+    later = due + dt.timedelta(seconds=1)
+    assert webhooks.take_due(db, lease=lease, now=later) == [delivery.id]
+    assert webhooks.take_due(db, lease=lease, now=later) == []  # postponed by the lease
+    assert webhooks.take_due(db, lease=lease, now=later + lease) == [delivery.id]
+    assert isinstance(webhooks.claim(db, delivery.id, lease=lease, now=later),
+                      webhooks.SignedRequest)
+
+
+def test_a_lease_that_expires_in_sending_counts_an_attempt_of_unknown_outcome(db):
+    delivery = _delivery(db)
+    lease, now = dt.timedelta(seconds=30), utcnow()
+    webhooks.claim(db, delivery.id, lease=lease, now=now)  # then the sender dies
+    later = now + lease + dt.timedelta(seconds=1)
+    assert webhooks.take_due(db, lease=lease, now=later) == [delivery.id]
+    assert webhooks.undelivered(db, delivery.ente_id) == [delivery]
+    again = webhooks.claim(db, delivery.id, lease=lease, max_attempts=3, now=later)
+    assert isinstance(again, webhooks.SignedRequest)
+    assert (delivery.status, delivery.attempts, delivery.expired_claims) == ("sending", 1, 1)
+    assert "outcome unknown" in delivery.attempt_log[0].error
+    # a second expiry, and the cap: dead rather than posting for ever
+    webhooks.claim(db, delivery.id, lease=lease, max_attempts=2, now=later + lease * 2)
+    assert (delivery.status, delivery.expired_claims) == ("dead", 2)
+
+
+def test_support_lists_every_delivery_not_delivered_and_replays_any_of_them(db):
+    first = _delivery(db)
+    second = webhooks.notify(db, first.endpoint, "evt-2", "payment.paid", {"id": "evt-2"})
+    webhooks.claim(db, first.id, lease=dt.timedelta(seconds=30))
+    webhooks.record_attempt(db, first.id, _result(200), max_attempts=3)
+    assert webhooks.undelivered(db, None) == [second]
+    assert webhooks.undelivered(db, second.ente_id, statuses=("dead",)) == []
+    webhooks.replay(db, second)  # pending, not dead: replayable all the same
+    assert (second.status, second.replays) == ("pending", 1)
 
 
 def test_a_deleted_endpoint_gets_nothing_more(db):

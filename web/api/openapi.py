@@ -289,7 +289,7 @@ def _notice_paths() -> dict[str, Any]:
 WEBHOOK_ID = _path_param("webhookId", webhooks.UUID.join("^$"), "6f1c1a52-3d0e-4c55-8a43-"
                          "1b1f1d2e3c4b", "The webhook endpoint's id")
 DELIVERY_ID = _path_param("deliveryId", webhooks.UUID.join("^$"), "0b7e4a4e-9f3b-4f0e-9c1d-"
-                          "5a6b7c8d9e0f", "The dead letter's id")
+                          "5a6b7c8d9e0f", "The delivery's id")
 
 
 def _webhook_paths() -> dict[str, Any]:
@@ -319,6 +319,22 @@ def _webhook_paths() -> dict[str, Any]:
         },
         "/enti/{fiscalCode}/webhook-dead-letters/{deliveryId}/replay": {
             "post": _op("replayWebhookDeadLetter", "Send a dead letter again",
+                        {202: _json("DeadLetterOutput", "Queued for a new round of attempts")},
+                        (400, 401, 404, 409), [FISCAL_CODE, DELIVERY_ID]) | tag,
+        },
+        "/enti/{fiscalCode}/webhook-deliveries": {
+            "get": _op("listWebhookDeliveries",
+                       "Deliveries not delivered yet (pending, sending, retrying, dead)",
+                       {200: _json("DeadLetterPage", "A page of deliveries, newest first, "
+                                   "each with its next due time")},
+                       READ_ERRORS, [FISCAL_CODE, *page, {
+                           "name": "status", "in": "query", "description": "Only this status",
+                           "schema": {"enum": list(webhooks.NOT_DELIVERED)}}]) | tag,
+        },
+        "/enti/{fiscalCode}/webhook-deliveries/{deliveryId}/replay": {
+            "post": _op("replayWebhookDelivery",
+                        "Send a delivery that is not delivered again, now (409 if delivered "
+                        "or being sent right now)",
                         {202: _json("DeadLetterOutput", "Queued for a new round of attempts")},
                         (400, 401, 404, 409), [FISCAL_CODE, DELIVERY_ID]) | tag,
         },

@@ -2,8 +2,12 @@
 
 * ``POST …/enti/{ec}/webhooks`` ``{"url", "events"?, "description"?}`` → 201 with the secret
   (shown this once); ``GET …/webhooks`` lists them; ``DELETE …/webhooks/{id}`` → 204.
-* ``GET …/enti/{ec}/webhook-dead-letters`` lists deliveries that exhausted their attempts;
-  ``POST …/webhook-dead-letters/{id}/replay`` → 202, a new round of attempts.
+* ``GET …/enti/{ec}/webhook-deliveries`` lists every delivery not delivered (``status``:
+  pending, sending, retrying or dead; all of them by default) with its next due time;
+  ``POST …/webhook-deliveries/{id}/replay`` → 202, a new round of attempts now (409 for a
+  delivered one or one being sent right now).
+* ``GET …/enti/{ec}/webhook-dead-letters`` lists the dead ones only;
+  ``POST …/webhook-dead-letters/{id}/replay`` is the same replay.
 
 Any key of the Ente manages the Ente's endpoints (a replaced key must not orphan them); the
 key that registered an endpoint is recorded. Plain ``http://`` URLs are refused unless
@@ -37,7 +41,11 @@ ROUTES = {
     "api.dead_letters": (f"/enti/{EC}/webhook-dead-letters", ("GET",)),
     "api.dead_letter_replay": (
         f"/enti/{EC}/webhook-dead-letters/{{delivery_id:{UUID}}}/replay", ("POST",)),
+    "api.deliveries": (f"/enti/{EC}/webhook-deliveries", ("GET",)),
+    "api.delivery_replay": (
+        f"/enti/{EC}/webhook-deliveries/{{delivery_id:{UUID}}}/replay", ("POST",)),
 }
+NOT_DELIVERED = ("pending", "sending", "retrying", "dead")
 EventType = Literal[tuple(webhooks.EVENT_TYPES.values())]  # type: ignore[valid-type]
 Url = Annotated[str, Field(min_length=10, max_length=500, pattern=r"^https?://[^\s/?#]+\S*$",
                            examples=["https://backoffice.example.it/payhub/events"])]
@@ -74,13 +82,19 @@ class WebhookList(_Out):
 
 
 class DeadLetterOutput(_Out):
+    """A delivery not delivered (the name is historical: any status but delivered)."""
+
     id: str
     webhook_id: str
     event_id: str
     event_type: EventType
-    status: Literal["dead", "pending"]
-    attempts: int
+    status: Literal[NOT_DELIVERED]  # type: ignore[valid-type]
+    attempts: int = Field(description="Attempts in the current round (a replay starts one)")
     replays: int
+    expired_claims: int = Field(0, description="Attempts whose outcome is unknown (the sender "
+                                "stopped before recording it): each may have been received")
+    next_attempt_at: dt.datetime | None = Field(
+        None, description="When the next attempt is due (or the current one's lease ends)")
     last_status_code: int | None
     last_error: str | None
     created_at: dt.datetime
@@ -97,6 +111,10 @@ class DeadLetterQuery(BaseModel):
 
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: Annotated[str, Field(pattern=r"^[1-9]\d{0,17}$")] | None = None
+
+
+class DeliveryQuery(DeadLetterQuery):
+    status: Literal[NOT_DELIVERED] | None = None  # type: ignore[valid-type]
 
 
 def includeme(config: Any) -> None:
@@ -182,31 +200,44 @@ def _dead_letter_out(delivery: WebhookDelivery) -> DeadLetterOutput:
         id=delivery.public_id, webhook_id=delivery.endpoint.public_id,
         event_id=delivery.event_id, event_type=delivery.event_type, status=delivery.status,
         attempts=delivery.attempts, replays=delivery.replays,
+        expired_claims=delivery.expired_claims, next_attempt_at=delivery.next_attempt_at,
         last_status_code=delivery.last_status_code, last_error=delivery.last_error,
         created_at=delivery.created_at, payload=delivery.payload)
 
 
-@view_config(route_name="api.dead_letters", request_method="GET")
-def dead_letters(request: Any) -> Response:
-    """Deliveries that exhausted their attempts, newest first."""
+def _page(request: Any, statuses: tuple[str, ...], query: DeadLetterQuery) -> Response:
     ente = authorised_ente(request)
-    query = inputs.query(request, DeadLetterQuery)
-    rows = webhooks.dead_letters(request.db, ente.id, limit=query.limit + 1,
-                                 after_id=int(query.cursor) if query.cursor else None)
+    rows = webhooks.undelivered(request.db, ente.id, statuses=statuses,
+                                limit=query.limit + 1,
+                                after_id=int(query.cursor) if query.cursor else None)
     page, more = rows[:query.limit], len(rows) > query.limit
     return _json(DeadLetterPage(items=[_dead_letter_out(d) for d in page],
                                 next_cursor=str(page[-1].id) if more else None))
 
 
+@view_config(route_name="api.dead_letters", request_method="GET")
+def dead_letters(request: Any) -> Response:
+    """Deliveries that exhausted their attempts, newest first."""
+    return _page(request, ("dead",), inputs.query(request, DeadLetterQuery))
+
+
+@view_config(route_name="api.deliveries", request_method="GET")
+def deliveries(request: Any) -> Response:
+    """Deliveries not delivered (or in one ``status``), newest first."""
+    query = inputs.query(request, DeliveryQuery)
+    return _page(request, (query.status,) if query.status else (), query)
+
+
 @view_config(route_name="api.dead_letter_replay", request_method="POST")
+@view_config(route_name="api.delivery_replay", request_method="POST")
 def replay(request: Any) -> Response:
-    """Send a dead letter again (a new round of attempts)."""
+    """Send a delivery that is not delivered again (a new round of attempts, now)."""
     ente = authorised_ente(request)
     try:
         delivery = webhooks.find_delivery(request.db, ente.id, request.matchdict["delivery_id"])
         webhooks.replay(request.db, delivery)
     except NotFound:
-        raise not_found("dead letter") from None
+        raise not_found("webhook delivery") from None
     except Conflict as exc:
         raise Problem(409, exc.code, str(exc)) from None
     record(request, ente, "webhook.replay", f"webhook_delivery:{delivery.public_id}")

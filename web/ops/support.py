@@ -1,5 +1,6 @@
-"""Support staff only: stuck payments, dead-lettered webhooks, open anomalies, and the two
-actions on them (resolve an anomaly with a note, replay a dead delivery). Every action is
+"""Support staff only: stuck payments, webhook deliveries not delivered (pending, sending,
+retrying or dead, with their next due time), open anomalies, and the two actions on them
+(resolve an anomaly with a note, replay any delivery not delivered). Every action is
 audited."""
 
 from __future__ import annotations
@@ -36,8 +37,16 @@ def stuck(request: Any) -> dict[str, Any]:
         "in_progress": monitoring.stuck_in_progress(db, grace=dt.timedelta(minutes=grace)),
         "paid": monitoring.paid_not_reported(db, days=paid_days),
         "reported": monitoring.reported_not_reconciled(db, days=reported_days),
-        "dead": monitoring.dead_deliveries(db),
+        "undelivered": _undelivered(db),
     }
+
+
+def _undelivered(db: Any, limit: int = 200) -> list[tuple[WebhookDelivery, str]]:
+    """Deliveries not delivered, newest first, each with its Ente's fiscal code."""
+    rows = webhooks.undelivered(db, None, limit=limit)
+    codes = {row.id: row.fiscal_code for row in db.execute(
+        sa.select(Ente.id, Ente.fiscal_code).where(Ente.id.in_({d.ente_id for d in rows})))}
+    return [(d, codes.get(d.ente_id, "")) for d in rows]
 
 
 @view_config(route_name="ops.anomalies", renderer=T + "anomalies.jinja2", decorator=localized)

@@ -95,10 +95,11 @@ def test_dead_letters_are_listed_page_by_page_and_replayed(world):
     ids = [_dead_letter(world, world.ente, endpoint) for _ in range(3)]
     page = world.app.get(_dead(world, "?limit=2"), headers=world.auth()).json
     assert [d["id"] for d in page["items"]] == ids[::-1][:2]
-    assert page["items"][0] | {"createdAt": None, "eventId": None} == {
+    assert page["items"][0] | {"createdAt": None, "eventId": None, "nextAttemptAt": None} == {
         "id": ids[2], "webhookId": endpoint, "eventId": None, "eventType": "payment.paid",
         "status": "dead", "attempts": 3, "replays": 0, "lastStatusCode": 500,
-        "lastError": "HTTP 500", "createdAt": None, "payload": {"type": "payment.paid"}}
+        "lastError": "HTTP 500", "createdAt": None, "payload": {"type": "payment.paid"},
+        "expiredClaims": 0, "nextAttemptAt": None}
     rest = world.app.get(_dead(world, f"?limit=2&cursor={page['nextCursor']}"),
                          headers=world.auth()).json
     assert [d["id"] for d in rest["items"]] == [ids[0]] and rest["nextCursor"] is None
@@ -107,7 +108,6 @@ def test_dead_letters_are_listed_page_by_page_and_replayed(world):
                               status=202).json
     assert replayed["status"] == "pending" and replayed["replays"] == 1
     assert replayed["attempts"] == 0
-    world.app.post(_dead(world, f"/{ids[0]}/replay"), headers=world.auth(), status=409)
     with world.factory() as session:
         delivery = session.scalar(sa.select(WebhookDelivery).where(
             WebhookDelivery.public_id == ids[0]))
@@ -115,6 +115,32 @@ def test_dead_letters_are_listed_page_by_page_and_replayed(world):
             OutboxMessage.actor_name == "deliver_webhook")).all()
     assert delivery.status == "pending" and sent.count({"delivery_id": delivery.id}) == 2
     assert len(world.app.get(_dead(world), headers=world.auth()).json["items"]) == 2
+
+
+def test_every_delivery_not_delivered_is_listed_with_its_due_time_and_replayable(world):
+    endpoint = _register(world).json["id"]
+    dead = _dead_letter(world, world.ente, endpoint)
+    with world.factory.begin() as session:
+        delivery = session.scalar(sa.select(WebhookDelivery).where(
+            WebhookDelivery.public_id == dead))
+        retrying = webhooks.notify(session, delivery.endpoint, str(uuid.uuid4()),
+                                   "payment.paid", {"type": "payment.paid"})
+        retrying.status, retrying.attempts = "retrying", 2
+        done = webhooks.notify(session, delivery.endpoint, str(uuid.uuid4()), "payment.paid",
+                               {"type": "payment.paid"})
+        done.status, retrying_id, done_id = "delivered", retrying.public_id, done.public_id
+    url = f"/api/v1/enti/{world.ente}/webhook-deliveries"
+    items = world.app.get(url, headers=world.auth()).json["items"]
+    assert [(d["id"], d["status"]) for d in items] == [(retrying_id, "retrying"),
+                                                       (dead, "dead")]
+    assert items[0]["nextAttemptAt"] is not None
+    only = world.app.get(url + "?status=retrying", headers=world.auth()).json["items"]
+    assert [d["id"] for d in only] == [retrying_id]
+    world.app.get(url + "?status=delivered", headers=world.auth(), status=400)
+    replayed = world.app.post(f"{url}/{retrying_id}/replay", headers=world.auth(),
+                              status=202).json
+    assert (replayed["status"], replayed["attempts"], replayed["replays"]) == ("pending", 0, 1)
+    world.app.post(f"{url}/{done_id}/replay", headers=world.auth(), status=409)
 
 
 def test_another_entis_dead_letters_are_invisible(world):
