@@ -7,12 +7,14 @@ one-option position for a service the Ente configured as spontaneous and return 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from hub import identifiers
 from hub.debts import OptionIn, PositionIn, TransferIn, create_position
 from hub.errors import DomainError
 from hub.models import Ente, PaymentOption, PaymentService, ServiceKind
@@ -31,6 +33,30 @@ class DemandIn:
     debtor_name: str
     debtor_type: str = "F"
     description: str | None = None
+
+    def problem(self) -> str | None:
+        """What is wrong with the data, in words, or None. Amounts are pagoPA's ``stAmount``
+        (digits, a point, two decimals: ``1e3`` or ``10`` are refused), the debtor's code a
+        valid fiscal code or VAT number, texts within the notice's limits."""
+        if not _AMOUNT.fullmatch(self.amount):
+            return "amount must be digits with two decimals, e.g. 25.00"
+        if self.debtor_type not in ("F", "G"):
+            return "debtorType must be F (natural person) or G (legal person)"
+        code_problem = identifiers.debtor_code_problem(self.debtor_type,
+                                                       self.debtor_fiscal_code.upper())
+        if code_problem:
+            return f"debtorFiscalCode: {code_problem}"
+        for name, value, limit in (("debtorName", self.debtor_name, 70),
+                                   ("description", self.description or "x", 140)):
+            if not value or len(value) > limit:
+                return f"{name} must be 1 to {limit} characters"
+            if _CONTROL.search(value):
+                return f"{name} contains control characters"
+        return None
+
+
+_AMOUNT = re.compile(r"(0|[1-9]\d{0,8})\.\d{2}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def demand_notice(session: Session, ente: Ente, service_code: str, data: DemandIn, *,

@@ -29,11 +29,14 @@ from hub.models import (
     Anomaly,
     DebtPosition,
     Ente,
+    Intermediary,
     PaymentAttempt,
     PaymentOption,
     Receipt,
     StateTransition,
+    Station,
     Transfer,
+    station_ente,
 )
 from workflows.payment import PAID_STATES, PaymentFlow, anomaly_for_receipt
 
@@ -177,21 +180,28 @@ class ReceiptOutcome:
 
 
 def store_receipt(session: Session, receipt: Receipt, *, now: dt.datetime | None = None,
-                  served_ente_ids: set[int] | None = None) -> ReceiptOutcome:
+                  served_ente_ids: set[int] | None = None,
+                  broker_code: str | None = None) -> ReceiptOutcome:
     """paSendRT: store ``receipt`` and move its option to paid, in the caller's transaction.
 
     A receipt is never refused for business reasons: for an unknown, cancelled or expired
     notice, a Stand-In receipt without activation or a second payment of a paid notice, it is
-    stored and an Anomaly is opened for support. Raises DuplicateReceipt (nothing written) if
-    this (EC fiscal code, receiptId) is already stored. With ``served_ente_ids`` (the Enti the
-    delivering station serves), a receipt naming another Ente touches nothing of that Ente:
+    stored and an Anomaly is opened for support. A receipt whose outcome is not OK is stored
+    and flagged and settles nothing. Raises DuplicateReceipt (nothing written) if this
+    (EC fiscal code, receiptId) is already stored. With ``served_ente_ids`` (the Enti the
+    delivering station serves) and ``broker_code`` (its intermediary), a receipt for an Ente
+    that another station of the same intermediary serves (an Ente moved between stations:
+    pagoPA delivers with the old one for a while) is stored and settled, and the mismatch
+    flagged; a receipt naming an Ente of another intermediary touches nothing of that Ente:
     it is kept as a receipt for a notice unknown here, and flagged.
     """
     now = now or utcnow()
     ente = session.scalars(sa.select(Ente).where(Ente.fiscal_code == receipt.ec_fiscal_code)
                            ).one_or_none()
-    unserved = ente is not None and served_ente_ids is not None \
-        and ente.id not in served_ente_ids
+    moved = unserved = False
+    if ente is not None and served_ente_ids is not None and ente.id not in served_ente_ids:
+        moved = broker_code is not None and _served_by_broker(session, ente.id, broker_code)
+        unserved = not moved
     if unserved:
         ente = None
     option = lock_option(session, ente.id, receipt.notice_number) if ente else None
@@ -212,13 +222,30 @@ def store_receipt(session: Session, receipt: Receipt, *, now: dt.datetime | None
     if unserved:
         _flag(session, outcome, "unserved_ec",
               f"receipt {receipt.receipt_id} names EC {receipt.ec_fiscal_code}, which the "
-              "delivering station does not serve")
-    elif option is None:
+              "delivering intermediary does not serve")
+    elif moved:
+        _flag(session, outcome, "station_mismatch",
+              f"receipt {receipt.receipt_id} for EC {receipt.ec_fiscal_code} came through a "
+              "station that does not serve it")
+    if receipt.outcome != "OK":
+        _flag(session, outcome, "receipt_ko",
+              f"receipt {receipt.receipt_id} has outcome {receipt.outcome}: stored, "
+              "nothing settled")
+    elif option is None and not unserved:
         _flag(session, outcome, "unknown_notice",
               f"receipt {receipt.receipt_id} for notice {receipt.notice_number}, unknown here")
-    else:
+    elif option is not None:
         _settle(session, outcome, now)
     return outcome
+
+
+def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
+    return session.scalar(
+        sa.select(sa.func.count()).select_from(station_ente)
+        .join(Station, Station.id == station_ente.c.station_id)
+        .join(Intermediary, Intermediary.id == Station.intermediary_id)
+        .where(station_ente.c.ente_id == ente_id, Intermediary.broker_code == broker_code)
+    ) > 0
 
 
 def _settle(session: Session, outcome: ReceiptOutcome, now: dt.datetime) -> None:

@@ -23,11 +23,57 @@ class UnsafeXml(DomainError):
     code = "unsafe_xml"
 
 
+class RefuseEveryUri(etree.Resolver):
+    """A resolver for parsers of untrusted documents: no URI is ever opened, not even a local
+    file (libxml2 may look one up before any other check of ours could stop it)."""
+
+    def resolve(self, url, pubid, context):
+        raise UnsafeXml("external references are not accepted")
+
+
+def safe_parser(**options) -> etree.XMLParser:
+    """An lxml parser that loads no DTD, resolves no entity and opens no URI. lxml parsers must
+    not be shared between threads: make one per document or keep one per thread."""
+    settings = dict(resolve_entities=False, no_network=True, load_dtd=False,
+                    dtd_validation=False, huge_tree=False, remove_comments=True,
+                    remove_pis=True, collect_ids=False)
+    settings.update(options)
+    parser = etree.XMLParser(**settings)
+    parser.resolvers.add(RefuseEveryUri())
+    return parser
+
+
+_DECLARED = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def encoding_of(data: bytes) -> str:
+    """``"utf-8"`` or ``"utf-16"``, the only encodings accepted, from the byte order mark, the
+    first bytes and the XML declaration. Raises UnsafeXml for any other (UTF-32, EBCDIC, Latin-1
+    ...): a DTD in an encoding our byte-level checks cannot read must never reach libxml2."""
+    head = data[:4]
+    if head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")) \
+            or head in (b"\x00\x00\x00<", b"<\x00\x00\x00"):
+        raise UnsafeXml("only UTF-8 and UTF-16 documents are accepted")
+    if head.startswith((b"\xfe\xff", b"\xff\xfe")) or head in (b"\x00<\x00?", b"<\x00?\x00"):
+        body = data[2:] if head[:2] in (b"\xfe\xff", b"\xff\xfe") else data
+        big = head.startswith(b"\xfe\xff") or head.startswith(b"\x00<")
+        text = body[:400].decode("utf-16-be" if big else "utf-16-le", "replace").encode()
+        declared = _DECLARED.match(text)
+        if declared and declared.group(1).lower() not in (b"utf-16", b"utf-16le", b"utf-16be"):
+            raise UnsafeXml(f"a UTF-16 document declaring {declared.group(1).decode()!r}")
+        return "utf-16"
+    if head[:1] == b"\x00" or head[1:2] == b"\x00":
+        raise UnsafeXml("only UTF-8 and UTF-16 documents are accepted")
+    text = data[3:400] if data.startswith(b"\xef\xbb\xbf") else data[:400]
+    declared = _DECLARED.match(text)
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
+        raise UnsafeXml(f"encoding {declared.group(1).decode('ascii', 'replace')!r} is not "
+                        "accepted: send UTF-8 or UTF-16")
+    return "utf-8"
+
+
 def _parser() -> etree.XMLParser:
-    # a new parser per document: lxml parsers must not be shared between threads
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, remove_comments=True,
-                           remove_pis=True, collect_ids=False)
+    return safe_parser()
 
 
 def parse_untrusted(data: bytes, *, limit: int = MAX_DOCUMENT_BYTES) -> etree._Element:
@@ -38,6 +84,7 @@ def parse_untrusted(data: bytes, *, limit: int = MAX_DOCUMENT_BYTES) -> etree._E
         raise UnsafeXml(f"document larger than {limit} bytes")
     if _DECLARATION.search(data) or b"\x00" in data:
         raise UnsafeXml("DTD and entity declarations (or UTF-16) are not accepted")
+    encoding_of(data)
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:

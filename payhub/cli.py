@@ -139,7 +139,10 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     from pyramid.paster import get_app
 
     _settings(ctx)
-    app = get_app(ctx.obj["config_uri"], "main")
+    try:
+        app = get_app(ctx.obj["config_uri"], "main")
+    except ValueError as exc:  # a setting that must not start: say which, no traceback
+        raise click.ClickException(f"payhub will not start: {exc}") from None
     click.echo(f"payhub serving on http://{host}:{port}")
     waitress.serve(app, host=host, port=port, threads=threads, ident="payhub")
 

@@ -22,12 +22,30 @@ from pyramid.response import Response
 
 from hub.errors import DomainError
 from hub.settings import as_bool
-from hub.station import StationInfo, broker_exists, check_caller, load_station
-from soap import envelope, responses, schema
+from hub.station import (
+    StationInfo,
+    WrongDomain,
+    WrongStation,
+    broker_exists,
+    check_caller,
+    ente_of_broker,
+    load_station,
+)
+from soap import envelope, responses, schema, standin
 from soap.faults import Ko, syntax, system_error
 from soap.handlers import HANDLERS, Call
 
 log = structlog.get_logger("soap.paForNode")
+RECEIPT_OPERATIONS = frozenset({"paSendRT", "paSendRTV2"})
+
+
+PLACEHOLDER = "CHANGE-ME"
+PROTECTION_SETTINGS = ("payhub.soap_allowed_networks", "payhub.soap_auth_header",
+                       "payhub.soap_behind_mtls_proxy")
+
+
+class StationNotProtected(ValueError):
+    """The station would answer any caller: the application refuses to start."""
 
 
 @dataclass
@@ -38,26 +56,72 @@ class StationConfig:
     public_url: str | None = None
     allowed_networks: list[Any] = field(default_factory=list)
     auth_header: tuple[str, str] | None = None
+    mtls_proxy: bool = False
+    mtls_verify_header: str = "X-SSL-Client-Verify"
+
+    @property
+    def protections(self) -> list[str]:
+        """What protects the station, in words (empty: open to any caller)."""
+        said = []
+        if self.allowed_networks:
+            said.append("callers from " + ", ".join(str(n) for n in self.allowed_networks))
+        if self.auth_header:
+            said.append(f"the shared-secret header {self.auth_header[0]}")
+        if self.mtls_proxy:
+            said.append(f"mutual TLS at the proxy ({self.mtls_verify_header}: SUCCESS)")
+        return said
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> StationConfig:
-        networks = [ipaddress.ip_network(n.strip(), strict=False)
-                    for n in str(settings.get("payhub.soap_allowed_networks", "")).split(",")
-                    if n.strip()]
+        """The station's configuration. Raises StationNotProtected (naming the settings) when
+        no caller protection is configured outside the embedded default (the in-process stub
+        broker of ``make demo``), unless ``payhub.soap_open_station`` says so explicitly, and
+        ValueError for a setting still holding its CHANGE-ME placeholder or malformed."""
+        networks = []
+        for text in str(settings.get("payhub.soap_allowed_networks", "")).split(","):
+            text = text.strip()
+            if not text:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(text, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"payhub.soap_allowed_networks: {text!r} is not a network (CIDR such as "
+                    "203.0.113.0/24); write the networks pagoPA's Node calls from, or leave "
+                    "the setting empty") from None
         header = str(settings.get("payhub.soap_auth_header", "")).strip()
         name, _, secret = header.partition(":")
         if header and not (name.strip() and secret.strip()):
             # a half-written setting must not silently open the station to every caller
             raise ValueError("payhub.soap_auth_header must be 'Header-Name: secret'")
-        return cls(
+        if PLACEHOLDER in secret or PLACEHOLDER in name:
+            raise ValueError("payhub.soap_auth_header still holds its CHANGE-ME placeholder: "
+                             "write 'Header-Name: secret', or leave it empty")
+        config = cls(
             max_body_bytes=int(settings.get("payhub.soap_max_body_bytes", 256 * 1024)),
             station_cache_seconds=float(settings.get("payhub.soap_station_cache_seconds", 30)),
             activation_ttl=dt.timedelta(
                 seconds=int(settings.get("payhub.soap_activation_ttl_seconds", 1800))),
             public_url=settings.get("payhub.soap_public_url") or None,
             allowed_networks=networks,
-            auth_header=(name.strip(), secret.strip()) if header and secret.strip() else None,
+            auth_header=(name.strip(), secret.strip()) if header else None,
+            mtls_proxy=as_bool(settings.get("payhub.soap_behind_mtls_proxy", "false")),
+            mtls_verify_header=str(settings.get("payhub.soap_mtls_verify_header",
+                                                "X-SSL-Client-Verify")).strip(),
         )
+        if not config.protections:
+            embedded = str(settings.get("payhub.broker", "stub")) == "stub"
+            if not (embedded or as_bool(settings.get("payhub.soap_open_station", "false"))):
+                raise StationNotProtected(
+                    "the SOAP station would accept any caller: set at least one of "
+                    + ", ".join(PROTECTION_SETTINGS)
+                    + " (or payhub.soap_open_station = true for a test station); anyone "
+                    "reaching an open station can mark debts paid")
+            log.warning("soap.station_open",
+                        reason="embedded default" if embedded else "payhub.soap_open_station")
+        else:
+            log.info("soap.station_protected", by=config.protections)
+        return config
 
 
 class StationCache:
@@ -97,35 +161,49 @@ class PaForNode:
         """Answer one HTTP request. With ``only`` (the fast path), return None without doing
         anything for an operation not in it, so the caller hands the request on."""
         started = time.perf_counter()
-        if not self._caller_allowed(request):
-            return self._fault(request, "Client", "caller not authorised", status=403)
+        allowed = self._caller_allowed(request)
         if request.method == "GET":
+            if not allowed:
+                return self._refuse(request)
             if any(k.lower() == "wsdl" for k in request.GET):
                 address = self.config.public_url or request.path_url
                 return Response(schema.wsdl_document(address), content_type=responses.CONTENT_TYPE)
             return self._fault(request, "Client", "POST a SOAP envelope, or GET ?wsdl",
                                status=405)
         if request.method != "POST":
-            return self._fault(request, "Client", "POST a SOAP envelope", status=405)
+            return self._fault(request, "Client", "POST a SOAP envelope", status=405) \
+                if allowed else self._refuse(request)
         length = request.content_length
         if length is not None and length > self.config.max_body_bytes:
             return self._fault(request, "Client",
                                f"request body larger than {self.config.max_body_bytes} bytes")
+        body = request.body
+        if not allowed and not standin.may_be_probe(body):
+            return self._refuse(request)  # nothing of an unknown caller's body is parsed
         try:
-            body = request.body
             envelope.precheck(body, self.config.max_body_bytes)
             element = envelope.parse(body)
         except envelope.Refused as exc:
-            return self._fault(request, "Client", str(exc))
+            return self._fault(request, "Client", str(exc)) if allowed \
+                else self._refuse(request)
         operation = self.operations.get(element.tag)
         if operation is None:
-            return self._fault(request, "Client", f"unknown request element {element.tag}")
+            return self._fault(request, "Client", f"unknown request element {element.tag}") \
+                if allowed else self._refuse(request)
         name, wrapper = operation
         if only is not None and name not in only:
             return None
         request.soap_wrapper = wrapper
         request.soap_domain_id = (element.findtext("idPA") or "").strip()
         structlog.contextvars.bind_contextvars(soap_operation=name)
+        if name == "paVerifyPaymentNotice" and standin.is_probe(element):
+            # pagoPA's Stand-In manager: answered before any caller check, whoever sends it
+            # (it reveals nothing), and counted apart from the station's real answers
+            payload = standin.answer(request, element, wrapper)
+            self._record(request, standin.OPERATION, time.perf_counter() - started)
+            return Response(payload, content_type=responses.CONTENT_TYPE)
+        if not allowed:
+            return self._refuse(request)
         action = request.headers.get("SOAPAction", "").strip().strip('"')
         if action and action not in (name, element.tag.rsplit("}", 1)[-1]):
             log.info("soap.action_mismatch", soap_action=action[:64])
@@ -138,14 +216,21 @@ class PaForNode:
         elapsed = time.perf_counter() - started
         log.info("soap.request", outcome="KO" if fault_code else "OK", fault_code=fault_code,
                  ms=round(elapsed * 1000, 2))
+        self._record(request, name, elapsed)
+        return Response(payload, content_type=responses.CONTENT_TYPE)
+
+    def _record(self, request, operation: str, elapsed: float) -> None:
         if self.recorder is None:  # sla_monitor registers it after soap is included
             self.recorder = request.registry.get("sla.recorder", False)
         if self.recorder:
-            self.recorder.record(name, elapsed)
-        return Response(payload, content_type=responses.CONTENT_TYPE)
+            self.recorder.record(operation, elapsed)
 
     def _answer(self, request, name: str, element, body: bytes) -> bytes:
         envelope.unqualify_children(element)
+        removed, reordered = schema.tolerate_novelty(element)
+        if removed or reordered:  # element names only: never values
+            log.info("soap.unknown_elements", unknown_count=len(removed),
+                     unknown=removed[:5], reordered=reordered)
         if not self.schema.validate(element):
             error = self.schema.error_log.last_error
             raise syntax(error.message if error else "the request does not match the schema")
@@ -153,9 +238,19 @@ class PaForNode:
             station = self.stations.get(request.db, element.findtext("idStation"))
             id_broker = element.findtext("idBrokerPA")
             known = station is not None and station.broker_code == id_broker
-            ente = check_caller(station, id_pa=element.findtext("idPA"), id_broker=id_broker,
-                                id_station=element.findtext("idStation"),
-                                known_broker=known or broker_exists(request.db, id_broker))
+            id_pa = element.findtext("idPA")
+            try:
+                ente = check_caller(station, id_pa=id_pa, id_broker=id_broker,
+                                    id_station=element.findtext("idStation"),
+                                    known_broker=known or broker_exists(request.db, id_broker))
+            except (WrongDomain, WrongStation):
+                # money taken is never refused for the way it came: a receipt for an Ente of
+                # this broker through another (or a retired) station of it is stored, settled
+                # and flagged (hub.payments.store_receipt)
+                ente = ente_of_broker(request.db, id_broker, id_pa) \
+                    if name in RECEIPT_OPERATIONS else None
+                if ente is None:
+                    raise
             call = Call(session=request.db, request=element, station=station, ente=ente,
                         raw=body, activation_ttl=self.config.activation_ttl)
             return HANDLERS[name](call)
@@ -163,6 +258,9 @@ class PaForNode:
             raise Ko.from_domain(exc) from None
 
     def _caller_allowed(self, request) -> bool:
+        if self.config.mtls_proxy and request.headers.get(
+                self.config.mtls_verify_header, "").strip().upper() != "SUCCESS":
+            return False
         if self.config.allowed_networks:
             try:
                 addr = ipaddress.ip_address(request.remote_addr or "")
@@ -176,6 +274,12 @@ class PaForNode:
             if not hmac.compare_digest(given.encode(), secret.encode()):
                 return False
         return True
+
+    def _refuse(self, request) -> Response:
+        log.warning("soap.caller_refused", remote_addr=request.remote_addr,
+                    method=request.method)
+        return Response(responses.soap_fault("Client", "caller not authorised"), status=403,
+                        content_type=responses.CONTENT_TYPE)
 
     def _fault(self, request, code: str, message: str, status: int = 500) -> Response:
         log.info("soap.refused", reason=message[:120], status=status)

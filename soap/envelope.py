@@ -1,8 +1,8 @@
 """Reading a SOAP request safely: refuse before parsing, parse without DTDs, find the body.
 
-Checks run on the raw bytes first (size, DOCTYPE/ENTITY declarations), then lxml parses with
-a parser that never loads a DTD, never resolves an entity and never touches the network or
-the file system. Child elements are compared on namespace URI and local name, never prefixes.
+Checks run on the raw bytes first (size, encoding: UTF-8 or UTF-16 only, DOCTYPE/ENTITY
+declarations), then lxml parses with a parser that never loads a DTD, never resolves an entity
+and whose resolver refuses every URI, so it never touches the network or the file system. Child elements are compared on namespace URI and local name, never prefixes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import threading
 
 from lxml import etree
 
+from hub.xmlsafe import UnsafeXml, encoding_of, safe_parser
 from soap.models import PAFN
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -30,29 +31,44 @@ def _parser() -> etree.XMLParser:
     # lxml parsers must not be shared between threads
     parser = getattr(_local, "parser", None)
     if parser is None:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                                 dtd_validation=False, huge_tree=False, remove_comments=True,
-                                 remove_pis=True, collect_ids=False, remove_blank_text=False)
-        _local.parser = parser
+        parser = _local.parser = safe_parser()
     return parser
 
 
 def precheck(body: bytes, limit: int) -> None:
-    """Refuse an empty or oversized body, or one declaring a DTD or entities."""
+    """Refuse an empty or oversized body, one in another encoding than UTF-8 or UTF-16, or one
+    declaring a DTD or entities."""
     if not body:
         raise Refused("empty request body")
     if len(body) > limit:
         raise Refused(f"request body larger than {limit} bytes")
+    try:
+        encoding_of(body)
+    except UnsafeXml as exc:
+        raise Refused(str(exc)) from None
     if _DECLARATION.search(body) or _UTF16_DECL.search(body):
         raise Refused("DTD and entity declarations are not accepted")
+
+
+def parse_document(data: bytes, limit: int) -> etree._Element:
+    """A small XML document carried inside a request (paDemand's service data), under the
+    same rules as the envelope; returns its root element."""
+    precheck(data, limit)
+    try:
+        root = etree.fromstring(data, _parser())
+    except (etree.XMLSyntaxError, UnsafeXml) as exc:
+        raise Refused(f"not well-formed XML: {getattr(exc, 'msg', exc)}") from None
+    if root.getroottree().docinfo.doctype:
+        raise Refused("DTD and entity declarations are not accepted")
+    return root
 
 
 def parse(body: bytes) -> etree._Element:
     """Parse a prechecked body and return the request element inside soap:Body."""
     try:
         root = etree.fromstring(body, _parser())
-    except etree.XMLSyntaxError as exc:
-        raise Refused(f"not well-formed XML: {exc.msg}") from None
+    except (etree.XMLSyntaxError, UnsafeXml) as exc:
+        raise Refused(f"not well-formed XML: {getattr(exc, 'msg', exc)}") from None
     tree = root.getroottree()
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
         raise Refused("DTD and entity declarations are not accepted")

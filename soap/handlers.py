@@ -25,7 +25,7 @@ from hub.money import to_cents
 from hub.station import EnteInfo, StationInfo, load_ente
 from soap import envelope, responses
 from soap.faults import Ko
-from soap.receipts import receipt_from_xml
+from soap.receipts import ReceiptValueError, raw_text, receipt_from_xml
 
 log = structlog.get_logger("soap.paForNode")
 
@@ -36,7 +36,7 @@ class Call:
 
     session: Session
     request: etree._Element
-    station: StationInfo
+    station: StationInfo | None  # None only for a receipt through a retired station
     ente: EnteInfo  # idPA
     raw: bytes
     activation_ttl: dt.timedelta
@@ -47,7 +47,7 @@ def _qr_target(call: Call) -> tuple[EnteInfo, str]:
     station (a multi-Ente station), else the notice is unknown here."""
     qr = call.request.find("qrCode")
     fiscal_code, notice = qr.findtext("fiscalCode"), qr.findtext("noticeNumber")
-    ente = call.station.enti.get(fiscal_code)
+    ente = call.station.enti.get(fiscal_code) if call.station else None
     if ente is None:
         raise PaymentUnknown(f"no notice {notice} for Ente {fiscal_code} on this station")
     structlog.contextvars.bind_contextvars(notice_number=notice, ente=fiscal_code)
@@ -89,15 +89,18 @@ def get_payment_v2(call: Call) -> bytes:
 
 def _send_rt(call: Call, *, version: int, wrapper: str) -> bytes:
     element = call.request.find("receipt")
-    receipt = receipt_from_xml(element, version=version,
-                               raw_xml=call.raw.decode("utf-8", "replace"))
+    try:
+        receipt = receipt_from_xml(element, version=version, raw_xml=raw_text(call.raw))
+    except ReceiptValueError as exc:  # never PAA_SYSTEM_ERROR: the Node would retry forever
+        raise Ko("PAA_SINTASSI_EXTRAXSD", str(exc)) from None
     structlog.contextvars.bind_contextvars(notice_number=receipt.notice_number,
                                            ente=receipt.ec_fiscal_code,
                                            receipt_id=receipt.receipt_id)
     try:
         outcome = payments.store_receipt(
             call.session, receipt, now=utcnow(),
-            served_ente_ids={e.id for e in call.station.enti.values()})
+            served_ente_ids={e.id for e in call.station.enti.values()} if call.station
+            else set(), broker_code=call.request.findtext("idBrokerPA"))
     except DuplicateReceipt as exc:
         raise Ko("PAA_RECEIPT_DUPLICATA", str(exc)) from None
     if outcome.anomalies:
@@ -120,11 +123,14 @@ def demand(call: Call) -> bytes:
     raw = call.request.findtext("datiSpecificiServizioRequest") or ""
     try:
         data = base64.b64decode(raw, validate=True)
-        envelope.precheck(data, 16 * 1024)
-        doc = etree.fromstring(data, envelope._parser())
-    except (ValueError, envelope.Refused, etree.XMLSyntaxError) as exc:
+    except ValueError as exc:
         raise Ko("PAA_SINTASSI_EXTRAXSD",
-                 f"datiSpecificiServizioRequest is not base64 XML: {exc}") from None
+                 f"datiSpecificiServizioRequest is not base64: {exc}") from None
+    try:  # the same rules as the envelope: UTF-8/16 only, no DTD, no external reference
+        doc = envelope.parse_document(data, 16 * 1024)
+    except envelope.Refused as exc:
+        raise Ko("PAA_SINTASSI_EXTRAXSD",
+                 f"datiSpecificiServizioRequest is not a plain XML document: {exc}") from None
     fields = {c.tag: (c.text or "").strip() for c in doc if isinstance(c.tag, str)}
     try:
         demand_in = DemandIn(amount=fields["amount"],
@@ -135,6 +141,9 @@ def demand(call: Call) -> bytes:
     except KeyError as exc:
         raise Ko("PAA_SINTASSI_EXTRAXSD",
                  f"datiSpecificiServizioRequest lacks {exc.args[0]}") from None
+    problem = demand_in.problem()
+    if problem:
+        raise Ko("PAA_SINTASSI_EXTRAXSD", f"datiSpecificiServizioRequest: {problem}")
     try:
         option = demand_notice(call.session, load_ente(call.session, call.ente.id),
                                call.request.findtext("idServizio"), demand_in)

@@ -1,4 +1,9 @@
-"""ctReceipt / ctReceiptV2 (already schema-valid) to a hub Receipt row."""
+"""ctReceipt / ctReceiptV2 (already schema-valid) to a hub Receipt row.
+
+The schema lets through values Python or the database cannot hold (``T24:00:00``, year 10000,
+negative years, texts longer than a column): each is a ReceiptValueError, answered
+PAA_SINTASSI_EXTRAXSD, never PAA_SYSTEM_ERROR (the Node retries a system error forever).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,25 @@ import datetime as dt
 
 from lxml import etree
 
+import sqlalchemy as sa
+
 from hub.db import ROME
 from hub.models import Receipt
 from hub.money import to_cents
+from hub.xmlsafe import UnsafeXml, encoding_of
+
+
+class ReceiptValueError(ValueError):
+    """A receipt value the schema admits but no date, time or column can hold."""
+
+
+def raw_text(body: bytes) -> str:
+    """The request as received, as text for storage (UTF-8 or UTF-16, already checked)."""
+    try:
+        encoding = encoding_of(body)
+    except UnsafeXml:
+        encoding = "utf-8"
+    return body.decode(encoding, "replace")
 
 
 def _t(elt: etree._Element, tag: str) -> str | None:
@@ -28,17 +49,36 @@ def _bool(elt: etree._Element, tag: str) -> bool | None:
 
 def _date(elt: etree._Element, tag: str) -> dt.date | None:
     value = _t(elt, tag)
-    return dt.date.fromisoformat(value[:10]) if value else None
+    if not value:
+        return None
+    try:
+        if len(value) > 10 and value[10] not in "Z+-":
+            raise ValueError(value)
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        raise ReceiptValueError(f"{tag} {value[:40]!r} is not a date we can store") from None
 
 
 def _datetime(elt: etree._Element, tag: str) -> dt.datetime | None:
     value = _t(elt, tag)
     if not value:
         return None
-    stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if stamp.tzinfo is None:  # the Node writes Italian local time without an offset
-        stamp = stamp.replace(tzinfo=ROME)  # +01:00 in winter, +02:00 in summer
-    return stamp.astimezone(dt.UTC)
+    try:
+        stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if stamp.tzinfo is None:  # the Node writes Italian local time without an offset
+            stamp = stamp.replace(tzinfo=ROME)  # +01:00 in winter, +02:00 in summer
+        return stamp.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise ReceiptValueError(f"{tag} {value[:40]!r} is not a time we can store") from None
+
+
+def _check_lengths(receipt: Receipt) -> None:
+    for column in Receipt.__table__.columns:
+        limit = getattr(column.type, "length", None)
+        value = getattr(receipt, column.key, None)
+        if limit and isinstance(column.type, sa.String) and isinstance(value, str) \
+                and len(value) > limit:
+            raise ReceiptValueError(f"{column.key} is longer than {limit} characters")
 
 
 def _children(elt: etree._Element | None) -> dict:
@@ -73,7 +113,7 @@ def receipt_from_xml(receipt: etree._Element, *, version: int, raw_xml: str) -> 
     standin = _bool(receipt, "standIn")
     if standin is None:
         standin = _bool(receipt, "standin")
-    return Receipt(
+    stored = Receipt(
         ec_fiscal_code=_t(receipt, "fiscalCode"), receipt_id=_t(receipt, "receiptId"),
         primitive_version=version, notice_number=_t(receipt, "noticeNumber"),
         creditor_reference_id=_t(receipt, "creditorReferenceId"),
@@ -94,3 +134,5 @@ def receipt_from_xml(receipt: etree._Element, *, version: int, raw_xml: str) -> 
         transfers=transfers, metadata_entries=_metadata(receipt.find("metadata")),
         raw_xml=raw_xml,
     )
+    _check_lengths(stored)
+    return stored

@@ -184,3 +184,83 @@ def wsdl_document(address: str) -> bytes:
                             binding="tns:paForNodeBinding")
     etree.SubElement(port, f"{{{WSDL_SOAP}}}address", location=address)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+# -- tolerance: elements newer than our schema ----------------------------------------------
+# The Node adds elements before the XSD pagoPA publishes has them, and not always where the
+# XSD would put them (since the 2026 V2 switch receipts carry <paymentNote> right after
+# <description>). A request is read for the elements we know: the others are taken out of the
+# tree we validate and read (the stored original keeps them), and known elements are put back
+# in the order of their sequence. Values, and elements we need, are still checked strictly.
+
+def _qualified(value: str, nsmap: dict[str | None, str]) -> tuple[str, str]:
+    prefix, _, local = value.rpartition(":")
+    return nsmap.get(prefix or None, ""), local
+
+
+Model = dict[tuple[str, str], dict[str, tuple[int, tuple[str, str] | None]]]
+
+
+@functools.cache
+def content_model() -> Model:
+    """(namespace, complex type) -> {child element name: (its place in the sequence, its
+    complex type or None for a simple one)}, from the schema documents, extensions first."""
+    types: dict[tuple[str, str], etree._Element] = {}
+    for ns, doc in _schemas().items():
+        for ct in doc.findall(f"{{{XSD}}}complexType"):
+            types[(ns, ct.get("name"))] = ct
+    model: Model = {}
+
+    def children(key: tuple[str, str]) -> dict[str, tuple[int, tuple[str, str] | None]]:
+        if key in model:
+            return model[key]
+        ct, found = types[key], {}
+        model[key] = found
+        for ext in ct.iter(f"{{{XSD}}}extension"):
+            base = _qualified(ext.get("base"), ext.nsmap)
+            if base in types:
+                found.update(children(base))
+        for elt in ct.iter(f"{{{XSD}}}element"):
+            child_type = _qualified(elt.get("type", ""), elt.nsmap)
+            found[elt.get("name")] = (len(found), child_type if child_type in types else None)
+        return found
+
+    for key in types:
+        children(key)
+    return model
+
+
+def tolerate_novelty(request: etree._Element) -> tuple[list[str], int]:
+    """Below the request wrapper ``request`` (children unqualified, as the XSD wants them),
+    remove every element the schema does not know and put known ones in schema order.
+    Returns the removed elements' paths and how many parents had to be reordered."""
+    model = content_model()
+    removed: list[str] = []
+    reordered = 0
+
+    def walk(elt: etree._Element, key: tuple[str, str], path: str) -> None:
+        nonlocal reordered
+        allowed = model.get(key)
+        if allowed is None:
+            return
+        kept = []
+        for child in list(elt):
+            if not isinstance(child.tag, str):
+                continue
+            known = allowed.get(child.tag)  # None also for another namespace's element
+            if known is None:
+                removed.append(f"{path}/{etree.QName(child).localname}"[:120])
+                elt.remove(child)
+                continue
+            kept.append((known[0], child))
+            if known[1] is not None:
+                walk(child, known[1], f"{path}/{child.tag}")
+        places = [place for place, _ in kept]
+        if places != sorted(places):
+            reordered += 1
+            for _, child in sorted(kept, key=lambda pair: pair[0]):  # stable: twins keep order
+                elt.append(child)
+
+    name = etree.QName(request).localname
+    walk(request, (PAFN, name), name)
+    return removed, reordered

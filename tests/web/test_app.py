@@ -19,7 +19,9 @@ def _dispose_engines():
 
 def _app(url: str, **extra) -> TestApp:
     settings = {"sqlalchemy.url": url, "payhub.broker": "stub",
-                "payhub.embedded_worker": "false", **extra}
+                "payhub.embedded_worker": "false",
+                # a Redis broker is not the embedded default: the station must be protected
+                "payhub.soap_allowed_networks": "127.0.0.1/32", **extra}
     app = configure(settings).make_wsgi_app()
     _engines.append(app.registry["db.engine"])
     return TestApp(app)

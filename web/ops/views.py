@@ -18,8 +18,10 @@ from pyramid.security import forget, remember
 from pyramid.view import view_config
 
 from hub import monitoring, operators
+from hub.db import ROME, utcnow
 from hub.errors import NotFound
 from hub.models import Ente
+from hub.station import standin_status
 from web.checkout.i18n import _, localized
 from web.ops.common import T, audit_personal_data
 from web.ops.security import account_of, ente_of, visible_enti
@@ -74,7 +76,9 @@ def ente_dashboard(request: Any) -> dict[str, Any]:
     return {"ente": ente, "states": monitoring.STATES, "refresh": 10,
             "today": monitoring.counts_by_state(request.db, ente.id, today),
             "month": monitoring.counts_by_state(request.db, ente.id, month),
-            "transitions": monitoring.latest_transitions(request.db, ente.id)}
+            "transitions": monitoring.latest_transitions(request.db, ente.id),
+            "standin": standin_status(request.db, ente.id, today=today, month=month,
+                                      now=utcnow()), "rome": ROME}
 
 
 # --- search ----------------------------------------------------------------------------------

@@ -137,3 +137,38 @@ def test_csv_chunks_are_produced_lazily(ops):
     chunks = csv_chunks(ops.factory, ente, Filters())
     assert next(chunks).startswith(codecs.BOM_UTF8)
     assert len(list(chunks)) == len(_options(ops, A))
+
+
+def test_the_dashboard_shows_stand_in_probes_and_receipts(ops):
+    """pagoPA probing a station of the Ente means Stand-In: a warning with the probe's time in
+    Italian time, the Stand-In receipts counted, and each marked in the payment's history."""
+    import datetime as dt
+
+    from hub.db import ROME, utcnow
+    from hub.models import StandInProbe
+    from tests.factories import make_receipt
+
+    ops.login()
+    page = ops.app.get(f"/ops/enti/{A}/")
+    assert "standin-active" not in page.text
+    assert page.html.select_one("#standin dd").text.strip() == "0"
+    probed = utcnow() - dt.timedelta(minutes=4)
+    option = _options(ops, A)[0]
+    with ops.factory.begin() as session:
+        session.add(StandInProbe(station_code="{idStation}", broker_code="{idBrokerPA}",
+                                 first_at=probed, last_at=probed, count=3))
+        ente = session.scalars(sa.select(Ente).where(Ente.fiscal_code == A)).one()
+        receipt = make_receipt(session.get(PaymentOption, option.id), A, receipt_id="si-1",
+                               standin=True)
+        receipt.ente_id, receipt.option_id = ente.id, option.id
+        receipt.received_at = utcnow()
+        session.add(receipt)
+    page = ops.app.get(f"/ops/enti/{A}/")
+    warning = page.html.select_one("#standin-active").text
+    assert probed.astimezone(ROME).strftime("%d/%m/%Y %H:%M") in warning
+    assert [dd.text.strip() for dd in page.html.select("#standin dd")][:2] == ["1", "1"]
+    detail = ops.app.get(f"/ops/enti/{A}/payments/{option.id}")
+    assert detail.html.select_one(".badge-standin") is not None
+    with ops.factory.begin() as session:  # an old probe: pagoPA has let the station go
+        session.execute(sa.update(StandInProbe).values(last_at=probed - dt.timedelta(hours=2)))
+    assert "standin-active" not in ops.app.get(f"/ops/enti/{A}/").text
