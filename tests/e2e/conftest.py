@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -249,21 +250,8 @@ class Stack:
 
     def new_notice(self, amount: str = "25.00") -> str:
         """A fresh published position of the demo Ente, created with payhub's own service."""
-        from hub.debts import OptionIn, PositionIn, TransferIn, create_position
-        from hub.models import Ente
-        from hub.seed import DEMO_IBAN
-
         with self.sessions.begin() as session:
-            ente = session.scalars(sa.select(Ente).where(Ente.fiscal_code == EC)).one()
-            position = create_position(session, ente, PositionIn(
-                iupd=f"E2E-{uuid.uuid4().hex[:12]}", debtor_type="F",
-                debtor_fiscal_code="VRDLGU75B12F205X", debtor_name="Luigi Verdi",
-                description="Prova end-to-end", options=[OptionIn(
-                    amount=amount, due_date=dt.date.today() + dt.timedelta(days=30),
-                    transfers=[TransferIn(amount, "Prova end-to-end", "9/0201109SE/",
-                                          iban=DEMO_IBAN)])]), publish=True, cause="e2e")
-            session.flush()
-            return position.options[0].notice_number
+            return publish_notice(session, amount).notice_number
 
     def option(self, notice: str) -> dict:
         [row] = self.rows("SELECT o.id, o.status, o.paid_cents, p.status AS position_status "
@@ -291,6 +279,26 @@ class Stack:
             option_id = self.option(notice)["id"]
             option = payments.lock_option_by_id(session, option_id)
             payments.apply_event(session, option, event, cause="e2e", **kwargs)
+
+
+def publish_notice(session: Session, amount: str, *, prefix: str = "E2E",
+                   description: str = "Prova end-to-end") -> Any:
+    """A published position of the demo Ente with one option of ``amount``, created with
+    payhub's own service in ``session``; returns the option."""
+    from hub.debts import OptionIn, PositionIn, TransferIn, create_position
+    from hub.models import Ente
+    from hub.seed import DEMO_IBAN
+
+    ente = session.scalars(sa.select(Ente).where(Ente.fiscal_code == EC)).one()
+    position = create_position(session, ente, PositionIn(
+        iupd=f"{prefix}-{uuid.uuid4().hex[:12]}", debtor_type="F",
+        debtor_fiscal_code="VRDLGU75B12F205X", debtor_name="Luigi Verdi",
+        description=description, options=[OptionIn(
+            amount=amount, due_date=dt.date.today() + dt.timedelta(days=30),
+            transfers=[TransferIn(amount, description, "9/0201109SE/",
+                                  iban=DEMO_IBAN)])]), publish=True, cause=prefix.lower())
+    session.flush()
+    return position.options[0]
 
 
 class Receiver:
