@@ -29,11 +29,11 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import psycopg
 import sqlalchemy as sa
@@ -43,7 +43,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from hub import outbox
 from hub.db import utcnow
-from hub.debts import InvalidPosition, PositionIn, create_position, validate
+from hub.debts import (
+    InvalidPosition,
+    OptionIn,
+    PositionIn,
+    TransferIn,
+    create_position,
+    validate,
+)
 from hub.errors import DomainError, NotFound
 from hub.iuv import allocate_notice_numbers
 from hub.models import (
@@ -354,7 +361,7 @@ def _csv_item(group: list[tuple[int, dict[str, str], list[RowError]]], delimiter
                                             "first row of this position", iupd))
         option = {api: _cell(col, values[col], delimiter) for col, api in OPTION_COLUMNS.items()
                   if col in values}
-        transfers = []
+        transfers: list[dict[str, Any]] = []
         for n in range(1, MAX_TRANSFERS + 1):
             transfer = {api: _cell(name, values[f"transfer{n}_{name}"], delimiter)
                         for name, api in TRANSFER_COLUMNS.items()
@@ -469,15 +476,18 @@ def _canonical(position: PositionIn | DebtPosition, ente: Ente, service_id: int 
     """What makes two positions the same, from the input or from the stored rows."""
     stored = isinstance(position, DebtPosition)
     options = []
-    for k, o in enumerate(position.options):
+    given: Sequence[PaymentOption | OptionIn] = position.options
+    for k, o in enumerate(given):
+        parts: Sequence[Transfer | TransferIn] = o.transfers
         transfers = tuple(
-            (t.amount_cents if stored else to_cents(t.amount),
+            (t.amount_cents if isinstance(t, Transfer) else to_cents(t.amount),
              t.beneficiary_fiscal_code or ente.fiscal_code, t.iban, t.postal_iban,
              t.stamp_hash, t.stamp_type, t.stamp_province, t.remittance_information,
-             t.category, (t.metadata_entries if stored else t.metadata) or None)
-            for t in o.transfers)
-        options.append((o.amount_cents if stored else to_cents(o.amount), o.due_date,
-                        o.description, o.retention_date, o.instalment_number,
+             t.category, (t.metadata_entries if isinstance(t, Transfer) else t.metadata)
+             or None)
+            for t in parts)
+        options.append((o.amount_cents if isinstance(o, PaymentOption) else to_cents(o.amount),
+                        o.due_date, o.description, o.retention_date, o.instalment_number,
                         o.instalment_count, o.notice_number if k < len(notices)
                         and notices[k] else None, transfers))
     return (position.debtor_type, position.debtor_fiscal_code, position.debtor_name,
@@ -502,8 +512,14 @@ _PG_TAKEN_NOTICES = (
     "AND notice_number = u.key LIMIT 1) AS p")
 
 
+def _pg_connection(session: Session) -> psycopg.Connection[Any]:
+    """The psycopg connection under the session's (PostgreSQL only); SQLAlchemy types the
+    driver's connection as Any."""
+    return cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
+
+
 def _pg_lookup(session: Session, query: str, ente: Ente, keys: list[str]) -> list[Any]:
-    with session.connection().connection.driver_connection.cursor() as cursor:
+    with _pg_connection(session).cursor() as cursor:
         cursor.execute(query, {"keys": keys, "ente": ente.id}, prepare=False)
         return [row[0] for row in cursor.fetchall()]
 
@@ -518,7 +534,7 @@ def _existing(session: Session, ente: Ente, iupds: list[str]) -> dict[str, DebtP
         ids = _pg_lookup(session, _PG_EXISTING_IDS, ente, iupds)
         if not ids:
             return {}
-        where = DebtPosition.id.in_(ids)
+        where: sa.ColumnElement[bool] = DebtPosition.id.in_(ids)
     else:
         where = sa.and_(DebtPosition.ente_id == ente.id, DebtPosition.iupd.in_(iupds))
     return {p.iupd: p for p in session.scalars(
@@ -541,13 +557,13 @@ def plan_chunk(session: Session, ente: Ente, items: list[Item], *,
     ``failed`` (with errors). Three queries per chunk, whatever its size."""
     seen_iupds = set() if seen_iupds is None else seen_iupds
     seen_notices = set() if seen_notices is None else seen_notices
-    valid = [i for i in items if i.position is not None]
-    codes = {i.service_code for i in valid if i.service_code}
+    valid = [i.position for i in items if i.position is not None]
+    codes = {i.service_code for i in items if i.position is not None and i.service_code}
     services = dict(session.execute(sa.select(PaymentService.code, PaymentService.id).where(
         PaymentService.ente_id == ente.id, PaymentService.code.in_(codes))).tuples().all()
     ) if codes else {}
-    existing = _existing(session, ente, [i.position.iupd for i in valid]) if valid else {}
-    supplied = [o.notice_number for i in valid for o in i.position.options if o.notice_number]
+    existing = _existing(session, ente, [p.iupd for p in valid]) if valid else {}
+    supplied = [o.notice_number for p in valid for o in p.options if o.notice_number]
     taken = _taken_notices(session, ente, supplied) if supplied else set()
     for item in items:
         position = item.position
@@ -672,14 +688,15 @@ _PG_NEXT_IDS = sa.text(
     "FROM generate_series(1, :transfers))")
 
 
-def _copy(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
-          ) -> None:
+def _copy(cursor: psycopg.Cursor[Any], table: str, columns: tuple[str, ...],
+          rows: list[tuple[Any, ...]]) -> None:
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
 
 
-def _insert_pg(session: Session, ente: Ente, creates: list[Item], publish: bool,
+def _insert_pg(session: Session, ente: Ente, creates: list[tuple[Item, PositionIn]],
+               publish: bool,
                cause: str, bulk_load_id: int | None = None) -> None:
     """The same rows as _build (+ _publish_before_insert, _record_publish), written with one
     COPY per table whose ids come from the sequences in one query: no RETURNING, no ORM unit
@@ -692,8 +709,8 @@ def _insert_pg(session: Session, ente: Ente, creates: list[Item], publish: bool,
         PaymentFlow(model=state, state_field="status").fire("publish", now=now)
     status = state.status
     published_at = stamp if publish else None
-    count_options = sum(len(i.position.options) for i in creates)
-    count_transfers = sum(len(o.transfers) for i in creates for o in i.position.options)
+    count_options = sum(len(p.options) for _, p in creates)
+    count_transfers = sum(len(o.transfers) for _, p in creates for o in p.options)
     id_lists = session.execute(_PG_NEXT_IDS, {"positions": len(creates),
                                               "options": count_options,
                                               "transfers": count_transfers}).one()
@@ -703,8 +720,8 @@ def _insert_pg(session: Session, ente: Ente, creates: list[Item], publish: bool,
     transfers: list[tuple[Any, ...]] = []
     history: list[tuple[Any, ...]] = []
     ente_id, ente_code, why = ente.id, ente.fiscal_code, cause[:200]
-    for item in creates:
-        data, position_id = item.position, next(position_ids)
+    for item, data in creates:
+        position_id = next(position_ids)
         positions.append((
             position_id, ente_id, item.service_id, data.iupd, data.debtor_type,
             data.debtor_fiscal_code, data.debtor_name, data.debtor_street, None,
@@ -732,7 +749,7 @@ def _insert_pg(session: Session, ente: Ente, creates: list[Item], publish: bool,
                 history.append((option_id, "publish", "draft", status, why, stamp))
                 outbox.enqueue(session, STATUS_CHANGED_ACTOR, option_id=option_id,
                                event="publish", from_state="draft", to_state=status)
-    cursor = session.connection().connection.driver_connection.cursor()
+    cursor = _pg_connection(session).cursor()
     try:
         _copy(cursor, "debt_position", _POSITION_COPY, positions)
         _copy(cursor, "payment_option", _OPTION_COPY, options)
@@ -749,10 +766,11 @@ def write_chunk(session: Session, ente: Ente, items: list[Item], *, publish: boo
                 cause: str, bulk_load_id: int | None = None) -> None:
     """Create the positions planned as ``created``: notice numbers in one allocation, all of
     them in one savepoint, or one savepoint each if the database refuses the lot."""
-    creates = [i for i in items if i.outcome == "created" and i.position is not None]
+    creates = [(i, i.position) for i in items
+               if i.outcome == "created" and i.position is not None]
     if not creates:
         return
-    missing = [o for i in creates for o in i.position.options if o.notice_number is None]
+    missing = [o for _, p in creates for o in p.options if o.notice_number is None]
     if missing:
         for option, number in zip(missing, allocate_notice_numbers(session, ente, len(missing)),
                                   strict=True):
@@ -762,7 +780,7 @@ def write_chunk(session: Session, ente: Ente, items: list[Item], *, publish: boo
             if _is_pg(session):
                 _insert_pg(session, ente, creates, publish, cause, bulk_load_id)
                 return
-            positions = [_build(ente, i.position, i.service_id) for i in creates]
+            positions = [_build(ente, p, i.service_id) for i, p in creates]
             for position in positions:
                 position.bulk_load_id = bulk_load_id
             if publish:
@@ -775,11 +793,11 @@ def write_chunk(session: Session, ente: Ente, items: list[Item], *, publish: boo
         return
     except (IntegrityError, DataError, psycopg.IntegrityError, psycopg.DataError):
         pass  # someone else took an IUPD or a number meanwhile, or a value is too long
-    for item in creates:
+    for item, data in creates:
         try:
             with session.begin_nested():
-                item.position.service_id = item.service_id
-                created = create_position(session, ente, item.position, publish=publish,
+                data.service_id = item.service_id
+                created = create_position(session, ente, data, publish=publish,
                                           cause=cause, strict_identifiers=True)
                 created.bulk_load_id = bulk_load_id
         except (IntegrityError, DataError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -11,7 +12,18 @@ from hub.models import DebtPosition, PaymentOption
 from workflows.payment import PAID_STATES as PAID
 
 
-def derive_status(options: Iterable[PaymentOption]) -> str:
+class OptionState(Protocol):
+    """What derive_status reads of an option (a PaymentOption, or a stand-in for rows not yet
+    built)."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def instalment_count(self) -> int | None: ...
+
+
+def derive_status(options: Iterable[OptionState]) -> str:
     """The position's status from its options.
 
     A position is settled when one single option ("pay in full") is paid, or every instalment
