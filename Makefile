@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PAYHUB := $(BIN)/payhub
 
-.PHONY: demo test bench services lint format diagram clean
+.PHONY: demo test bench services lint format diagram docs clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "payhub needs Python 3.11 (Spyne 2.14 does not import on 3.12+); set PYTHON=/path/to/python3.11"'
@@ -46,6 +46,11 @@ format: $(VENV)/.installed
 
 diagram: $(VENV)/.installed
 	$(BIN)/python -c 'from workflows.payment import mermaid; print(mermaid())'
+
+# The documentation site (mkdocs.yml, docs/) into site/; --strict: a broken link, anchor or nav
+# entry stops the build. Diagrams and the CLI reference come from the code (scripts/gen_docs.py).
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) var/*.sqlite* build *.egg-info
