@@ -30,6 +30,7 @@ DEFAULT_MAX_AGE_SECONDS = 300
 RECEIPT_WINDOW_MINUTES = 5
 STATION_WINDOW_MINUTES = 5
 SLA_THRESHOLD_SECONDS = 2.0
+DEAD_LISTED = 10
 
 
 @dataclass
@@ -56,6 +57,10 @@ class Status:
     station_window_minutes: int
     queues: dict[str, dict[str, int]] | None  # None: no Redis broker (embedded stub)
     errors: list[str] = field(default_factory=list)
+    # sending leases that ran out (an attempt of unknown outcome: the event may come twice)
+    deliveries_expired_claims: int = 0
+    # the newest dead outbox messages (id, actor, attempts, error, since), for support
+    outbox_dead_messages: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,12 +68,8 @@ class Status:
 
 def _outbox_open() -> Any:
     """Outbox rows whose work is not done yet: not recorded by their consumer
-    (``processed_at``) nor given up (``dead_at``); before those columns, not taken by Redis."""
-    processed = getattr(OutboxMessage, "processed_at", None)
-    if processed is None:
-        return OutboxMessage.sent_at.is_(None)
-    dead = getattr(OutboxMessage, "dead_at", None)
-    return processed.is_(None) if dead is None else sa.and_(processed.is_(None), dead.is_(None))
+    (``processed_at``) nor given up (``dead_at``: counted apart, see ``outbox_dead``)."""
+    return sa.and_(OutboxMessage.processed_at.is_(None), OutboxMessage.dead_at.is_(None))
 
 
 def outbox_backlog(session: Session, now: dt.datetime) -> tuple[int, float]:
@@ -80,12 +81,26 @@ def outbox_backlog(session: Session, now: dt.datetime) -> tuple[int, float]:
 
 
 def outbox_dead(session: Session) -> int:
-    """Outbox rows given up after their attempt cap (support lists and replays them)."""
-    dead = getattr(OutboxMessage, "dead_at", None)
-    if dead is None:
-        return 0
-    return int(session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
-                              .where(dead.is_not(None))) or 0)
+    """Outbox rows given up after their attempt cap and not processed since (support lists
+    and sends them again); they are not part of the backlog."""
+    return int(session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.dead_at.is_not(None), OutboxMessage.processed_at.is_(None))) or 0)
+
+
+def outbox_dead_messages(session: Session, limit: int = DEAD_LISTED) -> list[dict[str, Any]]:
+    """The newest dead outbox messages, as ``payhub status`` lists them."""
+    from hub import outbox
+
+    return [{"id": row.id, "actor_name": row.actor_name, "attempts": row.attempts,
+             "last_error": row.last_error, "dead_at": row.dead_at.isoformat()}
+            for row in outbox.dead(session, limit=limit)]
+
+
+def expired_claims(session: Session) -> int:
+    """Webhook sending leases that expired, over every delivery (each an attempt of unknown
+    outcome: the receiver may have had the event twice, with the same event id)."""
+    return int(session.scalar(sa.select(sa.func.coalesce(
+        sa.func.sum(WebhookDelivery.expired_claims), 0))) or 0)
 
 
 def deliveries_by_state(session: Session, now: dt.datetime) -> tuple[dict[str, int], float]:
@@ -186,7 +201,8 @@ def collect(session: Session, broker: Any = None, *, now: dt.datetime | None = N
         receipts_per_minute=receipts_per_minute(session, now),
         receipts_window_minutes=RECEIPT_WINDOW_MINUTES,
         station=station_times(session, now), station_window_minutes=STATION_WINDOW_MINUTES,
-        queues=None)
+        queues=None, deliveries_expired_claims=expired_claims(session),
+        outbox_dead_messages=outbox_dead_messages(session))
     target = broker_queues(broker) if broker is not None else None
     if target is not None:
         try:

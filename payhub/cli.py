@@ -34,7 +34,9 @@ def read_settings(config_uri: str) -> dict[str, Any]:
 @click.pass_context
 def main(ctx: click.Context, config_uri: str) -> None:
     """payhub, the pagoPA payment hub."""
-    ctx.obj = {"config_uri": config_uri}
+    # subcommand groups of other packages (sla_monitor.cli) read the settings through this,
+    # without importing the CLI that imports them
+    ctx.obj = {"config_uri": config_uri, "load_settings": lambda: _settings(ctx)}
 
 
 def _settings(ctx: click.Context) -> dict[str, Any]:
@@ -181,9 +183,14 @@ def status_lines(f: Any, problems: list[str]) -> list[str]:
     """``payhub status`` as text, one subject a line."""
     lines = [f"outbox     {f.outbox_backlog} open, oldest {f.outbox_oldest_age_seconds:.0f} s, "
              f"{f.outbox_dead} dead"]
+    for row in f.outbox_dead_messages:
+        lines.append(f"dead       #{row['id']} {row['actor_name']} after {row['attempts']} "
+                     f"sends, since {row['dead_at'][:19]}: {row['last_error'] or ''}"
+                     " (/ops/support: Send again)")
     states = ", ".join(f"{state} {n}" for state, n in sorted(f.deliveries.items())) or "none"
     lines.append(f"webhooks   {states}; oldest undelivered "
-                 f"{f.deliveries_oldest_undelivered_age_seconds:.0f} s")
+                 f"{f.deliveries_oldest_undelivered_age_seconds:.0f} s; "
+                 f"{f.deliveries_expired_claims} expired claims")
     lines.append(f"receipts   {f.receipts_per_minute:g} per minute "
                  f"(last {f.receipts_window_minutes} min)")
     if not f.station:

@@ -80,7 +80,7 @@ def families(status: metrics.Status) -> Iterator[GaugeMetricFamily]:
                             "Age of the oldest unfinished outbox message (0: none).",
                             value=status.outbox_oldest_age_seconds)
     yield GaugeMetricFamily("payhub_outbox_dead",
-                            "Outbox messages given up after their attempt cap.",
+                            "Outbox messages given up after their attempt cap (not backlog).",
                             value=status.outbox_dead)
     deliveries = GaugeMetricFamily("payhub_webhook_deliveries",
                                    "Webhook deliveries by state.", labels=["state"])
@@ -88,6 +88,11 @@ def families(status: metrics.Status) -> Iterator[GaugeMetricFamily]:
                          *status.deliveries}):
         deliveries.add_metric([state], status.deliveries.get(state, 0))
     yield deliveries
+    yield GaugeMetricFamily(
+        "payhub_webhook_expired_claims",
+        "Sending leases that expired, over all deliveries: attempts of unknown outcome "
+        "(the receiver may have had the event twice, with the same X-Payhub-Event-Id).",
+        value=status.deliveries_expired_claims)
     yield GaugeMetricFamily("payhub_webhook_oldest_undelivered_age_seconds",
                             "Age of the oldest delivery neither delivered nor dead (0: none).",
                             value=status.deliveries_oldest_undelivered_age_seconds)

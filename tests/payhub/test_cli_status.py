@@ -54,3 +54,19 @@ def test_status_json_counts_the_redis_queues(tmp_path, pg_url, redis_url, commit
     assert figures["outbox_backlog"] == 0 and figures["backlog_problems"] == []
     assert figures["queues"]["default"] == {"ready": 0, "in_flight": 0, "delayed": 0, "dead": 0}
     assert set(figures) >= {"deliveries", "receipts_per_minute", "station"}
+
+
+def test_status_lists_dead_outbox_messages_apart_from_the_backlog(tmp_path, pg_url,
+                                                                  committed_factory):
+    with committed_factory.begin() as session:
+        row = outbox.enqueue(session, "noop")
+    with committed_factory.begin() as session:
+        outbox.give_up(session, [row.id], reason="not processed after 10 sends")
+    ini = _ini(tmp_path, pg_url)
+    text = CliRunner().invoke(main, ["-c", ini, "status"]).output
+    assert "outbox     0 open, oldest 0 s, 1 dead" in text
+    assert f"dead       #{row.id} noop after 0 sends" in text
+    assert "not processed after 10 sends" in text and "0 expired claims" in text
+    figures = json.loads(CliRunner().invoke(main, ["-c", ini, "status", "--json"]).output)
+    assert [m["id"] for m in figures["outbox_dead_messages"]] == [row.id]
+    assert figures["outbox_dead"] == 1 and figures["deliveries_expired_claims"] == 0

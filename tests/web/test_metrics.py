@@ -50,6 +50,29 @@ def test_scrape_follows_the_outbox_and_the_deliveries(build_app, pg_url, committ
     assert after[("payhub_webhook_oldest_undelivered_age_seconds", ())] >= 0
 
 
+def test_dead_outbox_rows_are_counted_apart_and_expired_claims_are_summed(
+        build_app, pg_url, committed_factory):
+    with committed_factory.begin() as session:
+        ente = make_ente(session)
+        endpoint = webhooks.register_endpoint(session, ente, "https://ente.example/hook").endpoint
+        delivery = webhooks.notify(session, endpoint, "evt-2", "payment.paid", {"n": 2})
+        delivery.expired_claims = 2
+        other = webhooks.notify(session, endpoint, "evt-3", "payment.paid", {"n": 3})
+        other.expired_claims = 1
+        dead = outbox.enqueue(session, "noop", n=3)
+        late = outbox.enqueue(session, "noop", n=4)  # given up, then processed after all
+    with committed_factory.begin() as session:
+        session.execute(sa.update(OutboxMessage).where(OutboxMessage.message_id.not_in(
+            [dead.message_id, late.message_id])).values(processed_at=utcnow()))
+        outbox.give_up(session, [dead.id, late.id], reason="not processed after 10 sends")
+        outbox.mark_processed(session, late.message_id)
+    samples = scrape(build_app(pg_url))
+    assert samples[("payhub_outbox_backlog", ())] == 0  # dead rows are not the backlog
+    assert samples[("payhub_outbox_oldest_age_seconds", ())] == 0
+    assert samples[("payhub_outbox_dead", ())] == 1
+    assert samples[("payhub_webhook_expired_claims", ())] == 3
+
+
 def test_scrape_shows_station_answer_times_and_receipts_rate(build_app, pg_url, committed_factory):
     minute = utcnow().replace(second=0, microsecond=0) - dt.timedelta(minutes=1)
     with committed_factory.begin() as session:

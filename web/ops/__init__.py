@@ -42,6 +42,7 @@ ROUTES = (
     ("ops.anomalies", "/support/anomalies"),
     ("ops.resolve", "/support/anomalies/{anomaly:\\d+}/resolve"),
     ("ops.replay", "/support/deliveries/{delivery:\\d+}/replay"),
+    ("ops.revive", "/support/outbox/{message:\\d+}/revive"),
 )
 
 

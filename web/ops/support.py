@@ -1,7 +1,7 @@
 """Support staff only: stuck payments, webhook deliveries not delivered (pending, sending,
-retrying or dead, with their next due time), open anomalies, and the two actions on them
-(resolve an anomaly with a note, replay any delivery not delivered). Every action is
-audited."""
+retrying or dead, with their next due time), outbox messages given up (dead), open anomalies,
+and the actions on them (resolve an anomaly with a note, replay any delivery not delivered,
+send a dead outbox message again). Every action is audited."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
 
-from hub import monitoring, webhooks
+from hub import monitoring, outbox, webhooks
 from hub.errors import Conflict, NotFound
 from hub.models import Ente, WebhookDelivery
 from web.checkout.i18n import _, localized
@@ -38,6 +38,7 @@ def stuck(request: Any) -> dict[str, Any]:
         "paid": monitoring.paid_not_reported(db, days=paid_days),
         "reported": monitoring.reported_not_reconciled(db, days=reported_days),
         "undelivered": _undelivered(db),
+        "dead_messages": outbox.dead(db, limit=200),
     }
 
 
@@ -96,10 +97,28 @@ def replay(request: Any) -> HTTPSeeOther:
     try:
         webhooks.replay(request.db, delivery)
     except Conflict:
-        flash(request, _("This delivery cannot be replayed: it is no longer dead or its "
-                         "endpoint was deleted."), "error")
+        flash(request, _("This delivery cannot be replayed: it was delivered, is being sent "
+                         "right now, or its endpoint was deleted."), "error")
         return back
     audit_action(request, "ops.webhook_replay", target=f"webhook_delivery:{delivery.public_id}",
                  ente_id=delivery.ente_id)
     flash(request, _("The delivery will be sent again."))
+    return back
+
+
+@view_config(route_name="ops.revive", request_method="POST", require_csrf=True,
+             decorator=localized)
+def revive(request: Any) -> HTTPSeeOther:
+    """Send a dead outbox message again: a new round of attempts (the consumer's duplicate
+    check keeps its effect single if an earlier send did get through)."""
+    require_support(request)
+    message_id = int(request.matchdict["message"])
+    back = HTTPSeeOther(location=request.route_path("ops.stuck", _anchor="dead-messages"))
+    if not outbox.revive(request.db, message_id):
+        flash(request, _("This message cannot be sent again: it is not dead any more."),
+              "error")
+        return back
+    audit_action(request, "ops.outbox_revive", target=f"outbox_message:{message_id}",
+                 ente_id=None)
+    flash(request, _("The message will be sent again."))
     return back

@@ -17,7 +17,7 @@ from pyramid.response import Response
 from pyramid.security import forget, remember
 from pyramid.view import view_config
 
-from hub import monitoring, operators
+from hub import clock, monitoring, operators
 from hub.db import ROME, utcnow
 from hub.errors import NotFound
 from hub.models import Ente
@@ -175,7 +175,7 @@ def export(request: Any) -> Response:
         monitoring.search_query(ente.id, filters).order_by(None).subquery()))
     audit_personal_data(request, ente, view="export", rows=count)
     factory = request.registry["db.session_factory"]
-    stamp = dt.date.today().isoformat()
+    stamp = clock.today().isoformat()
     return Response(
         app_iter=csv_chunks(factory, ente, filters), content_type="text/csv", charset="utf-8",
         content_disposition=f'attachment; filename="payments-{ente.fiscal_code}-{stamp}.csv"')

@@ -144,6 +144,7 @@ def test_replay_a_dead_letter(ops):
         delivery.status, delivery.attempts = "dead", 8
     ops.login(DEMO_SUPPORT)
     page = ops.app.get("/ops/support/stuck")
+    assert "Next attempt" in page.text  # the due time of the delivery's next send
     form = next(f for f in page.forms.values()
                 if f.action.endswith(f"/deliveries/{delivery.id}/replay"))
     assert "The delivery will be sent again" in form.submit(status=303).follow().text
@@ -154,4 +155,33 @@ def test_replay_a_dead_letter(ops):
     with ops.factory.begin() as session:
         session.get(WebhookDelivery, delivery.id).status = "delivered"
     again = ops.post(f"/ops/support/deliveries/{delivery.id}/replay", {}, status=303).follow()
-    assert "cannot be replayed" in again.text
+    assert "cannot be replayed: it was delivered, is being sent right now" in again.text
+
+
+def test_send_a_dead_outbox_message_again(ops):
+    from hub import outbox
+    from hub.models import OutboxMessage
+
+    with ops.factory.begin() as session:
+        row = outbox.enqueue(session, "noop", n=1)
+    with ops.factory.begin() as session:
+        outbox.give_up(session, [row.id], reason="not processed after 10 sends")
+    ops.login()  # not support staff: no list, no action
+    ops.app.get("/ops/support/stuck", status=403)
+    ops.post(f"/ops/support/outbox/{row.id}/revive", {}, status=403)
+    ops.app.reset()
+    ops.login(DEMO_SUPPORT)
+    page = ops.app.get("/ops/support/stuck")
+    table = page.html.find("table", attrs={"aria-labelledby": "dead-messages"})
+    assert table is not None and "noop" in table.text and "10 sends" in table.text
+    form = next(f for f in page.forms.values()
+                if f.action.endswith(f"/support/outbox/{row.id}/revive"))
+    assert "The message will be sent again" in form.submit(status=303).follow().text
+    with ops.factory() as session:
+        revived = session.get(OutboxMessage, row.id)
+        assert (revived.dead_at, revived.attempts, revived.sent_at) == (None, 0, None)
+    assert "ops.outbox_revive" in _audit_actions(ops)
+    again = ops.post(f"/ops/support/outbox/{row.id}/revive", {}, status=303).follow()
+    assert "cannot be sent again" in again.text
+    ops.app.post(f"/ops/support/outbox/{row.id}/revive", status=400,
+                 headers={"Referer": "https://payhub.test/ops/"})  # no CSRF token
