@@ -41,7 +41,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 BLOCK = re.compile(
-    r"(?P<open><!-- generated:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)(?P<close><!-- /generated:(?P=name) -->)",
+    r"(?P<open><!-- generated:(?P<name>[a-z-]+) -->\n)"
+    r"(?P<body>.*?)"
+    r"(?P<close><!-- /generated:(?P=name) -->)",
     re.S,
 )
 
@@ -110,8 +112,9 @@ def cli() -> str:
     from payhub.cli import main
 
     def walk(command: click.Command, path: list[str], parent: click.Context | None) -> list[str]:
-        ctx = click.Context(command, info_name=path[-1], parent=parent,
-                            terminal_width=100, max_content_width=100)
+        ctx = click.Context(
+            command, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100
+        )
         out = [f"### `{' '.join(path)}`", "", "```text", command.get_help(ctx).rstrip(), "```", ""]
         if isinstance(command, click.Group):
             for name in command.list_commands(ctx):

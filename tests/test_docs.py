@@ -27,21 +27,41 @@ spec.loader.exec_module(gen_docs)
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
-         str(ROOT / "mkdocs.yml"), "--site-dir", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            str(ROOT / "mkdocs.yml"),
+            "--site-dir",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
     assert result.returncode == 0, "mkdocs build --strict failed:\n" + "\n".join(
-        warnings or result.stderr.splitlines()[-30:])
+        warnings or result.stderr.splitlines()[-30:]
+    )
     return out
 
 
 def test_the_site_builds_strict_every_link_anchor_and_nav_entry_resolving(site: Path) -> None:
     assert (site / "index.html").exists()
-    for page in ("getting-started", "operators/dashboard", "integrators/rest-api",
-                 "station", "deployment", "architecture/state-machine", "development"):
+    for page in (
+        "getting-started",
+        "operators/dashboard",
+        "integrators/rest-api",
+        "station",
+        "deployment",
+        "architecture/state-machine",
+        "development",
+    ):
         assert (site / page / "index.html").exists(), page
 
 
@@ -69,7 +89,8 @@ def test_the_generated_blocks_in_the_markdown_files_are_current() -> None:
     stale = gen_docs.stale(write=False)
     assert not stale, (
         f"stale generated blocks in {[str(p.relative_to(ROOT)) for p in stale]}: "
-        "run .venv/bin/python scripts/gen_docs.py")
+        "run .venv/bin/python scripts/gen_docs.py"
+    )
 
 
 @pytest.mark.parametrize("readme", READMES, ids=lambda p: str(p.relative_to(ROOT)))
