@@ -133,3 +133,25 @@ def sweep(broker: dramatiq.Broker, factory: sessionmaker[Session], *,
     if found:
         log.info("outbox.swept", found=found, sent=count)
     return count
+
+
+def purge(factory: sessionmaker[Session], *, days: float, batch: int = 1000,
+          max_batches: int = 50) -> tuple[int, int]:
+    """Delete outbox rows and processed-message records finished more than ``days`` ago
+    (``payhub.outbox_retention_days``, 14; 0 keeps them), ``batch`` of each per transaction
+    and at most ``max_batches`` transactions per call (the next run goes on). Returns how
+    many (outbox rows, records) were deleted."""
+    if days <= 0:
+        return 0, 0
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    total = [0, 0]
+    for _ in range(max_batches):
+        with factory.begin() as session:
+            rows, records = outbox.purge_processed(session, before=before, limit=batch)
+        total[0] += rows
+        total[1] += records
+        if rows < batch and records < batch:
+            break
+    if any(total):
+        log.info("outbox.purged", outbox_rows=total[0], processed_messages=total[1])
+    return total[0], total[1]

@@ -2,7 +2,8 @@
 
 The outbox sweeper is its first job: it sends every outbox message not processed yet whose
 relay failed or whose lease ended (Redis lost it, a worker died). The second sends the webhook
-deliveries whose due time has come. Other jobs only enqueue an actor, so the work itself runs
+deliveries whose due time has come; the third deletes finished outbox rows and processed-message
+records past their retention. Other jobs only enqueue an actor, so the work itself runs
 on the workers.
 """
 
@@ -39,6 +40,14 @@ def add_jobs(scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any,
         except Exception:  # a failed sweep is retried at the next tick
             log.exception("webhooks.sweep_failed")
 
+    retention = float(settings.get("payhub.outbox_retention_days", 14))
+
+    def purge() -> None:
+        try:
+            outbox.purge(factory, days=retention)
+        except Exception:  # retried at the next tick
+            log.exception("outbox.purge_failed")
+
     def enqueue(actor_name: str) -> Any:
         def job() -> None:
             try:
@@ -52,6 +61,8 @@ def add_jobs(scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any,
     scheduler.add_job(sweep_deliveries, "interval",
                       seconds=float(settings.get("payhub.webhook_sweep_seconds", 10)),
                       id="webhook_sweep", **common)
+    # finished outbox rows and processed-message records past payhub.outbox_retention_days
+    scheduler.add_job(purge, "interval", minutes=60, id="outbox_retention", **common)
     scheduler.add_job(enqueue("expire_lapsed_activations"), "interval", seconds=60,
                       id="expire_lapsed_activations", **common)
     # options past their retention date: daily just after midnight (UTC, as the state

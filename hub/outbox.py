@@ -8,7 +8,8 @@ message but never loses it; the consumer's duplicate check keeps the effect sing
 
 A row's life: written (``sent_at`` NULL) -> sent (``lease_until``) -> processed (the actor's
 transaction sets ``processed_at``), or dead after ``max_attempts`` sends (``dead_at``), which
-support sees and can ``revive``.
+support sees and can ``revive``. Processed rows, and the consumers' ``processed_message``
+records, are deleted after a retention period (``purge_processed``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hub.db import utcnow
-from hub.models import OutboxMessage
+from hub.models import OutboxMessage, ProcessedMessage
 
 PENDING_KEY = "outbox_pending"
 CHUNK = 1000  # ids per IN (...): far below PostgreSQL's 65,535 parameters
@@ -168,3 +169,23 @@ def revive(session: Session, row_id: int) -> bool:
         .values(dead_at=None, attempts=0, sent_at=None, lease_until=utcnow()),
         execution_options={"synchronize_session": False})
     return bool(result.rowcount)
+
+
+def purge_processed(session: Session, *, before: dt.datetime, limit: int = 1000
+                    ) -> tuple[int, int]:
+    """Delete at most ``limit`` outbox rows processed before ``before`` and at most ``limit``
+    processed-message records that old; returns how many of each went. Open and dead rows
+    stay. A message older than the retention is long finished: no lease sends it again."""
+    rows = session.execute(
+        sa.delete(OutboxMessage).where(OutboxMessage.id.in_(
+            sa.select(OutboxMessage.id)
+            .where(OutboxMessage.processed_at < before)
+            .order_by(OutboxMessage.id).limit(limit).scalar_subquery())),
+        execution_options={"synchronize_session": False}).rowcount
+    records = session.execute(
+        sa.delete(ProcessedMessage).where(ProcessedMessage.message_id.in_(
+            sa.select(ProcessedMessage.message_id)
+            .where(ProcessedMessage.processed_at < before)
+            .limit(limit).scalar_subquery())),
+        execution_options={"synchronize_session": False}).rowcount
+    return int(rows or 0), int(records or 0)

@@ -234,3 +234,48 @@ def test_messages_wait_for_the_outer_commit_and_skip_rolled_back_savepoints(
         assert stub_broker.queues["default"].qsize() == 0  # nothing sent before the commit
     _drain(stub_broker, stub_worker)
     assert effects == {"outer": 1, "kept": 1}
+
+
+def test_finished_messages_are_deleted_after_the_retention_in_bounded_batches(
+        committed_factory):
+    import datetime as dt
+
+    from hub.db import utcnow
+
+    old, recent = utcnow() - dt.timedelta(days=20), utcnow() - dt.timedelta(days=2)
+    with committed_factory.begin() as session:
+        rows = [outbox.enqueue(session, "probe", key=str(i)) for i in range(9)]
+        outbox.take_pending(session)
+    ids = [r.id for r in rows]
+    with committed_factory.begin() as session:
+        # 5 processed long ago, 1 processed lately, 1 dead long ago, 2 still open
+        session.execute(sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids[:5]))
+                        .values(processed_at=old, created_at=old))
+        session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == ids[5])
+                        .values(processed_at=recent))
+        session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == ids[6])
+                        .values(dead_at=old, created_at=old))
+        session.add_all([ProcessedMessage(message_id=f"old-{i}", actor_name="probe",
+                                          processed_at=old) for i in range(4)]
+                        + [ProcessedMessage(message_id="recent", actor_name="probe",
+                                            processed_at=recent)])
+    assert relay.purge(committed_factory, days=0) == (0, 0)  # 0 keeps everything
+    # two per batch, at most two batches per run: the next run goes on
+    assert relay.purge(committed_factory, days=14, batch=2, max_batches=2) == (4, 4)
+    assert relay.purge(committed_factory, days=14, batch=2, max_batches=2) == (1, 0)
+    assert relay.purge(committed_factory, days=14) == (0, 0)
+    with committed_factory() as session:
+        left = set(session.scalars(sa.select(OutboxMessage.id)))
+        records = set(session.scalars(sa.select(ProcessedMessage.message_id)))
+    assert left == set(ids[5:])  # recent, dead and open rows stay
+    assert records == {"recent"}
+
+
+def test_the_scheduler_runs_the_retention_hourly():
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from actors.scheduler import add_jobs
+
+    jobs = {j.id: j for j in add_jobs(BackgroundScheduler(), None, None,
+                                      {"payhub.outbox_retention_days": "7"}).get_jobs()}
+    assert jobs["outbox_retention"].trigger.interval.total_seconds() == 3600
