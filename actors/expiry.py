@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from actors.middleware import current_session
-from hub import outbox, payments
+from hub import clock, outbox, payments
 from hub.db import utcnow
 from hub.models import PaymentOption
 
@@ -37,12 +37,13 @@ def expire_chunk(session: Session, *, now: dt.datetime | None = None, chunk: int
     ids = session.scalars(
         sa.select(PaymentOption.id)
         .where(PaymentOption.status.in_(EXPIRABLE), PaymentOption.retention_date.is_not(None),
-               PaymentOption.retention_date < now.date())
+               PaymentOption.retention_date < clock.business_date(now))
         .order_by(PaymentOption.id).limit(chunk)).all()
     expired = 0
     for option_id in ids:
         option = payments.lock_option_by_id(session, option_id)
-        if option.status in EXPIRABLE and option.expires_on and option.expires_on < now.date():
+        today = clock.business_date(now)
+        if option.status in EXPIRABLE and option.expires_on and option.expires_on < today:
             payments.apply_event(session, option, "expire", cause=f"actor:{ACTOR}", now=now)
             expired += 1
     return expired, len(ids) == chunk

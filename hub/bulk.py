@@ -41,7 +41,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from hub import outbox
+from hub import clock, outbox
 from hub.db import utcnow
 from hub.debts import (
     InvalidPosition,
@@ -634,7 +634,8 @@ def _publish_before_insert(positions: list[DebtPosition]) -> None:
     now = utcnow()
     for position in positions:
         for option in position.options:
-            PaymentFlow(model=option, state_field="status").fire("publish", now=now)
+            PaymentFlow(model=option, state_field="status").fire(
+                "publish", now=now, today=clock.business_date(now))
         position.published_at = now
         position.status = derive_status(position.options)
 
@@ -706,7 +707,8 @@ def _insert_pg(session: Session, ente: Ente, creates: list[tuple[Item, PositionI
     # the publish event has no guard: fire it once on a stand-in and apply the result to all
     state = SimpleNamespace(status="draft")
     if publish:
-        PaymentFlow(model=state, state_field="status").fire("publish", now=now)
+        PaymentFlow(model=state, state_field="status").fire(
+            "publish", now=now, today=clock.business_date(now))
     status = state.status
     published_at = stamp if publish else None
     count_options = sum(len(p.options) for _, p in creates)

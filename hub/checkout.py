@@ -33,7 +33,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import http, identifiers, payments, webhooks
+from hub import clock, http, identifiers, payments, webhooks
 from hub.db import utcnow
 from hub.debts import InvalidPosition, OptionIn, PositionIn, TransferIn, create_position
 from hub.errors import DomainError
@@ -218,7 +218,7 @@ def find_payable(session: Session, ente: Ente, notice_number: str,
     option = session.scalars(sa.select(PaymentOption).where(
         PaymentOption.ente_id == ente.id, PaymentOption.notice_number == notice_number)
     ).one_or_none()
-    return payments.check_payable(option, today or dt.date.today())
+    return payments.check_payable(option, today or clock.today())
 
 
 def add_notice(session: Session, cart: CheckoutCart, ente: Ente, notice_number: str,
@@ -315,7 +315,7 @@ def _notice_for(session: Session, cart: CheckoutCart, item: CartItem,
         item.option_id = _create_spontaneous(session, cart, item, ente, now).id
     option = session.get(PaymentOption, item.option_id)
     try:
-        payments.check_payable(option, now.date())
+        payments.check_payable(option, clock.business_date(now))
     except DomainError as exc:
         raise CartError(f"{item.description}: {exc}") from None
     assert option is not None
@@ -329,7 +329,7 @@ def _create_spontaneous(session: Session, cart: CheckoutCart, item: CartItem, en
     assert service is not None and item.payer is not None
     payer = Payer(item.payer["fiscalCode"], item.payer["name"], item.payer.get("email"))
     amount = format_cents(item.amount_cents)
-    today = now.date()
+    today = clock.business_date(now)
     position = create_position(session, ente, PositionIn(
         iupd=f"CHK-{cart.public_id}-{item.id}", debtor_type=payer.debtor_type,
         debtor_fiscal_code=payer.fiscal_code, debtor_name=payer.name[:140],
@@ -469,7 +469,7 @@ def ask_backoffice(session: Session, service: PaymentService, keys: dict[str, st
         log.warning("checkout.lookup_refused", status=answer.status_code, ms=took_ms, **where)
         raise BackofficeUnavailable(f"the back-office answered {answer.status_code}")
     try:
-        debt = _debt(answer.json(), (now or utcnow()).date())
+        debt = _debt(answer.json(), clock.business_date(now or utcnow()))
     except (ValueError, TypeError, KeyError, AttributeError, DomainError) as exc:
         log.warning("checkout.lookup_bad_answer", error=str(exc)[:200], ms=took_ms, **where)
         raise BackofficeUnavailable("the back-office answered an unusable debt") from None

@@ -8,7 +8,6 @@ pyramid_retry replays the request on a serialization failure or deadlock.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +17,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from hub import clock
+from hub.clock import ROME  # noqa: F401 - kept where older code imports it
 from hub.settings import as_bool
 
 NAMING_CONVENTION = {
@@ -53,11 +54,9 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
-ROME = zoneinfo.ZoneInfo("Europe/Rome")  # Italian local time, summer time included
-
-
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """Now in UTC, from the one clock (hub.clock)."""
+    return clock.now()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hub import identifiers
+from hub import clock, identifiers
 from hub.debts import OptionIn, PositionIn, TransferIn, create_position
 from hub.errors import DomainError
 from hub.models import Ente, PaymentOption, PaymentService, ServiceKind
@@ -65,7 +65,7 @@ def demand_notice(session: Session, ente: Ente, service_code: str, data: DemandI
     """Create and publish a position for ``data`` on the Ente's spontaneous service
     ``service_code``; return its payment option. Raises ServiceNotAvailable when the Ente has
     no such active spontaneous service, InvalidPosition for invalid data (nothing written)."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     service = session.scalars(
         sa.select(PaymentService).where(PaymentService.ente_id == ente.id,
                                         PaymentService.code == service_code)

@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import outbox
+from hub import clock, outbox
 from hub.db import utcnow
 from hub.errors import (
     DuplicateReceipt,
@@ -73,7 +73,8 @@ def apply_event(session: Session, option: PaymentOption, event: str, *, cause: s
     written) when the event is not allowed in the option's state or its guard fails."""
     now = now or utcnow()
     before = option.status
-    PaymentFlow(model=option, state_field="status").fire(event, now=now, **kwargs)
+    PaymentFlow(model=option, state_field="status").fire(
+        event, now=now, today=clock.business_date(now), **kwargs)
     transition = StateTransition(option_id=option.id, event=event, from_state=before,
                                  to_state=option.status, cause=cause[:200], created_at=now)
     session.add(transition)
@@ -133,8 +134,10 @@ def notice_summary(session: Session, ente_id: int, notice_number: str) -> Notice
     ).one_or_none()
     if row is None:
         return None
-    *fields, description, n_transfers, n_postal = row
-    return NoticeSummary(*fields, description=(description or "-")[:140],
+    (option_id, number, status, amount_cents, due_date, retention_date, description,
+     n_transfers, n_postal) = row
+    return NoticeSummary(option_id, number, status, amount_cents, due_date, retention_date,
+                         description=(description or "-")[:140],
                          all_postal=n_transfers > 0 and n_postal == n_transfers)
 
 
@@ -162,7 +165,8 @@ def activate(session: Session, ente: Ente, notice_number: str, *, requested_cent
     activation is still open or has lapsed) and records the attempt; raises the domain error
     for a notice that cannot be paid."""
     now = now or utcnow()
-    option = check_payable(lock_option(session, ente.id, notice_number), now.date())
+    option = check_payable(lock_option(session, ente.id, notice_number),
+                           clock.business_date(now))
     apply_event(session, option, "activate", cause=cause or f"soap:{primitive}", now=now)
     option.activation_expires_at = now + ttl
     session.add(PaymentAttempt(option_id=option.id, primitive=primitive,
@@ -240,12 +244,12 @@ def store_receipt(session: Session, receipt: Receipt, *, now: dt.datetime | None
 
 
 def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
-    return session.scalar(
+    return session.execute(
         sa.select(sa.func.count()).select_from(station_ente)
         .join(Station, Station.id == station_ente.c.station_id)
         .join(Intermediary, Intermediary.id == Station.intermediary_id)
         .where(station_ente.c.ente_id == ente_id, Intermediary.broker_code == broker_code)
-    ) > 0
+    ).scalar_one() > 0
 
 
 def _settle(session: Session, outcome: ReceiptOutcome, now: dt.datetime) -> None:
@@ -283,10 +287,10 @@ def _flag(session: Session, outcome: ReceiptOutcome, kind: str, detail: str) -> 
 
 
 def _receipt_exists(session: Session, ec_fiscal_code: str, receipt_id: str) -> bool:
-    return session.scalar(
+    return session.execute(
         sa.select(sa.func.count()).select_from(Receipt)
         .where(Receipt.ec_fiscal_code == ec_fiscal_code, Receipt.receipt_id == receipt_id)
-    ) > 0
+    ).scalar_one() > 0
 
 
 def expire_lapsed_activations(session: Session, now: dt.datetime | None = None) -> int:

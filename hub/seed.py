@@ -13,7 +13,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hub import operators, payments
+from hub import clock, operators, payments
 from hub.debts import OptionIn, PositionIn, TransferIn, create_position
 from hub.models import (
     Ente,
@@ -41,7 +41,7 @@ DEMO_SUPPORT, DEMO_SUPPORT_PASSWORD = "demo-support", "demo-support-pw"
 
 def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
     """Create the demo tenants and positions unless they exist; return what was created."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     if session.scalar(sa.select(Ente).where(Ente.fiscal_code == DEMO_EC)) is not None:
         return {"created": 0}
     broker = Intermediary(broker_code=DEMO_BROKER, name="Intermediario tecnologico demo")

@@ -11,9 +11,7 @@ from hub.db import ROME, make_engine, make_session_factory, utcnow
 
 
 def _factory(ctx: click.Context) -> Any:
-    from payhub.cli import _settings  # the CLI's one place for settings
-
-    settings = _settings(ctx)
+    settings = ctx.obj["load_settings"]()  # payhub.cli's one place for settings
     return settings, make_session_factory(make_engine(settings["sqlalchemy.url"]))
 
 

@@ -2,7 +2,8 @@
 
 Checks run on the raw bytes first (size, encoding: UTF-8 or UTF-16 only, DOCTYPE/ENTITY
 declarations), then lxml parses with a parser that never loads a DTD, never resolves an entity
-and whose resolver refuses every URI, so it never touches the network or the file system. Child elements are compared on namespace URI and local name, never prefixes.
+and whose resolver refuses every URI, so it never touches the network or the file system.
+Child elements are compared on namespace URI and local name, never prefixes.
 """
 
 from __future__ import annotations

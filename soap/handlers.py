@@ -15,7 +15,7 @@ import structlog
 from lxml import etree
 from sqlalchemy.orm import Session
 
-from hub import payments
+from hub import clock, payments
 from hub.db import utcnow
 from hub.debts import InvalidPosition
 from hub.demand import DemandIn, demand_notice
@@ -61,7 +61,7 @@ def _description(option: PaymentOption) -> str:
 def verify(call: Call) -> bytes:
     ente, notice = _qr_target(call)
     summary = payments.check_payable(
-        payments.notice_summary(call.session, ente.id, notice), dt.date.today())
+        payments.notice_summary(call.session, ente.id, notice), clock.today())
     return responses.verify(summary, ente, summary.description, summary.all_postal)
 
 

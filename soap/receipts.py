@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from lxml import etree
-
 import sqlalchemy as sa
+from lxml import etree
 
 from hub.db import ROME
 from hub.models import Receipt

@@ -81,12 +81,13 @@ class PaymentFlow(StateMachine):
         expires_at = getattr(self.model, "activation_expires_at", None)
         return expires_at is not None and expires_at <= now
 
-    def past_due(self, now: dt.datetime) -> bool:
+    def past_due(self, today: dt.date) -> bool:
         expires_on = getattr(self.model, "expires_on", None)
-        return expires_on is not None and expires_on < now.date()
+        return expires_on is not None and expires_on < today
 
-    def fire(self, event: str, *, now: dt.datetime, **kwargs: Any) -> None:
-        """Apply ``event`` at time ``now`` to the bound model's status.
+    def fire(self, event: str, *, now: dt.datetime, today: dt.date, **kwargs: Any) -> None:
+        """Apply ``event`` at time ``now`` to the bound model's status; ``today`` is the
+        business date (Italian calendar) of ``now``, which only the caller's clock knows.
 
         Raises IllegalTransition (the model unchanged) if the event is unknown, not allowed
         in the current state, or its guard does not hold.
@@ -97,13 +98,14 @@ class PaymentFlow(StateMachine):
         if event not in {e.id for e in self.allowed_events}:
             raise IllegalTransition(event, state)
         try:
-            self.send(event, now=now, **kwargs)
+            self.send(event, now=now, today=today, **kwargs)
         except TransitionNotAllowed:
             raise IllegalTransition(event, state, _GUARD_FAILURES.get(event)) from None
 
 
 STATES = tuple(s.value for s in PaymentFlow.states)
-EVENTS = tuple(e.id for e in PaymentFlow.events)
+# at class level ``events`` is the metaclass's list; the stubs only know the instance property
+EVENTS = tuple(e.id for e in PaymentFlow.events)  # type: ignore[attr-defined]
 
 
 def anomaly_for_receipt(from_state: str) -> str | None:

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 
-from hub.models import Anomaly, PaymentOption, Receipt, StandInProbe, Station, StateTransition
+from hub.models import Anomaly, PaymentOption, Receipt, StandInProbe, StateTransition, Station
 from soap import dispatch, standin
 from tests.soap import soapcheck
 from tests.soap.test_caller_auth import assert_refused, state

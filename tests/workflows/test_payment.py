@@ -60,7 +60,7 @@ FORBIDDEN = [(s, e) for s in STATES for e in EVENTS if (s, e) not in DEFINED]
 
 def fire(state: str, event: str, **row: Any) -> Row:
     option = Row(status=state, **row)
-    PaymentFlow(model=option, state_field="status").fire(event, now=NOW)
+    PaymentFlow(model=option, state_field="status").fire(event, now=NOW, today=NOW.date())
     return option
 
 
@@ -77,7 +77,7 @@ def test_allowed_transition_reaches_its_target(state, event):
 def test_event_not_allowed_in_a_state_raises_naming_both_and_changes_nothing(state, event):
     row = Row(status=state)
     with pytest.raises(IllegalTransition) as info:
-        PaymentFlow(model=row, state_field="status").fire(event, now=NOW)
+        PaymentFlow(model=row, state_field="status").fire(event, now=NOW, today=NOW.date())
     assert (info.value.event, info.value.state) == (event, state)
     assert str(info.value) == f"cannot {event!r} a payment option that is {state!r}"
     assert row.status == state

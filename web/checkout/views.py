@@ -22,12 +22,12 @@ from hub.errors import (
 from hub.models import CheckoutCart, Ente, PaymentService, ServiceKind
 from hub.notices import parse_notice_number
 from web.checkout import forms
+from web.checkout.handoff import CART_KEY, send_to_checkout
 from web.checkout.i18n import _, localized
 from web.checkout.receipt_pdf import render_receipt
 
 log = structlog.get_logger(__name__)
 T = "web.checkout:templates/"
-CART_KEY = "cart"
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -292,23 +292,6 @@ def cart_remove(request: Any) -> Any:
         else:
             _flash(request, _("The payment was removed from your cart."))
     return HTTPSeeOther(request.route_url("checkout.cart"))
-
-
-def return_urls(request: Any, cart: CheckoutCart) -> tuple[str, str, str]:
-    return tuple(request.route_url("checkout.return", cart=cart.public_id, hint=hint)
-                 for hint in ("ok", "cancel", "error"))  # type: ignore[return-value]
-
-
-def send_to_checkout(request: Any, cart: CheckoutCart, email: str | None) -> Any:
-    """Open the Checkout cart and redirect the browser there; the left-over items (beyond
-    five) become the session's open cart."""
-    submitted = checkout.submit(request.db, cart, request.registry["checkout.client"],
-                                return_urls(request, cart), email=email)
-    if submitted.left_over is not None:
-        request.session[CART_KEY] = submitted.left_over.public_id
-    elif request.session.get(CART_KEY) == cart.public_id:
-        del request.session[CART_KEY]
-    return HTTPSeeOther(submitted.url)
 
 
 @view_config(route_name="checkout.submit", request_method="POST", require_csrf=True,

@@ -16,8 +16,8 @@ from hub import checkout, legacy_buffer, level1
 from hub.errors import NotFound
 from hub.models import CheckoutCart, Ente
 from web.api.inputs import nul_path
+from web.checkout.handoff import send_to_checkout
 from web.checkout.i18n import _, localized
-from web.checkout.views import send_to_checkout
 
 log = structlog.get_logger(__name__)
 
