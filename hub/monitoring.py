@@ -237,15 +237,6 @@ def reported_not_reconciled(session: Session, *, days: int = DEFAULT_REPORTED_DA
         reported_at < now - dt.timedelta(days=days)))).all())
 
 
-def dead_deliveries(session: Session, limit: int = 200) -> list[Any]:
-    """Dead-lettered webhook deliveries of every Ente, newest first: (delivery, Ente code)."""
-    return list(session.execute(
-        sa.select(WebhookDelivery, Ente.fiscal_code)
-        .join(Ente, Ente.id == WebhookDelivery.ente_id)
-        .where(WebhookDelivery.status == "dead")
-        .order_by(WebhookDelivery.id.desc()).limit(limit)).all())
-
-
 def open_anomalies(session: Session, *, kind: str = "", ente_id: int | None = None,
                    limit: int = 200) -> list[Any]:
     """Unresolved anomalies, newest first: rows of (Anomaly, Ente code or None)."""

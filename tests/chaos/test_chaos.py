@@ -420,7 +420,10 @@ def test_receipts_and_events_survive_killed_workers_wiped_redis_and_restarted_po
             raise
         quiet_at = time.monotonic()
         report = _check(engine, receiver, notices)
-        report.update(receipts=len(notices), faults=faults, node_failures=dict(node.failures),
+        report.update(receipts=len(notices),
+                      faults=dict(collections.Counter(kind for kind, _ in faults)),
+                      longest_fault_seconds=max((s for _, s in faults), default=0),
+                      node_failures=dict(node.failures),
                       deliver_seconds=round(delivered_at - started, 1),
                       settle_seconds=round(quiet_at - delivered_at, 1),
                       total_seconds=round(time.monotonic() - started, 1))

@@ -140,12 +140,8 @@ def test_stuck_payments_of_each_category(db):
     assert monitoring.reported_not_reconciled(db, days=7) == []
 
 
-def test_dead_deliveries_and_open_anomalies_filtered_then_resolved(db):
+def test_open_anomalies_filtered_then_resolved(db):
     ente, other = make_ente(db), make_ente(db)
-    delivery_for(db, ente, make_position(db, ente).options[0])  # pending: not listed
-    delivery = delivery_for(db, ente, make_position(db, ente).options[0], status="dead")
-    assert [d.id for d, _ec in monitoring.dead_deliveries(db)] == [delivery.id]
-
     mine = Anomaly(kind="double_payment", ente_id=ente.id, detail="x")
     theirs = Anomaly(kind="credit_unknown_flow", ente_id=other.id, detail="y")
     db.add_all([mine, theirs])
