@@ -26,7 +26,7 @@ def iban_problem(value: str) -> str | None:
     try:
         _iban.validate(value)
     except ValidationError as exc:
-        return f"not a valid IBAN ({exc.message})"
+        return f"not a valid IBAN ({exc})"  # the exception's message
     if value != _iban.compact(value):
         return "write the IBAN without spaces, in capitals"
     return None

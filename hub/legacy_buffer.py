@@ -36,6 +36,7 @@ import hmac
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -166,7 +167,7 @@ def start(session: Session, portal: Level1Portal, xml: str) -> tuple[CheckoutCar
     user = {"fiscalCode": _text(req, "UserData/IdentificativoUtente").upper(),
             "name": _text(req, "UserData/Denominazione"),
             "email": _text(req, "UserData/EmailUtente") or None}
-    items = []
+    items: list[dict[str, Any]] = []
     for data in req.findall(".//ServiceData"):
         document = _text(data, "NumeroDocumento")
         if document.isdigit() and len(document) == 18:

@@ -232,7 +232,8 @@ def _add_item(session: Session, portal: Level1Portal, cart: CheckoutCart, item: 
             or not payer.get("name"):
         raise InvalidRequest("fiscalCode (valid) and name required", field=f"{where}.payer")
     description = str(item.get("description") or service.label)[:140]
-    fields = item.get("fields") if isinstance(item.get("fields"), dict) else {}
+    given = item.get("fields")
+    fields: dict[str, Any] = given if isinstance(given, dict) else {}
     return checkout.add_spontaneous(
         session, cart, service, cents,
         checkout.Payer(str(payer["fiscalCode"]), str(payer["name"])[:140], payer.get("email")),

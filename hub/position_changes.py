@@ -87,8 +87,8 @@ def replace_position(session: Session, ente: Ente, position: DebtPosition, data:
             session.flush()
             _fill_option(option, option_in, cents, ente)
         kept.add(option.notice_number)
-    for notice, option in live.items():
-        if notice not in kept:
+    for number, option in live.items():
+        if number not in kept:
             payments.apply_event(session, option, "cancel", cause=cause)
     _fill_position(position, data)
     session.flush()

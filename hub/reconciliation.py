@@ -18,8 +18,10 @@ import hashlib
 import io
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 import sqlalchemy as sa
 import structlog
@@ -273,10 +275,11 @@ def reconcile_flow(session: Session, flow: ReportingFlow, *, cause: str,
                    now: dt.datetime) -> int:
     """Move every option reported by ``flow`` to reconciled; return how many moved. Options
     already reconciled (or never reported) are left where they are."""
-    option_ids = session.scalars(
+    # option_id IS NOT NULL in the query, which SQLAlchemy's types cannot see
+    option_ids = cast("Sequence[int]", session.scalars(
         sa.select(ReportingEntry.option_id).distinct()
         .where(ReportingEntry.flow_pk == flow.id, ReportingEntry.option_id.is_not(None),
-               ReportingEntry.match.in_(("matched", "amount_mismatch")))).all()
+               ReportingEntry.match.in_(("matched", "amount_mismatch")))).all())
     moved = 0
     for option_id in sorted(option_ids):  # a fixed lock order
         option = payments.lock_option_by_id(session, option_id)

@@ -300,9 +300,9 @@ def _stored(session: Session, ente_id: int, flow_id: str, when: dt.datetime
 
 
 def _newer_version_exists(session: Session, flow: ReportingFlow) -> bool:
-    return session.scalar(sa.select(sa.func.count()).select_from(ReportingFlow).where(
+    return session.execute(sa.select(sa.func.count()).select_from(ReportingFlow).where(
         ReportingFlow.ente_id == flow.ente_id, ReportingFlow.flow_id == flow.flow_id,
-        ReportingFlow.flow_datetime > flow.flow_datetime)) > 0
+        ReportingFlow.flow_datetime > flow.flow_datetime)).scalar_one() > 0
 
 
 def _supersede_older(session: Session, flow: ReportingFlow) -> None:

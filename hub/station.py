@@ -69,10 +69,10 @@ def load_station(session: Session, station_code: str) -> StationInfo | None:
 
 
 def broker_exists(session: Session, broker_code: str) -> bool:
-    return session.scalar(
+    return session.execute(
         sa.select(sa.func.count()).select_from(Intermediary)
         .where(Intermediary.broker_code == broker_code)
-    ) > 0
+    ).scalar_one() > 0
 
 
 def check_caller(station: StationInfo | None, *, id_pa: str, id_broker: str,

@@ -21,6 +21,7 @@ import shutil
 import uuid
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
@@ -61,7 +62,7 @@ def create_batch(session: Session, ente: Ente, *, variant: str = "it",
     if len(position_ids) > MAX_POSITIONS:
         raise DomainError(f"a batch holds at most {MAX_POSITIONS} positions",
                           code="batch_too_large")
-    selection = {k: v for k, v in (("noticeNumbers", notice_numbers),
+    selection: dict[str, Any] = {k: v for k, v in (("noticeNumbers", notice_numbers),
                                    ("service", service_code), ("iupds", iupds),
                                    ("bulkLoad", bulk_load)) if v}
     if notice_numbers:

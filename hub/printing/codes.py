@@ -197,7 +197,8 @@ def _libdmtx_encode(data: bytes, scheme: int) -> Matrix:
                             w.DmtxSymbolSize.DmtxSymbolSquareAuto)
         w.dmtxEncodeSetProp(encoder, prop.DmtxPropModuleSize, 1)
         w.dmtxEncodeSetProp(encoder, prop.DmtxPropMarginSize, 0)
-        if not w.dmtxEncodeDataMatrix(encoder, len(data), ctypes.cast(data, w.c_ubyte_p)):
+        payload = ctypes.cast(ctypes.c_char_p(data), w.c_ubyte_p)  # the bytes, not a copy
+        if not w.dmtxEncodeDataMatrix(encoder, len(data), payload):
             raise NoticeCodeError("libdmtx could not encode the Data Matrix payload",
                                   code="datamatrix")
         image = encoder[0].image

@@ -66,7 +66,7 @@ _VPAIRS = _ROWS >> _STRIDE
 def _function_region() -> tuple[int, int]:
     """(function patterns, format areas): the modules a data mask leaves alone."""
     last = SIZE - 1
-    cells = set()
+    cells: set[tuple[int, int]] = set()
     for top, left in ((0, 0), (0, SIZE - 8), (SIZE - 8, 0)):  # finders with their separators
         cells.update((top + i, left + j) for i in range(8) for j in range(8))
     for k in range(8, SIZE - 8):  # timing patterns, row 6 and column 6
