@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-READMES = [ROOT / "README.md", ROOT / "docs" / "_README.next.md"]
+READMES = [ROOT / "README.md"]
 # [text](target) and ![alt](target), target up to the first space or closing parenthesis
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)")
 
