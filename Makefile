@@ -24,7 +24,7 @@ demo: $(VENV)/.installed
 services:
 	@bash scripts/ensure-services.sh
 
-test: $(VENV)/.installed services
+test: $(VENV)/.installed lint services
 	@bash scripts/ensure-system-packages.sh
 	@bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -37,8 +37,13 @@ bench: $(VENV)/.installed services
 	$(BIN)/python bench/notices_bench.py --count 10000
 	$(BIN)/python bench/bulk_bench.py --rows 100000
 
+# The house rules, checked by `make test` too: lint, formatting, types (hub/, workflows/) and the
+# layer contracts (web/soap/actors/sla_monitor -> hub -> workflows; nodesim apart).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format .

@@ -24,8 +24,16 @@ from dramatiq.middleware import (
 from actors.middleware import UnitOfWork
 from hub.settings import as_bool
 
-ACTOR_MODULES = ("actors.payments", "actors.periodic", "actors.notices", "actors.webhooks",
-                 "actors.expiry", "actors.bulk", "actors.reporting", "sla_monitor.actors")
+ACTOR_MODULES = (
+    "actors.payments",
+    "actors.periodic",
+    "actors.notices",
+    "actors.webhooks",
+    "actors.expiry",
+    "actors.bulk",
+    "actors.reporting",
+    "sla_monitor.actors",
+)
 
 # A killed worker's unacked messages go back to the queue once its heartbeat is older than
 # this; the default (60 s, checked on 0.1 % of commands) strands them for about 5 minutes.
@@ -35,16 +43,22 @@ MAINTENANCE_CHANCE = 100_000  # out of 1,000,000 commands: 10 %
 
 def make_broker(settings: dict[str, Any]) -> dramatiq.Broker:
     """A RedisBroker for ``payhub.broker = redis``, else a StubBroker."""
-    middleware = [AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(),
-                  Retries()]
+    middleware = [
+        AgeLimit(),
+        TimeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(),
+    ]
     if settings.get("payhub.broker", "stub") == "redis":
         broker: dramatiq.Broker = RedisBroker(
             url=settings["payhub.redis_url"],
             middleware=middleware,
-            heartbeat_timeout=int(settings.get("payhub.heartbeat_timeout_ms",
-                                               HEARTBEAT_TIMEOUT_MS)),
-            maintenance_chance=int(settings.get("payhub.maintenance_chance",
-                                                MAINTENANCE_CHANCE)),
+            heartbeat_timeout=int(
+                settings.get("payhub.heartbeat_timeout_ms", HEARTBEAT_TIMEOUT_MS)
+            ),
+            maintenance_chance=int(settings.get("payhub.maintenance_chance", MAINTENANCE_CHANCE)),
             namespace=settings.get("payhub.redis_namespace", "payhub"),
             socket_timeout=5,
             socket_connect_timeout=2,
@@ -73,8 +87,9 @@ def add_worker_metrics(broker: dramatiq.Broker, settings: dict[str, Any]) -> boo
     import os
 
     # read by dramatiq.middleware.prometheus at import, here and in its exposition process
-    os.environ.setdefault("dramatiq_prom_host",
-                          str(settings.get("payhub.worker_metrics_host", "127.0.0.1")))
+    os.environ.setdefault(
+        "dramatiq_prom_host", str(settings.get("payhub.worker_metrics_host", "127.0.0.1"))
+    )
     os.environ.setdefault("dramatiq_prom_port", str(port))
     from dramatiq.middleware.prometheus import Prometheus
 

@@ -9,7 +9,7 @@ import dramatiq
 import structlog
 
 from actors.middleware import current_session
-from hub import bulk
+from hub.positions import bulk
 
 log = structlog.get_logger(__name__)
 # The rows are checked with the REST API's schema, the same as a dry run; it is named in
@@ -25,8 +25,13 @@ def shape(settings: dict[str, Any] | None = None) -> bulk.Shape:
     return getattr(importlib.import_module(module), name)
 
 
-@dramatiq.actor(actor_name=bulk.ACTOR, max_retries=10, min_backoff=2000, max_backoff=120_000,
-                time_limit=15 * 60_000)
+@dramatiq.actor(
+    actor_name=bulk.ACTOR,
+    max_retries=10,
+    min_backoff=2000,
+    max_backoff=120_000,
+    time_limit=15 * 60_000,
+)
 def run_bulk_load(load_id: int) -> None:
     """Load the next chunk of ``load_id``; the chunk's positions, its failed rows and the
     checkpoint commit together (UnitOfWork), so a redelivered message resumes there."""

@@ -11,8 +11,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from actors.scheduler import add_jobs
 
 
-def start_embedded(broker: dramatiq.Broker, factory: Any, settings: dict[str, Any]
-                   ) -> dict[str, Any]:
+def start_embedded(
+    broker: dramatiq.Broker, factory: Any, settings: dict[str, Any]
+) -> dict[str, Any]:
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
     worker.start()
     scheduler = add_jobs(BackgroundScheduler(daemon=True), broker, factory, settings)

@@ -27,8 +27,9 @@ CHUNK = 500
 EXPIRABLE = ("draft", "payable")
 
 
-def expire_chunk(session: Session, *, now: dt.datetime | None = None, chunk: int = CHUNK
-                 ) -> tuple[int, bool]:
+def expire_chunk(
+    session: Session, *, now: dt.datetime | None = None, chunk: int = CHUNK
+) -> tuple[int, bool]:
     """Expire up to ``chunk`` overdue options; return (how many, whether more may be left).
 
     "Overdue" is the state machine's own guard: retention date before today (UTC), as
@@ -36,9 +37,14 @@ def expire_chunk(session: Session, *, now: dt.datetime | None = None, chunk: int
     now = now or utcnow()
     ids = session.scalars(
         sa.select(PaymentOption.id)
-        .where(PaymentOption.status.in_(EXPIRABLE), PaymentOption.retention_date.is_not(None),
-               PaymentOption.retention_date < clock.business_date(now))
-        .order_by(PaymentOption.id).limit(chunk)).all()
+        .where(
+            PaymentOption.status.in_(EXPIRABLE),
+            PaymentOption.retention_date.is_not(None),
+            PaymentOption.retention_date < clock.business_date(now),
+        )
+        .order_by(PaymentOption.id)
+        .limit(chunk)
+    ).all()
     expired = 0
     for option_id in ids:
         option = payments.lock_option_by_id(session, option_id)
@@ -49,8 +55,9 @@ def expire_chunk(session: Session, *, now: dt.datetime | None = None, chunk: int
     return expired, len(ids) == chunk
 
 
-@dramatiq.actor(actor_name=ACTOR, max_retries=5, min_backoff=10_000, max_backoff=600_000,
-                time_limit=10 * 60_000)
+@dramatiq.actor(
+    actor_name=ACTOR, max_retries=5, min_backoff=10_000, max_backoff=600_000, time_limit=10 * 60_000
+)
 def expire_overdue_options(chunk: int = CHUNK) -> None:
     """Expire one chunk; queue the next one (through the outbox) while chunks come back full."""
     session = current_session()

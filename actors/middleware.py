@@ -53,8 +53,7 @@ def current_session() -> Session:
     return session
 
 
-def unit_of_work(fn: Callable[..., Any], *, own_transactions: bool = False
-                 ) -> Callable[..., Any]:
+def unit_of_work(fn: Callable[..., Any], *, own_transactions: bool = False) -> Callable[..., Any]:
     """Wrap an actor's function: duplicate check, the actor, outbox row processed, commit."""
 
     @functools.wraps(fn)
@@ -82,11 +81,11 @@ def unit_of_work(fn: Callable[..., Any], *, own_transactions: bool = False
     return run
 
 
-def _in_transaction(session: Session, message: dramatiq.Message, fn: Callable[..., Any],
-                    args: Any, kwargs: Any) -> Any:
+def _in_transaction(
+    session: Session, message: dramatiq.Message, fn: Callable[..., Any], args: Any, kwargs: Any
+) -> Any:
     try:
-        session.add(ProcessedMessage(message_id=message.message_id,
-                                     actor_name=message.actor_name))
+        session.add(ProcessedMessage(message_id=message.message_id, actor_name=message.actor_name))
         try:
             with session.begin_nested():
                 session.flush()
@@ -114,7 +113,8 @@ class UnitOfWork(Middleware):
     def after_declare_actor(self, broker: dramatiq.Broker, actor: dramatiq.Actor) -> None:
         if not getattr(actor.fn, WRAPPED, False):
             actor.fn = unit_of_work(
-                actor.fn, own_transactions=actor.options.get("unit_of_work", True) is False)
+                actor.fn, own_transactions=actor.options.get("unit_of_work", True) is False
+            )
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
         structlog.contextvars.clear_contextvars()
@@ -124,8 +124,14 @@ class UnitOfWork(Middleware):
         _local.factory = self.session_factory
         _local.message = message
 
-    def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message, *,
-                              result: Any = None, exception: BaseException | None = None) -> None:
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.Message,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
         self._close()
 
     def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:

@@ -19,18 +19,28 @@ import dramatiq
 from soap.node_client import BadNodeResponse, FlowRef, NodeError, NodeUnavailable, UnknownFlow
 
 DEFAULT_FACTORY = "soap.node_client:NodeClient.from_settings"
-__all__ = ["BadNodeResponse", "FlowRef", "NodeError", "NodeUnavailable", "ReportingClient",
-           "UnknownFlow", "node_client", "settings"]
+__all__ = [
+    "BadNodeResponse",
+    "FlowRef",
+    "NodeError",
+    "NodeUnavailable",
+    "ReportingClient",
+    "UnknownFlow",
+    "node_client",
+    "settings",
+]
 
 
 class ReportingClient(Protocol):
     id_station: str
 
-    def list_flows(self, ec_fiscal_code: str | None = None,
-                   psp: str | None = None) -> list[FlowRef]: ...
+    def list_flows(
+        self, ec_fiscal_code: str | None = None, psp: str | None = None
+    ) -> list[FlowRef]: ...
 
-    def get_flow(self, flow_id: str, ec_fiscal_code: str | None = None,
-                 psp: str | None = None) -> bytes: ...
+    def get_flow(
+        self, flow_id: str, ec_fiscal_code: str | None = None, psp: str | None = None
+    ) -> bytes: ...
 
 
 def settings() -> Mapping[str, Any]:
@@ -41,7 +51,6 @@ def settings() -> Mapping[str, Any]:
 def node_client(config: Mapping[str, Any] | None = None) -> ReportingClient:
     """The client named by ``payhub.node_client_factory``, built from ``config``."""
     config = settings() if config is None else config
-    module, _, name = str(config.get("payhub.node_client_factory", DEFAULT_FACTORY)
-                          ).partition(":")
+    module, _, name = str(config.get("payhub.node_client_factory", DEFAULT_FACTORY)).partition(":")
     factory = operator.attrgetter(name)(importlib.import_module(module))
     return factory(config)

@@ -15,6 +15,7 @@ from hub.printing import batches
 log = structlog.get_logger(__name__)
 DEFAULT_DIR = "var/notice-batches"
 
+
 def batch_directory(settings: dict[str, Any] | None = None) -> Path:
     """Where batch zips are written (``payhub.notice_batch_dir``)."""
     if settings is None:
@@ -22,8 +23,13 @@ def batch_directory(settings: dict[str, Any] | None = None) -> Path:
     return Path(settings.get("payhub.notice_batch_dir", DEFAULT_DIR)).resolve()
 
 
-@dramatiq.actor(actor_name=batches.ACTOR, max_retries=10, min_backoff=2000, max_backoff=120_000,
-                time_limit=15 * 60_000)
+@dramatiq.actor(
+    actor_name=batches.ACTOR,
+    max_retries=10,
+    min_backoff=2000,
+    max_backoff=120_000,
+    time_limit=15 * 60_000,
+)
 def render_notice_batch(batch_id: int) -> None:
     """Render the next chunk of ``batch_id``; the last chunk writes the zip."""
     session = current_session()

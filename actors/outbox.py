@@ -37,9 +37,13 @@ class Policy:
     def of(cls, broker: dramatiq.Broker) -> Policy:
         settings = getattr(broker, "payhub_settings", None) or {}
         return cls(
-            lease=dt.timedelta(seconds=float(settings.get("payhub.outbox_lease_seconds",
-                                                          cls.lease.total_seconds()))),
-            max_attempts=int(settings.get("payhub.outbox_max_attempts", cls.max_attempts)))
+            lease=dt.timedelta(
+                seconds=float(
+                    settings.get("payhub.outbox_lease_seconds", cls.lease.total_seconds())
+                )
+            ),
+            max_attempts=int(settings.get("payhub.outbox_max_attempts", cls.max_attempts)),
+        )
 
 
 def send(broker: dramatiq.Broker, message: dict[str, Any]) -> None:
@@ -51,8 +55,9 @@ def send(broker: dramatiq.Broker, message: dict[str, Any]) -> None:
     broker.enqueue(msg)
 
 
-def relay(broker: dramatiq.Broker, factory: sessionmaker[Session],
-          messages: list[dict[str, Any]]) -> int:
+def relay(
+    broker: dramatiq.Broker, factory: sessionmaker[Session], messages: list[dict[str, Any]]
+) -> int:
     """Send ``messages`` and mark those sent (with a lease); return how many went. Never
     raises: what fails stays open for the sweeper."""
     sent: list[dict[str, Any]] = []
@@ -60,8 +65,12 @@ def relay(broker: dramatiq.Broker, factory: sessionmaker[Session],
         try:
             send(broker, message)
         except Exception as exc:  # broker down, unknown actor: the sweeper will retry
-            log.warning("outbox.send_failed", outbox_id=message["id"],
-                        actor_name=message["actor_name"], error=str(exc)[:200])
+            log.warning(
+                "outbox.send_failed",
+                outbox_id=message["id"],
+                actor_name=message["actor_name"],
+                error=str(exc)[:200],
+            )
             _record_failure(factory, message["id"], exc)
             continue
         sent.append(message)
@@ -105,9 +114,14 @@ def install_relay(factory: sessionmaker[Session], get_broker: Any = dramatiq.get
             outbox.forget_pending(session)
 
 
-def sweep(broker: dramatiq.Broker, factory: sessionmaker[Session], *,
-          grace: dt.timedelta = dt.timedelta(seconds=5), batch: int = 500,
-          max_batches: int = 20) -> int:
+def sweep(
+    broker: dramatiq.Broker,
+    factory: sessionmaker[Session],
+    *,
+    grace: dt.timedelta = dt.timedelta(seconds=5),
+    batch: int = 500,
+    max_batches: int = 20,
+) -> int:
     """Send every open message that is due (see ``hub.outbox.due``), ``batch`` rows at a time
     and at most ``max_batches`` batches per call; give up those sent ``max_attempts`` times.
     Returns how many were sent."""
@@ -123,11 +137,13 @@ def sweep(broker: dramatiq.Broker, factory: sessionmaker[Session], *,
         exhausted = [m["id"] for m in messages if m["attempts"] >= policy.max_attempts]
         if exhausted:
             with factory.begin() as session:
-                outbox.give_up(session, exhausted, reason=f"not processed after "
-                               f"{policy.max_attempts} sends")
+                outbox.give_up(
+                    session, exhausted, reason=f"not processed after {policy.max_attempts} sends"
+                )
             log.error("outbox.given_up", count=len(exhausted))
-        count += relay(broker, factory,
-                       [m for m in messages if m["attempts"] < policy.max_attempts])
+        count += relay(
+            broker, factory, [m for m in messages if m["attempts"] < policy.max_attempts]
+        )
         if len(messages) < batch:
             break
     if found:
@@ -135,8 +151,9 @@ def sweep(broker: dramatiq.Broker, factory: sessionmaker[Session], *,
     return count
 
 
-def purge(factory: sessionmaker[Session], *, days: float, batch: int = 1000,
-          max_batches: int = 50) -> tuple[int, int]:
+def purge(
+    factory: sessionmaker[Session], *, days: float, batch: int = 1000, max_batches: int = 50
+) -> tuple[int, int]:
     """Delete outbox rows and processed-message records finished more than ``days`` ago
     (``payhub.outbox_retention_days``, 14; 0 keeps them), ``batch`` of each per transaction
     and at most ``max_batches`` transactions per call (the next run goes on). Returns how

@@ -21,8 +21,9 @@ from actors import outbox
 log = structlog.get_logger(__name__)
 
 
-def add_jobs(scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any,
-             settings: dict[str, Any]) -> BaseScheduler:
+def add_jobs(
+    scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any, settings: dict[str, Any]
+) -> BaseScheduler:
     every = float(settings.get("payhub.outbox_sweep_seconds", 10))
     grace = dt.timedelta(seconds=float(settings.get("payhub.outbox_sweep_grace_seconds", 5)))
 
@@ -54,52 +55,92 @@ def add_jobs(scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any,
                 broker.get_actor(actor_name).send()
             except Exception:
                 log.exception("scheduler.enqueue_failed", actor_name=actor_name)
+
         return job
 
     common = {"coalesce": True, "max_instances": 1}
     scheduler.add_job(sweep, "interval", seconds=every, id="outbox_sweep", **common)
-    scheduler.add_job(sweep_deliveries, "interval",
-                      seconds=float(settings.get("payhub.webhook_sweep_seconds", 10)),
-                      id="webhook_sweep", **common)
+    scheduler.add_job(
+        sweep_deliveries,
+        "interval",
+        seconds=float(settings.get("payhub.webhook_sweep_seconds", 10)),
+        id="webhook_sweep",
+        **common,
+    )
     # finished outbox rows and processed-message records past payhub.outbox_retention_days
     scheduler.add_job(purge, "interval", minutes=60, id="outbox_retention", **common)
-    scheduler.add_job(enqueue("expire_lapsed_activations"), "interval", seconds=60,
-                      id="expire_lapsed_activations", **common)
+    scheduler.add_job(
+        enqueue("expire_lapsed_activations"),
+        "interval",
+        seconds=60,
+        id="expire_lapsed_activations",
+        **common,
+    )
     # options past their retention date: daily just after midnight (UTC, as the state
     # machine's guard judges dates), and once at startup to catch up after downtime
-    scheduler.add_job(enqueue("expire_overdue_options"), "cron", hour=0, minute=5,
-                      timezone=dt.UTC, id="expire_overdue_options", **common)
-    scheduler.add_job(enqueue("expire_overdue_options"), "date",
-                      id="expire_overdue_options_at_start", **common)
+    scheduler.add_job(
+        enqueue("expire_overdue_options"),
+        "cron",
+        hour=0,
+        minute=5,
+        timezone=dt.UTC,
+        id="expire_overdue_options",
+        **common,
+    )
+    scheduler.add_job(
+        enqueue("expire_overdue_options"), "date", id="expire_overdue_options_at_start", **common
+    )
     add_reporting_jobs(scheduler, enqueue, settings)
     add_sla_jobs(scheduler, enqueue, settings)
     return scheduler
 
 
-def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Any, settings: dict[str, Any]
-                       ) -> None:
+def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Any, settings: dict[str, Any]) -> None:
     """Poll the Node's reporting flows every ``payhub.reporting_poll_minutes`` (60; 0 = never)
     when a Node is configured, and check flows without a bank credit daily at 06:00 UTC."""
     common = {"coalesce": True, "max_instances": 1}
     minutes = float(settings.get("payhub.reporting_poll_minutes", 60))
     node_known = settings.get("payhub.node_url") or settings.get("payhub.node_client_factory")
     if minutes > 0 and node_known:
-        scheduler.add_job(enqueue("poll_reporting_flows"), "interval", minutes=minutes,
-                          id="poll_reporting_flows", **common)
-    scheduler.add_job(enqueue("check_flows_without_credit"), "cron", hour=6, minute=0,
-                      timezone=dt.UTC, id="check_flows_without_credit", **common)
+        scheduler.add_job(
+            enqueue("poll_reporting_flows"),
+            "interval",
+            minutes=minutes,
+            id="poll_reporting_flows",
+            **common,
+        )
+    scheduler.add_job(
+        enqueue("check_flows_without_credit"),
+        "cron",
+        hour=6,
+        minute=0,
+        timezone=dt.UTC,
+        id="check_flows_without_credit",
+        **common,
+    )
 
 
 def add_sla_jobs(scheduler: BaseScheduler, enqueue: Any, settings: dict[str, Any]) -> None:
     """Judge response-time breaches every minute; probe the station every
     ``payhub.sla_probe_seconds`` (60; 0 = never) when a probe target is configured."""
     common = {"coalesce": True, "max_instances": 1}
-    scheduler.add_job(enqueue("sla_evaluate_breaches"), "interval", seconds=60,
-                      id="sla_evaluate_breaches", **common)
+    scheduler.add_job(
+        enqueue("sla_evaluate_breaches"),
+        "interval",
+        seconds=60,
+        id="sla_evaluate_breaches",
+        **common,
+    )
     seconds = float(settings.get("payhub.sla_probe_seconds", 60))
     target = settings.get("payhub.sla_probe_health_url") or (
         settings.get("payhub.sla_probe_notice")
-        and (settings.get("payhub.sla_probe_url") or settings.get("payhub.soap_public_url")))
+        and (settings.get("payhub.sla_probe_url") or settings.get("payhub.soap_public_url"))
+    )
     if seconds > 0 and target:
-        scheduler.add_job(enqueue("sla_probe_station"), "interval", seconds=seconds,
-                          id="sla_probe_station", **common)
+        scheduler.add_job(
+            enqueue("sla_probe_station"),
+            "interval",
+            seconds=seconds,
+            id="sla_probe_station",
+            **common,
+        )

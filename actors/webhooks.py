@@ -27,8 +27,9 @@ import structlog
 from dramatiq.common import compute_backoff
 
 from actors.middleware import current_factory
-from hub import http, webhooks
+from hub import http
 from hub.db import utcnow
+from hub.notify import webhooks
 
 log = structlog.get_logger(__name__)
 INFRASTRUCTURE_RETRIES = 10  # a database or broker error, not an answer of the endpoint
@@ -45,16 +46,17 @@ class Policy:
     def from_settings(cls, settings: dict[str, Any]) -> Policy:
         return cls(
             max_retries=int(settings.get("payhub.webhook_max_retries", cls.max_retries)),
-            min_backoff_ms=int(settings.get("payhub.webhook_min_backoff_ms",
-                                            cls.min_backoff_ms)),
-            max_backoff_ms=int(settings.get("payhub.webhook_max_backoff_ms",
-                                            cls.max_backoff_ms)),
-            timeout_seconds=float(settings.get("payhub.webhook_timeout_seconds",
-                                               cls.timeout_seconds)))
+            min_backoff_ms=int(settings.get("payhub.webhook_min_backoff_ms", cls.min_backoff_ms)),
+            max_backoff_ms=int(settings.get("payhub.webhook_max_backoff_ms", cls.max_backoff_ms)),
+            timeout_seconds=float(
+                settings.get("payhub.webhook_timeout_seconds", cls.timeout_seconds)
+            ),
+        )
 
     def backoff_ms(self, attempts: int) -> int:
-        return compute_backoff(max(attempts - 1, 0), factor=self.min_backoff_ms,
-                               max_backoff=self.max_backoff_ms)[1]
+        return compute_backoff(
+            max(attempts - 1, 0), factor=self.min_backoff_ms, max_backoff=self.max_backoff_ms
+        )[1]
 
     def backoff(self, attempts: int) -> dt.timedelta:
         return dt.timedelta(milliseconds=self.backoff_ms(attempts))
@@ -69,9 +71,15 @@ def post(request: webhooks.SignedRequest, timeout: float) -> webhooks.AttemptRes
     """POST the signed request; any 2xx is success. Redirects are not followed."""
     started, clock = utcnow(), time.monotonic()
     try:
-        with requests.post(request.url, data=request.body, headers=request.headers,
-                           timeout=timeout, allow_redirects=False, stream=True,
-                           verify=http.verify()) as response:
+        with requests.post(
+            request.url,
+            data=request.body,
+            headers=request.headers,
+            timeout=timeout,
+            allow_redirects=False,
+            stream=True,
+            verify=http.verify(),
+        ) as response:
             status = response.status_code
     except requests.RequestException as exc:
         return webhooks.AttemptResult(started, _ms(clock), error=f"{type(exc).__name__}: {exc}")
@@ -86,9 +94,15 @@ def _policy() -> Policy:
     return Policy.from_settings(getattr(dramatiq.get_broker(), "payhub_settings", {}) or {})
 
 
-@dramatiq.actor(actor_name=webhooks.DELIVER_ACTOR, queue_name=webhooks.QUEUE,
-                max_retries=INFRASTRUCTURE_RETRIES, min_backoff=5_000, max_backoff=600_000,
-                time_limit=120_000, unit_of_work=False)
+@dramatiq.actor(
+    actor_name=webhooks.DELIVER_ACTOR,
+    queue_name=webhooks.QUEUE,
+    max_retries=INFRASTRUCTURE_RETRIES,
+    min_backoff=5_000,
+    max_backoff=600_000,
+    time_limit=120_000,
+    unit_of_work=False,
+)
 def deliver_webhook(delivery_id: int) -> None:
     """Make one attempt at sending the delivery."""
     policy = _policy()
@@ -96,27 +110,44 @@ def deliver_webhook(delivery_id: int) -> None:
     # short transactions of their own: no row lock or transaction is held over the HTTP call
     own = current_factory()
     with own.begin() as session:
-        claimed = webhooks.claim(session, delivery_id, lease=policy.lease,
-                                 max_attempts=policy.max_retries + 1)
+        claimed = webhooks.claim(
+            session, delivery_id, lease=policy.lease, max_attempts=policy.max_retries + 1
+        )
     if not isinstance(claimed, webhooks.SignedRequest):
         return  # nothing to send, or another run holds it (the sweeper covers a dead one)
     result = post(claimed, policy.timeout_seconds)
     with own.begin() as session:
-        delivery = webhooks.record_attempt(session, delivery_id, result,
-                                           max_attempts=policy.max_retries + 1,
-                                           backoff=policy.backoff)
+        delivery = webhooks.record_attempt(
+            session,
+            delivery_id,
+            result,
+            max_attempts=policy.max_retries + 1,
+            backoff=policy.backoff,
+        )
         status, attempts = delivery.status, delivery.attempts
-    log.info("webhook.attempt", status=status, status_code=result.status_code,
-             duration_ms=result.duration_ms, error=result.error and result.error[:200],
-             attempts=attempts)
+    log.info(
+        "webhook.attempt",
+        status=status,
+        status_code=result.status_code,
+        duration_ms=result.duration_ms,
+        error=result.error and result.error[:200],
+        attempts=attempts,
+    )
     if status == "retrying":  # a shortcut to the due time; the row is the durable copy
-        deliver_webhook.send_with_options(kwargs={"delivery_id": delivery_id},
-                                          delay=policy.backoff_ms(attempts))
+        deliver_webhook.send_with_options(
+            kwargs={"delivery_id": delivery_id}, delay=policy.backoff_ms(attempts)
+        )
 
 
-def sweep_due(broker: dramatiq.Broker, factory: Any, *, lease: dt.timedelta,
-              batch: int = 500, max_batches: int = 20) -> int:
-    """Send every delivery that is due (see ``hub.webhooks.take_due``); return how many."""
+def sweep_due(
+    broker: dramatiq.Broker,
+    factory: Any,
+    *,
+    lease: dt.timedelta,
+    batch: int = 500,
+    max_batches: int = 20,
+) -> int:
+    """Send every delivery that is due (see ``hub.notify.webhooks.take_due``); return how many."""
     actor = broker.get_actor(webhooks.DELIVER_ACTOR)
     count = 0
     for _ in range(max_batches):

@@ -31,22 +31,37 @@ from stdnum.it import codicefiscale
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hub import bulk
 from hub.db import make_engine, make_session_factory
 from hub.logging import configure_logging
 from hub.migrate import upgrade
 from hub.models import BulkLoad, Ente, Intermediary, Station
+from hub.positions import bulk
 from web.api.bulk import api_shape
 
-PG_ADMIN = os.environ.get("PAYHUB_BENCH_PG",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "PAYHUB_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 IBAN = "IT60X0542811101000000123456"
 IBAN2 = "IT36A0301503200000003517230"
-HEADER = ["iupd", "debtor_type", "debtor_fiscal_code", "debtor_name", "description", "amount",
-          "due_date", "instalment_number", "instalment_count", "transfer1_amount",
-          "transfer1_remittance_information", "transfer1_category", "transfer1_iban",
-          "transfer2_amount", "transfer2_remittance_information", "transfer2_category",
-          "transfer2_iban"]
+HEADER = [
+    "iupd",
+    "debtor_type",
+    "debtor_fiscal_code",
+    "debtor_name",
+    "description",
+    "amount",
+    "due_date",
+    "instalment_number",
+    "instalment_count",
+    "transfer1_amount",
+    "transfer1_remittance_information",
+    "transfer1_category",
+    "transfer1_iban",
+    "transfer2_amount",
+    "transfer2_remittance_information",
+    "transfer2_category",
+    "transfer2_iban",
+]
 
 
 def rss_mib() -> float:
@@ -60,8 +75,10 @@ def rss_mib() -> float:
 def debtor_code(k: int) -> str:
     """A valid fiscal code, different for each k below 33,600,000 (a real file's debtors are
     all different: the identifier checks' cache must not see them repeat)."""
-    base = (f"RSSMRA{k % 100:02d}{'ABCDEHLMPRST'[k // 100 % 12]}{1 + k // 1200 % 28:02d}"
-            f"H{k // 33600 % 1000:03d}")
+    base = (
+        f"RSSMRA{k % 100:02d}{'ABCDEHLMPRST'[k // 100 % 12]}{1 + k // 1200 % 28:02d}"
+        f"H{k // 33600 % 1000:03d}"
+    )
     return base + codicefiscale.calc_check_digit(base)
 
 
@@ -77,21 +94,48 @@ def generate(path: Path, rows: int) -> None:
             base = [f"BULK-{k:07d}", "F", debtor_code(k), "Mario Rossi", "TARI 2026"]
             if k % 4 == 0 and rows - written >= 3:
                 for n in (1, 2, 3):
-                    writer.writerow([*base, "40,00", (due + dt.timedelta(days=30 * n))
-                                     .isoformat(), n, 3, "40,00", "TARI", "9/0101101IM/", IBAN,
-                                     "", "", "", ""])
+                    writer.writerow(
+                        [
+                            *base,
+                            "40,00",
+                            (due + dt.timedelta(days=30 * n)).isoformat(),
+                            n,
+                            3,
+                            "40,00",
+                            "TARI",
+                            "9/0101101IM/",
+                            IBAN,
+                            "",
+                            "",
+                            "",
+                            "",
+                        ]
+                    )
                 written += 3
             else:
                 two = k % 3 == 0
-                writer.writerow([*base, "120,00", due.isoformat(), "", "",
-                                 "100,00" if two else "120,00", "TARI", "9/0101101IM/", IBAN,
-                                 *(("20,00", "TEFA", "9/0101101IM/", IBAN2) if two
-                                   else ("", "", "", ""))])
+                writer.writerow(
+                    [
+                        *base,
+                        "120,00",
+                        due.isoformat(),
+                        "",
+                        "",
+                        "100,00" if two else "120,00",
+                        "TARI",
+                        "9/0101101IM/",
+                        IBAN,
+                        *(("20,00", "TEFA", "9/0101101IM/", IBAN2) if two else ("", "", "", "")),
+                    ]
+                )
                 written += 1
 
 
-FLOOR_TABLES = (("debt_position", "id"), ("payment_option", "position_id"),
-                ("transfer", "option_id"))
+FLOOR_TABLES = (
+    ("debt_position", "id"),
+    ("payment_option", "position_id"),
+    ("transfer", "option_id"),
+)
 
 
 def copy_floor(engine: sa.Engine, chunk_positions: int) -> tuple[float, list[int]]:
@@ -114,15 +158,18 @@ def copy_floor(engine: sa.Engine, chunk_positions: int) -> tuple[float, list[int
             # not timed: read the chunk's rows back (positions by id, options by position,
             # transfers by option)
             with conn.cursor() as cur:
-                cur.execute("SELECT * FROM debt_position WHERE id >= %s AND id < %s",
-                            (start, end))
+                cur.execute("SELECT * FROM debt_position WHERE id >= %s AND id < %s", (start, end))
                 chunk = [cur.fetchall()]
-                cur.execute("SELECT * FROM payment_option WHERE position_id >= %s "
-                            "AND position_id < %s", (start, end))
+                cur.execute(
+                    "SELECT * FROM payment_option WHERE position_id >= %s AND position_id < %s",
+                    (start, end),
+                )
                 chunk.append(cur.fetchall())
-                cur.execute("SELECT t.* FROM transfer t JOIN payment_option o ON o.id = "
-                            "t.option_id WHERE o.position_id >= %s AND o.position_id < %s",
-                            (start, end))
+                cur.execute(
+                    "SELECT t.* FROM transfer t JOIN payment_option o ON o.id = "
+                    "t.option_id WHERE o.position_id >= %s AND o.position_id < %s",
+                    (start, end),
+                )
                 chunk.append(cur.fetchall())
             conn.commit()
             started = time.perf_counter()
@@ -146,8 +193,9 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=bulk.CHUNK_ROWS)
     parser.add_argument("--publish", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the database")
-    parser.add_argument("--no-floor", action="store_true",
-                        help="skip the PostgreSQL floor (COPY of the same rows)")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the PostgreSQL floor (COPY of the same rows)"
+    )
     args = parser.parse_args()
     configure_logging({"payhub.log_level": "WARNING"})
 
@@ -164,19 +212,23 @@ def main() -> None:
             path = Path(tmp) / "bulk.csv"
             started = time.perf_counter()
             generate(path, args.rows)
-            print(f"generated {args.rows} rows, {path.stat().st_size / 2**20:.1f} MiB, in "
-                  f"{time.perf_counter() - started:.1f} s")
+            print(
+                f"generated {args.rows} rows, {path.stat().st_size / 2**20:.1f} MiB, in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
             with factory.begin() as session:
                 broker = Intermediary(broker_code="99999999999", name="Bench")
                 station = Station(station_code="99999999999_01", intermediary=broker)
-                ente = Ente(fiscal_code="77777777777", name="Bench", iban=IBAN,
-                            segregation_code="01")
+                ente = Ente(
+                    fiscal_code="77777777777", name="Bench", iban=IBAN, segregation_code="01"
+                )
                 station.enti.append(ente)
                 session.add_all([broker, station, ente])
                 session.flush()
                 stored = bulk.StoredFile(path, path.stat().st_size, "0" * 64, "csv")
-                load_id = bulk.create_load(session, ente, stored, publish=args.publish,
-                                           cause="bench").id
+                load_id = bulk.create_load(
+                    session, ente, stored, publish=args.publish, cause="bench"
+                ).id
             print(f"RSS before the load: {rss_mib():.1f} MiB")
             started, tenth, marks = time.perf_counter(), args.rows // 10, []
             while True:
@@ -190,8 +242,10 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             with factory() as session:
                 load = session.get(BulkLoad, load_id)
-                print(f"rows {load.rows_done} (failed {load.rows_failed}), positions "
-                      f"{load.positions_created}, publish={args.publish}, chunk {args.chunk}")
+                print(
+                    f"rows {load.rows_done} (failed {load.rows_failed}), positions "
+                    f"{load.positions_created}, publish={args.publish}, chunk {args.chunk}"
+                )
             print(f"{elapsed:.1f} s, {load.rows_done / elapsed:,.0f} rows/s")
             print(f"RSS per tenth (MiB): {' '.join(marks)}")
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -200,16 +254,22 @@ def main() -> None:
             # positions per chunk as the load had them on average
             per_chunk = max(1, round(load.positions_created * args.chunk / load.rows_done))
             floor, counts = copy_floor(engine, per_chunk)
-            print(f"PostgreSQL floor: COPY of the same {counts[0]} positions, {counts[1]} "
-                  f"options, {counts[2]} transfers into plain tables, {per_chunk} positions "
-                  f"per transaction: {floor:.1f} s, {load.rows_done / floor:,.0f} rows/s")
+            print(
+                f"PostgreSQL floor: COPY of the same {counts[0]} positions, {counts[1]} "
+                f"options, {counts[2]} transfers into plain tables, {per_chunk} positions "
+                f"per transaction: {floor:.1f} s, {load.rows_done / floor:,.0f} rows/s"
+            )
             print(f"load / floor: {elapsed / floor:.1f}x the time")
     finally:
         engine.dispose()
         if not args.keep:
             with admin.connect() as conn:
-                conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                     "WHERE datname = :n"), {"n": name})
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                    ),
+                    {"n": name},
+                )
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 

@@ -14,8 +14,10 @@ from lxml import etree
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 PAFN = "http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"
 _conn = None  # gunicorn sync worker: one request at a time per process
-_SQL = ("SELECT o.amount_cents, o.due_date, e.name FROM payment_option o "
-        "JOIN ente e ON e.id = o.ente_id WHERE e.fiscal_code = %s AND o.notice_number = %s")
+_SQL = (
+    "SELECT o.amount_cents, o.due_date, e.name FROM payment_option o "
+    "JOIN ente e ON e.id = o.ente_id WHERE e.fiscal_code = %s AND o.notice_number = %s"
+)
 
 
 def app(environ, start_response):
@@ -40,6 +42,7 @@ def app(environ, start_response):
     etree.SubElement(res, "fiscalCodePA").text = fiscal_code
     etree.SubElement(res, "companyName").text = row[2]
     out = etree.tostring(env, xml_declaration=True, encoding="UTF-8")
-    start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
-                              ("Content-Length", str(len(out)))])
+    start_response(
+        "200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(out)))]
+    )
     return [out]

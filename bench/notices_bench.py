@@ -26,13 +26,15 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hub.db import make_engine, make_session_factory
-from hub.debts import OptionIn, PositionIn, TransferIn, create_position
 from hub.logging import configure_logging
 from hub.migrate import upgrade
 from hub.models import Ente, Intermediary, NoticeBatch, Station
+from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
 from hub.printing import batches
 
-PG_ADMIN = os.environ.get("PAYHUB_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "PAYHUB_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 IBAN = "IT60X0542811101000000123456"
 
 
@@ -49,9 +51,14 @@ def load(factory, count: int) -> int:
     with factory.begin() as session:
         broker = Intermediary(broker_code="99999999999", name="Bench")
         station = Station(station_code="99999999999_01", intermediary=broker)
-        ente = Ente(fiscal_code="00085240950", name="Comune di Benchmark", iban=IBAN,
-                    postal_iban="IT57N0760103200000016302093", cbill_code="A0EDT",
-                    segregation_code="01")
+        ente = Ente(
+            fiscal_code="00085240950",
+            name="Comune di Benchmark",
+            iban=IBAN,
+            postal_iban="IT57N0760103200000016302093",
+            cbill_code="A0EDT",
+            segregation_code="01",
+        )
         station.enti.append(ente)
         session.add_all([broker, station, ente])
         session.flush()
@@ -62,12 +69,26 @@ def load(factory, count: int) -> int:
             ente = session.get(Ente, ente_id)
             for i in range(done, min(done + 1000, count)):
                 amount = f"{10 + i % 500}.{i % 100:02d}"
-                create_position(session, ente, PositionIn(
-                    iupd=f"B-{i}", debtor_type="F", debtor_fiscal_code="RSSMRA80A01H501U",
-                    debtor_name=f"Mario Rossi {i}", description="TARI 2026 - tassa rifiuti",
-                    options=[OptionIn(amount=amount, due_date=due, transfers=[
-                        TransferIn(amount, "TARI", "9/0101108TS/", iban=IBAN)])],
-                ), publish=True, cause="bench")
+                create_position(
+                    session,
+                    ente,
+                    PositionIn(
+                        iupd=f"B-{i}",
+                        debtor_type="F",
+                        debtor_fiscal_code="RSSMRA80A01H501U",
+                        debtor_name=f"Mario Rossi {i}",
+                        description="TARI 2026 - tassa rifiuti",
+                        options=[
+                            OptionIn(
+                                amount=amount,
+                                due_date=due,
+                                transfers=[TransferIn(amount, "TARI", "9/0101108TS/", iban=IBAN)],
+                            )
+                        ],
+                    ),
+                    publish=True,
+                    cause="bench",
+                )
             done = min(done + 1000, count)
     return ente_id
 
@@ -77,8 +98,9 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def lane(url: str, batch_id: int, out: Path, chunk: int, count: int
-         ) -> tuple[float, list[float], float, float]:
+def lane(
+    url: str, batch_id: int, out: Path, chunk: int, count: int
+) -> tuple[float, list[float], float, float]:
     """One lane, as one worker process runs it: chunks until nothing is left. Returns the RSS at
     start, after each tenth, the peak, and the CPU seconds (user + system) the lane used."""
     cpu0 = cpu_seconds()
@@ -93,8 +115,12 @@ def lane(url: str, batch_id: int, out: Path, chunk: int, count: int
         if more and done % step < chunk:
             samples.append(rss_mib())
     engine.dispose()
-    return (start, samples, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            cpu_seconds() - cpu0)
+    return (
+        start,
+        samples,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        cpu_seconds() - cpu0,
+    )
 
 
 def main() -> None:
@@ -119,8 +145,9 @@ def main() -> None:
         ente_id = load(factory, args.count)
         print(f"loaded {args.count} positions in {time.perf_counter() - t0:.1f} s")
         with factory.begin() as session:
-            batch = batches.create_batch(session, session.get(Ente, ente_id),
-                                         iupds=[f"B-{i}" for i in range(args.count)])
+            batch = batches.create_batch(
+                session, session.get(Ente, ente_id), iupds=[f"B-{i}" for i in range(args.count)]
+            )
             batch_id = batch.id
         url = engine.url.render_as_string(hide_password=False)
         engine.dispose()
@@ -130,30 +157,40 @@ def main() -> None:
         else:
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(args.processes) as pool:
-                reports = pool.starmap(lane, [(url, batch_id, out, args.chunk, args.count)]
-                                       * args.processes)
+                reports = pool.starmap(
+                    lane, [(url, batch_id, out, args.chunk, args.count)] * args.processes
+                )
         elapsed = time.perf_counter() - t0
         with make_session_factory(engine)() as session:
             batch = session.get(NoticeBatch, batch_id)
             zip_mib = (batch.zip_bytes or 0) / 2**20
             assert batch.rendered == args.count, batch.rendered
         rate = args.count / elapsed
-        print(f"batch of {args.count} notices, {args.processes} process(es): {elapsed:.1f} s, "
-              f"{rate:.0f} notices/s, {rate / args.processes:.0f} per process; "
-              f"zip {zip_mib:.0f} MiB")
+        print(
+            f"batch of {args.count} notices, {args.processes} process(es): {elapsed:.1f} s, "
+            f"{rate:.0f} notices/s, {rate / args.processes:.0f} per process; "
+            f"zip {zip_mib:.0f} MiB"
+        )
         cpu = sum(r[3] for r in reports)
-        print(f"CPU (user + system, all lanes) {cpu:.1f} s: {1000 * cpu / args.count:.1f} ms per "
-              f"notice, {args.count / cpu:.0f} notices per CPU-second")
+        print(
+            f"CPU (user + system, all lanes) {cpu:.1f} s: {1000 * cpu / args.count:.1f} ms per "
+            f"notice, {args.count / cpu:.0f} notices per CPU-second"
+        )
         start, samples, _, _ = reports[0]
-        print(f"RSS of process 1 at start {start:.0f} MiB; every tenth: "
-              + " ".join(f"{s:.0f}" for s in samples) + " MiB; peak per process: "
-              + ", ".join(f"{r[2]:.0f}" for r in reports) + " MiB")
+        print(
+            f"RSS of process 1 at start {start:.0f} MiB; every tenth: "
+            + " ".join(f"{s:.0f}" for s in samples)
+            + " MiB; peak per process: "
+            + ", ".join(f"{r[2]:.0f}" for r in reports)
+            + " MiB"
+        )
     finally:
         engine.dispose()
         if not args.keep:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
             import shutil
+
             shutil.rmtree(out, ignore_errors=True)
         else:
             print(f"kept database {name} and {out}")

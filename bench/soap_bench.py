@@ -25,41 +25,53 @@ import requests
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get("PAYHUB_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "PAYHUB_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REDIS = os.environ.get("PAYHUB_BENCH_REDIS", "redis://127.0.0.1:6379/14")
 DB = "payhub_bench"
 N_POSITIONS = 1000
-ENV = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
-       'xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Body>{}'
-       "</soapenv:Body></soapenv:Envelope>")
-WHO = ("<idPA>77777777777</idPA><idBrokerPA>77777777777</idBrokerPA>"
-       "<idStation>77777777777_01</idStation>")
-VERIFY = ENV.format(f"<pafn:paVerifyPaymentNoticeReq>{WHO}<qrCode><fiscalCode>77777777777"
-                    "</fiscalCode><noticeNumber>311111111112222222</noticeNumber></qrCode>"
-                    "</pafn:paVerifyPaymentNoticeReq>")
+ENV = (
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+    'xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Body>{}'
+    "</soapenv:Body></soapenv:Envelope>"
+)
+WHO = (
+    "<idPA>77777777777</idPA><idBrokerPA>77777777777</idBrokerPA>"
+    "<idStation>77777777777_01</idStation>"
+)
+VERIFY = ENV.format(
+    f"<pafn:paVerifyPaymentNoticeReq>{WHO}<qrCode><fiscalCode>77777777777"
+    "</fiscalCode><noticeNumber>311111111112222222</noticeNumber></qrCode>"
+    "</pafn:paVerifyPaymentNoticeReq>"
+)
 
 
 def get_payment(notice: str) -> str:
-    return ENV.format(f"<pafn:paGetPaymentV2Request>{WHO}<qrCode><fiscalCode>77777777777"
-                      f"</fiscalCode><noticeNumber>{notice}</noticeNumber></qrCode>"
-                      "<amount>10.00</amount></pafn:paGetPaymentV2Request>")
+    return ENV.format(
+        f"<pafn:paGetPaymentV2Request>{WHO}<qrCode><fiscalCode>77777777777"
+        f"</fiscalCode><noticeNumber>{notice}</noticeNumber></qrCode>"
+        "<amount>10.00</amount></pafn:paGetPaymentV2Request>"
+    )
 
 
 def send_rt(receipt_id: str, notice: str, iuv: str) -> str:
-    receipt = (f"<receiptId>{receipt_id}</receiptId><noticeNumber>{notice}</noticeNumber>"
-               "<fiscalCode>77777777777</fiscalCode><outcome>OK</outcome>"
-               f"<creditorReferenceId>{iuv}</creditorReferenceId><paymentAmount>10.00"
-               "</paymentAmount><description>bench</description><companyName>Comune"
-               "</companyName><debtor><uniqueIdentifier><entityUniqueIdentifierType>F"
-               "</entityUniqueIdentifierType><entityUniqueIdentifierValue>RSSMRA80A01H501U"
-               "</entityUniqueIdentifierValue></uniqueIdentifier><fullName>Mario Rossi"
-               "</fullName></debtor><transferList><transfer><idTransfer>1</idTransfer>"
-               "<transferAmount>10.00</transferAmount><fiscalCodePA>77777777777</fiscalCodePA>"
-               "<IBAN>IT60X0542811101000000123456</IBAN><remittanceInformation>bench"
-               "</remittanceInformation><transferCategory>9/0101108TS/</transferCategory>"
-               "</transfer></transferList><idPSP>BCITITMM</idPSP><PSPCompanyName>PSP"
-               "</PSPCompanyName><idChannel>BCITITMM_01</idChannel><channelDescription>app"
-               "</channelDescription><fee>1.00</fee>")
+    receipt = (
+        f"<receiptId>{receipt_id}</receiptId><noticeNumber>{notice}</noticeNumber>"
+        "<fiscalCode>77777777777</fiscalCode><outcome>OK</outcome>"
+        f"<creditorReferenceId>{iuv}</creditorReferenceId><paymentAmount>10.00"
+        "</paymentAmount><description>bench</description><companyName>Comune"
+        "</companyName><debtor><uniqueIdentifier><entityUniqueIdentifierType>F"
+        "</entityUniqueIdentifierType><entityUniqueIdentifierValue>RSSMRA80A01H501U"
+        "</entityUniqueIdentifierValue></uniqueIdentifier><fullName>Mario Rossi"
+        "</fullName></debtor><transferList><transfer><idTransfer>1</idTransfer>"
+        "<transferAmount>10.00</transferAmount><fiscalCodePA>77777777777</fiscalCodePA>"
+        "<IBAN>IT60X0542811101000000123456</IBAN><remittanceInformation>bench"
+        "</remittanceInformation><transferCategory>9/0101108TS/</transferCategory>"
+        "</transfer></transferList><idPSP>BCITITMM</idPSP><PSPCompanyName>PSP"
+        "</PSPCompanyName><idChannel>BCITITMM_01</idChannel><channelDescription>app"
+        "</channelDescription><fee>1.00</fee>"
+    )
     return ENV.format(f"<pafn:paSendRTReq>{WHO}<receipt>{receipt}</receipt></pafn:paSendRTReq>")
 
 
@@ -77,9 +89,9 @@ def prepare_database() -> tuple[str, list[tuple[str, str]]]:
     from sqlalchemy.orm import Session
 
     from hub.db import make_engine
-    from hub.debts import OptionIn, PositionIn, TransferIn, create_position
     from hub.migrate import upgrade
     from hub.models import Ente
+    from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
     from hub.seed import DEMO_EC, DEMO_IBAN, seed_demo
 
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
@@ -104,12 +116,28 @@ def prepare_database() -> tuple[str, list[tuple[str, str]]]:
         seed_demo(s)
         ec = s.scalars(sa.select(Ente).where(Ente.fiscal_code == DEMO_EC)).one()
         for i in range(N_POSITIONS):
-            pos = create_position(s, ec, PositionIn(
-                iupd=f"BENCH-{i}", debtor_type="F", debtor_fiscal_code="RSSMRA80A01H501U",
-                debtor_name="Mario Rossi", description="bench", options=[OptionIn(
-                    amount="10.00", due_date=dt.date.today() + dt.timedelta(days=30),
-                    transfers=[TransferIn("10.00", "bench", "9/0101108TS/", iban=DEMO_IBAN)])],
-            ), publish=True, cause="bench")
+            pos = create_position(
+                s,
+                ec,
+                PositionIn(
+                    iupd=f"BENCH-{i}",
+                    debtor_type="F",
+                    debtor_fiscal_code="RSSMRA80A01H501U",
+                    debtor_name="Mario Rossi",
+                    description="bench",
+                    options=[
+                        OptionIn(
+                            amount="10.00",
+                            due_date=dt.date.today() + dt.timedelta(days=30),
+                            transfers=[
+                                TransferIn("10.00", "bench", "9/0101108TS/", iban=DEMO_IBAN)
+                            ],
+                        )
+                    ],
+                ),
+                publish=True,
+                cause="bench",
+            )
             notices.append((pos.options[0].notice_number, pos.options[0].iuv))
         s.commit()
     engine.dispose()
@@ -118,9 +146,22 @@ def prepare_database() -> tuple[str, list[tuple[str, str]]]:
 
 def start(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--chdir", str(ROOT), app],
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--chdir",
+            str(ROOT),
+            app,
+        ],
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -155,9 +196,12 @@ end
 def wrk(url: str, lua: str, seconds: int, connections: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(lua + KO_COUNTER)
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
-                          "-s", f.name, url], capture_output=True, text=True, timeout=seconds + 30
-                         ).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", f.name, url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    ).stdout
     os.unlink(f.name)
 
     def ms(label: str) -> float:
@@ -168,41 +212,50 @@ def wrk(url: str, lua: str, seconds: int, connections: int) -> dict[str, float]:
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     ko = re.search(r"KO answers: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p50": ms("50%"), "p99": ms("99%"),
-            "errors": max(int(errors.group(1)) if errors else 0, int(ko.group(1))),
-            "socket_errors": socket_errors.group(1) if socket_errors else ""}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": ms("50%"),
+        "p99": ms("99%"),
+        "errors": max(int(errors.group(1)) if errors else 0, int(ko.group(1))),
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
 
 
 def lua_post(body: str, action: str) -> str:
     escaped = body.replace("\\", "\\\\").replace('"', '\\"')
-    return (f'wrk.method = "POST"\nwrk.body = "{escaped}"\n'
-            f'wrk.headers["Content-Type"] = "text/xml"\nwrk.headers["SOAPAction"] = "{action}"\n')
+    return (
+        f'wrk.method = "POST"\nwrk.body = "{escaped}"\n'
+        f'wrk.headers["Content-Type"] = "text/xml"\nwrk.headers["SOAPAction"] = "{action}"\n'
+    )
 
 
 def lua_get_payment(notices: list[tuple[str, str]]) -> str:
     """Activations cycling over the bench's notices (an open activation may be renewed)."""
     template = get_payment("NOTICE").replace("\\", "\\\\").replace('"', '\\"')
     rows = ",".join(f'"{n}"' for n, _ in notices)
-    return (f'local notices = {{{rows}}}\nlocal counter = 0\n'
-            f'local template = "{template}"\n'
-            'request = function()\n  counter = counter + 1\n'
-            '  local body = template:gsub("NOTICE", notices[(counter % #notices) + 1])\n'
-            '  return wrk.format("POST", nil, {["Content-Type"]="text/xml", '
-            '["SOAPAction"]="paGetPaymentV2"}, body)\nend\n')
+    return (
+        f"local notices = {{{rows}}}\nlocal counter = 0\n"
+        f'local template = "{template}"\n'
+        "request = function()\n  counter = counter + 1\n"
+        '  local body = template:gsub("NOTICE", notices[(counter % #notices) + 1])\n'
+        '  return wrk.format("POST", nil, {["Content-Type"]="text/xml", '
+        '["SOAPAction"]="paGetPaymentV2"}, body)\nend\n'
+    )
 
 
 def lua_send_rt(notices: list[tuple[str, str]], prefix: str) -> str:
     template = send_rt("RID", "NOTICE", "IUV").replace("\\", "\\\\").replace('"', '\\"')
     rows = ",".join(f'{{"{n}","{i}"}}' for n, i in notices)
-    return (f'local notices = {{{rows}}}\nlocal counter = 0\n'
-            f'local template = "{template}"\n'
-            'request = function()\n  counter = counter + 1\n'
-            '  local n = notices[(counter % #notices) + 1]\n'
-            f'  local rid = "{prefix}-" .. tid .. "-" .. counter\n'
-            '  local body = template:gsub("RID", rid):gsub("NOTICE", n[1]):gsub("IUV", n[2])\n'
-            '  return wrk.format("POST", nil, {["Content-Type"]="text/xml", '
-            '["SOAPAction"]="paSendRT"}, body)\nend\n')
+    return (
+        f"local notices = {{{rows}}}\nlocal counter = 0\n"
+        f'local template = "{template}"\n'
+        "request = function()\n  counter = counter + 1\n"
+        "  local n = notices[(counter % #notices) + 1]\n"
+        f'  local rid = "{prefix}-" .. tid .. "-" .. counter\n'
+        '  local body = template:gsub("RID", rid):gsub("NOTICE", n[1]):gsub("IUV", n[2])\n'
+        '  return wrk.format("POST", nil, {["Content-Type"]="text/xml", '
+        '["SOAPAction"]="paSendRT"}, body)\nend\n'
+    )
 
 
 def paced(url: str, bodies, rate: int, seconds: int) -> dict[str, float]:
@@ -212,8 +265,7 @@ def paced(url: str, bodies, rate: int, seconds: int) -> dict[str, float]:
 
     def one(body: str) -> tuple[float, bool]:
         t0 = time.perf_counter()
-        r = requests.post(url, data=body.encode(), headers={"Content-Type": "text/xml"},
-                          timeout=10)
+        r = requests.post(url, data=body.encode(), headers={"Content-Type": "text/xml"}, timeout=10)
         ok = r.status_code == 200 and b"<outcome>OK" in r.content
         return (time.perf_counter() - t0) * 1000, ok
 
@@ -240,8 +292,10 @@ def main() -> None:
     url, notices = prepare_database()
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     floor_port, hub_port = free_port(), free_port()
-    procs = [start("bench.floor_app:app", floor_port, {"BENCH_PG_DSN": dsn}),
-             start("bench.payhub_wsgi:app", hub_port, {"DATABASE_URL": url, "REDIS_URL": REDIS})]
+    procs = [
+        start("bench.floor_app:app", floor_port, {"BENCH_PG_DSN": dsn}),
+        start("bench.payhub_wsgi:app", hub_port, {"DATABASE_URL": url, "REDIS_URL": REDIS}),
+    ]
     floor_url = f"http://127.0.0.1:{floor_port}/"
     hub_url = f"http://127.0.0.1:{hub_port}/soap/paForNode"
     try:
@@ -249,35 +303,47 @@ def main() -> None:
             for _ in range(20):
                 requests.post(u, data=VERIFY.encode(), headers={"Content-Type": "text/xml"})
         rows = {
-            "floor paVerify (wrk)": wrk(floor_url, lua_post(VERIFY, "paVerifyPaymentNotice"),
-                                        opts.seconds, opts.connections),
-            "payhub paVerify (wrk)": wrk(hub_url, lua_post(VERIFY, "paVerifyPaymentNotice"),
-                                         opts.seconds, opts.connections),
+            "floor paVerify (wrk)": wrk(
+                floor_url, lua_post(VERIFY, "paVerifyPaymentNotice"), opts.seconds, opts.connections
+            ),
+            "payhub paVerify (wrk)": wrk(
+                hub_url, lua_post(VERIFY, "paVerifyPaymentNotice"), opts.seconds, opts.connections
+            ),
             # activations before any receipt: a paid notice can no longer be activated
-            "payhub paGetPaymentV2 (wrk)": wrk(hub_url, lua_get_payment(notices), opts.seconds,
-                                               opts.connections),
+            "payhub paGetPaymentV2 (wrk)": wrk(
+                hub_url, lua_get_payment(notices), opts.seconds, opts.connections
+            ),
             "payhub paVerify @50/s": paced(hub_url, lambda i: VERIFY, 50, opts.seconds),
             "payhub paGetPaymentV2 @50/s": paced(
-                hub_url, lambda i: get_payment(notices[i % len(notices)][0]), 50, opts.seconds),
-            "payhub paSendRT (wrk)": wrk(hub_url, lua_send_rt(notices, "wrk"), opts.seconds,
-                                         opts.connections),
+                hub_url, lambda i: get_payment(notices[i % len(notices)][0]), 50, opts.seconds
+            ),
+            "payhub paSendRT (wrk)": wrk(
+                hub_url, lua_send_rt(notices, "wrk"), opts.seconds, opts.connections
+            ),
             "payhub paSendRT @50/s": paced(
-                hub_url, lambda i: send_rt(f"paced-{i}", *notices[i % len(notices)]), 50,
-                opts.seconds),
+                hub_url,
+                lambda i: send_rt(f"paced-{i}", *notices[i % len(notices)]),
+                50,
+                opts.seconds,
+            ),
         }
     finally:
         for p in procs:
             p.terminate()
             p.wait(10)
     floor = rows["floor paVerify (wrk)"]["rps"]
-    print(f"\n{'scenario':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-          f"{'x floor':>8}")
+    print(
+        f"\n{'scenario':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x floor':>8}"
+    )
     for name, r in rows.items():
         ratio = f"{r['rps'] / floor:.2f}" if "wrk" in name else "-"
-        print(f"{name:30} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7} "
-              f"{ratio:>8}")
-    print(f"\n(gunicorn -w 2 each, {opts.connections} wrk connections, {opts.seconds}s, "
-          f"{os.cpu_count()} CPUs shared by servers, load, PostgreSQL and Redis)")
+        print(
+            f"{name:30} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7} {ratio:>8}"
+        )
+    print(
+        f"\n(gunicorn -w 2 each, {opts.connections} wrk connections, {opts.seconds}s, "
+        f"{os.cpu_count()} CPUs shared by servers, load, PostgreSQL and Redis)"
+    )
 
 
 if __name__ == "__main__":

@@ -25,13 +25,23 @@ from bench import soap_bench  # noqa: E402
 
 def caller(app, path: str, body: bytes):
     def call() -> bytes:
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SCRIPT_NAME": "",
-                   "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "text/xml",
-                   "wsgi.input": io.BytesIO(body), "SERVER_NAME": "127.0.0.1",
-                   "SERVER_PORT": "80", "wsgi.url_scheme": "http", "HTTP_HOST": "127.0.0.1",
-                   "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
-                   "HTTP_SOAPACTION": "paVerifyPaymentNotice"}
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "SCRIPT_NAME": "",
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": "text/xml",
+            "wsgi.input": io.BytesIO(body),
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+            "HTTP_HOST": "127.0.0.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_SOAPACTION": "paVerifyPaymentNotice",
+        }
         return b"".join(app(environ, lambda status, headers, exc_info=None: None))
+
     return call
 
 

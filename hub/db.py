@@ -98,9 +98,11 @@ def engine_options(settings: dict[str, Any]) -> dict[str, Any]:
     if settings["sqlalchemy.url"].startswith("sqlite"):
         return {}
     options: dict[str, Any] = {}
-    for key, name, cast in (("payhub.db_pool_size", "pool_size", int),
-                            ("payhub.db_max_overflow", "max_overflow", int),
-                            ("payhub.db_pre_ping", "pool_pre_ping", as_bool)):
+    for key, name, cast in (
+        ("payhub.db_pool_size", "pool_size", int),
+        ("payhub.db_max_overflow", "max_overflow", int),
+        ("payhub.db_pre_ping", "pool_pre_ping", as_bool),
+    ):
         if key in settings:
             options[name] = cast(settings[key])
     return options

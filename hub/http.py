@@ -34,8 +34,9 @@ def verify_setting(settings: Mapping[str, Any]) -> str | bool:
     try:
         extra = Path(path).read_bytes()
     except OSError as exc:
-        raise SettingsError(f"payhub.outgoing_ca_bundle: cannot read {path} "
-                            f"({exc.strerror or exc})") from None
+        raise SettingsError(
+            f"payhub.outgoing_ca_bundle: cannot read {path} ({exc.strerror or exc})"
+        ) from None
     if b"-----BEGIN CERTIFICATE-----" not in extra:
         raise SettingsError(f"payhub.outgoing_ca_bundle: {path} holds no PEM certificate")
     if as_bool(settings.get("payhub.outgoing_ca_only", False)):

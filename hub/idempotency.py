@@ -25,8 +25,9 @@ def claim(session: Session, ente_id: int, key: str, request_hash: str) -> Idempo
     """The record for (Ente, key): an existing one (its ``status_code`` set) or a fresh claim
     in the caller's transaction. A concurrent twin waits on the unique index until the first
     commits, then reads the first's record."""
-    query = sa.select(IdempotencyRecord).where(IdempotencyRecord.ente_id == ente_id,
-                                               IdempotencyRecord.key == key)
+    query = sa.select(IdempotencyRecord).where(
+        IdempotencyRecord.ente_id == ente_id, IdempotencyRecord.key == key
+    )
     record = session.scalar(query)
     if record is not None:
         return record
@@ -40,6 +41,10 @@ def claim(session: Session, ente_id: int, key: str, request_hash: str) -> Idempo
     return record
 
 
-def remember(record: IdempotencyRecord, status_code: int, response: dict[str, Any],
-             location: str | None = None) -> None:
+def remember(
+    record: IdempotencyRecord,
+    status_code: int,
+    response: dict[str, Any],
+    location: str | None = None,
+) -> None:
     record.status_code, record.response, record.location = status_code, response, location

@@ -75,63 +75,105 @@ def _outbox_open() -> Any:
 def outbox_backlog(session: Session, now: dt.datetime) -> tuple[int, float]:
     """How many outbox rows are open, and the age in seconds of the oldest (0: none)."""
     count, oldest = session.execute(
-        sa.select(sa.func.count(), sa.func.min(OutboxMessage.created_at))
-        .where(_outbox_open())).one()
+        sa.select(sa.func.count(), sa.func.min(OutboxMessage.created_at)).where(_outbox_open())
+    ).one()
     return int(count), _age(now, oldest)
 
 
 def outbox_dead(session: Session) -> int:
     """Outbox rows given up after their attempt cap and not processed since (support lists
     and sends them again); they are not part of the backlog."""
-    return int(session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.dead_at.is_not(None), OutboxMessage.processed_at.is_(None))) or 0)
+    return int(
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.dead_at.is_not(None), OutboxMessage.processed_at.is_(None))
+        )
+        or 0
+    )
 
 
 def outbox_dead_messages(session: Session, limit: int = DEAD_LISTED) -> list[dict[str, Any]]:
     """The newest dead outbox messages, as ``payhub status`` lists them."""
     from hub import outbox
 
-    return [{"id": row.id, "actor_name": row.actor_name, "attempts": row.attempts,
-             "last_error": row.last_error, "dead_at": row.dead_at.isoformat()}
-            for row in outbox.dead(session, limit=limit)]
+    return [
+        {
+            "id": row.id,
+            "actor_name": row.actor_name,
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+            "dead_at": row.dead_at.isoformat() if row.dead_at else None,
+        }
+        for row in outbox.dead(session, limit=limit)
+    ]
 
 
 def expired_claims(session: Session) -> int:
     """Webhook sending leases that expired, over every delivery (each an attempt of unknown
     outcome: the receiver may have had the event twice, with the same event id)."""
-    return int(session.scalar(sa.select(sa.func.coalesce(
-        sa.func.sum(WebhookDelivery.expired_claims), 0))) or 0)
+    return int(
+        session.scalar(sa.select(sa.func.coalesce(sa.func.sum(WebhookDelivery.expired_claims), 0)))
+        or 0
+    )
 
 
 def deliveries_by_state(session: Session, now: dt.datetime) -> tuple[dict[str, int], float]:
     """Webhook deliveries per status, and the age of the oldest one not delivered nor dead."""
-    counts = {status: int(n) for status, n in session.execute(
-        sa.select(WebhookDelivery.status, sa.func.count()).group_by(WebhookDelivery.status))}
-    oldest = session.scalar(sa.select(sa.func.min(WebhookDelivery.created_at)).where(
-        WebhookDelivery.status.not_in(("delivered", "dead"))))
+    counts = {
+        status: int(n)
+        for status, n in session.execute(
+            sa.select(WebhookDelivery.status, sa.func.count()).group_by(WebhookDelivery.status)
+        )
+    }
+    oldest = session.scalar(
+        sa.select(sa.func.min(WebhookDelivery.created_at)).where(
+            WebhookDelivery.status.not_in(("delivered", "dead"))
+        )
+    )
     return counts, _age(now, oldest)
 
 
-def receipts_per_minute(session: Session, now: dt.datetime,
-                        minutes: int = RECEIPT_WINDOW_MINUTES) -> float:
+def receipts_per_minute(
+    session: Session, now: dt.datetime, minutes: int = RECEIPT_WINDOW_MINUTES
+) -> float:
     """Receipts received over the last ``minutes`` minutes, per minute."""
-    count = session.scalar(sa.select(sa.func.count()).select_from(Receipt).where(
-        Receipt.received_at > now - dt.timedelta(minutes=minutes)))
+    count = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Receipt)
+        .where(Receipt.received_at > now - dt.timedelta(minutes=minutes))
+    )
     return round(int(count or 0) / minutes, 2)
 
 
-def station_times(session: Session, now: dt.datetime,
-                  minutes: int = STATION_WINDOW_MINUTES) -> dict[str, OperationTimes]:
+def station_times(
+    session: Session, now: dt.datetime, minutes: int = STATION_WINDOW_MINUTES
+) -> dict[str, OperationTimes]:
     """Answer times per paForNode operation over the last ``minutes`` minutes, added up over
     every web process's ``sla_minute`` rows."""
     since = now.replace(second=0, microsecond=0) - dt.timedelta(minutes=minutes)
-    rows = session.execute(sa.select(
-        SlaMinute.operation, SlaMinute.count, SlaMinute.over_threshold, SlaMinute.total_seconds,
-        SlaMinute.max_seconds, SlaMinute.histogram).where(SlaMinute.minute >= since))
+    rows = session.execute(
+        sa.select(
+            SlaMinute.operation,
+            SlaMinute.count,
+            SlaMinute.over_threshold,
+            SlaMinute.total_seconds,
+            SlaMinute.max_seconds,
+            SlaMinute.histogram,
+        ).where(SlaMinute.minute >= since)
+    )
     sums: dict[str, dict[str, Any]] = {}
     for op, count, over, total, top, histogram in rows:
-        s = sums.setdefault(op, {"count": 0, "over": 0, "total": 0.0, "max": 0.0,
-                                 "histogram": [0] * (len(HISTOGRAM_BOUNDS) + 1)})
+        s = sums.setdefault(
+            op,
+            {
+                "count": 0,
+                "over": 0,
+                "total": 0.0,
+                "max": 0.0,
+                "histogram": [0] * (len(HISTOGRAM_BOUNDS) + 1),
+            },
+        )
         s["count"] += count
         s["over"] += over
         s["total"] += total
@@ -144,10 +186,12 @@ def station_times(session: Session, now: dt.datetime,
         if not s["count"]:
             continue
         result[op] = OperationTimes(
-            count=s["count"], mean_seconds=round(s["total"] / s["count"], 6),
+            count=s["count"],
+            mean_seconds=round(s["total"] / s["count"], 6),
             max_seconds=round(s["max"], 6),
             within_threshold_ratio=round(1 - s["over"] / s["count"], 6),
-            p98_seconds=_quantile_bound(s["histogram"], s["count"], 0.98))
+            p98_seconds=_quantile_bound(s["histogram"], s["count"], 0.98),
+        )
     return result
 
 
@@ -173,9 +217,13 @@ def queue_lengths(client: Any, namespace: str, queues: list[str]) -> dict[str, d
         pipe.zcard(f"{key}.XQ")
     answers = pipe.execute()
     for i, q in enumerate(queues):
-        ready, held, delayed, dead = answers[4 * i: 4 * i + 4]
-        result[q] = {"ready": int(ready), "in_flight": max(int(held) - int(ready), 0),
-                     "delayed": int(delayed), "dead": int(dead)}
+        ready, held, delayed, dead = answers[4 * i : 4 * i + 4]
+        result[q] = {
+            "ready": int(ready),
+            "in_flight": max(int(held) - int(ready), 0),
+            "delayed": int(delayed),
+            "dead": int(dead),
+        }
     return result
 
 
@@ -195,14 +243,19 @@ def collect(session: Session, broker: Any = None, *, now: dt.datetime | None = N
     backlog, oldest = outbox_backlog(session, now)
     deliveries, oldest_delivery = deliveries_by_state(session, now)
     status = Status(
-        outbox_backlog=backlog, outbox_oldest_age_seconds=oldest,
-        outbox_dead=outbox_dead(session), deliveries=deliveries,
+        outbox_backlog=backlog,
+        outbox_oldest_age_seconds=oldest,
+        outbox_dead=outbox_dead(session),
+        deliveries=deliveries,
         deliveries_oldest_undelivered_age_seconds=oldest_delivery,
         receipts_per_minute=receipts_per_minute(session, now),
         receipts_window_minutes=RECEIPT_WINDOW_MINUTES,
-        station=station_times(session, now), station_window_minutes=STATION_WINDOW_MINUTES,
-        queues=None, deliveries_expired_claims=expired_claims(session),
-        outbox_dead_messages=outbox_dead_messages(session))
+        station=station_times(session, now),
+        station_window_minutes=STATION_WINDOW_MINUTES,
+        queues=None,
+        deliveries_expired_claims=expired_claims(session),
+        outbox_dead_messages=outbox_dead_messages(session),
+    )
     target = broker_queues(broker) if broker is not None else None
     if target is not None:
         try:
@@ -218,8 +271,7 @@ def backlog_problems(count: int, oldest_age: float, settings: Any) -> list[str]:
     ``payhub.health_outbox_max_backlog`` (1000) or an oldest one older than
     ``payhub.health_outbox_max_age_seconds`` (300)."""
     max_backlog = int(settings.get("payhub.health_outbox_max_backlog", DEFAULT_MAX_BACKLOG))
-    max_age = float(settings.get("payhub.health_outbox_max_age_seconds",
-                                 DEFAULT_MAX_AGE_SECONDS))
+    max_age = float(settings.get("payhub.health_outbox_max_age_seconds", DEFAULT_MAX_AGE_SECONDS))
     problems = []
     if count > max_backlog:
         problems.append(f"outbox backlog {count} > {max_backlog}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -30,8 +30,9 @@ CHUNK = 1000  # ids per IN (...): far below PostgreSQL's 65,535 parameters
 MAX_LEASE_DOUBLINGS = 5
 
 
-def enqueue(session: Session, actor_name: str, *, queue_name: str = "default",
-            **kwargs: Any) -> OutboxMessage:
+def enqueue(
+    session: Session, actor_name: str, *, queue_name: str = "default", **kwargs: Any
+) -> OutboxMessage:
     """Add a message for ``actor_name(**kwargs)`` to the current transaction.
 
     The message exists only if the transaction commits. ``kwargs`` must be JSON: send ids,
@@ -70,18 +71,28 @@ def message_dict(row: OutboxMessage) -> dict[str, Any]:
     }
 
 
-def due(session: Session, *, older_than: dt.timedelta, after_id: int = 0, limit: int = 500,
-        now: dt.datetime | None = None) -> list[dict[str, Any]]:
+def due(
+    session: Session,
+    *,
+    older_than: dt.timedelta,
+    after_id: int = 0,
+    limit: int = 500,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
     """Open messages the sweeper must send, by id after ``after_id`` (keyset paging): never
     sent and committed more than ``older_than`` ago, or sent and not processed by the end of
     their lease (Redis lost them, or nobody has got to them yet)."""
     now = now or utcnow()
-    never_sent = sa.and_(OutboxMessage.lease_until.is_(None),
-                         OutboxMessage.created_at <= now - older_than)
+    never_sent = sa.and_(
+        OutboxMessage.lease_until.is_(None), OutboxMessage.created_at <= now - older_than
+    )
     rows = session.scalars(
         sa.select(OutboxMessage)
-        .where(_open(), OutboxMessage.id > after_id,
-               sa.or_(never_sent, OutboxMessage.lease_until <= now))
+        .where(
+            _open(),
+            OutboxMessage.id > after_id,
+            sa.or_(never_sent, OutboxMessage.lease_until <= now),
+        )
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
@@ -94,7 +105,7 @@ def _open() -> sa.ColumnElement[bool]:
 
 def _chunks(ids: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
+        yield ids[start : start + CHUNK]
 
 
 def mark_sent(session: Session, sent: list[dict[str, Any]], *, lease: dt.timedelta) -> None:
@@ -109,23 +120,28 @@ def mark_sent(session: Session, sent: list[dict[str, Any]], *, lease: dt.timedel
         by_factor.setdefault(factor, []).append(message["id"])
     for factor, ids in by_factor.items():
         for chunk in _chunks(ids):
-            free = (sa.select(OutboxMessage.id)
-                    .where(OutboxMessage.id.in_(chunk), OutboxMessage.processed_at.is_(None))
-                    .with_for_update(skip_locked=True))
+            free = (
+                sa.select(OutboxMessage.id)
+                .where(OutboxMessage.id.in_(chunk), OutboxMessage.processed_at.is_(None))
+                .with_for_update(skip_locked=True)
+            )
             session.execute(
                 sa.update(OutboxMessage)
                 .where(OutboxMessage.id.in_(free.scalar_subquery()))
-                .values(sent_at=now, lease_until=now + lease * factor,
-                        attempts=OutboxMessage.attempts + 1, last_error=None),
-                execution_options={"synchronize_session": False})
+                .values(
+                    sent_at=now,
+                    lease_until=now + lease * factor,
+                    attempts=OutboxMessage.attempts + 1,
+                    last_error=None,
+                ),
+                execution_options={"synchronize_session": False},
+            )
 
 
 def mark_failed(session: Session, row_id: int, error: str) -> None:
     """Redis refused the message: say why; the sweeper tries again (not counted as a send)."""
     session.execute(
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.id == row_id)
-        .values(last_error=error[:500])
+        sa.update(OutboxMessage).where(OutboxMessage.id == row_id).values(last_error=error[:500])
     )
 
 
@@ -136,7 +152,8 @@ def mark_processed(session: Session, message_id: str) -> None:
         sa.update(OutboxMessage)
         .where(OutboxMessage.message_id == message_id, OutboxMessage.processed_at.is_(None))
         .values(processed_at=utcnow()),
-        execution_options={"synchronize_session": False})
+        execution_options={"synchronize_session": False},
+    )
 
 
 def give_up(session: Session, ids: list[int], *, reason: str) -> None:
@@ -146,15 +163,18 @@ def give_up(session: Session, ids: list[int], *, reason: str) -> None:
             sa.update(OutboxMessage)
             .where(OutboxMessage.id.in_(chunk), _open())
             .values(dead_at=utcnow(), last_error=reason[:500]),
-            execution_options={"synchronize_session": False})
+            execution_options={"synchronize_session": False},
+        )
 
 
-def dead(session: Session, *, limit: int = 50, after_id: int | None = None
-         ) -> list[OutboxMessage]:
+def dead(session: Session, *, limit: int = 50, after_id: int | None = None) -> list[OutboxMessage]:
     """Messages given up (never processed), newest first (``after_id``: next page)."""
-    query = (sa.select(OutboxMessage)
-             .where(OutboxMessage.dead_at.is_not(None), OutboxMessage.processed_at.is_(None))
-             .order_by(OutboxMessage.id.desc()).limit(limit))
+    query = (
+        sa.select(OutboxMessage)
+        .where(OutboxMessage.dead_at.is_not(None), OutboxMessage.processed_at.is_(None))
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
     if after_id is not None:
         query = query.where(OutboxMessage.id < after_id)
     return list(session.scalars(query))
@@ -164,28 +184,47 @@ def revive(session: Session, row_id: int) -> bool:
     """Send a dead message again (a new round of attempts); False if it is not dead."""
     result = session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id == row_id, OutboxMessage.dead_at.is_not(None),
-               OutboxMessage.processed_at.is_(None))
+        .where(
+            OutboxMessage.id == row_id,
+            OutboxMessage.dead_at.is_not(None),
+            OutboxMessage.processed_at.is_(None),
+        )
         .values(dead_at=None, attempts=0, sent_at=None, lease_until=utcnow()),
-        execution_options={"synchronize_session": False})
-    return bool(result.rowcount)
+        execution_options={"synchronize_session": False},
+    )
+    return bool(_rowcount(result))
 
 
-def purge_processed(session: Session, *, before: dt.datetime, limit: int = 1000
-                    ) -> tuple[int, int]:
+def purge_processed(session: Session, *, before: dt.datetime, limit: int = 1000) -> tuple[int, int]:
     """Delete at most ``limit`` outbox rows processed before ``before`` and at most ``limit``
     processed-message records that old; returns how many of each went. Open and dead rows
     stay. A message older than the retention is long finished: no lease sends it again."""
     rows = session.execute(
-        sa.delete(OutboxMessage).where(OutboxMessage.id.in_(
-            sa.select(OutboxMessage.id)
-            .where(OutboxMessage.processed_at < before)
-            .order_by(OutboxMessage.id).limit(limit).scalar_subquery())),
-        execution_options={"synchronize_session": False}).rowcount
+        sa.delete(OutboxMessage).where(
+            OutboxMessage.id.in_(
+                sa.select(OutboxMessage.id)
+                .where(OutboxMessage.processed_at < before)
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .scalar_subquery()
+            )
+        ),
+        execution_options={"synchronize_session": False},
+    )
     records = session.execute(
-        sa.delete(ProcessedMessage).where(ProcessedMessage.message_id.in_(
-            sa.select(ProcessedMessage.message_id)
-            .where(ProcessedMessage.processed_at < before)
-            .limit(limit).scalar_subquery())),
-        execution_options={"synchronize_session": False}).rowcount
-    return int(rows or 0), int(records or 0)
+        sa.delete(ProcessedMessage).where(
+            ProcessedMessage.message_id.in_(
+                sa.select(ProcessedMessage.message_id)
+                .where(ProcessedMessage.processed_at < before)
+                .limit(limit)
+                .scalar_subquery()
+            )
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    return _rowcount(rows), _rowcount(records)
+
+
+def _rowcount(result: sa.Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (SQLAlchemy types its result as a plain Result)."""
+    return int(cast("sa.CursorResult[Any]", result).rowcount or 0)

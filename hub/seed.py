@@ -13,8 +13,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hub import clock, operators, payments
-from hub.debts import OptionIn, PositionIn, TransferIn, create_position
+from hub import clock, payments
 from hub.models import (
     Ente,
     Intermediary,
@@ -25,6 +24,8 @@ from hub.models import (
     ServiceKind,
     Station,
 )
+from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
+from hub.tenants import operators
 
 DEMO_BROKER = "77777777777"
 DEMO_STATION = "77777777777_01"
@@ -46,100 +47,266 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
         return {"created": 0}
     broker = Intermediary(broker_code=DEMO_BROKER, name="Intermediario tecnologico demo")
     station = Station(station_code=DEMO_STATION, intermediary=broker, primitive_version=2)
-    ec = Ente(fiscal_code=DEMO_EC, name="Comune di Demo", office="Servizio Tributi",
-              referente_name="Referente pagoPA", referente_email="pagopa@comune.demo.it",
-              technical_contact_name="Ufficio CED", technical_contact_email="ced@comune.demo.it",
-              iban=DEMO_IBAN, postal_iban=DEMO_POSTAL_IBAN, segregation_code="01",
-              cbill_code="A0EDT")
-    second = Ente(fiscal_code=SECOND_EC, name="Unione dei Comuni della Bassa",
-                  office="Ragioneria", iban=SECOND_IBAN, segregation_code="02")
+    ec = Ente(
+        fiscal_code=DEMO_EC,
+        name="Comune di Demo",
+        office="Servizio Tributi",
+        referente_name="Referente pagoPA",
+        referente_email="pagopa@comune.demo.it",
+        technical_contact_name="Ufficio CED",
+        technical_contact_email="ced@comune.demo.it",
+        iban=DEMO_IBAN,
+        postal_iban=DEMO_POSTAL_IBAN,
+        segregation_code="01",
+        cbill_code="A0EDT",
+    )
+    second = Ente(
+        fiscal_code=SECOND_EC,
+        name="Unione dei Comuni della Bassa",
+        office="Ragioneria",
+        iban=SECOND_IBAN,
+        segregation_code="02",
+    )
     station.enti.extend([ec, second])
     services = [
-        PaymentService(ente=ec, code="MENSA", label="Refezione scolastica",
-                       taxonomy="9/0201109SE/", default_iban=DEMO_IBAN,
-                       kind=ServiceKind.PRECOMPUTED),
-        PaymentService(ente=ec, code="CDS", label="Sanzioni codice della strada",
-                       taxonomy="9/0301105TS/", default_iban=DEMO_IBAN,
-                       kind=ServiceKind.PRECOMPUTED),
-        PaymentService(ente=ec, code="SANZI", label="Sanzioni amministrative",
-                       taxonomy="9/0301104TS/", default_iban=DEMO_IBAN,
-                       kind=ServiceKind.PRECOMPUTED),
-        PaymentService(ente=ec, code="OSAP1", label="Occupazione suolo pubblico",
-                       taxonomy="9/0101106TS/", default_iban=DEMO_IBAN,
-                       kind=ServiceKind.SPONTANEOUS,
-                       form={"fields": [{"name": "address", "label": "Indirizzo",
-                                         "required": True}], "amount": "free"}),
-        PaymentService(ente=second, code="TARI", label="Tassa rifiuti",
-                       taxonomy="9/0101101IM/", default_iban=SECOND_IBAN,
-                       kind=ServiceKind.PRECOMPUTED),
-        PaymentService(ente=second, code="GENER", label="Pagamento generico",
-                       taxonomy="9/0101108TS/", default_iban=SECOND_IBAN,
-                       kind=ServiceKind.SPONTANEOUS, form={"fields": [], "amount": "free"}),
+        PaymentService(
+            ente=ec,
+            code="MENSA",
+            label="Refezione scolastica",
+            taxonomy="9/0201109SE/",
+            default_iban=DEMO_IBAN,
+            kind=ServiceKind.PRECOMPUTED,
+        ),
+        PaymentService(
+            ente=ec,
+            code="CDS",
+            label="Sanzioni codice della strada",
+            taxonomy="9/0301105TS/",
+            default_iban=DEMO_IBAN,
+            kind=ServiceKind.PRECOMPUTED,
+        ),
+        PaymentService(
+            ente=ec,
+            code="SANZI",
+            label="Sanzioni amministrative",
+            taxonomy="9/0301104TS/",
+            default_iban=DEMO_IBAN,
+            kind=ServiceKind.PRECOMPUTED,
+        ),
+        PaymentService(
+            ente=ec,
+            code="OSAP1",
+            label="Occupazione suolo pubblico",
+            taxonomy="9/0101106TS/",
+            default_iban=DEMO_IBAN,
+            kind=ServiceKind.SPONTANEOUS,
+            form={
+                "fields": [{"name": "address", "label": "Indirizzo", "required": True}],
+                "amount": "free",
+            },
+        ),
+        PaymentService(
+            ente=second,
+            code="TARI",
+            label="Tassa rifiuti",
+            taxonomy="9/0101101IM/",
+            default_iban=SECOND_IBAN,
+            kind=ServiceKind.PRECOMPUTED,
+        ),
+        PaymentService(
+            ente=second,
+            code="GENER",
+            label="Pagamento generico",
+            taxonomy="9/0101108TS/",
+            default_iban=SECOND_IBAN,
+            kind=ServiceKind.SPONTANEOUS,
+            form={"fields": [], "amount": "free"},
+        ),
     ]
     session.add_all([broker, station, ec, second, *services])
     session.flush()
 
     due = today + dt.timedelta(days=30)
-    sanp = create_position(session, ec, PositionIn(
-        iupd="SANP-EXAMPLE", debtor_type="F", debtor_fiscal_code="JHNDOE00A01F205N",
-        debtor_name="John Doe", description="Pagamento di test SANP",
-        options=[OptionIn(amount="30.00", due_date=due, notice_number=SANP_NOTICE,
-                          description="Pagamento di test", transfers=[
-            TransferIn("20.00", "Rata 1", "9/0101108TS/", iban=DEMO_IBAN),
-            TransferIn("10.00", "Rata 2", "9/0101108TS/", iban=DEMO_IBAN,
-                       beneficiary_fiscal_code=DEMO_EC)])],
-    ), publish=True, cause="seed", verify_check_digits=False)
+    sanp = create_position(
+        session,
+        ec,
+        PositionIn(
+            iupd="SANP-EXAMPLE",
+            debtor_type="F",
+            debtor_fiscal_code="JHNDOE00A01F205N",
+            debtor_name="John Doe",
+            description="Pagamento di test SANP",
+            options=[
+                OptionIn(
+                    amount="30.00",
+                    due_date=due,
+                    notice_number=SANP_NOTICE,
+                    description="Pagamento di test",
+                    transfers=[
+                        TransferIn("20.00", "Rata 1", "9/0101108TS/", iban=DEMO_IBAN),
+                        TransferIn(
+                            "10.00",
+                            "Rata 2",
+                            "9/0101108TS/",
+                            iban=DEMO_IBAN,
+                            beneficiary_fiscal_code=DEMO_EC,
+                        ),
+                    ],
+                )
+            ],
+        ),
+        publish=True,
+        cause="seed",
+        verify_check_digits=False,
+    )
     created = [sanp]
-    debtors = [("RSSMRA80A01H501U", "Mario Rossi"), ("VRDLGU75B12F205X", "Luigi Verdi"),
-               ("BNCNNA90C41L219P", "Anna Bianchi")]
+    debtors = [
+        ("RSSMRA80A01H501U", "Mario Rossi"),
+        ("VRDLGU75B12F205X", "Luigi Verdi"),
+        ("BNCNNA90C41L219P", "Anna Bianchi"),
+    ]
     for n, (cf, name) in enumerate(debtors, 1):
-        created.append(create_position(session, ec, PositionIn(
-            iupd=f"MENSA-2026-{n:04d}", debtor_type="F", debtor_fiscal_code=cf,
-            debtor_name=name, description="Refezione scolastica novembre",
-            service_id=services[0].id,
-            options=[OptionIn(amount=f"{40 + n}.50", due_date=due, transfers=[
-                TransferIn(f"{40 + n}.50", "Mensa novembre", "9/0201109SE/", iban=DEMO_IBAN)])],
-        ), publish=True, cause="seed"))
-    plan = create_position(session, second, PositionIn(
-        iupd="TARI-2026-0001", debtor_type="G", debtor_fiscal_code="01234567890",
-        debtor_name="Ferramenta Bassa srl", description="TARI 2026", service_id=services[4].id,
-        options=[
-            OptionIn(amount="300.00", due_date=due, transfers=[
-                TransferIn("300.00", "TARI 2026 unica soluzione", "9/0101101IM/",
-                           iban=SECOND_IBAN)]),
-            *[OptionIn(amount="100.00", due_date=due + dt.timedelta(days=60 * i),
-                       instalment_number=i + 1, instalment_count=3, transfers=[
-                TransferIn("100.00", f"TARI 2026 rata {i + 1}/3", "9/0101101IM/",
-                           iban=SECOND_IBAN)]) for i in range(3)],
-        ],
-    ), publish=True, cause="seed")
+        created.append(
+            create_position(
+                session,
+                ec,
+                PositionIn(
+                    iupd=f"MENSA-2026-{n:04d}",
+                    debtor_type="F",
+                    debtor_fiscal_code=cf,
+                    debtor_name=name,
+                    description="Refezione scolastica novembre",
+                    service_id=services[0].id,
+                    options=[
+                        OptionIn(
+                            amount=f"{40 + n}.50",
+                            due_date=due,
+                            transfers=[
+                                TransferIn(
+                                    f"{40 + n}.50", "Mensa novembre", "9/0201109SE/", iban=DEMO_IBAN
+                                )
+                            ],
+                        )
+                    ],
+                ),
+                publish=True,
+                cause="seed",
+            )
+        )
+    plan = create_position(
+        session,
+        second,
+        PositionIn(
+            iupd="TARI-2026-0001",
+            debtor_type="G",
+            debtor_fiscal_code="01234567890",
+            debtor_name="Ferramenta Bassa srl",
+            description="TARI 2026",
+            service_id=services[4].id,
+            options=[
+                OptionIn(
+                    amount="300.00",
+                    due_date=due,
+                    transfers=[
+                        TransferIn(
+                            "300.00", "TARI 2026 unica soluzione", "9/0101101IM/", iban=SECOND_IBAN
+                        )
+                    ],
+                ),
+                *[
+                    OptionIn(
+                        amount="100.00",
+                        due_date=due + dt.timedelta(days=60 * i),
+                        instalment_number=i + 1,
+                        instalment_count=3,
+                        transfers=[
+                            TransferIn(
+                                "100.00",
+                                f"TARI 2026 rata {i + 1}/3",
+                                "9/0101101IM/",
+                                iban=SECOND_IBAN,
+                            )
+                        ],
+                    )
+                    for i in range(3)
+                ],
+            ],
+        ),
+        publish=True,
+        cause="seed",
+    )
     created.append(plan)
-    created.append(create_position(session, ec, PositionIn(
-        iupd="CDS-2026-0042", debtor_type="F", debtor_fiscal_code="RSSMRA80A01H501U",
-        debtor_name="Mario Rossi", description="Verbale 42/2026", service_id=services[1].id,
-        options=[OptionIn(amount="87.00", due_date=due, transfers=[
-            TransferIn("87.00", "Verbale 42/2026", "9/0301105TS/", iban=DEMO_IBAN)])],
-    ), cause="seed"))  # left as draft
+    created.append(
+        create_position(
+            session,
+            ec,
+            PositionIn(
+                iupd="CDS-2026-0042",
+                debtor_type="F",
+                debtor_fiscal_code="RSSMRA80A01H501U",
+                debtor_name="Mario Rossi",
+                description="Verbale 42/2026",
+                service_id=services[1].id,
+                options=[
+                    OptionIn(
+                        amount="87.00",
+                        due_date=due,
+                        transfers=[
+                            TransferIn("87.00", "Verbale 42/2026", "9/0301105TS/", iban=DEMO_IBAN)
+                        ],
+                    )
+                ],
+            ),
+            cause="seed",
+        )
+    )  # left as draft
     session.flush()
 
     # a paid one (through the real services, so its history is complete) and a cancelled one
     paid_option = created[1].options[0]
-    payments.activate(session, ec, paid_option.notice_number,
-                      requested_cents=paid_option.amount_cents, primitive="paGetPaymentV2",
-                      cause="seed")
-    payments.store_receipt(session, Receipt(
-        ec_fiscal_code=DEMO_EC, receipt_id="seed-receipt-0001", primitive_version=2,
-        notice_number=paid_option.notice_number, creditor_reference_id=paid_option.iuv,
-        payment_amount_cents=paid_option.amount_cents, description="Mensa novembre",
-        company_name=ec.name, id_psp="BCITITMM", psp_company_name="Banca Demo",
-        id_channel="BCITITMM_01", payment_method="creditCard", fee_cents=150,
-        standin=False, raw_xml="<seed/>"))
+    payments.activate(
+        session,
+        ec,
+        paid_option.notice_number,
+        requested_cents=paid_option.amount_cents,
+        primitive="paGetPaymentV2",
+        cause="seed",
+    )
+    payments.store_receipt(
+        session,
+        Receipt(
+            ec_fiscal_code=DEMO_EC,
+            receipt_id="seed-receipt-0001",
+            primitive_version=2,
+            notice_number=paid_option.notice_number,
+            creditor_reference_id=paid_option.iuv,
+            payment_amount_cents=paid_option.amount_cents,
+            description="Mensa novembre",
+            company_name=ec.name,
+            id_psp="BCITITMM",
+            psp_company_name="Banca Demo",
+            id_channel="BCITITMM_01",
+            payment_method="creditCard",
+            fee_cents=150,
+            standin=False,
+            raw_xml="<seed/>",
+        ),
+    )
     cancelled = payments.lock_option_by_id(session, created[2].options[0].id)
     payments.apply_event(session, cancelled, "cancel", cause="seed")
-    session.add_all([
-        OperatorAccount(username=DEMO_OPERATOR, role=OperatorRole.OPERATOR, enti=[ec],
-                        password_hash=operators.hash_password(DEMO_OPERATOR_PASSWORD)),
-        OperatorAccount(username=DEMO_SUPPORT, role=OperatorRole.SUPPORT,
-                        password_hash=operators.hash_password(DEMO_SUPPORT_PASSWORD)),
-    ])
+    session.add_all(
+        [
+            OperatorAccount(
+                username=DEMO_OPERATOR,
+                role=OperatorRole.OPERATOR,
+                enti=[ec],
+                password_hash=operators.hash_password(DEMO_OPERATOR_PASSWORD),
+            ),
+            OperatorAccount(
+                username=DEMO_SUPPORT,
+                role=OperatorRole.SUPPORT,
+                password_hash=operators.hash_password(DEMO_SUPPORT_PASSWORD),
+            ),
+        ]
+    )
     return {"created": len(created)}

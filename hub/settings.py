@@ -23,10 +23,18 @@ ENV_OVERRIDES = {
 }
 
 # PAYHUB_* variables that name something other than a setting
-NOT_SETTINGS = ("PAYHUB_CONFIG", "PAYHUB_TEST_", "PAYHUB_BENCH_", "PAYHUB_URL",
-                "PAYHUB_SCREENSHOTS", "PAYHUB_DB_PRE_PING",
-                # gunicorn.conf.py's
-                "PAYHUB_BIND", "PAYHUB_WEB_", "PAYHUB_FORWARDED_ALLOW_IPS")
+NOT_SETTINGS = (
+    "PAYHUB_CONFIG",
+    "PAYHUB_TEST_",
+    "PAYHUB_BENCH_",
+    "PAYHUB_URL",
+    "PAYHUB_SCREENSHOTS",
+    "PAYHUB_DB_PRE_PING",
+    # gunicorn.conf.py's
+    "PAYHUB_BIND",
+    "PAYHUB_WEB_",
+    "PAYHUB_FORWARDED_ALLOW_IPS",
+)
 
 DEFAULTS: dict[str, str] = {
     "sqlalchemy.url": "sqlite:///var/payhub.sqlite",
@@ -48,9 +56,13 @@ def load_settings(
     result: dict[str, Any] = dict(DEFAULTS)
     result.update(settings or {})
     for var, value in environ.items():
-        if var.startswith("PAYHUB_") and value and var not in ENV_OVERRIDES \
-                and not var.startswith(NOT_SETTINGS):
-            result["payhub." + var[len("PAYHUB_"):].lower()] = value
+        if (
+            var.startswith("PAYHUB_")
+            and value
+            and var not in ENV_OVERRIDES
+            and not var.startswith(NOT_SETTINGS)
+        ):
+            result["payhub." + var[len("PAYHUB_") :].lower()] = value
     for var, key in ENV_OVERRIDES.items():
         if environ.get(var):
             result[key] = environ[var]
@@ -91,7 +103,8 @@ def check_secrets(settings: Mapping[str, Any]) -> None:
         raise SettingsError(
             "; ".join(bad) + f": set each to a random string of at least {MIN_SECRET_LENGTH} "
             f"characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
-            f"in the .ini or as {env}; every web process must share the same values")
+            f"in the .ini or as {env}; every web process must share the same values"
+        )
 
 
 def normalise_database_url(url: str) -> str:

@@ -34,9 +34,16 @@ class RefuseEveryUri(etree.Resolver):
 def safe_parser(**options) -> etree.XMLParser:
     """An lxml parser that loads no DTD, resolves no entity and opens no URI. lxml parsers must
     not be shared between threads: make one per document or keep one per thread."""
-    settings = dict(resolve_entities=False, no_network=True, load_dtd=False,
-                    dtd_validation=False, huge_tree=False, remove_comments=True,
-                    remove_pis=True, collect_ids=False)
+    settings = dict(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
     settings.update(options)
     parser = etree.XMLParser(**settings)
     parser.resolvers.add(RefuseEveryUri())
@@ -51,8 +58,10 @@ def encoding_of(data: bytes) -> str:
     first bytes and the XML declaration. Raises UnsafeXml for any other (UTF-32, EBCDIC, Latin-1
     ...): a DTD in an encoding our byte-level checks cannot read must never reach libxml2."""
     head = data[:4]
-    if head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")) \
-            or head in (b"\x00\x00\x00<", b"<\x00\x00\x00"):
+    if head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")) or head in (
+        b"\x00\x00\x00<",
+        b"<\x00\x00\x00",
+    ):
         raise UnsafeXml("only UTF-8 and UTF-16 documents are accepted")
     if head.startswith((b"\xfe\xff", b"\xff\xfe")) or head in (b"\x00<\x00?", b"<\x00?\x00"):
         body = data[2:] if head[:2] in (b"\xfe\xff", b"\xff\xfe") else data
@@ -67,8 +76,10 @@ def encoding_of(data: bytes) -> str:
     text = data[3:400] if data.startswith(b"\xef\xbb\xbf") else data[:400]
     declared = _DECLARED.match(text)
     if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
-        raise UnsafeXml(f"encoding {declared.group(1).decode('ascii', 'replace')!r} is not "
-                        "accepted: send UTF-8 or UTF-16")
+        raise UnsafeXml(
+            f"encoding {declared.group(1).decode('ascii', 'replace')!r} is not "
+            "accepted: send UTF-8 or UTF-16"
+        )
     return "utf-8"
 
 

@@ -41,8 +41,12 @@ NO_IBAN = "IT00X0000000000000000000000"
 
 
 def build_node(settings: dict[str, Any]) -> Node:
-    return Node(config.station_config(settings), policy=config.retry_policy(settings),
-                faults=config.faults(settings), standin=config.standin_policy(settings))
+    return Node(
+        config.station_config(settings),
+        policy=config.retry_policy(settings),
+        faults=config.faults(settings),
+        standin=config.standin_policy(settings),
+    )
 
 
 def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -> Any:
@@ -52,8 +56,11 @@ def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -
     cfg.registry["nodesim.node"] = node
     cfg.registry["nodesim.checkout"] = Checkout(node)
     cfg.registry["nodesim.nodeforpa"] = NodeForPa(
-        node.ledger, node.client.config.broker, node.client.config.station,
-        settings.get("nodesim.password"))
+        node.ledger,
+        node.client.config.broker,
+        node.client.config.station,
+        settings.get("nodesim.password"),
+    )
     routes = [
         ("home", "/", home, "GET"),
         ("health", "/health", lambda r: {"status": "ok"}, "GET"),
@@ -119,20 +126,30 @@ def desk_pay(request: Request) -> dict[str, Any]:
     if "offer" in body:  # the home page's form: "PSP:method"
         body["psp"], _, body["method"] = body.pop("offer").partition(":")
     result = _node(request).pay_notice(
-        body["fiscalCode"], body["noticeNumber"], psp_id=body.get("psp", "BCITITMM"),
-        method=body.get("method", "CP"), payer=body.get("payer"), faults=body.get("faults"))
+        body["fiscalCode"],
+        body["noticeNumber"],
+        psp_id=body.get("psp", "BCITITMM"),
+        method=body.get("method", "CP"),
+        payer=body.get("payer"),
+        faults=body.get("faults"),
+    )
     if request.content_type != "application/json":
-        raise HTTPFound(request.route_url("home", _query={
-            "paid": result["payment"]["receiptId"]}))
+        raise HTTPFound(request.route_url("home", _query={"paid": result["payment"]["receiptId"]}))
     return result
 
 
 def desk_standin(request: Request) -> dict[str, Any]:
     body = _body(request)
     return _node(request).pay_standin(
-        body["fiscalCode"], body["noticeNumber"], str(body["amount"]), iuv=body.get("iuv"),
-        iban=body.get("iban", "IT60X0542811101000000123456"), psp_id=body.get("psp", "BCITITMM"),
-        method=body.get("method", "CP"), faults=body.get("faults"))
+        body["fiscalCode"],
+        body["noticeNumber"],
+        str(body["amount"]),
+        iuv=body.get("iuv"),
+        iban=body.get("iban", "IT60X0542811101000000123456"),
+        psp_id=body.get("psp", "BCITITMM"),
+        method=body.get("method", "CP"),
+        faults=body.get("faults"),
+    )
 
 
 def deliveries(request: Request) -> list[dict[str, Any]]:
@@ -157,11 +174,13 @@ def clock(request: Request) -> dict[str, Any]:
     node = _node(request)
     if request.method == "POST":
         body = _body(request)
-        delta = dt.timedelta(days=float(body.get("days", 0)), hours=float(body.get("hours", 0)),
-                             seconds=float(body.get("seconds", 0)))
+        delta = dt.timedelta(
+            days=float(body.get("days", 0)),
+            hours=float(body.get("hours", 0)),
+            seconds=float(body.get("seconds", 0)),
+        )
         return node.advance(delta)
-    return {"now": node.clock.now().isoformat(), "offsetSeconds":
-            node.clock.offset.total_seconds()}
+    return {"now": node.clock.now().isoformat(), "offsetSeconds": node.clock.offset.total_seconds()}
 
 
 def close_day(request: Request) -> dict[str, Any]:
@@ -207,8 +226,7 @@ def standin_probe(request: Request) -> dict[str, Any]:
 
 
 def flows(request: Request) -> list[dict[str, Any]]:
-    return [f.as_dict() for f in sorted(_node(request).ledger.flows.values(),
-                                        key=lambda f: f.id)]
+    return [f.as_dict() for f in sorted(_node(request).ledger.flows.values(), key=lambda f: f.id)]
 
 
 def flow_xml(request: Request) -> Response:
@@ -228,20 +246,24 @@ def node_for_pa(request: Request) -> Response:
 
 def _credits(request: Request) -> list[Any]:
     ec, iban = request.params.get("fiscalCode"), request.params.get("iban")
-    return [c for c in _node(request).ledger.credits
-            if (ec is None or c.ec == ec) and (iban is None or c.iban == iban)]
+    return [
+        c
+        for c in _node(request).ledger.credits
+        if (ec is None or c.ec == ec) and (iban is None or c.iban == iban)
+    ]
 
 
 def bank_csv(request: Request) -> Response:
-    return Response(bank.statement_csv(_credits(request)), content_type="text/csv",
-                    charset="utf-8")
+    return Response(bank.statement_csv(_credits(request)), content_type="text/csv", charset="utf-8")
 
 
 def bank_camt(request: Request) -> Response:
     credits = _credits(request)
     iban = request.params.get("iban") or (credits[0].iban if credits else NO_IBAN)
-    return Response(bank.statement_camt053(credits, iban, _node(request).clock.now()),
-                    content_type="application/xml")
+    return Response(
+        bank.statement_camt053(credits, iban, _node(request).clock.now()),
+        content_type="application/xml",
+    )
 
 
 def create_cart(request: Request) -> Any:
@@ -274,8 +296,11 @@ def cart_view(request: Request) -> Any:
         notices = checkout.verify(cart)
     except PaymentRefused:
         notices = None
-    return Response(cart_page(cart, notices, request.route_url("cart.page", id=cart.id)),
-                    content_type="text/html", charset="utf-8")
+    return Response(
+        cart_page(cart, notices, request.route_url("cart.page", id=cart.id)),
+        content_type="text/html",
+        charset="utf-8",
+    )
 
 
 def cart_json(request: Request) -> dict[str, Any]:
@@ -288,5 +313,4 @@ def cart_json(request: Request) -> dict[str, Any]:
 def home(request: Request) -> Response:
     from nodesim.pages import home_page
 
-    return Response(home_page(_node(request), request), content_type="text/html",
-                    charset="utf-8")
+    return Response(home_page(_node(request), request), content_type="text/html", charset="utf-8")

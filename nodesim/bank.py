@@ -14,8 +14,18 @@ from nodesim import soapwire
 from nodesim.reporting import Credit
 
 CAMT053 = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
-CSV_COLUMNS = ["booking_date", "value_date", "amount", "currency", "credit_debit", "iban",
-               "counterparty", "counterparty_bic", "reference", "description"]
+CSV_COLUMNS = [
+    "booking_date",
+    "value_date",
+    "amount",
+    "currency",
+    "credit_debit",
+    "iban",
+    "counterparty",
+    "counterparty_bic",
+    "reference",
+    "description",
+]
 
 
 def statement_csv(credits: Iterable[Credit]) -> str:
@@ -23,18 +33,31 @@ def statement_csv(credits: Iterable[Credit]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for c in credits:
-        writer.writerow([c.booking_date.isoformat(), c.booking_date.isoformat(),
-                         soapwire.amount(c.amount), "EUR", "C", c.iban, c.debtor_name,
-                         c.debtor_bic, c.reference, c.description])
+        writer.writerow(
+            [
+                c.booking_date.isoformat(),
+                c.booking_date.isoformat(),
+                soapwire.amount(c.amount),
+                "EUR",
+                "C",
+                c.iban,
+                c.debtor_name,
+                c.debtor_bic,
+                c.reference,
+                c.description,
+            ]
+        )
     return out.getvalue()
 
 
-def statement_camt053(credits: list[Credit], iban: str, now: dt.datetime,
-                      opening: Decimal = Decimal("0.00")) -> bytes:
+def statement_camt053(
+    credits: list[Credit], iban: str, now: dt.datetime, opening: Decimal = Decimal("0.00")
+) -> bytes:
     """A BkToCstmrStmt for one account: opening balance, one CRDT entry per flow, closing."""
 
-    def el(parent: etree._Element, tag: str, text: str | None = None,
-           **attrs: str) -> etree._Element:
+    def el(
+        parent: etree._Element, tag: str, text: str | None = None, **attrs: str
+    ) -> etree._Element:
         child = etree.SubElement(parent, f"{{{CAMT053}}}{tag}", **attrs)
         if text is not None:
             child.text = text

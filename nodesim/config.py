@@ -37,32 +37,41 @@ def effective(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def station_config(settings: Mapping[str, Any]) -> StationConfig:
     s = effective(settings)
-    return StationConfig(url=s["nodesim.payhub_url"].rstrip("/") + s["nodesim.soap_path"],
-                         broker=s["nodesim.broker"], station=s["nodesim.station"],
-                         primitive_version=int(s["nodesim.primitive_version"]),
-                         verify_timeout=float(s["nodesim.verify_timeout_seconds"]),
-                         auth_header=parse_header(s["nodesim.station_auth_header"]))
+    return StationConfig(
+        url=s["nodesim.payhub_url"].rstrip("/") + s["nodesim.soap_path"],
+        broker=s["nodesim.broker"],
+        station=s["nodesim.station"],
+        primitive_version=int(s["nodesim.primitive_version"]),
+        verify_timeout=float(s["nodesim.verify_timeout_seconds"]),
+        auth_header=parse_header(s["nodesim.station_auth_header"]),
+    )
 
 
 def standin_policy(settings: Mapping[str, Any]) -> StandInPolicy:
     s = effective(settings)
-    policy = StandInPolicy(probe_seconds=float(s["nodesim.standin_probe_seconds"]),
-                           exit_successes=int(s["nodesim.standin_exit_successes"]),
-                           after_failures=int(s["nodesim.standin_after_failures"]),
-                           placeholders=as_bool(s["nodesim.standin_probe_placeholders"]))
+    policy = StandInPolicy(
+        probe_seconds=float(s["nodesim.standin_probe_seconds"]),
+        exit_successes=int(s["nodesim.standin_exit_successes"]),
+        after_failures=int(s["nodesim.standin_after_failures"]),
+        placeholders=as_bool(s["nodesim.standin_probe_placeholders"]),
+    )
     if policy.probe_seconds <= 0 or policy.exit_successes < 1 or policy.after_failures < 0:
-        raise ValueError("nodesim.standin_probe_seconds must be > 0, "
-                         "nodesim.standin_exit_successes >= 1, "
-                         "nodesim.standin_after_failures >= 0")
+        raise ValueError(
+            "nodesim.standin_probe_seconds must be > 0, "
+            "nodesim.standin_exit_successes >= 1, "
+            "nodesim.standin_after_failures >= 0"
+        )
     return policy
 
 
 def retry_policy(settings: Mapping[str, Any]) -> RetryPolicy:
     s = effective(settings)
-    return RetryPolicy(timeout_seconds=float(s["nodesim.sendrt_timeout_seconds"]),
-                       max_attempts=int(s["nodesim.retry_max_attempts"]),
-                       backoff_seconds=float(s["nodesim.retry_backoff_seconds"]),
-                       backoff_max_seconds=float(s["nodesim.retry_backoff_max_seconds"]))
+    return RetryPolicy(
+        timeout_seconds=float(s["nodesim.sendrt_timeout_seconds"]),
+        max_attempts=int(s["nodesim.retry_max_attempts"]),
+        backoff_seconds=float(s["nodesim.retry_backoff_seconds"]),
+        backoff_max_seconds=float(s["nodesim.retry_backoff_max_seconds"]),
+    )
 
 
 def faults(settings: Mapping[str, Any]) -> Faults:
@@ -70,5 +79,8 @@ def faults(settings: Mapping[str, Any]) -> Faults:
 
 
 def as_bool(value: Any) -> bool:
-    return value if isinstance(value, bool) else str(value).strip().lower() in {
-        "1", "true", "yes", "on"}
+    return (
+        value
+        if isinstance(value, bool)
+        else str(value).strip().lower() in {"1", "true", "yes", "on"}
+    )

@@ -51,9 +51,15 @@ class Attempt:
     copy: bool = False  # a deliberate duplicate (fault injection), not a retry
 
     def as_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "at": self.at.isoformat(), "result": self.result,
-                "faultCode": self.fault_code, "detail": self.detail[:300],
-                "elapsedMs": self.elapsed_ms, "copy": self.copy}
+        return {
+            "number": self.number,
+            "at": self.at.isoformat(),
+            "result": self.result,
+            "faultCode": self.fault_code,
+            "detail": self.detail[:300],
+            "elapsedMs": self.elapsed_ms,
+            "copy": self.copy,
+        }
 
 
 @dataclasses.dataclass
@@ -70,18 +76,22 @@ class Delivery:
     busy: bool = False
     station: str | None = None  # the idStation it is delivered through
 
-
     @property
     def retries(self) -> int:
         return sum(1 for a in self.attempts if not a.copy)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"receiptId": self.receipt_id, "fiscalCode": self.ec,
-                "noticeNumber": self.notice_number, "idStation": self.station,
-                "status": self.status,
-                "nextAttemptAt": self.next_at.isoformat() if self.status in (
-                    SCHEDULED, RETRYING) else None,
-                "attempts": [a.as_dict() for a in self.attempts]}
+        return {
+            "receiptId": self.receipt_id,
+            "fiscalCode": self.ec,
+            "noticeNumber": self.notice_number,
+            "idStation": self.station,
+            "status": self.status,
+            "nextAttemptAt": self.next_at.isoformat()
+            if self.status in (SCHEDULED, RETRYING)
+            else None,
+            "attempts": [a.as_dict() for a in self.attempts],
+        }
 
 
 class Deliverer:
@@ -98,14 +108,29 @@ class Deliverer:
         # other timers the background thread runs (the Stand-In manager's probe)
         self.tickers: list[Callable[[], int]] = []
 
-    def submit(self, receipt_id: str, ec: str, notice: str, request: etree._Element, *,
-               hold_seconds: float = 0.0, copies: int = 0,
-               timeout_seconds: float | None = None, send_now: bool = True) -> Delivery:
+    def submit(
+        self,
+        receipt_id: str,
+        ec: str,
+        notice: str,
+        request: etree._Element,
+        *,
+        hold_seconds: float = 0.0,
+        copies: int = 0,
+        timeout_seconds: float | None = None,
+        send_now: bool = True,
+    ) -> Delivery:
         """Queue a receipt; unless held back, make the first attempt now, in this thread."""
-        delivery = Delivery(receipt_id, ec, notice, soapwire.envelope(request),
-                            next_at=self.clock.now() + dt.timedelta(seconds=hold_seconds),
-                            copies_left=copies, timeout_seconds=timeout_seconds,
-                            station=request.findtext("idStation"))
+        delivery = Delivery(
+            receipt_id,
+            ec,
+            notice,
+            soapwire.envelope(request),
+            next_at=self.clock.now() + dt.timedelta(seconds=hold_seconds),
+            copies_left=copies,
+            timeout_seconds=timeout_seconds,
+            station=request.findtext("idStation"),
+        )
         with self._lock:
             self._deliveries[receipt_id] = delivery
         if send_now and hold_seconds <= 0:
@@ -136,8 +161,11 @@ class Deliverer:
         """Send every delivery whose time has come; return how many attempts were made."""
         now = self.clock.now()
         with self._lock:
-            due = [d for d in self._deliveries.values()
-                   if d.status in (SCHEDULED, RETRYING) and d.next_at <= now and not d.busy]
+            due = [
+                d
+                for d in self._deliveries.values()
+                if d.status in (SCHEDULED, RETRYING) and d.next_at <= now and not d.busy
+            ]
         return sum(self._attempt(d) for d in due)
 
     def _attempt(self, delivery: Delivery) -> int:
@@ -169,8 +197,9 @@ class Deliverer:
         while delivery.copies_left > 0:
             delivery.copies_left -= 1
             answer = self._send(delivery)
-            delivery.attempts.append(_attempt(len(delivery.attempts) + 1, self.clock.now(),
-                                              answer, copy=True))
+            delivery.attempts.append(
+                _attempt(len(delivery.attempts) + 1, self.clock.now(), answer, copy=True)
+            )
 
     def _send(self, delivery: Delivery) -> Answer:
         action = "paSendRTV2" if self.client.config.primitive_version == 2 else "paSendRT"
@@ -181,8 +210,9 @@ class Deliverer:
     def start(self, poll_seconds: float = 0.2) -> None:
         if self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._loop, args=(poll_seconds,),
-                                        name="nodesim-delivery", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, args=(poll_seconds,), name="nodesim-delivery", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -199,5 +229,6 @@ class Deliverer:
 
 
 def _attempt(number: int, at: dt.datetime, answer: Answer, copy: bool = False) -> Attempt:
-    return Attempt(number, at, answer.kind, answer.fault_code, answer.detail,
-                   answer.elapsed_ms, copy=copy)
+    return Attempt(
+        number, at, answer.kind, answer.fault_code, answer.detail, answer.elapsed_ms, copy=copy
+    )

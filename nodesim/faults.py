@@ -48,15 +48,17 @@ class Faults:
             return self
         unknown = set(overrides) - set(self.names())
         if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(self.names())}")
+            raise ValueError(
+                f"unknown fault(s): {', '.join(sorted(unknown))}; known: {', '.join(self.names())}"
+            )
         return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Faults:
         prefix = "nodesim.fault."
-        return cls().merged({k[len(prefix):]: v for k, v in settings.items()
-                             if k.startswith(prefix)})
+        return cls().merged(
+            {k[len(prefix) :]: v for k, v in settings.items() if k.startswith(prefix)}
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -29,8 +29,9 @@ OPERATIONS = ("nodoChiediElencoFlussiRendicontazione", "nodoChiediFlussoRendicon
 
 
 class NodeForPa:
-    def __init__(self, ledger: Ledger, broker: str, station: str,
-                 password: str | None = None) -> None:
+    def __init__(
+        self, ledger: Ledger, broker: str, station: str, password: str | None = None
+    ) -> None:
         self.ledger, self.broker, self.station, self.password = ledger, broker, station, password
 
     def handle(self, payload: bytes) -> bytes:
@@ -38,8 +39,9 @@ class NodeForPa:
         try:
             req = soapwire.body_element(payload)
         except soapwire.BadResponse as exc:
-            return self._fault("nodoChiediElencoFlussiRendicontazione",
-                               "PPT_SINTASSI_EXTRAXSD", str(exc))
+            return self._fault(
+                "nodoChiediElencoFlussiRendicontazione", "PPT_SINTASSI_EXTRAXSD", str(exc)
+            )
         name = soapwire.local(req)
         if etree.QName(req).namespace != NODE_FOR_PA or name not in OPERATIONS:
             return self._fault(OPERATIONS[0], "PPT_SINTASSI_EXTRAXSD", f"unknown {name}")
@@ -63,8 +65,11 @@ class NodeForPa:
         return None
 
     def _list(self, ec: str | None, psp: str | None) -> bytes:
-        flows = [f for f in self.ledger.flows.values()
-                 if (ec is None or f.ec == ec) and (psp is None or f.psp_id == psp)]
+        flows = [
+            f
+            for f in self.ledger.flows.values()
+            if (ec is None or f.ec == ec) and (psp is None or f.psp_id == psp)
+        ]
         res = soapwire.wrapper(NODE_FOR_PA, OPERATIONS[0] + "Risposta")
         elenco = sub(res, "elencoFlussiRendicontazione")
         sub(elenco, "totRestituiti", len(flows))

@@ -21,7 +21,9 @@ def includeme(config: Any) -> None:
     settings = config.get_settings()
     app = make_app({k: v for k, v in settings.items() if k.startswith("nodesim.")})
     config.add_route("nodesim.root", PREFIX)
-    config.add_view(lambda request: HTTPFound(request.route_url("nodesim.root") + "/"),
-                    route_name="nodesim.root")
+    config.add_view(
+        lambda request: HTTPFound(request.route_url("nodesim.root") + "/"),
+        route_name="nodesim.root",
+    )
     config.add_route("nodesim", PREFIX + "/*subpath")
     config.add_view(wsgiapp2(app), route_name="nodesim")

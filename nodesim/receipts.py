@@ -43,42 +43,72 @@ class Payment:
     payment_note: str | None = None
 
     def summary(self) -> dict[str, Any]:
-        return {"receiptId": self.receipt_id, "fiscalCode": self.ec,
-                "noticeNumber": self.notice_number, "iuv": self.iuv,
-                "amount": soapwire.amount(self.amount), "psp": self.psp.id,
-                "method": self.method, "fee": soapwire.amount(self.fee),
-                "paidAt": self.paid_at.isoformat(), "standIn": self.standin,
-                # the receiptId is the Node's paymentToken, valid 30 minutes from activation
-                "paymentToken": self.receipt_id,
-                "tokenExpiresAt": (self.paid_at + dt.timedelta(minutes=30)).isoformat()}
+        return {
+            "receiptId": self.receipt_id,
+            "fiscalCode": self.ec,
+            "noticeNumber": self.notice_number,
+            "iuv": self.iuv,
+            "amount": soapwire.amount(self.amount),
+            "psp": self.psp.id,
+            "method": self.method,
+            "fee": soapwire.amount(self.fee),
+            "paidAt": self.paid_at.isoformat(),
+            "standIn": self.standin,
+            # the receiptId is the Node's paymentToken, valid 30 minutes from activation
+            "paymentToken": self.receipt_id,
+            "tokenExpiresAt": (self.paid_at + dt.timedelta(minutes=30)).isoformat(),
+        }
 
 
-def payment_from_data(data: etree._Element, *, receipt_id: str, ec: str, notice: str, psp: Psp,
-                      method: str, payer: dict[str, Any] | None, paid_at: dt.datetime,
-                      standin: bool = False, payment_note: str | None = None) -> Payment:
+def payment_from_data(
+    data: etree._Element,
+    *,
+    receipt_id: str,
+    ec: str,
+    notice: str,
+    psp: Psp,
+    method: str,
+    payer: dict[str, Any] | None,
+    paid_at: dt.datetime,
+    standin: bool = False,
+    payment_note: str | None = None,
+) -> Payment:
     """A Payment from a paGetPayment(V2) ``data`` element (ctPaymentPA or ctPaymentPAV2)."""
     transfers = []
     for t in data.findall("transferList/transfer"):
-        transfers.append({
-            "idTransfer": int(t.findtext("idTransfer")),
-            "amount": Decimal(t.findtext("transferAmount")),
-            "fiscalCodePA": t.findtext("fiscalCodePA"),
-            "companyName": t.findtext("companyName"),
-            "IBAN": t.findtext("IBAN"),
-            "bollo": t.find("richiestaMarcaDaBollo") is not None,
-            "remittanceInformation": t.findtext("remittanceInformation"),
-            "transferCategory": t.findtext("transferCategory"),
-            "metadata": t.find("metadata"),
-        })
-    return Payment(receipt_id=receipt_id, ec=ec, notice_number=notice,
-                   iuv=data.findtext("creditorReferenceId"),
-                   amount=Decimal(data.findtext("paymentAmount")),
-                   description=data.findtext("description"),
-                   company_name=data.findtext("companyName") or ec,
-                   office_name=data.findtext("officeName"), debtor=data.find("debtor"),
-                   transfers=transfers, metadata=data.find("metadata"), psp=psp,
-                   method=method, fee=psp.fee(method), payer=payer, paid_at=paid_at,
-                   standin=standin, payment_note=payment_note)
+        transfers.append(
+            {
+                "idTransfer": int(t.findtext("idTransfer")),
+                "amount": Decimal(t.findtext("transferAmount")),
+                "fiscalCodePA": t.findtext("fiscalCodePA"),
+                "companyName": t.findtext("companyName"),
+                "IBAN": t.findtext("IBAN"),
+                "bollo": t.find("richiestaMarcaDaBollo") is not None,
+                "remittanceInformation": t.findtext("remittanceInformation"),
+                "transferCategory": t.findtext("transferCategory"),
+                "metadata": t.find("metadata"),
+            }
+        )
+    return Payment(
+        receipt_id=receipt_id,
+        ec=ec,
+        notice_number=notice,
+        iuv=data.findtext("creditorReferenceId"),
+        amount=Decimal(data.findtext("paymentAmount")),
+        description=data.findtext("description"),
+        company_name=data.findtext("companyName") or ec,
+        office_name=data.findtext("officeName"),
+        debtor=data.find("debtor"),
+        transfers=transfers,
+        metadata=data.find("metadata"),
+        psp=psp,
+        method=method,
+        fee=psp.fee(method),
+        payer=payer,
+        paid_at=paid_at,
+        standin=standin,
+        payment_note=payment_note,
+    )
 
 
 # what ``newer=True`` adds: elements pagoPA sends that paForNode.xsd does not have (yet)

@@ -61,11 +61,18 @@ class Flow:
         return flow_xml(self)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "day": self.day.isoformat(),
-                "dataOraFlusso": _xml_datetime(self.created_at), "psp": self.psp_id,
-                "fiscalCode": self.ec, "payments": len(self.entries),
-                "total": soapwire.amount(self.total), "settlementId": self.settlement_id,
-                "credited": self.credited, "inconsistent": self.inconsistent}
+        return {
+            "id": self.id,
+            "day": self.day.isoformat(),
+            "dataOraFlusso": _xml_datetime(self.created_at),
+            "psp": self.psp_id,
+            "fiscalCode": self.ec,
+            "payments": len(self.entries),
+            "total": soapwire.amount(self.total),
+            "settlementId": self.settlement_id,
+            "credited": self.credited,
+            "inconsistent": self.inconsistent,
+        }
 
 
 @dataclasses.dataclass
@@ -111,8 +118,10 @@ class Ledger:
                 for transfer in payment.transfers:
                     key = (payment.psp.id, transfer["fiscalCodePA"])
                     groups.setdefault(key, []).append((payment, transfer))
-            flows = [self._flow(day, n, items, faults)
-                     for n, (_, items) in enumerate(sorted(groups.items()), 1)]
+            flows = [
+                self._flow(day, n, items, faults)
+                for n, (_, items) in enumerate(sorted(groups.items()), 1)
+            ]
             for flow in flows:
                 self.flows[flow.id] = flow
                 if not faults.missing_bank_credit:
@@ -125,26 +134,53 @@ class Ledger:
     def _flow(self, day: dt.date, seq: int, items: list, faults: Faults) -> Flow:
         first_payment, first_transfer = items[0]
         psp = first_payment.psp
-        entries = [Entry(p.iuv, p.receipt_id, t["idTransfer"], t["amount"], "0",
-                         p.paid_at.date()) for p, t in items]
+        entries = [
+            Entry(p.iuv, p.receipt_id, t["idTransfer"], t["amount"], "0", p.paid_at.date())
+            for p, t in items
+        ]
         if faults.unknown_iuv:
-            entries.append(Entry(f"99{random.randrange(10**15):015d}",
-                                 f"unknown{random.randrange(10**12):012d}", 1,
-                                 Decimal("10.00"), "0", day))
-        ec_name = (first_transfer.get("companyName") if first_transfer["fiscalCodePA"]
-                   != first_payment.ec else None) or first_payment.company_name
-        return Flow(id=f"{day.isoformat()}{psp.id}-{seq:04d}", day=day,
-                    created_at=self.clock.now(), psp_id=psp.id, psp_name=psp.name,
-                    psp_bic=psp.bic, ec=first_transfer["fiscalCodePA"], ec_name=ec_name,
-                    iban=first_transfer["IBAN"] or "IT00X0000000000000000000000",
-                    settlement_id=f"RIV{day:%Y%m%d}{psp.id}{seq:04d}", entries=entries,
-                    inconsistent=faults.inconsistent_flow)
+            entries.append(
+                Entry(
+                    f"99{random.randrange(10**15):015d}",
+                    f"unknown{random.randrange(10**12):012d}",
+                    1,
+                    Decimal("10.00"),
+                    "0",
+                    day,
+                )
+            )
+        ec_name = (
+            first_transfer.get("companyName")
+            if first_transfer["fiscalCodePA"] != first_payment.ec
+            else None
+        ) or first_payment.company_name
+        return Flow(
+            id=f"{day.isoformat()}{psp.id}-{seq:04d}",
+            day=day,
+            created_at=self.clock.now(),
+            psp_id=psp.id,
+            psp_name=psp.name,
+            psp_bic=psp.bic,
+            ec=first_transfer["fiscalCodePA"],
+            ec_name=ec_name,
+            iban=first_transfer["IBAN"] or "IT00X0000000000000000000000",
+            settlement_id=f"RIV{day:%Y%m%d}{psp.id}{seq:04d}",
+            entries=entries,
+            inconsistent=faults.inconsistent_flow,
+        )
 
 
 def _credit(flow: Flow) -> Credit:
-    return Credit(booking_date=flow.day + dt.timedelta(days=1), amount=flow.total,
-                  iban=flow.iban, ec=flow.ec, flow_id=flow.id, debtor_name=flow.psp_name,
-                  debtor_bic=flow.psp_bic, reference=flow.settlement_id)
+    return Credit(
+        booking_date=flow.day + dt.timedelta(days=1),
+        amount=flow.total,
+        iban=flow.iban,
+        ec=flow.ec,
+        flow_id=flow.id,
+        debtor_name=flow.psp_name,
+        debtor_bic=flow.psp_bic,
+        reference=flow.settlement_id,
+    )
 
 
 def _xml_datetime(value: dt.datetime) -> str:

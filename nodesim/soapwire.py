@@ -13,8 +13,9 @@ NODE_FOR_PA = "http://ws.pagamenti.telematici.gov/"
 CENT = Decimal("0.01")
 
 # an untrusted peer's XML: no entities, no network, no DTD
-PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                         huge_tree=False, remove_blank_text=True)
+PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_blank_text=True
+)
 
 
 class BadResponse(Exception):
@@ -70,10 +71,15 @@ def subject(parent: etree._Element, tag: str, data: dict[str, Any]) -> etree._El
     sub(uid, "entityUniqueIdentifierType", data.get("type", "F"))
     sub(uid, "entityUniqueIdentifierValue", data["id"])
     sub(elt, "fullName", data["name"])
-    for key, name in (("street", "streetName"), ("civic", "civicNumber"),
-                      ("postal_code", "postalCode"), ("city", "city"),
-                      ("province", "stateProvinceRegion"), ("country", "country"),
-                      ("email", "e-mail")):
+    for key, name in (
+        ("street", "streetName"),
+        ("civic", "civicNumber"),
+        ("postal_code", "postalCode"),
+        ("city", "city"),
+        ("province", "stateProvinceRegion"),
+        ("country", "country"),
+        ("email", "e-mail"),
+    ):
         if data.get(key):
             sub(elt, name, data[key])
     return elt

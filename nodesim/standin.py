@@ -55,17 +55,25 @@ class Probe:
     elapsed_ms: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "at": self.at.isoformat(), "trigger": self.trigger,
-                "result": self.result, "httpStatus": self.http_status,
-                "success": self.success, "faultCode": self.fault_code,
-                "detail": self.detail[:300], "elapsedMs": self.elapsed_ms}
+        return {
+            "number": self.number,
+            "at": self.at.isoformat(),
+            "trigger": self.trigger,
+            "result": self.result,
+            "httpStatus": self.http_status,
+            "success": self.success,
+            "faultCode": self.fault_code,
+            "detail": self.detail[:300],
+            "elapsedMs": self.elapsed_ms,
+        }
 
 
 class StandIn:
     """The station's Stand-In state, its probes and its switches."""
 
-    def __init__(self, client: StationClient, clock: SimClock,
-                 policy: StandInPolicy | None = None) -> None:
+    def __init__(
+        self, client: StationClient, clock: SimClock, policy: StandInPolicy | None = None
+    ) -> None:
         self.client = client
         self.clock = clock
         self.policy = policy or StandInPolicy()
@@ -88,8 +96,7 @@ class StandIn:
                 now = self.clock.now()
                 self.active, self.since, self.reason, self.successes = True, now, reason, 0
                 self.next_probe_at = now + dt.timedelta(seconds=self.policy.probe_seconds)
-                self.switches.append({"at": now.isoformat(), "to": "standin",
-                                      "reason": reason})
+                self.switches.append({"at": now.isoformat(), "to": "standin", "reason": reason})
         return self.as_dict()
 
     def leave(self, reason: str = "on demand") -> dict[str, Any]:
@@ -101,13 +108,15 @@ class StandIn:
         if self.active:
             self.active, self.since, self.reason, self.next_probe_at = False, None, None, None
             self.failures = 0
-            self.switches.append({"at": self.clock.now().isoformat(), "to": "normal",
-                                  "reason": reason})
+            self.switches.append(
+                {"at": self.clock.now().isoformat(), "to": "normal", "reason": reason}
+            )
 
     def observe(self, answer: Answer) -> None:
         """Every ordinary call to the station (not the probes): count failures in a row."""
-        failed = answer.kind in FAILED_KINDS or (answer.kind == "ko"
-                                                 and answer.fault_code == SYSTEM_ERROR)
+        failed = answer.kind in FAILED_KINDS or (
+            answer.kind == "ko" and answer.fault_code == SYSTEM_ERROR
+        )
         with self._lock:
             self.failures = self.failures + 1 if failed else 0
             limit = self.policy.after_failures
@@ -130,16 +139,30 @@ class StandIn:
     def probe(self, trigger: str = "demand") -> Probe:
         """Send the probe now and record it; in Stand-In, count it towards leaving."""
         with self._probing:
-            answer, raw = self.client.exchange(soapwire.envelope(self.probe_request()),
-                                               "paVerifyPaymentNotice",
-                                               self.client.config.verify_timeout)
+            answer, raw = self.client.exchange(
+                soapwire.envelope(self.probe_request()),
+                "paVerifyPaymentNotice",
+                self.client.config.verify_timeout,
+            )
             status = status_of(raw) if raw is not None else None
-            success = (raw is not None and status is not None and 200 <= status < 300
-                       and SUCCESS_MARK in raw)
+            success = (
+                raw is not None
+                and status is not None
+                and 200 <= status < 300
+                and SUCCESS_MARK in raw
+            )
             with self._lock:
-                probe = Probe(len(self.probes) + 1, self.clock.now(), trigger, answer.kind,
-                              status, success, answer.fault_code, answer.detail,
-                              answer.elapsed_ms)
+                probe = Probe(
+                    len(self.probes) + 1,
+                    self.clock.now(),
+                    trigger,
+                    answer.kind,
+                    status,
+                    success,
+                    answer.fault_code,
+                    answer.detail,
+                    answer.elapsed_ms,
+                )
                 self.probes.append(probe)
                 if self.active:
                     self.successes = self.successes + 1 if success else 0
@@ -148,8 +171,11 @@ class StandIn:
             return probe
 
     def _due(self) -> bool:
-        return self.active and self.next_probe_at is not None \
+        return (
+            self.active
+            and self.next_probe_at is not None
             and self.next_probe_at <= self.clock.now()
+        )
 
     def run_due(self, catch_up: int = 10) -> int:
         """The manager's timer: send the probes that came due while the station is in
@@ -172,12 +198,15 @@ class StandIn:
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "active": self.active, "since": self.since and self.since.isoformat(),
-                "reason": self.reason, "successesInARow": self.successes,
+                "active": self.active,
+                "since": self.since and self.since.isoformat(),
+                "reason": self.reason,
+                "successesInARow": self.successes,
                 "exitSuccesses": self.policy.exit_successes,
                 "probeSeconds": self.policy.probe_seconds,
                 "afterFailures": self.policy.after_failures,
                 "failuresInARow": self.failures,
                 "nextProbeAt": self.next_probe_at and self.next_probe_at.isoformat(),
                 "probes": [p.as_dict() for p in self.probes],
-                "switches": list(self.switches)}
+                "switches": list(self.switches),
+            }

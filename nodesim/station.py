@@ -71,16 +71,31 @@ class Answer:
 
 
 class Transport(Protocol):
-    def __call__(self, url: str, action: str, payload: bytes, timeout: float, *,
-                 headers: Mapping[str, str]) -> bytes: ...
+    def __call__(
+        self, url: str, action: str, payload: bytes, timeout: float, *, headers: Mapping[str, str]
+    ) -> bytes: ...
 
 
-def http_transport(url: str, action: str, payload: bytes, timeout: float, *,
-                   headers: Mapping[str, str] | None = None) -> Reply:
+def http_transport(
+    url: str,
+    action: str,
+    payload: bytes,
+    timeout: float,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> Reply:
     """POST a SOAP request; HTTP errors still return their body (a SOAP Fault is a 500),
     with the status in ``Reply.status``."""
-    request = urllib.request.Request(url, data=payload, method="POST", headers={
-        **(headers or {}), "Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'})
+    request = urllib.request.Request(
+        url,
+        data=payload,
+        method="POST",
+        headers={
+            **(headers or {}),
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": f'"{action}"',
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return Reply(response.read(), response.status)
@@ -115,8 +130,9 @@ class StationClient:
         _qr(req, ec, notice)
         return req
 
-    def get_payment_request(self, ec: str, notice: str, amount: str,
-                            payment_note: str | None = None) -> etree._Element:
+    def get_payment_request(
+        self, ec: str, notice: str, amount: str, payment_note: str | None = None
+    ) -> etree._Element:
         name = "paGetPaymentV2Request" if self.config.primitive_version == 2 else "paGetPaymentReq"
         req = self._header(name, ec)
         _qr(req, ec, notice)
@@ -125,8 +141,9 @@ class StationClient:
             sub(req, "paymentNote", payment_note[:210])
         return req
 
-    def send_rt_request(self, ec: str, receipt: etree._Element,
-                        station: str | None = None) -> etree._Element:
+    def send_rt_request(
+        self, ec: str, receipt: etree._Element, station: str | None = None
+    ) -> etree._Element:
         """paSendRT(V2); ``station`` delivers it through another idStation of the same broker
         (an Ente moved between stations: pagoPA keeps using the old one for a while)."""
         name = "paSendRTV2Request" if self.config.primitive_version == 2 else "paSendRTReq"
@@ -137,24 +154,24 @@ class StationClient:
     def verify(self, ec: str, notice: str) -> Answer:
         return self.call(self.verify_request(ec, notice), self.config.verify_timeout)
 
-    def get_payment(self, ec: str, notice: str, amount: str,
-                    payment_note: str | None = None) -> Answer:
-        return self.call(self.get_payment_request(ec, notice, amount, payment_note),
-                         self.config.verify_timeout)
+    def get_payment(
+        self, ec: str, notice: str, amount: str, payment_note: str | None = None
+    ) -> Answer:
+        return self.call(
+            self.get_payment_request(ec, notice, amount, payment_note), self.config.verify_timeout
+        )
 
     def call(self, request: etree._Element, timeout: float) -> Answer:
         return self.post(soapwire.envelope(request), _action(request), timeout)
 
-    def post(self, payload: bytes, action: str, timeout: float, *,
-             observe: bool = True) -> Answer:
+    def post(self, payload: bytes, action: str, timeout: float, *, observe: bool = True) -> Answer:
         answer, _raw = self.exchange(payload, action, timeout)
         if observe:
             for observer in self.observers:
                 observer(answer)
         return answer
 
-    def exchange(self, payload: bytes, action: str, timeout: float
-                 ) -> tuple[Answer, bytes | None]:
+    def exchange(self, payload: bytes, action: str, timeout: float) -> tuple[Answer, bytes | None]:
         """Send one request with the configured headers: (classified answer, raw body)."""
         started = time.monotonic()
 
@@ -162,8 +179,7 @@ class StationClient:
             return int((time.monotonic() - started) * 1000)
 
         try:
-            raw = self.transport(self.config.url, action, payload, timeout,
-                                 headers=self.headers)
+            raw = self.transport(self.config.url, action, payload, timeout, headers=self.headers)
         except TimeoutError as exc:
             return Answer("timeout", detail=str(exc) or "timed out", elapsed_ms=elapsed()), None
         except (OSError, urllib.error.URLError) as exc:
@@ -174,21 +190,36 @@ class StationClient:
         try:
             res = soapwire.body_element(raw)
         except soapwire.BadResponse as exc:
-            return Answer("bad_response", detail=str(exc), elapsed_ms=elapsed(),
-                          http_status=status), raw
+            return Answer(
+                "bad_response", detail=str(exc), elapsed_ms=elapsed(), http_status=status
+            ), raw
         if soapwire.local(res) == "Fault":
-            return Answer("bad_response", res, detail=res.findtext("faultstring") or "Fault",
-                          elapsed_ms=elapsed(), http_status=status), raw
+            return Answer(
+                "bad_response",
+                res,
+                detail=res.findtext("faultstring") or "Fault",
+                elapsed_ms=elapsed(),
+                http_status=status,
+            ), raw
         outcome = res.findtext("outcome")
         if outcome == "OK":
             return Answer("ok", res, elapsed_ms=elapsed(), http_status=status), raw
         if outcome == "KO":
-            return Answer("ko", res, fault_code=res.findtext("fault/faultCode"),
-                          detail=res.findtext("fault/description")
-                          or res.findtext("fault/faultString") or "", elapsed_ms=elapsed(),
-                          http_status=status), raw
-        return Answer("bad_response", res, detail=f"outcome {outcome!r}", elapsed_ms=elapsed(),
-                      http_status=status), raw
+            return Answer(
+                "ko",
+                res,
+                fault_code=res.findtext("fault/faultCode"),
+                detail=res.findtext("fault/description") or res.findtext("fault/faultString") or "",
+                elapsed_ms=elapsed(),
+                http_status=status,
+            ), raw
+        return Answer(
+            "bad_response",
+            res,
+            detail=f"outcome {outcome!r}",
+            elapsed_ms=elapsed(),
+            http_status=status,
+        ), raw
 
 
 def _qr(req: etree._Element, ec: str, notice: str) -> None:

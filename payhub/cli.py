@@ -29,8 +29,15 @@ def read_settings(config_uri: str) -> dict[str, Any]:
 
 
 @click.group()
-@click.option("-c", "--config", "config_uri", default=DEFAULT_CONFIG, show_default=True,
-              envvar="PAYHUB_CONFIG", help="The .ini file (DATABASE_URL / REDIS_URL override).")
+@click.option(
+    "-c",
+    "--config",
+    "config_uri",
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    envvar="PAYHUB_CONFIG",
+    help="The .ini file (DATABASE_URL / REDIS_URL override).",
+)
 @click.pass_context
 def main(ctx: click.Context, config_uri: str) -> None:
     """payhub, the pagoPA payment hub."""
@@ -88,11 +95,21 @@ def worker(ctx: click.Context, processes: int, threads: int) -> None:
     """Run Dramatiq workers for the configured (Redis) broker."""
     settings = _settings(ctx)
     if settings["payhub.broker"] != "redis":
-        raise click.UsageError("workers need payhub.broker = redis (set REDIS_URL and "
-                               "PAYHUB_BROKER=redis); the embedded default runs one in-process")
+        raise click.UsageError(
+            "workers need payhub.broker = redis (set REDIS_URL and "
+            "PAYHUB_BROKER=redis); the embedded default runs one in-process"
+        )
     env = {**os.environ, "PAYHUB_CONFIG": ctx.obj["config_uri"], **_worker_metrics_env(settings)}
-    cmd = [sys.executable, "-m", "dramatiq", "payhub.worker_boot", "--processes",
-           str(processes), "--threads", str(threads)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "payhub.worker_boot",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
     raise SystemExit(subprocess.call(cmd, env=env))
 
 
@@ -111,8 +128,11 @@ def _worker_metrics_env(settings: dict[str, Any]) -> dict[str, str]:
     directory = Path(tempfile.gettempdir()) / f"payhub-worker-metrics-{port}"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
-    return {"dramatiq_prom_host": str(settings.get("payhub.worker_metrics_host", "127.0.0.1")),
-            "dramatiq_prom_port": str(port), "dramatiq_prom_db": str(directory)}
+    return {
+        "dramatiq_prom_host": str(settings.get("payhub.worker_metrics_host", "127.0.0.1")),
+        "dramatiq_prom_port": str(port),
+        "dramatiq_prom_db": str(directory),
+    }
 
 
 @main.command()
@@ -170,8 +190,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
     with factory() as session:
         figures = metrics.collect(session, broker)
     engine.dispose()
-    problems = metrics.backlog_problems(figures.outbox_backlog,
-                                        figures.outbox_oldest_age_seconds, settings)
+    problems = metrics.backlog_problems(
+        figures.outbox_backlog, figures.outbox_oldest_age_seconds, settings
+    )
     if as_json:
         click.echo(json.dumps({**figures.as_json(), "backlog_problems": problems}, indent=2))
         return
@@ -181,29 +202,40 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 def status_lines(f: Any, problems: list[str]) -> list[str]:
     """``payhub status`` as text, one subject a line."""
-    lines = [f"outbox     {f.outbox_backlog} open, oldest {f.outbox_oldest_age_seconds:.0f} s, "
-             f"{f.outbox_dead} dead"]
+    lines = [
+        f"outbox     {f.outbox_backlog} open, oldest {f.outbox_oldest_age_seconds:.0f} s, "
+        f"{f.outbox_dead} dead"
+    ]
     for row in f.outbox_dead_messages:
-        lines.append(f"dead       #{row['id']} {row['actor_name']} after {row['attempts']} "
-                     f"sends, since {row['dead_at'][:19]}: {row['last_error'] or ''}"
-                     " (/ops/support: Send again)")
+        lines.append(
+            f"dead       #{row['id']} {row['actor_name']} after {row['attempts']} "
+            f"sends, since {row['dead_at'][:19]}: {row['last_error'] or ''}"
+            " (/ops/support: Send again)"
+        )
     states = ", ".join(f"{state} {n}" for state, n in sorted(f.deliveries.items())) or "none"
-    lines.append(f"webhooks   {states}; oldest undelivered "
-                 f"{f.deliveries_oldest_undelivered_age_seconds:.0f} s; "
-                 f"{f.deliveries_expired_claims} expired claims")
-    lines.append(f"receipts   {f.receipts_per_minute:g} per minute "
-                 f"(last {f.receipts_window_minutes} min)")
+    lines.append(
+        f"webhooks   {states}; oldest undelivered "
+        f"{f.deliveries_oldest_undelivered_age_seconds:.0f} s; "
+        f"{f.deliveries_expired_claims} expired claims"
+    )
+    lines.append(
+        f"receipts   {f.receipts_per_minute:g} per minute (last {f.receipts_window_minutes} min)"
+    )
     if not f.station:
         lines.append(f"station    no answers in the last {f.station_window_minutes} min")
     for op, t in f.station.items():
-        lines.append(f"station    {op}: {t.count} answers, mean {t.mean_seconds * 1000:.1f} ms, "
-                     f"max {t.max_seconds * 1000:.0f} ms, "
-                     f"{t.within_threshold_ratio:.1%} within 2 s")
+        lines.append(
+            f"station    {op}: {t.count} answers, mean {t.mean_seconds * 1000:.1f} ms, "
+            f"max {t.max_seconds * 1000:.0f} ms, "
+            f"{t.within_threshold_ratio:.1%} within 2 s"
+        )
     if f.queues is None:
         lines.append("queues     in-process (stub broker)")
     for queue, kinds in (f.queues or {}).items():
-        lines.append(f"queues     {queue}: " + ", ".join(
-            f"{kind.replace('_', ' ')} {n}" for kind, n in kinds.items()))
+        lines.append(
+            f"queues     {queue}: "
+            + ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in kinds.items())
+        )
     for error in f.errors:
         lines.append(f"error      {error}")
     lines.append("health     " + ("degraded: " + "; ".join(problems) if problems else "ok"))
@@ -217,8 +249,9 @@ def ente_group() -> None:
 
 @ente_group.command("set-logo")
 @click.argument("fiscal_code")
-@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                required=False)
+@click.argument(
+    "image", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False
+)
 @click.option("--clear", is_flag=True, help="Remove the logo (notices show the initials).")
 @click.pass_context
 def ente_set_logo(ctx: click.Context, fiscal_code: str, image: Path | None, clear: bool) -> None:
@@ -249,17 +282,21 @@ def reconcile_group() -> None:
 
 @reconcile_group.command("statement")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--ente", "fiscal_code", required=True,
-              help="Fiscal code of the Ente whose account the statement is.")
+@click.option(
+    "--ente",
+    "fiscal_code",
+    required=True,
+    help="Fiscal code of the Ente whose account the statement is.",
+)
 @click.pass_context
 def reconcile_statement(ctx: click.Context, file: Path, fiscal_code: str) -> None:
     """Load a bank statement (CSV or camt.053) and reconcile its credits; loading the same
     statement again adds nothing."""
     import sqlalchemy as sa
 
-    from hub import reconciliation
     from hub.errors import DomainError
     from hub.models import Ente
+    from hub.reconciliation import statements
 
     settings = _settings(ctx)
     factory = make_session_factory(make_engine(settings["sqlalchemy.url"]))
@@ -276,16 +313,19 @@ def reconcile_statement(ctx: click.Context, file: Path, fiscal_code: str) -> Non
             ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == fiscal_code))
             if ente is None:
                 raise click.ClickException(f"no Ente {fiscal_code}")
-            outcome = reconciliation.load_statement(session, ente, file.read_bytes(),
-                                                    source_file=file.name)
+            outcome = statements.load_statement(
+                session, ente, file.read_bytes(), source_file=file.name
+            )
             added = len(outcome.added)
             matched = sum(1 for c in outcome.added if c.status == "matched")
     except DomainError as exc:
         raise click.ClickException(f"{file.name}: {exc}") from None
-    click.echo(f"{added} credits added ({matched} matched to a flow), {outcome.duplicates} "
-               f"already loaded, {outcome.reconciled} payments reconciled, "
-               f"{len(outcome.anomalies)} anomalies"
-               + (f": {', '.join(sorted(set(outcome.anomalies)))}" if outcome.anomalies else ""))
+    click.echo(
+        f"{added} credits added ({matched} matched to a flow), {outcome.duplicates} "
+        f"already loaded, {outcome.reconciled} payments reconciled, "
+        f"{len(outcome.anomalies)} anomalies"
+        + (f": {', '.join(sorted(set(outcome.anomalies)))}" if outcome.anomalies else "")
+    )
 
 
 @main.group("api-key")
@@ -295,20 +335,31 @@ def api_key() -> None:
 
 @api_key.command("create")
 @click.option("--name", required=True, help="The application the key is for.")
-@click.option("--ente", "enti", multiple=True, required=True,
-              help="An Ente's fiscal code; repeat for an intermediary's key.")
+@click.option(
+    "--ente",
+    "enti",
+    multiple=True,
+    required=True,
+    help="An Ente's fiscal code; repeat for an intermediary's key.",
+)
 @click.pass_context
 def api_key_create(ctx: click.Context, name: str, enti: tuple[str, ...]) -> None:
     """Issue a key for one or several Enti and print it (the only time it is shown)."""
-    from hub import api_keys, audit
     from hub.errors import DomainError
+    from hub.tenants import api_keys, audit
 
     factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
     try:
         with factory.begin() as session:
             issued = api_keys.create_key(session, name, list(enti))
-            audit.record(session, actor="cli", action="api_key.create", api_key_id=issued.key.id,
-                         target=f"api_key:{issued.key.prefix}", detail={"enti": list(enti)})
+            audit.record(
+                session,
+                actor="cli",
+                action="api_key.create",
+                api_key_id=issued.key.id,
+                target=f"api_key:{issued.key.prefix}",
+                detail={"enti": list(enti)},
+            )
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(issued.secret)
@@ -319,15 +370,20 @@ def api_key_create(ctx: click.Context, name: str, enti: tuple[str, ...]) -> None
 @click.pass_context
 def api_key_revoke(ctx: click.Context, prefix: str) -> None:
     """Revoke the key with this prefix (ph_xxxxxxxx)."""
-    from hub import api_keys, audit
     from hub.errors import DomainError
+    from hub.tenants import api_keys, audit
 
     factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
     try:
         with factory.begin() as session:
             key = api_keys.revoke_key(session, prefix)
-            audit.record(session, actor="cli", action="api_key.revoke", api_key_id=key.id,
-                         target=f"api_key:{prefix}")
+            audit.record(
+                session,
+                actor="cli",
+                action="api_key.revoke",
+                api_key_id=key.id,
+                target=f"api_key:{prefix}",
+            )
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"revoked {prefix}")
@@ -337,7 +393,7 @@ def api_key_revoke(ctx: click.Context, prefix: str) -> None:
 @click.pass_context
 def api_key_list(ctx: click.Context) -> None:
     """Every key: prefix, state, name and Enti."""
-    from hub import api_keys
+    from hub.tenants import api_keys
 
     factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
     with factory() as session:
@@ -355,15 +411,20 @@ def operator_group() -> None:
 @operator_group.command("create")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["operator", "support"]), required=True)
-@click.option("--ente", "enti", multiple=True,
-              help="An Ente's fiscal code the operator sees; repeat for several.")
+@click.option(
+    "--ente",
+    "enti",
+    multiple=True,
+    help="An Ente's fiscal code the operator sees; repeat for several.",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.pass_context
-def operator_create(ctx: click.Context, username: str, role: str, enti: tuple[str, ...],
-                    password_stdin: bool) -> None:
+def operator_create(
+    ctx: click.Context, username: str, role: str, enti: tuple[str, ...], password_stdin: bool
+) -> None:
     """Create an account (the password is prompted for, or read with --password-stdin)."""
-    from hub import operators
     from hub.errors import DomainError
+    from hub.tenants import operators
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -383,8 +444,8 @@ def operator_create(ctx: click.Context, username: str, role: str, enti: tuple[st
 @click.pass_context
 def operator_disable(ctx: click.Context, username: str) -> None:
     """Disable an account: it can no longer log in (its open sessions end at once)."""
-    from hub import operators
     from hub.errors import DomainError
+    from hub.tenants import operators
 
     factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
     try:
@@ -405,8 +466,9 @@ def operator_list(ctx: click.Context) -> None:
 
     factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
     with factory() as session:
-        for account in session.scalars(sa.select(OperatorAccount)
-                                       .order_by(OperatorAccount.username)):
+        for account in session.scalars(
+            sa.select(OperatorAccount).order_by(OperatorAccount.username)
+        ):
             state = "enabled" if account.enabled else "disabled"
             enti = ",".join(sorted(e.fiscal_code for e in account.enti)) or "-"
             last = account.last_login_at.isoformat() if account.last_login_at else "never"
@@ -421,16 +483,33 @@ def notices() -> None:
 @notices.command("render")
 @click.argument("ente_fiscal_code")
 @click.argument("notice_numbers", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["pdf", "json", "qr-png", "qr-svg",
-                                                    "datamatrix-png", "datamatrix-svg"]),
-              default="pdf", show_default=True)
-@click.option("--lang", type=click.Choice(["it", "it-de", "it-en"]), default="it",
-              show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("."), show_default=True, help="Directory for the files.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pdf", "json", "qr-png", "qr-svg", "datamatrix-png", "datamatrix-svg"]),
+    default="pdf",
+    show_default=True,
+)
+@click.option(
+    "--lang", type=click.Choice(["it", "it-de", "it-en"]), default="it", show_default=True
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Directory for the files.",
+)
 @click.pass_context
-def notices_render(ctx: click.Context, ente_fiscal_code: str, notice_numbers: tuple[str, ...],
-                   fmt: str, lang: str, out_dir: Path) -> None:
+def notices_render(
+    ctx: click.Context,
+    ente_fiscal_code: str,
+    notice_numbers: tuple[str, ...],
+    fmt: str,
+    lang: str,
+    out_dir: Path,
+) -> None:
     """Write the notice of each NOTICE_NUMBER of the Ente to OUT (one file each)."""
     import json
 

@@ -13,8 +13,9 @@ from hub.db import make_engine, make_session_factory
 from hub.logging import configure_logging
 from hub.settings import load_settings
 
-_settings = load_settings(get_settings(os.environ.get("PAYHUB_CONFIG", "development.ini"),
-                                       "app:main"))
+_settings = load_settings(
+    get_settings(os.environ.get("PAYHUB_CONFIG", "development.ini"), "app:main")
+)
 configure_logging(_settings["payhub.log_format"], _settings["payhub.log_level"])
 http.configure(_settings)  # webhook deliveries and the Node client trust payhub.outgoing_ca_bundle
 _factory = make_session_factory(make_engine(_settings["sqlalchemy.url"]))

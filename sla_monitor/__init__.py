@@ -25,8 +25,10 @@ def includeme(config: Any) -> None:
     settings = config.get_settings()
     if not as_bool(settings.get("payhub.sla_recorder", "true")):
         return
-    recorder = ResponseRecorder(config.registry["db.session_factory"],
-                                flush_seconds=float(settings.get("payhub.sla_flush_seconds", 5)))
+    recorder = ResponseRecorder(
+        config.registry["db.session_factory"],
+        flush_seconds=float(settings.get("payhub.sla_flush_seconds", 5)),
+    )
     config.registry[RECORDER] = recorder
     engine = config.registry["db.engine"]
 

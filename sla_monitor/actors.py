@@ -17,12 +17,12 @@ def _settings() -> dict:
 def sla_evaluate_breaches() -> None:
     """Open or close response-time breaches for the window that just ended (idempotent: the
     next minute's run judges again; a lost run is not retried)."""
-    breaches.evaluate(current_session(), utcnow(), breaches.BreachPolicy.from_settings(
-        _settings()))
+    breaches.evaluate(current_session(), utcnow(), breaches.BreachPolicy.from_settings(_settings()))
 
 
-@dramatiq.actor(actor_name="sla_probe_station", max_retries=0, unit_of_work=False,
-                time_limit=60_000)
+@dramatiq.actor(
+    actor_name="sla_probe_station", max_retries=0, unit_of_work=False, time_limit=60_000
+)
 def sla_probe_station() -> None:
     """Probe the station and /health once; no database transaction is held during the calls.
     A probe is a sample in time: it is never retried, the next tick probes again."""

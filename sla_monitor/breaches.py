@@ -46,8 +46,7 @@ class BreachPolicy:
             target=float(settings.get("payhub.sla_target_share", 0.98)),
             window=dt.timedelta(minutes=int(settings.get("payhub.sla_window_minutes", 5))),
             min_requests=int(settings.get("payhub.sla_min_requests", 20)),
-            grace=dt.timedelta(seconds=float(settings.get("payhub.sla_breach_grace_seconds",
-                                                          15))),
+            grace=dt.timedelta(seconds=float(settings.get("payhub.sla_breach_grace_seconds", 15))),
         )
 
     def window_at(self, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -56,14 +55,15 @@ class BreachPolicy:
         return end - self.window, end
 
 
-def answers(session: Session, start: dt.datetime, end: dt.datetime
-            ) -> dict[str, tuple[int, int]]:
+def answers(session: Session, start: dt.datetime, end: dt.datetime) -> dict[str, tuple[int, int]]:
     """Per operation: (answers, answers within 2 s) in the minutes of [start, end)."""
     rows = session.execute(
-        sa.select(SlaMinute.operation, sa.func.sum(SlaMinute.count),
-                  sa.func.sum(SlaMinute.over_threshold))
+        sa.select(
+            SlaMinute.operation, sa.func.sum(SlaMinute.count), sa.func.sum(SlaMinute.over_threshold)
+        )
         .where(SlaMinute.minute >= start, SlaMinute.minute < end)
-        .group_by(SlaMinute.operation))
+        .group_by(SlaMinute.operation)
+    )
     return {op: (int(count), int(count) - int(over)) for op, count, over in rows}
 
 
@@ -72,8 +72,12 @@ def evaluate(session: Session, now: dt.datetime, policy: BreachPolicy) -> list[S
     or closed. Idempotent: the same ``now`` twice changes nothing more."""
     start, end = policy.window_at(now)
     counts = answers(session, start, end)
-    open_ = {b.operation: b for b in session.scalars(
-        sa.select(SlaBreach).where(SlaBreach.closed_at.is_(None)).with_for_update())}
+    open_ = {
+        b.operation: b
+        for b in session.scalars(
+            sa.select(SlaBreach).where(SlaBreach.closed_at.is_(None)).with_for_update()
+        )
+    }
     changed = []
     for operation in sorted(set(counts) | set(open_)):
         total, within = counts.get(operation, (0, 0))
@@ -82,19 +86,35 @@ def evaluate(session: Session, now: dt.datetime, policy: BreachPolicy) -> list[S
         share = within / total
         breach = open_.get(operation)
         if share < policy.target and breach is None:
-            breach = SlaBreach(operation=operation, window_start=start, window_end=end,
-                               requests=total, share=share, worst_share=share, opened_at=now)
+            breach = SlaBreach(
+                operation=operation,
+                window_start=start,
+                window_end=end,
+                requests=total,
+                share=share,
+                worst_share=share,
+                opened_at=now,
+            )
             session.add(breach)
             changed.append(breach)
-            log.warning("sla.breach_opened", operation=operation, share=round(share, 4),
-                        requests=total, window_start=start.isoformat(),
-                        window_end=end.isoformat())
+            log.warning(
+                "sla.breach_opened",
+                operation=operation,
+                share=round(share, 4),
+                requests=total,
+                window_start=start.isoformat(),
+                window_end=end.isoformat(),
+            )
         elif share < policy.target:
             breach.worst_share = min(breach.worst_share, share)
         elif breach is not None:
             breach.closed_at = now
             changed.append(breach)
-            log.info("sla.breach_closed", operation=operation, share=round(share, 4),
-                     minutes_open=round((now - breach.opened_at).total_seconds() / 60, 1))
+            log.info(
+                "sla.breach_closed",
+                operation=operation,
+                share=round(share, 4),
+                minutes_open=round((now - breach.opened_at).total_seconds() / 60, 1),
+            )
     session.flush()
     return changed

@@ -28,8 +28,9 @@ from typing import Any
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # (month, day) of the fixed national holidays; Easter Sunday and Monday are added per year
-FIXED_HOLIDAYS = frozenset({(1, 1), (1, 6), (4, 25), (5, 1), (6, 2), (8, 15), (11, 1),
-                            (12, 8), (12, 25), (12, 26)})
+FIXED_HOLIDAYS = frozenset(
+    {(1, 1), (1, 6), (4, 25), (5, 1), (6, 2), (8, 15), (11, 1), (12, 8), (12, 25), (12, 26)}
+)
 SAN_FRANCESCO = (10, 4)
 _MAX_DAYS = 3 * 366  # a deadline further than this is a configuration error, not a ticket
 
@@ -104,9 +105,11 @@ class BusinessCalendar:
 
     # -- days -----------------------------------------------------------------------------
     def is_holiday(self, day: dt.date) -> bool:
-        return (day in national_holidays(day.year, self.san_francesco_from)
-                or (day.month, day.day) in self.yearly_holidays
-                or day in self.one_off_holidays)
+        return (
+            day in national_holidays(day.year, self.san_francesco_from)
+            or (day.month, day.day) in self.yearly_holidays
+            or day in self.one_off_holidays
+        )
 
     def is_business_day(self, day: dt.date) -> bool:
         return day.weekday() in self.weekdays and not self.is_holiday(day)

@@ -21,16 +21,27 @@ def sla_group() -> None:
 
 
 @sla_group.command("report")
-@click.option("--period", help="A quadrimestre: YYYY-Q1 (Jan–Apr), YYYY-Q2 (May–Aug), "
-              "YYYY-Q3 (Sep–Dec).")
-@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]),
-              help="First day (Italian time), with --to instead of --period.")
+@click.option(
+    "--period", help="A quadrimestre: YYYY-Q1 (Jan–Apr), YYYY-Q2 (May–Aug), YYYY-Q3 (Sep–Dec)."
+)
+@click.option(
+    "--from",
+    "date_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day (Italian time), with --to instead of --period.",
+)
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Last day, included.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True
+)
 @click.pass_context
-def report(ctx: click.Context, period: str | None, date_from: dt.datetime | None,
-           date_to: dt.datetime | None, fmt: str) -> None:
+def report(
+    ctx: click.Context,
+    period: str | None,
+    date_from: dt.datetime | None,
+    date_to: dt.datetime | None,
+    fmt: str,
+) -> None:
     """Availability, answers within 2 s and p99 per operation, breaches and tickets."""
     from sla_monitor import report as report_mod
 
@@ -74,9 +85,11 @@ def _line(t: Any) -> str:
     def local(moment: dt.datetime) -> str:
         return f"{moment.astimezone(ROME):%Y-%m-%d %H:%M %Z}"
 
-    return (f"{t.id}\t{t.priority}\t{state}\topened {local(t.opened_at)}\t"
-            f"respond by {local(t.response_due_at)}\t"
-            f"resolve by {local(t.resolution_due_at)}\t{t.subject}")
+    return (
+        f"{t.id}\t{t.priority}\t{state}\topened {local(t.opened_at)}\t"
+        f"respond by {local(t.response_due_at)}\t"
+        f"resolve by {local(t.resolution_due_at)}\t{t.subject}"
+    )
 
 
 @ticket_group.command("open")
@@ -92,8 +105,9 @@ def ticket_open(ctx: click.Context, subject: str, priority: str, ente_code: str 
     policy = _policy(settings)
     try:
         with factory.begin() as session:
-            ticket = tickets.open_ticket(session, policy, subject, priority, utcnow(),
-                                         ente_code=ente_code)
+            ticket = tickets.open_ticket(
+                session, policy, subject, priority, utcnow(), ente_code=ente_code
+            )
             line = _line(ticket)
     except tickets.TicketError as exc:
         raise click.ClickException(str(exc)) from None

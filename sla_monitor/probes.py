@@ -43,7 +43,8 @@ ENVELOPE = (
     "<pafn:paVerifyPaymentNoticeReq><idPA>{pa}</idPA><idBrokerPA>{broker}</idBrokerPA>"
     "<idStation>{station}</idStation><qrCode><fiscalCode>{pa}</fiscalCode>"
     "<noticeNumber>{notice}</noticeNumber></qrCode></pafn:paVerifyPaymentNoticeReq>"
-    "</soapenv:Body></soapenv:Envelope>")
+    "</soapenv:Body></soapenv:Envelope>"
+)
 
 
 @dataclass(frozen=True)
@@ -61,20 +62,21 @@ class ProbeConfig:
         body = None
         if notice:
             if len(notice) != 4:
-                raise ValueError("payhub.sla_probe_notice: idPA idBrokerPA idStation "
-                                 "noticeNumber")
+                raise ValueError("payhub.sla_probe_notice: idPA idBrokerPA idStation noticeNumber")
             pa, broker, station, number = (escape(x) for x in notice)
-            body = ENVELOPE.format(pa=pa, broker=broker, station=station,
-                                   notice=number).encode()
-        headers = [("Content-Type", "text/xml; charset=utf-8"),
-                   ("SOAPAction", "paVerifyPaymentNotice")]
+            body = ENVELOPE.format(pa=pa, broker=broker, station=station, notice=number).encode()
+        headers = [
+            ("Content-Type", "text/xml; charset=utf-8"),
+            ("SOAPAction", "paVerifyPaymentNotice"),
+        ]
         auth = str(settings.get("payhub.soap_auth_header", ""))
         if ":" in auth:  # the station refuses callers without it: so would the probe
             name, _, secret = auth.partition(":")
             headers.append((name.strip(), secret.strip()))
         return cls(
             station_url=settings.get("payhub.sla_probe_url")
-            or settings.get("payhub.soap_public_url") or None,
+            or settings.get("payhub.soap_public_url")
+            or None,
             verify_body=body,
             health_url=settings.get("payhub.sla_probe_health_url") or None,
             timeout=float(settings.get("payhub.sla_probe_timeout_seconds", 5)),
@@ -97,16 +99,18 @@ def verify_outcome(body: bytes) -> str | None:
     return "SOAP Fault" if root.find(".//{*}Fault") is not None else "no outcome"
 
 
-def probe_once(target: str, url: str, config: ProbeConfig, http: Any = requests,
-               now: dt.datetime | None = None) -> SlaProbe:
+def probe_once(
+    target: str, url: str, config: ProbeConfig, http: Any = requests, now: dt.datetime | None = None
+) -> SlaProbe:
     """Call ``url`` once and describe what happened (no database)."""
     at = now or utcnow()
     started = time.perf_counter()
     error: str | None
     try:
         if target == "verify":
-            answer = http.post(url, data=config.verify_body, headers=dict(config.headers),
-                               timeout=config.timeout)
+            answer = http.post(
+                url, data=config.verify_body, headers=dict(config.headers), timeout=config.timeout
+            )
         else:
             answer = http.get(url, timeout=config.timeout)
         if answer.status_code != 200:
@@ -116,8 +120,13 @@ def probe_once(target: str, url: str, config: ProbeConfig, http: Any = requests,
     except requests.RequestException as exc:
         error = type(exc).__name__
     ms = (time.perf_counter() - started) * 1000
-    return SlaProbe(at=at, target=target, ok=error is None, ms=round(ms, 2),
-                    error=error[:200] if error else None)
+    return SlaProbe(
+        at=at,
+        target=target,
+        ok=error is None,
+        ms=round(ms, 2),
+        error=error[:200] if error else None,
+    )
 
 
 def run_probes(factory: Any, config: ProbeConfig, http: Any = requests) -> list[SlaProbe]:
@@ -133,16 +142,17 @@ def run_probes(factory: Any, config: ProbeConfig, http: Any = requests) -> list[
             session.add_all(probes)
     for probe in probes:
         if not probe.ok:
-            log.warning("sla.probe_failed", target=probe.target, error=probe.error,
-                        ms=probe.ms)
+            log.warning("sla.probe_failed", target=probe.target, error=probe.error, ms=probe.ms)
     return probes
 
 
-def availability(session: Session, start: dt.datetime, end: dt.datetime
-                 ) -> dict[str, tuple[int, int]]:
+def availability(
+    session: Session, start: dt.datetime, end: dt.datetime
+) -> dict[str, tuple[int, int]]:
     """Per target: (ok probes, probes) in [start, end)."""
     rows = session.execute(
-        sa.select(SlaProbe.target, sa.func.count(),
-                  sa.func.count().filter(SlaProbe.ok.is_(True)))
-        .where(SlaProbe.at >= start, SlaProbe.at < end).group_by(SlaProbe.target))
+        sa.select(SlaProbe.target, sa.func.count(), sa.func.count().filter(SlaProbe.ok.is_(True)))
+        .where(SlaProbe.at >= start, SlaProbe.at < end)
+        .group_by(SlaProbe.target)
+    )
     return {target: (int(ok), int(total)) for target, total, ok in rows}

@@ -52,8 +52,14 @@ class ResponseRecorder:
     replaceable for tests.
     """
 
-    def __init__(self, factory: Any, *, flush_seconds: float = 5.0,
-                 clock: Callable[[], float] = time.time, source: str | None = None) -> None:
+    def __init__(
+        self,
+        factory: Any,
+        *,
+        flush_seconds: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        source: str | None = None,
+    ) -> None:
         self.factory = factory
         self.flush_seconds = flush_seconds
         self.clock = clock
@@ -165,14 +171,26 @@ def write_minutes(factory: Any, source: str, buckets: dict[tuple[int, str], Buck
     with factory() as session, session.begin():
         for (minute, operation), bucket in sorted(buckets.items()):
             start = dt.datetime.fromtimestamp(minute * 60, dt.UTC)
-            row = session.scalars(sa.select(SlaMinute).where(
-                SlaMinute.minute == start, SlaMinute.operation == operation,
-                SlaMinute.source == source)).one_or_none()
+            row = session.scalars(
+                sa.select(SlaMinute).where(
+                    SlaMinute.minute == start,
+                    SlaMinute.operation == operation,
+                    SlaMinute.source == source,
+                )
+            ).one_or_none()
             if row is None:
-                session.add(SlaMinute(
-                    minute=start, operation=operation, source=source, count=bucket.count,
-                    over_threshold=bucket.over, total_seconds=bucket.total,
-                    max_seconds=bucket.max, histogram=list(bucket.histogram)))
+                session.add(
+                    SlaMinute(
+                        minute=start,
+                        operation=operation,
+                        source=source,
+                        count=bucket.count,
+                        over_threshold=bucket.over,
+                        total_seconds=bucket.total,
+                        max_seconds=bucket.max,
+                        histogram=list(bucket.histogram),
+                    )
+                )
                 continue
             row.count += bucket.count
             row.over_threshold += bucket.over

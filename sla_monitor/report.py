@@ -94,14 +94,18 @@ class Report:
         return asdict(self)
 
 
-def build(session: Session, start: dt.datetime, end: dt.datetime,
-          now: dt.datetime | None = None) -> Report:
+def build(
+    session: Session, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None
+) -> Report:
     """The report of [start, end) from what the monitor stored."""
     now = now or dt.datetime.now(dt.UTC)
     report = Report(start=start.isoformat(), end=end.isoformat())
     for target, (ok, total) in sorted(probes.availability(session, start, end).items()):
-        report.availability[target] = {"ok": ok, "probes": total,
-                                       "percent": round(100 * ok / total, 3)}
+        report.availability[target] = {
+            "ok": ok,
+            "probes": total,
+            "percent": round(100 * ok / total, 3),
+        }
     report.operations = _operations(session, start, end)
     report.breaches = _breaches(session, start, end, now)
     report.tickets = tickets.summary(session, start, end)
@@ -110,11 +114,20 @@ def build(session: Session, start: dt.datetime, end: dt.datetime,
 
 def _operations(session: Session, start: dt.datetime, end: dt.datetime) -> list[OperationLine]:
     merged: dict[str, dict[str, Any]] = {}
-    rows = session.scalars(sa.select(SlaMinute).where(SlaMinute.minute >= start,
-                                                      SlaMinute.minute < end))
+    rows = session.scalars(
+        sa.select(SlaMinute).where(SlaMinute.minute >= start, SlaMinute.minute < end)
+    )
     for row in rows:
-        m = merged.setdefault(row.operation, {"count": 0, "over": 0, "total": 0.0, "max": 0.0,
-                                              "hist": [0] * (len(HISTOGRAM_BOUNDS) + 1)})
+        m = merged.setdefault(
+            row.operation,
+            {
+                "count": 0,
+                "over": 0,
+                "total": 0.0,
+                "max": 0.0,
+                "hist": [0] * (len(HISTOGRAM_BOUNDS) + 1),
+            },
+        )
         m["count"] += row.count
         m["over"] += row.over_threshold
         m["total"] += row.total_seconds
@@ -123,28 +136,44 @@ def _operations(session: Session, start: dt.datetime, end: dt.datetime) -> list[
     lines = []
     for op, m in sorted(merged.items()):
         n = m["count"]
-        lines.append(OperationLine(
-            operation=op, requests=n, within_2s=n - m["over"],
-            share_within_2s=round((n - m["over"]) / n, 6) if n else None,
-            p99_seconds=p99_from_histogram(m["hist"], m["max"]), max_seconds=m["max"],
-            mean_seconds=round(m["total"] / n, 6) if n else None))
+        lines.append(
+            OperationLine(
+                operation=op,
+                requests=n,
+                within_2s=n - m["over"],
+                share_within_2s=round((n - m["over"]) / n, 6) if n else None,
+                p99_seconds=p99_from_histogram(m["hist"], m["max"]),
+                max_seconds=m["max"],
+                mean_seconds=round(m["total"] / n, 6) if n else None,
+            )
+        )
     return lines
 
 
-def _breaches(session: Session, start: dt.datetime, end: dt.datetime, now: dt.datetime
-              ) -> list[BreachLine]:
-    rows = session.scalars(sa.select(SlaBreach).where(
-        SlaBreach.opened_at < end,
-        sa.or_(SlaBreach.closed_at.is_(None), SlaBreach.closed_at >= start))
-        .order_by(SlaBreach.opened_at, SlaBreach.id))
+def _breaches(
+    session: Session, start: dt.datetime, end: dt.datetime, now: dt.datetime
+) -> list[BreachLine]:
+    rows = session.scalars(
+        sa.select(SlaBreach)
+        .where(
+            SlaBreach.opened_at < end,
+            sa.or_(SlaBreach.closed_at.is_(None), SlaBreach.closed_at >= start),
+        )
+        .order_by(SlaBreach.opened_at, SlaBreach.id)
+    )
     lines = []
     for b in rows:
         until = b.closed_at or min(end, now)
-        lines.append(BreachLine(
-            operation=b.operation, opened_at=b.opened_at.isoformat(),
-            closed_at=b.closed_at.isoformat() if b.closed_at else None,
-            minutes=round(max((until - b.opened_at).total_seconds(), 0) / 60, 1),
-            share=round(b.share, 6), worst_share=round(b.worst_share, 6)))
+        lines.append(
+            BreachLine(
+                operation=b.operation,
+                opened_at=b.opened_at.isoformat(),
+                closed_at=b.closed_at.isoformat() if b.closed_at else None,
+                minutes=round(max((until - b.opened_at).total_seconds(), 0) / 60, 1),
+                share=round(b.share, 6),
+                worst_share=round(b.worst_share, 6),
+            )
+        )
     return lines
 
 
@@ -201,19 +230,25 @@ def _text(report: Report) -> str:
         lines.append("  no answers recorded in the period")
     for op in report.operations:
         p99 = "n/a" if op.p99_seconds is None else f"≤ {op.p99_seconds * 1000:.0f} ms"
-        lines.append(f"  {op.operation:<24} {op.requests:>10} answers  "
-                     f"{_pct(op.share_within_2s)} within 2 s  p99 {p99}  "
-                     f"max {op.max_seconds * 1000:.0f} ms")
+        lines.append(
+            f"  {op.operation:<24} {op.requests:>10} answers  "
+            f"{_pct(op.share_within_2s)} within 2 s  p99 {p99}  "
+            f"max {op.max_seconds * 1000:.0f} ms"
+        )
     lines += ["", f"Breaches: {len(report.breaches)}"]
     for b in report.breaches:
-        lines.append(f"  {b.operation:<24} {b.opened_at} → {b.closed_at or 'open'}  "
-                     f"{b.minutes} min  worst {_pct(b.worst_share)}")
+        lines.append(
+            f"  {b.operation:<24} {b.opened_at} → {b.closed_at or 'open'}  "
+            f"{b.minutes} min  worst {_pct(b.worst_share)}"
+        )
     lines += ["", "Help-desk tickets (business hours)"]
     if not report.tickets:
         lines.append("  no tickets opened in the period")
     for priority, t in report.tickets.items():
-        lines.append(f"  {priority:<8} {t['opened']} opened  "
-                     f"response in target {t['responded_in_target']}/{t['responded']}  "
-                     f"resolution in target {t['resolved_in_target']}/{t['resolved']}  "
-                     f"{t['open']} open")
+        lines.append(
+            f"  {priority:<8} {t['opened']} opened  "
+            f"response in target {t['responded_in_target']}/{t['responded']}  "
+            f"resolution in target {t['resolved_in_target']}/{t['resolved']}  "
+            f"{t['open']} open"
+        )
     return "\n".join(lines) + "\n"

@@ -43,22 +43,34 @@ class TicketPolicy:
                 priority, hours = item.split(":")
                 response, resolution = (float(h) for h in hours.split("/"))
             except ValueError:
-                raise ValueError(f"payhub.sla_ticket_targets: {item!r} is not "
-                                 "priority:response_hours/resolution_hours") from None
+                raise ValueError(
+                    f"payhub.sla_ticket_targets: {item!r} is not "
+                    "priority:response_hours/resolution_hours"
+                ) from None
             targets[priority] = (dt.timedelta(hours=response), dt.timedelta(hours=resolution))
         return cls(BusinessCalendar.from_settings(settings), targets)
 
 
-def open_ticket(session: Session, policy: TicketPolicy, subject: str, priority: str,
-                now: dt.datetime, ente_code: str | None = None) -> SlaTicket:
+def open_ticket(
+    session: Session,
+    policy: TicketPolicy,
+    subject: str,
+    priority: str,
+    now: dt.datetime,
+    ente_code: str | None = None,
+) -> SlaTicket:
     """A new ticket with its due dates; TicketError for a priority without targets."""
     if priority not in policy.targets:
         raise TicketError(f"priority {priority!r}: one of {', '.join(policy.targets)}")
     response, resolution = policy.targets[priority]
-    ticket = SlaTicket(subject=subject[:200], priority=priority, ente_code=ente_code,
-                       opened_at=now,
-                       response_due_at=policy.calendar.deadline(now, response),
-                       resolution_due_at=policy.calendar.deadline(now, resolution))
+    ticket = SlaTicket(
+        subject=subject[:200],
+        priority=priority,
+        ente_code=ente_code,
+        opened_at=now,
+        response_due_at=policy.calendar.deadline(now, response),
+        resolution_due_at=policy.calendar.deadline(now, resolution),
+    )
     session.add(ticket)
     session.flush()
     return ticket
@@ -100,11 +112,23 @@ def summary(session: Session, start: dt.datetime, end: dt.datetime) -> dict[str,
     """Per priority, for tickets opened in [start, end): opened, responded (in target),
     resolved (in target), still open."""
     result: dict[str, dict[str, int]] = {}
-    for t in session.scalars(sa.select(SlaTicket).where(SlaTicket.opened_at >= start,
-                                                        SlaTicket.opened_at < end)):
-        line = result.setdefault(t.priority, dict.fromkeys(
-            ("opened", "responded", "responded_in_target", "resolved", "resolved_in_target",
-             "open"), 0))
+    for t in session.scalars(
+        sa.select(SlaTicket).where(SlaTicket.opened_at >= start, SlaTicket.opened_at < end)
+    ):
+        line = result.setdefault(
+            t.priority,
+            dict.fromkeys(
+                (
+                    "opened",
+                    "responded",
+                    "responded_in_target",
+                    "resolved",
+                    "resolved_in_target",
+                    "open",
+                ),
+                0,
+            ),
+        )
         line["opened"] += 1
         if t.responded_at is not None:
             line["responded"] += 1

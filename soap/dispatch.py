@@ -22,7 +22,7 @@ from pyramid.response import Response
 
 from hub.errors import DomainError
 from hub.settings import as_bool
-from hub.station import (
+from hub.tenants.stations import (
     StationInfo,
     WrongDomain,
     WrongStation,
@@ -40,8 +40,11 @@ RECEIPT_OPERATIONS = frozenset({"paSendRT", "paSendRTV2"})
 
 
 PLACEHOLDER = "CHANGE-ME"
-PROTECTION_SETTINGS = ("payhub.soap_allowed_networks", "payhub.soap_auth_header",
-                       "payhub.soap_behind_mtls_proxy")
+PROTECTION_SETTINGS = (
+    "payhub.soap_allowed_networks",
+    "payhub.soap_auth_header",
+    "payhub.soap_behind_mtls_proxy",
+)
 
 
 class StationNotProtected(ValueError):
@@ -88,26 +91,31 @@ class StationConfig:
                 raise ValueError(
                     f"payhub.soap_allowed_networks: {text!r} is not a network (CIDR such as "
                     "203.0.113.0/24); write the networks pagoPA's Node calls from, or leave "
-                    "the setting empty") from None
+                    "the setting empty"
+                ) from None
         header = str(settings.get("payhub.soap_auth_header", "")).strip()
         name, _, secret = header.partition(":")
         if header and not (name.strip() and secret.strip()):
             # a half-written setting must not silently open the station to every caller
             raise ValueError("payhub.soap_auth_header must be 'Header-Name: secret'")
         if PLACEHOLDER in secret or PLACEHOLDER in name:
-            raise ValueError("payhub.soap_auth_header still holds its CHANGE-ME placeholder: "
-                             "write 'Header-Name: secret', or leave it empty")
+            raise ValueError(
+                "payhub.soap_auth_header still holds its CHANGE-ME placeholder: "
+                "write 'Header-Name: secret', or leave it empty"
+            )
         config = cls(
             max_body_bytes=int(settings.get("payhub.soap_max_body_bytes", 256 * 1024)),
             station_cache_seconds=float(settings.get("payhub.soap_station_cache_seconds", 30)),
             activation_ttl=dt.timedelta(
-                seconds=int(settings.get("payhub.soap_activation_ttl_seconds", 1800))),
+                seconds=int(settings.get("payhub.soap_activation_ttl_seconds", 1800))
+            ),
             public_url=settings.get("payhub.soap_public_url") or None,
             allowed_networks=networks,
             auth_header=(name.strip(), secret.strip()) if header else None,
             mtls_proxy=as_bool(settings.get("payhub.soap_behind_mtls_proxy", "false")),
-            mtls_verify_header=str(settings.get("payhub.soap_mtls_verify_header",
-                                                "X-SSL-Client-Verify")).strip(),
+            mtls_verify_header=str(
+                settings.get("payhub.soap_mtls_verify_header", "X-SSL-Client-Verify")
+            ).strip(),
         )
         if not config.protections:
             embedded = str(settings.get("payhub.broker", "stub")) == "stub"
@@ -116,9 +124,12 @@ class StationConfig:
                     "the SOAP station would accept any caller: set at least one of "
                     + ", ".join(PROTECTION_SETTINGS)
                     + " (or payhub.soap_open_station = true for a test station); anyone "
-                    "reaching an open station can mark debts paid")
-            log.warning("soap.station_open",
-                        reason="embedded default" if embedded else "payhub.soap_open_station")
+                    "reaching an open station can mark debts paid"
+                )
+            log.warning(
+                "soap.station_open",
+                reason="embedded default" if embedded else "payhub.soap_open_station",
+            )
         else:
             log.info("soap.station_protected", by=config.protections)
         return config
@@ -168,15 +179,18 @@ class PaForNode:
             if any(k.lower() == "wsdl" for k in request.GET):
                 address = self.config.public_url or request.path_url
                 return Response(schema.wsdl_document(address), content_type=responses.CONTENT_TYPE)
-            return self._fault(request, "Client", "POST a SOAP envelope, or GET ?wsdl",
-                               status=405)
+            return self._fault(request, "Client", "POST a SOAP envelope, or GET ?wsdl", status=405)
         if request.method != "POST":
-            return self._fault(request, "Client", "POST a SOAP envelope", status=405) \
-                if allowed else self._refuse(request)
+            return (
+                self._fault(request, "Client", "POST a SOAP envelope", status=405)
+                if allowed
+                else self._refuse(request)
+            )
         length = request.content_length
         if length is not None and length > self.config.max_body_bytes:
-            return self._fault(request, "Client",
-                               f"request body larger than {self.config.max_body_bytes} bytes")
+            return self._fault(
+                request, "Client", f"request body larger than {self.config.max_body_bytes} bytes"
+            )
         body = request.body
         if not allowed and not standin.may_be_probe(body):
             return self._refuse(request)  # nothing of an unknown caller's body is parsed
@@ -184,12 +198,14 @@ class PaForNode:
             envelope.precheck(body, self.config.max_body_bytes)
             element = envelope.parse(body)
         except envelope.Refused as exc:
-            return self._fault(request, "Client", str(exc)) if allowed \
-                else self._refuse(request)
+            return self._fault(request, "Client", str(exc)) if allowed else self._refuse(request)
         operation = self.operations.get(element.tag)
         if operation is None:
-            return self._fault(request, "Client", f"unknown request element {element.tag}") \
-                if allowed else self._refuse(request)
+            return (
+                self._fault(request, "Client", f"unknown request element {element.tag}")
+                if allowed
+                else self._refuse(request)
+            )
         name, wrapper = operation
         if only is not None and name not in only:
             return None
@@ -214,8 +230,12 @@ class PaForNode:
             request.tm.doom()  # nothing a refused request did may be committed
             payload, fault_code = responses.ko(wrapper, ko, request.soap_domain_id), ko.fault_code
         elapsed = time.perf_counter() - started
-        log.info("soap.request", outcome="KO" if fault_code else "OK", fault_code=fault_code,
-                 ms=round(elapsed * 1000, 2))
+        log.info(
+            "soap.request",
+            outcome="KO" if fault_code else "OK",
+            fault_code=fault_code,
+            ms=round(elapsed * 1000, 2),
+        )
         self._record(request, name, elapsed)
         return Response(payload, content_type=responses.CONTENT_TYPE)
 
@@ -229,8 +249,12 @@ class PaForNode:
         envelope.unqualify_children(element)
         removed, reordered = schema.tolerate_novelty(element)
         if removed or reordered:  # element names only: never values
-            log.info("soap.unknown_elements", unknown_count=len(removed),
-                     unknown=removed[:5], reordered=reordered)
+            log.info(
+                "soap.unknown_elements",
+                unknown_count=len(removed),
+                unknown=removed[:5],
+                reordered=reordered,
+            )
         if not self.schema.validate(element):
             error = self.schema.error_log.last_error
             raise syntax(error.message if error else "the request does not match the schema")
@@ -240,26 +264,41 @@ class PaForNode:
             known = station is not None and station.broker_code == id_broker
             id_pa = element.findtext("idPA")
             try:
-                ente = check_caller(station, id_pa=id_pa, id_broker=id_broker,
-                                    id_station=element.findtext("idStation"),
-                                    known_broker=known or broker_exists(request.db, id_broker))
+                ente = check_caller(
+                    station,
+                    id_pa=id_pa,
+                    id_broker=id_broker,
+                    id_station=element.findtext("idStation"),
+                    known_broker=known or broker_exists(request.db, id_broker),
+                )
             except (WrongDomain, WrongStation):
                 # money taken is never refused for the way it came: a receipt for an Ente of
                 # this broker through another (or a retired) station of it is stored, settled
                 # and flagged (hub.payments.store_receipt)
-                ente = ente_of_broker(request.db, id_broker, id_pa) \
-                    if name in RECEIPT_OPERATIONS else None
+                ente = (
+                    ente_of_broker(request.db, id_broker, id_pa)
+                    if name in RECEIPT_OPERATIONS
+                    else None
+                )
                 if ente is None:
                     raise
-            call = Call(session=request.db, request=element, station=station, ente=ente,
-                        raw=body, activation_ttl=self.config.activation_ttl)
+            call = Call(
+                session=request.db,
+                request=element,
+                station=station,
+                ente=ente,
+                raw=body,
+                activation_ttl=self.config.activation_ttl,
+            )
             return HANDLERS[name](call)
         except DomainError as exc:
             raise Ko.from_domain(exc) from None
 
     def _caller_allowed(self, request) -> bool:
-        if self.config.mtls_proxy and request.headers.get(
-                self.config.mtls_verify_header, "").strip().upper() != "SUCCESS":
+        if (
+            self.config.mtls_proxy
+            and request.headers.get(self.config.mtls_verify_header, "").strip().upper() != "SUCCESS"
+        ):
             return False
         if self.config.allowed_networks:
             try:
@@ -276,15 +315,18 @@ class PaForNode:
         return True
 
     def _refuse(self, request) -> Response:
-        log.warning("soap.caller_refused", remote_addr=request.remote_addr,
-                    method=request.method)
-        return Response(responses.soap_fault("Client", "caller not authorised"), status=403,
-                        content_type=responses.CONTENT_TYPE)
+        log.warning("soap.caller_refused", remote_addr=request.remote_addr, method=request.method)
+        return Response(
+            responses.soap_fault("Client", "caller not authorised"),
+            status=403,
+            content_type=responses.CONTENT_TYPE,
+        )
 
     def _fault(self, request, code: str, message: str, status: int = 500) -> Response:
         log.info("soap.refused", reason=message[:120], status=status)
-        return Response(responses.soap_fault(code, message), status=status,
-                        content_type=responses.CONTENT_TYPE)
+        return Response(
+            responses.soap_fault(code, message), status=status, content_type=responses.CONTENT_TYPE
+        )
 
 
 def system_error_view(exc: Exception, request) -> Response:
@@ -294,10 +336,15 @@ def system_error_view(exc: Exception, request) -> Response:
     log.error("soap.system_error", error=type(exc).__name__)
     wrapper = getattr(request, "soap_wrapper", None)
     if wrapper is None:
-        return Response(responses.soap_fault("Server", "internal error"), status=500,
-                        content_type=responses.CONTENT_TYPE)
-    return Response(responses.ko(wrapper, system_error(), getattr(request, "soap_domain_id", "")),
-                    content_type=responses.CONTENT_TYPE)
+        return Response(
+            responses.soap_fault("Server", "internal error"),
+            status=500,
+            content_type=responses.CONTENT_TYPE,
+        )
+    return Response(
+        responses.ko(wrapper, system_error(), getattr(request, "soap_domain_id", "")),
+        content_type=responses.CONTENT_TYPE,
+    )
 
 
 def enabled(settings: dict[str, Any]) -> bool:

@@ -91,4 +91,4 @@ def unqualify_children(request: etree._Element) -> None:
     prefix = f"{{{PAFN}}}"
     for elt in request.iterdescendants():
         if isinstance(elt.tag, str) and elt.tag.startswith(prefix):
-            elt.tag = elt.tag[len(prefix):]
+            elt.tag = elt.tag[len(prefix) :]

@@ -155,11 +155,14 @@ class _DriverStatements:
         sql = None
         if isinstance(statement, sa.Select):
             compiled = statement.compile(dialect=self.dialect)
-            types = [column[3] for column in compiled._result_columns] \
-                + [bind.type for bind in compiled.binds.values()]
+            types = [column[3] for column in compiled._result_columns] + [
+                bind.type for bind in compiled.binds.values()
+            ]
             if not compiled.positional and all(
-                    t.result_processor(self.dialect, None) is None
-                    and t.bind_processor(self.dialect) is None for t in types):
+                t.result_processor(self.dialect, None) is None
+                and t.bind_processor(self.dialect) is None
+                for t in types
+            ):
                 sql = compiled.string
         self._compiled[statement] = sql
         return sql
@@ -208,8 +211,9 @@ class _ConnectionSession:
 
     def __init__(self, connection: Any, statements: _DriverStatements | None) -> None:
         self._connection = connection
-        self._driver = connection if statements is None \
-            else _DriverConnection(connection, statements)
+        self._driver = (
+            connection if statements is None else _DriverConnection(connection, statements)
+        )
         self._session: Session | None = None
 
     def connection(self) -> Any:
@@ -232,10 +236,13 @@ def _read_only_engine(registry: Any) -> Any:
     if registry["db.engine"].dialect.name == "sqlite":
         return None
     settings = registry.settings
-    fast = hub_db.make_engine(settings["sqlalchemy.url"], pool_pre_ping=False,
-                              isolation_level="AUTOCOMMIT",
-                              pool_size=int(settings.get("payhub.db_pool_size", 20)),
-                              max_overflow=int(settings.get("payhub.db_max_overflow", 20)))
+    fast = hub_db.make_engine(
+        settings["sqlalchemy.url"],
+        pool_pre_ping=False,
+        isolation_level="AUTOCOMMIT",
+        pool_size=int(settings.get("payhub.db_pool_size", 20)),
+        max_overflow=int(settings.get("payhub.db_max_overflow", 20)),
+    )
     registry["db.fastpath_engine"] = fast
     return fast
 

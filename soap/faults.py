@@ -7,7 +7,6 @@ was wrong in this request.
 
 from __future__ import annotations
 
-from hub.demand import ServiceNotAvailable
 from hub.errors import (
     DomainError,
     DuplicateReceipt,
@@ -17,7 +16,8 @@ from hub.errors import (
     PaymentExpired,
     PaymentUnknown,
 )
-from hub.station import WrongBroker, WrongDomain, WrongStation
+from hub.positions.demand import ServiceNotAvailable
+from hub.tenants.stations import WrongBroker, WrongDomain, WrongStation
 
 FAULT_STRINGS = {
     "PAA_PAGAMENTO_SCONOSCIUTO": "Pagamento in attesa risulta sconosciuto all'Ente Creditore",

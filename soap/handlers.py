@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from hub import clock, payments
 from hub.db import utcnow
-from hub.debts import InvalidPosition
-from hub.demand import DemandIn, demand_notice
 from hub.errors import DuplicateReceipt, PaymentUnknown
 from hub.models import PaymentOption
-from hub.money import to_cents
-from hub.station import EnteInfo, StationInfo, load_ente
+from hub.positions.demand import DemandIn, demand_notice
+from hub.positions.writer import InvalidPosition
+from hub.tenants.stations import EnteInfo, StationInfo, load_ente
+from hub.values.money import to_cents
 from soap import envelope, responses
 from soap.faults import Ko
 from soap.receipts import ReceiptValueError, raw_text, receipt_from_xml
@@ -61,7 +61,8 @@ def _description(option: PaymentOption) -> str:
 def verify(call: Call) -> bytes:
     ente, notice = _qr_target(call)
     summary = payments.check_payable(
-        payments.notice_summary(call.session, ente.id, notice), clock.today())
+        payments.notice_summary(call.session, ente.id, notice), clock.today()
+    )
     return responses.verify(summary, ente, summary.description, summary.all_postal)
 
 
@@ -71,12 +72,18 @@ def _get_payment(call: Call, *, v2: bool) -> bytes:
     transfer_type = call.request.findtext("transferType")
     primitive = "paGetPaymentV2" if v2 else "paGetPayment"
     option = payments.activate(
-        call.session, load_ente(call.session, ente.id), notice,
+        call.session,
+        load_ente(call.session, ente.id),
+        notice,
         requested_cents=to_cents(amount, allow_zero=True) if amount else 0,
-        primitive=primitive, ttl=call.activation_ttl, transfer_type=transfer_type,
-        cause=f"soap:{primitive}")
-    return responses.get_payment(option, ente, option.position, option.transfers, v2=v2,
-                                 postal=transfer_type == "POSTAL")
+        primitive=primitive,
+        ttl=call.activation_ttl,
+        transfer_type=transfer_type,
+        cause=f"soap:{primitive}",
+    )
+    return responses.get_payment(
+        option, ente, option.position, option.transfers, v2=v2, postal=transfer_type == "POSTAL"
+    )
 
 
 def get_payment(call: Call) -> bytes:
@@ -93,19 +100,25 @@ def _send_rt(call: Call, *, version: int, wrapper: str) -> bytes:
         receipt = receipt_from_xml(element, version=version, raw_xml=raw_text(call.raw))
     except ReceiptValueError as exc:  # never PAA_SYSTEM_ERROR: the Node would retry forever
         raise Ko("PAA_SINTASSI_EXTRAXSD", str(exc)) from None
-    structlog.contextvars.bind_contextvars(notice_number=receipt.notice_number,
-                                           ente=receipt.ec_fiscal_code,
-                                           receipt_id=receipt.receipt_id)
+    structlog.contextvars.bind_contextvars(
+        notice_number=receipt.notice_number,
+        ente=receipt.ec_fiscal_code,
+        receipt_id=receipt.receipt_id,
+    )
     try:
         outcome = payments.store_receipt(
-            call.session, receipt, now=utcnow(),
-            served_ente_ids={e.id for e in call.station.enti.values()} if call.station
-            else set(), broker_code=call.request.findtext("idBrokerPA"))
+            call.session,
+            receipt,
+            now=utcnow(),
+            served_ente_ids={e.id for e in call.station.enti.values()} if call.station else set(),
+            broker_code=call.request.findtext("idBrokerPA"),
+        )
     except DuplicateReceipt as exc:
         raise Ko("PAA_RECEIPT_DUPLICATA", str(exc)) from None
     if outcome.anomalies:
-        log.warning("soap.receipt_flagged", anomalies=outcome.anomalies,
-                    receipt_pk=outcome.receipt.id)
+        log.warning(
+            "soap.receipt_flagged", anomalies=outcome.anomalies, receipt_pk=outcome.receipt.id
+        )
     return responses.ok(wrapper)
 
 
@@ -124,29 +137,39 @@ def demand(call: Call) -> bytes:
     try:
         data = base64.b64decode(raw, validate=True)
     except ValueError as exc:
-        raise Ko("PAA_SINTASSI_EXTRAXSD",
-                 f"datiSpecificiServizioRequest is not base64: {exc}") from None
+        raise Ko(
+            "PAA_SINTASSI_EXTRAXSD", f"datiSpecificiServizioRequest is not base64: {exc}"
+        ) from None
     try:  # the same rules as the envelope: UTF-8/16 only, no DTD, no external reference
         doc = envelope.parse_document(data, 16 * 1024)
     except envelope.Refused as exc:
-        raise Ko("PAA_SINTASSI_EXTRAXSD",
-                 f"datiSpecificiServizioRequest is not a plain XML document: {exc}") from None
+        raise Ko(
+            "PAA_SINTASSI_EXTRAXSD",
+            f"datiSpecificiServizioRequest is not a plain XML document: {exc}",
+        ) from None
     fields = {c.tag: (c.text or "").strip() for c in doc if isinstance(c.tag, str)}
     try:
-        demand_in = DemandIn(amount=fields["amount"],
-                             debtor_fiscal_code=fields["debtorFiscalCode"],
-                             debtor_name=fields["debtorName"],
-                             debtor_type=fields.get("debtorType", "F"),
-                             description=fields.get("description"))
+        demand_in = DemandIn(
+            amount=fields["amount"],
+            debtor_fiscal_code=fields["debtorFiscalCode"],
+            debtor_name=fields["debtorName"],
+            debtor_type=fields.get("debtorType", "F"),
+            description=fields.get("description"),
+        )
     except KeyError as exc:
-        raise Ko("PAA_SINTASSI_EXTRAXSD",
-                 f"datiSpecificiServizioRequest lacks {exc.args[0]}") from None
+        raise Ko(
+            "PAA_SINTASSI_EXTRAXSD", f"datiSpecificiServizioRequest lacks {exc.args[0]}"
+        ) from None
     problem = demand_in.problem()
     if problem:
         raise Ko("PAA_SINTASSI_EXTRAXSD", f"datiSpecificiServizioRequest: {problem}")
     try:
-        option = demand_notice(call.session, load_ente(call.session, call.ente.id),
-                               call.request.findtext("idServizio"), demand_in)
+        option = demand_notice(
+            call.session,
+            load_ente(call.session, call.ente.id),
+            call.request.findtext("idServizio"),
+            demand_in,
+        )
     except InvalidPosition as exc:
         raise Ko("PAA_SINTASSI_EXTRAXSD", str(exc)) from None
     return responses.demand(option, call.ente, _description(option), option.transfers)

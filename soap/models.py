@@ -21,8 +21,9 @@ WSDL_TNS = "http://pagopa-api.pagopa.gov.it/paForNode"
 
 def _simple(base, name: str, ns: str, **restrictions):
     """A named simple type; used as-is it is a mandatory, non-nillable element."""
-    return base.customize(type_name=name, __namespace__=ns, min_occurs=1, nillable=False,
-                          **restrictions)
+    return base.customize(
+        type_name=name, __namespace__=ns, min_occurs=1, nillable=False, **restrictions
+    )
 
 
 def opt(cls, **kw):
@@ -31,8 +32,9 @@ def opt(cls, **kw):
 
 
 def many(cls, max_occurs: int, min_occurs: int = 1):
-    return cls.customize(min_occurs=min_occurs, max_occurs=max_occurs,
-                         type_name=cls.get_type_name())
+    return cls.customize(
+        min_occurs=min_occurs, max_occurs=max_occurs, type_name=cls.get_type_name()
+    )
 
 
 def _text(n: int, ns: str = COMMON):
@@ -41,16 +43,23 @@ def _text(n: int, ns: str = COMMON):
 
 # --- sac-common-types-1.0.xsd --------------------------------------------------------------
 stText16, stText35, stText70, stText140 = (_text(n) for n in (16, 35, 70, 140))
-stFiscalCodePA = _simple(Unicode, "stFiscalCodePA", COMMON, min_len=11, max_len=11,
-                         pattern="[0-9]{11}")
+stFiscalCodePA = _simple(
+    Unicode, "stFiscalCodePA", COMMON, min_len=11, max_len=11, pattern="[0-9]{11}"
+)
 stNoticeNumber = _simple(Unicode, "stNoticeNumber", COMMON, pattern="[0-9]{18}")
 stOutcome = _simple(Unicode, "stOutcome", COMMON, values={"OK", "KO"})
-stAmount = _simple(SpyneDecimal, "stAmount", COMMON, pattern=r"\d+\.\d{2}",
-                   le=decimal.Decimal("999999999.99"))
+stAmount = _simple(
+    SpyneDecimal, "stAmount", COMMON, pattern=r"\d+\.\d{2}", le=decimal.Decimal("999999999.99")
+)
 stISODate = _simple(Date, "stISODate", COMMON)
 stISODateTime = _simple(DateTime, "stISODateTime", COMMON)
-stEMail = _simple(Unicode, "stEMail", COMMON, max_len=256,
-                  pattern=r"[a-zA-Z0-9_\.\+\-]+@[a-zA-Z0-9\-]+(\.[a-zA-Z0-9\-]+)*")
+stEMail = _simple(
+    Unicode,
+    "stEMail",
+    COMMON,
+    max_len=256,
+    pattern=r"[a-zA-Z0-9_\.\+\-]+@[a-zA-Z0-9\-]+(\.[a-zA-Z0-9\-]+)*",
+)
 stNazioneProvincia = _simple(Unicode, "stNazioneProvincia", COMMON, pattern="[A-Z]{2,2}")
 stBase64Binary72 = _simple(ByteArray, "stBase64Binary72", COMMON)
 stTipoBolloDigitale = _simple(Unicode, "stTipoBolloDigitale", COMMON, values={"01"})
@@ -80,15 +89,22 @@ class ctMetadata(_Common):
 
 
 class ctRichiestaMarcaDaBollo(_Common):
-    _type_info = [("hashDocumento", stBase64Binary72), ("tipoBollo", stTipoBolloDigitale),
-                  ("provinciaResidenza", stNazioneProvincia)]
+    _type_info = [
+        ("hashDocumento", stBase64Binary72),
+        ("tipoBollo", stTipoBolloDigitale),
+        ("provinciaResidenza", stNazioneProvincia),
+    ]
 
 
 class ctFaultBean(_Common):
     _type_info = [
-        ("faultCode", stFaultCode), ("faultString", xsString), ("id", xsString),
-        ("description", opt(Unicode)), ("serial", opt(Int)),
-        ("originalFaultCode", opt(Unicode)), ("originalFaultString", opt(Unicode)),
+        ("faultCode", stFaultCode),
+        ("faultString", xsString),
+        ("id", xsString),
+        ("description", opt(Unicode)),
+        ("serial", opt(Int)),
+        ("originalFaultCode", opt(Unicode)),
+        ("originalFaultString", opt(Unicode)),
         ("originalDescription", opt(Unicode)),
     ]
 
@@ -100,18 +116,26 @@ class ctResponse(_Common):
 # --- paForNode.xsd: simple types ------------------------------------------------------------
 stText20 = _text(20, PAFN)
 stText210 = _text(210, PAFN)
-stIdentificativoServizio = _simple(Unicode, "stIdentificativoServizio", PAFN, min_len=5,
-                                   max_len=5)
-stIdentificativoSoggettoServizio = _simple(Unicode, "stIdentificativoSoggettoServizio", PAFN,
-                                           min_len=5, max_len=5)
-stAmountNotZero = _simple(SpyneDecimal, "stAmountNotZero", PAFN, pattern=r"\d+\.\d{2}",
-                          ge=decimal.Decimal("0.01"), le=decimal.Decimal("999999999.99"))
+stIdentificativoServizio = _simple(Unicode, "stIdentificativoServizio", PAFN, min_len=5, max_len=5)
+stIdentificativoSoggettoServizio = _simple(
+    Unicode, "stIdentificativoSoggettoServizio", PAFN, min_len=5, max_len=5
+)
+stAmountNotZero = _simple(
+    SpyneDecimal,
+    "stAmountNotZero",
+    PAFN,
+    pattern=r"\d+\.\d{2}",
+    ge=decimal.Decimal("0.01"),
+    le=decimal.Decimal("999999999.99"),
+)
 stIBAN = _simple(Unicode, "stIBAN", PAFN, min_len=1, max_len=35)
 stIdTransfer = _simple(Int, "stIdTransfer", PAFN, values={1, 2, 3, 4, 5})
-stEntityUniqueIdentifierValue = _simple(Unicode, "stEntityUniqueIdentifierValue", PAFN,
-                                        min_len=2, max_len=16)
-stEntityUniqueIdentifierType = _simple(Unicode, "stEntityUniqueIdentifierType", PAFN,
-                                       values={"F", "G"})
+stEntityUniqueIdentifierValue = _simple(
+    Unicode, "stEntityUniqueIdentifierValue", PAFN, min_len=2, max_len=16
+)
+stEntityUniqueIdentifierType = _simple(
+    Unicode, "stEntityUniqueIdentifierType", PAFN, values={"F", "G"}
+)
 stAmountOption = _simple(Unicode, "stAmountOption", PAFN, values={"EQ", "LS", "GT", "ANY"})
 stTransferType = _simple(Unicode, "stTransferType", PAFN, values={"POSTAL", "PAGOPA"})
 
@@ -126,14 +150,20 @@ class _Pa(ComplexModel):
 
 
 class ctEntityUniqueIdentifier(_Pa):
-    _type_info = [("entityUniqueIdentifierType", stEntityUniqueIdentifierType),
-                  ("entityUniqueIdentifierValue", stEntityUniqueIdentifierValue)]
+    _type_info = [
+        ("entityUniqueIdentifierType", stEntityUniqueIdentifierType),
+        ("entityUniqueIdentifierValue", stEntityUniqueIdentifierValue),
+    ]
 
 
 class ctPaymentOptionDescriptionPA(_Pa):
-    _type_info = [("amount", stAmountNotZero), ("options", stAmountOption),
-                  ("dueDate", opt(stISODate)), ("detailDescription", opt(stText140)),
-                  ("allCCP", xsBoolean)]
+    _type_info = [
+        ("amount", stAmountNotZero),
+        ("options", stAmountOption),
+        ("dueDate", opt(stISODate)),
+        ("detailDescription", opt(stText140)),
+        ("allCCP", xsBoolean),
+    ]
 
 
 class ctPaymentOptionsDescriptionListPA(_Pa):
@@ -141,10 +171,15 @@ class ctPaymentOptionsDescriptionListPA(_Pa):
 
 
 class ctTransferPA(_Pa):
-    _type_info = [("idTransfer", stIdTransfer), ("transferAmount", stAmountNotZero),
-                  ("fiscalCodePA", stFiscalCodePA), ("IBAN", stIBAN),
-                  ("remittanceInformation", stText140), ("transferCategory", stText140),
-                  ("metadata", opt(ctMetadata))]
+    _type_info = [
+        ("idTransfer", stIdTransfer),
+        ("transferAmount", stAmountNotZero),
+        ("fiscalCodePA", stFiscalCodePA),
+        ("IBAN", stIBAN),
+        ("remittanceInformation", stText140),
+        ("transferCategory", stText140),
+        ("metadata", opt(ctMetadata)),
+    ]
 
 
 class ctTransferListPA(_Pa):
@@ -157,39 +192,61 @@ class ctQrCode(_Pa):
 
 class ctSubject(_Pa):
     _type_info = [
-        ("uniqueIdentifier", ctEntityUniqueIdentifier), ("fullName", stText70),
-        ("streetName", opt(stText70)), ("civicNumber", opt(stText16)),
-        ("postalCode", opt(stText16)), ("city", opt(stText35)),
-        ("stateProvinceRegion", opt(stText35)), ("country", opt(stNazioneProvincia)),
+        ("uniqueIdentifier", ctEntityUniqueIdentifier),
+        ("fullName", stText70),
+        ("streetName", opt(stText70)),
+        ("civicNumber", opt(stText16)),
+        ("postalCode", opt(stText16)),
+        ("city", opt(stText35)),
+        ("stateProvinceRegion", opt(stText35)),
+        ("country", opt(stNazioneProvincia)),
         ("e-mail", opt(stEMail)),
     ]
 
 
 class ctPaymentPA(_Pa):
     _type_info = [
-        ("creditorReferenceId", stText35), ("paymentAmount", stAmountNotZero),
-        ("dueDate", stISODate), ("retentionDate", opt(DateTime)),
-        ("lastPayment", opt(Boolean)), ("description", stText140),
-        ("companyName", opt(stText140)), ("officeName", opt(stText140)),
-        ("debtor", ctSubject), ("transferList", ctTransferListPA),
+        ("creditorReferenceId", stText35),
+        ("paymentAmount", stAmountNotZero),
+        ("dueDate", stISODate),
+        ("retentionDate", opt(DateTime)),
+        ("lastPayment", opt(Boolean)),
+        ("description", stText140),
+        ("companyName", opt(stText140)),
+        ("officeName", opt(stText140)),
+        ("debtor", ctSubject),
+        ("transferList", ctTransferListPA),
         ("metadata", opt(ctMetadata)),
     ]
 
 
 _RECEIPT_HEAD = [
-    ("receiptId", xsString), ("noticeNumber", stNoticeNumber), ("fiscalCode", stFiscalCodePA),
-    ("outcome", stOutcome), ("creditorReferenceId", stText35), ("paymentAmount", stAmount),
-    ("description", stText140), ("companyName", stText140), ("officeName", opt(stText140)),
+    ("receiptId", xsString),
+    ("noticeNumber", stNoticeNumber),
+    ("fiscalCode", stFiscalCodePA),
+    ("outcome", stOutcome),
+    ("creditorReferenceId", stText35),
+    ("paymentAmount", stAmount),
+    ("description", stText140),
+    ("companyName", stText140),
+    ("officeName", opt(stText140)),
     ("debtor", ctSubject),
 ]
 _RECEIPT_PSP = [
-    ("idPSP", stText35), ("pspFiscalCode", opt(stText70)), ("pspPartitaIVA", opt(stText20)),
-    ("PSPCompanyName", stText70), ("idChannel", stText35), ("channelDescription", stText35),
-    ("payer", opt(ctSubject)), ("paymentMethod", opt(stText35)),
+    ("idPSP", stText35),
+    ("pspFiscalCode", opt(stText70)),
+    ("pspPartitaIVA", opt(stText20)),
+    ("PSPCompanyName", stText70),
+    ("idChannel", stText35),
+    ("channelDescription", stText35),
+    ("payer", opt(ctSubject)),
+    ("paymentMethod", opt(stText35)),
 ]
 _RECEIPT_TAIL = [
-    ("paymentDateTime", opt(stISODateTime)), ("applicationDate", opt(stISODate)),
-    ("transferDate", opt(stISODate)), ("metadata", opt(ctMetadata)),
+    ("paymentDateTime", opt(stISODateTime)),
+    ("applicationDate", opt(stISODate)),
+    ("transferDate", opt(stISODate)),
+    ("metadata", opt(ctMetadata)),
     ("standIn", opt(Boolean)),
     # lenient: the SANP prose writes <standin>; a receipt is never refused for its spelling
     ("standin", opt(Boolean)),
@@ -197,26 +254,43 @@ _RECEIPT_TAIL = [
 
 
 class ctReceipt(_Pa):
-    _type_info = [*_RECEIPT_HEAD, ("transferList", ctTransferListPA), *_RECEIPT_PSP,
-                  ("fee", opt(stAmount)), *_RECEIPT_TAIL]
+    _type_info = [
+        *_RECEIPT_HEAD,
+        ("transferList", ctTransferListPA),
+        *_RECEIPT_PSP,
+        ("fee", opt(stAmount)),
+        *_RECEIPT_TAIL,
+    ]
 
 
 class ctTransferPAV2(_Pa):
     # IBAN | richiestaMarcaDaBollo: soap.schema turns this pair into the official xs:choice
-    _type_info = [("idTransfer", stIdTransfer), ("transferAmount", stAmountNotZero),
-                  ("fiscalCodePA", stFiscalCodePA), ("companyName", opt(stText140)),
-                  ("IBAN", opt(stIBAN)), ("richiestaMarcaDaBollo", opt(ctRichiestaMarcaDaBollo)),
-                  ("remittanceInformation", stText140), ("transferCategory", stText140),
-                  ("metadata", opt(ctMetadata))]
+    _type_info = [
+        ("idTransfer", stIdTransfer),
+        ("transferAmount", stAmountNotZero),
+        ("fiscalCodePA", stFiscalCodePA),
+        ("companyName", opt(stText140)),
+        ("IBAN", opt(stIBAN)),
+        ("richiestaMarcaDaBollo", opt(ctRichiestaMarcaDaBollo)),
+        ("remittanceInformation", stText140),
+        ("transferCategory", stText140),
+        ("metadata", opt(ctMetadata)),
+    ]
 
 
 class ctTransferPAReceiptV2(_Pa):
     # IBAN | MBDAttachment: made an xs:choice by soap.schema
-    _type_info = [("idTransfer", stIdTransfer), ("transferAmount", stAmountNotZero),
-                  ("fiscalCodePA", stFiscalCodePA), ("companyName", opt(stText140)),
-                  ("IBAN", opt(stIBAN)), ("MBDAttachment", opt(ByteArray)),
-                  ("remittanceInformation", stText140), ("transferCategory", stText140),
-                  ("metadata", opt(ctMetadata))]
+    _type_info = [
+        ("idTransfer", stIdTransfer),
+        ("transferAmount", stAmountNotZero),
+        ("fiscalCodePA", stFiscalCodePA),
+        ("companyName", opt(stText140)),
+        ("IBAN", opt(stIBAN)),
+        ("MBDAttachment", opt(ByteArray)),
+        ("remittanceInformation", stText140),
+        ("transferCategory", stText140),
+        ("metadata", opt(ctMetadata)),
+    ]
 
 
 class ctTransferListPAReceiptV2(_Pa):
@@ -228,28 +302,45 @@ class ctTransferListPAV2(_Pa):
 
 
 class ctReceiptV2(_Pa):
-    _type_info = [*_RECEIPT_HEAD, ("transferList", ctTransferListPAReceiptV2), *_RECEIPT_PSP,
-                  ("paymentNote", opt(stText210)), ("fee", opt(stAmount)),
-                  ("primaryCiIncurredFee", opt(stAmount)), ("idBundle", opt(stText70)),
-                  ("idCiBundle", opt(stText70)), *_RECEIPT_TAIL]
+    _type_info = [
+        *_RECEIPT_HEAD,
+        ("transferList", ctTransferListPAReceiptV2),
+        *_RECEIPT_PSP,
+        ("paymentNote", opt(stText210)),
+        ("fee", opt(stAmount)),
+        ("primaryCiIncurredFee", opt(stAmount)),
+        ("idBundle", opt(stText70)),
+        ("idCiBundle", opt(stText70)),
+        *_RECEIPT_TAIL,
+    ]
 
 
 class ctPaymentPAV2(_Pa):
     _type_info = [
-        ("creditorReferenceId", stText35), ("paymentAmount", stAmountNotZero),
-        ("dueDate", stISODate), ("retentionDate", opt(DateTime)),
-        ("lastPayment", opt(Boolean)), ("description", stText140),
-        ("companyName", stText140), ("officeName", opt(stText140)),
-        ("debtor", ctSubject), ("transferList", ctTransferListPAV2),
+        ("creditorReferenceId", stText35),
+        ("paymentAmount", stAmountNotZero),
+        ("dueDate", stISODate),
+        ("retentionDate", opt(DateTime)),
+        ("lastPayment", opt(Boolean)),
+        ("description", stText140),
+        ("companyName", stText140),
+        ("officeName", opt(stText140)),
+        ("debtor", ctSubject),
+        ("transferList", ctTransferListPAV2),
         ("metadata", opt(ctMetadata)),
     ]
 
 
 # --- request and response wrappers (element name == type name, as in the official XSD) ------
 _CALLER = [("idPA", stText35), ("idBrokerPA", stText35), ("idStation", stText35)]
-_GET_PAYMENT = [*_CALLER, ("qrCode", ctQrCode), ("amount", opt(stAmount)),
-                ("paymentNote", opt(stText210)), ("transferType", opt(stTransferType)),
-                ("dueDate", opt(stISODate))]
+_GET_PAYMENT = [
+    *_CALLER,
+    ("qrCode", ctQrCode),
+    ("amount", opt(stAmount)),
+    ("paymentNote", opt(stText210)),
+    ("transferType", opt(stTransferType)),
+    ("dueDate", opt(stISODate)),
+]
 
 
 class paVerifyPaymentNoticeReq(_Pa):
@@ -258,9 +349,13 @@ class paVerifyPaymentNoticeReq(_Pa):
 
 class paVerifyPaymentNoticeRes(ctResponse):
     __namespace__ = PAFN
-    _type_info = [("paymentList", opt(ctPaymentOptionsDescriptionListPA)),
-                  ("paymentDescription", opt(stText140)), ("fiscalCodePA", opt(stFiscalCodePA)),
-                  ("companyName", opt(stText140)), ("officeName", opt(stText140))]
+    _type_info = [
+        ("paymentList", opt(ctPaymentOptionsDescriptionListPA)),
+        ("paymentDescription", opt(stText140)),
+        ("fiscalCodePA", opt(stFiscalCodePA)),
+        ("companyName", opt(stText140)),
+        ("officeName", opt(stText140)),
+    ]
 
 
 class paGetPaymentReq(_Pa):
@@ -282,17 +377,24 @@ class paSendRTRes(ctResponse):
 
 
 class paDemandPaymentNoticeRequest(_Pa):
-    _type_info = [*_CALLER, ("idServizio", stIdentificativoServizio),
-                  ("idSoggettoServizio", stIdentificativoSoggettoServizio),
-                  ("datiSpecificiServizioRequest", xsBase64)]
+    _type_info = [
+        *_CALLER,
+        ("idServizio", stIdentificativoServizio),
+        ("idSoggettoServizio", stIdentificativoSoggettoServizio),
+        ("datiSpecificiServizioRequest", xsBase64),
+    ]
 
 
 class paDemandPaymentNoticeResponse(ctResponse):
     __namespace__ = PAFN
-    _type_info = [("qrCode", opt(ctQrCode)),
-                  ("paymentList", opt(ctPaymentOptionsDescriptionListPA)),
-                  ("paymentDescription", opt(stText140)), ("fiscalCodePA", opt(stFiscalCodePA)),
-                  ("companyName", opt(stText140)), ("officeName", opt(stText140))]
+    _type_info = [
+        ("qrCode", opt(ctQrCode)),
+        ("paymentList", opt(ctPaymentOptionsDescriptionListPA)),
+        ("paymentDescription", opt(stText140)),
+        ("fiscalCodePA", opt(stFiscalCodePA)),
+        ("companyName", opt(stText140)),
+        ("officeName", opt(stText140)),
+    ]
 
 
 class paGetPaymentV2Request(_Pa):

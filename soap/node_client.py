@@ -163,8 +163,11 @@ def answer_element(data: bytes, operation: str) -> etree._Element:
     if faults:
         fault = faults[0]
         code = _text(fault, "faultCode") or ""
-        description = (_text(fault, "description", required=False)
-                       or _text(fault, "faultString", required=False) or "")
+        description = (
+            _text(fault, "description", required=False)
+            or _text(fault, "faultString", required=False)
+            or ""
+        )
         raise NodeError.of(code, description)
     return answer
 
@@ -218,18 +221,31 @@ def parse_flow(data: bytes) -> bytes:
 class NodeClient:
     """The station's side of nodeForPa's reporting operations."""
 
-    def __init__(self, url: str, id_pa: str | None, id_broker_pa: str, id_station: str,
-                 password: str | None = None, timeout: float | None = None, *,
-                 list_timeout: float = 15.0, flow_timeout: float = 60.0,
-                 connect_timeout: float = 5.0, subscription_key: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        id_pa: str | None,
+        id_broker_pa: str,
+        id_station: str,
+        password: str | None = None,
+        timeout: float | None = None,
+        *,
+        list_timeout: float = 15.0,
+        flow_timeout: float = 60.0,
+        connect_timeout: float = 5.0,
+        subscription_key: str | None = None,
+    ) -> None:
         """``timeout``, when given, is the deadline of both operations; otherwise
         ``list_timeout`` / ``flow_timeout`` (the Node's own: 15 s and 60 s)."""
         if not url:
             raise ValueError("the Node's nodeForPa URL is required")
         if password is None or not 8 <= len(password) <= 15:
             raise ValueError("nodeForPa.xsd requires the station password (8 to 15 characters)")
-        for name, value in (("id_broker_pa", id_broker_pa), ("id_station", id_station),
-                            ("id_pa", id_pa or "x")):
+        for name, value in (
+            ("id_broker_pa", id_broker_pa),
+            ("id_station", id_station),
+            ("id_pa", id_pa or "x"),
+        ):
             if not value or len(value) > 35:
                 raise ValueError(f"{name} must be 1 to 35 characters (stText35)")
         self.url, self.id_pa = url, id_pa or None
@@ -245,26 +261,43 @@ class NodeClient:
             value = settings.get(f"payhub.node_{name}", default)
             return value.strip() if isinstance(value, str) else value
 
-        missing = [f"payhub.node_{n}" for n in ("url", "id_broker_pa", "id_station", "password")
-                   if not get(n)]
+        missing = [
+            f"payhub.node_{n}"
+            for n in ("url", "id_broker_pa", "id_station", "password")
+            if not get(n)
+        ]
         if missing:
             raise ValueError(f"missing settings for the Node's client: {', '.join(missing)}")
-        return cls(get("url"), get("id_pa") or None, get("id_broker_pa"), get("id_station"),
-                   get("password"), list_timeout=float(get("list_timeout_seconds", 15)),
-                   flow_timeout=float(get("flow_timeout_seconds", 60)),
-                   subscription_key=get("subscription_key") or None)
+        return cls(
+            get("url"),
+            get("id_pa") or None,
+            get("id_broker_pa"),
+            get("id_station"),
+            get("password"),
+            list_timeout=float(get("list_timeout_seconds", 15)),
+            flow_timeout=float(get("flow_timeout_seconds", 60)),
+            subscription_key=get("subscription_key") or None,
+        )
 
     # -- requests ------------------------------------------------------------------------------
 
-    def build_request(self, operation: str, *, ec_fiscal_code: str | None = None,
-                      psp: str | None = None, flow_id: str | None = None) -> bytes:
+    def build_request(
+        self,
+        operation: str,
+        *,
+        ec_fiscal_code: str | None = None,
+        psp: str | None = None,
+        flow_id: str | None = None,
+    ) -> bytes:
         """The SOAP envelope for ``operation``, children in nodeForPa.xsd's order."""
         request = etree.Element(f"{{{NODE_FOR_PA}}}{operation}", nsmap={"ws": NODE_FOR_PA})
-        fields = [("identificativoIntermediarioPA", self.id_broker_pa),
-                  ("identificativoStazioneIntermediarioPA", self.id_station),
-                  ("password", self.password),
-                  ("identificativoDominio", ec_fiscal_code or self.id_pa),
-                  ("identificativoPSP", psp)]
+        fields = [
+            ("identificativoIntermediarioPA", self.id_broker_pa),
+            ("identificativoStazioneIntermediarioPA", self.id_station),
+            ("password", self.password),
+            ("identificativoDominio", ec_fiscal_code or self.id_pa),
+            ("identificativoPSP", psp),
+        ]
         if operation == FLOW:
             fields.append(("identificativoFlusso", flow_id))
         for name, value in fields:
@@ -274,20 +307,21 @@ class NodeClient:
         etree.SubElement(envelope, f"{{{SOAP11}}}Body").append(request)
         return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
-    def list_flows(self, ec_fiscal_code: str | None = None,
-                   psp: str | None = None) -> list[FlowRef]:
+    def list_flows(
+        self, ec_fiscal_code: str | None = None, psp: str | None = None
+    ) -> list[FlowRef]:
         """The flows the Node holds for the Ente (default ``id_pa``; none: every Ente of the
         station), optionally only one PSP's."""
         payload = self.build_request(LIST, ec_fiscal_code=ec_fiscal_code, psp=psp)
         return parse_flow_list(self._post(LIST, payload, self.list_timeout), psp)
 
-    def get_flow(self, flow_id: str, ec_fiscal_code: str | None = None,
-                 psp: str | None = None) -> bytes:
+    def get_flow(
+        self, flow_id: str, ec_fiscal_code: str | None = None, psp: str | None = None
+    ) -> bytes:
         """The FlussoRiversamento XML of ``flow_id`` (decoded from xmlRendicontazione)."""
         if not flow_id:
             raise ValueError("flow_id is required")
-        payload = self.build_request(FLOW, ec_fiscal_code=ec_fiscal_code, psp=psp,
-                                     flow_id=flow_id)
+        payload = self.build_request(FLOW, ec_fiscal_code=ec_fiscal_code, psp=psp, flow_id=flow_id)
         return parse_flow(self._post(FLOW, payload, self.flow_timeout))
 
     def _post(self, operation: str, payload: bytes, timeout: float) -> bytes:
@@ -296,9 +330,14 @@ class NodeClient:
             headers["Ocp-Apim-Subscription-Key"] = self.subscription_key
         deadline = time.monotonic() + timeout
         try:
-            with requests.post(self.url, data=payload, headers=headers, stream=True,
-                               timeout=(min(self.connect_timeout, timeout), timeout),
-                               allow_redirects=False) as response:
+            with requests.post(
+                self.url,
+                data=payload,
+                headers=headers,
+                stream=True,
+                timeout=(min(self.connect_timeout, timeout), timeout),
+                allow_redirects=False,
+            ) as response:
                 body = bytearray()
                 for chunk in response.iter_content(64 * 1024):
                     body += chunk

@@ -14,7 +14,7 @@ from lxml import etree
 
 from hub.db import ROME
 from hub.models import Receipt
-from hub.money import to_cents
+from hub.values.money import to_cents
 from hub.xmlsafe import UnsafeXml, encoding_of
 
 
@@ -75,23 +75,31 @@ def _check_lengths(receipt: Receipt) -> None:
     for column in Receipt.__table__.columns:
         limit = getattr(column.type, "length", None)
         value = getattr(receipt, column.key, None)
-        if limit and isinstance(column.type, sa.String) and isinstance(value, str) \
-                and len(value) > limit:
+        if (
+            limit
+            and isinstance(column.type, sa.String)
+            and isinstance(value, str)
+            and len(value) > limit
+        ):
             raise ReceiptValueError(f"{column.key} is longer than {limit} characters")
 
 
 def _children(elt: etree._Element | None) -> dict:
     if elt is None:
         return {}
-    return {c.tag: (c.text or "").strip() if len(c) == 0 else _children(c)
-            for c in elt if isinstance(c.tag, str)}
+    return {
+        c.tag: (c.text or "").strip() if len(c) == 0 else _children(c)
+        for c in elt
+        if isinstance(c.tag, str)
+    }
 
 
 def _metadata(elt: etree._Element | None) -> list[dict[str, str]] | None:
     if elt is None:
         return None
-    return [{"key": me.findtext("key"), "value": me.findtext("value")}
-            for me in elt.findall("mapEntry")]
+    return [
+        {"key": me.findtext("key"), "value": me.findtext("value")} for me in elt.findall("mapEntry")
+    ]
 
 
 def _subject(elt: etree._Element | None) -> tuple[dict | None, str | None]:
@@ -113,24 +121,37 @@ def receipt_from_xml(receipt: etree._Element, *, version: int, raw_xml: str) -> 
     if standin is None:
         standin = _bool(receipt, "standin")
     stored = Receipt(
-        ec_fiscal_code=_t(receipt, "fiscalCode"), receipt_id=_t(receipt, "receiptId"),
-        primitive_version=version, notice_number=_t(receipt, "noticeNumber"),
+        ec_fiscal_code=_t(receipt, "fiscalCode"),
+        receipt_id=_t(receipt, "receiptId"),
+        primitive_version=version,
+        notice_number=_t(receipt, "noticeNumber"),
         creditor_reference_id=_t(receipt, "creditorReferenceId"),
         payment_amount_cents=_cents(receipt, "paymentAmount"),
-        description=_t(receipt, "description"), company_name=_t(receipt, "companyName"),
-        office_name=_t(receipt, "officeName"), outcome=_t(receipt, "outcome"),
-        debtor=debtor, payer=payer, debtor_fiscal_code=debtor_cf, payer_fiscal_code=payer_cf,
-        id_psp=_t(receipt, "idPSP"), psp_fiscal_code=_t(receipt, "pspFiscalCode"),
+        description=_t(receipt, "description"),
+        company_name=_t(receipt, "companyName"),
+        office_name=_t(receipt, "officeName"),
+        outcome=_t(receipt, "outcome"),
+        debtor=debtor,
+        payer=payer,
+        debtor_fiscal_code=debtor_cf,
+        payer_fiscal_code=payer_cf,
+        id_psp=_t(receipt, "idPSP"),
+        psp_fiscal_code=_t(receipt, "pspFiscalCode"),
         psp_vat_number=_t(receipt, "pspPartitaIVA"),
-        psp_company_name=_t(receipt, "PSPCompanyName"), id_channel=_t(receipt, "idChannel"),
+        psp_company_name=_t(receipt, "PSPCompanyName"),
+        id_channel=_t(receipt, "idChannel"),
         channel_description=_t(receipt, "channelDescription"),
-        payment_method=_t(receipt, "paymentMethod"), fee_cents=_cents(receipt, "fee"),
+        payment_method=_t(receipt, "paymentMethod"),
+        fee_cents=_cents(receipt, "fee"),
         primary_ci_incurred_fee_cents=_cents(receipt, "primaryCiIncurredFee"),
-        id_bundle=_t(receipt, "idBundle"), id_ci_bundle=_t(receipt, "idCiBundle"),
+        id_bundle=_t(receipt, "idBundle"),
+        id_ci_bundle=_t(receipt, "idCiBundle"),
         payment_date_time=_datetime(receipt, "paymentDateTime"),
         application_date=_date(receipt, "applicationDate"),
-        transfer_date=_date(receipt, "transferDate"), standin=bool(standin),
-        transfers=transfers, metadata_entries=_metadata(receipt.find("metadata")),
+        transfer_date=_date(receipt, "transferDate"),
+        standin=bool(standin),
+        transfers=transfers,
+        metadata_entries=_metadata(receipt.find("metadata")),
         raw_xml=raw_xml,
     )
     _check_lengths(stored)

@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from hub.money import format_cents
+from hub.values.money import format_cents
 from soap.envelope import SOAP11
 from soap.faults import Ko
 from soap.models import PAFN
@@ -131,8 +131,11 @@ def subject(parent: etree._Element, tag: str, position) -> None:
     _opt(s, "stateProvinceRegion", position.debtor_province, 35)
     if position.debtor_nation and _COUNTRY.match(position.debtor_nation):
         _sub(s, "country", position.debtor_nation)
-    if position.debtor_email and len(position.debtor_email) <= 256 \
-            and _EMAIL.match(position.debtor_email):
+    if (
+        position.debtor_email
+        and len(position.debtor_email) <= 256
+        and _EMAIL.match(position.debtor_email)
+    ):
         _sub(s, "e-mail", position.debtor_email)
 
 
@@ -146,8 +149,7 @@ def metadata(parent: etree._Element, entries: Iterable[dict] | None) -> None:
             _sub(me, "value", str(e["value"])[:140])
 
 
-def get_payment(option, ente, position, transfers, *, v2: bool,
-                postal: bool = False) -> bytes:
+def get_payment(option, ente, position, transfers, *, v2: bool, postal: bool = False) -> bytes:
     """paGetPaymentRes (V1) or paGetPaymentV2Response with the option's data."""
     env, res = envelope("paGetPaymentV2Response" if v2 else "paGetPaymentRes")
     _sub(res, "outcome", "OK")

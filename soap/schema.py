@@ -23,8 +23,10 @@ WSDL = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 _COMMON_LOCATION = "sac-common-types-1.0.xsd"
 # xs:choice groups of the official XSD that Spyne cannot place mid-sequence
-_CHOICES = {"ctTransferPAV2": ("IBAN", "richiestaMarcaDaBollo"),
-            "ctTransferPAReceiptV2": ("IBAN", "MBDAttachment")}
+_CHOICES = {
+    "ctTransferPAV2": ("IBAN", "richiestaMarcaDaBollo"),
+    "ctTransferPAReceiptV2": ("IBAN", "MBDAttachment"),
+}
 
 
 def _declare(operation: str, request, response):
@@ -32,19 +34,32 @@ def _declare(operation: str, request, response):
         raise NotImplementedError
 
     handler.__name__ = operation
-    return rpc(request, _returns=response, _body_style="bare", _operation_name=operation,
-               _in_message_name=request.get_type_name(),
-               _out_message_name=response.get_type_name())(handler)
+    return rpc(
+        request,
+        _returns=response,
+        _body_style="bare",
+        _operation_name=operation,
+        _in_message_name=request.get_type_name(),
+        _out_message_name=response.get_type_name(),
+    )(handler)
 
 
-paForNodeService = type("paForNodeService", (ServiceBase,),
-                        {op: _declare(op, req, res) for op, (req, res) in OPERATIONS.items()})
+paForNodeService = type(
+    "paForNodeService",
+    (ServiceBase,),
+    {op: _declare(op, req, res) for op, (req, res) in OPERATIONS.items()},
+)
 
 
 @functools.cache
 def spyne_application() -> Application:
-    return Application([paForNodeService], tns=WSDL_TNS, name="paForNode",
-                       in_protocol=Soap11(), out_protocol=Soap11())
+    return Application(
+        [paForNodeService],
+        tns=WSDL_TNS,
+        name="paForNode",
+        in_protocol=Soap11(),
+        out_protocol=Soap11(),
+    )
 
 
 def operations_by_element() -> dict[str, tuple[str, str]]:
@@ -85,8 +100,12 @@ def _schemas() -> dict[str, etree._Element]:
 def _clean(schema: etree._Element) -> etree._Element:
     """A standalone copy with only the namespace declarations it uses."""
     nsmap = {"xs": XSD, "pafn": PAFN, "common": COMMON}
-    copy = etree.Element(f"{{{XSD}}}schema", nsmap=nsmap,
-                         targetNamespace=schema.get("targetNamespace"), version="1.0.0")
+    copy = etree.Element(
+        f"{{{XSD}}}schema",
+        nsmap=nsmap,
+        targetNamespace=schema.get("targetNamespace"),
+        version="1.0.0",
+    )
     spyne_prefixes = {p: ns for p, ns in schema.nsmap.items() if p}
     for child in schema:
         copy.append(_reprefix(child, spyne_prefixes, {v: k for k, v in nsmap.items()}))
@@ -149,9 +168,11 @@ def validation_schema() -> etree.XMLSchema:
 def wsdl_document(address: str) -> bytes:
     """The WSDL, with ``address`` as the service location."""
     w, tns = (lambda tag: f"{{{WSDL}}}{tag}"), WSDL_TNS
-    root = etree.Element(w("definitions"), targetNamespace=tns,
-                         nsmap={"wsdl": WSDL, "soap": WSDL_SOAP, "tns": tns, "xsd": XSD,
-                                "pafn": PAFN})
+    root = etree.Element(
+        w("definitions"),
+        targetNamespace=tns,
+        nsmap={"wsdl": WSDL, "soap": WSDL_SOAP, "tns": tns, "xsd": XSD, "pafn": PAFN},
+    )
     types = etree.SubElement(root, w("types"))
     for ns in (COMMON, PAFN):
         types.append(etree.fromstring(etree.tostring(_schemas()[ns])))
@@ -163,25 +184,30 @@ def wsdl_document(address: str) -> bytes:
         messages[op] = (in_name, out_name)
         for name, part, element in ((in_name, "bodyrequest", req), (out_name, "bodyresponse", res)):
             msg = etree.SubElement(root, w("message"), name=name)
-            etree.SubElement(msg, w("part"), name=part,
-                             element=f"pafn:{element.get_type_name()}")
+            etree.SubElement(msg, w("part"), name=part, element=f"pafn:{element.get_type_name()}")
     port_type = etree.SubElement(root, w("portType"), name="paForNode")
     for op, _ in ops:
         o = etree.SubElement(port_type, w("operation"), name=op)
         etree.SubElement(o, w("input"), message=f"tns:{messages[op][0]}")
         etree.SubElement(o, w("output"), message=f"tns:{messages[op][1]}")
     binding = etree.SubElement(root, w("binding"), name="paForNodeBinding", type="tns:paForNode")
-    etree.SubElement(binding, f"{{{WSDL_SOAP}}}binding", style="document",
-                     transport="http://schemas.xmlsoap.org/soap/http")
+    etree.SubElement(
+        binding,
+        f"{{{WSDL_SOAP}}}binding",
+        style="document",
+        transport="http://schemas.xmlsoap.org/soap/http",
+    )
     for op, _ in ops:
         o = etree.SubElement(binding, w("operation"), name=op)
         etree.SubElement(o, f"{{{WSDL_SOAP}}}operation", soapAction=op)
         for direction in ("input", "output"):
-            etree.SubElement(etree.SubElement(o, w(direction)), f"{{{WSDL_SOAP}}}body",
-                             use="literal")
+            etree.SubElement(
+                etree.SubElement(o, w(direction)), f"{{{WSDL_SOAP}}}body", use="literal"
+            )
     service = etree.SubElement(root, w("service"), name="paForNodeService")
-    port = etree.SubElement(service, w("port"), name="paForNodePort",
-                            binding="tns:paForNodeBinding")
+    port = etree.SubElement(
+        service, w("port"), name="paForNodePort", binding="tns:paForNodeBinding"
+    )
     etree.SubElement(port, f"{{{WSDL_SOAP}}}address", location=address)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
@@ -192,6 +218,7 @@ def wsdl_document(address: str) -> bytes:
 # <description>). A request is read for the elements we know: the others are taken out of the
 # tree we validate and read (the stored original keeps them), and known elements are put back
 # in the order of their sequence. Values, and elements we need, are still checked strictly.
+
 
 def _qualified(value: str, nsmap: dict[str | None, str]) -> tuple[str, str]:
     prefix, _, local = value.rpartition(":")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import structlog
 
 from hub.db import utcnow
-from hub.station import record_standin_probe
+from hub.tenants.stations import record_standin_probe
 from soap import responses
 from soap.faults import Ko, system_error
 
@@ -38,21 +38,25 @@ def may_be_probe(body: bytes) -> bool:
 def is_probe(request) -> bool:
     """The paVerifyPaymentNoticeReq element is the Stand-In manager's probe."""
     qr = request.find("qrCode")
-    return qr is not None and (qr.findtext("noticeNumber") or "").strip() == NOTICE \
-        and (qr.findtext("fiscalCode") or "").strip() == EC \
+    return (
+        qr is not None
+        and (qr.findtext("noticeNumber") or "").strip() == NOTICE
+        and (qr.findtext("fiscalCode") or "").strip() == EC
         and (request.findtext("idPA") or "").strip() == EC
+    )
 
 
 def answer(request, element, wrapper: str) -> bytes:
     station = (element.findtext("idStation") or "").strip()
     broker = (element.findtext("idBrokerPA") or "").strip()
     try:
-        record_standin_probe(request.registry["db.engine"], station_code=station,
-                             broker_code=broker, now=utcnow())
+        record_standin_probe(
+            request.registry["db.engine"], station_code=station, broker_code=broker, now=utcnow()
+        )
     except Exception as exc:  # the database is not there: not ready to leave Stand-In
-        log.error("soap.standin_probe_failed", error=type(exc).__name__,
-                  station=station[:64])
+        log.error("soap.standin_probe_failed", error=type(exc).__name__, station=station[:64])
         return responses.ko(wrapper, system_error(), EC)
     log.info("soap.standin_probe", station=station[:64], broker=broker[:64])
-    return responses.ko(wrapper, Ko("PAA_PAGAMENTO_SCONOSCIUTO",
-                                    "Stand-In probe: no such notice"), EC)
+    return responses.ko(
+        wrapper, Ko("PAA_PAGAMENTO_SCONOSCIUTO", "Stand-In probe: no such notice"), EC
+    )

@@ -21,8 +21,9 @@ from hub.db import Base, make_engine
 from hub.migrate import upgrade
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-PG_ADMIN_URL = os.environ.get("PAYHUB_TEST_PG",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "PAYHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("PAYHUB_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
 
@@ -52,9 +53,10 @@ def pg_url() -> Iterator[str]:
     engine.dispose()
     yield url
     with admin.connect() as conn:
-        conn.execute(sa.text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-        ), {"n": name})
+        conn.execute(
+            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
 
@@ -71,8 +73,9 @@ def db(pg_engine: sa.Engine) -> Iterator[Session]:
     """A session whose every change is rolled back after the test."""
     with pg_engine.connect() as conn:
         outer = conn.begin()
-        session = Session(bind=conn, join_transaction_mode="create_savepoint",
-                          expire_on_commit=False)
+        session = Session(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
         try:
             yield session
         finally:

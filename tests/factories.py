@@ -9,53 +9,94 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from hub import payments
-from hub.debts import OptionIn, PositionIn, TransferIn, create_position
 from hub.models import DebtPosition, Ente, Intermediary, PaymentOption, Station
+from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
 from nodesim.reporting import Entry, Flow, flow_xml
 
 IBAN = "IT60X0542811101000000123456"
 _seq = itertools.count(1)
 
 
-def make_ente(session: Session, fiscal_code: str | None = None, *,
-              segregation_code: str = "01") -> Ente:
+def make_ente(
+    session: Session, fiscal_code: str | None = None, *, segregation_code: str = "01"
+) -> Ente:
     n = next(_seq)
     broker = Intermediary(broker_code=f"9{n:010d}", name="Broker")
     station = Station(station_code=f"9{n:010d}_01", intermediary=broker)
-    ente = Ente(fiscal_code=fiscal_code or f"8{n:010d}", name=f"Ente {n}", iban=IBAN,
-                segregation_code=segregation_code)
+    ente = Ente(
+        fiscal_code=fiscal_code or f"8{n:010d}",
+        name=f"Ente {n}",
+        iban=IBAN,
+        segregation_code=segregation_code,
+    )
     station.enti.append(ente)
     session.add_all([broker, station, ente])
     session.flush()
     return ente
 
 
-def make_position(session: Session, ente: Ente, *, amount: str = "30.00", publish: bool = True,
-                  retention_date: dt.date | None = None, iupd: str | None = None
-                  ) -> DebtPosition:
-    return create_position(session, ente, PositionIn(
-        iupd=iupd or f"IUPD-{next(_seq)}", debtor_type="F",
-        debtor_fiscal_code="RSSMRA80A01H501U", debtor_name="Mario Rossi",
-        description="Test position",
-        options=[OptionIn(amount=amount, due_date=dt.date.today() + dt.timedelta(days=30),
-                          retention_date=retention_date,
-                          transfers=[TransferIn(amount, "Test", "9/0101108TS/", iban=IBAN)])],
-    ), publish=publish, cause="test")
+def make_position(
+    session: Session,
+    ente: Ente,
+    *,
+    amount: str = "30.00",
+    publish: bool = True,
+    retention_date: dt.date | None = None,
+    iupd: str | None = None,
+) -> DebtPosition:
+    return create_position(
+        session,
+        ente,
+        PositionIn(
+            iupd=iupd or f"IUPD-{next(_seq)}",
+            debtor_type="F",
+            debtor_fiscal_code="RSSMRA80A01H501U",
+            debtor_name="Mario Rossi",
+            description="Test position",
+            options=[
+                OptionIn(
+                    amount=amount,
+                    due_date=dt.date.today() + dt.timedelta(days=30),
+                    retention_date=retention_date,
+                    transfers=[TransferIn(amount, "Test", "9/0101108TS/", iban=IBAN)],
+                )
+            ],
+        ),
+        publish=publish,
+        cause="test",
+    )
 
 
-def make_receipt(option_or_notice, ec_fiscal_code: str, *, receipt_id: str = "r-1",
-                 amount_cents: int | None = None, standin: bool = False):
+def make_receipt(
+    option_or_notice,
+    ec_fiscal_code: str,
+    *,
+    receipt_id: str = "r-1",
+    amount_cents: int | None = None,
+    standin: bool = False,
+):
     """An unsaved Receipt for an option (or a bare notice number) as paSendRTV2 would bring."""
     from hub.models import Receipt
 
     notice = getattr(option_or_notice, "notice_number", option_or_notice)
     iuv = getattr(option_or_notice, "iuv", notice[1:])
-    cents = amount_cents if amount_cents is not None else getattr(option_or_notice,
-                                                                  "amount_cents", 3000)
-    return Receipt(ec_fiscal_code=ec_fiscal_code, receipt_id=receipt_id, primitive_version=2,
-                   notice_number=notice, creditor_reference_id=iuv,
-                   payment_amount_cents=cents, id_psp="BCITITMM", fee_cents=100,
-                   standin=standin, raw_xml="<paSendRTV2Request/>")
+    cents = (
+        amount_cents
+        if amount_cents is not None
+        else getattr(option_or_notice, "amount_cents", 3000)
+    )
+    return Receipt(
+        ec_fiscal_code=ec_fiscal_code,
+        receipt_id=receipt_id,
+        primitive_version=2,
+        notice_number=notice,
+        creditor_reference_id=iuv,
+        payment_amount_cents=cents,
+        id_psp="BCITITMM",
+        fee_cents=100,
+        standin=standin,
+        raw_xml="<paSendRTV2Request/>",
+    )
 
 
 # --- reporting flows (FdR), built with the simulator's own writer ---------------------------
@@ -72,16 +113,39 @@ def paid_option(db, ente, amount: str = "30.00") -> tuple[PaymentOption, str]:
     return option, receipt_id
 
 
-def entry(option: PaymentOption, receipt_id: str, amount: str | None = None, *,
-          code: str = "0", index: int = 1) -> Entry:
+def entry(
+    option: PaymentOption,
+    receipt_id: str,
+    amount: str | None = None,
+    *,
+    code: str = "0",
+    index: int = 1,
+) -> Entry:
     cents = option.amount_cents if amount is None else int(Decimal(amount) * 100)
     return Entry(option.iuv, receipt_id, index, Decimal(cents) / 100, code, FLOW_DAY)
 
 
-def flow_bytes(ente, entries: list[Entry], *, flow_id: str = "2026-11-27BCITITMM-0001",
-               created_at: dt.datetime = FLOW_CREATED, inconsistent: bool = False) -> bytes:
-    return flow_xml(Flow(id=flow_id, day=FLOW_DAY, created_at=created_at, psp_id="BCITITMM",
-                         psp_name="Banca di prova", psp_bic="BCITITMM", ec=ente.fiscal_code,
-                         ec_name=ente.name, iban="IT60X0542811101000000123456",
-                         settlement_id="RIV20261127BCITITMM0001", entries=entries,
-                         inconsistent=inconsistent))
+def flow_bytes(
+    ente,
+    entries: list[Entry],
+    *,
+    flow_id: str = "2026-11-27BCITITMM-0001",
+    created_at: dt.datetime = FLOW_CREATED,
+    inconsistent: bool = False,
+) -> bytes:
+    return flow_xml(
+        Flow(
+            id=flow_id,
+            day=FLOW_DAY,
+            created_at=created_at,
+            psp_id="BCITITMM",
+            psp_name="Banca di prova",
+            psp_bic="BCITITMM",
+            ec=ente.fiscal_code,
+            ec_name=ente.name,
+            iban="IT60X0542811101000000123456",
+            settlement_id="RIV20261127BCITITMM0001",
+            entries=entries,
+            inconsistent=inconsistent,
+        )
+    )

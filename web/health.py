@@ -48,8 +48,12 @@ def check_backlog(session_factory: Any, settings: dict[str, Any]) -> dict[str, A
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
     reasons = metrics.backlog_problems(count, oldest, settings)
-    return {"ok": not reasons, "outbox": count, "oldest_age_seconds": oldest,
-            **({"reasons": reasons} if reasons else {})}
+    return {
+        "ok": not reasons,
+        "outbox": count,
+        "oldest_age_seconds": oldest,
+        **({"reasons": reasons} if reasons else {}),
+    }
 
 
 @view_config(route_name="health", renderer="json", request_method="GET")
@@ -60,8 +64,7 @@ def health(request: Any) -> dict[str, Any]:
     request.response.status_int = 200 if ok else 503
     body = {"status": "ok" if ok else "unavailable", "database": db, "broker": broker}
     if db["ok"]:
-        backlog = check_backlog(request.registry["db.session_factory"],
-                                request.registry.settings)
+        backlog = check_backlog(request.registry["db.session_factory"], request.registry.settings)
         body["backlog"] = backlog
         if ok and not backlog["ok"]:
             body["status"] = "degraded"

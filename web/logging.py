@@ -30,5 +30,4 @@ def _echo_request_id(event: NewResponse) -> None:
 def includeme(config: Any) -> None:
     config.add_subscriber(_bind_request, NewRequest)
     config.add_subscriber(_echo_request_id, NewResponse)
-    config.add_request_method(lambda r: structlog.get_logger("payhub.request"), "log",
-                              reify=True)
+    config.add_request_method(lambda r: structlog.get_logger("payhub.request"), "log", reify=True)

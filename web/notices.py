@@ -30,8 +30,12 @@ from web.api.problems import Problem
 EC = r"{fiscal_code:\d{11}}"
 NOTICE = r"{notice_number:\d{18}}"
 BATCH = r"{batch_id:[0-9a-f-]{36}}"
-MEDIA = {"json": "application/json", "pdf": "application/pdf", "png": "image/png",
-         "svg": "image/svg+xml"}
+MEDIA = {
+    "json": "application/json",
+    "pdf": "application/pdf",
+    "png": "image/png",
+    "svg": "image/svg+xml",
+}
 DOCUMENTS = ("pdf", "png", "svg")
 
 
@@ -42,8 +46,9 @@ def includeme(config: Any) -> None:
     config.add_route("notices.batch", f"/enti/{EC}/notice-batches/{BATCH}")
     config.add_route("notices.batch_zip", f"/enti/{EC}/notice-batches/{BATCH}/zip")
     config.add_view_predicate("notice_document", NoticeDocumentPredicate)
-    config.add_view(notice_document_view, route_name="api.notice", request_method="GET",
-                    notice_document=True)
+    config.add_view(
+        notice_document_view, route_name="api.notice", request_method="GET", notice_document=True
+    )
     config.scan("web.notices")
 
 
@@ -92,8 +97,11 @@ def _variant(request: Any) -> str:
 def render(request: Any, document: NoticeDocument, fmt: str) -> Response:
     notice = document.first
     if fmt == "json":
-        return Response(json_body={"notices": [n.as_json() for n in document.notices]},
-                        content_type="application/json", charset="utf-8")
+        return Response(
+            json_body={"notices": [n.as_json() for n in document.notices]},
+            content_type="application/json",
+            charset="utf-8",
+        )
     if fmt == "pdf":
         body = render_pdf(document, variant=_variant(request))
         name = f"avviso-{notice.notice_number}.pdf"
@@ -103,16 +111,23 @@ def render(request: Any, document: NoticeDocument, fmt: str) -> Response:
             raise Problem(400, "invalid_symbol", "symbol must be qr or datamatrix")
         payload = notice.qr_payload if symbol == "qr" else notice.datamatrix_payload
         if payload is None:
-            raise Problem(404, "no_postal_account", "the Ente has no postal account: the "
-                          "notice has no Data Matrix")
+            raise Problem(
+                404,
+                "no_postal_account",
+                "the Ente has no postal account: the notice has no Data Matrix",
+            )
         scale = min(max(int(request.params.get("scale", "4") or 4), 1), 20)
-        make = {("qr", "png"): codes.qr_png, ("qr", "svg"): codes.qr_svg,
-                ("datamatrix", "png"): codes.datamatrix_png,
-                ("datamatrix", "svg"): codes.datamatrix_svg}[(symbol, fmt)]
+        make = {
+            ("qr", "png"): codes.qr_png,
+            ("qr", "svg"): codes.qr_svg,
+            ("datamatrix", "png"): codes.datamatrix_png,
+            ("datamatrix", "svg"): codes.datamatrix_svg,
+        }[(symbol, fmt)]
         body = make(payload, scale=scale)
         name = f"{symbol}-{notice.notice_number}.{fmt}"
-    return Response(body=body, content_type=MEDIA[fmt],
-                    content_disposition=f'inline; filename="{name}"')
+    return Response(
+        body=body, content_type=MEDIA[fmt], content_disposition=f'inline; filename="{name}"'
+    )
 
 
 @view_config(route_name="notices.print", request_method="GET")
@@ -140,30 +155,45 @@ def batch_create_view(request: Any) -> Response:
     numbers, service, iupds = body.get("noticeNumbers"), body.get("service"), body.get("iupds")
     language = body.get("language", "it")
     if language not in ("it", "it-de", "it-en"):
-        raise Problem(422, "invalid_body", "language must be it, it-de or it-en",
-                      field="language")
+        raise Problem(422, "invalid_body", "language must be it, it-de or it-en", field="language")
     bulk_load = body.get("bulkLoad")
     for name, value in (("service", service), ("bulkLoad", bulk_load)):
         if value is not None and not isinstance(value, str):
             raise Problem(422, "invalid_body", f"{name} must be a string", field=name)
     for name, value in (("noticeNumbers", numbers), ("iupds", iupds)):
-        if value is not None and not (isinstance(value, list)
-                                      and all(isinstance(v, str) for v in value)):
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
             raise Problem(422, "invalid_body", f"{name} must be a list of strings")
     try:
-        batch = batches.create_batch(request.db, ente, variant=language,
-                                     notice_numbers=numbers, service_code=service, iupds=iupds,
-                                     bulk_load=bulk_load)
+        batch = batches.create_batch(
+            request.db,
+            ente,
+            variant=language,
+            notice_numbers=numbers,
+            service_code=service,
+            iupds=iupds,
+            bulk_load=bulk_load,
+        )
     except NotFound as exc:
         raise Problem(422, "unknown_selection", str(exc)) from None
     except (DomainError, ValueError) as exc:
         raise Problem(422, getattr(exc, "code", "invalid_body"), str(exc)) from None
-    record(request, ente, "notice_batch.create", f"notice_batch:{batch.public_id}",
-           {"total": batch.total})
-    url = request.route_url("notices.batch", fiscal_code=ente.fiscal_code,
-                            batch_id=batch.public_id)
-    return Response(json_body=batches.status_json(batch), status=202, location=url,
-                    content_type="application/json", charset="utf-8")
+    record(
+        request,
+        ente,
+        "notice_batch.create",
+        f"notice_batch:{batch.public_id}",
+        {"total": batch.total},
+    )
+    url = request.route_url("notices.batch", fiscal_code=ente.fiscal_code, batch_id=batch.public_id)
+    return Response(
+        json_body=batches.status_json(batch),
+        status=202,
+        location=url,
+        content_type="application/json",
+        charset="utf-8",
+    )
 
 
 @view_config(route_name="notices.batch", request_method="GET")

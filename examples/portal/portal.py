@@ -30,8 +30,9 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
 
 class Portal:
-    def __init__(self, client: PayhubClient, public_url: str, ec: str = "00112233445",
-                 service: str = "GENER") -> None:
+    def __init__(
+        self, client: PayhubClient, public_url: str, ec: str = "00112233445", service: str = "GENER"
+    ) -> None:
         self.client, self.public_url, self.ec, self.service = client, public_url, ec, service
         self.notifications: list[dict[str, Any]] = []
         self.outcomes: list[dict[str, Any]] = []
@@ -39,15 +40,26 @@ class Portal:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
         if path == "/" and method == "GET":
-            return self._page(start_response, "<form method='post' action='/pay'>"
-                              "<p>Diritti di segreteria: € 16,00</p>"
-                              "<button>Paga con pagoPA</button></form>")
+            return self._page(
+                start_response,
+                "<form method='post' action='/pay'>"
+                "<p>Diritti di segreteria: € 16,00</p>"
+                "<button>Paga con pagoPA</button></form>",
+            )
         if path == "/pay" and method == "POST":
             started = self.client.start_payment(
-                external_id=uuid.uuid4().hex, return_url=f"{self.public_url}/return",
-                items=[{"enteFiscalCode": self.ec, "service": self.service, "amount": "16.00",
+                external_id=uuid.uuid4().hex,
+                return_url=f"{self.public_url}/return",
+                items=[
+                    {
+                        "enteFiscalCode": self.ec,
+                        "service": self.service,
+                        "amount": "16.00",
                         "description": "Diritti di segreteria",
-                        "payer": {"fiscalCode": "RSSMRA80A01H501U", "name": "Mario Rossi"}}])
+                        "payer": {"fiscalCode": "RSSMRA80A01H501U", "name": "Mario Rossi"},
+                    }
+                ],
+            )
             start_response("303 See Other", [("Location", started["paymentUrl"])])
             return [b""]
         if path == "/return":
@@ -58,12 +70,18 @@ class Portal:
                 return self._page(start_response, f"<p>Esito non valido: {exc}</p>", "400 Bad")
             detail = self.client.payment(outcome["paymentId"])
             self.outcomes.append(detail)
-            return self._page(start_response, f"<h2 id='outcome'>{html.escape(detail['status'])}"
-                              f"</h2><pre>{html.escape(json.dumps(detail, indent=1))}</pre>")
+            return self._page(
+                start_response,
+                f"<h2 id='outcome'>{html.escape(detail['status'])}"
+                f"</h2><pre>{html.escape(json.dumps(detail, indent=1))}</pre>",
+            )
         if path == "/notify" and method == "POST":
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items()
-                       if k.startswith("HTTP_")}
+            headers = {
+                k[5:].replace("_", "-").title(): v
+                for k, v in environ.items()
+                if k.startswith("HTTP_")
+            }
             if not self.client.verify_notification(headers, body):
                 start_response("401 Unauthorized", [("Content-Type", "text/plain")])
                 return [b"bad signature"]
@@ -76,18 +94,24 @@ class Portal:
     @staticmethod
     def _page(start_response: Any, body: str, status: str = "200 OK") -> list[bytes]:
         start_response(status, [("Content-Type", "text/html; charset=utf-8")])
-        return [f"<!doctype html><html lang='it'><title>Portale dell'Ente</title>"
-                f"<h1>Portale servizi dell'Ente</h1>{body}</html>".encode()]
+        return [
+            f"<!doctype html><html lang='it'><title>Portale dell'Ente</title>"
+            f"<h1>Portale servizi dell'Ente</h1>{body}</html>".encode()
+        ]
 
 
 def main() -> None:
-    client = PayhubClient(os.environ.get("PAYHUB_URL", "http://127.0.0.1:6543"),
-                          os.environ["PORTAL_KEY_ID"], os.environ["PORTAL_SECRET"],
-                          os.environ.get("PORTAL_NOTIFY_SECRET"))
+    client = PayhubClient(
+        os.environ.get("PAYHUB_URL", "http://127.0.0.1:6543"),
+        os.environ["PORTAL_KEY_ID"],
+        os.environ["PORTAL_SECRET"],
+        os.environ.get("PORTAL_NOTIFY_SECRET"),
+    )
     public = os.environ.get("PORTAL_URL", "http://127.0.0.1:8800")
     port = int(public.rsplit(":", 1)[1])
-    make_server("127.0.0.1", port, Portal(client, public),
-                server_class=ThreadingWSGIServer).serve_forever()
+    make_server(
+        "127.0.0.1", port, Portal(client, public), server_class=ThreadingWSGIServer
+    ).serve_forever()
 
 
 if __name__ == "__main__":

@@ -35,9 +35,15 @@ class BulkLoad(Base):
     publish: Mapped[bool] = mapped_column(default=False)
     cause: Mapped[str] = mapped_column(sa.String(200))  # who asked: "api:<key prefix>"
     status: Mapped[BulkLoadStatus] = mapped_column(
-        sa.Enum(BulkLoadStatus, values_callable=lambda e: [m.value for m in e],
-                native_enum=False, length=16, name="bulk_load_status"),
-        default=BulkLoadStatus.PENDING)
+        sa.Enum(
+            BulkLoadStatus,
+            values_callable=lambda e: [m.value for m in e],
+            native_enum=False,
+            length=16,
+            name="bulk_load_status",
+        ),
+        default=BulkLoadStatus.PENDING,
+    )
     offset: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     next_row: Mapped[int] = mapped_column(default=0)
     rows_done: Mapped[int] = mapped_column(default=0)
@@ -58,7 +64,8 @@ class BulkLoadError(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     load_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("bulk_load.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("bulk_load.id", ondelete="CASCADE"), index=True
+    )
     row: Mapped[int]
     iupd: Mapped[str | None] = mapped_column(sa.String(64))
     field: Mapped[str] = mapped_column(sa.String(100))

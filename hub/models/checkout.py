@@ -31,7 +31,7 @@ class Level1Portal(Base):
     enti: Mapped[list] = mapped_column(JSONType)  # fiscal codes the portal may collect for
     return_url_prefix: Mapped[str] = mapped_column(sa.String(500))
     notify_url: Mapped[str | None] = mapped_column(sa.String(500))
-    # the hub.webhooks endpoint (kind "portal") that carries the server-to-server outcome
+    # the hub.notify.webhooks endpoint (kind "portal") that carries the server-to-server outcome
     notify_endpoint_id: Mapped[int | None] = mapped_column(sa.ForeignKey("webhook_endpoint.id"))
     legacy_buffer: Mapped[bool] = mapped_column(default=False)  # PayER "Buffer" (MD5) adapter
     active: Mapped[bool] = mapped_column(default=True)
@@ -44,7 +44,8 @@ class Level1Nonce(Base):
     __tablename__ = "level1_nonce"
 
     portal_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("level1_portal.id", ondelete="CASCADE"), primary_key=True)
+        sa.ForeignKey("level1_portal.id", ondelete="CASCADE"), primary_key=True
+    )
     nonce: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
@@ -70,7 +71,8 @@ class CheckoutCart(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     items: Mapped[list[CartItem]] = relationship(
-        back_populates="cart", order_by="CartItem.id", cascade="all, delete-orphan")
+        back_populates="cart", order_by="CartItem.id", cascade="all, delete-orphan"
+    )
     portal: Mapped[Level1Portal | None] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("portal_id", "external_id"),)
@@ -83,7 +85,8 @@ class CartItem(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cart_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("checkout_cart.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("checkout_cart.id", ondelete="CASCADE"), index=True
+    )
     ente_id: Mapped[int] = mapped_column(sa.ForeignKey("ente.id"))
     service_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_service.id"))
     option_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_option.id"))

@@ -39,9 +39,12 @@ class OutboxMessage(Base):
 
     __table_args__ = (
         # the sweeper's query: the open rows (neither processed nor dead), oldest first
-        sa.Index("ix_outbox_message_open", "id",
-                 postgresql_where=sa.text("processed_at IS NULL AND dead_at IS NULL"),
-                 sqlite_where=sa.text("processed_at IS NULL AND dead_at IS NULL")),
+        sa.Index(
+            "ix_outbox_message_open",
+            "id",
+            postgresql_where=sa.text("processed_at IS NULL AND dead_at IS NULL"),
+            sqlite_where=sa.text("processed_at IS NULL AND dead_at IS NULL"),
+        ),
     )
 
 

@@ -39,7 +39,8 @@ class DebtPosition(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # the bulk load that created it, if any (notice batches can print "what that file loaded")
     bulk_load_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("bulk_load.id", ondelete="SET NULL"), index=True)
+        sa.ForeignKey("bulk_load.id", ondelete="SET NULL"), index=True
+    )
 
     options: Mapped[list[PaymentOption]] = relationship(
         back_populates="position", order_by="PaymentOption.id", cascade="all, delete-orphan"

@@ -30,8 +30,15 @@ class NoticeBatch(Base):
     variant: Mapped[str] = mapped_column(sa.String(8), default="it")
     selection: Mapped[dict] = mapped_column(JSONType)  # what was asked for, for the record
     status: Mapped[BatchStatus] = mapped_column(
-        sa.Enum(BatchStatus, values_callable=lambda e: [m.value for m in e], native_enum=False,
-                length=16, name="notice_batch_status"), default=BatchStatus.PENDING)
+        sa.Enum(
+            BatchStatus,
+            values_callable=lambda e: [m.value for m in e],
+            native_enum=False,
+            length=16,
+            name="notice_batch_status",
+        ),
+        default=BatchStatus.PENDING,
+    )
     total: Mapped[int] = mapped_column(default=0)
     rendered: Mapped[int] = mapped_column(default=0)
     zip_path: Mapped[str | None] = mapped_column(sa.String(500))
@@ -42,7 +49,8 @@ class NoticeBatch(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     items: Mapped[list[NoticeBatchItem]] = relationship(
-        back_populates="batch", order_by="NoticeBatchItem.seq", cascade="all, delete-orphan")
+        back_populates="batch", order_by="NoticeBatchItem.seq", cascade="all, delete-orphan"
+    )
 
 
 class NoticeBatchItem(Base):
@@ -50,8 +58,9 @@ class NoticeBatchItem(Base):
 
     __tablename__ = "notice_batch_item"
 
-    batch_id: Mapped[int] = mapped_column(sa.ForeignKey("notice_batch.id", ondelete="CASCADE"),
-                                          primary_key=True)
+    batch_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("notice_batch.id", ondelete="CASCADE"), primary_key=True
+    )
     seq: Mapped[int] = mapped_column(primary_key=True)
     position_id: Mapped[int] = mapped_column(sa.ForeignKey("debt_position.id"))
     file_name: Mapped[str] = mapped_column(sa.String(80))

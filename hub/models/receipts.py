@@ -77,8 +77,7 @@ class Receipt(Base):
     __table_args__ = (
         sa.UniqueConstraint("ec_fiscal_code", "receipt_id"),
         # an Ente's receipts by IUV (the REST filter, reporting-flow entries)
-        sa.Index("ix_receipt_ente_id_creditor_reference_id", "ente_id",
-                 "creditor_reference_id"),
+        sa.Index("ix_receipt_ente_id_creditor_reference_id", "ente_id", "creditor_reference_id"),
         # an Ente's receipts newest first, by day, page after page (keyset on received_at, id)
         sa.Index("ix_receipt_ente_id_received_at_id", "ente_id", "received_at", "id"),
     )

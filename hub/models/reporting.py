@@ -44,7 +44,8 @@ class ReportingFlow(Base):
     reconciled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     entries: Mapped[list[ReportingEntry]] = relationship(
-        back_populates="flow", order_by="ReportingEntry.id", cascade="all, delete-orphan")
+        back_populates="flow", order_by="ReportingEntry.id", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (sa.UniqueConstraint("ente_id", "flow_id", "flow_datetime"),)
 
@@ -56,7 +57,8 @@ class ReportingEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     flow_pk: Mapped[int] = mapped_column(
-        sa.ForeignKey("reporting_flow.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("reporting_flow.id", ondelete="CASCADE"), index=True
+    )
     iuv: Mapped[str] = mapped_column(sa.String(35), index=True)
     iur: Mapped[str] = mapped_column(sa.String(35))
     transfer_index: Mapped[int | None] = mapped_column(sa.SmallInteger)  # 1..5, optional
@@ -66,8 +68,7 @@ class ReportingEntry(Base):
     # matched | amount_mismatch | no_receipt | not_paid | revoked | without_rpt | other_ente
     match: Mapped[str] = mapped_column(sa.String(16))
     receipt_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("receipt.id"), index=True)
-    option_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_option.id"),
-                                                  index=True)
+    option_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_option.id"), index=True)
 
     flow: Mapped[ReportingFlow] = relationship(back_populates="entries")
 

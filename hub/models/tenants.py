@@ -80,9 +80,7 @@ class Ente(Base):
     stations: Mapped[list[Station]] = relationship(secondary=station_ente, back_populates="enti")
     services: Mapped[list[PaymentService]] = relationship(back_populates="ente")
 
-    __table_args__ = (
-        sa.CheckConstraint("length(segregation_code) = 2", name="segregation_code"),
-    )
+    __table_args__ = (sa.CheckConstraint("length(segregation_code) = 2", name="segregation_code"),)
 
     @property
     def ibans(self) -> set[str]:
@@ -104,8 +102,13 @@ class PaymentService(Base):
     taxonomy: Mapped[str] = mapped_column(sa.String(140))  # pagoPA transfer category
     default_iban: Mapped[str | None] = mapped_column(sa.String(35))
     kind: Mapped[ServiceKind] = mapped_column(
-        sa.Enum(ServiceKind, values_callable=lambda e: [m.value for m in e],
-                native_enum=False, length=16, name="service_kind")
+        sa.Enum(
+            ServiceKind,
+            values_callable=lambda e: [m.value for m in e],
+            native_enum=False,
+            length=16,
+            name="service_kind",
+        )
     )
     form: Mapped[dict | None] = mapped_column(JSONType)
     active: Mapped[bool] = mapped_column(default=True)
@@ -120,8 +123,9 @@ class IuvCounter(Base):
 
     __tablename__ = "iuv_counter"
 
-    ente_id: Mapped[int] = mapped_column(sa.ForeignKey("ente.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    ente_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("ente.id", ondelete="CASCADE"), primary_key=True
+    )
     next_value: Mapped[int] = mapped_column(sa.BigInteger, default=1)
 
 

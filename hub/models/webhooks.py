@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db import Base, JSONType, UTCDateTime, utcnow
 
-
 UNFINISHED = ("pending", "retrying", "sending")
 DUE = "status IN ('pending', 'retrying', 'sending')"
 
@@ -73,21 +72,25 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(sa.SmallInteger)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow,
-                                                    onupdate=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     endpoint: Mapped[WebhookEndpoint] = relationship()
     attempt_log: Mapped[list[WebhookAttempt]] = relationship(
-        back_populates="delivery", order_by="WebhookAttempt.id", cascade="all, delete-orphan")
+        back_populates="delivery", order_by="WebhookAttempt.id", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("endpoint_id", "event_id"),
         # the dead-letter list: an Ente's deliveries in one status, newest first
         sa.Index("ix_webhook_delivery_ente_status", "ente_id", "status", "id"),
         # the scheduler's query: deliveries not finished, by due time
-        sa.Index("ix_webhook_delivery_due", "next_attempt_at",
-                 postgresql_where=sa.text(DUE), sqlite_where=sa.text(DUE)),
+        sa.Index(
+            "ix_webhook_delivery_due",
+            "next_attempt_at",
+            postgresql_where=sa.text(DUE),
+            sqlite_where=sa.text(DUE),
+        ),
     )
 
 
@@ -98,7 +101,8 @@ class WebhookAttempt(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("webhook_delivery.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("webhook_delivery.id", ondelete="CASCADE"), index=True
+    )
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     duration_ms: Mapped[int] = mapped_column()
     status_code: Mapped[int | None] = mapped_column(sa.SmallInteger)

@@ -53,8 +53,9 @@ def qr_payload(notice_number: str, ec_fiscal_code: str, amount_cents: int) -> st
     pagoPA's own examples: 1 cent is ``01``)."""
     _check(notice_number, ec_fiscal_code, amount_cents)
     if amount_cents > MAX_CODE_CENTS:  # pagoPA's decoder reads 2 to 10 digits
-        raise NoticeCodeError("amount above 99,999,999.99 does not fit a notice's codes",
-                              code="amount")
+        raise NoticeCodeError(
+            "amount above 99,999,999.99 does not fit a notice's codes", code="amount"
+        )
     return f"PAGOPA|002|{notice_number}|{ec_fiscal_code}|{amount_cents:02d}"
 
 
@@ -64,20 +65,31 @@ def postal_account_number(postal_iban: str) -> str:
     compact = postal_iban.replace(" ", "").upper()
     account = compact[-12:] if compact.startswith("IT") and len(compact) == 27 else compact
     if not account.isdigit() or len(account) > 12:
-        raise NoticeCodeError(f"postal account {postal_iban!r} is neither an Italian IBAN nor "
-                              "an account number of up to 12 digits", code="postal_account")
+        raise NoticeCodeError(
+            f"postal account {postal_iban!r} is neither an Italian IBAN nor "
+            "an account number of up to 12 digits",
+            code="postal_account",
+        )
     return account.zfill(12)
 
 
-def datamatrix_payload(*, notice_number: str, postal_account: str, amount_cents: int,
-                       ec_fiscal_code: str, debtor_fiscal_code: str, debtor_name: str,
-                       subject: str) -> str:
+def datamatrix_payload(
+    *,
+    notice_number: str,
+    postal_account: str,
+    amount_cents: int,
+    ec_fiscal_code: str,
+    debtor_fiscal_code: str,
+    debtor_name: str,
+    subject: str,
+) -> str:
     """The 256-character Poste Data Matrix payload. Text fields are transliterated to ASCII,
     then cut or padded with spaces to their width."""
     _check(notice_number, ec_fiscal_code, amount_cents)
     if amount_cents > MAX_CODE_CENTS:
-        raise NoticeCodeError("amount above 99,999,999.99 does not fit a notice's codes",
-                              code="amount")
+        raise NoticeCodeError(
+            "amount above 99,999,999.99 does not fit a notice's codes", code="amount"
+        )
     account = postal_account_number(postal_account)
     payload = (
         "codfase=NBPA;"
@@ -102,14 +114,17 @@ def _field(text: str, width: int) -> str:
 
 def _check(notice_number: str, ec_fiscal_code: str, amount_cents: int) -> None:
     if not _NOTICE.fullmatch(notice_number):
-        raise NoticeCodeError(f"notice number {notice_number!r} is not 18 digits",
-                              code="notice_number")
+        raise NoticeCodeError(
+            f"notice number {notice_number!r} is not 18 digits", code="notice_number"
+        )
     if not _EC_FISCAL_CODE.fullmatch(ec_fiscal_code):
-        raise NoticeCodeError(f"EC fiscal code {ec_fiscal_code!r} is not 11 digits",
-                              code="ec_fiscal_code")
+        raise NoticeCodeError(
+            f"EC fiscal code {ec_fiscal_code!r} is not 11 digits", code="ec_fiscal_code"
+        )
     if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
-        raise NoticeCodeError(f"amount {amount_cents!r} must be a positive integer of cents",
-                              code="amount")
+        raise NoticeCodeError(
+            f"amount {amount_cents!r} must be a positive integer of cents", code="amount"
+        )
 
 
 # --- symbols -------------------------------------------------------------------------------
@@ -136,8 +151,15 @@ def _qr(payload: str) -> segno.QRCode:
 
 
 def _segno_qr(payload: str, mask: int) -> segno.QRCode:
-    return segno.make_qr(payload, error="m", version=QR_VERSION, mode="byte",
-                         encoding="utf-8", boost_error=False, mask=mask)
+    return segno.make_qr(
+        payload,
+        error="m",
+        version=QR_VERSION,
+        mode="byte",
+        encoding="utf-8",
+        boost_error=False,
+        mask=mask,
+    )
 
 
 def qr_svg(payload: str, *, scale: int = 4) -> bytes:
@@ -180,8 +202,10 @@ def _libdmtx_matrix(data: bytes) -> Matrix:
     """The smaller symbol of C40 encodation (upper case and digits) and Text (lower case), drawn
     by libdmtx one pixel per module with no margin (about 0.15 ms each)."""
     w = _libdmtx
-    symbols = [_libdmtx_encode(data, scheme)
-               for scheme in (w.DmtxScheme.DmtxSchemeText, w.DmtxScheme.DmtxSchemeC40)]
+    symbols = [
+        _libdmtx_encode(data, scheme)
+        for scheme in (w.DmtxScheme.DmtxSchemeText, w.DmtxScheme.DmtxSchemeC40)
+    ]
     return min(symbols, key=len)
 
 
@@ -193,24 +217,27 @@ def _libdmtx_encode(data: bytes, scheme: int) -> Matrix:
         raise MemoryError("libdmtx could not create an encoder")
     try:
         w.dmtxEncodeSetProp(encoder, prop.DmtxPropScheme, scheme)
-        w.dmtxEncodeSetProp(encoder, prop.DmtxPropSizeRequest,
-                            w.DmtxSymbolSize.DmtxSymbolSquareAuto)
+        w.dmtxEncodeSetProp(
+            encoder, prop.DmtxPropSizeRequest, w.DmtxSymbolSize.DmtxSymbolSquareAuto
+        )
         w.dmtxEncodeSetProp(encoder, prop.DmtxPropModuleSize, 1)
         w.dmtxEncodeSetProp(encoder, prop.DmtxPropMarginSize, 0)
         payload = ctypes.cast(ctypes.c_char_p(data), w.c_ubyte_p)  # the bytes, not a copy
         if not w.dmtxEncodeDataMatrix(encoder, len(data), payload):
-            raise NoticeCodeError("libdmtx could not encode the Data Matrix payload",
-                                  code="datamatrix")
+            raise NoticeCodeError(
+                "libdmtx could not encode the Data Matrix payload", code="datamatrix"
+            )
         image = encoder[0].image
-        width, height, bits = (w.dmtxImageGetProp(image, p) for p in (
-            prop.DmtxPropWidth, prop.DmtxPropHeight, prop.DmtxPropBitsPerPixel))
+        width, height, bits = (
+            w.dmtxImageGetProp(image, p)
+            for p in (prop.DmtxPropWidth, prop.DmtxPropHeight, prop.DmtxPropBitsPerPixel)
+        )
         step = bits // 8
         pixels = ctypes.string_at(image[0].pxl, width * height * step)[::step]
     finally:
         w.dmtxEncodeDestroy(ctypes.byref(encoder))
     # first image row = top of the symbol (the alternating timing edge); a black pixel is dark
-    return tuple(tuple(p == 0 for p in pixels[y * width:(y + 1) * width])
-                 for y in range(height))
+    return tuple(tuple(p == 0 for p in pixels[y * width : (y + 1) * width]) for y in range(height))
 
 
 def datamatrix_svg(payload: str, *, scale: int = 4) -> bytes:
@@ -224,12 +251,18 @@ def datamatrix_png(payload: str, *, scale: int = 4) -> bytes:
 def matrix_svg(matrix: Matrix, *, scale: int, border: int) -> bytes:
     """A square module matrix as a one-path SVG."""
     size = (len(matrix) + 2 * border) * scale
-    path = "".join(f"M{(x + border) * scale} {(y + border) * scale}h{scale}v{scale}h-{scale}z"
-                   for y, row in enumerate(matrix) for x, dark in enumerate(row) if dark)
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" '
-            f'width="{size}" height="{size}" viewBox="0 0 {size} {size}">'
-            f'<rect width="{size}" height="{size}" fill="#fff"/>'
-            f'<path fill="#000" d="{path}"/></svg>\n').encode()
+    path = "".join(
+        f"M{(x + border) * scale} {(y + border) * scale}h{scale}v{scale}h-{scale}z"
+        for y, row in enumerate(matrix)
+        for x, dark in enumerate(row)
+        if dark
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" '
+        f'width="{size}" height="{size}" viewBox="0 0 {size} {size}">'
+        f'<rect width="{size}" height="{size}" fill="#fff"/>'
+        f'<path fill="#000" d="{path}"/></svg>\n'
+    ).encode()
 
 
 def matrix_png(matrix: Matrix, *, scale: int, border: int) -> bytes:
@@ -238,16 +271,27 @@ def matrix_png(matrix: Matrix, *, scale: int, border: int) -> bytes:
     blank = b"\x00" + b"\xff" * width
     rows: list[bytes] = [blank] * (border * scale)
     for row in matrix:
-        line = b"\xff" * (border * scale) + b"".join(
-            (b"\x00" if dark else b"\xff") * scale for dark in row) + b"\xff" * (border * scale)
+        line = (
+            b"\xff" * (border * scale)
+            + b"".join((b"\x00" if dark else b"\xff") * scale for dark in row)
+            + b"\xff" * (border * scale)
+        )
         rows.extend([b"\x00" + line] * scale)
     rows.extend([blank] * (border * scale))
     height = len(rows)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
+        + chunk(b"IEND", b"")
+    )

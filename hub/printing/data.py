@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from hub.money import from_cents
 from hub.printing.codes import datamatrix_payload, postal_account_number, qr_payload
+from hub.values.money import from_cents
 
 if TYPE_CHECKING:
     from hub.models import DebtPosition, Ente, PaymentOption
@@ -67,9 +67,12 @@ class Notice:
         if self.creditor.postal_account is None:
             return None
         return datamatrix_payload(
-            notice_number=self.notice_number, postal_account=self.creditor.postal_account,
-            amount_cents=self.amount_cents, ec_fiscal_code=self.creditor.fiscal_code,
-            debtor_fiscal_code=self.debtor.fiscal_code, debtor_name=self.debtor.name,
+            notice_number=self.notice_number,
+            postal_account=self.creditor.postal_account,
+            amount_cents=self.amount_cents,
+            ec_fiscal_code=self.creditor.fiscal_code,
+            debtor_fiscal_code=self.debtor.fiscal_code,
+            debtor_name=self.debtor.name,
             subject=self.subject,
         )
 
@@ -82,13 +85,23 @@ class Notice:
             "amountCents": self.amount_cents,
             "dueDate": self.due_date.isoformat(),
             "subject": self.subject,
-            "instalment": (None if self.instalment_number is None else
-                           {"number": self.instalment_number, "count": self.instalment_count}),
-            "creditor": {"fiscalCode": self.creditor.fiscal_code, "name": self.creditor.name,
-                         "office": self.creditor.office, "cbillCode": self.creditor.cbill_code,
-                         "postalAccount": self.creditor.postal_account},
-            "debtor": {"fiscalCode": self.debtor.fiscal_code, "name": self.debtor.name,
-                       "address": self.debtor.address},
+            "instalment": (
+                None
+                if self.instalment_number is None
+                else {"number": self.instalment_number, "count": self.instalment_count}
+            ),
+            "creditor": {
+                "fiscalCode": self.creditor.fiscal_code,
+                "name": self.creditor.name,
+                "office": self.creditor.office,
+                "cbillCode": self.creditor.cbill_code,
+                "postalAccount": self.creditor.postal_account,
+            },
+            "debtor": {
+                "fiscalCode": self.debtor.fiscal_code,
+                "name": self.debtor.name,
+                "address": self.debtor.address,
+            },
             "qrPayload": self.qr_payload,
             "dataMatrixPayload": self.datamatrix_payload,
         }
@@ -136,12 +149,14 @@ def logo_problem(data: bytes) -> str | None:
 
 
 def group_notice_number(number: str) -> str:
-    return " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
 
 
 def creditor_of(ente: Ente) -> Creditor:
     return Creditor(
-        fiscal_code=ente.fiscal_code, name=ente.name, office=ente.office,
+        fiscal_code=ente.fiscal_code,
+        name=ente.name,
+        office=ente.office,
         cbill_code=ente.cbill_code,
         postal_account=postal_account_number(ente.postal_iban) if ente.postal_iban else None,
     )
@@ -149,22 +164,39 @@ def creditor_of(ente: Ente) -> Creditor:
 
 def debtor_of(position: DebtPosition) -> Debtor:
     street = " ".join(p for p in (position.debtor_street, position.debtor_civic_number) if p)
-    city = " ".join(p for p in (position.debtor_postal_code, position.debtor_city,
-                                f"({position.debtor_province})" if position.debtor_province
-                                else None) if p)
+    city = " ".join(
+        p
+        for p in (
+            position.debtor_postal_code,
+            position.debtor_city,
+            f"({position.debtor_province})" if position.debtor_province else None,
+        )
+        if p
+    )
     address = ", ".join(p for p in (street, city) if p) or None
-    return Debtor(fiscal_code=position.debtor_fiscal_code, name=position.debtor_name,
-                  address=address)
+    return Debtor(
+        fiscal_code=position.debtor_fiscal_code, name=position.debtor_name, address=address
+    )
 
 
-def notice_of(ente: Ente, position: DebtPosition, option: PaymentOption, *,
-              creditor: Creditor | None = None, debtor: Debtor | None = None) -> Notice:
+def notice_of(
+    ente: Ente,
+    position: DebtPosition,
+    option: PaymentOption,
+    *,
+    creditor: Creditor | None = None,
+    debtor: Debtor | None = None,
+) -> Notice:
     """The notice for one payment option of ``position`` (an Ente's DebtPosition)."""
     return Notice(
-        notice_number=option.notice_number, amount_cents=option.amount_cents,
-        due_date=option.due_date, subject=option.description or position.description,
-        creditor=creditor or creditor_of(ente), debtor=debtor or debtor_of(position),
-        instalment_number=option.instalment_number, instalment_count=option.instalment_count,
+        notice_number=option.notice_number,
+        amount_cents=option.amount_cents,
+        due_date=option.due_date,
+        subject=option.description or position.description,
+        creditor=creditor or creditor_of(ente),
+        debtor=debtor or debtor_of(position),
+        instalment_number=option.instalment_number,
+        instalment_count=option.instalment_count,
     )
 
 
@@ -175,6 +207,10 @@ def document_of(ente: Ente, position: DebtPosition) -> NoticeDocument:
     options = [o for o in position.options if o.status != "cancelled"] or list(position.options)
     notices = [notice_of(ente, position, o, creditor=creditor, debtor=debtor) for o in options]
     full = next((n for n in notices if n.instalment_number is None), None)
-    instalments = tuple(sorted((n for n in notices if n.instalment_number is not None),
-                               key=lambda n: n.instalment_number or 0))
+    instalments = tuple(
+        sorted(
+            (n for n in notices if n.instalment_number is not None),
+            key=lambda n: n.instalment_number or 0,
+        )
+    )
     return NoticeDocument(full=full, instalments=instalments, logo=ente.logo)

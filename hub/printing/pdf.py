@@ -60,19 +60,21 @@ class _CachedSubsetFace(TTFontFace):
         font_file.dictionary["Length1"] = cached[1]
         font_file.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
         font_file_ref = doc.Reference(font_file, f"fontFile:{self.filename}({fontname})")
-        descriptor = pdfdoc.PDFDictionary({
-            "Type": "/FontDescriptor",
-            "Ascent": self.ascent,
-            "CapHeight": self.capHeight,
-            "Descent": self.descent,
-            "Flags": (self.flags & ~FF_NONSYMBOLIC) | FF_SYMBOLIC,
-            "FontBBox": pdfdoc.PDFArray(self.bbox),
-            "FontName": pdfdoc.PDFName(fontname),
-            "ItalicAngle": self.italicAngle,
-            "StemV": self.stemV,
-            "FontFile2": font_file_ref,
-            "MissingWidth": self.defaultWidth,
-        })
+        descriptor = pdfdoc.PDFDictionary(
+            {
+                "Type": "/FontDescriptor",
+                "Ascent": self.ascent,
+                "CapHeight": self.capHeight,
+                "Descent": self.descent,
+                "Flags": (self.flags & ~FF_NONSYMBOLIC) | FF_SYMBOLIC,
+                "FontBBox": pdfdoc.PDFArray(self.bbox),
+                "FontName": pdfdoc.PDFName(fontname),
+                "ItalicAngle": self.italicAngle,
+                "StemV": self.stemV,
+                "FontFile2": font_file_ref,
+                "MissingWidth": self.defaultWidth,
+            }
+        )
         return doc.Reference(descriptor, "fontDescriptor:" + fontname)
 
 
@@ -89,15 +91,17 @@ def _register_fonts() -> None:
     _FONTS_READY = True
 
 
-def render_pdf(document: NoticeDocument, *, variant: str = "it",
-               logo: bytes | None = None) -> bytes:
+def render_pdf(
+    document: NoticeDocument, *, variant: str = "it", logo: bytes | None = None
+) -> bytes:
     """The notice(s) of ``document`` as PDF bytes; ``variant`` is "it", "it-de" or "it-en";
     ``logo`` an optional PNG/JPEG drawn in the logo area (else the Ente's initials)."""
     _register_fonts()
     text("title", variant)  # fail early on an unknown variant
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1, initialFontName=SANS,
-                    initialFontSize=8)
+    canvas = Canvas(
+        buffer, pagesize=A4, invariant=1, pageCompression=1, initialFontName=SANS, initialFontSize=8
+    )
     first = document.first
     canvas.setTitle(f"{text('title', 'it')[0].title()} {first.notice_number}")
     canvas.setAuthor(first.creditor.name)
@@ -116,8 +120,9 @@ def render_pdf(document: NoticeDocument, *, variant: str = "it",
 # --- one page ---------------------------------------------------------------------------------
 
 
-def _page(c: Canvas, notice: Notice, variant: str, logo: ImageReader | None,
-          plan_size: int) -> None:
+def _page(
+    c: Canvas, notice: Notice, variant: str, logo: ImageReader | None, plan_size: int
+) -> None:
     top = HEIGHT - MARGIN
     y = _header(c, notice, variant, logo, top)
     y = _parties(c, notice, variant, y - 10)
@@ -135,8 +140,7 @@ def _page(c: Canvas, notice: Notice, variant: str, logo: ImageReader | None,
     c.drawRightString(WIDTH - MARGIN, MARGIN - 12, f"pagoPA · {notice.notice_number_grouped}")
 
 
-def _header(c: Canvas, notice: Notice, variant: str, logo: ImageReader | None,
-            top: float) -> float:
+def _header(c: Canvas, notice: Notice, variant: str, logo: ImageReader | None, top: float) -> float:
     logo_size = 56.0
     x_logo = WIDTH - MARGIN - logo_size
     _logo(c, notice, logo, x_logo, top - logo_size, logo_size)
@@ -150,19 +154,22 @@ def _header(c: Canvas, notice: Notice, variant: str, logo: ImageReader | None,
         c.drawString(MARGIN + pdfmetrics.stringWidth(titles[0], BOLD, 16) + 8, y, titles[1])
     y -= 18
     c.setFillColorRGB(0, 0, 0)
-    y = _lines(c, MARGIN, y, _wrap(notice.subject, BOLD, 11, x_logo - MARGIN - 12)[:3], BOLD, 11,
-               13)
+    y = _lines(
+        c, MARGIN, y, _wrap(notice.subject, BOLD, 11, x_logo - MARGIN - 12)[:3], BOLD, 11, 13
+    )
     if notice.instalment_number is not None:
-        label = " / ".join(text("instalment", variant, n=notice.instalment_number,
-                                m=notice.instalment_count))
+        label = " / ".join(
+            text("instalment", variant, n=notice.instalment_number, m=notice.instalment_count)
+        )
         c.setFillColorRGB(*INK)
         y = _lines(c, MARGIN, y, [label], BOLD, 9, 11)
         c.setFillColorRGB(0, 0, 0)
     return min(y, top - logo_size) - 4
 
 
-def _logo(c: Canvas, notice: Notice, logo: ImageReader | None, x: float, y: float,
-          size: float) -> None:
+def _logo(
+    c: Canvas, notice: Notice, logo: ImageReader | None, x: float, y: float, size: float
+) -> None:
     if logo is not None:
         c.drawImage(logo, x, y, size, size, preserveAspectRatio=True, anchor="c", mask="auto")
         return
@@ -178,18 +185,25 @@ def _logo(c: Canvas, notice: Notice, logo: ImageReader | None, x: float, y: floa
 def _parties(c: Canvas, notice: Notice, variant: str, top: float) -> float:
     half = (WIDTH - 2 * MARGIN - 12) / 2
     creditor = notice.creditor
-    left = [creditor.name, *([creditor.office] if creditor.office else []),
-            f"{' / '.join(text('fiscal_code', variant))} {creditor.fiscal_code}"]
+    left = [
+        creditor.name,
+        *([creditor.office] if creditor.office else []),
+        f"{' / '.join(text('fiscal_code', variant))} {creditor.fiscal_code}",
+    ]
     debtor = notice.debtor
-    right = [debtor.name, f"{' / '.join(text('fiscal_code', variant))} {debtor.fiscal_code}",
-             *([debtor.address] if debtor.address else [])]
+    right = [
+        debtor.name,
+        f"{' / '.join(text('fiscal_code', variant))} {debtor.fiscal_code}",
+        *([debtor.address] if debtor.address else []),
+    ]
     y1 = _box(c, MARGIN, top, half, text("creditor", variant), left)
     y2 = _box(c, MARGIN + half + 12, top, half, text("debtor", variant), right)
     return min(y1, y2)
 
 
-def _box(c: Canvas, x: float, top: float, width: float, heading: tuple[str, ...],
-         lines: list[str]) -> float:
+def _box(
+    c: Canvas, x: float, top: float, width: float, heading: tuple[str, ...], lines: list[str]
+) -> float:
     c.setFillColorRGB(*INK)
     y = _lines(c, x, top - 8, [" / ".join(heading)], BOLD, 7, 9)
     c.setFillColorRGB(0, 0, 0)
@@ -205,8 +219,9 @@ def _how_and_where(c: Canvas, notice: Notice, variant: str, plan_size: int, top:
     half = (WIDTH - 2 * MARGIN - 12) / 2
     # how much and when
     c.setFillColorRGB(*INK)
-    y = _lines(c, MARGIN, top - 8, _wrap(" / ".join(text("how_much", variant)), BOLD, 8, half),
-               BOLD, 8, 10)
+    y = _lines(
+        c, MARGIN, top - 8, _wrap(" / ".join(text("how_much", variant)), BOLD, 8, half), BOLD, 8, 10
+    )
     c.setFillColorRGB(0, 0, 0)
     c.setFont(BOLD, 18)
     amount = f"{format_amount(notice.amount)} Euro"
@@ -224,8 +239,15 @@ def _how_and_where(c: Canvas, notice: Notice, variant: str, plan_size: int, top:
         for line in text("full", variant) + text("plan", variant, m=plan_size):
             y = _lines(c, MARGIN, y, _wrap(line, BOLD, 7.5, half), BOLD, 7.5, 9)
     for i, note in enumerate(text("amount_note", variant)):
-        y = _lines(c, MARGIN, y - 2, _wrap(note, ITALIC if i else SANS, 7, half),
-                   ITALIC if i else SANS, 7, 8.4)
+        y = _lines(
+            c,
+            MARGIN,
+            y - 2,
+            _wrap(note, ITALIC if i else SANS, 7, half),
+            ITALIC if i else SANS,
+            7,
+            8.4,
+        )
     left_bottom = y
     # where to pay
     x = MARGIN + half + 12
@@ -250,15 +272,26 @@ def _bank_slip(c: Canvas, notice: Notice, variant: str, top: float, height: floa
         (text("notice_code", variant), notice.notice_number_grouped),
         (text("ec_code", variant), creditor.fiscal_code),
     ]
-    return _slip(c, top, height, text("bank_slip", variant), text("bank_note", variant),
-                 qr_matrix(notice.qr_payload), fields, quiet=4)
+    return _slip(
+        c,
+        top,
+        height,
+        text("bank_slip", variant),
+        text("bank_note", variant),
+        qr_matrix(notice.qr_payload),
+        fields,
+        quiet=4,
+    )
 
 
-def _postal_slip(c: Canvas, notice: Notice, payload: str, variant: str, top: float,
-                 height: float) -> float:
+def _postal_slip(
+    c: Canvas, notice: Notice, payload: str, variant: str, top: float, height: float
+) -> float:
     creditor = notice.creditor
-    heading = (*text("postal_slip", variant),
-               f"{text('account', variant)[0]} {creditor.postal_account}")
+    heading = (
+        *text("postal_slip", variant),
+        f"{text('account', variant)[0]} {creditor.postal_account}",
+    )
     fields = [
         (text("euro", variant)[:1], format_amount(notice.amount)),
         (text("holder", variant), creditor.name),
@@ -268,13 +301,29 @@ def _postal_slip(c: Canvas, notice: Notice, payload: str, variant: str, top: flo
         (text("type", variant)[:1], "P1"),
         (text("ec_code", variant), creditor.fiscal_code),
     ]
-    return _slip(c, top, height, heading, text("postal_note", variant),
-                 datamatrix_matrix(payload), fields, quiet=2)
+    return _slip(
+        c,
+        top,
+        height,
+        heading,
+        text("postal_note", variant),
+        datamatrix_matrix(payload),
+        fields,
+        quiet=2,
+    )
 
 
-def _slip(c: Canvas, top: float, height: float, heading: tuple[str, ...],
-          note: tuple[str, ...], matrix: Matrix, fields: list[tuple[tuple[str, ...], str]],
-          *, quiet: int) -> float:
+def _slip(
+    c: Canvas,
+    top: float,
+    height: float,
+    heading: tuple[str, ...],
+    note: tuple[str, ...],
+    matrix: Matrix,
+    fields: list[tuple[tuple[str, ...], str]],
+    *,
+    quiet: int,
+) -> float:
     width = WIDTH - 2 * MARGIN
     bottom = top - height
     c.setStrokeColorRGB(*RULE)
@@ -284,9 +333,19 @@ def _slip(c: Canvas, top: float, height: float, heading: tuple[str, ...],
     c.setFillColorRGB(0.95, 0.96, 0.98)
     c.rect(MARGIN, bottom, width, height, stroke=0, fill=1)
     c.setFillColorRGB(*INK)
-    y = _lines(c, MARGIN + 8, top - 12, [" / ".join(heading[:-1]) + "   " + heading[-1]
-                                         if len(heading) > 2 or "C/C" in heading[-1]
-                                         else " / ".join(heading)], BOLD, 9, 11)
+    y = _lines(
+        c,
+        MARGIN + 8,
+        top - 12,
+        [
+            " / ".join(heading[:-1]) + "   " + heading[-1]
+            if len(heading) > 2 or "C/C" in heading[-1]
+            else " / ".join(heading)
+        ],
+        BOLD,
+        9,
+        11,
+    )
     c.setFillColorRGB(*GREY)
     for i, line in enumerate(note):
         font = ITALIC if i else SANS
@@ -343,8 +402,9 @@ def _runs(matrix: Matrix) -> str:
 # --- text helpers -----------------------------------------------------------------------------
 
 
-def _lines(c: Canvas, x: float, y: float, lines: list[str], font: str, size: float,
-           leading: float) -> float:
+def _lines(
+    c: Canvas, x: float, y: float, lines: list[str], font: str, size: float, leading: float
+) -> float:
     """Draw ``lines`` from baseline ``y`` down; return the next baseline."""
     c.setFont(font, size)
     for line in lines:

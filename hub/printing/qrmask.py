@@ -63,6 +63,7 @@ _VPAIRS = _ROWS >> _STRIDE
 
 # --- the function patterns of version 4 (ISO/IEC 18004:2015 6.3, 7.9) -----------------------
 
+
 def _function_region() -> tuple[int, int]:
     """(function patterns, format areas): the modules a data mask leaves alone."""
     last = SIZE - 1
@@ -95,8 +96,9 @@ _MASK_CONDITIONS = (  # ISO/IEC 18004:2015 Table 10; i row, j column; True: flip
     lambda i, j: ((i + j) % 2 + (i * j) % 3) % 2 == 0,
 )
 # each mask as a board of the modules it flips, inside the encoding region; and transposed
-_MASKS = tuple(_DATA & _board((i, j) for i in _ALL for j in _ALL if cond(i, j))
-               for cond in _MASK_CONDITIONS)
+_MASKS = tuple(
+    _DATA & _board((i, j) for i in _ALL for j in _ALL if cond(i, j)) for cond in _MASK_CONDITIONS
+)
 _MASKS_T = tuple(_transpose(m) for m in _MASKS)
 _FORMAT_T = _transpose(_FORMAT)
 
@@ -186,12 +188,13 @@ def _scores(rows: int, cols: int) -> Scores:
     n2 = 3 * (same_h & (same_h >> _STRIDE) & same_v).bit_count()
     n3 = _n3(rows) + _n3(cols)
     # N4 = 10 per 5% off 50% dark, with segno's own float arithmetic
-    percent = float(rows.bit_count()) / (SIZE ** 2)
+    percent = float(rows.bit_count()) / (SIZE**2)
     n4 = 10 * int(abs(percent * 100 - 50) / 5)
     return n1, n2, n3, n4
 
 
 # --- the symbol ------------------------------------------------------------------------------
+
 
 class QrSymbol(NamedTuple):
     mask: int  # the lowest-penalty data mask, as segno's automatic choice
@@ -199,8 +202,15 @@ class QrSymbol(NamedTuple):
 
 
 def _segno(payload: str, mask: int | None) -> segno.QRCode:
-    return segno.make_qr(payload, error="m", version=VERSION, mode="byte", encoding="utf-8",
-                         boost_error=False, mask=mask)
+    return segno.make_qr(
+        payload,
+        error="m",
+        version=VERSION,
+        mode="byte",
+        encoding="utf-8",
+        boost_error=False,
+        mask=mask,
+    )
 
 
 def _unmasked(payload: str) -> tuple[int, int]:
@@ -219,7 +229,7 @@ def _boards(flat: bytes) -> tuple[int, int]:
     by row: the rows (or the columns, sliced at C speed) joined with light gaps, as a string
     of binary digits, reversed because int() reads the most significant digit first."""
     gap = bytes(_GAP)
-    rows = gap.join(flat[i * SIZE:(i + 1) * SIZE] for i in _ALL)
+    rows = gap.join(flat[i * SIZE : (i + 1) * SIZE] for i in _ALL)
     cols = gap.join(flat[j::SIZE] for j in _ALL)
     return (int(rows.translate(_TO_DIGITS)[::-1], 2), int(cols.translate(_TO_DIGITS)[::-1], 2))
 
@@ -252,7 +262,10 @@ def _matrix(board: int) -> Matrix:
     chunks, low = _CHUNKS, (1 << _CHUNK) - 1
     out = []
     for _ in _ALL:
-        out.append(chunks[board & low] + chunks[(board >> _CHUNK) & low]
-                   + chunks[(board >> 2 * _CHUNK) & low])
+        out.append(
+            chunks[board & low]
+            + chunks[(board >> _CHUNK) & low]
+            + chunks[(board >> 2 * _CHUNK) & low]
+        )
         board >>= _STRIDE
     return tuple(out)

@@ -13,8 +13,9 @@ from actors import outbox
 
 @pytest.fixture
 def stub_broker(committed_factory) -> Iterator[dramatiq.Broker]:
-    broker = broker_mod.setup({"payhub.broker": "stub", "payhub.embedded_worker": "false"},
-                              committed_factory)
+    broker = broker_mod.setup(
+        {"payhub.broker": "stub", "payhub.embedded_worker": "false"}, committed_factory
+    )
     outbox.install_relay(committed_factory)
     broker.flush_all()
     yield broker

@@ -7,10 +7,10 @@ import pytest
 import sqlalchemy as sa
 
 from actors import bulk as bulk_actor
-from hub import bulk
 from hub.models import BulkLoad, BulkLoadStatus, DebtPosition, Ente
+from hub.positions import bulk
 from tests.factories import make_ente
-from tests.hub.test_bulk import csv_bytes, row
+from tests.hub.positions.test_bulk import csv_bytes, row
 
 pytestmark = pytest.mark.pg
 
@@ -24,11 +24,13 @@ def _start(factory, tmp_path, rows):
         return bulk.create_load(session, ente, stored, publish=False, cause="test").id, ente.id
 
 
-def test_the_actor_loads_the_file_chunk_by_chunk(committed_factory, stub_broker, stub_worker,
-                                                 tmp_path, monkeypatch):
+def test_the_actor_loads_the_file_chunk_by_chunk(
+    committed_factory, stub_broker, stub_worker, tmp_path, monkeypatch
+):
     monkeypatch.setattr(bulk, "CHUNK_ROWS", 3)
-    load_id, _ = _start(committed_factory, tmp_path,
-                              [row(f"A-{k}") for k in range(8)] + [row("BAD", "1.001")])
+    load_id, _ = _start(
+        committed_factory, tmp_path, [row(f"A-{k}") for k in range(8)] + [row("BAD", "1.001")]
+    )
     stub_broker.join("default", fail_fast=True)
     stub_worker.join()
     with committed_factory() as session:
@@ -38,12 +40,15 @@ def test_the_actor_loads_the_file_chunk_by_chunk(committed_factory, stub_broker,
         assert session.scalar(sa.select(sa.func.count()).select_from(DebtPosition)) == 8
 
 
-def test_a_chunk_interrupted_mid_way_is_redone_once(committed_factory, stub_broker, stub_worker,
-                                                    tmp_path, monkeypatch):
+def test_a_chunk_interrupted_mid_way_is_redone_once(
+    committed_factory, stub_broker, stub_worker, tmp_path, monkeypatch
+):
     monkeypatch.setattr(bulk, "CHUNK_ROWS", 2)
-    monkeypatch.setattr(bulk_actor.run_bulk_load, "options",
-                        {**bulk_actor.run_bulk_load.options, "min_backoff": 10,
-                         "max_backoff": 50})
+    monkeypatch.setattr(
+        bulk_actor.run_bulk_load,
+        "options",
+        {**bulk_actor.run_bulk_load.options, "min_backoff": 10, "max_backoff": 50},
+    )
     real = bulk.write_chunk
     calls = {"n": 0}
 
@@ -59,17 +64,18 @@ def test_a_chunk_interrupted_mid_way_is_redone_once(committed_factory, stub_brok
     stub_worker.join()
     with committed_factory() as session:
         load = session.get(BulkLoad, load_id)
-        assert (load.status, load.rows_done, load.positions_created) == \
-            (BulkLoadStatus.DONE, 5, 5)
-        iupds = session.scalars(sa.select(DebtPosition.iupd).where(
-            DebtPosition.ente_id == ente_id)).all()
+        assert (load.status, load.rows_done, load.positions_created) == (BulkLoadStatus.DONE, 5, 5)
+        iupds = session.scalars(
+            sa.select(DebtPosition.iupd).where(DebtPosition.ente_id == ente_id)
+        ).all()
         assert sorted(iupds) == [f"K-{k}" for k in range(5)]
         assert session.get(Ente, ente_id) is not None
     assert calls["n"] == 4  # three chunks, the second one twice
 
 
 def test_a_notice_batch_can_select_the_printable_positions_a_load_created(
-        committed_factory, stub_broker, stub_worker, tmp_path, monkeypatch):
+    committed_factory, stub_broker, stub_worker, tmp_path, monkeypatch
+):
     from hub.printing import batches
 
     monkeypatch.setattr(bulk, "CHUNK_ROWS", 2)
@@ -84,9 +90,14 @@ def test_a_notice_batch_can_select_the_printable_positions_a_load_created(
     stub_worker.join()
     with committed_factory.begin() as session:
         ente = session.get(Ente, ente_id)
-        loaded = set(session.scalars(sa.select(DebtPosition.id).where(
-            DebtPosition.bulk_load_id == session.scalar(
-                sa.select(BulkLoad.id).where(BulkLoad.public_id == public_id)))))
+        loaded = set(
+            session.scalars(
+                sa.select(DebtPosition.id).where(
+                    DebtPosition.bulk_load_id
+                    == session.scalar(sa.select(BulkLoad.id).where(BulkLoad.public_id == public_id))
+                )
+            )
+        )
         assert len(loaded) == 5
         other = make_ente(session)  # another Ente cannot select this load
         with pytest.raises(bulk.DomainError):

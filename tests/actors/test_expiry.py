@@ -23,8 +23,7 @@ def _world(factory) -> dict[str, int]:
         ids = {
             "overdue_1": make_position(session, ente, retention_date=YESTERDAY),
             "overdue_2": make_position(session, ente, retention_date=YESTERDAY),
-            "overdue_draft": make_position(session, ente, retention_date=YESTERDAY,
-                                           publish=False),
+            "overdue_draft": make_position(session, ente, retention_date=YESTERDAY, publish=False),
             "today": make_position(session, ente, retention_date=dt.date.today()),
             "no_limit": make_position(session, ente),
             "paid": make_position(session, ente, retention_date=YESTERDAY),
@@ -32,8 +31,9 @@ def _world(factory) -> dict[str, int]:
         }
         ids = {k: p.options[0].id for k, p in ids.items()}
         for name, event in (("paid", "receive_receipt"), ("in_progress", "activate")):
-            payments.apply_event(session, payments.lock_option_by_id(session, ids[name]), event,
-                                 cause="test")
+            payments.apply_event(
+                session, payments.lock_option_by_id(session, ids[name]), event, cause="test"
+            )
         return ids
 
 
@@ -43,7 +43,8 @@ def _statuses(factory, ids) -> dict[str, str]:
 
 
 def test_overdue_options_expire_in_chunks_with_history_and_the_position_follows(
-        committed_factory, stub_broker, stub_worker):
+    committed_factory, stub_broker, stub_worker
+):
     ids = _world(committed_factory)
     stub_broker.get_actor(expiry.ACTOR).send(chunk=2)  # three overdue: two messages, then one
     for _ in range(2):
@@ -52,18 +53,34 @@ def test_overdue_options_expire_in_chunks_with_history_and_the_position_follows(
         stub_worker.join()
 
     assert _statuses(committed_factory, ids) == {
-        "overdue_1": "expired", "overdue_2": "expired", "overdue_draft": "expired",
-        "today": "payable", "no_limit": "payable", "paid": "paid", "in_progress": "in_progress"}
+        "overdue_1": "expired",
+        "overdue_2": "expired",
+        "overdue_draft": "expired",
+        "today": "payable",
+        "no_limit": "payable",
+        "paid": "paid",
+        "in_progress": "in_progress",
+    }
     with committed_factory() as session:
-        history = session.execute(sa.select(StateTransition.option_id, StateTransition.event,
-                                            StateTransition.from_state, StateTransition.cause)
-                                  .where(StateTransition.to_state == "expired")).all()
-        positions = {session.get(PaymentOption, ids[k]).position_id
-                     for k in ("overdue_1", "overdue_draft")}
+        history = session.execute(
+            sa.select(
+                StateTransition.option_id,
+                StateTransition.event,
+                StateTransition.from_state,
+                StateTransition.cause,
+            ).where(StateTransition.to_state == "expired")
+        ).all()
+        positions = {
+            session.get(PaymentOption, ids[k]).position_id for k in ("overdue_1", "overdue_draft")
+        }
         position_statuses = {session.get(DebtPosition, p).status for p in positions}
     assert sorted((h.option_id, h.from_state) for h in history) == sorted(
-        [(ids["overdue_1"], "payable"), (ids["overdue_2"], "payable"),
-         (ids["overdue_draft"], "draft")])
+        [
+            (ids["overdue_1"], "payable"),
+            (ids["overdue_2"], "payable"),
+            (ids["overdue_draft"], "draft"),
+        ]
+    )
     assert {(h.event, h.cause) for h in history} == {("expire", "actor:expire_overdue_options")}
     assert position_statuses == {"expired"}
 
@@ -75,8 +92,11 @@ def test_running_twice_changes_nothing_more(committed_factory):
     with committed_factory.begin() as session:
         assert expiry.expire_chunk(session) == (0, False)
     with committed_factory() as session:
-        count = session.scalar(sa.select(sa.func.count()).select_from(StateTransition)
-                               .where(StateTransition.event == "expire"))
+        count = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(StateTransition)
+            .where(StateTransition.event == "expire")
+        )
     assert count == 3 and _statuses(committed_factory, ids)["overdue_1"] == "expired"
 
 

@@ -13,9 +13,9 @@ import zipfile
 import pytest
 from pypdf import PdfReader
 
-from hub.debts import OptionIn, PositionIn, TransferIn, create_position
 from hub.errors import DomainError
 from hub.models import BatchStatus, NoticeBatch
+from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
 from hub.printing import batches
 from tests.factories import IBAN, make_ente, make_position
 
@@ -26,14 +26,29 @@ def _plan(session, ente):
     due = dt.date.today() + dt.timedelta(days=30)
     t = [TransferIn("60.00", "Tari", "9/0101108TS/", iban=IBAN)]
     options = [OptionIn(amount="60.00", due_date=due, transfers=t)] + [
-        OptionIn(amount="20.00", due_date=due + dt.timedelta(days=30 * n), instalment_number=n,
-                 instalment_count=3,
-                 transfers=[TransferIn("20.00", "Tari", "9/0101108TS/", iban=IBAN)])
-        for n in (1, 2, 3)]
-    return create_position(session, ente, PositionIn(
-        iupd="PLAN-1", debtor_type="F", debtor_fiscal_code="RSSMRA80A01H501U",
-        debtor_name="Mario Rossi", description="TARI 2026", options=options),
-        publish=True, cause="test")
+        OptionIn(
+            amount="20.00",
+            due_date=due + dt.timedelta(days=30 * n),
+            instalment_number=n,
+            instalment_count=3,
+            transfers=[TransferIn("20.00", "Tari", "9/0101108TS/", iban=IBAN)],
+        )
+        for n in (1, 2, 3)
+    ]
+    return create_position(
+        session,
+        ente,
+        PositionIn(
+            iupd="PLAN-1",
+            debtor_type="F",
+            debtor_fiscal_code="RSSMRA80A01H501U",
+            debtor_name="Mario Rossi",
+            description="TARI 2026",
+            options=options,
+        ),
+        publish=True,
+        cause="test",
+    )
 
 
 @pytest.fixture
@@ -56,15 +71,17 @@ def _zip_contents(path):
 
 
 def test_actor_builds_the_zip_chunk_by_chunk_with_pdfs_and_index(
-        committed_factory, stub_broker, stub_worker, loaded, tmp_path, monkeypatch):
+    committed_factory, stub_broker, stub_worker, loaded, tmp_path, monkeypatch
+):
     ente_id, numbers = loaded
     stub_broker.payhub_settings["payhub.notice_batch_dir"] = str(tmp_path)
     monkeypatch.setattr(batches, "CHUNK", 2)
     from hub.models import Ente
 
     with committed_factory.begin() as session:
-        batch = batches.create_batch(session, session.get(Ente, ente_id), notice_numbers=numbers,
-                                     variant="it-en")
+        batch = batches.create_batch(
+            session, session.get(Ente, ente_id), notice_numbers=numbers, variant="it-en"
+        )
         batch_id = batch.id
     stub_broker.join("default", fail_fast=True)
     stub_worker.join()
@@ -85,13 +102,15 @@ def test_actor_builds_the_zip_chunk_by_chunk_with_pdfs_and_index(
 
 
 def test_a_chunk_lost_with_its_worker_is_redone_without_duplicates(
-        committed_factory, loaded, tmp_path):
+    committed_factory, loaded, tmp_path
+):
     ente_id, numbers = loaded
     from hub.models import Ente
 
     with committed_factory.begin() as session:
-        batch_id = batches.create_batch(session, session.get(Ente, ente_id),
-                                        notice_numbers=numbers).id
+        batch_id = batches.create_batch(
+            session, session.get(Ente, ente_id), notice_numbers=numbers
+        ).id
     with committed_factory.begin() as session:  # first chunk commits
         assert batches.run_chunk(session, batch_id, tmp_path, chunk=2)
     session = committed_factory()
@@ -128,15 +147,17 @@ def test_unknown_notice_numbers_or_an_empty_selection_are_refused(committed_fact
 
 
 def test_a_position_that_cannot_be_printed_is_listed_and_the_rest_go_on(
-        committed_factory, loaded, tmp_path):
+    committed_factory, loaded, tmp_path
+):
     ente_id, numbers = loaded
     from hub.models import Ente, PaymentOption
 
     with committed_factory.begin() as session:
         too_big = session.query(PaymentOption).filter_by(notice_number=numbers[0]).one()
         too_big.amount_cents = 10_000_000_000  # 100 million euro: no notice code carries it
-        batch_id = batches.create_batch(session, session.get(Ente, ente_id),
-                                        notice_numbers=numbers).id
+        batch_id = batches.create_batch(
+            session, session.get(Ente, ente_id), notice_numbers=numbers
+        ).id
     with committed_factory.begin() as session:
         assert batches.run_chunk(session, batch_id, tmp_path) is True
     with committed_factory.begin() as session:  # nothing left: the zip
@@ -151,16 +172,18 @@ def test_a_position_that_cannot_be_printed_is_listed_and_the_rest_go_on(
     assert bad["file"] == "" and "99,999,999.99" in bad["error"]
 
 
-def test_resume_sends_lost_batches_again(committed_factory, stub_broker, stub_worker, loaded,
-                                         tmp_path):
+def test_resume_sends_lost_batches_again(
+    committed_factory, stub_broker, stub_worker, loaded, tmp_path
+):
     ente_id, numbers = loaded
     stub_broker.payhub_settings["payhub.notice_batch_dir"] = str(tmp_path)
     from hub.models import Ente
 
     stub_worker.pause()
     with committed_factory.begin() as session:
-        batch_id = batches.create_batch(session, session.get(Ente, ente_id),
-                                        notice_numbers=numbers).id
+        batch_id = batches.create_batch(
+            session, session.get(Ente, ente_id), notice_numbers=numbers
+        ).id
     stub_broker.flush_all()  # the broker lost its queue (an in-process broker restarted)
     stub_worker.resume()
     with committed_factory.begin() as session:
@@ -176,8 +199,9 @@ def test_concurrent_lanes_render_each_position_once(committed_factory, loaded, t
     from hub.models import Ente
 
     with committed_factory.begin() as session:
-        batch_id = batches.create_batch(session, session.get(Ente, ente_id),
-                                        notice_numbers=numbers).id
+        batch_id = batches.create_batch(
+            session, session.get(Ente, ente_id), notice_numbers=numbers
+        ).id
     chunks: list[int] = []
     start = threading.Barrier(3)
 

@@ -46,8 +46,7 @@ def _drain(broker, worker) -> None:
     worker.join()
 
 
-def test_committed_messages_are_delivered_after_commit(stub_broker, stub_worker,
-                                                       committed_factory):
+def test_committed_messages_are_delivered_after_commit(stub_broker, stub_worker, committed_factory):
     _declare_probe(stub_broker)
     effects.clear()
     _write(committed_factory, "a", "b")
@@ -67,8 +66,9 @@ def test_a_rolled_back_transaction_sends_nothing(stub_broker, stub_worker, commi
     assert effects == {"real": 1}
 
 
-def test_the_same_message_sent_twice_has_its_effect_once(stub_broker, stub_worker,
-                                                        committed_factory):
+def test_the_same_message_sent_twice_has_its_effect_once(
+    stub_broker, stub_worker, committed_factory
+):
     _declare_probe(stub_broker)
     effects.clear()
     _write(committed_factory, "once")
@@ -94,8 +94,9 @@ def _work(broker) -> None:
 
 def _unfinished(factory, column) -> int:
     with factory() as session:
-        return session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
-                              .where(column.is_(None)))
+        return session.scalar(
+            sa.select(sa.func.count()).select_from(OutboxMessage).where(column.is_(None))
+        )
 
 
 def _free_port() -> int:
@@ -105,9 +106,21 @@ def _free_port() -> int:
 
 
 def _start_redis(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -121,12 +134,14 @@ def _start_redis(port: int) -> subprocess.Popen:
 
 @pytest.mark.redis
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
-def test_with_redis_stopped_business_commits_and_messages_arrive_once_it_is_back(
-        committed_factory):
+def test_with_redis_stopped_business_commits_and_messages_arrive_once_it_is_back(committed_factory):
     port = _free_port()
     server = _start_redis(port)
-    settings = {"payhub.broker": "redis", "payhub.redis_url": f"redis://127.0.0.1:{port}/0",
-                "payhub.embedded_worker": "false"}
+    settings = {
+        "payhub.broker": "redis",
+        "payhub.redis_url": f"redis://127.0.0.1:{port}/0",
+        "payhub.embedded_worker": "false",
+    }
     broker = broker_mod.setup(settings, committed_factory)
     relay.install_relay(committed_factory)
     _declare_probe(broker)
@@ -156,8 +171,12 @@ def test_with_redis_stopped_business_commits_and_messages_arrive_once_it_is_back
 def test_messages_redis_took_and_then_lost_are_sent_again_from_postgresql(committed_factory):
     port = _free_port()
     server = _start_redis(port)
-    settings = {"payhub.broker": "redis", "payhub.redis_url": f"redis://127.0.0.1:{port}/0",
-                "payhub.embedded_worker": "false", "payhub.outbox_lease_seconds": "0"}
+    settings = {
+        "payhub.broker": "redis",
+        "payhub.redis_url": f"redis://127.0.0.1:{port}/0",
+        "payhub.embedded_worker": "false",
+        "payhub.outbox_lease_seconds": "0",
+    }
     broker = broker_mod.setup(settings, committed_factory)
     relay.install_relay(committed_factory)
     _declare_probe(broker)
@@ -179,9 +198,11 @@ def test_messages_redis_took_and_then_lost_are_sent_again_from_postgresql(commit
 
 
 def test_a_message_never_processed_is_given_up_after_the_cap_and_can_be_revived(
-        stub_broker, committed_factory):
-    stub_broker.payhub_settings.update({"payhub.outbox_lease_seconds": "0",
-                                        "payhub.outbox_max_attempts": "3"})
+    stub_broker, committed_factory
+):
+    stub_broker.payhub_settings.update(
+        {"payhub.outbox_lease_seconds": "0", "payhub.outbox_max_attempts": "3"}
+    )
     _declare_probe(stub_broker)
     effects.clear()
     _write(committed_factory, "lost")  # send 1, after commit
@@ -203,7 +224,8 @@ def test_a_message_never_processed_is_given_up_after_the_cap_and_can_be_revived(
 
 
 def test_marking_sent_goes_in_bounded_batches_and_the_lease_doubles_per_send(
-        committed_factory, monkeypatch):
+    committed_factory, monkeypatch
+):
     import datetime as dt
 
     monkeypatch.setattr(outbox, "CHUNK", 7)
@@ -220,7 +242,8 @@ def test_marking_sent_goes_in_bounded_batches_and_the_lease_doubles_per_send(
 
 
 def test_messages_wait_for_the_outer_commit_and_skip_rolled_back_savepoints(
-        stub_broker, stub_worker, committed_factory):
+    stub_broker, stub_worker, committed_factory
+):
     _declare_probe(stub_broker)
     effects.clear()
     with committed_factory.begin() as session:
@@ -236,8 +259,7 @@ def test_messages_wait_for_the_outer_commit_and_skip_rolled_back_savepoints(
     assert effects == {"outer": 1, "kept": 1}
 
 
-def test_finished_messages_are_deleted_after_the_retention_in_bounded_batches(
-        committed_factory):
+def test_finished_messages_are_deleted_after_the_retention_in_bounded_batches(committed_factory):
     import datetime as dt
 
     from hub.db import utcnow
@@ -249,16 +271,26 @@ def test_finished_messages_are_deleted_after_the_retention_in_bounded_batches(
     ids = [r.id for r in rows]
     with committed_factory.begin() as session:
         # 5 processed long ago, 1 processed lately, 1 dead long ago, 2 still open
-        session.execute(sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids[:5]))
-                        .values(processed_at=old, created_at=old))
-        session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == ids[5])
-                        .values(processed_at=recent))
-        session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == ids[6])
-                        .values(dead_at=old, created_at=old))
-        session.add_all([ProcessedMessage(message_id=f"old-{i}", actor_name="probe",
-                                          processed_at=old) for i in range(4)]
-                        + [ProcessedMessage(message_id="recent", actor_name="probe",
-                                            processed_at=recent)])
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids[:5]))
+            .values(processed_at=old, created_at=old)
+        )
+        session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.id == ids[5]).values(processed_at=recent)
+        )
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == ids[6])
+            .values(dead_at=old, created_at=old)
+        )
+        session.add_all(
+            [
+                ProcessedMessage(message_id=f"old-{i}", actor_name="probe", processed_at=old)
+                for i in range(4)
+            ]
+            + [ProcessedMessage(message_id="recent", actor_name="probe", processed_at=recent)]
+        )
     assert relay.purge(committed_factory, days=0) == (0, 0)  # 0 keeps everything
     # two per batch, at most two batches per run: the next run goes on
     assert relay.purge(committed_factory, days=14, batch=2, max_batches=2) == (4, 4)
@@ -276,6 +308,10 @@ def test_the_scheduler_runs_the_retention_hourly():
 
     from actors.scheduler import add_jobs
 
-    jobs = {j.id: j for j in add_jobs(BackgroundScheduler(), None, None,
-                                      {"payhub.outbox_retention_days": "7"}).get_jobs()}
+    jobs = {
+        j.id: j
+        for j in add_jobs(
+            BackgroundScheduler(), None, None, {"payhub.outbox_retention_days": "7"}
+        ).get_jobs()
+    }
     assert jobs["outbox_retention"].trigger.interval.total_seconds() == 3600

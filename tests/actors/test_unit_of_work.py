@@ -23,8 +23,9 @@ from hub.models import OutboxMessage, ProcessedMessage
 pytestmark = pytest.mark.pg
 
 runs: Counter[str] = Counter()
-effect = sa.Table("test_uow_effect", sa.MetaData(), sa.Column("key", sa.String(40),
-                                                               primary_key=True))
+effect = sa.Table(
+    "test_uow_effect", sa.MetaData(), sa.Column("key", sa.String(40), primary_key=True)
+)
 
 
 @pytest.fixture
@@ -38,11 +39,18 @@ def effect_table(pg_engine) -> Iterator[sa.Table]:
 def record(stub_broker, effect_table) -> dramatiq.Actor:
     """An actor whose effect is a row in its own transaction, retried quickly."""
     if "uow_record" not in stub_broker.actors:
-        @dramatiq.actor(actor_name="uow_record", broker=stub_broker, max_retries=3,
-                        min_backoff=10, max_backoff=50)
+
+        @dramatiq.actor(
+            actor_name="uow_record",
+            broker=stub_broker,
+            max_retries=3,
+            min_backoff=10,
+            max_backoff=50,
+        )
         def uow_record(key: str) -> None:
             runs[key] += 1
             current_session().execute(sa.insert(effect).values(key=key))
+
     runs.clear()
     return stub_broker.actors["uow_record"]
 
@@ -52,8 +60,7 @@ def _fail_once(factory, hook: str, when) -> list[str]:
     fired: list[str] = []
 
     def fail(session, *args) -> None:
-        if not fired and getattr(middleware._local, "message", None) is not None \
-                and when(session):
+        if not fired and getattr(middleware._local, "message", None) is not None and when(session):
             fired.append(hook)
             raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
 
@@ -72,7 +79,8 @@ def _effects(factory) -> list[str]:
 
 
 def test_a_failed_commit_fails_the_message_so_it_is_retried_and_its_effect_kept(
-        committed_factory, stub_broker, stub_worker, record):
+    committed_factory, stub_broker, stub_worker, record
+):
     # the commit that follows the actor's run (not the duplicate check's savepoint)
     fired = _fail_once(committed_factory, "before_commit", lambda session: runs["receipt-1"])
     with committed_factory.begin() as session:
@@ -87,9 +95,13 @@ def test_a_failed_commit_fails_the_message_so_it_is_retried_and_its_effect_kept(
 
 
 def test_a_failure_before_the_duplicate_check_never_runs_the_actor_unguarded(
-        committed_factory, stub_broker, stub_worker, record):
-    fired = _fail_once(committed_factory, "before_flush", lambda session: any(
-        isinstance(o, ProcessedMessage) for o in session.new))
+    committed_factory, stub_broker, stub_worker, record
+):
+    fired = _fail_once(
+        committed_factory,
+        "before_flush",
+        lambda session: any(isinstance(o, ProcessedMessage) for o in session.new),
+    )
     with committed_factory.begin() as session:
         outbox.enqueue(session, "uow_record", key="receipt-2")
     _drain(stub_broker, stub_worker)

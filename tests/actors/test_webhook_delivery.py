@@ -17,8 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from actors import outbox as relay
-from hub import outbox, payments, webhooks
-from hub.models import OutboxMessage, WebhookAttempt, WebhookDelivery
+from hub import outbox, payments
+from hub.models import OutboxMessage, PaymentOption, WebhookAttempt, WebhookDelivery
+from hub.notify import webhooks
 from tests.factories import make_ente, make_position, make_receipt
 
 pytestmark = pytest.mark.pg
@@ -49,8 +50,9 @@ def receivers() -> Iterator[callable]:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers),
-                                          "body": body})
+                receiver.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 status, delay = receiver.answer()
                 time.sleep(delay)
                 try:
@@ -77,9 +79,14 @@ def receivers() -> Iterator[callable]:
 
 @pytest.fixture
 def fast_retries(stub_broker):
-    stub_broker.payhub_settings.update({
-        "payhub.webhook_max_retries": "2", "payhub.webhook_min_backoff_ms": "10",
-        "payhub.webhook_max_backoff_ms": "50", "payhub.webhook_timeout_seconds": "0.5"})
+    stub_broker.payhub_settings.update(
+        {
+            "payhub.webhook_max_retries": "2",
+            "payhub.webhook_min_backoff_ms": "10",
+            "payhub.webhook_max_backoff_ms": "50",
+            "payhub.webhook_timeout_seconds": "0.5",
+        }
+    )
     return stub_broker
 
 
@@ -95,22 +102,28 @@ def _setup(factory, receiver: Receiver, **kw) -> dict:
         ente = make_ente(session)
         endpoint = webhooks.register_endpoint(session, ente, receiver.url, **kw)
         option = make_position(session, ente).options[0]
-        return {"ente_id": ente.id, "ec": ente.fiscal_code, "notice": option.notice_number,
-                "option_id": option.id, "secret": endpoint.secret,
-                "key_id": endpoint.endpoint.key_id}
+        return {
+            "ente_id": ente.id,
+            "ec": ente.fiscal_code,
+            "notice": option.notice_number,
+            "option_id": option.id,
+            "secret": endpoint.secret,
+            "key_id": endpoint.endpoint.key_id,
+        }
 
 
 def _pay(factory, world: dict, receipt_id: str = "r-1") -> None:
     with factory.begin() as session:
-        option = session.get(payments.PaymentOption, world["option_id"])
+        option = session.get(PaymentOption, world["option_id"])
         payments.store_receipt(session, make_receipt(option, world["ec"], receipt_id=receipt_id))
 
 
 def _verify(request: dict, secret: str, key_id: str) -> dict:
-    """Check the signature as an Ente would, independently of hub.webhooks."""
+    """Check the signature as an Ente would, independently of hub.notify.webhooks."""
     parts = dict(p.split("=", 1) for p in request["headers"]["X-Payhub-Signature"].split(","))
-    expected = hmac.new(secret.encode(), parts["t"].encode() + b"." + request["body"],
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        secret.encode(), parts["t"].encode() + b"." + request["body"], hashlib.sha256
+    ).hexdigest()
     assert hmac.compare_digest(parts["v1"], expected)
     assert abs(time.time() - int(parts["t"])) < 60
     assert request["headers"]["X-Payhub-Key-Id"] == key_id
@@ -124,12 +137,15 @@ def _deliveries(factory) -> list[WebhookDelivery]:
 
 def _attempts(factory) -> list[tuple[int | None, str | None]]:
     with factory() as session:
-        return [(a.status_code, a.error) for a in session.scalars(
-            sa.select(WebhookAttempt).order_by(WebhookAttempt.id))]
+        return [
+            (a.status_code, a.error)
+            for a in session.scalars(sa.select(WebhookAttempt).order_by(WebhookAttempt.id))
+        ]
 
 
 def test_a_payment_is_delivered_once_with_a_valid_signature_even_if_redelivered(
-        committed_factory, stub_broker, stub_worker, receivers):
+    committed_factory, stub_broker, stub_worker, receivers
+):
     receiver = receivers(200)
     world = _setup(committed_factory, receiver)
     _pay(committed_factory, world)
@@ -146,9 +162,14 @@ def test_a_payment_is_delivered_once_with_a_valid_signature_even_if_redelivered(
 
     # the same status-change message again (a sweeper re-send), and a twin with a new id
     with committed_factory() as session:
-        message = outbox.message_dict(session.scalar(sa.select(OutboxMessage).where(
-            OutboxMessage.actor_name == "payment_status_changed",
-            OutboxMessage.args["to_state"].as_string() == "paid")))
+        message = outbox.message_dict(
+            session.scalar(
+                sa.select(OutboxMessage).where(
+                    OutboxMessage.actor_name == "payment_status_changed",
+                    OutboxMessage.args["to_state"].as_string() == "paid",
+                )
+            )
+        )
     relay.send(stub_broker, message)
     relay.send(stub_broker, {**message, "message_id": "a-brand-new-message-id"})
     _drain(stub_broker, stub_worker)
@@ -158,7 +179,8 @@ def test_a_payment_is_delivered_once_with_a_valid_signature_even_if_redelivered(
 
 
 def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
-        committed_factory, fast_retries, stub_worker, receivers):
+    committed_factory, fast_retries, stub_worker, receivers
+):
     receiver = receivers(200, 500, 200, delays=(2.0,))  # a timeout, a 500, then 200
     world = _setup(committed_factory, receiver)
     _pay(committed_factory, world)
@@ -175,7 +197,8 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
 
 
 def test_a_receiver_that_always_fails_gives_a_dead_letter_and_replay_delivers_it(
-        committed_factory, fast_retries, stub_worker, receivers):
+    committed_factory, fast_retries, stub_worker, receivers
+):
     receiver = receivers(500)
     world = _setup(committed_factory, receiver)
     _pay(committed_factory, world)
@@ -201,8 +224,9 @@ def test_a_receiver_that_always_fails_gives_a_dead_letter_and_replay_delivers_it
         assert webhooks.dead_letters(session, world["ente_id"]) == []
 
 
-def test_endpoints_of_another_ente_never_receive(committed_factory, stub_broker, stub_worker,
-                                                 receivers):
+def test_endpoints_of_another_ente_never_receive(
+    committed_factory, stub_broker, stub_worker, receivers
+):
     ours, theirs = receivers(200), receivers(200)
     world = _setup(committed_factory, ours)
     with committed_factory.begin() as session:
@@ -214,8 +238,9 @@ def test_endpoints_of_another_ente_never_receive(committed_factory, stub_broker,
     assert len(ours.requests) == 1 and theirs.requests == []
 
 
-def test_an_endpoint_hears_only_the_events_it_subscribed_to(committed_factory, stub_broker,
-                                                            stub_worker, receivers):
+def test_an_endpoint_hears_only_the_events_it_subscribed_to(
+    committed_factory, stub_broker, stub_worker, receivers
+):
     receiver = receivers(200)
     world = _setup(committed_factory, receiver, events=["payment.cancelled"])
     with committed_factory.begin() as session:
@@ -238,14 +263,16 @@ def _wait_for(predicate, seconds: float = 10) -> None:
 
 
 def test_a_retry_survives_a_redis_wipe_because_its_due_time_is_in_postgresql(
-        committed_factory, stub_broker, receivers):
+    committed_factory, stub_broker, receivers
+):
     import datetime as dt
 
     from actors.webhooks import sweep_due
     from hub.db import utcnow
 
-    stub_broker.payhub_settings.update({"payhub.webhook_min_backoff_ms": "60000",
-                                        "payhub.webhook_timeout_seconds": "0.5"})
+    stub_broker.payhub_settings.update(
+        {"payhub.webhook_min_backoff_ms": "60000", "payhub.webhook_timeout_seconds": "0.5"}
+    )
     receiver = receivers(500, 200)
     world = _setup(committed_factory, receiver)
     _pay(committed_factory, world)
@@ -270,6 +297,5 @@ def test_a_retry_survives_a_redis_wipe_because_its_due_time_is_in_postgresql(
         worker.stop()
     assert len(receiver.requests) == 2
     [delivery] = _deliveries(committed_factory)
-    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (
-        "delivered", 2, None)
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("delivered", 2, None)
     assert sweep_due(stub_broker, committed_factory, lease=lease) == 0

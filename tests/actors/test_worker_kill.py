@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_default_tuning_requeues_in_seconds_not_minutes():
-    broker = broker_mod.make_broker({"payhub.broker": "redis",
-                                     "payhub.redis_url": REDIS_URL})
+    broker = broker_mod.make_broker({"payhub.broker": "redis", "payhub.redis_url": REDIS_URL})
     assert broker.heartbeat_timeout <= 15_000  # dramatiq's default is 60 s
     assert broker.maintenance_chance >= 10_000  # default 1,000 per million commands
     broker.close()
@@ -31,9 +30,22 @@ def test_default_tuning_requeues_in_seconds_not_minutes():
 def _worker(ini: Path) -> subprocess.Popen:
     env = {**os.environ, "PAYHUB_CONFIG": str(ini)}
     return subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", "payhub.worker_boot", "--processes", "1",
-         "--threads", "1"], cwd=ROOT, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            "payhub.worker_boot",
+            "--processes",
+            "1",
+            "--threads",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _wait(predicate, seconds: float) -> bool:
@@ -51,10 +63,14 @@ def test_killed_worker_message_is_redelivered_to_another_worker(tmp_path, pg_url
         "[app:main]\nuse = call:payhub.app:main\n"
         f"sqlalchemy.url = {pg_url}\npayhub.broker = redis\npayhub.redis_url = {redis_url}\n"
         "payhub.redis_namespace = payhub-killtest\npayhub.heartbeat_timeout_ms = 3000\n"
-        "payhub.extra_actor_modules = tests.actors.slow_actor\npayhub.log_level = WARNING\n")
-    settings = {"payhub.broker": "redis", "payhub.redis_url": redis_url,
-                "payhub.redis_namespace": "payhub-killtest",
-                "payhub.extra_actor_modules": "tests.actors.slow_actor"}
+        "payhub.extra_actor_modules = tests.actors.slow_actor\npayhub.log_level = WARNING\n"
+    )
+    settings = {
+        "payhub.broker": "redis",
+        "payhub.redis_url": redis_url,
+        "payhub.redis_namespace": "payhub-killtest",
+        "payhub.extra_actor_modules": "tests.actors.slow_actor",
+    }
     from hub.db import make_engine, make_session_factory
 
     engine = make_engine(pg_url)
@@ -62,9 +78,16 @@ def test_killed_worker_message_is_redelivered_to_another_worker(tmp_path, pg_url
     first = _worker(ini)
     second = None
     try:
-        send(broker, {"id": 0, "message_id": "00000000-0000-0000-0000-00000000dead",
-                      "queue_name": "default", "actor_name": "slow_probe",
-                      "args": {"marker_dir": str(tmp_path), "seconds": 8}})
+        send(
+            broker,
+            {
+                "id": 0,
+                "message_id": "00000000-0000-0000-0000-00000000dead",
+                "queue_name": "default",
+                "actor_name": "slow_probe",
+                "args": {"marker_dir": str(tmp_path), "seconds": 8},
+            },
+        )
         assert _wait(lambda: any(tmp_path.glob("started-*")), 30), "first worker never started"
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()

@@ -33,8 +33,11 @@ class Demo:
 def demo(tmp_path_factory) -> Iterator[Demo]:
     tmp = tmp_path_factory.mktemp("demo")
     with embedded_demo(tmp, "payhub") as (base, db, ini):
-        shots = ROOT / "docs" / "screenshots" if os.environ.get("PAYHUB_SCREENSHOTS") == "docs" \
+        shots = (
+            ROOT / "docs" / "screenshots"
+            if os.environ.get("PAYHUB_SCREENSHOTS") == "docs"
             else tmp / "shots"
+        )
         shots.mkdir(parents=True, exist_ok=True)
         yield Demo(base, db, ini, shots)
 
@@ -47,8 +50,10 @@ def browser() -> Iterator[object]:
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield chromium
         chromium.close()
 
@@ -75,8 +80,12 @@ def axe_js() -> str:
     script = cache / "node_modules" / "axe-core" / "axe.min.js"
     if not script.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache),
-                               "axe-core@4"], capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache), "axe-core@4"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if done.returncode != 0 or not script.exists():
             pytest.skip(f"npm install axe-core@4 failed: {done.stderr[-300:]}")
     return script.read_text(encoding="utf-8")

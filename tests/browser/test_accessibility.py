@@ -20,11 +20,18 @@ def serious_violations(page, axe_js: str) -> list[dict]:
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(content=axe_js)
     result = page.evaluate(
-        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-        TAGS)
-    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
-             "nodes": [n["target"] for n in v["nodes"]][:5]}
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def check(page, axe_js: str, what: str) -> None:
@@ -61,8 +68,10 @@ def test_citizen_pages_have_no_serious_accessibility_violations(demo, page, axe_
     page.locator("form.panel button[type=submit]").click()
     page.wait_for_url("**/sim/checkout/c/**")
     with sqlite3.connect(demo.db) as conn:
-        cart_id = conn.execute("SELECT public_id FROM checkout_cart WHERE status = 'submitted' "
-                               "ORDER BY id DESC LIMIT 1").fetchone()[0]
+        cart_id = conn.execute(
+            "SELECT public_id FROM checkout_cart WHERE status = 'submitted' "
+            "ORDER BY id DESC LIMIT 1"
+        ).fetchone()[0]
     status_url = f"{demo.base}/pay/carts/{cart_id}"
     checkout_url = page.url
     page.goto(status_url)
@@ -77,23 +86,37 @@ def test_citizen_pages_have_no_serious_accessibility_violations(demo, page, axe_
 
 
 def test_level1_confirmation_page_has_no_serious_accessibility_violations(demo, page, axe_js):
+    from hub.checkout.level1 import register_portal, start_payment
     from hub.db import make_engine, make_session_factory
-    from hub.level1 import register_portal, start_payment
 
     engine = make_engine(f"sqlite:///{demo.db}")
     with make_session_factory(engine).begin() as session:
-        portal = register_portal(session, "Portale di prova", ["00112233445"],
-                                 "https://portal.example/").portal
+        portal = register_portal(
+            session, "Portale di prova", ["00112233445"], "https://portal.example/"
+        ).portal
         with sqlite3.connect(demo.db) as conn:
             code = conn.execute(
                 "SELECT s.code FROM payment_service s JOIN ente e ON e.id = s.ente_id "
                 "WHERE e.fiscal_code = '00112233445' AND s.kind = 'spontaneous' "
-                "AND s.active ORDER BY s.code").fetchone()[0]
-        cart, _ = start_payment(session, portal, {
-            "externalId": "axe-1", "returnUrl": "https://portal.example/back", "items": [
-                {"enteFiscalCode": "00112233445", "service": code, "amount": "10.00",
-                 "description": "Diritti di segreteria",
-                 "payer": {"fiscalCode": "RSSMRA80A01H501U", "name": "Mario Rossi"}}]})
+                "AND s.active ORDER BY s.code"
+            ).fetchone()[0]
+        cart, _ = start_payment(
+            session,
+            portal,
+            {
+                "externalId": "axe-1",
+                "returnUrl": "https://portal.example/back",
+                "items": [
+                    {
+                        "enteFiscalCode": "00112233445",
+                        "service": code,
+                        "amount": "10.00",
+                        "description": "Diritti di segreteria",
+                        "payer": {"fiscalCode": "RSSMRA80A01H501U", "name": "Mario Rossi"},
+                    }
+                ],
+            },
+        )
         payment_id = cart.public_id
     engine.dispose()
     page.goto(f"{demo.base}/pay/l1/{payment_id}")
@@ -103,9 +126,11 @@ def test_level1_confirmation_page_has_no_serious_accessibility_violations(demo, 
 
 def test_the_check_finds_serious_violations_when_there_are_some(page, axe_js):
     """The harness itself: a page with poor contrast, an unlabelled field and no lang."""
-    page.set_content('<html><head><title>x</title></head><body><main>'
-                     '<p style="color:#bbb;background:#fff">pale text</p>'
-                     '<input type="text" name="q"></main></body></html>')
+    page.set_content(
+        "<html><head><title>x</title></head><body><main>"
+        '<p style="color:#bbb;background:#fff">pale text</p>'
+        '<input type="text" name="q"></main></body></html>'
+    )
     found = {v["id"] for v in serious_violations(page, axe_js)}
     assert {"color-contrast", "label", "html-has-lang"} <= found
 
@@ -120,14 +145,23 @@ def test_back_office_lookup_form_has_no_serious_accessibility_violations(demo, p
 
     engine = make_engine(f"sqlite:///{demo.db}")
     with make_session_factory(engine).begin() as session:
-        service = session.scalars(sa.select(PaymentService).where(
-            PaymentService.code == "CDS")).one()
-        register_lookup(session, service, "http://127.0.0.1:9/lookup", [
-            {"name": "report_number", "label": {"it": "Numero del verbale",
-                                                "en": "Report number"},
-             "help": {"it": "Es. 123/2026", "en": "E.g. 123/2026"}},
-            {"name": "plate", "label": {"it": "Targa", "en": "Number plate"}}],
-            timeout_seconds=1)
+        service = session.scalars(
+            sa.select(PaymentService).where(PaymentService.code == "CDS")
+        ).one()
+        register_lookup(
+            session,
+            service,
+            "http://127.0.0.1:9/lookup",
+            [
+                {
+                    "name": "report_number",
+                    "label": {"it": "Numero del verbale", "en": "Report number"},
+                    "help": {"it": "Es. 123/2026", "en": "E.g. 123/2026"},
+                },
+                {"name": "plate", "label": {"it": "Targa", "en": "Number plate"}},
+            ],
+            timeout_seconds=1,
+        )
     engine.dispose()
     page.goto(f"{demo.base}/pay/enti/77777777777/services/CDS?lang=it")
     check(page, axe_js, "lookup form")

@@ -66,10 +66,11 @@ def test_citizen_pays_a_spontaneous_and_a_precomputed_payment_in_one_cart(demo, 
     assert download.value.suggested_filename.endswith(".pdf")
     with sqlite3.connect(demo.db) as conn:
         rows = conn.execute(
-            "SELECT o.status FROM checkout_cart_item i JOIN payment_option o "
-            "ON o.id = i.option_id").fetchall()
-        receipts = conn.execute("SELECT count(*) FROM receipt WHERE receipt_id != "
-                                "'seed-receipt-0001'").fetchone()[0]
+            "SELECT o.status FROM checkout_cart_item i JOIN payment_option o ON o.id = i.option_id"
+        ).fetchall()
+        receipts = conn.execute(
+            "SELECT count(*) FROM receipt WHERE receipt_id != 'seed-receipt-0001'"
+        ).fetchone()[0]
     assert sorted(r[0] for r in rows) == ["paid", "paid"] and receipts == 2
 
 
@@ -85,20 +86,26 @@ def _run_portal(demo, page, *, notify: bool):
         from portal import Portal, ThreadingWSGIServer
     finally:
         sys.path.pop(0)
+    from hub.checkout.level1 import register_portal
     from hub.db import make_engine, make_session_factory
-    from hub.level1 import register_portal
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     engine = make_engine(f"sqlite:///{demo.db}")
     with make_session_factory(engine).begin() as session:
-        done = register_portal(session, "Portale di esempio", ["00112233445"], url + "/",
-                               notify_url=url + "/notify" if notify else None)
+        done = register_portal(
+            session,
+            "Portale di esempio",
+            ["00112233445"],
+            url + "/",
+            notify_url=url + "/notify" if notify else None,
+        )
         key_id, secret, notify_secret = done.portal.key_id, done.secret, done.notify_secret
     engine.dispose()
     portal = Portal(PayhubClient(demo.base, key_id, secret, notify_secret), url)
-    server = make_server("127.0.0.1", port, portal, server_class=ThreadingWSGIServer,
-                         handler_class=_Quiet)
+    server = make_server(
+        "127.0.0.1", port, portal, server_class=ThreadingWSGIServer, handler_class=_Quiet
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -43,9 +43,12 @@ def test_ops_pages_have_no_serious_accessibility_violations(demo, page, axe_js, 
     page.locator("#h-history").wait_for()
     check(page, axe_js, "paid payment")
     shoot(demo, page, lang, "2-payment")
-    for path, what in (("enti/77777777777/flows", "flows"),
-                       ("enti/77777777777/credits", "credits"),
-                       ("support/stuck", "stuck payments"), ("support/anomalies", "anomalies")):
+    for path, what in (
+        ("enti/77777777777/flows", "flows"),
+        ("enti/77777777777/credits", "credits"),
+        ("support/stuck", "stuck payments"),
+        ("support/anomalies", "anomalies"),
+    ):
         page.goto(f"{ops}/{path}")
         check(page, axe_js, what)
         if what == "anomalies":

@@ -61,9 +61,12 @@ FAULT_KINDS = ("kill_worker", "flush_redis", "restart_postgres", "kill_web", "re
 
 # --- private PostgreSQL and Redis ------------------------------------------------------------
 
+
 def _pg_bin() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                   key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
     return found[-1].parent if found else None
 
 
@@ -79,23 +82,45 @@ class PrivatePostgres:
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/payhub"
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([*self.run_as, *args], check=check, capture_output=True,
-                              text=True, timeout=120)
+        return subprocess.run(
+            [*self.run_as, *args], check=check, capture_output=True, text=True, timeout=120
+        )
 
     def init(self) -> None:
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U",
-                  "postgres", "--no-sync", "-E", "UTF8")
+        self._run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
-                       f"unix_socket_directories = '{self.base}'\nmax_connections = 300\n"
-                       # no machine crash is simulated: the OS keeps what was written, so
-                       # fsync is not needed; synchronous_commit stays on (an immediate
-                       # shutdown must not lose a committed receipt)
-                       "fsync = off\nfull_page_writes = off\n")
+            conf.write(
+                f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.base}'\nmax_connections = 300\n"
+                # no machine crash is simulated: the OS keeps what was written, so
+                # fsync is not needed; synchronous_commit stays on (an immediate
+                # shutdown must not lose a committed receipt)
+                "fsync = off\nfull_page_writes = off\n"
+            )
 
     def pg_ctl(self, *args: str) -> None:
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-                  "-t", "60", *args)
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-w",
+            "-t",
+            "60",
+            *args,
+        )
 
     def start(self) -> None:
         self.pg_ctl("start")
@@ -105,8 +130,16 @@ class PrivatePostgres:
 
     def stop(self) -> None:
         if self.data.exists():
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-m", "immediate",
-                      "stop", check=False)
+            self._run(
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-w",
+                "-m",
+                "immediate",
+                "stop",
+                check=False,
+            )
 
 
 @contextlib.contextmanager
@@ -121,8 +154,10 @@ def private_postgres() -> Iterator[PrivatePostgres]:
             user = pwd.getpwnam("postgres")
         except KeyError:
             shutil.rmtree(base, ignore_errors=True)
-            pytest.skip("running as root and there is no 'postgres' OS user to run "
-                        "PostgreSQL as (it refuses to run as root)")
+            pytest.skip(
+                "running as root and there is no 'postgres' OS user to run "
+                "PostgreSQL as (it refuses to run as root)"
+            )
         if not shutil.which("runuser"):
             shutil.rmtree(base, ignore_errors=True)
             pytest.skip("running as root without runuser to run PostgreSQL as postgres")
@@ -132,8 +167,9 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     try:
         pg.init()
         pg.start()
-        admin = sa.create_engine(pg.url.rsplit("/", 1)[0] + "/postgres",
-                                 isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(
+            pg.url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as conn:
             conn.execute(sa.text('CREATE DATABASE "payhub"'))
         admin.dispose()
@@ -147,9 +183,24 @@ class PrivateRedis:
     def __init__(self, log_dir: Path) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = Proc("redis", ["redis-server", "--port", str(self.port), "--bind",
-                                   "127.0.0.1", "--save", "", "--appendonly", "no",
-                                   "--dir", str(log_dir)], dict(os.environ), log_dir)
+        self.proc = Proc(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(log_dir),
+            ],
+            dict(os.environ),
+            log_dir,
+        )
 
     def start(self) -> None:
         import redis
@@ -184,6 +235,7 @@ class PrivateRedis:
 
 # --- payhub as production runs it ------------------------------------------------------------
 
+
 class Platform:
     def __init__(self, pg: PrivatePostgres, redis_: PrivateRedis, tmp: Path) -> None:
         self.pg, self.redis = pg, redis_
@@ -201,29 +253,51 @@ class Platform:
             "payhub.outbox_sweep_grace_seconds = 1\npayhub.webhook_sweep_seconds = 1\n"
             "payhub.webhook_allow_http = true\npayhub.webhook_max_retries = 30\n"
             "payhub.webhook_min_backoff_ms = 200\npayhub.webhook_max_backoff_ms = 2000\n"
-            "payhub.webhook_timeout_seconds = 2\n")
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("PAYHUB_") and k not in ("DATABASE_URL", "REDIS_URL")}
-        env.update({"PAYHUB_CONFIG": str(ini), "PYTHONUNBUFFERED": "1",
-                    "PAYHUB_SOAP_AUTH_HEADER": f"{self.auth[0]}: {self.auth[1]}"})
+            "payhub.webhook_timeout_seconds = 2\n"
+        )
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PAYHUB_") and k not in ("DATABASE_URL", "REDIS_URL")
+        }
+        env.update(
+            {
+                "PAYHUB_CONFIG": str(ini),
+                "PYTHONUNBUFFERED": "1",
+                "PAYHUB_SOAP_AUTH_HEADER": f"{self.auth[0]}: {self.auth[1]}",
+            }
+        )
         cli = [sys.executable, "-m", "payhub.cli", "-c", str(ini)]
         self.cli, self.env = cli, env
         self.web = Proc("web", [*cli, "serve", "--port", str(self.port)], env, tmp)
-        self.workers = [Proc(f"worker{i}", [*cli, "worker", "--processes", "1", "--threads",
-                                            "4"], env, tmp) for i in (1, 2)]
+        self.workers = [
+            Proc(f"worker{i}", [*cli, "worker", "--processes", "1", "--threads", "4"], env, tmp)
+            for i in (1, 2)
+        ]
         self.scheduler = Proc("scheduler", [*cli, "scheduler"], env, tmp)
 
     def migrate_and_seed(self) -> None:
         for command in ("migrate", "seed-demo"):
-            done = subprocess.run([*self.cli, command], cwd=ROOT, env=self.env,
-                                  capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [*self.cli, command],
+                cwd=ROOT,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert done.returncode == 0, done.stdout + done.stderr
 
     def start_web(self) -> None:
         self.web.start()
-        wait_for(lambda: requests.get(f"http://127.0.0.1:{self.port}/health",
-                                      timeout=2).status_code in (200, 503),
-                 40, f"payhub web\n{self.web.tail()}")
+        wait_for(
+            lambda: (
+                requests.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code
+                in (200, 503)
+            ),
+            40,
+            f"payhub web\n{self.web.tail()}",
+        )
 
     def start(self) -> None:
         self.start_web()
@@ -236,11 +310,13 @@ class Platform:
             proc.kill(signal.SIGTERM)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.tail()[-1500:]}"
-                         for p in (self.web, *self.workers, self.scheduler))
+        return "\n".join(
+            f"--- {p.name}\n{p.tail()[-1500:]}" for p in (self.web, *self.workers, self.scheduler)
+        )
 
 
 # --- the Ente's positions and the Node's receipts -------------------------------------------
+
 
 def create_notices(engine: sa.Engine, count: int) -> list[dict]:
     """``count`` published positions of one option each, created with payhub's own service."""
@@ -250,10 +326,17 @@ def create_notices(engine: sa.Engine, count: int) -> list[dict]:
     with Session(engine, expire_on_commit=False) as session, session.begin():
         for n in range(count):
             amount = f"{10 + n % 90}.{n % 100:02d}"
-            option = publish_notice(session, amount, prefix="CHAOS",
-                                    description="Prova di resistenza")
-            notices.append({"notice": option.notice_number, "iuv": option.iuv,
-                            "amount": amount, "receipt_id": uuid.uuid4().hex})
+            option = publish_notice(
+                session, amount, prefix="CHAOS", description="Prova di resistenza"
+            )
+            notices.append(
+                {
+                    "notice": option.notice_number,
+                    "iuv": option.iuv,
+                    "amount": amount,
+                    "receipt_id": uuid.uuid4().hex,
+                }
+            )
     return notices
 
 
@@ -269,16 +352,35 @@ def receipt_payload(notice: dict) -> bytes:
     from hub.seed import DEMO_IBAN
 
     payment = Payment(
-        receipt_id=notice["receipt_id"], ec=EC, notice_number=notice["notice"],
-        iuv=notice["iuv"], amount=value, description="Prova di resistenza",
-        company_name="Comune demo", office_name=None,
+        receipt_id=notice["receipt_id"],
+        ec=EC,
+        notice_number=notice["notice"],
+        iuv=notice["iuv"],
+        amount=value,
+        description="Prova di resistenza",
+        company_name="Comune demo",
+        office_name=None,
         debtor=soapwire.subject(etree.Element("holder"), "debtor", DEFAULT_PAYER),
-        transfers=[{"idTransfer": 1, "amount": value, "fiscalCodePA": EC, "companyName": None,
-                    "IBAN": DEMO_IBAN, "bollo": False,
-                    "remittanceInformation": "Prova di resistenza",
-                    "transferCategory": "9/0201109SE/", "metadata": None}],
-        metadata=None, psp=psp, method="CP", fee=psp.fee("CP"), payer=DEFAULT_PAYER,
-        paid_at=dt.datetime.now(dt.UTC))
+        transfers=[
+            {
+                "idTransfer": 1,
+                "amount": value,
+                "fiscalCodePA": EC,
+                "companyName": None,
+                "IBAN": DEMO_IBAN,
+                "bollo": False,
+                "remittanceInformation": "Prova di resistenza",
+                "transferCategory": "9/0201109SE/",
+                "metadata": None,
+            }
+        ],
+        metadata=None,
+        psp=psp,
+        method="CP",
+        fee=psp.fee("CP"),
+        payer=DEFAULT_PAYER,
+        paid_at=dt.datetime.now(dt.UTC),
+    )
     client = StationClient(StationConfig(url="http://unused.invalid/"))
     return soapwire.envelope(client.send_rt_request(EC, receipt_element(payment, 2)))
 
@@ -302,8 +404,11 @@ class Node:
             return len(self.answered)
 
     def run(self) -> None:
-        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"paSendRTV2"',
-                   self.platform.auth[0]: self.platform.auth[1]}
+        headers = {
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": '"paSendRTV2"',
+            self.platform.auth[0]: self.platform.auth[1],
+        }
         http = requests.Session()
         while True:
             try:
@@ -340,6 +445,7 @@ class Node:
 
 # --- the run ---------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def platform(tmp_path) -> Iterator[Platform]:
     if not shutil.which("redis-server"):
@@ -372,8 +478,7 @@ def inject(platform: Platform, kind: str, n: int) -> None:
         platform.redis.restart_empty()
 
 
-def test_receipts_and_events_survive_killed_workers_wiped_redis_and_restarted_postgres(
-        platform):
+def test_receipts_and_events_survive_killed_workers_wiped_redis_and_restarted_postgres(platform):
     started = time.monotonic()
     engine = sa.create_engine(platform.pg.url, pool_pre_ping=True)
     receiver = Receiver()
@@ -406,10 +511,12 @@ def test_receipts_and_events_survive_killed_workers_wiped_redis_and_restarted_po
 
         def quiet() -> bool:
             with engine.connect() as conn:
-                open_rows = conn.scalar(sa.text(
-                    "SELECT count(*) FROM outbox_message WHERE processed_at IS NULL"))
-                undelivered = conn.scalar(sa.text(
-                    "SELECT count(*) FROM webhook_delivery WHERE status <> 'delivered'"))
+                open_rows = conn.scalar(
+                    sa.text("SELECT count(*) FROM outbox_message WHERE processed_at IS NULL")
+                )
+                undelivered = conn.scalar(
+                    sa.text("SELECT count(*) FROM webhook_delivery WHERE status <> 'delivered'")
+                )
             return open_rows == 0 and undelivered == 0 and paid <= _seen_notices(receiver)
 
         try:
@@ -420,13 +527,15 @@ def test_receipts_and_events_survive_killed_workers_wiped_redis_and_restarted_po
             raise
         quiet_at = time.monotonic()
         report = _check(engine, receiver, notices)
-        report.update(receipts=len(notices),
-                      faults=dict(collections.Counter(kind for kind, _ in faults)),
-                      longest_fault_seconds=max((s for _, s in faults), default=0),
-                      node_failures=dict(node.failures),
-                      deliver_seconds=round(delivered_at - started, 1),
-                      settle_seconds=round(quiet_at - delivered_at, 1),
-                      total_seconds=round(time.monotonic() - started, 1))
+        report.update(
+            receipts=len(notices),
+            faults=dict(collections.Counter(kind for kind, _ in faults)),
+            longest_fault_seconds=max((s for _, s in faults), default=0),
+            node_failures=dict(node.failures),
+            deliver_seconds=round(delivered_at - started, 1),
+            settle_seconds=round(quiet_at - delivered_at, 1),
+            total_seconds=round(time.monotonic() - started, 1),
+        )
         print("chaos report:", json.dumps(report, indent=1, default=str))
     finally:
         receiver.stop()
@@ -436,8 +545,8 @@ def test_receipts_and_events_survive_killed_workers_wiped_redis_and_restarted_po
 def _register_webhook(engine: sa.Engine, url: str) -> None:
     from sqlalchemy.orm import Session
 
-    from hub import webhooks
     from hub.models import Ente
+    from hub.notify import webhooks
 
     with Session(engine) as session, session.begin():
         ente = session.scalars(sa.select(Ente).where(Ente.fiscal_code == EC)).one()
@@ -452,45 +561,71 @@ def _seen_notices(receiver: Receiver) -> set[str]:
 
 def _state(engine: sa.Engine, receiver: Receiver, paid: set[str]) -> str:
     with engine.connect() as conn:
-        outbox = conn.execute(sa.text(
-            "SELECT actor_name, attempts, dead_at IS NOT NULL AS dead, last_error, lease_until "
-            "FROM outbox_message WHERE processed_at IS NULL ORDER BY id LIMIT 20")).all()
-        deliveries = conn.execute(sa.text(
-            "SELECT status, count(*) FROM webhook_delivery GROUP BY status")).all()
+        outbox = conn.execute(
+            sa.text(
+                "SELECT actor_name, attempts, dead_at IS NOT NULL AS dead, last_error, lease_until "
+                "FROM outbox_message WHERE processed_at IS NULL ORDER BY id LIMIT 20"
+            )
+        ).all()
+        deliveries = conn.execute(
+            sa.text("SELECT status, count(*) FROM webhook_delivery GROUP BY status")
+        ).all()
     missing = sorted(paid - _seen_notices(receiver))
-    return (f"open outbox rows: {outbox}\ndeliveries: {deliveries}\n"
-            f"events missing for {len(missing)} notices: {missing[:10]}")
+    return (
+        f"open outbox rows: {outbox}\ndeliveries: {deliveries}\n"
+        f"events missing for {len(missing)} notices: {missing[:10]}"
+    )
 
 
 def _check(engine: sa.Engine, receiver: Receiver, notices: list[dict]) -> dict:
     numbers = [n["notice"] for n in notices]
     with engine.connect() as conn:
-        stored = set(conn.scalars(sa.text(
-            "SELECT receipt_id FROM receipt WHERE ec_fiscal_code = :ec"), {"ec": EC}))
-        per_option = conn.execute(sa.text(
-            "SELECT o.notice_number, o.status, o.amount_cents, o.paid_cents, "
-            "p.status AS position_status, "
-            "(SELECT count(*) FROM state_transition t WHERE t.option_id = o.id "
-            " AND t.event = 'receive_receipt') AS receipts_applied, "
-            "(SELECT count(*) FROM receipt r WHERE r.option_id = o.id) AS receipts "
-            "FROM payment_option o JOIN debt_position p ON p.id = o.position_id "
-            "WHERE o.notice_number = ANY(:n)"), {"n": numbers}).mappings().all()
-        outbox = conn.execute(sa.text(
-            "SELECT count(*) FILTER (WHERE processed_at IS NULL), "
-            "count(*) FILTER (WHERE dead_at IS NOT NULL), count(*), max(attempts) "
-            "FROM outbox_message")).one()
-        deliveries = conn.execute(sa.text(
-            "SELECT count(*), count(*) FILTER (WHERE status = 'delivered'), "
-            "coalesce(sum(expired_claims), 0), coalesce(max(attempts), 0) "
-            "FROM webhook_delivery")).one()
+        stored = set(
+            conn.scalars(
+                sa.text("SELECT receipt_id FROM receipt WHERE ec_fiscal_code = :ec"), {"ec": EC}
+            )
+        )
+        per_option = (
+            conn.execute(
+                sa.text(
+                    "SELECT o.notice_number, o.status, o.amount_cents, o.paid_cents, "
+                    "p.status AS position_status, "
+                    "(SELECT count(*) FROM state_transition t WHERE t.option_id = o.id "
+                    " AND t.event = 'receive_receipt') AS receipts_applied, "
+                    "(SELECT count(*) FROM receipt r WHERE r.option_id = o.id) AS receipts "
+                    "FROM payment_option o JOIN debt_position p ON p.id = o.position_id "
+                    "WHERE o.notice_number = ANY(:n)"
+                ),
+                {"n": numbers},
+            )
+            .mappings()
+            .all()
+        )
+        outbox = conn.execute(
+            sa.text(
+                "SELECT count(*) FILTER (WHERE processed_at IS NULL), "
+                "count(*) FILTER (WHERE dead_at IS NOT NULL), count(*), max(attempts) "
+                "FROM outbox_message"
+            )
+        ).one()
+        deliveries = conn.execute(
+            sa.text(
+                "SELECT count(*), count(*) FILTER (WHERE status = 'delivered'), "
+                "coalesce(sum(expired_claims), 0), coalesce(max(attempts), 0) "
+                "FROM webhook_delivery"
+            )
+        ).one()
     lost = sorted(n["receipt_id"] for n in notices if n["receipt_id"] not in stored)
     assert lost == [], f"receipts answered OK but not stored: {lost[:10]}"
     assert len(per_option) == len(notices)
     twice = [r["notice_number"] for r in per_option if r["receipts_applied"] != 1]
     assert twice == [], f"options without exactly one receive_receipt: {twice[:10]}"
     assert all(r["receipts"] == 1 for r in per_option)
-    doubled = [r["notice_number"] for r in per_option
-               if r["status"] != "paid" or r["paid_cents"] != r["amount_cents"]]
+    doubled = [
+        r["notice_number"]
+        for r in per_option
+        if r["status"] != "paid" or r["paid_cents"] != r["amount_cents"]
+    ]
     assert doubled == [], f"options not paid exactly once: {doubled[:10]}"
     unpaid = [r["notice_number"] for r in per_option if r["position_status"] != "paid"]
     assert unpaid == [], f"positions not paid although their option is: {unpaid[:10]}"
@@ -513,9 +648,15 @@ def _check(engine: sa.Engine, receiver: Receiver, notices: list[dict]) -> dict:
     duplicates = {event: n for event, n in copies.items() if n > 1}
     print(f"events received more than once: {len(duplicates)} {duplicates}")
     assert max(copies.values()) <= MAX_COPIES_PER_EVENT, duplicates
-    return {"receipts_stored": len(stored), "events": len(copies),
-            "event_requests": len(requests_), "duplicate_events": len(duplicates),
-            "duplicate_requests": sum(n - 1 for n in duplicates.values()),
-            "outbox_rows": outbox[2], "outbox_max_attempts": outbox[3],
-            "deliveries": deliveries[0], "expired_claims": deliveries[2],
-            "delivery_max_attempts": deliveries[3]}
+    return {
+        "receipts_stored": len(stored),
+        "events": len(copies),
+        "event_requests": len(requests_),
+        "duplicate_events": len(duplicates),
+        "duplicate_requests": sum(n - 1 for n in duplicates.values()),
+        "outbox_rows": outbox[2],
+        "outbox_max_attempts": outbox[3],
+        "deliveries": deliveries[0],
+        "expired_claims": deliveries[2],
+        "delivery_max_attempts": deliveries[3],
+    }

@@ -71,8 +71,14 @@ class Proc:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.popen = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=out,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
+            self.popen = subprocess.Popen(
+                self.cmd,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the whole group and wait until every process in it is gone (the worker's
@@ -95,21 +101,28 @@ class Proc:
 
 
 @contextlib.contextmanager
-def embedded_demo(tmp: Path, name: str = "demo", replace: dict[str, str] | None = None
-                  ) -> Iterator[tuple[str, Path, Path]]:
+def embedded_demo(
+    tmp: Path, name: str = "demo", replace: dict[str, str] | None = None
+) -> Iterator[tuple[str, Path, Path]]:
     """`make demo` on a free port: development.ini (SQLite, stub broker, nodesim at /sim)
     copied to ``tmp`` (each ``replace`` key replaced by its value), migrated, seeded and
     served. Yields (base URL, database, ini)."""
     port = free_port()
     db, ini = tmp / "demo.sqlite", tmp / "demo.ini"
-    ini.write_text((ROOT / "development.ini").read_text()
-                   .replace("sqlite:///var/payhub.sqlite", f"sqlite:///{db}")
-                   .replace("http://127.0.0.1:6543", f"http://127.0.0.1:{port}")
-                   .replace("payhub.log_level = INFO", "payhub.log_level = WARNING"))
+    ini.write_text(
+        (ROOT / "development.ini")
+        .read_text()
+        .replace("sqlite:///var/payhub.sqlite", f"sqlite:///{db}")
+        .replace("http://127.0.0.1:6543", f"http://127.0.0.1:{port}")
+        .replace("payhub.log_level = INFO", "payhub.log_level = WARNING")
+    )
     for old, new in (replace or {}).items():
         ini.write_text(ini.read_text().replace(old, new))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "PAYHUB_BROKER")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "PAYHUB_BROKER")
+    }
     cli = [sys.executable, "-m", "payhub.cli", "-c", str(ini)]
     for command in ("migrate", "seed-demo"):
         subprocess.run([*cli, command], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -117,8 +130,9 @@ def embedded_demo(tmp: Path, name: str = "demo", replace: dict[str, str] | None 
     web.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: requests.get(f"{base}/sim/health", timeout=2).ok, 30,
-                 f"{name}\n{web.tail()}")
+        wait_for(
+            lambda: requests.get(f"{base}/sim/health", timeout=2).ok, 30, f"{name}\n{web.tail()}"
+        )
         yield base, db, ini
     finally:
         web.kill(signal.SIGTERM)
@@ -158,22 +172,50 @@ class Stack:
             # webhooks to a plain-http receiver in the test process, retried within seconds
             "payhub.webhook_allow_http = true\npayhub.webhook_max_retries = 6\n"
             "payhub.webhook_min_backoff_ms = 200\npayhub.webhook_max_backoff_ms = 1000\n"
-            "payhub.webhook_timeout_seconds = 2\n")
-        base_env = {k: v for k, v in os.environ.items()
-                    if k not in ("PAYHUB_SOAP_AUTH_HEADER", "NODESIM_STATION_AUTH_HEADER")}
-        env = {**base_env, "PAYHUB_CONFIG": str(ini), "PAYHUB_BROKER": "redis",
-               "REDIS_URL": REDIS_URL, "DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1",
-               "PAYHUB_SOAP_AUTH_HEADER": header}
+            "payhub.webhook_timeout_seconds = 2\n"
+        )
+        base_env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("PAYHUB_SOAP_AUTH_HEADER", "NODESIM_STATION_AUTH_HEADER")
+        }
+        env = {
+            **base_env,
+            "PAYHUB_CONFIG": str(ini),
+            "PAYHUB_BROKER": "redis",
+            "REDIS_URL": REDIS_URL,
+            "DATABASE_URL": db_url,
+            "PYTHONUNBUFFERED": "1",
+            "PAYHUB_SOAP_AUTH_HEADER": header,
+        }
         sim_env = {**base_env, "PYTHONUNBUFFERED": "1", "NODESIM_STATION_AUTH_HEADER": header}
         payhub_cli = [sys.executable, "-m", "payhub.cli", "-c", str(ini)]
-        self.web = Proc("payhub-web", [*payhub_cli, "serve", "--port", str(self.payhub_port)],
-                        env, tmp)
-        self.worker = Proc("payhub-worker", [*payhub_cli, "worker", "--processes", "1",
-                                             "--threads", "2"], env, tmp)
-        self.nodesim = Proc("nodesim", [
-            sys.executable, "-m", "nodesim", "--port", str(self.sim_port),
-            "--payhub-url", self.payhub, "--sendrt-timeout", "5", "--retry-backoff", "0.5",
-            "--retry-max-attempts", "30"], sim_env, tmp)
+        self.web = Proc(
+            "payhub-web", [*payhub_cli, "serve", "--port", str(self.payhub_port)], env, tmp
+        )
+        self.worker = Proc(
+            "payhub-worker", [*payhub_cli, "worker", "--processes", "1", "--threads", "2"], env, tmp
+        )
+        self.nodesim = Proc(
+            "nodesim",
+            [
+                sys.executable,
+                "-m",
+                "nodesim",
+                "--port",
+                str(self.sim_port),
+                "--payhub-url",
+                self.payhub,
+                "--sendrt-timeout",
+                "5",
+                "--retry-backoff",
+                "0.5",
+                "--retry-max-attempts",
+                "30",
+            ],
+            sim_env,
+            tmp,
+        )
         self.engine = sa.create_engine(db_url)
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._api_key: str | None = None
@@ -181,15 +223,21 @@ class Stack:
     # processes
     def start_web(self) -> None:
         self.web.start()
-        wait_for(lambda: requests.get(f"{self.payhub}/health", timeout=2).status_code == 200,
-                 30, f"payhub /health\n{self.web.tail()}")
+        wait_for(
+            lambda: requests.get(f"{self.payhub}/health", timeout=2).status_code == 200,
+            30,
+            f"payhub /health\n{self.web.tail()}",
+        )
 
     def start(self) -> None:
         self.start_web()
         self.worker.start()
         self.nodesim.start()
-        wait_for(lambda: requests.get(f"{self.sim}/health", timeout=2).ok, 20,
-                 f"nodesim /health\n{self.nodesim.tail()}")
+        wait_for(
+            lambda: requests.get(f"{self.sim}/health", timeout=2).ok,
+            20,
+            f"nodesim /health\n{self.nodesim.tail()}",
+        )
 
     def stop(self) -> None:
         for proc in (self.nodesim, self.worker, self.web):
@@ -198,8 +246,11 @@ class Stack:
 
     # talking to nodesim
     def pay(self, notice: str, **body: object) -> dict:
-        answer = requests.post(f"{self.sim}/psp/pay", json={
-            "fiscalCode": EC, "noticeNumber": notice, **body}, timeout=30)
+        answer = requests.post(
+            f"{self.sim}/psp/pay",
+            json={"fiscalCode": EC, "noticeNumber": notice, **body},
+            timeout=30,
+        )
         assert answer.ok, answer.text
         return answer.json()
 
@@ -209,26 +260,34 @@ class Stack:
     def delivery(self, receipt_id: str) -> dict:
         return requests.get(f"{self.sim}/api/deliveries/{receipt_id}", timeout=5).json()
 
-    def wait_delivery(self, receipt_id: str, status: str = "delivered",
-                      seconds: float = 30) -> dict:
-        return wait_for(lambda: (d := self.delivery(receipt_id))["status"] == status and d,
-                        seconds, f"delivery {receipt_id} {status}")
+    def wait_delivery(
+        self, receipt_id: str, status: str = "delivered", seconds: float = 30
+    ) -> dict:
+        return wait_for(
+            lambda: (d := self.delivery(receipt_id))["status"] == status and d,
+            seconds,
+            f"delivery {receipt_id} {status}",
+        )
 
     # talking to payhub's REST API as the Ente's application
     def api_key(self) -> str:
         """An API key of the demo Ente, issued once per stack with payhub's own service (what
         ``payhub api-key create`` does)."""
         if self._api_key is None:
-            from hub import api_keys
+            from hub.tenants import api_keys
 
             with self.sessions.begin() as session:
                 self._api_key = api_keys.create_key(session, "e2e", [EC]).secret
         return self._api_key
 
     def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
-        return requests.request(method, f"{self.payhub}/api/v1/enti/{EC}{path}", timeout=10,
-                                headers={"Authorization": f"Bearer {self.api_key()}"},
-                                **kwargs)
+        return requests.request(
+            method,
+            f"{self.payhub}/api/v1/enti/{EC}{path}",
+            timeout=10,
+            headers={"Authorization": f"Bearer {self.api_key()}"},
+            **kwargs,
+        )
 
     def webhook_deliveries(self, endpoint_id: str) -> list:
         """The endpoint's deliveries, each with its attempts' status codes or errors."""
@@ -237,7 +296,9 @@ class Stack:
             "array(SELECT coalesce(a.status_code::text, 'error') FROM webhook_attempt a "
             "      WHERE a.delivery_id = d.id ORDER BY a.id) AS tries "
             "FROM webhook_delivery d JOIN webhook_endpoint e ON e.id = d.endpoint_id "
-            "WHERE e.public_id = :e ORDER BY d.id", e=endpoint_id)
+            "WHERE e.public_id = :e ORDER BY d.id",
+            e=endpoint_id,
+        )
 
     # reading and preparing payhub's state straight from its database (tests only)
     def scalar(self, sql: str, **params: object) -> object:
@@ -254,23 +315,35 @@ class Stack:
             return publish_notice(session, amount).notice_number
 
     def option(self, notice: str) -> dict:
-        [row] = self.rows("SELECT o.id, o.status, o.paid_cents, p.status AS position_status "
-                          "FROM payment_option o JOIN debt_position p ON p.id = o.position_id "
-                          "WHERE o.notice_number = :n", n=notice)
+        [row] = self.rows(
+            "SELECT o.id, o.status, o.paid_cents, p.status AS position_status "
+            "FROM payment_option o JOIN debt_position p ON p.id = o.position_id "
+            "WHERE o.notice_number = :n",
+            n=notice,
+        )
         return dict(row)
 
     def receipts(self, notice: str) -> list:
         return self.rows("SELECT * FROM receipt WHERE notice_number = :n", n=notice)
 
     def anomalies(self, notice: str) -> list[str]:
-        return [r["kind"] for r in self.rows(
-            "SELECT a.kind FROM anomaly a JOIN payment_option o ON o.id = a.option_id "
-            "WHERE o.notice_number = :n ORDER BY a.id", n=notice)]
+        return [
+            r["kind"]
+            for r in self.rows(
+                "SELECT a.kind FROM anomaly a JOIN payment_option o ON o.id = a.option_id "
+                "WHERE o.notice_number = :n ORDER BY a.id",
+                n=notice,
+            )
+        ]
 
     def transitions(self, notice: str, event: str) -> int:
-        return self.scalar("SELECT count(*) FROM state_transition t JOIN payment_option o "
-                           "ON o.id = t.option_id WHERE o.notice_number = :n "
-                           "AND t.event = :e", n=notice, e=event)
+        return self.scalar(
+            "SELECT count(*) FROM state_transition t JOIN payment_option o "
+            "ON o.id = t.option_id WHERE o.notice_number = :n "
+            "AND t.event = :e",
+            n=notice,
+            e=event,
+        )
 
     def apply(self, notice: str, event: str, **kwargs: object) -> None:
         from hub import payments
@@ -281,22 +354,36 @@ class Stack:
             payments.apply_event(session, option, event, cause="e2e", **kwargs)
 
 
-def publish_notice(session: Session, amount: str, *, prefix: str = "E2E",
-                   description: str = "Prova end-to-end") -> Any:
+def publish_notice(
+    session: Session, amount: str, *, prefix: str = "E2E", description: str = "Prova end-to-end"
+) -> Any:
     """A published position of the demo Ente with one option of ``amount``, created with
     payhub's own service in ``session``; returns the option."""
-    from hub.debts import OptionIn, PositionIn, TransferIn, create_position
     from hub.models import Ente
+    from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
     from hub.seed import DEMO_IBAN
 
     ente = session.scalars(sa.select(Ente).where(Ente.fiscal_code == EC)).one()
-    position = create_position(session, ente, PositionIn(
-        iupd=f"{prefix}-{uuid.uuid4().hex[:12]}", debtor_type="F",
-        debtor_fiscal_code="VRDLGU75B12F205X", debtor_name="Luigi Verdi",
-        description=description, options=[OptionIn(
-            amount=amount, due_date=dt.date.today() + dt.timedelta(days=30),
-            transfers=[TransferIn(amount, description, "9/0201109SE/",
-                                  iban=DEMO_IBAN)])]), publish=True, cause=prefix.lower())
+    position = create_position(
+        session,
+        ente,
+        PositionIn(
+            iupd=f"{prefix}-{uuid.uuid4().hex[:12]}",
+            debtor_type="F",
+            debtor_fiscal_code="VRDLGU75B12F205X",
+            debtor_name="Luigi Verdi",
+            description=description,
+            options=[
+                OptionIn(
+                    amount=amount,
+                    due_date=dt.date.today() + dt.timedelta(days=30),
+                    transfers=[TransferIn(amount, description, "9/0201109SE/", iban=DEMO_IBAN)],
+                )
+            ],
+        ),
+        publish=True,
+        cause=prefix.lower(),
+    )
     session.flush()
     return position.options[0]
 
@@ -322,10 +409,17 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
-                    status = receiver.answers[min(len(receiver.requests),
-                                                  len(receiver.answers) - 1)]
-                    receiver.requests.append({"path": self.path, "headers": dict(self.headers),
-                                              "body": body, "status": status})
+                    status = receiver.answers[
+                        min(len(receiver.requests), len(receiver.answers) - 1)
+                    ]
+                    receiver.requests.append(
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": body,
+                            "status": status,
+                        }
+                    )
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -347,8 +441,7 @@ class Receiver:
     def events(self, notice: str) -> list[dict]:
         """The requests about this notice, in the order they came."""
         with self._lock:
-            return [r for r in self.requests if json.loads(r["body"]).get("noticeNumber")
-                    == notice]
+            return [r for r in self.requests if json.loads(r["body"]).get("noticeNumber") == notice]
 
 
 @pytest.fixture(scope="module")
@@ -371,8 +464,12 @@ def e2e_db() -> Iterator[str]:
     finally:
         engine.dispose()
         with admin.connect() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = :n"), {"n": name})
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                ),
+                {"n": name},
+            )
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 

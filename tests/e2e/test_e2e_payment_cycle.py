@@ -23,9 +23,24 @@ pytestmark = [pytest.mark.e2e, pytest.mark.pg, pytest.mark.redis, pytest.mark.sl
 
 
 # what a webhook body may carry (README, "Webhooks"): no debtor or payer data
-WEBHOOK_FIELDS = {"id", "type", "occurredAt", "enteFiscalCode", "iupd", "noticeNumber", "iuv",
-                  "event", "fromState", "toState", "positionStatus", "amount", "paidAmount",
-                  "dueDate", "instalmentNumber", "instalmentCount"}
+WEBHOOK_FIELDS = {
+    "id",
+    "type",
+    "occurredAt",
+    "enteFiscalCode",
+    "iupd",
+    "noticeNumber",
+    "iuv",
+    "event",
+    "fromState",
+    "toState",
+    "positionStatus",
+    "amount",
+    "paidAmount",
+    "dueDate",
+    "instalmentNumber",
+    "instalmentCount",
+}
 PERSONAL = ("BNCNNA90C41L219P", "Bianchi", "VRDLGU75B12F205X", "Verdi", "payer", "debtor")
 
 
@@ -36,8 +51,9 @@ def webhook(stack):
     registered: list[tuple[Receiver, dict]] = []
 
     def register(receiver: Receiver) -> dict:
-        answer = stack.api("POST", "/webhooks", json={
-            "url": receiver.url, "description": "e2e"})  # every event type
+        answer = stack.api(
+            "POST", "/webhooks", json={"url": receiver.url, "description": "e2e"}
+        )  # every event type
         assert answer.status_code == 201, answer.text
         created = answer.json()
         registered.append((receiver, created))
@@ -52,11 +68,13 @@ def webhook(stack):
 def verified(request: dict, created: dict) -> dict:
     """The body of a webhook request, once its signature is checked as an Ente would (README's
     recipe, with the secret shown at registration; nothing of payhub's code)."""
-    fields = dict(part.split("=", 1) for part in request["headers"]["X-Payhub-Signature"]
-                  .split(","))
+    fields = dict(
+        part.split("=", 1) for part in request["headers"]["X-Payhub-Signature"].split(",")
+    )
     assert fields["t"].isdigit() and abs(time.time() - int(fields["t"])) < 300
-    expected = hmac.new(created["secret"].encode(), fields["t"].encode() + b"." + request["body"],
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        created["secret"].encode(), fields["t"].encode() + b"." + request["body"], hashlib.sha256
+    ).hexdigest()
     assert hmac.compare_digest(expected, fields["v1"]), "bad signature"
     assert request["headers"]["X-Payhub-Key-Id"] == created["keyId"]
     assert request["headers"]["Content-Type"] == "application/json"
@@ -69,25 +87,34 @@ def verified(request: dict, created: dict) -> dict:
 def settled(stack, created: dict) -> dict:
     """The endpoint's one delivery, once delivered and after a grace period in which a
     duplicate (a redelivered message, a second fan-out) would have shown up."""
-    wait_for(lambda: [d["status"] for d in stack.webhook_deliveries(created["id"])]
-             == ["delivered"], 30, "the webhook delivery to be delivered")
+    wait_for(
+        lambda: [d["status"] for d in stack.webhook_deliveries(created["id"])] == ["delivered"],
+        30,
+        "the webhook delivery to be delivered",
+    )
     time.sleep(1.5)
     [delivery] = stack.webhook_deliveries(created["id"])
     return delivery
 
 
-def test_notice_paid_at_the_psp_desk_shows_paid_in_payhub_and_the_webhook_fires_once(stack,
-                                                                                    webhook):
+def test_notice_paid_at_the_psp_desk_shows_paid_in_payhub_and_the_webhook_fires_once(
+    stack, webhook
+):
     receiver = Receiver()
     receiver.start()
     created = webhook(receiver)
     assert created["secret"].startswith("whsec_") and created["keyId"].startswith("whk_")
     listed = stack.api("GET", "/webhooks").json()["items"]
     assert [(w["id"], w["url"], "secret" in w) for w in listed] == [
-        (created["id"], receiver.url, False)]
+        (created["id"], receiver.url, False)
+    ]
     notice = stack.new_notice("41.50")
-    paid = stack.pay(notice, psp="PTSPITR1", method="PO",
-                     payer={"type": "F", "id": "BNCNNA90C41L219P", "name": "Anna Bianchi"})
+    paid = stack.pay(
+        notice,
+        psp="PTSPITR1",
+        method="PO",
+        payer={"type": "F", "id": "BNCNNA90C41L219P", "name": "Anna Bianchi"},
+    )
     assert paid["delivery"]["status"] == "delivered"
     assert [a["result"] for a in paid["delivery"]["attempts"]] == ["ok"]
     option = stack.option(notice)
@@ -95,12 +122,18 @@ def test_notice_paid_at_the_psp_desk_shows_paid_in_payhub_and_the_webhook_fires_
     [receipt] = stack.receipts(notice)
     assert receipt["receipt_id"] == paid["payment"]["receiptId"]
     assert (receipt["id_psp"], receipt["fee_cents"], receipt["payment_method"]) == (
-        "PTSPITR1", 200, "cash")
+        "PTSPITR1",
+        200,
+        "cash",
+    )
     assert receipt["payer_fiscal_code"] == "BNCNNA90C41L219P"
     assert stack.anomalies(notice) == []
     # the worker (a separate dramatiq process) brings the position in line with its option
-    wait_for(lambda: stack.option(notice)["position_status"] == "paid", 20,
-             "the worker to mark the position paid")
+    wait_for(
+        lambda: stack.option(notice)["position_status"] == "paid",
+        20,
+        "the worker to mark the position paid",
+    )
     # the worker fans the transition out to the Ente's endpoint and POSTs it, signed, once
     delivery = settled(stack, created)
     assert delivery["tries"] == ["200"]
@@ -109,9 +142,17 @@ def test_notice_paid_at_the_psp_desk_shows_paid_in_payhub_and_the_webhook_fires_
     body = verified(request, created)
     assert set(body) == WEBHOOK_FIELDS
     assert (body["type"], body["event"], body["toState"], body["positionStatus"]) == (
-        "payment.paid", "receive_receipt", "paid", "paid")
-    assert (body["enteFiscalCode"], body["noticeNumber"], body["amount"],
-            body["paidAmount"]) == (EC, notice, "41.50", "41.50")
+        "payment.paid",
+        "receive_receipt",
+        "paid",
+        "paid",
+    )
+    assert (body["enteFiscalCode"], body["noticeNumber"], body["amount"], body["paidAmount"]) == (
+        EC,
+        notice,
+        "41.50",
+        "41.50",
+    )
     assert body["id"] == delivery["event_id"]
     text = request["body"].decode()
     assert not [word for word in PERSONAL if word.lower() in text.lower()], text
@@ -122,9 +163,15 @@ def test_webhook_receiver_down_at_first_gets_the_event_once_it_is_up(stack, webh
     created = webhook(receiver)
     notice = stack.new_notice("17.00")
     assert stack.pay(notice)["delivery"]["status"] == "delivered"
-    wait_for(lambda: [d["tries"] for d in stack.webhook_deliveries(created["id"])
-                      if d["status"] == "retrying" and len(d["tries"]) >= 2], 30,
-             "two failed attempts against the receiver that is not listening")
+    wait_for(
+        lambda: [
+            d["tries"]
+            for d in stack.webhook_deliveries(created["id"])
+            if d["status"] == "retrying" and len(d["tries"]) >= 2
+        ],
+        30,
+        "two failed attempts against the receiver that is not listening",
+    )
     receiver.start()
     delivery = settled(stack, created)
     tries = delivery["tries"]
@@ -166,33 +213,51 @@ def portal():
     thread.join()
 
 
-def test_checkout_cart_of_three_notices_all_paid_and_payer_back_on_the_return_page(stack,
-                                                                                   portal):
+def test_checkout_cart_of_three_notices_all_paid_and_payer_back_on_the_return_page(stack, portal):
     base, landed = portal
     notices = [stack.new_notice(a) for a in ("10.00", "20.00", "30.50")]
-    cart = {"paymentNotices": [{"noticeNumber": n, "fiscalCode": EC, "amount": 1000,
-                                "companyName": "Comune di Demo", "description": "Mensa"}
-                               for n in notices],
-            "returnUrls": {"returnOkUrl": f"{base}/esito/ok", "returnCancelUrl":
-                           f"{base}/esito/annullato", "returnErrorUrl": f"{base}/esito/errore"},
-            "emailNotice": "payer@example.org", "idCart": "e2e-cart"}
+    cart = {
+        "paymentNotices": [
+            {
+                "noticeNumber": n,
+                "fiscalCode": EC,
+                "amount": 1000,
+                "companyName": "Comune di Demo",
+                "description": "Mensa",
+            }
+            for n in notices
+        ],
+        "returnUrls": {
+            "returnOkUrl": f"{base}/esito/ok",
+            "returnCancelUrl": f"{base}/esito/annullato",
+            "returnErrorUrl": f"{base}/esito/errore",
+        },
+        "emailNotice": "payer@example.org",
+        "idCart": "e2e-cart",
+    }
     browser = requests.Session()
-    created = browser.post(f"{stack.sim}/checkout/ec/v1/carts", json=cart,
-                           allow_redirects=False, timeout=10)
+    created = browser.post(
+        f"{stack.sim}/checkout/ec/v1/carts", json=cart, allow_redirects=False, timeout=10
+    )
     assert created.status_code == 302
     page = browser.get(created.headers["Location"], timeout=30)
     assert "60.50" in page.text  # the amounts paVerify answered, not the cart's
-    landed_on = browser.post(created.headers["Location"], data={
-        "action": "pay", "offer": "BCITITMM:CP", "email": "payer@example.org"}, timeout=60)
+    landed_on = browser.post(
+        created.headers["Location"],
+        data={"action": "pay", "offer": "BCITITMM:CP", "email": "payer@example.org"},
+        timeout=60,
+    )
     assert landed_on.status_code == 200 and "Grazie" in landed_on.text
     assert landed == ["/esito/ok"]
     for notice in notices:
         assert stack.option(notice)["status"] == "paid"
         [receipt] = stack.receipts(notice)
         assert receipt["id_psp"] == "BCITITMM"
-    attempts = stack.rows("SELECT count(*) AS n FROM payment_attempt a JOIN payment_option o "
-                          "ON o.id = a.option_id WHERE o.notice_number = ANY(:ns)",
-                          ns=list(notices))
+    attempts = stack.rows(
+        "SELECT count(*) AS n FROM payment_attempt a JOIN payment_option o "
+        "ON o.id = a.option_id WHERE o.notice_number = ANY(:ns)",
+        ns=list(notices),
+    )
     assert attempts[0]["n"] == 3
 
 
@@ -200,8 +265,11 @@ def test_duplicate_receipts_are_stored_once(stack):
     notice = stack.new_notice()
     paid = stack.pay(notice, faults={"duplicate_receipts": 2})
     results = [(a["result"], a["faultCode"]) for a in paid["delivery"]["attempts"]]
-    assert results == [("ok", None), ("ko", "PAA_RECEIPT_DUPLICATA"),
-                       ("ko", "PAA_RECEIPT_DUPLICATA")]
+    assert results == [
+        ("ok", None),
+        ("ko", "PAA_RECEIPT_DUPLICATA"),
+        ("ko", "PAA_RECEIPT_DUPLICATA"),
+    ]
     assert len(stack.receipts(notice)) == 1
     assert stack.transitions(notice, "receive_receipt") == 1
     assert stack.anomalies(notice) == []
@@ -232,8 +300,11 @@ def test_receipt_resent_hours_later_after_the_ente_cancelled_is_stored_and_flagg
 
 def test_standin_receipt_for_a_never_activated_notice_is_stored_and_flagged(stack):
     notice = stack.new_notice("25.00")
-    answer = requests.post(f"{stack.sim}/psp/standin", json={
-        "fiscalCode": EC, "noticeNumber": notice, "amount": "25.00"}, timeout=30).json()
+    answer = requests.post(
+        f"{stack.sim}/psp/standin",
+        json={"fiscalCode": EC, "noticeNumber": notice, "amount": "25.00"},
+        timeout=30,
+    ).json()
     assert answer["delivery"]["status"] == "delivered"
     [receipt] = stack.receipts(notice)
     assert receipt["standin"] is True
@@ -256,8 +327,11 @@ def test_payhub_killed_mid_flow_the_nodes_retry_delivers_once(stack):
     paid = stack.pay(notice, faults={"hold_receipt_seconds": 2})
     receipt_id = paid["payment"]["receiptId"]
     stack.web.kill()
-    wait_for(lambda: len(stack.delivery(receipt_id)["attempts"]) >= 2, 20,
-             "nodesim to fail at least twice against the dead station")
+    wait_for(
+        lambda: len(stack.delivery(receipt_id)["attempts"]) >= 2,
+        20,
+        "nodesim to fail at least twice against the dead station",
+    )
     assert stack.delivery(receipt_id)["status"] == "retrying"
     assert {a["result"] for a in stack.delivery(receipt_id)["attempts"]} == {"unreachable"}
     time.sleep(0.5)
@@ -287,21 +361,31 @@ def test_end_of_day_flows_reach_payhub_shaped_for_reconciliation(stack):
         "</identificativoStazioneIntermediarioPA><password>password01</password>"
         f"<identificativoDominio>{EC}</identificativoDominio>"
         "<identificativoPSP>UNCRITMM</identificativoPSP>"
-        "</ws:nodoChiediElencoFlussiRendicontazione></soapenv:Body></soapenv:Envelope>")
-    listed = requests.post(f"{stack.sim}/nodeForPa", data=envelope, timeout=10,
-                           headers={"Content-Type": "text/xml"})
+        "</ws:nodoChiediElencoFlussiRendicontazione></soapenv:Body></soapenv:Envelope>"
+    )
+    listed = requests.post(
+        f"{stack.sim}/nodeForPa", data=envelope, timeout=10, headers={"Content-Type": "text/xml"}
+    )
     ids = [e.text for e in etree.fromstring(listed.content).iter("identificativoFlusso")]
     assert len(ids) == 1
-    ask = envelope.replace("nodoChiediElencoFlussiRendicontazione",
-                           "nodoChiediFlussoRendicontazione").replace(
-        "</ws:nodoChiediFlusso", f"<identificativoFlusso>{ids[0]}</identificativoFlusso>"
-        "</ws:nodoChiediFlusso")
-    flow = etree.fromstring(base64.b64decode(etree.fromstring(requests.post(
-        f"{stack.sim}/nodeForPa", data=ask, timeout=10).content).findtext(".//xmlRendicontazione")))
+    ask = envelope.replace(
+        "nodoChiediElencoFlussiRendicontazione", "nodoChiediFlussoRendicontazione"
+    ).replace(
+        "</ws:nodoChiediFlusso",
+        f"<identificativoFlusso>{ids[0]}</identificativoFlusso></ws:nodoChiediFlusso",
+    )
+    flow = etree.fromstring(
+        base64.b64decode(
+            etree.fromstring(
+                requests.post(f"{stack.sim}/nodeForPa", data=ask, timeout=10).content
+            ).findtext(".//xmlRendicontazione")
+        )
+    )
     iurs = [e.text for e in flow.iter("{*}identificativoUnivocoRiscossione")]
     assert receipt_id in iurs
     [receipt] = stack.receipts(notice)
     assert receipt["receipt_id"] == receipt_id
-    statement = requests.get(f"{stack.sim}/bank/statement.csv", params={"fiscalCode": EC},
-                             timeout=10).text
+    statement = requests.get(
+        f"{stack.sim}/bank/statement.csv", params={"fiscalCode": EC}, timeout=10
+    ).text
     assert f"/PUR/LGPE-RIVERSAMENTO/URI/{ids[0]}" in urllib.parse.unquote(statement)

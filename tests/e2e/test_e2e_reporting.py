@@ -32,14 +32,19 @@ def reporting_stack(e2e_db, tmp_path_factory) -> Iterator[tuple[Stack, Path]]:
     tmp = tmp_path_factory.mktemp("e2e-fdr")
     stack = Stack(e2e_db, tmp)
     ini = Path(stack.web.env["PAYHUB_CONFIG"])
-    ini.write_text(ini.read_text()
-                   + f"payhub.node_url = {stack.sim}/nodeForPa\n"
-                   "payhub.node_id_broker_pa = 77777777777\n"
-                   "payhub.node_id_station = 77777777777_01\n"
-                   "payhub.node_password = password01\n"
-                   "payhub.reporting_poll_minutes = 0.05\n")
-    scheduler = Proc("payhub-scheduler", [sys.executable, "-m", "payhub.cli", "-c", str(ini),
-                                          "scheduler"], stack.web.env, tmp)
+    ini.write_text(
+        ini.read_text() + f"payhub.node_url = {stack.sim}/nodeForPa\n"
+        "payhub.node_id_broker_pa = 77777777777\n"
+        "payhub.node_id_station = 77777777777_01\n"
+        "payhub.node_password = password01\n"
+        "payhub.reporting_poll_minutes = 0.05\n"
+    )
+    scheduler = Proc(
+        "payhub-scheduler",
+        [sys.executable, "-m", "payhub.cli", "-c", str(ini), "scheduler"],
+        stack.web.env,
+        tmp,
+    )
     try:
         stack.start()
         scheduler.start()
@@ -54,7 +59,8 @@ def reporting_stack(e2e_db, tmp_path_factory) -> Iterator[tuple[Stack, Path]]:
 
 
 def test_paid_at_the_desk_then_reported_by_the_flow_then_reconciled_by_the_bank(
-        reporting_stack, tmp_path):
+    reporting_stack, tmp_path
+):
     stack, ini = reporting_stack
     receiver = Receiver()
     receiver.start()
@@ -67,28 +73,45 @@ def test_paid_at_the_desk_then_reported_by_the_flow_then_reconciled_by_the_bank(
 
     ended = requests.post(f"{stack.sim}/api/clock", json={"days": 1}, timeout=10).json()
     assert ended["closedFlows"], ended
-    wait_for(lambda: stack.option(notice)["status"] == "reported", 60,
-             "the flow to be fetched and the option reported")
+    wait_for(
+        lambda: stack.option(notice)["status"] == "reported",
+        60,
+        "the flow to be fetched and the option reported",
+    )
     [flow] = stack.rows("SELECT flow_id, status, computed_total_cents FROM reporting_flow")
     assert flow["flow_id"] in ended["closedFlows"] and flow["status"] == "received"
     assert flow["computed_total_cents"] == 4250
 
     statement = tmp_path / "statement.csv"
-    statement.write_bytes(requests.get(f"{stack.sim}/bank/statement.csv",
-                                       params={"fiscalCode": EC}, timeout=10).content)
-    cli = [sys.executable, "-m", "payhub.cli", "-c", str(ini), "reconcile", "statement",
-           str(statement), "--ente", EC]
-    first = subprocess.run(cli, cwd=ROOT, env=stack.web.env, capture_output=True, text=True,
-                           timeout=60)
-    again = subprocess.run(cli, cwd=ROOT, env=stack.web.env, capture_output=True, text=True,
-                           timeout=60)
+    statement.write_bytes(
+        requests.get(
+            f"{stack.sim}/bank/statement.csv", params={"fiscalCode": EC}, timeout=10
+        ).content
+    )
+    cli = [
+        sys.executable,
+        "-m",
+        "payhub.cli",
+        "-c",
+        str(ini),
+        "reconcile",
+        "statement",
+        str(statement),
+        "--ente",
+        EC,
+    ]
+    first = subprocess.run(
+        cli, cwd=ROOT, env=stack.web.env, capture_output=True, text=True, timeout=60
+    )
+    again = subprocess.run(
+        cli, cwd=ROOT, env=stack.web.env, capture_output=True, text=True, timeout=60
+    )
 
     assert first.returncode == 0, first.stderr
     assert "1 payments reconciled" in first.stdout, first.stdout
     assert "1 already loaded" in again.stdout, again.stdout
     assert stack.option(notice)["status"] == "reconciled"
-    assert stack.transitions(notice, "report") == 1 and stack.transitions(notice,
-                                                                          "reconcile") == 1
+    assert stack.transitions(notice, "report") == 1 and stack.transitions(notice, "reconcile") == 1
     assert stack.anomalies(notice) == []
     # the Ente's application heard each step once, through payment_status_changed
     wait_for(lambda: len(receiver.events(notice)) >= 3, 30, "the three webhooks")
@@ -106,27 +129,51 @@ def test_make_demo_reports_and_reconciles_on_sqlite_with_the_embedded_worker(tmp
     notice = "311111111112222222"
     faster = {"payhub.reporting_poll_minutes = 1": "payhub.reporting_poll_minutes = 0.05"}
     with embedded_demo(tmp_path, replace=faster) as (base, db, ini):
-        paid = requests.post(f"{base}/sim/psp/pay", json={"fiscalCode": EC,
-                                                          "noticeNumber": notice},
-                             timeout=30).json()
+        paid = requests.post(
+            f"{base}/sim/psp/pay", json={"fiscalCode": EC, "noticeNumber": notice}, timeout=30
+        ).json()
         assert paid["delivery"]["status"] == "delivered", paid
         requests.post(f"{base}/sim/api/clock", json={"days": 1}, timeout=10).raise_for_status()
 
         def status() -> str:
             with sqlite3.connect(db) as conn:
-                [(value,)] = conn.execute("SELECT status FROM payment_option WHERE "
-                                          "notice_number = ?", (notice,)).fetchall()
+                [(value,)] = conn.execute(
+                    "SELECT status FROM payment_option WHERE notice_number = ?", (notice,)
+                ).fetchall()
             return value
 
         wait_for(lambda: status() == "reported", 60, "the demo to fetch the flow")
         statement = tmp_path / "camt053.xml"
-        statement.write_bytes(requests.get(f"{base}/sim/bank/camt053.xml",
-                                           params={"fiscalCode": EC}, timeout=10).content)
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("DATABASE_URL", "REDIS_URL", "PAYHUB_BROKER")}
-        done = subprocess.run([sys.executable, "-m", "payhub.cli", "-c", str(ini), "reconcile",
-                               "statement", str(statement), "--ente", EC], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0 and "1 payments reconciled" in done.stdout, \
+        statement.write_bytes(
+            requests.get(
+                f"{base}/sim/bank/camt053.xml", params={"fiscalCode": EC}, timeout=10
+            ).content
+        )
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "REDIS_URL", "PAYHUB_BROKER")
+        }
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "payhub.cli",
+                "-c",
+                str(ini),
+                "reconcile",
+                "statement",
+                str(statement),
+                "--ente",
+                EC,
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0 and "1 payments reconciled" in done.stdout, (
             done.stdout + done.stderr
+        )
         assert status() == "reconciled"

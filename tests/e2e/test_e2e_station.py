@@ -38,27 +38,31 @@ def test_receipt_with_elements_newer_than_the_xsd_is_stored_and_settles(stack):
     listed = stack.api("GET", f"/notices/{notice}/receipts")
     assert listed.status_code == 200, listed.text
     assert [(r["receiptId"], r["amount"], r["outcome"]) for r in listed.json()["items"]] == [
-        (receipt["receipt_id"], "31.20", "OK")]
+        (receipt["receipt_id"], "31.20", "OK")
+    ]
     xml = stack.api("GET", f"/receipts/{receipt['receipt_id']}/xml")
     assert xml.status_code == 200 and "<paymentNote>" in xml.text
 
 
 def test_stand_in_probe_is_answered_sconosciuto_and_the_station_leaves_stand_in(stack):
     probes_before = stack.scalar("SELECT coalesce(sum(count), 0) FROM standin_probe")
-    entered = stack.sim_api("POST", "/api/standin", json={"active": True,
-                                                          "reason": "e2e"}).json()
+    entered = stack.sim_api("POST", "/api/standin", json={"active": True, "reason": "e2e"}).json()
     assert entered["active"] is True
     # while in Stand-In pagoPA answers for the station; a payment then is a standIn receipt
     notice = stack.new_notice("12.00")
     iuv = stack.scalar("SELECT iuv FROM payment_option WHERE notice_number = :n", n=notice)
-    standin_paid = stack.sim_api("POST", "/psp/standin", json={
-        "fiscalCode": EC, "noticeNumber": notice, "amount": "12.00", "iuv": iuv})
+    standin_paid = stack.sim_api(
+        "POST",
+        "/psp/standin",
+        json={"fiscalCode": EC, "noticeNumber": notice, "amount": "12.00", "iuv": iuv},
+    )
     assert standin_paid.ok, standin_paid.text
     stack.wait_delivery(standin_paid.json()["payment"]["receiptId"])
     [receipt] = stack.receipts(notice)
     assert receipt["standin"] is True
     # the manager's timer: a probe every period of the sim's clock
     assert stack.sim_api("POST", "/api/clock", json={"seconds": entered["probeSeconds"]}).ok
+
     def scheduled_probes():
         state = stack.sim_api("GET", "/api/standin").json()
         return [p for p in state["probes"] if p["trigger"] == "schedule"], state
@@ -81,8 +85,10 @@ def test_stand_in_probe_is_answered_sconosciuto_and_the_station_leaves_stand_in(
     assert state["active"] is False
     assert [s["to"] for s in state["switches"]][-2:] == ["standin", "normal"]
     # payhub recorded that pagoPA probed it
-    assert stack.scalar("SELECT coalesce(sum(count), 0) FROM standin_probe") \
+    assert (
+        stack.scalar("SELECT coalesce(sum(count), 0) FROM standin_probe")
         >= probes_before + needed + 1
+    )
 
 
 def test_receipt_through_another_station_of_the_broker_is_stored_and_settles(stack):
@@ -91,8 +97,9 @@ def test_receipt_through_another_station_of_the_broker_is_stored_and_settles(sta
     with stack.sessions.begin() as session:  # the station the Ente was moved away from
         if session.query(Station).filter_by(station_code=SECOND_STATION).first() is None:
             broker = session.query(Intermediary).filter_by(broker_code=EC).one()
-            session.add(Station(station_code=SECOND_STATION, intermediary=broker,
-                                primitive_version=2))
+            session.add(
+                Station(station_code=SECOND_STATION, intermediary=broker, primitive_version=2)
+            )
     notice = stack.new_notice("18.40")
     paid = stack.pay(notice, faults={"receipt_station": SECOND_STATION})
     assert paid["delivery"]["idStation"] == SECOND_STATION
@@ -115,13 +122,13 @@ def _forged_receipt(notice: str, amount: str) -> bytes:
 
     config = StationConfig(url="http://forger.invalid/")
     Node(config, clock=SimClock(), client=StationClient(config, capture)).pay_standin(
-        EC, notice, amount, iuv=notice[1:])
+        EC, notice, amount, iuv=notice[1:]
+    )
     return captured[0]
 
 
 @pytest.mark.parametrize("header", [None, "wrong"])
-def test_forged_receipt_without_the_subscription_key_is_refused_and_changes_nothing(stack,
-                                                                                    header):
+def test_forged_receipt_without_the_subscription_key_is_refused_and_changes_nothing(stack, header):
     notice = stack.new_notice("43.50")
     before = stack.option(notice)
     payload = _forged_receipt(notice, "0.01")

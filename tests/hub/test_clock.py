@@ -20,12 +20,13 @@ JUST_AFTER_MIDNIGHT = dt.datetime(2026, 6, 30, 22, 30, tzinfo=dt.UTC)
 
 def test_the_business_date_is_the_italian_one_in_summer_and_winter():
     assert clock.business_date(JUST_AFTER_MIDNIGHT) == dt.date(2026, 7, 1)
-    assert clock.business_date(dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)) \
-        == dt.date(2027, 1, 1)
-    assert clock.business_date(dt.datetime(2026, 12, 31, 22, 59, tzinfo=dt.UTC)) \
-        == dt.date(2026, 12, 31)
-    assert clock.day_start(dt.date(2026, 7, 1)) == dt.datetime(2026, 6, 30, 22, 0,
-                                                                tzinfo=dt.UTC)
+    assert clock.business_date(dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)) == dt.date(
+        2027, 1, 1
+    )
+    assert clock.business_date(dt.datetime(2026, 12, 31, 22, 59, tzinfo=dt.UTC)) == dt.date(
+        2026, 12, 31
+    )
+    assert clock.day_start(dt.date(2026, 7, 1)) == dt.datetime(2026, 6, 30, 22, 0, tzinfo=dt.UTC)
 
 
 def test_a_fake_clock_is_what_every_reader_sees_and_goes_away_after_the_block():
@@ -50,8 +51,9 @@ def test_after_italian_midnight_verify_activation_and_expiry_agree_the_notice_ex
         with pytest.raises(PaymentExpired):  # what paVerify asks
             payments.check_payable(summary, clock.today())
         with pytest.raises(PaymentExpired):  # what paGetPayment asks
-            payments.activate(db, ente, option.notice_number, requested_cents=3000,
-                              primitive="paGetPaymentV2")
+            payments.activate(
+                db, ente, option.notice_number, requested_cents=3000, primitive="paGetPaymentV2"
+            )
         expired, _ = expire_chunk(db)
     assert expired == 1 and option.status == "expired"
 
@@ -62,6 +64,7 @@ def test_the_evening_before_it_is_still_payable_everywhere(db):
     with clock.use(clock.FakeClock(JUST_AFTER_MIDNIGHT - dt.timedelta(hours=1))):
         summary = payments.notice_summary(db, ente.id, option.notice_number)
         assert payments.check_payable(summary, clock.today()) is summary
-        activated = payments.activate(db, ente, option.notice_number, requested_cents=3000,
-                                      primitive="paGetPaymentV2")
+        activated = payments.activate(
+            db, ente, option.notice_number, requested_cents=3000, primitive="paGetPaymentV2"
+        )
     assert activated.status == "in_progress"

@@ -14,8 +14,9 @@ def _check(session: Session) -> None:
     assert seed_demo(session)["created"] > 0
     station = session.scalar(sa.select(Station).where(Station.station_code == DEMO_STATION))
     assert {e.fiscal_code for e in station.enti} >= {DEMO_EC}
-    sanp = session.scalar(sa.select(PaymentOption)
-                          .where(PaymentOption.notice_number == SANP_NOTICE))
+    sanp = session.scalar(
+        sa.select(PaymentOption).where(PaymentOption.notice_number == SANP_NOTICE)
+    )
     assert sanp.amount_cents == 3000 and [t.amount_cents for t in sanp.transfers] == [2000, 1000]
     statuses = set(session.scalars(sa.select(PaymentOption.status)))
     assert {"payable", "paid", "cancelled", "draft"} <= statuses

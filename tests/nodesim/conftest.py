@@ -44,8 +44,12 @@ def make_node(pa_for_node_xsd, clock):
     def make(version: int = 2, **policy: float) -> tuple[Node, FakeStation]:
         station = FakeStation(pa_for_node_xsd, version)
         config = StationConfig(url="http://station.invalid/soap", primitive_version=version)
-        node = Node(config, clock=clock, client=StationClient(config, station),
-                    policy=RetryPolicy(**{"backoff_seconds": 10, **policy}))
+        node = Node(
+            config,
+            clock=clock,
+            client=StationClient(config, station),
+            policy=RetryPolicy(**{"backoff_seconds": 10, **policy}),
+        )
         return node, station
 
     return make

@@ -27,13 +27,20 @@ class FakeNotice:
 
 
 NOTICES = {
-    "301000000000000144": FakeNotice("30.00", [("20.00", EC, "IT60X0542811101000000123456"),
-                                               ("10.00", OTHER_EC, "IT94I0306909606100000063416")],
-                                     "01000000000000144"),
-    "301000000000000245": FakeNotice("41.50", [("41.50", EC, "IT60X0542811101000000123456")],
-                                     "01000000000000245"),
-    "301000000000000346": FakeNotice("12.00", [("12.00", EC, "IT60X0542811101000000123456")],
-                                     "01000000000000346"),
+    "301000000000000144": FakeNotice(
+        "30.00",
+        [
+            ("20.00", EC, "IT60X0542811101000000123456"),
+            ("10.00", OTHER_EC, "IT94I0306909606100000063416"),
+        ],
+        "01000000000000144",
+    ),
+    "301000000000000245": FakeNotice(
+        "41.50", [("41.50", EC, "IT60X0542811101000000123456")], "01000000000000245"
+    ),
+    "301000000000000346": FakeNotice(
+        "12.00", [("12.00", EC, "IT60X0542811101000000123456")], "01000000000000346"
+    ),
 }
 
 
@@ -53,11 +60,19 @@ class FakeStation:
         return [soapwire.local(r) for r in self.requests]
 
     def receipts(self) -> list[etree._Element]:
-        return [r.find("receipt") for r in self.requests
-                if soapwire.local(r).startswith("paSendRT")]
+        return [
+            r.find("receipt") for r in self.requests if soapwire.local(r).startswith("paSendRT")
+        ]
 
-    def __call__(self, url: str, action: str, payload: bytes, timeout: float, *,
-                 headers: dict[str, str] | None = None) -> bytes:
+    def __call__(
+        self,
+        url: str,
+        action: str,
+        payload: bytes,
+        timeout: float,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
         self.headers.append(dict(headers or {}))
         if self.down:
             raise ConnectionRefusedError("connection refused")
@@ -88,8 +103,9 @@ class FakeStation:
     def _verify(self, req) -> bytes:
         notice = NOTICES.get(req.findtext("qrCode/noticeNumber"))
         if notice is None:
-            return soapwire.envelope(self._res("paVerifyPaymentNoticeRes", "KO",
-                                               "PAA_PAGAMENTO_SCONOSCIUTO"))
+            return soapwire.envelope(
+                self._res("paVerifyPaymentNoticeRes", "KO", "PAA_PAGAMENTO_SCONOSCIUTO")
+            )
         res = self._res("paVerifyPaymentNoticeRes")
         option = sub(sub(res, "paymentList"), "paymentOptionDescription")
         sub(option, "amount", notice.amount)
@@ -113,8 +129,9 @@ class FakeStation:
         sub(data, "dueDate", "2030-12-31")
         sub(data, "description", "Refezione scolastica")
         sub(data, "companyName", "Comune di Demo")
-        soapwire.subject(data, "debtor", {"type": "F", "id": "VRDLGU75B12F205X",
-                                          "name": "Luigi Verdi"})
+        soapwire.subject(
+            data, "debtor", {"type": "F", "id": "VRDLGU75B12F205X", "name": "Luigi Verdi"}
+        )
         tl = sub(data, "transferList")
         for n, (amount, cf, iban) in enumerate(notice.transfers, 1):
             t = sub(tl, "transfer")

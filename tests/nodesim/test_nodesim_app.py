@@ -15,8 +15,11 @@ from nodesim.app import make_app
 from tests.nodesim.fakestation import EC
 
 ROOT = Path(__file__).resolve().parents[2]
-RETURN = {"returnOkUrl": "https://ente.example/ok", "returnCancelUrl": "https://ente.example/ko",
-          "returnErrorUrl": "https://ente.example/err"}
+RETURN = {
+    "returnOkUrl": "https://ente.example/ok",
+    "returnCancelUrl": "https://ente.example/ko",
+    "returnErrorUrl": "https://ente.example/err",
+}
 NOTICES = ["301000000000000144", "301000000000000245", "301000000000000346"]
 
 
@@ -28,10 +31,21 @@ def sim(make_node):
 
 
 def _cart(numbers, amount=100):
-    return {"paymentNotices": [{"noticeNumber": n, "fiscalCode": EC, "amount": amount,
-                                "companyName": "Comune di Demo", "description": "Mensa"}
-                               for n in numbers],
-            "returnUrls": RETURN, "emailNotice": "payer@example.org", "idCart": "cart-42"}
+    return {
+        "paymentNotices": [
+            {
+                "noticeNumber": n,
+                "fiscalCode": EC,
+                "amount": amount,
+                "companyName": "Comune di Demo",
+                "description": "Mensa",
+            }
+            for n in numbers
+        ],
+        "returnUrls": RETURN,
+        "emailNotice": "payer@example.org",
+        "idCart": "cart-42",
+    }
 
 
 def test_cart_of_three_is_verified_paid_and_sends_the_payer_back_ok(sim):
@@ -68,19 +82,25 @@ def test_cart_cancel_and_error_go_to_their_return_urls(sim):
 def test_out_of_order_fault_sends_cart_receipts_last_first(sim):
     app, _, station = sim
     cart = app.post_json("/checkout/ec/v1/carts", _cart(NOTICES), status=302)
-    app.post(cart.location, {"action": "pay", "offer": "BCITITMM:CP",
-                             "faults": json.dumps({"out_of_order": True})}, status=302)
+    app.post(
+        cart.location,
+        {"action": "pay", "offer": "BCITITMM:CP", "faults": json.dumps({"out_of_order": True})},
+        status=302,
+    )
     assert [r.findtext("noticeNumber") for r in station.receipts()] == NOTICES[::-1]
 
 
-@pytest.mark.parametrize("body, detail", [
-    ({"paymentNotices": [], "returnUrls": RETURN}, "1 to 5"),
-    (_cart(["3010000000000001" + f"{i:02d}" for i in range(6)]), "1 to 5"),
-    (_cart(["12345"]), "18 digits"),
-    (_cart(NOTICES[:1], amount=0), "euro cents"),
-    ({**_cart(NOTICES[:1]), "returnUrls": {}}, "returnOkUrl"),
-    (_cart([NOTICES[0], NOTICES[0]]), "twice"),
-])
+@pytest.mark.parametrize(
+    "body, detail",
+    [
+        ({"paymentNotices": [], "returnUrls": RETURN}, "1 to 5"),
+        (_cart(["3010000000000001" + f"{i:02d}" for i in range(6)]), "1 to 5"),
+        (_cart(["12345"]), "18 digits"),
+        (_cart(NOTICES[:1], amount=0), "euro cents"),
+        ({**_cart(NOTICES[:1]), "returnUrls": {}}, "returnOkUrl"),
+        (_cart([NOTICES[0], NOTICES[0]]), "twice"),
+    ],
+)
 def test_invalid_carts_are_refused_with_the_reason(sim, body, detail):
     app, _, _ = sim
     answer = app.post_json("/checkout/ec/v1/carts", body, status=422)
@@ -90,26 +110,34 @@ def test_invalid_carts_are_refused_with_the_reason(sim, body, detail):
 def test_desk_api_pays_and_deliveries_and_clock_are_visible(sim):
     app, _node, station = sim
     station.send_rt_script = ["timeout"]
-    paid = app.post_json("/psp/pay", {"fiscalCode": EC, "noticeNumber": NOTICES[1],
-                                      "psp": "PTSPITR1", "method": "PO"}).json
+    paid = app.post_json(
+        "/psp/pay",
+        {"fiscalCode": EC, "noticeNumber": NOTICES[1], "psp": "PTSPITR1", "method": "PO"},
+    ).json
     receipt_id = paid["payment"]["receiptId"]
     assert paid["payment"]["fee"] == "2.00" and paid["delivery"]["status"] == "retrying"
     moved = app.post_json("/api/clock", {"days": 1}).json
     assert moved["attemptsMade"] == 1 and len(moved["closedFlows"]) == 1
     listed = app.get("/api/deliveries").json
     assert [d["status"] for d in listed] == ["delivered"]
-    assert [a["result"] for a in app.get(f"/api/deliveries/{receipt_id}").json["attempts"]] \
-        == ["timeout", "ok"]
+    assert [a["result"] for a in app.get(f"/api/deliveries/{receipt_id}").json["attempts"]] == [
+        "timeout",
+        "ok",
+    ]
     flow_id = moved["closedFlows"][0]
     assert app.get(f"/api/flows/{flow_id}.xml").content_type == "application/xml"
     assert "LGPE-RIVERSAMENTO" in app.get("/bank/statement.csv", {"fiscalCode": EC}).text
     assert "camt.053" in app.get("/bank/camt053.xml", {"fiscalCode": EC}).text
-    refused = app.post_json("/psp/pay", {"fiscalCode": EC, "noticeNumber": "3" * 18},
-                            status=422).json
+    refused = app.post_json(
+        "/psp/pay", {"fiscalCode": EC, "noticeNumber": "3" * 18}, status=422
+    ).json
     assert refused["faultCode"] == "PAA_PAGAMENTO_SCONOSCIUTO"
     assert refused["nodeFaultCode"] == "PPT_ERRORE_EMESSO_DA_PAA"
-    assert app.post_json("/psp/pay", {"fiscalCode": EC, "noticeNumber": NOTICES[0],
-                                      "faults": {"nope": 1}}, status=400).json["detail"]
+    assert app.post_json(
+        "/psp/pay",
+        {"fiscalCode": EC, "noticeNumber": NOTICES[0], "faults": {"nope": 1}},
+        status=400,
+    ).json["detail"]
     assert "Sportello PSP" in app.get("/").text
 
 
@@ -123,8 +151,9 @@ def test_default_faults_can_be_set_and_read(sim):
 def test_mounted_in_a_host_pyramid_app_at_sim(pa_for_node_xsd):
     from pyramid.config import Configurator
 
-    config = Configurator(settings={"nodesim.background": "false",
-                                    "nodesim.payhub_url": "http://127.0.0.1:9"})
+    config = Configurator(
+        settings={"nodesim.background": "false", "nodesim.payhub_url": "http://127.0.0.1:9"}
+    )
     config.include("nodesim.pyramid")
     app = TestApp(config.make_wsgi_app())
     assert app.get("/sim/health").json == {"status": "ok"}
@@ -140,22 +169,34 @@ def test_nodesim_never_imports_payhub_code():
     for path in (ROOT / "nodesim").glob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             for name in names:
                 assert name.split(".")[0] not in PAYHUB_PACKAGES, f"{path.name} imports {name}"
-    code = ("import sys, nodesim.app, nodesim.cli, nodesim.pyramid; "
-            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {PAYHUB_PACKAGES!r}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, check=True).stdout
+    code = (
+        "import sys, nodesim.app, nodesim.cli, nodesim.pyramid; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {PAYHUB_PACKAGES!r}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
 def test_cli_help_lists_the_options():
-    out = subprocess.run([sys.executable, "-m", "nodesim", "--help"], capture_output=True,
-                         text=True, cwd=ROOT, check=True).stdout
-    for option in ("--port", "--payhub-url", "--fault", "--sendrt-timeout",
-                   "--retry-max-attempts"):
+    out = subprocess.run(
+        [sys.executable, "-m", "nodesim", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    for option in ("--port", "--payhub-url", "--fault", "--sendrt-timeout", "--retry-max-attempts"):
         assert option in out
 
 

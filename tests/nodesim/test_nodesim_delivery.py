@@ -14,8 +14,9 @@ NOTICE = "301000000000000245"
 
 
 def _pay(node, **faults):
-    return node.deliverer.get(node.pay_notice(EC, NOTICE, faults=faults or None)
-                              ["payment"]["receiptId"])
+    return node.deliverer.get(
+        node.pay_notice(EC, NOTICE, faults=faults or None)["payment"]["receiptId"]
+    )
 
 
 def test_timeouts_errors_and_ko_are_resent_with_growing_backoff_until_ok(make_node, clock):
@@ -31,7 +32,12 @@ def test_timeouts_errors_and_ko_are_resent_with_growing_backoff_until_ok(make_no
         assert node.deliverer.run_due() == 1
     assert delivery.status == "delivered"
     assert [a.result for a in delivery.attempts] == [
-        "timeout", "unreachable", "ko", "bad_response", "ok"]
+        "timeout",
+        "unreachable",
+        "ko",
+        "bad_response",
+        "ok",
+    ]
     assert delivery.attempts[2].fault_code == "PAA_SYSTEM_ERROR"
     # the same bytes every time: one receipt, five identical deliveries
     assert len({r.findtext("receiptId") for r in station.receipts()}) == 1
@@ -78,8 +84,10 @@ def test_duplicate_fault_sends_the_same_receipt_again_after_delivery(make_node):
     delivery = _pay(node, duplicate_receipts=2)
     assert delivery.status == "delivered"
     assert [(a.result, a.fault_code, a.copy) for a in delivery.attempts] == [
-        ("ok", None, False), ("ko", "PAA_RECEIPT_DUPLICATA", True),
-        ("ko", "PAA_RECEIPT_DUPLICATA", True)]
+        ("ok", None, False),
+        ("ko", "PAA_RECEIPT_DUPLICATA", True),
+        ("ko", "PAA_RECEIPT_DUPLICATA", True),
+    ]
 
 
 def test_every_attempt_is_visible_as_json(make_node):

@@ -13,8 +13,11 @@ from tests.nodesim.fakestation import EC
 def test_desk_payment_runs_verify_activate_receipt_with_valid_xml(make_node, version):
     node, station = make_node(version)
     result = node.pay_notice(EC, "301000000000000144", psp_id="BCITITMM", method="CP")
-    suffix = ["paGetPaymentReq", "paSendRTReq"] if version == 1 else [
-        "paGetPaymentV2Request", "paSendRTV2Request"]
+    suffix = (
+        ["paGetPaymentReq", "paSendRTReq"]
+        if version == 1
+        else ["paGetPaymentV2Request", "paSendRTV2Request"]
+    )
     assert station.names() == ["paVerifyPaymentNoticeReq", *suffix]  # each validated by XSD
     assert result["delivery"]["status"] == "delivered"
     receipt = station.receipts()[0]
@@ -27,7 +30,9 @@ def test_desk_payment_runs_verify_activate_receipt_with_valid_xml(make_node, ver
     assert receipt.findtext("debtor/fullName") == "Luigi Verdi"
     assert receipt.findtext("standIn") == "false"
     assert [t.findtext("transferAmount") for t in receipt.findall("transferList/transfer")] == [
-        "20.00", "10.00"]
+        "20.00",
+        "10.00",
+    ]
     assert receipt.findtext("creditorReferenceId") == "01000000000000144"
 
 

@@ -28,8 +28,7 @@ def _paid_day(node):
     node.pay_notice(EC, "301000000000000346", psp_id="PTSPITR1", method="PO")
 
 
-def test_moving_past_midnight_closes_the_day_into_valid_flows_per_psp_and_ec(make_node,
-                                                                             fdr_xsd):
+def test_moving_past_midnight_closes_the_day_into_valid_flows_per_psp_and_ec(make_node, fdr_xsd):
     node, _ = make_node()
     _paid_day(node)
     result = node.advance(dt.timedelta(days=1))
@@ -43,11 +42,14 @@ def test_moving_past_midnight_closes_the_day_into_valid_flows_per_psp_and_ec(mak
     ns = {"p": FDR}
     assert doc.findtext("p:numeroTotalePagamenti", namespaces=ns) == "2"
     assert doc.findtext("p:importoTotalePagamenti", namespaces=ns) == "61.50"
-    indexes = [e.findtext("p:indiceDatiSingoloPagamento", namespaces=ns)
-               for e in doc.findall("p:datiSingoliPagamenti", ns)]
+    indexes = [
+        e.findtext("p:indiceDatiSingoloPagamento", namespaces=ns)
+        for e in doc.findall("p:datiSingoliPagamenti", ns)
+    ]
     assert indexes == ["1", "1"]
-    assert doc.findtext("p:dataRegolamento", namespaces=ns) == (
-        DAY + dt.timedelta(days=1)).isoformat()
+    assert (
+        doc.findtext("p:dataRegolamento", namespaces=ns) == (DAY + dt.timedelta(days=1)).isoformat()
+    )
     other = flows[("BCITITMM", OTHER_EC)]
     assert other.total == Decimal("10.00") and other.entries[0].index == 2
     # closing again changes nothing
@@ -80,14 +82,16 @@ def test_bank_statement_has_one_credit_per_flow_with_the_riversamento_reference(
     assert len(credits) == 2
     rows = list(csv.DictReader(io.StringIO(bank.statement_csv(credits))))
     assert {r["description"] for r in rows} == {
-        f"/PUR/LGPE-RIVERSAMENTO/URI/{c.flow_id}" for c in credits}
+        f"/PUR/LGPE-RIVERSAMENTO/URI/{c.flow_id}" for c in credits
+    }
     assert sorted(r["amount"] for r in rows) == ["12.00", "61.50"]
     camt = etree.fromstring(bank.statement_camt053(credits, credits[0].iban, node.clock.now()))
     ns = {"c": bank.CAMT053}
     entries = camt.findall(".//c:Ntry", ns)
     assert len(entries) == 2
     assert {e.findtext(".//c:Ustrd", namespaces=ns) for e in entries} == {
-        r["description"] for r in rows}
+        r["description"] for r in rows
+    }
     assert {e.findtext("c:CdtDbtInd", namespaces=ns) for e in entries} == {"CRDT"}
     closing = camt.findall(".//c:Bal", ns)[1].findtext("c:Amt", namespaces=ns)
     assert closing == "73.50"
@@ -95,20 +99,29 @@ def test_bank_statement_has_one_credit_per_flow_with_the_riversamento_reference(
 
 def _ask(operation: str, **fields: str) -> bytes:
     req = wrapper(NODE_FOR_PA, operation)
-    for name in ("identificativoIntermediarioPA", "identificativoStazioneIntermediarioPA",
-                 "password", "identificativoDominio", "identificativoPSP",
-                 "identificativoFlusso"):
+    for name in (
+        "identificativoIntermediarioPA",
+        "identificativoStazioneIntermediarioPA",
+        "password",
+        "identificativoDominio",
+        "identificativoPSP",
+        "identificativoFlusso",
+    ):
         if name in fields:
             sub(req, name, fields[name])
     return envelope(req)
 
 
-WHO = {"identificativoIntermediarioPA": "77777777777",
-       "identificativoStazioneIntermediarioPA": "77777777777_01", "password": "password01"}
+WHO = {
+    "identificativoIntermediarioPA": "77777777777",
+    "identificativoStazioneIntermediarioPA": "77777777777_01",
+    "password": "password01",
+}
 
 
 def test_node_for_pa_lists_and_returns_flows_valid_against_the_official_schemas(
-        make_node, node_for_pa_xsd, fdr_xsd):
+    make_node, node_for_pa_xsd, fdr_xsd
+):
     node, _ = make_node()
     _paid_day(node)
     node.advance(dt.timedelta(days=1))
@@ -117,12 +130,21 @@ def test_node_for_pa_lists_and_returns_flows_valid_against_the_official_schemas(
     assert node_for_pa_xsd.validate(body_element(request))
     answer = body_element(service.handle(request))
     assert node_for_pa_xsd.validate(answer), node_for_pa_xsd.error_log.last_error
-    ids = [e.findtext("identificativoFlusso")
-           for e in answer.findall("elencoFlussiRendicontazione/idRendicontazione")]
+    ids = [
+        e.findtext("identificativoFlusso")
+        for e in answer.findall("elencoFlussiRendicontazione/idRendicontazione")
+    ]
     assert answer.findtext("elencoFlussiRendicontazione/totRestituiti") == "2" == str(len(ids))
-    one = body_element(service.handle(_ask("nodoChiediFlussoRendicontazione", **WHO,
-                                           identificativoDominio=EC,
-                                           identificativoFlusso=ids[0])))
+    one = body_element(
+        service.handle(
+            _ask(
+                "nodoChiediFlussoRendicontazione",
+                **WHO,
+                identificativoDominio=EC,
+                identificativoFlusso=ids[0],
+            )
+        )
+    )
     assert node_for_pa_xsd.validate(one), node_for_pa_xsd.error_log.last_error
     flow = etree.fromstring(base64.b64decode(one.findtext("xmlRendicontazione")))
     assert fdr_xsd.validate(flow)
@@ -134,13 +156,18 @@ def test_node_for_pa_faults_are_schema_valid(make_node, node_for_pa_xsd):
     service = NodeForPa(node.ledger, "77777777777", "77777777777_01", password="password01")
     cases = [
         ({**WHO, "password": "wrongpass"}, "PPT_AUTENTICAZIONE"),
-        ({**WHO, "identificativoIntermediarioPA": "11111111111"},
-         "PPT_INTERMEDIARIO_PA_SCONOSCIUTO"),
+        (
+            {**WHO, "identificativoIntermediarioPA": "11111111111"},
+            "PPT_INTERMEDIARIO_PA_SCONOSCIUTO",
+        ),
         ({**WHO, "identificativoFlusso": "nope"}, "PPT_ID_FLUSSO_SCONOSCIUTO"),
     ]
     for fields, code in cases:
-        answer = body_element(service.handle(_ask("nodoChiediFlussoRendicontazione",
-                                                  **{"identificativoFlusso": "x", **fields})))
+        answer = body_element(
+            service.handle(
+                _ask("nodoChiediFlussoRendicontazione", **{"identificativoFlusso": "x", **fields})
+            )
+        )
         assert node_for_pa_xsd.validate(answer), node_for_pa_xsd.error_log.last_error
         assert answer.findtext("fault/faultCode") == code
     garbage = etree.fromstring(service.handle(b"<not-soap/>"))
@@ -165,7 +192,6 @@ def test_bank_statement_camt053_validates_against_the_iso_20022_schema(make_node
     _paid_day(node)
     node.advance(dt.timedelta(days=1))
     credits = [c for c in node.ledger.credits if c.ec == EC]
-    document = etree.fromstring(
-        bank.statement_camt053(credits, credits[0].iban, node.clock.now()))
+    document = etree.fromstring(bank.statement_camt053(credits, credits[0].iban, node.clock.now()))
     schema = _camt053_schema()
     assert schema.validate(document), schema.error_log.last_error

@@ -33,16 +33,22 @@ def build(pa_for_node_xsd):
     def make(auth: tuple[str, str] | None = KEY, version: int = 2, **policy):
         station = FakeStation(pa_for_node_xsd, version)
         station.auth_header = KEY
-        cfg = StationConfig(url="http://station.invalid/soap", primitive_version=version,
-                            auth_header=auth)
-        node = Node(cfg, clock=SimClock(frozen_at=START), client=StationClient(cfg, station),
-                    standin=StandInPolicy(**policy))
+        cfg = StationConfig(
+            url="http://station.invalid/soap", primitive_version=version, auth_header=auth
+        )
+        node = Node(
+            cfg,
+            clock=SimClock(frozen_at=START),
+            client=StationClient(cfg, station),
+            standin=StandInPolicy(**policy),
+        )
         return node, station
 
     return make
 
 
 # the subscription key -----------------------------------------------------------------------
+
 
 def test_every_call_to_the_station_carries_the_configured_header(build):
     node, station = build()
@@ -62,9 +68,15 @@ def test_without_the_header_the_station_refuses_with_403_and_nothing_is_paid(bui
     assert answer.http_status == 403
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Ocp-Apim-Subscription-Key: abc:def", ("Ocp-Apim-Subscription-Key", "abc:def")),
-    ("  X-Key :  v  ", ("X-Key", "v")), ("", None), (None, None)])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Ocp-Apim-Subscription-Key: abc:def", ("Ocp-Apim-Subscription-Key", "abc:def")),
+        ("  X-Key :  v  ", ("X-Key", "v")),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_header_setting_is_name_colon_value(text, expected):
     assert parse_header(text) == expected
 
@@ -85,10 +97,19 @@ def test_settings_and_cli_environment_give_the_header_and_the_standin_policy(mon
         config.standin_policy({"nodesim.standin_exit_successes": "0"})
     served = {}
     monkeypatch.setattr("waitress.serve", lambda app, **kw: served.update(app=app))
-    result = CliRunner().invoke(cli.main, [
-        "--standin-probe-seconds", "60", "--standin-exit-successes", "1",
-        "--standin-after-failures", "4", "--standin-probe-codes"],
-        env={"NODESIM_STATION_AUTH_HEADER": "Ocp-Apim-Subscription-Key: from-env"})
+    result = CliRunner().invoke(
+        cli.main,
+        [
+            "--standin-probe-seconds",
+            "60",
+            "--standin-exit-successes",
+            "1",
+            "--standin-after-failures",
+            "4",
+            "--standin-probe-codes",
+        ],
+        env={"NODESIM_STATION_AUTH_HEADER": "Ocp-Apim-Subscription-Key: from-env"},
+    )
     assert result.exit_code == 0, result.output
     assert "with header Ocp-Apim-Subscription-Key" in result.output
     assert "from-env" not in result.output  # the secret is not echoed
@@ -102,13 +123,17 @@ def test_settings_and_cli_environment_give_the_header_and_the_standin_policy(mon
 
 # the Stand-In manager -------------------------------------------------------------------------
 
+
 def test_probe_is_the_stand_in_managers_verify_with_literal_placeholders(build):
     node, station = build()
     probe = node.standin.probe()
     [req] = station.requests  # valid against paForNode.xsd (the fake checks it)
     assert req.tag == "{http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd}paVerifyPaymentNoticeReq"
     assert [(c.tag, c.text) for c in req][:3] == [
-        ("idPA", PROBE_EC), ("idBrokerPA", "{idBrokerPA}"), ("idStation", "{idStation}")]
+        ("idPA", PROBE_EC),
+        ("idBrokerPA", "{idBrokerPA}"),
+        ("idStation", "{idStation}"),
+    ]
     assert req.findtext("qrCode/fiscalCode") == PROBE_EC
     assert req.findtext("qrCode/noticeNumber") == PROBE_NOTICE
     assert probe.success and probe.http_status == 200
@@ -134,8 +159,13 @@ def test_success_needs_http_2xx_and_sconosciuto(build, monkeypatch):
     station.auth_header = KEY
     assert node.standin.probe().success is True
     # an OK answer (the station found a notice 000...0) or a KO with another code: no success
-    monkeypatch.setattr(station, "_verify", lambda req: soapwire.envelope(station._res(
-        "paVerifyPaymentNoticeRes", "KO", "PAA_ID_DOMINIO_ERRATO")))
+    monkeypatch.setattr(
+        station,
+        "_verify",
+        lambda req: soapwire.envelope(
+            station._res("paVerifyPaymentNoticeRes", "KO", "PAA_ID_DOMINIO_ERRATO")
+        ),
+    )
     failed = node.standin.probe()
     assert failed.success is False and failed.fault_code == "PAA_ID_DOMINIO_ERRATO"
     station.down = True
@@ -241,14 +271,17 @@ def test_stand_in_over_http_state_switch_and_probe(build):
 
 # receipts as pagoPA sends them today -----------------------------------------------------------
 
+
 @pytest.mark.parametrize("version", [1, 2])
-def test_newer_elements_fault_puts_elements_the_xsd_lacks_in_the_receipt(build, version,
-                                                                         pa_for_node_xsd):
+def test_newer_elements_fault_puts_elements_the_xsd_lacks_in_the_receipt(
+    build, version, pa_for_node_xsd
+):
     node, station = build(version=version)
     station.tolerant = True
     node.pay_notice(EC, "301000000000000144", faults={"newer_elements": True})
-    [request] = [r for r in station.requests if r.tag.endswith(("paSendRTV2Request",
-                                                                 "paSendRTReq"))]
+    [request] = [
+        r for r in station.requests if r.tag.endswith(("paSendRTV2Request", "paSendRTReq"))
+    ]
     receipt = request.find("receipt")
     names = [c.tag for c in receipt]
     assert names[names.index("description") + 1] == "paymentNote"
@@ -281,8 +314,9 @@ def test_receipt_through_another_station_of_the_same_broker(build):
 def test_new_faults_from_settings_and_requests():
     from nodesim.faults import Faults
 
-    faults = Faults.from_settings({"nodesim.fault.receipt_station": "77777777777_02",
-                                   "nodesim.fault.newer_elements": "true"})
+    faults = Faults.from_settings(
+        {"nodesim.fault.receipt_station": "77777777777_02", "nodesim.fault.newer_elements": "true"}
+    )
     assert faults.receipt_station == "77777777777_02" and faults.newer_elements is True
     assert dataclasses.replace(faults).merged({"receipt_station": ""}).receipt_station is None
 
@@ -298,8 +332,9 @@ def test_over_http_the_header_is_sent_and_the_status_read(pa_for_node_xsd):
             self.rfile.read(int(self.headers["Content-Length"]))
             seen.append(self.headers.get(KEY[0]))
             ok = self.headers.get(KEY[0]) == KEY[1]
-            body = FakeStation(pa_for_node_xsd)._verify(soapwire.body_element(
-                soapwire.envelope(_probe_element())))
+            body = FakeStation(pa_for_node_xsd)._verify(
+                soapwire.body_element(soapwire.envelope(_probe_element()))
+            )
             self.send_response(200 if ok else 403)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

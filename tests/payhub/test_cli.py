@@ -20,8 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _ini(tmp_path: Path) -> Path:
     ini = tmp_path / "demo.ini"
-    ini.write_text((ROOT / "development.ini").read_text().replace(
-        "sqlite:///var/payhub.sqlite", f"sqlite:///{tmp_path / 'var' / 'demo.sqlite'}"))
+    ini.write_text(
+        (ROOT / "development.ini")
+        .read_text()
+        .replace("sqlite:///var/payhub.sqlite", f"sqlite:///{tmp_path / 'var' / 'demo.sqlite'}")
+    )
     return ini
 
 
@@ -55,8 +58,12 @@ def test_serve_answers_health_with_the_embedded_worker(tmp_path):
     assert runner.invoke(main, ["-c", str(ini), "migrate"]).exit_code == 0
     port = _free_port()
     env = {**os.environ, "PAYHUB_CONFIG": str(ini)}
-    proc = subprocess.Popen([sys.executable, "-m", "payhub.cli", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "payhub.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:

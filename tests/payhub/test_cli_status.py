@@ -19,16 +19,19 @@ pytestmark = pytest.mark.pg
 
 
 def _ini(tmp_path: Path, url: str, **settings: str) -> str:
-    values = {"sqlalchemy.url": url, "payhub.broker": "stub", "payhub.log_level": "WARNING",
-              **settings}
+    values = {
+        "sqlalchemy.url": url,
+        "payhub.broker": "stub",
+        "payhub.log_level": "WARNING",
+        **settings,
+    }
     lines = [f"{k} = {v}" for k, v in values.items()]
     ini = tmp_path / "status.ini"
     ini.write_text("[app:main]\nuse = call:payhub.app:main\n" + "\n".join(lines) + "\n")
     return str(ini)
 
 
-def test_status_prints_the_backlog_and_says_degraded_when_old(tmp_path, pg_url,
-                                                              committed_factory):
+def test_status_prints_the_backlog_and_says_degraded_when_old(tmp_path, pg_url, committed_factory):
     ini = _ini(tmp_path, pg_url)
     quiet = CliRunner().invoke(main, ["-c", ini, "status"])
     assert quiet.exit_code == 0, quiet.output
@@ -38,16 +41,26 @@ def test_status_prints_the_backlog_and_says_degraded_when_old(tmp_path, pg_url,
     with committed_factory.begin() as session:
         row = outbox.enqueue(session, "noop")
     with committed_factory.begin() as session:
-        session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == row.id)
-                        .values(created_at=utcnow() - dt.timedelta(hours=1)))
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == row.id)
+            .values(created_at=utcnow() - dt.timedelta(hours=1))
+        )
     busy = CliRunner().invoke(main, ["-c", ini, "status"])
     assert "outbox     1 open, oldest 3600 s" in busy.output
     assert "health     degraded: oldest outbox message 3600 s old > 300 s" in busy.output
 
 
 def test_status_json_counts_the_redis_queues(tmp_path, pg_url, redis_url, committed_factory):
-    ini = _ini(tmp_path, pg_url, **{"payhub.broker": "redis", "payhub.redis_url": redis_url,
-                                    "payhub.redis_namespace": "status-test"})
+    ini = _ini(
+        tmp_path,
+        pg_url,
+        **{
+            "payhub.broker": "redis",
+            "payhub.redis_url": redis_url,
+            "payhub.redis_namespace": "status-test",
+        },
+    )
     result = CliRunner().invoke(main, ["-c", ini, "status", "--json"])
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
@@ -56,8 +69,9 @@ def test_status_json_counts_the_redis_queues(tmp_path, pg_url, redis_url, commit
     assert set(figures) >= {"deliveries", "receipts_per_minute", "station"}
 
 
-def test_status_lists_dead_outbox_messages_apart_from_the_backlog(tmp_path, pg_url,
-                                                                  committed_factory):
+def test_status_lists_dead_outbox_messages_apart_from_the_backlog(
+    tmp_path, pg_url, committed_factory
+):
     with committed_factory.begin() as session:
         row = outbox.enqueue(session, "noop")
     with committed_factory.begin() as session:

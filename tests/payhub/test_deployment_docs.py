@@ -10,8 +10,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("hub", "soap", "web", "actors", "sla_monitor", "payhub")
 # names that are not settings: prefixes built at run time, loggers, module paths, i18n domains
-NOT_SETTINGS = {"payhub.node_", "payhub.cli", "payhub.worker_boot", "payhub.pot", "payhub.css",
-                "payhub.request", "payhub.session", "payhub.sqlite", "payhub.ops", "payhub.app"}
+NOT_SETTINGS = {
+    "payhub.node_",
+    "payhub.cli",
+    "payhub.worker_boot",
+    "payhub.pot",
+    "payhub.css",
+    "payhub.request",
+    "payhub.session",
+    "payhub.sqlite",
+    "payhub.ops",
+    "payhub.app",
+}
 
 
 def settings_read_by_the_code() -> set[str]:
@@ -32,9 +42,15 @@ def test_production_ini_sets_what_a_deployment_needs():
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(ROOT / "production.ini")
     app = parser["app:main"]
-    for key in ("payhub.session_secret", "payhub.ops_secret", "payhub.bulk_load_dir",
-                "payhub.notice_batch_dir", "payhub.metrics_allowed_networks",
-                "payhub.soap_allowed_networks", "payhub.soap_auth_header"):
+    for key in (
+        "payhub.session_secret",
+        "payhub.ops_secret",
+        "payhub.bulk_load_dir",
+        "payhub.notice_batch_dir",
+        "payhub.metrics_allowed_networks",
+        "payhub.soap_allowed_networks",
+        "payhub.soap_auth_header",
+    ):
         assert key in app, key
     assert app["payhub.require_secrets"] == "true" and app["payhub.broker"] == "redis"
     assert parser["server:main"]["use"] == "egg:gunicorn#main"
@@ -43,8 +59,11 @@ def test_production_ini_sets_what_a_deployment_needs():
 def test_every_long_running_unit_restarts_always():
     units = sorted((ROOT / "deploy" / "systemd").glob("payhub-*.service"))
     long_running = [u for u in units if "Type=oneshot" not in u.read_text()]
-    assert {u.name for u in long_running} == {"payhub-web.service", "payhub-worker@.service",
-                                              "payhub-scheduler.service"}
+    assert {u.name for u in long_running} == {
+        "payhub-web.service",
+        "payhub-worker@.service",
+        "payhub-scheduler.service",
+    }
     for unit in long_running:
         assert "Restart=always" in unit.read_text(), unit.name
     procfile = (ROOT / "Procfile").read_text()

@@ -36,8 +36,13 @@ def test_production_ini_as_shipped_is_refused_naming_both_secrets():
 
 def test_the_app_factory_refuses_a_placeholder_before_starting(sqlite_engine):
     with pytest.raises(SettingsError, match=r"payhub\.ops_secret is a CHANGE-ME placeholder"):
-        configure({"sqlalchemy.url": sqlite_engine.url.render_as_string(False),
-                   "payhub.embedded_worker": "false", "payhub.ops_secret": "CHANGE-ME"})
+        configure(
+            {
+                "sqlalchemy.url": sqlite_engine.url.render_as_string(False),
+                "payhub.embedded_worker": "false",
+                "payhub.ops_secret": "CHANGE-ME",
+            }
+        )
 
 
 def test_secrets_from_the_environment_are_accepted():
@@ -54,6 +59,7 @@ def test_required_secrets_must_be_present_and_long():
 
 # -- a private CA for outgoing TLS ------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def private_ca(tmp_path_factory) -> dict[str, Path]:
     """A throwaway CA and a certificate for 127.0.0.1 signed by it (openssl)."""
@@ -62,13 +68,51 @@ def private_ca(tmp_path_factory) -> dict[str, Path]:
     def run(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=payhub test CA")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
-        "-subj", "/CN=127.0.0.1")
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=payhub test CA",
+    )
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    )
     (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    )
     return {"ca": d / "ca.pem", "cert": d / "srv.pem", "key": d / "srv.key"}
 
 
@@ -114,7 +158,7 @@ def test_the_ca_setting_reaches_webhook_deliveries(https_server, private_ca, res
 
     broker_mod.setup({"payhub.broker": "stub"}, sessionmaker())  # the actors' broker
     from actors.webhooks import post
-    from hub.webhooks import SignedRequest
+    from hub.notify.webhooks import SignedRequest
 
     http.configure({"payhub.outgoing_ca_bundle": str(private_ca["ca"])})
     bundle = Path(http.verify())
@@ -141,8 +185,9 @@ class _Cart:
 
 
 def test_ca_only_trusts_the_private_bundle_alone(private_ca):
-    value = http.verify_setting({"payhub.outgoing_ca_bundle": str(private_ca["ca"]),
-                                 "payhub.outgoing_ca_only": "true"})
+    value = http.verify_setting(
+        {"payhub.outgoing_ca_bundle": str(private_ca["ca"]), "payhub.outgoing_ca_only": "true"}
+    )
     assert value == str(private_ca["ca"])
 
 

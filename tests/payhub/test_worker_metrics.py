@@ -42,18 +42,41 @@ def test_the_middleware_is_added_only_to_a_redis_broker_with_a_port(redis_url):
 def test_payhub_worker_serves_dramatiq_metrics_on_its_port(tmp_path: Path, pg_url, redis_url):
     port = _free_port()
     ini = tmp_path / "worker.ini"
-    ini.write_text("[app:main]\nuse = call:payhub.app:main\n"
-                   f"sqlalchemy.url = {pg_url}\npayhub.broker = redis\n"
-                   f"payhub.redis_url = {redis_url}\npayhub.redis_namespace = wm-test\n"
-                   f"payhub.worker_metrics_port = {port}\npayhub.log_level = WARNING\n")
+    ini.write_text(
+        "[app:main]\nuse = call:payhub.app:main\n"
+        f"sqlalchemy.url = {pg_url}\npayhub.broker = redis\n"
+        f"payhub.redis_url = {redis_url}\npayhub.redis_namespace = wm-test\n"
+        f"payhub.worker_metrics_port = {port}\npayhub.log_level = WARNING\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("dramatiq_prom")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "payhub.cli", "-c", str(ini), "worker", "--processes", "1",
-         "--threads", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "payhub.cli",
+            "-c",
+            str(ini),
+            "worker",
+            "--processes",
+            "1",
+            "--threads",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     sender = RedisBroker(url=redis_url, namespace="wm-test")
-    sender.enqueue(dramatiq.Message(queue_name="default", actor_name="expire_lapsed_activations",
-                                    args=(), kwargs={}, options={}))
+    sender.enqueue(
+        dramatiq.Message(
+            queue_name="default",
+            actor_name="expire_lapsed_activations",
+            args=(),
+            kwargs={},
+            options={},
+        )
+    )
     sender.close()
     try:
         deadline = time.monotonic() + 40
@@ -65,8 +88,11 @@ def test_payhub_worker_serves_dramatiq_metrics_on_its_port(tmp_path: Path, pg_ur
                     break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError(proc.stderr.read().decode()[-2000:]
-                                         if proc.poll() is not None else "no metrics") from None
+                    raise AssertionError(
+                        proc.stderr.read().decode()[-2000:]
+                        if proc.poll() is not None
+                        else "no metrics"
+                    ) from None
             time.sleep(0.3)
         assert "dramatiq_messages_total" in text
     finally:

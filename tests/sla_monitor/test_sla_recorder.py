@@ -43,8 +43,7 @@ def test_a_bucket_counts_answers_over_two_seconds_and_fills_its_histogram():
 
 
 @pytest.mark.pg
-def test_finished_minutes_are_written_and_a_late_answer_is_added_to_its_row(
-        committed_factory):
+def test_finished_minutes_are_written_and_a_late_answer_is_added_to_its_row(committed_factory):
     clock = FakeClock(T0 + dt.timedelta(seconds=59))
     recorder = ResponseRecorder(committed_factory, flush_seconds=0, clock=clock, source="a:1")
     recorder.record("paGetPaymentV2", 0.1)
@@ -151,7 +150,8 @@ def judge(factory, at: dt.datetime) -> list[SlaBreach]:
 
 @pytest.mark.pg
 def test_a_slow_minute_opens_one_breach_within_five_minutes_and_recovery_closes_it(
-        committed_factory):
+    committed_factory,
+):
     for m in range(-10, 0):
         traffic(committed_factory, T0 + dt.timedelta(minutes=m), fast=100, slow=0)
     traffic(committed_factory, T0, fast=80, slow=20)  # the slowness starts: 80 % in 2 s
@@ -194,10 +194,14 @@ def test_too_few_answers_are_not_judged(committed_factory):
 @pytest.mark.pg
 def test_each_operation_is_judged_on_its_own(committed_factory):
     for m in range(5):
-        traffic(committed_factory, T0 + dt.timedelta(minutes=m), fast=100, slow=0,
-                op="paVerifyPaymentNotice")
-        traffic(committed_factory, T0 + dt.timedelta(minutes=m), fast=10, slow=10,
-                op="paSendRTV2")
+        traffic(
+            committed_factory,
+            T0 + dt.timedelta(minutes=m),
+            fast=100,
+            slow=0,
+            op="paVerifyPaymentNotice",
+        )
+        traffic(committed_factory, T0 + dt.timedelta(minutes=m), fast=10, slow=10, op="paSendRTV2")
     at = T0 + dt.timedelta(minutes=5, seconds=20)
     [breach] = judge(committed_factory, at)
     assert breach.operation == "paSendRTV2" and breach.share == 0.5
@@ -211,8 +215,14 @@ def test_the_actor_judges_with_the_brokers_settings(committed_factory, monkeypat
     from actors import broker as broker_mod
     from sla_monitor import actors as sla_actors
 
-    broker = broker_mod.setup({"payhub.broker": "stub", "payhub.embedded_worker": "false",
-                               "payhub.sla_min_requests": "5"}, committed_factory)
+    broker = broker_mod.setup(
+        {
+            "payhub.broker": "stub",
+            "payhub.embedded_worker": "false",
+            "payhub.sla_min_requests": "5",
+        },
+        committed_factory,
+    )
     now = dt.datetime.now(dt.UTC).replace(second=30, microsecond=0)
     monkeypatch.setattr(sla_actors, "utcnow", lambda: now)
     traffic(committed_factory, now - dt.timedelta(minutes=2), fast=3, slow=3)
@@ -235,13 +245,18 @@ def test_the_scheduler_judges_every_minute_and_probes_only_when_told_where():
     from actors.scheduler import add_jobs
 
     def jobs(settings):
-        return {j.id: j for j in add_jobs(BackgroundScheduler(), None, None,
-                                          settings).get_jobs()}
+        return {j.id: j for j in add_jobs(BackgroundScheduler(), None, None, settings).get_jobs()}
 
     assert "sla_evaluate_breaches" in jobs({})
     assert "sla_probe_station" not in jobs({})
-    probing = jobs({"payhub.sla_probe_notice": "1 2 3 4", "payhub.sla_probe_url": "http://x/",
-                    "payhub.sla_probe_seconds": "30"})
+    probing = jobs(
+        {
+            "payhub.sla_probe_notice": "1 2 3 4",
+            "payhub.sla_probe_url": "http://x/",
+            "payhub.sla_probe_seconds": "30",
+        }
+    )
     assert probing["sla_probe_station"].trigger.interval == dt.timedelta(seconds=30)
-    assert "sla_probe_station" not in jobs({"payhub.sla_probe_health_url": "http://x/health",
-                                            "payhub.sla_probe_seconds": "0"})
+    assert "sla_probe_station" not in jobs(
+        {"payhub.sla_probe_health_url": "http://x/health", "payhub.sla_probe_seconds": "0"}
+    )

@@ -28,10 +28,13 @@ Q2 = period_bounds("2025-Q2")
 
 def test_quadrimestres_are_four_months_of_italian_time():
     start, end = period_bounds("2025-q3")
-    assert start == dt.datetime(2025, 9, 1, tzinfo=ROME) and end == dt.datetime(2026, 1, 1,
-                                                                               tzinfo=ROME)
-    assert period_bounds("2025-Q2") == (dt.datetime(2025, 5, 1, tzinfo=ROME),
-                                        dt.datetime(2025, 9, 1, tzinfo=ROME))
+    assert start == dt.datetime(2025, 9, 1, tzinfo=ROME) and end == dt.datetime(
+        2026, 1, 1, tzinfo=ROME
+    )
+    assert period_bounds("2025-Q2") == (
+        dt.datetime(2025, 5, 1, tzinfo=ROME),
+        dt.datetime(2025, 9, 1, tzinfo=ROME),
+    )
     assert start.utcoffset() == dt.timedelta(0)  # stored as UTC: 31 Aug 22:00Z
     with pytest.raises(ValueError):
         period_bounds("2025-Q4")
@@ -46,31 +49,73 @@ def test_p99_is_the_upper_bound_of_its_bucket_capped_at_the_slowest_answer():
     assert p99_from_histogram([0] * 10, 0.0) is None
 
 
-def minute(at: dt.datetime, op: str, count: int, over: int, hist: list[int], mx: float,
-           source: str = "web:1") -> SlaMinute:
-    return SlaMinute(minute=at, operation=op, source=source, count=count, over_threshold=over,
-                     total_seconds=0.05 * count, max_seconds=mx, histogram=hist)
+def minute(
+    at: dt.datetime,
+    op: str,
+    count: int,
+    over: int,
+    hist: list[int],
+    mx: float,
+    source: str = "web:1",
+) -> SlaMinute:
+    return SlaMinute(
+        minute=at,
+        operation=op,
+        source=source,
+        count=count,
+        over_threshold=over,
+        total_seconds=0.05 * count,
+        max_seconds=mx,
+        histogram=hist,
+    )
 
 
 def fill(session: Session) -> None:
     t = dt.datetime(2025, 6, 10, 9, 0, tzinfo=dt.UTC)
-    session.add_all([
-        minute(t, "paVerifyPaymentNotice", 600, 0, [600] + [0] * 9, 0.02),
-        minute(t, "paVerifyPaymentNotice", 400, 0, [396, 4] + [0] * 8, 0.04, "web:2"),
-        minute(t, "paSendRTV2", 100, 3, [90, 0, 0, 0, 0, 0, 7, 3, 0, 0], 3.5),
-        # outside the period: not counted
-        minute(dt.datetime(2025, 9, 1, tzinfo=dt.UTC), "paSendRTV2", 5, 5, [0] * 7 + [5, 0, 0],
-               4.0),
-    ])
+    session.add_all(
+        [
+            minute(t, "paVerifyPaymentNotice", 600, 0, [600] + [0] * 9, 0.02),
+            minute(t, "paVerifyPaymentNotice", 400, 0, [396, 4] + [0] * 8, 0.04, "web:2"),
+            minute(t, "paSendRTV2", 100, 3, [90, 0, 0, 0, 0, 0, 7, 3, 0, 0], 3.5),
+            # outside the period: not counted
+            minute(
+                dt.datetime(2025, 9, 1, tzinfo=dt.UTC), "paSendRTV2", 5, 5, [0] * 7 + [5, 0, 0], 4.0
+            ),
+        ]
+    )
     for i in range(100):
-        session.add(SlaProbe(at=t + dt.timedelta(minutes=i), target="verify", ok=i != 7,
-                             ms=12.0, error=None if i != 7 else "Timeout"))
-    session.add(SlaBreach(operation="paSendRTV2", window_start=t, window_end=t, requests=100,
-                          share=0.9, worst_share=0.85, opened_at=t,
-                          closed_at=t + dt.timedelta(minutes=42)))
-    session.add(SlaBreach(operation="paVerifyPaymentNotice", window_start=t, window_end=t,
-                          requests=50, share=0.96, worst_share=0.96,
-                          opened_at=dt.datetime(2025, 8, 31, 21, 0, tzinfo=dt.UTC)))
+        session.add(
+            SlaProbe(
+                at=t + dt.timedelta(minutes=i),
+                target="verify",
+                ok=i != 7,
+                ms=12.0,
+                error=None if i != 7 else "Timeout",
+            )
+        )
+    session.add(
+        SlaBreach(
+            operation="paSendRTV2",
+            window_start=t,
+            window_end=t,
+            requests=100,
+            share=0.9,
+            worst_share=0.85,
+            opened_at=t,
+            closed_at=t + dt.timedelta(minutes=42),
+        )
+    )
+    session.add(
+        SlaBreach(
+            operation="paVerifyPaymentNotice",
+            window_start=t,
+            window_end=t,
+            requests=50,
+            share=0.96,
+            worst_share=0.96,
+            opened_at=dt.datetime(2025, 8, 31, 21, 0, tzinfo=dt.UTC),
+        )
+    )
     policy = tickets.TicketPolicy.from_settings({})
     monday = dt.datetime(2025, 6, 9, 9, 0, tzinfo=ROME)
     fast = tickets.open_ticket(session, policy, "receipts missing", "high", monday)
@@ -93,18 +138,32 @@ def test_the_report_adds_up_processes_probes_breaches_and_tickets(db):
     assert (send.requests, send.share_within_2s, send.p99_seconds) == (100, 0.97, 3.5)
     # the open breach runs to the end of the period (31 Aug 22:00Z): one hour
     assert [(b.operation, b.minutes, b.closed_at is None) for b in built.breaches] == [
-        ("paSendRTV2", 42.0, False), ("paVerifyPaymentNotice", 60.0, True)]
+        ("paSendRTV2", 42.0, False),
+        ("paVerifyPaymentNotice", 60.0, True),
+    ]
     assert built.tickets == {
-        "high": {"opened": 2, "responded": 2, "responded_in_target": 1, "resolved": 1,
-                 "resolved_in_target": 1, "open": 1},
-        "low": {"opened": 1, "responded": 0, "responded_in_target": 0, "resolved": 0,
-                "resolved_in_target": 0, "open": 1}}
+        "high": {
+            "opened": 2,
+            "responded": 2,
+            "responded_in_target": 1,
+            "resolved": 1,
+            "resolved_in_target": 1,
+            "open": 1,
+        },
+        "low": {
+            "opened": 1,
+            "responded": 0,
+            "responded_in_target": 0,
+            "resolved": 0,
+            "resolved_in_target": 0,
+            "open": 1,
+        },
+    }
 
     text = report.render(built, "text")
     assert "verify   99.000 %  (99 of 100 ok)" in text and "Breaches: 2" in text
     assert "97.00 % within 2 s  p99 ≤ 3500 ms" in text
-    assert json.loads(report.render(built, "json"))["operations"][0]["operation"] == \
-        "paSendRTV2"
+    assert json.loads(report.render(built, "json"))["operations"][0]["operation"] == "paSendRTV2"
     rows = list(csv.reader(io.StringIO(report.render(built, "csv"))))
     assert rows[0] == ["section", "item", "metric", "value"]
     assert ["operation", "paSendRTV2", "share_within_2s", "0.97"] in rows
@@ -133,8 +192,9 @@ def test_a_ticket_clock_runs_in_business_hours_only():
 def sqlite_ini(tmp_path: Path) -> tuple[Path, sa.Engine]:
     url = f"sqlite:///{tmp_path / 'sla.sqlite'}"
     ini = tmp_path / "sla.ini"
-    ini.write_text((ROOT / "development.ini").read_text().replace(
-        "sqlite:///var/payhub.sqlite", url))
+    ini.write_text(
+        (ROOT / "development.ini").read_text().replace("sqlite:///var/payhub.sqlite", url)
+    )
     engine = make_engine(url)
     upgrade(engine)
     yield ini, engine

@@ -15,9 +15,14 @@ from tests.soap import soapcheck
 
 
 def app_settings(pg_url: str, **extra: str) -> dict[str, str]:
-    return {"sqlalchemy.url": pg_url, "payhub.broker": "stub",
-            "payhub.embedded_worker": "false", "payhub.log_level": "WARNING",
-            "payhub.soap_station_cache_seconds": "0", **extra}
+    return {
+        "sqlalchemy.url": pg_url,
+        "payhub.broker": "stub",
+        "payhub.embedded_worker": "false",
+        "payhub.log_level": "WARNING",
+        "payhub.soap_station_cache_seconds": "0",
+        **extra,
+    }
 
 
 def build_app(pg_url: str, **extra: str):

@@ -40,5 +40,6 @@ def check_response(payload: bytes, xsd: etree.XMLSchema) -> etree._Element:
         total = sum(Decimal(t.findtext("transferAmount")) for t in transfers)
         assert total == Decimal(data.findtext("paymentAmount")), "transfers != paymentAmount"
         assert [int(t.findtext("idTransfer")) for t in transfers] == list(
-            range(1, len(transfers) + 1)), "idTransfer must run 1..n"
+            range(1, len(transfers) + 1)
+        ), "idTransfer must run 1..n"
     return res

@@ -24,27 +24,42 @@ ALLOWED = "10.0.0.0/8, 192.168.7.0/24 ,2001:db8::/32"
 
 def call(app, body: bytes, *, addr: str | None = "10.20.30.40", headers=None, action=None):
     environ = {"REMOTE_ADDR": addr} if addr is not None else {}
-    return app.post(PATH, body, expect_errors=True, extra_environ=environ, headers={
-        "Content-Type": "text/xml; charset=utf-8", **({"SOAPAction": action} if action else {}),
-        **(headers or {})})
+    return app.post(
+        PATH,
+        body,
+        expect_errors=True,
+        extra_environ=environ,
+        headers={
+            "Content-Type": "text/xml; charset=utf-8",
+            **({"SOAPAction": action} if action else {}),
+            **(headers or {}),
+        },
+    )
 
 
 def state(factory) -> dict[str, object]:
     """Everything a paGetPayment or paSendRT could write."""
     with factory() as s:
+
         def count(model):
             return s.scalar(sa.select(sa.func.count()).select_from(model))
 
-        return {"receipts": count(Receipt), "attempts": count(PaymentAttempt),
-                "transitions": count(StateTransition), "anomalies": count(Anomaly),
-                "options": sorted(s.execute(sa.select(PaymentOption.notice_number,
-                                                      PaymentOption.status)).all())}
+        return {
+            "receipts": count(Receipt),
+            "attempts": count(PaymentAttempt),
+            "transitions": count(StateTransition),
+            "anomalies": count(Anomaly),
+            "options": sorted(
+                s.execute(sa.select(PaymentOption.notice_number, PaymentOption.status)).all()
+            ),
+        }
 
 
 def sanp_status(factory) -> str:
     with factory() as s:
-        return s.scalars(sa.select(PaymentOption.status)
-                         .where(PaymentOption.notice_number == SANP)).one()
+        return s.scalars(
+            sa.select(PaymentOption.status).where(PaymentOption.notice_number == SANP)
+        ).one()
 
 
 def assert_refused(res) -> None:
@@ -82,10 +97,12 @@ def test_an_address_in_an_allowed_network_passes(make_app, seeded, addr):
     assert sanp_status(seeded) == "in_progress"
 
 
-@pytest.mark.parametrize("addr", ["11.0.0.1", "192.168.8.1", "127.0.0.1", "2001:db9::1", "",
-                                  "not-an-address"])
+@pytest.mark.parametrize(
+    "addr", ["11.0.0.1", "192.168.8.1", "127.0.0.1", "2001:db9::1", "", "not-an-address"]
+)
 def test_an_address_outside_the_allowed_networks_is_refused_and_nothing_is_written(
-        make_app, seeded, addr):
+    make_app, seeded, addr
+):
     app = make_app(**{NETWORKS: ALLOWED})
     before = state(seeded)
     assert_refused(call(app, get_payment_req(), addr=addr, action="paGetPaymentV2"))
@@ -108,33 +125,43 @@ def test_x_forwarded_for_does_not_get_a_caller_in(make_app, seeded):
     """Only the peer address counts (the README: allow-list the proxy's address)."""
     app = make_app(**{NETWORKS: ALLOWED})
     before = state(seeded)
-    res = call(app, get_payment_req(), addr="198.51.100.4",
-               headers={"X-Forwarded-For": "10.0.0.1", "X-Real-IP": "10.0.0.1",
-                        "Forwarded": "for=10.0.0.1"})
+    res = call(
+        app,
+        get_payment_req(),
+        addr="198.51.100.4",
+        headers={
+            "X-Forwarded-For": "10.0.0.1",
+            "X-Real-IP": "10.0.0.1",
+            "Forwarded": "for=10.0.0.1",
+        },
+    )
     assert_refused(res)
     assert state(seeded) == before
 
 
 def test_the_wsdl_is_refused_to_other_networks_too(make_app):
     app = make_app(**{NETWORKS: ALLOWED})
-    res = app.get(PATH + "?wsdl", expect_errors=True,
-                  extra_environ={"REMOTE_ADDR": "198.51.100.4"})
+    res = app.get(PATH + "?wsdl", expect_errors=True, extra_environ={"REMOTE_ADDR": "198.51.100.4"})
     assert_refused(res)
     ok = app.get(PATH + "?wsdl", extra_environ={"REMOTE_ADDR": "10.0.0.1"})
     assert b"paForNode" in ok.body
 
 
 # -- shared-secret header ----------------------------------------------------------------------
-@pytest.mark.parametrize("headers", [
-    {},
-    {HEADER: ""},
-    {HEADER: "wrong"},
-    {HEADER: SECRET.upper()},
-    {HEADER: SECRET + "x"},
-    {HEADER: SECRET[:-1]},
-    {"X-Other-Header": SECRET},
-    {"Authorization": SECRET},
-], ids=["missing", "empty", "wrong", "case", "longer", "shorter", "other-name", "authz"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {HEADER: ""},
+        {HEADER: "wrong"},
+        {HEADER: SECRET.upper()},
+        {HEADER: SECRET + "x"},
+        {HEADER: SECRET[:-1]},
+        {"X-Other-Header": SECRET},
+        {"Authorization": SECRET},
+    ],
+    ids=["missing", "empty", "wrong", "case", "longer", "shorter", "other-name", "authz"],
+)
 def test_a_missing_or_wrong_header_is_refused_and_nothing_is_written(make_app, seeded, headers):
     app = make_app(**{AUTH: f"{HEADER}: {SECRET}"})
     before = state(seeded)
@@ -161,12 +188,15 @@ def test_a_refused_receipt_without_the_header_is_not_stored(make_app, seeded, rt
 
 
 # -- both --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("addr", "secret", "allowed"), [
-    ("10.0.0.7", SECRET, True),
-    ("10.0.0.7", "wrong", False),
-    ("198.51.100.4", SECRET, False),
-    ("198.51.100.4", "wrong", False),
-])
+@pytest.mark.parametrize(
+    ("addr", "secret", "allowed"),
+    [
+        ("10.0.0.7", SECRET, True),
+        ("10.0.0.7", "wrong", False),
+        ("198.51.100.4", SECRET, False),
+        ("198.51.100.4", "wrong", False),
+    ],
+)
 def test_with_both_checks_a_caller_needs_both(make_app, seeded, addr, secret, allowed):
     app = make_app(**{NETWORKS: ALLOWED, AUTH: f"{HEADER}: {SECRET}"})
     before = state(seeded)
@@ -186,7 +216,8 @@ def test_an_invalid_network_setting_stops_the_app_from_starting(make_app):
 
 @pytest.mark.parametrize("setting", ["s3cret", f"{HEADER}:", f"{HEADER}: "])
 def test_an_auth_header_setting_without_a_secret_does_not_open_the_station(
-        make_app, seeded, setting):
+    make_app, seeded, setting
+):
     try:
         app = make_app(**{AUTH: setting})
     except ValueError:

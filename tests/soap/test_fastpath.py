@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub import payments
+from hub.payments import lifecycle
 from soap import fastpath
 from tests.soap.test_operations import fault_code, get_payment_req, post, verify_req
 
@@ -58,16 +59,20 @@ def test_an_internal_failure_on_the_fast_path_is_paa_system_error(app, check, mo
 def test_a_connection_dropped_by_the_database_is_retried_once(app, check, pg_engine):
     assert check(post(app, verify_req()).body).findtext("outcome") == "OK"
     with pg_engine.connect() as conn:  # a restart, as the fast path's pool sees it
-        killed = conn.execute(sa.text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+        killed = conn.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
     assert killed >= 1
     res = check(post(app, verify_req()).body)
     assert res.findtext("outcome") == "OK"
 
 
-def test_a_connection_dropped_under_a_driver_read_is_retried_once(make_app, check, pg_engine,
-                                                                  monkeypatch):
+def test_a_connection_dropped_under_a_driver_read_is_retried_once(
+    make_app, check, pg_engine, monkeypatch
+):
     # with the station cached, the verify's only statement is the driver-level read
     app = make_app(**{"payhub.soap_station_cache_seconds": "60"})
     assert check(post(app, verify_req()).body).findtext("outcome") == "OK"
@@ -80,9 +85,12 @@ def test_a_connection_dropped_under_a_driver_read_is_retried_once(make_app, chec
 
     monkeypatch.setattr(fastpath.SoapFastPath, "_discard", spy)
     with pg_engine.connect() as conn:
-        conn.execute(sa.text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
     res = check(post(app, verify_req()).body)
     assert res.findtext("outcome") == "OK" and lost == [True]
 
@@ -93,11 +101,12 @@ def test_the_verify_query_runs_on_the_driver_and_gives_the_same_row(pg_engine, s
 
     with seeded() as session:
         ente_id = session.scalars(sa.select(Ente.id).where(Ente.fiscal_code == DEMO_EC)).one()
-        option = session.scalars(sa.select(PaymentOption)
-                                 .where(PaymentOption.ente_id == ente_id)).first()
+        option = session.scalars(
+            sa.select(PaymentOption).where(PaymentOption.ente_id == ente_id)
+        ).first()
         expected = payments.notice_summary(session, ente_id, option.notice_number)
     statements = fastpath._DriverStatements.of(pg_engine)
-    assert statements.sql(payments._NOTICE_SUMMARY) is not None
+    assert statements.sql(lifecycle._NOTICE_SUMMARY) is not None
     with pg_engine.connect() as conn:
         db = fastpath._ConnectionSession(conn, statements)
         assert isinstance(db.connection(), fastpath._DriverConnection)

@@ -24,8 +24,6 @@ from lxml import etree
 from pytest_bdd import given, parsers, scenarios, then, when
 from webtest import TestApp, TestResponse
 
-from hub import api_keys
-from hub.debts import OptionIn, PositionIn, TransferIn, create_position
 from hub.models import (
     Anomaly,
     DebtPosition,
@@ -36,7 +34,9 @@ from hub.models import (
     Receipt,
     Station,
 )
-from hub.station import load_station
+from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
+from hub.tenants import api_keys
+from hub.tenants.stations import load_station
 from tests.soap import soapcheck
 from tests.soap.features import gpd
 
@@ -45,6 +45,7 @@ pytestmark = pytest.mark.pg
 if gpd.FEATURES.is_dir():
     scenarios(*(str(p) for p in gpd.feature_files()))
 else:
+
     def test_gpd_payments_features():
         pytest.skip(f"{gpd.FEATURES} is absent (../shared is not beside the checkout)")
 
@@ -96,9 +97,13 @@ def _state(factory, ctx: Ctx) -> dict[str, object]:
     with factory() as s:
         count = lambda model: s.scalar(sa.select(sa.func.count()).select_from(model))  # noqa: E731
         option = s.get(PaymentOption, ctx.option_id) if ctx.option_id else None
-        return {"receipts": count(Receipt), "attempts": count(PaymentAttempt),
-                "anomalies": count(Anomaly), "options": count(PaymentOption),
-                "status": option.status if option else None}
+        return {
+            "receipts": count(Receipt),
+            "attempts": count(PaymentAttempt),
+            "anomalies": count(Anomaly),
+            "options": count(PaymentOption),
+            "status": option.status if option else None,
+        }
 
 
 def _values(ctx: Ctx, fiscal_code: str) -> dict[str, object]:
@@ -107,18 +112,29 @@ def _values(ctx: Ctx, fiscal_code: str) -> dict[str, object]:
     assert all(t["amount"] % 100 == 0 for t in transfers)  # the template appends ".00"
     today = gpd.today()
     return {
-        "fiscalCode": fiscal_code, "brokerCode": env["test_broker"],
-        "stationCode": env["test_station"], "noticeNumber": ctx.notice, "iuv": ctx.iuv,
+        "fiscalCode": fiscal_code,
+        "brokerCode": env["test_broker"],
+        "stationCode": env["test_station"],
+        "noticeNumber": ctx.notice,
+        "iuv": ctx.iuv,
         "amount": f"{gpd.euros(p['paymentOption'][0]['amount'])}",
         "receiptId": ctx.token or secrets.token_hex(16),
-        "companyName": p["companyName"], "officeName": p["officeName"],
-        "payerFiscalCode": p["fiscalCode"], "name": p["fullName"],
-        "streetName": p["streetName"], "civicNumber": p["civicNumber"],
-        "postalCode": p["postalCode"], "city": p["city"], "province": p["province"],
-        "country": p["country"], "email": p["email"],
+        "companyName": p["companyName"],
+        "officeName": p["officeName"],
+        "payerFiscalCode": p["fiscalCode"],
+        "name": p["fullName"],
+        "streetName": p["streetName"],
+        "civicNumber": p["civicNumber"],
+        "postalCode": p["postalCode"],
+        "city": p["city"],
+        "province": p["province"],
+        "country": p["country"],
+        "email": p["email"],
         "transferAmountRate": transfers[0]["amount"] // 100,
         "transferAmountRate___2": transfers[1]["amount"] // 100,
-        "iban": env["test_iban"], "pspId": env["pspId"], "pspName": env["pspName"],
+        "iban": env["test_iban"],
+        "pspId": env["pspId"],
+        "pspName": env["pspName"],
         "pspChannelId": env["pspChannelId"],
         # not in the stored env: AgID's fiscal code, which is also its pspBrokerId
         "pspFiscalCode": env["pspBrokerId"],
@@ -148,20 +164,33 @@ def build(ctx: Ctx, name: str, fiscal_code: str, id_pa: str | None = None) -> by
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
-def send(ctx: Ctx, client: TestApp, factory, xsd, name: str, *, fiscal_code: str | None = None,
-         id_pa: str | None = None) -> Sent:
+def send(
+    ctx: Ctx,
+    client: TestApp,
+    factory,
+    xsd,
+    name: str,
+    *,
+    fiscal_code: str | None = None,
+    id_pa: str | None = None,
+) -> Sent:
     fiscal_code = fiscal_code or ctx.fiscal_code or ctx.env["test_creditor_institution"]
     body = build(ctx, name, fiscal_code, id_pa)
     request = soapcheck.body_element(body)
     assert xsd.validate(request), f"our {name} is not XSD-valid: {xsd.error_log.last_error}"
     operation = gpd.REQUESTS[name][1]
     before = _state(factory, ctx)
-    res = client.post(gpd.SOAP_PATH, body, expect_errors=True, headers={
-        "Content-Type": "text/xml; charset=utf-8", "SOAPAction": operation})
+    res = client.post(
+        gpd.SOAP_PATH,
+        body,
+        expect_errors=True,
+        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": operation},
+    )
     after = _state(factory, ctx)
     wrapper = soapcheck.check_response(res.body, xsd) if res.status_int == 200 else None
-    sent = Sent(name, operation, request.findtext("idPA"), body, res.status_int, wrapper,
-                before, after)
+    sent = Sent(
+        name, operation, request.findtext("idPA"), body, res.status_int, wrapper, before, after
+    )
     ctx.last, ctx.api = sent, None
     ctx.sent.append(sent)
     return sent
@@ -171,7 +200,9 @@ def ok(sent: Sent) -> etree._Element:
     assert sent.status == 200, sent
     assert sent.response is not None
     assert sent.response.findtext("outcome") == "OK", (
-        sent.response.findtext("fault/faultCode"), sent.response.findtext("fault/description"))
+        sent.response.findtext("fault/faultCode"),
+        sent.response.findtext("fault/description"),
+    )
     return sent.response
 
 
@@ -185,14 +216,14 @@ def payments_running(client):
 
 @given("GPD running")
 def gpd_running(committed_factory):
-    """GPD = hub.debts, in process: its tables must answer."""
+    """GPD = hub.positions.writer, in process: its tables must answer."""
     with committed_factory() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(DebtPosition)) == 0
 
 
 @given("ApiConfig running")
 def api_config_running(ctx, committed_factory):
-    """ApiConfig = our station configuration (hub.station); empty so far."""
+    """ApiConfig = our station configuration (hub.tenants.stations); empty so far."""
     with committed_factory() as s:
         assert load_station(s, ctx.env["test_station"]) is None
 
@@ -203,12 +234,19 @@ def configured_ci(ctx, committed_factory):
     EC that exists in our database but is not served by the test station (so "not served"
     is what is tested, not merely "unknown")."""
     with committed_factory() as s:
-        ec = Ente(fiscal_code=ctx.env["test_creditor_institution"],
-                  name=ctx.payload["companyName"], office=ctx.payload["officeName"],
-                  iban=ctx.env["test_iban"], segregation_code="01")
-        other = Ente(fiscal_code=ctx.env["invalid_creditor_institution"],
-                     name="Ente di un'altra stazione", iban=ctx.env["test_iban"],
-                     segregation_code="02")
+        ec = Ente(
+            fiscal_code=ctx.env["test_creditor_institution"],
+            name=ctx.payload["companyName"],
+            office=ctx.payload["officeName"],
+            iban=ctx.env["test_iban"],
+            segregation_code="01",
+        )
+        other = Ente(
+            fiscal_code=ctx.env["invalid_creditor_institution"],
+            name="Ente di un'altra stazione",
+            iban=ctx.env["test_iban"],
+            segregation_code="02",
+        )
         s.add_all([ec, other])
         s.commit()
         ctx.ente_id, ctx.other_ente_id = ec.id, other.id
@@ -217,8 +255,12 @@ def configured_ci(ctx, committed_factory):
 @given("the configured creditor institution broker")
 def configured_broker(ctx, committed_factory):
     with committed_factory() as s:
-        s.add_all([Intermediary(broker_code=ctx.env["test_broker"], name="Broker di test"),
-                   Intermediary(broker_code="99999999999", name="Un altro intermediario")])
+        s.add_all(
+            [
+                Intermediary(broker_code=ctx.env["test_broker"], name="Broker di test"),
+                Intermediary(broker_code="99999999999", name="Un altro intermediario"),
+            ]
+        )
         s.commit()
 
 
@@ -228,13 +270,22 @@ def configured_station(ctx, committed_factory):
     with committed_factory() as s:
         brokers = {b.broker_code: b for b in s.scalars(sa.select(Intermediary))}
         ours, other = s.get(Ente, ctx.ente_id), s.get(Ente, ctx.other_ente_id)
-        s.add_all([
-            Station(station_code=ctx.env["test_station"],
-                    intermediary=brokers[ctx.env["test_broker"]], primitive_version=2,
-                    enti=[ours]),
-            Station(station_code="99999999999_01", intermediary=brokers["99999999999"],
-                    primitive_version=2, enti=[other]),
-        ])
+        s.add_all(
+            [
+                Station(
+                    station_code=ctx.env["test_station"],
+                    intermediary=brokers[ctx.env["test_broker"]],
+                    primitive_version=2,
+                    enti=[ours],
+                ),
+                Station(
+                    station_code="99999999999_01",
+                    intermediary=brokers["99999999999"],
+                    primitive_version=2,
+                    enti=[other],
+                ),
+            ]
+        )
         s.commit()
 
 
@@ -252,7 +303,8 @@ def refresh_configuration(ctx, client, committed_factory):
 @given("a valid debt position")
 def valid_debt_position(ctx, committed_factory):
     """The payload of integration__createDebtPosition.json.tmpl, created and published through
-    hub.debts (GPD: POST /organizations/{ci}/debtpositions?toPublish=true). Our hub allocates
+    hub.positions.writer (GPD: POST /organizations/{ci}/debtpositions?toPublish=true). Our hub
+    allocates
     the notice number (aux digit 3 + IUV), as GPD's caller does with its IUV generator."""
     p = ctx.payload
     po = p["paymentOption"][0]
@@ -262,31 +314,64 @@ def valid_debt_position(ctx, committed_factory):
     alphabet = string.ascii_uppercase + string.digits
     data = PositionIn(
         iupd="".join(secrets.choice(alphabet) for _ in range(35)),
-        debtor_type=p["type"], debtor_fiscal_code=p["fiscalCode"], debtor_name=p["fullName"],
-        description=po["description"], debtor_email=p["email"],
-        debtor_street=p["streetName"], debtor_city=p["city"],
-        debtor_postal_code=p["postalCode"], debtor_province=p["province"],
+        debtor_type=p["type"],
+        debtor_fiscal_code=p["fiscalCode"],
+        debtor_name=p["fullName"],
+        description=po["description"],
+        debtor_email=p["email"],
+        debtor_street=p["streetName"],
+        debtor_city=p["city"],
+        debtor_postal_code=p["postalCode"],
+        debtor_province=p["province"],
         debtor_nation=p["country"],
-        options=[OptionIn(
-            amount=gpd.euros(po["amount"]), due_date=today + dt.timedelta(days=30),
-            retention_date=today + dt.timedelta(days=90), description=po["description"],
-            transfers=[TransferIn(gpd.euros(t["amount"]), t["remittanceInformation"],
-                                  t["category"], iban=t["iban"],
-                                  metadata=t.get("transferMetadata"))
-                       for t in po["transfer"]])])
+        options=[
+            OptionIn(
+                amount=gpd.euros(po["amount"]),
+                due_date=today + dt.timedelta(days=30),
+                retention_date=today + dt.timedelta(days=90),
+                description=po["description"],
+                transfers=[
+                    TransferIn(
+                        gpd.euros(t["amount"]),
+                        t["remittanceInformation"],
+                        t["category"],
+                        iban=t["iban"],
+                        metadata=t.get("transferMetadata"),
+                    )
+                    for t in po["transfer"]
+                ],
+            )
+        ],
+    )
     with committed_factory() as s:
-        position = create_position(s, s.get(Ente, ctx.ente_id), data, publish=True,
-                                   cause="test:gpd-features")
+        position = create_position(
+            s, s.get(Ente, ctx.ente_id), data, publish=True, cause="test:gpd-features"
+        )
         option = position.options[0]
         # the same notice number at the unserved EC: the station must not answer for it
-        create_position(s, s.get(Ente, ctx.other_ente_id), PositionIn(
-            iupd="OTHER-" + data.iupd[:20], debtor_type="F",
-            debtor_fiscal_code=p["fiscalCode"], debtor_name=p["fullName"],
-            description="Debito di un altro Ente",
-            options=[OptionIn(amount="300.00", due_date=today + dt.timedelta(days=30),
-                              notice_number=option.notice_number, transfers=[
-                TransferIn("300.00", "Altro", "9/0101108TS/", iban=ctx.env["test_iban"])])],
-        ), publish=True, cause="test:gpd-features")
+        create_position(
+            s,
+            s.get(Ente, ctx.other_ente_id),
+            PositionIn(
+                iupd="OTHER-" + data.iupd[:20],
+                debtor_type="F",
+                debtor_fiscal_code=p["fiscalCode"],
+                debtor_name=p["fullName"],
+                description="Debito di un altro Ente",
+                options=[
+                    OptionIn(
+                        amount="300.00",
+                        due_date=today + dt.timedelta(days=30),
+                        notice_number=option.notice_number,
+                        transfers=[
+                            TransferIn("300.00", "Altro", "9/0101108TS/", iban=ctx.env["test_iban"])
+                        ],
+                    )
+                ],
+            ),
+            publish=True,
+            cause="test:gpd-features",
+        )
         s.commit()
         assert option.amount_cents == 30000 and option.status != "draft"
         ctx.option_id, ctx.notice, ctx.iuv = option.id, option.notice_number, option.iuv
@@ -305,8 +390,16 @@ def invalid_fiscal_code(ctx):
 
 @given("a proper verification of debt position")
 def proper_verification(ctx, client, committed_factory, official_xsd):
-    res = ok(send(ctx, client, committed_factory, official_xsd, "VerifyPaymentNoticeRequest",
-                  fiscal_code=ctx.env["test_creditor_institution"]))
+    res = ok(
+        send(
+            ctx,
+            client,
+            committed_factory,
+            official_xsd,
+            "VerifyPaymentNoticeRequest",
+            fiscal_code=ctx.env["test_creditor_institution"],
+        )
+    )
     assert res.findtext("paymentList/paymentOptionDescription/amount") == "300.00"
 
 
@@ -318,8 +411,13 @@ def _activate(ctx, client, factory, xsd, fiscal_code: str | None = None) -> Sent
 
 @given("a proper activation of debt position")
 def proper_activation(ctx, client, committed_factory, official_xsd):
-    _activate(ctx, client, committed_factory, official_xsd,
-              fiscal_code=ctx.env["test_creditor_institution"])
+    _activate(
+        ctx,
+        client,
+        committed_factory,
+        official_xsd,
+        fiscal_code=ctx.env["test_creditor_institution"],
+    )
     payment_token(ctx, committed_factory)
 
 
@@ -356,7 +454,8 @@ def _api_key(ctx: Ctx, factory) -> str:
     if ctx.api_key is None:
         with factory.begin() as s:
             ctx.api_key = api_keys.create_key(
-                s, "gpd-features", [ctx.env["test_creditor_institution"]]).secret
+                s, "gpd-features", [ctx.env["test_creditor_institution"]]
+            ).secret
     return ctx.api_key
 
 
@@ -365,8 +464,12 @@ def _get_receipts(ctx: Ctx, client: TestApp, factory, **query: str) -> None:
     GET /api/v1/enti/{ec}/receipts[?iuv=] (README "REST API"), called as the Ente would:
     with its API key, on the app the SOAP steps used."""
     ec = ctx.env["test_creditor_institution"]
-    ctx.api = client.get(f"/api/v1/enti/{ec}/receipts", query, expect_errors=True,
-                         headers={"Authorization": f"Bearer {_api_key(ctx, factory)}"})
+    ctx.api = client.get(
+        f"/api/v1/enti/{ec}/receipts",
+        query,
+        expect_errors=True,
+        headers={"Authorization": f"Bearer {_api_key(ctx, factory)}"},
+    )
 
 
 @when("the client sends the GetOrganizationReceiptsRequest")
@@ -405,8 +508,9 @@ def _receipt_stored(ctx, factory):
     ok(ctx.last)
     with factory() as s:
         receipts = s.scalars(sa.select(Receipt)).all()
-        assert [(r.receipt_id, r.notice_number, r.option_id, r.payment_amount_cents)
-                for r in receipts] == [(ctx.token, ctx.notice, ctx.option_id, 30000)]
+        assert [
+            (r.receipt_id, r.notice_number, r.option_id, r.payment_amount_cents) for r in receipts
+        ] == [(ctx.token, ctx.notice, ctx.option_id, 30000)]
         assert receipts[0].primitive_version == (2 if ctx.last.operation.endswith("V2") else 1)
         assert s.get(PaymentOption, ctx.option_id).status == "paid"
         assert s.scalars(sa.select(Anomaly.kind)).all() == []
@@ -422,14 +526,21 @@ def outcome_ko(ctx, client, committed_factory, official_xsd, code):
     assert sent.response.findtext("outcome") == "KO"
     assert sent.response.findtext("fault/faultCode") == expected, (
         f"feature expects {code}" + (f", mapped to {expected}: {mapped.reason}" if mapped else ""),
-        sent.response.findtext("fault/description"))
+        sent.response.findtext("fault/description"),
+    )
     assert sent.response.findtext("fault/id") == sent.id_pa
     assert sent.after == sent.before, "a refused request wrote something"
     if mapped and mapped.qr_only:
         # idPA ours, only qrCode/fiscalCode the unserved EC: the feature's own answer
-        probe = send(ctx, client, committed_factory, official_xsd, sent.name,
-                     fiscal_code=ctx.env["invalid_creditor_institution"],
-                     id_pa=ctx.env["test_creditor_institution"])
+        probe = send(
+            ctx,
+            client,
+            committed_factory,
+            official_xsd,
+            sent.name,
+            fiscal_code=ctx.env["invalid_creditor_institution"],
+            id_pa=ctx.env["test_creditor_institution"],
+        )
         assert probe.response.findtext("fault/faultCode") == mapped.qr_only
         assert probe.after == probe.before
 
@@ -449,8 +560,9 @@ def payment_token(ctx, committed_factory):
 def payment_amount(ctx, amount):
     res = ok(ctx.last)
     assert res.findtext("data/paymentAmount") == amount
-    assert sum(Decimal(t) for t in res.xpath("data/transferList/transfer/transferAmount/text()")
-               ) == Decimal(amount)
+    assert sum(
+        Decimal(t) for t in res.xpath("data/transferList/transfer/transferAmount/text()")
+    ) == Decimal(amount)
 
 
 @then("the client retrieves the IBANs in the response")
@@ -464,7 +576,6 @@ def verify_amount(ctx, amount):
     res = ok(ctx.last)
     assert res.findtext("paymentList/paymentOptionDescription/amount") == amount
     assert res.findtext("fiscalCodePA") == ctx.env["test_creditor_institution"]
-
 
 
 def _our_receipt(ctx: Ctx) -> dict:
@@ -485,9 +596,13 @@ def receipts_contain_results(ctx):
     received = [dt.datetime.fromisoformat(r["receivedAt"]) for r in page["items"]]
     assert received == sorted(received, reverse=True)
     ours = _our_receipt(ctx)
-    assert (ours["iuv"], ours["noticeNumber"], ours["amount"], ours["ecFiscalCode"],
-            ours["outcome"]) == (ctx.iuv, ctx.notice, "300.00",
-                                 ctx.env["test_creditor_institution"], "OK")
+    assert (
+        ours["iuv"],
+        ours["noticeNumber"],
+        ours["amount"],
+        ours["ecFiscalCode"],
+        ours["outcome"],
+    ) == (ctx.iuv, ctx.notice, "300.00", ctx.env["test_creditor_institution"], "OK")
 
 
 @then("the receipts response is valid")
@@ -505,46 +620,78 @@ def receipts_valid(ctx, client, committed_factory):
     ec, p = ctx.env["test_creditor_institution"], ctx.payload
     today = gpd.today()
     assert ours | {"receivedAt": None, "paymentDateTime": None, "transfers": None} == {
-        "receiptId": ctx.token, "noticeNumber": ctx.notice, "iuv": ctx.iuv,
-        "ecFiscalCode": ec, "outcome": "OK", "amount": "300.00", "fee": "1.50",
+        "receiptId": ctx.token,
+        "noticeNumber": ctx.notice,
+        "iuv": ctx.iuv,
+        "ecFiscalCode": ec,
+        "outcome": "OK",
+        "amount": "300.00",
+        "fee": "1.50",
         "description": 'Pagamento compenso spettacolo "Tel chi el telun"',
-        "debtorFiscalCode": p["fiscalCode"], "payerFiscalCode": p["fiscalCode"],
-        "pspId": ctx.env["pspId"], "pspCompanyName": ctx.env["pspName"],
-        "paymentMethod": "creditCard", "applicationDate": today.isoformat(),
-        "transferDate": (today + dt.timedelta(days=1)).isoformat(), "standin": False,
-        "receivedAt": None, "paymentDateTime": None, "transfers": None}
+        "debtorFiscalCode": p["fiscalCode"],
+        "payerFiscalCode": p["fiscalCode"],
+        "pspId": ctx.env["pspId"],
+        "pspCompanyName": ctx.env["pspName"],
+        "paymentMethod": "creditCard",
+        "applicationDate": today.isoformat(),
+        "transferDate": (today + dt.timedelta(days=1)).isoformat(),
+        "standin": False,
+        "receivedAt": None,
+        "paymentDateTime": None,
+        "transfers": None,
+    }
     # the template pays at noon, Italian time: still today in UTC
     assert dt.datetime.fromisoformat(ours["paymentDateTime"]).date() == today
     transfers = ours["transfers"]
-    assert [(t["idTransfer"], t["fiscalCodePA"], t["transferAmount"], t["IBAN"],
-             t["remittanceInformation"], t["transferCategory"]) for t in transfers] == [
+    assert [
+        (
+            t["idTransfer"],
+            t["fiscalCodePA"],
+            t["transferAmount"],
+            t["IBAN"],
+            t["remittanceInformation"],
+            t["transferCategory"],
+        )
+        for t in transfers
+    ] == [
         ("1", ec, "100.00", ctx.env["test_iban"], "Rata 1", "G"),
-        ("2", ec, "200.00", ctx.env["test_iban"], "Rata 2", "G")]
+        ("2", ec, "200.00", ctx.env["test_iban"], "Rata 2", "G"),
+    ]
     assert sum(Decimal(t["transferAmount"]) for t in transfers) == Decimal(ours["amount"])
     auth = {"Authorization": f"Bearer {_api_key(ctx, committed_factory)}"}
     notice = client.get(f"/api/v1/enti/{ec}/notices/{ctx.notice}", headers=auth).json
     assert [o["status"] for o in notice["options"]] == ["paid"]
     # the filter filters: another IUV finds nothing
     other = "9" * len(ctx.iuv) if ctx.iuv != "9" * len(ctx.iuv) else "8" * len(ctx.iuv)
-    assert client.get(f"/api/v1/enti/{ec}/receipts", {"iuv": other}, headers=auth
-                      ).json == {"items": [], "nextCursor": None}
+    assert client.get(f"/api/v1/enti/{ec}/receipts", {"iuv": other}, headers=auth).json == {
+        "items": [],
+        "nextCursor": None,
+    }
 
 
 # -- beyond the scenarios ----------------------------------------------------------------------
 def test_a_receipt_for_an_ec_the_station_does_not_serve_leaves_that_ec_alone(
-        ctx, client, committed_factory, official_xsd):
+    ctx, client, committed_factory, official_xsd
+):
     """The send_receipt feature's invalid-fiscal-code case with idPA ours and only the receipt's
     fiscalCode the EC of another broker's station, which has a payable notice with the same
     number: that EC's notice must not become paid by our station's receipt (answered KO
     PAA_ID_DOMINIO_ERRATO, or stored as a receipt for a notice unknown here and flagged)."""
     for step in (configured_ci, configured_broker, configured_station, valid_debt_position):
         step(ctx, committed_factory)
-    sent = send(ctx, client, committed_factory, official_xsd, "SendRTRequest",
-                fiscal_code=ctx.env["invalid_creditor_institution"],
-                id_pa=ctx.env["test_creditor_institution"])
+    sent = send(
+        ctx,
+        client,
+        committed_factory,
+        official_xsd,
+        "SendRTRequest",
+        fiscal_code=ctx.env["invalid_creditor_institution"],
+        id_pa=ctx.env["test_creditor_institution"],
+    )
     assert sent.status == 200
     with committed_factory() as s:
-        theirs = s.scalars(sa.select(PaymentOption).where(
-            PaymentOption.ente_id == ctx.other_ente_id)).one()
+        theirs = s.scalars(
+            sa.select(PaymentOption).where(PaymentOption.ente_id == ctx.other_ente_id)
+        ).one()
         assert theirs.status == "payable"
         assert s.scalars(sa.select(Receipt.option_id)).all() in ([], [None])

@@ -11,37 +11,42 @@ from tests.soap.test_operations import PATH, verify_req
 
 pytestmark = pytest.mark.pg
 
-ENV = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
-       'xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Body>'
-       "<pafn:paVerifyPaymentNoticeReq><idPA>{x}</idPA></pafn:paVerifyPaymentNoticeReq>"
-       "</soapenv:Body></soapenv:Envelope>")
+ENV = (
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+    'xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Body>'
+    "<pafn:paVerifyPaymentNoticeReq><idPA>{x}</idPA></pafn:paVerifyPaymentNoticeReq>"
+    "</soapenv:Body></soapenv:Envelope>"
+)
 LAUGHS = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
 ATTACKS = {
     "xxe_file": '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + ENV.format(x="&x;"),
     "xxe_http": '<!DOCTYPE r [<!ENTITY x SYSTEM "http://127.0.0.1:9/x">]>' + ENV.format(x="&x;"),
-    "parameter_entity": ('<!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]>'
-                         + ENV.format(x="1")),
+    "parameter_entity": (
+        '<!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]>' + ENV.format(x="1")
+    ),
     "billion_laughs": f'<!DOCTYPE r [<!ENTITY l0 "ha">{LAUGHS}]>' + ENV.format(x="&l9;"),
     # kept under WebOb's 10 KiB in-memory body limit (see test_oversized_body_is_refused_unread)
-    "quadratic": (f'<!DOCTYPE r [<!ENTITY a "{"a" * 4_000}">]>'
-                  + ENV.format(x="&a;" * 1000)),
+    "quadratic": (f'<!DOCTYPE r [<!ENTITY a "{"a" * 4_000}">]>' + ENV.format(x="&a;" * 1000)),
     "external_dtd": '<!DOCTYPE r SYSTEM "http://127.0.0.1:9/r.dtd">' + ENV.format(x="1"),
     "lowercase_doctype": '<!doctype r [<!ENTITY x "y">]>' + ENV.format(x="&x;"),
     "utf16_doctype": None,  # built below
     "not_xml": "hello",
     "truncated": ENV.format(x="1")[:-20],
     "not_soap": "<a/>",
-    "empty_body": ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
-                   "<soapenv:Body/></soapenv:Envelope>"),
-    "unknown_operation": ENV.replace("paVerifyPaymentNoticeReq", "paSomethingElse")
-    .format(x="1"),
+    "empty_body": (
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+        "<soapenv:Body/></soapenv:Envelope>"
+    ),
+    "unknown_operation": ENV.replace("paVerifyPaymentNoticeReq", "paSomethingElse").format(x="1"),
 }
 
 
 def _payload(name: str) -> bytes:
     if name == "utf16_doctype":
-        return ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY x "y">]>'
-                + ENV.format(x="&x;")).encode("utf-16")
+        return (
+            '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY x "y">]>'
+            + ENV.format(x="&x;")
+        ).encode("utf-16")
     return ATTACKS[name].encode()
 
 

@@ -34,51 +34,74 @@ def test_zeep_with_the_official_wsdl_calls_all_six_operations(server, seeded):
 
     with seeded() as s:
         ec = s.scalars(sa.select(Ente).where(Ente.fiscal_code == "77777777777")).one()
-        s.add(PaymentService(ente=ec, code="SEGRE", label="Diritti di segreteria",
-                             taxonomy="9/0101108TS/", default_iban=ec.iban,
-                             kind=ServiceKind.SPONTANEOUS))
+        s.add(
+            PaymentService(
+                ente=ec,
+                code="SEGRE",
+                label="Diritti di segreteria",
+                taxonomy="9/0101108TS/",
+                default_iban=ec.iban,
+                kind=ServiceKind.SPONTANEOUS,
+            )
+        )
         s.commit()
     client = zeep.Client(str(shared_path("pagopa", "wsdl", "paForNode.wsdl")))
-    svc = client.create_service("{http://pagopa-api.pagopa.gov.it/paForNode}paForNodeBinding",
-                                server)
+    svc = client.create_service(
+        "{http://pagopa-api.pagopa.gov.it/paForNode}paForNodeBinding", server
+    )
     who = {"idPA": "77777777777", "idBrokerPA": "77777777777", "idStation": "77777777777_01"}
     qr = {"fiscalCode": "77777777777", "noticeNumber": SANP}
 
     verified = svc.paVerifyPaymentNotice(**who, qrCode=qr)
-    assert verified.outcome == "OK" and str(verified.paymentList.paymentOptionDescription
-                                            .amount) == "30.00"
+    assert (
+        verified.outcome == "OK"
+        and str(verified.paymentList.paymentOptionDescription.amount) == "30.00"
+    )
     got = svc.paGetPayment(**who, qrCode=qr, amount="30.00")
     assert got.outcome == "OK" and len(got.data.transferList.transfer) == 2
     got2 = svc.paGetPaymentV2(**who, qrCode=qr, amount="30.00")
     assert got2.outcome == "OK" and got2.data.companyName
 
     sample = client.wsdl.types.get_element(
-        "{http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd}paSendRTV2Request")
+        "{http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd}paSendRTV2Request"
+    )
     raw = shared_path(*SANP_DIR, "paSendRTV2Request.xml").read_bytes()
     from lxml import etree
+
     body = etree.fromstring(raw).find(".//{*}paSendRTV2Request")
     parsed = sample.parse(body, client.wsdl.types)
     sent = svc.paSendRTV2(**who, receipt=parsed.receipt)
     assert sent.outcome == "OK"
     parsed.receipt.receiptId = "zeep-v1-receipt"
     v1 = client.wsdl.types.get_element(
-        "{http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd}paSendRTReq")
-    v1_receipt = v1.parse(etree.fromstring(shared_path(*SANP_DIR, "paSendRTReq.xml")
-                                           .read_bytes()).find(".//{*}paSendRTReq"),
-                          client.wsdl.types).receipt
+        "{http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd}paSendRTReq"
+    )
+    v1_receipt = v1.parse(
+        etree.fromstring(shared_path(*SANP_DIR, "paSendRTReq.xml").read_bytes()).find(
+            ".//{*}paSendRTReq"
+        ),
+        client.wsdl.types,
+    ).receipt
     v1_receipt.receiptId = "zeep-v1-receipt"
     sent_v1 = svc.paSendRT(**who, receipt=v1_receipt)
     assert sent_v1.outcome == "OK"  # a second receipt for a paid notice: stored and flagged
 
-    data = base64.b64encode(b"<service><amount>12.50</amount><debtorFiscalCode>"
-                            b"RSSMRA80A01H501U</debtorFiscalCode><debtorName>Mario Rossi"
-                            b"</debtorName></service>")
-    demanded = svc.paDemandPaymentNotice(**who, idServizio="SEGRE", idSoggettoServizio="00001",
-                                         datiSpecificiServizioRequest=base64.b64decode(data))
+    data = base64.b64encode(
+        b"<service><amount>12.50</amount><debtorFiscalCode>"
+        b"RSSMRA80A01H501U</debtorFiscalCode><debtorName>Mario Rossi"
+        b"</debtorName></service>"
+    )
+    demanded = svc.paDemandPaymentNotice(
+        **who,
+        idServizio="SEGRE",
+        idSoggettoServizio="00001",
+        datiSpecificiServizioRequest=base64.b64decode(data),
+    )
     assert demanded.outcome == "OK", demanded.fault
     assert str(demanded.paymentList.paymentOptionDescription.amount) == "12.50"
-    again = svc.paVerifyPaymentNotice(**who, qrCode={"fiscalCode": "77777777777",
-                                                     "noticeNumber": demanded.qrCode.noticeNumber})
+    again = svc.paVerifyPaymentNotice(
+        **who, qrCode={"fiscalCode": "77777777777", "noticeNumber": demanded.qrCode.noticeNumber}
+    )
     assert again.outcome == "OK"
 
 
@@ -93,8 +116,9 @@ def _post_all(url: str, body: bytes, n: int = 50) -> list[requests.Response]:
         return list(pool.map(one, range(n)))
 
 
-def test_fifty_identical_receipts_store_one_and_answer_the_rest_duplicate(server, seeded,
-                                                                          official_xsd):
+def test_fifty_identical_receipts_store_one_and_answer_the_rest_duplicate(
+    server, seeded, official_xsd
+):
     from hub.models import PaymentOption, Receipt, StateTransition
     from tests.soap.soapcheck import check_response
 
@@ -106,18 +130,34 @@ def test_fifty_identical_receipts_store_one_and_answer_the_rest_duplicate(server
     assert outcomes.count(("OK", None)) == 1
     assert outcomes.count(("KO", "PAA_RECEIPT_DUPLICATA")) == 49
     with seeded() as s:
-        option = s.scalars(sa.select(PaymentOption)
-                           .where(PaymentOption.notice_number == SANP)).one()
+        option = s.scalars(
+            sa.select(PaymentOption).where(PaymentOption.notice_number == SANP)
+        ).one()
         assert option.status == "paid"
-        assert s.scalar(sa.select(sa.func.count()).select_from(Receipt)
-                        .where(Receipt.option_id == option.id)) == 1
-        assert s.scalar(sa.select(sa.func.count()).select_from(StateTransition).where(
-            StateTransition.option_id == option.id,
-            StateTransition.event == "receive_receipt")) == 1
+        assert (
+            s.scalar(
+                sa.select(sa.func.count())
+                .select_from(Receipt)
+                .where(Receipt.option_id == option.id)
+            )
+            == 1
+        )
+        assert (
+            s.scalar(
+                sa.select(sa.func.count())
+                .select_from(StateTransition)
+                .where(
+                    StateTransition.option_id == option.id,
+                    StateTransition.event == "receive_receipt",
+                )
+            )
+            == 1
+        )
 
 
-def test_fifty_concurrent_get_payments_all_answer_ok_with_the_same_data(server, seeded,
-                                                                        official_xsd):
+def test_fifty_concurrent_get_payments_all_answer_ok_with_the_same_data(
+    server, seeded, official_xsd
+):
     from hub.models import PaymentAttempt, PaymentOption
     from tests.soap.soapcheck import check_response
 
@@ -128,8 +168,15 @@ def test_fifty_concurrent_get_payments_all_answer_ok_with_the_same_data(server, 
     datas = {tuple((e.tag, e.text) for e in r.find("data").iter()) for r in results}
     assert len(datas) == 1
     with seeded() as s:
-        option = s.scalars(sa.select(PaymentOption)
-                           .where(PaymentOption.notice_number == SANP)).one()
+        option = s.scalars(
+            sa.select(PaymentOption).where(PaymentOption.notice_number == SANP)
+        ).one()
         assert option.status == "in_progress"
-        assert s.scalar(sa.select(sa.func.count()).select_from(PaymentAttempt)
-                        .where(PaymentAttempt.option_id == option.id)) == 50
+        assert (
+            s.scalar(
+                sa.select(sa.func.count())
+                .select_from(PaymentAttempt)
+                .where(PaymentAttempt.option_id == option.id)
+            )
+            == 50
+        )

@@ -94,12 +94,13 @@ def _client(url: str, **kwargs) -> NodeClient:
 
 
 def _close_a_paid_day(base: str) -> list[dict]:
-    paid = requests.post(f"{base}/psp/pay", json={"fiscalCode": EC,
-                                                  "noticeNumber": "301000000000000245"},
-                         timeout=10)
+    paid = requests.post(
+        f"{base}/psp/pay", json={"fiscalCode": EC, "noticeNumber": "301000000000000245"}, timeout=10
+    )
     assert paid.status_code == 200, paid.text
-    closed = requests.post(f"{base}/api/days/close", json={"date": START.date().isoformat()},
-                           timeout=10)
+    closed = requests.post(
+        f"{base}/api/days/close", json={"date": START.date().isoformat()}, timeout=10
+    )
     assert closed.status_code == 200, closed.text
     return closed.json()["flows"]
 
@@ -109,13 +110,16 @@ def _close_a_paid_day(base: str) -> list[dict]:
 
 def test_requests_validate_against_the_official_xsd_with_unqualified_children(node_for_pa_xsd):
     client = _client("http://node.invalid/nodeForPa")
-    for operation, extra in ((node_client.LIST, {}), (node_client.LIST, {"psp": "BCITITMM"}),
-                             (node_client.FLOW, {"flow_id": "2026-11-27BCITITMM-0001"}),
-                             (node_client.FLOW, {"flow_id": "x", "psp": "BCITITMM",
-                                                 "ec_fiscal_code": "00112233445"})):
+    for operation, extra in (
+        (node_client.LIST, {}),
+        (node_client.LIST, {"psp": "BCITITMM"}),
+        (node_client.FLOW, {"flow_id": "2026-11-27BCITITMM-0001"}),
+        (node_client.FLOW, {"flow_id": "x", "psp": "BCITITMM", "ec_fiscal_code": "00112233445"}),
+    ):
         payload = client.build_request(operation, **extra)
-        _assert_valid_request(node_for_pa_xsd, payload, {
-            "SOAPAction": f'"{operation}"', "Content-Type": "text/xml"})
+        _assert_valid_request(
+            node_for_pa_xsd, payload, {"SOAPAction": f'"{operation}"', "Content-Type": "text/xml"}
+        )
         request = etree.fromstring(payload)[0][0]
         assert request.tag == f"{{{node_client.NODE_FOR_PA}}}{operation}"
         assert all(etree.QName(child).namespace is None for child in request)
@@ -135,16 +139,29 @@ def test_construction_refuses_what_the_xsd_would():
 
 
 def test_from_settings_reads_the_documented_names_and_the_nodes_timeouts():
-    settings = {"payhub.node_url": "http://127.0.0.1:6543/sim/nodeForPa",
-                "payhub.node_id_pa": EC, "payhub.node_id_broker_pa": BROKER,
-                "payhub.node_id_station": STATION, "payhub.node_password": PASSWORD}
+    settings = {
+        "payhub.node_url": "http://127.0.0.1:6543/sim/nodeForPa",
+        "payhub.node_id_pa": EC,
+        "payhub.node_id_broker_pa": BROKER,
+        "payhub.node_id_station": STATION,
+        "payhub.node_password": PASSWORD,
+    }
     client = NodeClient.from_settings(settings)
     assert (client.url, client.id_pa, client.id_broker_pa, client.id_station) == (
-        settings["payhub.node_url"], EC, BROKER, STATION)
+        settings["payhub.node_url"],
+        EC,
+        BROKER,
+        STATION,
+    )
     assert (client.list_timeout, client.flow_timeout) == (15.0, 60.0)
-    tuned = NodeClient.from_settings({**settings, "payhub.node_list_timeout_seconds": "3",
-                                      "payhub.node_flow_timeout_seconds": "9",
-                                      "payhub.node_id_pa": ""})
+    tuned = NodeClient.from_settings(
+        {
+            **settings,
+            "payhub.node_list_timeout_seconds": "3",
+            "payhub.node_flow_timeout_seconds": "9",
+            "payhub.node_id_pa": "",
+        }
+    )
     assert (tuned.list_timeout, tuned.flow_timeout, tuned.id_pa) == (3.0, 9.0, None)
     with pytest.raises(ValueError, match=r"payhub\.node_password"):
         NodeClient.from_settings({k: v for k, v in settings.items() if "password" not in k})
@@ -172,8 +189,7 @@ def test_list_then_get_returns_a_valid_flussoriversamento(sim, sent, fdr_xsd):
     assert [r.flow_id for r in refs] == [f["id"] for f in flows if f["fiscalCode"] == EC]
     assert refs[0].date == dt.datetime.fromisoformat(flows[0]["dataOraFlusso"])
     assert refs[0].psp is None
-    assert client.list_flows(psp="BCITITMM") == [FlowRef(refs[0].flow_id, refs[0].date,
-                                                         "BCITITMM")]
+    assert client.list_flows(psp="BCITITMM") == [FlowRef(refs[0].flow_id, refs[0].date, "BCITITMM")]
     assert client.list_flows(psp="PTSPITR1") == []
     xml = client.get_flow(refs[0].flow_id)
     doc = etree.fromstring(xml)
@@ -223,9 +239,11 @@ def test_an_unreachable_node_and_a_non_soap_answer(sim, sent):
 
 
 def test_a_soap_fault_with_http_500_is_the_nodes_error(sent):
-    fault = (f'<s:Envelope xmlns:s="{node_client.SOAP11}"><s:Body><s:Fault>'
-             "<faultcode>s:Client</faultcode><faultstring>PPT_SINTASSI_XSD</faultstring>"
-             "</s:Fault></s:Body></s:Envelope>").encode()
+    fault = (
+        f'<s:Envelope xmlns:s="{node_client.SOAP11}"><s:Body><s:Fault>'
+        "<faultcode>s:Client</faultcode><faultstring>PPT_SINTASSI_XSD</faultstring>"
+        "</s:Fault></s:Body></s:Envelope>"
+    ).encode()
 
     def node(environ, start_response):
         start_response("500 Internal Server Error", [("Content-Type", "text/xml")])
@@ -250,8 +268,9 @@ def _real(name: str) -> bytes:
 def test_real_list_ok():
     refs = parse_flow_list(_real("mocks__nodoChiediElencoFlussiRendicontazione__OK.xml"))
     # the stored answer lists the same flow twice (and says totRestituiti=1): one FlowRef
-    assert refs == [FlowRef("2023-04-01nodo-doc-dev-16818090899",
-                            dt.datetime(2023, 4, 1, 0, 0), None)]
+    assert refs == [
+        FlowRef("2023-04-01nodo-doc-dev-16818090899", dt.datetime(2023, 4, 1, 0, 0), None)
+    ]
 
 
 def test_real_list_ko_is_a_node_error():
@@ -263,9 +282,13 @@ def test_real_list_ko_is_a_node_error():
 
 def test_real_flow_ok_decodes_to_the_valid_flussoriversamento(fdr_xsd):
     xml = parse_flow(_real("mocks__nodoChiediFlussoRendicontazione__OK.xml"))
-    decoded = ("peer-material", "reporting", "decoded",
-               "fdr-nodo-dei-pagamenti__mocks__nodoChiediFlussoRendicontazione__OK__"
-               "FlussoRiversamento.xml")
+    decoded = (
+        "peer-material",
+        "reporting",
+        "decoded",
+        "fdr-nodo-dei-pagamenti__mocks__nodoChiediFlussoRendicontazione__OK__"
+        "FlussoRiversamento.xml",
+    )
     assert xml == shared_path(*decoded).read_bytes()
     assert fdr_xsd.validate(etree.fromstring(xml)), fdr_xsd.error_log.last_error
 
@@ -281,42 +304,95 @@ def test_real_flow_ko_raises_its_fault():
 
 
 def _answer(operation: str, inner: str) -> bytes:
-    return (f'<s:Envelope xmlns:s="{node_client.SOAP11}" xmlns:ws="{node_client.NODE_FOR_PA}">'
-            f"<s:Body><ws:{operation}Risposta>{inner}</ws:{operation}Risposta></s:Body>"
-            "</s:Envelope>").encode()
+    return (
+        f'<s:Envelope xmlns:s="{node_client.SOAP11}" xmlns:ws="{node_client.NODE_FOR_PA}">'
+        f"<s:Body><ws:{operation}Risposta>{inner}</ws:{operation}Risposta></s:Body>"
+        "</s:Envelope>"
+    ).encode()
 
 
 FLOW_OK = base64.b64encode(f'<FlussoRiversamento xmlns="{FDR}"/>'.encode()).decode()
 
 
-@pytest.mark.parametrize(("payload", "parse"), [
-    (b"", parse_flow_list),
-    (b"<html>Service Unavailable", parse_flow_list),
-    (b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-     + _answer(node_client.LIST, "<elencoFlussiRendicontazione><totRestituiti>&e;"
-               "</totRestituiti></elencoFlussiRendicontazione>"), parse_flow_list),
-    (b"<Envelope/>", parse_flow_list),
-    (_answer(node_client.FLOW, ""), parse_flow_list),  # another operation's answer
-    (_answer(node_client.LIST, "<elencoFlussiRendicontazione><totRestituiti>x"
-             "</totRestituiti></elencoFlussiRendicontazione>"), parse_flow_list),
-    (_answer(node_client.LIST, "<elencoFlussiRendicontazione><totRestituiti>1</totRestituiti>"
-             "<idRendicontazione><identificativoFlusso>a</identificativoFlusso>"
-             "<dataOraFlusso>yesterday</dataOraFlusso></idRendicontazione>"
-             "</elencoFlussiRendicontazione>"), parse_flow_list),
-    (_answer(node_client.LIST, "<ws:elencoFlussiRendicontazione><totRestituiti>0"
-             "</totRestituiti></ws:elencoFlussiRendicontazione>"), parse_flow_list),
-    (_answer(node_client.FLOW, ""), parse_flow),
-    (_answer(node_client.FLOW, "<xmlRendicontazione>not base64!</xmlRendicontazione>"),
-     parse_flow),
-    (_answer(node_client.FLOW, "<xmlRendicontazione>"
-             + base64.b64encode(b"<other/>").decode() + "</xmlRendicontazione>"), parse_flow),
-    (_answer(node_client.FLOW, "<xmlRendicontazione>"
-             + base64.b64encode(b'<!DOCTYPE x [<!ENTITY a "aaaa">]><FlussoRiversamento xmlns="'
-                                + FDR.encode() + b'">&a;</FlussoRiversamento>').decode()
-             + "</xmlRendicontazione>"), parse_flow),
-    (_answer(node_client.FLOW, f"<xmlRendicontazione>{FLOW_OK}</xmlRendicontazione>"
-             f"<xmlRendicontazione>{FLOW_OK}</xmlRendicontazione>"), parse_flow),
-])
+@pytest.mark.parametrize(
+    ("payload", "parse"),
+    [
+        (b"", parse_flow_list),
+        (b"<html>Service Unavailable", parse_flow_list),
+        (
+            b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            + _answer(
+                node_client.LIST,
+                "<elencoFlussiRendicontazione><totRestituiti>&e;"
+                "</totRestituiti></elencoFlussiRendicontazione>",
+            ),
+            parse_flow_list,
+        ),
+        (b"<Envelope/>", parse_flow_list),
+        (_answer(node_client.FLOW, ""), parse_flow_list),  # another operation's answer
+        (
+            _answer(
+                node_client.LIST,
+                "<elencoFlussiRendicontazione><totRestituiti>x"
+                "</totRestituiti></elencoFlussiRendicontazione>",
+            ),
+            parse_flow_list,
+        ),
+        (
+            _answer(
+                node_client.LIST,
+                "<elencoFlussiRendicontazione><totRestituiti>1</totRestituiti>"
+                "<idRendicontazione><identificativoFlusso>a</identificativoFlusso>"
+                "<dataOraFlusso>yesterday</dataOraFlusso></idRendicontazione>"
+                "</elencoFlussiRendicontazione>",
+            ),
+            parse_flow_list,
+        ),
+        (
+            _answer(
+                node_client.LIST,
+                "<ws:elencoFlussiRendicontazione><totRestituiti>0"
+                "</totRestituiti></ws:elencoFlussiRendicontazione>",
+            ),
+            parse_flow_list,
+        ),
+        (_answer(node_client.FLOW, ""), parse_flow),
+        (
+            _answer(node_client.FLOW, "<xmlRendicontazione>not base64!</xmlRendicontazione>"),
+            parse_flow,
+        ),
+        (
+            _answer(
+                node_client.FLOW,
+                "<xmlRendicontazione>"
+                + base64.b64encode(b"<other/>").decode()
+                + "</xmlRendicontazione>",
+            ),
+            parse_flow,
+        ),
+        (
+            _answer(
+                node_client.FLOW,
+                "<xmlRendicontazione>"
+                + base64.b64encode(
+                    b'<!DOCTYPE x [<!ENTITY a "aaaa">]><FlussoRiversamento xmlns="'
+                    + FDR.encode()
+                    + b'">&a;</FlussoRiversamento>'
+                ).decode()
+                + "</xmlRendicontazione>",
+            ),
+            parse_flow,
+        ),
+        (
+            _answer(
+                node_client.FLOW,
+                f"<xmlRendicontazione>{FLOW_OK}</xmlRendicontazione>"
+                f"<xmlRendicontazione>{FLOW_OK}</xmlRendicontazione>",
+            ),
+            parse_flow,
+        ),
+    ],
+)
 def test_malformed_answers_are_node_errors(payload, parse):
     with pytest.raises(NodeError) as bad:
         parse(payload)
@@ -324,21 +400,24 @@ def test_malformed_answers_are_node_errors(payload, parse):
 
 
 def test_entities_are_never_expanded():
-    payload = (b'<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY e "PPT_X">]>'
-               + _answer(node_client.FLOW, "<fault><faultCode>&e;</faultCode><faultString>s"
-                                           "</faultString><id>n</id></fault>"))
+    payload = b'<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY e "PPT_X">]>' + _answer(
+        node_client.FLOW,
+        "<fault><faultCode>&e;</faultCode><faultString>s</faultString><id>n</id></fault>",
+    )
     with pytest.raises(NodeError) as bad:
         parse_flow(payload)
     assert bad.value.fault_code == BAD_RESPONSE and "DTD" in bad.value.description
 
 
 def test_a_soap_fault_and_a_well_formed_minimal_flow():
-    fault = (f'<s:Envelope xmlns:s="{node_client.SOAP11}"><s:Body><s:Fault>'
-             "<faultcode>s:Server</faultcode><faultstring>boom</faultstring>"
-             "</s:Fault></s:Body></s:Envelope>").encode()
+    fault = (
+        f'<s:Envelope xmlns:s="{node_client.SOAP11}"><s:Body><s:Fault>'
+        "<faultcode>s:Server</faultcode><faultstring>boom</faultstring>"
+        "</s:Fault></s:Body></s:Envelope>"
+    ).encode()
     with pytest.raises(NodeError) as server:
         parse_flow_list(fault)
     assert (server.value.fault_code, server.value.description) == ("Server", "boom")
-    assert parse_flow(_answer(node_client.FLOW, f"<xmlRendicontazione>\n{FLOW_OK}\n"
-                                                "</xmlRendicontazione>")).startswith(
-        b"<FlussoRiversamento")
+    assert parse_flow(
+        _answer(node_client.FLOW, f"<xmlRendicontazione>\n{FLOW_OK}\n</xmlRendicontazione>")
+    ).startswith(b"<FlussoRiversamento")

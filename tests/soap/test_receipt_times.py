@@ -11,16 +11,21 @@ from soap.receipts import _datetime
 
 
 def stamp(value: str) -> dt.datetime | None:
-    return _datetime(etree.fromstring(
-        f"<receipt><paymentDateTime>{value}</paymentDateTime></receipt>"), "paymentDateTime")
+    return _datetime(
+        etree.fromstring(f"<receipt><paymentDateTime>{value}</paymentDateTime></receipt>"),
+        "paymentDateTime",
+    )
 
 
-@pytest.mark.parametrize(("local", "utc"), [
-    ("2026-01-15T10:00:00", "2026-01-15T09:00:00"),  # CET, +01:00
-    ("2026-07-15T10:00:00", "2026-07-15T08:00:00"),  # CEST, +02:00
-    ("2026-03-29T03:30:00", "2026-03-29T01:30:00"),  # first hour of summer time
-    ("2026-10-25T01:30:00", "2026-10-24T23:30:00"),  # the hour before it ends
-])
+@pytest.mark.parametrize(
+    ("local", "utc"),
+    [
+        ("2026-01-15T10:00:00", "2026-01-15T09:00:00"),  # CET, +01:00
+        ("2026-07-15T10:00:00", "2026-07-15T08:00:00"),  # CEST, +02:00
+        ("2026-03-29T03:30:00", "2026-03-29T01:30:00"),  # first hour of summer time
+        ("2026-10-25T01:30:00", "2026-10-24T23:30:00"),  # the hour before it ends
+    ],
+)
 def test_a_time_without_offset_is_read_as_italian_local_time(local, utc):
     assert stamp(local) == dt.datetime.fromisoformat(utc).replace(tzinfo=dt.UTC)
 

@@ -15,10 +15,12 @@ XSD = "http://www.w3.org/2001/XMLSchema"
 
 def _corpus():
     pm = shared_path("peer-material")
-    files = [*(pm / "soap-samples" / "official-sanp").glob("*.xml"),
-             *(pm / "soap-samples" / "pagopa-mock-ec" / "resources").glob("*.xml"),
-             *(pm / "node-response-oracle" / "templates").glob("*.xml"),
-             *(pm / "gpd-payments" / "api-test-requests").glob("*.xml")]
+    files = [
+        *(pm / "soap-samples" / "official-sanp").glob("*.xml"),
+        *(pm / "soap-samples" / "pagopa-mock-ec" / "resources").glob("*.xml"),
+        *(pm / "node-response-oracle" / "templates").glob("*.xml"),
+        *(pm / "gpd-payments" / "api-test-requests").glob("*.xml"),
+    ]
     for path in sorted(files):
         try:
             root = etree.parse(str(path)).getroot()
@@ -50,16 +52,23 @@ def test_wsdl_names_match_the_official_wsdl():
     def shape(doc):
         return {
             "tns": doc.get("targetNamespace"),
-            "messages": {(m.get("name"), p.get("name"), p.get("element").split(":")[1])
-                         for m in doc.findall(f"{{{WSDL}}}message")
-                         for p in m.findall(f"{{{WSDL}}}part")},
-            "operations": {o.get("name") for o in doc.iterfind(f"{{{WSDL}}}portType/"
-                                                                f"{{{WSDL}}}operation")},
-            "actions": {o.get("soapAction") for o in doc.iter(
-                "{http://schemas.xmlsoap.org/wsdl/soap/}operation")},
-            "service": [(s.get("name"), p.get("name"), p.get("binding"))
-                        for s in doc.findall(f"{{{WSDL}}}service")
-                        for p in s.findall(f"{{{WSDL}}}port")],
+            "messages": {
+                (m.get("name"), p.get("name"), p.get("element").split(":")[1])
+                for m in doc.findall(f"{{{WSDL}}}message")
+                for p in m.findall(f"{{{WSDL}}}part")
+            },
+            "operations": {
+                o.get("name") for o in doc.iterfind(f"{{{WSDL}}}portType/{{{WSDL}}}operation")
+            },
+            "actions": {
+                o.get("soapAction")
+                for o in doc.iter("{http://schemas.xmlsoap.org/wsdl/soap/}operation")
+            },
+            "service": [
+                (s.get("name"), p.get("name"), p.get("binding"))
+                for s in doc.findall(f"{{{WSDL}}}service")
+                for p in s.findall(f"{{{WSDL}}}port")
+            ],
         }
 
     assert shape(ours) == shape(official)
@@ -70,8 +79,11 @@ def test_wsdl_names_match_the_official_wsdl():
 def test_wsdl_types_declare_the_official_elements_and_types_unqualified():
     official = etree.parse(str(shared_path("pagopa", "wsdl", "xsd", "paForNode.xsd"))).getroot()
     ours = etree.fromstring(schema.wsdl_document("http://x/"))
-    pa = next(s for s in ours.iter(f"{{{XSD}}}schema")
-              if s.get("targetNamespace") == official.get("targetNamespace"))
+    pa = next(
+        s
+        for s in ours.iter(f"{{{XSD}}}schema")
+        if s.get("targetNamespace") == official.get("targetNamespace")
+    )
     names = lambda doc, tag: {e.get("name") for e in doc.findall(f"{{{XSD}}}{tag}")}  # noqa: E731
     assert names(pa, "element") == names(official, "element")
     assert names(official, "complexType") <= names(pa, "complexType")

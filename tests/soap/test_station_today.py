@@ -30,9 +30,17 @@ AUTH = {"payhub.soap_auth_header": f"{KEY[0]}: {KEY[1]}"}
 
 
 def post(app, body: bytes, *, auth: bool = True, headers=None, addr="203.0.113.7"):
-    return app.post(PATH, body, expect_errors=True, extra_environ={"REMOTE_ADDR": addr},
-                    headers={"Content-Type": "text/xml; charset=utf-8",
-                             **(dict([KEY]) if auth else {}), **(headers or {})})
+    return app.post(
+        PATH,
+        body,
+        expect_errors=True,
+        extra_environ={"REMOTE_ADDR": addr},
+        headers={
+            "Content-Type": "text/xml; charset=utf-8",
+            **(dict([KEY]) if auth else {}),
+            **(headers or {}),
+        },
+    )
 
 
 def answer(res, official_xsd) -> etree._Element:
@@ -61,8 +69,7 @@ def receipt_of(root: etree._Element) -> etree._Element:
 
 def sanp_option(factory) -> PaymentOption:
     with factory() as s:
-        return s.scalars(sa.select(PaymentOption).where(PaymentOption.notice_number == SANP)
-                         ).one()
+        return s.scalars(sa.select(PaymentOption).where(PaymentOption.notice_number == SANP)).one()
 
 
 def anomalies(factory) -> list[str]:
@@ -71,8 +78,10 @@ def anomalies(factory) -> list[str]:
 
 
 # -- fail closed ------------------------------------------------------------------------------
-PRODUCTION_LIKE = {"sqlalchemy.url": "postgresql+psycopg://nobody@127.0.0.1:1/none",
-                   "payhub.broker": "redis"}
+PRODUCTION_LIKE = {
+    "sqlalchemy.url": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+    "payhub.broker": "redis",
+}
 
 
 def test_outside_the_embedded_default_an_unprotected_station_refuses_to_start():
@@ -82,24 +91,31 @@ def test_outside_the_embedded_default_an_unprotected_station_refuses_to_start():
         assert setting in str(refused.value)
 
 
-@pytest.mark.parametrize("extra", [
-    {"payhub.soap_allowed_networks": "CHANGE-ME"},
-    {"payhub.soap_auth_header": "CHANGE-ME"},
-    {"payhub.soap_auth_header": "Ocp-Apim-Subscription-Key: CHANGE-ME"},
-    {"payhub.soap_allowed_networks": "10.0.0.0/8, nonsense"},
-], ids=["networks-placeholder", "header-placeholder", "secret-placeholder", "bad-network"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"payhub.soap_allowed_networks": "CHANGE-ME"},
+        {"payhub.soap_auth_header": "CHANGE-ME"},
+        {"payhub.soap_auth_header": "Ocp-Apim-Subscription-Key: CHANGE-ME"},
+        {"payhub.soap_allowed_networks": "10.0.0.0/8, nonsense"},
+    ],
+    ids=["networks-placeholder", "header-placeholder", "secret-placeholder", "bad-network"],
+)
 def test_a_placeholder_or_malformed_protection_setting_stops_the_start(extra):
     with pytest.raises(ValueError) as refused:
         dispatch.StationConfig.from_settings({**PRODUCTION_LIKE, **extra})
     assert next(iter(extra)) in str(refused.value)
 
 
-@pytest.mark.parametrize("extra", [
-    {"payhub.soap_allowed_networks": "203.0.113.0/24"},
-    AUTH,
-    {"payhub.soap_behind_mtls_proxy": "true"},
-    {"payhub.soap_open_station": "true"},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"payhub.soap_allowed_networks": "203.0.113.0/24"},
+        AUTH,
+        {"payhub.soap_behind_mtls_proxy": "true"},
+        {"payhub.soap_open_station": "true"},
+    ],
+)
 def test_any_one_protection_or_an_explicit_open_station_lets_it_start(extra):
     config = dispatch.StationConfig.from_settings({**PRODUCTION_LIKE, **extra})
     assert bool(config.protections) != ("payhub.soap_open_station" in extra)
@@ -126,13 +142,30 @@ def _serve(ini: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")}
     # the secrets production.ini asks for are given; only the station's protection is missing
     env.update({"PAYHUB_SESSION_SECRET": "s" * 40, "PAYHUB_OPS_SECRET": "o" * 40})
-    return subprocess.run([sys.executable, "-m", "payhub.cli", "-c", str(ini), "serve",
-                           "--host", "127.0.0.1", "--port", "1"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "payhub.cli",
+            "-c",
+            str(ini),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_payhub_serve_with_production_ini_and_no_station_protection_exits_naming_settings(
-        tmp_path, pg_url):
+    tmp_path, pg_url
+):
     done = _serve(_ini(tmp_path, pg_url))
     assert done.returncode != 0
     out = done.stdout + done.stderr
@@ -141,15 +174,30 @@ def test_payhub_serve_with_production_ini_and_no_station_protection_exits_naming
 
 def test_payhub_serve_with_production_ini_as_shipped_exits_on_the_placeholders(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")}
-    done = subprocess.run([sys.executable, "-m", "payhub.cli", "-c",
-                           str(ROOT / "production.ini"), "serve", "--port", "1"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "payhub.cli",
+            "-c",
+            str(ROOT / "production.ini"),
+            "serve",
+            "--port",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "CHANGE-ME" in done.stdout + done.stderr
 
 
 def test_with_the_header_configured_a_forged_receipt_is_refused_and_changes_nothing(
-        make_app, seeded, samples):
+    make_app, seeded, samples
+):
     app = make_app(**AUTH, **{"payhub.broker": "stub"})
     before = state(seeded)
     forged = sanp_receipt(samples)
@@ -161,13 +209,17 @@ def test_with_the_header_configured_a_forged_receipt_is_refused_and_changes_noth
     assert state(seeded) == before and sanp_option(seeded).status == "payable"
 
 
-@pytest.mark.parametrize(("header", "allowed"), [
-    (None, False), ("FAILED:unable to verify", False), ("NONE", False), ("SUCCESS", True)])
+@pytest.mark.parametrize(
+    ("header", "allowed"),
+    [(None, False), ("FAILED:unable to verify", False), ("NONE", False), ("SUCCESS", True)],
+)
 def test_behind_an_mtls_proxy_only_requests_the_proxy_verified_pass(
-        make_app, official_xsd, header, allowed):
+    make_app, official_xsd, header, allowed
+):
     app = make_app(**{"payhub.soap_behind_mtls_proxy": "true"})
-    res = post(app, verify_req(), auth=False,
-               headers={"X-SSL-Client-Verify": header} if header else {})
+    res = post(
+        app, verify_req(), auth=False, headers={"X-SSL-Client-Verify": header} if header else {}
+    )
     if allowed:
         assert answer(res, official_xsd).findtext("outcome") == "OK"
     else:
@@ -180,13 +232,17 @@ def probe(broker: str = "{idBrokerPA}", station: str = "{idStation}") -> bytes:
         f"<pafn:paVerifyPaymentNoticeReq><idPA>00000000000</idPA><idBrokerPA>{broker}"
         f"</idBrokerPA><idStation>{station}</idStation><qrCode><fiscalCode>00000000000"
         "</fiscalCode><noticeNumber>000000000000000000</noticeNumber></qrCode>"
-        "</pafn:paVerifyPaymentNoticeReq>")
+        "</pafn:paVerifyPaymentNoticeReq>"
+    )
 
 
-@pytest.mark.parametrize(("broker", "station"), [
-    ("{idBrokerPA}", "{idStation}"), (BROKER, "77777777777_01"), ("00000000000", "x")])
+@pytest.mark.parametrize(
+    ("broker", "station"),
+    [("{idBrokerPA}", "{idStation}"), (BROKER, "77777777777_01"), ("00000000000", "x")],
+)
 def test_the_standin_probe_gets_http_200_sconosciuto_before_any_caller_check(
-        make_app, seeded, official_xsd, broker, station):
+    make_app, seeded, official_xsd, broker, station
+):
     app = make_app(**AUTH, **{"payhub.soap_allowed_networks": "10.0.0.0/8"})
     res = post(app, probe(broker, station), auth=False, addr="198.51.100.1")
     assert res.status_int == 200 and b"SCONOSCIUTO" in res.body
@@ -213,7 +269,8 @@ def test_the_standin_probe_is_counted_apart_from_the_stations_answers(make_app, 
 
 
 def test_a_probe_while_the_database_is_down_does_not_bring_the_station_back(
-        make_app, seeded, official_xsd, monkeypatch):
+    make_app, seeded, official_xsd, monkeypatch
+):
     app = make_app(**AUTH)
 
     def down(*args, **kwargs):
@@ -244,8 +301,14 @@ def test_standin_receipts_are_stored_and_marked(make_app, seeded, samples):
     flag.text = "true"
     assert answer_ok(post(app, serialise(root)))
     with seeded() as s:
-        assert s.scalars(sa.select(Receipt.standin).where(
-            Receipt.receipt_id == receipt_of(root).findtext("receiptId"))).one() is True
+        assert (
+            s.scalars(
+                sa.select(Receipt.standin).where(
+                    Receipt.receipt_id == receipt_of(root).findtext("receiptId")
+                )
+            ).one()
+            is True
+        )
 
 
 def answer_ok(res) -> bool:
@@ -256,7 +319,8 @@ def answer_ok(res) -> bool:
 # -- tolerant receipts, strict answers ----------------------------------------------------------
 @pytest.mark.parametrize("version", [1, 2])
 def test_a_receipt_with_elements_newer_than_our_schema_is_stored_and_settles(
-        make_app, seeded, samples, official_xsd, version):
+    make_app, seeded, samples, official_xsd, version
+):
     from structlog.testing import capture_logs
 
     app = make_app(**AUTH)
@@ -272,8 +336,9 @@ def test_a_receipt_with_elements_newer_than_our_schema_is_stored_and_settles(
         res = post(app, serialise(root))
     assert answer(res, official_xsd).findtext("outcome") == "OK"
     with seeded() as s:
-        stored = s.scalars(sa.select(Receipt).where(
-            Receipt.receipt_id == receipt.findtext("receiptId"))).one()
+        stored = s.scalars(
+            sa.select(Receipt).where(Receipt.receipt_id == receipt.findtext("receiptId"))
+        ).one()
         assert "nota del pagatore" in stored.raw_xml and "futureTransferField" in stored.raw_xml
         assert stored.payment_amount_cents == 3000
     assert sanp_option(seeded).status == "paid"
@@ -289,8 +354,9 @@ def test_a_verify_with_an_unknown_element_is_answered(app, official_xsd):
     assert answer(post(app, body), official_xsd).findtext("outcome") == "OK"
 
 
-def test_a_receipt_missing_a_field_we_read_is_still_refused(make_app, seeded, samples,
-                                                             official_xsd):
+def test_a_receipt_missing_a_field_we_read_is_still_refused(
+    make_app, seeded, samples, official_xsd
+):
     app = make_app(**AUTH)
     root = sanp_receipt(samples)
     receipt = receipt_of(root)
@@ -299,8 +365,9 @@ def test_a_receipt_missing_a_field_we_read_is_still_refused(make_app, seeded, sa
 
 
 # -- receipt outcome ---------------------------------------------------------------------------
-def test_a_ko_receipt_is_stored_flagged_and_settles_nothing(make_app, seeded, samples,
-                                                            official_xsd):
+def test_a_ko_receipt_is_stored_flagged_and_settles_nothing(
+    make_app, seeded, samples, official_xsd
+):
     app = make_app(**AUTH)
     root = sanp_receipt(samples)
     receipt_of(root).find("outcome").text = "KO"
@@ -309,21 +376,37 @@ def test_a_ko_receipt_is_stored_flagged_and_settles_nothing(make_app, seeded, sa
     assert option.status == "payable" and option.paid_cents == 0
     assert anomalies(seeded) == ["receipt_ko"]
     with seeded() as s:
-        assert s.scalars(sa.select(Receipt.outcome).where(
-            Receipt.receipt_id == receipt_of(root).findtext("receiptId"))).all() == ["KO"]
-        assert s.scalar(sa.select(sa.func.count()).select_from(StateTransition).where(
-            StateTransition.event == "receive_receipt",
-            StateTransition.option_id == option.id)) == 0
+        assert s.scalars(
+            sa.select(Receipt.outcome).where(
+                Receipt.receipt_id == receipt_of(root).findtext("receiptId")
+            )
+        ).all() == ["KO"]
+        assert (
+            s.scalar(
+                sa.select(sa.func.count())
+                .select_from(StateTransition)
+                .where(
+                    StateTransition.event == "receive_receipt",
+                    StateTransition.option_id == option.id,
+                )
+            )
+            == 0
+        )
 
 
 # -- a receipt through another station of ours -------------------------------------------------
 def test_a_receipt_through_the_old_station_of_a_moved_ente_is_stored_settled_and_flagged(
-        make_app, seeded, samples, official_xsd):
+    make_app, seeded, samples, official_xsd
+):
     with seeded() as s:
         old = s.scalars(sa.select(Station)).one()
         moved = [e for e in old.enti if e.fiscal_code == EC]
-        new = Station(station_code="77777777777_02", intermediary=old.intermediary,
-                      primitive_version=2, enti=moved)
+        new = Station(
+            station_code="77777777777_02",
+            intermediary=old.intermediary,
+            primitive_version=2,
+            enti=moved,
+        )
         old.enti.remove(moved[0])
         s.add(new)
         s.commit()
@@ -334,8 +417,9 @@ def test_a_receipt_through_the_old_station_of_a_moved_ente_is_stored_settled_and
     assert anomalies(seeded) == ["station_mismatch"]
 
 
-def test_a_receipt_through_a_retired_station_of_our_broker_is_kept(make_app, seeded, samples,
-                                                                  official_xsd):
+def test_a_receipt_through_a_retired_station_of_our_broker_is_kept(
+    make_app, seeded, samples, official_xsd
+):
     app = make_app(**AUTH)
     root = sanp_receipt(samples)
     root.find(".//idStation").text = "77777777777_09"
@@ -344,8 +428,9 @@ def test_a_receipt_through_a_retired_station_of_our_broker_is_kept(make_app, see
     assert anomalies(seeded) == ["station_mismatch"]
 
 
-def test_a_receipt_for_an_ec_we_do_not_have_is_still_refused(make_app, seeded, samples,
-                                                            official_xsd):
+def test_a_receipt_for_an_ec_we_do_not_have_is_still_refused(
+    make_app, seeded, samples, official_xsd
+):
     app = make_app(**AUTH)
     root = sanp_receipt(samples)
     root.find(".//idPA").text = "12345678901"
@@ -353,18 +438,22 @@ def test_a_receipt_for_an_ec_we_do_not_have_is_still_refused(make_app, seeded, s
 
 
 # -- values the schema admits but nothing can hold -----------------------------------------------
-@pytest.mark.parametrize(("path", "value"), [
-    ("paymentDateTime", "2026-03-01T24:00:00"),
-    ("paymentDateTime", "10000-01-01T10:00:00"),
-    ("paymentDateTime", "0001-01-01T00:00:00"),
-    ("applicationDate", "-0001-01-01"),
-    ("transferDate", "10000-12-31"),
-    ("PSPCompanyName", "P" * 10_000),
-    ("debtor/fullName", "N" * 10_000),
-    ("channelDescription", "C" * 10_000),
-])
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("paymentDateTime", "2026-03-01T24:00:00"),
+        ("paymentDateTime", "10000-01-01T10:00:00"),
+        ("paymentDateTime", "0001-01-01T00:00:00"),
+        ("applicationDate", "-0001-01-01"),
+        ("transferDate", "10000-12-31"),
+        ("PSPCompanyName", "P" * 10_000),
+        ("debtor/fullName", "N" * 10_000),
+        ("channelDescription", "C" * 10_000),
+    ],
+)
 def test_bad_values_in_a_receipt_are_a_syntax_error_never_a_system_error(
-        make_app, seeded, samples, official_xsd, path, value):
+    make_app, seeded, samples, official_xsd, path, value
+):
     app = make_app(**AUTH)
     root = sanp_receipt(samples)
     receipt = receipt_of(root)
@@ -382,9 +471,11 @@ def test_bad_values_in_a_receipt_are_a_syntax_error_never_a_system_error(
 def test_a_utf32_body_with_a_doctype_is_refused_without_touching_files(make_app):
     app = make_app(**AUTH)
     for target in ("/etc/passwd", "/nonexistent/file"):
-        text = ('<?xml version="1.0" encoding="UTF-32"?>'
-                f'<!DOCTYPE x [<!ENTITY e SYSTEM "file://{target}">]>'
-                + verify_req().decode().replace("<idPA>", "<idPA>&e;"))
+        text = (
+            '<?xml version="1.0" encoding="UTF-32"?>'
+            f'<!DOCTYPE x [<!ENTITY e SYSTEM "file://{target}">]>'
+            + verify_req().decode().replace("<idPA>", "<idPA>&e;")
+        )
         res = post(app, text.encode("utf-32"))
         fault = soapcheck.body_element(res.body)
         assert res.status_int == 500 and fault.findtext("faultcode") == "soapenv:Client"
@@ -395,9 +486,10 @@ def test_a_utf32_body_with_a_doctype_is_refused_without_touching_files(make_app)
 @pytest.mark.parametrize("encoding", ["ISO-8859-1", "UTF-32", "EBCDIC-US"])
 def test_any_encoding_but_utf8_and_utf16_is_refused(make_app, encoding):
     app = make_app(**AUTH)
-    body = verify_req().replace(b"<soapenv:Envelope",
-                                f'<?xml version="1.0" encoding="{encoding}"?><soapenv:Envelope'
-                                .encode())
+    body = verify_req().replace(
+        b"<soapenv:Envelope",
+        f'<?xml version="1.0" encoding="{encoding}"?><soapenv:Envelope'.encode(),
+    )
     fault = soapcheck.body_element(post(app, body).body)
     assert fault.findtext("faultcode") == "soapenv:Client"
 
@@ -429,24 +521,32 @@ def demand_req(data: bytes, service: str = "OSAP1") -> bytes:
         f"<idStation>77777777777_01</idStation><idServizio>{service}</idServizio>"
         "<idSoggettoServizio>00001</idSoggettoServizio>"
         f"<datiSpecificiServizioRequest>{payload}</datiSpecificiServizioRequest>"
-        "</pafn:paDemandPaymentNoticeRequest>")
+        "</pafn:paDemandPaymentNoticeRequest>"
+    )
 
 
 def service_data(amount="12.50", code="RSSMRA80A01H501U", name="Mario Rossi") -> str:
-    return (f"<service><amount>{amount}</amount><debtorFiscalCode>{code}</debtorFiscalCode>"
-            f"<debtorName>{name}</debtorName></service>")
+    return (
+        f"<service><amount>{amount}</amount><debtorFiscalCode>{code}</debtorFiscalCode>"
+        f"<debtorName>{name}</debtorName></service>"
+    )
 
 
-@pytest.mark.parametrize("data", [
-    ('<!DOCTYPE s [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + service_data()).encode(),
-    ('<?xml version="1.0" encoding="UTF-32"?><!DOCTYPE s>' + service_data()).encode("utf-32"),
-    service_data(amount="1e3").encode(),
-    service_data(amount="10").encode(),
-    service_data(code="NOTAFISCALCODE00").encode(),
-    service_data(name="N" * 200).encode(),
-], ids=["doctype", "utf32-doctype", "exponent", "no-decimals", "bad-fiscal-code", "long-name"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        ('<!DOCTYPE s [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + service_data()).encode(),
+        ('<?xml version="1.0" encoding="UTF-32"?><!DOCTYPE s>' + service_data()).encode("utf-32"),
+        service_data(amount="1e3").encode(),
+        service_data(amount="10").encode(),
+        service_data(code="NOTAFISCALCODE00").encode(),
+        service_data(name="N" * 200).encode(),
+    ],
+    ids=["doctype", "utf32-doctype", "exponent", "no-decimals", "bad-fiscal-code", "long-name"],
+)
 def test_demand_refuses_bad_service_data_with_extraxsd_and_creates_nothing(
-        make_app, seeded, official_xsd, data):
+    make_app, seeded, official_xsd, data
+):
     app = make_app(**AUTH)
     before = state(seeded)
     assert ko(post(app, demand_req(data)), official_xsd) == "PAA_SINTASSI_EXTRAXSD"
@@ -466,8 +566,13 @@ def test_gunicorn_with_no_station_protection_does_not_serve(tmp_path, pg_url):
     gunicorn = Path(sys.executable).with_name("gunicorn")
     if not gunicorn.exists():
         pytest.skip("gunicorn is the [prod] extra; make test installs it")
-    done = subprocess.run([str(gunicorn), "--paste", str(ini), "-b", "127.0.0.1:0", "-w", "1",
-                           "--timeout", "20"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=90)
+    done = subprocess.run(
+        [str(gunicorn), "--paste", str(ini), "-b", "127.0.0.1:0", "-w", "1", "--timeout", "20"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert done.returncode != 0
     assert "payhub.soap_allowed_networks" in done.stdout + done.stderr

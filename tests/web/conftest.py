@@ -17,10 +17,16 @@ def build_app() -> Callable[..., TestApp]:
     the SOAP station or the SLA recorder, called from 127.0.0.1."""
 
     def build(url: str, **extra: str) -> TestApp:
-        settings = {"sqlalchemy.url": url, "payhub.broker": "stub",
-                    "payhub.embedded_worker": "false", "payhub.sla_recorder": "false",
-                    "payhub.soap_enabled": "false", **extra}
-        return TestApp(configure(settings).make_wsgi_app(),
-                       extra_environ={"REMOTE_ADDR": "127.0.0.1"})
+        settings = {
+            "sqlalchemy.url": url,
+            "payhub.broker": "stub",
+            "payhub.embedded_worker": "false",
+            "payhub.sla_recorder": "false",
+            "payhub.soap_enabled": "false",
+            **extra,
+        }
+        return TestApp(
+            configure(settings).make_wsgi_app(), extra_environ={"REMOTE_ADDR": "127.0.0.1"}
+        )
 
     return build

@@ -18,10 +18,14 @@ def _dispose_engines():
 
 
 def _app(url: str, **extra) -> TestApp:
-    settings = {"sqlalchemy.url": url, "payhub.broker": "stub",
-                "payhub.embedded_worker": "false",
-                # a Redis broker is not the embedded default: the station must be protected
-                "payhub.soap_allowed_networks": "127.0.0.1/32", **extra}
+    settings = {
+        "sqlalchemy.url": url,
+        "payhub.broker": "stub",
+        "payhub.embedded_worker": "false",
+        # a Redis broker is not the embedded default: the station must be protected
+        "payhub.soap_allowed_networks": "127.0.0.1/32",
+        **extra,
+    }
     app = configure(settings).make_wsgi_app()
     _engines.append(app.registry["db.engine"])
     return TestApp(app)
@@ -44,16 +48,19 @@ def test_health_on_postgresql_with_redis(pg_url, redis_url):
 
 
 def test_health_is_503_when_the_broker_does_not_answer(sqlite_engine):
-    app = _app(sqlite_engine.url.render_as_string(hide_password=False),
-               **{"payhub.broker": "redis", "payhub.redis_url": "redis://127.0.0.1:1/0"})
+    app = _app(
+        sqlite_engine.url.render_as_string(hide_password=False),
+        **{"payhub.broker": "redis", "payhub.redis_url": "redis://127.0.0.1:1/0"},
+    )
     response = app.get("/health", status=503)
     assert response.json["broker"]["ok"] is False and response.json["status"] == "unavailable"
 
 
 def test_a_request_id_is_echoed_or_made_up(sqlite_engine):
     app = _app(sqlite_engine.url.render_as_string(hide_password=False))
-    assert app.get("/health", headers={"X-Request-Id": "abc-123"}).headers[
-        "X-Request-Id"] == "abc-123"
+    assert (
+        app.get("/health", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"] == "abc-123"
+    )
     made_up = app.get("/health", headers={"X-Request-Id": "<script>"}).headers["X-Request-Id"]
     assert made_up != "<script>" and len(made_up) == 32
 

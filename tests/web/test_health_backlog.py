@@ -26,8 +26,11 @@ def test_an_old_backlog_is_degraded_but_still_200(build_app, pg_url, committed_f
     with committed_factory.begin() as session:
         row = outbox.enqueue(session, "noop")
     with committed_factory.begin() as session:
-        session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == row.id)
-                        .values(created_at=utcnow() - dt.timedelta(minutes=20)))
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == row.id)
+            .values(created_at=utcnow() - dt.timedelta(minutes=20))
+        )
     body = build_app(pg_url).get("/health", status=200).json
     assert body["status"] == "degraded"
     assert body["backlog"]["ok"] is False

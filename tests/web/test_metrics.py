@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from webtest import TestApp
 
-from hub import outbox, webhooks
+from hub import outbox
 from hub.db import utcnow
 from hub.models import OutboxMessage
 from hub.models.sla import SlaMinute
+from hub.notify import webhooks
 from tests.factories import make_ente
 
 pytestmark = pytest.mark.pg
@@ -21,9 +22,11 @@ pytestmark = pytest.mark.pg
 def scrape(app: TestApp, **kwargs) -> dict[tuple[str, tuple], float]:
     response = app.get("/metrics", **kwargs)
     assert response.content_type == "text/plain"
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(response.text)
-            for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
 
 
 def test_scrape_follows_the_outbox_and_the_deliveries(build_app, pg_url, committed_factory):
@@ -40,8 +43,11 @@ def test_scrape_follows_the_outbox_and_the_deliveries(build_app, pg_url, committ
         outbox.enqueue(session, "noop", n=1)
         old = outbox.enqueue(session, "noop", n=2)
     with committed_factory.begin() as session:
-        session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == old.id)
-                        .values(created_at=utcnow() - dt.timedelta(minutes=10)))
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == old.id)
+            .values(created_at=utcnow() - dt.timedelta(minutes=10))
+        )
 
     after = scrape(app)
     assert after[("payhub_outbox_backlog", ())] == 3  # the delivery's message and two more
@@ -51,7 +57,8 @@ def test_scrape_follows_the_outbox_and_the_deliveries(build_app, pg_url, committ
 
 
 def test_dead_outbox_rows_are_counted_apart_and_expired_claims_are_summed(
-        build_app, pg_url, committed_factory):
+    build_app, pg_url, committed_factory
+):
     with committed_factory.begin() as session:
         ente = make_ente(session)
         endpoint = webhooks.register_endpoint(session, ente, "https://ente.example/hook").endpoint
@@ -62,8 +69,11 @@ def test_dead_outbox_rows_are_counted_apart_and_expired_claims_are_summed(
         dead = outbox.enqueue(session, "noop", n=3)
         late = outbox.enqueue(session, "noop", n=4)  # given up, then processed after all
     with committed_factory.begin() as session:
-        session.execute(sa.update(OutboxMessage).where(OutboxMessage.message_id.not_in(
-            [dead.message_id, late.message_id])).values(processed_at=utcnow()))
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.message_id.not_in([dead.message_id, late.message_id]))
+            .values(processed_at=utcnow())
+        )
         outbox.give_up(session, [dead.id, late.id], reason="not processed after 10 sends")
         outbox.mark_processed(session, late.message_id)
     samples = scrape(build_app(pg_url))
@@ -77,10 +87,18 @@ def test_scrape_shows_station_answer_times_and_receipts_rate(build_app, pg_url, 
     minute = utcnow().replace(second=0, microsecond=0) - dt.timedelta(minutes=1)
     with committed_factory.begin() as session:
         for source, count, over in (("a:1", 60, 0), ("b:2", 40, 2)):
-            session.add(SlaMinute(minute=minute, operation="paVerifyPaymentNotice",
-                                  source=source, count=count, over_threshold=over,
-                                  total_seconds=count * 0.01, max_seconds=2.5 if over else 0.05,
-                                  histogram=[count - over, 0, 0, 0, 0, 0, 0, over, 0, 0]))
+            session.add(
+                SlaMinute(
+                    minute=minute,
+                    operation="paVerifyPaymentNotice",
+                    source=source,
+                    count=count,
+                    over_threshold=over,
+                    total_seconds=count * 0.01,
+                    max_seconds=2.5 if over else 0.05,
+                    histogram=[count - over, 0, 0, 0, 0, 0, 0, over, 0, 0],
+                )
+            )
     samples = scrape(build_app(pg_url))
     op = (("operation", "paVerifyPaymentNotice"),)
     assert samples[("payhub_station_answers", op)] == 100
@@ -93,8 +111,14 @@ def test_scrape_shows_station_answer_times_and_receipts_rate(build_app, pg_url, 
 def test_scrape_counts_the_redis_queues(build_app, pg_url, redis_url, committed_factory):
     import redis
 
-    app = build_app(pg_url, **{"payhub.broker": "redis", "payhub.redis_url": redis_url,
-                          "payhub.redis_namespace": "metrics-test"})
+    app = build_app(
+        pg_url,
+        **{
+            "payhub.broker": "redis",
+            "payhub.redis_url": redis_url,
+            "payhub.redis_namespace": "metrics-test",
+        },
+    )
     broker = app.app.registry["dramatiq.broker"]
     actor = broker.get_actor(sorted(broker.get_declared_actors())[0])
     broker.enqueue(actor.message())
@@ -113,16 +137,19 @@ def test_metrics_are_refused_outside_the_allowed_networks(build_app, pg_url):
     app = build_app(pg_url)
     app.get("/metrics", extra_environ={"REMOTE_ADDR": "203.0.113.9"}, status=403)
     app.get("/metrics", extra_environ={"REMOTE_ADDR": "::1"}, status=200)
-    assert "payhub_outbox_backlog" not in app.get(
-        "/metrics", extra_environ={"REMOTE_ADDR": "10.1.2.3"}, status=403).text
+    assert (
+        "payhub_outbox_backlog"
+        not in app.get("/metrics", extra_environ={"REMOTE_ADDR": "10.1.2.3"}, status=403).text
+    )
 
 
 def test_allowed_networks_and_token_are_settings(build_app, pg_url):
-    app = build_app(pg_url, **{"payhub.metrics_allowed_networks": "10.0.0.0/8",
-                          "payhub.metrics_token": "s3cret"})
+    app = build_app(
+        pg_url,
+        **{"payhub.metrics_allowed_networks": "10.0.0.0/8", "payhub.metrics_token": "s3cret"},
+    )
     app.get("/metrics", status=403)  # loopback is no longer in the list
     app.get("/metrics", extra_environ={"REMOTE_ADDR": "10.9.9.9"}, status=200)
     far = {"REMOTE_ADDR": "198.51.100.7"}
     app.get("/metrics", extra_environ=far, headers={"Authorization": "Bearer nope"}, status=403)
-    app.get("/metrics", extra_environ=far, headers={"Authorization": "Bearer s3cret"},
-            status=200)
+    app.get("/metrics", extra_environ=far, headers={"Authorization": "Bearer s3cret"}, status=200)

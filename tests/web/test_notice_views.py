@@ -37,27 +37,32 @@ def test_print_resource_gives_the_notice_data_as_json(world, notice):  # noqa: F
 
 
 def test_pdf_by_format_parameter_or_accept_header(world, notice):  # noqa: F811
-    for url, headers in ((_url(world, notice, "?format=pdf"), {}),
-                         (_url(world, notice), {"Accept": "application/pdf"}),
-                         (_url(world, notice, "/print?lang=it-en"), {"Accept": "application/pdf"})):
+    for url, headers in (
+        (_url(world, notice, "?format=pdf"), {}),
+        (_url(world, notice), {"Accept": "application/pdf"}),
+        (_url(world, notice, "/print?lang=it-en"), {"Accept": "application/pdf"}),
+    ):
         response = world.app.get(url, headers={**world.auth(), **headers})
         assert response.content_type == "application/pdf"
         text = PdfReader(io.BytesIO(response.body)).pages[0].extract_text()
-        assert " ".join(notice[i:i + 4] for i in range(0, 18, 4)) in text
+        assert " ".join(notice[i : i + 4] for i in range(0, 18, 4)) in text
         assert "42,50" in text
 
 
 def test_qr_and_datamatrix_as_png_and_svg(world, notice):  # noqa: F811
     png = world.app.get(_url(world, notice, "?format=png"), headers=world.auth())
     assert png.content_type == "image/png" and png.body.startswith(b"\x89PNG")
-    svg = world.app.get(_url(world, notice, "/print?symbol=datamatrix"),
-                        headers={**world.auth(), "Accept": "image/svg+xml"})
+    svg = world.app.get(
+        _url(world, notice, "/print?symbol=datamatrix"),
+        headers={**world.auth(), "Accept": "image/svg+xml"},
+    )
     assert svg.content_type == "image/svg+xml" and b"<svg" in svg.body
 
 
 def test_the_api_json_of_a_notice_is_left_to_the_api(world, notice):  # noqa: F811
-    response = world.app.get(_url(world, notice), headers={**world.auth(), "Accept": "*/*"},
-                             expect_errors=True)
+    response = world.app.get(
+        _url(world, notice), headers={**world.auth(), "Accept": "*/*"}, expect_errors=True
+    )
     assert response.content_type != "application/pdf"
 
 
@@ -69,8 +74,9 @@ def test_another_entes_key_or_no_key_gets_no_notice(world, notice):  # noqa: F81
 
 def test_batch_is_created_followed_and_downloaded(world, notice, tmp_path):  # noqa: F811
     url = f"/api/v1/enti/{world.ente}/notice-batches"
-    created = world.app.post_json(url, {"noticeNumbers": [notice], "language": "it-de"},
-                                  headers=world.auth(), status=202)
+    created = world.app.post_json(
+        url, {"noticeNumbers": [notice], "language": "it-de"}, headers=world.auth(), status=202
+    )
     assert created.json["status"] == "pending" and created.json["total"] == 1
     status_url = created.headers["Location"]
     world.app.get(status_url + "/zip", headers=world.auth(), status=409)
@@ -95,7 +101,9 @@ def test_batch_is_created_followed_and_downloaded(world, notice, tmp_path):  # n
 def test_bad_batch_requests_are_problems(world):  # noqa: F811
     url = f"/api/v1/enti/{world.ente}/notice-batches"
     world.app.post_json(url, {}, headers=world.auth(), status=422)
-    world.app.post_json(url, {"noticeNumbers": ["399999999999999999"]}, headers=world.auth(),
-                        status=422)
-    world.app.post_json(url, {"service": "MENSA", "language": "fr"}, headers=world.auth(),
-                        status=422)
+    world.app.post_json(
+        url, {"noticeNumbers": ["399999999999999999"]}, headers=world.auth(), status=422
+    )
+    world.app.post_json(
+        url, {"service": "MENSA", "language": "fr"}, headers=world.auth(), status=422
+    )

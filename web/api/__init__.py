@@ -43,6 +43,7 @@ ROUTES = {
 def _not_allowed(methods: tuple[str, ...]) -> Any:
     def view(request: Any) -> Any:
         raise HTTPMethodNotAllowed(headers={"Allow": ", ".join(methods)})
+
     return view
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub import api_keys, audit
 from hub.models import ApiKey, Ente
+from hub.tenants import api_keys, audit
 from web.api.problems import Problem, not_found
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="payhub"'}
@@ -25,12 +25,17 @@ def api_key(request: Any) -> ApiKey:
     """The caller's active key; raises a 401 problem if it is missing, unknown or revoked."""
     secret = _presented(request)
     if not secret:
-        raise Problem(401, "unauthenticated", "an API key is required (Authorization: Bearer "
-                      "<key> or X-Api-Key)", headers=CHALLENGE)
+        raise Problem(
+            401,
+            "unauthenticated",
+            "an API key is required (Authorization: Bearer <key> or X-Api-Key)",
+            headers=CHALLENGE,
+        )
     key = api_keys.authenticate(request.db, secret)
     if key is None:
-        raise Problem(401, "invalid_api_key", "the API key is unknown or revoked",
-                      headers=CHALLENGE)
+        raise Problem(
+            401, "invalid_api_key", "the API key is unknown or revoked", headers=CHALLENGE
+        )
     return key
 
 
@@ -45,10 +50,18 @@ def authorised_ente(request: Any) -> Ente:
     raise not_found("Ente")
 
 
-def record(request: Any, ente: Ente, action: str, target: str,
-           detail: dict[str, Any] | None = None) -> None:
+def record(
+    request: Any, ente: Ente, action: str, target: str, detail: dict[str, Any] | None = None
+) -> None:
     """Audit a write by the current key in the request's transaction."""
     key: ApiKey = request.api_key_used
-    audit.record(request.db, actor=f"api_key:{key.prefix}", api_key_id=key.id,
-                 ente_id=ente.id, action=action, target=target,
-                 request_id=getattr(request, "request_id", None), detail=detail)
+    audit.record(
+        request.db,
+        actor=f"api_key:{key.prefix}",
+        api_key_id=key.id,
+        ente_id=ente.id,
+        action=action,
+        target=target,
+        request_id=getattr(request, "request_id", None),
+        detail=detail,
+    )

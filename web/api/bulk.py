@@ -7,7 +7,7 @@
 
 The body is copied to disk a block at a time (``payhub.bulk_load_dir``, at most
 ``payhub.bulk_max_bytes``), never read whole into memory. Rows are checked with the API's own
-schema (``api_shape``) and then hub.debts.validate, exactly as a single create.
+schema (``api_shape``) and then hub.positions.writer.validate, exactly as a single create.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from pydantic.alias_generators import to_camel
 from pyramid.response import FileIter, Response
 from pyramid.view import view_config
 
-from hub import bulk
-from hub.debts import PositionIn
 from hub.errors import NotFound
+from hub.positions import bulk
+from hub.positions.writer import PositionIn
 from web.api import inputs, schemas
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem
@@ -55,8 +55,9 @@ def api_shape(payload: str) -> tuple[PositionIn, str | None]:
     try:
         data = schemas.DebtPositionInput.model_validate_json(payload)
     except ValidationError as exc:
-        raise bulk.ShapeError([(inputs._path(e["loc"]) or "body", e["msg"])
-                               for e in exc.errors()]) from None
+        raise bulk.ShapeError(
+            [(inputs._path(e["loc"]) or "body", e["msg"]) for e in exc.errors()]
+        ) from None
     return inputs.to_position_in(data, data.iupd, data.options, None), data.service_code
 
 
@@ -65,8 +66,10 @@ class _Out(BaseModel):
 
 
 class BulkRowError(_Out):
-    row: int = Field(description="CSV: the spreadsheet row (the header is 1); JSON: the "
-                                 "array element, from 1; 0: the file itself")
+    row: int = Field(
+        description="CSV: the spreadsheet row (the header is 1); JSON: the "
+        "array element, from 1; 0: the file itself"
+    )
     iupd: str | None
     field: str = Field(description="CSV: the column; JSON: the field path")
     message: str
@@ -110,20 +113,25 @@ def _flag(request: Any, name: str) -> bool:
 
 def _settings(request: Any) -> tuple[Path, int]:
     settings = request.registry.settings
-    return (Path(settings.get("payhub.bulk_load_dir", DEFAULT_DIR)).resolve(),
-            int(settings.get("payhub.bulk_max_bytes", DEFAULT_MAX_BYTES)))
+    return (
+        Path(settings.get("payhub.bulk_load_dir", DEFAULT_DIR)).resolve(),
+        int(settings.get("payhub.bulk_max_bytes", DEFAULT_MAX_BYTES)),
+    )
 
 
 def _store(request: Any, directory: Path, max_bytes: int) -> bulk.StoredFile:
     file_format = FORMATS.get(request.content_type)
     if file_format is None:
-        raise Problem(415, "unsupported_media_type", "send the file as text/csv or "
-                      "application/json", field="Content-Type")
+        raise Problem(
+            415,
+            "unsupported_media_type",
+            "send the file as text/csv or application/json",
+            field="Content-Type",
+        )
     if request.content_length is not None and request.content_length > max_bytes:
         raise Problem(413, "upload_too_large", f"at most {max_bytes} bytes", field="body")
     try:
-        return bulk.store_upload(request.body_file, directory, file_format,
-                                 max_bytes=max_bytes)
+        return bulk.store_upload(request.body_file, directory, file_format, max_bytes=max_bytes)
     except bulk.UploadTooLarge as exc:
         raise Problem(413, exc.code, str(exc), field="body") from None
     except bulk.FileProblem as exc:
@@ -140,8 +148,9 @@ def create(request: Any) -> Response:
     ente = authorised_ente(request)
     unknown = set(request.GET) - {"dryRun", "publish"}
     if unknown:
-        raise Problem(400, "invalid_query", "only dryRun and publish are accepted",
-                      field=sorted(unknown)[0])
+        raise Problem(
+            400, "invalid_query", "only dryRun and publish are accepted", field=sorted(unknown)[0]
+        )
     dry, publish = _flag(request, "dryRun"), _flag(request, "publish")
     directory, max_bytes = _settings(request)
     stored = _store(request, directory, max_bytes)
@@ -151,30 +160,50 @@ def create(request: Any) -> Response:
         finally:
             bulk.remove_file(stored.path)
         body = BulkDryRunOutput(
-            dry_run=True, rows=result.rows, rows_failed=result.rows_failed,
+            dry_run=True,
+            rows=result.rows,
+            rows_failed=result.rows_failed,
             positions_valid=result.positions_valid,
             positions_unchanged=result.positions_unchanged,
             positions_failed=result.positions_failed,
-            errors=[BulkRowError(row=e.row, iupd=e.iupd, field=e.field, message=e.message)
-                    for e in result.errors])
-        return Response(json_body=body.model_dump(mode="json", by_alias=True),
-                        content_type="application/json", charset="utf-8")
+            errors=[
+                BulkRowError(row=e.row, iupd=e.iupd, field=e.field, message=e.message)
+                for e in result.errors
+            ],
+        )
+        return Response(
+            json_body=body.model_dump(mode="json", by_alias=True),
+            content_type="application/json",
+            charset="utf-8",
+        )
     try:
-        load = bulk.create_load(request.db, ente, stored, publish=publish,
-                                cause=f"api:{request.api_key_used.prefix}")
-        record(request, ente, "bulk_load.create", f"bulk_load:{load.public_id}",
-               {"format": stored.file_format, "bytes": stored.size, "sha256": stored.sha256,
-                "publish": publish})
+        load = bulk.create_load(
+            request.db, ente, stored, publish=publish, cause=f"api:{request.api_key_used.prefix}"
+        )
+        record(
+            request,
+            ente,
+            "bulk_load.create",
+            f"bulk_load:{load.public_id}",
+            {
+                "format": stored.file_format,
+                "bytes": stored.size,
+                "sha256": stored.sha256,
+                "publish": publish,
+            },
+        )
         request.db.flush()
     except BaseException:
         bulk.remove_file(stored.path)
         raise
-    url = request.route_url("api.bulk_load", fiscal_code=ente.fiscal_code,
-                            load_id=load.public_id)
-    body = {**bulk.status_json(load), "report": _report_url(request, ente.fiscal_code,
-                                                             load.public_id)}
-    return Response(json_body=body, status=202, location=url, content_type="application/json",
-                    charset="utf-8")
+    url = request.route_url("api.bulk_load", fiscal_code=ente.fiscal_code, load_id=load.public_id)
+    body = {
+        **bulk.status_json(load),
+        "report": _report_url(request, ente.fiscal_code, load.public_id),
+    }
+    return Response(
+        json_body=body, status=202, location=url, content_type="application/json", charset="utf-8"
+    )
 
 
 def _load(request: Any) -> Any:
@@ -188,8 +217,10 @@ def _load(request: Any) -> Any:
 @view_config(route_name="api.bulk_load", request_method="GET")
 def status(request: Any) -> Response:
     ente, load = _load(request)
-    body = {**bulk.status_json(load), "report": _report_url(request, ente.fiscal_code,
-                                                             load.public_id)}
+    body = {
+        **bulk.status_json(load),
+        "report": _report_url(request, ente.fiscal_code, load.public_id),
+    }
     return Response(json_body=body, content_type="application/json", charset="utf-8")
 
 
@@ -203,7 +234,8 @@ def report(request: Any) -> Response:
     text.detach()  # keep the spool open for the response
     size = spool.tell()
     spool.seek(0)
-    response = Response(app_iter=FileIter(spool), content_type="text/csv", charset="utf-8",
-                        content_length=size)
+    response = Response(
+        app_iter=FileIter(spool), content_type="text/csv", charset="utf-8", content_length=size
+    )
     response.content_disposition = f'attachment; filename="bulk-{load.public_id}-errors.csv"'
     return response

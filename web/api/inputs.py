@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from hub.debts import OptionIn, PositionIn, TransferIn
+from hub.positions.writer import OptionIn, PositionIn, TransferIn
 from web.api import schemas
 from web.api.problems import Problem
 
@@ -25,8 +25,13 @@ def _problem(exc: ValidationError, status: int = 422) -> Problem:
     errors = [{"field": _path(e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()]
     if any(e["type"] == "json_invalid" for e in exc.errors()):
         return Problem(400, "invalid_json", "the body is not valid JSON", field="body")
-    return Problem(status, "validation_failed", f"{errors[0]['field']}: {errors[0]['message']}",
-                   field=errors[0]["field"], errors=errors)
+    return Problem(
+        status,
+        "validation_failed",
+        f"{errors[0]['field']}: {errors[0]['message']}",
+        field=errors[0]["field"],
+        errors=errors,
+    )
 
 
 _NUL = "NUL characters are not accepted"
@@ -38,7 +43,7 @@ def nul_path(value: Any, loc: tuple[Any, ...] = ()) -> str | None:
     if isinstance(value, str):
         return (_path(loc) or "body") if "\x00" in value else None
     if isinstance(value, dict | list):
-        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
             if isinstance(key, str) and "\x00" in key:
                 return _path((*loc, key))
             found = nul_path(item, (*loc, key))
@@ -50,8 +55,9 @@ def nul_path(value: Any, loc: tuple[Any, ...] = ()) -> str | None:
 def body(request: Any, model: type[M]) -> M:
     """Validate the JSON body strictly against ``model``: unknown fields and wrong types fail."""
     if request.content_type != "application/json":
-        raise Problem(415, "unsupported_media_type", "send the body as application/json",
-                      field="Content-Type")
+        raise Problem(
+            415, "unsupported_media_type", "send the body as application/json", field="Content-Type"
+        )
     raw = request.body or b""
     if b"\\u0000" in raw:  # the only way JSON can carry a NUL
         try:
@@ -59,8 +65,13 @@ def body(request: Any, model: type[M]) -> M:
         except ValueError:
             where = None  # not JSON: the validation below says so
         if where:
-            raise Problem(422, "validation_failed", f"{where}: {_NUL}", field=where,
-                          errors=[{"field": where, "message": _NUL}])
+            raise Problem(
+                422,
+                "validation_failed",
+                f"{where}: {_NUL}",
+                field=where,
+                errors=[{"field": where, "message": _NUL}],
+            )
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
@@ -82,24 +93,50 @@ def query(request: Any, model: type[M]) -> M:
         raise _problem(exc, status=400) from None
 
 
-def to_position_in(data: schemas.DebtorFields, iupd: str, options: list[schemas.OptionInput],
-                   service_id: int | None) -> PositionIn:
+def to_position_in(
+    data: schemas.DebtorFields,
+    iupd: str,
+    options: list[schemas.OptionInput],
+    service_id: int | None,
+) -> PositionIn:
     return PositionIn(
-        iupd=iupd, debtor_type=data.debtor_type, debtor_fiscal_code=data.debtor_fiscal_code,
-        debtor_name=data.debtor_name, description=data.description, service_id=service_id,
-        debtor_email=data.debtor_email, debtor_street=data.debtor_street,
-        debtor_city=data.debtor_city, debtor_postal_code=data.debtor_postal_code,
-        debtor_province=data.debtor_province, debtor_nation=data.debtor_nation,
-        options=[OptionIn(
-            amount=o.amount, due_date=o.due_date, description=o.description,
-            retention_date=o.retention_date, instalment_number=o.instalment_number,
-            instalment_count=o.instalment_count, notice_number=o.notice_number,
-            transfers=[TransferIn(
-                amount=t.amount, remittance_information=t.remittance_information,
-                category=t.category, iban=t.iban, postal_iban=t.postal_iban,
-                beneficiary_fiscal_code=t.beneficiary_fiscal_code, stamp_hash=t.stamp_hash,
-                stamp_type=t.stamp_type, stamp_province=t.stamp_province,
-                metadata=[m.model_dump() for m in t.metadata] if t.metadata else None,
-            ) for t in o.transfers],
-        ) for o in options],
+        iupd=iupd,
+        debtor_type=data.debtor_type,
+        debtor_fiscal_code=data.debtor_fiscal_code,
+        debtor_name=data.debtor_name,
+        description=data.description,
+        service_id=service_id,
+        debtor_email=data.debtor_email,
+        debtor_street=data.debtor_street,
+        debtor_city=data.debtor_city,
+        debtor_postal_code=data.debtor_postal_code,
+        debtor_province=data.debtor_province,
+        debtor_nation=data.debtor_nation,
+        options=[
+            OptionIn(
+                amount=o.amount,
+                due_date=o.due_date,
+                description=o.description,
+                retention_date=o.retention_date,
+                instalment_number=o.instalment_number,
+                instalment_count=o.instalment_count,
+                notice_number=o.notice_number,
+                transfers=[
+                    TransferIn(
+                        amount=t.amount,
+                        remittance_information=t.remittance_information,
+                        category=t.category,
+                        iban=t.iban,
+                        postal_iban=t.postal_iban,
+                        beneficiary_fiscal_code=t.beneficiary_fiscal_code,
+                        stamp_hash=t.stamp_hash,
+                        stamp_type=t.stamp_type,
+                        stamp_province=t.stamp_province,
+                        metadata=[m.model_dump() for m in t.metadata] if t.metadata else None,
+                    )
+                    for t in o.transfers
+                ],
+            )
+            for o in options
+        ],
     )

@@ -16,11 +16,15 @@ from web.api import bulk, schemas, webhooks
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}}
 ERRORS = {
-    400: "Malformed JSON, query string or header", 401: "Missing, unknown or revoked API key",
+    400: "Malformed JSON, query string or header",
+    401: "Missing, unknown or revoked API key",
     404: "No such Ente for this key, or no such resource (the two are not told apart)",
-    405: "Method not allowed", 409: "Conflicts with the resource's state",
-    412: "If-Match does not match the current version", 415: "Body is not application/json",
-    422: "Invalid content; `field` names what failed", 428: "If-Match is required",
+    405: "Method not allowed",
+    409: "Conflicts with the resource's state",
+    412: "If-Match does not match the current version",
+    415: "Body is not application/json",
+    422: "Invalid content; `field` names what failed",
+    428: "If-Match is required",
     413: "The upload is larger than the configured limit",
     406: "The format asked for is not one this resource has",
 }
@@ -33,114 +37,215 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _path_param(name: str, pattern: str, example: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "string", "pattern": pattern}, "example": example}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "pattern": pattern},
+        "example": example,
+    }
 
 
 FISCAL_CODE = _path_param("fiscalCode", r"^\d{11}$", "77777777777", "The Ente's fiscal code")
-IUPD = _path_param("iupd", r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "IUPD-1",
-                   "The Ente's identifier of the debt position")
+IUPD = _path_param(
+    "iupd",
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    "IUPD-1",
+    "The Ente's identifier of the debt position",
+)
 NOTICE = _path_param("noticeNumber", r"^\d{18}$", "301000000000000102", "Notice number")
 RECEIPT = _path_param("receiptId", r"^[A-Za-z0-9._-]{1,35}$", "r-1", "pagoPA receiptId")
-IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string", "maxLength": 64},
-            "description": "The ETag from your last read"}
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "schema": {"type": "string", "maxLength": 64},
+    "description": "The ETag from your last read",
+}
 ETAG = {"ETag": {"schema": {"type": "string"}, "description": "The position's version"}}
 
 
-def _json(schema: str, description: str, headers: dict[str, Any] | None = None
-          ) -> dict[str, Any]:
-    out: dict[str, Any] = {"description": description,
-                           "content": {"application/json": {"schema": _ref(schema)}}}
+def _json(schema: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref(schema)}},
+    }
     if headers:
         out["headers"] = headers
     return out
 
 
-def _op(op_id: str, summary: str, ok: dict[int, Any], errors: tuple[int, ...],
-        params: list[dict[str, Any]], body: str | None = None) -> dict[str, Any]:
+def _op(
+    op_id: str,
+    summary: str,
+    ok: dict[int, Any],
+    errors: tuple[int, ...],
+    params: list[dict[str, Any]],
+    body: str | None = None,
+) -> dict[str, Any]:
     responses: dict[str, Any] = {str(k): v for k, v in ok.items()}
     for code in (*errors, 405):
         responses[str(code)] = {"description": ERRORS[code], "content": PROBLEM}
-    op: dict[str, Any] = {"operationId": op_id, "summary": summary, "parameters": params,
-                          "responses": responses, "tags": ["debt positions"]}
+    op: dict[str, Any] = {
+        "operationId": op_id,
+        "summary": summary,
+        "parameters": params,
+        "responses": responses,
+        "tags": ["debt positions"],
+    }
     if body:
-        op["requestBody"] = {"required": True,
-                             "content": {"application/json": {"schema": _ref(body)}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
     return op
 
 
 def _paths() -> dict[str, Any]:
     position = _json("DebtPositionOutput", "The debt position", ETAG)
     base = "/enti/{fiscalCode}/debt-positions"
-    list_params = [{"name": n, "in": "query", "schema": s} for n, s in (
-        ("status", {"type": "string", "enum": list(schemas.PositionStatus.__args__)}),
-        ("dueDateFrom", {"type": "string", "format": "date"}),
-        ("dueDateTo", {"type": "string", "format": "date"}),
-        ("paymentDateFrom", {"type": "string", "format": "date"}),
-        ("paymentDateTo", {"type": "string", "format": "date"}),
-        ("debtorFiscalCode", {"type": "string", "maxLength": 16}),
-        ("serviceCode", {"type": "string", "maxLength": 35}),
-        ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
-        ("cursor", {"type": "string", "maxLength": 40}),
-    )]
-    publish_param = {"name": "publish", "in": "query", "description": "Publish at once",
-                     "schema": {"type": "string", "enum": ["true", "false"]}}
-    idem = {"name": "Idempotency-Key", "in": "header", "description": "Same key and body: "
-            "the first answer again; same key, other body: 422",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
+    list_params = [
+        {"name": n, "in": "query", "schema": s}
+        for n, s in (
+            ("status", {"type": "string", "enum": list(schemas.PositionStatus.__args__)}),
+            ("dueDateFrom", {"type": "string", "format": "date"}),
+            ("dueDateTo", {"type": "string", "format": "date"}),
+            ("paymentDateFrom", {"type": "string", "format": "date"}),
+            ("paymentDateTo", {"type": "string", "format": "date"}),
+            ("debtorFiscalCode", {"type": "string", "maxLength": 16}),
+            ("serviceCode", {"type": "string", "maxLength": 35}),
+            ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+            ("cursor", {"type": "string", "maxLength": 40}),
+        )
+    ]
+    publish_param = {
+        "name": "publish",
+        "in": "query",
+        "description": "Publish at once",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    }
+    idem = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "description": "Same key and body: the first answer again; same key, other body: 422",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    }
     return {
         base: {
-            "get": _op("listDebtPositions", "List positions (filters, cursor pagination)",
-                       {200: _json("DebtPositionPage", "A page of positions")}, READ_ERRORS,
-                       [FISCAL_CODE, *list_params]),
-            "post": _op("createDebtPosition", "Create a position (optionally published)",
-                        {201: _json("DebtPositionOutput", "Created", {
-                            **ETAG, "Location": {"schema": {"type": "string"}}})},
-                        WRITE_ERRORS, [FISCAL_CODE, publish_param, idem],
-                        "DebtPositionInput"),
+            "get": _op(
+                "listDebtPositions",
+                "List positions (filters, cursor pagination)",
+                {200: _json("DebtPositionPage", "A page of positions")},
+                READ_ERRORS,
+                [FISCAL_CODE, *list_params],
+            ),
+            "post": _op(
+                "createDebtPosition",
+                "Create a position (optionally published)",
+                {
+                    201: _json(
+                        "DebtPositionOutput",
+                        "Created",
+                        {**ETAG, "Location": {"schema": {"type": "string"}}},
+                    )
+                },
+                WRITE_ERRORS,
+                [FISCAL_CODE, publish_param, idem],
+                "DebtPositionInput",
+            ),
         },
         base + "/{iupd}": {
-            "get": _op("getDebtPosition", "A position with its options, states and history",
-                       {200: position}, READ_ERRORS, [FISCAL_CODE, IUPD]),
-            "put": _op("replaceDebtPosition", "Replace a position while nothing is being paid",
-                       {200: position}, (*WRITE_ERRORS, 428), [FISCAL_CODE, IUPD, IF_MATCH],
-                       "DebtPositionReplace"),
-            "patch": _op("patchDebtPosition", "Change the position's own fields",
-                         {200: position}, (*WRITE_ERRORS, 428), [FISCAL_CODE, IUPD, IF_MATCH],
-                         "DebtPositionPatch"),
+            "get": _op(
+                "getDebtPosition",
+                "A position with its options, states and history",
+                {200: position},
+                READ_ERRORS,
+                [FISCAL_CODE, IUPD],
+            ),
+            "put": _op(
+                "replaceDebtPosition",
+                "Replace a position while nothing is being paid",
+                {200: position},
+                (*WRITE_ERRORS, 428),
+                [FISCAL_CODE, IUPD, IF_MATCH],
+                "DebtPositionReplace",
+            ),
+            "patch": _op(
+                "patchDebtPosition",
+                "Change the position's own fields",
+                {200: position},
+                (*WRITE_ERRORS, 428),
+                [FISCAL_CODE, IUPD, IF_MATCH],
+                "DebtPositionPatch",
+            ),
         },
         base + "/{iupd}/publish": {
-            "post": _op("publishDebtPosition", "Make the draft options payable",
-                        {200: position}, WRITE_ERRORS, [FISCAL_CODE, IUPD, IF_MATCH]),
+            "post": _op(
+                "publishDebtPosition",
+                "Make the draft options payable",
+                {200: position},
+                WRITE_ERRORS,
+                [FISCAL_CODE, IUPD, IF_MATCH],
+            ),
         },
         base + "/{iupd}/cancel": {
-            "post": _op("cancelDebtPosition", "Cancel every option (state machine)",
-                        {200: position}, WRITE_ERRORS, [FISCAL_CODE, IUPD, IF_MATCH]),
+            "post": _op(
+                "cancelDebtPosition",
+                "Cancel every option (state machine)",
+                {200: position},
+                WRITE_ERRORS,
+                [FISCAL_CODE, IUPD, IF_MATCH],
+            ),
         },
         "/enti/{fiscalCode}/notices/{noticeNumber}": {
-            "get": _op("getDebtPositionByNotice", "The position holding this notice",
-                       {200: position}, READ_ERRORS, [FISCAL_CODE, NOTICE]),
+            "get": _op(
+                "getDebtPositionByNotice",
+                "The position holding this notice",
+                {200: position},
+                READ_ERRORS,
+                [FISCAL_CODE, NOTICE],
+            ),
         },
         "/enti/{fiscalCode}/notices/{noticeNumber}/receipts": {
-            "get": _op("listNoticeReceipts", "Receipts for a notice",
-                       {200: _json("ReceiptList", "Receipts")}, READ_ERRORS,
-                       [FISCAL_CODE, NOTICE]),
+            "get": _op(
+                "listNoticeReceipts",
+                "Receipts for a notice",
+                {200: _json("ReceiptList", "Receipts")},
+                READ_ERRORS,
+                [FISCAL_CODE, NOTICE],
+            ),
         },
         "/enti/{fiscalCode}/receipts": {
-            "get": _op("listReceipts", "The Ente's receipts, newest first (filters, cursor "
-                       "pagination)", {200: _json("ReceiptPage", "A page of receipts")},
-                       (*READ_ERRORS, 422), [FISCAL_CODE, *_receipt_params()]),
+            "get": _op(
+                "listReceipts",
+                "The Ente's receipts, newest first (filters, cursor pagination)",
+                {200: _json("ReceiptPage", "A page of receipts")},
+                (*READ_ERRORS, 422),
+                [FISCAL_CODE, *_receipt_params()],
+            ),
         },
         "/enti/{fiscalCode}/receipts/{receiptId}": {
-            "get": _op("getReceipt", "A receipt as JSON",
-                       {200: _json("ReceiptOutput", "The receipt")}, READ_ERRORS,
-                       [FISCAL_CODE, RECEIPT]),
+            "get": _op(
+                "getReceipt",
+                "A receipt as JSON",
+                {200: _json("ReceiptOutput", "The receipt")},
+                READ_ERRORS,
+                [FISCAL_CODE, RECEIPT],
+            ),
         },
         "/enti/{fiscalCode}/receipts/{receiptId}/xml": {
-            "get": _op("getReceiptXml", "A receipt as the original XML from the Node",
-                       {200: {"description": "The paSendRT(V2) request as received",
-                              "content": {"application/xml": {"schema": {"type": "string"}}}}},
-                       READ_ERRORS, [FISCAL_CODE, RECEIPT]),
+            "get": _op(
+                "getReceiptXml",
+                "A receipt as the original XML from the Node",
+                {
+                    200: {
+                        "description": "The paSendRT(V2) request as received",
+                        "content": {"application/xml": {"schema": {"type": "string"}}},
+                    }
+                },
+                READ_ERRORS,
+                [FISCAL_CODE, RECEIPT],
+            ),
         },
         **_webhook_paths(),
         **_bulk_paths(),
@@ -151,19 +256,34 @@ def _paths() -> dict[str, Any]:
 
 def _receipt_params() -> list[dict[str, Any]]:
     day = "Day (UTC) payhub received the receipt (`receivedAt`), not the payment date"
-    return [{"name": n, "in": "query", "description": d, "schema": s} for n, d, s in (
-        ("iuv", "Creditor reference (IUV)", {"type": "string", "pattern": r"^[A-Za-z0-9]{1,35}$"}),
-        ("noticeNumber", "Notice number", {"type": "string", "pattern": r"^\d{18}$"}),
-        ("from", f"{day}: from this day on; after `to` → 422",
-         {"type": "string", "format": "date"}),
-        ("to", f"{day}: up to this day, included", {"type": "string", "format": "date"}),
-        ("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
-        ("cursor", "`nextCursor` of the previous page", {"type": "string", "maxLength": 40}),
-    )]
+    return [
+        {"name": n, "in": "query", "description": d, "schema": s}
+        for n, d, s in (
+            (
+                "iuv",
+                "Creditor reference (IUV)",
+                {"type": "string", "pattern": r"^[A-Za-z0-9]{1,35}$"},
+            ),
+            ("noticeNumber", "Notice number", {"type": "string", "pattern": r"^\d{18}$"}),
+            (
+                "from",
+                f"{day}: from this day on; after `to` → 422",
+                {"type": "string", "format": "date"},
+            ),
+            ("to", f"{day}: up to this day, included", {"type": "string", "format": "date"}),
+            (
+                "limit",
+                "Page size",
+                {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+            ),
+            ("cursor", "`nextCursor` of the previous page", {"type": "string", "maxLength": 40}),
+        )
+    ]
 
 
-FLOW_ID = _path_param("flowId", r"^[A-Za-z0-9._-]{1,35}$", "2026-11-27BCITITMM-0001",
-                      "identificativoFlusso")
+FLOW_ID = _path_param(
+    "flowId", r"^[A-Za-z0-9._-]{1,35}$", "2026-11-27BCITITMM-0001", "identificativoFlusso"
+)
 _LIMIT = ("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50})
 _CURSOR = ("cursor", "`nextCursor` of the previous page", {"type": "string", "maxLength": 40})
 
@@ -173,9 +293,14 @@ def _query(*params: tuple[str, str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _days(what: str) -> tuple[tuple[str, str, dict[str, Any]], ...]:
-    return (("from", f"{what}: from this day on; after `to` → 422",
-             {"type": "string", "format": "date"}),
-            ("to", f"{what}: up to this day, included", {"type": "string", "format": "date"}))
+    return (
+        (
+            "from",
+            f"{what}: from this day on; after `to` → 422",
+            {"type": "string", "format": "date"},
+        ),
+        ("to", f"{what}: up to this day, included", {"type": "string", "format": "date"}),
+    )
 
 
 def _reporting_paths() -> dict[str, Any]:
@@ -185,227 +310,465 @@ def _reporting_paths() -> dict[str, Any]:
     flows = _query(
         ("flowId", "identificativoFlusso (every stored version of it)", code),
         ("psp", "The PSP's identifier (`pspId`)", code),
-        ("status", "Status of the flow version",
-         {"type": "string", "enum": list(schemas.FlowStatus.__args__)}),
+        (
+            "status",
+            "Status of the flow version",
+            {"type": "string", "enum": list(schemas.FlowStatus.__args__)},
+        ),
         *_days("Day of `flowDateTime` (dataOraFlusso, the Node's local time)"),
-        _LIMIT, _CURSOR)
-    version = _query(("version", "A stored version's `flowDateTime`; default the newest",
-                      {"type": "string", "pattern": schemas.FLOW_DATETIME}))
-    credits = _query(*_days("Day of `valueDate`"),
-                     ("matched", "true: only credits matched to a flow; false: the others",
-                      {"type": "string", "enum": ["true", "false"]}), _LIMIT, _CURSOR)
+        _LIMIT,
+        _CURSOR,
+    )
+    version = _query(
+        (
+            "version",
+            "A stored version's `flowDateTime`; default the newest",
+            {"type": "string", "pattern": schemas.FLOW_DATETIME},
+        )
+    )
+    credits = _query(
+        *_days("Day of `valueDate`"),
+        (
+            "matched",
+            "true: only credits matched to a flow; false: the others",
+            {"type": "string", "enum": ["true", "false"]},
+        ),
+        _LIMIT,
+        _CURSOR,
+    )
     anomalies = _query(
-        ("status", "open (default), resolved or all",
-         {"type": "string", "enum": ["open", "resolved", "all"], "default": "open"}),
-        ("kind", "e.g. credit_amount_mismatch", {"type": "string",
-                                                 "pattern": r"^[a-z][a-z_]{0,31}$"}),
-        _LIMIT, _CURSOR)
+        (
+            "status",
+            "open (default), resolved or all",
+            {"type": "string", "enum": ["open", "resolved", "all"], "default": "open"},
+        ),
+        (
+            "kind",
+            "e.g. credit_amount_mismatch",
+            {"type": "string", "pattern": r"^[a-z][a-z_]{0,31}$"},
+        ),
+        _LIMIT,
+        _CURSOR,
+    )
     return {
         "/enti/{fiscalCode}/reporting-flows": {
-            "get": _op("listReportingFlows", "The Ente's reporting flows (every version), "
-                       "newest first by flowDateTime (filters, cursor pagination)",
-                       {200: _json("ReportingFlowPage", "A page of flows")},
-                       (*READ_ERRORS, 422), [FISCAL_CODE, *flows]) | tag,
+            "get": _op(
+                "listReportingFlows",
+                "The Ente's reporting flows (every version), "
+                "newest first by flowDateTime (filters, cursor pagination)",
+                {200: _json("ReportingFlowPage", "A page of flows")},
+                (*READ_ERRORS, 422),
+                [FISCAL_CODE, *flows],
+            )
+            | tag,
         },
         "/enti/{fiscalCode}/reporting-flows/{flowId}": {
-            "get": _op("getReportingFlow", "A flow (its newest version, or ?version=) with "
-                       "its entries", {200: _json("ReportingFlowDetail", "The flow")},
-                       READ_ERRORS, [FISCAL_CODE, FLOW_ID, *version]) | tag,
+            "get": _op(
+                "getReportingFlow",
+                "A flow (its newest version, or ?version=) with its entries",
+                {200: _json("ReportingFlowDetail", "The flow")},
+                READ_ERRORS,
+                [FISCAL_CODE, FLOW_ID, *version],
+            )
+            | tag,
         },
         "/enti/{fiscalCode}/bank-credits": {
-            "get": _op("listBankCredits", "The Ente's bank credits, newest first by value "
-                       "date (filters, cursor pagination)",
-                       {200: _json("BankCreditPage", "A page of credits")},
-                       (*READ_ERRORS, 422), [FISCAL_CODE, *credits]) | tag,
+            "get": _op(
+                "listBankCredits",
+                "The Ente's bank credits, newest first by value date (filters, cursor pagination)",
+                {200: _json("BankCreditPage", "A page of credits")},
+                (*READ_ERRORS, 422),
+                [FISCAL_CODE, *credits],
+            )
+            | tag,
         },
         "/enti/{fiscalCode}/anomalies": {
-            "get": _op("listAnomalies", "The Ente's anomalies, newest first (open by default)",
-                       {200: _json("AnomalyPage", "A page of anomalies")}, READ_ERRORS,
-                       [FISCAL_CODE, *anomalies]) | tag,
+            "get": _op(
+                "listAnomalies",
+                "The Ente's anomalies, newest first (open by default)",
+                {200: _json("AnomalyPage", "A page of anomalies")},
+                READ_ERRORS,
+                [FISCAL_CODE, *anomalies],
+            )
+            | tag,
         },
     }
 
 
-BATCH_ID = _path_param("batchId", r"^[0-9a-f-]{36}$", "0b7e4a4e-9f3b-4f0e-9c1d-5a6b7c8d9e0f",
-                       "The notice batch's id")
-_BATCH = {"type": "object", "required": ["id", "status", "total", "done"], "properties": {
-    "id": {"type": "string"}, "status": {"type": "string"}, "total": {"type": "integer"},
-    "done": {"type": "integer"}, "unprintable": {"type": "integer"},
-    "variant": {"type": "string"}, "zipBytes": {"type": ["integer", "null"]},
-    "error": {"type": ["string", "null"]}, "download": {"type": "string"}}}
-_NOTICE_MEDIA = {"application/json": {"schema": {"type": "object"}},
-                 "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-                 "image/png": {"schema": {"type": "string", "format": "binary"}},
-                 "image/svg+xml": {"schema": {"type": "string"}}}
+BATCH_ID = _path_param(
+    "batchId", r"^[0-9a-f-]{36}$", "0b7e4a4e-9f3b-4f0e-9c1d-5a6b7c8d9e0f", "The notice batch's id"
+)
+_BATCH = {
+    "type": "object",
+    "required": ["id", "status", "total", "done"],
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string"},
+        "total": {"type": "integer"},
+        "done": {"type": "integer"},
+        "unprintable": {"type": "integer"},
+        "variant": {"type": "string"},
+        "zipBytes": {"type": ["integer", "null"]},
+        "error": {"type": ["string", "null"]},
+        "download": {"type": "string"},
+    },
+}
+_NOTICE_MEDIA = {
+    "application/json": {"schema": {"type": "object"}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+    "image/svg+xml": {"schema": {"type": "string"}},
+}
 
 
 def _notice_paths() -> dict[str, Any]:
     """Payment notices (web/notices.py): the printable notice and zip batches."""
     tag = {"tags": ["payment notices"]}
-    fmt = [{"name": "format", "in": "query", "description": "json (default), pdf, png or svg",
-            "schema": {"type": "string", "enum": ["json", "pdf", "png", "svg"]}},
-           {"name": "lang", "in": "query", "description": "it (default), it-de or it-en",
-            "schema": {"type": "string", "enum": ["it", "it-de", "it-en"]}}]
-    batch = {200: {"description": "The batch and its progress",
-                   "content": {"application/json": {"schema": _BATCH}}}}
-    create = _op("createNoticeBatch", "Print many notices into a zip (PDFs + index.csv), in "
-                 "the background", {202: {"description": "Accepted; follow Location",
-                                          "content": {"application/json": {"schema": _BATCH}},
-                                          "headers": {"Location": {"schema": {"type": "string"}}}}},
-                 (400, 401, 404, 415, 422), [FISCAL_CODE]) | tag
-    create["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
-        "type": "object",
-        "description": "One selection: notice numbers, a service, IUPDs or a bulk load",
-        "properties": {
-            "noticeNumbers": {"type": "array", "items": {"type": "string",
-                                                         "pattern": r"^\d{18}$"}},
-            "service": {"type": "string"},
-            "iupds": {"type": "array", "items": {"type": "string"}},
-            "bulkLoad": {"type": "string", "description": "A bulk load's id: the printable "
-                         "positions it created"},
-            "language": {"type": "string", "enum": ["it", "it-de", "it-en"]}}}}}}
+    fmt = [
+        {
+            "name": "format",
+            "in": "query",
+            "description": "json (default), pdf, png or svg",
+            "schema": {"type": "string", "enum": ["json", "pdf", "png", "svg"]},
+        },
+        {
+            "name": "lang",
+            "in": "query",
+            "description": "it (default), it-de or it-en",
+            "schema": {"type": "string", "enum": ["it", "it-de", "it-en"]},
+        },
+    ]
+    batch = {
+        200: {
+            "description": "The batch and its progress",
+            "content": {"application/json": {"schema": _BATCH}},
+        }
+    }
+    create = (
+        _op(
+            "createNoticeBatch",
+            "Print many notices into a zip (PDFs + index.csv), in the background",
+            {
+                202: {
+                    "description": "Accepted; follow Location",
+                    "content": {"application/json": {"schema": _BATCH}},
+                    "headers": {"Location": {"schema": {"type": "string"}}},
+                }
+            },
+            (400, 401, 404, 415, 422),
+            [FISCAL_CODE],
+        )
+        | tag
+    )
+    create["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "One selection: notice numbers, a service, IUPDs or a bulk load",
+                    "properties": {
+                        "noticeNumbers": {
+                            "type": "array",
+                            "items": {"type": "string", "pattern": r"^\d{18}$"},
+                        },
+                        "service": {"type": "string"},
+                        "iupds": {"type": "array", "items": {"type": "string"}},
+                        "bulkLoad": {
+                            "type": "string",
+                            "description": "A bulk load's id: the printable positions it created",
+                        },
+                        "language": {"type": "string", "enum": ["it", "it-de", "it-en"]},
+                    },
+                }
+            }
+        },
+    }
     return {
         "/enti/{fiscalCode}/notices/{noticeNumber}/print": {
-            "get": _op("printNotice", "The notice data (QR and Data Matrix payloads) or the "
-                       "printable notice", {200: {"description": "The notice",
-                                                  "content": _NOTICE_MEDIA}},
-                       (400, 401, 404, 406, 422), [FISCAL_CODE, NOTICE, *fmt]) | tag,
+            "get": _op(
+                "printNotice",
+                "The notice data (QR and Data Matrix payloads) or the printable notice",
+                {200: {"description": "The notice", "content": _NOTICE_MEDIA}},
+                (400, 401, 404, 406, 422),
+                [FISCAL_CODE, NOTICE, *fmt],
+            )
+            | tag,
         },
         "/enti/{fiscalCode}/notice-batches": {"post": create},
         "/enti/{fiscalCode}/notice-batches/{batchId}": {
-            "get": _op("getNoticeBatch", "A batch's progress", batch, READ_ERRORS,
-                       [FISCAL_CODE, BATCH_ID]) | tag,
+            "get": _op(
+                "getNoticeBatch", "A batch's progress", batch, READ_ERRORS, [FISCAL_CODE, BATCH_ID]
+            )
+            | tag,
         },
         "/enti/{fiscalCode}/notice-batches/{batchId}/zip": {
-            "get": _op("downloadNoticeBatch", "The finished batch as a zip",
-                       {200: {"description": "PDFs and index.csv",
-                              "content": {"application/zip": {"schema": {
-                                  "type": "string", "format": "binary"}}}}},
-                       (400, 401, 404, 409), [FISCAL_CODE, BATCH_ID]) | tag,
+            "get": _op(
+                "downloadNoticeBatch",
+                "The finished batch as a zip",
+                {
+                    200: {
+                        "description": "PDFs and index.csv",
+                        "content": {
+                            "application/zip": {"schema": {"type": "string", "format": "binary"}}
+                        },
+                    }
+                },
+                (400, 401, 404, 409),
+                [FISCAL_CODE, BATCH_ID],
+            )
+            | tag,
         },
     }
 
 
-WEBHOOK_ID = _path_param("webhookId", webhooks.UUID.join("^$"), "6f1c1a52-3d0e-4c55-8a43-"
-                         "1b1f1d2e3c4b", "The webhook endpoint's id")
-DELIVERY_ID = _path_param("deliveryId", webhooks.UUID.join("^$"), "0b7e4a4e-9f3b-4f0e-9c1d-"
-                          "5a6b7c8d9e0f", "The delivery's id")
+WEBHOOK_ID = _path_param(
+    "webhookId",
+    webhooks.UUID.join("^$"),
+    "6f1c1a52-3d0e-4c55-8a43-1b1f1d2e3c4b",
+    "The webhook endpoint's id",
+)
+DELIVERY_ID = _path_param(
+    "deliveryId",
+    webhooks.UUID.join("^$"),
+    "0b7e4a4e-9f3b-4f0e-9c1d-5a6b7c8d9e0f",
+    "The delivery's id",
+)
 
 
 def _webhook_paths() -> dict[str, Any]:
     tag = {"tags": ["webhooks"]}
-    page = [{"name": n, "in": "query", "schema": s} for n, s in (
-        ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
-        ("cursor", {"type": "string", "pattern": r"^[1-9]\d{0,17}$"}))]
+    page = [
+        {"name": n, "in": "query", "schema": s}
+        for n, s in (
+            ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+            ("cursor", {"type": "string", "pattern": r"^[1-9]\d{0,17}$"}),
+        )
+    ]
     return {
         "/enti/{fiscalCode}/webhooks": {
-            "get": _op("listWebhooks", "The Ente's webhook endpoints",
-                       {200: _json("WebhookList", "Endpoints (without secrets)")},
-                       READ_ERRORS, [FISCAL_CODE]) | tag,
-            "post": _op("createWebhook", "Register an endpoint; the secret is shown only here",
-                        {201: _json("WebhookCreated", "Registered", {
-                            "Location": {"schema": {"type": "string"}}})},
-                        (400, 401, 404, 415, 422), [FISCAL_CODE], "WebhookInput") | tag,
+            "get": _op(
+                "listWebhooks",
+                "The Ente's webhook endpoints",
+                {200: _json("WebhookList", "Endpoints (without secrets)")},
+                READ_ERRORS,
+                [FISCAL_CODE],
+            )
+            | tag,
+            "post": _op(
+                "createWebhook",
+                "Register an endpoint; the secret is shown only here",
+                {
+                    201: _json(
+                        "WebhookCreated", "Registered", {"Location": {"schema": {"type": "string"}}}
+                    )
+                },
+                (400, 401, 404, 415, 422),
+                [FISCAL_CODE],
+                "WebhookInput",
+            )
+            | tag,
         },
         "/enti/{fiscalCode}/webhooks/{webhookId}": {
-            "delete": _op("deleteWebhook", "Stop sending to an endpoint",
-                          {204: {"description": "Deleted"}}, READ_ERRORS,
-                          [FISCAL_CODE, WEBHOOK_ID]) | tag,
+            "delete": _op(
+                "deleteWebhook",
+                "Stop sending to an endpoint",
+                {204: {"description": "Deleted"}},
+                READ_ERRORS,
+                [FISCAL_CODE, WEBHOOK_ID],
+            )
+            | tag,
         },
         "/enti/{fiscalCode}/webhook-dead-letters": {
-            "get": _op("listWebhookDeadLetters", "Deliveries that exhausted their attempts",
-                       {200: _json("DeadLetterPage", "A page of dead letters, newest first")},
-                       READ_ERRORS, [FISCAL_CODE, *page]) | tag,
+            "get": _op(
+                "listWebhookDeadLetters",
+                "Deliveries that exhausted their attempts",
+                {200: _json("DeadLetterPage", "A page of dead letters, newest first")},
+                READ_ERRORS,
+                [FISCAL_CODE, *page],
+            )
+            | tag,
         },
         "/enti/{fiscalCode}/webhook-dead-letters/{deliveryId}/replay": {
-            "post": _op("replayWebhookDeadLetter", "Send a dead letter again",
-                        {202: _json("DeadLetterOutput", "Queued for a new round of attempts")},
-                        (400, 401, 404, 409), [FISCAL_CODE, DELIVERY_ID]) | tag,
+            "post": _op(
+                "replayWebhookDeadLetter",
+                "Send a dead letter again",
+                {202: _json("DeadLetterOutput", "Queued for a new round of attempts")},
+                (400, 401, 404, 409),
+                [FISCAL_CODE, DELIVERY_ID],
+            )
+            | tag,
         },
         "/enti/{fiscalCode}/webhook-deliveries": {
-            "get": _op("listWebhookDeliveries",
-                       "Deliveries not delivered yet (pending, sending, retrying, dead)",
-                       {200: _json("DeadLetterPage", "A page of deliveries, newest first, "
-                                   "each with its next due time")},
-                       READ_ERRORS, [FISCAL_CODE, *page, {
-                           "name": "status", "in": "query", "description": "Only this status",
-                           "schema": {"enum": list(webhooks.NOT_DELIVERED)}}]) | tag,
+            "get": _op(
+                "listWebhookDeliveries",
+                "Deliveries not delivered yet (pending, sending, retrying, dead)",
+                {
+                    200: _json(
+                        "DeadLetterPage",
+                        "A page of deliveries, newest first, each with its next due time",
+                    )
+                },
+                READ_ERRORS,
+                [
+                    FISCAL_CODE,
+                    *page,
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "description": "Only this status",
+                        "schema": {"enum": list(webhooks.NOT_DELIVERED)},
+                    },
+                ],
+            )
+            | tag,
         },
         "/enti/{fiscalCode}/webhook-deliveries/{deliveryId}/replay": {
-            "post": _op("replayWebhookDelivery",
-                        "Send a delivery that is not delivered again, now (409 if delivered "
-                        "or being sent right now)",
-                        {202: _json("DeadLetterOutput", "Queued for a new round of attempts")},
-                        (400, 401, 404, 409), [FISCAL_CODE, DELIVERY_ID]) | tag,
+            "post": _op(
+                "replayWebhookDelivery",
+                "Send a delivery that is not delivered again, now (409 if delivered "
+                "or being sent right now)",
+                {202: _json("DeadLetterOutput", "Queued for a new round of attempts")},
+                (400, 401, 404, 409),
+                [FISCAL_CODE, DELIVERY_ID],
+            )
+            | tag,
         },
     }
 
 
-LOAD_ID = _path_param("loadId", bulk.UUID.join("^$"), "0b7e4a4e-9f3b-4f0e-9c1d-5a6b7c8d9e0f",
-                      "The bulk load's id")
+LOAD_ID = _path_param(
+    "loadId", bulk.UUID.join("^$"), "0b7e4a4e-9f3b-4f0e-9c1d-5a6b7c8d9e0f", "The bulk load's id"
+)
 
 
 def _bulk_paths() -> dict[str, Any]:
     tag = {"tags": ["bulk loads"]}
-    flags = [{"name": n, "in": "query", "description": d,
-              "schema": {"type": "string", "enum": ["true", "false"]}} for n, d in (
-        ("dryRun", "Only check: every bad row with its reason, nothing written"),
-        ("publish", "Publish the loaded positions"))]
-    create = _op("createBulkLoad", "Upload a CSV or a JSON array of positions: dry run (200) "
-                 "or load in the background (202)",
-                 {200: _json("BulkDryRunOutput", "Dry run: the rows that would fail"),
-                  202: _json("BulkLoadOutput", "Stored; the load runs in the background",
-                             {"Location": {"schema": {"type": "string"}}})},
-                 (400, 401, 404, 413, 415, 422), [FISCAL_CODE, *flags]) | tag
-    create["requestBody"] = {"required": True, "content": {
-        "text/csv": {"schema": {"type": "string"}},
-        # each element should be a DebtPositionInput, but a bad one is a reported row, not a
-        # refused request: the document promises no more than an array
-        "application/json": {"schema": {"type": "array", "items": {}, "description":
-                                        "Elements shaped as DebtPositionInput"}}}}
+    flags = [
+        {
+            "name": n,
+            "in": "query",
+            "description": d,
+            "schema": {"type": "string", "enum": ["true", "false"]},
+        }
+        for n, d in (
+            ("dryRun", "Only check: every bad row with its reason, nothing written"),
+            ("publish", "Publish the loaded positions"),
+        )
+    ]
+    create = (
+        _op(
+            "createBulkLoad",
+            "Upload a CSV or a JSON array of positions: dry run (200) "
+            "or load in the background (202)",
+            {
+                200: _json("BulkDryRunOutput", "Dry run: the rows that would fail"),
+                202: _json(
+                    "BulkLoadOutput",
+                    "Stored; the load runs in the background",
+                    {"Location": {"schema": {"type": "string"}}},
+                ),
+            },
+            (400, 401, 404, 413, 415, 422),
+            [FISCAL_CODE, *flags],
+        )
+        | tag
+    )
+    create["requestBody"] = {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            # each element should be a DebtPositionInput, but a bad one is a reported row, not a
+            # refused request: the document promises no more than an array
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "items": {},
+                    "description": "Elements shaped as DebtPositionInput",
+                }
+            },
+        },
+    }
     return {
         "/enti/{fiscalCode}/bulk-loads": {"post": create},
         "/enti/{fiscalCode}/bulk-loads/{loadId}": {
-            "get": _op("getBulkLoad", "Progress of a bulk load",
-                       {200: _json("BulkLoadOutput", "The load")}, READ_ERRORS,
-                       [FISCAL_CODE, LOAD_ID]) | tag,
+            "get": _op(
+                "getBulkLoad",
+                "Progress of a bulk load",
+                {200: _json("BulkLoadOutput", "The load")},
+                READ_ERRORS,
+                [FISCAL_CODE, LOAD_ID],
+            )
+            | tag,
         },
         "/enti/{fiscalCode}/bulk-loads/{loadId}/report": {
-            "get": _op("getBulkLoadReport", "The failed rows with their reasons, as CSV",
-                       {200: {"description": "row, iupd, field, message",
-                              "content": {"text/csv": {"schema": {"type": "string"}}}}},
-                       READ_ERRORS, [FISCAL_CODE, LOAD_ID]) | tag,
+            "get": _op(
+                "getBulkLoadReport",
+                "The failed rows with their reasons, as CSV",
+                {
+                    200: {
+                        "description": "row, iupd, field, message",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    }
+                },
+                READ_ERRORS,
+                [FISCAL_CODE, LOAD_ID],
+            )
+            | tag,
         },
     }
 
 
 def build(server_url: str = "/api/v1") -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API mounted at ``server_url``."""
-    models = [(m, "validation") for m in (schemas.DebtPositionInput, schemas.DebtPositionReplace,
-                                          schemas.DebtPositionPatch)]
-    models += [(m, "serialization") for m in (schemas.DebtPositionOutput,
-                                              schemas.DebtPositionPage, schemas.ReceiptOutput,
-                                              schemas.ReceiptList, schemas.ReceiptPage,
-                                              schemas.ProblemDocument)]
-    models += [(m, "serialization") for m in (schemas.ReportingFlowPage,
-                                              schemas.ReportingFlowDetail,
-                                              schemas.BankCreditPage, schemas.AnomalyPage)]
+    models = [
+        (m, "validation")
+        for m in (schemas.DebtPositionInput, schemas.DebtPositionReplace, schemas.DebtPositionPatch)
+    ]
+    models += [
+        (m, "serialization")
+        for m in (
+            schemas.DebtPositionOutput,
+            schemas.DebtPositionPage,
+            schemas.ReceiptOutput,
+            schemas.ReceiptList,
+            schemas.ReceiptPage,
+            schemas.ProblemDocument,
+        )
+    ]
+    models += [
+        (m, "serialization")
+        for m in (
+            schemas.ReportingFlowPage,
+            schemas.ReportingFlowDetail,
+            schemas.BankCreditPage,
+            schemas.AnomalyPage,
+        )
+    ]
     models += [(webhooks.WebhookInput, "validation")]
-    models += [(m, "serialization") for m in (webhooks.WebhookCreated, webhooks.WebhookList,
-                                              webhooks.DeadLetterPage,
-                                              webhooks.DeadLetterOutput)]
+    models += [
+        (m, "serialization")
+        for m in (
+            webhooks.WebhookCreated,
+            webhooks.WebhookList,
+            webhooks.DeadLetterPage,
+            webhooks.DeadLetterOutput,
+        )
+    ]
     models += [(m, "serialization") for m in (bulk.BulkDryRunOutput, bulk.BulkLoadOutput)]
-    _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}",
-                                 by_alias=True)
+    _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}", by_alias=True)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "payhub API for Ente back-offices", "version": "1.0.0",
-                 "description": "Expected payments of an Ente creditore on pagoPA (debt "
-                 "positions, notices, bulk loads), their receipts, reporting flows, bank credits "
-                 "and anomalies, and webhooks. Amounts are "
-                 "strings with two decimals (\"30.00\"). Errors are RFC 9457 problem documents "
-                 "whose `field` names the failing input. Authenticate with "
-                 "`Authorization: Bearer <key>` or `X-Api-Key: <key>`."},
+        "info": {
+            "title": "payhub API for Ente back-offices",
+            "version": "1.0.0",
+            "description": "Expected payments of an Ente creditore on pagoPA (debt "
+            "positions, notices, bulk loads), their receipts, reporting flows, bank credits "
+            "and anomalies, and webhooks. Amounts are "
+            'strings with two decimals ("30.00"). Errors are RFC 9457 problem documents '
+            "whose `field` names the failing input. Authenticate with "
+            "`Authorization: Bearer <key>` or `X-Api-Key: <key>`.",
+        },
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}, {"apiKey": []}],
         "paths": _paths(),
@@ -443,8 +806,9 @@ def docs(request: Any) -> Response:
     """Interactive documentation (Swagger UI, served locally) of openapi.json: try a call with
     an API key from the Authorize button."""
     prefix = request.registry["api.prefix"]
-    page = SWAGGER_PAGE.format(assets=html.escape(f"{prefix}/docs/assets"),
-                               init=html.escape(f"{prefix}/docs/init.js"))
+    page = SWAGGER_PAGE.format(
+        assets=html.escape(f"{prefix}/docs/assets"), init=html.escape(f"{prefix}/docs/init.js")
+    )
     return Response(page, content_type="text/html", charset="utf-8")
 
 
@@ -452,9 +816,11 @@ def docs(request: Any) -> Response:
 def docs_init(request: Any) -> Response:
     """Swagger UI's start-up script (a file, not an inline script: CSP can forbid those)."""
     url = json.dumps(f"{request.registry['api.prefix']}/openapi.json")
-    script = ("window.ui = SwaggerUIBundle({url: " + url + ", dom_id: '#swagger-ui', "
-              "deepLinking: true, presets: [SwaggerUIBundle.presets.apis, "
-              "SwaggerUIStandalonePreset], layout: 'StandaloneLayout'});\n")
+    script = (
+        "window.ui = SwaggerUIBundle({url: " + url + ", dom_id: '#swagger-ui', "
+        "deepLinking: true, presets: [SwaggerUIBundle.presets.apis, "
+        "SwaggerUIStandalonePreset], layout: 'StandaloneLayout'});\n"
+    )
     return Response(script, content_type="text/javascript", charset="utf-8")
 
 
@@ -473,7 +839,8 @@ def operations(request: Any) -> Response:
                 f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}"
                 f"</code></td><td>{html.escape(op['summary'])} <small>({op['operationId']})"
                 f"</small></td><td>{html.escape(params)}"
-                f"</td><td>{html.escape(body_name)}</td><td>{codes}</td></tr>")
+                f"</td><td>{html.escape(body_name)}</td><td>{codes}</td></tr>"
+            )
     page = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>payhub API</title><style>body{font-family:sans-serif;margin:2em}"
@@ -483,5 +850,7 @@ def operations(request: Any) -> Response:
         f"<p>Base URL <code>{html.escape(document['servers'][0]['url'])}</code> · machine-"
         "readable: <a href='../openapi.json'>openapi.json</a></p><table><tr><th>method</th>"
         "<th>path</th><th>what</th><th>parameters</th><th>body</th><th>answers</th></tr>"
-        + "".join(rows) + "</table></body></html>")
+        + "".join(rows)
+        + "</table></body></html>"
+    )
     return Response(page, content_type="text/html", charset="utf-8")

@@ -25,8 +25,14 @@ def after(kind: str, value: str, *, key_digits: int = 18) -> tuple[int, int]:
     try:
         text = base64.urlsafe_b64decode(value.encode() + b"==").decode()
         key, sep, pk = text.removeprefix(kind).partition(".")
-        if not text.startswith(kind) or not sep or not key.isdigit() or not pk.isdigit() \
-                or len(key) > key_digits or len(pk) > 18:
+        if (
+            not text.startswith(kind)
+            or not sep
+            or not key.isdigit()
+            or not pk.isdigit()
+            or len(key) > key_digits
+            or len(pk) > 18
+        ):
             raise ValueError(value)
         return int(key), int(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -17,11 +17,19 @@ from pyramid.view import view_config
 from sqlalchemy.orm.exc import StaleDataError
 
 from hub import idempotency
-from hub.debts import InvalidPosition, PositionIn, create_position, publish_position
 from hub.errors import Conflict
-from hub.identifiers import debtor_code_problem
 from hub.models import DebtPosition, Ente, PaymentOption, PaymentService
-from hub.position_changes import cancel_position, ensure_changeable, lock_options, replace_position
+from hub.positions.writer import (
+    InvalidPosition,
+    PositionIn,
+    cancel_position,
+    create_position,
+    ensure_changeable,
+    lock_options,
+    publish_position,
+    replace_position,
+)
+from hub.values.identifiers import debtor_code_problem
 from web.api import inputs, paging, schemas
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem, camel_path, not_found
@@ -31,10 +39,12 @@ from workflows.payment import IllegalTransition
 ROUTE = "api.position"
 
 
-def json_response(request: Any, body: Any, status: int = 200,
-                  headers: dict[str, str] | None = None) -> Response:
-    response = Response(json_body=body, status=status, content_type="application/json",
-                        charset="utf-8")
+def json_response(
+    request: Any, body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    response = Response(
+        json_body=body, status=status, content_type="application/json", charset="utf-8"
+    )
     response.headers.update(headers or {})
     return response
 
@@ -43,15 +53,17 @@ def _etag(position: DebtPosition) -> str:
     return f'"{position.version}"'
 
 
-def _position_response(request: Any, position: DebtPosition, status: int = 200,
-                       headers: dict[str, str] | None = None) -> Response:
+def _position_response(
+    request: Any, position: DebtPosition, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     [body] = positions_json(request.db, [position])
     return json_response(request, body, status, {"ETag": _etag(position), **(headers or {})})
 
 
 def _find(request: Any, ente: Ente, *, lock: bool = False) -> DebtPosition:
-    query = sa.select(DebtPosition).where(DebtPosition.ente_id == ente.id,
-                                          DebtPosition.iupd == request.matchdict["iupd"])
+    query = sa.select(DebtPosition).where(
+        DebtPosition.ente_id == ente.id, DebtPosition.iupd == request.matchdict["iupd"]
+    )
     if lock:
         query = query.with_for_update()
     position = request.db.scalar(query)
@@ -63,11 +75,15 @@ def _find(request: Any, ente: Ente, *, lock: bool = False) -> DebtPosition:
 def _service_id(request: Any, ente: Ente, code: str | None) -> int | None:
     if code is None:
         return None
-    service_id = request.db.scalar(sa.select(PaymentService.id).where(
-        PaymentService.ente_id == ente.id, PaymentService.code == code))
+    service_id = request.db.scalar(
+        sa.select(PaymentService.id).where(
+            PaymentService.ente_id == ente.id, PaymentService.code == code
+        )
+    )
     if service_id is None:
-        raise Problem(422, "unknown_service", f"no service {code!r} for this Ente",
-                      field="serviceCode")
+        raise Problem(
+            422, "unknown_service", f"no service {code!r} for this Ente", field="serviceCode"
+        )
     return service_id
 
 
@@ -77,41 +93,64 @@ def _check_if_match(request: Any, position: DebtPosition, *, required: bool) -> 
         raise Problem(400, "invalid_header", "at most 64 characters", field="If-Match")
     if given is None:
         if required:
-            raise Problem(428, "precondition_required", "send If-Match with the ETag you read",
-                          field="If-Match")
+            raise Problem(
+                428,
+                "precondition_required",
+                "send If-Match with the ETag you read",
+                field="If-Match",
+            )
         return
     tags = {t.strip().removeprefix("W/") for t in given.split(",")}
     if "*" not in tags and _etag(position) not in tags:
-        raise Problem(412, "version_mismatch", f"the position is now at version "
-                      f"{position.version}; read it again", field="If-Match")
+        raise Problem(
+            412,
+            "version_mismatch",
+            f"the position is now at version {position.version}; read it again",
+            field="If-Match",
+        )
 
 
-def _check_free_notices(request: Any, ente: Ente, data: PositionIn,
-                        own: DebtPosition | None = None) -> None:
+def _check_free_notices(
+    request: Any, ente: Ente, data: PositionIn, own: DebtPosition | None = None
+) -> None:
     for i, option in enumerate(data.options):
         if option.notice_number is None:
             continue
-        holder = request.db.scalar(sa.select(PaymentOption.position_id).where(
-            PaymentOption.ente_id == ente.id,
-            PaymentOption.notice_number == option.notice_number))
+        holder = request.db.scalar(
+            sa.select(PaymentOption.position_id).where(
+                PaymentOption.ente_id == ente.id,
+                PaymentOption.notice_number == option.notice_number,
+            )
+        )
         if holder is not None and (own is None or holder != own.id):
-            raise Problem(409, "notice_number_taken", "this notice number is already used",
-                          field=f"options[{i}].noticeNumber")
+            raise Problem(
+                409,
+                "notice_number_taken",
+                "this notice number is already used",
+                field=f"options[{i}].noticeNumber",
+            )
 
 
 def _domain_errors(fn: Any) -> Any:
     """Map hub's errors to problems: bad input 422 naming the field, rule conflicts 409."""
+
     def wrapper(request: Any) -> Any:
         try:
             return fn(request)
         except InvalidPosition as exc:
-            raise Problem(422, "invalid_position", str(exc).split(": ", 1)[-1],
-                          field=camel_path(exc.field)) from None
+            raise Problem(
+                422, "invalid_position", str(exc).split(": ", 1)[-1], field=camel_path(exc.field)
+            ) from None
         except (Conflict, IllegalTransition) as exc:
             raise Problem(409, getattr(exc, "code", "conflict"), str(exc)) from None
         except StaleDataError:
-            raise Problem(412, "version_mismatch", "the position changed meanwhile; read it "
-                          "again", field="If-Match") from None
+            raise Problem(
+                412,
+                "version_mismatch",
+                "the position changed meanwhile; read it again",
+                field="If-Match",
+            ) from None
+
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
     return wrapper
@@ -119,10 +158,17 @@ def _domain_errors(fn: Any) -> Any:
 
 def _publish_flag(request: Any) -> bool:
     value = request.GET.get("publish", "false")
-    if value not in ("true", "false") or len(request.GET) > 1 or (
-            request.GET and "publish" not in request.GET):
-        raise Problem(400, "invalid_query", "publish must be true or false (the only "
-                      "query parameter)", field="publish")
+    if (
+        value not in ("true", "false")
+        or len(request.GET) > 1
+        or (request.GET and "publish" not in request.GET)
+    ):
+        raise Problem(
+            400,
+            "invalid_query",
+            "publish must be true or false (the only query parameter)",
+            field="publish",
+        )
     return value == "true"
 
 
@@ -137,28 +183,52 @@ def create(request: Any) -> Response:
     claim = None
     if key is not None:
         if not 1 <= len(key) <= 255:
-            raise Problem(400, "invalid_idempotency_key", "1 to 255 characters",
-                          field="Idempotency-Key")
+            raise Problem(
+                400, "invalid_idempotency_key", "1 to 255 characters", field="Idempotency-Key"
+            )
         fingerprint = idempotency.fingerprint(
-            {"body": data.model_dump(mode="json"), "publish": publish})
+            {"body": data.model_dump(mode="json"), "publish": publish}
+        )
         claim = idempotency.claim(request.db, ente.id, key, fingerprint)
         if claim.request_hash != fingerprint:
-            raise Problem(422, "idempotency_key_reused", "this Idempotency-Key was used with "
-                          "another request", field="Idempotency-Key")
+            raise Problem(
+                422,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with another request",
+                field="Idempotency-Key",
+            )
         if claim.status_code is not None:
-            return json_response(request, claim.response, claim.status_code,
-                                 {"Location": claim.location or "", "Idempotent-Replayed": "true"})
-    if request.db.scalar(sa.select(DebtPosition.id).where(DebtPosition.ente_id == ente.id,
-                                                          DebtPosition.iupd == data.iupd)):
+            return json_response(
+                request,
+                claim.response,
+                claim.status_code,
+                {"Location": claim.location or "", "Idempotent-Replayed": "true"},
+            )
+    if request.db.scalar(
+        sa.select(DebtPosition.id).where(
+            DebtPosition.ente_id == ente.id, DebtPosition.iupd == data.iupd
+        )
+    ):
         raise Problem(409, "iupd_taken", "a position with this IUPD exists", field="iupd")
-    position_in = inputs.to_position_in(data, data.iupd, data.options,
-                                        _service_id(request, ente, data.service_code))
+    position_in = inputs.to_position_in(
+        data, data.iupd, data.options, _service_id(request, ente, data.service_code)
+    )
     _check_free_notices(request, ente, position_in)
-    position = create_position(request.db, ente, position_in, publish=publish,
-                               cause=f"api:{request.api_key_used.prefix}",
-                               strict_identifiers=True)
-    record(request, ente, "debt_position.create", f"debt_position:{position.iupd}",
-           {"publish": publish, "options": [o.notice_number for o in position.options]})
+    position = create_position(
+        request.db,
+        ente,
+        position_in,
+        publish=publish,
+        cause=f"api:{request.api_key_used.prefix}",
+        strict_identifiers=True,
+    )
+    record(
+        request,
+        ente,
+        "debt_position.create",
+        f"debt_position:{position.iupd}",
+        {"publish": publish, "options": [o.notice_number for o in position.options]},
+    )
     request.db.flush()
     location = request.route_path(ROUTE, fiscal_code=ente.fiscal_code, iupd=position.iupd)
     response = _position_response(request, position, 201, {"Location": location})
@@ -178,9 +248,13 @@ def read_by_notice(request: Any) -> Response:
     """The position that holds this notice number."""
     ente = authorised_ente(request)
     position = request.db.scalar(
-        sa.select(DebtPosition).join(PaymentOption).where(
+        sa.select(DebtPosition)
+        .join(PaymentOption)
+        .where(
             PaymentOption.ente_id == ente.id,
-            PaymentOption.notice_number == request.matchdict["notice_number"]))
+            PaymentOption.notice_number == request.matchdict["notice_number"],
+        )
+    )
     if position is None:
         raise not_found("notice")
     return _position_response(request, position)
@@ -194,13 +268,20 @@ def replace(request: Any) -> Response:
     position = _find(request, ente, lock=True)
     data = inputs.body(request, schemas.DebtPositionReplace)
     _check_if_match(request, position, required=True)
-    position_in = inputs.to_position_in(data, position.iupd, data.options,
-                                        _service_id(request, ente, data.service_code))
+    position_in = inputs.to_position_in(
+        data, position.iupd, data.options, _service_id(request, ente, data.service_code)
+    )
     _check_free_notices(request, ente, position_in, own=position)
-    replace_position(request.db, ente, position, position_in,
-                     cause=f"api:{request.api_key_used.prefix}")
-    record(request, ente, "debt_position.replace", f"debt_position:{position.iupd}",
-           {"from_version": position.version})
+    replace_position(
+        request.db, ente, position, position_in, cause=f"api:{request.api_key_used.prefix}"
+    )
+    record(
+        request,
+        ente,
+        "debt_position.replace",
+        f"debt_position:{position.iupd}",
+        {"from_version": position.version},
+    )
     request.db.flush()
     return _position_response(request, position)
 
@@ -215,8 +296,11 @@ def patch(request: Any) -> Response:
     _check_if_match(request, position, required=True)
     if not changes:
         raise Problem(422, "empty_patch", "give at least one field to change", field="body")
-    if any(v is None for k, v in changes.items() if k in {"debtor_type", "debtor_fiscal_code",
-                                                          "debtor_name", "description"}):
+    if any(
+        v is None
+        for k, v in changes.items()
+        if k in {"debtor_type", "debtor_fiscal_code", "debtor_name", "description"}
+    ):
         field = next(k for k, v in changes.items() if v is None)
         raise Problem(422, "required_field", "cannot be null", field=camel_path(field))
     ensure_changeable(lock_options(request.db, position))
@@ -227,8 +311,13 @@ def patch(request: Any) -> Response:
     # the strict identifier checks apply to the result, as on create
     if problem := debtor_code_problem(position.debtor_type, position.debtor_fiscal_code):
         raise Problem(422, "invalid_position", problem, field="debtorFiscalCode")
-    record(request, ente, "debt_position.patch", f"debt_position:{position.iupd}",
-           {"fields": sorted(changes)})
+    record(
+        request,
+        ente,
+        "debt_position.patch",
+        f"debt_position:{position.iupd}",
+        {"fields": sorted(changes)},
+    )
     request.db.flush()
     return _position_response(request, position)
 
@@ -289,23 +378,30 @@ def list_positions(request: Any) -> Response:
     if q.debtor_fiscal_code:
         query = query.where(DebtPosition.debtor_fiscal_code == q.debtor_fiscal_code)
     if q.service_code:
-        query = query.where(DebtPosition.service_id == sa.select(PaymentService.id).where(
-            PaymentService.ente_id == ente.id, PaymentService.code == q.service_code
-        ).scalar_subquery())
+        query = query.where(
+            DebtPosition.service_id
+            == sa.select(PaymentService.id)
+            .where(PaymentService.ente_id == ente.id, PaymentService.code == q.service_code)
+            .scalar_subquery()
+        )
     if q.payment_date_from or q.payment_date_to:
         paid = sa.select(PaymentOption.id).where(PaymentOption.position_id == DebtPosition.id)
         if q.payment_date_from:
             paid = paid.where(PaymentOption.paid_at >= paging.day_start(q.payment_date_from))
         if q.payment_date_to and q.payment_date_to < dt.date.max:
-            paid = paid.where(PaymentOption.paid_at
-                              < paging.day_start(q.payment_date_to + dt.timedelta(days=1)))
+            paid = paid.where(
+                PaymentOption.paid_at < paging.day_start(q.payment_date_to + dt.timedelta(days=1))
+            )
         query = query.where(paid.exists())
     if q.cursor:
         query = query.where(DebtPosition.id > _cursor_id(q.cursor))
     rows = list(request.db.scalars(query.order_by(DebtPosition.id).limit(q.limit + 1)))
     more = len(rows) > q.limit
-    rows = rows[:q.limit]
-    return json_response(request, {
-        "items": positions_json(request.db, rows),
-        "nextCursor": _cursor(rows[-1].id) if more else None,
-    })
+    rows = rows[: q.limit]
+    return json_response(
+        request,
+        {
+            "items": positions_json(request.db, rows),
+            "nextCursor": _cursor(rows[-1].id) if more else None,
+        },
+    )

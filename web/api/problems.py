@@ -18,9 +18,16 @@ log = structlog.get_logger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 TITLES = {
-    400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed",
-    406: "Not acceptable", 409: "Conflict", 412: "Precondition failed",
-    415: "Unsupported media type", 422: "Unprocessable content", 428: "Precondition required",
+    400: "Bad request",
+    401: "Unauthorized",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    412: "Precondition failed",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    428: "Precondition required",
     500: "Internal server error",
 }
 
@@ -29,9 +36,16 @@ class Problem(Exception):
     """An error answered as a problem document. ``field`` names the failing input, in the
     API's own spelling (``options[0].transfers[1].iban``)."""
 
-    def __init__(self, status: int, code: str, detail: str, *, field: str | None = None,
-                 errors: list[dict[str, str]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        field: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
         self.field = field
@@ -40,8 +54,11 @@ class Problem(Exception):
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "type": f"urn:payhub:problem:{self.code}", "title": TITLES.get(self.status, "Error"),
-            "status": self.status, "detail": self.detail, "code": self.code,
+            "type": f"urn:payhub:problem:{self.code}",
+            "title": TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
         }
         if instance:
             body["instance"] = instance
@@ -57,8 +74,12 @@ def not_found(what: str = "resource") -> Problem:
 
 
 def problem_response(problem: Problem, request: Any) -> Response:
-    response = Response(json.dumps(problem.body(request.path)), status=problem.status,
-                        content_type=MEDIA_TYPE, charset="utf-8")
+    response = Response(
+        json.dumps(problem.body(request.path)),
+        status=problem.status,
+        content_type=MEDIA_TYPE,
+        charset="utf-8",
+    )
     response.headers.update(problem.headers)
     return response
 
@@ -78,14 +99,22 @@ def problem_view(exc: Problem, request: Any) -> Response:
 def http_exception_view(exc: HTTPException, request: Any) -> Any:
     status = exc.status_int if exc.status_int in TITLES else 404
     headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-    return problem_response(Problem(status, TITLES[status].lower().replace(" ", "_"),
-                                    exc.detail or TITLES[status], headers=headers), request)
+    return problem_response(
+        Problem(
+            status,
+            TITLES[status].lower().replace(" ", "_"),
+            exc.detail or TITLES[status],
+            headers=headers,
+        ),
+        request,
+    )
 
 
 def unexpected_view(exc: Exception, request: Any) -> Any:
     log.exception("api.unexpected_error")
-    return problem_response(Problem(500, "internal_error", "unexpected error; it was logged"),
-                            request)
+    return problem_response(
+        Problem(500, "internal_error", "unexpected error; it was logged"), request
+    )
 
 
 def include_views(config: Any, prefix: str) -> None:

@@ -22,8 +22,11 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _receipt(request: Any, ente: Ente) -> Receipt:
-    receipt = request.db.scalar(sa.select(Receipt).where(
-        Receipt.ente_id == ente.id, Receipt.receipt_id == request.matchdict["receipt_id"]))
+    receipt = request.db.scalar(
+        sa.select(Receipt).where(
+            Receipt.ente_id == ente.id, Receipt.receipt_id == request.matchdict["receipt_id"]
+        )
+    )
     if receipt is None:
         raise not_found("receipt")
     return receipt
@@ -31,8 +34,9 @@ def _receipt(request: Any, ente: Ente) -> Receipt:
 
 def _cursor(receipt: Receipt) -> str:
     """Opaque to clients: the (receivedAt, id) of the last receipt of the page."""
-    return paging.cursor("r", (receipt.received_at - _EPOCH) // dt.timedelta(microseconds=1),
-                         receipt.id)
+    return paging.cursor(
+        "r", (receipt.received_at - _EPOCH) // dt.timedelta(microseconds=1), receipt.id
+    )
 
 
 def _after(cursor: str) -> tuple[dt.datetime, int]:
@@ -61,24 +65,34 @@ def list_receipts(request: Any) -> Response:
         query = query.where(Receipt.received_at < paging.day_start(q.to + dt.timedelta(days=1)))
     if q.cursor:
         at, pk = _after(q.cursor)
-        query = query.where(sa.tuple_(Receipt.received_at, Receipt.id)
-                            < sa.tuple_(sa.literal(at, UTCDateTime()), sa.literal(pk)))
-    rows, more = paging.page(request.db, query.order_by(Receipt.received_at.desc(),
-                                                        Receipt.id.desc()), q.limit)
-    rows = [r for r, in rows]
-    return json_response(request, {
-        "items": [receipt_json(r) for r in rows],
-        "nextCursor": _cursor(rows[-1]) if more else None,
-    })
+        query = query.where(
+            sa.tuple_(Receipt.received_at, Receipt.id)
+            < sa.tuple_(sa.literal(at, UTCDateTime()), sa.literal(pk))
+        )
+    rows, more = paging.page(
+        request.db, query.order_by(Receipt.received_at.desc(), Receipt.id.desc()), q.limit
+    )
+    rows = [r for (r,) in rows]
+    return json_response(
+        request,
+        {
+            "items": [receipt_json(r) for r in rows],
+            "nextCursor": _cursor(rows[-1]) if more else None,
+        },
+    )
 
 
 @view_config(route_name="api.notice_receipts", request_method="GET")
 def notice_receipts(request: Any) -> Response:
     """Every receipt for a notice (more than one means a double payment)."""
     ente = authorised_ente(request)
-    receipts = request.db.scalars(sa.select(Receipt).where(
-        Receipt.ente_id == ente.id, Receipt.notice_number == request.matchdict["notice_number"]
-    ).order_by(Receipt.id))
+    receipts = request.db.scalars(
+        sa.select(Receipt)
+        .where(
+            Receipt.ente_id == ente.id, Receipt.notice_number == request.matchdict["notice_number"]
+        )
+        .order_by(Receipt.id)
+    )
     return json_response(request, {"items": [receipt_json(r) for r in receipts]})
 
 

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from hub import monitoring
+from hub import dashboard
 from hub.models import Anomaly, BankCredit, PaymentOption, Receipt, ReportingFlow
-from hub.reconciliation import latest_flow
+from hub.reconciliation.statements import latest_flow
 from web.api import inputs, paging, schemas
 from web.api.auth import authorised_ente
 from web.api.positions import json_response
@@ -25,11 +25,15 @@ _MIN = dt.datetime.min  # flow date-times are naive (the Node's local time)
 
 # --- reporting flows -------------------------------------------------------------------------
 
+
 def _credit_id() -> Any:
     """The id of the bank credit matched to the flow row (None: not credited)."""
-    return (sa.select(sa.func.min(BankCredit.id))
-            .where(BankCredit.flow_pk == ReportingFlow.id, BankCredit.status == "matched")
-            .scalar_subquery().label("credit_id"))
+    return (
+        sa.select(sa.func.min(BankCredit.id))
+        .where(BankCredit.flow_pk == ReportingFlow.id, BankCredit.status == "matched")
+        .scalar_subquery()
+        .label("credit_id")
+    )
 
 
 def _micros(at: dt.datetime) -> int:
@@ -53,24 +57,35 @@ def list_flows(request: Any) -> Response:
     if q.from_:
         query = query.where(ReportingFlow.flow_datetime >= dt.datetime.combine(q.from_, dt.time()))
     if q.to and q.to < dt.date.max:
-        query = query.where(ReportingFlow.flow_datetime
-                            < dt.datetime.combine(q.to + dt.timedelta(days=1), dt.time()))
+        query = query.where(
+            ReportingFlow.flow_datetime
+            < dt.datetime.combine(q.to + dt.timedelta(days=1), dt.time())
+        )
     if q.cursor:
         micros, pk = paging.after("f", q.cursor)
         try:
             at = _MIN + dt.timedelta(microseconds=micros)
         except OverflowError:
             raise paging.bad_cursor() from None
-        query = query.where(sa.tuple_(ReportingFlow.flow_datetime, ReportingFlow.id)
-                            < sa.tuple_(sa.literal(at, sa.DateTime()), sa.literal(pk)))
-    rows, more = paging.page(request.db, query.order_by(ReportingFlow.flow_datetime.desc(),
-                                               ReportingFlow.id.desc()), q.limit)
+        query = query.where(
+            sa.tuple_(ReportingFlow.flow_datetime, ReportingFlow.id)
+            < sa.tuple_(sa.literal(at, sa.DateTime()), sa.literal(pk))
+        )
+    rows, more = paging.page(
+        request.db,
+        query.order_by(ReportingFlow.flow_datetime.desc(), ReportingFlow.id.desc()),
+        q.limit,
+    )
     last = rows[-1][0] if rows else None
-    return json_response(request, {
-        "items": [flow_json(flow, credit) for flow, credit in rows],
-        "nextCursor": paging.cursor("f", _micros(last.flow_datetime), last.id) if more and last
-        else None,
-    })
+    return json_response(
+        request,
+        {
+            "items": [flow_json(flow, credit) for flow, credit in rows],
+            "nextCursor": paging.cursor("f", _micros(last.flow_datetime), last.id)
+            if more and last
+            else None,
+        },
+    )
 
 
 @view_config(route_name="api.reporting_flow", request_method="GET")
@@ -82,22 +97,33 @@ def get_flow(request: Any) -> Response:
     if q.version is None:
         flow = latest_flow(request.db, ente.id, flow_id)
     else:
-        flow = request.db.scalar(sa.select(ReportingFlow).where(
-            ReportingFlow.ente_id == ente.id, ReportingFlow.flow_id == flow_id,
-            ReportingFlow.flow_datetime == q.version))
+        flow = request.db.scalar(
+            sa.select(ReportingFlow).where(
+                ReportingFlow.ente_id == ente.id,
+                ReportingFlow.flow_id == flow_id,
+                ReportingFlow.flow_datetime == q.version,
+            )
+        )
     if flow is None:
         raise not_found("reporting flow")
-    credit = request.db.scalar(sa.select(sa.func.min(BankCredit.id)).where(
-        BankCredit.flow_pk == flow.id, BankCredit.status == "matched"))
-    versions = list(request.db.scalars(
-        sa.select(ReportingFlow.flow_datetime).where(ReportingFlow.ente_id == ente.id,
-                                                     ReportingFlow.flow_id == flow_id)
-        .order_by(ReportingFlow.flow_datetime.desc())))
-    entries = [tuple(row) for row in monitoring.flow_entries(request.db, flow)]
+    credit = request.db.scalar(
+        sa.select(sa.func.min(BankCredit.id)).where(
+            BankCredit.flow_pk == flow.id, BankCredit.status == "matched"
+        )
+    )
+    versions = list(
+        request.db.scalars(
+            sa.select(ReportingFlow.flow_datetime)
+            .where(ReportingFlow.ente_id == ente.id, ReportingFlow.flow_id == flow_id)
+            .order_by(ReportingFlow.flow_datetime.desc())
+        )
+    )
+    entries = [tuple(row) for row in dashboard.flow_entries(request.db, flow)]
     return json_response(request, flow_detail_json(flow, credit, versions, entries))
 
 
 # --- bank credits ----------------------------------------------------------------------------
+
 
 @view_config(route_name="api.bank_credits", request_method="GET")
 def list_credits(request: Any) -> Response:
@@ -106,9 +132,11 @@ def list_credits(request: Any) -> Response:
     ente = authorised_ente(request)
     q = inputs.query(request, schemas.BankCreditQuery)
     paging.check_range(q)
-    query = (sa.select(BankCredit, ReportingFlow.flow_id, ReportingFlow.flow_datetime)
-             .outerjoin(ReportingFlow, ReportingFlow.id == BankCredit.flow_pk)
-             .where(BankCredit.ente_id == ente.id))
+    query = (
+        sa.select(BankCredit, ReportingFlow.flow_id, ReportingFlow.flow_datetime)
+        .outerjoin(ReportingFlow, ReportingFlow.id == BankCredit.flow_pk)
+        .where(BankCredit.ente_id == ente.id)
+    )
     if q.from_:
         query = query.where(BankCredit.value_date >= q.from_)
     if q.to:
@@ -123,32 +151,47 @@ def list_credits(request: Any) -> Response:
             day = dt.date.fromordinal(ordinal)
         except (ValueError, OverflowError):
             raise paging.bad_cursor() from None
-        query = query.where(sa.tuple_(BankCredit.value_date, BankCredit.id)
-                            < sa.tuple_(sa.literal(day, sa.Date()), sa.literal(pk)))
-    rows, more = paging.page(request.db, query.order_by(BankCredit.value_date.desc(),
-                                               BankCredit.id.desc()), q.limit)
+        query = query.where(
+            sa.tuple_(BankCredit.value_date, BankCredit.id)
+            < sa.tuple_(sa.literal(day, sa.Date()), sa.literal(pk))
+        )
+    rows, more = paging.page(
+        request.db, query.order_by(BankCredit.value_date.desc(), BankCredit.id.desc()), q.limit
+    )
     last = rows[-1][0] if rows else None
-    return json_response(request, {
-        "items": [credit_json(c, flow_id, at) for c, flow_id, at in rows],
-        "nextCursor": paging.cursor("c", last.value_date.toordinal(), last.id) if more and last
-        else None,
-    })
+    return json_response(
+        request,
+        {
+            "items": [credit_json(c, flow_id, at) for c, flow_id, at in rows],
+            "nextCursor": paging.cursor("c", last.value_date.toordinal(), last.id)
+            if more and last
+            else None,
+        },
+    )
 
 
 # --- anomalies -------------------------------------------------------------------------------
+
 
 @view_config(route_name="api.anomalies", request_method="GET")
 def list_anomalies(request: Any) -> Response:
     """The Ente's anomalies, newest first: open ones (default), resolved ones or all."""
     ente = authorised_ente(request)
     q = inputs.query(request, schemas.AnomalyQuery)
-    query = (sa.select(Anomaly, PaymentOption.notice_number, Receipt.receipt_id,
-                       ReportingFlow.flow_id, BankCredit.reference)
-             .outerjoin(PaymentOption, PaymentOption.id == Anomaly.option_id)
-             .outerjoin(Receipt, Receipt.id == Anomaly.receipt_pk)
-             .outerjoin(ReportingFlow, ReportingFlow.id == Anomaly.flow_pk)
-             .outerjoin(BankCredit, BankCredit.id == Anomaly.credit_pk)
-             .where(Anomaly.ente_id == ente.id))
+    query = (
+        sa.select(
+            Anomaly,
+            PaymentOption.notice_number,
+            Receipt.receipt_id,
+            ReportingFlow.flow_id,
+            BankCredit.reference,
+        )
+        .outerjoin(PaymentOption, PaymentOption.id == Anomaly.option_id)
+        .outerjoin(Receipt, Receipt.id == Anomaly.receipt_pk)
+        .outerjoin(ReportingFlow, ReportingFlow.id == Anomaly.flow_pk)
+        .outerjoin(BankCredit, BankCredit.id == Anomaly.credit_pk)
+        .where(Anomaly.ente_id == ente.id)
+    )
     if q.status == "open":
         query = query.where(Anomaly.resolved_at.is_(None))
     elif q.status == "resolved":
@@ -159,7 +202,10 @@ def list_anomalies(request: Any) -> Response:
         _, pk = paging.after("a", q.cursor)
         query = query.where(Anomaly.id < pk)
     rows, more = paging.page(request.db, query.order_by(Anomaly.id.desc()), q.limit)
-    return json_response(request, {
-        "items": [anomaly_json(*row) for row in rows],
-        "nextCursor": paging.cursor("a", 0, rows[-1][0].id) if more else None,
-    })
+    return json_response(
+        request,
+        {
+            "items": [anomaly_json(*row) for row in rows],
+            "nextCursor": paging.cursor("a", 0, rows[-1][0].id) if more else None,
+        },
+    )

@@ -12,25 +12,41 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-Amount = Annotated[str, Field(pattern=r"^(0|[1-9]\d{0,8})\.\d{2}$",
-                              examples=["30.00"], description="Euro, two decimals")]
+Amount = Annotated[
+    str,
+    Field(
+        pattern=r"^(0|[1-9]\d{0,8})\.\d{2}$", examples=["30.00"], description="Euro, two decimals"
+    ),
+]
 Text140 = Annotated[str, Field(min_length=1, max_length=140)]
 FiscalCode11 = Annotated[str, Field(pattern=r"^\d{11}$")]
 Iupd = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 NoticeNumber = Annotated[str, Field(pattern=r"^\d{18}$")]
 IbanStr = Annotated[str, Field(pattern=r"^[A-Z]{2}\d{2}[A-Z0-9]{1,30}$")]
 # query strings: a date is YYYY-MM-DD only (pydantic's lax mode would take "0" as a timestamp)
-QueryDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"),
-                      AfterValidator(dt.date.fromisoformat)]
-PositionStatus = Literal["draft", "payable", "in_progress", "partially_paid", "paid",
-                         "reported", "reconciled", "cancelled", "expired"]
-OptionStatus = Literal["draft", "payable", "in_progress", "paid", "reported", "reconciled",
-                       "cancelled", "expired"]
+QueryDate = Annotated[
+    str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(dt.date.fromisoformat)
+]
+PositionStatus = Literal[
+    "draft",
+    "payable",
+    "in_progress",
+    "partially_paid",
+    "paid",
+    "reported",
+    "reconciled",
+    "cancelled",
+    "expired",
+]
+OptionStatus = Literal[
+    "draft", "payable", "in_progress", "paid", "reported", "reconciled", "cancelled", "expired"
+]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel,
-                              populate_by_name=False)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=False
+    )
 
 
 class _Out(BaseModel):
@@ -51,7 +67,8 @@ class TransferInput(_In):
     iban: IbanStr | None = None
     postal_iban: IbanStr | None = None
     beneficiary_fiscal_code: FiscalCode11 | None = Field(
-        None, description="Another Ente credited by this transfer; default the Ente itself")
+        None, description="Another Ente credited by this transfer; default the Ente itself"
+    )
     stamp_hash: Annotated[str, Field(min_length=1, max_length=72)] | None = None
     stamp_type: Annotated[str, Field(pattern=r"^\d{2}$")] | None = None
     stamp_province: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
@@ -66,12 +83,15 @@ class OptionInput(_In):
     transfers: Annotated[list[TransferInput], Field(min_length=1, max_length=5)]
     description: Text140 | None = None
     retention_date: dt.date | None = Field(
-        None, description="Last day the notice can be paid; after it the option expires")
+        None, description="Last day the notice can be paid; after it the option expires"
+    )
     instalment_number: Annotated[int, Field(ge=1, le=100)] | None = None
     instalment_count: Annotated[int, Field(ge=1, le=100)] | None = None
     notice_number: NoticeNumber | None = Field(
-        None, description="Supply to keep an existing notice (update) or use your own; "
-                          "omit to have one generated")
+        None,
+        description="Supply to keep an existing notice (update) or use your own; "
+        "omit to have one generated",
+    )
 
 
 DebtorCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{11,16}$")]
@@ -186,16 +206,18 @@ class DebtPositionOutput(_Out):
 
 class DebtPositionPage(_Out):
     items: list[DebtPositionOutput]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; "
-                                                 "null on the last page")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last page"
+    )
 
 
 class ReceiptOutput(_Out):
     receipt_id: str
     notice_number: str
     iuv: str
-    ec_fiscal_code: str = Field(description="The Ente creditore the receipt names "
-                                            "(its `fiscalCode`)")
+    ec_fiscal_code: str = Field(
+        description="The Ente creditore the receipt names (its `fiscalCode`)"
+    )
     outcome: str
     amount: Amount
     fee: Amount | None
@@ -219,8 +241,9 @@ class ReceiptList(_Out):
 
 class ReceiptPage(_Out):
     items: list[ReceiptOutput]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; "
-                                                 "null on the last page")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last page"
+    )
 
 
 class FieldError(_Out):
@@ -279,9 +302,14 @@ FlowId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,35}$")]
 FlowStatus = Literal["received", "anomalous", "reconciled", "superseded"]
 # a flow's dataOraFlusso as written in it: the Node's local time, without offset
 FLOW_DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
-FlowDateTime = Annotated[str, Field(pattern=FLOW_DATETIME, examples=["2026-11-28T01:00:00"],
-                                    description="dataOraFlusso as written in the flow "
-                                                "(the Node's local time, no offset)")]
+FlowDateTime = Annotated[
+    str,
+    Field(
+        pattern=FLOW_DATETIME,
+        examples=["2026-11-28T01:00:00"],
+        description="dataOraFlusso as written in the flow (the Node's local time, no offset)",
+    ),
+]
 _PAGE = Annotated[int, Field(ge=1, le=200)]
 _CURSOR = Annotated[str, Field(max_length=40)]
 _Kind = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,31}$")]
@@ -305,8 +333,10 @@ class FlowQuery(_Query):
 
 
 class FlowVersionQuery(_Query):
-    version: Annotated[str, Field(pattern=FLOW_DATETIME),
-                       AfterValidator(dt.datetime.fromisoformat)] | None = None
+    version: (
+        Annotated[str, Field(pattern=FLOW_DATETIME), AfterValidator(dt.datetime.fromisoformat)]
+        | None
+    ) = None
 
 
 class BankCreditQuery(_Query):
@@ -350,21 +380,25 @@ class ReportingEntryOutput(_Out):
     amount: Amount
     outcome_code: str = Field(description="codiceEsitoSingoloPagamento: 0, 3, 4, 8, 9")
     outcome_date: dt.date
-    match: str = Field(description="matched, amount_mismatch, no_receipt, not_paid, revoked, "
-                                   "without_rpt, other_ente or superseded")
+    match: str = Field(
+        description="matched, amount_mismatch, no_receipt, not_paid, revoked, "
+        "without_rpt, other_ente or superseded"
+    )
     notice_number: str | None = Field(description="The notice the entry was matched to")
 
 
 class ReportingFlowDetail(ReportingFlowOutput):
-    versions: list[FlowDateTime] = Field(description="Every stored version's flowDateTime, "
-                                                     "newest first (pass as ?version=)")
+    versions: list[FlowDateTime] = Field(
+        description="Every stored version's flowDateTime, newest first (pass as ?version=)"
+    )
     entries: list[ReportingEntryOutput]
 
 
 class ReportingFlowPage(_Out):
     items: list[ReportingFlowOutput]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; "
-                                                 "null on the last page")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last page"
+    )
 
 
 class BankCreditOutput(_Out):
@@ -374,19 +408,22 @@ class BankCreditOutput(_Out):
     amount: Amount
     description: str
     reference: str | None = Field(description="The bank's reference, when the statement has one")
-    flow_id: str | None = Field(description="Read from /PUR/LGPE-RIVERSAMENTO/URI/<flow id> of "
-                                            "the description")
+    flow_id: str | None = Field(
+        description="Read from /PUR/LGPE-RIVERSAMENTO/URI/<flow id> of the description"
+    )
     matched_flow_id: str | None = Field(description="The stored flow the credit was matched to")
     matched_flow_date_time: FlowDateTime | None
-    status: Literal["matched", "amount_mismatch", "unknown_flow", "no_flow_id", "duplicate",
-                    "unmatched"]
+    status: Literal[
+        "matched", "amount_mismatch", "unknown_flow", "no_flow_id", "duplicate", "unmatched"
+    ]
     received_at: dt.datetime
 
 
 class BankCreditPage(_Out):
     items: list[BankCreditOutput]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; "
-                                                 "null on the last page")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last page"
+    )
 
 
 class AnomalyOutput(_Out):
@@ -405,5 +442,6 @@ class AnomalyOutput(_Out):
 
 class AnomalyPage(_Out):
     items: list[AnomalyOutput]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; "
-                                                 "null on the last page")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last page"
+    )

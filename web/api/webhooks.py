@@ -25,9 +25,9 @@ from pydantic.alias_generators import to_camel
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from hub import webhooks
 from hub.errors import Conflict, NotFound
 from hub.models import WebhookDelivery, WebhookEndpoint
+from hub.notify import webhooks
 from hub.settings import as_bool
 from web.api import inputs
 from web.api.auth import authorised_ente, record
@@ -40,15 +40,26 @@ ROUTES = {
     "api.webhook": (f"/enti/{EC}/webhooks/{{webhook_id:{UUID}}}", ("DELETE",)),
     "api.dead_letters": (f"/enti/{EC}/webhook-dead-letters", ("GET",)),
     "api.dead_letter_replay": (
-        f"/enti/{EC}/webhook-dead-letters/{{delivery_id:{UUID}}}/replay", ("POST",)),
+        f"/enti/{EC}/webhook-dead-letters/{{delivery_id:{UUID}}}/replay",
+        ("POST",),
+    ),
     "api.deliveries": (f"/enti/{EC}/webhook-deliveries", ("GET",)),
     "api.delivery_replay": (
-        f"/enti/{EC}/webhook-deliveries/{{delivery_id:{UUID}}}/replay", ("POST",)),
+        f"/enti/{EC}/webhook-deliveries/{{delivery_id:{UUID}}}/replay",
+        ("POST",),
+    ),
 }
 NOT_DELIVERED = ("pending", "sending", "retrying", "dead")
 EventType = Literal[tuple(webhooks.EVENT_TYPES.values())]  # type: ignore[valid-type]
-Url = Annotated[str, Field(min_length=10, max_length=500, pattern=r"^https?://[^\s/?#]+\S*$",
-                           examples=["https://backoffice.example.it/payhub/events"])]
+Url = Annotated[
+    str,
+    Field(
+        min_length=10,
+        max_length=500,
+        pattern=r"^https?://[^\s/?#]+\S*$",
+        examples=["https://backoffice.example.it/payhub/events"],
+    ),
+]
 
 
 class WebhookInput(BaseModel):
@@ -56,7 +67,8 @@ class WebhookInput(BaseModel):
 
     url: Url
     events: Annotated[list[EventType], Field(min_length=1, max_length=5)] | None = Field(
-        None, description="Event types to receive; default all")
+        None, description="Event types to receive; default all"
+    )
     description: Annotated[str, Field(max_length=140)] | None = None
 
 
@@ -91,10 +103,14 @@ class DeadLetterOutput(_Out):
     status: Literal[NOT_DELIVERED]  # type: ignore[valid-type]
     attempts: int = Field(description="Attempts in the current round (a replay starts one)")
     replays: int
-    expired_claims: int = Field(0, description="Attempts whose outcome is unknown (the sender "
-                                "stopped before recording it): each may have been received")
+    expired_claims: int = Field(
+        0,
+        description="Attempts whose outcome is unknown (the sender "
+        "stopped before recording it): each may have been received",
+    )
     next_attempt_at: dt.datetime | None = Field(
-        None, description="When the next attempt is due (or the current one's lease ends)")
+        None, description="When the next attempt is due (or the current one's lease ends)"
+    )
     last_status_code: int | None
     last_error: str | None
     created_at: dt.datetime
@@ -126,18 +142,26 @@ def includeme(config: Any) -> None:
         config.add_view(_not_allowed(methods), route_name=name)
 
 
-def _json(body: BaseModel, status: int = 200, headers: dict[str, str] | None = None
-          ) -> Response:
-    response = Response(json_body=body.model_dump(mode="json", by_alias=True), status=status,
-                        content_type="application/json", charset="utf-8")
+def _json(body: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    response = Response(
+        json_body=body.model_dump(mode="json", by_alias=True),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+    )
     response.headers.update(headers or {})
     return response
 
 
 def _endpoint_out(endpoint: WebhookEndpoint) -> dict[str, Any]:
-    return {"id": endpoint.public_id, "url": endpoint.url, "events": endpoint.events,
-            "description": endpoint.description, "key_id": endpoint.key_id,
-            "created_at": endpoint.created_at}
+    return {
+        "id": endpoint.public_id,
+        "url": endpoint.url,
+        "events": endpoint.events,
+        "description": endpoint.description,
+        "key_id": endpoint.key_id,
+        "created_at": endpoint.created_at,
+    }
 
 
 def _check_url(request: Any, url: str) -> None:
@@ -160,13 +184,24 @@ def create(request: Any) -> Response:
     data = inputs.body(request, WebhookInput)
     _check_url(request, data.url)
     registered = webhooks.register_endpoint(
-        request.db, ente, data.url, events=data.events, description=data.description,
-        api_key_id=request.api_key_used.id)
+        request.db,
+        ente,
+        data.url,
+        events=data.events,
+        description=data.description,
+        api_key_id=request.api_key_used.id,
+    )
     endpoint = registered.endpoint
-    record(request, ente, "webhook.create", f"webhook:{endpoint.public_id}",
-           {"url": endpoint.url, "events": endpoint.events})
-    location = request.route_path("api.webhook", fiscal_code=ente.fiscal_code,
-                                  webhook_id=endpoint.public_id)
+    record(
+        request,
+        ente,
+        "webhook.create",
+        f"webhook:{endpoint.public_id}",
+        {"url": endpoint.url, "events": endpoint.events},
+    )
+    location = request.route_path(
+        "api.webhook", fiscal_code=ente.fiscal_code, webhook_id=endpoint.public_id
+    )
     body = WebhookCreated(**_endpoint_out(endpoint), secret=registered.secret)
     return _json(body, 201, {"Location": location})
 
@@ -175,10 +210,12 @@ def create(request: Any) -> Response:
 def list_endpoints(request: Any) -> Response:
     ente = authorised_ente(request)
     if request.GET:
-        raise Problem(400, "invalid_query", "no query parameters here",
-                      field=next(iter(request.GET)))
-    items = [WebhookOutput(**_endpoint_out(e)) for e in webhooks.active_endpoints(request.db,
-                                                                                   ente.id)]
+        raise Problem(
+            400, "invalid_query", "no query parameters here", field=next(iter(request.GET))
+        )
+    items = [
+        WebhookOutput(**_endpoint_out(e)) for e in webhooks.active_endpoints(request.db, ente.id)
+    ]
     return _json(WebhookList(items=items))
 
 
@@ -197,22 +234,38 @@ def delete(request: Any) -> Response:
 
 def _dead_letter_out(delivery: WebhookDelivery) -> DeadLetterOutput:
     return DeadLetterOutput(
-        id=delivery.public_id, webhook_id=delivery.endpoint.public_id,
-        event_id=delivery.event_id, event_type=delivery.event_type, status=delivery.status,
-        attempts=delivery.attempts, replays=delivery.replays,
-        expired_claims=delivery.expired_claims, next_attempt_at=delivery.next_attempt_at,
-        last_status_code=delivery.last_status_code, last_error=delivery.last_error,
-        created_at=delivery.created_at, payload=delivery.payload)
+        id=delivery.public_id,
+        webhook_id=delivery.endpoint.public_id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        replays=delivery.replays,
+        expired_claims=delivery.expired_claims,
+        next_attempt_at=delivery.next_attempt_at,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
+        payload=delivery.payload,
+    )
 
 
 def _page(request: Any, statuses: tuple[str, ...], query: DeadLetterQuery) -> Response:
     ente = authorised_ente(request)
-    rows = webhooks.undelivered(request.db, ente.id, statuses=statuses,
-                                limit=query.limit + 1,
-                                after_id=int(query.cursor) if query.cursor else None)
-    page, more = rows[:query.limit], len(rows) > query.limit
-    return _json(DeadLetterPage(items=[_dead_letter_out(d) for d in page],
-                                next_cursor=str(page[-1].id) if more else None))
+    rows = webhooks.undelivered(
+        request.db,
+        ente.id,
+        statuses=statuses,
+        limit=query.limit + 1,
+        after_id=int(query.cursor) if query.cursor else None,
+    )
+    page, more = rows[: query.limit], len(rows) > query.limit
+    return _json(
+        DeadLetterPage(
+            items=[_dead_letter_out(d) for d in page],
+            next_cursor=str(page[-1].id) if more else None,
+        )
+    )
 
 
 @view_config(route_name="api.dead_letters", request_method="GET")

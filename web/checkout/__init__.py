@@ -33,15 +33,24 @@ def includeme(config: Any) -> None:
         # fine for one process; every process of a real deployment needs the same secret
         log.warning("checkout.session_secret_missing")
         secret = secrets.token_hex(32)
-    config.set_session_factory(SignedCookieSessionFactory(
-        secret, cookie_name="payhub_session", salt="payhub.session.",
-        secure=as_bool(settings.get("payhub.session_cookie_secure", "true")), httponly=True,
-        samesite="Lax", timeout=int(settings.get("payhub.session_timeout", "3600")),
-        reissue_time=60, serializer=JSONSerializer()))
+    config.set_session_factory(
+        SignedCookieSessionFactory(
+            secret,
+            cookie_name="payhub_session",
+            salt="payhub.session.",
+            secure=as_bool(settings.get("payhub.session_cookie_secure", "true")),
+            httponly=True,
+            samesite="Lax",
+            timeout=int(settings.get("payhub.session_timeout", "3600")),
+            reissue_time=60,
+            serializer=JSONSerializer(),
+        )
+    )
     config.registry["checkout.client"] = client_from_settings(settings)
     config.registry["checkout.lookup_limiter"] = TokenBucket(
         float(settings.get("payhub.lookup_per_minute", "10")),
-        int(settings.get("payhub.lookup_burst", "10")))
+        int(settings.get("payhub.lookup_burst", "10")),
+    )
     config.add_subscriber(_template_globals, BeforeRender)
     config.add_static_view("static", "web.checkout:static", cache_max_age=3600)
     for name, pattern in (

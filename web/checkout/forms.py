@@ -36,7 +36,7 @@ from typing import Any
 
 from hub.checkout import payer_problem
 from hub.errors import DomainError
-from hub.money import to_cents
+from hub.values.money import to_cents
 from web.checkout.i18n import _
 
 TYPES = {"text", "textarea", "number", "date", "email", "select", "checkbox"}
@@ -98,13 +98,24 @@ def parse_spec(form: dict[str, Any] | None) -> FormSpec:
         name = str(raw.get("name", ""))
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name) or name in RESERVED:
             continue  # a broken definition must not break the page
-        options = [o if isinstance(o, dict) else {"value": str(o), "label": str(o)}
-                   for o in raw.get("options", [])]
-        fields.append(Field(name=name, label=raw.get("label", name),
-                            type=raw.get("type", "text") if raw.get("type") in TYPES else "text",
-                            required=bool(raw.get("required")), help=raw.get("help"),
-                            pattern=raw.get("pattern"), maxlength=raw.get("maxlength"),
-                            min=raw.get("min"), max=raw.get("max"), options=options))
+        options = [
+            o if isinstance(o, dict) else {"value": str(o), "label": str(o)}
+            for o in raw.get("options", [])
+        ]
+        fields.append(
+            Field(
+                name=name,
+                label=raw.get("label", name),
+                type=raw.get("type", "text") if raw.get("type") in TYPES else "text",
+                required=bool(raw.get("required")),
+                help=raw.get("help"),
+                pattern=raw.get("pattern"),
+                maxlength=raw.get("maxlength"),
+                min=raw.get("min"),
+                max=raw.get("max"),
+                options=options,
+            )
+        )
     raw_amount = form.get("amount", "free")
     amount = Amount()
     if isinstance(raw_amount, dict):
@@ -122,10 +133,14 @@ def parse_spec(form: dict[str, Any] | None) -> FormSpec:
 def _computed(raw: dict[str, Any]) -> Computed:
     return Computed(
         base=Decimal(str(raw.get("base", "0"))),
-        terms=[(Decimal(str(t["rate"])), [str(f) for f in t.get("fields", [])])
-               for t in raw.get("terms", [])],
-        choices={str(name): {str(k): Decimal(str(v)) for k, v in table.items()}
-                 for name, table in raw.get("choices", {}).items()},
+        terms=[
+            (Decimal(str(t["rate"])), [str(f) for f in t.get("fields", [])])
+            for t in raw.get("terms", [])
+        ],
+        choices={
+            str(name): {str(k): Decimal(str(v)) for k, v in table.items()}
+            for name, table in raw.get("choices", {}).items()
+        },
     )
 
 
@@ -213,9 +228,13 @@ def _field_problem(f: Field, value: str) -> Any:
         except ValueError:
             return _("Enter a number.")
         if (f.min is not None and number < f.min) or (f.max is not None and number > f.max):
-            return _("Enter a number between ${min} and ${max}.",
-                     mapping={"min": f.min if f.min is not None else "…",
-                              "max": f.max if f.max is not None else "…"})
+            return _(
+                "Enter a number between ${min} and ${max}.",
+                mapping={
+                    "min": f.min if f.min is not None else "…",
+                    "max": f.max if f.max is not None else "…",
+                },
+            )
     if f.type == "date":
         try:
             dt.date.fromisoformat(value)
@@ -234,15 +253,15 @@ _NOT_ALLOWED = _("This field contains characters that are not allowed.")
 
 
 def _in_range(spec: Amount, cents: int, errors: dict[str, Any]) -> int | None:
-    if (spec.min_cents is not None and cents < spec.min_cents) or \
-            (spec.max_cents is not None and cents > spec.max_cents):
+    if (spec.min_cents is not None and cents < spec.min_cents) or (
+        spec.max_cents is not None and cents > spec.max_cents
+    ):
         errors["amount"] = _("The amount is outside the allowed range.")
         return None
     return cents
 
 
-def _computed_amount(spec: Amount, values: dict[str, Any], errors: dict[str, Any]
-                     ) -> int | None:
+def _computed_amount(spec: Amount, values: dict[str, Any], errors: dict[str, Any]) -> int | None:
     if errors:  # the answers it depends on are not valid yet
         return None
     assert spec.computed is not None
@@ -271,14 +290,18 @@ def _amount(spec: Amount, raw: str, errors: dict[str, Any]) -> int | None:
 
 
 def _payer(post: Any, errors: dict[str, Any]) -> dict[str, str]:
-    payer = {"fiscal_code": post.get("payer_fiscal_code", "").strip().upper().replace(" ", ""),
-             "name": post.get("payer_name", "").strip(),
-             "email": post.get("payer_email", "").strip()}
+    payer = {
+        "fiscal_code": post.get("payer_fiscal_code", "").strip().upper().replace(" ", ""),
+        "name": post.get("payer_name", "").strip(),
+        "email": post.get("payer_email", "").strip(),
+    }
     checks = {
-        "fiscal_code": lambda v: _("This is not a valid fiscal code or VAT number.")
-        if payer_problem(v) else None,
-        "name": lambda v: _("At most ${n} characters.", mapping={"n": 140})
-        if len(v) > 140 else None,
+        "fiscal_code": lambda v: (
+            _("This is not a valid fiscal code or VAT number.") if payer_problem(v) else None
+        ),
+        "name": lambda v: (
+            _("At most ${n} characters.", mapping={"n": 140}) if len(v) > 140 else None
+        ),
         "email": lambda v: None if _EMAIL.match(v) else _("Enter a valid e-mail address."),
     }
     for name, value in payer.items():

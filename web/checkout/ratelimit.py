@@ -16,8 +16,13 @@ from collections.abc import Callable
 
 
 class TokenBucket:
-    def __init__(self, per_minute: float, burst: int,
-                 clock: Callable[[], float] = time.monotonic, max_clients: int = 10_000) -> None:
+    def __init__(
+        self,
+        per_minute: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 10_000,
+    ) -> None:
         self.rate = per_minute / 60.0
         self.burst = burst
         self.clock = clock
@@ -34,6 +39,7 @@ class TokenBucket:
             allowed = tokens >= 1.0
             self._buckets[client] = (tokens - 1.0 if allowed else tokens, now)
             if len(self._buckets) > self.max_clients:  # forget the fullest (oldest) buckets
-                self._buckets = dict(sorted(self._buckets.items(),
-                                            key=lambda kv: kv[1][1])[-self.max_clients // 2:])
+                self._buckets = dict(
+                    sorted(self._buckets.items(), key=lambda kv: kv[1][1])[-self.max_clients // 2 :]
+                )
             return allowed

@@ -13,7 +13,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from hub.checkout import CartOutcome
 from hub.models import CheckoutCart, Ente
-from hub.money import format_cents
+from hub.values.money import format_cents
 from web.checkout.i18n import _
 
 
@@ -21,52 +21,82 @@ def _euro(cents: int | None) -> str:
     return "—" if cents is None else "€ " + format_cents(cents).replace(".", ",")
 
 
-def render_receipt(localizer: Any, cart: CheckoutCart, result: CartOutcome,
-                   enti: dict[int, Ente]) -> bytes:
+def render_receipt(
+    localizer: Any, cart: CheckoutCart, result: CartOutcome, enti: dict[int, Ente]
+) -> bytes:
     """A PDF listing each paid notice with its pagoPA receipt (id, PSP, date, fee)."""
     t = localizer.translate
     styles = getSampleStyleSheet()
     out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=A4, title=t(_("Payment receipt")),
-                            leftMargin=18 * mm, rightMargin=18 * mm, invariant=1)
-    story: list[Any] = [Paragraph(t(_("Payment receipt")), styles["Title"]),
-                        Paragraph(t(_("Cart ${id}", mapping={"id": cart.public_id})),
-                                  styles["Normal"]), Spacer(1, 6 * mm)]
-    rows = [[t(_("Body")), t(_("Reason")), t(_("Notice number")), t(_("Amount")),
-             t(_("Outcome"))]]
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        title=t(_("Payment receipt")),
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        invariant=1,
+    )
+    story: list[Any] = [
+        Paragraph(t(_("Payment receipt")), styles["Title"]),
+        Paragraph(t(_("Cart ${id}", mapping={"id": cart.public_id})), styles["Normal"]),
+        Spacer(1, 6 * mm),
+    ]
+    rows = [[t(_("Body")), t(_("Reason")), t(_("Notice number")), t(_("Amount")), t(_("Outcome"))]]
     for io_ in result.items:
         ente = enti.get(io_.item.ente_id)
-        rows.append([Paragraph(ente.name if ente else "", styles["BodyText"]),
-                     Paragraph(io_.item.description, styles["BodyText"]),
-                     io_.option.notice_number if io_.option else "—",
-                     _euro(io_.item.amount_cents),
-                     t(_("Paid")) if io_.paid else t(_("Not paid"))])
+        rows.append(
+            [
+                Paragraph(ente.name if ente else "", styles["BodyText"]),
+                Paragraph(io_.item.description, styles["BodyText"]),
+                io_.option.notice_number if io_.option else "—",
+                _euro(io_.item.amount_cents),
+                t(_("Paid")) if io_.paid else t(_("Not paid")),
+            ]
+        )
     table = Table(rows, colWidths=[40 * mm, 50 * mm, 40 * mm, 24 * mm, 20 * mm])
-    table.setStyle(TableStyle([
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#0066CC")),
-        ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#5C6F82")),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("FONTSIZE", (0, 0), (-1, -1), 8),
-    ]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#0066CC")),
+                ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#5C6F82")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONTSIZE", (0, 0), (-1, -1), 8),
+            ]
+        )
+    )
     story += [table, Spacer(1, 6 * mm)]
     for io_ in result.items:
         r = io_.receipt
         if r is None:
             continue
         when = r.payment_date_time or r.received_at
-        story.append(Paragraph(
-            t(_("Notice ${notice}: pagoPA receipt ${receipt}, paid on ${date} through "
-                "${psp}, fee ${fee}.", mapping={
-                    "notice": r.notice_number, "receipt": r.receipt_id,
-                    "date": when.strftime("%d/%m/%Y %H:%M UTC") if when else "—",
-                    "psp": r.psp_company_name or r.id_psp or "—",
-                    "fee": _euro(r.fee_cents)})), styles["BodyText"]))
+        story.append(
+            Paragraph(
+                t(
+                    _(
+                        "Notice ${notice}: pagoPA receipt ${receipt}, paid on ${date} through "
+                        "${psp}, fee ${fee}.",
+                        mapping={
+                            "notice": r.notice_number,
+                            "receipt": r.receipt_id,
+                            "date": when.strftime("%d/%m/%Y %H:%M UTC") if when else "—",
+                            "psp": r.psp_company_name or r.id_psp or "—",
+                            "fee": _euro(r.fee_cents),
+                        },
+                    )
+                ),
+                styles["BodyText"],
+            )
+        )
     paid = sum(i.item.amount_cents for i in result.items if i.paid)
-    story += [Spacer(1, 4 * mm),
-              Paragraph(t(_("Total paid: ${total}", mapping={"total": _euro(paid)})),
-                        styles["Heading3"]),
-              Paragraph(t(_("The pagoPA receipt is the proof of payment; the body has "
-                            "received it.")), styles["BodyText"])]
+    story += [
+        Spacer(1, 4 * mm),
+        Paragraph(t(_("Total paid: ${total}", mapping={"total": _euro(paid)})), styles["Heading3"]),
+        Paragraph(
+            t(_("The pagoPA receipt is the proof of payment; the body has received it.")),
+            styles["BodyText"],
+        ),
+    ]
     doc.build(story)
     return out.getvalue()

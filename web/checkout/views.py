@@ -20,7 +20,7 @@ from hub.errors import (
     PaymentUnknown,
 )
 from hub.models import CheckoutCart, Ente, PaymentService, ServiceKind
-from hub.notices import parse_notice_number
+from hub.values.notice_numbers import parse_notice_number
 from web.checkout import forms
 from web.checkout.handoff import CART_KEY, send_to_checkout
 from web.checkout.i18n import _, localized
@@ -45,17 +45,22 @@ def current_cart(request: Any, *, create: bool = False) -> CheckoutCart | None:
 
 
 def _ente(request: Any) -> Ente:
-    ente = request.db.scalars(sa.select(Ente).where(
-        Ente.fiscal_code == request.matchdict["ec"])).one_or_none()
+    ente = request.db.scalars(
+        sa.select(Ente).where(Ente.fiscal_code == request.matchdict["ec"])
+    ).one_or_none()
     if ente is None:
         raise HTTPNotFound()
     return ente
 
 
 def _services(request: Any, ente: Ente) -> list[PaymentService]:
-    return list(request.db.scalars(sa.select(PaymentService).where(
-        PaymentService.ente_id == ente.id, PaymentService.active.is_(True))
-        .order_by(PaymentService.label)))
+    return list(
+        request.db.scalars(
+            sa.select(PaymentService)
+            .where(PaymentService.ente_id == ente.id, PaymentService.active.is_(True))
+            .order_by(PaymentService.label)
+        )
+    )
 
 
 def _flash(request: Any, message: Any) -> None:
@@ -74,8 +79,9 @@ def _page(request: Any, **values: Any) -> dict[str, Any]:
 
 
 LOOKUP_ERRORS = {
-    PaymentUnknown: _("We found no payable notice with this number for this body. "
-                      "Check the number on the notice."),
+    PaymentUnknown: _(
+        "We found no payable notice with this number for this body. Check the number on the notice."
+    ),
     PaymentAlreadyPaid: _("This notice has already been paid."),
     PaymentCancelled: _("This notice was cancelled by the body: it cannot be paid."),
     PaymentExpired: _("This notice has expired: it can no longer be paid."),
@@ -109,8 +115,9 @@ def _lookup(request: Any, ente: Ente) -> tuple[Any, dict[str, Any]]:
     """Add the posted notice number to the cart; (redirect or None, errors)."""
     if _limited(request):
         request.response.status = 429
-        return None, {"notice_number": _("Too many searches in a short time: wait a minute "
-                                         "and try again.")}
+        return None, {
+            "notice_number": _("Too many searches in a short time: wait a minute and try again.")
+        }
     raw = request.POST.get("notice_number", "").replace(" ", "").strip()
     try:
         notice = parse_notice_number(raw, verify_check_digits=False).value
@@ -138,8 +145,13 @@ def _cart_error(exc: checkout.CartError) -> Any:
     return _("This cart can no longer be changed.")
 
 
-@view_config(route_name="checkout.notice", request_method="POST", require_csrf=True,
-             renderer=T + "ente.jinja2", decorator=localized)
+@view_config(
+    route_name="checkout.notice",
+    request_method="POST",
+    require_csrf=True,
+    renderer=T + "ente.jinja2",
+    decorator=localized,
+)
 def notice_lookup(request: Any) -> Any:
     ente = _ente(request)
     redirect, errors = _lookup(request, ente)
@@ -147,17 +159,26 @@ def notice_lookup(request: Any) -> Any:
         return redirect
     if request.response.status_code == 200:
         request.response.status = 422
-    return _page(request, ente=ente, services=_services(request, ente), errors=errors,
-                 values={"notice_number": request.POST.get("notice_number", "")})
+    return _page(
+        request,
+        ente=ente,
+        services=_services(request, ente),
+        errors=errors,
+        values={"notice_number": request.POST.get("notice_number", "")},
+    )
 
 
 # ------------------------------------------------------------------------------- service form
 
 
 def _service(request: Any, ente: Ente) -> PaymentService:
-    service = request.db.scalars(sa.select(PaymentService).where(
-        PaymentService.ente_id == ente.id, PaymentService.code == request.matchdict["code"],
-        PaymentService.active.is_(True))).one_or_none()
+    service = request.db.scalars(
+        sa.select(PaymentService).where(
+            PaymentService.ente_id == ente.id,
+            PaymentService.code == request.matchdict["code"],
+            PaymentService.active.is_(True),
+        )
+    ).one_or_none()
     if service is None:
         raise HTTPNotFound()
     return service
@@ -168,8 +189,7 @@ def service_page(request: Any) -> Any:
     ente = _ente(request)
     service = _service(request, ente)
     spec = forms.parse_spec(service.form)
-    lookup = checkout.lookup_spec(service.form) \
-        if service.kind == ServiceKind.PRECOMPUTED else None
+    lookup = checkout.lookup_spec(service.form) if service.kind == ServiceKind.PRECOMPUTED else None
     keys = forms.lookup_fields(lookup.keys) if lookup else []
     values: dict[str, Any] = {}
     errors: dict[str, Any] = {}
@@ -177,8 +197,7 @@ def service_page(request: Any) -> Any:
         from pyramid.csrf import check_csrf_token
 
         check_csrf_token(request)
-        if service.kind == ServiceKind.PRECOMPUTED and keys and \
-                "notice_number" not in request.POST:
+        if service.kind == ServiceKind.PRECOMPUTED and keys and "notice_number" not in request.POST:
             redirect, values, errors = _ask_backoffice(request, service, keys)
             if redirect is not None:
                 return redirect
@@ -198,20 +217,33 @@ def service_page(request: Any) -> Any:
                 errors = {"form": _("Your cart is full: pay it first, then add more.")}
         if request.response.status_code == 200:
             request.response.status = 422
-    return _page(request, ente=ente, service=service, spec=spec, values=values, errors=errors,
-                 pick=forms.pick, precomputed=service.kind == ServiceKind.PRECOMPUTED,
-                 keys=keys)
+    return _page(
+        request,
+        ente=ente,
+        service=service,
+        spec=spec,
+        values=values,
+        errors=errors,
+        pick=forms.pick,
+        precomputed=service.kind == ServiceKind.PRECOMPUTED,
+        keys=keys,
+    )
 
 
-BACKOFFICE_NOT_FOUND = _("We found no payment matching these details. Check them against "
-                         "the document you received (for a fine, the report).")
-BACKOFFICE_DOWN = _("The body's office that holds these payments is not answering right "
-                    "now: nothing was added to your cart. Please try again in a few minutes, "
-                    "or pay with the notice number if you have a pagoPA notice.")
+BACKOFFICE_NOT_FOUND = _(
+    "We found no payment matching these details. Check them against "
+    "the document you received (for a fine, the report)."
+)
+BACKOFFICE_DOWN = _(
+    "The body's office that holds these payments is not answering right "
+    "now: nothing was added to your cart. Please try again in a few minutes, "
+    "or pay with the notice number if you have a pagoPA notice."
+)
 
 
-def _ask_backoffice(request: Any, service: PaymentService, keys: list[forms.Field]
-                    ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+def _ask_backoffice(
+    request: Any, service: PaymentService, keys: list[forms.Field]
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Find the debt with the posted key fields at the Ente's back-office and put it in the
     cart; (redirect or None, values, errors)."""
     values, errors = forms.validate_fields(keys, request.POST)
@@ -219,13 +251,17 @@ def _ask_backoffice(request: Any, service: PaymentService, keys: list[forms.Fiel
         return None, values, errors
     if _limited(request):
         request.response.status = 429
-        return None, values, {"form": _("Too many searches in a short time: wait a minute "
-                                        "and try again.")}
+        return (
+            None,
+            values,
+            {"form": _("Too many searches in a short time: wait a minute and try again.")},
+        )
     cart = current_cart(request, create=True)
     assert cart is not None
     try:
-        checkout.add_from_backoffice(request.db, cart, service,
-                                     {k: str(v) for k, v in values.items()})
+        checkout.add_from_backoffice(
+            request.db, cart, service, {k: str(v) for k, v in values.items()}
+        )
     except checkout.BackofficeNotFound:
         return None, values, {"form": BACKOFFICE_NOT_FOUND}
     except checkout.BackofficeUnavailable:
@@ -239,15 +275,24 @@ def _ask_backoffice(request: Any, service: PaymentService, keys: list[forms.Fiel
     return HTTPSeeOther(request.route_url("checkout.cart")), values, {}
 
 
-def _add_spontaneous(request: Any, service: PaymentService, spec: forms.FormSpec,
-                     filled: forms.Filled) -> Any:
+def _add_spontaneous(
+    request: Any, service: PaymentService, spec: forms.FormSpec, filled: forms.Filled
+) -> Any:
     cart = current_cart(request, create=True)
     assert cart is not None and filled.amount_cents is not None
-    payer = checkout.Payer(filled.payer["fiscal_code"], filled.payer["name"],
-                           filled.payer["email"] or None)
+    payer = checkout.Payer(
+        filled.payer["fiscal_code"], filled.payer["name"], filled.payer["email"] or None
+    )
     try:
-        checkout.add_spontaneous(request.db, cart, service, filled.amount_cents, payer,
-                                 filled.values, description=spec.description)
+        checkout.add_spontaneous(
+            request.db,
+            cart,
+            service,
+            filled.amount_cents,
+            payer,
+            filled.values,
+            description=spec.description,
+        )
     except checkout.CartError:
         return None
     _flash(request, _("The payment was added to your cart."))
@@ -259,13 +304,27 @@ def _add_spontaneous(request: Any, service: PaymentService, spec: forms.FormSpec
 
 def _cart_view(request: Any, cart: CheckoutCart | None) -> dict[str, Any]:
     items = list(cart.items) if cart else []
-    enti = {e.id: e for e in request.db.scalars(
-        sa.select(Ente).where(Ente.id.in_({i.ente_id for i in items})))} if items else {}
-    return _page(request, cart=cart, items=items, enti=enti,
-                 total=checkout.total_cents(items),
-                 first=items[:checkout.MAX_NOTICES], rest=items[checkout.MAX_NOTICES:],
-                 max_notices=checkout.MAX_NOTICES,
-                 email=(cart.payer_email if cart else None) or _payer_email(items))
+    enti = (
+        {
+            e.id: e
+            for e in request.db.scalars(
+                sa.select(Ente).where(Ente.id.in_({i.ente_id for i in items}))
+            )
+        }
+        if items
+        else {}
+    )
+    return _page(
+        request,
+        cart=cart,
+        items=items,
+        enti=enti,
+        total=checkout.total_cents(items),
+        first=items[: checkout.MAX_NOTICES],
+        rest=items[checkout.MAX_NOTICES :],
+        max_notices=checkout.MAX_NOTICES,
+        email=(cart.payer_email if cart else None) or _payer_email(items),
+    )
 
 
 def _payer_email(items: list[Any]) -> str:
@@ -280,8 +339,9 @@ def cart_page(request: Any) -> dict[str, Any]:
     return _cart_view(request, current_cart(request))
 
 
-@view_config(route_name="checkout.remove", request_method="POST", require_csrf=True,
-             decorator=localized)
+@view_config(
+    route_name="checkout.remove", request_method="POST", require_csrf=True, decorator=localized
+)
 def cart_remove(request: Any) -> Any:
     cart = current_cart(request)
     if cart is not None:
@@ -294,8 +354,13 @@ def cart_remove(request: Any) -> Any:
     return HTTPSeeOther(request.route_url("checkout.cart"))
 
 
-@view_config(route_name="checkout.submit", request_method="POST", require_csrf=True,
-             renderer=T + "cart.jinja2", decorator=localized)
+@view_config(
+    route_name="checkout.submit",
+    request_method="POST",
+    require_csrf=True,
+    renderer=T + "cart.jinja2",
+    decorator=localized,
+)
 def cart_submit(request: Any) -> Any:
     cart = current_cart(request)
     if cart is None or not cart.items:
@@ -303,17 +368,23 @@ def cart_submit(request: Any) -> Any:
     email = request.POST.get("email", "").strip()
     if email and not forms._EMAIL.match(email):
         request.response.status = 422
-        return {**_cart_view(request, cart),
-                "errors": {"email": _("Enter a valid e-mail address.")}, "email": email}
+        return {
+            **_cart_view(request, cart),
+            "errors": {"email": _("Enter a valid e-mail address.")},
+            "email": email,
+        }
     try:
         return send_to_checkout(request, cart, email or None)
     except checkout.CheckoutError:
-        message = _("pagoPA is not answering right now: nothing was charged. "
-                    "Please try again in a few minutes.")
+        message = _(
+            "pagoPA is not answering right now: nothing was charged. "
+            "Please try again in a few minutes."
+        )
     except checkout.CartError as exc:
         log.info("checkout.cart_refused", cart=cart.public_id)
-        message = _("A payment in your cart can no longer be paid: ${reason}",
-                    mapping={"reason": str(exc)})
+        message = _(
+            "A payment in your cart can no longer be paid: ${reason}", mapping={"reason": str(exc)}
+        )
     # nothing of this attempt (spontaneous positions, their outbox messages) is committed
     request.tm.doom()
     request.response.status = 409 if "${reason}" in str(message) else 502
@@ -347,8 +418,14 @@ def outcome_page(request: Any) -> Any:
         # the address without the hint is the one that refreshes
         return HTTPFound(request.route_url("checkout.status", cart=cart.public_id))
     enti = {e.id: e for e in request.db.scalars(sa.select(Ente))}
-    return _page(request, cart=cart, result=result, enti=enti,
-                 total=checkout.total_cents(cart.items), refresh=not result.final)
+    return _page(
+        request,
+        cart=cart,
+        result=result,
+        enti=enti,
+        total=checkout.total_cents(cart.items),
+        refresh=not result.final,
+    )
 
 
 @view_config(route_name="checkout.receipt", decorator=localized)
@@ -360,7 +437,8 @@ def receipt_pdf(request: Any) -> Response:
     enti = {e.id: e for e in request.db.scalars(sa.select(Ente))}
     body = render_receipt(request.localizer, cart, result, enti)
     response = Response(body, content_type="application/pdf")
-    response.headers["Content-Disposition"] = \
+    response.headers["Content-Disposition"] = (
         f'attachment; filename="ricevuta-{cart.public_id[:8]}.pdf"'
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,6 +1,6 @@
 """Level-1 integration for Ente portals: the signed JSON API (``/level1/v1``) and the
-browser's entry into payhub (``/pay/l1/{paymentId}``). See hub.level1 for the protocol, and
-hub.legacy_buffer for PayER's (weaker) "Buffer" protocol under ``/payer/cart/``."""
+browser's entry into payhub (``/pay/l1/{paymentId}``). See hub.checkout.level1 for the protocol, and
+hub.checkout.legacy_buffer for PayER's (weaker) "Buffer" protocol under ``/payer/cart/``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ def includeme(config: Any) -> None:
     config.add_route("level1.payment", "/level1/v1/payments/{id}")
     config.add_route("level1.enter", "/pay/l1/{id}")
     config.add_route("level1.pay", "/pay/l1/{id}/checkout")
-    # PayER's legacy "Buffer" protocol (hub.legacy_buffer), for portals with legacy_buffer on
+    # PayER's legacy "Buffer" protocol (hub.checkout.legacy_buffer), for portals with
+    # legacy_buffer on
     config.add_route("legacy.rid", "/payer/cart/extS2SRID.do")
     config.add_route("legacy.cart", "/payer/cart/extCart.do")
     config.add_route("legacy.pid", "/payer/cart/extS2SPID.do")

@@ -12,7 +12,8 @@ from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from hub import checkout, legacy_buffer, level1
+from hub import checkout
+from hub.checkout import legacy_buffer, level1
 from hub.errors import NotFound
 from hub.models import CheckoutCart, Ente
 from web.api.inputs import nul_path
@@ -30,8 +31,9 @@ def _problem(request: Any, status: int, code: str, detail: str) -> dict[str, Any
 
 def _authenticated(request: Any) -> Any:
     try:
-        return level1.authenticate(request.db, request.headers, request.method,
-                                   request.path, request.body)
+        return level1.authenticate(
+            request.db, request.headers, request.method, request.path, request.body
+        )
     except level1.Level1AuthError as exc:
         log.info("level1.refused", reason=exc.code)
         return exc
@@ -46,8 +48,9 @@ def start_payment(request: Any) -> dict[str, Any]:
         body = json.loads(request.body or b"null")
         where = nul_path(body)
         if where:
-            return _problem(request, 422, "invalid_request", f"{where}: NUL characters are "
-                            "not accepted")
+            return _problem(
+                request, 422, "invalid_request", f"{where}: NUL characters are not accepted"
+            )
         # a refused request leaves no half-built cart behind (the nonce stays used)
         with request.db.begin_nested():
             cart, created = level1.start_payment(request.db, portal, body)
@@ -56,9 +59,12 @@ def start_payment(request: Any) -> dict[str, Any]:
     except level1.InvalidRequest as exc:
         return _problem(request, 422, exc.code, str(exc))
     request.response.status = 201 if created else 200
-    return {"paymentId": cart.public_id, "externalId": cart.external_id,
-            "paymentUrl": request.route_url("level1.enter", id=cart.public_id),
-            "status": checkout.outcome(request.db, cart).status}
+    return {
+        "paymentId": cart.public_id,
+        "externalId": cart.external_id,
+        "paymentUrl": request.route_url("level1.enter", id=cart.public_id),
+        "status": checkout.outcome(request.db, cart).status,
+    }
 
 
 @view_config(route_name="level1.payment", request_method="GET", renderer="json")
@@ -84,8 +90,9 @@ def _portal_cart(request: Any) -> CheckoutCart:
     return cart
 
 
-@view_config(route_name="level1.enter", renderer="web.level1:templates/confirm.jinja2",
-             decorator=localized)
+@view_config(
+    route_name="level1.enter", renderer="web.level1:templates/confirm.jinja2", decorator=localized
+)
 def enter(request: Any) -> Any:
     """The payment URL: the portal's items, to confirm (mode cart) or straight to Checkout
     (mode direct). Once submitted, the same URL leads to the outcome."""
@@ -95,12 +102,24 @@ def enter(request: Any) -> Any:
     if cart.direct:
         return _go(request, cart)
     enti = {e.id: e for e in request.db.query(Ente)}
-    return {"cart": cart, "items": cart.items, "enti": enti, "portal": cart.portal,
-            "total": checkout.total_cents(cart.items), "cart_count": 0, "messages": []}
+    return {
+        "cart": cart,
+        "items": cart.items,
+        "enti": enti,
+        "portal": cart.portal,
+        "total": checkout.total_cents(cart.items),
+        "cart_count": 0,
+        "messages": [],
+    }
 
 
-@view_config(route_name="level1.pay", request_method="POST", require_csrf=True,
-             renderer="web.level1:templates/confirm.jinja2", decorator=localized)
+@view_config(
+    route_name="level1.pay",
+    request_method="POST",
+    require_csrf=True,
+    renderer="web.level1:templates/confirm.jinja2",
+    decorator=localized,
+)
 def pay(request: Any) -> Any:
     cart = _portal_cart(request)
     if cart.status != "open":
@@ -115,10 +134,21 @@ def _go(request: Any, cart: CheckoutCart) -> Any:
         request.tm.doom()
         request.response.status = 502
         enti = {e.id: e for e in request.db.query(Ente)}
-        return {"cart": cart, "items": cart.items, "enti": enti, "portal": cart.portal,
-                "total": checkout.total_cents(cart.items), "cart_count": 0, "messages": [],
-                "errors": {"form": _("pagoPA is not answering right now: nothing was "
-                                     "charged. Please try again in a few minutes.")}}
+        return {
+            "cart": cart,
+            "items": cart.items,
+            "enti": enti,
+            "portal": cart.portal,
+            "total": checkout.total_cents(cart.items),
+            "cart_count": 0,
+            "messages": [],
+            "errors": {
+                "form": _(
+                    "pagoPA is not answering right now: nothing was "
+                    "charged. Please try again in a few minutes."
+                )
+            },
+        }
 
 
 def back_to_portal(request: Any, cart: CheckoutCart, result: checkout.CartOutcome) -> Any:
@@ -128,13 +158,16 @@ def back_to_portal(request: Any, cart: CheckoutCart, result: checkout.CartOutcom
     level1.notify_if_final(request.db, cart)
     glue = "&" if "?" in cart.return_url else "?"
     if portal.legacy_buffer:
-        return HTTPSeeOther(cart.return_url + glue + urlencode(
-            {"buffer": legacy_buffer.return_buffer(portal, cart)}))
+        return HTTPSeeOther(
+            cart.return_url
+            + glue
+            + urlencode({"buffer": legacy_buffer.return_buffer(portal, cart)})
+        )
     token = level1.outcome_token(portal, cart, result.status)
     return HTTPSeeOther(cart.return_url + glue + urlencode({"outcome": token}))
 
 
-# --- PayER's legacy "Buffer" protocol (weaker: MD5, no nonce; see hub.legacy_buffer) ----------
+# --- PayER's legacy "Buffer" protocol (weaker: MD5, no nonce; see hub.checkout.legacy_buffer)
 
 
 def _xml(body: str, status: int = 200) -> Response:
@@ -144,8 +177,7 @@ def _xml(body: str, status: int = 200) -> Response:
 def _refused(exc: Exception, status: int) -> Response:
     code = getattr(exc, "code", "bad_request")
     log.info("legacy_buffer.refused", reason=code)
-    return Response(f"{code}: {exc}", status=status, content_type="text/plain",
-                    charset="utf-8")
+    return Response(f"{code}: {exc}", status=status, content_type="text/plain", charset="utf-8")
 
 
 @view_config(route_name="legacy.rid", request_method="POST")
@@ -183,5 +215,4 @@ def legacy_pid(request: Any) -> Response:
     except legacy_buffer.BufferError as exc:
         return _refused(exc, 401 if exc.code != "unknown_payment" else 404)
     level1.notify_if_final(request.db, cart)
-    return _xml(legacy_buffer.answer(portal, legacy_buffer.payment_data(request.db, portal,
-                                                                        cart)))
+    return _xml(legacy_buffer.answer(portal, legacy_buffer.payment_data(request.db, portal, cart)))

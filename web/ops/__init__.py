@@ -53,9 +53,13 @@ def includeme(config: Any) -> None:
         # fine for one process; every process of a real deployment needs the same secret
         log.warning("ops.secret_missing")
         secret = secrets.token_hex(32)
-    config.set_security_policy(OpsSecurityPolicy(
-        secret, secure=as_bool(settings.get("payhub.ops_cookie_secure", "true")),
-        timeout=int(settings.get("payhub.ops_session_timeout", "28800"))))
+    config.set_security_policy(
+        OpsSecurityPolicy(
+            secret,
+            secure=as_bool(settings.get("payhub.ops_cookie_secure", "true")),
+            timeout=int(settings.get("payhub.ops_session_timeout", "28800")),
+        )
+    )
     config.add_subscriber(_template_globals, BeforeRender)
     config.add_static_view("static", "web.ops:static", cache_max_age=3600)
     for name, pattern in ROUTES:

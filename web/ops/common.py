@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub import audit
 from hub.models import Ente
+from hub.tenants import audit
 
 T = "web.ops:templates/"
 
@@ -14,23 +14,42 @@ def actor(request: Any) -> str:
     return f"ops:{request.identity.username}"
 
 
-def audit_personal_data(request: Any, ente: Ente, *, view: str, target: str | None = None,
-                        rows: int | None = None) -> None:
+def audit_personal_data(
+    request: Any, ente: Ente, *, view: str, target: str | None = None, rows: int | None = None
+) -> None:
     """Record that the account was shown debtors' or payers' data of ``ente`` (what page,
     which object, how many rows; never the data themselves)."""
     detail: dict[str, Any] = {"view": view}
     if rows is not None:
         detail["rows"] = rows
-    audit.record(request.db, actor=actor(request), action="ops.view_personal_data",
-                 target=target, ente_id=ente.id, request_id=getattr(request, "request_id", None),
-                 detail=detail)
+    audit.record(
+        request.db,
+        actor=actor(request),
+        action="ops.view_personal_data",
+        target=target,
+        ente_id=ente.id,
+        request_id=getattr(request, "request_id", None),
+        detail=detail,
+    )
 
 
-def audit_action(request: Any, action: str, *, target: str, ente_id: int | None,
-                 detail: dict[str, Any] | None = None) -> None:
-    audit.record(request.db, actor=actor(request), action=action, target=target,
-                 ente_id=ente_id, request_id=getattr(request, "request_id", None),
-                 detail=detail)
+def audit_action(
+    request: Any,
+    action: str,
+    *,
+    target: str,
+    ente_id: int | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        request.db,
+        actor=actor(request),
+        action=action,
+        target=target,
+        ente_id=ente_id,
+        request_id=getattr(request, "request_id", None),
+        detail=detail,
+    )
 
 
 def flash(request: Any, message: Any, queue: str = "") -> None:

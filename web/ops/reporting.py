@@ -7,8 +7,9 @@ from typing import Any
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
 
-from hub import monitoring, reconciliation
+from hub import dashboard
 from hub.errors import DomainError, NotFound
+from hub.reconciliation import statements
 from web.checkout.i18n import _, localized
 from web.ops.common import T, audit_action, flash
 from web.ops.security import ente_of
@@ -19,34 +20,47 @@ DEFAULT_MAX_STATEMENT = 5 * 1024 * 1024
 @view_config(route_name="ops.flows", renderer=T + "flows.jinja2", decorator=localized)
 def flow_list(request: Any) -> dict[str, Any]:
     ente = ente_of(request)
-    return {"ente": ente, "flows": monitoring.flows(request.db, ente.id)}
+    return {"ente": ente, "flows": dashboard.flows(request.db, ente.id)}
 
 
 @view_config(route_name="ops.flow", renderer=T + "flow.jinja2", decorator=localized)
 def flow_detail(request: Any) -> dict[str, Any]:
     ente = ente_of(request)
     try:
-        flow = monitoring.find_flow(request.db, ente.id, int(request.matchdict["flow"]))
+        flow = dashboard.find_flow(request.db, ente.id, int(request.matchdict["flow"]))
     except NotFound:
         raise HTTPNotFound() from None
-    return {"ente": ente, "flow": flow, "entries": monitoring.flow_entries(request.db, flow),
-            "credits": monitoring.flow_credits(request.db, flow)}
+    return {
+        "ente": ente,
+        "flow": flow,
+        "entries": dashboard.flow_entries(request.db, flow),
+        "credits": dashboard.flow_credits(request.db, flow),
+    }
 
 
 def _max_bytes(request: Any) -> int:
-    return int(request.registry.settings.get("payhub.ops_statement_max_bytes",
-                                             DEFAULT_MAX_STATEMENT))
+    return int(
+        request.registry.settings.get("payhub.ops_statement_max_bytes", DEFAULT_MAX_STATEMENT)
+    )
 
 
 @view_config(route_name="ops.credits", renderer=T + "credits.jinja2", decorator=localized)
 def credit_list(request: Any) -> dict[str, Any]:
     ente = ente_of(request)
-    return {"ente": ente, "credits": monitoring.bank_credits(request.db, ente.id),
-            "max_mb": round(_max_bytes(request) / 1024 / 1024, 1)}
+    return {
+        "ente": ente,
+        "credits": dashboard.bank_credits(request.db, ente.id),
+        "max_mb": round(_max_bytes(request) / 1024 / 1024, 1),
+    }
 
 
-@view_config(route_name="ops.statement", request_method="POST", require_csrf=True,
-             renderer=T + "credits.jinja2", decorator=localized)
+@view_config(
+    route_name="ops.statement",
+    request_method="POST",
+    require_csrf=True,
+    renderer=T + "credits.jinja2",
+    decorator=localized,
+)
 def upload_statement(request: Any) -> Any:
     """Load a bank statement as ``payhub reconcile statement`` does; loading it twice adds
     nothing."""
@@ -71,25 +85,41 @@ def upload_statement(request: Any) -> Any:
         name = (getattr(upload, "filename", "") or "statement").rsplit("/", 1)[-1][-200:]
         try:
             with request.db.begin_nested():
-                outcome = reconciliation.load_statement(request.db, ente, data,
-                                                        source_file=f"ops:{name}")
+                outcome = statements.load_statement(
+                    request.db, ente, data, source_file=f"ops:{name}"
+                )
         except DomainError as exc:
             request.response.status = 400
-            problem = _("The statement could not be read: ${problem}",
-                        mapping={"problem": str(exc)})
+            problem = _(
+                "The statement could not be read: ${problem}", mapping={"problem": str(exc)}
+            )
         else:
-            audit_action(request, "ops.statement_upload", target=f"statement:{name}"[:100],
-                         ente_id=ente.id, detail={
-                             "added": len(outcome.added), "duplicates": outcome.duplicates,
-                             "reconciled": outcome.reconciled,
-                             "anomalies": sorted(set(outcome.anomalies))})
-            flash(request, _("${added} credits added, ${duplicates} already loaded, "
-                             "${reconciled} payments reconciled, ${anomalies} anomalies.",
-                             mapping={"added": len(outcome.added),
-                                      "duplicates": outcome.duplicates,
-                                      "reconciled": outcome.reconciled,
-                                      "anomalies": len(outcome.anomalies)}))
+            audit_action(
+                request,
+                "ops.statement_upload",
+                target=f"statement:{name}"[:100],
+                ente_id=ente.id,
+                detail={
+                    "added": len(outcome.added),
+                    "duplicates": outcome.duplicates,
+                    "reconciled": outcome.reconciled,
+                    "anomalies": sorted(set(outcome.anomalies)),
+                },
+            )
+            flash(
+                request,
+                _(
+                    "${added} credits added, ${duplicates} already loaded, "
+                    "${reconciled} payments reconciled, ${anomalies} anomalies.",
+                    mapping={
+                        "added": len(outcome.added),
+                        "duplicates": outcome.duplicates,
+                        "reconciled": outcome.reconciled,
+                        "anomalies": len(outcome.anomalies),
+                    },
+                ),
+            )
             return HTTPSeeOther(location=request.route_path("ops.credits", ec=ente.fiscal_code))
-    page["credits"] = monitoring.bank_credits(request.db, ente.id)
+    page["credits"] = dashboard.bank_credits(request.db, ente.id)
     page["errors"] = {"statement": problem}
     return page

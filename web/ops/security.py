@@ -17,9 +17,18 @@ from hub.models import Ente, OperatorAccount
 class OpsSecurityPolicy:
     def __init__(self, secret: str, *, secure: bool, timeout: int) -> None:
         self.helper = AuthTktCookieHelper(
-            secret, cookie_name="payhub_ops", secure=secure, http_only=True, samesite="Lax",
-            hashalg="sha512", timeout=timeout, reissue_time=min(600, timeout // 2),
-            max_age=None, path="/ops", wild_domain=False)
+            secret,
+            cookie_name="payhub_ops",
+            secure=secure,
+            http_only=True,
+            samesite="Lax",
+            hashalg="sha512",
+            timeout=timeout,
+            reissue_time=min(600, timeout // 2),
+            max_age=None,
+            path="/ops",
+            wild_domain=False,
+        )
 
     def identity(self, request: Any) -> OperatorAccount | None:
         ticket = self.helper.identify(request)
@@ -78,8 +87,7 @@ def ente_of(request: Any) -> Ente:
     """The Ente named in the URL if the account may see it; else 404 (not 403: an operator
     must not learn which other Enti exist)."""
     account = account_of(request)
-    ente = request.db.scalar(sa.select(Ente).where(
-        Ente.fiscal_code == request.matchdict["ec"]))
+    ente = request.db.scalar(sa.select(Ente).where(Ente.fiscal_code == request.matchdict["ec"]))
     if ente is None or not (account.is_support or any(e.id == ente.id for e in account.enti)):
         raise HTTPNotFound()
     return ente

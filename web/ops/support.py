@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
 
-from hub import monitoring, outbox, webhooks
+from hub import dashboard, outbox
 from hub.errors import Conflict, NotFound
 from hub.models import Ente, WebhookDelivery
+from hub.notify import webhooks
 from web.checkout.i18n import _, localized
 from web.ops.common import T, actor, audit_action, flash
 from web.ops.security import require_support
@@ -28,15 +29,18 @@ def _setting(request: Any, key: str, default: int) -> int:
 def stuck(request: Any) -> dict[str, Any]:
     require_support(request)
     grace = _setting(request, "payhub.ops_stuck_activation_grace_minutes", 60)
-    paid_days = _setting(request, "payhub.ops_stuck_paid_days", monitoring.DEFAULT_PAID_DAYS)
-    reported_days = _setting(request, "payhub.ops_stuck_reported_days",
-                             monitoring.DEFAULT_REPORTED_DAYS)
+    paid_days = _setting(request, "payhub.ops_stuck_paid_days", dashboard.DEFAULT_PAID_DAYS)
+    reported_days = _setting(
+        request, "payhub.ops_stuck_reported_days", dashboard.DEFAULT_REPORTED_DAYS
+    )
     db = request.db
     return {
-        "grace": grace, "paid_days": paid_days, "reported_days": reported_days,
-        "in_progress": monitoring.stuck_in_progress(db, grace=dt.timedelta(minutes=grace)),
-        "paid": monitoring.paid_not_reported(db, days=paid_days),
-        "reported": monitoring.reported_not_reconciled(db, days=reported_days),
+        "grace": grace,
+        "paid_days": paid_days,
+        "reported_days": reported_days,
+        "in_progress": dashboard.stuck_in_progress(db, grace=dt.timedelta(minutes=grace)),
+        "paid": dashboard.paid_not_reported(db, days=paid_days),
+        "reported": dashboard.reported_not_reconciled(db, days=reported_days),
         "undelivered": _undelivered(db),
         "dead_messages": outbox.dead(db, limit=200),
     }
@@ -45,8 +49,12 @@ def stuck(request: Any) -> dict[str, Any]:
 def _undelivered(db: Any, limit: int = 200) -> list[tuple[WebhookDelivery, str]]:
     """Deliveries not delivered, newest first, each with its Ente's fiscal code."""
     rows = webhooks.undelivered(db, None, limit=limit)
-    codes = {row.id: row.fiscal_code for row in db.execute(
-        sa.select(Ente.id, Ente.fiscal_code).where(Ente.id.in_({d.ente_id for d in rows})))}
+    codes = {
+        row.id: row.fiscal_code
+        for row in db.execute(
+            sa.select(Ente.id, Ente.fiscal_code).where(Ente.id.in_({d.ente_id for d in rows}))
+        )
+    }
     return [(d, codes.get(d.ente_id, "")) for d in rows]
 
 
@@ -57,14 +65,20 @@ def anomalies(request: Any) -> dict[str, Any]:
     ec = request.GET.get("ente", "")
     enti = list(request.db.scalars(sa.select(Ente).order_by(Ente.name)))
     ente = next((e for e in enti if e.fiscal_code == ec), None)
-    return {"kind": kind, "ec": ente.fiscal_code if ente else "", "enti": enti,
-            "kinds": monitoring.anomaly_kinds(request.db),
-            "anomalies": monitoring.open_anomalies(request.db, kind=kind,
-                                                   ente_id=ente.id if ente else None)}
+    return {
+        "kind": kind,
+        "ec": ente.fiscal_code if ente else "",
+        "enti": enti,
+        "kinds": dashboard.anomaly_kinds(request.db),
+        "anomalies": dashboard.open_anomalies(
+            request.db, kind=kind, ente_id=ente.id if ente else None
+        ),
+    }
 
 
-@view_config(route_name="ops.resolve", request_method="POST", require_csrf=True,
-             decorator=localized)
+@view_config(
+    route_name="ops.resolve", request_method="POST", require_csrf=True, decorator=localized
+)
 def resolve(request: Any) -> HTTPSeeOther:
     require_support(request)
     note = request.POST.get("note", "").strip()
@@ -73,21 +87,26 @@ def resolve(request: Any) -> HTTPSeeOther:
         flash(request, _("Write a note saying how the anomaly was resolved."), "error")
         return back
     try:
-        anomaly = monitoring.resolve_anomaly(request.db, int(request.matchdict["anomaly"]),
-                                             note=note[:2000], by=actor(request))
+        anomaly = dashboard.resolve_anomaly(
+            request.db, int(request.matchdict["anomaly"]), note=note[:2000], by=actor(request)
+        )
     except NotFound:
         raise HTTPNotFound() from None
     except Conflict:
         flash(request, _("The anomaly was already resolved."), "error")
         return back
-    audit_action(request, "ops.anomaly_resolve", target=f"anomaly:{anomaly.id}",
-                 ente_id=anomaly.ente_id, detail={"kind": anomaly.kind})
+    audit_action(
+        request,
+        "ops.anomaly_resolve",
+        target=f"anomaly:{anomaly.id}",
+        ente_id=anomaly.ente_id,
+        detail={"kind": anomaly.kind},
+    )
     flash(request, _("Anomaly resolved."))
     return back
 
 
-@view_config(route_name="ops.replay", request_method="POST", require_csrf=True,
-             decorator=localized)
+@view_config(route_name="ops.replay", request_method="POST", require_csrf=True, decorator=localized)
 def replay(request: Any) -> HTTPSeeOther:
     require_support(request)
     delivery = request.db.get(WebhookDelivery, int(request.matchdict["delivery"]))
@@ -97,17 +116,26 @@ def replay(request: Any) -> HTTPSeeOther:
     try:
         webhooks.replay(request.db, delivery)
     except Conflict:
-        flash(request, _("This delivery cannot be replayed: it was delivered, is being sent "
-                         "right now, or its endpoint was deleted."), "error")
+        flash(
+            request,
+            _(
+                "This delivery cannot be replayed: it was delivered, is being sent "
+                "right now, or its endpoint was deleted."
+            ),
+            "error",
+        )
         return back
-    audit_action(request, "ops.webhook_replay", target=f"webhook_delivery:{delivery.public_id}",
-                 ente_id=delivery.ente_id)
+    audit_action(
+        request,
+        "ops.webhook_replay",
+        target=f"webhook_delivery:{delivery.public_id}",
+        ente_id=delivery.ente_id,
+    )
     flash(request, _("The delivery will be sent again."))
     return back
 
 
-@view_config(route_name="ops.revive", request_method="POST", require_csrf=True,
-             decorator=localized)
+@view_config(route_name="ops.revive", request_method="POST", require_csrf=True, decorator=localized)
 def revive(request: Any) -> HTTPSeeOther:
     """Send a dead outbox message again: a new round of attempts (the consumer's duplicate
     check keeps its effect single if an earlier send did get through)."""
@@ -115,10 +143,8 @@ def revive(request: Any) -> HTTPSeeOther:
     message_id = int(request.matchdict["message"])
     back = HTTPSeeOther(location=request.route_path("ops.stuck", _anchor="dead-messages"))
     if not outbox.revive(request.db, message_id):
-        flash(request, _("This message cannot be sent again: it is not dead any more."),
-              "error")
+        flash(request, _("This message cannot be sent again: it is not dead any more."), "error")
         return back
-    audit_action(request, "ops.outbox_revive", target=f"outbox_message:{message_id}",
-                 ente_id=None)
+    audit_action(request, "ops.outbox_revive", target=f"outbox_message:{message_id}", ente_id=None)
     flash(request, _("The message will be sent again."))
     return back

@@ -17,36 +17,51 @@ from pyramid.response import Response
 from pyramid.security import forget, remember
 from pyramid.view import view_config
 
-from hub import clock, monitoring, operators
+from hub import clock, dashboard
 from hub.db import ROME, utcnow
 from hub.errors import NotFound
 from hub.models import Ente
-from hub.station import standin_status
+from hub.tenants import operators
+from hub.tenants.stations import standin_status
 from web.checkout.i18n import _, localized
 from web.ops.common import T, audit_personal_data
 from web.ops.security import account_of, ente_of, visible_enti
 
-SEARCH_STATES = ("draft", *monitoring.STATES)
+SEARCH_STATES = ("draft", *dashboard.STATES)
 PAGE_ROWS = 200
 
 
 # --- login -----------------------------------------------------------------------------------
 
-@view_config(route_name="ops.login", renderer=T + "login.jinja2", decorator=localized,
-             require_csrf=True)
+
+@view_config(
+    route_name="ops.login", renderer=T + "login.jinja2", decorator=localized, require_csrf=True
+)
 def login(request: Any) -> Any:
     if request.method != "POST":
         return {"errors": {}, "username": ""}
     username = request.POST.get("username", "").strip()
-    result = operators.authenticate(request.db, username, request.POST.get("password", ""),
-                                    request_id=getattr(request, "request_id", None))
+    result = operators.authenticate(
+        request.db,
+        username,
+        request.POST.get("password", ""),
+        request_id=getattr(request, "request_id", None),
+    )
     if result.problem == "throttled":
         request.response.status = 429
-        return {"username": username, "errors": {"form": _(
-            "Too many failed attempts for this account: wait 15 minutes and try again.")}}
+        return {
+            "username": username,
+            "errors": {
+                "form": _(
+                    "Too many failed attempts for this account: wait 15 minutes and try again."
+                )
+            },
+        }
     if result.account is None:
-        return {"username": username, "errors": {"form": _(
-            "Wrong username or password, or the account is disabled.")}}
+        return {
+            "username": username,
+            "errors": {"form": _("Wrong username or password, or the account is disabled.")},
+        }
     new_csrf_token(request)  # a token issued before login is not reused after it
     headers = remember(request, result.account.id)
     return HTTPSeeOther(location=request.route_path("ops.home"), headers=headers)
@@ -60,6 +75,7 @@ def logout(request: Any) -> HTTPSeeOther:
 
 # --- home and dashboard ----------------------------------------------------------------------
 
+
 @view_config(route_name="ops.home", renderer=T + "home.jinja2", decorator=localized)
 def home(request: Any) -> Any:
     account = account_of(request)
@@ -72,16 +88,21 @@ def home(request: Any) -> Any:
 @view_config(route_name="ops.ente", renderer=T + "ente.jinja2", decorator=localized)
 def ente_dashboard(request: Any) -> dict[str, Any]:
     ente = ente_of(request)
-    today, month = monitoring.period_starts()
-    return {"ente": ente, "states": monitoring.STATES, "refresh": 10,
-            "today": monitoring.counts_by_state(request.db, ente.id, today),
-            "month": monitoring.counts_by_state(request.db, ente.id, month),
-            "transitions": monitoring.latest_transitions(request.db, ente.id),
-            "standin": standin_status(request.db, ente.id, today=today, month=month,
-                                      now=utcnow()), "rome": ROME}
+    today, month = dashboard.period_starts()
+    return {
+        "ente": ente,
+        "states": dashboard.STATES,
+        "refresh": 10,
+        "today": dashboard.counts_by_state(request.db, ente.id, today),
+        "month": dashboard.counts_by_state(request.db, ente.id, month),
+        "transitions": dashboard.latest_transitions(request.db, ente.id),
+        "standin": standin_status(request.db, ente.id, today=today, month=month, now=utcnow()),
+        "rome": ROME,
+    }
 
 
 # --- search ----------------------------------------------------------------------------------
+
 
 def _date(value: str, errors: dict[str, Any], field: str) -> dt.date | None:
     if not value:
@@ -93,7 +114,7 @@ def _date(value: str, errors: dict[str, Any], field: str) -> dt.date | None:
         return None
 
 
-def read_filters(request: Any) -> tuple[monitoring.Filters, dict[str, Any]]:
+def read_filters(request: Any) -> tuple[dashboard.Filters, dict[str, Any]]:
     """The search filters; the debtor's fiscal code is read from a POST body only, so that it
     never appears in a URL (nor in the access log)."""
     params, errors = request.params, {}
@@ -101,33 +122,54 @@ def read_filters(request: Any) -> tuple[monitoring.Filters, dict[str, Any]]:
     if state and state not in SEARCH_STATES:
         errors["state"] = _("Choose a state from the list.")
         state = ""
-    filters = monitoring.Filters(
+    filters = dashboard.Filters(
         notice_number=params.get("notice_number", "").replace(" ", "").strip(),
-        iuv=params.get("iuv", "").strip(), iupd=params.get("iupd", "").strip(),
+        iuv=params.get("iuv", "").strip(),
+        iupd=params.get("iupd", "").strip(),
         debtor_fiscal_code=request.POST.get("debtor_fiscal_code", "").strip().upper(),
-        state=state, date_from=_date(params.get("date_from", ""), errors, "date_from"),
-        date_to=_date(params.get("date_to", ""), errors, "date_to"))
+        state=state,
+        date_from=_date(params.get("date_from", ""), errors, "date_from"),
+        date_to=_date(params.get("date_to", ""), errors, "date_to"),
+    )
     return filters, errors
 
 
-@view_config(route_name="ops.search", renderer=T + "search.jinja2", decorator=localized,
-             require_csrf=True)
+@view_config(
+    route_name="ops.search", renderer=T + "search.jinja2", decorator=localized, require_csrf=True
+)
 def search(request: Any) -> dict[str, Any]:
     ente = ente_of(request)
     filters, errors = read_filters(request)
     rows = None
     if not errors and (request.method == "POST" or not filters.empty):
-        rows = monitoring.search(request.db, ente.id, filters, limit=PAGE_ROWS + 1)
+        rows = dashboard.search(request.db, ente.id, filters, limit=PAGE_ROWS + 1)
         if rows:
             audit_personal_data(request, ente, view="search", rows=min(len(rows), PAGE_ROWS))
-    return {"ente": ente, "filters": filters, "errors": errors, "states": SEARCH_STATES,
-            "rows": rows and rows[:PAGE_ROWS], "truncated": bool(rows) and
-            len(rows) > PAGE_ROWS}
+    return {
+        "ente": ente,
+        "filters": filters,
+        "errors": errors,
+        "states": SEARCH_STATES,
+        "rows": rows and rows[:PAGE_ROWS],
+        "truncated": bool(rows) and len(rows) > PAGE_ROWS,
+    }
 
 
-CSV_HEADER = ("ente", "iupd", "notice_number", "iuv", "debtor_fiscal_code", "debtor_name",
-              "description", "amount", "due_date", "status", "paid_amount", "paid_at",
-              "created_at")
+CSV_HEADER = (
+    "ente",
+    "iupd",
+    "notice_number",
+    "iuv",
+    "debtor_fiscal_code",
+    "debtor_name",
+    "description",
+    "amount",
+    "due_date",
+    "status",
+    "paid_amount",
+    "paid_at",
+    "created_at",
+)
 
 
 def _amount(cents: int | None) -> str:
@@ -141,7 +183,7 @@ def _when(value: dt.datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else ""
 
 
-def csv_chunks(factory: Any, ente: Ente, filters: monitoring.Filters) -> Iterator[bytes]:
+def csv_chunks(factory: Any, ente: Ente, filters: dashboard.Filters) -> Iterator[bytes]:
     """The export, a chunk of rows at a time, read in its own session: the response is sent
     after the request's transaction has ended."""
     out = io.StringIO()
@@ -150,46 +192,68 @@ def csv_chunks(factory: Any, ente: Ente, filters: monitoring.Filters) -> Iterato
     yield codecs.BOM_UTF8 + out.getvalue().encode()
     with factory() as session:
         for n, (option, position) in enumerate(
-                monitoring.stream_search(session, ente.id, filters), 1):
+            dashboard.stream_search(session, ente.id, filters), 1
+        ):
             out.seek(0)
             out.truncate()
-            writer.writerow((
-                ente.fiscal_code, position.iupd, option.notice_number, option.iuv,
-                position.debtor_fiscal_code, position.debtor_name,
-                option.description or position.description, _amount(option.amount_cents),
-                option.due_date.isoformat(), option.status, _amount(option.paid_cents),
-                _when(option.paid_at), _when(option.created_at)))
+            writer.writerow(
+                (
+                    ente.fiscal_code,
+                    position.iupd,
+                    option.notice_number,
+                    option.iuv,
+                    position.debtor_fiscal_code,
+                    position.debtor_name,
+                    option.description or position.description,
+                    _amount(option.amount_cents),
+                    option.due_date.isoformat(),
+                    option.status,
+                    _amount(option.paid_cents),
+                    _when(option.paid_at),
+                    _when(option.created_at),
+                )
+            )
             yield out.getvalue().encode()
             if n % 500 == 0:
                 session.expunge_all()
 
 
-@view_config(route_name="ops.export", request_method="POST", require_csrf=True,
-             decorator=localized)
+@view_config(route_name="ops.export", request_method="POST", require_csrf=True, decorator=localized)
 def export(request: Any) -> Response:
     ente = ente_of(request)
     filters, errors = read_filters(request)
     if errors:
         raise HTTPNotFound()
-    count = request.db.scalar(sa.select(sa.func.count()).select_from(
-        monitoring.search_query(ente.id, filters).order_by(None).subquery()))
+    count = request.db.scalar(
+        sa.select(sa.func.count()).select_from(
+            dashboard.search_query(ente.id, filters).order_by(None).subquery()
+        )
+    )
     audit_personal_data(request, ente, view="export", rows=count)
     factory = request.registry["db.session_factory"]
     stamp = clock.today().isoformat()
     return Response(
-        app_iter=csv_chunks(factory, ente, filters), content_type="text/csv", charset="utf-8",
-        content_disposition=f'attachment; filename="payments-{ente.fiscal_code}-{stamp}.csv"')
+        app_iter=csv_chunks(factory, ente, filters),
+        content_type="text/csv",
+        charset="utf-8",
+        content_disposition=f'attachment; filename="payments-{ente.fiscal_code}-{stamp}.csv"',
+    )
 
 
 # --- one payment option ----------------------------------------------------------------------
+
 
 @view_config(route_name="ops.option", renderer=T + "option.jinja2", decorator=localized)
 def option_detail(request: Any) -> dict[str, Any]:
     ente = ente_of(request)
     try:
-        option = monitoring.find_option(request.db, ente.id, int(request.matchdict["option"]))
+        option = dashboard.find_option(request.db, ente.id, int(request.matchdict["option"]))
     except NotFound:
         raise HTTPNotFound() from None
     audit_personal_data(request, ente, view="payment", target=f"payment_option:{option.id}")
-    return {"ente": ente, "option": option, "position": option.position,
-            **monitoring.option_story(request.db, option)}
+    return {
+        "ente": ente,
+        "option": option,
+        "position": option.position,
+        **dashboard.option_story(request.db, option),
+    }

@@ -44,8 +44,12 @@ def upgrade() -> None:
         sa.Column("response", JSON, nullable=True),
         sa.Column("location", sa.String(length=500), nullable=True),
         sa.Column("created_at", hub.db.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["ente_id"], ["ente.id"],
-                                name=op.f("fk_api_idempotency_ente_id_ente"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["ente_id"],
+            ["ente.id"],
+            name=op.f("fk_api_idempotency_ente_id_ente"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_idempotency")),
         sa.UniqueConstraint("ente_id", "key", name=op.f("uq_api_idempotency_ente_id_key")),
     )
@@ -53,10 +57,15 @@ def upgrade() -> None:
         "api_key_ente",
         sa.Column("api_key_id", sa.Integer(), nullable=False),
         sa.Column("ente_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["api_key_id"], ["api_key.id"],
-                                name=op.f("fk_api_key_ente_api_key_id_api_key"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["ente_id"], ["ente.id"],
-                                name=op.f("fk_api_key_ente_ente_id_ente"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["api_key_id"],
+            ["api_key.id"],
+            name=op.f("fk_api_key_ente_api_key_id_api_key"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["ente_id"], ["ente.id"], name=op.f("fk_api_key_ente_ente_id_ente"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("api_key_id", "ente_id", name=op.f("pk_api_key_ente")),
     )
     op.create_table(
@@ -70,8 +79,9 @@ def upgrade() -> None:
         sa.Column("request_id", sa.String(length=64), nullable=True),
         sa.Column("detail", JSON, nullable=True),
         sa.Column("created_at", hub.db.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["api_key_id"], ["api_key.id"],
-                                name=op.f("fk_audit_event_api_key_id_api_key")),
+        sa.ForeignKeyConstraint(
+            ["api_key_id"], ["api_key.id"], name=op.f("fk_audit_event_api_key_id_api_key")
+        ),
         sa.ForeignKeyConstraint(["ente_id"], ["ente.id"], name=op.f("fk_audit_event_ente_id_ente")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
     )

@@ -29,9 +29,19 @@ def upgrade() -> None:
         sa.Column("ente_id", sa.Integer(), nullable=False),
         sa.Column("variant", sa.String(length=8), nullable=False),
         sa.Column("selection", JSON, nullable=False),
-        sa.Column("status", sa.Enum("pending", "running", "done", "failed",
-                                    name="notice_batch_status", native_enum=False, length=16),
-                  nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "running",
+                "done",
+                "failed",
+                name="notice_batch_status",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("rendered", sa.Integer(), nullable=False),
         sa.Column("zip_path", sa.String(length=500), nullable=True),
@@ -40,7 +50,9 @@ def upgrade() -> None:
         sa.Column("created_at", hub.db.UTCDateTime(), nullable=False),
         sa.Column("updated_at", hub.db.UTCDateTime(), nullable=False),
         sa.Column("finished_at", hub.db.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["ente_id"], ["ente.id"], name=op.f("fk_notice_batch_ente_id_ente")),
+        sa.ForeignKeyConstraint(
+            ["ente_id"], ["ente.id"], name=op.f("fk_notice_batch_ente_id_ente")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notice_batch")),
         sa.UniqueConstraint("public_id", name=op.f("uq_notice_batch_public_id")),
     )
@@ -54,15 +66,23 @@ def upgrade() -> None:
         sa.Column("file_name", sa.String(length=80), nullable=False),
         sa.Column("done", sa.Boolean(), nullable=False),
         sa.Column("error", sa.String(length=300), nullable=True),
-        sa.ForeignKeyConstraint(["batch_id"], ["notice_batch.id"], ondelete="CASCADE",
-                                name=op.f("fk_notice_batch_item_batch_id_notice_batch")),
-        sa.ForeignKeyConstraint(["position_id"], ["debt_position.id"],
-                                name=op.f("fk_notice_batch_item_position_id_debt_position")),
+        sa.ForeignKeyConstraint(
+            ["batch_id"],
+            ["notice_batch.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_notice_batch_item_batch_id_notice_batch"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["position_id"],
+            ["debt_position.id"],
+            name=op.f("fk_notice_batch_item_position_id_debt_position"),
+        ),
         sa.PrimaryKeyConstraint("batch_id", "seq", name=op.f("pk_notice_batch_item")),
     )
     with op.batch_alter_table("notice_batch_item", schema=None) as batch_op:
-        batch_op.create_index("ix_notice_batch_item_todo", ["batch_id", "done", "seq"],
-                              unique=False)
+        batch_op.create_index(
+            "ix_notice_batch_item_todo", ["batch_id", "done", "seq"], unique=False
+        )
 
 
 def downgrade() -> None:

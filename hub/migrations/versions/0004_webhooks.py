@@ -36,17 +36,18 @@ def upgrade() -> None:
         sa.Column("secret", sa.String(length=100), nullable=False),
         sa.Column("created_at", hub.db.UTCDateTime(), nullable=False),
         sa.Column("deleted_at", hub.db.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["api_key_id"], ["api_key.id"],
-                                name=op.f("fk_webhook_endpoint_api_key_id_api_key")),
-        sa.ForeignKeyConstraint(["ente_id"], ["ente.id"],
-                                name=op.f("fk_webhook_endpoint_ente_id_ente")),
+        sa.ForeignKeyConstraint(
+            ["api_key_id"], ["api_key.id"], name=op.f("fk_webhook_endpoint_api_key_id_api_key")
+        ),
+        sa.ForeignKeyConstraint(
+            ["ente_id"], ["ente.id"], name=op.f("fk_webhook_endpoint_ente_id_ente")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_endpoint")),
         sa.UniqueConstraint("key_id", name=op.f("uq_webhook_endpoint_key_id")),
         sa.UniqueConstraint("public_id", name=op.f("uq_webhook_endpoint_public_id")),
     )
     with op.batch_alter_table("webhook_endpoint", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_webhook_endpoint_ente_id"), ["ente_id"],
-                              unique=False)
+        batch_op.create_index(batch_op.f("ix_webhook_endpoint_ente_id"), ["ente_id"], unique=False)
     op.create_table(
         "webhook_delivery",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -65,18 +66,24 @@ def upgrade() -> None:
         sa.Column("created_at", hub.db.UTCDateTime(), nullable=False),
         sa.Column("updated_at", hub.db.UTCDateTime(), nullable=False),
         sa.Column("delivered_at", hub.db.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["endpoint_id"], ["webhook_endpoint.id"],
-                                name=op.f("fk_webhook_delivery_endpoint_id_webhook_endpoint")),
-        sa.ForeignKeyConstraint(["ente_id"], ["ente.id"],
-                                name=op.f("fk_webhook_delivery_ente_id_ente")),
+        sa.ForeignKeyConstraint(
+            ["endpoint_id"],
+            ["webhook_endpoint.id"],
+            name=op.f("fk_webhook_delivery_endpoint_id_webhook_endpoint"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["ente_id"], ["ente.id"], name=op.f("fk_webhook_delivery_ente_id_ente")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_delivery")),
-        sa.UniqueConstraint("endpoint_id", "event_id",
-                            name=op.f("uq_webhook_delivery_endpoint_id_event_id")),
+        sa.UniqueConstraint(
+            "endpoint_id", "event_id", name=op.f("uq_webhook_delivery_endpoint_id_event_id")
+        ),
         sa.UniqueConstraint("public_id", name=op.f("uq_webhook_delivery_public_id")),
     )
     with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
-        batch_op.create_index("ix_webhook_delivery_ente_status", ["ente_id", "status", "id"],
-                              unique=False)
+        batch_op.create_index(
+            "ix_webhook_delivery_ente_status", ["ente_id", "status", "id"], unique=False
+        )
     op.create_table(
         "webhook_attempt",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -85,13 +92,18 @@ def upgrade() -> None:
         sa.Column("duration_ms", sa.Integer(), nullable=False),
         sa.Column("status_code", sa.SmallInteger(), nullable=True),
         sa.Column("error", sa.String(length=500), nullable=True),
-        sa.ForeignKeyConstraint(["delivery_id"], ["webhook_delivery.id"], ondelete="CASCADE",
-                                name=op.f("fk_webhook_attempt_delivery_id_webhook_delivery")),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"],
+            ["webhook_delivery.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_webhook_attempt_delivery_id_webhook_delivery"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_attempt")),
     )
     with op.batch_alter_table("webhook_attempt", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_webhook_attempt_delivery_id"), ["delivery_id"],
-                              unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_webhook_attempt_delivery_id"), ["delivery_id"], unique=False
+        )
 
 
 def downgrade() -> None:

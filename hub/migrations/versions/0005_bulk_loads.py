@@ -30,9 +30,19 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("publish", sa.Boolean(), nullable=False),
         sa.Column("cause", sa.String(length=200), nullable=False),
-        sa.Column("status", sa.Enum("pending", "running", "done", "failed",
-                                    name="bulk_load_status", native_enum=False, length=16),
-                  nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "running",
+                "done",
+                "failed",
+                name="bulk_load_status",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
         sa.Column("offset", sa.BigInteger(), nullable=False),
         sa.Column("next_row", sa.Integer(), nullable=False),
         sa.Column("rows_done", sa.Integer(), nullable=False),
@@ -58,13 +68,16 @@ def upgrade() -> None:
         sa.Column("iupd", sa.String(length=64), nullable=True),
         sa.Column("field", sa.String(length=100), nullable=False),
         sa.Column("message", sa.String(length=500), nullable=False),
-        sa.ForeignKeyConstraint(["load_id"], ["bulk_load.id"], ondelete="CASCADE",
-                                name=op.f("fk_bulk_load_error_load_id_bulk_load")),
+        sa.ForeignKeyConstraint(
+            ["load_id"],
+            ["bulk_load.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_bulk_load_error_load_id_bulk_load"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bulk_load_error")),
     )
     with op.batch_alter_table("bulk_load_error", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_bulk_load_error_load_id"), ["load_id"],
-                              unique=False)
+        batch_op.create_index(batch_op.f("ix_bulk_load_error_load_id"), ["load_id"], unique=False)
 
 
 def downgrade() -> None:

@@ -35,8 +35,11 @@ def upgrade() -> None:
         sa.Column("legacy_buffer", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", hub.db.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["notify_endpoint_id"], ["webhook_endpoint.id"],
-                                name=op.f("fk_level1_portal_notify_endpoint_id_webhook_endpoint")),
+        sa.ForeignKeyConstraint(
+            ["notify_endpoint_id"],
+            ["webhook_endpoint.id"],
+            name=op.f("fk_level1_portal_notify_endpoint_id_webhook_endpoint"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_level1_portal")),
         sa.UniqueConstraint("key_id", name=op.f("uq_level1_portal_key_id")),
     )
@@ -45,8 +48,12 @@ def upgrade() -> None:
         sa.Column("portal_id", sa.Integer(), nullable=False),
         sa.Column("nonce", sa.String(length=64), nullable=False),
         sa.Column("seen_at", hub.db.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["portal_id"], ["level1_portal.id"], ondelete="CASCADE",
-                                name=op.f("fk_level1_nonce_portal_id_level1_portal")),
+        sa.ForeignKeyConstraint(
+            ["portal_id"],
+            ["level1_portal.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_level1_nonce_portal_id_level1_portal"),
+        ),
         sa.PrimaryKeyConstraint("portal_id", "nonce", name=op.f("pk_level1_nonce")),
     )
     with op.batch_alter_table("level1_nonce", schema=None) as batch_op:
@@ -67,12 +74,16 @@ def upgrade() -> None:
         sa.Column("created_at", hub.db.UTCDateTime(), nullable=False),
         sa.Column("submitted_at", hub.db.UTCDateTime(), nullable=True),
         sa.Column("finished_at", hub.db.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["portal_id"], ["level1_portal.id"],
-                                name=op.f("fk_checkout_cart_portal_id_level1_portal")),
+        sa.ForeignKeyConstraint(
+            ["portal_id"],
+            ["level1_portal.id"],
+            name=op.f("fk_checkout_cart_portal_id_level1_portal"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_checkout_cart")),
         sa.UniqueConstraint("public_id", name=op.f("uq_checkout_cart_public_id")),
-        sa.UniqueConstraint("portal_id", "external_id",
-                            name=op.f("uq_checkout_cart_portal_id_external_id")),
+        sa.UniqueConstraint(
+            "portal_id", "external_id", name=op.f("uq_checkout_cart_portal_id_external_id")
+        ),
     )
     with op.batch_alter_table("checkout_cart", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_checkout_cart_status"), ["status"], unique=False)
@@ -88,21 +99,32 @@ def upgrade() -> None:
         sa.Column("description", sa.String(length=140), nullable=False),
         sa.Column("payer", JSON, nullable=True),
         sa.Column("form_data", JSON, nullable=True),
-        sa.CheckConstraint("amount_cents > 0",
-                           name=op.f("ck_checkout_cart_item_amount_positive")),
-        sa.ForeignKeyConstraint(["cart_id"], ["checkout_cart.id"], ondelete="CASCADE",
-                                name=op.f("fk_checkout_cart_item_cart_id_checkout_cart")),
-        sa.ForeignKeyConstraint(["ente_id"], ["ente.id"],
-                                name=op.f("fk_checkout_cart_item_ente_id_ente")),
-        sa.ForeignKeyConstraint(["option_id"], ["payment_option.id"],
-                                name=op.f("fk_checkout_cart_item_option_id_payment_option")),
-        sa.ForeignKeyConstraint(["service_id"], ["payment_service.id"],
-                                name=op.f("fk_checkout_cart_item_service_id_payment_service")),
+        sa.CheckConstraint("amount_cents > 0", name=op.f("ck_checkout_cart_item_amount_positive")),
+        sa.ForeignKeyConstraint(
+            ["cart_id"],
+            ["checkout_cart.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_checkout_cart_item_cart_id_checkout_cart"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["ente_id"], ["ente.id"], name=op.f("fk_checkout_cart_item_ente_id_ente")
+        ),
+        sa.ForeignKeyConstraint(
+            ["option_id"],
+            ["payment_option.id"],
+            name=op.f("fk_checkout_cart_item_option_id_payment_option"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_id"],
+            ["payment_service.id"],
+            name=op.f("fk_checkout_cart_item_service_id_payment_service"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_checkout_cart_item")),
     )
     with op.batch_alter_table("checkout_cart_item", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_checkout_cart_item_cart_id"), ["cart_id"],
-                              unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_checkout_cart_item_cart_id"), ["cart_id"], unique=False
+        )
 
 
 def downgrade() -> None:

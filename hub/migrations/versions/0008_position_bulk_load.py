@@ -20,13 +20,19 @@ def upgrade() -> None:
     with op.batch_alter_table("debt_position") as batch:
         batch.add_column(sa.Column("bulk_load_id", sa.Integer(), nullable=True))
         batch.create_index(batch.f("ix_debt_position_bulk_load_id"), ["bulk_load_id"])
-        batch.create_foreign_key(batch.f("fk_debt_position_bulk_load_id_bulk_load"),
-                                 "bulk_load", ["bulk_load_id"], ["id"], ondelete="SET NULL")
+        batch.create_foreign_key(
+            batch.f("fk_debt_position_bulk_load_id_bulk_load"),
+            "bulk_load",
+            ["bulk_load_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("debt_position") as batch:
-        batch.drop_constraint(batch.f("fk_debt_position_bulk_load_id_bulk_load"),
-                              type_="foreignkey")
+        batch.drop_constraint(
+            batch.f("fk_debt_position_bulk_load_id_bulk_load"), type_="foreignkey"
+        )
         batch.drop_index(batch.f("ix_debt_position_bulk_load_id"))
         batch.drop_column("bulk_load_id")

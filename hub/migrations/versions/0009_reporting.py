@@ -38,11 +38,16 @@ def upgrade() -> None:
         sa.Column("raw_xml", sa.Text(), nullable=False),
         sa.Column("received_at", hub.db.UTCDateTime(), nullable=False),
         sa.Column("reconciled_at", hub.db.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["ente_id"], ["ente.id"],
-                                name=op.f("fk_reporting_flow_ente_id_ente")),
+        sa.ForeignKeyConstraint(
+            ["ente_id"], ["ente.id"], name=op.f("fk_reporting_flow_ente_id_ente")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reporting_flow")),
-        sa.UniqueConstraint("ente_id", "flow_id", "flow_datetime",
-                            name=op.f("uq_reporting_flow_ente_id_flow_id_flow_datetime")),
+        sa.UniqueConstraint(
+            "ente_id",
+            "flow_id",
+            "flow_datetime",
+            name=op.f("uq_reporting_flow_ente_id_flow_id_flow_datetime"),
+        ),
     )
     with op.batch_alter_table("reporting_flow") as batch:
         batch.create_index(batch.f("ix_reporting_flow_ente_id"), ["ente_id"])
@@ -68,11 +73,13 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("received_at", hub.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["ente_id"], ["ente.id"], name=op.f("fk_bank_credit_ente_id_ente")),
-        sa.ForeignKeyConstraint(["flow_pk"], ["reporting_flow.id"],
-                                name=op.f("fk_bank_credit_flow_pk_reporting_flow")),
+        sa.ForeignKeyConstraint(
+            ["flow_pk"], ["reporting_flow.id"], name=op.f("fk_bank_credit_flow_pk_reporting_flow")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bank_credit")),
-        sa.UniqueConstraint("ente_id", "fingerprint",
-                            name=op.f("uq_bank_credit_ente_id_fingerprint")),
+        sa.UniqueConstraint(
+            "ente_id", "fingerprint", name=op.f("uq_bank_credit_ente_id_fingerprint")
+        ),
     )
     with op.batch_alter_table("bank_credit") as batch:
         batch.create_index(batch.f("ix_bank_credit_ente_id"), ["ente_id"])
@@ -93,13 +100,20 @@ def upgrade() -> None:
         sa.Column("match", sa.String(length=16), nullable=False),
         sa.Column("receipt_pk", sa.Integer(), nullable=True),
         sa.Column("option_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["flow_pk"], ["reporting_flow.id"],
-                                name=op.f("fk_reporting_entry_flow_pk_reporting_flow"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["option_id"], ["payment_option.id"],
-                                name=op.f("fk_reporting_entry_option_id_payment_option")),
-        sa.ForeignKeyConstraint(["receipt_pk"], ["receipt.id"],
-                                name=op.f("fk_reporting_entry_receipt_pk_receipt")),
+        sa.ForeignKeyConstraint(
+            ["flow_pk"],
+            ["reporting_flow.id"],
+            name=op.f("fk_reporting_entry_flow_pk_reporting_flow"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["option_id"],
+            ["payment_option.id"],
+            name=op.f("fk_reporting_entry_option_id_payment_option"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["receipt_pk"], ["receipt.id"], name=op.f("fk_reporting_entry_receipt_pk_receipt")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reporting_entry")),
     )
     with op.batch_alter_table("reporting_entry") as batch:
@@ -113,10 +127,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("credit_pk", sa.Integer(), nullable=True))
         batch.create_index(batch.f("ix_anomaly_flow_pk"), ["flow_pk"])
         batch.create_index(batch.f("ix_anomaly_credit_pk"), ["credit_pk"])
-        batch.create_foreign_key(batch.f("fk_anomaly_flow_pk_reporting_flow"),
-                                 "reporting_flow", ["flow_pk"], ["id"])
-        batch.create_foreign_key(batch.f("fk_anomaly_credit_pk_bank_credit"),
-                                 "bank_credit", ["credit_pk"], ["id"])
+        batch.create_foreign_key(
+            batch.f("fk_anomaly_flow_pk_reporting_flow"), "reporting_flow", ["flow_pk"], ["id"]
+        )
+        batch.create_foreign_key(
+            batch.f("fk_anomaly_credit_pk_bank_credit"), "bank_credit", ["credit_pk"], ["id"]
+        )
 
 
 def downgrade() -> None:

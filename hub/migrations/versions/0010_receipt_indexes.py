@@ -17,10 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_receipt_ente_id_creditor_reference_id", "receipt",
-                    ["ente_id", "creditor_reference_id"])
-    op.create_index("ix_receipt_ente_id_received_at_id", "receipt",
-                    ["ente_id", "received_at", "id"])
+    op.create_index(
+        "ix_receipt_ente_id_creditor_reference_id", "receipt", ["ente_id", "creditor_reference_id"]
+    )
+    op.create_index(
+        "ix_receipt_ente_id_received_at_id", "receipt", ["ente_id", "received_at", "id"]
+    )
     op.drop_index("ix_receipt_ente_id", table_name="receipt")
 
 

@@ -35,11 +35,15 @@ def upgrade() -> None:
         "operator_ente",
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("ente_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["account_id"], ["operator_account.id"],
-                                name=op.f("fk_operator_ente_account_id_operator_account"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["ente_id"], ["ente.id"],
-                                name=op.f("fk_operator_ente_ente_id_ente"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_operator_ente_account_id_operator_account"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["ente_id"], ["ente.id"], name=op.f("fk_operator_ente_ente_id_ente"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("account_id", "ente_id", name=op.f("pk_operator_ente")),
     )
     with op.batch_alter_table("anomaly") as batch:

@@ -31,8 +31,9 @@ def upgrade() -> None:
         sa.Column("max_seconds", sa.Float(), nullable=False),
         sa.Column("histogram", hub.db.JSONType, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sla_minute")),
-        sa.UniqueConstraint("minute", "operation", "source",
-                            name=op.f("uq_sla_minute_minute_operation_source")),
+        sa.UniqueConstraint(
+            "minute", "operation", "source", name=op.f("uq_sla_minute_minute_operation_source")
+        ),
     )
     op.create_table(
         "sla_breach",

@@ -40,18 +40,32 @@ def upgrade() -> None:
     op.execute(
         "UPDATE outbox_message SET processed_at = sent_at WHERE sent_at IS NOT NULL AND ("
         "actor_name = 'deliver_webhook' OR message_id IN "
-        "(SELECT message_id FROM processed_message))")
-    op.create_index("ix_outbox_message_open", "outbox_message", ["id"],
-                    postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN))
+        "(SELECT message_id FROM processed_message))"
+    )
+    op.create_index(
+        "ix_outbox_message_open",
+        "outbox_message",
+        ["id"],
+        postgresql_where=sa.text(OPEN),
+        sqlite_where=sa.text(OPEN),
+    )
 
     with op.batch_alter_table("webhook_delivery") as batch:
         batch.add_column(sa.Column("next_attempt_at", hub.db.UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column("expired_claims", sa.Integer(), nullable=False,
-                                   server_default="0"))
-    op.execute("UPDATE webhook_delivery SET next_attempt_at = updated_at "
-               "WHERE status IN ('pending', 'retrying')")
-    op.create_index("ix_webhook_delivery_due", "webhook_delivery", ["next_attempt_at"],
-                    postgresql_where=sa.text(DUE), sqlite_where=sa.text(DUE))
+        batch.add_column(
+            sa.Column("expired_claims", sa.Integer(), nullable=False, server_default="0")
+        )
+    op.execute(
+        "UPDATE webhook_delivery SET next_attempt_at = updated_at "
+        "WHERE status IN ('pending', 'retrying')"
+    )
+    op.create_index(
+        "ix_webhook_delivery_due",
+        "webhook_delivery",
+        ["next_attempt_at"],
+        postgresql_where=sa.text(DUE),
+        sqlite_where=sa.text(DUE),
+    )
 
 
 def downgrade() -> None:
@@ -60,8 +74,9 @@ def downgrade() -> None:
         batch.drop_column("expired_claims")
         batch.drop_column("next_attempt_at")
     op.drop_index("ix_outbox_message_open", table_name="outbox_message")
-    op.execute("UPDATE outbox_message SET sent_at = NULL WHERE processed_at IS NULL "
-               "AND dead_at IS NULL")
+    op.execute(
+        "UPDATE outbox_message SET sent_at = NULL WHERE processed_at IS NULL AND dead_at IS NULL"
+    )
     with op.batch_alter_table("outbox_message") as batch:
         batch.drop_column("dead_at")
         batch.drop_column("processed_at")

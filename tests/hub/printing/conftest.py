@@ -22,25 +22,47 @@ def vectors(name: str) -> list[dict[str, str]]:
 
 
 def ente(*, postal: bool = True) -> Ente:
-    return Ente(fiscal_code="00085240950", name="Comune di Zerfaliu", office="Ufficio Tributi",
-                iban="IT60X0542811101000000123456",
-                postal_iban="IT57N0760103200000016302093" if postal else None,
-                cbill_code="A0EDT", segregation_code="00")
+    return Ente(
+        fiscal_code="00085240950",
+        name="Comune di Zerfaliu",
+        office="Ufficio Tributi",
+        iban="IT60X0542811101000000123456",
+        postal_iban="IT57N0760103200000016302093" if postal else None,
+        cbill_code="A0EDT",
+        segregation_code="00",
+    )
 
 
-def option(number: str, cents: int, *, n: int | None = None, count: int | None = None,
-           due: dt.date = DUE) -> PaymentOption:
-    return PaymentOption(notice_number=number, iuv=number[1:], amount_cents=cents, due_date=due,
-                         instalment_number=n, instalment_count=count, status="payable")
+def option(
+    number: str, cents: int, *, n: int | None = None, count: int | None = None, due: dt.date = DUE
+) -> PaymentOption:
+    return PaymentOption(
+        notice_number=number,
+        iuv=number[1:],
+        amount_cents=cents,
+        due_date=due,
+        instalment_number=n,
+        instalment_count=count,
+        status="payable",
+    )
 
 
-def position(*options: PaymentOption,
-             description: str = "TARI 2026 - tassa rifiuti") -> DebtPosition:
-    return DebtPosition(iupd="IUPD-1", debtor_type="F", debtor_fiscal_code="BSCMTT83A12L719R",
-                        debtor_name="Matteo Bosca", debtor_street="Via Roma",
-                        debtor_civic_number="1", debtor_postal_code="09070",
-                        debtor_city="Zerfaliu", debtor_province="OR",
-                        description=description, options=list(options))
+def position(
+    *options: PaymentOption, description: str = "TARI 2026 - tassa rifiuti"
+) -> DebtPosition:
+    return DebtPosition(
+        iupd="IUPD-1",
+        debtor_type="F",
+        debtor_fiscal_code="BSCMTT83A12L719R",
+        debtor_name="Matteo Bosca",
+        debtor_street="Via Roma",
+        debtor_civic_number="1",
+        debtor_postal_code="09070",
+        debtor_city="Zerfaliu",
+        debtor_province="OR",
+        description=description,
+        options=list(options),
+    )
 
 
 @pytest.fixture

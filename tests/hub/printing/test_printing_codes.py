@@ -18,8 +18,10 @@ from tests.hub.printing.conftest import vectors
 
 
 def test_qr_payload_has_the_five_pagopa_fields():
-    assert (codes.qr_payload("300715700000000032", "00085240950", 12_345)
-            == "PAGOPA|002|300715700000000032|00085240950|12345")
+    assert (
+        codes.qr_payload("300715700000000032", "00085240950", 12_345)
+        == "PAGOPA|002|300715700000000032|00085240950|12345"
+    )
 
 
 def test_one_cent_is_written_with_two_digits_as_in_pagopa_examples():
@@ -27,8 +29,9 @@ def test_one_cent_is_written_with_two_digits_as_in_pagopa_examples():
 
 
 def test_every_accepted_qr_vector_is_rebuilt_exactly():
-    rows = [r for r in vectors("qr_payloads.csv")
-            if r["io_pagopa_commons_rule_verdict"] == "accept"]
+    rows = [
+        r for r in vectors("qr_payloads.csv") if r["io_pagopa_commons_rule_verdict"] == "accept"
+    ]
     assert rows
     for row in rows:
         _, _, notice, ec, amount = row["payload"].split("|")
@@ -38,15 +41,18 @@ def test_every_accepted_qr_vector_is_rebuilt_exactly():
         assert int(rebuilt.rsplit("|", 1)[1]) == int(amount)
 
 
-@pytest.mark.parametrize(("notice", "ec", "cents", "code"), [
-    ("12345678901234567X", "12345678901", 100, "notice_number"),
-    ("30071570000000003", "12345678901", 100, "notice_number"),
-    ("300715700000000032", "X2345678901", 100, "ec_fiscal_code"),
-    ("300715700000000032", "123456789012", 100, "ec_fiscal_code"),
-    ("300715700000000032", "12345678901", 0, "amount"),
-    ("300715700000000032", "12345678901", 1.5, "amount"),
-    ("300715700000000032", "12345678901", codes.MAX_CODE_CENTS + 1, "amount"),
-])
+@pytest.mark.parametrize(
+    ("notice", "ec", "cents", "code"),
+    [
+        ("12345678901234567X", "12345678901", 100, "notice_number"),
+        ("30071570000000003", "12345678901", 100, "notice_number"),
+        ("300715700000000032", "X2345678901", 100, "ec_fiscal_code"),
+        ("300715700000000032", "123456789012", 100, "ec_fiscal_code"),
+        ("300715700000000032", "12345678901", 0, "amount"),
+        ("300715700000000032", "12345678901", 1.5, "amount"),
+        ("300715700000000032", "12345678901", codes.MAX_CODE_CENTS + 1, "amount"),
+    ],
+)
 def test_malformed_qr_fields_are_refused_naming_the_field(notice, ec, cents, code):
     with pytest.raises(codes.NoticeCodeError) as err:
         codes.qr_payload(notice, ec, cents)
@@ -57,10 +63,15 @@ def test_malformed_qr_fields_are_refused_naming_the_field(notice, ec, cents, cod
 
 
 def _dm(**overrides):
-    args = dict(notice_number="300715700000000032", postal_account="000016302093",
-                amount_cents=1, ec_fiscal_code="00085240950",
-                debtor_fiscal_code="BSCMTT83A12L719R", debtor_name="Name Surname",
-                subject="test")
+    args = dict(
+        notice_number="300715700000000032",
+        postal_account="000016302093",
+        amount_cents=1,
+        ec_fiscal_code="00085240950",
+        debtor_fiscal_code="BSCMTT83A12L719R",
+        debtor_name="Name Surname",
+        subject="test",
+    )
     return codes.datamatrix_payload(**{**args, **overrides})
 
 
@@ -82,7 +93,7 @@ def test_datamatrix_payload_matches_the_io_app_vector_field_by_field():
 def test_datamatrix_payload_follows_the_layout_file():
     payload = _dm(debtor_name="Àngela Dell'Òlio " * 5, subject="Servizio\tmensa\nscolastica")
     for field in vectors("poste_datamatrix_layout.csv"):
-        value = payload[int(field["start"]):int(field["end"])]
+        value = payload[int(field["start"]) : int(field["end"])]
         assert len(value) == int(field["length"]), field["field"]
         fixed = field["fixed_value_or_pattern"]
         if fixed and not fixed.startswith("[") and fixed.strip():
@@ -129,6 +140,7 @@ def test_qr_png_decodes_back_to_its_payload_with_version_4_and_ecc_m(single):
     assert [d.data.decode() for d in decoded] == [payload]
     assert len(codes.qr_matrix(payload)) == 33  # version 4
     import segno
+
     assert segno.make_qr(payload, error="m", version=4, boost_error=False).error == "M"
 
 
@@ -168,32 +180,53 @@ def pagopa_commons(tmp_path_factory) -> Path:
     cache = Path.home() / ".cache" / "payhub-npm" / "io-pagopa-commons-4"
     if not (cache / "node_modules" / "@pagopa" / "io-pagopa-commons").exists():
         cache.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache),
-                               "@pagopa/io-pagopa-commons@4"], capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(cache),
+                "@pagopa/io-pagopa-commons@4",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if done.returncode != 0:
             pytest.skip(f"npm install @pagopa/io-pagopa-commons@4 failed: {done.stderr[-300:]}")
     return cache
 
 
 def _pagopa_decode(cache: Path, payloads: list[str]) -> list[dict]:
-    done = subprocess.run(["node", "-e", DECODE_JS], input=json.dumps(payloads), cwd=cache,
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        ["node", "-e", DECODE_JS],
+        input=json.dumps(payloads),
+        cwd=cache,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
 def test_pagopa_decoder_accepts_our_payloads_with_the_same_fields(pagopa_commons, plan):
     notices = document_of(*plan).notices
-    extra = [codes.qr_payload("300715700000000032", "77777777777", cents)
-             for cents in (1, 99, 100, codes.MAX_CODE_CENTS)]
+    extra = [
+        codes.qr_payload("300715700000000032", "77777777777", cents)
+        for cents in (1, 99, 100, codes.MAX_CODE_CENTS)
+    ]
     payloads = [n.qr_payload for n in notices] + extra
     results = _pagopa_decode(pagopa_commons, payloads)
     assert all(r["ok"] for r in results), list(zip(payloads, results, strict=True))
     first = results[0]["value"]
     assert first["identifier"] == "PAGOPA" and first["version"] == "002"
     number = first["paymentNoticeNumber"]
-    assert (number["auxDigit"] + number["segregationCode"] + number["iuv13"]
-            + number["checkDigit"]) == notices[0].notice_number
+    assert (
+        number["auxDigit"] + number["segregationCode"] + number["iuv13"] + number["checkDigit"]
+    ) == notices[0].notice_number
     assert first["organizationFiscalCode"] == notices[0].creditor.fiscal_code
     assert int(first["amount"]) == notices[0].amount_cents
 
@@ -217,10 +250,18 @@ def _random_payloads(n: int) -> list[tuple[str, str]]:
     for _ in range(n):
         notice, ec = f"3{rng.randrange(10**17):017d}", f"{rng.randrange(10**11):011d}"
         cents = rng.randrange(1, codes.MAX_CODE_CENTS + 1)
-        out.append((codes.qr_payload(notice, ec, cents), _dm(
-            notice_number=notice, ec_fiscal_code=ec, amount_cents=cents,
-            debtor_name=rng.choice(names) * rng.randint(1, 3),
-            subject=rng.choice(names).lower() * rng.randint(1, 6))))
+        out.append(
+            (
+                codes.qr_payload(notice, ec, cents),
+                _dm(
+                    notice_number=notice,
+                    ec_fiscal_code=ec,
+                    amount_cents=cents,
+                    debtor_name=rng.choice(names) * rng.randint(1, 3),
+                    subject=rng.choice(names).lower() * rng.randint(1, 6),
+                ),
+            )
+        )
     return out
 
 

@@ -45,11 +45,13 @@ def test_the_logo_is_printed_in_the_header_of_every_page():
 
 def test_set_logo_from_the_cli_reaches_the_rendered_notice(sqlite_engine, tmp_path):
     with Session(sqlite_engine) as session, session.begin():
-        number = make_position(session, make_ente(session, "77777777777")).options[0] \
-            .notice_number
+        number = make_position(session, make_ente(session, "77777777777")).options[0].notice_number
     ini = tmp_path / "t.ini"
-    ini.write_text((ROOT / "development.ini").read_text().replace(
-        "sqlite:///var/payhub.sqlite", str(sqlite_engine.url)))
+    ini.write_text(
+        (ROOT / "development.ini")
+        .read_text()
+        .replace("sqlite:///var/payhub.sqlite", str(sqlite_engine.url))
+    )
     image = tmp_path / "logo.png"
     image.write_bytes(_png())
     runner = CliRunner()
@@ -62,13 +64,41 @@ def test_set_logo_from_the_cli_reaches_the_rendered_notice(sqlite_engine, tmp_pa
     with Session(sqlite_engine) as session:
         assert session.query(Ente).one().logo == image.read_bytes()
     out = tmp_path / "out"
-    rendered = runner.invoke(main, ["-c", str(ini), "notices", "render", "77777777777", number,
-                                    "--format", "pdf", "--out", str(out)])
+    rendered = runner.invoke(
+        main,
+        [
+            "-c",
+            str(ini),
+            "notices",
+            "render",
+            "77777777777",
+            number,
+            "--format",
+            "pdf",
+            "--out",
+            str(out),
+        ],
+    )
     assert rendered.exit_code == 0, rendered.output
     cleared = runner.invoke(main, ["-c", str(ini), "ente", "set-logo", "77777777777", "--clear"])
     assert cleared.exit_code == 0
     out2 = tmp_path / "out2"
-    runner.invoke(main, ["-c", str(ini), "notices", "render", "77777777777", number,
-                         "--format", "pdf", "--out", str(out2)])
-    assert _images((out / f"{number}.pdf").read_bytes()) == \
-        _images((out2 / f"{number}.pdf").read_bytes()) + 1
+    runner.invoke(
+        main,
+        [
+            "-c",
+            str(ini),
+            "notices",
+            "render",
+            "77777777777",
+            number,
+            "--format",
+            "pdf",
+            "--out",
+            str(out2),
+        ],
+    )
+    assert (
+        _images((out / f"{number}.pdf").read_bytes())
+        == _images((out2 / f"{number}.pdf").read_bytes()) + 1
+    )

@@ -46,18 +46,26 @@ def test_instalment_plan_prints_pay_in_full_then_a_page_per_instalment(plan):
     assert len(pages) == 4
     assert "3007 1570 0000 0000 32" in pages[0] and "300,00" in pages[0]
     assert "3 rate" in pages[0]
-    for n, (page, number, due) in enumerate(zip(
-            pages[1:], ("3007 1570 0000 0001 33", "3007 1570 0000 0002 34",
-                        "3007 1570 0000 0003 35"),
-            ("31/10/2026", "30/11/2026", "31/12/2026"), strict=True), start=1):
+    for n, (page, number, due) in enumerate(
+        zip(
+            pages[1:],
+            ("3007 1570 0000 0001 33", "3007 1570 0000 0002 34", "3007 1570 0000 0003 35"),
+            ("31/10/2026", "30/11/2026", "31/12/2026"),
+            strict=True,
+        ),
+        start=1,
+    ):
         assert f"Rata {n} di 3" in page
         assert number in page and "100,00" in page and due in page
 
 
-@pytest.mark.parametrize(("variant", "words"), [
-    ("it-de", ("ZAHLUNGSMITTEILUNG", "GLÄUBIGERKÖRPERSCHAFT", "bis zum")),
-    ("it-en", ("PAYMENT NOTICE", "CREDITOR ENTITY", "WHERE TO PAY?")),
-])
+@pytest.mark.parametrize(
+    ("variant", "words"),
+    [
+        ("it-de", ("ZAHLUNGSMITTEILUNG", "GLÄUBIGERKÖRPERSCHAFT", "bis zum")),
+        ("it-en", ("PAYMENT NOTICE", "CREDITOR ENTITY", "WHERE TO PAY?")),
+    ],
+)
 def test_bilingual_variants_print_italian_and_the_second_language(single, variant, words):
     (page,) = _pages(render_pdf(document_of(*single), variant=variant))
     assert "AVVISO DI PAGAMENTO" in page and "3007 1570 0000 0000 32" in page
@@ -101,8 +109,18 @@ def test_symbols_on_the_rendered_page_decode_to_the_payloads(single, tmp_path):
         pytest.skip(f"libdmtx/libzbar not installed ({exc})")
     doc = document_of(*single)
     (tmp_path / "n.pdf").write_bytes(render_pdf(doc))
-    subprocess.run(["pdftoppm", "-png", "-r", "200", "-singlefile", str(tmp_path / "n.pdf"),
-                    str(tmp_path / "n")], check=True)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "200",
+            "-singlefile",
+            str(tmp_path / "n.pdf"),
+            str(tmp_path / "n"),
+        ],
+        check=True,
+    )
     page = image.open(tmp_path / "n.png").convert("L")
     qr = [d.data.decode() for d in pyzbar.decode(page) if d.type == "QRCODE"]
     assert qr == [doc.first.qr_payload]
@@ -119,8 +137,12 @@ def test_cached_font_subsets_give_the_bytes_reportlab_itself_writes(plan, varian
 
     from hub.printing import pdf
 
-    accented = (ente(), position(option("300715700000000032", 100),
-                                 description="Mensa scolastica · città di Núoro € ß"))
+    accented = (
+        ente(),
+        position(
+            option("300715700000000032", 100), description="Mensa scolastica · città di Núoro € ß"
+        ),
+    )
     for doc in (document_of(*plan), document_of(*accented)):
         cached = render_pdf(doc, variant=variant)
         faces = [pdfmetrics.getFont(name).face for name in (pdf.SANS, pdf.BOLD, pdf.ITALIC)]

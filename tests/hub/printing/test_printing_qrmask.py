@@ -19,8 +19,9 @@ DIGITS = "0123456789"
 
 def _segno(payload: str, mask: int | None = None) -> segno.QRCode:
     """The reference: segno's automatic mask (ISO/IEC 18004 7.8.3.1) unless one is given."""
-    return segno.make_qr(payload, error="m", version=4, mode="byte", encoding="utf-8",
-                         boost_error=False, mask=mask)
+    return segno.make_qr(
+        payload, error="m", version=4, mode="byte", encoding="utf-8", boost_error=False, mask=mask
+    )
 
 
 def _bools(code: segno.QRCode) -> tuple[tuple[bool, ...], ...]:
@@ -43,7 +44,7 @@ def _varied_payloads(n: int, seed: int) -> list[str]:
         notice = rng.choice("0123") + f"{rng.randrange(10**17):017d}"
         ec = f"{rng.randrange(10**11):011d}"
         digits = 2 + k % 9
-        cents = rng.randrange(1 if digits == 2 else 10 ** (digits - 1), 10 ** digits)
+        cents = rng.randrange(1 if digits == 2 else 10 ** (digits - 1), 10**digits)
         out.append(codes.qr_payload(notice, ec, cents))
     return out
 
@@ -64,16 +65,21 @@ def test_mask_and_modules_equal_segnos_automatic_choice_over_2000_payloads():
 
 
 @settings(max_examples=300, deadline=None)
-@given(notice=st.text(DIGITS, min_size=18, max_size=18),
-       ec=st.text(DIGITS, min_size=11, max_size=11),
-       cents=st.integers(min_value=1, max_value=codes.MAX_CODE_CENTS))
+@given(
+    notice=st.text(DIGITS, min_size=18, max_size=18),
+    ec=st.text(DIGITS, min_size=11, max_size=11),
+    cents=st.integers(min_value=1, max_value=codes.MAX_CODE_CENTS),
+)
 def test_mask_and_modules_equal_segnos_for_generated_pagopa_payloads(notice, ec, cents):
     _assert_as_segno(codes.qr_payload(notice, ec, cents))
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.text(st.characters(codec="utf-8"), min_size=1, max_size=62)
-       .filter(lambda s: len(s.encode()) <= 62))  # byte mode capacity of version 4-M
+@given(
+    st.text(st.characters(codec="utf-8"), min_size=1, max_size=62).filter(
+        lambda s: len(s.encode()) <= 62
+    )
+)  # byte mode capacity of version 4-M
 def test_mask_and_modules_equal_segnos_for_any_payload_that_fits_version_4_m(payload):
     _assert_as_segno(payload)
 
@@ -100,6 +106,7 @@ def test_the_eight_penalty_scores_are_the_ones_segno_computes(monkeypatch):
 
 # --- the bitboard scorer on any 33x33 matrix, against segno.encoder.mask_scores --------------
 
+
 def _score_both(rows: list[str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """rows: 33 strings of 33 '0'/'1' (dark = 1)."""
     matrix = tuple(bytearray(int(c) for c in row) for row in rows)
@@ -108,31 +115,37 @@ def _score_both(rows: list[str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(rows=st.lists(st.tuples(st.integers(0, 2**33 - 1), st.integers(0, 2**33 - 1)),
-                     min_size=33, max_size=33),
-       density=st.sampled_from(["and", "xor", "or"]))  # about 25%, 50%, 75% dark
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 2**33 - 1), st.integers(0, 2**33 - 1)), min_size=33, max_size=33
+    ),
+    density=st.sampled_from(["and", "xor", "or"]),
+)  # about 25%, 50%, 75% dark
 def test_scores_equal_segnos_on_random_matrices(rows, density):
     combine = {"and": int.__and__, "xor": int.__xor__, "or": int.__or__}[density]
     ours, theirs = _score_both([f"{combine(a, b):033b}" for a, b in rows])
     assert ours == theirs
 
 
-@pytest.mark.parametrize("line", [
-    # overlapping finder-like patterns: segno's scan resumes 7 modules after one that scored
-    # and 4 after one that did not, so it passes over some
-    "10111011101" + "0" * 22,
-    "0000" + "10111011101" + "0" * 18,
-    "1111" + "10111011101" + "0000" + "1" * 14,
-    "1011101011101" + "0" * 20,
-    "0" * 20 + "1011101011101",
-    "1" * 20 + "1011101011101",
-    "1011101" * 4 + "11111",
-    "10111011011101" * 2 + "11111",
-    "0" * 26 + "1011101",  # at the edge: the quiet zone is light
-    "1011101" + "1" * 26,
-    "1" * 33,
-    "01" * 16 + "0",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        # overlapping finder-like patterns: segno's scan resumes 7 modules after one that scored
+        # and 4 after one that did not, so it passes over some
+        "10111011101" + "0" * 22,
+        "0000" + "10111011101" + "0" * 18,
+        "1111" + "10111011101" + "0000" + "1" * 14,
+        "1011101011101" + "0" * 20,
+        "0" * 20 + "1011101011101",
+        "1" * 20 + "1011101011101",
+        "1011101" * 4 + "11111",
+        "10111011011101" * 2 + "11111",
+        "0" * 26 + "1011101",  # at the edge: the quiet zone is light
+        "1011101" + "1" * 26,
+        "1" * 33,
+        "01" * 16 + "0",
+    ],
+)
 @pytest.mark.parametrize("filler", range(3))
 def test_scores_equal_segnos_on_crafted_lines(line, filler):
     rng = random.Random(filler)
@@ -145,6 +158,7 @@ def test_scores_equal_segnos_on_crafted_lines(line, filler):
 
 
 # --- codes.py uses it -----------------------------------------------------------------------
+
 
 def test_codes_draw_the_chosen_mask_and_keep_a_fixed_qr_mask_when_configured(monkeypatch):
     payload = codes.qr_payload("300715700000000032", "00085240950", 12_345)

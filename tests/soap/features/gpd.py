@@ -5,7 +5,7 @@ creates a debt position through GPD REST and calls the station's SOAP endpoint d
 keep its .feature files, its environment (``env.local.properties``), its SOAP templates and
 its debt-position payload exactly as stored, and replace what needs pagoPA's infrastructure:
 
-- GPD REST -> ``hub.debts.create_position`` with the same payload;
+- GPD REST -> ``hub.positions.writer.create_position`` with the same payload;
 - ApiConfig (the Node's registry of CI, broker, station) -> rows in our test database;
 - "... to Nodo" (activatePaymentNotice, sendPaymentOutcome: PSP -> Node calls) -> what the
   Node then sends the station: paGetPayment(V2), and the paSendRT the scenario sends next.
@@ -34,19 +34,30 @@ SOAP_PATH = "/soap/paForNode"
 
 # "the client sends the XRequest" -> (template file, our operation, request element)
 REQUESTS = {
-    "VerifyPaymentNoticeRequest": ("integration__buildVerifyPaymentNoticeRequest.xml.tmpl",
-                                   "paVerifyPaymentNotice", "paVerifyPaymentNoticeReq"),
-    "GetPaymentRequest": ("integration__buildGetPaymentReq.xml.tmpl",
-                          "paGetPayment", "paGetPaymentReq"),
-    "GetPaymentV2Request": ("integration__buildGetPaymentV2Req.xml.tmpl",
-                            "paGetPaymentV2", "paGetPaymentV2Request"),
-    "SendRTRequest": ("integration__buildSendRTRequest.xml.tmpl",
-                      "paSendRT", "paSendRTReq"),
+    "VerifyPaymentNoticeRequest": (
+        "integration__buildVerifyPaymentNoticeRequest.xml.tmpl",
+        "paVerifyPaymentNotice",
+        "paVerifyPaymentNoticeReq",
+    ),
+    "GetPaymentRequest": (
+        "integration__buildGetPaymentReq.xml.tmpl",
+        "paGetPayment",
+        "paGetPaymentReq",
+    ),
+    "GetPaymentV2Request": (
+        "integration__buildGetPaymentV2Req.xml.tmpl",
+        "paGetPaymentV2",
+        "paGetPaymentV2Request",
+    ),
+    "SendRTRequest": ("integration__buildSendRTRequest.xml.tmpl", "paSendRT", "paSendRTReq"),
     # No SendRTV2 template is stored (the JS builder is not published). A paSendRT receipt is
     # also a valid ctReceiptV2 (same elements, V2 only adds optional ones), so the V2 request
     # is the V1 template with the request element renamed; the official XSD checks the result.
-    "SendRTV2Request": ("integration__buildSendRTRequest.xml.tmpl",
-                        "paSendRTV2", "paSendRTV2Request"),
+    "SendRTV2Request": (
+        "integration__buildSendRTRequest.xml.tmpl",
+        "paSendRTV2",
+        "paSendRTV2Request",
+    ),
 }
 
 
@@ -73,7 +84,8 @@ FAULT_MAP: dict[tuple[str, str, str], Mapped] = {
     ("paGetPaymentV2", "PPT_DOMINIO_SCONOSCIUTO", UNSERVED_EC): Mapped(
         "PAA_ID_DOMINIO_ERRATO",
         "Node-only code; an EC answers an unserved idPA with PAA_ID_DOMINIO_ERRATO",
-        qr_only="PAA_PAGAMENTO_SCONOSCIUTO"),
+        qr_only="PAA_PAGAMENTO_SCONOSCIUTO",
+    ),
     # verify_phase: GPD-payments never checks idPA (it looks the notice up by
     # qrCode/fiscalCode only), so it answers PAA_PAGAMENTO_SCONOSCIUTO. We check the caller
     # triple first and answer the official table's PAA_ID_DOMINIO_ERRATO for an unserved idPA
@@ -82,7 +94,8 @@ FAULT_MAP: dict[tuple[str, str, str], Mapped] = {
     ("paVerifyPaymentNotice", "PAA_PAGAMENTO_SCONOSCIUTO", UNSERVED_EC): Mapped(
         "PAA_ID_DOMINIO_ERRATO",
         "documented alternative: caller check (idPA) before the notice lookup",
-        qr_only="PAA_PAGAMENTO_SCONOSCIUTO"),
+        qr_only="PAA_PAGAMENTO_SCONOSCIUTO",
+    ),
     # send_receipt_phase "request a receipt for a debt position that is not in PAID status":
     # GPD-payments refuses a receipt for a position the Node did not mark PAID. Our station
     # refuses an unserved idPA with PAA_ID_DOMINIO_ERRATO (what the feature's own
@@ -92,7 +105,8 @@ FAULT_MAP: dict[tuple[str, str, str], Mapped] = {
     ("paSendRT", "PAA_PAGAMENTO_SCONOSCIUTO", UNSERVED_EC): Mapped(
         "PAA_ID_DOMINIO_ERRATO",
         "unserved idPA refused first; receipts for our EC are stored and flagged, never KO",
-        qr_only=None),
+        qr_only=None,
+    ),
 }
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from hub import api_keys
 from hub.models import AuditEvent
+from hub.tenants import api_keys
 from tests.web.api.conftest import position_body
 
 pytestmark = pytest.mark.pg
@@ -24,8 +24,10 @@ def test_a_wrong_or_revoked_key_is_401(world):
     world.app.get(world.url(), headers={"Authorization": "Bearer nonsense"}, status=401)
     with world.factory.begin() as session:
         api_keys.revoke_key(session, world.key[:11])
-    assert world.app.get(world.url(), headers=world.auth(), status=401).json["code"] \
+    assert (
+        world.app.get(world.url(), headers=world.auth(), status=401).json["code"]
         == "invalid_api_key"
+    )
 
 
 def test_the_key_is_accepted_in_x_api_key_too(world):
@@ -41,24 +43,31 @@ def test_only_the_hash_and_the_prefix_are_stored(world):
 
 def test_another_entes_position_is_404_like_a_missing_one(world):
     world.app.post_json(world.url(), position_body("SECRET-1"), headers=world.auth())
-    theirs = world.app.get(world.url("/SECRET-1"), headers=world.auth(world.other_key),
-                           status=404)
+    theirs = world.app.get(world.url("/SECRET-1"), headers=world.auth(world.other_key), status=404)
     # B asking for A's Ente path: same answer as an Ente that does not exist at all
-    via_path = world.app.get(world.url("/SECRET-1"), headers=world.auth(world.other_key),
-                             status=404)
-    nowhere = world.app.get(world.url("/SECRET-1", ente="12345678901"),
-                            headers=world.auth(world.other_key), status=404)
+    via_path = world.app.get(
+        world.url("/SECRET-1"), headers=world.auth(world.other_key), status=404
+    )
+    nowhere = world.app.get(
+        world.url("/SECRET-1", ente="12345678901"), headers=world.auth(world.other_key), status=404
+    )
     assert theirs.json["detail"] == via_path.json["detail"] == nowhere.json["detail"]
-    world.app.post_json(world.url("/SECRET-1/cancel"), {}, headers=world.auth(world.other_key),
-                        status=404)
+    world.app.post_json(
+        world.url("/SECRET-1/cancel"), {}, headers=world.auth(world.other_key), status=404
+    )
 
 
 def test_an_intermediary_key_reaches_each_of_its_enti(world):
     world.app.post_json(world.url(), position_body("A-1"), headers=world.auth(world.broker_key))
-    world.app.post_json(world.url(ente=world.other), position_body("B-1"),
-                        headers=world.auth(world.broker_key))
-    assert world.app.get(world.url("/B-1", ente=world.other),
-                         headers=world.auth(world.broker_key)).json["iupd"] == "B-1"
+    world.app.post_json(
+        world.url(ente=world.other), position_body("B-1"), headers=world.auth(world.broker_key)
+    )
+    assert (
+        world.app.get(
+            world.url("/B-1", ente=world.other), headers=world.auth(world.broker_key)
+        ).json["iupd"]
+        == "B-1"
+    )
     world.app.get(world.url("/B-1", ente=world.other), headers=world.auth(), status=404)
 
 
@@ -73,7 +82,8 @@ def test_every_write_is_audited_with_who_what_when(world):
 
 
 def test_a_refused_write_leaves_no_audit_row(world):
-    world.app.post_json(world.url(), position_body(description=""), headers=world.auth(),
-                        status=422)
+    world.app.post_json(
+        world.url(), position_body(description=""), headers=world.auth(), status=422
+    )
     with world.factory() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 0

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from hub import bulk
-from tests.hub.test_bulk import body, csv_bytes, row
+from hub.positions import bulk
+from tests.hub.positions.test_bulk import body, csv_bytes, row
 from web.api.bulk import api_shape
 
 pytestmark = pytest.mark.pg
@@ -26,21 +26,27 @@ def _url(world, tail="", ente=None):
 
 
 def test_dry_run_lists_every_bad_row_and_writes_nothing(world, upload_dir):
-    data = csv_bytes([row("A"), row("B", "1.001"), row("C", transfer1_iban="IT00")],
-                     delimiter=";", bom=True)
+    data = csv_bytes(
+        [row("A"), row("B", "1.001"), row("C", transfer1_iban="IT00")], delimiter=";", bom=True
+    )
     res = world.app.post(_url(world, "?dryRun=true"), data, headers={**world.auth(), **CSV})
     assert res.status_int == 200
     assert (res.json["rows"], res.json["rowsFailed"], res.json["positionsValid"]) == (3, 2, 1)
-    assert {(e["row"], e["field"]) for e in res.json["errors"]} >= {(3, "amount"),
-                                                                   (4, "transfer1_iban")}
+    assert {(e["row"], e["field"]) for e in res.json["errors"]} >= {
+        (3, "amount"),
+        (4, "transfer1_iban"),
+    }
     assert world.app.get(world.url(), headers=world.auth()).json["items"] == []
     assert list(upload_dir.iterdir()) == []
 
 
 def test_a_load_is_accepted_then_progress_and_report_are_readable(world, upload_dir):
     data = json.dumps([body("J-1"), body("J-2", "1.001"), body("J-3")]).encode()
-    res = world.app.post(_url(world, "?publish=true"), data,
-                         headers={**world.auth(), "Content-Type": "application/json"})
+    res = world.app.post(
+        _url(world, "?publish=true"),
+        data,
+        headers={**world.auth(), "Content-Type": "application/json"},
+    )
     assert res.status_int == 202 and res.json["status"] == "pending"
     location = res.headers["Location"]
     with world.factory.begin() as session:  # what the actor does, message after message
@@ -64,45 +70,53 @@ def test_a_load_is_accepted_then_progress_and_report_are_readable(world, upload_
 
 def test_keys_are_checked_and_other_entis_loads_are_not_found(world, upload_dir):
     data = csv_bytes([row("A")])
-    assert world.app.post(_url(world), data, headers=CSV, status=401).json["code"] == \
-        "unauthenticated"
-    world.app.post(_url(world), data, headers={**world.auth(world.other_key), **CSV},
-                   status=404)
+    assert (
+        world.app.post(_url(world), data, headers=CSV, status=401).json["code"] == "unauthenticated"
+    )
+    world.app.post(_url(world), data, headers={**world.auth(world.other_key), **CSV}, status=404)
     res = world.app.post(_url(world), data, headers={**world.auth(), **CSV})
     load = res.json["id"]
-    world.app.get(_url(world, f"/{load}", ente=world.other),
-                  headers=world.auth(world.other_key), status=404)
-    world.app.get(_url(world, f"/{load}/report", ente=world.other),
-                  headers=world.auth(world.broker_key), status=404)
-    assert world.app.get(_url(world, f"/{load}"), headers=world.auth(world.broker_key)
-                         ).json["id"] == load
+    world.app.get(
+        _url(world, f"/{load}", ente=world.other), headers=world.auth(world.other_key), status=404
+    )
+    world.app.get(
+        _url(world, f"/{load}/report", ente=world.other),
+        headers=world.auth(world.broker_key),
+        status=404,
+    )
+    assert (
+        world.app.get(_url(world, f"/{load}"), headers=world.auth(world.broker_key)).json["id"]
+        == load
+    )
 
 
-@pytest.mark.parametrize(("data", "headers", "status", "field"), [
-    (b"iupd,colour\nA,red\n", CSV, 422, "body"),
-    (b'{"iupd": "A"}', {"Content-Type": "application/json"}, 422, "body"),
-    (b"x", {"Content-Type": "text/plain"}, 415, "Content-Type"),
-    (b"", CSV, 422, "body"),
-])
-def test_files_that_cannot_be_loaded_are_refused_at_once(world, upload_dir, data, headers,
-                                                          status, field):
-    res = world.app.post(_url(world), data, headers={**world.auth(), **headers},
-                         status=status)
+@pytest.mark.parametrize(
+    ("data", "headers", "status", "field"),
+    [
+        (b"iupd,colour\nA,red\n", CSV, 422, "body"),
+        (b'{"iupd": "A"}', {"Content-Type": "application/json"}, 422, "body"),
+        (b"x", {"Content-Type": "text/plain"}, 415, "Content-Type"),
+        (b"", CSV, 422, "body"),
+    ],
+)
+def test_files_that_cannot_be_loaded_are_refused_at_once(
+    world, upload_dir, data, headers, status, field
+):
+    res = world.app.post(_url(world), data, headers={**world.auth(), **headers}, status=status)
     assert res.json["field"] == field
     assert list(upload_dir.iterdir()) == []
 
 
 def test_query_flags_and_size_limit(world, upload_dir, monkeypatch):
     data = csv_bytes([row("A")] * 20)
-    world.app.post(_url(world, "?dryRun=yes"), data, headers={**world.auth(), **CSV},
-                   status=400)
-    world.app.post(_url(world, "?colour=red"), data, headers={**world.auth(), **CSV},
-                   status=400)
+    world.app.post(_url(world, "?dryRun=yes"), data, headers={**world.auth(), **CSV}, status=400)
+    world.app.post(_url(world, "?colour=red"), data, headers={**world.auth(), **CSV}, status=400)
     monkeypatch.setitem(world.app.app.registry.settings, "payhub.bulk_max_bytes", "100")
     res = world.app.post(_url(world), data, headers={**world.auth(), **CSV}, status=413)
     assert res.json["code"] == "upload_too_large"
-    world.app.get(_url(world, "/00000000-0000-0000-0000-000000000000"),
-                  headers=world.auth(), status=404)
+    world.app.get(
+        _url(world, "/00000000-0000-0000-0000-000000000000"), headers=world.auth(), status=404
+    )
     world.app.delete(_url(world), headers=world.auth(), status=405)
 
 

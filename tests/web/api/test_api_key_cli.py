@@ -20,12 +20,16 @@ def test_created_key_works_until_revoked(sqlite_engine, tmp_path):
     with make_session_factory(sqlite_engine).begin() as session:
         make_ente(session, "77777777777")
     runner = CliRunner()
-    created = runner.invoke(main, ["-c", str(ini), "api-key", "create", "--name", "app",
-                                   "--ente", "77777777777"])
+    created = runner.invoke(
+        main, ["-c", str(ini), "api-key", "create", "--name", "app", "--ente", "77777777777"]
+    )
     assert created.exit_code == 0, created.output
     secret = created.output.strip().splitlines()[-1]
-    app = TestApp(configure({"sqlalchemy.url": url, "payhub.broker": "stub",
-                             "payhub.embedded_worker": "false"}).make_wsgi_app())
+    app = TestApp(
+        configure(
+            {"sqlalchemy.url": url, "payhub.broker": "stub", "payhub.embedded_worker": "false"}
+        ).make_wsgi_app()
+    )
     headers = {"Authorization": f"Bearer {secret}"}
     assert app.get("/api/v1/enti/77777777777/debt-positions", headers=headers).json["items"] == []
     listed = runner.invoke(main, ["-c", str(ini), "api-key", "list"])
@@ -33,8 +37,9 @@ def test_created_key_works_until_revoked(sqlite_engine, tmp_path):
     revoked = runner.invoke(main, ["-c", str(ini), "api-key", "revoke", secret[:11]])
     assert revoked.exit_code == 0, revoked.output
     app.get("/api/v1/enti/77777777777/debt-positions", headers=headers, status=401)
-    unknown = runner.invoke(main, ["-c", str(ini), "api-key", "create", "--name", "x",
-                                   "--ente", "12345678901"])
+    unknown = runner.invoke(
+        main, ["-c", str(ini), "api-key", "create", "--name", "x", "--ente", "12345678901"]
+    )
     assert unknown.exit_code != 0 and "12345678901" in unknown.output
     with make_session_factory(sqlite_engine)() as session:
         actions = session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)).all()

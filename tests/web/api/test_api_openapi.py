@@ -39,11 +39,9 @@ def test_interactive_docs_are_served_locally_and_load_the_document(world):
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi_document(case, world):
-    world.app.post_json(world.url("?publish=true"), _example(), headers=world.auth(),
-                        status="*")
+    world.app.post_json(world.url("?publish=true"), _example(), headers=world.auth(), status="*")
     case.call_and_validate(app=world.app.app, headers=world.auth(), checks=CHECKS)
 
 

@@ -8,8 +8,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from hub import webhooks
 from hub.models import AuditEvent, Ente, OutboxMessage, WebhookDelivery, WebhookEndpoint
+from hub.notify import webhooks
 
 pytestmark = pytest.mark.pg
 URL = "https://backoffice.example.it/payhub/events"
@@ -29,8 +29,9 @@ def _register(world, body=None, **kw):
 
 
 def test_register_returns_the_secret_once_and_list_never_shows_it(world):
-    response = _register(world, {"url": URL, "events": ["payment.paid"],
-                                 "description": "gestionale"}, status=201)
+    response = _register(
+        world, {"url": URL, "events": ["payment.paid"], "description": "gestionale"}, status=201
+    )
     body = response.json
     assert body["secret"].startswith("whsec_") and body["keyId"].startswith("whk_")
     assert body["events"] == ["payment.paid"] and body["url"] == URL
@@ -46,14 +47,17 @@ def test_register_returns_the_secret_once_and_list_never_shows_it(world):
     assert set(all_events) == set(webhooks.EVENT_TYPES.values())
 
 
-@pytest.mark.parametrize(("body", "field", "status"), [
-    ({"url": "http://backoffice.example.it/x"}, "url", 422),
-    ({"url": "ftp://backoffice.example.it/x"}, "url", 422),
-    ({"url": "https://user:pw@backoffice.example.it/x"}, "url", 422),
-    ({"url": URL, "events": ["payment.lost"]}, "events[0]", 422),
-    ({"url": URL, "extra": 1}, "extra", 422),
-    ({}, "url", 422),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "status"),
+    [
+        ({"url": "http://backoffice.example.it/x"}, "url", 422),
+        ({"url": "ftp://backoffice.example.it/x"}, "url", 422),
+        ({"url": "https://user:pw@backoffice.example.it/x"}, "url", 422),
+        ({"url": URL, "events": ["payment.lost"]}, "events[0]", 422),
+        ({"url": URL, "extra": 1}, "extra", 422),
+        ({}, "url", 422),
+    ],
+)
 def test_bad_registrations_name_the_field(world, body, field, status):
     problem = _register(world, body, status=status).json
     assert problem["field"] == field
@@ -61,12 +65,21 @@ def test_bad_registrations_name_the_field(world, body, field, status):
 
 def test_keys_see_only_their_own_entis_endpoints(world):
     created = _register(world).json
-    assert world.app.get(_hooks(world), headers=world.auth(world.other_key),
-                         status=404).json["code"] == "not_found"
-    assert world.app.get(_hooks(world, ente=world.other), headers=world.auth(world.other_key)
-                         ).json["items"] == []
-    world.app.delete(_hooks(world, f"/{created['id']}", ente=world.other),
-                     headers=world.auth(world.other_key), status=404)
+    assert (
+        world.app.get(_hooks(world), headers=world.auth(world.other_key), status=404).json["code"]
+        == "not_found"
+    )
+    assert (
+        world.app.get(_hooks(world, ente=world.other), headers=world.auth(world.other_key)).json[
+            "items"
+        ]
+        == []
+    )
+    world.app.delete(
+        _hooks(world, f"/{created['id']}", ente=world.other),
+        headers=world.auth(world.other_key),
+        status=404,
+    )
     assert world.app.get(_hooks(world), headers=world.auth(world.broker_key)).json["items"]
     world.app.get(_hooks(world), status=401)
     world.app.get(_hooks(world), headers=world.auth("ph_00000000_nope"), status=401)
@@ -81,10 +94,12 @@ def test_delete_stops_the_endpoint(world):
 
 def _dead_letter(world, fiscal_code: str, endpoint_public_id: str) -> str:
     with world.factory.begin() as session:
-        endpoint = session.scalar(sa.select(WebhookEndpoint).where(
-            WebhookEndpoint.public_id == endpoint_public_id))
-        delivery = webhooks.notify(session, endpoint, str(uuid.uuid4()), "payment.paid",
-                                   {"type": "payment.paid"})
+        endpoint = session.scalar(
+            sa.select(WebhookEndpoint).where(WebhookEndpoint.public_id == endpoint_public_id)
+        )
+        delivery = webhooks.notify(
+            session, endpoint, str(uuid.uuid4()), "payment.paid", {"type": "payment.paid"}
+        )
         delivery.status, delivery.attempts, delivery.last_status_code = "dead", 3, 500
         delivery.last_error = "HTTP 500"
         return delivery.public_id
@@ -96,23 +111,37 @@ def test_dead_letters_are_listed_page_by_page_and_replayed(world):
     page = world.app.get(_dead(world, "?limit=2"), headers=world.auth()).json
     assert [d["id"] for d in page["items"]] == ids[::-1][:2]
     assert page["items"][0] | {"createdAt": None, "eventId": None, "nextAttemptAt": None} == {
-        "id": ids[2], "webhookId": endpoint, "eventId": None, "eventType": "payment.paid",
-        "status": "dead", "attempts": 3, "replays": 0, "lastStatusCode": 500,
-        "lastError": "HTTP 500", "createdAt": None, "payload": {"type": "payment.paid"},
-        "expiredClaims": 0, "nextAttemptAt": None}
-    rest = world.app.get(_dead(world, f"?limit=2&cursor={page['nextCursor']}"),
-                         headers=world.auth()).json
+        "id": ids[2],
+        "webhookId": endpoint,
+        "eventId": None,
+        "eventType": "payment.paid",
+        "status": "dead",
+        "attempts": 3,
+        "replays": 0,
+        "lastStatusCode": 500,
+        "lastError": "HTTP 500",
+        "createdAt": None,
+        "payload": {"type": "payment.paid"},
+        "expiredClaims": 0,
+        "nextAttemptAt": None,
+    }
+    rest = world.app.get(
+        _dead(world, f"?limit=2&cursor={page['nextCursor']}"), headers=world.auth()
+    ).json
     assert [d["id"] for d in rest["items"]] == [ids[0]] and rest["nextCursor"] is None
 
-    replayed = world.app.post(_dead(world, f"/{ids[0]}/replay"), headers=world.auth(),
-                              status=202).json
+    replayed = world.app.post(
+        _dead(world, f"/{ids[0]}/replay"), headers=world.auth(), status=202
+    ).json
     assert replayed["status"] == "pending" and replayed["replays"] == 1
     assert replayed["attempts"] == 0
     with world.factory() as session:
-        delivery = session.scalar(sa.select(WebhookDelivery).where(
-            WebhookDelivery.public_id == ids[0]))
-        sent = session.scalars(sa.select(OutboxMessage.args).where(
-            OutboxMessage.actor_name == "deliver_webhook")).all()
+        delivery = session.scalar(
+            sa.select(WebhookDelivery).where(WebhookDelivery.public_id == ids[0])
+        )
+        sent = session.scalars(
+            sa.select(OutboxMessage.args).where(OutboxMessage.actor_name == "deliver_webhook")
+        ).all()
     assert delivery.status == "pending" and sent.count({"delivery_id": delivery.id}) == 2
     assert len(world.app.get(_dead(world), headers=world.auth()).json["items"]) == 2
 
@@ -121,24 +150,25 @@ def test_every_delivery_not_delivered_is_listed_with_its_due_time_and_replayable
     endpoint = _register(world).json["id"]
     dead = _dead_letter(world, world.ente, endpoint)
     with world.factory.begin() as session:
-        delivery = session.scalar(sa.select(WebhookDelivery).where(
-            WebhookDelivery.public_id == dead))
-        retrying = webhooks.notify(session, delivery.endpoint, str(uuid.uuid4()),
-                                   "payment.paid", {"type": "payment.paid"})
+        delivery = session.scalar(
+            sa.select(WebhookDelivery).where(WebhookDelivery.public_id == dead)
+        )
+        retrying = webhooks.notify(
+            session, delivery.endpoint, str(uuid.uuid4()), "payment.paid", {"type": "payment.paid"}
+        )
         retrying.status, retrying.attempts = "retrying", 2
-        done = webhooks.notify(session, delivery.endpoint, str(uuid.uuid4()), "payment.paid",
-                               {"type": "payment.paid"})
+        done = webhooks.notify(
+            session, delivery.endpoint, str(uuid.uuid4()), "payment.paid", {"type": "payment.paid"}
+        )
         done.status, retrying_id, done_id = "delivered", retrying.public_id, done.public_id
     url = f"/api/v1/enti/{world.ente}/webhook-deliveries"
     items = world.app.get(url, headers=world.auth()).json["items"]
-    assert [(d["id"], d["status"]) for d in items] == [(retrying_id, "retrying"),
-                                                       (dead, "dead")]
+    assert [(d["id"], d["status"]) for d in items] == [(retrying_id, "retrying"), (dead, "dead")]
     assert items[0]["nextAttemptAt"] is not None
     only = world.app.get(url + "?status=retrying", headers=world.auth()).json["items"]
     assert [d["id"] for d in only] == [retrying_id]
     world.app.get(url + "?status=delivered", headers=world.auth(), status=400)
-    replayed = world.app.post(f"{url}/{retrying_id}/replay", headers=world.auth(),
-                              status=202).json
+    replayed = world.app.post(f"{url}/{retrying_id}/replay", headers=world.auth(), status=202).json
     assert (replayed["status"], replayed["attempts"], replayed["replays"]) == ("pending", 0, 1)
     world.app.post(f"{url}/{done_id}/replay", headers=world.auth(), status=409)
 
@@ -148,8 +178,7 @@ def test_another_entis_dead_letters_are_invisible(world):
     dead = _dead_letter(world, world.ente, endpoint)
     other = world.auth(world.other_key)
     assert world.app.get(_dead(world, ente=world.other), headers=other).json["items"] == []
-    world.app.post(_dead(world, f"/{dead}/replay", ente=world.other), headers=other,
-                   status=404)
+    world.app.post(_dead(world, f"/{dead}/replay", ente=world.other), headers=other, status=404)
     world.app.post(_dead(world, f"/{dead}/replay"), headers=other, status=404)
     world.app.get(_dead(world, "?limit=0"), headers=world.auth(), status=400)
     world.app.get(_dead(world, "?cursor=abc"), headers=world.auth(), status=400)
@@ -160,5 +189,10 @@ def test_another_entis_dead_letters_are_invisible(world):
 def test_the_openapi_document_lists_the_webhook_operations(world):
     document = world.app.get("/api/v1/openapi.json").json
     ops = {op["operationId"] for path in document["paths"].values() for op in path.values()}
-    assert {"createWebhook", "listWebhooks", "deleteWebhook", "listWebhookDeadLetters",
-            "replayWebhookDeadLetter"} <= ops
+    assert {
+        "createWebhook",
+        "listWebhooks",
+        "deleteWebhook",
+        "listWebhookDeadLetters",
+        "replayWebhookDeadLetter",
+    } <= ops

@@ -20,18 +20,30 @@ SANP_NOTICE = "311111111112222222"
 def build_app(settings: dict) -> TestApp:
     """The web parts under test, in payhub.app.configure's order (the rest of the app is
     not needed here)."""
-    config = Configurator(settings=load_settings({
-        "payhub.embedded_worker": "false", "payhub.session_secret": "s" * 40,
-        "payhub.checkout_client": "fake", "tm.manager_hook": "pyramid_tm.explicit_manager",
-        **settings}))
+    config = Configurator(
+        settings=load_settings(
+            {
+                "payhub.embedded_worker": "false",
+                "payhub.session_secret": "s" * 40,
+                "payhub.checkout_client": "fake",
+                "tm.manager_hook": "pyramid_tm.explicit_manager",
+                **settings,
+            }
+        )
+    )
     config.include("pyramid_retry")
     config.include("pyramid_tm")
     config.include("hub.db")
     config.include("web.checkout", route_prefix="/pay")
     config.include("web.level1")
-    return TestApp(config.make_wsgi_app(),
-                   extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "payhub.test",
-                                  "HTTP_ACCEPT_LANGUAGE": "en"})
+    return TestApp(
+        config.make_wsgi_app(),
+        extra_environ={
+            "wsgi.url_scheme": "https",
+            "HTTP_HOST": "payhub.test",
+            "HTTP_ACCEPT_LANGUAGE": "en",
+        },
+    )
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +62,13 @@ class Shop:
 
     def spontaneous(self, amount: str = "12,50", **fields) -> object:
         form = self.app.get(OSAP).forms[0]
-        values = {"address": "Via Roma 1", "amount": amount,
-                  "payer_fiscal_code": "RSSMRA80A01H501U", "payer_name": "Mario Rossi",
-                  **fields}
+        values = {
+            "address": "Via Roma 1",
+            "amount": amount,
+            "payer_fiscal_code": "RSSMRA80A01H501U",
+            "payer_name": "Mario Rossi",
+            **fields,
+        }
         for name, value in values.items():
             form[name] = value
         return form.submit(status="*")

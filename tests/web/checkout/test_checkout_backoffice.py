@@ -20,12 +20,22 @@ from hub import checkout
 from hub.models import DebtPosition, Ente, PaymentService
 
 CDS = "/pay/enti/77777777777/services/CDS"
-KEYS = [{"name": "report_number", "label": {"it": "Numero del verbale", "en": "Report number"},
-         "pattern": "[0-9]{1,10}/[0-9]{4}", "help": {"it": "Es. 123/2026", "en": "E.g. 123/2026"}},
-        {"name": "plate", "label": {"it": "Targa", "en": "Number plate"}, "maxlength": 10}]
-FINE = {"iupd": "VERB-123-2026", "amount": "42.00", "description": "Verbale 123/2026",
-        "dueDate": "2026-12-31",
-        "debtor": {"type": "F", "fiscalCode": "RSSMRA80A01H501U", "name": "Mario Rossi"}}
+KEYS = [
+    {
+        "name": "report_number",
+        "label": {"it": "Numero del verbale", "en": "Report number"},
+        "pattern": "[0-9]{1,10}/[0-9]{4}",
+        "help": {"it": "Es. 123/2026", "en": "E.g. 123/2026"},
+    },
+    {"name": "plate", "label": {"it": "Targa", "en": "Number plate"}, "maxlength": 10},
+]
+FINE = {
+    "iupd": "VERB-123-2026",
+    "amount": "42.00",
+    "description": "Verbale 123/2026",
+    "dueDate": "2026-12-31",
+    "debtor": {"type": "F", "fiscalCode": "RSSMRA80A01H501U", "name": "Mario Rossi"},
+}
 
 
 def verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
@@ -34,8 +44,9 @@ def verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
     timestamp, received = fields.get("t", ""), fields.get("v1", "")
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance:
         return False
-    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body,
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
     return hmac.compare_digest(expected, received)
 
 
@@ -59,14 +70,17 @@ def backoffice() -> Iterator[Backoffice]:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             signed = verify(state.secret, self.headers.get("X-Payhub-Signature", ""), body)
             data = json.loads(body)
-            state.requests.append({"signed": signed, "body": data,
-                                   "key_id": self.headers.get("X-Payhub-Key-Id")})
+            state.requests.append(
+                {"signed": signed, "body": data, "key_id": self.headers.get("X-Payhub-Key-Id")}
+            )
             time.sleep(state.delay)
-            debt = state.debts.get((data["keys"].get("report_number"),
-                                    data["keys"].get("plate")))
+            debt = state.debts.get((data["keys"].get("report_number"), data["keys"].get("plate")))
             status = state.status or (401 if not signed else 200 if debt else 404)
-            out = state.body if state.body is not None else json.dumps(
-                debt if status == 200 else {"detail": "no such debt"}).encode()
+            out = (
+                state.body
+                if state.body is not None
+                else json.dumps(debt if status == 200 else {"detail": "no such debt"}).encode()
+            )
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -94,10 +108,12 @@ def backoffice() -> Iterator[Backoffice]:
 def fines(shop, backoffice) -> Backoffice:
     """The demo's CDS (traffic fines) service finds its fines at the back-office."""
     with shop.factory.begin() as session:
-        service = session.scalars(sa.select(PaymentService).where(
-            PaymentService.code == "CDS")).one()
-        registered = checkout.register_lookup(session, service, backoffice.url, KEYS,
-                                              timeout_seconds=1)
+        service = session.scalars(
+            sa.select(PaymentService).where(PaymentService.code == "CDS")
+        ).one()
+        registered = checkout.register_lookup(
+            session, service, backoffice.url, KEYS, timeout_seconds=1
+        )
         backoffice.secret = registered.secret
     backoffice.debts[("123/2026", "AB123CD")] = FINE
     return backoffice
@@ -112,8 +128,7 @@ def _search(shop, report: str = "123/2026", plate: str = "AB123CD", **kwargs):
 
 def _positions(shop) -> list[DebtPosition]:
     with shop.factory() as session:
-        found = list(session.scalars(sa.select(DebtPosition).where(
-            DebtPosition.iupd.like("BO-%"))))
+        found = list(session.scalars(sa.select(DebtPosition).where(DebtPosition.iupd.like("BO-%"))))
         for position in found:
             position.options  # noqa: B018  (loaded while the session is open)
         return found
@@ -121,8 +136,11 @@ def _positions(shop) -> list[DebtPosition]:
 
 def test_the_form_asks_the_configured_key_fields(shop, fines):
     page = shop.app.get(CDS)
-    assert page.html.find("label", attrs={"for": "report_number"}).text.strip() \
+    assert (
+        page.html.find("label", attrs={"for": "report_number"})
+        .text.strip()
         .startswith("Report number")
+    )
     assert page.html.find("input", id="plate")["maxlength"] == "10"
     assert page.html.find("input", id="notice_number") is None
     assert page.html.find("a", href=lambda h: h and h.endswith("/pay/enti/77777777777#notice"))
@@ -135,8 +153,11 @@ def test_a_fine_found_at_the_back_office_goes_to_the_archive_and_the_cart(shop, 
     assert "Verbale 123/2026" in cart and "42.00" in cart.html.find("tfoot").text
     [asked] = fines.requests
     assert asked["signed"] and asked["key_id"].startswith("whk_")
-    assert asked["body"] == {"enteFiscalCode": "77777777777", "service": "CDS",
-                             "keys": {"report_number": "123/2026", "plate": "AB123CD"}}
+    assert asked["body"] == {
+        "enteFiscalCode": "77777777777",
+        "service": "CDS",
+        "keys": {"report_number": "123/2026", "plate": "AB123CD"},
+    }
     [position] = _positions(shop)
     assert position.iupd == "BO-CDS-VERB-123-2026" and position.status == "payable"
     assert position.debtor_fiscal_code == "RSSMRA80A01H501U"
@@ -174,14 +195,19 @@ def test_a_back_office_in_trouble_is_explained_and_adds_nothing(shop, fines, tro
         fines.body = b"<html>oops</html>"
     elif trouble == "bad_debtor":
         fines.debts[("123/2026", "AB123CD")] = {
-            **FINE, "debtor": {"fiscalCode": "NOTACODE", "name": "X"}}
+            **FINE,
+            "debtor": {"fiscalCode": "NOTACODE", "name": "X"},
+        }
     started = time.monotonic()
     if trouble == "down":
         with shop.factory.begin() as session:
-            service = session.scalars(sa.select(PaymentService).where(
-                PaymentService.code == "CDS")).one()
-            service.form = {**service.form, "lookup": {
-                **service.form["lookup"], "url": "http://127.0.0.1:9/lookup"}}
+            service = session.scalars(
+                sa.select(PaymentService).where(PaymentService.code == "CDS")
+            ).one()
+            service.form = {
+                **service.form,
+                "lookup": {**service.form["lookup"], "url": "http://127.0.0.1:9/lookup"},
+            }
     answer = _search(shop)
     assert time.monotonic() - started < 5
     assert answer.status_int == 503
@@ -200,8 +226,9 @@ def test_key_fields_are_checked_before_asking(shop, fines):
 def test_a_fine_already_paid_here_says_so(shop, fines):
     assert _search(shop).status_int == 303
     with shop.factory.begin() as session:
-        [position] = session.scalars(sa.select(DebtPosition).where(
-            DebtPosition.iupd.like("BO-%"))).all()
+        [position] = session.scalars(
+            sa.select(DebtPosition).where(DebtPosition.iupd.like("BO-%"))
+        ).all()
         position.options[0].status = "paid"
     shop.app.reset()
     answer = _search(shop)
@@ -211,8 +238,9 @@ def test_a_fine_already_paid_here_says_so(shop, fines):
 def test_a_new_key_replaces_the_old_one(shop, fines):
     old_secret = fines.secret
     with shop.factory.begin() as session:
-        service = session.scalars(sa.select(PaymentService).where(
-            PaymentService.code == "CDS")).one()
+        service = session.scalars(
+            sa.select(PaymentService).where(PaymentService.code == "CDS")
+        ).one()
         checkout.register_lookup(session, service, fines.url, KEYS)
     fines.secret = old_secret  # the back-office still checks the old secret
     answer = _search(shop)

@@ -13,13 +13,19 @@ from tests.web.checkout.conftest import OSAP
 from web.checkout.forms import Computed, compute_cents, parse_spec, validate
 
 TARIFF = {
-    "fields": [{"name": "days", "type": "number", "required": True, "min": 1, "max": 365},
-               {"name": "square_meters", "type": "number", "required": True, "min": 1},
-               {"name": "zone", "type": "select", "required": True, "options": ["A", "B"]}],
-    "amount": {"computed": {"base": "16.00",
-                            "terms": [{"rate": "0.35", "fields": ["days", "square_meters"]}],
-                            "choices": {"zone": {"A": "5.00", "B": "0"}}},
-               "max": "1000.00"},
+    "fields": [
+        {"name": "days", "type": "number", "required": True, "min": 1, "max": 365},
+        {"name": "square_meters", "type": "number", "required": True, "min": 1},
+        {"name": "zone", "type": "select", "required": True, "options": ["A", "B"]},
+    ],
+    "amount": {
+        "computed": {
+            "base": "16.00",
+            "terms": [{"rate": "0.35", "fields": ["days", "square_meters"]}],
+            "choices": {"zone": {"A": "5.00", "B": "0"}},
+        },
+        "max": "1000.00",
+    },
 }
 PAYER = {"payer_fiscal_code": "RSSMRA80A01H501U", "payer_name": "Mario Rossi"}
 
@@ -39,8 +45,9 @@ def test_a_missing_or_non_numeric_answer_computes_nothing():
 
 def test_the_posted_amount_is_ignored_and_the_range_still_applies():
     spec = parse_spec(TARIFF)
-    filled = validate(spec, {"days": "2", "square_meters": "10", "zone": "B",
-                             "amount": "0.01", **PAYER})
+    filled = validate(
+        spec, {"days": "2", "square_meters": "10", "zone": "B", "amount": "0.01", **PAYER}
+    )
     assert filled.errors == {} and filled.amount_cents == 2300
     too_much = validate(spec, {"days": "365", "square_meters": "100", "zone": "A", **PAYER})
     assert "amount" in too_much.errors and too_much.amount_cents is None
@@ -48,8 +55,9 @@ def test_the_posted_amount_is_ignored_and_the_range_still_applies():
 
 def test_the_form_shows_no_amount_field_and_the_cart_gets_the_computed_amount(shop):
     with shop.factory.begin() as session:
-        service = session.scalars(sa.select(PaymentService)
-                                  .where(PaymentService.code == "OSAP1")).one()
+        service = session.scalars(
+            sa.select(PaymentService).where(PaymentService.code == "OSAP1")
+        ).one()
         service.form = TARIFF
     page = shop.app.get(OSAP)
     form = page.forms[0]
@@ -66,8 +74,9 @@ def test_the_form_shows_no_amount_field_and_the_cart_gets_the_computed_amount(sh
 @pytest.mark.parametrize("days", ["", "abc", "0"])
 def test_invalid_answers_name_their_field_and_add_nothing(shop, days):
     with shop.factory.begin() as session:
-        service = session.scalars(sa.select(PaymentService)
-                                  .where(PaymentService.code == "OSAP1")).one()
+        service = session.scalars(
+            sa.select(PaymentService).where(PaymentService.code == "OSAP1")
+        ).one()
         service.form = TARIFF
     form = shop.app.get(OSAP).forms[0]
     for name, value in {"days": days, "square_meters": "10", **PAYER}.items():

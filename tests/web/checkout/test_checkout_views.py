@@ -18,8 +18,11 @@ def test_catalogue_lists_enti_and_their_payment_types(shop):
     home = shop.app.get("/pay/")
     assert "Comune di Demo" in home and "Unione dei Comuni della Bassa" in home
     ente = shop.app.get("/pay/enti/77777777777")
-    for label in ("Refezione scolastica", "Occupazione suolo pubblico",
-                  "Sanzioni codice della strada"):
+    for label in (
+        "Refezione scolastica",
+        "Occupazione suolo pubblico",
+        "Sanzioni codice della strada",
+    ):
         assert label in ente
     assert "Tassa rifiuti" not in ente
 
@@ -27,8 +30,14 @@ def test_catalogue_lists_enti_and_their_payment_types(shop):
 def test_spontaneous_form_is_built_from_the_service_definition(shop):
     page = shop.app.get(OSAP)
     form = page.forms[0]
-    assert {"address", "amount", "payer_fiscal_code", "payer_name", "payer_email",
-            "csrf_token"} <= set(form.fields)
+    assert {
+        "address",
+        "amount",
+        "payer_fiscal_code",
+        "payer_name",
+        "payer_email",
+        "csrf_token",
+    } <= set(form.fields)
     assert page.html.find("label", attrs={"for": "address"}) is not None
     assert page.html.find("input", id="address").has_attr("required")
 
@@ -43,8 +52,9 @@ def test_invalid_fields_are_named_and_nothing_is_added(shop):
 
 
 def test_control_characters_are_a_form_message_not_an_error(shop):
-    answer = shop.spontaneous(address="Via\x00Roma 1", payer_name="Mario\x00 Rossi",
-                              payer_email="a\x07@b.it")
+    answer = shop.spontaneous(
+        address="Via\x00Roma 1", payer_name="Mario\x00 Rossi", payer_email="a\x07@b.it"
+    )
     assert answer.status_int == 422
     for field in ("address", "payer_name", "payer_email"):
         assert answer.html.find("input", id=field)["aria-invalid"] == "true"
@@ -56,10 +66,12 @@ def test_control_characters_are_a_form_message_not_an_error(shop):
 def test_lookup_finds_a_payable_notice_and_refuses_others(shop):
     assert shop.lookup().status_int == 303
     with shop.factory() as session:
-        paid = session.scalars(sa.select(PaymentOption).where(
-            PaymentOption.status == "paid")).first()
-        cancelled = session.scalars(sa.select(PaymentOption).where(
-            PaymentOption.status == "cancelled")).first()
+        paid = session.scalars(
+            sa.select(PaymentOption).where(PaymentOption.status == "paid")
+        ).first()
+        cancelled = session.scalars(
+            sa.select(PaymentOption).where(PaymentOption.status == "cancelled")
+        ).first()
     assert "already been paid" in shop.lookup(paid.notice_number)
     assert "cancelled" in shop.lookup(cancelled.notice_number)
     assert "no payable notice" in shop.lookup("301999999999999999")
@@ -88,8 +100,9 @@ def test_checkout_creates_the_spontaneous_position_and_opens_a_cart(shop):
     assert [n.amount_cents for n in sent.notices] == [1250, 3000]
     assert sent.return_ok.endswith(f"/pay/carts/{sent.id_cart}/return/ok")
     with shop.factory() as session:
-        position = session.scalars(sa.select(DebtPosition).where(
-            DebtPosition.iupd.like("CHK-%"))).one()
+        position = session.scalars(
+            sa.select(DebtPosition).where(DebtPosition.iupd.like("CHK-%"))
+        ).one()
         assert position.debtor_fiscal_code == "RSSMRA80A01H501U"
         assert position.options[0].status == "payable"
         assert position.options[0].notice_number == sent.notices[0].notice_number
@@ -113,8 +126,14 @@ def test_checkout_unavailable_rolls_everything_back(shop):
     answer = shop.pay()
     assert answer.status_int == 502 and "nothing was charged" in answer
     with shop.factory() as session:
-        assert session.scalar(sa.select(sa.func.count()).select_from(DebtPosition).where(
-            DebtPosition.iupd.like("CHK-%"))) == 0
+        assert (
+            session.scalar(
+                sa.select(sa.func.count())
+                .select_from(DebtPosition)
+                .where(DebtPosition.iupd.like("CHK-%"))
+            )
+            == 0
+        )
     shop.checkout.fail = False
     assert shop.pay().status_int == 303
 
@@ -131,16 +150,19 @@ def test_return_page_reads_the_database_not_the_url(shop):
     assert back.html.find("script", src=lambda s: s and s.endswith("refresh.js")) is not None
     assert back.html.find("noscript").find("meta", attrs={"http-equiv": "refresh"}) is not None
     with shop.factory.begin() as session:
-        option = session.scalars(sa.select(PaymentOption).where(
-            PaymentOption.notice_number == SANP_NOTICE)).one()
+        option = session.scalars(
+            sa.select(PaymentOption).where(PaymentOption.notice_number == SANP_NOTICE)
+        ).one()
         ente = option.position.ente_id
         from hub.models import Ente
 
         ec = session.get(Ente, ente)
-        payments.activate(session, ec, SANP_NOTICE, requested_cents=3000,
-                          primitive="paGetPaymentV2")
-        payments.store_receipt(session, make_receipt(option, ec.fiscal_code,
-                                                     receipt_id="rcpt-checkout-1"))
+        payments.activate(
+            session, ec, SANP_NOTICE, requested_cents=3000, primitive="paGetPaymentV2"
+        )
+        payments.store_receipt(
+            session, make_receipt(option, ec.fiscal_code, receipt_id="rcpt-checkout-1")
+        )
     done = shop.app.get(f"/pay/carts/{cart_id}")
     assert "Payment completed" in done
     assert done.html.find("meta", attrs={"http-equiv": "refresh"}) is None

@@ -1,4 +1,4 @@
-"""PayER's legacy level-1 "Buffer" protocol (hub.legacy_buffer): a portal written for PayER
+"""PayER's legacy level-1 "Buffer" protocol (hub.checkout.legacy_buffer): a portal written for PayER
 starts a payment (RID), sends the browser, gets a PID back and exchanges it for PaymentData,
 unchanged; wrong hashes, stale buffers, other portals and portals without the switch are
 refused."""
@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from hub import legacy_buffer, level1, payments
+from hub import payments
+from hub.checkout import legacy_buffer, level1
 from hub.models import CheckoutCart, Ente, PaymentOption
 from tests.factories import make_receipt
 
@@ -22,34 +23,45 @@ IV, KEY, CODE = "iv-0123", "chiave-segreta", "PORTALE01"
 SANP_NOTICE = "311111111112222222"
 
 
-def request_xml(operation: str = "OP-1", *, ente: str = "00112233445", amount: str = "1600",
-                document: str = "DOC-9", service: str = "GENER",
-                back: str = "https://portale.example/ritorno") -> str:
-    return (f"<PaymentRequest><PortaleID>{CODE}</PortaleID><Funzione>PAGAMENTO</Funzione>"
-            f"<URLDiRitorno>{back}</URLDiRitorno>"
-            "<URLDiNotifica>https://portale.example/notifica</URLDiNotifica>"
-            "<URLBack>https://portale.example/annulla</URLBack>"
-            "<CommitNotifica>N</CommitNotifica>"
-            "<UserData><IdentificativoUtente>RSSMRA80A01H501U</IdentificativoUtente>"
-            "<Denominazione>Mario Rossi</Denominazione><EmailUtente>m@example.it</EmailUtente>"
-            "</UserData><ServiceData><CodiceUtente>000TO</CodiceUtente>"
-            f"<CodiceEnte>{ente}</CodiceEnte><TipoUfficio/><CodiceUfficio/>"
-            f"<TipologiaServizio>{service}</TipologiaServizio>"
-            f"<NumeroOperazione>{operation}</NumeroOperazione>"
-            f"<NumeroDocumento>{document}</NumeroDocumento><AnnoDocumento>2026</AnnoDocumento>"
-            f"<Valuta>EUR</Valuta><Importo>{amount}</Importo><DatiSpecifici/></ServiceData>"
-            "</PaymentRequest>")
+def request_xml(
+    operation: str = "OP-1",
+    *,
+    ente: str = "00112233445",
+    amount: str = "1600",
+    document: str = "DOC-9",
+    service: str = "GENER",
+    back: str = "https://portale.example/ritorno",
+) -> str:
+    return (
+        f"<PaymentRequest><PortaleID>{CODE}</PortaleID><Funzione>PAGAMENTO</Funzione>"
+        f"<URLDiRitorno>{back}</URLDiRitorno>"
+        "<URLDiNotifica>https://portale.example/notifica</URLDiNotifica>"
+        "<URLBack>https://portale.example/annulla</URLBack>"
+        "<CommitNotifica>N</CommitNotifica>"
+        "<UserData><IdentificativoUtente>RSSMRA80A01H501U</IdentificativoUtente>"
+        "<Denominazione>Mario Rossi</Denominazione><EmailUtente>m@example.it</EmailUtente>"
+        "</UserData><ServiceData><CodiceUtente>000TO</CodiceUtente>"
+        f"<CodiceEnte>{ente}</CodiceEnte><TipoUfficio/><CodiceUfficio/>"
+        f"<TipologiaServizio>{service}</TipologiaServizio>"
+        f"<NumeroOperazione>{operation}</NumeroOperazione>"
+        f"<NumeroDocumento>{document}</NumeroDocumento><AnnoDocumento>2026</AnnoDocumento>"
+        f"<Valuta>EUR</Valuta><Importo>{amount}</Importo><DatiSpecifici/></ServiceData>"
+        "</PaymentRequest>"
+    )
 
 
-def portal_buffer(xml: str, *, iv: str = IV, key: str = KEY, code: str = CODE,
-                  now: dt.datetime | None = None) -> str:
+def portal_buffer(
+    xml: str, *, iv: str = IV, key: str = KEY, code: str = CODE, now: dt.datetime | None = None
+) -> str:
     """What a PayER portal sends, written from the protocol description (not our helper)."""
     rome = legacy_buffer.ROME
     tag = (now or dt.datetime.now(dt.UTC)).astimezone(rome).strftime("%Y%m%d%H%M")
     digest = hashlib.md5((iv + xml + key + tag).encode()).hexdigest()
     data = base64.b64encode(xml.encode()).decode()
-    return (f"<Buffer><TagOrario>{tag}</TagOrario><CodicePortale>{code}</CodicePortale>"
-            f"<BufferDati>{data}</BufferDati><Hash>{digest}</Hash></Buffer>")
+    return (
+        f"<Buffer><TagOrario>{tag}</TagOrario><CodicePortale>{code}</CodicePortale>"
+        f"<BufferDati>{data}</BufferDati><Hash>{digest}</Hash></Buffer>"
+    )
 
 
 def read_answer(text: str) -> ET.Element:
@@ -64,15 +76,21 @@ def read_answer(text: str) -> ET.Element:
 @pytest.fixture
 def legacy(shop):
     with shop.factory.begin() as session:
-        legacy_buffer.register_legacy_portal(session, "Portale PayER", ["00112233445",
-                                                                         "77777777777"],
-                                             "https://portale.example/", code=CODE, iv=IV,
-                                             key=KEY)
+        legacy_buffer.register_legacy_portal(
+            session,
+            "Portale PayER",
+            ["00112233445", "77777777777"],
+            "https://portale.example/",
+            code=CODE,
+            iv=IV,
+            key=KEY,
+        )
 
 
 def rid(shop, xml: str, status: int | str = 200, **kwargs) -> object:
-    return shop.app.post("/payer/cart/extS2SRID.do", {"buffer": portal_buffer(xml, **kwargs)},
-                         status=status)
+    return shop.app.post(
+        "/payer/cart/extS2SRID.do", {"buffer": portal_buffer(xml, **kwargs)}, status=status
+    )
 
 
 def test_a_payer_portal_pays_through_payhub_unchanged(shop, legacy):
@@ -80,8 +98,9 @@ def test_a_payer_portal_pays_through_payhub_unchanged(shop, legacy):
     assert answer.content_type == "text/xml"
     payment_id = read_answer(answer.text).text
     # the browser arrives with Buffer(RID), confirms and goes to Checkout
-    entered = shop.app.get("/payer/cart/extCart.do",
-                           {"buffer": portal_buffer(f"<RID>{payment_id}</RID>")})
+    entered = shop.app.get(
+        "/payer/cart/extCart.do", {"buffer": portal_buffer(f"<RID>{payment_id}</RID>")}
+    )
     assert entered.location.endswith(f"/pay/l1/{payment_id}")
     confirm = entered.follow()
     assert "16.00" in confirm and "Portale PayER" in confirm
@@ -89,45 +108,59 @@ def test_a_payer_portal_pays_through_payhub_unchanged(shop, legacy):
     [sent] = shop.checkout.carts
     with shop.factory.begin() as session:
         for notice in sent.notices:
-            option = session.scalars(sa.select(PaymentOption).where(
-                PaymentOption.notice_number == notice.notice_number)).one()
+            option = session.scalars(
+                sa.select(PaymentOption).where(PaymentOption.notice_number == notice.notice_number)
+            ).one()
             ec = session.get(Ente, option.ente_id)
-            payments.activate(session, ec, notice.notice_number, requested_cents=1600,
-                              primitive="paGetPaymentV2")
-            payments.store_receipt(session, make_receipt(option, ec.fiscal_code,
-                                                         receipt_id="r-legacy-1"))
+            payments.activate(
+                session, ec, notice.notice_number, requested_cents=1600, primitive="paGetPaymentV2"
+            )
+            payments.store_receipt(
+                session, make_receipt(option, ec.fiscal_code, receipt_id="r-legacy-1")
+            )
     # back at URLDiRitorno with Buffer(PID), which the portal exchanges for PaymentData
     back = shop.app.get(urlsplit(sent.return_ok).path)
     assert back.location.startswith("https://portale.example/ritorno?buffer=")
     pid_buffer = parse_qs(urlsplit(back.location).query)["buffer"][0]
     pid = read_answer(pid_buffer).text
     assert pid == payment_id
-    data = read_answer(shop.app.post("/payer/cart/extS2SPID.do", {
-        "buffer": portal_buffer(f"<PID>{pid}</PID>")}).text)
+    data = read_answer(
+        shop.app.post(
+            "/payer/cart/extS2SPID.do", {"buffer": portal_buffer(f"<PID>{pid}</PID>")}
+        ).text
+    )
     assert data.tag == "PaymentData"
     assert {c.tag: c.text for c in data} == {
-        **{c.tag: c.text for c in data}, "PortaleID": CODE, "NumeroOperazione": "OP-1",
-        "IDOrdine": payment_id, "Esito": "OK", "ImportoTransato": "1600",
-        "IDTransazione": "r-legacy-1"}
+        **{c.tag: c.text for c in data},
+        "PortaleID": CODE,
+        "NumeroOperazione": "OP-1",
+        "IDOrdine": payment_id,
+        "Esito": "OK",
+        "ImportoTransato": "1600",
+        "IDTransazione": "r-legacy-1",
+    }
 
 
 def test_a_notice_of_our_archive_and_the_same_operation_twice(shop, legacy):
-    first = read_answer(rid(shop, request_xml("OP-2", ente="77777777777",
-                                              document=SANP_NOTICE)).text).text
-    again = read_answer(rid(shop, request_xml("OP-2", ente="77777777777",
-                                              document=SANP_NOTICE)).text).text
+    first = read_answer(
+        rid(shop, request_xml("OP-2", ente="77777777777", document=SANP_NOTICE)).text
+    ).text
+    again = read_answer(
+        rid(shop, request_xml("OP-2", ente="77777777777", document=SANP_NOTICE)).text
+    ).text
     assert first == again
     with shop.factory() as session:
-        cart = session.scalars(sa.select(CheckoutCart).where(
-            CheckoutCart.public_id == first)).one()
+        cart = session.scalars(sa.select(CheckoutCart).where(CheckoutCart.public_id == first)).one()
         assert [i.amount_cents for i in cart.items] == [3000]
-    data = read_answer(shop.app.post("/payer/cart/extS2SPID.do", {
-        "buffer": portal_buffer(f"<PID>{first}</PID>")}).text)
+    data = read_answer(
+        shop.app.post(
+            "/payer/cart/extS2SPID.do", {"buffer": portal_buffer(f"<PID>{first}</PID>")}
+        ).text
+    )
     assert data.findtext("Esito") == "OP"  # pending: nothing paid yet
 
 
-@pytest.mark.parametrize("trouble", ["hash", "stale", "future", "key", "code", "garbage",
-                                     "dtd"])
+@pytest.mark.parametrize("trouble", ["hash", "stale", "future", "key", "code", "garbage", "dtd"])
 def test_bad_buffers_are_refused(shop, legacy, trouble):
     xml = request_xml()
     kwargs: dict = {}
@@ -141,8 +174,10 @@ def test_bad_buffers_are_refused(shop, legacy, trouble):
         kwargs["code"] = "ALTRO"
     buffer = portal_buffer(xml, **kwargs)
     if trouble == "hash":
-        buffer = buffer.replace(base64.b64encode(xml.encode()).decode(),
-                                base64.b64encode(xml.replace("1600", "1").encode()).decode())
+        buffer = buffer.replace(
+            base64.b64encode(xml.encode()).decode(),
+            base64.b64encode(xml.replace("1600", "1").encode()).decode(),
+        )
     elif trouble == "garbage":
         buffer = "<Buffer><TagOrario>x"
     elif trouble == "dtd":
@@ -155,12 +190,16 @@ def test_bad_buffers_are_refused(shop, legacy, trouble):
 
 def test_the_switch_is_per_portal(shop, legacy):
     with shop.factory.begin() as session:
-        modern = level1.register_portal(session, "Moderno", ["00112233445"],
-                                        "https://portale.example/").portal
+        modern = level1.register_portal(
+            session, "Moderno", ["00112233445"], "https://portale.example/"
+        ).portal
         modern.key_id = legacy_buffer.KEY_PREFIX + "MODERNO"
         modern.secret = '{"iv":"' + IV + '","key":"' + KEY + '"}'
-    answer = shop.app.post("/payer/cart/extS2SRID.do", {
-        "buffer": portal_buffer(request_xml(), code="MODERNO")}, status="*")
+    answer = shop.app.post(
+        "/payer/cart/extS2SRID.do",
+        {"buffer": portal_buffer(request_xml(), code="MODERNO")},
+        status="*",
+    )
     assert answer.status_int == 401 and "unknown_portal" in answer.text
 
 
@@ -176,10 +215,18 @@ def test_invalid_requests_say_which_field_and_leave_nothing(shop, legacy):
 def test_another_portal_cannot_read_the_outcome(shop, legacy):
     payment_id = read_answer(rid(shop, request_xml()).text).text
     with shop.factory.begin() as session:
-        legacy_buffer.register_legacy_portal(session, "Altro", ["00112233445"],
-                                             "https://altro.example/", code="ALTRO", iv="a",
-                                             key="b")
-    answer = shop.app.post("/payer/cart/extS2SPID.do", {
-        "buffer": portal_buffer(f"<PID>{payment_id}</PID>", code="ALTRO", iv="a", key="b")},
-        status="*")
+        legacy_buffer.register_legacy_portal(
+            session,
+            "Altro",
+            ["00112233445"],
+            "https://altro.example/",
+            code="ALTRO",
+            iv="a",
+            key="b",
+        )
+    answer = shop.app.post(
+        "/payer/cart/extS2SPID.do",
+        {"buffer": portal_buffer(f"<PID>{payment_id}</PID>", code="ALTRO", iv="a", key="b")},
+        status="*",
+    )
     assert answer.status_int == 404

@@ -25,18 +25,31 @@ PASSWORDS = {DEMO_OPERATOR: DEMO_OPERATOR_PASSWORD, DEMO_SUPPORT: DEMO_SUPPORT_P
 
 
 def build_ops_app(settings: dict) -> TestApp:
-    config = Configurator(settings=load_settings({
-        "payhub.embedded_worker": "false", "payhub.session_secret": "s" * 40,
-        "payhub.ops_secret": "o" * 40, "payhub.checkout_client": "fake",
-        "tm.manager_hook": "pyramid_tm.explicit_manager", **settings}))
+    config = Configurator(
+        settings=load_settings(
+            {
+                "payhub.embedded_worker": "false",
+                "payhub.session_secret": "s" * 40,
+                "payhub.ops_secret": "o" * 40,
+                "payhub.checkout_client": "fake",
+                "tm.manager_hook": "pyramid_tm.explicit_manager",
+                **settings,
+            }
+        )
+    )
     config.include("pyramid_retry")
     config.include("pyramid_tm")
     config.include("hub.db")
     config.include("web.checkout", route_prefix="/pay")
     config.include("web.ops", route_prefix="/ops")
-    return TestApp(config.make_wsgi_app(),
-                   extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "payhub.test",
-                                  "HTTP_ACCEPT_LANGUAGE": "en"})
+    return TestApp(
+        config.make_wsgi_app(),
+        extra_environ={
+            "wsgi.url_scheme": "https",
+            "HTTP_HOST": "payhub.test",
+            "HTTP_ACCEPT_LANGUAGE": "en",
+        },
+    )
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +62,9 @@ class Ops:
     app: TestApp
     factory: object
 
-    def login(self, username: str = DEMO_OPERATOR, password: str | None = None,
-              status: int | str = "*") -> object:
+    def login(
+        self, username: str = DEMO_OPERATOR, password: str | None = None, status: int | str = "*"
+    ) -> object:
         form = self.app.get("/ops/login").forms[0]
         form["username"] = username
         form["password"] = PASSWORDS.get(username, "") if password is None else password
@@ -58,8 +72,13 @@ class Ops:
 
     def post(self, path: str, fields: dict, status: int | str = "*", **kw) -> object:
         """A form post from one of our pages (token and Referer, as a browser sends them)."""
-        return self.app.post(path, {"csrf_token": self.csrf(), **fields}, status=status,
-                             headers={"Referer": "https://payhub.test/ops/"}, **kw)
+        return self.app.post(
+            path,
+            {"csrf_token": self.csrf(), **fields},
+            status=status,
+            headers={"Referer": "https://payhub.test/ops/"},
+            **kw,
+        )
 
     def csrf(self) -> str:
         return self.app.get("/ops/login").forms[0]["csrf_token"].value

@@ -5,14 +5,19 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from hub.models import AuditEvent, OperatorAccount
-from hub.operators import MAX_FAILURES
 from hub.seed import DEMO_OPERATOR, DEMO_SUPPORT
+from hub.tenants.operators import MAX_FAILURES
 from tests.web.ops.conftest import A
 
 
 def test_every_page_needs_a_login(ops):
-    for path in ("/ops/", f"/ops/enti/{A}/", f"/ops/enti/{A}/search", "/ops/support/stuck",
-                 f"/ops/enti/{A}/flows"):
+    for path in (
+        "/ops/",
+        f"/ops/enti/{A}/",
+        f"/ops/enti/{A}/search",
+        "/ops/support/stuck",
+        f"/ops/enti/{A}/flows",
+    ):
         answer = ops.app.get(path, status=303)
         assert answer.location.endswith("/ops/login")
 
@@ -26,8 +31,9 @@ def test_good_password_logs_in_and_sets_a_safe_cookie(ops):
     page = answer.follow().maybe_follow()
     assert "Comune di Demo" in page.text
     with ops.factory() as session:
-        account = session.scalar(sa.select(OperatorAccount).where(
-            OperatorAccount.username == DEMO_OPERATOR))
+        account = session.scalar(
+            sa.select(OperatorAccount).where(OperatorAccount.username == DEMO_OPERATOR)
+        )
         assert account.last_login_at is not None
 
 
@@ -41,8 +47,11 @@ def test_bad_password_is_refused(ops):
 def test_disabled_account_cannot_log_in_and_its_session_ends(ops):
     assert ops.login().status_int == 303
     with ops.factory.begin() as session:
-        session.execute(sa.update(OperatorAccount).where(
-            OperatorAccount.username == DEMO_OPERATOR).values(enabled=False))
+        session.execute(
+            sa.update(OperatorAccount)
+            .where(OperatorAccount.username == DEMO_OPERATOR)
+            .values(enabled=False)
+        )
     ops.app.get(f"/ops/enti/{A}/", status=303)
     answer = ops.login()
     assert answer.status_int == 200 and "disabled" in answer.text
@@ -55,8 +64,14 @@ def test_too_many_failures_throttle_even_the_right_password(ops):
     assert "wait 15 minutes" in answer.text
     assert ops.login(DEMO_SUPPORT).status_int == 303  # other accounts are not affected
     with ops.factory() as session:
-        assert session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
-            AuditEvent.action == "ops.login_failed")) == MAX_FAILURES
+        assert (
+            session.scalar(
+                sa.select(sa.func.count(AuditEvent.id)).where(
+                    AuditEvent.action == "ops.login_failed"
+                )
+            )
+            == MAX_FAILURES
+        )
 
 
 def test_login_without_csrf_token_is_refused(ops):

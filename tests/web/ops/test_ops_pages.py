@@ -14,9 +14,14 @@ from tests.web.ops.conftest import A, B
 
 def _options(ops, ec: str) -> list[PaymentOption]:
     with ops.factory() as session:
-        return list(session.scalars(
-            sa.select(PaymentOption).join(Ente, Ente.id == PaymentOption.ente_id)
-            .where(Ente.fiscal_code == ec).order_by(PaymentOption.id)))
+        return list(
+            session.scalars(
+                sa.select(PaymentOption)
+                .join(Ente, Ente.id == PaymentOption.ente_id)
+                .where(Ente.fiscal_code == ec)
+                .order_by(PaymentOption.id)
+            )
+        )
 
 
 def _export(ops, ec: str, status: int | str = 200, **fields):
@@ -25,9 +30,15 @@ def _export(ops, ec: str, status: int | str = 200, **fields):
 
 def _audits(ops, view: str) -> list[AuditEvent]:
     with ops.factory() as session:
-        return [e for e in session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "ops.view_personal_data").order_by(AuditEvent.id))
-            if e.detail["view"] == view]
+        return [
+            e
+            for e in session.scalars(
+                sa.select(AuditEvent)
+                .where(AuditEvent.action == "ops.view_personal_data")
+                .order_by(AuditEvent.id)
+            )
+            if e.detail["view"] == view
+        ]
 
 
 def test_operator_sees_only_its_ente_and_gets_404_for_another(ops):
@@ -84,11 +95,14 @@ def test_search_by_debtor_fiscal_code_is_posted_and_audited(ops):
     form["debtor_fiscal_code"] = "rssmra80a01h501u"
     page = form.submit()
     with ops.factory() as session:
-        expected = set(session.scalars(
-            sa.select(PaymentOption.notice_number)
-            .join(DebtPosition, DebtPosition.id == PaymentOption.position_id)
-            .join(Ente, Ente.id == PaymentOption.ente_id)
-            .where(Ente.fiscal_code == A, DebtPosition.debtor_fiscal_code == "RSSMRA80A01H501U")))
+        expected = set(
+            session.scalars(
+                sa.select(PaymentOption.notice_number)
+                .join(DebtPosition, DebtPosition.id == PaymentOption.position_id)
+                .join(Ente, Ente.id == PaymentOption.ente_id)
+                .where(Ente.fiscal_code == A, DebtPosition.debtor_fiscal_code == "RSSMRA80A01H501U")
+            )
+        )
     shown = {a.text for a in page.html.select("tbody a")}
     assert expected and shown == expected
     assert "RSSMRA80A01H501U" not in page.request.url
@@ -129,7 +143,7 @@ def test_csv_export_has_bom_semicolons_decimals_and_a_row_per_option(ops):
 
 
 def test_csv_chunks_are_produced_lazily(ops):
-    from hub.monitoring import Filters
+    from hub.dashboard import Filters
     from web.ops.views import csv_chunks
 
     with ops.factory() as session:
@@ -155,11 +169,19 @@ def test_the_dashboard_shows_stand_in_probes_and_receipts(ops):
     probed = utcnow() - dt.timedelta(minutes=4)
     option = _options(ops, A)[0]
     with ops.factory.begin() as session:
-        session.add(StandInProbe(station_code="{idStation}", broker_code="{idBrokerPA}",
-                                 first_at=probed, last_at=probed, count=3))
+        session.add(
+            StandInProbe(
+                station_code="{idStation}",
+                broker_code="{idBrokerPA}",
+                first_at=probed,
+                last_at=probed,
+                count=3,
+            )
+        )
         ente = session.scalars(sa.select(Ente).where(Ente.fiscal_code == A)).one()
-        receipt = make_receipt(session.get(PaymentOption, option.id), A, receipt_id="si-1",
-                               standin=True)
+        receipt = make_receipt(
+            session.get(PaymentOption, option.id), A, receipt_id="si-1", standin=True
+        )
         receipt.ente_id, receipt.option_id = ente.id, option.id
         receipt.received_at = utcnow()
         session.add(receipt)

@@ -9,8 +9,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 from webtest import Upload
 
-from hub import payments, reporting, webhooks
+from hub import payments
 from hub.models import Anomaly, AuditEvent, Ente, PaymentOption, StateTransition, WebhookDelivery
+from hub.notify import webhooks
+from hub.reconciliation import flows
 from hub.seed import DEMO_SUPPORT
 from nodesim.bank import statement_csv
 from nodesim.reporting import Credit
@@ -27,12 +29,17 @@ def _reported(ops, ec: str = A):
     with ops.factory.begin() as session:
         ente = _ente(session, ec)
         option, rid = paid_option(session, ente)
-        flow = reporting.store_flow(session, flow_bytes(ente, [entry(option, rid)])).flow
-        credit = Credit(booking_date=FLOW_DAY + dt.timedelta(days=1),
-                        amount=Decimal(flow.computed_total_cents) / 100,
-                        iban="IT60X0542811101000000123456", ec=ec, flow_id=flow.flow_id,
-                        debtor_name="Banca di prova", debtor_bic="BCITITMM",
-                        reference="RIV20261127BCITITMM0001")
+        flow = flows.store_flow(session, flow_bytes(ente, [entry(option, rid)])).flow
+        credit = Credit(
+            booking_date=FLOW_DAY + dt.timedelta(days=1),
+            amount=Decimal(flow.computed_total_cents) / 100,
+            iban="IT60X0542811101000000123456",
+            ec=ec,
+            flow_id=flow.flow_id,
+            debtor_name="Banca di prova",
+            debtor_bic="BCITITMM",
+            reference="RIV20261127BCITITMM0001",
+        )
         return option.id, flow.id, statement_csv([credit]).encode()
 
 
@@ -72,14 +79,25 @@ def test_statement_upload_reconciles_a_reported_payment_and_a_second_load_adds_n
 
 def test_statement_upload_needs_csrf_refuses_big_and_bad_files(ops):
     ops.login()
-    ops.app.post(f"/ops/enti/{A}/statement",
-                 upload_files=[("statement", "s.csv", b"x")], status=400,
-                 headers={"Referer": "https://payhub.test/ops/"})
-    big = ops.post(f"/ops/enti/{A}/statement", {},
-                   upload_files=[("statement", "s.csv", b"x" * 6000)], status=413)
+    ops.app.post(
+        f"/ops/enti/{A}/statement",
+        upload_files=[("statement", "s.csv", b"x")],
+        status=400,
+        headers={"Referer": "https://payhub.test/ops/"},
+    )
+    big = ops.post(
+        f"/ops/enti/{A}/statement",
+        {},
+        upload_files=[("statement", "s.csv", b"x" * 6000)],
+        status=413,
+    )
     assert "larger than" in big.text
-    bad = ops.post(f"/ops/enti/{A}/statement", {},
-                   upload_files=[("statement", "s.csv", b"not;a;statement\n")], status=400)
+    bad = ops.post(
+        f"/ops/enti/{A}/statement",
+        {},
+        upload_files=[("statement", "s.csv", b"not;a;statement\n")],
+        status=400,
+    )
     assert "could not be read" in bad.text
 
 
@@ -88,21 +106,29 @@ def test_stuck_payments_lists_each_category(ops):
     with ops.factory.begin() as session:
         ente = _ente(session, B)
         lapsed = make_position(session, ente).options[0]
-        payments.activate(session, ente, lapsed.notice_number,
-                          requested_cents=lapsed.amount_cents, primitive="paGetPaymentV2",
-                          now=now - dt.timedelta(hours=3))
+        payments.activate(
+            session,
+            ente,
+            lapsed.notice_number,
+            requested_cents=lapsed.amount_cents,
+            primitive="paGetPaymentV2",
+            now=now - dt.timedelta(hours=3),
+        )
         old_paid, _ = paid_option(session, ente)
         old_paid.paid_at = now - dt.timedelta(days=4)
         endpoint = webhooks.register_endpoint(session, ente, "https://ente.example/h").endpoint
-        dead = webhooks.notify(session, endpoint, "evt-1", "payment.paid",
-                               {"noticeNumber": old_paid.notice_number})
+        dead = webhooks.notify(
+            session, endpoint, "evt-1", "payment.paid", {"noticeNumber": old_paid.notice_number}
+        )
         dead.status = "dead"
         notices = {"in-progress": lapsed.notice_number, "paid": old_paid.notice_number}
     option_id, _flow, _stmt = _reported(ops, B)
     with ops.factory.begin() as session:
-        session.execute(sa.update(StateTransition).where(
-            StateTransition.option_id == option_id, StateTransition.to_state == "reported")
-            .values(created_at=now - dt.timedelta(days=6)))
+        session.execute(
+            sa.update(StateTransition)
+            .where(StateTransition.option_id == option_id, StateTransition.to_state == "reported")
+            .values(created_at=now - dt.timedelta(days=6))
+        )
         notices["reported"] = session.get(PaymentOption, option_id).notice_number
     ops.login(DEMO_SUPPORT)
     page = ops.app.get("/ops/support/stuck")
@@ -122,14 +148,17 @@ def test_resolve_an_anomaly_with_a_note(ops):
     listed = ops.app.get(f"/ops/support/anomalies?kind=double_payment&ente={A}")
     assert "twice" in listed.text and "credit_unknown_flow</td>" not in listed.text
     ops.post(f"/ops/support/anomalies/{anomaly.id}/resolve", {"note": ""}, status=303)
-    form = next(f for f in listed.forms.values()
-                if f.action.endswith(f"/anomalies/{anomaly.id}/resolve"))
+    form = next(
+        f for f in listed.forms.values() if f.action.endswith(f"/anomalies/{anomaly.id}/resolve")
+    )
     form["note"] = "refunded by bank transfer"
     form.submit(status=303).follow()
     with ops.factory() as session:
         row = session.get(Anomaly, anomaly.id)
-        assert (row.resolution_note, row.resolved_by) == ("refunded by bank transfer",
-                                                          "ops:demo-support")
+        assert (row.resolution_note, row.resolved_by) == (
+            "refunded by bank transfer",
+            "ops:demo-support",
+        )
         assert session.get(Anomaly, other.id).resolved_at is None
     assert "ops.anomaly_resolve" in _audit_actions(ops)
     assert "twice" not in ops.app.get("/ops/support/anomalies").text
@@ -139,14 +168,16 @@ def test_replay_a_dead_letter(ops):
     with ops.factory.begin() as session:
         ente = _ente(session, A)
         endpoint = webhooks.register_endpoint(session, ente, "https://ente.example/h").endpoint
-        delivery = webhooks.notify(session, endpoint, "evt-9", "payment.paid",
-                                   {"noticeNumber": "301000000000000001"})
+        delivery = webhooks.notify(
+            session, endpoint, "evt-9", "payment.paid", {"noticeNumber": "301000000000000001"}
+        )
         delivery.status, delivery.attempts = "dead", 8
     ops.login(DEMO_SUPPORT)
     page = ops.app.get("/ops/support/stuck")
     assert "Next attempt" in page.text  # the due time of the delivery's next send
-    form = next(f for f in page.forms.values()
-                if f.action.endswith(f"/deliveries/{delivery.id}/replay"))
+    form = next(
+        f for f in page.forms.values() if f.action.endswith(f"/deliveries/{delivery.id}/replay")
+    )
     assert "The delivery will be sent again" in form.submit(status=303).follow().text
     with ops.factory() as session:
         row = session.get(WebhookDelivery, delivery.id)
@@ -174,8 +205,9 @@ def test_send_a_dead_outbox_message_again(ops):
     page = ops.app.get("/ops/support/stuck")
     table = page.html.find("table", attrs={"aria-labelledby": "dead-messages"})
     assert table is not None and "noop" in table.text and "10 sends" in table.text
-    form = next(f for f in page.forms.values()
-                if f.action.endswith(f"/support/outbox/{row.id}/revive"))
+    form = next(
+        f for f in page.forms.values() if f.action.endswith(f"/support/outbox/{row.id}/revive")
+    )
     assert "The message will be sent again" in form.submit(status=303).follow().text
     with ops.factory() as session:
         revived = session.get(OutboxMessage, row.id)
@@ -183,5 +215,8 @@ def test_send_a_dead_outbox_message_again(ops):
     assert "ops.outbox_revive" in _audit_actions(ops)
     again = ops.post(f"/ops/support/outbox/{row.id}/revive", {}, status=303).follow()
     assert "cannot be sent again" in again.text
-    ops.app.post(f"/ops/support/outbox/{row.id}/revive", status=400,
-                 headers={"Referer": "https://payhub.test/ops/"})  # no CSRF token
+    ops.app.post(
+        f"/ops/support/outbox/{row.id}/revive",
+        status=400,
+        headers={"Referer": "https://payhub.test/ops/"},
+    )  # no CSRF token

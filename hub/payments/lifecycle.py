@@ -1,0 +1,429 @@
+"""Payment services: every change of a payment option's state goes through here.
+
+Each change locks the option row (SELECT ... FOR UPDATE), fires the PaymentFlow event, writes
+the StateTransition and the follow-up outbox message, all in the caller's transaction: either
+everything is committed or nothing is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub import clock, outbox
+from hub.db import utcnow
+from hub.errors import (
+    DuplicateReceipt,
+    PaymentAlreadyPaid,
+    PaymentCancelled,
+    PaymentExpired,
+    PaymentUnknown,
+)
+from hub.models import (
+    Anomaly,
+    DebtPosition,
+    Ente,
+    Intermediary,
+    PaymentAttempt,
+    PaymentOption,
+    Receipt,
+    StateTransition,
+    Station,
+    Transfer,
+    station_ente,
+)
+from workflows.payment import PAID_STATES, PaymentFlow, anomaly_for_receipt
+
+log = structlog.get_logger(__name__)
+
+STATUS_CHANGED_ACTOR = "payment_status_changed"
+
+
+def lock_option(session: Session, ente_id: int, notice_number: str) -> PaymentOption | None:
+    """Load and lock the option with this notice number, or None if there is none."""
+    return session.scalars(
+        sa.select(PaymentOption)
+        .where(PaymentOption.ente_id == ente_id, PaymentOption.notice_number == notice_number)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def lock_option_by_id(session: Session, option_id: int) -> PaymentOption:
+    option = session.scalars(
+        sa.select(PaymentOption)
+        .where(PaymentOption.id == option_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if option is None:
+        raise PaymentUnknown(f"payment option {option_id} does not exist")
+    return option
+
+
+def apply_event(
+    session: Session,
+    option: PaymentOption,
+    event: str,
+    *,
+    cause: str,
+    now: dt.datetime | None = None,
+    **kwargs: Any,
+) -> StateTransition:
+    """Fire ``event`` on a locked option and record it. Raises IllegalTransition (nothing
+    written) when the event is not allowed in the option's state or its guard fails."""
+    now = now or utcnow()
+    before = option.status
+    PaymentFlow(model=option, state_field="status").fire(
+        event, now=now, today=clock.business_date(now), **kwargs
+    )
+    transition = StateTransition(
+        option_id=option.id,
+        event=event,
+        from_state=before,
+        to_state=option.status,
+        cause=cause[:200],
+        created_at=now,
+    )
+    session.add(transition)
+    outbox.enqueue(
+        session,
+        STATUS_CHANGED_ACTOR,
+        option_id=option.id,
+        event=event,
+        from_state=before,
+        to_state=option.status,
+    )
+    log.info(
+        "payment.transition",
+        option_id=option.id,
+        payment_event=event,
+        from_state=before,
+        to_state=option.status,
+    )
+    return transition
+
+
+@dataclass(frozen=True)
+class NoticeSummary:
+    """What paVerifyPaymentNotice answers, read in one query (the hot path of the station)."""
+
+    id: int
+    notice_number: str
+    status: str
+    amount_cents: int
+    due_date: dt.date
+    retention_date: dt.date | None
+    description: str
+    all_postal: bool
+
+    @property
+    def expires_on(self) -> dt.date | None:
+        return self.retention_date
+
+
+def _notice_summary_query() -> sa.Select[Any]:
+    def count(column: Any) -> Any:
+        return (
+            sa.select(sa.func.count(column))
+            .where(Transfer.option_id == PaymentOption.id)
+            .correlate(PaymentOption)
+            .scalar_subquery()
+        )
+
+    return (
+        sa.select(
+            PaymentOption.id,
+            PaymentOption.notice_number,
+            PaymentOption.status,
+            PaymentOption.amount_cents,
+            PaymentOption.due_date,
+            PaymentOption.retention_date,
+            sa.func.coalesce(PaymentOption.description, DebtPosition.description),
+            count(Transfer.id),
+            count(Transfer.postal_iban),
+        )
+        .join(DebtPosition, DebtPosition.id == PaymentOption.position_id)
+        .where(
+            PaymentOption.ente_id == sa.bindparam("ente_id"),
+            PaymentOption.notice_number == sa.bindparam("notice_number"),
+        )
+    )
+
+
+# built once: this is the station's hottest query (every paVerifyPaymentNotice)
+_NOTICE_SUMMARY = _notice_summary_query()
+
+
+def notice_summary(session: Session, ente_id: int, notice_number: str) -> NoticeSummary | None:
+    """The option with this notice number, its description and whether every transfer goes to
+    a postal account, in one round trip; None if there is no such notice."""
+    if session.new or session.dirty:  # Core below does not autoflush
+        session.flush()
+    row = (
+        session.connection()
+        .execute(_NOTICE_SUMMARY, {"ente_id": ente_id, "notice_number": notice_number})
+        .one_or_none()
+    )
+    if row is None:
+        return None
+    (
+        option_id,
+        number,
+        status,
+        amount_cents,
+        due_date,
+        retention_date,
+        description,
+        n_transfers,
+        n_postal,
+    ) = row
+    return NoticeSummary(
+        option_id,
+        number,
+        status,
+        amount_cents,
+        due_date,
+        retention_date,
+        description=(description or "-")[:140],
+        all_postal=n_transfers > 0 and n_postal == n_transfers,
+    )
+
+
+_Payable = TypeVar("_Payable", PaymentOption, NoticeSummary)
+
+
+def check_payable(option: _Payable | None, today: dt.date) -> _Payable:
+    """Raise the domain error that says why ``option`` cannot be paid now, if it cannot."""
+    if option is None or option.status == "draft":
+        raise PaymentUnknown("no payable notice with this number")
+    if option.status in PAID_STATES:
+        raise PaymentAlreadyPaid(f"notice {option.notice_number} is already paid")
+    if option.status == "cancelled":
+        raise PaymentCancelled(f"notice {option.notice_number} was cancelled")
+    if option.status == "expired" or (option.expires_on is not None and option.expires_on < today):
+        raise PaymentExpired(f"notice {option.notice_number} expired")
+    return option
+
+
+def activate(
+    session: Session,
+    ente: Ente,
+    notice_number: str,
+    *,
+    requested_cents: int,
+    primitive: str,
+    ttl: dt.timedelta = dt.timedelta(minutes=30),
+    transfer_type: str | None = None,
+    now: dt.datetime | None = None,
+    cause: str = "",
+) -> PaymentOption:
+    """paGetPayment: the Node activates a notice. Moves it to in_progress (again, if a previous
+    activation is still open or has lapsed) and records the attempt; raises the domain error
+    for a notice that cannot be paid."""
+    now = now or utcnow()
+    option = check_payable(lock_option(session, ente.id, notice_number), clock.business_date(now))
+    apply_event(session, option, "activate", cause=cause or f"soap:{primitive}", now=now)
+    option.activation_expires_at = now + ttl
+    session.add(
+        PaymentAttempt(
+            option_id=option.id,
+            primitive=primitive,
+            requested_cents=requested_cents,
+            answered_cents=option.amount_cents,
+            transfer_type=transfer_type,
+            attempted_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    return option
+
+
+@dataclass
+class ReceiptOutcome:
+    receipt: Receipt
+    option: PaymentOption | None
+    anomalies: list[str] = field(default_factory=list)
+
+
+def store_receipt(
+    session: Session,
+    receipt: Receipt,
+    *,
+    now: dt.datetime | None = None,
+    served_ente_ids: set[int] | None = None,
+    broker_code: str | None = None,
+) -> ReceiptOutcome:
+    """paSendRT: store ``receipt`` and move its option to paid, in the caller's transaction.
+
+    A receipt is never refused for business reasons: for an unknown, cancelled or expired
+    notice, a Stand-In receipt without activation or a second payment of a paid notice, it is
+    stored and an Anomaly is opened for support. A receipt whose outcome is not OK is stored
+    and flagged and settles nothing. Raises DuplicateReceipt (nothing written) if this
+    (EC fiscal code, receiptId) is already stored. With ``served_ente_ids`` (the Enti the
+    delivering station serves) and ``broker_code`` (its intermediary), a receipt for an Ente
+    that another station of the same intermediary serves (an Ente moved between stations:
+    pagoPA delivers with the old one for a while) is stored and settled, and the mismatch
+    flagged; a receipt naming an Ente of another intermediary touches nothing of that Ente:
+    it is kept as a receipt for a notice unknown here, and flagged.
+    """
+    now = now or utcnow()
+    ente = session.scalars(
+        sa.select(Ente).where(Ente.fiscal_code == receipt.ec_fiscal_code)
+    ).one_or_none()
+    moved = unserved = False
+    if ente is not None and served_ente_ids is not None and ente.id not in served_ente_ids:
+        moved = broker_code is not None and _served_by_broker(session, ente.id, broker_code)
+        unserved = not moved
+    if unserved:
+        ente = None
+    option = lock_option(session, ente.id, receipt.notice_number) if ente else None
+    # checked after the lock: a concurrent twin has committed by the time we hold the row
+    if _receipt_exists(session, receipt.ec_fiscal_code, receipt.receipt_id):
+        raise DuplicateReceipt(f"receipt {receipt.receipt_id} already stored")
+    receipt.ente_id = ente.id if ente else None
+    receipt.option_id = option.id if option else None
+    receipt.received_at = now
+    try:
+        with session.begin_nested():
+            session.add(receipt)
+            session.flush()
+    except IntegrityError:
+        raise DuplicateReceipt(f"receipt {receipt.receipt_id} already stored") from None
+
+    outcome = ReceiptOutcome(receipt=receipt, option=option)
+    if unserved:
+        _flag(
+            session,
+            outcome,
+            "unserved_ec",
+            f"receipt {receipt.receipt_id} names EC {receipt.ec_fiscal_code}, which the "
+            "delivering intermediary does not serve",
+        )
+    elif moved:
+        _flag(
+            session,
+            outcome,
+            "station_mismatch",
+            f"receipt {receipt.receipt_id} for EC {receipt.ec_fiscal_code} came through a "
+            "station that does not serve it",
+        )
+    if receipt.outcome != "OK":
+        _flag(
+            session,
+            outcome,
+            "receipt_ko",
+            f"receipt {receipt.receipt_id} has outcome {receipt.outcome}: stored, nothing settled",
+        )
+    elif option is None and not unserved:
+        _flag(
+            session,
+            outcome,
+            "unknown_notice",
+            f"receipt {receipt.receipt_id} for notice {receipt.notice_number}, unknown here",
+        )
+    elif option is not None:
+        _settle(session, outcome, now)
+    return outcome
+
+
+def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
+    return (
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(station_ente)
+            .join(Station, Station.id == station_ente.c.station_id)
+            .join(Intermediary, Intermediary.id == Station.intermediary_id)
+            .where(station_ente.c.ente_id == ente_id, Intermediary.broker_code == broker_code)
+        ).scalar_one()
+        > 0
+    )
+
+
+def _settle(session: Session, outcome: ReceiptOutcome, now: dt.datetime) -> None:
+    option, receipt = outcome.option, outcome.receipt
+    assert option is not None
+    seen_activation = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(PaymentAttempt)
+        .where(PaymentAttempt.option_id == option.id)
+    )
+    if receipt.standin and not seen_activation:
+        _flag(
+            session,
+            outcome,
+            "standin_receipt",
+            f"Stand-In receipt {receipt.receipt_id} without a paGetPayment of ours",
+        )
+    kind = anomaly_for_receipt(option.status)
+    if kind:
+        _flag(
+            session,
+            outcome,
+            kind,
+            f"receipt {receipt.receipt_id} arrived while the notice was {option.status}",
+        )
+    if receipt.payment_amount_cents != option.amount_cents:
+        _flag(
+            session,
+            outcome,
+            "amount_mismatch",
+            f"receipt amount {receipt.payment_amount_cents} cents, expected {option.amount_cents}",
+        )
+    apply_event(session, option, "receive_receipt", cause=f"receipt:{receipt.receipt_id}", now=now)
+    option.paid_cents += receipt.payment_amount_cents
+    option.paid_at = option.paid_at or now
+    option.activation_expires_at = None
+
+
+def _flag(session: Session, outcome: ReceiptOutcome, kind: str, detail: str) -> None:
+    option = outcome.option
+    session.add(
+        Anomaly(
+            kind=kind,
+            ente_id=outcome.receipt.ente_id,
+            option_id=option.id if option else None,
+            receipt_pk=outcome.receipt.id,
+            detail=detail[:500],
+        )
+    )
+    outcome.anomalies.append(kind)
+    log.warning("payment.anomaly", kind=kind, receipt_pk=outcome.receipt.id)
+
+
+def _receipt_exists(session: Session, ec_fiscal_code: str, receipt_id: str) -> bool:
+    return (
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(Receipt)
+            .where(Receipt.ec_fiscal_code == ec_fiscal_code, Receipt.receipt_id == receipt_id)
+        ).scalar_one()
+        > 0
+    )
+
+
+def expire_lapsed_activations(session: Session, now: dt.datetime | None = None) -> int:
+    """Put back to payable every in-progress option whose activation lapsed without receipt."""
+    now = now or utcnow()
+    ids = session.scalars(
+        sa.select(PaymentOption.id).where(
+            PaymentOption.status == "in_progress", PaymentOption.activation_expires_at <= now
+        )
+    ).all()
+    count = 0
+    for option_id in ids:
+        option = lock_option_by_id(session, option_id)
+        if (
+            option.status == "in_progress"
+            and option.activation_expires_at
+            and option.activation_expires_at <= now
+        ):
+            apply_event(session, option, "activation_expired", cause="scheduler", now=now)
+            count += 1
+    return count

@@ -1,0 +1,430 @@
+"""The one writer of debt positions: validated input in, rows (and notice numbers) out.
+
+Creating: nothing is written unless everything is valid; all checks run before the first
+``add``. Changing and cancelling, only while nothing is being paid: a position can be changed
+while each of its options is draft or payable. Options are matched by notice number: a matched
+option is updated in place (its transfers replaced), an option the new data leaves out is
+cancelled through the state machine (its history stays), an option without a notice number is
+new. Cancelling cancels every option, through the state machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hub import payments
+from hub.db import utcnow
+from hub.errors import Conflict, DomainError
+from hub.models import DebtPosition, Ente, PaymentOption, Transfer
+from hub.positions.iuv import allocate_notice_numbers
+from hub.positions.status import derive_status
+from hub.values import identifiers
+from hub.values.money import to_cents
+from hub.values.notice_numbers import parse_notice_number
+
+
+class InvalidPosition(DomainError):
+    code = "invalid_position"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass
+class TransferIn:
+    amount: str | Decimal
+    remittance_information: str
+    category: str
+    iban: str | None = None
+    postal_iban: str | None = None
+    beneficiary_fiscal_code: str | None = None  # None = the Ente itself
+    stamp_hash: str | None = None
+    stamp_type: str | None = None
+    stamp_province: str | None = None
+    metadata: list[dict[str, str]] | None = None
+
+
+@dataclass
+class OptionIn:
+    amount: str | Decimal
+    due_date: dt.date
+    transfers: list[TransferIn]
+    description: str | None = None
+    retention_date: dt.date | None = None
+    instalment_number: int | None = None
+    instalment_count: int | None = None
+    notice_number: str | None = None
+
+
+@dataclass
+class PositionIn:
+    iupd: str
+    debtor_type: str
+    debtor_fiscal_code: str
+    debtor_name: str
+    description: str
+    options: list[OptionIn] = field(default_factory=list)
+    service_id: int | None = None
+    debtor_email: str | None = None
+    debtor_street: str | None = None
+    debtor_city: str | None = None
+    debtor_postal_code: str | None = None
+    debtor_province: str | None = None
+    debtor_nation: str | None = None
+
+
+def validate(
+    data: PositionIn, *, verify_check_digits: bool = True, strict_identifiers: bool = False
+) -> list[list[int]]:
+    """Check ``data``; return each option's transfer amounts in cents. Raises InvalidPosition
+    naming the first failing field. ``strict_identifiers`` also checks IBANs (mod 97), postal
+    IBANs and the debtor's fiscal code or VAT number (see hub.values.identifiers)."""
+    if not data.iupd or len(data.iupd) > 64:
+        raise InvalidPosition("must be 1 to 64 characters", field="iupd")
+    if data.debtor_type not in ("F", "G"):
+        raise InvalidPosition("must be F (natural person) or G (legal person)", field="debtor_type")
+    if not data.options:
+        raise InvalidPosition("at least one payment option is required", field="options")
+    where_nul = _nul_field(data)
+    if where_nul:  # PostgreSQL cannot store one; no text of a notice needs one
+        raise InvalidPosition("NUL characters are not accepted", field=where_nul)
+    if strict_identifiers:
+        problem = identifiers.debtor_code_problem(data.debtor_type, data.debtor_fiscal_code)
+        if problem:
+            raise InvalidPosition(problem, field="debtor_fiscal_code")
+    _check_plan(data.options)
+    cents: list[list[int]] = []
+    for i, option in enumerate(data.options):
+        where = f"options[{i}]"
+        amount = _cents(option.amount, f"{where}.amount")
+        if not 1 <= len(option.transfers) <= 5:
+            raise InvalidPosition("1 to 5 transfers are required", field=f"{where}.transfers")
+        shares = [
+            _cents(t.amount, f"{where}.transfers[{j}].amount")
+            for j, t in enumerate(option.transfers)
+        ]
+        if sum(shares) != amount:
+            raise InvalidPosition(
+                f"transfers add up to {sum(shares)} cents, not {amount}", field=f"{where}.transfers"
+            )
+        for j, t in enumerate(option.transfers):
+            if not (t.iban or t.postal_iban or t.stamp_hash):
+                raise InvalidPosition(
+                    "an IBAN, a postal IBAN or a revenue stamp is required",
+                    field=f"{where}.transfers[{j}]",
+                )
+            if strict_identifiers:
+                _check_accounts(t, f"{where}.transfers[{j}]")
+            if t.metadata is not None and len(t.metadata) > 15:
+                raise InvalidPosition(
+                    "at most 15 metadata entries", field=f"{where}.transfers[{j}].metadata"
+                )
+        if option.notice_number is not None:
+            try:
+                parse_notice_number(option.notice_number, verify_check_digits=verify_check_digits)
+            except DomainError as exc:
+                raise InvalidPosition(str(exc), field=f"{where}.notice_number") from None
+        cents.append(shares)
+    return cents
+
+
+def _nul_field(value: Any, where: str = "") -> str | None:
+    """The first field of ``value`` (a dataclass of text, lists and dicts) holding a NUL."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if dataclasses.is_dataclass(value):
+        children = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
+    elif isinstance(value, dict):
+        children = [(str(k), v) for k, v in value.items()]
+        if any("\x00" in k for k, _ in children):
+            return where or "."
+    elif isinstance(value, list):
+        return next(
+            (w for i, item in enumerate(value) if (w := _nul_field(item, f"{where}[{i}]"))), None
+        )
+    else:
+        return None
+    return next(
+        (
+            w
+            for name, item in children
+            if (w := _nul_field(item, f"{where}.{name}" if where else name))
+        ),
+        None,
+    )
+
+
+def _check_plan(options: list[OptionIn]) -> None:
+    """An instalment plan is numbered 1..m with the same m on each; besides it, at most one
+    option pays the whole debt at once."""
+    plan = [
+        (i, o)
+        for i, o in enumerate(options)
+        if o.instalment_count is not None or o.instalment_number is not None
+    ]
+    singles = len(options) - len(plan)
+    if singles > 1:
+        raise InvalidPosition(
+            "at most one option without instalments (pay in full)", field="options"
+        )
+    if not plan:
+        return
+    for i, option in plan:
+        if option.instalment_count != len(plan):
+            raise InvalidPosition(
+                f"the plan has {len(plan)} instalments", field=f"options[{i}].instalment_count"
+            )
+    if sorted(o.instalment_number or 0 for _, o in plan) != list(range(1, len(plan) + 1)):
+        raise InvalidPosition(
+            f"instalments must be numbered 1 to {len(plan)}, once each",
+            field=f"options[{plan[0][0]}].instalment_number",
+        )
+
+
+def _check_accounts(t: TransferIn, where: str) -> None:
+    if t.iban and (problem := identifiers.iban_problem(t.iban)):
+        raise InvalidPosition(problem, field=f"{where}.iban")
+    if t.postal_iban and (problem := identifiers.postal_iban_problem(t.postal_iban)):
+        raise InvalidPosition(problem, field=f"{where}.postal_iban")
+
+
+def _cents(value: str | Decimal, field_name: str) -> int:
+    try:
+        return to_cents(value)
+    except DomainError as exc:
+        raise InvalidPosition(str(exc), field=field_name) from None
+
+
+def create_position(
+    session: Session,
+    ente: Ente,
+    data: PositionIn,
+    *,
+    publish: bool = False,
+    cause: str = "api",
+    verify_check_digits: bool = True,
+    strict_identifiers: bool = False,
+) -> DebtPosition:
+    """Validate and add a debt position with its options (notice numbers generated where not
+    supplied); publish it if asked. Raises InvalidPosition before writing anything.
+    ``verify_check_digits=False`` accepts supplied numbers with wrong check digits (pagoPA's
+    own test notices have them)."""
+    shares = validate(
+        data, verify_check_digits=verify_check_digits, strict_identifiers=strict_identifiers
+    )
+    missing = sum(1 for o in data.options if o.notice_number is None)
+    generated = iter(allocate_notice_numbers(session, ente, missing) if missing else [])
+    position = DebtPosition(
+        ente_id=ente.id,
+        service_id=data.service_id,
+        iupd=data.iupd,
+        debtor_type=data.debtor_type,
+        debtor_fiscal_code=data.debtor_fiscal_code,
+        debtor_name=data.debtor_name,
+        debtor_email=data.debtor_email,
+        debtor_street=data.debtor_street,
+        debtor_city=data.debtor_city,
+        debtor_postal_code=data.debtor_postal_code,
+        debtor_province=data.debtor_province,
+        debtor_nation=data.debtor_nation,
+        description=data.description,
+        status="draft",
+        due_date=min(o.due_date for o in data.options),
+    )
+    for option_in, cents in zip(data.options, shares, strict=True):
+        notice = (
+            parse_notice_number(option_in.notice_number, verify_check_digits=False)
+            if option_in.notice_number
+            else next(generated)
+        )
+        option = PaymentOption(
+            ente_id=ente.id,
+            notice_number=notice.value,
+            iuv=notice.iuv,
+            amount_cents=sum(cents),
+            description=option_in.description,
+            due_date=option_in.due_date,
+            retention_date=option_in.retention_date,
+            instalment_number=option_in.instalment_number,
+            instalment_count=option_in.instalment_count,
+            status="draft",
+        )
+        for idx, (t, amount) in enumerate(zip(option_in.transfers, cents, strict=True), 1):
+            option.transfers.append(
+                Transfer(
+                    id_transfer=idx,
+                    beneficiary_fiscal_code=t.beneficiary_fiscal_code or ente.fiscal_code,
+                    iban=t.iban,
+                    postal_iban=t.postal_iban,
+                    stamp_hash=t.stamp_hash,
+                    stamp_type=t.stamp_type,
+                    stamp_province=t.stamp_province,
+                    amount_cents=amount,
+                    remittance_information=t.remittance_information,
+                    category=t.category,
+                    metadata_entries=t.metadata,
+                )
+            )
+        position.options.append(option)
+    session.add(position)
+    session.flush()
+    if publish:
+        publish_position(session, position, cause=cause)
+    return position
+
+
+def publish_position(session: Session, position: DebtPosition, *, cause: str) -> None:
+    """Make every draft option of the position payable."""
+    for option in position.options:
+        locked = payments.lock_option_by_id(session, option.id)
+        if locked.status == "draft":
+            payments.apply_event(session, locked, "publish", cause=cause)
+    position.published_at = position.published_at or utcnow()
+    position.status = derive_status(position.options)
+
+
+# --- changing and cancelling positions ---
+
+CHANGEABLE = frozenset({"draft", "payable"})
+FINAL = frozenset({"cancelled", "expired"})
+
+
+class PositionBusy(Conflict):
+    """An option of the position is in progress or paid: it can no longer be changed."""
+
+    code = "position_busy"
+
+
+def lock_options(session: Session, position: DebtPosition) -> list[PaymentOption]:
+    """Lock every option of ``position`` (in id order, so concurrent lockers cannot deadlock)."""
+    return [
+        payments.lock_option_by_id(session, o.id)
+        for o in sorted(position.options, key=lambda o: o.id)
+    ]
+
+
+def ensure_changeable(options: list[PaymentOption]) -> list[PaymentOption]:
+    """Return the live (not cancelled/expired) options; raise PositionBusy if one is being
+    paid or paid, Conflict if none is live."""
+    busy = [o for o in options if o.status not in CHANGEABLE | FINAL]
+    if busy:
+        raise PositionBusy(f"notice {busy[0].notice_number} is {busy[0].status}")
+    live = [o for o in options if o.status in CHANGEABLE]
+    if not live:
+        raise Conflict("the position is cancelled or expired")
+    return live
+
+
+def cancel_position(session: Session, position: DebtPosition, *, cause: str) -> None:
+    """Cancel every draft or payable option. Raises PositionBusy (nothing changed) when an
+    option is in progress or paid, Conflict when the position is already cancelled/expired."""
+    for option in ensure_changeable(lock_options(session, position)):
+        payments.apply_event(session, option, "cancel", cause=cause)
+    position.status = derive_status(position.options)
+    position.updated_at = utcnow()
+
+
+def replace_position(
+    session: Session,
+    ente: Ente,
+    position: DebtPosition,
+    data: PositionIn,
+    *,
+    cause: str,
+    strict_identifiers: bool = True,
+) -> DebtPosition:
+    """Make ``position`` say what ``data`` says (see the module docstring). Raises
+    InvalidPosition naming the field, PositionBusy / Conflict as ensure_changeable."""
+    live = {o.notice_number: o for o in ensure_changeable(lock_options(session, position))}
+    shares = validate(data, strict_identifiers=strict_identifiers)
+    gone = {o.notice_number for o in position.options} - set(live)
+    for i, option_in in enumerate(data.options):
+        if option_in.notice_number in gone:
+            raise InvalidPosition(
+                "this notice is cancelled or expired; leave the number out to issue a new one",
+                field=f"options[{i}].notice_number",
+            )
+    new = [o for o in data.options if o.notice_number not in live]
+    missing = sum(1 for o in new if o.notice_number is None)
+    generated = iter(allocate_notice_numbers(session, ente, missing) if missing else [])
+    kept: set[str] = set()
+    for option_in, cents in zip(data.options, shares, strict=True):
+        option = live.get(option_in.notice_number or "")
+        if option is None:
+            notice = (
+                parse_notice_number(option_in.notice_number, verify_check_digits=False)
+                if option_in.notice_number
+                else next(generated)
+            )
+            option = PaymentOption(
+                ente_id=ente.id, notice_number=notice.value, iuv=notice.iuv, status="draft"
+            )
+            _fill_option(option, option_in, cents, ente)
+            position.options.append(option)
+        else:
+            # old transfers go first: (option_id, id_transfer) is unique, and the unit of
+            # work would insert the new ones before deleting the old
+            option.transfers.clear()
+            session.flush()
+            _fill_option(option, option_in, cents, ente)
+        kept.add(option.notice_number)
+    for number, option in live.items():
+        if number not in kept:
+            payments.apply_event(session, option, "cancel", cause=cause)
+    _fill_position(position, data)
+    session.flush()
+    if position.published_at is not None:
+        publish_position(session, position, cause=cause)
+    position.status = derive_status(position.options)
+    position.updated_at = utcnow()  # bumps the version even when only options changed
+    return position
+
+
+def _fill_position(position: DebtPosition, data: PositionIn) -> None:
+    for name in (
+        "debtor_type",
+        "debtor_fiscal_code",
+        "debtor_name",
+        "debtor_email",
+        "debtor_street",
+        "debtor_city",
+        "debtor_postal_code",
+        "debtor_province",
+        "debtor_nation",
+        "description",
+        "service_id",
+    ):
+        setattr(position, name, getattr(data, name))
+    position.due_date = min(o.due_date for o in data.options)
+
+
+def _fill_option(option: PaymentOption, data: OptionIn, cents: list[int], ente: Ente) -> None:
+    option.amount_cents = sum(cents)
+    option.description = data.description
+    option.due_date = data.due_date
+    option.retention_date = data.retention_date
+    option.instalment_number = data.instalment_number
+    option.instalment_count = data.instalment_count
+    option.transfers = [
+        Transfer(
+            id_transfer=idx,
+            beneficiary_fiscal_code=t.beneficiary_fiscal_code or ente.fiscal_code,
+            iban=t.iban,
+            postal_iban=t.postal_iban,
+            stamp_hash=t.stamp_hash,
+            stamp_type=t.stamp_type,
+            stamp_province=t.stamp_province,
+            amount_cents=amount,
+            remittance_information=t.remittance_information,
+            category=t.category,
+            metadata_entries=t.metadata,
+        )
+        for idx, (t, amount) in enumerate(zip(data.transfers, cents, strict=True), 1)
+    ]

@@ -1,0 +1,570 @@
+"""Reporting flows (FdR): read a FlussoRiversamento strictly, store it once, match it to receipts.
+
+``store_flow`` parses the flow (hardened parser, the official XSD when configured, and our own
+strict reading of every field), stores it with its entries, and matches each entry to the
+receipt of the same Ente with that IUV and IUR (= receiptId). A matched ``paid`` option is
+moved to ``reported`` through hub.payments (row lock, history, outbox); an option already
+reported or reconciled is left alone. What does not fit opens an Anomaly.
+
+Outcome codes (codiceEsitoSingoloPagamento, SACI table 6; 4 and 8 from FlussoRiversamento
+1.0.5): 0 paid, 4 paid in Stand-In: matched to the receipt and reported. 9 paid without RPT,
+8 the same in Stand-In: reported if we hold a receipt for it, otherwise flagged
+``fdr_paid_without_rpt`` (money collected for a payment we were never told about). 3 revoked:
+the PSP gave the money back; nothing moves, support is told (``fdr_payment_revoked``).
+
+Versions: a flow is unique per (Ente, flow id, dataOraFlusso). The Node may re-send a flow id
+with a newer date-time: that is a new version, stored and matched; older versions become
+``superseded`` and a version older than one already stored is kept, superseded, unmatched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from lxml import etree
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub import payments
+from hub.db import utcnow
+from hub.errors import DomainError
+from hub.models import (
+    Ente,
+    PaymentOption,
+    Receipt,
+    ReportingEntry,
+    ReportingFlow,
+    Station,
+    Transfer,
+)
+from hub.reconciliation import statements
+from hub.xmlsafe import UnsafeXml, parse_untrusted
+from workflows.payment import PAID_STATES
+
+log = structlog.get_logger(__name__)
+
+FDR = "http://www.digitpa.gov.it/schemas/2011/Pagamenti/"
+PAID_CODES = frozenset({"0", "4"})
+WITHOUT_RPT_CODES = frozenset({"8", "9"})
+REVOKED_CODE = "3"
+OUTCOME_CODES = PAID_CODES | WITHOUT_RPT_CODES | {REVOKED_CODE}
+_SHARED_XSD = Path(__file__).resolve().parents[3] / "shared" / "pagopa" / "xsd-common"
+DEFAULT_XSD = tuple(_SHARED_XSD / f"FlussoRiversamento_1_0_{n}.xsd" for n in (4, 5))
+_AMOUNT = re.compile(r"\d{1,9}\.\d{2}")
+_FLOW_ID = re.compile(r"[a-zA-Z0-9\-_]{1,35}")
+
+
+class InvalidFlow(DomainError):
+    """Not a FlussoRiversamento we can read: unsafe XML, against the XSD, or a bad field."""
+
+    code = "invalid_flow"
+
+
+class FlowRefused(DomainError):
+    """The flow's receiving Ente is unknown here, or not served by the asking station."""
+
+    code = "flow_refused"
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    iuv: str
+    iur: str
+    index: int | None
+    amount_cents: int
+    outcome_code: str
+    outcome_date: dt.date
+
+
+@dataclass(frozen=True)
+class ParsedFlow:
+    flow_id: str
+    flow_datetime: dt.datetime  # naive: as written, or converted to UTC if it had an offset
+    settlement_id: str
+    settlement_date: dt.date
+    psp_id: str
+    psp_name: str | None
+    bic: str | None
+    ec_fiscal_code: str
+    declared_count: int
+    declared_total_cents: int
+    entries: tuple[ParsedEntry, ...]
+
+
+@dataclass
+class FlowOutcome:
+    flow: ReportingFlow
+    created: bool
+    anomalies: list[str] = field(default_factory=list)
+    reported: int = 0
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def _schema(path: str) -> etree.XMLSchema:
+    parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
+    return etree.XMLSchema(etree.parse(path, parser))
+
+
+def schemas(paths: Iterable[str | Path]) -> tuple[etree.XMLSchema, ...]:
+    """The official schemas at ``paths`` that exist (read once per process)."""
+    return tuple(_schema(str(p)) for p in paths if Path(p).is_file())
+
+
+def schemas_from_settings(settings: Mapping[str, Any]) -> tuple[etree.XMLSchema, ...]:
+    """``payhub.fdr_xsd``: space-separated paths of FlussoRiversamento XSDs (a flow valid
+    against any one passes). Default: 1.0.4 and 1.0.5 from ../shared/pagopa, if present;
+    with none, flows are still read strictly field by field."""
+    configured = str(settings.get("payhub.fdr_xsd", "") or "").split()
+    return schemas(configured or DEFAULT_XSD)
+
+
+def normalise_datetime(value: dt.datetime) -> dt.datetime:
+    """The one way flow date-times are compared: naive as written, or UTC if an offset."""
+    return value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _bad(message: str) -> InvalidFlow:
+    return InvalidFlow(message)
+
+
+def _text(parent: etree._Element, path: str, *, required: bool = True) -> str | None:
+    found = parent.findall(path, {"p": FDR})
+    if len(found) > 1:
+        raise _bad(f"{path} repeated")
+    text = (found[0].text or "").strip() if found else ""
+    if required and not text:
+        raise _bad(f"{path.replace('p:', '')} is missing")
+    return text or None
+
+
+def _cents(value: str | None, what: str, *, allow_zero: bool = False) -> int:
+    if value is None or not _AMOUNT.fullmatch(value):
+        raise _bad(f"{what} {value!r} is not an amount like 10.00")
+    cents = int(Decimal(value) * 100)
+    if cents == 0 and not allow_zero:
+        raise _bad(f"{what} must be greater than zero")
+    return cents
+
+
+def _date(value: str | None, what: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value or "")
+    except ValueError:
+        raise _bad(f"{what} {value!r} is not a date") from None
+
+
+def parse_flow(data: bytes, xsd: Sequence[etree.XMLSchema] = ()) -> ParsedFlow:
+    """Read a FlussoRiversamento document. Raises InvalidFlow for unsafe XML, a document
+    valid against none of ``xsd`` (when given), or any field we cannot read strictly."""
+    try:
+        root = parse_untrusted(data)
+    except UnsafeXml as exc:
+        raise _bad(str(exc)) from None
+    if root.tag != f"{{{FDR}}}FlussoRiversamento":
+        raise _bad(f"not a FlussoRiversamento: {root.tag}")
+    if xsd and not any(schema.validate(root) for schema in xsd):
+        error = xsd[0].error_log.last_error
+        raise _bad(f"against the FlussoRiversamento XSD: {error.message if error else '?'}")
+    flow_id = _text(root, "p:identificativoFlusso") or ""
+    if not _FLOW_ID.fullmatch(flow_id):
+        raise _bad(f"identificativoFlusso {flow_id!r} is not [a-zA-Z0-9-_]{{1,35}}")
+    when = _text(root, "p:dataOraFlusso") or ""
+    try:
+        flow_datetime = normalise_datetime(dt.datetime.fromisoformat(when))
+    except ValueError:
+        raise _bad(f"dataOraFlusso {when!r} is not a date-time") from None
+    count = _text(root, "p:numeroTotalePagamenti") or ""
+    if not count.isdigit() or int(count) < 1:
+        raise _bad(f"numeroTotalePagamenti {count!r} is not a positive integer")
+    entries = tuple(_entry(item) for item in root.findall("p:datiSingoliPagamenti", {"p": FDR}))
+    if not entries:
+        raise _bad("no datiSingoliPagamenti")
+    return ParsedFlow(
+        flow_id=flow_id,
+        flow_datetime=flow_datetime,
+        settlement_id=_text(root, "p:identificativoUnivocoRegolamento") or "",
+        settlement_date=_date(_text(root, "p:dataRegolamento"), "dataRegolamento"),
+        psp_id=_text(
+            root, "p:istitutoMittente/p:identificativoUnivocoMittente/p:codiceIdentificativoUnivoco"
+        )
+        or "",
+        psp_name=_text(root, "p:istitutoMittente/p:denominazioneMittente", required=False),
+        bic=_text(root, "p:codiceBicBancaDiRiversamento", required=False),
+        ec_fiscal_code=_text(
+            root,
+            "p:istitutoRicevente/p:identificativoUnivocoRicevente/p:codiceIdentificativoUnivoco",
+        )
+        or "",
+        declared_count=int(count),
+        declared_total_cents=_cents(
+            _text(root, "p:importoTotalePagamenti"), "importoTotalePagamenti", allow_zero=True
+        ),
+        entries=entries,
+    )
+
+
+def _entry(item: etree._Element) -> ParsedEntry:
+    index = _text(item, "p:indiceDatiSingoloPagamento", required=False)
+    if index is not None and not (index.isdigit() and 1 <= int(index) <= 5):
+        raise _bad(f"indiceDatiSingoloPagamento {index!r} is not 1..5")
+    code = _text(item, "p:codiceEsitoSingoloPagamento") or ""
+    if code not in OUTCOME_CODES:
+        raise _bad(f"codiceEsitoSingoloPagamento {code!r} is not one of 0, 3, 4, 8, 9")
+    return ParsedEntry(
+        iuv=_text(item, "p:identificativoUnivocoVersamento") or "",
+        iur=_text(item, "p:identificativoUnivocoRiscossione") or "",
+        index=int(index) if index is not None else None,
+        amount_cents=_cents(_text(item, "p:singoloImportoPagato"), "singoloImportoPagato"),
+        outcome_code=code,
+        outcome_date=_date(_text(item, "p:dataEsitoSingoloPagamento"), "dataEsitoSingoloPagamento"),
+    )
+
+
+# --- storing and matching --------------------------------------------------------------------
+
+
+def store_flow(
+    session: Session,
+    data: bytes,
+    *,
+    xsd: Sequence[etree.XMLSchema] = (),
+    served_ente_ids: set[int] | None = None,
+    now: dt.datetime | None = None,
+) -> FlowOutcome:
+    """Store the flow ``data`` and act on it, in the caller's transaction.
+
+    Idempotent: a flow already stored (same Ente, flow id, date-time) is returned with
+    ``created=False`` and nothing is written. Raises InvalidFlow (nothing written) for a
+    document we cannot read, FlowRefused for an Ente unknown here or not in
+    ``served_ente_ids``.
+    """
+    now = now or utcnow()
+    parsed = parse_flow(data, xsd)
+    ente = session.scalars(
+        sa.select(Ente).where(Ente.fiscal_code == parsed.ec_fiscal_code)
+    ).one_or_none()
+    if ente is None or (served_ente_ids is not None and ente.id not in served_ente_ids):
+        raise FlowRefused(
+            f"flow {parsed.flow_id} is for EC {parsed.ec_fiscal_code}, not an Ente served here"
+        )
+    existing = _stored(session, ente.id, parsed.flow_id, parsed.flow_datetime)
+    if existing is not None:
+        return FlowOutcome(existing, created=False)
+    flow = ReportingFlow(
+        ente_id=ente.id,
+        flow_id=parsed.flow_id,
+        flow_datetime=parsed.flow_datetime,
+        psp_id=parsed.psp_id,
+        psp_name=parsed.psp_name,
+        bic=parsed.bic,
+        settlement_id=parsed.settlement_id,
+        settlement_date=parsed.settlement_date,
+        declared_count=parsed.declared_count,
+        declared_total_cents=parsed.declared_total_cents,
+        computed_count=len(parsed.entries),
+        computed_total_cents=sum(e.amount_cents for e in parsed.entries),
+        status="received",
+        raw_xml=_text_of(data),
+        received_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(flow)
+            session.flush()
+    except IntegrityError:  # a concurrent twin committed first
+        twin = _stored(session, ente.id, parsed.flow_id, parsed.flow_datetime)
+        assert twin is not None
+        return FlowOutcome(twin, created=False)
+    outcome = FlowOutcome(flow, created=True)
+    if _newer_version_exists(session, flow):
+        flow.status = "superseded"
+        session.add_all(_entry_row(flow, e, "superseded") for e in parsed.entries)
+        log.info("fdr.stored_superseded", ente=ente.fiscal_code, flow_id=flow.flow_id)
+        return outcome
+    _supersede_older(session, flow)
+    for parsed_entry in parsed.entries:
+        _match(session, ente, flow, parsed_entry, outcome, now)
+    if (flow.declared_count, flow.declared_total_cents) != (
+        flow.computed_count,
+        flow.computed_total_cents,
+    ):
+        _flag(
+            session,
+            outcome,
+            "fdr_totals_mismatch",
+            f"flow {flow.flow_id} declares {flow.declared_count} payments for "
+            f"{flow.declared_total_cents} cents; its entries are {flow.computed_count} for "
+            f"{flow.computed_total_cents} cents",
+        )
+    flow.status = "anomalous" if outcome.anomalies else "received"
+    session.flush()
+    statements.credits_waiting_for(session, flow, now=now)
+    log.info(
+        "fdr.stored",
+        ente=ente.fiscal_code,
+        flow_id=flow.flow_id,
+        entries=flow.computed_count,
+        reported=outcome.reported,
+        anomalies=len(outcome.anomalies),
+        status=flow.status,
+    )
+    return outcome
+
+
+def _text_of(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:  # an ISO-8859-1 flow: Latin-1 keeps every byte as it came
+        return data.decode("latin-1")
+
+
+def _stored(
+    session: Session, ente_id: int, flow_id: str, when: dt.datetime
+) -> ReportingFlow | None:
+    return session.scalars(
+        sa.select(ReportingFlow).where(
+            ReportingFlow.ente_id == ente_id,
+            ReportingFlow.flow_id == flow_id,
+            ReportingFlow.flow_datetime == when,
+        )
+    ).one_or_none()
+
+
+def _newer_version_exists(session: Session, flow: ReportingFlow) -> bool:
+    return (
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(ReportingFlow)
+            .where(
+                ReportingFlow.ente_id == flow.ente_id,
+                ReportingFlow.flow_id == flow.flow_id,
+                ReportingFlow.flow_datetime > flow.flow_datetime,
+            )
+        ).scalar_one()
+        > 0
+    )
+
+
+def _supersede_older(session: Session, flow: ReportingFlow) -> None:
+    session.execute(
+        sa.update(ReportingFlow)
+        .where(
+            ReportingFlow.ente_id == flow.ente_id,
+            ReportingFlow.flow_id == flow.flow_id,
+            ReportingFlow.flow_datetime < flow.flow_datetime,
+        )
+        .values(status="superseded")
+    )
+
+
+def _entry_row(
+    flow: ReportingFlow,
+    e: ParsedEntry,
+    match: str,
+    *,
+    receipt: Receipt | None = None,
+    option_id: int | None = None,
+) -> ReportingEntry:
+    return ReportingEntry(
+        flow_pk=flow.id,
+        iuv=e.iuv,
+        iur=e.iur,
+        transfer_index=e.index,
+        amount_cents=e.amount_cents,
+        outcome_code=e.outcome_code,
+        outcome_date=e.outcome_date,
+        match=match,
+        receipt_pk=receipt.id if receipt else None,
+        option_id=option_id,
+    )
+
+
+def _match(
+    session: Session,
+    ente: Ente,
+    flow: ReportingFlow,
+    e: ParsedEntry,
+    outcome: FlowOutcome,
+    now: dt.datetime,
+) -> None:
+    what = f"flow {flow.flow_id} entry IUV {e.iuv} IUR {e.iur}"
+    receipt = session.scalars(
+        sa.select(Receipt).where(
+            Receipt.ec_fiscal_code == ente.fiscal_code,
+            Receipt.receipt_id == e.iur,
+            Receipt.creditor_reference_id == e.iuv,
+        )
+    ).one_or_none()
+    other_ente = False
+    if receipt is None:
+        receipt = _receipt_of_other_ente(session, ente, e)
+        other_ente = receipt is not None
+    if receipt is None or other_ente:
+        option_id = session.scalar(
+            sa.select(PaymentOption.id).where(
+                PaymentOption.ente_id == ente.id, PaymentOption.iuv == e.iuv
+            )
+        )
+    else:
+        option_id = receipt.option_id
+
+    def flag(kind: str, match: str, detail: str) -> None:
+        row = _entry_row(flow, e, match, receipt=receipt, option_id=option_id)
+        session.add(row)
+        _flag(
+            session,
+            outcome,
+            kind,
+            detail,
+            option_id=option_id,
+            receipt_pk=receipt.id if receipt else None,
+        )
+
+    if e.outcome_code == REVOKED_CODE:
+        return flag("fdr_payment_revoked", "revoked", f"{what}: payment revoked by the PSP")
+    if receipt is None:
+        if e.outcome_code in WITHOUT_RPT_CODES:
+            return flag(
+                "fdr_paid_without_rpt",
+                "without_rpt",
+                f"{what}: paid without RPT (code {e.outcome_code}), no receipt here",
+            )
+        return flag("fdr_entry_without_receipt", "no_receipt", f"{what}: no receipt here")
+    expected = _expected_cents(session, receipt, e.index, ente.fiscal_code)
+    mismatch = expected != e.amount_cents
+    if other_ente:  # a transfer to us in another Ente's notice: its own flow reports it
+        if mismatch:
+            return flag(
+                "fdr_amount_mismatch",
+                "amount_mismatch",
+                f"{what}: {e.amount_cents} cents, the transfer is {expected}",
+            )
+        session.add(_entry_row(flow, e, "other_ente", receipt=receipt, option_id=None))
+        return None
+    option = payments.lock_option_by_id(session, option_id) if option_id else None
+    if option is None or option.status not in PAID_STATES:
+        state = option.status if option else "unknown here"
+        return flag("fdr_notice_not_paid", "not_paid", f"{what}: the receipt's notice is {state}")
+    if mismatch:
+        flag(
+            "fdr_amount_mismatch",
+            "amount_mismatch",
+            f"{what}: {e.amount_cents} cents, transfer {e.index or '-'} is {expected}",
+        )
+    else:
+        session.add(_entry_row(flow, e, "matched", receipt=receipt, option_id=option.id))
+    # reported even with an amount mismatch: the PSP did report the payment (support sees it)
+    if option.status == "paid":
+        payments.apply_event(session, option, "report", cause=f"fdr:{flow.flow_id}", now=now)
+        outcome.reported += 1
+    return None
+
+
+def _receipt_of_other_ente(session: Session, ente: Ente, e: ParsedEntry) -> Receipt | None:
+    """A receipt of another Ente whose transfer ``e.index`` credits ``ente`` (a
+    multi-beneficiary notice): the flow for the secondary Ente names the primary's IUV."""
+    if e.index is None:
+        return None
+    for receipt in session.scalars(
+        sa.select(Receipt).where(
+            Receipt.receipt_id == e.iur,
+            Receipt.creditor_reference_id == e.iuv,
+            Receipt.ec_fiscal_code != ente.fiscal_code,
+        )
+    ):
+        for t in receipt.transfers or ():
+            if (
+                str(t.get("idTransfer")) == str(e.index)
+                and t.get("fiscalCodePA") == ente.fiscal_code
+            ):
+                return receipt
+    return None
+
+
+def _expected_cents(
+    session: Session, receipt: Receipt, index: int | None, ec_fiscal_code: str
+) -> int | None:
+    """What the entry should carry: transfer ``index`` of the notice (our Transfer rows, or
+    the receipt's own transfer list), or the whole payment when the flow gives no index."""
+    if index is None:
+        return receipt.payment_amount_cents
+    if receipt.option_id is not None and receipt.ec_fiscal_code == ec_fiscal_code:
+        cents = session.scalar(
+            sa.select(Transfer.amount_cents).where(
+                Transfer.option_id == receipt.option_id, Transfer.id_transfer == index
+            )
+        )
+        if cents is not None:
+            return cents
+    for t in receipt.transfers or ():
+        if str(t.get("idTransfer")) == str(index) and t.get("transferAmount"):
+            return int(Decimal(str(t["transferAmount"])) * 100)
+    return None
+
+
+def _flag(
+    session: Session,
+    outcome: FlowOutcome,
+    kind: str,
+    detail: str,
+    *,
+    option_id: int | None = None,
+    receipt_pk: int | None = None,
+) -> None:
+    statements.open_anomaly(
+        session,
+        kind,
+        detail,
+        ente_id=outcome.flow.ente_id,
+        option_id=option_id,
+        receipt_pk=receipt_pk,
+        flow_pk=outcome.flow.id,
+    )
+    outcome.anomalies.append(kind)
+
+
+# --- what the ingestion actor asks -----------------------------------------------------------
+
+
+def enti_of_station(session: Session, station_code: str) -> list[Ente]:
+    """The Enti the station serves (whose flows it may ask the Node for)."""
+    return list(
+        session.scalars(
+            sa.select(Ente)
+            .join(Station.enti)
+            .where(Station.station_code == station_code)
+            .order_by(Ente.id)
+        )
+    )
+
+
+def stored_versions(
+    session: Session, ente_id: int, flow_ids: Iterable[str]
+) -> set[tuple[str, dt.datetime]]:
+    """(flow id, date-time) of the versions of these flows already stored for the Ente."""
+    ids = list(set(flow_ids))
+    if not ids:
+        return set()
+    rows = session.execute(
+        sa.select(ReportingFlow.flow_id, ReportingFlow.flow_datetime).where(
+            ReportingFlow.ente_id == ente_id, ReportingFlow.flow_id.in_(ids)
+        )
+    ).all()
+    return {(flow_id, when) for flow_id, when in rows}
+
+
+def flag_refused_flow(session: Session, ente_id: int | None, flow_id: str, reason: str) -> None:
+    """A flow the Node gave us that we cannot store: kept as an anomaly for support."""
+    statements.open_anomaly(session, "fdr_refused", f"flow {flow_id}: {reason}", ente_id=ente_id)

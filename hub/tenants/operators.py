@@ -1,0 +1,180 @@
+"""Dashboard accounts: creating them, checking a password, and throttling failed logins.
+
+Passwords are hashed with scrypt (hashlib, a fresh random salt per account) and compared in
+constant time; an unknown username costs the same work as a known one. Failed logins are
+audit events (``ops.login_failed``), so the throttle holds across processes: after
+``MAX_FAILURES`` failures for a username in ``FAILURE_WINDOW`` the account cannot log in until
+the oldest failure leaves the window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from hub.db import utcnow
+from hub.errors import DomainError
+from hub.models import AuditEvent, Ente, OperatorAccount, OperatorRole
+from hub.tenants import audit
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+MAX_FAILURES = 5
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+MIN_PASSWORD = 10
+_DUMMY_HASH = ""  # computed once, checked against when the username is unknown
+
+
+class AccountError(DomainError):
+    """A CLI request on accounts that cannot be done (duplicate name, unknown Ente, ...)."""
+
+    code = "account_error"
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
+    )
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches ``stored`` (constant-time comparison)."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    computed = hashlib.scrypt(
+        password.encode(),
+        salt=bytes.fromhex(salt),
+        n=int(n),
+        r=int(r),
+        p=int(p),
+        dklen=len(digest) // 2,
+    )
+    return hmac.compare_digest(computed.hex(), digest)
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if not _DUMMY_HASH:
+        _DUMMY_HASH = hash_password(secrets.token_hex(8))
+    return _DUMMY_HASH
+
+
+def create_account(
+    session: Session, username: str, password: str, *, role: str, enti: Iterable[str] = ()
+) -> OperatorAccount:
+    """Create an enabled account; an operator needs at least one Ente (fiscal codes).
+    Raises AccountError for a taken username, an unknown role or Ente, a short password."""
+    if role not in {r.value for r in OperatorRole}:
+        raise AccountError(f"unknown role {role!r}")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
+    if session.scalar(sa.select(OperatorAccount.id).where(OperatorAccount.username == username)):
+        raise AccountError(f"username {username!r} is taken")
+    codes = list(dict.fromkeys(enti))
+    found = list(session.scalars(sa.select(Ente).where(Ente.fiscal_code.in_(codes))))
+    unknown = set(codes) - {e.fiscal_code for e in found}
+    if unknown:
+        raise AccountError(f"no Ente {', '.join(sorted(unknown))}")
+    if role == OperatorRole.OPERATOR and not found:
+        raise AccountError("an operator account needs at least one --ente")
+    account = OperatorAccount(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        enabled=True,
+        enti=found,
+    )
+    session.add(account)
+    session.flush()
+    audit.record(
+        session,
+        actor="cli",
+        action="operator.create",
+        target=f"operator:{username}",
+        detail={"role": role, "enti": codes},
+    )
+    return account
+
+
+def disable_account(session: Session, username: str) -> OperatorAccount:
+    account = session.scalar(sa.select(OperatorAccount).where(OperatorAccount.username == username))
+    if account is None:
+        raise AccountError(f"no account {username!r}")
+    account.enabled = False
+    audit.record(session, actor="cli", action="operator.disable", target=f"operator:{username}")
+    return account
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    account: OperatorAccount | None
+    problem: str | None  # "throttled", "invalid", or None when logged in
+
+
+def recent_failures(session: Session, username: str, now: dt.datetime) -> int:
+    return (
+        session.scalar(
+            sa.select(sa.func.count(AuditEvent.id)).where(
+                AuditEvent.action == "ops.login_failed",
+                AuditEvent.target == f"operator:{username}"[:100],
+                AuditEvent.created_at > now - FAILURE_WINDOW,
+            )
+        )
+        or 0
+    )
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    now: dt.datetime | None = None,
+    request_id: str | None = None,
+) -> LoginResult:
+    """Check a login. A disabled account, a wrong password or an unknown username all give
+    ``invalid`` (and count as a failure); too many recent failures give ``throttled`` without
+    checking the password. On success ``last_login_at`` is set."""
+    now = now or utcnow()
+    username = username.strip()[:64]
+    if recent_failures(session, username, now) >= MAX_FAILURES:
+        audit.record(
+            session,
+            actor=f"ops:{username}",
+            action="ops.login_throttled",
+            target=f"operator:{username}",
+            request_id=request_id,
+        )
+        return LoginResult(None, "throttled")
+    account = session.scalar(sa.select(OperatorAccount).where(OperatorAccount.username == username))
+    good = verify_password(password, account.password_hash if account else _dummy_hash())
+    if account is None or not good or not account.enabled:
+        audit.record(
+            session,
+            actor=f"ops:{username}",
+            action="ops.login_failed",
+            target=f"operator:{username}",
+            request_id=request_id,
+        )
+        return LoginResult(None, "invalid")
+    account.last_login_at = now
+    audit.record(
+        session,
+        actor=f"ops:{username}",
+        action="ops.login",
+        target=f"operator:{username}",
+        request_id=request_id,
+    )
+    return LoginResult(account, None)

@@ -1,0 +1,116 @@
+"""Creating debt positions: bad input names the failing field and writes nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from hub.models import DebtPosition, PaymentOption, StateTransition
+from hub.positions.writer import (
+    InvalidPosition,
+    OptionIn,
+    PositionIn,
+    TransferIn,
+    create_position,
+    validate,
+)
+from tests.factories import IBAN, make_ente
+
+pytestmark = pytest.mark.pg
+DUE = dt.date.today() + dt.timedelta(days=30)
+
+
+def _position(**option_changes) -> PositionIn:
+    option = OptionIn(
+        amount="30.00",
+        due_date=DUE,
+        transfers=[
+            TransferIn("20.00", "a", "9/0101108TS/", iban=IBAN),
+            TransferIn("10.00", "b", "9/0101108TS/", iban=IBAN),
+        ],
+    )
+    return PositionIn(
+        iupd="X-1",
+        debtor_type="F",
+        debtor_fiscal_code="RSSMRA80A01H501U",
+        debtor_name="Mario Rossi",
+        description="d",
+        options=[dataclasses.replace(option, **option_changes)],
+    )
+
+
+def _rows(db) -> tuple[int, int]:
+    return (
+        db.scalar(sa.select(sa.func.count()).select_from(DebtPosition)),
+        db.scalar(sa.select(sa.func.count()).select_from(PaymentOption)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"amount": "30.001"}, "options[0].amount", "more than two decimals"),
+        ({"amount": "-30.00"}, "options[0].amount", "negative"),
+        ({"amount": "31.00"}, "options[0].transfers", "add up to 3000 cents, not 3100"),
+        ({"transfers": []}, "options[0].transfers", "1 to 5"),
+        (
+            {"transfers": [TransferIn("5.00", "x", "c", iban=IBAN)] * 6},
+            "options[0].transfers",
+            "1 to 5",
+        ),
+        ({"notice_number": "30000000000000010"}, "options[0].notice_number", "18 digits"),
+        ({"notice_number": "300000000000000105"}, "options[0].notice_number", "check digits"),
+    ],
+)
+def test_bad_input_names_the_field_and_writes_nothing(db, changes, field, reason):
+    ente = make_ente(db)
+    before = _rows(db)
+    with pytest.raises(InvalidPosition, match=reason) as info:
+        create_position(db, ente, _position(**changes), publish=True)
+    assert info.value.field == field
+    assert _rows(db) == before
+
+
+def test_a_transfer_without_any_account_is_refused(db):
+    ente = make_ente(db)
+    position = _position(transfers=[TransferIn("30.00", "a", "c")])
+    with pytest.raises(InvalidPosition, match="IBAN"):
+        create_position(db, ente, position)
+
+
+def test_created_and_published_position_has_numbers_transfers_and_history(db):
+    ente = make_ente(db, segregation_code="12")
+    position = create_position(db, ente, _position(), publish=True)
+    option = position.options[0]
+    assert option.notice_number.startswith("312") and option.iuv == option.notice_number[1:]
+    assert [t.id_transfer for t in option.transfers] == [1, 2]
+    assert [t.amount_cents for t in option.transfers] == [2000, 1000]
+    assert option.status == "payable" and position.status == "payable"
+    assert (
+        db.scalar(sa.select(StateTransition.event).where(StateTransition.option_id == option.id))
+        == "publish"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"debtor_name": "Ma\x00rio"}, "debtor_name"),
+        ({"description": "\x00"}, "description"),
+    ],
+)
+def test_a_nul_character_names_its_field(change, field):
+    with pytest.raises(InvalidPosition) as err:
+        validate(dataclasses.replace(_position(), **change))
+    assert err.value.field == field
+
+
+def test_a_nul_character_deep_in_a_transfer_names_its_path():
+    position = _position()
+    position.options[0].transfers[0].metadata = [{"key": "k", "value": "v\x00"}]
+    with pytest.raises(InvalidPosition) as err:
+        validate(position)
+    assert err.value.field == "options[0].transfers[0].metadata[0].value"
