@@ -9,7 +9,14 @@ from hub.models.outbox import OutboxMessage, ProcessedMessage
 from hub.models.positions import DebtPosition, PaymentOption, Transfer
 from hub.models.printing import BatchStatus, NoticeBatch, NoticeBatchItem
 from hub.models.receipts import PaymentAttempt, Receipt
-from hub.models.reporting import BankCredit, ReportingEntry, ReportingFlow
+from hub.models.reporting import (
+    BankCredit,
+    FdrCheckpoint,
+    ReceiptRecovery,
+    ReceiptRecoveryBudget,
+    ReportingEntry,
+    ReportingFlow,
+)
 from hub.models.sla import SlaBreach, SlaMinute, SlaProbe, SlaTicket
 from hub.models.tenants import (
     Ente,
@@ -32,6 +39,7 @@ __all__ = [
     "BatchStatus",
     "DebtPosition",
     "Ente",
+    "FdrCheckpoint",
     "IdempotencyRecord",
     "Intermediary",
     "IuvCounter",
@@ -46,6 +54,8 @@ __all__ = [
     "PrimitiveVersion",
     "ProcessedMessage",
     "Receipt",
+    "ReceiptRecovery",
+    "ReceiptRecoveryBudget",
     "ReportingEntry",
     "ReportingFlow",
     "ServiceKind",

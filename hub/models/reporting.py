@@ -39,7 +39,12 @@ class ReportingFlow(Base):
     computed_total_cents: Mapped[int] = mapped_column(sa.BigInteger)
     # received | anomalous | reconciled | superseded
     status: Mapped[str] = mapped_column(sa.String(16), default="received", index=True)
-    raw_xml: Mapped[str] = mapped_column(sa.Text)
+    raw_xml: Mapped[str | None] = mapped_column(sa.Text)  # SOAP flows: the XML as fetched
+    # soap (nodoChiediFlussoRendicontazione) | fdr3 (FdR 3's organization API)
+    source: Mapped[str] = mapped_column(sa.String(8), default="soap", server_default="soap")
+    revision: Mapped[int | None] = mapped_column(sa.Integer)  # FdR 3 only
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # FdR 3 only
+    raw_json: Mapped[str | None] = mapped_column(sa.Text)  # FdR 3: flow and payments as fetched
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     reconciled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -47,7 +52,27 @@ class ReportingFlow(Base):
         back_populates="flow", order_by="ReportingEntry.id", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (sa.UniqueConstraint("ente_id", "flow_id", "flow_datetime"),)
+    __table_args__ = (
+        sa.Index(
+            "uq_reporting_flow_soap_version",
+            "ente_id",
+            "flow_id",
+            "flow_datetime",
+            unique=True,
+            postgresql_where=sa.text("revision IS NULL"),
+            sqlite_where=sa.text("revision IS NULL"),
+        ),
+        sa.Index(
+            "uq_reporting_flow_fdr3_revision",
+            "ente_id",
+            "flow_id",
+            "psp_id",
+            "revision",
+            unique=True,
+            postgresql_where=sa.text("revision IS NOT NULL"),
+            sqlite_where=sa.text("revision IS NOT NULL"),
+        ),
+    )
 
 
 class ReportingEntry(Base):
@@ -65,6 +90,7 @@ class ReportingEntry(Base):
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
     outcome_code: Mapped[str] = mapped_column(sa.String(1))
     outcome_date: Mapped[dt.date] = mapped_column(sa.Date)
+    pay_status: Mapped[str | None] = mapped_column(sa.String(16))  # FdR 3's payStatus
     # matched | amount_mismatch | no_receipt | not_paid | revoked | without_rpt | other_ente
     match: Mapped[str] = mapped_column(sa.String(16))
     receipt_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("receipt.id"), index=True)
@@ -99,3 +125,64 @@ class BankCredit(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (sa.UniqueConstraint("ente_id", "fingerprint"),)
+
+
+class FdrCheckpoint(Base):
+    """Our own ``publishedGt`` for one Ente at FdR 3: the newest ``published`` of the flows
+    stored. Without it FdR 3 lists flows back to the start of the previous month only."""
+
+    __tablename__ = "fdr_checkpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ente_id: Mapped[int] = mapped_column(sa.ForeignKey("ente.id"), unique=True)
+    published_gt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    polled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ReceiptRecovery(Base):
+    """One receipt we look for at pagoPA's receipts service: a flow entry with no receipt
+    (``reason='flow_entry'``), a payment stuck in progress (``'stuck'``, ``iur`` empty) or an
+    operator's request (``'operator'``). ``pending`` until ``recovered`` or ``given_up``."""
+
+    __tablename__ = "receipt_recovery"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ente_id: Mapped[int] = mapped_column(sa.ForeignKey("ente.id"))
+    iuv: Mapped[str] = mapped_column(sa.String(35))
+    iur: Mapped[str] = mapped_column(sa.String(35), default="", server_default="")
+    option_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_option.id"))
+    entry_pk: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("reporting_entry.id", ondelete="SET NULL")
+    )
+    reason: Mapped[str] = mapped_column(sa.String(16))
+    # pending | recovered | given_up
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    receipt_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("receipt.id"))
+    detail: Mapped[str | None] = mapped_column(sa.String(255))
+    requested_by: Mapped[str | None] = mapped_column(sa.String(64))
+
+    __table_args__ = (
+        sa.UniqueConstraint("ente_id", "iuv", "iur"),
+        sa.Index(
+            "ix_receipt_recovery_due",
+            "next_attempt_at",
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        ),
+        sa.Index("ix_receipt_recovery_status", "status"),
+    )
+
+
+class ReceiptRecoveryBudget(Base):
+    """Calls made to the receipts service on one UTC day (``payhub.recovery_daily_budget``)."""
+
+    __tablename__ = "receipt_recovery_budget"
+
+    day: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    calls: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
