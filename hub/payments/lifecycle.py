@@ -259,6 +259,7 @@ def store_receipt(
     now: dt.datetime | None = None,
     served_ente_ids: set[int] | None = None,
     broker_code: str | None = None,
+    cause: str | None = None,
 ) -> ReceiptOutcome:
     """paSendRT: store ``receipt`` and move its option to paid, in the caller's transaction.
 
@@ -271,7 +272,8 @@ def store_receipt(
     that another station of the same intermediary serves (an Ente moved between stations:
     pagoPA delivers with the old one for a while) is stored and settled, and the mismatch
     flagged; a receipt naming an Ente of another intermediary touches nothing of that Ente:
-    it is kept as a receipt for a notice unknown here, and flagged.
+    it is kept as a receipt for a notice unknown here, and flagged. ``cause`` is the history's
+    cause (default ``receipt:<receiptId>``; a recovered receipt says ``recovered:<source>``).
     """
     now = now or utcnow()
     ente = session.scalars(
@@ -329,7 +331,7 @@ def store_receipt(
             f"receipt {receipt.receipt_id} for notice {receipt.notice_number}, unknown here",
         )
     elif option is not None:
-        _settle(session, outcome, now)
+        _settle(session, outcome, now, cause)
     return outcome
 
 
@@ -346,7 +348,9 @@ def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
     )
 
 
-def _settle(session: Session, outcome: ReceiptOutcome, now: dt.datetime) -> None:
+def _settle(
+    session: Session, outcome: ReceiptOutcome, now: dt.datetime, cause: str | None = None
+) -> None:
     option, receipt = outcome.option, outcome.receipt
     assert option is not None
     seen_activation = session.scalar(
@@ -376,7 +380,8 @@ def _settle(session: Session, outcome: ReceiptOutcome, now: dt.datetime) -> None
             "amount_mismatch",
             f"receipt amount {receipt.payment_amount_cents} cents, expected {option.amount_cents}",
         )
-    apply_event(session, option, "receive_receipt", cause=f"receipt:{receipt.receipt_id}", now=now)
+    cause = cause or f"receipt:{receipt.receipt_id}"
+    apply_event(session, option, "receive_receipt", cause=cause, now=now)
     option.paid_cents += receipt.payment_amount_cents
     option.paid_at = option.paid_at or now
     option.activation_expires_at = None
