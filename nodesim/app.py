@@ -31,7 +31,7 @@ from pyramid.httpexceptions import HTTPFound, HTTPNotFound
 from pyramid.request import Request
 from pyramid.response import Response
 
-from nodesim import bank, config, psps
+from nodesim import bank, config, fdr3, psps
 from nodesim.checkout import CartError, Checkout, cart_page
 from nodesim.faults import Faults
 from nodesim.node import Node, PaymentRefused
@@ -61,8 +61,23 @@ def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -
         node.client.config.station,
         settings.get("nodesim.password"),
     )
+    cfg.registry["nodesim.rest"] = fdr3.RestServices(
+        node.ledger, node.payments, settings.get("nodesim.rest_key") or None
+    )
     routes = [
         ("home", "/", home, "GET"),
+        ("fdr3.list", f"{FDR3}/organizations/{{org}}/fdrs", fdr3_list, "GET"),
+        ("fdr3.flow", f"{FDR3_FLOW}", fdr3_flow, "GET"),
+        ("fdr3.payments", f"{FDR3_FLOW}/payments", fdr3_payments, "GET"),
+        ("receipts.iur", f"{RECEIPTS}/organizations/{{org}}/receipts/{{iur}}", receipt, "GET"),
+        (
+            "receipts.iuv",
+            f"{RECEIPTS}/organizations/{{org}}/receipts/{{iur}}/paymentoptions/{{iuv}}",
+            receipt,
+            "GET",
+        ),
+        ("fdr3.publish", "/api/fdr3/publish", fdr3_publish, "POST"),
+        ("rest.throttle", "/api/rest/throttle", rest_throttle, "POST"),
         ("health", "/health", lambda r: {"status": "ok"}, "GET"),
         ("desk.pay", "/psp/pay", desk_pay, "POST"),
         ("desk.standin", "/psp/standin", desk_standin, "POST"),
@@ -93,6 +108,80 @@ def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -
     if config.as_bool(settings["nodesim.background"]):
         node.deliverer.start(float(settings["nodesim.retry_poll_seconds"]))
     return app
+
+
+FDR3 = "/fdr-org/service/v1"
+FDR3_FLOW = FDR3 + "/organizations/{org}/fdrs/{fdr}/revisions/{rev}/psps/{psp}"
+RECEIPTS = "/bizevents/service/v1"
+
+
+def _rest(request: Request) -> fdr3.RestServices:
+    return request.registry["nodesim.rest"]
+
+
+def _answer(request: Request, call: Any) -> Any:
+    try:
+        return call()
+    except fdr3.Problem as problem:
+        response = request.response
+        response.status_int = problem.status
+        response.headers.update(problem.headers)
+        return problem.body
+
+
+def fdr3_list(request: Request) -> Any:
+    m = request.matchdict
+    return _answer(
+        request,
+        lambda: _rest(request).list_flows(m["org"], dict(request.GET), dict(request.headers)),
+    )
+
+
+def fdr3_flow(request: Request) -> Any:
+    m = request.matchdict
+    return _answer(
+        request,
+        lambda: _rest(request).get_flow(
+            m["org"], m["fdr"], m["rev"], m["psp"], dict(request.headers)
+        ),
+    )
+
+
+def fdr3_payments(request: Request) -> Any:
+    m = request.matchdict
+    return _answer(
+        request,
+        lambda: _rest(request).get_payments(
+            m["org"], m["fdr"], m["rev"], m["psp"], dict(request.GET), dict(request.headers)
+        ),
+    )
+
+
+def receipt(request: Request) -> Any:
+    m = request.matchdict
+    return _answer(
+        request,
+        lambda: _rest(request).receipt(m["org"], m["iur"], m.get("iuv"), dict(request.headers)),
+    )
+
+
+def fdr3_publish(request: Request) -> Any:
+    """Publish the closed days' flows on FdR 3 (revision 1); ``{"fdr": id}`` publishes that
+    flow again as its next revision (``"dropLast": true`` without its last payment)."""
+    body = _body(request)
+    rest = _rest(request)
+    if body.get("fdr"):
+        done = [rest.republish(str(body["fdr"]), drop_last=bool(body.get("dropLast")))]
+    else:
+        done = rest.publish_ledger()
+    return [p.ref() | {"organizationId": p.organization} for p in done]
+
+
+def rest_throttle(request: Request) -> Any:
+    """The next ``count`` calls to FdR 3 or the receipts service answer 429."""
+    body = _body(request)
+    _rest(request).throttle(int(body.get("count", 1)), body.get("retryAfter", 1))
+    return {"throttled": int(body.get("count", 1))}
 
 
 def _node(request: Request) -> Node:

@@ -31,6 +31,9 @@ class Faults:
     # deliver the receipt through this idStation (same broker) instead of the one the notice
     # was verified and activated through: an Ente moved between stations (govpay#832)
     receipt_station: str | None = None
+    # never send the paSendRT (a receipt lost upstream): only the reporting flow and the
+    # receipts service know of the payment
+    withhold_receipt: bool = False
     # reporting: header totals that disagree with the body
     inconsistent_flow: bool = False
     # reporting: one extra entry for an IUV nobody ever issued

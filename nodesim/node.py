@@ -38,6 +38,16 @@ NODE_FAULTS = {
 }
 
 
+@dataclasses.dataclass
+class Withheld:
+    """A paSendRT the Node never sends (fault ``withhold_receipt``)."""
+
+    receipt_id: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"receiptId": self.receipt_id, "status": "withheld", "attempts": []}
+
+
 class PaymentRefused(Exception):
     """The station said no (or did not answer) before any money was taken."""
 
@@ -195,6 +205,8 @@ class Node:
         with self._lock:
             self.payments[payment.receipt_id] = payment
         self.ledger.record(payment)
+        if faults.withhold_receipt:
+            return Withheld(payment.receipt_id)
         receipt = receipt_element(payment, self.version, newer=faults.newer_elements)
         request = self.client.send_rt_request(payment.ec, receipt, faults.receipt_station)
         return self.deliverer.submit(

@@ -15,12 +15,23 @@ the PSP gave the money back; nothing moves, support is told (``fdr_payment_revok
 Versions: a flow is unique per (Ente, flow id, dataOraFlusso). The Node may re-send a flow id
 with a newer date-time: that is a new version, stored and matched; older versions become
 ``superseded`` and a version older than one already stored is kept, superseded, unmatched.
+
+FdR 3 (``store_fdr3_flow``): a flow fetched as JSON from FdR 3's organization API is read as
+strictly into the same ParsedFlow and stored through the same path, with ``source='fdr3'``;
+it is unique per (Ente, flow id, PSP, revision), and a newer revision supersedes the older ones
+as a newer dataOraFlusso does. ``payStatus`` maps to the outcome codes above: EXECUTED -> 0,
+STAND_IN -> 4, STAND_IN_NO_RPT -> 8, NO_RPT -> 9 (FdR 3 has no "revoked").
+
+Every entry left without a receipt (``no_receipt``, ``without_rpt``) is also registered for
+receipt recovery (``receipt_recovery``, hub.reconciliation.recovery); ``rematch_entries``
+matches those entries again once the receipt is recovered.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,13 +45,14 @@ from lxml import etree
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import payments
+from hub import clock, payments
 from hub.db import utcnow
 from hub.errors import DomainError
 from hub.models import (
     Ente,
     PaymentOption,
     Receipt,
+    ReceiptRecovery,
     ReportingEntry,
     ReportingFlow,
     Station,
@@ -48,7 +60,7 @@ from hub.models import (
 )
 from hub.reconciliation import statements
 from hub.xmlsafe import UnsafeXml, parse_untrusted
-from workflows.payment import PAID_STATES
+from workflows.payment import PAID_STATES, OptionStatus
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +69,9 @@ PAID_CODES = frozenset({"0", "4"})
 WITHOUT_RPT_CODES = frozenset({"8", "9"})
 REVOKED_CODE = "3"
 OUTCOME_CODES = PAID_CODES | WITHOUT_RPT_CODES | {REVOKED_CODE}
+# FdR 3's payStatus -> FlussoRiversamento's codiceEsitoSingoloPagamento
+PAY_STATUS_CODES = {"EXECUTED": "0", "STAND_IN": "4", "STAND_IN_NO_RPT": "8", "NO_RPT": "9"}
+WANTS_RECEIPT = ("no_receipt", "without_rpt")
 _SHARED_XSD = Path(__file__).resolve().parents[3] / "shared" / "pagopa" / "xsd-common"
 DEFAULT_XSD = tuple(_SHARED_XSD / f"FlussoRiversamento_1_0_{n}.xsd" for n in (4, 5))
 _AMOUNT = re.compile(r"\d{1,9}\.\d{2}")
@@ -83,6 +98,7 @@ class ParsedEntry:
     amount_cents: int
     outcome_code: str
     outcome_date: dt.date
+    pay_status: str | None = None  # FdR 3
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,8 @@ class ParsedFlow:
     declared_count: int
     declared_total_cents: int
     entries: tuple[ParsedEntry, ...]
+    revision: int | None = None  # FdR 3
+    published_at: dt.datetime | None = None  # FdR 3, aware UTC
 
 
 @dataclass
@@ -232,6 +250,108 @@ def _entry(item: etree._Element) -> ParsedEntry:
     )
 
 
+def _json_cents(value: Any, what: str, *, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise _bad(f"{what} {value!r} is not an amount")
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        raise _bad(f"{what} {value!r} is not an amount") from None
+    if amount.as_tuple().exponent < -2 or amount < 0:  # type: ignore[operator]
+        raise _bad(f"{what} {value!r} is not an amount with at most 2 decimals")
+    cents = int(amount * 100)
+    if cents == 0 and not allow_zero:
+        raise _bad(f"{what} must be greater than zero")
+    return cents
+
+
+def _json_text(data: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+    value = data.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise _bad(f"{key} is missing")
+        return None
+    if not isinstance(value, str):
+        raise _bad(f"{key} {value!r} is not a string")
+    return value.strip()
+
+
+def _json_instant(data: Mapping[str, Any], key: str) -> dt.datetime:
+    text = _json_text(data, key) or ""
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad(f"{key} {text!r} is not a date-time") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def parse_fdr3(
+    flow: Mapping[str, Any],
+    flow_payments: Sequence[Mapping[str, Any]],
+    *,
+    revision: int,
+    published_at: dt.datetime | None = None,
+) -> ParsedFlow:
+    """Read an FdR 3 SingleFlowResponse and its Payments as strictly as a FlussoRiversamento.
+    Raises InvalidFlow for any field we cannot read."""
+    if not isinstance(flow, Mapping):
+        raise _bad("the flow is not a JSON object")
+    flow_id = _json_text(flow, "fdr") or ""
+    if not _FLOW_ID.fullmatch(flow_id):
+        raise _bad(f"fdr {flow_id!r} is not [a-zA-Z0-9-_]{{1,35}}")
+    if flow.get("revision") not in (None, revision):
+        raise _bad(f"revision {flow.get('revision')!r} is not the revision asked, {revision}")
+    sender = flow.get("sender") or {}
+    receiver = flow.get("receiver") or {}
+    if not isinstance(sender, Mapping) or not isinstance(receiver, Mapping):
+        raise _bad("sender or receiver is not an object")
+    count = flow.get("totPayments")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise _bad(f"totPayments {count!r} is not a positive integer")
+    regulation_date = _json_text(flow, "regulationDate") or ""
+    entries = tuple(_fdr3_entry(p) for p in flow_payments)
+    if not entries:
+        raise _bad("no payments")
+    published = published_at
+    if published is None and flow.get("published"):
+        published = _json_instant(flow, "published").astimezone(dt.UTC)
+    return ParsedFlow(
+        flow_id=flow_id,
+        flow_datetime=normalise_datetime(_json_instant(flow, "fdrDate")),
+        settlement_id=_json_text(flow, "regulation") or "",
+        settlement_date=_date(regulation_date, "regulationDate"),
+        psp_id=_json_text(sender, "pspId") or "",
+        psp_name=_json_text(sender, "pspName", required=False),
+        bic=_json_text(flow, "bicCodePouringBank", required=False),
+        ec_fiscal_code=_json_text(receiver, "organizationId") or "",
+        declared_count=count,
+        declared_total_cents=_json_cents(flow.get("sumPayments"), "sumPayments", allow_zero=True),
+        entries=entries,
+        revision=revision,
+        published_at=published,
+    )
+
+
+def _fdr3_entry(item: Mapping[str, Any]) -> ParsedEntry:
+    if not isinstance(item, Mapping):
+        raise _bad("a payment is not a JSON object")
+    index = item.get("idTransfer")
+    if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= 5:
+        raise _bad(f"idTransfer {index!r} is not 1..5")
+    status = item.get("payStatus")
+    if status not in PAY_STATUS_CODES:
+        raise _bad(f"payStatus {status!r} is not one of {', '.join(PAY_STATUS_CODES)}")
+    return ParsedEntry(
+        iuv=_json_text(item, "iuv") or "",
+        iur=_json_text(item, "iur") or "",
+        index=index,
+        amount_cents=_json_cents(item.get("pay"), "pay"),
+        outcome_code=PAY_STATUS_CODES[status],
+        outcome_date=clock.business_date(_json_instant(item, "payDate")),
+        pay_status=status,
+    )
+
+
 # --- storing and matching --------------------------------------------------------------------
 
 
@@ -252,6 +372,40 @@ def store_flow(
     """
     now = now or utcnow()
     parsed = parse_flow(data, xsd)
+    return _store_parsed(
+        session, parsed, served_ente_ids=served_ente_ids, now=now, raw_xml=_text_of(data)
+    )
+
+
+def store_fdr3_flow(
+    session: Session,
+    flow: Mapping[str, Any],
+    flow_payments: Sequence[Mapping[str, Any]],
+    *,
+    revision: int,
+    published_at: dt.datetime | None,
+    served_ente_ids: set[int] | None = None,
+    now: dt.datetime | None = None,
+) -> FlowOutcome:
+    """Store one FdR 3 flow revision (its SingleFlowResponse and every Payment of it), in the
+    caller's transaction. Idempotent per (Ente, flow id, PSP, revision). Raises InvalidFlow or
+    FlowRefused as ``store_flow`` does."""
+    parsed = parse_fdr3(flow, flow_payments, revision=revision, published_at=published_at)
+    raw = json.dumps({"flow": flow, "payments": list(flow_payments)}, default=str)
+    return _store_parsed(
+        session, parsed, served_ente_ids=served_ente_ids, now=now or utcnow(), raw_json=raw
+    )
+
+
+def _store_parsed(
+    session: Session,
+    parsed: ParsedFlow,
+    *,
+    served_ente_ids: set[int] | None,
+    now: dt.datetime,
+    raw_xml: str | None = None,
+    raw_json: str | None = None,
+) -> FlowOutcome:
     ente = session.scalars(
         sa.select(Ente).where(Ente.fiscal_code == parsed.ec_fiscal_code)
     ).one_or_none()
@@ -259,7 +413,7 @@ def store_flow(
         raise FlowRefused(
             f"flow {parsed.flow_id} is for EC {parsed.ec_fiscal_code}, not an Ente served here"
         )
-    existing = _stored(session, ente.id, parsed.flow_id, parsed.flow_datetime)
+    existing = _stored(session, ente.id, parsed)
     if existing is not None:
         return FlowOutcome(existing, created=False)
     flow = ReportingFlow(
@@ -276,7 +430,11 @@ def store_flow(
         computed_count=len(parsed.entries),
         computed_total_cents=sum(e.amount_cents for e in parsed.entries),
         status="received",
-        raw_xml=_text_of(data),
+        raw_xml=raw_xml,
+        raw_json=raw_json,
+        source="soap" if parsed.revision is None else "fdr3",
+        revision=parsed.revision,
+        published_at=parsed.published_at,
         received_at=now,
     )
     try:
@@ -284,7 +442,7 @@ def store_flow(
             session.add(flow)
             session.flush()
     except IntegrityError:  # a concurrent twin committed first
-        twin = _stored(session, ente.id, parsed.flow_id, parsed.flow_datetime)
+        twin = _stored(session, ente.id, parsed)
         assert twin is not None
         return FlowOutcome(twin, created=False)
     outcome = FlowOutcome(flow, created=True)
@@ -310,6 +468,7 @@ def store_flow(
         )
     flow.status = "anomalous" if outcome.anomalies else "received"
     session.flush()
+    _want_receipts(session, flow, now)
     statements.credits_waiting_for(session, flow, now=now)
     log.info(
         "fdr.stored",
@@ -330,42 +489,54 @@ def _text_of(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def _stored(
-    session: Session, ente_id: int, flow_id: str, when: dt.datetime
-) -> ReportingFlow | None:
-    return session.scalars(
-        sa.select(ReportingFlow).where(
-            ReportingFlow.ente_id == ente_id,
-            ReportingFlow.flow_id == flow_id,
-            ReportingFlow.flow_datetime == when,
-        )
-    ).one_or_none()
+def _stored(session: Session, ente_id: int, parsed: ParsedFlow) -> ReportingFlow | None:
+    where = [ReportingFlow.ente_id == ente_id, ReportingFlow.flow_id == parsed.flow_id]
+    if parsed.revision is None:
+        where += [
+            ReportingFlow.revision.is_(None),
+            ReportingFlow.flow_datetime == parsed.flow_datetime,
+        ]
+    else:
+        where += [ReportingFlow.psp_id == parsed.psp_id, ReportingFlow.revision == parsed.revision]
+    return session.scalars(sa.select(ReportingFlow).where(*where)).one_or_none()
+
+
+def _versions(flow: ReportingFlow, newer: bool) -> list[Any]:
+    """The other versions of ``flow``: by dataOraFlusso (SOAP), by revision (FdR 3, per PSP)."""
+    where = [ReportingFlow.ente_id == flow.ente_id, ReportingFlow.flow_id == flow.flow_id]
+    if flow.revision is None:
+        when = ReportingFlow.flow_datetime
+        where += [
+            ReportingFlow.revision.is_(None),
+            when > flow.flow_datetime if newer else when < flow.flow_datetime,
+        ]
+    else:
+        rev = ReportingFlow.revision
+        where += [
+            ReportingFlow.psp_id == flow.psp_id,
+            rev > flow.revision if newer else rev < flow.revision,
+        ]
+    return where
 
 
 def _newer_version_exists(session: Session, flow: ReportingFlow) -> bool:
     return (
         session.execute(
-            sa.select(sa.func.count())
-            .select_from(ReportingFlow)
-            .where(
-                ReportingFlow.ente_id == flow.ente_id,
-                ReportingFlow.flow_id == flow.flow_id,
-                ReportingFlow.flow_datetime > flow.flow_datetime,
-            )
+            sa.select(sa.func.count()).select_from(ReportingFlow).where(*_versions(flow, True))
         ).scalar_one()
         > 0
     )
 
 
 def _supersede_older(session: Session, flow: ReportingFlow) -> None:
+    """Older versions become ``superseded``: their entries and anomalies stay as history, the
+    newest version is the one reconciliation and recovery read."""
+    older = sa.select(ReportingFlow.id).where(*_versions(flow, False)).scalar_subquery()
     session.execute(
         sa.update(ReportingFlow)
-        .where(
-            ReportingFlow.ente_id == flow.ente_id,
-            ReportingFlow.flow_id == flow.flow_id,
-            ReportingFlow.flow_datetime < flow.flow_datetime,
-        )
+        .where(ReportingFlow.id.in_(older))
         .values(status="superseded")
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -388,6 +559,7 @@ def _entry_row(
         match=match,
         receipt_pk=receipt.id if receipt else None,
         option_id=option_id,
+        pay_status=e.pay_status,
     )
 
 
@@ -466,10 +638,88 @@ def _match(
     else:
         session.add(_entry_row(flow, e, "matched", receipt=receipt, option_id=option.id))
     # reported even with an amount mismatch: the PSP did report the payment (support sees it)
-    if option.status == "paid":
+    if option.status == OptionStatus.PAID:
         payments.apply_event(session, option, "report", cause=f"fdr:{flow.flow_id}", now=now)
         outcome.reported += 1
     return None
+
+
+def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime) -> None:
+    """Register each entry of ``flow`` left without a receipt for receipt recovery (once per
+    Ente, IUV and IUR: a later revision naming it again changes nothing)."""
+    session.flush()
+    rows = session.execute(
+        sa.select(
+            ReportingEntry.id, ReportingEntry.iuv, ReportingEntry.iur, ReportingEntry.option_id
+        ).where(ReportingEntry.flow_pk == flow.id, ReportingEntry.match.in_(WANTS_RECEIPT))
+    ).all()
+    if not rows:
+        return
+    known: set[tuple[str, str]] = set(
+        (iuv, iur)
+        for iuv, iur in session.execute(
+            sa.select(ReceiptRecovery.iuv, ReceiptRecovery.iur).where(
+                ReceiptRecovery.ente_id == flow.ente_id,
+                ReceiptRecovery.iuv.in_({r.iuv for r in rows}),
+            )
+        ).all()
+    )
+    for row in rows:
+        if (row.iuv, row.iur) in known:
+            continue
+        known.add((row.iuv, row.iur))
+        session.add(
+            ReceiptRecovery(
+                ente_id=flow.ente_id,
+                iuv=row.iuv,
+                iur=row.iur,
+                option_id=row.option_id,
+                entry_pk=row.id,
+                reason="flow_entry",
+                status="pending",
+                first_seen_at=now,
+                next_attempt_at=now,
+            )
+        )
+
+
+def rematch_entries(session: Session, receipt: Receipt, now: dt.datetime | None = None) -> int:
+    """A receipt recovered after its flow arrived: match the current flows' entries that
+    name it and were left without a receipt, and report its option. Returns the entries
+    matched."""
+    now = now or utcnow()
+    ente = session.get(Ente, receipt.ente_id) if receipt.ente_id else None
+    if ente is None:
+        return 0
+    entries = session.scalars(
+        sa.select(ReportingEntry)
+        .join(ReportingFlow, ReportingFlow.id == ReportingEntry.flow_pk)
+        .where(
+            ReportingFlow.ente_id == ente.id,
+            ReportingFlow.status != "superseded",
+            ReportingEntry.iuv == receipt.creditor_reference_id,
+            ReportingEntry.iur == receipt.receipt_id,
+            ReportingEntry.match.in_(WANTS_RECEIPT),
+        )
+    ).all()
+    matched = 0
+    for row in entries:
+        flow = row.flow
+        parsed = ParsedEntry(
+            iuv=row.iuv,
+            iur=row.iur,
+            index=row.transfer_index,
+            amount_cents=row.amount_cents,
+            outcome_code=row.outcome_code,
+            outcome_date=row.outcome_date,
+            pay_status=row.pay_status,
+        )
+        session.delete(row)
+        session.flush()
+        outcome = FlowOutcome(flow, created=False)
+        _match(session, ente, flow, parsed, outcome, now)
+        matched += 1
+    return matched
 
 
 def _receipt_of_other_ente(session: Session, ente: Ente, e: ParsedEntry) -> Receipt | None:
@@ -548,6 +798,15 @@ def enti_of_station(session: Session, station_code: str) -> list[Ente]:
             .order_by(Ente.id)
         )
     )
+
+
+def enti_to_poll(session: Session, station_codes: Sequence[str] = ()) -> list[Ente]:
+    """Every Ente of every station (or of ``station_codes``), once each: whose flows we ask
+    FdR 3 for."""
+    query = sa.select(Ente).join(Station.enti)
+    if station_codes:
+        query = query.where(Station.station_code.in_(list(station_codes)))
+    return list(session.scalars(query.distinct().order_by(Ente.id)))
 
 
 def stored_versions(
