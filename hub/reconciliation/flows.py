@@ -536,7 +536,7 @@ def _supersede_older(session: Session, flow: ReportingFlow) -> None:
         sa.update(ReportingFlow)
         .where(ReportingFlow.id.in_(older))
         .values(status="superseded")
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session="fetch")
     )
 
 
