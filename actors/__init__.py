@@ -13,11 +13,12 @@ def includeme(config: Any) -> None:
     from actors import broker as broker_mod
     from actors import outbox
     from actors.embedded import start_embedded
+    from hub.config import from_registry
 
-    settings = config.get_settings()
+    settings = from_registry(config.registry)
     factory = config.registry["db.session_factory"]
     broker = broker_mod.setup(settings, factory)
     outbox.install_relay(factory)
     config.registry["dramatiq.broker"] = broker
-    if broker.payhub_embedded:
+    if settings.embedded_worker:
         config.registry["embedded"] = start_embedded(broker, factory, settings)

@@ -21,8 +21,8 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
-from actors.middleware import UnitOfWork
-from hub.settings import as_bool
+from actors.middleware import Settings, UnitOfWork
+from hub.config import Config, as_config
 
 ACTOR_MODULES = (
     "actors.payments",
@@ -41,8 +41,9 @@ HEARTBEAT_TIMEOUT_MS = 10_000
 MAINTENANCE_CHANCE = 100_000  # out of 1,000,000 commands: 10 %
 
 
-def make_broker(settings: dict[str, Any]) -> dramatiq.Broker:
+def make_broker(settings: Config | dict[str, Any]) -> dramatiq.Broker:
     """A RedisBroker for ``payhub.broker = redis``, else a StubBroker."""
+    config = as_config(settings)
     middleware = [
         AgeLimit(),
         TimeLimit(),
@@ -51,15 +52,13 @@ def make_broker(settings: dict[str, Any]) -> dramatiq.Broker:
         Pipelines(),
         Retries(),
     ]
-    if settings.get("payhub.broker", "stub") == "redis":
+    if config.broker == "redis":
         broker: dramatiq.Broker = RedisBroker(
-            url=settings["payhub.redis_url"],
+            url=config.redis_url,
             middleware=middleware,
-            heartbeat_timeout=int(
-                settings.get("payhub.heartbeat_timeout_ms", HEARTBEAT_TIMEOUT_MS)
-            ),
-            maintenance_chance=int(settings.get("payhub.maintenance_chance", MAINTENANCE_CHANCE)),
-            namespace=settings.get("payhub.redis_namespace", "payhub"),
+            heartbeat_timeout=config.heartbeat_timeout_ms,
+            maintenance_chance=config.maintenance_chance,
+            namespace=config.redis_namespace,
             socket_timeout=5,
             socket_connect_timeout=2,
         )
@@ -69,14 +68,13 @@ def make_broker(settings: dict[str, Any]) -> dramatiq.Broker:
     return broker
 
 
-def worker_metrics_port(settings: dict[str, Any]) -> int | None:
+def worker_metrics_port(settings: Config | dict[str, Any]) -> int | None:
     """``payhub.worker_metrics_port``: where each `payhub worker` serves Dramatiq's own metrics
     (messages, errors, durations per actor); empty (the default) = off."""
-    value = str(settings.get("payhub.worker_metrics_port", "") or "").strip()
-    return int(value) if value else None
+    return as_config(settings).worker_metrics_port
 
 
-def add_worker_metrics(broker: dramatiq.Broker, settings: dict[str, Any]) -> bool:
+def add_worker_metrics(broker: dramatiq.Broker, settings: Config | dict[str, Any]) -> bool:
     """In a worker process (payhub.worker_boot) only: Dramatiq's Prometheus middleware, whose
     exposition process serves every worker process of one `payhub worker` on
     payhub.worker_metrics_host (127.0.0.1):payhub.worker_metrics_port. Web processes and the
@@ -87,9 +85,7 @@ def add_worker_metrics(broker: dramatiq.Broker, settings: dict[str, Any]) -> boo
     import os
 
     # read by dramatiq.middleware.prometheus at import, here and in its exposition process
-    os.environ.setdefault(
-        "dramatiq_prom_host", str(settings.get("payhub.worker_metrics_host", "127.0.0.1"))
-    )
+    os.environ.setdefault("dramatiq_prom_host", as_config(settings).worker_metrics_host)
     os.environ.setdefault("dramatiq_prom_port", str(port))
     from dramatiq.middleware.prometheus import Prometheus
 
@@ -97,22 +93,23 @@ def add_worker_metrics(broker: dramatiq.Broker, settings: dict[str, Any]) -> boo
     return True
 
 
-def setup(settings: dict[str, Any], session_factory: Any) -> dramatiq.Broker:
-    """Make the broker current, add the unit-of-work middleware, declare every actor."""
+def setup(settings: Config | dict[str, Any], session_factory: Any) -> dramatiq.Broker:
+    """Make the broker current, add the unit-of-work and settings middleware (actors read the
+    settings with ``actors.middleware.current_settings()``), declare every actor. ``settings``
+    is the process's Config (a dict of settings is validated into one: tests)."""
+    config = as_config(settings)
     old = dramatiq.get_broker() if _has_broker() else None
-    broker = make_broker(settings)
+    broker = make_broker(config)
     broker.add_middleware(UnitOfWork(session_factory))
+    broker.add_middleware(Settings(config))
     dramatiq.set_broker(broker)
-    extra = [m for m in str(settings.get("payhub.extra_actor_modules", "")).split() if m]
-    for name in (*ACTOR_MODULES, *extra):
+    for name in (*ACTOR_MODULES, *config.extra_actor_modules):
         importlib.import_module(name)
     if old is not None and old is not broker:
         for actor_name in old.get_declared_actors():
             actor = old.get_actor(actor_name)
             actor.broker = broker
             broker.declare_actor(actor)
-    broker.payhub_settings = settings  # type: ignore[attr-defined]
-    broker.payhub_embedded = as_bool(settings.get("payhub.embedded_worker", False))  # type: ignore[attr-defined]
     return broker
 
 

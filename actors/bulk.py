@@ -8,7 +8,8 @@ from typing import Any
 import dramatiq
 import structlog
 
-from actors.middleware import current_session
+from actors.middleware import current_session, current_settings
+from hub.config import Config, as_config
 from hub.positions import bulk
 
 log = structlog.get_logger(__name__)
@@ -17,11 +18,10 @@ log = structlog.get_logger(__name__)
 DEFAULT_SHAPE = "web.api.bulk:api_shape"
 
 
-def shape(settings: dict[str, Any] | None = None) -> bulk.Shape:
+def shape(settings: Config | dict[str, Any] | None = None) -> bulk.Shape:
     """The position checker named by ``payhub.bulk_shape`` (``module:function``)."""
-    if settings is None:
-        settings = getattr(dramatiq.get_broker(), "payhub_settings", {}) or {}
-    module, _, name = str(settings.get("payhub.bulk_shape", DEFAULT_SHAPE)).partition(":")
+    config = current_settings() if settings is None else as_config(settings)
+    module, _, name = config.bulk_shape.partition(":")
     return getattr(importlib.import_module(module), name)
 
 

@@ -9,10 +9,11 @@ import dramatiq
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from actors.scheduler import add_jobs
+from hub.config import Config
 
 
 def start_embedded(
-    broker: dramatiq.Broker, factory: Any, settings: dict[str, Any]
+    broker: dramatiq.Broker, factory: Any, settings: Config | dict[str, Any]
 ) -> dict[str, Any]:
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
     worker.start()

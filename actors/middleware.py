@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import outbox
+from hub.config import Config
 from hub.models import ProcessedMessage
 
 log = structlog.get_logger(__name__)
@@ -43,6 +44,28 @@ def current_factory() -> Any:
     if factory is None:
         raise RuntimeError("no unit of work: current_factory() called outside an actor")
     return factory
+
+
+def current_settings() -> Config:
+    """The settings of the broker running this message, set by its ``Settings`` middleware;
+    outside a message (a direct call, the scheduler's thread), those of the current broker."""
+    config = getattr(_local, "config", None)
+    if config is None:
+        config = settings_middleware(dramatiq.get_broker()).config
+    return config
+
+
+def settings_middleware(broker: dramatiq.Broker) -> Settings:
+    """The broker's ``Settings`` middleware (one is added by ``actors.broker.setup``)."""
+    for middleware in broker.middleware:
+        if isinstance(middleware, Settings):
+            return middleware
+    raise RuntimeError("no Settings middleware: set the broker up with actors.broker.setup")
+
+
+def use_settings(broker: dramatiq.Broker, config: Config) -> None:
+    """Make ``config`` the settings the broker's actors read (tests change a setting so)."""
+    settings_middleware(broker).config = config
 
 
 def current_session() -> Session:
@@ -142,3 +165,27 @@ class UnitOfWork(Middleware):
         _local.factory = None
         _local.message = None
         structlog.contextvars.clear_contextvars()
+
+
+class Settings(Middleware):
+    """Hands the process's settings (``hub.config.Config``) to the actors: bound to the
+    thread for each message, read with ``current_settings()``."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        _local.config = self.config
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.Message,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        _local.config = None
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        _local.config = None

@@ -14,8 +14,8 @@ import operator
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-import dramatiq
-
+from actors.middleware import current_settings
+from hub.config import Config, as_config
 from soap.node_client import BadNodeResponse, FlowRef, NodeError, NodeUnavailable, UnknownFlow
 
 DEFAULT_FACTORY = "soap.node_client:NodeClient.from_settings"
@@ -43,14 +43,14 @@ class ReportingClient(Protocol):
     ) -> bytes: ...
 
 
-def settings() -> Mapping[str, Any]:
-    """The settings of the broker running this message."""
-    return getattr(dramatiq.get_broker(), "payhub_settings", {}) or {}
+def settings() -> Config:
+    """The settings of the broker running this message (its Settings middleware)."""
+    return current_settings()
 
 
-def node_client(config: Mapping[str, Any] | None = None) -> ReportingClient:
+def node_client(config: Config | Mapping[str, Any] | None = None) -> ReportingClient:
     """The client named by ``payhub.node_client_factory``, built from ``config``."""
-    config = settings() if config is None else config
-    module, _, name = str(config.get("payhub.node_client_factory", DEFAULT_FACTORY)).partition(":")
+    config = settings() if config is None else as_config(config)
+    module, _, name = (config.node_client_factory or DEFAULT_FACTORY).partition(":")
     factory = operator.attrgetter(name)(importlib.import_module(module))
     return factory(config)

@@ -8,7 +8,8 @@ from typing import Any
 import dramatiq
 import structlog
 
-from actors.middleware import current_session
+from actors.middleware import current_session, current_settings
+from hub.config import Config, as_config
 from hub.errors import DomainError
 from hub.printing import batches
 
@@ -16,11 +17,10 @@ log = structlog.get_logger(__name__)
 DEFAULT_DIR = "var/notice-batches"
 
 
-def batch_directory(settings: dict[str, Any] | None = None) -> Path:
+def batch_directory(settings: Config | dict[str, Any] | None = None) -> Path:
     """Where batch zips are written (``payhub.notice_batch_dir``)."""
-    if settings is None:
-        settings = getattr(dramatiq.get_broker(), "payhub_settings", {}) or {}
-    return Path(settings.get("payhub.notice_batch_dir", DEFAULT_DIR)).resolve()
+    config = current_settings() if settings is None else as_config(settings)
+    return Path(config.notice_batch_dir).resolve()
 
 
 @dramatiq.actor(

@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from actors.middleware import settings_middleware
 from hub import outbox
 
 log = structlog.get_logger(__name__)
@@ -35,14 +36,10 @@ class Policy:
 
     @classmethod
     def of(cls, broker: dramatiq.Broker) -> Policy:
-        settings = getattr(broker, "payhub_settings", None) or {}
+        config = settings_middleware(broker).config
         return cls(
-            lease=dt.timedelta(
-                seconds=float(
-                    settings.get("payhub.outbox_lease_seconds", cls.lease.total_seconds())
-                )
-            ),
-            max_attempts=int(settings.get("payhub.outbox_max_attempts", cls.max_attempts)),
+            lease=dt.timedelta(seconds=config.outbox_lease_seconds),
+            max_attempts=config.outbox_max_attempts,
         )
 
 

@@ -264,8 +264,6 @@ def _xsd() -> tuple:
 @dramatiq.actor(actor_name=CHECK_ACTOR, max_retries=3, time_limit=10 * 60_000)
 def check_flows_without_credit() -> None:
     """Flag every flow still without a bank credit after the configured number of days."""
-    days = int(
-        node.settings().get("payhub.reconciliation_credit_days", statements.DEFAULT_CREDIT_DAYS)
-    )
+    days = node.settings().reconciliation_credit_days
     count = statements.flows_without_credit(current_session(), days=days)
     log.info("fdr.credit_check", flagged=count)

@@ -17,15 +17,20 @@ import structlog
 from apscheduler.schedulers.base import BaseScheduler
 
 from actors import outbox
+from hub.config import Config, as_config
 
 log = structlog.get_logger(__name__)
 
 
 def add_jobs(
-    scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any, settings: dict[str, Any]
+    scheduler: BaseScheduler,
+    broker: dramatiq.Broker,
+    factory: Any,
+    settings: Config | dict[str, Any],
 ) -> BaseScheduler:
-    every = float(settings.get("payhub.outbox_sweep_seconds", 10))
-    grace = dt.timedelta(seconds=float(settings.get("payhub.outbox_sweep_grace_seconds", 5)))
+    config = as_config(settings)
+    every = config.outbox_sweep_seconds
+    grace = dt.timedelta(seconds=config.outbox_sweep_grace_seconds)
 
     def sweep() -> None:
         try:
@@ -41,7 +46,7 @@ def add_jobs(
         except Exception:  # a failed sweep is retried at the next tick
             log.exception("webhooks.sweep_failed")
 
-    retention = float(settings.get("payhub.outbox_retention_days", 14))
+    retention = config.outbox_retention_days
 
     def purge() -> None:
         try:
@@ -63,7 +68,7 @@ def add_jobs(
     scheduler.add_job(
         sweep_deliveries,
         "interval",
-        seconds=float(settings.get("payhub.webhook_sweep_seconds", 10)),
+        seconds=config.webhook_sweep_seconds,
         id="webhook_sweep",
         **common,
     )
@@ -90,23 +95,35 @@ def add_jobs(
     scheduler.add_job(
         enqueue("expire_overdue_options"), "date", id="expire_overdue_options_at_start", **common
     )
-    add_reporting_jobs(scheduler, enqueue, settings)
-    add_sla_jobs(scheduler, enqueue, settings)
+    add_reporting_jobs(scheduler, enqueue, config)
+    add_sla_jobs(scheduler, enqueue, config)
     return scheduler
 
 
-def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Any, settings: dict[str, Any]) -> None:
+def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -> None:
     """Poll the Node's reporting flows every ``payhub.reporting_poll_minutes`` (60; 0 = never)
     when a Node is configured, and check flows without a bank credit daily at 06:00 UTC."""
     common = {"coalesce": True, "max_instances": 1}
-    minutes = float(settings.get("payhub.reporting_poll_minutes", 60))
-    node_known = settings.get("payhub.node_url") or settings.get("payhub.node_client_factory")
+    minutes = config.reporting_poll_minutes
+    node_known = config.node_url or config.node_client_factory
+    if config.get("payhub.reporting_source", "soap") == "fdr3":
+        node_known = True  # FdR 3: pagoPA's URL by default
     if minutes > 0 and node_known:
         scheduler.add_job(
             enqueue("poll_reporting_flows"),
             "interval",
             minutes=minutes,
             id="poll_reporting_flows",
+            **common,
+        )
+    # receipts lost upstream, asked of pagoPA's receipts service (hub.reconciliation.recovery)
+    recovery_minutes = float(config.get("payhub.recovery_minutes", 60) or 0)
+    if recovery_minutes > 0 and node_known:
+        scheduler.add_job(
+            enqueue("recover_receipts"),
+            "interval",
+            minutes=recovery_minutes,
+            id="recover_receipts",
             **common,
         )
     scheduler.add_job(
@@ -120,7 +137,7 @@ def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Any, settings: dict[st
     )
 
 
-def add_sla_jobs(scheduler: BaseScheduler, enqueue: Any, settings: dict[str, Any]) -> None:
+def add_sla_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -> None:
     """Judge response-time breaches every minute; probe the station every
     ``payhub.sla_probe_seconds`` (60; 0 = never) when a probe target is configured."""
     common = {"coalesce": True, "max_instances": 1}
@@ -131,10 +148,9 @@ def add_sla_jobs(scheduler: BaseScheduler, enqueue: Any, settings: dict[str, Any
         id="sla_evaluate_breaches",
         **common,
     )
-    seconds = float(settings.get("payhub.sla_probe_seconds", 60))
-    target = settings.get("payhub.sla_probe_health_url") or (
-        settings.get("payhub.sla_probe_notice")
-        and (settings.get("payhub.sla_probe_url") or settings.get("payhub.soap_public_url"))
+    seconds = config.sla_probe_seconds
+    target = config.sla_probe_health_url or (
+        config.sla_probe_notice and (config.sla_probe_url or config.soap_public_url)
     )
     if seconds > 0 and target:
         scheduler.add_job(

@@ -26,8 +26,9 @@ import requests
 import structlog
 from dramatiq.common import compute_backoff
 
-from actors.middleware import current_factory
+from actors.middleware import current_factory, current_settings
 from hub import http
+from hub.config import Config, as_config
 from hub.db import utcnow
 from hub.notify import webhooks
 
@@ -43,14 +44,13 @@ class Policy:
     timeout_seconds: float = 5.0
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> Policy:
+    def from_settings(cls, settings: Config | dict[str, Any]) -> Policy:
+        config = as_config(settings)
         return cls(
-            max_retries=int(settings.get("payhub.webhook_max_retries", cls.max_retries)),
-            min_backoff_ms=int(settings.get("payhub.webhook_min_backoff_ms", cls.min_backoff_ms)),
-            max_backoff_ms=int(settings.get("payhub.webhook_max_backoff_ms", cls.max_backoff_ms)),
-            timeout_seconds=float(
-                settings.get("payhub.webhook_timeout_seconds", cls.timeout_seconds)
-            ),
+            max_retries=config.webhook_max_retries,
+            min_backoff_ms=config.webhook_min_backoff_ms,
+            max_backoff_ms=config.webhook_max_backoff_ms,
+            timeout_seconds=config.webhook_timeout_seconds,
         )
 
     def backoff_ms(self, attempts: int) -> int:
@@ -91,7 +91,7 @@ def _ms(since: float) -> int:
 
 
 def _policy() -> Policy:
-    return Policy.from_settings(getattr(dramatiq.get_broker(), "payhub_settings", {}) or {})
+    return Policy.from_settings(current_settings())
 
 
 @dramatiq.actor(

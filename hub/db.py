@@ -19,7 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from hub import clock
 from hub.clock import ROME  # noqa: F401 - kept where older code imports it
-from hub.settings import as_bool
+from hub.config import Config, as_config, from_registry
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -90,28 +90,30 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def engine_options(settings: dict[str, Any]) -> dict[str, Any]:
+def engine_options(settings: Config | dict[str, Any]) -> dict[str, Any]:
     """Pool settings from .ini (PostgreSQL only): ``payhub.db_pool_size``,
     ``payhub.db_max_overflow``, ``payhub.db_pre_ping`` (a ``SELECT 1`` round trip before each
     checkout; off saves it, and a connection dropped by a database restart then fails one
     request, which pyramid_retry does not replay)."""
-    if settings["sqlalchemy.url"].startswith("sqlite"):
+    config = as_config(settings)
+    if config.sqlalchemy_url.startswith("sqlite"):
         return {}
-    options: dict[str, Any] = {}
-    for key, name, cast in (
-        ("payhub.db_pool_size", "pool_size", int),
-        ("payhub.db_max_overflow", "max_overflow", int),
-        ("payhub.db_pre_ping", "pool_pre_ping", as_bool),
-    ):
-        if key in settings:
-            options[name] = cast(settings[key])
-    return options
+    return {
+        "pool_size": config.db_pool_size,
+        "max_overflow": config.db_max_overflow,
+        "pool_pre_ping": config.db_pre_ping,
+    }
+
+
+def engine_from_config(config: Config) -> Engine:
+    """The process's engine: the database URL with the pool settings (web, worker, scheduler
+    and commands alike)."""
+    return make_engine(config.sqlalchemy_url, **engine_options(config))
 
 
 def includeme(config: Any) -> None:
     """Register the engine and ``request.db`` (a session joined to ``request.tm``)."""
-    settings = config.get_settings()
-    engine = make_engine(settings["sqlalchemy.url"], **engine_options(settings))
+    engine = engine_from_config(from_registry(config.registry))
     factory = make_session_factory(engine)
     config.registry["db.engine"] = engine
     config.registry["db.session_factory"] = factory

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from hub.config import Config, as_config
 from hub.db import utcnow
 from hub.models import OutboxMessage
 from hub.models.receipts import Receipt
@@ -266,12 +267,13 @@ def collect(session: Session, broker: Any = None, *, now: dt.datetime | None = N
     return status
 
 
-def backlog_problems(count: int, oldest_age: float, settings: Any) -> list[str]:
+def backlog_problems(count: int, oldest_age: float, settings: Config | Any) -> list[str]:
     """Why the outbox backlog counts as degraded (empty: it does not): more messages than
     ``payhub.health_outbox_max_backlog`` (1000) or an oldest one older than
     ``payhub.health_outbox_max_age_seconds`` (300)."""
-    max_backlog = int(settings.get("payhub.health_outbox_max_backlog", DEFAULT_MAX_BACKLOG))
-    max_age = float(settings.get("payhub.health_outbox_max_age_seconds", DEFAULT_MAX_AGE_SECONDS))
+    config = as_config(settings)
+    max_backlog = config.health_outbox_max_backlog
+    max_age = config.health_outbox_max_age_seconds
     problems = []
     if count > max_backlog:
         problems.append(f"outbox backlog {count} > {max_backlog}")

@@ -7,9 +7,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from hub import http
-from hub.logging import configure_logging
-from hub.settings import as_bool, check_secrets, load_settings
+from hub import config as hub_config
 
 
 class PayhubRequest(Request):
@@ -31,13 +29,13 @@ def make_app(settings: dict[str, Any]) -> Any:
 
 
 def configure(settings: dict[str, Any]) -> Configurator:
-    settings = load_settings(settings)
-    check_secrets(settings)  # before anything starts: a placeholder secret is a deployment bug
-    http.configure(settings)  # the CAs every outgoing HTTPS call trusts (refuses a bad bundle)
-    configure_logging(settings["payhub.log_format"], settings["payhub.log_level"])
-    settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
-    settings.setdefault("retry.attempts", "3")
-    config = Configurator(settings=settings, request_factory=PayhubRequest)
+    # the secrets are checked before anything starts: a placeholder is a deployment bug
+    settings_object = hub_config.start(settings, web=True)
+    pyramid_settings = settings_object.pyramid_settings()
+    pyramid_settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
+    pyramid_settings.setdefault("retry.attempts", "3")
+    config = Configurator(settings=pyramid_settings, request_factory=PayhubRequest)
+    config.registry[hub_config.REGISTRY_KEY] = settings_object  # views: request.registry
     # Order matters:
     # 1. pyramid_retry and pyramid_tm first: every later view runs inside a retried transaction.
     config.include("pyramid_retry")
@@ -52,6 +50,6 @@ def configure(settings: dict[str, Any]) -> Configurator:
     config.include("web")
     config.include("sla_monitor")
     # 5. the pagoPA simulator at /sim, for `make demo` only; it calls us back over HTTP.
-    if as_bool(settings.get("payhub.mount_nodesim", "false")):
+    if settings_object.mount_nodesim:
         config.include("nodesim.pyramid")
     return config

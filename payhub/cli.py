@@ -12,20 +12,17 @@ import click
 from plaster import get_settings
 from sqlalchemy.engine import make_url
 
-from hub import http
-from hub.db import make_engine, make_session_factory
-from hub.logging import configure_logging
-from hub.settings import load_settings
+from hub import config as hub_config
+from hub.db import engine_from_config, make_engine, make_session_factory
 from sla_monitor.cli import sla_group
 
 DEFAULT_CONFIG = os.environ.get("PAYHUB_CONFIG", "development.ini")
 
 
-def read_settings(config_uri: str) -> dict[str, Any]:
-    settings = load_settings(get_settings(config_uri, "app:main"))
-    configure_logging(settings["payhub.log_format"], settings["payhub.log_level"])
-    http.configure(settings)  # the scheduler's and commands' outgoing calls trust the same CAs
-    return settings
+def read_settings(config_uri: str) -> hub_config.Config:
+    """The settings of the scheduler and the commands, built as the web app and the worker
+    build theirs (logging and the CAs of outgoing calls configured)."""
+    return hub_config.start(get_settings(config_uri, "app:main"))
 
 
 @click.group()
@@ -46,10 +43,18 @@ def main(ctx: click.Context, config_uri: str) -> None:
     ctx.obj = {"config_uri": config_uri, "load_settings": lambda: _settings(ctx)}
 
 
-def _settings(ctx: click.Context) -> dict[str, Any]:
+def _settings(ctx: click.Context) -> hub_config.Config:
     if "settings" not in ctx.obj:
-        ctx.obj["settings"] = read_settings(ctx.obj["config_uri"])
+        try:
+            ctx.obj["settings"] = read_settings(ctx.obj["config_uri"])
+        except hub_config.SettingsError as exc:  # say which setting, no traceback
+            raise click.ClickException(f"payhub will not start: {exc}") from None
     return ctx.obj["settings"]
+
+
+def _factory(ctx: click.Context) -> Any:
+    """A session factory on the engine of the settings (with the pool settings)."""
+    return make_session_factory(engine_from_config(_settings(ctx)))
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -64,9 +69,9 @@ def migrate(ctx: click.Context) -> None:
     """Bring the database schema up to date (Alembic)."""
     from hub.migrate import upgrade
 
-    url = _settings(ctx)["sqlalchemy.url"]
-    _ensure_sqlite_dir(url)
-    upgrade(make_engine(url))
+    config = _settings(ctx)
+    _ensure_sqlite_dir(config.sqlalchemy_url)
+    upgrade(make_engine(config.sqlalchemy_url))
     click.echo("database is up to date")
 
 
@@ -78,9 +83,8 @@ def seed_demo(ctx: click.Context) -> None:
     from actors import outbox
     from hub.seed import seed_demo as seed
 
-    settings = _settings(ctx)
-    factory = make_session_factory(make_engine(settings["sqlalchemy.url"]))
-    broker_mod.setup({**settings, "payhub.embedded_worker": "false"}, factory)
+    factory = _factory(ctx)
+    broker_mod.setup(_settings(ctx).replace(embedded_worker=False), factory)
     outbox.install_relay(factory)
     with factory.begin() as session:
         result = seed(session)
@@ -94,7 +98,7 @@ def seed_demo(ctx: click.Context) -> None:
 def worker(ctx: click.Context, processes: int, threads: int) -> None:
     """Run Dramatiq workers for the configured (Redis) broker."""
     settings = _settings(ctx)
-    if settings["payhub.broker"] != "redis":
+    if settings.broker != "redis":
         raise click.UsageError(
             "workers need payhub.broker = redis (set REDIS_URL and "
             "PAYHUB_BROKER=redis); the embedded default runs one in-process"
@@ -113,7 +117,7 @@ def worker(ctx: click.Context, processes: int, threads: int) -> None:
     raise SystemExit(subprocess.call(cmd, env=env))
 
 
-def _worker_metrics_env(settings: dict[str, Any]) -> dict[str, str]:
+def _worker_metrics_env(settings: hub_config.Config) -> dict[str, str]:
     """Where Dramatiq's Prometheus middleware serves (payhub.worker_metrics_port) and keeps its
     per-process files: a directory of this port, emptied at start so the counters of a previous
     run's dead processes are not added in."""
@@ -129,7 +133,7 @@ def _worker_metrics_env(settings: dict[str, Any]) -> dict[str, str]:
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     return {
-        "dramatiq_prom_host": str(settings.get("payhub.worker_metrics_host", "127.0.0.1")),
+        "dramatiq_prom_host": settings.worker_metrics_host,
         "dramatiq_prom_port": str(port),
         "dramatiq_prom_db": str(directory),
     }
@@ -144,8 +148,8 @@ def scheduler(ctx: click.Context) -> None:
     from actors import broker as broker_mod
     from actors.scheduler import add_jobs
 
-    settings = {**_settings(ctx), "payhub.embedded_worker": "false"}
-    factory = make_session_factory(make_engine(settings["sqlalchemy.url"]))
+    settings = _settings(ctx).replace(embedded_worker=False)
+    factory = _factory(ctx)  # the pool settings, as the web app's
     broker = broker_mod.setup(settings, factory)
     add_jobs(BlockingScheduler(), broker, factory, settings).start()
 
@@ -179,11 +183,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     from hub import metrics
 
-    settings = {**_settings(ctx), "payhub.embedded_worker": "false"}
-    engine = make_engine(settings["sqlalchemy.url"])
+    settings = _settings(ctx).replace(embedded_worker=False)
+    engine = engine_from_config(settings)
     factory = make_session_factory(engine)
     broker = None
-    if settings.get("payhub.broker") == "redis":
+    if settings.broker == "redis":
         from actors import broker as broker_mod
 
         broker = broker_mod.setup(settings, factory)
@@ -266,7 +270,7 @@ def ente_set_logo(ctx: click.Context, fiscal_code: str, image: Path | None, clea
     data = None if clear else image.read_bytes()  # type: ignore[union-attr]
     if data is not None and (problem := logo_problem(data)):
         raise click.ClickException(problem)
-    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    factory = _factory(ctx)
     with factory.begin() as session:
         ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == fiscal_code))
         if ente is None:
@@ -299,14 +303,14 @@ def reconcile_statement(ctx: click.Context, file: Path, fiscal_code: str) -> Non
     from hub.reconciliation import statements
 
     settings = _settings(ctx)
-    factory = make_session_factory(make_engine(settings["sqlalchemy.url"]))
-    if settings.get("payhub.broker") == "redis":
+    factory = _factory(ctx)
+    if settings.broker == "redis":
         # follow-up messages (webhooks) go to the workers now; with the in-process stub
         # broker they stay in the outbox for the running app's sweeper to send
         from actors import broker as broker_mod
         from actors import outbox
 
-        broker_mod.setup({**settings, "payhub.embedded_worker": "false"}, factory)
+        broker_mod.setup(settings.replace(embedded_worker=False), factory)
         outbox.install_relay(factory)
     try:
         with factory.begin() as session:
@@ -348,7 +352,7 @@ def api_key_create(ctx: click.Context, name: str, enti: tuple[str, ...]) -> None
     from hub.errors import DomainError
     from hub.tenants import api_keys, audit
 
-    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    factory = _factory(ctx)
     try:
         with factory.begin() as session:
             issued = api_keys.create_key(session, name, list(enti))
@@ -373,7 +377,7 @@ def api_key_revoke(ctx: click.Context, prefix: str) -> None:
     from hub.errors import DomainError
     from hub.tenants import api_keys, audit
 
-    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    factory = _factory(ctx)
     try:
         with factory.begin() as session:
             key = api_keys.revoke_key(session, prefix)
@@ -395,7 +399,7 @@ def api_key_list(ctx: click.Context) -> None:
     """Every key: prefix, state, name and Enti."""
     from hub.tenants import api_keys
 
-    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    factory = _factory(ctx)
     with factory() as session:
         for key in api_keys.list_keys(session):
             state = "active" if key.active else "revoked"
@@ -430,7 +434,7 @@ def operator_create(
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    factory = _factory(ctx)
     try:
         with factory.begin() as session:
             operators.create_account(session, username, password, role=role, enti=enti)
@@ -447,7 +451,7 @@ def operator_disable(ctx: click.Context, username: str) -> None:
     from hub.errors import DomainError
     from hub.tenants import operators
 
-    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    factory = _factory(ctx)
     try:
         with factory.begin() as session:
             operators.disable_account(session, username)
@@ -464,7 +468,7 @@ def operator_list(ctx: click.Context) -> None:
 
     from hub.models import OperatorAccount
 
-    factory = make_session_factory(make_engine(_settings(ctx)["sqlalchemy.url"]))
+    factory = _factory(ctx)
     with factory() as session:
         for account in session.scalars(
             sa.select(OperatorAccount).order_by(OperatorAccount.username)
@@ -520,7 +524,7 @@ def notices_render(
     from hub.printing import codes, lookup
     from hub.printing.pdf import render_pdf
 
-    engine = make_engine(_settings(ctx)["sqlalchemy.url"])
+    engine = engine_from_config(_settings(ctx))
     out_dir.mkdir(parents=True, exist_ok=True)
     with make_session_factory(engine)() as session:
         ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == ente_fiscal_code))
@@ -555,7 +559,7 @@ def notices_resume(ctx: click.Context) -> None:
     """Re-send the message of every unfinished notice batch (after a broker lost its queue)."""
     from hub.printing import batches
 
-    engine = make_engine(_settings(ctx)["sqlalchemy.url"])
+    engine = engine_from_config(_settings(ctx))
     with make_session_factory(engine).begin() as session:
         count = batches.resume_unfinished(session)
     engine.dispose()

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.settings import as_bool
+from hub.config import from_registry
 
 RECORDER = "sla.recorder"  # registry key the paForNode endpoint reads on its first answer
 
@@ -22,12 +22,12 @@ def includeme(config: Any) -> None:
     registry, so neither package imports the other)."""
     from sla_monitor.recorder import ResponseRecorder
 
-    settings = config.get_settings()
-    if not as_bool(settings.get("payhub.sla_recorder", "true")):
+    settings = from_registry(config.registry)
+    if not settings.sla_recorder:
         return
     recorder = ResponseRecorder(
         config.registry["db.session_factory"],
-        flush_seconds=float(settings.get("payhub.sla_flush_seconds", 5)),
+        flush_seconds=settings.sla_flush_seconds,
     )
     config.registry[RECORDER] = recorder
     engine = config.registry["db.engine"]

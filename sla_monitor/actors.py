@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dramatiq
 
-from actors.middleware import current_factory, current_session
+from actors.middleware import current_factory, current_session, current_settings
+from hub.config import Config
 from hub.db import utcnow
 from sla_monitor import breaches, probes
 
 
-def _settings() -> dict:
-    return getattr(dramatiq.get_broker(), "payhub_settings", {})
+def _settings() -> Config:
+    return current_settings()
 
 
 @dramatiq.actor(actor_name="sla_evaluate_breaches", max_retries=0)

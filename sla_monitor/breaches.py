@@ -28,6 +28,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.orm import Session
 
+from hub.config import Config, as_config
 from hub.models.sla import SlaBreach, SlaMinute
 
 log = structlog.get_logger(__name__)
@@ -41,12 +42,13 @@ class BreachPolicy:
     grace: dt.timedelta = dt.timedelta(seconds=15)
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> BreachPolicy:
+    def from_settings(cls, settings: Config | dict[str, Any]) -> BreachPolicy:
+        config = as_config(settings)
         return cls(
-            target=float(settings.get("payhub.sla_target_share", 0.98)),
-            window=dt.timedelta(minutes=int(settings.get("payhub.sla_window_minutes", 5))),
-            min_requests=int(settings.get("payhub.sla_min_requests", 20)),
-            grace=dt.timedelta(seconds=float(settings.get("payhub.sla_breach_grace_seconds", 15))),
+            target=config.sla_target_share,
+            window=dt.timedelta(minutes=config.sla_window_minutes),
+            min_requests=config.sla_min_requests,
+            grace=dt.timedelta(seconds=config.sla_breach_grace_seconds),
         )
 
     def window_at(self, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from hub.config import Config, as_config
+
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # (month, day) of the fixed national holidays; Easter Sunday and Monday are added per year
 FIXED_HOLIDAYS = frozenset(
@@ -79,14 +81,14 @@ class BusinessCalendar:
             raise ValueError("business days must be some of mon..sun")
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> BusinessCalendar:
+    def from_settings(cls, settings: Config | dict[str, Any]) -> BusinessCalendar:
         """The calendar the settings describe (see the module docstring); ValueError if
         a setting is malformed."""
-        hours = str(settings.get("payhub.sla_business_hours", "08:30-17:30"))
-        opens, _, closes = hours.partition("-")
-        days = str(settings.get("payhub.sla_business_days", "mon tue wed thu fri"))
+        config = as_config(settings)
+        opens, _, closes = config.sla_business_hours.partition("-")
+        days = config.sla_business_days
         yearly, once = set(), set()
-        for item in str(settings.get("payhub.sla_local_holidays", "")).split():
+        for item in config.sla_local_holidays.split():
             if item.count("-") == 2:
                 once.add(dt.date.fromisoformat(item))
             else:
@@ -94,13 +96,13 @@ class BusinessCalendar:
                 dt.date(2024, month, day)  # raises on 02-30; 2024 allows 02-29
                 yearly.add((month, day))
         return cls(
-            tz=zoneinfo.ZoneInfo(str(settings.get("payhub.sla_timezone", "Europe/Rome"))),
+            tz=zoneinfo.ZoneInfo(config.sla_timezone),
             opens=dt.time.fromisoformat(opens.strip()),
             closes=dt.time.fromisoformat(closes.strip()),
             weekdays=frozenset(DAY_NAMES.index(d[:3].lower()) for d in days.split()),
             yearly_holidays=frozenset(yearly),
             one_off_holidays=frozenset(once),
-            san_francesco_from=int(settings.get("payhub.sla_san_francesco_from", 2026)),
+            san_francesco_from=config.sla_san_francesco_from,
         )
 
     # -- days -----------------------------------------------------------------------------

@@ -7,12 +7,12 @@ from typing import Any
 
 import click
 
-from hub.db import ROME, make_engine, make_session_factory, utcnow
+from hub.db import ROME, engine_from_config, make_session_factory, utcnow
 
 
 def _factory(ctx: click.Context) -> Any:
     settings = ctx.obj["load_settings"]()  # payhub.cli's one place for settings
-    return settings, make_session_factory(make_engine(settings["sqlalchemy.url"]))
+    return settings, make_session_factory(engine_from_config(settings))
 
 
 @click.group("sla")
@@ -69,7 +69,7 @@ def ticket_group() -> None:
     """Help-desk tickets; their clocks run in business hours (see the README)."""
 
 
-def _policy(settings: dict[str, Any]) -> Any:
+def _policy(settings: Any) -> Any:
     from sla_monitor.tickets import TicketPolicy
 
     try:

@@ -32,6 +32,7 @@ import structlog
 from lxml import etree
 from sqlalchemy.orm import Session
 
+from hub.config import Config, as_config
 from hub.db import utcnow
 from hub.models.sla import SlaProbe
 
@@ -56,9 +57,10 @@ class ProbeConfig:
     headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> ProbeConfig:
+    def from_settings(cls, settings: Config | dict[str, Any]) -> ProbeConfig:
         """ValueError if ``payhub.sla_probe_notice`` is not four fields."""
-        notice = str(settings.get("payhub.sla_probe_notice", "")).split()
+        config = as_config(settings)
+        notice = config.sla_probe_notice.split()
         body = None
         if notice:
             if len(notice) != 4:
@@ -69,17 +71,15 @@ class ProbeConfig:
             ("Content-Type", "text/xml; charset=utf-8"),
             ("SOAPAction", "paVerifyPaymentNotice"),
         ]
-        auth = str(settings.get("payhub.soap_auth_header", ""))
+        auth = config.soap_auth_header
         if ":" in auth:  # the station refuses callers without it: so would the probe
             name, _, secret = auth.partition(":")
             headers.append((name.strip(), secret.strip()))
         return cls(
-            station_url=settings.get("payhub.sla_probe_url")
-            or settings.get("payhub.soap_public_url")
-            or None,
+            station_url=config.sla_probe_url or config.soap_public_url or None,
             verify_body=body,
-            health_url=settings.get("payhub.sla_probe_health_url") or None,
-            timeout=float(settings.get("payhub.sla_probe_timeout_seconds", 5)),
+            health_url=config.sla_probe_health_url or None,
+            timeout=config.sla_probe_timeout_seconds,
             headers=tuple(headers),
         )
 

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from hub.config import Config, as_config
 from hub.models.sla import SlaTicket
 from sla_monitor.calendar import BusinessCalendar
 
@@ -35,10 +36,11 @@ class TicketPolicy:
     targets: dict[str, tuple[dt.timedelta, dt.timedelta]]
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> TicketPolicy:
+    def from_settings(cls, settings: Config | dict[str, Any]) -> TicketPolicy:
         """ValueError for a malformed target or calendar setting."""
+        config = as_config(settings)
         targets = {}
-        for item in str(settings.get("payhub.sla_ticket_targets", DEFAULT_TARGETS)).split():
+        for item in config.sla_ticket_targets.split():
             try:
                 priority, hours = item.split(":")
                 response, resolution = (float(h) for h in hours.split("/"))
@@ -48,7 +50,7 @@ class TicketPolicy:
                     "priority:response_hours/resolution_hours"
                 ) from None
             targets[priority] = (dt.timedelta(hours=response), dt.timedelta(hours=resolution))
-        return cls(BusinessCalendar.from_settings(settings), targets)
+        return cls(BusinessCalendar.from_settings(config), targets)
 
 
 def open_ticket(

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from pyramid.view import view_config
 
 from hub import metrics
+from hub.config import Config, from_registry
 from hub.db import utcnow
 
 
@@ -38,7 +39,7 @@ def check_broker(broker: Any) -> dict[str, Any]:
         return {"ok": False, "backend": "redis", "error": type(exc).__name__}
 
 
-def check_backlog(session_factory: Any, settings: dict[str, Any]) -> dict[str, Any]:
+def check_backlog(session_factory: Any, settings: Config | dict[str, Any]) -> dict[str, Any]:
     """The outbox backlog against its thresholds: ``ok`` is False when it is too large or
     too old."""
     try:
@@ -64,7 +65,9 @@ def health(request: Any) -> dict[str, Any]:
     request.response.status_int = 200 if ok else 503
     body = {"status": "ok" if ok else "unavailable", "database": db, "broker": broker}
     if db["ok"]:
-        backlog = check_backlog(request.registry["db.session_factory"], request.registry.settings)
+        backlog = check_backlog(
+            request.registry["db.session_factory"], from_registry(request.registry)
+        )
         body["backlog"] = backlog
         if ok and not backlog["ok"]:
             body["status"] = "degraded"

@@ -13,6 +13,7 @@ import zipfile
 import pytest
 from pypdf import PdfReader
 
+from actors.middleware import current_settings, use_settings
 from hub.errors import DomainError
 from hub.models import BatchStatus, NoticeBatch
 from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
@@ -74,7 +75,7 @@ def test_actor_builds_the_zip_chunk_by_chunk_with_pdfs_and_index(
     committed_factory, stub_broker, stub_worker, loaded, tmp_path, monkeypatch
 ):
     ente_id, numbers = loaded
-    stub_broker.payhub_settings["payhub.notice_batch_dir"] = str(tmp_path)
+    use_settings(stub_broker, current_settings().replace(notice_batch_dir=str(tmp_path)))
     monkeypatch.setattr(batches, "CHUNK", 2)
     from hub.models import Ente
 
@@ -176,7 +177,7 @@ def test_resume_sends_lost_batches_again(
     committed_factory, stub_broker, stub_worker, loaded, tmp_path
 ):
     ente_id, numbers = loaded
-    stub_broker.payhub_settings["payhub.notice_batch_dir"] = str(tmp_path)
+    use_settings(stub_broker, current_settings().replace(notice_batch_dir=str(tmp_path)))
     from hub.models import Ente
 
     stub_worker.pause()

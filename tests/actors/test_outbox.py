@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from actors import broker as broker_mod
 from actors import outbox as relay
-from actors.middleware import current_session
+from actors.middleware import current_session, current_settings, use_settings
 from hub import outbox
 from hub.models import OutboxMessage, ProcessedMessage
 
@@ -200,8 +200,8 @@ def test_messages_redis_took_and_then_lost_are_sent_again_from_postgresql(commit
 def test_a_message_never_processed_is_given_up_after_the_cap_and_can_be_revived(
     stub_broker, committed_factory
 ):
-    stub_broker.payhub_settings.update(
-        {"payhub.outbox_lease_seconds": "0", "payhub.outbox_max_attempts": "3"}
+    use_settings(
+        stub_broker, current_settings().replace(outbox_lease_seconds=0, outbox_max_attempts=3)
     )
     _declare_probe(stub_broker)
     effects.clear()

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from webtest.http import StopableWSGIServer
 
 from actors import reporting as reporting_actors
+from actors.middleware import current_settings, use_settings
 from hub.models import (
     Anomaly,
     Ente,
@@ -86,13 +87,15 @@ def world(committed_factory):
 @pytest.fixture
 def sim_node(world, stub_broker) -> Iterator[SimNode]:
     node = SimNode(world["broker"], world["station"])
-    stub_broker.payhub_settings = {
-        **stub_broker.payhub_settings,
-        "payhub.node_url": node.url,
-        "payhub.node_id_broker_pa": world["broker"],
-        "payhub.node_id_station": world["station"],
-        "payhub.node_password": PASSWORD,
-    }
+    use_settings(
+        stub_broker,
+        current_settings().replace(
+            node_url=node.url,
+            node_id_broker_pa=world["broker"],
+            node_id_station=world["station"],
+            node_password=PASSWORD,
+        ),
+    )
     yield node
     node.server.shutdown()
 

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from actors import outbox as relay
+from actors.middleware import current_settings, use_settings
 from hub import outbox, payments
 from hub.models import OutboxMessage, PaymentOption, WebhookAttempt, WebhookDelivery
 from hub.notify import webhooks
@@ -79,13 +80,14 @@ def receivers() -> Iterator[callable]:
 
 @pytest.fixture
 def fast_retries(stub_broker):
-    stub_broker.payhub_settings.update(
-        {
-            "payhub.webhook_max_retries": "2",
-            "payhub.webhook_min_backoff_ms": "10",
-            "payhub.webhook_max_backoff_ms": "50",
-            "payhub.webhook_timeout_seconds": "0.5",
-        }
+    use_settings(
+        stub_broker,
+        current_settings().replace(
+            webhook_max_retries=2,
+            webhook_min_backoff_ms=10,
+            webhook_max_backoff_ms=50,
+            webhook_timeout_seconds=0.5,
+        ),
     )
     return stub_broker
 
@@ -270,8 +272,9 @@ def test_a_retry_survives_a_redis_wipe_because_its_due_time_is_in_postgresql(
     from actors.webhooks import sweep_due
     from hub.db import utcnow
 
-    stub_broker.payhub_settings.update(
-        {"payhub.webhook_min_backoff_ms": "60000", "payhub.webhook_timeout_seconds": "0.5"}
+    use_settings(
+        stub_broker,
+        current_settings().replace(webhook_min_backoff_ms=60000, webhook_timeout_seconds=0.5),
     )
     receiver = receivers(500, 200)
     world = _setup(committed_factory, receiver)

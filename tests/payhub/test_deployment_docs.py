@@ -7,6 +7,8 @@ import configparser
 import re
 from pathlib import Path
 
+from hub.config import Config
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("hub", "soap", "web", "actors", "sla_monitor", "payhub")
 # names that are not settings: prefixes built at run time, loggers, module paths, i18n domains
@@ -34,8 +36,16 @@ def settings_read_by_the_code() -> set[str]:
 
 def test_every_setting_is_in_the_deployment_table():
     table = (ROOT / "docs" / "deployment.md").read_text()
-    missing = sorted(k for k in settings_read_by_the_code() if f"`{k}`" not in table)
+    keys = settings_read_by_the_code() | set(Config.keys())
+    missing = sorted(k for k in keys if f"`{k}`" not in table)
     assert not missing, f"add to docs/deployment.md's settings table: {missing}"
+
+
+def test_the_deployment_table_names_only_settings():
+    table = (ROOT / "docs" / "deployment.md").read_text().split("| setting |", 1)[-1]
+    named = set(re.findall(r"`(payhub\.[a-z_0-9]+)`", table))
+    unknown = sorted(named - set(Config.keys()))
+    assert not unknown, f"settings in docs/deployment.md that hub/config.py lacks: {unknown}"
 
 
 def test_production_ini_sets_what_a_deployment_needs():

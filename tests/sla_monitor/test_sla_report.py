@@ -206,7 +206,7 @@ def test_payhub_sla_report_and_tickets_on_the_embedded_database(sqlite_ini, monk
     monkeypatch.delenv("DATABASE_URL", raising=False)
     # the CLI configures logging for the process; left so, later tests' capture_logs miss
     # the loggers it cached
-    monkeypatch.setattr("payhub.cli.configure_logging", lambda *_args: None)
+    monkeypatch.setattr("hub.logging.configure_logging", lambda *_args: None)
     with Session(engine) as session, session.begin():
         fill(session)
     runner = CliRunner()
