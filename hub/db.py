@@ -60,7 +60,11 @@ def utcnow() -> dt.datetime:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout."""
+    """Create the engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout.
+
+    Statement parameters are never shown in errors (``hide_parameters``): a failing INSERT's
+    exception, and so every traceback in the logs, would carry fiscal codes, names, e-mails."""
+    kwargs["hide_parameters"] = True
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = sa.create_engine(url, **kwargs)

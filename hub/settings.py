@@ -82,7 +82,8 @@ class SettingsError(ValueError):
 
 def check_secrets(settings: Mapping[str, Any]) -> None:
     """Refuse to start with secrets that are placeholders, or, where
-    ``payhub.require_secrets`` is true (production.ini), missing or shorter than 32 characters.
+    ``payhub.require_secrets`` is true (production.ini) or the broker is not the embedded
+    ``stub`` (several processes), missing, shorter than 32 characters or development.ini's.
 
     The placeholder (the value CHANGE-ME, in any case) is refused everywhere: it is what a copied
     production.ini holds until someone sets the secret. Without ``require_secrets`` (the
@@ -90,12 +91,19 @@ def check_secrets(settings: Mapping[str, Any]) -> None:
     warning; with several web processes, sessions then break, hence the requirement in
     production.
     """
-    required = as_bool(settings.get("payhub.require_secrets", False))
+    # Several processes (a Redis broker: workers apart, gunicorn) need the same secrets in
+    # every process: outside the embedded default, a made-up secret breaks logins and CSRF.
+    required = (
+        as_bool(settings.get("payhub.require_secrets", False))
+        or str(settings.get("payhub.broker", "stub")).strip() != "stub"
+    )
     bad = []
     for key in SECRETS:
         value = str(settings.get(key) or "").strip()
         if value.lower() == PLACEHOLDER:
             bad.append(f"{key} is a CHANGE-ME placeholder")
+        elif required and value.lower().endswith(PLACEHOLDER):
+            bad.append(f"{key} is development.ini's, public in the repository")
         elif required and len(value) < MIN_SECRET_LENGTH:
             bad.append(f"{key} is {'missing' if not value else 'too short'}")
     if bad:

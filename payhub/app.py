@@ -40,6 +40,11 @@ def configure(settings: dict[str, Any]) -> Configurator:
     # 1. pyramid_retry and pyramid_tm first: every later view runs inside a retried transaction.
     config.include("pyramid_retry")
     config.include("pyramid_tm")
+    # 1b. the request gate wraps pyramid_retry's policy: body-size limits and UTF-8 addresses
+    # are checked before pyramid_retry copies the body, a CSRF check parses it or a view reads
+    config.include("web.gate")
+    # 1c. security headers on every answer (frame-ancestors, nosniff, HSTS, no-store, CSP)
+    config.include("web.headers")
     # 2. the database: request.db, needed by everything below.
     config.include("hub.db")
     # 3. the broker and outbox relay: hooks the session factory registered in 2.

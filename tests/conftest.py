@@ -116,6 +116,18 @@ def redis_url() -> Iterator[str]:
     client.close()
 
 
+@pytest.fixture
+def local_targets(monkeypatch) -> None:
+    """Outgoing calls (webhooks, back-office lookups) may reach plain-http receivers on
+    127.0.0.1, as development.ini allows (the outgoing URL policy refuses them by default)."""
+    import ipaddress
+
+    from hub import http
+
+    policy = http.UrlPolicy(True, (ipaddress.ip_network("127.0.0.0/8"),))
+    monkeypatch.setattr(http, "_policy", policy)
+
+
 @pytest.fixture(autouse=True)
 def _dispose_app_engines(monkeypatch):
     """Apps built in a test get their engine from hub.db.includeme: close its pool after the

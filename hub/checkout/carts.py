@@ -134,15 +134,8 @@ class HttpCheckoutClient:
     def open_cart(self, cart: CartRequest) -> str:
         headers = {"Ocp-Apim-Subscription-Key": self.api_key} if self.api_key else {}
         try:
-            answer = requests.post(
-                self.url,
-                json=cart.as_json(),
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-                verify=http.verify(),
-            )
-        except requests.RequestException as exc:
+            answer = http.post(self.url, json=cart.as_json(), headers=headers, timeout=self.timeout)
+        except (requests.RequestException, http.UrlRefused) as exc:
             log.warning("checkout.unreachable", error=type(exc).__name__)
             raise CheckoutError("pagoPA Checkout cannot be reached") from None
         location = answer.headers.get("Location")
@@ -491,8 +484,10 @@ def register_lookup(
     """Configure ``service`` to find its debts at the back-office's ``url`` by the form
     fields ``keys``; a new key id and secret sign the requests (the secret is returned only
     here; a previous lookup key of the service stops working)."""
-    if not re.match(r"^https?://[^/]+", url):
-        raise DomainError("the lookup URL must be http(s)")
+    try:
+        http.check_url(url, unresolvable_ok=True)  # checked again, and pinned, at each lookup
+    except http.UrlRefused as exc:
+        raise DomainError(f"the lookup URL is refused: {exc}") from None
     if not keys or any(not _KEY_NAME.match(str(k.get("name", ""))) for k in keys):
         raise DomainError("lookup keys need names of lowercase letters, digits and _")
     ente = session.get(Ente, service.ente_id)
@@ -572,15 +567,8 @@ def ask_backoffice(
     started = time.monotonic()
     where = {"ente": ente.fiscal_code, "service": service.code}  # never the keys: personal
     try:
-        answer = requests.post(
-            spec.url,
-            data=body,
-            headers=headers,
-            timeout=spec.timeout,
-            allow_redirects=False,
-            verify=http.verify(),
-        )
-    except requests.RequestException as exc:
+        answer = http.post(spec.url, data=body, headers=headers, timeout=spec.timeout)
+    except (requests.RequestException, http.UrlRefused) as exc:
         log.warning("checkout.lookup_unreachable", error=type(exc).__name__, **where)
         raise BackofficeUnavailable("the back-office cannot be reached") from None
     took_ms = int((time.monotonic() - started) * 1000)

@@ -26,6 +26,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import structlog
@@ -197,6 +198,40 @@ def _use_nonce(session: Session, portal: Level1Portal, nonce: str, now: dt.datet
 
 # --- start a payment -------------------------------------------------------------------------
 
+MAX_EMAIL = 256
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_UNSAFE_URL = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def within_prefix(url: str, prefix: str) -> bool:
+    """Whether ``url`` is under the portal's ``prefix`` by its parsed parts: the same scheme,
+    host and port, no credentials, and a path inside the prefix's (segment by segment).
+    ``https://portal.example.it.evil.example/`` and ``https://portal.example.it@evil.example/``
+    are not under ``https://portal.example.it``."""
+    if _UNSAFE_URL.search(url):  # browsers read "\" as "/" and drop tabs: what we parse differs
+        return False
+    try:
+        got, want = urlsplit(url), urlsplit(prefix)
+        got_port, want_port = got.port, want.port
+    except ValueError:
+        return False
+    defaults = {"https": 443, "http": 80}
+    if (
+        got.scheme.lower() != want.scheme.lower()
+        or got.username is not None
+        or got.password is not None
+        or not got.hostname
+        or got.hostname != want.hostname
+        or (got_port or defaults.get(got.scheme.lower()))
+        != (want_port or defaults.get(want.scheme.lower()))
+    ):
+        return False
+    base = want.path
+    path = got.path or "/"
+    if not base or base.endswith("/"):
+        return path.startswith(base or "/")
+    return path == base or path.startswith(base + "/")
+
 
 def start_payment(session: Session, portal: Level1Portal, body: Any) -> tuple[CheckoutCart, bool]:
     """Create the cart a portal asks for; (cart, created). The same ``externalId`` again
@@ -214,7 +249,7 @@ def start_payment(session: Session, portal: Level1Portal, body: Any) -> tuple[Ch
     if existing is not None:
         return existing, False
     return_url = body.get("returnUrl")
-    if not isinstance(return_url, str) or not return_url.startswith(portal.return_url_prefix):
+    if not isinstance(return_url, str) or not within_prefix(return_url, portal.return_url_prefix):
         raise InvalidRequest(f"must start with {portal.return_url_prefix}", field="returnUrl")
     mode = body.get("mode", "cart")
     if mode not in ("cart", "direct"):
@@ -275,6 +310,12 @@ def _add_item(
         or not payer.get("name")
     ):
         raise InvalidRequest("fiscalCode (valid) and name required", field=f"{where}.payer")
+    email = payer.get("email")
+    if email is not None and (
+        not isinstance(email, str) or len(email) > MAX_EMAIL or not _EMAIL.match(email)
+    ):
+        problem = f"a valid e-mail address of at most {MAX_EMAIL} characters"
+        raise InvalidRequest(problem, field=f"{where}.payer.email")
     description = str(item.get("description") or service.label)[:140]
     given = item.get("fields")
     fields: dict[str, Any] = given if isinstance(given, dict) else {}
@@ -283,7 +324,7 @@ def _add_item(
         cart,
         service,
         cents,
-        checkout.Payer(str(payer["fiscalCode"]), str(payer["name"])[:140], payer.get("email")),
+        checkout.Payer(str(payer["fiscalCode"]), str(payer["name"])[:140], email or None),
         fields,
         description=description,
     )

@@ -39,6 +39,8 @@ class OperatorAccount(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # login tickets name the version they were issued under; logout raises it (all end)
+    ticket_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     enti: Mapped[list[Ente]] = relationship(secondary=operator_ente)
 

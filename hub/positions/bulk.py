@@ -42,7 +42,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from hub import clock, outbox
+from hub import csvsafe, outbox, payments
 from hub.db import utcnow
 from hub.errors import DomainError, NotFound
 from hub.models import (
@@ -1317,7 +1317,7 @@ REPORT_HEADER = ["row", "iupd", "field", "message"]
 
 def write_report(session: Session, load: BulkLoad, out: IO[str]) -> None:
     """The failed rows as CSV, in row order, a thousand at a time."""
-    writer = csv.writer(out)
+    writer = csvsafe.writer(out)  # rows as sent: a formula stays text
     writer.writerow(REPORT_HEADER)
     last = (-1, -1)
     while True:

@@ -14,7 +14,6 @@ positions at a time.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import shutil
@@ -26,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from hub import outbox
+from hub import csvsafe, outbox
 from hub.db import utcnow
 from hub.errors import DomainError, NotFound
 from hub.models import (
@@ -228,7 +227,7 @@ def _assemble(session: Session, batch: NoticeBatch, directory: Path) -> None:
     tmp = final.with_suffix(".zip.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         with zf.open("index.csv", "w") as raw, io.TextIOWrapper(raw, "utf-8", newline="") as fh:
-            writer = csv.writer(fh)
+            writer = csvsafe.writer(fh)
             writer.writerow(INDEX_HEADER)
             for item, position in _items_with_positions(session, batch):
                 for option in position.options:

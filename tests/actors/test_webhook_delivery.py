@@ -42,7 +42,7 @@ class Receiver:
 
 
 @pytest.fixture
-def receivers() -> Iterator[callable]:
+def receivers(local_targets) -> Iterator[callable]:
     servers = []
 
     def start(*answers: int, delays: tuple[float, ...] = ()) -> Receiver:

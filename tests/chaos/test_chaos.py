@@ -252,6 +252,9 @@ class Platform:
             "payhub.outbox_lease_seconds = 3\npayhub.outbox_sweep_seconds = 1\n"
             "payhub.outbox_sweep_grace_seconds = 1\npayhub.webhook_sweep_seconds = 1\n"
             "payhub.webhook_allow_http = true\npayhub.webhook_max_retries = 30\n"
+            "payhub.outgoing_allowed_networks = 127.0.0.0/8\n"
+            f"payhub.session_secret = {secrets.token_urlsafe(32)}\n"
+            f"payhub.ops_secret = {secrets.token_urlsafe(32)}\n"
             "payhub.webhook_min_backoff_ms = 200\npayhub.webhook_max_backoff_ms = 2000\n"
             "payhub.webhook_timeout_seconds = 2\n"
         )

@@ -171,6 +171,7 @@ class Stack:
             "payhub.soap_station_cache_seconds = 0\n"
             # webhooks to a plain-http receiver in the test process, retried within seconds
             "payhub.webhook_allow_http = true\npayhub.webhook_max_retries = 6\n"
+            "payhub.outgoing_allowed_networks = 127.0.0.0/8\n"
             "payhub.webhook_min_backoff_ms = 200\npayhub.webhook_max_backoff_ms = 1000\n"
             "payhub.webhook_timeout_seconds = 2\n"
         )
@@ -187,6 +188,9 @@ class Stack:
             "DATABASE_URL": db_url,
             "PYTHONUNBUFFERED": "1",
             "PAYHUB_SOAP_AUTH_HEADER": header,
+            # a Redis broker is not the embedded default: the web app needs shared secrets
+            "PAYHUB_SESSION_SECRET": secrets.token_urlsafe(32),
+            "PAYHUB_OPS_SECRET": secrets.token_urlsafe(32),
         }
         sim_env = {**base_env, "PYTHONUNBUFFERED": "1", "NODESIM_STATION_AUTH_HEADER": header}
         payhub_cli = [sys.executable, "-m", "payhub.cli", "-c", str(ini)]

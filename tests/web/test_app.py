@@ -24,6 +24,9 @@ def _app(url: str, **extra) -> TestApp:
         "payhub.embedded_worker": "false",
         # a Redis broker is not the embedded default: the station must be protected
         "payhub.soap_allowed_networks": "127.0.0.1/32",
+        # ... and so are the secrets (several processes share them)
+        "payhub.session_secret": "s" * 40,
+        "payhub.ops_secret": "o" * 40,
         **extra,
     }
     app = configure(settings).make_wsgi_app()

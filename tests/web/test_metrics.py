@@ -117,6 +117,8 @@ def test_scrape_counts_the_redis_queues(build_app, pg_url, redis_url, committed_
             "payhub.broker": "redis",
             "payhub.redis_url": redis_url,
             "payhub.redis_namespace": "metrics-test",
+            "payhub.session_secret": "s" * 40,
+            "payhub.ops_secret": "o" * 40,
         },
     )
     broker = app.app.registry["dramatiq.broker"]

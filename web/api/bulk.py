@@ -22,12 +22,14 @@ from pydantic.alias_generators import to_camel
 from pyramid.response import FileIter, Response
 from pyramid.view import view_config
 
+from hub.config import from_registry
 from hub.errors import NotFound
 from hub.positions import bulk
 from hub.positions.writer import PositionIn
 from web.api import inputs, schemas
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem
+from web.gate import add_body_limit
 
 EC = r"{fiscal_code:\d{11}}"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -48,6 +50,8 @@ def includeme(config: Any) -> None:
     for name, (pattern, methods) in ROUTES.items():
         config.add_route(name, pattern)
         config.add_view(_not_allowed(methods), route_name=name)
+    max_bytes = int(config.get_settings().get("payhub.bulk_max_bytes", DEFAULT_MAX_BYTES))
+    add_body_limit(config, "api.bulk_loads", max_bytes)  # the only route with big bodies
 
 
 def api_shape(payload: str) -> tuple[PositionIn, str | None]:
@@ -112,11 +116,8 @@ def _flag(request: Any, name: str) -> bool:
 
 
 def _settings(request: Any) -> tuple[Path, int]:
-    settings = request.registry.settings
-    return (
-        Path(settings.get("payhub.bulk_load_dir", DEFAULT_DIR)).resolve(),
-        int(settings.get("payhub.bulk_max_bytes", DEFAULT_MAX_BYTES)),
-    )
+    settings = from_registry(request.registry)
+    return Path(settings.bulk_load_dir).resolve(), settings.bulk_max_bytes
 
 
 def _store(request: Any, directory: Path, max_bytes: int) -> bulk.StoredFile:

@@ -31,7 +31,7 @@ def after(kind: str, value: str, *, key_digits: int = 18) -> tuple[int, int]:
             or not key.isdigit()
             or not pk.isdigit()
             or len(key) > key_digits
-            or len(pk) > 18
+            or len(pk) > 9  # row ids are PostgreSQL integers
         ):
             raise ValueError(value)
         return int(key), int(pk)

@@ -352,7 +352,7 @@ def cancel(request: Any) -> Response:
 def _cursor_id(cursor: str) -> int:
     try:
         value = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-        if not value.startswith("p") or not value[1:].isdigit() or len(value) > 19:
+        if not value.startswith("p") or not value[1:].isdigit() or len(value) > 10:
             raise ValueError(cursor)
         return int(value[1:])
     except (ValueError, binascii.Error, UnicodeDecodeError):

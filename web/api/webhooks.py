@@ -10,25 +10,26 @@
   ``POST …/webhook-dead-letters/{id}/replay`` is the same replay.
 
 Any key of the Ente manages the Ente's endpoints (a replaced key must not orphan them); the
-key that registered an endpoint is recorded. Plain ``http://`` URLs are refused unless
-``payhub.webhook_allow_http`` is true (development).
+key that registered an endpoint is recorded. URLs follow the outgoing URL policy
+(``hub.http.check_url``): https only unless ``payhub.webhook_allow_http`` (development), and no
+host in a private, loopback or link-local network unless ``payhub.outgoing_allowed_networks``
+lists it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from hub import http
 from hub.errors import Conflict, NotFound
 from hub.models import WebhookDelivery, WebhookEndpoint
 from hub.notify import webhooks
-from hub.settings import as_bool
 from web.api import inputs
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem, not_found
@@ -126,7 +127,8 @@ class DeadLetterQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: Annotated[int, Field(ge=1, le=200)] = 50
-    cursor: Annotated[str, Field(pattern=r"^[1-9]\d{0,17}$")] | None = None
+    # a row id: PostgreSQL integer, so at most 9 digits (more is no cursor we gave: 400)
+    cursor: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,8}$")] | None = None
 
 
 class DeliveryQuery(DeadLetterQuery):
@@ -165,16 +167,14 @@ def _endpoint_out(endpoint: WebhookEndpoint) -> dict[str, Any]:
 
 
 def _check_url(request: Any, url: str) -> None:
-    parts = urlsplit(url)
-    allow_http = as_bool(request.registry.settings.get("payhub.webhook_allow_http", False))
-    if parts.scheme != "https" and not (allow_http and parts.scheme == "http"):
-        raise Problem(422, "insecure_url", "the URL must use https", field="url")
+    """The outgoing URL policy (hub.http), as far as it can be judged now: a host that does not
+    resolve yet is accepted, every delivery checks again and connects to the checked address."""
     try:
-        parts.port  # noqa: B018 (raises on a bad port)
-    except ValueError:
-        raise Problem(422, "invalid_url", "the URL's port is not valid", field="url") from None
-    if not parts.hostname or parts.username or parts.password:
-        raise Problem(422, "invalid_url", "give a host and no credentials", field="url")
+        policy = http.UrlPolicy.from_settings(request.registry.settings)
+        http.check_url(url, policy, unresolvable_ok=True)
+    except http.UrlRefused as exc:
+        code = "insecure_url" if "https" in str(exc) else "invalid_url"
+        raise Problem(422, code, str(exc), field="url") from None
 
 
 @view_config(route_name="api.webhooks", request_method="POST")

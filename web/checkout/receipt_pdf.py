@@ -1,4 +1,7 @@
-"""The payer's receipt for a cart, as a one-page PDF (reportlab), in the page's language."""
+"""The payer's receipt for a cart, as a one-page PDF (reportlab), in the page's language.
+
+Every text goes through ``hub.printing.markup.paragraph``: names, descriptions and PSP names
+are shown as text, never read as ReportLab markup."""
 
 from __future__ import annotations
 
@@ -9,10 +12,11 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 
 from hub.checkout import CartOutcome
 from hub.models import CheckoutCart, Ente
+from hub.printing.markup import paragraph
 from hub.values.money import format_cents
 from web.checkout.i18n import _
 
@@ -37,8 +41,8 @@ def render_receipt(
         invariant=1,
     )
     story: list[Any] = [
-        Paragraph(t(_("Payment receipt")), styles["Title"]),
-        Paragraph(t(_("Cart ${id}", mapping={"id": cart.public_id})), styles["Normal"]),
+        paragraph(t(_("Payment receipt")), styles["Title"]),
+        paragraph(t(_("Cart ${id}", mapping={"id": cart.public_id})), styles["Normal"]),
         Spacer(1, 6 * mm),
     ]
     rows = [[t(_("Body")), t(_("Reason")), t(_("Notice number")), t(_("Amount")), t(_("Outcome"))]]
@@ -46,8 +50,8 @@ def render_receipt(
         ente = enti.get(io_.item.ente_id)
         rows.append(
             [
-                Paragraph(ente.name if ente else "", styles["BodyText"]),
-                Paragraph(io_.item.description, styles["BodyText"]),
+                paragraph(ente.name if ente else "", styles["BodyText"]),
+                paragraph(io_.item.description, styles["BodyText"]),
                 io_.option.notice_number if io_.option else "—",
                 _euro(io_.item.amount_cents),
                 t(_("Paid")) if io_.paid else t(_("Not paid")),
@@ -72,7 +76,7 @@ def render_receipt(
             continue
         when = r.payment_date_time or r.received_at
         story.append(
-            Paragraph(
+            paragraph(
                 t(
                     _(
                         "Notice ${notice}: pagoPA receipt ${receipt}, paid on ${date} through "
@@ -92,8 +96,8 @@ def render_receipt(
     paid = sum(i.item.amount_cents for i in result.items if i.paid)
     story += [
         Spacer(1, 4 * mm),
-        Paragraph(t(_("Total paid: ${total}", mapping={"total": _euro(paid)})), styles["Heading3"]),
-        Paragraph(
+        paragraph(t(_("Total paid: ${total}", mapping={"total": _euro(paid)})), styles["Heading3"]),
+        paragraph(
             t(_("The pagoPA receipt is the proof of payment; the body has received it.")),
             styles["BodyText"],
         ),

@@ -21,11 +21,13 @@ from typing import Any
 import structlog
 from pyramid.events import BeforeRender
 
-from hub.settings import as_bool
+from hub.config import from_registry
+from web.gate import add_body_limit
 from web.ops.security import OpsSecurityPolicy
 
 log = structlog.get_logger(__name__)
 
+# ids are PostgreSQL integers: more than 9 digits is no row (a 404), never an overflow (500)
 ROUTES = (
     ("ops.home", "/"),
     ("ops.login", "/login"),
@@ -33,16 +35,19 @@ ROUTES = (
     ("ops.ente", "/enti/{ec}/"),
     ("ops.search", "/enti/{ec}/search"),
     ("ops.export", "/enti/{ec}/search.csv"),
-    ("ops.option", "/enti/{ec}/payments/{option:\\d+}"),
+    ("ops.option", "/enti/{ec}/payments/{option:[0-9]{1,9}}"),
     ("ops.flows", "/enti/{ec}/flows"),
-    ("ops.flow", "/enti/{ec}/flows/{flow:\\d+}"),
+    ("ops.flow", "/enti/{ec}/flows/{flow:[0-9]{1,9}}"),
+    ("ops.flow_xml", "/enti/{ec}/flows/{flow:[0-9]{1,9}}.xml"),
+    ("ops.flow_csv", "/enti/{ec}/flows/{flow:[0-9]{1,9}}.csv"),
     ("ops.credits", "/enti/{ec}/credits"),
     ("ops.statement", "/enti/{ec}/statement"),
     ("ops.stuck", "/support/stuck"),
     ("ops.anomalies", "/support/anomalies"),
-    ("ops.resolve", "/support/anomalies/{anomaly:\\d+}/resolve"),
-    ("ops.replay", "/support/deliveries/{delivery:\\d+}/replay"),
-    ("ops.revive", "/support/outbox/{message:\\d+}/revive"),
+    ("ops.resolve", "/support/anomalies/{anomaly:[0-9]{1,9}}/resolve"),
+    ("ops.replay", "/support/deliveries/{delivery:[0-9]{1,9}}/replay"),
+    ("ops.revive", "/support/outbox/{message:[0-9]{1,9}}/revive"),
+    ("ops.recover", "/support/recover"),
 )
 
 
@@ -66,6 +71,9 @@ def includeme(config: Any) -> None:
         config.add_route(name, pattern)
     config.scan("web.ops.views")
     config.scan("web.ops.reporting")
+    # a statement somewhat too large gets the form's message; far too large, the gate's 413
+    statement_max = int(config.get_settings().get("payhub.ops_statement_max_bytes", 5242880))
+    add_body_limit(config, "ops.statement", 2 * statement_max + 64 * 1024)
     config.scan("web.ops.support")
 
 

@@ -121,5 +121,7 @@ def upload_statement(request: Any) -> Any:
             )
             return HTTPSeeOther(location=request.route_path("ops.credits", ec=ente.fiscal_code))
     page["credits"] = dashboard.bank_credits(request.db, ente.id)
-    page["errors"] = {"statement": problem}
+    # translated here, with its ${mb} / ${problem} filled in (a bare TranslationString renders
+    # its msgid)
+    page["errors"] = {"statement": request.localizer.translate(problem) if problem else None}
     return page

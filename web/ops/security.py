@@ -1,6 +1,7 @@
 """Who is logged in to /ops/: a signed, HttpOnly, SameSite=Lax ticket cookie (Pyramid 2's
-SecurityPolicy with AuthTktCookieHelper) naming an account, re-read from the database on every
-request so that disabling an account ends its sessions at once."""
+SecurityPolicy with AuthTktCookieHelper) naming an account and its ticket version, re-read from
+the database on every request so that disabling an account ends its sessions at once, and
+logging out (``end_tickets``: the version goes up) ends every copy of its cookie."""
 
 from __future__ import annotations
 
@@ -34,12 +35,13 @@ class OpsSecurityPolicy:
         ticket = self.helper.identify(request)
         if ticket is None:
             return None
-        try:
-            account_id = int(ticket["userid"])
-        except (TypeError, ValueError):
+        account_id, _, version = str(ticket["userid"]).partition(".")
+        if not (account_id.isdigit() and version.isdigit() and len(account_id) < 19):
+            return None  # a ticket from before ticket versions, or forged
+        account = request.db.get(OperatorAccount, int(account_id))
+        if account is None or not account.enabled or account.ticket_version != int(version):
             return None
-        account = request.db.get(OperatorAccount, account_id)
-        return account if account is not None and account.enabled else None
+        return account
 
     def authenticated_userid(self, request: Any) -> int | None:
         account = request.identity
@@ -54,10 +56,19 @@ class OpsSecurityPolicy:
         return Allowed("ok")
 
     def remember(self, request: Any, userid: Any, **kw: Any) -> list[tuple[str, str]]:
-        return self.helper.remember(request, str(userid), **kw)
+        account = request.db.get(OperatorAccount, int(userid))
+        version = account.ticket_version if account is not None else 0
+        return self.helper.remember(request, f"{int(userid)}.{version}", **kw)
 
     def forget(self, request: Any, **kw: Any) -> list[tuple[str, str]]:
         return self.helper.forget(request, **kw)
+
+
+def end_tickets(request: Any) -> None:
+    """End every ticket of the logged-in account (a copied cookie included)."""
+    account = request.identity
+    if account is not None:
+        account.ticket_version += 1
 
 
 def account_of(request: Any) -> OperatorAccount:

@@ -4,7 +4,6 @@ export, and one payment option's whole story."""
 from __future__ import annotations
 
 import codecs
-import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pyramid.response import Response
 from pyramid.security import forget, remember
 from pyramid.view import view_config
 
-from hub import clock, dashboard
+from hub import clock, csvsafe, dashboard
 from hub.db import ROME, utcnow
 from hub.errors import NotFound
 from hub.models import Ente
@@ -25,7 +24,8 @@ from hub.tenants import operators
 from hub.tenants.stations import standin_status
 from web.checkout.i18n import _, localized
 from web.ops.common import T, audit_personal_data
-from web.ops.security import account_of, ente_of, visible_enti
+from web.ops.security import account_of, end_tickets, ente_of, visible_enti
+from workflows.payment import OptionStatus
 
 SEARCH_STATES = ("draft", *dashboard.STATES)
 PAGE_ROWS = 200
@@ -40,11 +40,12 @@ PAGE_ROWS = 200
 def login(request: Any) -> Any:
     if request.method != "POST":
         return {"errors": {}, "username": ""}
-    username = request.POST.get("username", "").strip()
+    # control characters are in no account name (and PostgreSQL refuses NUL): wrong, at once
+    username = "".join(c for c in request.POST.get("username", "") if c >= " ")[:64].strip()
     result = operators.authenticate(
         request.db,
         username,
-        request.POST.get("password", ""),
+        request.POST.get("password", "").replace("\x00", ""),
         request_id=getattr(request, "request_id", None),
     )
     if result.problem == "throttled":
@@ -69,6 +70,7 @@ def login(request: Any) -> Any:
 
 @view_config(route_name="ops.logout", request_method="POST", require_csrf=True)
 def logout(request: Any) -> HTTPSeeOther:
+    end_tickets(request)  # server-side: a copy of the cookie stops working too
     new_csrf_token(request)
     return HTTPSeeOther(location=request.route_path("ops.login"), headers=forget(request))
 
@@ -187,7 +189,7 @@ def csv_chunks(factory: Any, ente: Ente, filters: dashboard.Filters) -> Iterator
     """The export, a chunk of rows at a time, read in its own session: the response is sent
     after the request's transaction has ended."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = csvsafe.writer(out, spreadsheet=True)
     writer.writerow(CSV_HEADER)
     yield codecs.BOM_UTF8 + out.getvalue().encode()
     with factory() as session:

@@ -62,7 +62,7 @@ class Backoffice:
 
 
 @pytest.fixture
-def backoffice() -> Iterator[Backoffice]:
+def backoffice(local_targets) -> Iterator[Backoffice]:
     state: Backoffice
 
     class Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,90 @@
+"""Issue 17 item 1: no body is read past the limit before authentication (one gate for every
+route, before pyramid_retry, CSRF parsing or level 1's JSON); waitress bounds bodies too."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+from webob import Request
+
+from tests.security.conftest import build
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Endless:
+    """A request body that never ends, counting what was read of it."""
+
+    def __init__(self) -> None:
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        size = 65536 if size is None or size < 0 else min(size, 65536)
+        self.read_bytes += size
+        return b"a" * size
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+
+def _call(app, path: str, *, length: str | None, body: Endless, content_type: str) -> object:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": content_type,
+        "wsgi.input": body,
+        "wsgi.url_scheme": "https",
+        "HTTP_HOST": "payhub.test",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    if length is None:
+        environ["wsgi.input_terminated"] = True
+    else:
+        environ["CONTENT_LENGTH"] = length
+    return Request.blank(path, environ).get_response(app.app)
+
+
+def test_a_300_mb_login_form_is_refused_before_the_csrf_check_reads_it(site):
+    body = Endless()
+    answer = _call(
+        site.app,
+        "/ops/login",
+        length=str(300 * 1024 * 1024),
+        body=body,
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert answer.status_int == 413
+    assert body.read_bytes == 0
+
+
+def test_an_endless_chunked_level1_body_is_cut_at_the_limit_before_the_key_is_checked(site):
+    body = Endless()
+    answer = _call(
+        site.app, "/level1/v1/payments", length=None, body=body, content_type="application/json"
+    )
+    assert answer.status_int == 413
+    assert body.read_bytes <= 1024 * 1024 + 65536
+
+
+def test_every_route_has_the_limit_and_uploads_their_own(pg_url, committed_factory):
+    app = build(pg_url, **{"payhub.max_body_bytes": "1000", "payhub.bulk_max_bytes": "5000"})
+    for path in ("/api/v1/enti/77777777777/debt-positions", "/pay/cart", "/ops/logout"):
+        answer = _call(app, path, length="1001", body=Endless(), content_type="text/plain")
+        assert answer.status_int == 413, path
+    bulk = "/api/v1/enti/77777777777/bulk-loads"
+    assert _call(app, bulk, length="4000", body=Endless(), content_type="text/csv").status_int in (
+        401,
+        403,
+    )
+    assert _call(app, bulk, length="5001", body=Endless(), content_type="text/csv").status_int == (
+        413
+    )
+
+
+def test_waitress_in_development_ini_bounds_bodies_and_idle_connections():
+    ini = configparser.ConfigParser()
+    ini.read(ROOT / "development.ini")
+    server = ini["server:main"]
+    assert int(server["max_request_body_size"]) <= 256 * 1024 * 1024
+    assert int(server["connection_limit"]) >= 500
+    assert int(server["channel_timeout"]) <= 30
