@@ -40,13 +40,17 @@ ROUTES = (
     ("ops.flow", "/enti/{ec}/flows/{flow:[0-9]{1,9}}"),
     ("ops.flow_xml", "/enti/{ec}/flows/{flow:[0-9]{1,9}}.xml"),
     ("ops.flow_csv", "/enti/{ec}/flows/{flow:[0-9]{1,9}}.csv"),
+    ("ops.flow_xml", "/enti/{ec}/flows/{flow:[0-9]{1,9}}.xml"),
+    ("ops.flow_csv", "/enti/{ec}/flows/{flow:[0-9]{1,9}}.csv"),
     ("ops.credits", "/enti/{ec}/credits"),
+    ("ops.credits_export", "/enti/{ec}/credits.csv"),
     ("ops.statement", "/enti/{ec}/statement"),
     ("ops.stuck", "/support/stuck"),
     ("ops.anomalies", "/support/anomalies"),
     ("ops.resolve", "/support/anomalies/{anomaly:[0-9]{1,9}}/resolve"),
     ("ops.replay", "/support/deliveries/{delivery:[0-9]{1,9}}/replay"),
     ("ops.revive", "/support/outbox/{message:[0-9]{1,9}}/revive"),
+    ("ops.recover", "/support/recover"),
     ("ops.recover", "/support/recover"),
 )
 
@@ -75,6 +79,7 @@ def includeme(config: Any) -> None:
     statement_max = int(config.get_settings().get("payhub.ops_statement_max_bytes", 5242880))
     add_body_limit(config, "ops.statement", 2 * statement_max + 64 * 1024)
     config.scan("web.ops.support")
+    config.scan("web.ops.recon")
 
 
 def _template_globals(event: Any) -> None:

@@ -12,6 +12,7 @@ from hub.errors import DomainError, NotFound
 from hub.reconciliation import statements
 from web.checkout.i18n import _, localized
 from web.ops.common import T, audit_action, flash
+from web.ops.recon import credit_page
 from web.ops.security import ente_of
 
 DEFAULT_MAX_STATEMENT = 5 * 1024 * 1024
@@ -49,8 +50,8 @@ def credit_list(request: Any) -> dict[str, Any]:
     ente = ente_of(request)
     return {
         "ente": ente,
-        "credits": dashboard.bank_credits(request.db, ente.id),
         "max_mb": round(_max_bytes(request) / 1024 / 1024, 1),
+        **credit_page(request, ente),  # the filters (web.ops.recon) and the rows
     }
 
 
