@@ -28,7 +28,7 @@ from pyramid.response import Response
 
 DEFAULT_MAX_BODY = 1024 * 1024
 CHUNK = 64 * 1024
-REGISTRY_KEY = "payhub.body_limits"
+REGISTRY_KEY = "web.gate.body_limits"
 
 
 def add_body_limit(config: Any, route_name: str, max_bytes: int) -> None:
@@ -134,4 +134,4 @@ def includeme(config: Any) -> None:
         config.registry.registerUtility(gate, IExecutionPolicy)
 
     # after every other action: pyramid_retry registers its policy as a deferred action too
-    config.action(("payhub.gate",), register, order=10_000)
+    config.action(("web.gate",), register, order=10_000)

@@ -138,6 +138,10 @@ def https_server(private_ca):
     server.server_close()
 
 
+# the test server listens on 127.0.0.1: a private address the outgoing URL policy must allow
+LOCAL = {"payhub.outgoing_allowed_networks": "127.0.0.0/8"}
+
+
 @pytest.fixture
 def restore_verify():
     yield
@@ -160,7 +164,7 @@ def test_the_ca_setting_reaches_webhook_deliveries(https_server, private_ca, res
     from actors.webhooks import post
     from hub.notify.webhooks import SignedRequest
 
-    http.configure({"payhub.outgoing_ca_bundle": str(private_ca["ca"])})
+    http.configure({"payhub.outgoing_ca_bundle": str(private_ca["ca"]), **LOCAL})
     bundle = Path(http.verify())
     assert bundle.read_bytes().count(b"BEGIN CERTIFICATE") > 100  # the public CAs stay trusted
     result = post(SignedRequest(https_server, b"{}", {"Content-Type": "application/json"}), 5)
@@ -171,10 +175,10 @@ def test_the_ca_setting_reaches_the_checkout_client(https_server, private_ca, re
     from hub.checkout import CheckoutError, HttpCheckoutClient
 
     client = HttpCheckoutClient(https_server)
-    http.configure({})
+    http.configure(LOCAL)
     with pytest.raises(CheckoutError, match="cannot be reached"):  # TLS refused
         client.open_cart(_Cart())
-    http.configure({"payhub.outgoing_ca_bundle": str(private_ca["ca"])})
+    http.configure({"payhub.outgoing_ca_bundle": str(private_ca["ca"]), **LOCAL})
     with pytest.raises(CheckoutError, match="answered 204"):  # TLS passed: the server answered
         client.open_cart(_Cart())
 
