@@ -24,7 +24,7 @@ from hub.models import PaymentOption
 log = structlog.get_logger(__name__)
 ACTOR = "expire_overdue_options"
 CHUNK = 500
-EXPIRABLE = ("draft", "payable")
+EXPIRABLE = payments.EXPIRABLE  # the states from which the machine allows "expire"
 
 
 def expire_chunk(

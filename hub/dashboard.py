@@ -29,8 +29,10 @@ from hub.models import (
     Transfer,
     WebhookDelivery,
 )
+from workflows.payment import INITIAL_STATE, OptionStatus
 
-STATES = ("payable", "in_progress", "paid", "reported", "reconciled", "expired", "cancelled")
+# the states one can search for once published: every state but the initial one
+STATES = tuple(s for s in OptionStatus if s != INITIAL_STATE)
 DEFAULT_ACTIVATION_GRACE = dt.timedelta(hours=1)
 DEFAULT_PAID_DAYS = 3
 DEFAULT_REPORTED_DAYS = 5
@@ -278,7 +280,7 @@ def stuck_in_progress(
         session.execute(
             _with_ente(
                 sa.select(PaymentOption).where(
-                    PaymentOption.status == "in_progress",
+                    PaymentOption.status == OptionStatus.IN_PROGRESS,
                     PaymentOption.activation_expires_at < now - grace,
                     ~sa.exists(receipt),
                 )
@@ -295,7 +297,7 @@ def paid_not_reported(
         session.execute(
             _with_ente(
                 sa.select(PaymentOption).where(
-                    PaymentOption.status == "paid",
+                    PaymentOption.status == OptionStatus.PAID,
                     PaymentOption.paid_at < now - dt.timedelta(days=days),
                 )
             )
@@ -310,7 +312,8 @@ def reported_not_reconciled(
     reported_at = (
         sa.select(sa.func.max(StateTransition.created_at))
         .where(
-            StateTransition.option_id == PaymentOption.id, StateTransition.to_state == "reported"
+            StateTransition.option_id == PaymentOption.id,
+            StateTransition.to_state == OptionStatus.REPORTED,
         )
         .scalar_subquery()
     )
@@ -318,7 +321,8 @@ def reported_not_reconciled(
         session.execute(
             _with_ente(
                 sa.select(PaymentOption).where(
-                    PaymentOption.status == "reported", reported_at < now - dt.timedelta(days=days)
+                    PaymentOption.status == OptionStatus.REPORTED,
+                    reported_at < now - dt.timedelta(days=days),
                 )
             )
         ).all()

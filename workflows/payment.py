@@ -13,22 +13,50 @@ double-payment self-loop, and ``cancelled``/``expired`` are final for everything
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from statemachine import State, StateMachine
 from statemachine.exceptions import TransitionNotAllowed
 
-ACTIVE_STATES = frozenset({"payable", "in_progress"})  # a receipt here is a normal payment
-PAID_STATES = frozenset({"paid", "reported", "reconciled"})  # money received
-TERMINAL_STATES = frozenset({"reconciled"})  # accepts only a double-payment receipt
 
-_RECEIPT_ANOMALIES = {
-    "draft": "paid_before_publication",
-    "cancelled": "paid_after_cancel",
-    "expired": "paid_after_expiry",
-    "paid": "double_payment",
-    "reported": "double_payment",
-    "reconciled": "double_payment",
+class OptionStatus(StrEnum):
+    """A payment option's state: the values stored in ``payment_option.status``. Code outside
+    workflows/ names states through this enum, never as bare strings (tests/test_state_names.py).
+    """
+
+    DRAFT = "draft"
+    PAYABLE = "payable"
+    IN_PROGRESS = "in_progress"
+    PAID = "paid"
+    REPORTED = "reported"
+    RECONCILED = "reconciled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class PositionStatus(StrEnum):
+    """A debt position's status, derived from its options' (hub.positions.status): an option
+    state, or ``partially_paid`` (some of a plan's instalments paid)."""
+
+    DRAFT = OptionStatus.DRAFT.value
+    PAYABLE = OptionStatus.PAYABLE.value
+    IN_PROGRESS = OptionStatus.IN_PROGRESS.value
+    PARTIALLY_PAID = "partially_paid"
+    PAID = OptionStatus.PAID.value
+    REPORTED = OptionStatus.REPORTED.value
+    RECONCILED = OptionStatus.RECONCILED.value
+    CANCELLED = OptionStatus.CANCELLED.value
+    EXPIRED = OptionStatus.EXPIRED.value
+
+
+_RECEIPT_ANOMALIES: dict[str, str] = {
+    OptionStatus.DRAFT: "paid_before_publication",
+    OptionStatus.CANCELLED: "paid_after_cancel",
+    OptionStatus.EXPIRED: "paid_after_expiry",
+    OptionStatus.PAID: "double_payment",
+    OptionStatus.REPORTED: "double_payment",
+    OptionStatus.RECONCILED: "double_payment",
 }
 _GUARD_FAILURES = {
     "expire": "not past due",
@@ -48,14 +76,14 @@ class IllegalTransition(Exception):
 class PaymentFlow(StateMachine):
     """States are the values stored in ``payment_option.status``. Fire events with ``fire``."""
 
-    draft = State(value="draft", initial=True)
-    payable = State(value="payable")
-    in_progress = State(value="in_progress")
-    paid = State(value="paid")
-    reported = State(value="reported")
-    reconciled = State(value="reconciled")
-    cancelled = State(value="cancelled")
-    expired = State(value="expired")
+    draft = State(value=OptionStatus.DRAFT.value, initial=True)
+    payable = State(value=OptionStatus.PAYABLE.value)
+    in_progress = State(value=OptionStatus.IN_PROGRESS.value)
+    paid = State(value=OptionStatus.PAID.value)
+    reported = State(value=OptionStatus.REPORTED.value)
+    reconciled = State(value=OptionStatus.RECONCILED.value)
+    cancelled = State(value=OptionStatus.CANCELLED.value)
+    expired = State(value=OptionStatus.EXPIRED.value)
 
     publish = draft.to(payable)
     # paGetPayment again (a new token after the first lapsed) keeps the option in progress
@@ -106,6 +134,68 @@ class PaymentFlow(StateMachine):
 STATES = tuple(s.value for s in PaymentFlow.states)
 # at class level ``events`` is the metaclass's list; the stubs only know the instance property
 EVENTS = tuple(e.id for e in PaymentFlow.events)  # type: ignore[attr-defined]
+# (from, event, to) for every transition the machine defines
+_TRANSITIONS = tuple(
+    (OptionStatus(t.source.value), str(event), OptionStatus(t.target.value))
+    for s in PaymentFlow.states
+    for t in s.transitions
+    for event in t.events
+)
+
+
+# events with a guard: where they lead depends on the option's data, not on its state alone
+GUARDED_EVENTS = frozenset(
+    str(event)
+    for s in PaymentFlow.states
+    for t in s.transitions
+    if list(t.cond)
+    for event in t.events
+)
+
+
+def sources(event: str) -> frozenset[OptionStatus]:
+    """The states from which the machine allows ``event`` (guards aside)."""
+    return frozenset(f for f, e, _ in _TRANSITIONS if e == event)
+
+
+def targets(event: str) -> frozenset[OptionStatus]:
+    """The states ``event`` can lead to."""
+    return frozenset(t for _, e, t in _TRANSITIONS if e == event)
+
+
+# Every set of states used elsewhere is read off the machine above, never restated.
+INITIAL_STATE = OptionStatus(PaymentFlow.initial_state.value)  # type: ignore[attr-defined]
+# can be activated (paGetPayment): published and not paid; a receipt here is a normal payment
+PAYABLE_STATES = ACTIVE_STATES = sources("activate")
+PAID_STATES = targets("receive_receipt")  # money received
+EXPIRABLE_STATES = sources("expire")  # past due, nothing being paid: may expire
+CHANGEABLE_STATES = sources("cancel")  # nothing being paid: may be changed or cancelled
+CANCELLED_STATES = targets("cancel")
+EXPIRED_STATES = targets("expire")
+# closed without payment: only a receipt (an anomaly) moves them on
+CLOSED_STATES = CANCELLED_STATES | EXPIRED_STATES
+# accepts only a double-payment receipt: every transition out of it is a self-loop
+TERMINAL_STATES = frozenset(
+    OptionStatus(s) for s in STATES if all(f != s or t == s for f, _, t in _TRANSITIONS)
+)
+
+
+class _StandIn:
+    status: str
+
+    def __init__(self, status: str) -> None:
+        self.status = status
+
+
+def next_state(from_state: str, event: str, *, now: dt.datetime, today: dt.date) -> OptionStatus:
+    """Where ``event`` takes an option that is ``from_state``, asked of the machine: only for
+    an event without guard, whose answer depends on the state alone (so one answer serves
+    every option in that state). Raises IllegalTransition as ``PaymentFlow.fire``."""
+    if event in GUARDED_EVENTS:
+        raise ValueError(f"{event!r} has a guard: fire it on each option")
+    stand_in = _StandIn(from_state)
+    PaymentFlow(model=stand_in, state_field="status").fire(event, now=now, today=today)
+    return OptionStatus(stand_in.status)
 
 
 def anomaly_for_receipt(from_state: str) -> str | None:

@@ -50,7 +50,7 @@ from hub.notify import webhooks
 from hub.positions.writer import InvalidPosition, OptionIn, PositionIn, TransferIn, create_position
 from hub.values import identifiers
 from hub.values.money import format_cents, to_cents
-from workflows.payment import PAID_STATES
+from workflows.payment import PAID_STATES, OptionStatus
 
 log = structlog.get_logger(__name__)
 
@@ -737,7 +737,7 @@ class CartOutcome:
 
     @property
     def final(self) -> bool:
-        return self.status in {"paid", "partially_paid", "not_paid"}
+        return self.status in {"paid", "partially_paid", "not_paid"}  # not a payment state
 
 
 def outcome(session: Session, cart: CheckoutCart, *, hint: str | None = None) -> CartOutcome:
@@ -761,15 +761,17 @@ def outcome(session: Session, cart: CheckoutCart, *, hint: str | None = None) ->
     if cart.status == "open":
         return CartOutcome("open", items)
     paid = sum(1 for i in items if i.paid)
-    activated = any(i.option is not None and i.option.status == "in_progress" for i in items)
+    activated = any(
+        i.option is not None and i.option.status == OptionStatus.IN_PROGRESS for i in items
+    )
     if paid == len(items):
-        status = "paid"
+        status = "paid"  # not a payment state: the cart's outcome
     elif paid:
-        status = "partially_paid" if not activated else "in_progress"
+        status = "partially_paid" if not activated else "in_progress"  # not a payment state
     elif hint in ("cancel", "error") and not activated:
         status = "not_paid"
     else:
-        status = "in_progress"
+        status = "in_progress"  # not a payment state: the cart's outcome
     return CartOutcome(status, items)
 
 

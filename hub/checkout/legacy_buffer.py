@@ -230,10 +230,10 @@ def cart_of(session: Session, portal: Level1Portal, xml: str, tag: str) -> Check
 # --- PID: the outcome ------------------------------------------------------------------------
 
 ESITO = {
-    "paid": ("OK", "Pagamento effettuato"),
-    "partially_paid": ("KO", "Pagamento parziale"),
+    "paid": ("OK", "Pagamento effettuato"),  # cart outcomes, not a payment state
+    "partially_paid": ("KO", "Pagamento parziale"),  # not a payment state
     "not_paid": ("KO", "Pagamento non effettuato"),
-    "in_progress": ("OP", "Pagamento in corso"),
+    "in_progress": ("OP", "Pagamento in corso"),  # not a payment state
     "open": ("OP", "Pagamento in corso"),
 }
 

@@ -345,7 +345,7 @@ def payment_status(session: Session, cart: CheckoutCart) -> dict[str, Any]:
                 "noticeNumber": i.option.notice_number if i.option else None,
                 "enteFiscalCode": _ec(session, i.item.ente_id),
                 "amount": format_cents(i.item.amount_cents),
-                "paid": i.paid,
+                "paid": i.paid,  # a field, not a payment state
                 "receiptId": i.receipt.receipt_id if i.receipt else None,
             }
             for i in result.items

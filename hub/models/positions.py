@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db import Base, JSONType, UTCDateTime, utcnow
+from workflows.payment import INITIAL_STATE, PositionStatus
 
 
 class DebtPosition(Base):
@@ -32,7 +33,7 @@ class DebtPosition(Base):
     description: Mapped[str] = mapped_column(sa.String(140))
     valid_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     due_date: Mapped[dt.date | None] = mapped_column(sa.Date)
-    status: Mapped[str] = mapped_column(sa.String(16), default="draft", index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=PositionStatus.DRAFT, index=True)
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -72,7 +73,7 @@ class PaymentOption(Base):
     retention_date: Mapped[dt.date | None] = mapped_column(sa.Date)
     instalment_number: Mapped[int | None] = mapped_column(sa.SmallInteger)  # n of ...
     instalment_count: Mapped[int | None] = mapped_column(sa.SmallInteger)  # ... m; None = single
-    status: Mapped[str] = mapped_column(sa.String(16), default="draft", index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=INITIAL_STATE, index=True)
     version: Mapped[int] = mapped_column(default=1)
     activation_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     paid_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)

@@ -47,6 +47,7 @@ from hub.models import (
 )
 from hub.models.webhooks import UNFINISHED
 from hub.values.money import from_cents
+from workflows.payment import OptionStatus
 
 log = structlog.get_logger(__name__)
 
@@ -55,9 +56,15 @@ QUEUE = "webhooks"
 SIGNATURE_HEADER = "X-Payhub-Signature"
 KEY_ID_HEADER = "X-Payhub-Key-Id"
 # option states an Ente is told about, and the event type each one becomes
-EVENT_TYPES = {
+EVENT_TYPES: dict[str, str] = {
     state: f"payment.{state}"
-    for state in ("paid", "cancelled", "expired", "reported", "reconciled")
+    for state in (
+        OptionStatus.PAID,
+        OptionStatus.CANCELLED,
+        OptionStatus.EXPIRED,
+        OptionStatus.REPORTED,
+        OptionStatus.RECONCILED,
+    )
 }
 _EVENT_NAMESPACE = uuid.UUID("5b0e3c1e-8a51-4c43-9d2b-0d7a8f1f7c11")
 # a new or replayed delivery is sent at once through the outbox; the scheduler sends it only

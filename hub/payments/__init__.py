@@ -1,13 +1,16 @@
 """Payments: every change of a payment option's state, through the state machine.
 
-``lifecycle``: locking an option, applying an event (one transition row, one outbox message),
+``lifecycle``: locking an option, applying an event, the one recorder of transitions (history
+rows and follow-up messages, one or thousands at once: ``record_transitions``),
 what paVerify reads (``notice_summary``, ``check_payable``), activation (paGetPayment),
 receipts (paSendRT: stored, settled or flagged), lapsed activations. The public surface is
 re-exported here: ``from hub import payments; payments.store_receipt(...)``.
 """
 
 from hub.payments.lifecycle import (
+    EXPIRABLE,
     STATUS_CHANGED_ACTOR,
+    Change,
     NoticeSummary,
     ReceiptOutcome,
     activate,
@@ -16,12 +19,16 @@ from hub.payments.lifecycle import (
     expire_lapsed_activations,
     lock_option,
     lock_option_by_id,
+    next_states,
     notice_summary,
+    record_transitions,
     store_receipt,
 )
 
 __all__ = [
+    "EXPIRABLE",
     "STATUS_CHANGED_ACTOR",
+    "Change",
     "NoticeSummary",
     "ReceiptOutcome",
     "activate",
@@ -30,6 +37,8 @@ __all__ = [
     "expire_lapsed_activations",
     "lock_option",
     "lock_option_by_id",
+    "next_states",
     "notice_summary",
+    "record_transitions",
     "store_receipt",
 ]

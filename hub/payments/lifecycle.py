@@ -8,9 +8,11 @@ everything is committed or nothing is.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+import psycopg
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -38,11 +40,23 @@ from hub.models import (
     Transfer,
     station_ente,
 )
-from workflows.payment import PAID_STATES, PaymentFlow, anomaly_for_receipt
+from workflows.payment import (
+    CANCELLED_STATES,
+    EXPIRABLE_STATES,
+    EXPIRED_STATES,
+    INITIAL_STATE,
+    PAID_STATES,
+    PAYABLE_STATES,
+    PaymentFlow,
+    anomaly_for_receipt,
+    next_state,
+    sources,
+)
 
 log = structlog.get_logger(__name__)
 
 STATUS_CHANGED_ACTOR = "payment_status_changed"
+EXPIRABLE = EXPIRABLE_STATES  # the states from which the machine allows "expire"
 
 
 def lock_option(session: Session, ente_id: int, notice_number: str) -> PaymentOption | None:
@@ -75,7 +89,7 @@ def apply_event(
     cause: str,
     now: dt.datetime | None = None,
     **kwargs: Any,
-) -> StateTransition:
+) -> None:
     """Fire ``event`` on a locked option and record it. Raises IllegalTransition (nothing
     written) when the event is not allowed in the option's state or its guard fails."""
     now = now or utcnow()
@@ -83,23 +97,7 @@ def apply_event(
     PaymentFlow(model=option, state_field="status").fire(
         event, now=now, today=clock.business_date(now), **kwargs
     )
-    transition = StateTransition(
-        option_id=option.id,
-        event=event,
-        from_state=before,
-        to_state=option.status,
-        cause=cause[:200],
-        created_at=now,
-    )
-    session.add(transition)
-    outbox.enqueue(
-        session,
-        STATUS_CHANGED_ACTOR,
-        option_id=option.id,
-        event=event,
-        from_state=before,
-        to_state=option.status,
-    )
+    record_transitions(session, [(option.id, before, option.status)], event, cause=cause, now=now)
     log.info(
         "payment.transition",
         option_id=option.id,
@@ -107,7 +105,60 @@ def apply_event(
         from_state=before,
         to_state=option.status,
     )
-    return transition
+
+
+def next_states(event: str, from_states: Iterable[str], now: dt.datetime) -> dict[str, str]:
+    """Where ``event`` takes options in each of ``from_states``, asked of the machine once per
+    state. Only for options this transaction has just built (no one else can see them, so no
+    lock) and an event without guard, as a bulk load publishes thousands: set each option's
+    status from the answer, then ``record_transitions``. Raises IllegalTransition."""
+    today = clock.business_date(now)
+    return {state: next_state(state, event, now=now, today=today) for state in set(from_states)}
+
+
+Change = tuple[int, str, str]  # (option id, from state, to state)
+
+
+def record_transitions(
+    session: Session, changes: Sequence[Change], event: str, *, cause: str, now: dt.datetime
+) -> None:
+    """The one recorder of status changes: for each option the machine moved by ``event``,
+    its history row (``state_transition``) and the follow-up message, in the caller's
+    transaction. Many rows on PostgreSQL go in one COPY (a bulk load publishes thousands)."""
+    why = cause[:200]
+    if len(changes) > 1 and session.get_bind().dialect.name == "postgresql":
+        session.flush()  # the options the history rows point at
+        stamp = now.astimezone(dt.UTC).replace(tzinfo=None)  # as UTCDateTime stores it
+        driver = cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
+        with driver.cursor() as cursor, cursor.copy(_HISTORY_COPY) as copy:
+            for option_id, before, after in changes:
+                copy.write_row((option_id, event, before, after, why, stamp))
+    else:
+        session.add_all(
+            StateTransition(
+                option_id=option_id,
+                event=event,
+                from_state=before,
+                to_state=after,
+                cause=why,
+                created_at=now,
+            )
+            for option_id, before, after in changes
+        )
+    for option_id, before, after in changes:
+        outbox.enqueue(
+            session,
+            STATUS_CHANGED_ACTOR,
+            option_id=option_id,
+            event=event,
+            from_state=before,
+            to_state=after,
+        )
+
+
+_HISTORY_COPY = (
+    "COPY state_transition (option_id, event, from_state, to_state, cause, created_at) FROM STDIN"
+)
 
 
 @dataclass(frozen=True)
@@ -201,14 +252,17 @@ _Payable = TypeVar("_Payable", PaymentOption, NoticeSummary)
 
 def check_payable(option: _Payable | None, today: dt.date) -> _Payable:
     """Raise the domain error that says why ``option`` cannot be paid now, if it cannot."""
-    if option is None or option.status == "draft":
+    if option is None or option.status == INITIAL_STATE:
         raise PaymentUnknown("no payable notice with this number")
     if option.status in PAID_STATES:
         raise PaymentAlreadyPaid(f"notice {option.notice_number} is already paid")
-    if option.status == "cancelled":
+    if option.status in CANCELLED_STATES:
         raise PaymentCancelled(f"notice {option.notice_number} was cancelled")
-    if option.status == "expired" or (option.expires_on is not None and option.expires_on < today):
+    past_due = option.expires_on is not None and option.expires_on < today
+    if option.status in EXPIRED_STATES or past_due:
         raise PaymentExpired(f"notice {option.notice_number} expired")
+    if option.status not in PAYABLE_STATES:  # a state the machine may add one day
+        raise PaymentUnknown("no payable notice with this number")
     return option
 
 
@@ -418,14 +472,15 @@ def expire_lapsed_activations(session: Session, now: dt.datetime | None = None) 
     now = now or utcnow()
     ids = session.scalars(
         sa.select(PaymentOption.id).where(
-            PaymentOption.status == "in_progress", PaymentOption.activation_expires_at <= now
+            PaymentOption.status.in_(sources("activation_expired")),
+            PaymentOption.activation_expires_at <= now,
         )
     ).all()
     count = 0
     for option_id in ids:
         option = lock_option_by_id(session, option_id)
         if (
-            option.status == "in_progress"
+            option.status in sources("activation_expired")
             and option.activation_expires_at
             and option.activation_expires_at <= now
         ):

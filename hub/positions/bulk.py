@@ -53,10 +53,8 @@ from hub.models import (
     Ente,
     PaymentOption,
     PaymentService,
-    StateTransition,
     Transfer,
 )
-from hub.payments import STATUS_CHANGED_ACTOR
 from hub.positions.iuv import allocate_notice_numbers
 from hub.positions.status import derive_status
 from hub.positions.writer import (
@@ -68,7 +66,7 @@ from hub.positions.writer import (
     validate,
 )
 from hub.values.money import to_cents
-from workflows.payment import PaymentFlow
+from workflows.payment import INITIAL_STATE, PositionStatus
 
 ACTOR = "run_bulk_load"
 CHUNK_ROWS = 500
@@ -735,7 +733,7 @@ def _build(ente: Ente, data: PositionIn, service_id: int | None) -> DebtPosition
         debtor_province=data.debtor_province,
         debtor_nation=data.debtor_nation,
         description=data.description,
-        status="draft",
+        status=PositionStatus.DRAFT,
         due_date=min(o.due_date for o in data.options),
     )
     for o in data.options:
@@ -751,7 +749,7 @@ def _build(ente: Ente, data: PositionIn, service_id: int | None) -> DebtPosition
             retention_date=o.retention_date,
             instalment_number=o.instalment_number,
             instalment_count=o.instalment_count,
-            status="draft",
+            status=INITIAL_STATE,
         )
         option.transfers = [
             Transfer(
@@ -773,42 +771,17 @@ def _build(ente: Ente, data: PositionIn, service_id: int | None) -> DebtPosition
     return position
 
 
-def _publish_before_insert(positions: list[DebtPosition]) -> None:
-    """Fire ``publish`` on positions not yet inserted: the machine is pure, and the rows are
-    this transaction's own (no one else can see them, so no lock), so they are inserted
-    payable at once instead of inserted then updated one by one."""
-    now = utcnow()
+def _publish_before_insert(positions: list[DebtPosition], now: dt.datetime) -> None:
+    """Publish positions not yet inserted: the rows are this transaction's own (no one else
+    can see them, so no lock), so they are inserted payable at once instead of inserted then
+    updated one by one; the machine is asked once (hub.payments.next_states)."""
+    options = [o for p in positions for o in p.options]
+    after = payments.next_states("publish", {o.status for o in options}, now)
+    for option in options:
+        option.status = after[option.status]
     for position in positions:
-        for option in position.options:
-            PaymentFlow(model=option, state_field="status").fire(
-                "publish", now=now, today=clock.business_date(now)
-            )
         position.published_at = now
         position.status = derive_status(position.options)
-
-
-def _record_publish(session: Session, positions: list[DebtPosition], cause: str) -> None:
-    """The transition rows and outbox messages hub.payments.apply_event writes for each."""
-    for position in positions:
-        for option in position.options:
-            session.add(
-                StateTransition(
-                    option_id=option.id,
-                    event="publish",
-                    from_state="draft",
-                    to_state=option.status,
-                    cause=cause[:200],
-                    created_at=position.published_at,
-                )
-            )
-            outbox.enqueue(
-                session,
-                STATUS_CHANGED_ACTOR,
-                option_id=option.id,
-                event="publish",
-                from_state="draft",
-                to_state=option.status,
-            )
 
 
 # COPY column lists, in table order: every column is written (COPY applies no Python-side
@@ -873,7 +846,6 @@ _TRANSFER_COPY = (
     "category",
     "metadata",
 )
-_HISTORY_COPY = ("option_id", "event", "from_state", "to_state", "cause", "created_at")
 
 
 def _check_copy_columns() -> None:
@@ -881,7 +853,6 @@ def _check_copy_columns() -> None:
         (DebtPosition, _POSITION_COPY),
         (PaymentOption, _OPTION_COPY),
         (Transfer, _TRANSFER_COPY),
-        (StateTransition, ("id", *_HISTORY_COPY)),
     ):
         names = tuple(c.name for c in model.__table__.columns)
         if names != columns:
@@ -918,18 +889,15 @@ def _insert_pg(
     cause: str,
     bulk_load_id: int | None = None,
 ) -> None:
-    """The same rows as _build (+ _publish_before_insert, _record_publish), written with one
-    COPY per table whose ids come from the sequences in one query: no RETURNING, no ORM unit
-    of work, no statement per row. PostgreSQL only; elsewhere the ORM path is used."""
+    """The same rows as _build (+ _publish_before_insert and the recorded transitions),
+    written with one COPY per table whose ids come from the sequences in one query: no
+    RETURNING, no ORM unit of work, no statement per row. PostgreSQL only; elsewhere the ORM
+    path is used."""
     now = utcnow()
     stamp = now.astimezone(dt.UTC).replace(tzinfo=None)  # as UTCDateTime stores it
-    # the publish event has no guard: fire it once on a stand-in and apply the result to all
-    state = SimpleNamespace(status="draft")
-    if publish:
-        PaymentFlow(model=state, state_field="status").fire(
-            "publish", now=now, today=clock.business_date(now)
-        )
-    status = state.status
+    status: str = INITIAL_STATE
+    if publish:  # every option starts in the same state: one answer of the machine for all
+        status = payments.next_states("publish", [status], now)[status]
     published_at = stamp if publish else None
     count_options = sum(len(p.options) for _, p in creates)
     count_transfers = sum(len(o.transfers) for _, p in creates for o in p.options)
@@ -941,8 +909,8 @@ def _insert_pg(
     positions: list[tuple[Any, ...]] = []
     options: list[tuple[Any, ...]] = []
     transfers: list[tuple[Any, ...]] = []
-    history: list[tuple[Any, ...]] = []
-    ente_id, ente_code, why = ente.id, ente.fiscal_code, cause[:200]
+    changes: list[payments.Change] = []
+    ente_id, ente_code = ente.id, ente.fiscal_code
     for item, data in creates:
         position_id = next(position_ids)
         positions.append(
@@ -1021,25 +989,17 @@ def _insert_pg(
                     )
                 )
             if publish:
-                history.append((option_id, "publish", "draft", status, why, stamp))
-                outbox.enqueue(
-                    session,
-                    STATUS_CHANGED_ACTOR,
-                    option_id=option_id,
-                    event="publish",
-                    from_state="draft",
-                    to_state=status,
-                )
+                changes.append((option_id, INITIAL_STATE, status))
     cursor = _pg_connection(session).cursor()
     try:
         _copy(cursor, "debt_position", _POSITION_COPY, positions)
         _copy(cursor, "payment_option", _OPTION_COPY, options)
         if transfers:
             _copy(cursor, "transfer", _TRANSFER_COPY, transfers)
-        if history:
-            _copy(cursor, "state_transition", _HISTORY_COPY, history)
     finally:
         cursor.close()
+    if changes:
+        payments.record_transitions(session, changes, "publish", cause=cause, now=now)
     session.flush()  # the outbox rows
 
 
@@ -1071,12 +1031,19 @@ def write_chunk(
             positions = [_build(ente, p, i.service_id) for i, p in creates]
             for position in positions:
                 position.bulk_load_id = bulk_load_id
+            now = utcnow()
             if publish:
-                _publish_before_insert(positions)
+                _publish_before_insert(positions, now)
             session.add_all(positions)
             session.flush()
             if publish:
-                _record_publish(session, positions, cause)
+                payments.record_transitions(
+                    session,
+                    [(o.id, INITIAL_STATE, o.status) for p in positions for o in p.options],
+                    "publish",
+                    cause=cause,
+                    now=now,
+                )
                 session.flush()
         return
     except (IntegrityError, DataError, psycopg.IntegrityError, psycopg.DataError):

@@ -9,7 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hub.models import DebtPosition, PaymentOption
+from workflows.payment import CLOSED_STATES, PositionStatus
 from workflows.payment import PAID_STATES as PAID
+from workflows.payment import OptionStatus as Option
 
 
 class OptionState(Protocol):
@@ -31,7 +33,7 @@ def derive_status(options: Iterable[OptionState]) -> str:
     """
     options = list(options)
     if not options:
-        return "draft"
+        return PositionStatus.DRAFT
     statuses = [o.status for o in options]
     singles = [o for o in options if o.instalment_count is None]
     plan = [o for o in options if o.instalment_count is not None]
@@ -39,28 +41,28 @@ def derive_status(options: Iterable[OptionState]) -> str:
     if not settled and plan and all(o.status in PAID for o in plan):
         settled = plan
     if settled:
-        if all(o.status == "reconciled" for o in settled):
-            return "reconciled"
-        if all(o.status in {"reported", "reconciled"} for o in settled):
-            return "reported"
-        return "paid"
+        if all(o.status == Option.RECONCILED for o in settled):
+            return PositionStatus.RECONCILED
+        if all(o.status in {Option.REPORTED, Option.RECONCILED} for o in settled):
+            return PositionStatus.REPORTED
+        return PositionStatus.PAID
     if any(s in PAID for s in statuses):
-        return "partially_paid"
-    for status in ("in_progress", "payable"):
+        return PositionStatus.PARTIALLY_PAID
+    for status in (PositionStatus.IN_PROGRESS, PositionStatus.PAYABLE):
         if status in statuses:
             return status
-    if all(s == "cancelled" for s in statuses):
-        return "cancelled"
-    if all(s in {"cancelled", "expired"} for s in statuses):
-        return "expired"
-    return "draft"
+    if all(s == Option.CANCELLED for s in statuses):
+        return PositionStatus.CANCELLED
+    if all(s in CLOSED_STATES for s in statuses):
+        return PositionStatus.EXPIRED
+    return PositionStatus.DRAFT
 
 
 def refresh_status(session: Session, position_id: int) -> str:
     """Recompute and store the position's status (idempotent); return it."""
     position = session.get(DebtPosition, position_id, with_for_update=True)
     if position is None:
-        return "missing"
+        return "missing"  # no such position, not a state
     options = session.scalars(
         sa.select(PaymentOption).where(PaymentOption.position_id == position_id)
     ).all()

@@ -27,6 +27,13 @@ from hub.positions.status import derive_status
 from hub.values import identifiers
 from hub.values.money import to_cents
 from hub.values.notice_numbers import parse_notice_number
+from workflows.payment import (
+    CHANGEABLE_STATES,
+    CLOSED_STATES,
+    INITIAL_STATE,
+    PositionStatus,
+    sources,
+)
 
 
 class InvalidPosition(DomainError):
@@ -235,7 +242,7 @@ def create_position(
         debtor_province=data.debtor_province,
         debtor_nation=data.debtor_nation,
         description=data.description,
-        status="draft",
+        status=PositionStatus.DRAFT,
         due_date=min(o.due_date for o in data.options),
     )
     for option_in, cents in zip(data.options, shares, strict=True):
@@ -254,7 +261,7 @@ def create_position(
             retention_date=option_in.retention_date,
             instalment_number=option_in.instalment_number,
             instalment_count=option_in.instalment_count,
-            status="draft",
+            status=INITIAL_STATE,
         )
         for idx, (t, amount) in enumerate(zip(option_in.transfers, cents, strict=True), 1):
             option.transfers.append(
@@ -284,7 +291,7 @@ def publish_position(session: Session, position: DebtPosition, *, cause: str) ->
     """Make every draft option of the position payable."""
     for option in position.options:
         locked = payments.lock_option_by_id(session, option.id)
-        if locked.status == "draft":
+        if locked.status in sources("publish"):
             payments.apply_event(session, locked, "publish", cause=cause)
     position.published_at = position.published_at or utcnow()
     position.status = derive_status(position.options)
@@ -292,8 +299,9 @@ def publish_position(session: Session, position: DebtPosition, *, cause: str) ->
 
 # --- changing and cancelling positions ---
 
-CHANGEABLE = frozenset({"draft", "payable"})
-FINAL = frozenset({"cancelled", "expired"})
+# read off the machine: changeable while it may be cancelled; final once cancelled or expired
+CHANGEABLE = CHANGEABLE_STATES
+FINAL = CLOSED_STATES
 
 
 class PositionBusy(Conflict):
@@ -364,7 +372,7 @@ def replace_position(
                 else next(generated)
             )
             option = PaymentOption(
-                ente_id=ente.id, notice_number=notice.value, iuv=notice.iuv, status="draft"
+                ente_id=ente.id, notice_number=notice.value, iuv=notice.iuv, status=INITIAL_STATE
             )
             _fill_option(option, option_in, cents, ente)
             position.options.append(option)

@@ -39,6 +39,7 @@ from hub.printing import lookup
 from hub.printing.data import document_of
 from hub.printing.i18n import languages
 from hub.printing.pdf import render_pdf
+from workflows.payment import OptionStatus
 
 ACTOR = "render_notice_batch"
 CHUNK = 200
@@ -231,7 +232,7 @@ def _assemble(session: Session, batch: NoticeBatch, directory: Path) -> None:
             writer.writerow(INDEX_HEADER)
             for item, position in _items_with_positions(session, batch):
                 for option in position.options:
-                    if option.status == "cancelled":
+                    if option.status == OptionStatus.CANCELLED:
                         continue
                     writer.writerow(
                         [

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from hub.printing.codes import datamatrix_payload, postal_account_number, qr_payload
 from hub.values.money import from_cents
+from workflows.payment import OptionStatus
 
 if TYPE_CHECKING:
     from hub.models import DebtPosition, Ente, PaymentOption
@@ -204,7 +205,9 @@ def document_of(ente: Ente, position: DebtPosition) -> NoticeDocument:
     """The document for ``position``: its pay-in-full option (if any) and its instalments, as
     pagoPA's notice model prints a plan; cancelled options are left out."""
     creditor, debtor = creditor_of(ente), debtor_of(position)
-    options = [o for o in position.options if o.status != "cancelled"] or list(position.options)
+    options = [o for o in position.options if o.status != OptionStatus.CANCELLED] or list(
+        position.options
+    )
     notices = [notice_of(ente, position, o, creditor=creditor, debtor=debtor) for o in options]
     full = next((n for n in notices if n.instalment_number is None), None)
     instalments = tuple(

@@ -9,8 +9,9 @@ from hub.errors import DomainError, NotFound
 from hub.models import DebtPosition, Ente, PaymentOption, PaymentService
 from hub.positions.bulk import get_load
 from hub.printing.data import NoticeDocument, document_of
+from workflows.payment import PAYABLE_STATES, OptionStatus
 
-PRINTABLE = ("payable", "in_progress")  # published and not yet paid
+PRINTABLE = PAYABLE_STATES  # published and not yet paid
 
 
 def notice_document(session: Session, ente: Ente, notice_number: str) -> NoticeDocument:
@@ -21,7 +22,7 @@ def notice_document(session: Session, ente: Ente, notice_number: str) -> NoticeD
         .where(PaymentOption.ente_id == ente.id, PaymentOption.notice_number == notice_number)
         .options(selectinload(PaymentOption.position).selectinload(DebtPosition.options))
     )
-    if option is None or option.status == "draft":
+    if option is None or option.status == OptionStatus.DRAFT:
         raise NotFound(f"no published notice {notice_number} for Ente {ente.fiscal_code}")
     return document_of(ente, option.position)
 

@@ -34,6 +34,7 @@ from hub.db import utcnow
 from hub.errors import DomainError
 from hub.models import Anomaly, BankCredit, Ente, ReportingEntry, ReportingFlow
 from hub.xmlsafe import parse_untrusted
+from workflows.payment import OptionStatus
 
 log = structlog.get_logger(__name__)
 
@@ -362,10 +363,10 @@ def reconcile_flow(session: Session, flow: ReportingFlow, *, cause: str, now: dt
     moved = 0
     for option_id in sorted(option_ids):  # a fixed lock order
         option = payments.lock_option_by_id(session, option_id)
-        if option.status == "reported":
+        if option.status == OptionStatus.REPORTED:
             payments.apply_event(session, option, "reconcile", cause=cause, now=now)
             moved += 1
-    flow.status, flow.reconciled_at = "reconciled", now
+    flow.status, flow.reconciled_at = "reconciled", now  # the flow's, not a payment state
     log.info("fdr.reconciled", flow_id=flow.flow_id, options=moved)
     return moved
 

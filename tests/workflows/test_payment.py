@@ -159,3 +159,33 @@ def test_the_diagram_is_rendered_from_the_machine_and_shows_every_transition():
     for state, event in DEFINED:
         assert f"{state} --> {DEFINED[(state, event)]} : " in diagram
     assert "paid --> paid : Receive receipt" in diagram
+
+
+def test_the_sets_of_states_are_read_off_the_machine() -> None:
+    from workflows import payment as p
+
+    S = p.OptionStatus
+    assert {s.value for s in S} == set(STATES)
+    assert p.INITIAL_STATE == S.DRAFT
+    assert p.PAYABLE_STATES == p.ACTIVE_STATES == {S.PAYABLE, S.IN_PROGRESS}
+    assert {S.PAID, S.REPORTED, S.RECONCILED} == p.PAID_STATES
+    assert p.EXPIRABLE_STATES == p.CHANGEABLE_STATES == {S.DRAFT, S.PAYABLE}
+    assert {S.CANCELLED} == p.CANCELLED_STATES
+    assert {S.EXPIRED} == p.EXPIRED_STATES
+    assert {S.CANCELLED, S.EXPIRED} == p.CLOSED_STATES
+    assert {S.RECONCILED} == p.TERMINAL_STATES
+    assert {"expire", "activation_expired"} == p.GUARDED_EVENTS
+    # every state but the initial one is reached by some event; every event is defined
+    for state in S:
+        assert state == p.INITIAL_STATE or any(state in p.targets(e) for e in EVENTS)
+    assert set(p.PositionStatus) >= set(S)
+
+
+def test_next_state_asks_the_machine_and_refuses_guarded_events() -> None:
+    from workflows.payment import next_state
+
+    assert next_state("draft", "publish", now=NOW, today=NOW.date()) == "payable"
+    with pytest.raises(IllegalTransition):
+        next_state("paid", "publish", now=NOW, today=NOW.date())
+    with pytest.raises(ValueError):
+        next_state("payable", "expire", now=NOW, today=NOW.date())

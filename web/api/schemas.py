@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+import workflows.payment
+
 Amount = Annotated[
     str,
     Field(
@@ -27,20 +29,9 @@ IbanStr = Annotated[str, Field(pattern=r"^[A-Z]{2}\d{2}[A-Z0-9]{1,30}$")]
 QueryDate = Annotated[
     str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(dt.date.fromisoformat)
 ]
-PositionStatus = Literal[
-    "draft",
-    "payable",
-    "in_progress",
-    "partially_paid",
-    "paid",
-    "reported",
-    "reconciled",
-    "cancelled",
-    "expired",
-]
-OptionStatus = Literal[
-    "draft", "payable", "in_progress", "paid", "reported", "reconciled", "cancelled", "expired"
-]
+# the states' values, as the machine names them (workflows.payment)
+PositionStatus = Literal[tuple(s.value for s in workflows.payment.PositionStatus)]  # type: ignore[valid-type]
+OptionStatus = Literal[tuple(s.value for s in workflows.payment.OptionStatus)]  # type: ignore[valid-type]
 
 
 class _In(BaseModel):
@@ -299,7 +290,7 @@ class ReceiptQuery(BaseModel):
 # --- reporting flows, bank credits, anomalies (web/api/reporting.py) ----------------------------
 
 FlowId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,35}$")]
-FlowStatus = Literal["received", "anomalous", "reconciled", "superseded"]
+FlowStatus = Literal["received", "anomalous", "reconciled", "superseded"]  # not a payment state
 # a flow's dataOraFlusso as written in it: the Node's local time, without offset
 FLOW_DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 FlowDateTime = Annotated[

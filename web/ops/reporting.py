@@ -103,7 +103,7 @@ def upload_statement(request: Any) -> Any:
                 detail={
                     "added": len(outcome.added),
                     "duplicates": outcome.duplicates,
-                    "reconciled": outcome.reconciled,
+                    "reconciled": outcome.reconciled,  # a count, not a payment state
                     "anomalies": sorted(set(outcome.anomalies)),
                 },
             )
@@ -115,7 +115,7 @@ def upload_statement(request: Any) -> Any:
                     mapping={
                         "added": len(outcome.added),
                         "duplicates": outcome.duplicates,
-                        "reconciled": outcome.reconciled,
+                        "reconciled": outcome.reconciled,  # not a payment state
                         "anomalies": len(outcome.anomalies),
                     },
                 ),

@@ -19,6 +19,7 @@ from hub.notify import webhooks
 from web.checkout.i18n import _, localized
 from web.ops.common import T, actor, audit_action, flash
 from web.ops.security import require_support
+from workflows.payment import OptionStatus
 
 
 def _setting(request: Any, key: str, default: int) -> int:
@@ -38,9 +39,12 @@ def stuck(request: Any) -> dict[str, Any]:
         "grace": grace,
         "paid_days": paid_days,
         "reported_days": reported_days,
-        "in_progress": dashboard.stuck_in_progress(db, grace=dt.timedelta(minutes=grace)),
-        "paid": dashboard.paid_not_reported(db, days=paid_days),
-        "reported": dashboard.reported_not_reconciled(db, days=reported_days),
+        # the template's sections, each named after the state it lists
+        OptionStatus.IN_PROGRESS: dashboard.stuck_in_progress(
+            db, grace=dt.timedelta(minutes=grace)
+        ),
+        OptionStatus.PAID: dashboard.paid_not_reported(db, days=paid_days),
+        OptionStatus.REPORTED: dashboard.reported_not_reconciled(db, days=reported_days),
         "undelivered": _undelivered(db),
         "dead_messages": outbox.dead(db, limit=200),
     }

@@ -27,7 +27,7 @@ from web.ops.common import T, audit_personal_data
 from web.ops.security import account_of, end_tickets, ente_of, visible_enti
 from workflows.payment import OptionStatus
 
-SEARCH_STATES = ("draft", *dashboard.STATES)
+SEARCH_STATES = tuple(OptionStatus)  # every state, the initial one included
 PAGE_ROWS = 200
 
 
