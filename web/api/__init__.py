@@ -35,6 +35,8 @@ ROUTES = {
     "api.receipt_xml": (f"/enti/{EC}/receipts/{RECEIPT}/xml", ("GET",)),
     "api.reporting_flows": (f"/enti/{EC}/reporting-flows", ("GET",)),
     "api.reporting_flow": (f"/enti/{EC}/reporting-flows/{FLOW}", ("GET",)),
+    "api.reporting_flow_xml": (f"/enti/{EC}/reporting-flows/{FLOW}/xml", ("GET",)),
+    "api.reporting_flow_csv": (f"/enti/{EC}/reporting-flows/{FLOW}/csv", ("GET",)),
     "api.bank_credits": (f"/enti/{EC}/bank-credits", ("GET",)),
     "api.anomalies": (f"/enti/{EC}/anomalies", ("GET",)),
 }

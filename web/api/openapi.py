@@ -372,6 +372,39 @@ def _reporting_paths() -> dict[str, Any]:
             )
             | tag,
         },
+        "/enti/{fiscalCode}/reporting-flows/{flowId}/xml": {
+            "get": _op(
+                "getReportingFlowXml",
+                "A flow (its newest version, or ?version=) as FlussoRiversamento XML: "
+                "as the Node sent it (SOAP), or rebuilt from FdR 3 and valid against the "
+                "XSD (1.0.4, or 1.0.5 for Stand-In outcomes)",
+                {
+                    200: {
+                        "description": "The FlussoRiversamento document",
+                        "content": {"application/xml": {"schema": {"type": "string"}}},
+                    }
+                },
+                READ_ERRORS,
+                [FISCAL_CODE, FLOW_ID, *version],
+            )
+            | tag,
+        },
+        "/enti/{fiscalCode}/reporting-flows/{flowId}/csv": {
+            "get": _op(
+                "getReportingFlowCsv",
+                "A flow's entries (its newest version, or ?version=) as CSV: one row per "
+                "entry, `;` between cells, decimal comma, UTF-8 with a BOM",
+                {
+                    200: {
+                        "description": "The entries",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    }
+                },
+                READ_ERRORS,
+                [FISCAL_CODE, FLOW_ID, *version],
+            )
+            | tag,
+        },
         "/enti/{fiscalCode}/bank-credits": {
             "get": _op(
                 "listBankCredits",

@@ -5,14 +5,17 @@ opaque keyset cursor, as the receipts list (web/api/receipts.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 
 import sqlalchemy as sa
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from hub import dashboard
+from hub import csvsafe, dashboard
 from hub.models import Anomaly, BankCredit, PaymentOption, Receipt, ReportingFlow
+from hub.reconciliation import exports
+from hub.reconciliation.flows import InvalidFlow
 from hub.reconciliation.statements import latest_flow
 from web.api import inputs, paging, schemas
 from web.api.auth import authorised_ente
@@ -88,10 +91,8 @@ def list_flows(request: Any) -> Response:
     )
 
 
-@view_config(route_name="api.reporting_flow", request_method="GET")
-def get_flow(request: Any) -> Response:
-    """The newest version of a flow (or ``?version=<flowDateTime>``) with its entries."""
-    ente = authorised_ente(request)
+def _flow_version(request: Any, ente: Any) -> ReportingFlow:
+    """The flow named in the path: its newest version, or ``?version=<flowDateTime>``."""
     q = inputs.query(request, schemas.FlowVersionQuery)
     flow_id = request.matchdict["flow_id"]
     if q.version is None:
@@ -106,6 +107,15 @@ def get_flow(request: Any) -> Response:
         )
     if flow is None:
         raise not_found("reporting flow")
+    return flow
+
+
+@view_config(route_name="api.reporting_flow", request_method="GET")
+def get_flow(request: Any) -> Response:
+    """The newest version of a flow (or ``?version=<flowDateTime>``) with its entries."""
+    ente = authorised_ente(request)
+    flow = _flow_version(request, ente)
+    flow_id = flow.flow_id
     credit = request.db.scalar(
         sa.select(sa.func.min(BankCredit.id)).where(
             BankCredit.flow_pk == flow.id, BankCredit.status == "matched"
@@ -120,6 +130,28 @@ def get_flow(request: Any) -> Response:
     )
     entries = [tuple(row) for row in dashboard.flow_entries(request.db, flow)]
     return json_response(request, flow_detail_json(flow, credit, versions, entries))
+
+
+@view_config(route_name="api.reporting_flow_xml", request_method="GET")
+def get_flow_xml(request: Any) -> Response:
+    """The flow as FlussoRiversamento XML: as the Node sent it (SOAP), or rebuilt from FdR 3
+    and valid against its XSD (hub.reconciliation.exports)."""
+    flow = _flow_version(request, authorised_ente(request))
+    try:
+        body = exports.flow_xml(request.db, flow)
+    except InvalidFlow:
+        raise not_found("reporting flow as XML") from None
+    return Response(body, content_type="application/xml", charset="utf-8")
+
+
+@view_config(route_name="api.reporting_flow_csv", request_method="GET")
+def get_flow_csv(request: Any) -> Response:
+    """The flow's entries as CSV (the dashboard's file: ``;``, decimal comma, UTF-8 BOM)."""
+    flow = _flow_version(request, authorised_ente(request))
+    out = io.StringIO()
+    out.write("\ufeff")
+    csvsafe.writer(out, spreadsheet=True).writerows(exports.flow_csv_rows(request.db, flow))
+    return Response(out.getvalue(), content_type="text/csv", charset="utf-8")
 
 
 # --- bank credits ----------------------------------------------------------------------------

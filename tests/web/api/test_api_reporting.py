@@ -9,9 +9,10 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from lxml import etree
 
 from hub import dashboard
-from hub.models import Anomaly, Ente
+from hub.models import Anomaly, Ente, ReportingFlow
 from hub.reconciliation import flows, statements
 from nodesim.bank import statement_csv
 from nodesim.reporting import Credit, Flow, flow_xml
@@ -262,6 +263,54 @@ def test_one_flow_newest_version_with_its_entries_or_an_older_version(world, see
     ):  # B's flow
         problem = _get(world, tail, query, status=404)
         assert problem.content_type == "application/problem+json"
+
+
+def test_a_flow_as_xml_and_csv_original_or_rebuilt_from_fdr3(world, seeded):
+    from tests.hub.reconciliation.test_fdr3 import pay, published
+
+    xml = _get(world, f"reporting-flows/{F3}/xml", "version=2026-11-30T01:00:00")
+    assert xml.content_type == "application/xml"
+    with world.factory() as session:
+        a = session.scalar(sa.select(Ente).where(Ente.fiscal_code == world.ente))
+        stored = session.scalar(
+            sa.select(ReportingFlow.raw_xml).where(
+                ReportingFlow.ente_id == a.id,
+                ReportingFlow.flow_id == F3,
+                ReportingFlow.flow_datetime == dt.datetime(2026, 11, 30, 1),
+            )
+        )
+    assert xml.text == stored  # a SOAP flow: the original
+    csv = _get(world, f"reporting-flows/{F2}/csv")
+    assert csv.content_type == "text/csv"
+    lines = csv.body.decode("utf-8-sig").splitlines()
+    assert lines[0].split(";")[:3] == ["flow_id", "revision", "flow_datetime"]
+    assert [line.split(";")[6:8] for line in lines[1:]] == [
+        [seeded["iuvs"][2], seeded["receipts"][2]],
+        [seeded["iuvs"][3], "never-sent"],
+    ]
+    _get(world, "reporting-flows/2026-11-27BCITITMM-0009/xml", status=404)  # B's flow
+    _get(world, "reporting-flows/2026-11-27BCITITMM-0009/csv", status=404)
+
+    with world.factory.begin() as session:  # an FdR 3 flow, with a Stand-In payment
+        a = session.scalar(sa.select(Ente).where(Ente.fiscal_code == world.ente))
+        option, rid = paid_option(session, a)
+        item = published(
+            a.fiscal_code,
+            "2026-12-07BCITITMM-0077",
+            [pay(1, option.iuv, rid, "30.00", "STAND_IN"), pay(2, "0" * 17, "x-2", "1.00")],
+        )
+        flows.store_fdr3_flow(
+            session, item.flow, item.payments, revision=1, published_at=item.published
+        )
+    rebuilt = _get(world, "reporting-flows/2026-12-07BCITITMM-0077/xml").body
+    parsed = flows.parse_flow(rebuilt, flows.schemas([flows.DEFAULT_XSD[1]]))  # 1.0.5
+    assert [(e.iuv, e.outcome_code) for e in parsed.entries] == [
+        (option.iuv, "4"),
+        ("0" * 17, "0"),
+    ]
+    assert not flows.schemas([flows.DEFAULT_XSD[0]])[0].validate(
+        etree.fromstring(rebuilt)
+    )  # 1.0.4 has no Stand-In code
 
 
 # --- bank credits ----------------------------------------------------------------------------
