@@ -6,6 +6,7 @@ import dramatiq
 import structlog
 
 from actors.middleware import current_session
+from hub import payments
 from hub.checkout import level1
 from hub.models import PaymentOption
 from hub.notify import webhooks
@@ -15,10 +16,11 @@ log = structlog.get_logger(__name__)
 
 
 @dramatiq.actor(
-    actor_name="payment_status_changed", max_retries=20, min_backoff=1000, max_backoff=300_000
+    actor_name=payments.STATUS_CHANGED_ACTOR, max_retries=20, min_backoff=1000, max_backoff=300_000
 )
 def payment_status_changed(option_id: int, event: str, from_state: str, to_state: str) -> None:
-    """Bring the debt position's status in line with its options."""
+    """Bring the debt position's status in line with its options; tell the Ente's webhooks
+    and level-1 portals (written by hub.payments for ``FOLLOWED_UP_EVENTS`` only)."""
     session = current_session()
     option = session.get(PaymentOption, option_id)
     if option is None:

@@ -16,7 +16,7 @@ import dramatiq
 import structlog
 from apscheduler.schedulers.base import BaseScheduler
 
-from actors import outbox
+from actors import expiry, outbox, periodic
 from hub.config import Config, as_config
 
 log = structlog.get_logger(__name__)
@@ -75,26 +75,24 @@ def add_jobs(
     # finished outbox rows and processed-message records past payhub.outbox_retention_days
     scheduler.add_job(purge, "interval", minutes=60, id="outbox_retention", **common)
     scheduler.add_job(
-        enqueue("expire_lapsed_activations"),
+        enqueue(periodic.ACTOR),
         "interval",
         seconds=60,
-        id="expire_lapsed_activations",
+        id=periodic.ACTOR,
         **common,
     )
     # options past their retention date: daily just after midnight (UTC, as the state
     # machine's guard judges dates), and once at startup to catch up after downtime
     scheduler.add_job(
-        enqueue("expire_overdue_options"),
+        enqueue(expiry.ACTOR),
         "cron",
         hour=0,
         minute=5,
         timezone=dt.UTC,
-        id="expire_overdue_options",
+        id=expiry.ACTOR,
         **common,
     )
-    scheduler.add_job(
-        enqueue("expire_overdue_options"), "date", id="expire_overdue_options_at_start", **common
-    )
+    scheduler.add_job(enqueue(expiry.ACTOR), "date", id=f"{expiry.ACTOR}_at_start", **common)
     add_reporting_jobs(scheduler, enqueue, config)
     add_sla_jobs(scheduler, enqueue, config)
     return scheduler

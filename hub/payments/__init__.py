@@ -9,6 +9,7 @@ re-exported here: ``from hub import payments; payments.store_receipt(...)``.
 
 from hub.payments.lifecycle import (
     EXPIRABLE,
+    FOLLOWED_UP_EVENTS,
     STATUS_CHANGED_ACTOR,
     Change,
     NoticeSummary,
@@ -27,6 +28,7 @@ from hub.payments.lifecycle import (
 
 __all__ = [
     "EXPIRABLE",
+    "FOLLOWED_UP_EVENTS",
     "STATUS_CHANGED_ACTOR",
     "Change",
     "NoticeSummary",

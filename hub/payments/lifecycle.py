@@ -42,6 +42,7 @@ from hub.models import (
 )
 from workflows.payment import (
     CANCELLED_STATES,
+    EVENTS,
     EXPIRABLE_STATES,
     EXPIRED_STATES,
     INITIAL_STATE,
@@ -57,6 +58,11 @@ log = structlog.get_logger(__name__)
 
 STATUS_CHANGED_ACTOR = "payment_status_changed"
 EXPIRABLE = EXPIRABLE_STATES  # the states from which the machine allows "expire"
+# The events whose change is followed up (STATUS_CHANGED_ACTOR: the position's status, the
+# Ente's webhooks, level-1 portals). Not "publish": its writer sets the position's status in
+# the same transaction, no webhook event is "payable" and no cart holds a draft option, so the
+# message changed nothing (a bulk publish of 100,000 notices wrote 100,000 of them).
+FOLLOWED_UP_EVENTS = frozenset(EVENTS) - {"publish"}
 
 
 def lock_option(session: Session, ente_id: int, notice_number: str) -> PaymentOption | None:
@@ -145,6 +151,8 @@ def record_transitions(
             )
             for option_id, before, after in changes
         )
+    if event not in FOLLOWED_UP_EVENTS:
+        return
     for option_id, before, after in changes:
         outbox.enqueue(
             session,

@@ -101,7 +101,8 @@ def test_receipt_pays_the_option_and_writes_history_and_outbox_in_one_go(db):
         )
         == 1
     )
-    assert _count(db, OutboxMessage, OutboxMessage.actor_name == "payment_status_changed") == 2
+    # the receipt's follow-up; publishing writes none (nothing consumes it)
+    assert _count(db, OutboxMessage, OutboxMessage.actor_name == "payment_status_changed") == 1
 
 
 def test_same_receipt_twice_is_refused_and_stores_nothing_new(db):
@@ -263,3 +264,18 @@ def test_receipt_naming_an_ente_the_station_does_not_serve_leaves_that_ente_alon
     )
     assert option.status == "payable" and outcome.receipt.option_id is None
     assert outcome.receipt.ente_id is None and outcome.anomalies == ["unserved_ec"]
+
+
+def test_publish_is_recorded_but_writes_no_follow_up_message(db):
+    """Nothing consumes a publish's follow-up (the writer sets the position's status itself),
+    so the recorder writes its history row and no outbox message."""
+    assert "publish" not in payments.FOLLOWED_UP_EVENTS
+    assert {"activate", "receive_receipt", "cancel", "expire"} <= payments.FOLLOWED_UP_EVENTS
+    option = _option(make_position(db, make_ente(db)))
+    assert option.status == "payable"
+    history = _count(db, StateTransition, StateTransition.option_id == option.id)
+    assert history == 1
+    assert _count(db, OutboxMessage, OutboxMessage.actor_name == payments.STATUS_CHANGED_ACTOR) == 0
+    payments.apply_event(db, payments.lock_option_by_id(db, option.id), "cancel", cause="test")
+    db.flush()
+    assert _count(db, OutboxMessage, OutboxMessage.actor_name == payments.STATUS_CHANGED_ACTOR) == 1
