@@ -296,6 +296,13 @@ def _key(name: str) -> str:
     return "sqlalchemy.url" if name == "sqlalchemy_url" else PREFIX + name
 
 
+def setting_name(field: str) -> str:
+    """The .ini name of a Config field, for messages: ``soap_path`` -> ``payhub.soap_path``."""
+    if field not in Config.model_fields or field == "source":
+        raise KeyError(field)
+    return _key(field)
+
+
 def _unknown(key: str) -> str:
     close = difflib.get_close_matches(key, Config.keys(), n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""

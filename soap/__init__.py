@@ -27,13 +27,14 @@ ROUTE = "soap.paForNode"
 
 def includeme(config: Any) -> None:
     """Mount the paForNode station."""
+    from hub.config import from_registry
     from soap.dispatch import PaForNode, StationConfig, enabled, system_error_view
 
-    settings = config.get_settings()
+    settings = from_registry(config.registry)
     if not enabled(settings):
         return
     endpoint = PaForNode(StationConfig.from_settings(settings))
     config.registry["soap.paForNode"] = endpoint
-    config.add_route(ROUTE, settings.get("payhub.soap_path", "/soap/paForNode"))
+    config.add_route(ROUTE, settings.soap_path)
     config.add_view(endpoint, route_name=ROUTE)
     config.add_view(system_error_view, context=Exception, route_name=ROUTE)

@@ -20,8 +20,8 @@ from typing import Any
 import structlog
 from pyramid.response import Response
 
+from hub.config import Config, as_config, setting_name
 from hub.errors import DomainError
-from hub.settings import as_bool
 from hub.tenants.stations import (
     StationInfo,
     WrongDomain,
@@ -40,10 +40,8 @@ RECEIPT_OPERATIONS = frozenset({"paSendRT", "paSendRTV2"})
 
 
 PLACEHOLDER = "CHANGE-ME"
-PROTECTION_SETTINGS = (
-    "payhub.soap_allowed_networks",
-    "payhub.soap_auth_header",
-    "payhub.soap_behind_mtls_proxy",
+PROTECTION_SETTINGS = tuple(
+    setting_name(f) for f in ("soap_allowed_networks", "soap_auth_header", "soap_behind_mtls_proxy")
 )
 
 
@@ -75,13 +73,14 @@ class StationConfig:
         return said
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> StationConfig:
+    def from_settings(cls, settings: Config | dict[str, Any]) -> StationConfig:
         """The station's configuration. Raises StationNotProtected (naming the settings) when
         no caller protection is configured outside the embedded default (the in-process stub
         broker of ``make demo``), unless ``payhub.soap_open_station`` says so explicitly, and
         ValueError for a setting still holding its CHANGE-ME placeholder or malformed."""
+        settings_object = as_config(settings)
         networks = []
-        for text in str(settings.get("payhub.soap_allowed_networks", "")).split(","):
+        for text in settings_object.soap_allowed_networks.split(","):
             text = text.strip()
             if not text:
                 continue
@@ -93,7 +92,7 @@ class StationConfig:
                     "203.0.113.0/24); write the networks pagoPA's Node calls from, or leave "
                     "the setting empty"
                 ) from None
-        header = str(settings.get("payhub.soap_auth_header", "")).strip()
+        header = settings_object.soap_auth_header.strip()
         name, _, secret = header.partition(":")
         if header and not (name.strip() and secret.strip()):
             # a half-written setting must not silently open the station to every caller
@@ -104,22 +103,18 @@ class StationConfig:
                 "write 'Header-Name: secret', or leave it empty"
             )
         config = cls(
-            max_body_bytes=int(settings.get("payhub.soap_max_body_bytes", 256 * 1024)),
-            station_cache_seconds=float(settings.get("payhub.soap_station_cache_seconds", 30)),
-            activation_ttl=dt.timedelta(
-                seconds=int(settings.get("payhub.soap_activation_ttl_seconds", 1800))
-            ),
-            public_url=settings.get("payhub.soap_public_url") or None,
+            max_body_bytes=settings_object.soap_max_body_bytes,
+            station_cache_seconds=settings_object.soap_station_cache_seconds,
+            activation_ttl=dt.timedelta(seconds=settings_object.soap_activation_ttl_seconds),
+            public_url=settings_object.soap_public_url or None,
             allowed_networks=networks,
             auth_header=(name.strip(), secret.strip()) if header else None,
-            mtls_proxy=as_bool(settings.get("payhub.soap_behind_mtls_proxy", "false")),
-            mtls_verify_header=str(
-                settings.get("payhub.soap_mtls_verify_header", "X-SSL-Client-Verify")
-            ).strip(),
+            mtls_proxy=settings_object.soap_behind_mtls_proxy,
+            mtls_verify_header=settings_object.soap_mtls_verify_header.strip(),
         )
         if not config.protections:
-            embedded = str(settings.get("payhub.broker", "stub")) == "stub"
-            if not (embedded or as_bool(settings.get("payhub.soap_open_station", "false"))):
+            embedded = settings_object.broker == "stub"
+            if not (embedded or settings_object.soap_open_station):
                 raise StationNotProtected(
                     "the SOAP station would accept any caller: set at least one of "
                     + ", ".join(PROTECTION_SETTINGS)
@@ -128,7 +123,7 @@ class StationConfig:
                 )
             log.warning(
                 "soap.station_open",
-                reason="embedded default" if embedded else "payhub.soap_open_station",
+                reason="embedded default" if embedded else setting_name("soap_open_station"),
             )
         else:
             log.info("soap.station_protected", by=config.protections)
@@ -347,5 +342,5 @@ def system_error_view(exc: Exception, request) -> Response:
     )
 
 
-def enabled(settings: dict[str, Any]) -> bool:
-    return as_bool(settings.get("payhub.soap_enabled", "true"))
+def enabled(settings: Config | dict[str, Any]) -> bool:
+    return as_config(settings).soap_enabled

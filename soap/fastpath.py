@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, MultipleResultsFound
 from sqlalchemy.orm import Session
 
 from hub import db as hub_db
+from hub.config import from_registry
 from soap.dispatch import system_error_view
 
 READ_ONLY = frozenset({"paVerifyPaymentNotice"})
@@ -235,13 +236,13 @@ def _read_only_engine(registry: Any) -> Any:
     instead. None on SQLite, which keeps sessions of the application's engine."""
     if registry["db.engine"].dialect.name == "sqlite":
         return None
-    settings = registry.settings
+    settings = from_registry(registry)
     fast = hub_db.make_engine(
-        settings["sqlalchemy.url"],
+        settings.sqlalchemy_url,
         pool_pre_ping=False,
         isolation_level="AUTOCOMMIT",
-        pool_size=int(settings.get("payhub.db_pool_size", 20)),
-        max_overflow=int(settings.get("payhub.db_max_overflow", 20)),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
     )
     registry["db.fastpath_engine"] = fast
     return fast
@@ -252,5 +253,5 @@ def wrap(app: Any) -> Any:
     registry = app.registry
     if "soap.paForNode" not in registry:
         return app
-    path = registry.settings.get("payhub.soap_path", "/soap/paForNode")
+    path = from_registry(registry).soap_path
     return SoapFastPath(app, registry, path)

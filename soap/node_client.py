@@ -38,6 +38,7 @@ import requests
 from lxml import etree
 
 from hub import xmlsafe
+from hub.config import Config, as_config, setting_name
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 NODE_FOR_PA = "http://ws.pagamenti.telematici.gov/"
@@ -256,13 +257,15 @@ class NodeClient:
         self.subscription_key = subscription_key or None
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> NodeClient:
-        def get(name: str, default: Any = None) -> Any:
-            value = settings.get(f"payhub.node_{name}", default)
+    def from_settings(cls, settings: Config | Mapping[str, Any]) -> NodeClient:
+        config = as_config(settings)
+
+        def get(name: str) -> Any:
+            value = getattr(config, f"node_{name}")
             return value.strip() if isinstance(value, str) else value
 
         missing = [
-            f"payhub.node_{n}"
+            setting_name(f"node_{n}")
             for n in ("url", "id_broker_pa", "id_station", "password")
             if not get(n)
         ]
@@ -274,8 +277,8 @@ class NodeClient:
             get("id_broker_pa"),
             get("id_station"),
             get("password"),
-            list_timeout=float(get("list_timeout_seconds", 15)),
-            flow_timeout=float(get("flow_timeout_seconds", 60)),
+            list_timeout=get("list_timeout_seconds"),
+            flow_timeout=get("flow_timeout_seconds"),
             subscription_key=get("subscription_key") or None,
         )
 

@@ -28,6 +28,7 @@ from pyramid.httpexceptions import HTTPForbidden
 from pyramid.response import Response
 
 from hub import metrics
+from hub.config import Config, as_config, from_registry
 
 log = structlog.get_logger(__name__)
 
@@ -43,11 +44,10 @@ def parse_networks(value: str) -> list[Any]:
 class Guard:
     """Who may read the figures: a caller from an allowed network, or one with the token."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        self.networks = parse_networks(
-            settings.get("payhub.metrics_allowed_networks", DEFAULT_ALLOWED_NETWORKS)
-        )
-        self.token = str(settings.get("payhub.metrics_token", "") or "").strip()
+    def __init__(self, settings: Config | dict[str, Any]) -> None:
+        config = as_config(settings)
+        self.networks = parse_networks(config.metrics_allowed_networks)
+        self.token = config.metrics_token.strip()
 
     def allows(self, request: Any) -> bool:
         if self.token:
@@ -182,6 +182,6 @@ def includeme(config: Any) -> None:
         StatusCollector(config.registry["db.session_factory"], config.registry["dramatiq.broker"])
     )
     config.registry["metrics.registry"] = registry
-    config.registry["metrics.guard"] = Guard(config.get_settings())
+    config.registry["metrics.guard"] = Guard(from_registry(config.registry))
     config.add_route("metrics", "/metrics")
     config.add_view(metrics_view, route_name="metrics", request_method="GET")

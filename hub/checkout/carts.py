@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import clock, http, payments
+from hub.config import Config, as_config
 from hub.db import utcnow
 from hub.errors import DomainError
 from hub.models import (
@@ -160,18 +161,15 @@ class FakeCheckoutClient:
         return f"{self.base_url}/{cart.id_cart}"
 
 
-def client_from_settings(settings: dict[str, Any]) -> CheckoutClient:
+def client_from_settings(settings: Config | dict[str, Any]) -> CheckoutClient:
     """The client named by ``payhub.checkout_client`` (default http at ``payhub.checkout_url``)."""
-    kind = settings.get("payhub.checkout_client", "http")
-    if kind == "fake":
+    config = as_config(settings)  # refuses a client that is neither http nor fake
+    if config.checkout_client == "fake":
         return FakeCheckoutClient()
-    if kind != "http":
-        raise ValueError(f"payhub.checkout_client must be http or fake, not {kind!r}")
-    url = settings.get("payhub.checkout_url", "https://api.platform.pagopa.it/checkout/ec/v1/carts")
     return HttpCheckoutClient(
-        url,
-        timeout=float(settings.get("payhub.checkout_timeout", "10")),
-        api_key=settings.get("payhub.checkout_api_key") or None,
+        config.checkout_url,
+        timeout=config.checkout_timeout,
+        api_key=config.checkout_api_key or None,
     )
 
 

@@ -46,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import clock, payments
+from hub.config import Config, as_config
 from hub.db import utcnow
 from hub.errors import DomainError
 from hub.models import (
@@ -140,12 +141,11 @@ def schemas(paths: Iterable[str | Path]) -> tuple[etree.XMLSchema, ...]:
     return tuple(_schema(str(p)) for p in paths if Path(p).is_file())
 
 
-def schemas_from_settings(settings: Mapping[str, Any]) -> tuple[etree.XMLSchema, ...]:
+def schemas_from_settings(settings: Config | Mapping[str, Any]) -> tuple[etree.XMLSchema, ...]:
     """``payhub.fdr_xsd``: space-separated paths of FlussoRiversamento XSDs (a flow valid
     against any one passes). Default: 1.0.4 and 1.0.5 from ../shared/pagopa, if present;
     with none, flows are still read strictly field by field."""
-    configured = str(settings.get("payhub.fdr_xsd", "") or "").split()
-    return schemas(configured or DEFAULT_XSD)
+    return schemas(as_config(settings).fdr_xsd or DEFAULT_XSD)
 
 
 def normalise_datetime(value: dt.datetime) -> dt.datetime:

@@ -23,6 +23,7 @@ NOT_SETTINGS = {
     "payhub.sqlite",
     "payhub.ops",
     "payhub.app",
+    "payhub.config",  # the registry key of the settings object
 }
 
 

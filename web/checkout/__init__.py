@@ -16,7 +16,7 @@ from pyramid.events import BeforeRender
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 
 from hub.checkout import client_from_settings
-from hub.settings import as_bool
+from hub.config import from_registry
 from web.checkout.ratelimit import TokenBucket
 
 log = structlog.get_logger(__name__)
@@ -28,7 +28,8 @@ def includeme(config: Any) -> None:
     settings.setdefault("jinja2.newstyle", "true")
     config.include("pyramid_jinja2")
     config.add_translation_dirs("web.checkout:locale")
-    secret = settings.get("payhub.session_secret")
+    typed = from_registry(config.registry)
+    secret = typed.session_secret
     if not secret:
         # fine for one process; every process of a real deployment needs the same secret
         log.warning("checkout.session_secret_missing")
@@ -38,18 +39,17 @@ def includeme(config: Any) -> None:
             secret,
             cookie_name="payhub_session",
             salt="payhub.session.",
-            secure=as_bool(settings.get("payhub.session_cookie_secure", "true")),
+            secure=typed.session_cookie_secure,
             httponly=True,
             samesite="Lax",
-            timeout=int(settings.get("payhub.session_timeout", "3600")),
+            timeout=typed.session_timeout,
             reissue_time=60,
             serializer=JSONSerializer(),
         )
     )
-    config.registry["checkout.client"] = client_from_settings(settings)
+    config.registry["checkout.client"] = client_from_settings(typed)
     config.registry["checkout.lookup_limiter"] = TokenBucket(
-        float(settings.get("payhub.lookup_per_minute", "10")),
-        int(settings.get("payhub.lookup_burst", "10")),
+        typed.lookup_per_minute, typed.lookup_burst
     )
     config.add_subscriber(_template_globals, BeforeRender)
     config.add_static_view("static", "web.checkout:static", cache_max_age=3600)

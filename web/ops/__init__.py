@@ -56,8 +56,8 @@ ROUTES = (
 
 
 def includeme(config: Any) -> None:
-    settings = config.get_settings()
-    secret = settings.get("payhub.ops_secret")
+    settings = from_registry(config.registry)
+    secret = settings.ops_secret
     if not secret:
         # fine for one process; every process of a real deployment needs the same secret
         log.warning("ops.secret_missing")
@@ -65,8 +65,8 @@ def includeme(config: Any) -> None:
     config.set_security_policy(
         OpsSecurityPolicy(
             secret,
-            secure=as_bool(settings.get("payhub.ops_cookie_secure", "true")),
-            timeout=int(settings.get("payhub.ops_session_timeout", "28800")),
+            secure=settings.ops_cookie_secure,
+            timeout=settings.ops_session_timeout,
         )
     )
     config.add_subscriber(_template_globals, BeforeRender)

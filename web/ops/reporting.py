@@ -8,6 +8,7 @@ from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
 
 from hub import dashboard
+from hub.config import from_registry
 from hub.errors import DomainError, NotFound
 from hub.reconciliation import statements
 from web.checkout.i18n import _, localized
@@ -40,9 +41,7 @@ def flow_detail(request: Any) -> dict[str, Any]:
 
 
 def _max_bytes(request: Any) -> int:
-    return int(
-        request.registry.settings.get("payhub.ops_statement_max_bytes", DEFAULT_MAX_STATEMENT)
-    )
+    return from_registry(request.registry).ops_statement_max_bytes
 
 
 @view_config(route_name="ops.credits", renderer=T + "credits.jinja2", decorator=localized)

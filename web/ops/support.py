@@ -13,6 +13,7 @@ from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
 
 from hub import dashboard, outbox
+from hub.config import from_registry
 from hub.errors import Conflict, NotFound
 from hub.models import Ente, WebhookDelivery
 from hub.notify import webhooks
@@ -22,18 +23,13 @@ from web.ops.security import require_support
 from workflows.payment import OptionStatus
 
 
-def _setting(request: Any, key: str, default: int) -> int:
-    return int(request.registry.settings.get(key, default))
-
-
 @view_config(route_name="ops.stuck", renderer=T + "stuck.jinja2", decorator=localized)
 def stuck(request: Any) -> dict[str, Any]:
     require_support(request)
-    grace = _setting(request, "payhub.ops_stuck_activation_grace_minutes", 60)
-    paid_days = _setting(request, "payhub.ops_stuck_paid_days", dashboard.DEFAULT_PAID_DAYS)
-    reported_days = _setting(
-        request, "payhub.ops_stuck_reported_days", dashboard.DEFAULT_REPORTED_DAYS
-    )
+    settings = from_registry(request.registry)
+    grace = settings.ops_stuck_activation_grace_minutes
+    paid_days = settings.ops_stuck_paid_days
+    reported_days = settings.ops_stuck_reported_days
     db = request.db
     return {
         "grace": grace,
