@@ -40,8 +40,6 @@ ROUTES = (
     ("ops.flow", "/enti/{ec}/flows/{flow:[0-9]{1,9}}"),
     ("ops.flow_xml", "/enti/{ec}/flows/{flow:[0-9]{1,9}}.xml"),
     ("ops.flow_csv", "/enti/{ec}/flows/{flow:[0-9]{1,9}}.csv"),
-    ("ops.flow_xml", "/enti/{ec}/flows/{flow:[0-9]{1,9}}.xml"),
-    ("ops.flow_csv", "/enti/{ec}/flows/{flow:[0-9]{1,9}}.csv"),
     ("ops.credits", "/enti/{ec}/credits"),
     ("ops.credits_export", "/enti/{ec}/credits.csv"),
     ("ops.statement", "/enti/{ec}/statement"),
@@ -50,7 +48,6 @@ ROUTES = (
     ("ops.resolve", "/support/anomalies/{anomaly:[0-9]{1,9}}/resolve"),
     ("ops.replay", "/support/deliveries/{delivery:[0-9]{1,9}}/replay"),
     ("ops.revive", "/support/outbox/{message:[0-9]{1,9}}/revive"),
-    ("ops.recover", "/support/recover"),
     ("ops.recover", "/support/recover"),
 )
 
