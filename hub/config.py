@@ -18,6 +18,7 @@ Tests build one from a dict: ``Config.from_settings({"payhub.broker": "stub"})``
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import zoneinfo
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -190,6 +191,9 @@ class Config(BaseModel):
     recovery_batch: int = _d("receipts asked per recovery run at most", 500)
     # where outgoing calls may go
     outgoing_allowed_networks: str = _d("private networks outgoing calls may reach", "")
+    # client addresses and rate limits (web/clientaddr.py, hub/ratelimit.py)
+    trusted_proxies: str = _d("CIDRs of the proxies whose X-Forwarded-For is believed", "")
+    ratelimit_storage: str | None = _d("memory:// or redis://; default: Redis with the broker")
     # demo
     mount_nodesim: bool = _d("mount the pagoPA simulator at /sim (demo only)", False)
 
@@ -213,6 +217,16 @@ class Config(BaseModel):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not a time zone (such as Europe/Rome)") from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.replace(",", " ").split():
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an address or CIDR network") from None
         return value
 
     @field_validator("log_level")

@@ -2,9 +2,17 @@
 
 Passwords are hashed with scrypt (hashlib, a fresh random salt per account) and compared in
 constant time; an unknown username costs the same work as a known one. Failed logins are
-audit events (``ops.login_failed``), so the throttle holds across processes: after
-``MAX_FAILURES`` failures for a username in ``FAILURE_WINDOW`` the account cannot log in until
-the oldest failure leaves the window.
+audit events (``ops.login_failed``, with the client's address).
+
+Throttling counts attempts in the one limiter (``hub.ratelimit``: atomic, shared by every
+process through Redis where payhub runs on it), before the password is checked, so concurrent
+attempts cannot all pass a check made before any of them was counted:
+
+- per account *and* address: ``MAX_FAILURES`` attempts in ``FAILURE_WINDOW`` (a good password
+  starts the count again). Someone guessing from elsewhere cannot lock an account out: its
+  owner, from their own address, is counted apart;
+- per address, whatever the account: ``MAX_ATTEMPTS_PER_ADDRESS`` in ``FAILURE_WINDOW``, so one
+  client cannot try a password on every account name either.
 """
 
 from __future__ import annotations
@@ -21,12 +29,17 @@ from sqlalchemy.orm import Session
 
 from hub.db import utcnow
 from hub.errors import DomainError
-from hub.models import AuditEvent, Ente, OperatorAccount, OperatorRole
+from hub.models import Ente, OperatorAccount, OperatorRole
+from hub.ratelimit import Limiter, per_seconds
 from hub.tenants import audit
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MAX_FAILURES = 5
+MAX_ATTEMPTS_PER_ADDRESS = 30
 FAILURE_WINDOW = dt.timedelta(minutes=15)
+PER_ACCOUNT_ADDRESS = per_seconds(MAX_FAILURES, FAILURE_WINDOW.total_seconds())
+PER_ADDRESS = per_seconds(MAX_ATTEMPTS_PER_ADDRESS, FAILURE_WINDOW.total_seconds())
+_LOCAL_LIMITER: Limiter | None = None  # for callers without one (commands, tests): in memory
 MIN_PASSWORD = 10
 _DUMMY_HASH = ""  # computed once, checked against when the username is unknown
 
@@ -123,17 +136,11 @@ class LoginResult:
     problem: str | None  # "throttled", "invalid", or None when logged in
 
 
-def recent_failures(session: Session, username: str, now: dt.datetime) -> int:
-    return (
-        session.scalar(
-            sa.select(sa.func.count(AuditEvent.id)).where(
-                AuditEvent.action == "ops.login_failed",
-                AuditEvent.target == f"operator:{username}"[:100],
-                AuditEvent.created_at > now - FAILURE_WINDOW,
-            )
-        )
-        or 0
-    )
+def _local_limiter() -> Limiter:
+    global _LOCAL_LIMITER
+    if _LOCAL_LIMITER is None:
+        _LOCAL_LIMITER = Limiter()
+    return _LOCAL_LIMITER
 
 
 def authenticate(
@@ -141,21 +148,30 @@ def authenticate(
     username: str,
     password: str,
     *,
+    address: str = "unknown",
+    limiter: Limiter | None = None,
     now: dt.datetime | None = None,
     request_id: str | None = None,
 ) -> LoginResult:
-    """Check a login. A disabled account, a wrong password or an unknown username all give
-    ``invalid`` (and count as a failure); too many recent failures give ``throttled`` without
-    checking the password. On success ``last_login_at`` is set."""
+    """Check a login from the client at ``address``. A disabled account, a wrong password or an
+    unknown username all give ``invalid``; too many recent attempts from this address (for this
+    account, or at all) give ``throttled`` without checking the password. On success
+    ``last_login_at`` is set and the account's count for this address starts again."""
     now = now or utcnow()
     username = username.strip()[:64]
-    if recent_failures(session, username, now) >= MAX_FAILURES:
+    limiter = limiter or _local_limiter()
+    account_key = username.casefold()
+    detail = {"address": address}
+    if not limiter.hit(PER_ADDRESS, "login-address", address) or not limiter.hit(
+        PER_ACCOUNT_ADDRESS, "login-account", account_key, address
+    ):
         audit.record(
             session,
             actor=f"ops:{username}",
             action="ops.login_throttled",
             target=f"operator:{username}",
             request_id=request_id,
+            detail=detail,
         )
         return LoginResult(None, "throttled")
     account = session.scalar(sa.select(OperatorAccount).where(OperatorAccount.username == username))
@@ -167,14 +183,17 @@ def authenticate(
             action="ops.login_failed",
             target=f"operator:{username}",
             request_id=request_id,
+            detail=detail,
         )
         return LoginResult(None, "invalid")
     account.last_login_at = now
+    limiter.clear(PER_ACCOUNT_ADDRESS, "login-account", account_key, address)
     audit.record(
         session,
         actor=f"ops:{username}",
         action="ops.login",
         target=f"operator:{username}",
         request_id=request_id,
+        detail=detail,
     )
     return LoginResult(account, None)

@@ -17,7 +17,7 @@ from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 
 from hub.checkout import client_from_settings
 from hub.config import from_registry
-from web.checkout.ratelimit import TokenBucket
+from web.checkout.ratelimit import LookupLimit
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +48,7 @@ def includeme(config: Any) -> None:
         )
     )
     config.registry["checkout.client"] = client_from_settings(typed)
-    config.registry["checkout.lookup_limiter"] = TokenBucket(
+    config.registry["checkout.lookup_limiter"] = LookupLimit(
         typed.lookup_per_minute, typed.lookup_burst
     )
     config.add_subscriber(_template_globals, BeforeRender)

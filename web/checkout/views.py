@@ -108,7 +108,7 @@ def ente_page(request: Any) -> dict[str, Any]:
 
 def _limited(request: Any) -> bool:
     limiter = request.registry["checkout.lookup_limiter"]
-    return not limiter.allow(request.client_addr or "unknown")
+    return not limiter.allow(request)
 
 
 def _lookup(request: Any, ente: Ente) -> tuple[Any, dict[str, Any]]:

@@ -23,6 +23,7 @@ from hub.models import Ente
 from hub.tenants import operators
 from hub.tenants.stations import standin_status
 from web.checkout.i18n import _, localized
+from web.clientaddr import address_of, limiter
 from web.ops.common import T, audit_personal_data
 from web.ops.security import account_of, end_tickets, ente_of, visible_enti
 from workflows.payment import OptionStatus
@@ -46,6 +47,8 @@ def login(request: Any) -> Any:
         request.db,
         username,
         request.POST.get("password", "").replace("\x00", ""),
+        address=address_of(request),
+        limiter=limiter(request),
         request_id=getattr(request, "request_id", None),
     )
     if result.problem == "throttled":

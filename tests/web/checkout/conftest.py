@@ -12,6 +12,7 @@ from webtest import TestApp
 from hub.checkout import FakeCheckoutClient
 from hub.seed import seed_demo
 from hub.settings import load_settings
+from web.clientaddr import limiter_of
 
 OSAP = "/pay/enti/77777777777/services/OSAP1"
 SANP_NOTICE = "311111111112222222"
@@ -90,6 +91,5 @@ def shop(checkout_app, committed_factory) -> Shop:
     checkout_app.reset()
     checkout_app.app.registry["checkout.client"].carts.clear()
     checkout_app.app.registry["checkout.client"].fail = False
-    limiter = checkout_app.app.registry["checkout.lookup_limiter"]
-    limiter._buckets.clear()
+    limiter_of(checkout_app.app.registry).reset()
     return Shop(checkout_app, committed_factory)

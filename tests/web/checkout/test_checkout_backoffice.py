@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from hub import checkout
 from hub.models import DebtPosition, Ente, PaymentService
+from web.clientaddr import limiter_of
 
 CDS = "/pay/enti/77777777777/services/CDS"
 KEYS = [
@@ -254,7 +255,7 @@ def test_lookups_are_rate_limited_and_keys_stay_out_of_logs(shop, fines, capsys,
     assert "checkout.lookup_found" in logged
     assert "AB123CD" not in logged and "123/2026" not in logged
     limiter = shop.app.app.registry["checkout.lookup_limiter"]
-    limiter._buckets.clear()
+    limiter_of(shop.app.app.registry).reset()
     shop.app.reset()
     answers = [_search(shop, plate="ZZ999ZZ").status_int for _ in range(limiter.burst + 1)]
     assert answers[:-1] == [422] * limiter.burst and answers[-1] == 429

@@ -19,6 +19,7 @@ from hub.seed import (
     seed_demo,
 )
 from hub.settings import load_settings
+from web.clientaddr import limiter_of
 
 A, B = DEMO_EC, SECOND_EC
 PASSWORDS = {DEMO_OPERATOR: DEMO_OPERATOR_PASSWORD, DEMO_SUPPORT: DEMO_SUPPORT_PASSWORD}
@@ -89,4 +90,5 @@ def ops(ops_app, committed_factory) -> Ops:
     with committed_factory.begin() as session:
         seed_demo(session)
     ops_app.reset()
+    limiter_of(ops_app.app.registry).reset()  # the login throttle's counts (in memory)
     return Ops(ops_app, committed_factory)
