@@ -65,3 +65,17 @@ def record(
         request_id=getattr(request, "request_id", None),
         detail=detail,
     )
+
+
+def audit_personal_data(
+    request: Any, ente: Ente, *, view: str, target: str, rows: int | None = None
+) -> None:
+    """Record that the current key was shown debtors' or payers' data of ``ente`` (which
+    answer, which object, how many rows; never the data themselves), as /ops/ does for its
+    pages (``api.view_personal_data``). A list that shows nothing is not recorded."""
+    if rows == 0:
+        return
+    detail: dict[str, Any] = {"view": view}
+    if rows is not None:
+        detail["rows"] = rows
+    record(request, ente, "api.view_personal_data", target, detail)

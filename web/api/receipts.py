@@ -13,7 +13,7 @@ from pyramid.view import view_config
 from hub.db import UTCDateTime
 from hub.models import Ente, Receipt
 from web.api import inputs, paging, schemas
-from web.api.auth import authorised_ente
+from web.api.auth import audit_personal_data, authorised_ente
 from web.api.positions import json_response
 from web.api.problems import not_found
 from web.api.serialize import receipt_json
@@ -73,6 +73,7 @@ def list_receipts(request: Any) -> Response:
         request.db, query.order_by(Receipt.received_at.desc(), Receipt.id.desc()), q.limit
     )
     rows = [r for (r,) in rows]
+    audit_personal_data(request, ente, view="receipts", target="receipts", rows=len(rows))
     return json_response(
         request,
         {
@@ -86,23 +87,32 @@ def list_receipts(request: Any) -> Response:
 def notice_receipts(request: Any) -> Response:
     """Every receipt for a notice (more than one means a double payment)."""
     ente = authorised_ente(request)
-    receipts = request.db.scalars(
-        sa.select(Receipt)
-        .where(
-            Receipt.ente_id == ente.id, Receipt.notice_number == request.matchdict["notice_number"]
+    notice = request.matchdict["notice_number"]
+    receipts = list(
+        request.db.scalars(
+            sa.select(Receipt)
+            .where(Receipt.ente_id == ente.id, Receipt.notice_number == notice)
+            .order_by(Receipt.id)
         )
-        .order_by(Receipt.id)
+    )
+    audit_personal_data(
+        request, ente, view="notice_receipts", target=f"notice:{notice}", rows=len(receipts)
     )
     return json_response(request, {"items": [receipt_json(r) for r in receipts]})
 
 
 @view_config(route_name="api.receipt", request_method="GET")
 def receipt(request: Any) -> Response:
-    return json_response(request, receipt_json(_receipt(request, authorised_ente(request))))
+    ente = authorised_ente(request)
+    found = _receipt(request, ente)
+    audit_personal_data(request, ente, view="receipt", target=f"receipt:{found.receipt_id}")
+    return json_response(request, receipt_json(found))
 
 
 @view_config(route_name="api.receipt_xml", request_method="GET")
 def receipt_xml(request: Any) -> Response:
     """The receipt exactly as received from the Node."""
-    raw = _receipt(request, authorised_ente(request)).raw_xml
-    return Response(raw, content_type="application/xml", charset="utf-8")
+    ente = authorised_ente(request)
+    found = _receipt(request, ente)
+    audit_personal_data(request, ente, view="receipt_xml", target=f"receipt:{found.receipt_id}")
+    return Response(found.raw_xml, content_type="application/xml", charset="utf-8")
