@@ -31,7 +31,7 @@ from hub.positions.writer import (
 )
 from hub.values.identifiers import debtor_code_problem
 from web.api import inputs, paging, schemas
-from web.api.auth import authorised_ente, record
+from web.api.auth import audit_personal_data, authorised_ente, record
 from web.api.problems import Problem, camel_path, not_found
 from web.api.serialize import positions_json
 from workflows.payment import IllegalTransition
@@ -240,7 +240,9 @@ def create(request: Any) -> Response:
 @view_config(route_name=ROUTE, request_method="GET")
 def read(request: Any) -> Response:
     ente = authorised_ente(request)
-    return _position_response(request, _find(request, ente))
+    position = _find(request, ente)
+    audit_personal_data(request, ente, view="position", target=f"position:{position.iupd}")
+    return _position_response(request, position)
 
 
 @view_config(route_name="api.notice", request_method="GET")
@@ -257,6 +259,7 @@ def read_by_notice(request: Any) -> Response:
     )
     if position is None:
         raise not_found("notice")
+    audit_personal_data(request, ente, view="position", target=f"position:{position.iupd}")
     return _position_response(request, position)
 
 
@@ -398,6 +401,7 @@ def list_positions(request: Any) -> Response:
     rows = list(request.db.scalars(query.order_by(DebtPosition.id).limit(q.limit + 1)))
     more = len(rows) > q.limit
     rows = rows[: q.limit]
+    audit_personal_data(request, ente, view="positions", target="positions", rows=len(rows))
     return json_response(
         request,
         {
