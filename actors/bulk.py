@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 import dramatiq
 import structlog
 
-from actors.middleware import current_session, current_settings
-from hub.config import Config, as_config
+from actors.middleware import current_session
 from hub.positions import bulk
 
 log = structlog.get_logger(__name__)
-# The rows are checked with the REST API's schema, the same as a dry run; it is named in
-# settings (a service chosen in .ini) so that actors/ does not import web/.
-DEFAULT_SHAPE = "web.api.bulk:api_shape"
-
-
-def shape(settings: Config | dict[str, Any] | None = None) -> bulk.Shape:
-    """The position checker named by ``payhub.bulk_shape`` (``module:function``)."""
-    config = current_settings() if settings is None else as_config(settings)
-    module, _, name = config.bulk_shape.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 @dramatiq.actor(
@@ -34,8 +20,10 @@ def shape(settings: Config | dict[str, Any] | None = None) -> bulk.Shape:
 )
 def run_bulk_load(load_id: int) -> None:
     """Load the next chunk of ``load_id``; the chunk's positions, its failed rows and the
-    checkpoint commit together (UnitOfWork), so a redelivered message resumes there."""
+    checkpoint commit together (UnitOfWork), so a redelivered message resumes there. The rows
+    are read into hub's one input model (hub.positions.inputs), as the API's create reads its
+    body and a dry run reads the rows."""
     session = current_session()
     structlog.contextvars.bind_contextvars(bulk_load=load_id)
-    if not bulk.run_chunk(session, load_id, shape()):
+    if not bulk.run_chunk(session, load_id):
         log.info("bulk_load.finished")

@@ -17,12 +17,12 @@ import structlog
 from sqlalchemy.orm import Session
 
 from actors.middleware import current_session
-from hub import clock, outbox, payments
+from hub import actor_names, clock, outbox, payments
 from hub.db import utcnow
 from hub.models import PaymentOption
 
 log = structlog.get_logger(__name__)
-ACTOR = "expire_overdue_options"
+ACTOR = actor_names.EXPIRE_OVERDUE_OPTIONS
 CHUNK = 500
 EXPIRABLE = payments.EXPIRABLE  # the states from which the machine allows "expire"
 

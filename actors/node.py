@@ -2,23 +2,29 @@
 
 actors/ may not reach sideways into soap/ at will: this module is the one place that does, for
 the client side of nodeForPa that soap/node_client.py owns (its wire format belongs with the
-rest of the SOAP code). ``payhub.node_client_factory`` (``module:callable``, given the
-settings) picks another implementation, e.g. a fake in tests; the default builds
-soap.node_client.NodeClient from the ``payhub.node_*`` settings.
+rest of the SOAP code), imported here as a module, never named by a string. The default builds
+soap.node_client.NodeClient from the ``payhub.node_*`` settings; ``payhub.node_client_factory``
+(``module:callable``, given the settings) may name another implementation, a fake.
 """
 
 from __future__ import annotations
 
 import importlib
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from actors.middleware import current_settings
 from hub.config import Config, as_config
-from soap.node_client import BadNodeResponse, FlowRef, NodeError, NodeUnavailable, UnknownFlow
+from soap.node_client import (
+    BadNodeResponse,
+    FlowRef,
+    NodeClient,
+    NodeError,
+    NodeUnavailable,
+    UnknownFlow,
+)
 
-DEFAULT_FACTORY = "soap.node_client:NodeClient.from_settings"
 __all__ = [
     "BadNodeResponse",
     "FlowRef",
@@ -49,8 +55,11 @@ def settings() -> Config:
 
 
 def node_client(config: Config | Mapping[str, Any] | None = None) -> ReportingClient:
-    """The client named by ``payhub.node_client_factory``, built from ``config``."""
+    """The Node's client (or the one named by ``payhub.node_client_factory``), built from
+    ``config``."""
     config = settings() if config is None else as_config(config)
-    module, _, name = (config.node_client_factory or DEFAULT_FACTORY).partition(":")
-    factory = operator.attrgetter(name)(importlib.import_module(module))
+    factory: Callable[[Config], ReportingClient] = NodeClient.from_settings
+    if config.node_client_factory:
+        module, _, name = config.node_client_factory.partition(":")
+        factory = operator.attrgetter(name)(importlib.import_module(module))
     return factory(config)

@@ -6,10 +6,10 @@ import dramatiq
 import structlog
 
 from actors.middleware import current_session
-from hub import payments
+from hub import actor_names, payments
 
 log = structlog.get_logger(__name__)
-ACTOR = "expire_lapsed_activations"  # enqueued by the scheduler
+ACTOR = actor_names.EXPIRE_LAPSED_ACTIVATIONS  # enqueued by the scheduler
 
 
 @dramatiq.actor(actor_name=ACTOR, max_retries=3)

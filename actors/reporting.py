@@ -38,17 +38,18 @@ import structlog
 
 from actors import node
 from actors.middleware import current_session
+from hub import actor_names
 from hub.db import utcnow
 from hub.errors import DomainError
 from hub.models import Ente, ProcessedMessage
 from hub.reconciliation import fdr3, flows, pagopa_rest, recovery, statements
 
 log = structlog.get_logger(__name__)
-POLL_ACTOR = "poll_reporting_flows"
-FETCH_ACTOR = "fetch_reporting_flow"
-FETCH_FDR3_ACTOR = "fetch_fdr3_flow"
-RECOVER_ACTOR = "recover_receipts"
-CHECK_ACTOR = "check_flows_without_credit"
+POLL_ACTOR = actor_names.POLL_REPORTING_FLOWS
+FETCH_ACTOR = actor_names.FETCH_REPORTING_FLOW
+FETCH_FDR3_ACTOR = actor_names.FETCH_FDR3_FLOW
+RECOVER_ACTOR = actor_names.RECOVER_RECEIPTS
+CHECK_ACTOR = actor_names.CHECK_FLOWS_WITHOUT_CREDIT
 QUEUE = "default"
 _NAMESPACE = uuid.UUID("0f3b6a4e-2d1c-4f8e-9a57-6c1d2e3f4a5b")
 

@@ -17,6 +17,7 @@ import structlog
 from apscheduler.schedulers.base import BaseScheduler
 
 from actors import expiry, outbox, periodic
+from hub import actor_names
 from hub.config import Config, as_config
 
 log = structlog.get_logger(__name__)
@@ -108,29 +109,29 @@ def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -
         node_known = True  # FdR 3: pagoPA's URL by default
     if minutes > 0 and node_known:
         scheduler.add_job(
-            enqueue("poll_reporting_flows"),
+            enqueue(actor_names.POLL_REPORTING_FLOWS),
             "interval",
             minutes=minutes,
-            id="poll_reporting_flows",
+            id=actor_names.POLL_REPORTING_FLOWS,
             **common,
         )
     # receipts lost upstream, asked of pagoPA's receipts service (hub.reconciliation.recovery)
     recovery_minutes = float(config.get("payhub.recovery_minutes", 60) or 0)
     if recovery_minutes > 0 and node_known:
         scheduler.add_job(
-            enqueue("recover_receipts"),
+            enqueue(actor_names.RECOVER_RECEIPTS),
             "interval",
             minutes=recovery_minutes,
-            id="recover_receipts",
+            id=actor_names.RECOVER_RECEIPTS,
             **common,
         )
     scheduler.add_job(
-        enqueue("check_flows_without_credit"),
+        enqueue(actor_names.CHECK_FLOWS_WITHOUT_CREDIT),
         "cron",
         hour=6,
         minute=0,
         timezone=dt.UTC,
-        id="check_flows_without_credit",
+        id=actor_names.CHECK_FLOWS_WITHOUT_CREDIT,
         **common,
     )
 
@@ -140,10 +141,10 @@ def add_sla_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -> None
     ``payhub.sla_probe_seconds`` (60; 0 = never) when a probe target is configured."""
     common = {"coalesce": True, "max_instances": 1}
     scheduler.add_job(
-        enqueue("sla_evaluate_breaches"),
+        enqueue(actor_names.SLA_EVALUATE_BREACHES),
         "interval",
         seconds=60,
-        id="sla_evaluate_breaches",
+        id=actor_names.SLA_EVALUATE_BREACHES,
         **common,
     )
     seconds = config.sla_probe_seconds
@@ -152,9 +153,9 @@ def add_sla_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -> None
     )
     if seconds > 0 and target:
         scheduler.add_job(
-            enqueue("sla_probe_station"),
+            enqueue(actor_names.SLA_PROBE_STATION),
             "interval",
             seconds=seconds,
-            id="sla_probe_station",
+            id=actor_names.SLA_PROBE_STATION,
             **common,
         )

@@ -36,7 +36,6 @@ from hub.logging import configure_logging
 from hub.migrate import upgrade
 from hub.models import BulkLoad, Ente, Intermediary, Station
 from hub.positions import bulk
-from web.api.bulk import api_shape
 
 PG_ADMIN = os.environ.get(
     "PAYHUB_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -233,7 +232,7 @@ def main() -> None:
             started, tenth, marks = time.perf_counter(), args.rows // 10, []
             while True:
                 with factory.begin() as session:
-                    more = bulk.run_chunk(session, load_id, api_shape, chunk_rows=args.chunk)
+                    more = bulk.run_chunk(session, load_id, chunk_rows=args.chunk)
                     done = session.get(BulkLoad, load_id).rows_done
                 if done >= (len(marks) + 1) * tenth:
                     marks.append(f"{rss_mib():.0f}")

@@ -29,7 +29,8 @@ from hub.db import make_engine, make_session_factory
 from hub.logging import configure_logging
 from hub.migrate import upgrade
 from hub.models import Ente, Intermediary, NoticeBatch, Station
-from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
+from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
+from hub.positions.writer import create_position
 from hub.printing import batches
 
 PG_ADMIN = os.environ.get(
@@ -72,17 +73,24 @@ def load(factory, count: int) -> int:
                 create_position(
                     session,
                     ente,
-                    PositionIn(
+                    DebtPositionInput.of(
                         iupd=f"B-{i}",
                         debtor_type="F",
                         debtor_fiscal_code="RSSMRA80A01H501U",
                         debtor_name=f"Mario Rossi {i}",
                         description="TARI 2026 - tassa rifiuti",
                         options=[
-                            OptionIn(
+                            OptionInput.of(
                                 amount=amount,
                                 due_date=due,
-                                transfers=[TransferIn(amount, "TARI", "9/0101108TS/", iban=IBAN)],
+                                transfers=[
+                                    TransferInput.of(
+                                        amount=amount,
+                                        remittance_information="TARI",
+                                        category="9/0101108TS/",
+                                        iban=IBAN,
+                                    )
+                                ],
                             )
                         ],
                     ),

@@ -91,7 +91,8 @@ def prepare_database() -> tuple[str, list[tuple[str, str]]]:
     from hub.db import make_engine
     from hub.migrate import upgrade
     from hub.models import Ente
-    from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
+    from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
+    from hub.positions.writer import create_position
     from hub.seed import DEMO_EC, DEMO_IBAN, seed_demo
 
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
@@ -119,18 +120,23 @@ def prepare_database() -> tuple[str, list[tuple[str, str]]]:
             pos = create_position(
                 s,
                 ec,
-                PositionIn(
+                DebtPositionInput.of(
                     iupd=f"BENCH-{i}",
                     debtor_type="F",
                     debtor_fiscal_code="RSSMRA80A01H501U",
                     debtor_name="Mario Rossi",
                     description="bench",
                     options=[
-                        OptionIn(
+                        OptionInput.of(
                             amount="10.00",
                             due_date=dt.date.today() + dt.timedelta(days=30),
                             transfers=[
-                                TransferIn("10.00", "bench", "9/0101108TS/", iban=DEMO_IBAN)
+                                TransferInput.of(
+                                    amount="10.00",
+                                    remittance_information="bench",
+                                    category="9/0101108TS/",
+                                    iban=DEMO_IBAN,
+                                )
                             ],
                         )
                     ],

@@ -93,7 +93,6 @@ class Config(BaseModel):
     # bulk loads and notice batches
     bulk_load_dir: str = _d("uploaded bulk loads, shared by web and workers", "var/bulk-loads")
     bulk_max_bytes: int = _d("largest bulk load", 200 * 1024 * 1024)
-    bulk_shape: str = _d("row schema of bulk loads (module:name)", "web.api.bulk:api_shape")
     notice_batch_dir: str = _d("notice zips, shared by web and workers", "var/notice-batches")
     # pagoPA Checkout and back-office lookups
     checkout_client: Literal["http", "fake"] = _d("http (pagoPA Checkout) or fake (tests)", "http")

@@ -24,7 +24,8 @@ from hub.models import (
     ServiceKind,
     Station,
 )
-from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
+from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
+from hub.positions.writer import create_position
 from hub.tenants import operators
 
 DEMO_BROKER = "77777777777"
@@ -130,24 +131,29 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
     sanp = create_position(
         session,
         ec,
-        PositionIn(
+        DebtPositionInput.of(
             iupd="SANP-EXAMPLE",
             debtor_type="F",
             debtor_fiscal_code="JHNDOE00A01F205N",
             debtor_name="John Doe",
             description="Pagamento di test SANP",
             options=[
-                OptionIn(
+                OptionInput.of(
                     amount="30.00",
                     due_date=due,
                     notice_number=SANP_NOTICE,
                     description="Pagamento di test",
                     transfers=[
-                        TransferIn("20.00", "Rata 1", "9/0101108TS/", iban=DEMO_IBAN),
-                        TransferIn(
-                            "10.00",
-                            "Rata 2",
-                            "9/0101108TS/",
+                        TransferInput.of(
+                            amount="20.00",
+                            remittance_information="Rata 1",
+                            category="9/0101108TS/",
+                            iban=DEMO_IBAN,
+                        ),
+                        TransferInput.of(
+                            amount="10.00",
+                            remittance_information="Rata 2",
+                            category="9/0101108TS/",
                             iban=DEMO_IBAN,
                             beneficiary_fiscal_code=DEMO_EC,
                         ),
@@ -170,25 +176,28 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
             create_position(
                 session,
                 ec,
-                PositionIn(
+                DebtPositionInput.of(
                     iupd=f"MENSA-2026-{n:04d}",
                     debtor_type="F",
                     debtor_fiscal_code=cf,
                     debtor_name=name,
                     description="Refezione scolastica novembre",
-                    service_id=services[0].id,
                     options=[
-                        OptionIn(
+                        OptionInput.of(
                             amount=f"{40 + n}.50",
                             due_date=due,
                             transfers=[
-                                TransferIn(
-                                    f"{40 + n}.50", "Mensa novembre", "9/0201109SE/", iban=DEMO_IBAN
+                                TransferInput.of(
+                                    amount=f"{40 + n}.50",
+                                    remittance_information="Mensa novembre",
+                                    category="9/0201109SE/",
+                                    iban=DEMO_IBAN,
                                 )
                             ],
                         )
                     ],
                 ),
+                service_id=services[0].id,
                 publish=True,
                 cause="seed",
             )
@@ -196,34 +205,36 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
     plan = create_position(
         session,
         second,
-        PositionIn(
+        DebtPositionInput.of(
             iupd="TARI-2026-0001",
             debtor_type="G",
             debtor_fiscal_code="01234567890",
             debtor_name="Ferramenta Bassa srl",
             description="TARI 2026",
-            service_id=services[4].id,
             options=[
-                OptionIn(
+                OptionInput.of(
                     amount="300.00",
                     due_date=due,
                     transfers=[
-                        TransferIn(
-                            "300.00", "TARI 2026 unica soluzione", "9/0101101IM/", iban=SECOND_IBAN
+                        TransferInput.of(
+                            amount="300.00",
+                            remittance_information="TARI 2026 unica soluzione",
+                            category="9/0101101IM/",
+                            iban=SECOND_IBAN,
                         )
                     ],
                 ),
                 *[
-                    OptionIn(
+                    OptionInput.of(
                         amount="100.00",
                         due_date=due + dt.timedelta(days=60 * i),
                         instalment_number=i + 1,
                         instalment_count=3,
                         transfers=[
-                            TransferIn(
-                                "100.00",
-                                f"TARI 2026 rata {i + 1}/3",
-                                "9/0101101IM/",
+                            TransferInput.of(
+                                amount="100.00",
+                                remittance_information=f"TARI 2026 rata {i + 1}/3",
+                                category="9/0101101IM/",
                                 iban=SECOND_IBAN,
                             )
                         ],
@@ -232,6 +243,7 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
                 ],
             ],
         ),
+        service_id=services[4].id,
         publish=True,
         cause="seed",
     )
@@ -240,23 +252,28 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
         create_position(
             session,
             ec,
-            PositionIn(
+            DebtPositionInput.of(
                 iupd="CDS-2026-0042",
                 debtor_type="F",
                 debtor_fiscal_code="RSSMRA80A01H501U",
                 debtor_name="Mario Rossi",
                 description="Verbale 42/2026",
-                service_id=services[1].id,
                 options=[
-                    OptionIn(
+                    OptionInput.of(
                         amount="87.00",
                         due_date=due,
                         transfers=[
-                            TransferIn("87.00", "Verbale 42/2026", "9/0301105TS/", iban=DEMO_IBAN)
+                            TransferInput.of(
+                                amount="87.00",
+                                remittance_information="Verbale 42/2026",
+                                category="9/0301105TS/",
+                                iban=DEMO_IBAN,
+                            )
                         ],
                     )
                 ],
             ),
+            service_id=services[1].id,
             cause="seed",
         )
     )  # left as draft

@@ -1,10 +1,12 @@
-"""The SLA monitor's periodic actors, enqueued by the scheduler (actors.scheduler) by name."""
+"""The SLA monitor's periodic actors, enqueued by the scheduler (actors.scheduler) by
+name (hub.actor_names)."""
 
 from __future__ import annotations
 
 import dramatiq
 
 from actors.middleware import current_factory, current_session, current_settings
+from hub import actor_names
 from hub.config import Config
 from hub.db import utcnow
 from sla_monitor import breaches, probes
@@ -14,7 +16,7 @@ def _settings() -> Config:
     return current_settings()
 
 
-@dramatiq.actor(actor_name="sla_evaluate_breaches", max_retries=0)
+@dramatiq.actor(actor_name=actor_names.SLA_EVALUATE_BREACHES, max_retries=0)
 def sla_evaluate_breaches() -> None:
     """Open or close response-time breaches for the window that just ended (idempotent: the
     next minute's run judges again; a lost run is not retried)."""
@@ -22,7 +24,7 @@ def sla_evaluate_breaches() -> None:
 
 
 @dramatiq.actor(
-    actor_name="sla_probe_station", max_retries=0, unit_of_work=False, time_limit=60_000
+    actor_name=actor_names.SLA_PROBE_STATION, max_retries=0, unit_of_work=False, time_limit=60_000
 )
 def sla_probe_station() -> None:
     """Probe the station and /health once; no database transaction is held during the calls.

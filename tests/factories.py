@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from hub import payments
 from hub.models import DebtPosition, Ente, Intermediary, PaymentOption, Station
-from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
+from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
+from hub.positions.writer import create_position
 from nodesim.reporting import Entry, Flow, flow_xml
 
 IBAN = "IT60X0542811101000000123456"
@@ -47,18 +48,25 @@ def make_position(
     return create_position(
         session,
         ente,
-        PositionIn(
+        DebtPositionInput.of(
             iupd=iupd or f"IUPD-{next(_seq)}",
             debtor_type="F",
             debtor_fiscal_code="RSSMRA80A01H501U",
             debtor_name="Mario Rossi",
             description="Test position",
             options=[
-                OptionIn(
+                OptionInput.of(
                     amount=amount,
                     due_date=dt.date.today() + dt.timedelta(days=30),
                     retention_date=retention_date,
-                    transfers=[TransferIn(amount, "Test", "9/0101108TS/", iban=IBAN)],
+                    transfers=[
+                        TransferInput.of(
+                            amount=amount,
+                            remittance_information="Test",
+                            category="9/0101108TS/",
+                            iban=IBAN,
+                        )
+                    ],
                 )
             ],
         ),

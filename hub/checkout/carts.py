@@ -48,7 +48,8 @@ from hub.models import (
     WebhookEndpoint,
 )
 from hub.notify import webhooks
-from hub.positions.writer import InvalidPosition, OptionIn, PositionIn, TransferIn, create_position
+from hub.positions.inputs import DebtPositionInput, InvalidPosition, OptionInput, TransferInput
+from hub.positions.writer import create_position
 from hub.values import identifiers
 from hub.values.money import format_cents, to_cents
 from workflows.payment import PAID_STATES, OptionStatus
@@ -384,31 +385,31 @@ def _create_spontaneous(
     position = create_position(
         session,
         ente,
-        PositionIn(
+        DebtPositionInput.of(
             iupd=f"CHK-{cart.public_id}-{item.id}",
             debtor_type=payer.debtor_type,
             debtor_fiscal_code=payer.fiscal_code,
             debtor_name=payer.name[:140],
             debtor_email=payer.email,
             description=item.description,
-            service_id=service.id,
             options=[
-                OptionIn(
+                OptionInput.of(
                     amount=amount,
                     due_date=today,
                     retention_date=today + SPONTANEOUS_VALIDITY,
                     description=item.description,
                     transfers=[
-                        TransferIn(
-                            amount,
-                            item.description,
-                            service.taxonomy,
+                        TransferInput.of(
+                            amount=amount,
+                            remittance_information=item.description,
+                            category=service.taxonomy,
                             iban=service.default_iban or ente.iban,
                         )
                     ],
                 )
             ],
         ),
+        service_id=service.id,
         publish=True,
         cause=f"checkout:{cart.public_id}",
         strict_identifiers=False,
@@ -645,34 +646,41 @@ def archive_backoffice_debt(
     position = existing()
     if position is None:
         amount = format_cents(debt.amount_cents)
-        data = PositionIn(
-            iupd=iupd,
-            debtor_type=debt.debtor_type,
-            debtor_fiscal_code=debt.debtor_fiscal_code,
-            debtor_name=debt.debtor_name,
-            debtor_email=debt.debtor_email,
-            description=debt.description,
-            service_id=service.id,
-            options=[
-                OptionIn(
-                    amount=amount,
-                    due_date=debt.due_date,
-                    description=debt.description,
-                    transfers=[
-                        TransferIn(
-                            amount,
-                            debt.description,
-                            service.taxonomy,
-                            iban=service.default_iban or ente.iban,
-                        )
-                    ],
-                )
-            ],
-        )
+
+        def debt_input() -> DebtPositionInput:  # raises InvalidPosition
+            return DebtPositionInput.of(
+                iupd=iupd,
+                debtor_type=debt.debtor_type,
+                debtor_fiscal_code=debt.debtor_fiscal_code,
+                debtor_name=debt.debtor_name,
+                debtor_email=debt.debtor_email,
+                description=debt.description,
+                options=[
+                    OptionInput.of(
+                        amount=amount,
+                        due_date=debt.due_date,
+                        description=debt.description,
+                        transfers=[
+                            TransferInput.of(
+                                amount=amount,
+                                remittance_information=debt.description,
+                                category=service.taxonomy,
+                                iban=service.default_iban or ente.iban,
+                            )
+                        ],
+                    )
+                ],
+            )
+
         try:
             with session.begin_nested():
                 position = create_position(
-                    session, ente, data, publish=True, cause=f"backoffice:{service.code}"
+                    session,
+                    ente,
+                    debt_input(),
+                    service_id=service.id,
+                    publish=True,
+                    cause=f"backoffice:{service.code}",
                 )
         except InvalidPosition as exc:
             log.warning(

@@ -33,7 +33,7 @@ import structlog
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from hub import outbox
+from hub import actor_names, outbox
 from hub.db import utcnow
 from hub.errors import Conflict, NotFound
 from hub.models import (
@@ -51,7 +51,7 @@ from workflows.payment import OptionStatus
 
 log = structlog.get_logger(__name__)
 
-DELIVER_ACTOR = "deliver_webhook"
+DELIVER_ACTOR = actor_names.DELIVER_WEBHOOK
 QUEUE = "webhooks"
 SIGNATURE_HEADER = "X-Payhub-Signature"
 KEY_ID_HEADER = "X-Payhub-Key-Id"

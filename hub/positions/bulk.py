@@ -2,9 +2,10 @@
 bodies, stored on disk, checked row by row and loaded chunk by chunk.
 
 Reading is streamed: a file is never held in memory, only the chunk being loaded. Each position
-is checked by the caller's *shape* (the REST API's own schema: field formats, unknown fields)
-and then by ``hub.positions.writer.validate`` (sums, plans, IBANs, fiscal codes): no rule is
-restated here.
+(a CSV row group made into an API body, or a JSON array element) is read into the one input
+model, ``hub.positions.inputs.DebtPositionInput`` (field formats, unknown fields), exactly as
+the REST API's create reads its body, and then checked by ``hub.positions.writer.validate``
+(sums, plans, IBANs, fiscal codes): no rule is restated here.
 
 A chunk (about ``CHUNK_ROWS`` rows, never splitting a position) is one transaction: the new
 positions, the failed rows for the report and the checkpoint (byte offset and row number of the
@@ -39,10 +40,11 @@ from typing import IO, Any, cast
 import psycopg
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from hub import csvsafe, outbox, payments
+from hub import actor_names, csvsafe, outbox, payments
 from hub.db import utcnow
 from hub.errors import DomainError, NotFound
 from hub.models import (
@@ -55,20 +57,20 @@ from hub.models import (
     PaymentService,
     Transfer,
 )
+from hub.positions.inputs import (
+    DebtPositionInput,
+    InvalidPosition,
+    OptionInput,
+    TransferInput,
+    field_path,
+)
 from hub.positions.iuv import allocate_notice_numbers
 from hub.positions.status import derive_status
-from hub.positions.writer import (
-    InvalidPosition,
-    OptionIn,
-    PositionIn,
-    TransferIn,
-    create_position,
-    validate,
-)
+from hub.positions.writer import create_position, validate
 from hub.values.money import to_cents
 from workflows.payment import INITIAL_STATE, PositionStatus
 
-ACTOR = "run_bulk_load"
+ACTOR = actor_names.RUN_BULK_LOAD
 CHUNK_ROWS = 500
 MAX_ELEMENT_BYTES = 1 << 20  # one JSON array element (one position) at most
 READ_SIZE = 1 << 16
@@ -143,8 +145,19 @@ class ShapeError(Exception):
         self.errors = errors
 
 
-# JSON text of one API body -> the position and its service code; raises ShapeError.
-Shape = Callable[[str], tuple[PositionIn, str | None]]
+# JSON text of one API body -> the position; raises ShapeError.
+Shape = Callable[[str], DebtPositionInput]
+
+
+def read_position(payload: str) -> DebtPositionInput:
+    """One position (JSON text of a create body, as the API's POST takes it) through the one
+    input model, hub.positions.inputs; raises ShapeError listing every failing field."""
+    try:
+        return DebtPositionInput.model_validate_json(payload)
+    except ValidationError as exc:
+        raise ShapeError(
+            [(field_path(e["loc"]) or "body", e["msg"]) for e in exc.errors()]
+        ) from None
 
 
 class FileProblem(DomainError):
@@ -180,7 +193,7 @@ class Item:
     end: int  # byte offset just after it
     next_row: int
     errors: list[RowError] = field(default_factory=list)
-    position: PositionIn | None = None
+    position: DebtPositionInput | None = None
     service_code: str | None = None
     service_id: int | None = None
     outcome: str = ""  # created | unchanged | failed
@@ -511,12 +524,13 @@ def read_items(path: Path, file_format: str, offset: int = 0, next_row: int = 0)
 # -- checking ----------------------------------------------------------------------------------
 
 
-def check_item(item: Item, shape: Shape) -> None:
-    """Apply the shape and hub.positions.writer.validate; on success set ``item.position``."""
+def check_item(item: Item, shape: Shape = read_position) -> None:
+    """Apply the shape (the input model; a test may pass a fake) and
+    hub.positions.writer.validate; on success set ``item.position``."""
     if item.payload is None:
         return
     try:
-        position, service_code = shape(item.payload)
+        position = shape(item.payload)
     except ShapeError as exc:
         for path, message in exc.errors:
             item.fail(path, message)
@@ -526,18 +540,20 @@ def check_item(item: Item, shape: Shape) -> None:
     except InvalidPosition as exc:
         item.fail(_SNAKE.sub(lambda m: m.group(1).upper(), exc.field), str(exc).split(": ", 1)[-1])
     if not item.errors:
-        item.position, item.service_code = position, service_code
+        item.position, item.service_code = position, position.service_code
 
 
 def _canonical(
-    position: PositionIn | DebtPosition, ente: Ente, service_id: int | None, notices: list[bool]
+    position: DebtPositionInput | DebtPosition,
+    ente: Ente,
+    service_id: int | None,
+    notices: list[bool],
 ) -> tuple[Any, ...]:
     """What makes two positions the same, from the input or from the stored rows."""
-    stored = isinstance(position, DebtPosition)
     options = []
-    given: Sequence[PaymentOption | OptionIn] = position.options
+    given: Sequence[PaymentOption | OptionInput] = position.options
     for k, o in enumerate(given):
-        parts: Sequence[Transfer | TransferIn] = o.transfers
+        parts: Sequence[Transfer | TransferInput] = o.transfers
         transfers = tuple(
             (
                 t.amount_cents if isinstance(t, Transfer) else to_cents(t.amount),
@@ -549,7 +565,7 @@ def _canonical(
                 t.stamp_province,
                 t.remittance_information,
                 t.category,
-                (t.metadata_entries if isinstance(t, Transfer) else t.metadata) or None,
+                (t.metadata_entries if isinstance(t, Transfer) else t.metadata_entries()) or None,
             )
             for t in parts
         )
@@ -576,7 +592,7 @@ def _canonical(
         position.debtor_province,
         position.debtor_nation,
         position.description,
-        position.service_id if stored else service_id,
+        position.service_id if isinstance(position, DebtPosition) else service_id,
         tuple(options),
     )
 
@@ -716,7 +732,7 @@ def plan_chunk(
 # -- writing -----------------------------------------------------------------------------------
 
 
-def _build(ente: Ente, data: PositionIn, service_id: int | None) -> DebtPosition:
+def _build(ente: Ente, data: DebtPositionInput, service_id: int | None) -> DebtPosition:
     """The rows of a checked position whose notice numbers are all set (as create_position
     builds them, without its flush per position)."""
     position = DebtPosition(
@@ -763,7 +779,7 @@ def _build(ente: Ente, data: PositionIn, service_id: int | None) -> DebtPosition
                 amount_cents=amount,
                 remittance_information=t.remittance_information,
                 category=t.category,
-                metadata_entries=t.metadata,
+                metadata_entries=t.metadata_entries(),
             )
             for n, (t, amount) in enumerate(zip(o.transfers, cents, strict=True), 1)
         ]
@@ -884,7 +900,7 @@ def _copy(
 def _insert_pg(
     session: Session,
     ente: Ente,
-    creates: list[tuple[Item, PositionIn]],
+    creates: list[tuple[Item, DebtPositionInput]],
     publish: bool,
     cause: str,
     bulk_load_id: int | None = None,
@@ -985,7 +1001,7 @@ def _insert_pg(
                         amount,
                         t.remittance_information,
                         t.category,
-                        None if t.metadata is None else Jsonb(t.metadata),
+                        None if t.metadata is None else Jsonb(t.metadata_entries()),
                     )
                 )
             if publish:
@@ -1051,9 +1067,14 @@ def write_chunk(
     for item, data in creates:
         try:
             with session.begin_nested():
-                data.service_id = item.service_id
                 created = create_position(
-                    session, ente, data, publish=publish, cause=cause, strict_identifiers=True
+                    session,
+                    ente,
+                    data,
+                    service_id=item.service_id,
+                    publish=publish,
+                    cause=cause,
+                    strict_identifiers=True,
                 )
                 created.bulk_load_id = bulk_load_id
         except (IntegrityError, DataError) as exc:
@@ -1126,7 +1147,11 @@ def _take(items: Iterator[Item], rows: int) -> tuple[list[Item], bool, FileProbl
 
 
 def run_chunk(
-    session: Session, load_id: int, shape: Shape, *, chunk_rows: int | None = None
+    session: Session,
+    load_id: int,
+    *,
+    chunk_rows: int | None = None,
+    shape: Shape = read_position,
 ) -> bool:
     """Load the next chunk of ``load_id`` in the caller's transaction, with its checkpoint and
     its report rows; True if more remain (and a message for them was written)."""
@@ -1245,9 +1270,9 @@ def dry_run(
     ente: Ente,
     path: Path,
     file_format: str,
-    shape: Shape,
     *,
     chunk_rows: int | None = None,
+    shape: Shape = read_position,
 ) -> DryRun:
     """Check every row as a load would, chunk by chunk, reading the database only."""
     result = DryRun()

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from hub import clock
 from hub.errors import DomainError
 from hub.models import Ente, PaymentOption, PaymentService, ServiceKind
-from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
+from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
+from hub.positions.writer import create_position
 from hub.values import identifiers
 
 
@@ -88,23 +89,22 @@ def demand_notice(
     position = create_position(
         session,
         ente,
-        PositionIn(
+        DebtPositionInput.of(
             iupd=f"DEMAND-{uuid.uuid4().hex}",
             debtor_type=data.debtor_type,
             debtor_fiscal_code=data.debtor_fiscal_code,
             debtor_name=data.debtor_name,
             description=description,
-            service_id=service.id,
             options=[
-                OptionIn(
+                OptionInput.of(
                     amount=data.amount,
                     due_date=today + dt.timedelta(days=30),
                     description=description,
                     transfers=[
-                        TransferIn(
-                            data.amount,
-                            description,
-                            service.taxonomy,
+                        TransferInput.of(
+                            amount=data.amount,
+                            remittance_information=description,
+                            category=service.taxonomy,
                             iban=iban,
                             postal_iban=None if iban else ente.postal_iban,
                         )
@@ -112,6 +112,7 @@ def demand_notice(
                 )
             ],
         ),
+        service_id=service.id,
         publish=True,
         cause=cause,
     )

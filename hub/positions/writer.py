@@ -10,18 +10,23 @@ new. Cancelling cancels every option, through the state machine.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from hub import payments
 from hub.db import utcnow
 from hub.errors import Conflict, DomainError
 from hub.models import DebtPosition, Ente, PaymentOption, Transfer
+from hub.positions.inputs import (
+    DebtPositionInput,
+    InvalidPosition,
+    OptionInput,
+    PositionData,
+    TransferInput,
+)
 from hub.positions.iuv import allocate_notice_numbers
 from hub.positions.status import derive_status
 from hub.values import identifiers
@@ -36,69 +41,13 @@ from workflows.payment import (
 )
 
 
-class InvalidPosition(DomainError):
-    code = "invalid_position"
-
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-
-
-@dataclass
-class TransferIn:
-    amount: str | Decimal
-    remittance_information: str
-    category: str
-    iban: str | None = None
-    postal_iban: str | None = None
-    beneficiary_fiscal_code: str | None = None  # None = the Ente itself
-    stamp_hash: str | None = None
-    stamp_type: str | None = None
-    stamp_province: str | None = None
-    metadata: list[dict[str, str]] | None = None
-
-
-@dataclass
-class OptionIn:
-    amount: str | Decimal
-    due_date: dt.date
-    transfers: list[TransferIn]
-    description: str | None = None
-    retention_date: dt.date | None = None
-    instalment_number: int | None = None
-    instalment_count: int | None = None
-    notice_number: str | None = None
-
-
-@dataclass
-class PositionIn:
-    iupd: str
-    debtor_type: str
-    debtor_fiscal_code: str
-    debtor_name: str
-    description: str
-    options: list[OptionIn] = field(default_factory=list)
-    service_id: int | None = None
-    debtor_email: str | None = None
-    debtor_street: str | None = None
-    debtor_city: str | None = None
-    debtor_postal_code: str | None = None
-    debtor_province: str | None = None
-    debtor_nation: str | None = None
-
-
 def validate(
-    data: PositionIn, *, verify_check_digits: bool = True, strict_identifiers: bool = False
+    data: PositionData, *, verify_check_digits: bool = True, strict_identifiers: bool = False
 ) -> list[list[int]]:
-    """Check ``data``; return each option's transfer amounts in cents. Raises InvalidPosition
+    """The rules across fields of a position the input model (hub.positions.inputs) has
+    already shaped: return each option's transfer amounts in cents. Raises InvalidPosition
     naming the first failing field. ``strict_identifiers`` also checks IBANs (mod 97), postal
     IBANs and the debtor's fiscal code or VAT number (see hub.values.identifiers)."""
-    if not data.iupd or len(data.iupd) > 64:
-        raise InvalidPosition("must be 1 to 64 characters", field="iupd")
-    if data.debtor_type not in ("F", "G"):
-        raise InvalidPosition("must be F (natural person) or G (legal person)", field="debtor_type")
-    if not data.options:
-        raise InvalidPosition("at least one payment option is required", field="options")
     where_nul = _nul_field(data)
     if where_nul:  # PostgreSQL cannot store one; no text of a notice needs one
         raise InvalidPosition("NUL characters are not accepted", field=where_nul)
@@ -111,8 +60,6 @@ def validate(
     for i, option in enumerate(data.options):
         where = f"options[{i}]"
         amount = _cents(option.amount, f"{where}.amount")
-        if not 1 <= len(option.transfers) <= 5:
-            raise InvalidPosition("1 to 5 transfers are required", field=f"{where}.transfers")
         shares = [
             _cents(t.amount, f"{where}.transfers[{j}].amount")
             for j, t in enumerate(option.transfers)
@@ -129,10 +76,6 @@ def validate(
                 )
             if strict_identifiers:
                 _check_accounts(t, f"{where}.transfers[{j}]")
-            if t.metadata is not None and len(t.metadata) > 15:
-                raise InvalidPosition(
-                    "at most 15 metadata entries", field=f"{where}.transfers[{j}].metadata"
-                )
         if option.notice_number is not None:
             try:
                 parse_notice_number(option.notice_number, verify_check_digits=verify_check_digits)
@@ -143,11 +86,11 @@ def validate(
 
 
 def _nul_field(value: Any, where: str = "") -> str | None:
-    """The first field of ``value`` (a dataclass of text, lists and dicts) holding a NUL."""
+    """The first field of ``value`` (an input model of text, lists and dicts) holding a NUL."""
     if isinstance(value, str):
         return where if "\x00" in value else None
-    if dataclasses.is_dataclass(value):
-        children = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
+    if isinstance(value, BaseModel):
+        children = [(name, getattr(value, name)) for name in type(value).model_fields]
     elif isinstance(value, dict):
         children = [(str(k), v) for k, v in value.items()]
         if any("\x00" in k for k, _ in children):
@@ -168,7 +111,7 @@ def _nul_field(value: Any, where: str = "") -> str | None:
     )
 
 
-def _check_plan(options: list[OptionIn]) -> None:
+def _check_plan(options: list[OptionInput]) -> None:
     """An instalment plan is numbered 1..m with the same m on each; besides it, at most one
     option pays the whole debt at once."""
     plan = [
@@ -195,7 +138,7 @@ def _check_plan(options: list[OptionIn]) -> None:
         )
 
 
-def _check_accounts(t: TransferIn, where: str) -> None:
+def _check_accounts(t: TransferInput, where: str) -> None:
     if t.iban and (problem := identifiers.iban_problem(t.iban)):
         raise InvalidPosition(problem, field=f"{where}.iban")
     if t.postal_iban and (problem := identifiers.postal_iban_problem(t.postal_iban)):
@@ -212,15 +155,17 @@ def _cents(value: str | Decimal, field_name: str) -> int:
 def create_position(
     session: Session,
     ente: Ente,
-    data: PositionIn,
+    data: DebtPositionInput,
     *,
+    service_id: int | None = None,
     publish: bool = False,
     cause: str = "api",
     verify_check_digits: bool = True,
     strict_identifiers: bool = False,
 ) -> DebtPosition:
     """Validate and add a debt position with its options (notice numbers generated where not
-    supplied); publish it if asked. Raises InvalidPosition before writing anything.
+    supplied), of the Ente's service ``service_id`` if given; publish it if asked. Raises
+    InvalidPosition before writing anything.
     ``verify_check_digits=False`` accepts supplied numbers with wrong check digits (pagoPA's
     own test notices have them)."""
     shares = validate(
@@ -230,7 +175,7 @@ def create_position(
     generated = iter(allocate_notice_numbers(session, ente, missing) if missing else [])
     position = DebtPosition(
         ente_id=ente.id,
-        service_id=data.service_id,
+        service_id=service_id,
         iupd=data.iupd,
         debtor_type=data.debtor_type,
         debtor_fiscal_code=data.debtor_fiscal_code,
@@ -276,7 +221,7 @@ def create_position(
                     amount_cents=amount,
                     remittance_information=t.remittance_information,
                     category=t.category,
-                    metadata_entries=t.metadata,
+                    metadata_entries=t.metadata_entries(),
                 )
             )
         position.options.append(option)
@@ -343,8 +288,9 @@ def replace_position(
     session: Session,
     ente: Ente,
     position: DebtPosition,
-    data: PositionIn,
+    data: PositionData,
     *,
+    service_id: int | None = None,
     cause: str,
     strict_identifiers: bool = True,
 ) -> DebtPosition:
@@ -386,7 +332,7 @@ def replace_position(
     for number, option in live.items():
         if number not in kept:
             payments.apply_event(session, option, "cancel", cause=cause)
-    _fill_position(position, data)
+    _fill_position(position, data, service_id)
     session.flush()
     if position.published_at is not None:
         publish_position(session, position, cause=cause)
@@ -395,7 +341,7 @@ def replace_position(
     return position
 
 
-def _fill_position(position: DebtPosition, data: PositionIn) -> None:
+def _fill_position(position: DebtPosition, data: PositionData, service_id: int | None) -> None:
     for name in (
         "debtor_type",
         "debtor_fiscal_code",
@@ -407,13 +353,13 @@ def _fill_position(position: DebtPosition, data: PositionIn) -> None:
         "debtor_province",
         "debtor_nation",
         "description",
-        "service_id",
     ):
         setattr(position, name, getattr(data, name))
+    position.service_id = service_id
     position.due_date = min(o.due_date for o in data.options)
 
 
-def _fill_option(option: PaymentOption, data: OptionIn, cents: list[int], ente: Ente) -> None:
+def _fill_option(option: PaymentOption, data: OptionInput, cents: list[int], ente: Ente) -> None:
     option.amount_cents = sum(cents)
     option.description = data.description
     option.due_date = data.due_date
@@ -432,7 +378,7 @@ def _fill_option(option: PaymentOption, data: OptionIn, cents: list[int], ente: 
             amount_cents=amount,
             remittance_information=t.remittance_information,
             category=t.category,
-            metadata_entries=t.metadata,
+            metadata_entries=t.metadata_entries(),
         )
         for idx, (t, amount) in enumerate(zip(data.transfers, cents, strict=True), 1)
     ]

@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from hub import csvsafe, outbox
+from hub import actor_names, csvsafe, outbox
 from hub.db import utcnow
 from hub.errors import DomainError, NotFound
 from hub.models import (
@@ -41,7 +41,7 @@ from hub.printing.i18n import languages
 from hub.printing.pdf import render_pdf
 from workflows.payment import OptionStatus
 
-ACTOR = "render_notice_batch"
+ACTOR = actor_names.RENDER_NOTICE_BATCH
 CHUNK = 200
 LANES = 4
 MAX_POSITIONS = 100_000

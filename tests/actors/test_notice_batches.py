@@ -16,7 +16,8 @@ from pypdf import PdfReader
 from actors.middleware import current_settings, use_settings
 from hub.errors import DomainError
 from hub.models import BatchStatus, NoticeBatch
-from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
+from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
+from hub.positions.writer import create_position
 from hub.printing import batches
 from tests.factories import IBAN, make_ente, make_position
 
@@ -25,21 +26,32 @@ pytestmark = pytest.mark.pg
 
 def _plan(session, ente):
     due = dt.date.today() + dt.timedelta(days=30)
-    t = [TransferIn("60.00", "Tari", "9/0101108TS/", iban=IBAN)]
-    options = [OptionIn(amount="60.00", due_date=due, transfers=t)] + [
-        OptionIn(
+    t = [
+        TransferInput.of(
+            amount="60.00", remittance_information="Tari", category="9/0101108TS/", iban=IBAN
+        )
+    ]
+    options = [OptionInput.of(amount="60.00", due_date=due, transfers=t)] + [
+        OptionInput.of(
             amount="20.00",
             due_date=due + dt.timedelta(days=30 * n),
             instalment_number=n,
             instalment_count=3,
-            transfers=[TransferIn("20.00", "Tari", "9/0101108TS/", iban=IBAN)],
+            transfers=[
+                TransferInput.of(
+                    amount="20.00",
+                    remittance_information="Tari",
+                    category="9/0101108TS/",
+                    iban=IBAN,
+                )
+            ],
         )
         for n in (1, 2, 3)
     ]
     return create_position(
         session,
         ente,
-        PositionIn(
+        DebtPositionInput.of(
             iupd="PLAN-1",
             debtor_type="F",
             debtor_fiscal_code="RSSMRA80A01H501U",

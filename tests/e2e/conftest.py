@@ -364,24 +364,32 @@ def publish_notice(
     """A published position of the demo Ente with one option of ``amount``, created with
     payhub's own service in ``session``; returns the option."""
     from hub.models import Ente
-    from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
+    from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
+    from hub.positions.writer import create_position
     from hub.seed import DEMO_IBAN
 
     ente = session.scalars(sa.select(Ente).where(Ente.fiscal_code == EC)).one()
     position = create_position(
         session,
         ente,
-        PositionIn(
+        DebtPositionInput.of(
             iupd=f"{prefix}-{uuid.uuid4().hex[:12]}",
             debtor_type="F",
             debtor_fiscal_code="VRDLGU75B12F205X",
             debtor_name="Luigi Verdi",
             description=description,
             options=[
-                OptionIn(
+                OptionInput.of(
                     amount=amount,
                     due_date=dt.date.today() + dt.timedelta(days=30),
-                    transfers=[TransferIn(amount, description, "9/0201109SE/", iban=DEMO_IBAN)],
+                    transfers=[
+                        TransferInput.of(
+                            amount=amount,
+                            remittance_information=description,
+                            category="9/0201109SE/",
+                            iban=DEMO_IBAN,
+                        )
+                    ],
                 )
             ],
         ),

@@ -12,7 +12,8 @@ from hub import dashboard, payments
 from hub.errors import Conflict
 from hub.models import Anomaly, PaymentOption, StateTransition, WebhookDelivery
 from hub.notify import webhooks
-from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
+from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
+from hub.positions.writer import create_position
 from hub.reconciliation import flows
 from tests.factories import (
     IBAN,
@@ -31,17 +32,24 @@ def _position(db, ente, *, iupd: str, debtor: str = "VRDGPP70B02F205X", amount: 
     return create_position(
         db,
         ente,
-        PositionIn(
+        DebtPositionInput.of(
             iupd=iupd,
             debtor_type="F",
             debtor_fiscal_code=debtor,
             debtor_name="Giuseppe Verdi",
             description="Search me",
             options=[
-                OptionIn(
+                OptionInput.of(
                     amount=amount,
                     due_date=dt.date.today() + dt.timedelta(days=10),
-                    transfers=[TransferIn(amount, "Test", "9/0101108TS/", iban=IBAN)],
+                    transfers=[
+                        TransferInput.of(
+                            amount=amount,
+                            remittance_information="Test",
+                            category="9/0101108TS/",
+                            iban=IBAN,
+                        )
+                    ],
                 )
             ],
         ),

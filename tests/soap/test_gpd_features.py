@@ -34,7 +34,8 @@ from hub.models import (
     Receipt,
     Station,
 )
-from hub.positions.writer import OptionIn, PositionIn, TransferIn, create_position
+from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
+from hub.positions.writer import create_position
 from hub.tenants import api_keys
 from hub.tenants.stations import load_station
 from tests.soap import soapcheck
@@ -312,7 +313,7 @@ def valid_debt_position(ctx, committed_factory):
     assert {t["category"] for t in po["transfer"]} == {"9/0101108TS/"}
     today = gpd.today()
     alphabet = string.ascii_uppercase + string.digits
-    data = PositionIn(
+    data = DebtPositionInput.of(
         iupd="".join(secrets.choice(alphabet) for _ in range(35)),
         debtor_type=p["type"],
         debtor_fiscal_code=p["fiscalCode"],
@@ -325,16 +326,16 @@ def valid_debt_position(ctx, committed_factory):
         debtor_province=p["province"],
         debtor_nation=p["country"],
         options=[
-            OptionIn(
+            OptionInput.of(
                 amount=gpd.euros(po["amount"]),
                 due_date=today + dt.timedelta(days=30),
                 retention_date=today + dt.timedelta(days=90),
                 description=po["description"],
                 transfers=[
-                    TransferIn(
-                        gpd.euros(t["amount"]),
-                        t["remittanceInformation"],
-                        t["category"],
+                    TransferInput.of(
+                        amount=gpd.euros(t["amount"]),
+                        remittance_information=t["remittanceInformation"],
+                        category=t["category"],
                         iban=t["iban"],
                         metadata=t.get("transferMetadata"),
                     )
@@ -352,19 +353,24 @@ def valid_debt_position(ctx, committed_factory):
         create_position(
             s,
             s.get(Ente, ctx.other_ente_id),
-            PositionIn(
+            DebtPositionInput.of(
                 iupd="OTHER-" + data.iupd[:20],
                 debtor_type="F",
                 debtor_fiscal_code=p["fiscalCode"],
                 debtor_name=p["fullName"],
                 description="Debito di un altro Ente",
                 options=[
-                    OptionIn(
+                    OptionInput.of(
                         amount="300.00",
                         due_date=today + dt.timedelta(days=30),
                         notice_number=option.notice_number,
                         transfers=[
-                            TransferIn("300.00", "Altro", "9/0101108TS/", iban=ctx.env["test_iban"])
+                            TransferInput.of(
+                                amount="300.00",
+                                remittance_information="Altro",
+                                category="9/0101108TS/",
+                                iban=ctx.env["test_iban"],
+                            )
                         ],
                     )
                 ],

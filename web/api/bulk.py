@@ -7,7 +7,7 @@
 
 The body is copied to disk a block at a time (``payhub.bulk_load_dir``, at most
 ``payhub.bulk_max_bytes``), never read whole into memory. Rows are checked with the API's own
-schema (``api_shape``) and then hub.positions.writer.validate, exactly as a single create.
+model (hub.positions.inputs) and then hub.positions.writer.validate, exactly as a single create.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pyramid.response import FileIter, Response
 from pyramid.view import view_config
@@ -25,8 +25,6 @@ from pyramid.view import view_config
 from hub.config import from_registry
 from hub.errors import NotFound
 from hub.positions import bulk
-from hub.positions.writer import PositionIn
-from web.api import inputs, schemas
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem
 from web.gate import add_body_limit
@@ -52,17 +50,6 @@ def includeme(config: Any) -> None:
         config.add_view(_not_allowed(methods), route_name=name)
     max_bytes = int(config.get_settings().get("payhub.bulk_max_bytes", DEFAULT_MAX_BYTES))
     add_body_limit(config, "api.bulk_loads", max_bytes)  # the only route with big bodies
-
-
-def api_shape(payload: str) -> tuple[PositionIn, str | None]:
-    """One position (JSON text of a create body) through the API's strict schema."""
-    try:
-        data = schemas.DebtPositionInput.model_validate_json(payload)
-    except ValidationError as exc:
-        raise bulk.ShapeError(
-            [(inputs._path(e["loc"]) or "body", e["msg"]) for e in exc.errors()]
-        ) from None
-    return inputs.to_position_in(data, data.iupd, data.options, None), data.service_code
 
 
 class _Out(BaseModel):
@@ -157,7 +144,7 @@ def create(request: Any) -> Response:
     stored = _store(request, directory, max_bytes)
     if dry:
         try:
-            result = bulk.dry_run(request.db, ente, stored.path, stored.file_format, api_shape)
+            result = bulk.dry_run(request.db, ente, stored.path, stored.file_format)
         finally:
             bulk.remove_file(stored.path)
         body = BulkDryRunOutput(

@@ -7,18 +7,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from hub.positions.writer import OptionIn, PositionIn, TransferIn
-from web.api import schemas
+from hub.positions.inputs import field_path as _path
 from web.api.problems import Problem
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _problem(exc: ValidationError, status: int = 422) -> Problem:
@@ -91,52 +83,3 @@ def query(request: Any, model: type[M]) -> M:
         return model.model_validate(params)
     except ValidationError as exc:
         raise _problem(exc, status=400) from None
-
-
-def to_position_in(
-    data: schemas.DebtorFields,
-    iupd: str,
-    options: list[schemas.OptionInput],
-    service_id: int | None,
-) -> PositionIn:
-    return PositionIn(
-        iupd=iupd,
-        debtor_type=data.debtor_type,
-        debtor_fiscal_code=data.debtor_fiscal_code,
-        debtor_name=data.debtor_name,
-        description=data.description,
-        service_id=service_id,
-        debtor_email=data.debtor_email,
-        debtor_street=data.debtor_street,
-        debtor_city=data.debtor_city,
-        debtor_postal_code=data.debtor_postal_code,
-        debtor_province=data.debtor_province,
-        debtor_nation=data.debtor_nation,
-        options=[
-            OptionIn(
-                amount=o.amount,
-                due_date=o.due_date,
-                description=o.description,
-                retention_date=o.retention_date,
-                instalment_number=o.instalment_number,
-                instalment_count=o.instalment_count,
-                notice_number=o.notice_number,
-                transfers=[
-                    TransferIn(
-                        amount=t.amount,
-                        remittance_information=t.remittance_information,
-                        category=t.category,
-                        iban=t.iban,
-                        postal_iban=t.postal_iban,
-                        beneficiary_fiscal_code=t.beneficiary_fiscal_code,
-                        stamp_hash=t.stamp_hash,
-                        stamp_type=t.stamp_type,
-                        stamp_province=t.stamp_province,
-                        metadata=[m.model_dump() for m in t.metadata] if t.metadata else None,
-                    )
-                    for t in o.transfers
-                ],
-            )
-            for o in options
-        ],
-    )

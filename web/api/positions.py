@@ -19,9 +19,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from hub import idempotency
 from hub.errors import Conflict
 from hub.models import DebtPosition, Ente, PaymentOption, PaymentService
+from hub.positions.inputs import PositionData
 from hub.positions.writer import (
     InvalidPosition,
-    PositionIn,
     cancel_position,
     create_position,
     ensure_changeable,
@@ -111,7 +111,7 @@ def _check_if_match(request: Any, position: DebtPosition, *, required: bool) -> 
 
 
 def _check_free_notices(
-    request: Any, ente: Ente, data: PositionIn, own: DebtPosition | None = None
+    request: Any, ente: Ente, data: PositionData, own: DebtPosition | None = None
 ) -> None:
     for i, option in enumerate(data.options):
         if option.notice_number is None:
@@ -210,14 +210,13 @@ def create(request: Any) -> Response:
         )
     ):
         raise Problem(409, "iupd_taken", "a position with this IUPD exists", field="iupd")
-    position_in = inputs.to_position_in(
-        data, data.iupd, data.options, _service_id(request, ente, data.service_code)
-    )
-    _check_free_notices(request, ente, position_in)
+    service_id = _service_id(request, ente, data.service_code)
+    _check_free_notices(request, ente, data)
     position = create_position(
         request.db,
         ente,
-        position_in,
+        data,
+        service_id=service_id,
         publish=publish,
         cause=f"api:{request.api_key_used.prefix}",
         strict_identifiers=True,
@@ -271,12 +270,15 @@ def replace(request: Any) -> Response:
     position = _find(request, ente, lock=True)
     data = inputs.body(request, schemas.DebtPositionReplace)
     _check_if_match(request, position, required=True)
-    position_in = inputs.to_position_in(
-        data, position.iupd, data.options, _service_id(request, ente, data.service_code)
-    )
-    _check_free_notices(request, ente, position_in, own=position)
+    service_id = _service_id(request, ente, data.service_code)
+    _check_free_notices(request, ente, data, own=position)
     replace_position(
-        request.db, ente, position, position_in, cause=f"api:{request.api_key_used.prefix}"
+        request.db,
+        ente,
+        position,
+        data,
+        service_id=service_id,
+        cause=f"api:{request.api_key_used.prefix}",
     )
     record(
         request,

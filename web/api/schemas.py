@@ -1,5 +1,8 @@
 """The API's JSON shapes (pydantic): strict input validation and the OpenAPI schemas in one place.
 
+The input model of debt positions is hub's (hub.positions.inputs), shared with bulk loads and
+every other writer of positions; it is re-exported here for the views and the OpenAPI document.
+
 Amounts are strings with exactly two decimals ("30.00"), never numbers: JSON numbers become
 floats in most clients. Names are camelCase on the wire; unknown fields are refused.
 """
@@ -13,18 +16,18 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 import workflows.payment
+from hub.positions.inputs import (  # the one input model of positions, shared with bulk loads
+    Amount,
+    NoticeNumber,
+)
+from hub.positions.inputs import DebtorFields as DebtorFields
+from hub.positions.inputs import DebtPositionInput as DebtPositionInput
+from hub.positions.inputs import DebtPositionPatch as DebtPositionPatch
+from hub.positions.inputs import DebtPositionReplace as DebtPositionReplace
+from hub.positions.inputs import MetadataEntry as MetadataEntry
+from hub.positions.inputs import OptionInput as OptionInput
+from hub.positions.inputs import TransferInput as TransferInput
 
-Amount = Annotated[
-    str,
-    Field(
-        pattern=r"^(0|[1-9]\d{0,8})\.\d{2}$", examples=["30.00"], description="Euro, two decimals"
-    ),
-]
-Text140 = Annotated[str, Field(min_length=1, max_length=140)]
-FiscalCode11 = Annotated[str, Field(pattern=r"^\d{11}$")]
-Iupd = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-NoticeNumber = Annotated[str, Field(pattern=r"^\d{18}$")]
-IbanStr = Annotated[str, Field(pattern=r"^[A-Z]{2}\d{2}[A-Z0-9]{1,30}$")]
 # query strings: a date is YYYY-MM-DD only (pydantic's lax mode would take "0" as a timestamp)
 QueryDate = Annotated[
     str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(dt.date.fromisoformat)
@@ -34,107 +37,8 @@ PositionStatus = Literal[tuple(s.value for s in workflows.payment.PositionStatus
 OptionStatus = Literal[tuple(s.value for s in workflows.payment.OptionStatus)]  # type: ignore[valid-type]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=False
-    )
-
-
 class _Out(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class MetadataEntry(_In):
-    key: Annotated[str, Field(min_length=1, max_length=140)]
-    value: Annotated[str, Field(max_length=140)]
-
-
-class TransferInput(_In):
-    """A share of the option for one beneficiary: an IBAN, a postal IBAN or a revenue stamp."""
-
-    amount: Amount
-    remittance_information: Text140
-    category: Text140 = Field(description="pagoPA taxonomy code, e.g. 9/0101108TS/")
-    iban: IbanStr | None = None
-    postal_iban: IbanStr | None = None
-    beneficiary_fiscal_code: FiscalCode11 | None = Field(
-        None, description="Another Ente credited by this transfer; default the Ente itself"
-    )
-    stamp_hash: Annotated[str, Field(min_length=1, max_length=72)] | None = None
-    stamp_type: Annotated[str, Field(pattern=r"^\d{2}$")] | None = None
-    stamp_province: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
-    metadata: Annotated[list[MetadataEntry], Field(max_length=15)] | None = None
-
-
-class OptionInput(_In):
-    """One notice: the whole debt, or instalment n of m."""
-
-    amount: Amount
-    due_date: dt.date
-    transfers: Annotated[list[TransferInput], Field(min_length=1, max_length=5)]
-    description: Text140 | None = None
-    retention_date: dt.date | None = Field(
-        None, description="Last day the notice can be paid; after it the option expires"
-    )
-    instalment_number: Annotated[int, Field(ge=1, le=100)] | None = None
-    instalment_count: Annotated[int, Field(ge=1, le=100)] | None = None
-    notice_number: NoticeNumber | None = Field(
-        None,
-        description="Supply to keep an existing notice (update) or use your own; "
-        "omit to have one generated",
-    )
-
-
-DebtorCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{11,16}$")]
-Email = Annotated[str, Field(max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")]
-Street = Annotated[str, Field(max_length=70)]
-City = Annotated[str, Field(max_length=35)]
-PostalCode = Annotated[str, Field(max_length=16)]
-TwoLetters = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-ServiceCode = Annotated[str, Field(min_length=1, max_length=35)]
-
-
-class DebtorFields(_In):
-    debtor_type: Literal["F", "G"] = Field(description="F natural person, G legal person")
-    debtor_fiscal_code: DebtorCode
-    debtor_name: Text140
-    debtor_email: Email | None = None
-    debtor_street: Street | None = None
-    debtor_city: City | None = None
-    debtor_postal_code: PostalCode | None = None
-    debtor_province: TwoLetters | None = None
-    debtor_nation: TwoLetters | None = None
-    description: Text140
-    service_code: ServiceCode | None = None
-
-
-class DebtPositionInput(DebtorFields):
-    """A debt position: one option, or an instalment plan plus at most one pay-in-full option."""
-
-    iupd: Iupd
-    options: Annotated[list[OptionInput], Field(min_length=1, max_length=100)]
-
-
-class DebtPositionReplace(DebtorFields):
-    """PUT: the whole position again (the IUPD is the one in the path)."""
-
-    options: Annotated[list[OptionInput], Field(min_length=1, max_length=100)]
-
-
-class DebtPositionPatch(_In):
-    """PATCH: only the fields given change; options change through PUT."""
-
-    debtor_type: Literal["F", "G"] | None = None
-    debtor_fiscal_code: DebtorCode | None = None
-    debtor_name: Text140 | None = None
-    debtor_email: Email | None = None
-    debtor_street: Street | None = None
-    debtor_city: City | None = None
-    debtor_postal_code: PostalCode | None = None
-    debtor_province: TwoLetters | None = None
-    debtor_nation: TwoLetters | None = None
-    description: Text140 | None = None
-    service_code: ServiceCode | None = None
 
 
 class TransferOutput(_Out):

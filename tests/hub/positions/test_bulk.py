@@ -17,7 +17,6 @@ from hub.models import BulkLoad, BulkLoadError, BulkLoadStatus, DebtPosition, Pa
 from hub.models import StateTransition as Transition
 from hub.positions import bulk
 from tests.factories import IBAN, make_ente
-from web.api.bulk import api_shape
 
 DUE = (dt.date.today() + dt.timedelta(days=30)).isoformat()
 HEADER = [
@@ -121,7 +120,7 @@ def body(iupd: str, amount: str = "30.00") -> dict:
 def checked(path: Path, fmt: str) -> list[bulk.Item]:
     items = list(bulk.read_items(path, fmt))
     for item in items:
-        bulk.check_item(item, api_shape)
+        bulk.check_item(item)
     return items
 
 
@@ -260,7 +259,7 @@ def _run_all(factory, load_id: int, chunk_rows: int = 3) -> int:
     chunks = 0
     while True:
         with factory.begin() as session:
-            more = bulk.run_chunk(session, load_id, api_shape, chunk_rows=chunk_rows)
+            more = bulk.run_chunk(session, load_id, chunk_rows=chunk_rows)
         chunks += 1
         if not more:
             return chunks
@@ -277,7 +276,7 @@ def test_dry_run_reports_without_writing_anything(db, tmp_path):
     ente = make_ente(db)
     path = write(tmp_path, csv_bytes([row("A"), row("B", "9.999"), row("A"), row("C")]))
     counter_before = db.execute(sa.text("SELECT count(*) FROM iuv_counter")).scalar()
-    result = bulk.dry_run(db, ente, path, "csv", api_shape, chunk_rows=2)
+    result = bulk.dry_run(db, ente, path, "csv", chunk_rows=2)
     assert (result.rows, result.rows_failed, result.positions_valid) == (4, 2, 2)
     assert {(e.row, e.field) for e in result.errors} == {
         (3, "amount"),
@@ -358,9 +357,9 @@ def test_a_worker_killed_between_chunks_resumes_without_duplicates(committed_fac
         ente = make_ente(session)
         load_id, ente_id = _load(session, ente, path).id, ente.id
     with committed_factory.begin() as session:  # chunk 1 commits
-        assert bulk.run_chunk(session, load_id, api_shape, chunk_rows=4)
+        assert bulk.run_chunk(session, load_id, chunk_rows=4)
     session = committed_factory()  # chunk 2 runs, then the worker dies before the commit
-    assert bulk.run_chunk(session, load_id, api_shape, chunk_rows=4)
+    assert bulk.run_chunk(session, load_id, chunk_rows=4)
     assert session.scalar(sa.select(sa.func.count()).select_from(DebtPosition)) == 8
     session.rollback()
     session.close()
@@ -380,7 +379,7 @@ def test_a_worker_killed_between_chunks_resumes_without_duplicates(committed_fac
         ).all()
         assert sorted(iupds) == sorted(f"K-{k}" for k in range(10))
         # a chunk message delivered again after the end changes nothing
-        assert not bulk.run_chunk(session, load_id, api_shape)
+        assert not bulk.run_chunk(session, load_id)
 
 
 @pytest.mark.pg
@@ -388,7 +387,7 @@ def test_a_position_refused_by_the_database_fails_alone(db, tmp_path):
     ente = make_ente(db)
     items = list(bulk.read_items(write(tmp_path, csv_bytes([row("X"), row("Y"), row("Z")])), "csv"))
     for item in items:
-        bulk.check_item(item, api_shape)
+        bulk.check_item(item)
     bulk.plan_chunk(db, ente, items)
     assert [i.outcome for i in items] == ["created"] * 3
     # another writer takes Y between the plan and the write

@@ -2,43 +2,47 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import pytest
 import sqlalchemy as sa
 
 from hub.models import DebtPosition, PaymentOption, StateTransition
-from hub.positions.writer import (
-    InvalidPosition,
-    OptionIn,
-    PositionIn,
-    TransferIn,
-    create_position,
-    validate,
-)
+from hub.positions.inputs import DebtPositionInput, InvalidPosition, MetadataEntry
+from hub.positions.writer import create_position, validate
 from tests.factories import IBAN, make_ente
 
 pytestmark = pytest.mark.pg
 DUE = dt.date.today() + dt.timedelta(days=30)
 
 
-def _position(**option_changes) -> PositionIn:
-    option = OptionIn(
-        amount="30.00",
-        due_date=DUE,
-        transfers=[
-            TransferIn("20.00", "a", "9/0101108TS/", iban=IBAN),
-            TransferIn("10.00", "b", "9/0101108TS/", iban=IBAN),
+def _position(**option_changes) -> DebtPositionInput:
+    """Built as the API reads a body: the input model names the failing field's whole path."""
+    option = {
+        "amount": "30.00",
+        "due_date": DUE,
+        "transfers": [
+            {
+                "amount": "20.00",
+                "remittance_information": "a",
+                "category": "9/0101108TS/",
+                "iban": IBAN,
+            },
+            {
+                "amount": "10.00",
+                "remittance_information": "b",
+                "category": "9/0101108TS/",
+                "iban": IBAN,
+            },
         ],
-    )
-    return PositionIn(
+    }
+    return DebtPositionInput.of(
         iupd="X-1",
         debtor_type="F",
         debtor_fiscal_code="RSSMRA80A01H501U",
         debtor_name="Mario Rossi",
         description="d",
-        options=[dataclasses.replace(option, **option_changes)],
+        options=[{**option, **option_changes}],
     )
 
 
@@ -49,19 +53,20 @@ def _rows(db) -> tuple[int, int]:
     )
 
 
+_TRANSFER = {"amount": "5.00", "remittance_information": "x", "category": "c", "iban": IBAN}
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "reason"),
     [
-        ({"amount": "30.001"}, "options[0].amount", "more than two decimals"),
-        ({"amount": "-30.00"}, "options[0].amount", "negative"),
+        # the input model's (hub.positions.inputs): each field's shape
+        ({"amount": "30.001"}, "options[0].amount", "should match pattern"),
+        ({"amount": "-30.00"}, "options[0].amount", "should match pattern"),
+        ({"transfers": []}, "options[0].transfers", "at least 1 item"),
+        ({"transfers": [_TRANSFER] * 6}, "options[0].transfers", "at most 5 items"),
+        ({"notice_number": "30000000000000010"}, "options[0].notice_number", "should match"),
+        # the writer's (validate): across fields
         ({"amount": "31.00"}, "options[0].transfers", "add up to 3000 cents, not 3100"),
-        ({"transfers": []}, "options[0].transfers", "1 to 5"),
-        (
-            {"transfers": [TransferIn("5.00", "x", "c", iban=IBAN)] * 6},
-            "options[0].transfers",
-            "1 to 5",
-        ),
-        ({"notice_number": "30000000000000010"}, "options[0].notice_number", "18 digits"),
         ({"notice_number": "300000000000000105"}, "options[0].notice_number", "check digits"),
     ],
 )
@@ -69,14 +74,16 @@ def test_bad_input_names_the_field_and_writes_nothing(db, changes, field, reason
     ente = make_ente(db)
     before = _rows(db)
     with pytest.raises(InvalidPosition, match=reason) as info:
-        create_position(db, ente, _position(**changes), publish=True)
+        create_position(db, ente, _position(**changes), publish=True)  # the model, or the writer
     assert info.value.field == field
     assert _rows(db) == before
 
 
 def test_a_transfer_without_any_account_is_refused(db):
     ente = make_ente(db)
-    position = _position(transfers=[TransferIn("30.00", "a", "c")])
+    position = _position(
+        transfers=[{"amount": "30.00", "remittance_information": "a", "category": "c"}]
+    )
     with pytest.raises(InvalidPosition, match="IBAN"):
         create_position(db, ente, position)
 
@@ -104,13 +111,13 @@ def test_created_and_published_position_has_numbers_transfers_and_history(db):
 )
 def test_a_nul_character_names_its_field(change, field):
     with pytest.raises(InvalidPosition) as err:
-        validate(dataclasses.replace(_position(), **change))
+        validate(_position().model_copy(update=change))
     assert err.value.field == field
 
 
 def test_a_nul_character_deep_in_a_transfer_names_its_path():
     position = _position()
-    position.options[0].transfers[0].metadata = [{"key": "k", "value": "v\x00"}]
+    position.options[0].transfers[0].metadata = [MetadataEntry.of(key="k", value="v\x00")]
     with pytest.raises(InvalidPosition) as err:
         validate(position)
     assert err.value.field == "options[0].transfers[0].metadata[0].value"

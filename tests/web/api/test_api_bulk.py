@@ -8,7 +8,6 @@ import pytest
 
 from hub.positions import bulk
 from tests.hub.positions.test_bulk import body, csv_bytes, row
-from web.api.bulk import api_shape
 
 pytestmark = pytest.mark.pg
 CSV = {"Content-Type": "text/csv"}
@@ -55,7 +54,7 @@ def test_a_load_is_accepted_then_progress_and_report_are_readable(world, upload_
         load_id = session.query(BulkLoad.id).scalar()
     while True:
         with world.factory.begin() as session:
-            if not bulk.run_chunk(session, load_id, api_shape):
+            if not bulk.run_chunk(session, load_id):
                 break
     status = world.app.get(location, headers=world.auth()).json
     assert (status["status"], status["rowsDone"], status["rowsFailed"]) == ("done", 3, 1)

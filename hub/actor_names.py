@@ -1,0 +1,23 @@
+"""Every actor's name, defined once: the actors are declared with these names (actors/,
+sla_monitor/actors.py) and the outbox writers (hub.outbox.enqueue) and the scheduler
+(actors/scheduler.py) send messages to them by these names, so the two sides cannot drift."""
+
+from __future__ import annotations
+
+# debt positions and payments
+RUN_BULK_LOAD = "run_bulk_load"
+PAYMENT_STATUS_CHANGED = "payment_status_changed"
+EXPIRE_OVERDUE_OPTIONS = "expire_overdue_options"
+EXPIRE_LAPSED_ACTIVATIONS = "expire_lapsed_activations"
+# notifications and printing
+DELIVER_WEBHOOK = "deliver_webhook"
+RENDER_NOTICE_BATCH = "render_notice_batch"
+# reconciliation
+POLL_REPORTING_FLOWS = "poll_reporting_flows"
+FETCH_REPORTING_FLOW = "fetch_reporting_flow"
+FETCH_FDR3_FLOW = "fetch_fdr3_flow"
+RECOVER_RECEIPTS = "recover_receipts"
+CHECK_FLOWS_WITHOUT_CREDIT = "check_flows_without_credit"
+# the SLA monitor
+SLA_EVALUATE_BREACHES = "sla_evaluate_breaches"
+SLA_PROBE_STATION = "sla_probe_station"

@@ -1,0 +1,170 @@
+"""What a valid debt position is: the one input model (pydantic) of every writer of positions.
+
+The REST API (create, replace, patch) validates its JSON bodies with these models, bulk loads
+read each position (a CSV row group or a JSON array element) into ``DebtPositionInput``, and
+paDemand, the checkout, the seed and the tests build them in Python with ``of`` (by field name).
+The models check each field's shape (lengths, patterns, counts); the rules across fields (sums,
+instalment plans, IBAN check digits, fiscal codes, notice numbers) are
+``hub.positions.writer.validate``'s, applied by the writer itself.
+
+Amounts are strings with exactly two decimals ("30.00"), never numbers: JSON numbers become
+floats in most clients. Names are camelCase on the wire; unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from hub.errors import DomainError
+
+Amount = Annotated[
+    str,
+    Field(
+        pattern=r"^(0|[1-9]\d{0,8})\.\d{2}$", examples=["30.00"], description="Euro, two decimals"
+    ),
+]
+Text140 = Annotated[str, Field(min_length=1, max_length=140)]
+FiscalCode11 = Annotated[str, Field(pattern=r"^\d{11}$")]
+Iupd = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+NoticeNumber = Annotated[str, Field(pattern=r"^\d{18}$")]
+IbanStr = Annotated[str, Field(pattern=r"^[A-Z]{2}\d{2}[A-Z0-9]{1,30}$")]
+DebtorCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{11,16}$")]
+Email = Annotated[str, Field(max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")]
+Street = Annotated[str, Field(max_length=70)]
+City = Annotated[str, Field(max_length=35)]
+PostalCode = Annotated[str, Field(max_length=16)]
+TwoLetters = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+ServiceCode = Annotated[str, Field(min_length=1, max_length=35)]
+
+
+class InvalidPosition(DomainError):
+    """A position's input is not valid; ``field`` is the failing field's path
+    (``options[0].transfers[1].iban``, Python names)."""
+
+    code = "invalid_position"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as a field path: ``options[0].transfers[1].iban``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _In(BaseModel):
+    """Strict: on the wire camelCase only, unknown fields refused, no type coercion."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=False
+    )
+
+    @classmethod
+    def of(cls, **fields: Any) -> Self:
+        """Build by Python field names (nested models or dicts), validated as a request body
+        is; raises InvalidPosition naming the first failing field."""
+        try:
+            return cls.model_validate(fields, by_name=True, by_alias=False)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise InvalidPosition(error["msg"], field=field_path(error["loc"]) or "body") from None
+
+
+class MetadataEntry(_In):
+    key: Annotated[str, Field(min_length=1, max_length=140)]
+    value: Annotated[str, Field(max_length=140)]
+
+
+class TransferInput(_In):
+    """A share of the option for one beneficiary: an IBAN, a postal IBAN or a revenue stamp."""
+
+    amount: Amount
+    remittance_information: Text140
+    category: Text140 = Field(description="pagoPA taxonomy code, e.g. 9/0101108TS/")
+    iban: IbanStr | None = None
+    postal_iban: IbanStr | None = None
+    beneficiary_fiscal_code: FiscalCode11 | None = Field(
+        None, description="Another Ente credited by this transfer; default the Ente itself"
+    )
+    stamp_hash: Annotated[str, Field(min_length=1, max_length=72)] | None = None
+    stamp_type: Annotated[str, Field(pattern=r"^\d{2}$")] | None = None
+    stamp_province: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    metadata: Annotated[list[MetadataEntry], Field(max_length=15)] | None = None
+
+    def metadata_entries(self) -> list[dict[str, str]] | None:
+        """The metadata as stored (``transfer.metadata_entries``)."""
+        return None if self.metadata is None else [m.model_dump() for m in self.metadata]
+
+
+class OptionInput(_In):
+    """One notice: the whole debt, or instalment n of m."""
+
+    amount: Amount
+    due_date: dt.date
+    transfers: Annotated[list[TransferInput], Field(min_length=1, max_length=5)]
+    description: Text140 | None = None
+    retention_date: dt.date | None = Field(
+        None, description="Last day the notice can be paid; after it the option expires"
+    )
+    instalment_number: Annotated[int, Field(ge=1, le=100)] | None = None
+    instalment_count: Annotated[int, Field(ge=1, le=100)] | None = None
+    notice_number: NoticeNumber | None = Field(
+        None,
+        description="Supply to keep an existing notice (update) or use your own; "
+        "omit to have one generated",
+    )
+
+
+class DebtorFields(_In):
+    debtor_type: Literal["F", "G"] = Field(description="F natural person, G legal person")
+    debtor_fiscal_code: DebtorCode
+    debtor_name: Text140
+    debtor_email: Email | None = None
+    debtor_street: Street | None = None
+    debtor_city: City | None = None
+    debtor_postal_code: PostalCode | None = None
+    debtor_province: TwoLetters | None = None
+    debtor_nation: TwoLetters | None = None
+    description: Text140
+    service_code: ServiceCode | None = None
+
+
+class DebtPositionInput(DebtorFields):
+    """A debt position: one option, or an instalment plan plus at most one pay-in-full option."""
+
+    iupd: Iupd
+    options: Annotated[list[OptionInput], Field(min_length=1, max_length=100)]
+
+
+class DebtPositionReplace(DebtorFields):
+    """PUT: the whole position again (the IUPD is the one in the path)."""
+
+    options: Annotated[list[OptionInput], Field(min_length=1, max_length=100)]
+
+
+class DebtPositionPatch(_In):
+    """PATCH: only the fields given change; options change through PUT."""
+
+    debtor_type: Literal["F", "G"] | None = None
+    debtor_fiscal_code: DebtorCode | None = None
+    debtor_name: Text140 | None = None
+    debtor_email: Email | None = None
+    debtor_street: Street | None = None
+    debtor_city: City | None = None
+    debtor_postal_code: PostalCode | None = None
+    debtor_province: TwoLetters | None = None
+    debtor_nation: TwoLetters | None = None
+    description: Text140 | None = None
+    service_code: ServiceCode | None = None
+
+
+# what the writer takes: a new position, or a position's new content (its IUPD kept)
+PositionData = DebtPositionInput | DebtPositionReplace
