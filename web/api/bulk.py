@@ -29,7 +29,7 @@ from web.api.auth import authorised_ente, record
 from web.api.problems import Problem
 from web.gate import add_body_limit
 
-EC = r"{fiscal_code:\d{11}}"
+EC = r"{fiscal_code:[0-9]{11}}"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 ROUTES = {
     "api.bulk_loads": (f"/enti/{EC}/bulk-loads", ("POST",)),
