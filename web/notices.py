@@ -27,8 +27,8 @@ from hub.printing.pdf import render_pdf
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem
 
-EC = r"{fiscal_code:\d{11}}"
-NOTICE = r"{notice_number:\d{18}}"
+EC = r"{fiscal_code:[0-9]{11}}"
+NOTICE = r"{notice_number:[0-9]{18}}"
 BATCH = r"{batch_id:[0-9a-f-]{36}}"
 MEDIA = {
     "json": "application/json",

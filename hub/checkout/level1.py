@@ -48,6 +48,7 @@ from hub.models import (
 )
 from hub.notify import webhooks
 from hub.values.money import format_cents, to_cents
+from hub.values.text import is_amount, text_problem
 
 log = structlog.get_logger(__name__)
 
@@ -299,8 +300,11 @@ def _add_item(
     ).one_or_none()
     if service is None:
         raise InvalidRequest("no such spontaneous service", field=f"{where}.service")
+    amount = item.get("amount")
+    if not is_amount(amount):  # "16.00": not 10, 10.5 or "1e3"
+        raise InvalidRequest('a string such as "16.00"', field=f"{where}.amount")
     try:
-        cents = to_cents(str(item.get("amount", "")))
+        cents = to_cents(str(amount))
     except DomainError as exc:
         raise InvalidRequest(str(exc), field=f"{where}.amount") from None
     payer = item.get("payer") or {}
@@ -310,6 +314,10 @@ def _add_item(
         or not payer.get("name")
     ):
         raise InvalidRequest("fiscalCode (valid) and name required", field=f"{where}.payer")
+    for field, value in (("payer.name", payer["name"]), ("description", item.get("description"))):
+        problem = text_problem(str(value)) if value is not None else None
+        if problem:
+            raise InvalidRequest(problem, field=f"{where}.{field}")
     email = payer.get("email")
     if email is not None and (
         not isinstance(email, str) or len(email) > MAX_EMAIL or not _EMAIL.match(email)

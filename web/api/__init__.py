@@ -13,9 +13,9 @@ from web.api.problems import include_views
 
 PREFIX = "/api/v1"
 # path parameters that do not match their pattern answer 404, as the document says
-EC = r"{fiscal_code:\d{11}}"
+EC = r"{fiscal_code:[0-9]{11}}"
 IUPD = r"{iupd:[A-Za-z0-9][A-Za-z0-9._-]{0,63}}"
-NOTICE = r"{notice_number:\d{18}}"
+NOTICE = r"{notice_number:[0-9]{18}}"
 RECEIPT = r"{receipt_id:[A-Za-z0-9._-]{1,35}}"
 FLOW = r"{flow_id:[A-Za-z0-9._-]{1,35}}"
 ROUTES = {

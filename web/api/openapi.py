@@ -47,14 +47,14 @@ def _path_param(name: str, pattern: str, example: str, description: str) -> dict
     }
 
 
-FISCAL_CODE = _path_param("fiscalCode", r"^\d{11}$", "77777777777", "The Ente's fiscal code")
+FISCAL_CODE = _path_param("fiscalCode", r"^[0-9]{11}$", "77777777777", "The Ente's fiscal code")
 IUPD = _path_param(
     "iupd",
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
     "IUPD-1",
     "The Ente's identifier of the debt position",
 )
-NOTICE = _path_param("noticeNumber", r"^\d{18}$", "301000000000000102", "Notice number")
+NOTICE = _path_param("noticeNumber", r"^[0-9]{18}$", "301000000000000102", "Notice number")
 RECEIPT = _path_param("receiptId", r"^[A-Za-z0-9._-]{1,35}$", "r-1", "pagoPA receiptId")
 IF_MATCH = {
     "name": "If-Match",
@@ -264,7 +264,7 @@ def _receipt_params() -> list[dict[str, Any]]:
                 "Creditor reference (IUV)",
                 {"type": "string", "pattern": r"^[A-Za-z0-9]{1,35}$"},
             ),
-            ("noticeNumber", "Notice number", {"type": "string", "pattern": r"^\d{18}$"}),
+            ("noticeNumber", "Notice number", {"type": "string", "pattern": r"^[0-9]{18}$"}),
             (
                 "from",
                 f"{day}: from this day on; after `to` → 422",
@@ -503,7 +503,7 @@ def _notice_paths() -> dict[str, Any]:
                     "properties": {
                         "noticeNumbers": {
                             "type": "array",
-                            "items": {"type": "string", "pattern": r"^\d{18}$"},
+                            "items": {"type": "string", "pattern": r"^[0-9]{18}$"},
                         },
                         "service": {"type": "string"},
                         "iupds": {"type": "array", "items": {"type": "string"}},
@@ -575,7 +575,7 @@ def _webhook_paths() -> dict[str, Any]:
         {"name": n, "in": "query", "schema": s}
         for n, s in (
             ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
-            ("cursor", {"type": "string", "pattern": r"^[1-9]\d{0,17}$"}),
+            ("cursor", {"type": "string", "pattern": r"^[1-9][0-9]{0,17}$"}),
         )
     ]
     return {

@@ -34,7 +34,7 @@ from web.api import inputs
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem, not_found
 
-EC = r"{fiscal_code:\d{11}}"
+EC = r"{fiscal_code:[0-9]{11}}"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 ROUTES = {
     "api.webhooks": (f"/enti/{EC}/webhooks", ("GET", "POST")),

@@ -38,7 +38,7 @@ from web.ops.security import ente_of, require_support
 log = structlog.get_logger(__name__)
 _IUV = re.compile(r"[A-Za-z0-9]{1,35}")
 _IUR = re.compile(r"[A-Za-z0-9._-]{1,35}")
-_EC = re.compile(r"\d{11}")
+_EC = re.compile(r"[0-9]{11}")
 
 
 def _csv(rows: Iterable[Iterable[Any]]) -> Iterator[bytes]:
