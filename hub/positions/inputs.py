@@ -24,14 +24,16 @@ from hub.errors import DomainError
 Amount = Annotated[
     str,
     Field(
-        pattern=r"^(0|[1-9]\d{0,8})\.\d{2}$", examples=["30.00"], description="Euro, two decimals"
+        pattern=r"^(0|[1-9][0-9]{0,8})\.[0-9]{2}$",
+        examples=["30.00"],
+        description="Euro, two decimals",
     ),
 ]
 Text140 = Annotated[str, Field(min_length=1, max_length=140)]
-FiscalCode11 = Annotated[str, Field(pattern=r"^\d{11}$")]
+FiscalCode11 = Annotated[str, Field(pattern=r"^[0-9]{11}$")]
 Iupd = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-NoticeNumber = Annotated[str, Field(pattern=r"^\d{18}$")]
-IbanStr = Annotated[str, Field(pattern=r"^[A-Z]{2}\d{2}[A-Z0-9]{1,30}$")]
+NoticeNumber = Annotated[str, Field(pattern=r"^[0-9]{18}$")]
+IbanStr = Annotated[str, Field(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}$")]
 DebtorCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{11,16}$")]
 Email = Annotated[str, Field(max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")]
 Street = Annotated[str, Field(max_length=70)]
@@ -95,7 +97,7 @@ class TransferInput(_In):
         None, description="Another Ente credited by this transfer; default the Ente itself"
     )
     stamp_hash: Annotated[str, Field(min_length=1, max_length=72)] | None = None
-    stamp_type: Annotated[str, Field(pattern=r"^\d{2}$")] | None = None
+    stamp_type: Annotated[str, Field(pattern=r"^[0-9]{2}$")] | None = None
     stamp_province: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
     metadata: Annotated[list[MetadataEntry], Field(max_length=15)] | None = None
 

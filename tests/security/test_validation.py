@@ -62,3 +62,20 @@ def test_route_patterns_take_ascii_digits_only(site):
                 if route.match(path.replace(ascii_digits, other)):
                     matched.append(route.name)
     assert checked > 20 and matched == [], matched
+
+
+@pytest.mark.parametrize(
+    "annotation, value",
+    [
+        ("FiscalCode11", ARABIC_EC),
+        ("NoticeNumber", "\u0663" * 18),
+        ("Amount", "\u0661.\u0660\u0660"),
+    ],
+)
+def test_the_position_model_takes_ascii_digits_only(annotation, value):
+    from pydantic import TypeAdapter, ValidationError
+
+    from hub.positions import inputs
+
+    with pytest.raises(ValidationError):
+        TypeAdapter(getattr(inputs, annotation)).validate_python(value)

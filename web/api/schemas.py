@@ -30,7 +30,7 @@ from hub.positions.inputs import TransferInput as TransferInput
 
 # query strings: a date is YYYY-MM-DD only (pydantic's lax mode would take "0" as a timestamp)
 QueryDate = Annotated[
-    str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(dt.date.fromisoformat)
+    str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(dt.date.fromisoformat)
 ]
 # the states' values, as the machine names them (workflows.payment)
 PositionStatus = Literal[tuple(s.value for s in workflows.payment.PositionStatus)]  # type: ignore[valid-type]
@@ -196,7 +196,7 @@ class ReceiptQuery(BaseModel):
 FlowId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,35}$")]
 FlowStatus = Literal["received", "anomalous", "reconciled", "superseded"]  # not a payment state
 # a flow's dataOraFlusso as written in it: the Node's local time, without offset
-FLOW_DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
+FLOW_DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$"
 FlowDateTime = Annotated[
     str,
     Field(
