@@ -8,6 +8,8 @@ everything is committed or nothing is.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -126,13 +128,23 @@ Change = tuple[int, str, str]  # (option id, from state, to state)
 
 
 def record_transitions(
-    session: Session, changes: Sequence[Change], event: str, *, cause: str, now: dt.datetime
+    session: Session,
+    changes: Sequence[Change],
+    event: str,
+    *,
+    cause: str,
+    now: dt.datetime,
+    relay: bool = True,
 ) -> None:
     """The one recorder of status changes: for each option the machine moved by ``event``,
     its history row (``state_transition``) and the follow-up message, in the caller's
-    transaction. Many rows on PostgreSQL go in one COPY (a bulk load publishes thousands)."""
+    transaction. Many rows on PostgreSQL go in one COPY (a bulk load publishes thousands).
+    ``relay=False`` (thousands of changes, a large reporting flow): on PostgreSQL the
+    follow-up messages go in one COPY too and are left to the outbox sweeper, which sends
+    them in batches, instead of being relayed one by one after the commit."""
     why = cause[:200]
-    if len(changes) > 1 and session.get_bind().dialect.name == "postgresql":
+    bulk = len(changes) > 1 and session.get_bind().dialect.name == "postgresql"
+    if bulk:
         session.flush()  # the options the history rows point at
         stamp = now.astimezone(dt.UTC).replace(tzinfo=None)  # as UTCDateTime stores it
         driver = cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
@@ -153,6 +165,16 @@ def record_transitions(
         )
     if event not in FOLLOWED_UP_EVENTS:
         return
+    if bulk and not relay:
+        driver = cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
+        with driver.cursor() as cursor, cursor.copy(_OUTBOX_COPY) as copy:
+            for option_id, before, after in changes:
+                args = {"option_id": option_id, "event": event}
+                args |= {"from_state": before, "to_state": after}
+                copy.write_row(
+                    (str(uuid.uuid4()), "default", STATUS_CHANGED_ACTOR, json.dumps(args), stamp, 0)
+                )
+        return
     for option_id, before, after in changes:
         outbox.enqueue(
             session,
@@ -166,6 +188,10 @@ def record_transitions(
 
 _HISTORY_COPY = (
     "COPY state_transition (option_id, event, from_state, to_state, cause, created_at) FROM STDIN"
+)
+_OUTBOX_COPY = (
+    "COPY outbox_message (message_id, queue_name, actor_name, args, created_at, attempts) "
+    "FROM STDIN"
 )
 
 

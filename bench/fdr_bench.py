@@ -1,0 +1,342 @@
+"""Benchmark: ingest and match one FdR 3 flow of 100,000 payments against 100,000 receipts.
+
+On a throwaway PostgreSQL database: one Ente with N paid options (a position each, one
+transfer each) and their receipts, written with COPY (not timed); then one FdR 3 flow of N
+payments naming them, served page by page (1,000 payments a page, as FdR 3 does) by an
+in-process stand-in for FdR 3's organization API, and ingested through the entry point the
+FdR 3 actor uses (``hub.reconciliation.fdr3.ingest_flow``: fetch, parse, store, match, commit).
+Only the ingestion and its commit are timed. Prints seconds, payments/s, the RSS sampled every
+50 ms while it runs (min, max) and the peak RSS (getrusage).
+
+Then the PostgreSQL floor, in the same run and database (the machine may be shared: compare
+the two, not figures from different runs): a plain COPY of the same N entry rows into a table
+without indexes (LIKE reporting_entry) and one ``UPDATE payment_option ... FROM`` joining them
+to the options by IUV, in one transaction. The ratio ingest time / floor time is what payhub
+adds on top of PostgreSQL taking the rows and moving the options.
+
+    .venv/bin/python bench/fdr_bench.py [--payments 100000] [--keep] [--no-floor]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bulk_bench import PG_ADMIN, rss_mib  # the same database server and RSS reading
+
+from hub.db import make_engine, make_session_factory
+from hub.logging import configure_logging
+from hub.migrate import upgrade
+from hub.models import Anomaly, Ente, Intermediary, PaymentOption, ReportingEntry, Station
+from hub.reconciliation import fdr3
+
+EC = "77777777777"
+PSP = "BENCHPSP01"
+IBAN = "IT60X0542811101000000123456"
+AMOUNT_CENTS = 12_000
+PAGE = 1000
+
+
+def iuv(k: int) -> str:
+    return f"{k:017d}"
+
+
+def iur(k: int) -> str:
+    return f"IUR{k:012d}"
+
+
+def populate(engine: sa.Engine, ente_id: int, n: int) -> None:
+    """N positions, each with one paid option, its transfer and its receipt (COPY)."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    due = dt.date.today() + dt.timedelta(days=30)
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        with conn.cursor() as cur:
+            cur.execute("SELECT coalesce(max(id), 0) FROM debt_position")
+            base = cur.fetchone()[0]
+            with cur.copy(
+                "COPY debt_position (id, ente_id, iupd, debtor_type, debtor_fiscal_code, "
+                "debtor_name, description, due_date, status, version, created_at, updated_at) "
+                "FROM STDIN"
+            ) as copy:
+                for k in range(1, n + 1):
+                    copy.write_row(
+                        (
+                            base + k,
+                            ente_id,
+                            f"FDR-{k:07d}",
+                            "F",
+                            "RSSMRA80A01H501U",
+                            "Mario",
+                            "TARI 2026",
+                            due,
+                            "paid",
+                            1,
+                            now,
+                            now,
+                        )
+                    )
+            with cur.copy(
+                "COPY payment_option (id, position_id, ente_id, notice_number, iuv, "
+                "amount_cents, due_date, status, version, paid_cents, paid_at, created_at) "
+                "FROM STDIN"
+            ) as copy:
+                for k in range(1, n + 1):
+                    copy.write_row(
+                        (
+                            base + k,
+                            base + k,
+                            ente_id,
+                            "3" + iuv(k),
+                            iuv(k),
+                            AMOUNT_CENTS,
+                            due,
+                            "paid",
+                            2,
+                            AMOUNT_CENTS,
+                            now,
+                            now,
+                        )
+                    )
+            with cur.copy(
+                "COPY transfer (option_id, id_transfer, beneficiary_fiscal_code, iban, "
+                "amount_cents, remittance_information, category) FROM STDIN"
+            ) as copy:
+                for k in range(1, n + 1):
+                    copy.write_row((base + k, 1, EC, IBAN, AMOUNT_CENTS, "TARI", "9/0101101IM/"))
+            with cur.copy(
+                "COPY receipt (ec_fiscal_code, receipt_id, ente_id, option_id, "
+                "primitive_version, notice_number, creditor_reference_id, "
+                "payment_amount_cents, outcome, standin, raw_xml, received_at) FROM STDIN"
+            ) as copy:
+                for k in range(1, n + 1):
+                    copy.write_row(
+                        (
+                            EC,
+                            iur(k),
+                            ente_id,
+                            base + k,
+                            2,
+                            "3" + iuv(k),
+                            iuv(k),
+                            AMOUNT_CENTS,
+                            "OK",
+                            False,
+                            "<bench/>",
+                            now,
+                        )
+                    )
+            for table in ("debt_position", "payment_option", "transfer", "receipt"):
+                cur.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
+                cur.execute(f"ANALYZE {table}")
+        conn.commit()
+    finally:
+        raw.close()
+
+
+class FdrStandIn:
+    """What ``fdr3.fetch`` asks of FdR 3's organization API, answered from memory: the flow
+    (SingleFlowResponse) and its payments page by page."""
+
+    def __init__(self, n: int, fdr: str, revision: int, published: dt.datetime) -> None:
+        self.n, self.fdr, self.revision, self.published = n, fdr, revision, published
+        self.pay_date = (published - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def get_flow(self, organization_id: str, fdr: str, revision: int, psp_id: str) -> dict:
+        total = self.n * AMOUNT_CENTS
+        return {
+            "fdr": self.fdr,
+            "revision": self.revision,
+            "status": "PUBLISHED",
+            "fdrDate": self.published.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "published": self.published.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "regulation": "SEPA-BENCH-0001",
+            "regulationDate": self.published.date().isoformat(),
+            "bicCodePouringBank": "UNCRITMMXXX",
+            "sender": {"type": "ABI_CODE", "id": "SELBIT2B", "pspId": PSP, "pspName": "Bench"},
+            "receiver": {"id": "APPBIT2B", "organizationId": EC, "organizationName": "Bench"},
+            "totPayments": self.n,
+            "sumPayments": f"{total // 100}.{total % 100:02d}",
+        }
+
+    def get_payments(
+        self, organization_id: str, fdr: str, revision: int, psp_id: str, *, page: int, size: int
+    ) -> dict[str, Any]:
+        first = (page - 1) * size + 1
+        last = min(self.n, page * size)
+        data = [
+            {
+                "index": k,
+                "iuv": iuv(k),
+                "iur": iur(k),
+                "idTransfer": 1,
+                "pay": f"{AMOUNT_CENTS // 100}.{AMOUNT_CENTS % 100:02d}",
+                "payStatus": "EXECUTED",
+                "payDate": self.pay_date,
+            }
+            for k in range(first, last + 1)
+        ]
+        pages = (self.n + size - 1) // size
+        return {
+            "metadata": {"pageSize": size, "pageNumber": page, "totPage": pages},
+            "count": self.n,
+            "data": data,
+        }
+
+
+class RssSampler(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.samples.append(rss_mib())
+            self.stop.wait(0.05)
+
+
+def floor(engine: sa.Engine, ente_id: int, fdr: str) -> float:
+    """COPY the flow's entry rows again into a plain table and move their options with one
+    UPDATE ... FROM, in one transaction; seconds spent in COPY, UPDATE and COMMIT."""
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE floor_entry (LIKE reporting_entry)")
+            conn.commit()
+            cur.execute(
+                "SELECT e.* FROM reporting_entry e JOIN reporting_flow f ON f.id = e.flow_pk "
+                "WHERE f.flow_id = %s ORDER BY e.id",
+                (fdr,),
+            )
+            rows = cur.fetchall()
+            conn.commit()
+            started = time.perf_counter()
+            with cur.copy("COPY floor_entry FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(
+                "UPDATE payment_option o SET status = 'reported', version = o.version + 1 "
+                "FROM floor_entry e WHERE o.ente_id = %s AND o.iuv = e.iuv",
+                (ente_id,),
+            )
+            conn.commit()
+            return time.perf_counter() - started
+    finally:
+        raw.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--payments", type=int, default=100_000)
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--no-floor", action="store_true", help="skip the PostgreSQL floor")
+    args = parser.parse_args()
+    configure_logging(level="WARNING")
+
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"payhub_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    n = args.payments
+    try:
+        upgrade(engine)
+        factory = make_session_factory(engine)
+        with factory.begin() as session:
+            broker = Intermediary(broker_code="99999999999", name="Bench")
+            station = Station(station_code="99999999999_01", intermediary=broker)
+            ente = Ente(fiscal_code=EC, name="Bench", iban=IBAN, segregation_code="01")
+            station.enti.append(ente)
+            session.add_all([broker, station, ente])
+            session.flush()
+            ente_id = ente.id
+        started = time.perf_counter()
+        populate(engine, ente_id, n)
+        print(
+            f"{n} paid options with their receipts written in {time.perf_counter() - started:.1f} s"
+        )
+
+        published = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+        fdr = f"{published:%Y-%m-%d}{PSP}-B{uuid.uuid4().hex[:6]}"
+        api = FdrStandIn(n, fdr, 1, published)
+        rss_before = rss_mib()
+        sampler = RssSampler()
+        sampler.start()
+        started = time.perf_counter()
+        with factory.begin() as session:
+            ente = session.get(Ente, ente_id)
+            outcome = fdr3.ingest_flow(
+                session,
+                api,
+                ente,
+                fdr,
+                1,
+                PSP,
+                published_at=published,
+                size=PAGE,  # type: ignore[arg-type]
+            )
+            reported, anomalies = outcome.reported, list(outcome.anomalies)
+        elapsed = time.perf_counter() - started
+        sampler.stop.set()
+        sampler.join()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        with factory() as session:
+            count = session.scalar(
+                sa.select(sa.func.count())
+                .select_from(PaymentOption)
+                .where(PaymentOption.ente_id == ente_id, PaymentOption.status == "reported")
+            )
+            entries = session.scalar(sa.select(sa.func.count()).select_from(ReportingEntry))
+            opened = session.scalar(sa.select(sa.func.count()).select_from(Anomaly))
+        print(
+            f"flow {fdr}: {entries} entries stored, {reported} options reported ({count} in "
+            f"the database), {len(anomalies)} anomalies ({opened} stored)"
+        )
+        print(f"ingest + match: {elapsed:.1f} s, {n / elapsed:,.0f} payments/s")
+        samples = sampler.samples or [rss_mib()]
+        print(
+            f"RSS before {rss_before:.0f} MiB, while ingesting {min(samples):.0f}-"
+            f"{max(samples):.0f} MiB, after {rss_mib():.0f} MiB; "
+            f"peak RSS (getrusage) {peak:.0f} MiB"
+        )
+        if not args.no_floor:
+            spent = floor(engine, ente_id, fdr)
+            print(
+                f"PostgreSQL floor: COPY of the same {entries} entry rows into a plain table + "
+                f"one UPDATE ... FROM of their options: {spent:.2f} s, {n / spent:,.0f} rows/s"
+            )
+            print(f"ingest / floor: {elapsed / spent:.1f}x the time")
+    finally:
+        engine.dispose()
+        if not args.keep:
+            with admin.connect() as conn:
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                    ),
+                    {"n": name},
+                )
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
