@@ -67,18 +67,13 @@ def fdr3_message_id(ec_fiscal_code: str, fdr: str, revision: int, psp_id: str) -
     return str(uuid.uuid5(_NAMESPACE, f"fdr3|{ec_fiscal_code}|{fdr}|{revision}|{psp_id}"))
 
 
-def _setting(key: str, default: Any) -> Any:
-    value = node.settings().get(key, default)
-    return default if value is None else value
-
-
 @dramatiq.actor(actor_name=POLL_ACTOR, max_retries=0, time_limit=10 * 60_000)
 def poll_reporting_flows(ec_fiscal_code: str | None = None) -> None:
     """List each served Ente's flows (FdR 3 or the Node, per ``payhub.reporting_source``);
     queue a fetch for each one not stored. An Ente whose list fails is skipped (logged) and
     asked again at the next poll. ``ec_fiscal_code`` polls that Ente only (on demand)."""
     session = current_session()
-    if _setting("payhub.reporting_source", "soap") == "fdr3":
+    if node.settings().reporting_source == "fdr3":
         _poll_fdr3(session, ec_fiscal_code)
         return
     client = node.node_client()
@@ -151,8 +146,8 @@ def fetch_reporting_flow(ec_fiscal_code: str, flow_id: str, psp: str | None = No
 
 def _poll_fdr3(session: Any, ec_fiscal_code: str | None) -> None:
     api = pagopa_rest.fdr_api(node.settings())
-    size = int(_setting("payhub.fdr3_page_size", pagopa_rest.MAX_PAGE_SIZE))
-    stations = str(_setting("payhub.reporting_stations", "")).split()
+    size = node.settings().fdr3_page_size
+    stations = list(node.settings().reporting_stations)
     enti = flows.enti_to_poll(session, stations)
     if ec_fiscal_code:
         enti = [e for e in enti if e.fiscal_code == ec_fiscal_code]
@@ -212,7 +207,7 @@ def fetch_fdr3_flow(
         log.warning("fdr3.unknown_ente")
         return
     api = pagopa_rest.fdr_api(node.settings())
-    size = int(_setting("payhub.fdr3_page_size", pagopa_rest.MAX_PAGE_SIZE))
+    size = node.settings().fdr3_page_size
     try:
         fdr3.ingest_flow(
             session,
@@ -239,22 +234,23 @@ def recover_receipts() -> None:
     """Register payments stuck past their activation, then ask pagoPA's receipts service for
     every receipt due (budget, 429 and give-up rules in hub.reconciliation.recovery)."""
     session = current_session()
-    max_age = int(_setting("payhub.recovery_max_age_days", 7))
+    config = node.settings()
+    max_age = config.recovery_max_age_days
     now = utcnow()
     recovery.find_stuck(
         session,
         now=now,
-        stuck_minutes=int(_setting("payhub.recovery_stuck_minutes", 60)),
+        stuck_minutes=config.recovery_stuck_minutes,
         max_age_days=max_age,
     )
     recovery.run_due(
         session,
-        pagopa_rest.receipts_api(node.settings()),
+        pagopa_rest.receipts_api(config),
         now=now,
-        budget=int(_setting("payhub.recovery_daily_budget", 5000)),
-        retry_minutes=float(_setting("payhub.recovery_retry_minutes", 60)),
+        budget=config.recovery_daily_budget,
+        retry_minutes=config.recovery_retry_minutes,
         max_age_days=max_age,
-        batch=int(_setting("payhub.recovery_batch", 500)),
+        batch=config.recovery_batch,
     )
 
 

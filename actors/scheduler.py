@@ -105,7 +105,7 @@ def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -
     common = {"coalesce": True, "max_instances": 1}
     minutes = config.reporting_poll_minutes
     node_known = config.node_url or config.node_client_factory
-    if config.get("payhub.reporting_source", "soap") == "fdr3":
+    if config.reporting_source == "fdr3":
         node_known = True  # FdR 3: pagoPA's URL by default
     if minutes > 0 and node_known:
         scheduler.add_job(
@@ -116,7 +116,7 @@ def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -
             **common,
         )
     # receipts lost upstream, asked of pagoPA's receipts service (hub.reconciliation.recovery)
-    recovery_minutes = float(config.get("payhub.recovery_minutes", 60) or 0)
+    recovery_minutes = config.recovery_minutes
     if recovery_minutes > 0 and node_known:
         scheduler.add_job(
             enqueue(actor_names.RECOVER_RECEIPTS),

@@ -32,16 +32,18 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from hub.settings import SettingsError, as_bool
+from hub.config import Config, as_config
+from hub.settings import SettingsError
 
 _verify: str | bool = True
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def verify_setting(settings: Mapping[str, Any]) -> str | bool:
+def verify_setting(settings: Config | Mapping[str, Any]) -> str | bool:
     """What to pass as ``requests``' ``verify=``: True (the public CAs) or a PEM file path."""
-    path = str(settings.get("payhub.outgoing_ca_bundle") or "").strip()
+    config = as_config(settings)
+    path = (config.outgoing_ca_bundle or "").strip()
     if not path:
         return True
     try:
@@ -52,7 +54,7 @@ def verify_setting(settings: Mapping[str, Any]) -> str | bool:
         ) from None
     if b"-----BEGIN CERTIFICATE-----" not in extra:
         raise SettingsError(f"payhub.outgoing_ca_bundle: {path} holds no PEM certificate")
-    if as_bool(settings.get("payhub.outgoing_ca_only", False)):
+    if config.outgoing_ca_only:
         return path
     return _combined_bundle(Path(certifi.where()).read_bytes(), extra)
 
@@ -76,15 +78,9 @@ def configure(settings: Any) -> str | bool:
     """Set this process's ``verify()`` and ``url_policy()`` from settings (refuses an
     unreadable bundle or a bad network)."""
     global _verify, _policy
-    if not isinstance(settings, Mapping):  # the typed settings object (hub.config)
-        settings = {
-            "payhub.outgoing_ca_bundle": settings.outgoing_ca_bundle,
-            "payhub.outgoing_ca_only": settings.outgoing_ca_only,
-            "payhub.outgoing_allowed_networks": settings.outgoing_allowed_networks,
-            "payhub.webhook_allow_http": settings.webhook_allow_http,
-        }
-    _verify = verify_setting(settings)
-    _policy = UrlPolicy.from_settings(settings)
+    config = as_config(settings)
+    _verify = verify_setting(config)
+    _policy = UrlPolicy.from_settings(config)
     return _verify
 
 
@@ -114,13 +110,9 @@ class UrlPolicy:
 
     @classmethod
     def from_settings(cls, settings: Any) -> UrlPolicy:
-        """From .ini settings (a dict) or the typed settings object (hub.config)."""
-        if not isinstance(settings, Mapping):
-            settings = {
-                "payhub.outgoing_allowed_networks": settings.outgoing_allowed_networks,
-                "payhub.webhook_allow_http": settings.webhook_allow_http,
-            }
-        raw = str(settings.get("payhub.outgoing_allowed_networks") or "")
+        """From the typed settings object (hub.config), or a dict of .ini settings (tests)."""
+        config = as_config(settings)
+        raw = config.outgoing_allowed_networks or ""
         try:
             networks = tuple(
                 ipaddress.ip_network(part.strip(), strict=False)
@@ -128,7 +120,7 @@ class UrlPolicy:
             )
         except ValueError as exc:
             raise SettingsError(f"payhub.outgoing_allowed_networks: {exc}") from None
-        return cls(as_bool(settings.get("payhub.webhook_allow_http", False)), networks)
+        return cls(config.webhook_allow_http, networks)
 
     def allows(self, address: IPAddress) -> bool:
         """A public address, or one inside an allowed network."""

@@ -26,7 +26,8 @@ from pyramid.httpexceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
 from pyramid.interfaces import IRoutesMapper
 from pyramid.response import Response
 
-DEFAULT_MAX_BODY = 1024 * 1024
+from hub.config import from_registry
+
 CHUNK = 64 * 1024
 REGISTRY_KEY = "web.gate.body_limits"
 
@@ -125,12 +126,12 @@ def includeme(config: Any) -> None:
     from pyramid.interfaces import IExecutionPolicy
     from pyramid.router import default_execution_policy
 
-    settings = config.get_settings()
-    default = int(settings.get("payhub.max_body_bytes", DEFAULT_MAX_BODY))
+    settings = from_registry(config.registry)
+    default = settings.max_body_bytes
 
     def register() -> None:
         inner = config.registry.queryUtility(IExecutionPolicy, default=default_execution_policy)
-        gate = Gate(inner, default, settings.get("payhub.public_url") or None)
+        gate = Gate(inner, default, settings.public_url or None)
         config.registry.registerUtility(gate, IExecutionPolicy)
 
     # after every other action: pyramid_retry registers its policy as a deferred action too

@@ -16,16 +16,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hub.config import from_registry
+
 PAGES = ("/ops", "/pay", "/level1")
 CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
-DEFAULT_HSTS_SECONDS = 31_536_000
 
 
 def security_headers_tween_factory(handler: Callable[[Any], Any], registry: Any) -> Any:
-    hsts = int(registry.settings.get("payhub.hsts_seconds", DEFAULT_HSTS_SECONDS))
+    hsts = from_registry(registry).hsts_seconds
 
     def tween(request: Any) -> Any:
         response = handler(request)

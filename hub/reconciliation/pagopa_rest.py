@@ -31,6 +31,7 @@ import requests
 import structlog
 
 from hub import http
+from hub.config import Config, as_config
 
 log = structlog.get_logger(__name__)
 
@@ -204,8 +205,9 @@ class FdrClient:
         self.json = json_client
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> FdrClient:
-        return cls(_json_client(settings, "payhub.fdr3_url", FDR_BASE_URL, "payhub.fdr3_key"))
+    def from_settings(cls, settings: Config | Mapping[str, Any]) -> FdrClient:
+        config = as_config(settings)
+        return cls(_json_client(config, config.fdr3_url or FDR_BASE_URL, config.fdr3_key))
 
     def list_flows(
         self,
@@ -265,9 +267,10 @@ class ReceiptsClient:
         self.json = json_client
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> ReceiptsClient:
+    def from_settings(cls, settings: Config | Mapping[str, Any]) -> ReceiptsClient:
+        config = as_config(settings)
         return cls(
-            _json_client(settings, "payhub.receipts_url", RECEIPTS_BASE_URL, "payhub.receipts_key")
+            _json_client(config, config.receipts_url or RECEIPTS_BASE_URL, config.receipts_key)
         )
 
     def _get(self, path: str) -> dict[str, Any] | None:
@@ -285,42 +288,36 @@ class ReceiptsClient:
         )
 
 
-def _json_client(
-    settings: Mapping[str, Any], url_key: str, default_url: str, key_key: str
-) -> JsonClient:
+def _json_client(config: Config, url: str, key: str | None) -> JsonClient:
     return JsonClient(
-        str(settings.get(url_key) or default_url),
-        settings.get(key_key) or None,
-        timeout=float(settings.get("payhub.pagopa_rest_timeout_seconds", 30)),
+        url,
+        key or None,
+        timeout=config.pagopa_rest_timeout_seconds,
         policy=RetryPolicy(
-            retries=int(settings.get("payhub.pagopa_rest_retries", 4)),
-            max_wait_seconds=float(settings.get("payhub.pagopa_rest_max_wait_seconds", 60)),
+            retries=config.pagopa_rest_retries,
+            max_wait_seconds=config.pagopa_rest_max_wait_seconds,
         ),
-        verify=http.verify_setting(settings),
+        verify=http.verify_setting(config),
     )
 
 
-def _factory(settings: Mapping[str, Any], key: str, default: str) -> Any:
-    module, _, name = str(settings.get(key) or default).partition(":")
-    return operator.attrgetter(name)(importlib.import_module(module))(settings)
+def _factory(config: Config, named: str | None, default: Any) -> Any:
+    if not named:
+        return default(config)
+    module, _, name = named.partition(":")
+    return operator.attrgetter(name)(importlib.import_module(module))(config)
 
 
-def fdr_api(settings: Mapping[str, Any]) -> FdrApi:
+def fdr_api(settings: Config | Mapping[str, Any]) -> FdrApi:
     """The FdR 3 client named by ``payhub.fdr3_client_factory`` (default: FdrClient)."""
-    return _factory(  # type: ignore[no-any-return]
-        settings,
-        "payhub.fdr3_client_factory",
-        "hub.reconciliation.pagopa_rest:FdrClient.from_settings",
-    )
+    config = as_config(settings)
+    return _factory(config, config.fdr3_client_factory, FdrClient.from_settings)  # type: ignore[no-any-return]
 
 
-def receipts_api(settings: Mapping[str, Any]) -> ReceiptsApi:
+def receipts_api(settings: Config | Mapping[str, Any]) -> ReceiptsApi:
     """The receipts client named by ``payhub.receipts_client_factory`` (default: ReceiptsClient)."""
-    return _factory(  # type: ignore[no-any-return]
-        settings,
-        "payhub.receipts_client_factory",
-        "hub.reconciliation.pagopa_rest:ReceiptsClient.from_settings",
-    )
+    config = as_config(settings)
+    return _factory(config, config.receipts_client_factory, ReceiptsClient.from_settings)  # type: ignore[no-any-return]
 
 
 class FakeFdr:
@@ -337,8 +334,8 @@ class FakeFdr:
         ] = {}
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> FakeFdr:
-        name = str(settings.get("payhub.fdr3_fake_name", "default"))
+    def from_settings(cls, settings: Config | Mapping[str, Any]) -> FakeFdr:
+        name = as_config(settings).fdr3_fake_name
         return cls.instances.setdefault(name, cls())
 
     def list_flows(
@@ -390,8 +387,8 @@ class FakeReceipts:
         self.receipts: dict[tuple[str, str], dict[str, Any]] = {}
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> FakeReceipts:
-        name = str(settings.get("payhub.receipts_fake_name", "default"))
+    def from_settings(cls, settings: Config | Mapping[str, Any]) -> FakeReceipts:
+        name = as_config(settings).receipts_fake_name
         return cls.instances.setdefault(name, cls())
 
     def by_iur(self, organization_fiscal_code: str, iur: str) -> dict[str, Any] | None:

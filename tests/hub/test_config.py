@@ -95,26 +95,10 @@ def test_web_worker_and_scheduler_build_the_same_settings(tmp_path, monkeypatch)
     assert scheduler.outbox_max_attempts == 4 and scheduler.db_pool_size == 7
 
 
-# Modules written while the settings object landed (issues 14 and 17), still reading their
-# settings by name (Config.get); each is to read attributes and leave this list.
-IN_FLIGHT = (
-    "hub/http.py",
-    "hub/reconciliation/pagopa_rest.py",
-    "web/gate.py",
-    "web/headers.py",
-    "web/ops/__init__.py",
-    "web/ops/recon.py",
-    "web/api/bulk.py",
-    "actors/reporting.py",
-    "actors/scheduler.py",
-)
-
-
 def test_no_payhub_setting_is_read_outside_the_settings_module():
     """A literal that is a setting's name (``"payhub.x"``, ``f"payhub.x_{...}"``) is a read of
     it; only hub/config.py (and its loader hub/settings.py) may hold one."""
     allowed = {ROOT / "hub" / "config.py", ROOT / "hub" / "settings.py"}
-    allowed |= {ROOT / path for path in IN_FLIGHT}
     keys = set(Config.keys())
     found = []
     for package in ("hub", "soap", "web", "actors", "sla_monitor", "payhub", "workflows"):

@@ -28,6 +28,7 @@ def test_reconcile_statement_reconciles_once(tmp_path, pg_url, committed_factory
         paid = [paid_option(session, ente) for _ in range(2)]
         flow = flows.store_flow(session, flow_bytes(ente, [entry(o, r) for o, r in paid])).flow
         fiscal_code, flow_id, total = ente.fiscal_code, flow.flow_id, flow.computed_total_cents
+        ids = [o.id for o, _ in paid]  # matching in bulk expires the session's options
     statement = tmp_path / "statement.csv"
     statement.write_text(
         statement_csv(
@@ -65,7 +66,6 @@ def test_reconcile_statement_reconciles_once(tmp_path, pg_url, committed_factory
     assert again.exit_code == 0 and "0 credits added" in again.output
     assert "1 already loaded" in again.output
     with committed_factory() as session:
-        ids = [o.id for o, _ in paid]
         assert set(
             session.scalars(sa.select(PaymentOption.status).where(PaymentOption.id.in_(ids)))
         ) == {"reconciled"}

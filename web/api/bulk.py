@@ -38,7 +38,6 @@ ROUTES = {
 }
 FORMATS = {"text/csv": "csv", "application/json": "json"}
 DEFAULT_DIR = "var/bulk-loads"
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
 
 def includeme(config: Any) -> None:
@@ -48,7 +47,7 @@ def includeme(config: Any) -> None:
     for name, (pattern, methods) in ROUTES.items():
         config.add_route(name, pattern)
         config.add_view(_not_allowed(methods), route_name=name)
-    max_bytes = int(config.get_settings().get("payhub.bulk_max_bytes", DEFAULT_MAX_BYTES))
+    max_bytes = from_registry(config.registry).bulk_max_bytes
     add_body_limit(config, "api.bulk_loads", max_bytes)  # the only route with big bodies
 
 

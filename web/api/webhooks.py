@@ -27,6 +27,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from hub import http
+from hub.config import from_registry
 from hub.errors import Conflict, NotFound
 from hub.models import WebhookDelivery, WebhookEndpoint
 from hub.notify import webhooks
@@ -170,7 +171,7 @@ def _check_url(request: Any, url: str) -> None:
     """The outgoing URL policy (hub.http), as far as it can be judged now: a host that does not
     resolve yet is accepted, every delivery checks again and connects to the checked address."""
     try:
-        policy = http.UrlPolicy.from_settings(request.registry.settings)
+        policy = http.UrlPolicy.from_settings(from_registry(request.registry))
         http.check_url(url, policy, unresolvable_ok=True)
     except http.UrlRefused as exc:
         code = "insecure_url" if "https" in str(exc) else "invalid_url"

@@ -73,7 +73,7 @@ def includeme(config: Any) -> None:
     config.scan("web.ops.views")
     config.scan("web.ops.reporting")
     # a statement somewhat too large gets the form's message; far too large, the gate's 413
-    statement_max = int(config.get_settings().get("payhub.ops_statement_max_bytes", 5242880))
+    statement_max = from_registry(config.registry).ops_statement_max_bytes
     add_body_limit(config, "ops.statement", 2 * statement_max + 64 * 1024)
     config.scan("web.ops.support")
     config.scan("web.ops.recon")
