@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hub import payments
@@ -19,9 +20,14 @@ _seq = itertools.count(1)
 
 
 def make_ente(
-    session: Session, fiscal_code: str | None = None, *, segregation_code: str = "01"
+    session: Session, fiscal_code: str | None = None, *, segregation_code: str | None = None
 ) -> Ente:
+    """An Ente on a station of its own; without ``segregation_code`` the lowest free one
+    ("01" for the first Ente: no two Enti share one)."""
     n = next(_seq)
+    if segregation_code is None:
+        taken = set(session.scalars(sa.select(Ente.segregation_code)))
+        segregation_code = next(f"{c:02d}" for c in range(1, 100) if f"{c:02d}" not in taken)
     broker = Intermediary(broker_code=f"9{n:010d}", name="Broker")
     station = Station(station_code=f"9{n:010d}_01", intermediary=broker)
     ente = Ente(

@@ -6,9 +6,10 @@ import datetime as dt
 import enum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from hub.db import Base, JSONType, UTCDateTime, utcnow
+from hub.errors import Conflict
 
 
 class PrimitiveVersion(enum.IntEnum):
@@ -141,3 +142,41 @@ class StandInProbe(Base):
     first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     count: Mapped[int] = mapped_column(sa.Integer)
+
+
+class SegregationCodeTaken(Conflict):
+    """Another Ente already uses this segregation code (the notice numbers' digits 2-3 that tell
+    the Enti of this intermediary apart). Checked in code on every insert and change of an Ente
+    (a unique constraint would need a migration)."""
+
+    code = "segregation_code_taken"
+
+
+def _segregation_code_free(_mapper: object, connection: sa.Connection, ente: Ente) -> None:
+    session = object_session(ente)
+    pending = [
+        other.fiscal_code
+        for other in (session.new if session is not None else ())
+        if isinstance(other, Ente)
+        and other is not ente
+        and other.segregation_code == ente.segregation_code
+    ]
+    taken = (
+        pending[0]
+        if pending
+        else connection.scalar(
+            sa.select(Ente.fiscal_code)
+            .where(Ente.segregation_code == ente.segregation_code)
+            .where(Ente.fiscal_code != ente.fiscal_code)
+            .limit(1)
+        )
+    )
+    if taken is not None:
+        raise SegregationCodeTaken(
+            f"segregation code {ente.segregation_code} is already used by Ente {taken}; "
+            f"choose another for Ente {ente.fiscal_code}"
+        )
+
+
+sa.event.listen(Ente, "before_insert", _segregation_code_free)
+sa.event.listen(Ente, "before_update", _segregation_code_free)

@@ -16,10 +16,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from hub.errors import DomainError
+from hub.values.text import text_problem
 
 Amount = Annotated[
     str,
@@ -29,18 +30,30 @@ Amount = Annotated[
         description="Euro, two decimals",
     ),
 ]
-Text140 = Annotated[str, Field(min_length=1, max_length=140)]
+
+
+def _plain_text(value: str) -> str:
+    """Names, descriptions, remittance information: no control characters, no direction
+    overrides (``hub.values.text.text_problem``); the error names the field."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+PlainText = AfterValidator(_plain_text)
+Text140 = Annotated[str, Field(min_length=1, max_length=140), PlainText]
 FiscalCode11 = Annotated[str, Field(pattern=r"^[0-9]{11}$")]
 Iupd = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 NoticeNumber = Annotated[str, Field(pattern=r"^[0-9]{18}$")]
 IbanStr = Annotated[str, Field(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}$")]
 DebtorCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{11,16}$")]
 Email = Annotated[str, Field(max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")]
-Street = Annotated[str, Field(max_length=70)]
-City = Annotated[str, Field(max_length=35)]
-PostalCode = Annotated[str, Field(max_length=16)]
+Street = Annotated[str, Field(max_length=70), PlainText]
+City = Annotated[str, Field(max_length=35), PlainText]
+PostalCode = Annotated[str, Field(max_length=16), PlainText]
 TwoLetters = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-ServiceCode = Annotated[str, Field(min_length=1, max_length=35)]
+ServiceCode = Annotated[str, Field(min_length=1, max_length=35), PlainText]
 
 
 class InvalidPosition(DomainError):
@@ -81,8 +94,8 @@ class _In(BaseModel):
 
 
 class MetadataEntry(_In):
-    key: Annotated[str, Field(min_length=1, max_length=140)]
-    value: Annotated[str, Field(max_length=140)]
+    key: Annotated[str, Field(min_length=1, max_length=140), PlainText]
+    value: Annotated[str, Field(max_length=140), PlainText]
 
 
 class TransferInput(_In):

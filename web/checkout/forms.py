@@ -37,13 +37,15 @@ from typing import Any
 from hub.checkout import payer_problem
 from hub.errors import DomainError
 from hub.values.money import to_cents
+from hub.values.text import BIDI_CONTROLS, text_problem
 from web.checkout.i18n import _
 
 TYPES = {"text", "textarea", "number", "date", "email", "select", "checkbox"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# control characters (NUL above all: PostgreSQL cannot store it); tabs and line breaks may
-# come from a pasted address
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# tabs and line breaks may come from a pasted address: every other control character (NUL
+# above all: PostgreSQL cannot store it) and every direction override is refused
+# (hub.values.text.text_problem); the payer's name takes neither
+_LINE_BREAKS = str.maketrans("\t\n\r", "   ")
 RESERVED = {"csrf_token", "amount", "payer_fiscal_code", "payer_name", "payer_email"}
 
 
@@ -217,9 +219,19 @@ def validate_fields(fields: list[Field], post: Any) -> tuple[dict[str, Any], dic
     return values, errors
 
 
+def _characters_problem(value: str) -> Any:
+    """The form message for control characters or direction overrides in ``value``, or None."""
+    if text_problem(value) is None:
+        return None
+    if any(char in BIDI_CONTROLS for char in value):
+        return _DIRECTION
+    return _NOT_ALLOWED
+
+
 def _field_problem(f: Field, value: str) -> Any:
-    if _CONTROL.search(value):
-        return _NOT_ALLOWED
+    problem = _characters_problem(value.translate(_LINE_BREAKS))
+    if problem is not None:
+        return problem
     if f.maxlength and len(value) > int(f.maxlength):
         return _("At most ${n} characters.", mapping={"n": f.maxlength})
     if f.type == "number":
@@ -250,6 +262,10 @@ def _field_problem(f: Field, value: str) -> Any:
 
 
 _NOT_ALLOWED = _("This field contains characters that are not allowed.")
+_DIRECTION = _(
+    "This field contains hidden characters that change the direction of the text: "
+    "please type it again."
+)
 
 
 def _in_range(spec: Amount, cents: int, errors: dict[str, Any]) -> int | None:
@@ -309,7 +325,7 @@ def _payer(post: Any, errors: dict[str, Any]) -> dict[str, str]:
             if name != "email":  # the only optional one
                 errors[f"payer_{name}"] = _("This field is required.")
             continue
-        problem = _NOT_ALLOWED if _CONTROL.search(value) else checks[name](value)
+        problem = _characters_problem(value) or checks[name](value)
         if problem is not None:
             errors[f"payer_{name}"] = problem
     return payer

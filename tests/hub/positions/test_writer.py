@@ -117,7 +117,10 @@ def test_a_nul_character_names_its_field(change, field):
 
 def test_a_nul_character_deep_in_a_transfer_names_its_path():
     position = _position()
-    position.options[0].transfers[0].metadata = [MetadataEntry.of(key="k", value="v\x00")]
+    # the model refuses control characters itself; built past it, the writer still names the path
+    position.options[0].transfers[0].metadata = [
+        MetadataEntry.model_construct(key="k", value="v\x00")
+    ]
     with pytest.raises(InvalidPosition) as err:
         validate(position)
     assert err.value.field == "options[0].transfers[0].metadata[0].value"
