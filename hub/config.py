@@ -93,6 +93,14 @@ class Config(BaseModel):
     # bulk loads and notice batches
     bulk_load_dir: str = _d("uploaded bulk loads, shared by web and workers", "var/bulk-loads")
     bulk_max_bytes: int = _d("largest bulk load", 200 * 1024 * 1024)
+    bulk_dry_run_inline_bytes: int = _d(
+        "larger dry runs are checked by a worker (202; read the result at the load's status "
+        "and report), smaller ones answered at once",
+        2 * 1024 * 1024,
+    )
+    bulk_dry_run_max_errors: int = _d(
+        "a dry run reports at most this many row errors (and their total count)", 1000
+    )
     notice_batch_dir: str = _d("notice zips, shared by web and workers", "var/notice-batches")
     # pagoPA Checkout and back-office lookups
     checkout_client: Literal["http", "fake"] = _d("http (pagoPA Checkout) or fake (tests)", "http")

@@ -31,7 +31,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -73,6 +73,10 @@ from workflows.payment import INITIAL_STATE, PositionStatus
 ACTOR = actor_names.RUN_BULK_LOAD
 CHUNK_ROWS = 500
 MAX_ELEMENT_BYTES = 1 << 20  # one JSON array element (one position) at most
+MAX_LINE_BYTES = 64 * 1024  # one CSV line at most (a full row with five transfers is ~8 KiB)
+MAX_DEPTH = 32  # JSON nesting of one element (a position needs 5: options, transfers, metadata)
+DRY_RUN_CAUSE = "dry-run:"  # a load's cause starting so is a dry run (checked, nothing written)
+DRY_RUN_MAX_ERRORS = 1000  # the default of payhub.bulk_dry_run_max_errors
 READ_SIZE = 1 << 16
 
 # CSV columns -> the API body's fields. One row per payment option; rows with the same IUPD,
@@ -322,16 +326,24 @@ class _Lines:
     the lines of one record, so after each record ``offset`` is where the next one starts."""
 
     def __init__(self, fh: IO[bytes], offset: int) -> None:
-        self.fh, self.offset, self.bad = fh, offset, False
+        self.fh, self.offset, self.bad, self.too_long = fh, offset, False, False
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        line = self.fh.readline()
+        line = self.fh.readline(MAX_LINE_BYTES + 1)
         if not line:
             raise StopIteration
         self.offset += len(line)
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            # never held whole: the rest of the line is skipped a block at a time and the row
+            # reported (one row error), as an empty line for the CSV reader
+            while line and not line.endswith(b"\n"):
+                line = self.fh.readline(READ_SIZE)
+                self.offset += len(line)
+            self.too_long = True
+            return "\n"
         try:
             return line.decode("utf-8")
         except UnicodeDecodeError:
@@ -362,6 +374,16 @@ def _csv_items(path: Path, offset: int, next_row: int) -> Iterator[Item]:
                 problems.append(
                     RowError(row, "row", 'not UTF-8 text: save the file as "CSV UTF-8"')
                 )
+            if lines.too_long:
+                lines.too_long = False
+                if group:
+                    yield _csv_item(group, header.delimiter, before, row)
+                    group = []
+                item = Item("csv", [row], None, None, lines.offset, row + 1)
+                item.fail("row", f"the line is longer than {MAX_LINE_BYTES} bytes")
+                yield item
+                row += 1
+                continue
             if not any(v.strip() for v in record):
                 row += 1
                 continue
@@ -459,6 +481,67 @@ def _open_array(fh: IO[bytes]) -> int:
     return start + len(head) - len(stripped) + 1
 
 
+_STRING_REST = re.compile(r'(?:[^"\\]|\\.)*')  # up to the closing quote or a trailing \\
+_STRUCTURE = re.compile(r'["\[\]{}]')
+_SCALAR_END = re.compile(r"[,\]\s]")
+
+
+def _skipper() -> Generator[int | None, str, None]:
+    """Where one JSON element ends, fed its text a piece at a time (``send``): answers None
+    for "send more" or n when the element ends n characters into the last piece. Brackets are
+    counted, strings skipped: no recursion, whatever the depth."""
+    skip = _skip_element()
+    next(skip)
+    return skip
+
+
+def _skip_element() -> Generator[int | None, str, None]:
+    depth, in_string, started, carry = 0, False, False, ""
+    piece = yield None
+    while True:
+        text, i = carry + piece, 0
+        offset, carry = -len(carry), ""
+        end: int | None = None
+        while i < len(text):
+            if in_string:
+                i = _STRING_REST.match(text, i).end()  # type: ignore[union-attr]
+                if i >= len(text):
+                    break
+                if text[i] == '"':
+                    in_string, i = False, i + 1
+                    if depth == 0:
+                        end = i
+                        break
+                    continue
+                carry = text[i:]  # a backslash whose escaped character is in the next piece
+                break
+            if not started and text[i] not in '"[{':
+                scalar = _SCALAR_END.search(text, i)
+                if scalar is not None:
+                    end = scalar.start()
+                    break
+                i = len(text)
+                break
+            started = True
+            match = _STRUCTURE.search(text, i)
+            if match is None:
+                break
+            i = match.end()
+            char = match.group()
+            if char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+            else:
+                depth -= 1
+                if depth <= 0:
+                    end = i
+                    break
+        if end is not None:
+            depth, in_string, started, carry = 0, False, False, ""
+        piece = yield None if end is None else end + offset
+
+
 def _json_items(path: Path, offset: int, next_row: int) -> Iterator[Item]:
     decoder = json.JSONDecoder()
     with path.open("rb") as fh:
@@ -467,6 +550,7 @@ def _json_items(path: Path, offset: int, next_row: int) -> Iterator[Item]:
         text_decoder = codecs.getincrementaldecoder("utf-8")()
         buf, pos, base, eof = "", 0, start, False  # base: byte offset of buf[pos]
         row = max(next_row, 1)
+        skip = _skipper()
 
         def more() -> bool:
             nonlocal buf, pos, eof
@@ -489,28 +573,53 @@ def _json_items(path: Path, offset: int, next_row: int) -> Iterator[Item]:
                 raise FileProblem("the array is not closed with ]", row=row)
             if buf[pos] == "]":
                 return
+            refused = ""
             while True:
                 try:
                     value, end = decoder.raw_decode(buf, pos)
                     if end == len(buf) and not eof and not isinstance(value, (dict, list)):
                         raise ValueError("a number may continue in the next block")
                     break
+                except RecursionError:
+                    refused = f"nested deeper than {MAX_DEPTH} levels"
+                    break
                 except ValueError as exc:
                     if len(buf) - pos > MAX_ELEMENT_BYTES:
-                        raise FileProblem(
-                            f"invalid JSON in element {row}, or larger than "
-                            f"{MAX_ELEMENT_BYTES} bytes: {exc}",
-                            row=row,
-                        ) from None
+                        refused = f"larger than {MAX_ELEMENT_BYTES} bytes"
+                        break
                     if not more():
                         raise FileProblem(
                             f"invalid JSON in element {row}: {exc}", row=row
                         ) from None
+            if refused:
+                # one row error: the element is skipped, its brackets counted (no recursion,
+                # no more than a block held), and the next element read as usual
+                while True:
+                    done = skip.send(buf[pos:])
+                    if done is not None:
+                        base += len(buf[pos : pos + done].encode())
+                        pos += done
+                        break
+                    base += len(buf[pos:].encode())
+                    pos = len(buf)
+                    if not more():
+                        raise FileProblem(f"element {row} is not closed", row=row)
+                skip = _skipper()
+                item = Item("json", [row], None, None, base, row + 1)
+                item.fail("body", f"element {row} is {refused}: not read")
+                yield item
+                row += 1
+                continue
             text = buf[pos:end]
-            base += len(text.encode())
+            size = len(text.encode())
+            base += size
             pos = end
             iupd = value.get("iupd") if isinstance(value, dict) else None
-            yield Item("json", [row], text, iupd if isinstance(iupd, str) else None, base, row + 1)
+            item = Item("json", [row], text, iupd if isinstance(iupd, str) else None, base, row + 1)
+            if size > MAX_ELEMENT_BYTES:
+                item.payload = None
+                item.fail("body", f"element {row} is larger than {MAX_ELEMENT_BYTES} bytes")
+            yield item
             row += 1
 
 
@@ -1121,6 +1230,46 @@ def create_load(
     return load
 
 
+def create_dry_run(session: Session, ente: Ente, stored: StoredFile, *, cause: str) -> BulkLoad:
+    """A dry run too big to answer at once: recorded as a load whose cause starts with
+    ``DRY_RUN_CAUSE`` and checked by the worker (``run_chunk``), nothing written but its
+    counts and first errors, read at the load's status and report."""
+    return create_load(session, ente, stored, publish=False, cause=DRY_RUN_CAUSE + cause)
+
+
+def is_dry_run(load: BulkLoad) -> bool:
+    return load.cause.startswith(DRY_RUN_CAUSE)
+
+
+def _run_dry(session: Session, load: BulkLoad, ente: Ente, shape: Shape, max_errors: int) -> None:
+    """The whole dry run in one message (reading only; a redelivered one starts again)."""
+    try:
+        result = dry_run(
+            session,
+            ente,
+            Path(load.file_path),
+            load.file_format,
+            shape=shape,
+            max_errors=max_errors,
+        )
+    except FileProblem as exc:  # the start of the file: nothing else was read
+        result = DryRun(max_errors=max_errors)
+        result.add_errors([RowError(exc.row, "file", str(exc))])
+    _insert_errors(session, load, result.errors)
+    load.rows_done, load.rows_failed = result.rows, result.rows_failed
+    load.positions_created = result.positions_valid  # would be created
+    load.positions_unchanged, load.positions_failed = (
+        result.positions_unchanged,
+        result.positions_failed,
+    )
+    if result.errors_total > len(result.errors):
+        load.error = (
+            f"{result.errors_total} errors; the report lists the first {len(result.errors)}"
+        )
+    load.status, load.finished_at, load.offset = BulkLoadStatus.DONE, utcnow(), load.file_bytes
+    remove_file(load.file_path)
+
+
 def get_load(session: Session, ente: Ente, public_id: str) -> BulkLoad:
     load = session.scalar(
         sa.select(BulkLoad).where(BulkLoad.public_id == public_id, BulkLoad.ente_id == ente.id)
@@ -1152,14 +1301,19 @@ def run_chunk(
     *,
     chunk_rows: int | None = None,
     shape: Shape = read_position,
+    max_errors: int = DRY_RUN_MAX_ERRORS,
 ) -> bool:
     """Load the next chunk of ``load_id`` in the caller's transaction, with its checkpoint and
-    its report rows; True if more remain (and a message for them was written)."""
+    its report rows; True if more remain (and a message for them was written). A dry run
+    (``is_dry_run``) is checked whole, keeping its first ``max_errors`` errors."""
     load = session.scalar(sa.select(BulkLoad).where(BulkLoad.id == load_id).with_for_update())
     if load is None or load.status in (BulkLoadStatus.DONE, BulkLoadStatus.FAILED):
         return False
     ente = session.get(Ente, load.ente_id)
     assert ente is not None
+    if is_dry_run(load):
+        _run_dry(session, load, ente, shape, max_errors)
+        return False
     reader = read_items(Path(load.file_path), load.file_format, load.offset, load.next_row)
     try:
         items, ended, problem = _take(reader, chunk_rows or CHUNK_ROWS)
@@ -1199,7 +1353,24 @@ def run_chunk(
 
 
 def _record(session: Session, load: BulkLoad, items: list[Item]) -> None:
-    errors = [e for i in items if i.outcome == "failed" for e in i.report_rows()]
+    _insert_errors(
+        session, load, [e for i in items if i.outcome == "failed" for e in i.report_rows()]
+    )
+    for item in items:
+        load.rows_done += len(item.rows)
+        if item.outcome == "failed":
+            load.rows_failed += len(item.rows)
+            load.positions_failed += 1
+        elif item.outcome == "created":
+            load.positions_created += 1
+        else:
+            load.positions_unchanged += 1
+    if items:
+        load.offset, load.next_row = items[-1].end, items[-1].next_row
+
+
+def _insert_errors(session: Session, load: BulkLoad, errors: list[RowError]) -> None:
+    """The report rows of ``errors``, in one statement."""
     if errors:
         session.execute(
             sa.insert(BulkLoadError),
@@ -1214,17 +1385,6 @@ def _record(session: Session, load: BulkLoad, items: list[Item]) -> None:
                 for e in errors
             ],
         )
-    for item in items:
-        load.rows_done += len(item.rows)
-        if item.outcome == "failed":
-            load.rows_failed += len(item.rows)
-            load.positions_failed += 1
-        elif item.outcome == "created":
-            load.positions_created += 1
-        else:
-            load.positions_unchanged += 1
-    if items:
-        load.offset, load.next_row = items[-1].end, items[-1].next_row
 
 
 def mark_failed(session: Session, load_id: int, error: str) -> None:
@@ -1262,7 +1422,17 @@ class DryRun:
     positions_valid: int = 0  # would be created
     positions_unchanged: int = 0
     positions_failed: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)  # the first ``max_errors``
+    errors_total: int = 0  # all of them
+    max_errors: int = DRY_RUN_MAX_ERRORS
+
+    def add_errors(self, errors: list[RowError]) -> None:
+        """Count every error, keep the first ``max_errors``: a file of 300k bad rows is
+        answered with a thousand of them and the total, not 30 MB."""
+        self.errors_total += len(errors)
+        room = self.max_errors - len(self.errors)
+        if room > 0:
+            self.errors.extend(errors[:room])
 
 
 def dry_run(
@@ -1273,9 +1443,11 @@ def dry_run(
     *,
     chunk_rows: int | None = None,
     shape: Shape = read_position,
+    max_errors: int = DRY_RUN_MAX_ERRORS,
 ) -> DryRun:
-    """Check every row as a load would, chunk by chunk, reading the database only."""
-    result = DryRun()
+    """Check every row as a load would, chunk by chunk, reading the database only; the
+    first ``max_errors`` errors are kept, all are counted."""
+    result = DryRun(max_errors=max_errors)
     seen_iupds: set[str] = set()
     seen_notices: set[str] = set()
     reader = read_items(path, file_format)
@@ -1290,13 +1462,13 @@ def dry_run(
                 if item.outcome == "failed":
                     result.rows_failed += len(item.rows)
                     result.positions_failed += 1
-                    result.errors.extend(item.report_rows())
+                    result.add_errors(item.report_rows())
                 elif item.outcome == "created":
                     result.positions_valid += 1
                 else:
                     result.positions_unchanged += 1
             if problem is not None:
-                result.errors.append(RowError(problem.row, "file", str(problem)))
+                result.add_errors([RowError(problem.row, "file", str(problem))])
             if ended:
                 break
     finally:
@@ -1338,6 +1510,7 @@ def write_report(session: Session, load: BulkLoad, out: IO[str]) -> None:
 def status_json(load: BulkLoad) -> dict[str, Any]:
     return {
         "id": load.public_id,
+        "dryRun": is_dry_run(load),
         "status": load.status.value,
         "format": load.file_format,
         "publish": load.publish,

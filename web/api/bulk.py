@@ -1,8 +1,11 @@
 """Bulk loads of debt positions over the API.
 
 * ``POST …/enti/{ec}/bulk-loads`` with a ``text/csv`` or ``application/json`` body (the file),
-  ``?dryRun=true`` → 200 and every bad row with its reason, nothing written; otherwise → 202,
-  the file stored and loaded by the ``run_bulk_load`` actor (``?publish=true`` publishes).
+  ``?dryRun=true`` → 200 and the bad rows with their reasons (the first
+  ``payhub.bulk_dry_run_max_errors``, plus ``errorsTotal``), nothing written; a dry run larger
+  than ``payhub.bulk_dry_run_inline_bytes`` → 202 and checked by the worker, its result read at
+  the load's status and report (``dryRun: true``); otherwise → 202, the file stored and loaded
+  by the ``run_bulk_load`` actor (``?publish=true`` publishes).
 * ``GET …/bulk-loads/{id}`` → progress; ``GET …/bulk-loads/{id}/report`` → the failed rows (CSV).
 
 The body is copied to disk a block at a time (``payhub.bulk_load_dir``, at most
@@ -72,11 +75,20 @@ class BulkDryRunOutput(_Out):
     positions_valid: int = Field(description="Would be created")
     positions_unchanged: int = Field(description="Exist already with the same content")
     positions_failed: int
-    errors: list[BulkRowError]
+    errors: list[BulkRowError] = Field(
+        description="The first errors, at most payhub.bulk_dry_run_max_errors (1000 by "
+        "default), in row order"
+    )
+    errors_total: int = Field(description="Every error found; more than `errors` holds if cut")
+    errors_truncated: bool = Field(description="`errors` holds only the first ones")
 
 
 class BulkLoadOutput(_Out):
     id: str
+    dry_run: bool = Field(
+        description="A dry run checked by the worker: nothing is written; positionsCreated "
+        "counts the positions that would be created, the report lists the first errors"
+    )
     status: Literal["pending", "running", "done", "failed"]
     format: Literal["csv", "json"]
     publish: bool
@@ -141,9 +153,18 @@ def create(request: Any) -> Response:
     dry, publish = _flag(request, "dryRun"), _flag(request, "publish")
     directory, max_bytes = _settings(request)
     stored = _store(request, directory, max_bytes)
-    if dry:
+    settings = from_registry(request.registry)
+    if dry and stored.size <= settings.bulk_dry_run_inline_bytes:
         try:
-            result = bulk.dry_run(request.db, ente, stored.path, stored.file_format)
+            result = bulk.dry_run(
+                request.db,
+                ente,
+                stored.path,
+                stored.file_format,
+                max_errors=settings.bulk_dry_run_max_errors,
+            )
+        except bulk.FileProblem as exc:
+            raise Problem(422, exc.code, str(exc), field="body") from None
         finally:
             bulk.remove_file(stored.path)
         body = BulkDryRunOutput(
@@ -157,20 +178,24 @@ def create(request: Any) -> Response:
                 BulkRowError(row=e.row, iupd=e.iupd, field=e.field, message=e.message)
                 for e in result.errors
             ],
+            errors_total=result.errors_total,
+            errors_truncated=result.errors_total > len(result.errors),
         )
         return Response(
             json_body=body.model_dump(mode="json", by_alias=True),
             content_type="application/json",
             charset="utf-8",
         )
+    cause = f"api:{request.api_key_used.prefix}"
     try:
-        load = bulk.create_load(
-            request.db, ente, stored, publish=publish, cause=f"api:{request.api_key_used.prefix}"
-        )
+        if dry:  # too big for this thread: the worker checks it, nothing is written
+            load = bulk.create_dry_run(request.db, ente, stored, cause=cause)
+        else:
+            load = bulk.create_load(request.db, ente, stored, publish=publish, cause=cause)
         record(
             request,
             ente,
-            "bulk_load.create",
+            "bulk_load.dry_run" if dry else "bulk_load.create",
             f"bulk_load:{load.public_id}",
             {
                 "format": stored.file_format,
