@@ -168,12 +168,12 @@ def record_transitions(
     if bulk and not relay:
         driver = cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
         with driver.cursor() as cursor, cursor.copy(_OUTBOX_COPY) as copy:
+            states = {s: json.dumps(s) for c in changes for s in c[1:]}
+            tail = f', "event": {json.dumps(event)}, "from_state": '
             for option_id, before, after in changes:
-                args = {"option_id": option_id, "event": event}
-                args |= {"from_state": before, "to_state": after}
-                copy.write_row(
-                    (str(uuid.uuid4()), "default", STATUS_CHANGED_ACTOR, json.dumps(args), stamp, 0)
-                )
+                args = f'{{"option_id": {int(option_id)}{tail}{states[before]}, "to_state": '
+                args += f"{states[after]}}}"
+                copy.write_row((str(uuid.uuid4()), "default", STATUS_CHANGED_ACTOR, args, stamp, 0))
         return
     for option_id, before, after in changes:
         outbox.enqueue(

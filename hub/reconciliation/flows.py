@@ -46,6 +46,8 @@ import structlog
 from lxml import etree
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from hub import clock, payments
 from hub.config import Config, as_config
@@ -350,9 +352,15 @@ def _fdr3_entry(item: Mapping[str, Any]) -> ParsedEntry:
         index=index,
         amount_cents=_json_cents(item.get("pay"), "pay"),
         outcome_code=PAY_STATUS_CODES[status],
-        outcome_date=clock.business_date(_json_instant(item, "payDate")),
+        outcome_date=_pay_day(_json_text(item, "payDate") or ""),
         pay_status=status,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _pay_day(text: str) -> dt.date:
+    """The Italian date of a payDate (a flow's payments share a few: read each once)."""
+    return clock.business_date(_json_instant({"payDate": text}, "payDate"))
 
 
 # --- storing and matching --------------------------------------------------------------------
@@ -691,23 +699,24 @@ def _entry_values(
     *,
     receipt_pk: int | None = None,
     option_id: int | None = None,
-) -> dict[str, Any]:
-    return {
-        "flow_pk": flow.id,
-        "iuv": e.iuv,
-        "iur": e.iur,
-        "transfer_index": e.index,
-        "amount_cents": e.amount_cents,
-        "outcome_code": e.outcome_code,
-        "outcome_date": e.outcome_date,
-        "pay_status": e.pay_status,
-        "match": match,
-        "receipt_pk": receipt_pk,
-        "option_id": option_id,
-    }
+) -> tuple[Any, ...]:
+    """An entry row, its values in the order of ``_ENTRY_COLUMNS``."""
+    return (
+        flow.id,
+        e.iuv,
+        e.iur,
+        e.index,
+        e.amount_cents,
+        e.outcome_code,
+        e.outcome_date,
+        e.pay_status,
+        match,
+        receipt_pk,
+        option_id,
+    )
 
 
-def _insert_entries(session: Session, rows: list[dict[str, Any]]) -> None:
+def _insert_entries(session: Session, rows: list[tuple[Any, ...]]) -> None:
     """Entry rows in the order given: one COPY on PostgreSQL, one executemany elsewhere."""
     if not rows:
         return
@@ -716,9 +725,11 @@ def _insert_entries(session: Session, rows: list[dict[str, Any]]) -> None:
         driver = cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
         with driver.cursor() as cursor, cursor.copy(_ENTRY_COPY) as copy:
             for row in rows:
-                copy.write_row(tuple(row[c] for c in _ENTRY_COLUMNS))
+                copy.write_row(row)
     else:
-        session.execute(sa.insert(ReportingEntry), rows)
+        session.execute(
+            sa.insert(ReportingEntry), [dict(zip(_ENTRY_COLUMNS, row, strict=True)) for row in rows]
+        )
 
 
 def _match_batch(
@@ -803,7 +814,7 @@ def _match_batch(
             and (r.option_id is None or (r.option_id, e.index) not in cents)
         },
     )
-    entries: list[dict[str, Any]] = []
+    entries: list[tuple[Any, ...]] = []
     anomalies: list[dict[str, Any]] = []
     report: list[int] = []
     for e, receipt, other_ente in resolved:
@@ -973,19 +984,21 @@ def _report(
     if not option_ids:
         return
     target = payments.next_states("report", [OptionStatus.PAID], now)[OptionStatus.PAID]
-    session.execute(
+    moved = session.execute(
         sa.update(PaymentOption)
         .where(
             _among(session, PaymentOption.id, option_ids),
             PaymentOption.status == OptionStatus.PAID,
         )
         .values(status=target, version=PaymentOption.version + 1)
+        .returning(PaymentOption.id, PaymentOption.version)
         .execution_options(synchronize_session=False)
-    )
-    moved = set(option_ids)
-    for obj in list(session.identity_map.values()):  # what this session holds is now stale
-        if isinstance(obj, PaymentOption) and obj.id in moved:
-            session.expire(obj)
+    ).all()
+    for option_id, version in moved:  # the options this session holds, as the lock refreshed
+        held = session.identity_map.get(identity_key(PaymentOption, option_id))
+        if held is not None:
+            set_committed_value(held, "status", target)
+            set_committed_value(held, "version", version)
     payments.record_transitions(
         session,
         [(option_id, OptionStatus.PAID, target) for option_id in option_ids],
