@@ -62,6 +62,8 @@ IF_MATCH = {
     "schema": {"type": "string", "maxLength": 64},
     "description": "The ETag from your last read",
 }
+# PUT and PATCH refuse a request without it (428); publish and cancel check it when sent (412)
+IF_MATCH_REQUIRED = {**IF_MATCH, "required": True}
 ETAG = {"ETag": {"schema": {"type": "string"}, "description": "The position's version"}}
 
 
@@ -136,7 +138,7 @@ def _paths() -> dict[str, Any]:
                 "listDebtPositions",
                 "List positions (filters, cursor pagination)",
                 {200: _json("DebtPositionPage", "A page of positions")},
-                READ_ERRORS,
+                (*READ_ERRORS, 422),
                 [FISCAL_CODE, *list_params],
             ),
             "post": _op(
@@ -167,7 +169,7 @@ def _paths() -> dict[str, Any]:
                 "Replace a position while nothing is being paid",
                 {200: position},
                 (*WRITE_ERRORS, 428),
-                [FISCAL_CODE, IUPD, IF_MATCH],
+                [FISCAL_CODE, IUPD, IF_MATCH_REQUIRED],
                 "DebtPositionReplace",
             ),
             "patch": _op(
@@ -175,7 +177,7 @@ def _paths() -> dict[str, Any]:
                 "Change the position's own fields",
                 {200: position},
                 (*WRITE_ERRORS, 428),
-                [FISCAL_CODE, IUPD, IF_MATCH],
+                [FISCAL_CODE, IUPD, IF_MATCH_REQUIRED],
                 "DebtPositionPatch",
             ),
         },
@@ -685,7 +687,13 @@ def _bulk_paths() -> dict[str, Any]:
             "schema": {"type": "string", "enum": ["true", "false"]},
         }
         for n, d in (
-            ("dryRun", "Only check: every bad row with its reason, nothing written"),
+            (
+                "dryRun",
+                "Only check, nothing written: the first 1000 bad rows with their reasons "
+                "(payhub.bulk_dry_run_max_errors) and errorsTotal; a file over "
+                "payhub.bulk_dry_run_inline_bytes (2 MiB) is checked by the worker: 202 with "
+                "dryRun true, the result at Location and its report",
+            ),
             ("publish", "Publish the loaded positions"),
         )
     ]
@@ -698,7 +706,7 @@ def _bulk_paths() -> dict[str, Any]:
                 200: _json("BulkDryRunOutput", "Dry run: the rows that would fail"),
                 202: _json(
                     "BulkLoadOutput",
-                    "Stored; the load runs in the background",
+                    "Stored; the load (or a large dry run) runs in the background",
                     {"Location": {"schema": {"type": "string"}}},
                 ),
             },

@@ -43,10 +43,17 @@ def bad_cursor() -> Problem:
     return Problem(400, "invalid_cursor", "not a cursor this API gave", field="cursor")
 
 
-def check_range(q: Any) -> None:
-    """``from`` after ``to`` is well-formed but impossible: 422."""
-    if q.from_ and q.to and q.from_ > q.to:
-        raise Problem(422, "invalid_range", "from is after to", field="from")
+def check_range(q: Any, start: str = "from_", end: str = "to", field: str = "from") -> None:
+    """``from`` after ``to`` is well-formed but impossible: 422 (``start``/``end`` name the
+    query model's attributes, ``field`` the parameter named in the problem)."""
+    first, last = getattr(q, start), getattr(q, end)
+    if first and last and first > last:
+        raise Problem(422, "invalid_range", f"{field} is after {field_end(field)}", field=field)
+
+
+def field_end(field: str) -> str:
+    """The parameter that closes ``field``'s range: from -> to, dueDateFrom -> dueDateTo."""
+    return "to" if field == "from" else field.removesuffix("From") + "To"
 
 
 def day_start(day: dt.date) -> dt.datetime:

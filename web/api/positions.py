@@ -373,6 +373,8 @@ def list_positions(request: Any) -> Response:
     """Positions of the Ente, oldest first, filtered, a page at a time."""
     ente = authorised_ente(request)
     q = inputs.query(request, schemas.ListQuery)
+    paging.check_range(q, "due_date_from", "due_date_to", "dueDateFrom")
+    paging.check_range(q, "payment_date_from", "payment_date_to", "paymentDateFrom")
     query = sa.select(DebtPosition).where(DebtPosition.ente_id == ente.id)
     if q.status:
         query = query.where(DebtPosition.status == q.status)
