@@ -13,7 +13,7 @@ hub.reconciliation.flows (idempotent per flow id, revision, PSP).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,14 +136,23 @@ def fetch(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One flow revision and every payment of it, page by page."""
     flow = api.get_flow(organization_id, fdr, revision, psp_id)
-    items: list[dict[str, Any]] = []
+    pages = payment_pages(api, organization_id, fdr, revision, psp_id, size)
+    return flow, [item for page in pages for item in page]
+
+
+def payment_pages(
+    api: FdrApi, organization_id: str, fdr: str, revision: int, psp_id: str, size: int
+) -> Iterator[list[dict[str, Any]]]:
+    """The payments of one flow revision, a page at a time, each asked for when needed."""
     page = 1
     while True:
         answer = api.get_payments(organization_id, fdr, revision, psp_id, page=page, size=size)
-        items.extend(answer.get("data") or ())
+        data = list(answer.get("data") or ())
+        if data:
+            yield data
         total = int((answer.get("metadata") or {}).get("totPage") or 1)
-        if page >= total or not answer.get("data"):
-            return flow, items
+        if page >= total or not data:
+            return
         page += 1
 
 
@@ -162,14 +171,14 @@ def ingest_flow(
 ) -> flows.FlowOutcome:
     """Fetch and store one FdR 3 flow revision. Raises pagopa_rest errors (ask again later),
     flows.InvalidFlow / FlowRefused (retrying cannot help: the caller flags it)."""
-    flow, items = fetch(api, ente.fiscal_code, fdr, revision, psp_id, size)
+    flow = api.get_flow(ente.fiscal_code, fdr, revision, psp_id)
     receiver = (flow.get("receiver") or {}).get("organizationId")
     if receiver not in (None, ente.fiscal_code):
         raise flows.FlowRefused(f"flow {fdr} names EC {receiver}, asked for {ente.fiscal_code}")
-    outcome = flows.store_fdr3_flow(
+    outcome = flows.store_fdr3_pages(  # the payments read page by page as they come
         session,
         flow,
-        items,
+        payment_pages(api, ente.fiscal_code, fdr, revision, psp_id, size),
         revision=revision,
         published_at=published_at,
         served_ente_ids=served_ente_ids,
@@ -181,7 +190,7 @@ def ingest_flow(
         flow_id=fdr,
         revision=revision,
         created=outcome.created,
-        entries=len(items),
+        entries=outcome.flow.computed_count,
         reported=outcome.reported,
         anomalies=len(outcome.anomalies),
     )

@@ -34,7 +34,7 @@ import functools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -96,7 +96,7 @@ class FlowRefused(DomainError):
     code = "flow_refused"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedEntry:
     iuv: str
     iur: str
@@ -299,6 +299,21 @@ def parse_fdr3(
 ) -> ParsedFlow:
     """Read an FdR 3 SingleFlowResponse and its Payments as strictly as a FlussoRiversamento.
     Raises InvalidFlow for any field we cannot read."""
+    return _parse_fdr3(
+        flow,
+        lambda: tuple(_fdr3_entry(p) for p in flow_payments),
+        revision=revision,
+        published_at=published_at,
+    )
+
+
+def _parse_fdr3(
+    flow: Mapping[str, Any],
+    read_entries: Callable[[], tuple[ParsedEntry, ...]],
+    *,
+    revision: int,
+    published_at: dt.datetime | None,
+) -> ParsedFlow:
     if not isinstance(flow, Mapping):
         raise _bad("the flow is not a JSON object")
     flow_id = _json_text(flow, "fdr") or ""
@@ -314,7 +329,7 @@ def parse_fdr3(
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise _bad(f"totPayments {count!r} is not a positive integer")
     regulation_date = _json_text(flow, "regulationDate") or ""
-    entries = tuple(_fdr3_entry(p) for p in flow_payments)
+    entries = read_entries()
     if not entries:
         raise _bad("no payments")
     published = published_at
@@ -401,8 +416,43 @@ def store_fdr3_flow(
     """Store one FdR 3 flow revision (its SingleFlowResponse and every Payment of it), in the
     caller's transaction. Idempotent per (Ente, flow id, PSP, revision). Raises InvalidFlow or
     FlowRefused as ``store_flow`` does."""
-    parsed = parse_fdr3(flow, flow_payments, revision=revision, published_at=published_at)
-    raw = json.dumps({"flow": flow, "payments": list(flow_payments)}, default=str)
+    return store_fdr3_pages(
+        session,
+        flow,
+        [flow_payments],
+        revision=revision,
+        published_at=published_at,
+        served_ente_ids=served_ente_ids,
+        now=now,
+    )
+
+
+def store_fdr3_pages(
+    session: Session,
+    flow: Mapping[str, Any],
+    pages: Iterable[Sequence[Mapping[str, Any]]],
+    *,
+    revision: int,
+    published_at: dt.datetime | None,
+    served_ente_ids: set[int] | None = None,
+    now: dt.datetime | None = None,
+) -> FlowOutcome:
+    """``store_fdr3_flow`` for payments that come page by page (as FdR 3 serves them): each
+    page is read into entries and kept as JSON text before the next is asked for, so a flow
+    of 100,000 payments is never held as 100,000 dictionaries."""
+    kept: list[str] = []
+
+    def read() -> tuple[ParsedEntry, ...]:
+        entries: list[ParsedEntry] = []
+        for page in pages:
+            entries.extend(_fdr3_entry(p) for p in page)
+            if page:
+                kept.append(json.dumps(list(page), default=str)[1:-1])
+        return tuple(entries)
+
+    parsed = _parse_fdr3(flow, read, revision=revision, published_at=published_at)
+    # what json.dumps({"flow": flow, "payments": [...]}) writes, a page at a time
+    raw = f'{{"flow": {json.dumps(flow, default=str)}, "payments": [{", ".join(kept)}]}}'
     return _store_parsed(
         session, parsed, served_ente_ids=served_ente_ids, now=now or utcnow(), raw_json=raw
     )
