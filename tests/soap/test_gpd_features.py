@@ -327,13 +327,13 @@ def valid_debt_position(ctx, committed_factory):
         debtor_nation=p["country"],
         options=[
             OptionInput.of(
-                amount=gpd.euros(po["amount"]),
+                amount=str(gpd.euros(po["amount"])),
                 due_date=today + dt.timedelta(days=30),
                 retention_date=today + dt.timedelta(days=90),
                 description=po["description"],
                 transfers=[
                     TransferInput.of(
-                        amount=gpd.euros(t["amount"]),
+                        amount=str(gpd.euros(t["amount"])),
                         remittance_information=t["remittanceInformation"],
                         category=t["category"],
                         iban=t["iban"],

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from hub.config import from_registry
 from hub.positions import bulk
 from tests.hub.positions.test_bulk import body, csv_bytes, row
 
@@ -110,7 +111,10 @@ def test_query_flags_and_size_limit(world, upload_dir, monkeypatch):
     data = csv_bytes([row("A")] * 20)
     world.app.post(_url(world, "?dryRun=yes"), data, headers={**world.auth(), **CSV}, status=400)
     world.app.post(_url(world, "?colour=red"), data, headers={**world.auth(), **CSV}, status=400)
-    monkeypatch.setitem(world.app.app.registry.settings, "payhub.bulk_max_bytes", "100")
+    registry = world.app.app.registry
+    monkeypatch.setitem(
+        registry, "payhub.config", from_registry(registry).replace(bulk_max_bytes=100)
+    )
     res = world.app.post(_url(world), data, headers={**world.auth(), **CSV}, status=413)
     assert res.json["code"] == "upload_too_large"
     world.app.get(
