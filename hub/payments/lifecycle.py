@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import clock, outbox
+from hub import actor_names, clock, outbox
 from hub.db import utcnow
 from hub.errors import (
     DuplicateReceipt,
@@ -58,7 +58,7 @@ from workflows.payment import (
 
 log = structlog.get_logger(__name__)
 
-STATUS_CHANGED_ACTOR = "payment_status_changed"
+STATUS_CHANGED_ACTOR = actor_names.PAYMENT_STATUS_CHANGED
 EXPIRABLE = EXPIRABLE_STATES  # the states from which the machine allows "expire"
 # The events whose change is followed up (STATUS_CHANGED_ACTOR: the position's status, the
 # Ente's webhooks, level-1 portals). Not "publish": its writer sets the position's status in
