@@ -27,6 +27,7 @@ NOT_SETTINGS = (
     "PAYHUB_CONFIG",
     "PAYHUB_TEST_",
     "PAYHUB_BENCH_",
+    "PAYHUB_CHAOS_",  # the chaos test's size (tests/chaos)
     "PAYHUB_URL",
     "PAYHUB_SCREENSHOTS",
     "PAYHUB_DB_PRE_PING",
@@ -89,7 +90,8 @@ def check_secrets(settings: Mapping[str, Any]) -> None:
     production.ini holds until someone sets the secret. Without ``require_secrets`` (the
     embedded default, tests) a missing secret is made up per process by its user, with a
     warning; with several web processes, sessions then break, hence the requirement in
-    production.
+    production. In production (``payhub.require_secrets``) ``payhub.public_url`` is required
+    too: links and the WSDL's address are never written from a client's Host header.
     """
     # Several processes (a Redis broker: workers apart, gunicorn) need the same secrets in
     # every process: outside the embedded default, a made-up secret breaks logins and CSRF.
@@ -112,6 +114,20 @@ def check_secrets(settings: Mapping[str, Any]) -> None:
             "; ".join(bad) + f": set each to a random string of at least {MIN_SECRET_LENGTH} "
             f"characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
             f"in the .ini or as {env}; every web process must share the same values"
+        )
+
+    public = str(settings.get("payhub.public_url") or "").strip()
+    if as_bool(settings.get("payhub.require_secrets", False)) and (
+        not public or public.lower() == PLACEHOLDER
+    ):
+        # production: every link, redirect and the WSDL's address are written from it, never
+        # from the Host header a client sent (issue 17: Host header injection)
+        raise SettingsError(
+            "payhub.public_url is "
+            + ("a CHANGE-ME placeholder" if public else "missing")
+            + ": set it to the address citizens and the Node use, e.g. "
+            "https://pagamenti.example.it (or PAYHUB_PUBLIC_URL); links are never taken from "
+            "the Host header in production"
         )
 
 

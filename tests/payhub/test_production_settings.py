@@ -46,7 +46,11 @@ def test_the_app_factory_refuses_a_placeholder_before_starting(sqlite_engine):
 
 
 def test_secrets_from_the_environment_are_accepted():
-    environ = {"PAYHUB_SESSION_SECRET": "s" * 48, "PAYHUB_OPS_SECRET": "o" * 48}
+    environ = {
+        "PAYHUB_SESSION_SECRET": "s" * 48,
+        "PAYHUB_OPS_SECRET": "o" * 48,
+        "PAYHUB_PUBLIC_URL": "https://pagamenti.example.it",
+    }
     check_secrets(load_settings(_production_settings(), environ=environ))
 
 
@@ -54,7 +58,18 @@ def test_required_secrets_must_be_present_and_long():
     with pytest.raises(SettingsError, match=r"session_secret is missing.*ops_secret is too short"):
         check_secrets({"payhub.require_secrets": "true", "payhub.ops_secret": "short"})
     check_secrets({})  # the embedded default and tests: made up per process, with a warning
-    check_secrets({key: "x" * 32 for key in SECRETS} | {"payhub.require_secrets": "true"})
+    check_secrets(
+        {key: "x" * 32 for key in SECRETS}
+        | {"payhub.require_secrets": "true", "payhub.public_url": "https://pay.example.it"}
+    )
+
+
+def test_production_needs_its_public_address_not_the_host_header():
+    secrets = {key: "x" * 32 for key in SECRETS} | {"payhub.require_secrets": "true"}
+    for value in (None, "", "CHANGE-ME"):
+        with pytest.raises(SettingsError, match=r"payhub.public_url is"):
+            check_secrets(secrets | ({"payhub.public_url": value} if value is not None else {}))
+    check_secrets({key: "x" * 32 for key in SECRETS})  # not production: links from the request
 
 
 # -- a private CA for outgoing TLS ------------------------------------------------------------

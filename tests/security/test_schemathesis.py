@@ -13,6 +13,7 @@ answered 428 (RFC 6585), not the 400 schemathesis expects of a missing header.""
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
 import schemathesis
@@ -26,7 +27,8 @@ from web.api.openapi import build
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 load_all_checks()
 ALL_CHECKS = CHECKS.get_all()
-EXAMPLES = 12
+# 12 in make test (about a minute); PAYHUB_TEST_SCHEMATHESIS_EXAMPLES=80 is the long run
+EXAMPLES = int(os.environ.get("PAYHUB_TEST_SCHEMATHESIS_EXAMPLES", "12"))
 CONFIG = SchemathesisConfig.from_dict(
     {
         "checks": {

@@ -141,7 +141,13 @@ def _ini(tmp_path: Path, pg_url: str, **soap: str) -> Path:
 def _serve(ini: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")}
     # the secrets production.ini asks for are given; only the station's protection is missing
-    env.update({"PAYHUB_SESSION_SECRET": "s" * 40, "PAYHUB_OPS_SECRET": "o" * 40})
+    env.update(
+        {
+            "PAYHUB_SESSION_SECRET": "s" * 40,
+            "PAYHUB_OPS_SECRET": "o" * 40,
+            "PAYHUB_PUBLIC_URL": "https://pagamenti.example.it",
+        }
+    )
     return subprocess.run(
         [
             sys.executable,
@@ -562,7 +568,13 @@ def test_demand_with_good_service_data_creates_a_payable_notice(make_app, seeded
 def test_gunicorn_with_no_station_protection_does_not_serve(tmp_path, pg_url):
     ini = _ini(tmp_path, pg_url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")}
-    env.update({"PAYHUB_SESSION_SECRET": "s" * 40, "PAYHUB_OPS_SECRET": "o" * 40})
+    env.update(
+        {
+            "PAYHUB_SESSION_SECRET": "s" * 40,
+            "PAYHUB_OPS_SECRET": "o" * 40,
+            "PAYHUB_PUBLIC_URL": "https://pagamenti.example.it",
+        }
+    )
     gunicorn = Path(sys.executable).with_name("gunicorn")
     if not gunicorn.exists():
         pytest.skip("gunicorn is the [prod] extra; make test installs it")
