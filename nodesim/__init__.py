@@ -24,5 +24,8 @@ Settings (all optional, ``nodesim.`` prefix; ``payhub-nodesim --help`` maps them
   standin_exit_successes   successful probes in a row that end Stand-In (default 3)
   standin_after_failures   failed station calls in a row that start it (default 0: on demand)
   standin_probe_placeholders  probe with the literal {idBrokerPA}/{idStation} (default true)
+  rest_key                 the Ocp-Apim-Subscription-Key FdR 3 and the receipts service ask
+  fdr3_auto_publish        publish every closed day's flow on FdR 3 before answering a list
+                           (default false; development.ini: true)
   fault.<name>             default fault injection (see nodesim.faults.Faults)
 """

@@ -62,7 +62,10 @@ def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -
         settings.get("nodesim.password"),
     )
     cfg.registry["nodesim.rest"] = fdr3.RestServices(
-        node.ledger, node.payments, settings.get("nodesim.rest_key") or None
+        node.ledger,
+        node.payments,
+        settings.get("nodesim.rest_key") or None,
+        auto_publish=config.as_bool(settings.get("nodesim.fdr3_auto_publish", "false")),
     )
     routes = [
         ("home", "/", home, "GET"),

@@ -85,10 +85,18 @@ def _error(status: int, message: str) -> Problem:
 class RestServices:
     """The state of both services, and their answers as (status, JSON body, headers)."""
 
-    def __init__(self, ledger: Ledger, payments: dict[str, Payment], key: str | None = None):
+    def __init__(
+        self,
+        ledger: Ledger,
+        payments: dict[str, Payment],
+        key: str | None = None,
+        auto_publish: bool = False,
+    ):
         self.ledger = ledger
         self.payments = payments  # the Node's: receiptId -> Payment
         self.key = key
+        # publish every closed day's flow before answering a list, as the PSPs do on their own
+        self.auto_publish = auto_publish
         self._lock = threading.Lock()
         self.published: list[Published] = []
         self._throttle = 0
@@ -146,6 +154,8 @@ class RestServices:
 
     def list_flows(self, org: str, params: dict[str, str], headers: dict[str, str]) -> Any:
         self._gate(headers, "fdr.list")
+        if self.auto_publish:
+            self.publish_ledger()
         page, size = _paging(params)
         since = _when(params.get("publishedGt"), "publishedGt")
         flow_date = _when(params.get("flowDate"), "flowDate")
