@@ -36,6 +36,7 @@ bench: $(VENV)/.installed services
 	$(BIN)/python bench/soap_cpu.py
 	$(BIN)/python bench/notices_bench.py --count 10000
 	$(BIN)/python bench/bulk_bench.py --rows 100000
+	$(BIN)/python bench/fdr_bench.py --payments 100000
 
 # The house rules, checked by `make test` too: lint, formatting, types (hub/, workflows/) and the
 # layer contracts (web/soap/actors/sla_monitor -> hub -> workflows; nodesim apart).
