@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from pyramid.response import Response
 from pyramid.view import view_config
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from hub import idempotency
@@ -172,6 +173,16 @@ def _publish_flag(request: Any) -> bool:
     return value == "true"
 
 
+def _iupd_taken(request: Any, ente: Any, iupd: str) -> bool:
+    return bool(
+        request.db.scalar(
+            sa.select(DebtPosition.id).where(
+                DebtPosition.ente_id == ente.id, DebtPosition.iupd == iupd
+            )
+        )
+    )
+
+
 @view_config(route_name="api.positions", request_method="POST")
 @_domain_errors
 def create(request: Any) -> Response:
@@ -204,23 +215,27 @@ def create(request: Any) -> Response:
                 claim.status_code,
                 {"Location": claim.location or "", "Idempotent-Replayed": "true"},
             )
-    if request.db.scalar(
-        sa.select(DebtPosition.id).where(
-            DebtPosition.ente_id == ente.id, DebtPosition.iupd == data.iupd
-        )
-    ):
+    if _iupd_taken(request, ente, data.iupd):
         raise Problem(409, "iupd_taken", "a position with this IUPD exists", field="iupd")
     service_id = _service_id(request, ente, data.service_code)
     _check_free_notices(request, ente, data)
-    position = create_position(
-        request.db,
-        ente,
-        data,
-        service_id=service_id,
-        publish=publish,
-        cause=f"api:{request.api_key_used.prefix}",
-        strict_identifiers=True,
-    )
+    try:
+        # two concurrent creates of one IUPD both pass the check above: the database's unique
+        # constraint decides, and the loser gets the same 409, never a 500
+        with request.db.begin_nested():
+            position = create_position(
+                request.db,
+                ente,
+                data,
+                service_id=service_id,
+                publish=publish,
+                cause=f"api:{request.api_key_used.prefix}",
+                strict_identifiers=True,
+            )
+    except IntegrityError:
+        raise Problem(
+            409, "iupd_taken", "a position with this IUPD (or notice number) exists", field="iupd"
+        ) from None
     record(
         request,
         ente,
