@@ -9,7 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hub import payments
+from hub import clock, payments
 from hub.models import DebtPosition, Ente, Intermediary, PaymentOption, Station
 from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
 from hub.positions.writer import create_position
@@ -63,7 +63,7 @@ def make_position(
             options=[
                 OptionInput.of(
                     amount=amount,
-                    due_date=dt.date.today() + dt.timedelta(days=30),
+                    due_date=clock.today() + dt.timedelta(days=30),
                     retention_date=retention_date,
                     transfers=[
                         TransferInput.of(

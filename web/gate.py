@@ -59,7 +59,12 @@ class Gate:
             environ["SERVER_NAME"] = self.public.hostname or host
             environ["SERVER_PORT"] = str(self.public.port or (443 if scheme == "https" else 80))
             environ.pop("HTTP_X_FORWARDED_HOST", None)
-        return self.inner(environ, router)
+        spool = environ.get("payhub.body_spool")
+        try:
+            return self.inner(environ, router)
+        finally:
+            if spool is not None:  # the chunked body read here: the response is built by now
+                spool.close()
 
     def limit(self, environ: dict[str, Any], router: Any) -> int:
         overrides: dict[str, int] = router.registry.get(REGISTRY_KEY, {})
@@ -82,7 +87,7 @@ class Gate:
                 return _too_large(environ, limit)
             return None
         if environ.get("wsgi.input_terminated"):  # chunked: read at most limit + 1 bytes
-            # handed on as the request body (closed with the request), or closed at once
+            # handed on as the request body (closed once the response is built), or closed now
             spool = tempfile.SpooledTemporaryFile(max_size=512 * 1024)  # noqa: SIM115
             size, source = 0, environ["wsgi.input"]
             while chunk := source.read(min(CHUNK, limit + 1 - size)):
@@ -92,6 +97,7 @@ class Gate:
                     spool.close()
                     return _too_large(environ, limit)
             spool.seek(0)
+            environ["payhub.body_spool"] = spool
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = spool, str(size)
             environ["wsgi.input_terminated"] = False
         return None

@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from actors import expiry
-from hub import payments
+from hub import clock, payments
 from hub.models import DebtPosition, PaymentOption, StateTransition
 from tests.factories import make_ente, make_position
 
 pytestmark = pytest.mark.pg
-YESTERDAY = dt.date.today() - dt.timedelta(days=1)
+YESTERDAY = clock.today() - dt.timedelta(days=1)
 
 
 def _world(factory) -> dict[str, int]:
@@ -24,7 +24,7 @@ def _world(factory) -> dict[str, int]:
             "overdue_1": make_position(session, ente, retention_date=YESTERDAY),
             "overdue_2": make_position(session, ente, retention_date=YESTERDAY),
             "overdue_draft": make_position(session, ente, retention_date=YESTERDAY, publish=False),
-            "today": make_position(session, ente, retention_date=dt.date.today()),
+            "today": make_position(session, ente, retention_date=clock.today()),
             "no_limit": make_position(session, ente),
             "paid": make_position(session, ente, retention_date=YESTERDAY),
             "in_progress": make_position(session, ente, retention_date=YESTERDAY),

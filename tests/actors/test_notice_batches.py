@@ -14,6 +14,7 @@ import pytest
 from pypdf import PdfReader
 
 from actors.middleware import current_settings, use_settings
+from hub import clock
 from hub.errors import DomainError
 from hub.models import BatchStatus, NoticeBatch
 from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.pg
 
 
 def _plan(session, ente):
-    due = dt.date.today() + dt.timedelta(days=30)
+    due = clock.today() + dt.timedelta(days=30)
     t = [
         TransferInput.of(
             amount="60.00", remittance_information="Tari", category="9/0101108TS/", iban=IBAN

@@ -60,7 +60,11 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser) -> Iterator[object]:
-    context = browser.new_context(locale="it-IT", viewport={"width": 1200, "height": 900})
+    # bypass_csp: the pages' Content-Security-Policy forbids inline scripts, and the test
+    # injects axe-core as one (the pages themselves are served with the policy unchanged)
+    context = browser.new_context(
+        locale="it-IT", viewport={"width": 1200, "height": 900}, bypass_csp=True
+    )
     page = context.new_page()
     page.set_default_timeout(20_000)
     yield page

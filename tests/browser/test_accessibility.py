@@ -135,7 +135,9 @@ def test_the_check_finds_serious_violations_when_there_are_some(page, axe_js):
     assert {"color-contrast", "label", "html-has-lang"} <= found
 
 
-def test_back_office_lookup_form_has_no_serious_accessibility_violations(demo, page, axe_js):
+def test_back_office_lookup_form_has_no_serious_accessibility_violations(
+    demo, page, axe_js, local_targets
+):
     """A traffic fine searched by report number and plate, the back-office down."""
     import sqlalchemy as sa
 

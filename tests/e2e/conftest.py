@@ -34,6 +34,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import clock
 from tests.conftest import PG_ADMIN_URL, REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -381,7 +382,7 @@ def publish_notice(
             options=[
                 OptionInput.of(
                     amount=amount,
-                    due_date=dt.date.today() + dt.timedelta(days=30),
+                    due_date=clock.today() + dt.timedelta(days=30),
                     transfers=[
                         TransferInput.of(
                             amount=amount,

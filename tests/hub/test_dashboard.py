@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from hub import dashboard, payments
+from hub import clock, dashboard, payments
 from hub.errors import Conflict
 from hub.models import Anomaly, PaymentOption, StateTransition, WebhookDelivery
 from hub.notify import webhooks
@@ -41,7 +41,7 @@ def _position(db, ente, *, iupd: str, debtor: str = "VRDGPP70B02F205X", amount: 
             options=[
                 OptionInput.of(
                     amount=amount,
-                    due_date=dt.date.today() + dt.timedelta(days=10),
+                    due_date=clock.today() + dt.timedelta(days=10),
                     transfers=[
                         TransferInput.of(
                             amount=amount,

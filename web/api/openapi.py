@@ -257,7 +257,7 @@ def _paths() -> dict[str, Any]:
 
 
 def _receipt_params() -> list[dict[str, Any]]:
-    day = "Day (UTC) payhub received the receipt (`receivedAt`), not the payment date"
+    day = "Day (Italian time) payhub received the receipt (`receivedAt`), not the payment date"
     return [
         {"name": n, "in": "query", "description": d, "schema": s}
         for n, d, s in (

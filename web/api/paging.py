@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from hub import clock
 from web.api.problems import Problem
 
 
@@ -57,7 +58,13 @@ def field_end(field: str) -> str:
 
 
 def day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    """The first instant of ``day`` in Italy: date filters are Italian calendar days (the
+    calendar's ends, 0001-01-01 and 9999-12-31, stand for "no bound")."""
+    try:
+        return clock.day_start(day)
+    except OverflowError:
+        edge = dt.datetime.min if day.year == 1 else dt.datetime.max
+        return edge.replace(tzinfo=dt.UTC)
 
 
 def page(session: Any, query: sa.Select[Any], limit: int) -> tuple[list[Any], bool]:

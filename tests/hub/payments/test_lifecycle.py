@@ -8,7 +8,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from hub import payments
+from hub import clock, payments
 from hub.errors import (
     DuplicateReceipt,
     PaymentAlreadyPaid,
@@ -73,7 +73,7 @@ def test_activation_again_after_the_token_lapsed_still_succeeds(db):
 )
 def test_activation_of_a_notice_that_cannot_be_paid_says_why(db, setup, error):
     ente = make_ente(db)
-    retention = dt.date.today() - dt.timedelta(days=1) if setup == "past_retention" else None
+    retention = clock.today() - dt.timedelta(days=1) if setup == "past_retention" else None
     option = _option(make_position(db, ente, publish=setup != "draft", retention_date=retention))
     notice = "399999999999999903" if setup == "unknown" else option.notice_number
     if setup == "cancelled":
@@ -129,7 +129,7 @@ def test_second_receipt_with_another_id_is_kept_and_opens_a_double_payment_case(
 )
 def test_receipt_for_a_cancelled_or_expired_notice_is_stored_and_flagged(db, event, anomaly):
     ente = make_ente(db)
-    option = _option(make_position(db, ente, retention_date=dt.date.today() - dt.timedelta(days=2)))
+    option = _option(make_position(db, ente, retention_date=clock.today() - dt.timedelta(days=2)))
     payments.apply_event(db, option, event, cause="test")
     outcome = payments.store_receipt(db, make_receipt(option, ente.fiscal_code))
     assert option.status == "paid"

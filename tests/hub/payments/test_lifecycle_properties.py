@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy.orm import Session
 
-from hub import payments
+from hub import clock, payments
 from hub.errors import DomainError, DuplicateReceipt
 from hub.models import PaymentOption, Receipt, StateTransition
 from tests.factories import make_ente, make_position, make_receipt
@@ -48,7 +48,7 @@ class PaymentLifecycle(RuleBasedStateMachine):
             self.session,
             self.ente,
             publish=False,
-            retention_date=dt.date.today() + dt.timedelta(days=10),
+            retention_date=clock.today() + dt.timedelta(days=10),
         )
         self.option_id = position.options[0].id
 
@@ -78,7 +78,7 @@ class PaymentLifecycle(RuleBasedStateMachine):
     def verify(self) -> None:
         option = self.option
         try:
-            payments.check_payable(option, dt.date.today())
+            payments.check_payable(option, clock.today())
             assert option.status in {"payable", "in_progress"}
         except DomainError:
             assert option.status not in {"payable", "in_progress"}

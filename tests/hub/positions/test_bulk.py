@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from hub import clock
 from hub.models import BulkLoad, BulkLoadError, BulkLoadStatus, DebtPosition, PaymentOption
 from hub.models import StateTransition as Transition
 from hub.positions import bulk
 from tests.factories import IBAN, make_ente
 
-DUE = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+DUE = (clock.today() + dt.timedelta(days=30)).isoformat()
 HEADER = [
     "iupd",
     "debtor_type",
@@ -154,7 +155,7 @@ def test_rows_sharing_an_iupd_form_one_plan_whatever_the_delimiter_and_bom(
 
 
 def test_italian_spreadsheet_amounts_and_dates_are_understood(tmp_path):
-    day = dt.date.today() + dt.timedelta(days=9)
+    day = clock.today() + dt.timedelta(days=9)
     values = row("IT", "1234,50", due_date=day.strftime("%d/%m/%Y"), transfer1_amount="1234,50")
     [item] = checked(write(tmp_path, csv_bytes([values], delimiter=";")), "csv")
     assert item.errors == []

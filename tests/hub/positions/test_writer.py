@@ -7,13 +7,14 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from hub import clock
 from hub.models import DebtPosition, PaymentOption, StateTransition
 from hub.positions.inputs import DebtPositionInput, InvalidPosition, MetadataEntry
 from hub.positions.writer import create_position, validate
 from tests.factories import IBAN, make_ente
 
 pytestmark = pytest.mark.pg
-DUE = dt.date.today() + dt.timedelta(days=30)
+DUE = clock.today() + dt.timedelta(days=30)
 
 
 def _position(**option_changes) -> DebtPositionInput:

@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from hub import clock
 from tests.conftest import SHARED
 
 GPD = SHARED / "peer-material" / "gpd-payments"
@@ -142,7 +143,7 @@ def euros(cents: int) -> Decimal:
 
 
 def today() -> dt.date:
-    return dt.date.today()
+    return clock.today()
 
 
 def feature_files() -> list[Path]:

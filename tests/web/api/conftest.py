@@ -9,12 +9,13 @@ from dataclasses import dataclass
 import pytest
 from webtest import TestApp
 
+from hub import clock
 from hub.models import PaymentService, ServiceKind
 from hub.tenants import api_keys
 from payhub.app import configure
 from tests.factories import IBAN, make_ente
 
-DUE = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+DUE = (clock.today() + dt.timedelta(days=30)).isoformat()
 
 
 @dataclass

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from hub import payments
+from hub import clock, payments
 from hub.models import DebtPosition, Receipt
 from tests.factories import make_receipt
 from tests.web.api.conftest import DUE, position_body, transfer
@@ -280,7 +280,7 @@ def test_list_filters_and_pages_with_a_cursor(world):
     assert [p["iupd"] for p in second["items"]] == ["L-2", "L-3"]
     payable = world.app.get(world.url("?status=payable"), headers=world.auth()).json
     assert [p["iupd"] for p in payable["items"]] == ["L-0", "L-2", "L-4"]
-    later = (dt.date.today() + dt.timedelta(days=31)).isoformat()
+    later = (clock.today() + dt.timedelta(days=31)).isoformat()
     assert (
         world.app.get(world.url(f"?dueDateFrom={later}"), headers=world.auth()).json["items"] == []
     )
@@ -325,7 +325,7 @@ def test_receipts_as_json_and_original_xml_and_payment_date_filter(world):
     )
     position = world.app.get(world.url("/IUPD-1"), headers=world.auth()).json
     assert position["options"][0]["status"] == "paid"
-    today = dt.date.today().isoformat()
+    today = clock.today().isoformat()
     paid = world.app.get(
         world.url(f"?paymentDateFrom={today}&paymentDateTo={today}"), headers=world.auth()
     ).json

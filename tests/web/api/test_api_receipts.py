@@ -9,7 +9,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from hub import payments
+from hub import clock, payments
 from hub.models import Ente, PaymentOption
 from tests.factories import make_position, make_receipt
 from web import api
@@ -123,10 +123,11 @@ def test_filter_by_iuv_and_by_notice_number(world):
 def test_filter_by_received_day_both_ends_included(world):
     _store(
         world,
-        ("r-9", dt.datetime(2026, 3, 9, 23, 59, 59, 999999, tzinfo=dt.UTC)),
-        ("r-10a", dt.datetime(2026, 3, 10, 0, 0, tzinfo=dt.UTC)),
-        ("r-10b", dt.datetime(2026, 3, 10, 23, 59, 59, 999999, tzinfo=dt.UTC)),
-        ("r-11", dt.datetime(2026, 3, 11, 0, 0, tzinfo=dt.UTC)),
+        # days are Italian calendar days (hub.clock): 10 March is 09T23:00Z to 10T23:00Z
+        ("r-9", dt.datetime(2026, 3, 9, 23, 59, 59, 999999, tzinfo=clock.ROME)),
+        ("r-10a", dt.datetime(2026, 3, 10, 0, 0, tzinfo=clock.ROME)),
+        ("r-10b", dt.datetime(2026, 3, 10, 23, 59, 59, 999999, tzinfo=clock.ROME)),
+        ("r-11", dt.datetime(2026, 3, 11, 0, 0, tzinfo=clock.ROME)),
     )
     assert _ids(world, "from=2026-03-10") == ["r-11", "r-10b", "r-10a"]
     assert _ids(world, "to=2026-03-10") == ["r-10b", "r-10a", "r-9"]
