@@ -165,6 +165,21 @@ def batch_create_view(request: Any) -> Response:
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
             raise Problem(422, "invalid_body", f"{name} must be a list of strings")
+    # what PostgreSQL cannot compare (a NUL) or no IUPD / notice number can be: refused here
+    for name, value in (
+        ("service", [service] if service else None),
+        ("bulkLoad", [bulk_load] if bulk_load else None),
+        ("noticeNumbers", numbers),
+        ("iupds", iupds),
+    ):
+        for text in value or ():
+            if len(text) > 64 or any(ord(c) < 32 or ord(c) == 127 for c in text):
+                raise Problem(
+                    422,
+                    "invalid_body",
+                    f"{name}: at most 64 characters, no control characters",
+                    field=name,
+                )
     try:
         batch = batches.create_batch(
             request.db,

@@ -67,3 +67,14 @@ def test_a_statement_too_large_says_by_how_much_not_a_placeholder(site):
     )
     assert answer.status_int == 413
     assert "${mb}" not in answer.text and "0.2 MB" in answer.text
+
+
+def test_a_notice_batch_naming_an_iupd_with_a_nul_is_a_422_not_a_500(site):
+    """Found by the long schemathesis run: a NUL in ``iupds`` reached PostgreSQL (500)."""
+    res = site.app.post_json(
+        "/api/v1/enti/77777777777/notice-batches",
+        {"iupds": ["IUPD\x00-1"], "language": "it"},
+        headers=site.api(),
+        status="*",
+    )
+    assert res.status_int == 422 and res.json["field"] == "iupds"
