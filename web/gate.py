@@ -59,7 +59,7 @@ class Gate:
             environ["SERVER_NAME"] = self.public.hostname or host
             environ["SERVER_PORT"] = str(self.public.port or (443 if scheme == "https" else 80))
             environ.pop("HTTP_X_FORWARDED_HOST", None)
-        spool = environ.get("payhub.body_spool")
+        spool = environ.get("web.gate.body_spool")
         try:
             return self.inner(environ, router)
         finally:
@@ -97,7 +97,7 @@ class Gate:
                     spool.close()
                     return _too_large(environ, limit)
             spool.seek(0)
-            environ["payhub.body_spool"] = spool
+            environ["web.gate.body_spool"] = spool
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = spool, str(size)
             environ["wsgi.input_terminated"] = False
         return None
