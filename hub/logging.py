@@ -8,6 +8,7 @@ Context (request_id, message_id, notice_number, ente) is bound with contextvars 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import structlog
@@ -44,7 +45,10 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # cached loggers keep the configuration of their first use: fast, but a test suite
+        # that configures logging in-process (CLI commands) and later captures logs must not
+        # cache (tests/conftest.py sets PAYHUB_TEST_LOG_NO_CACHE)
+        cache_logger_on_first_use=not os.environ.get("PAYHUB_TEST_LOG_NO_CACHE"),
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared_processors(),

@@ -25,6 +25,8 @@ PG_ADMIN_URL = os.environ.get(
     "PAYHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("PAYHUB_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# commands run in-process configure logging; captured logs must see later configurations
+os.environ.setdefault("PAYHUB_TEST_LOG_NO_CACHE", "1")
 
 
 def shared_path(*parts: str) -> Path:
