@@ -66,9 +66,9 @@ from hub.positions.inputs import (
 )
 from hub.positions.iuv import allocate_notice_numbers
 from hub.positions.status import derive_status
-from hub.positions.writer import create_position, validate
+from hub.positions.writer import build_position, create_position, validate
 from hub.values.money import to_cents
-from workflows.payment import INITIAL_STATE, PositionStatus
+from workflows.payment import INITIAL_STATE
 
 ACTOR = actor_names.RUN_BULK_LOAD
 CHUNK_ROWS = 500
@@ -844,56 +844,12 @@ def plan_chunk(
 def _build(ente: Ente, data: DebtPositionInput, service_id: int | None) -> DebtPosition:
     """The rows of a checked position whose notice numbers are all set (as create_position
     builds them, without its flush per position)."""
-    position = DebtPosition(
-        ente_id=ente.id,
-        service_id=service_id,
-        iupd=data.iupd,
-        debtor_type=data.debtor_type,
-        debtor_fiscal_code=data.debtor_fiscal_code,
-        debtor_name=data.debtor_name,
-        debtor_email=data.debtor_email,
-        debtor_street=data.debtor_street,
-        debtor_city=data.debtor_city,
-        debtor_postal_code=data.debtor_postal_code,
-        debtor_province=data.debtor_province,
-        debtor_nation=data.debtor_nation,
-        description=data.description,
-        status=PositionStatus.DRAFT,
-        due_date=min(o.due_date for o in data.options),
-    )
+    notices = []
     for o in data.options:
         assert o.notice_number is not None
-        cents = [to_cents(t.amount) for t in o.transfers]
-        option = PaymentOption(
-            ente_id=ente.id,
-            notice_number=o.notice_number,
-            iuv=o.notice_number[1:],
-            amount_cents=sum(cents),
-            description=o.description,
-            due_date=o.due_date,
-            retention_date=o.retention_date,
-            instalment_number=o.instalment_number,
-            instalment_count=o.instalment_count,
-            status=INITIAL_STATE,
-        )
-        option.transfers = [
-            Transfer(
-                id_transfer=n,
-                beneficiary_fiscal_code=t.beneficiary_fiscal_code or ente.fiscal_code,
-                iban=t.iban,
-                postal_iban=t.postal_iban,
-                stamp_hash=t.stamp_hash,
-                stamp_type=t.stamp_type,
-                stamp_province=t.stamp_province,
-                amount_cents=amount,
-                remittance_information=t.remittance_information,
-                category=t.category,
-                metadata_entries=t.metadata_entries(),
-            )
-            for n, (t, amount) in enumerate(zip(o.transfers, cents, strict=True), 1)
-        ]
-        position.options.append(option)
-    return position
+        notices.append((o.notice_number, o.notice_number[1:]))
+    shares = [[to_cents(t.amount) for t in o.transfers] for o in data.options]
+    return build_position(ente, data, service_id, notices, shares)
 
 
 def _publish_before_insert(positions: list[DebtPosition], now: dt.datetime) -> None:

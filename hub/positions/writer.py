@@ -173,62 +173,35 @@ def create_position(
     )
     missing = sum(1 for o in data.options if o.notice_number is None)
     generated = iter(allocate_notice_numbers(session, ente, missing) if missing else [])
-    position = DebtPosition(
-        ente_id=ente.id,
-        service_id=service_id,
-        iupd=data.iupd,
-        debtor_type=data.debtor_type,
-        debtor_fiscal_code=data.debtor_fiscal_code,
-        debtor_name=data.debtor_name,
-        debtor_email=data.debtor_email,
-        debtor_street=data.debtor_street,
-        debtor_city=data.debtor_city,
-        debtor_postal_code=data.debtor_postal_code,
-        debtor_province=data.debtor_province,
-        debtor_nation=data.debtor_nation,
-        description=data.description,
-        status=PositionStatus.DRAFT,
-        due_date=min(o.due_date for o in data.options),
-    )
-    for option_in, cents in zip(data.options, shares, strict=True):
-        notice = (
-            parse_notice_number(option_in.notice_number, verify_check_digits=False)
-            if option_in.notice_number
-            else next(generated)
-        )
-        option = PaymentOption(
-            ente_id=ente.id,
-            notice_number=notice.value,
-            iuv=notice.iuv,
-            amount_cents=sum(cents),
-            description=option_in.description,
-            due_date=option_in.due_date,
-            retention_date=option_in.retention_date,
-            instalment_number=option_in.instalment_number,
-            instalment_count=option_in.instalment_count,
-            status=INITIAL_STATE,
-        )
-        for idx, (t, amount) in enumerate(zip(option_in.transfers, cents, strict=True), 1):
-            option.transfers.append(
-                Transfer(
-                    id_transfer=idx,
-                    beneficiary_fiscal_code=t.beneficiary_fiscal_code or ente.fiscal_code,
-                    iban=t.iban,
-                    postal_iban=t.postal_iban,
-                    stamp_hash=t.stamp_hash,
-                    stamp_type=t.stamp_type,
-                    stamp_province=t.stamp_province,
-                    amount_cents=amount,
-                    remittance_information=t.remittance_information,
-                    category=t.category,
-                    metadata_entries=t.metadata_entries(),
-                )
-            )
-        position.options.append(option)
+    numbers = [
+        parse_notice_number(o.notice_number, verify_check_digits=False)
+        if o.notice_number
+        else next(generated)
+        for o in data.options
+    ]
+    position = build_position(ente, data, service_id, [(n.value, n.iuv) for n in numbers], shares)
     session.add(position)
     session.flush()
     if publish:
         publish_position(session, position, cause=cause)
+    return position
+
+
+def build_position(
+    ente: Ente,
+    data: DebtPositionInput,
+    service_id: int | None,
+    notices: list[tuple[str, str]],
+    shares: list[list[int]],
+) -> DebtPosition:
+    """The rows of a checked position, unsaved: ``notices`` are each option's (notice number,
+    IUV), ``shares`` each option's transfer amounts in cents (``validate``'s answer)."""
+    position = DebtPosition(ente_id=ente.id, iupd=data.iupd, status=PositionStatus.DRAFT)
+    _fill_position(position, data, service_id)
+    for option_in, (number, iuv), cents in zip(data.options, notices, shares, strict=True):
+        option = PaymentOption(ente_id=ente.id, notice_number=number, iuv=iuv, status=INITIAL_STATE)
+        _fill_option(option, option_in, cents, ente)
+        position.options.append(option)
     return position
 
 
