@@ -40,6 +40,31 @@ from hub.positions import bulk
 PG_ADMIN = os.environ.get(
     "PAYHUB_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def create_database() -> tuple[sa.Engine, str, sa.Engine]:
+    """A throwaway database on the benchmark's server: (admin engine, its name, its engine)."""
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"payhub_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    return admin, name, make_engine(url)
+
+
+def drop_database(admin: sa.Engine, name: str, *, keep: bool = False) -> None:
+    if not keep:
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                ),
+                {"n": name},
+            )
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
 IBAN = "IT60X0542811101000000123456"
 IBAN2 = "IT36A0301503200000003517230"
 HEADER = [
@@ -198,12 +223,7 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging({"payhub.log_level": "WARNING"})
 
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"payhub_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
+    admin, name, engine = create_database()
     try:
         upgrade(engine)
         factory = make_session_factory(engine)
@@ -261,16 +281,7 @@ def main() -> None:
             print(f"load / floor: {elapsed / floor:.1f}x the time")
     finally:
         engine.dispose()
-        if not args.keep:
-            with admin.connect() as conn:
-                conn.execute(
-                    sa.text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                    ),
-                    {"n": name},
-                )
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        drop_database(admin, name, keep=args.keep)
 
 
 if __name__ == "__main__":

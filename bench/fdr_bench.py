@@ -33,9 +33,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bulk_bench import PG_ADMIN, rss_mib  # the same database server and RSS reading
+from bulk_bench import create_database, drop_database, rss_mib  # the same server, RSS
 
-from hub.db import make_engine, make_session_factory
+from hub.db import make_session_factory
 from hub.logging import configure_logging
 from hub.migrate import upgrade
 from hub.models import Anomaly, Ente, Intermediary, PaymentOption, ReportingEntry, Station
@@ -250,12 +250,7 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging(level="WARNING")
 
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"payhub_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
+    admin, name, engine = create_database()
     n = args.payments
     try:
         upgrade(engine)
@@ -326,16 +321,7 @@ def main() -> None:
             print(f"ingest / floor: {elapsed / spent:.1f}x the time")
     finally:
         engine.dispose()
-        if not args.keep:
-            with admin.connect() as conn:
-                conn.execute(
-                    sa.text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                    ),
-                    {"n": name},
-                )
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        drop_database(admin, name, keep=args.keep)
 
 
 if __name__ == "__main__":
