@@ -75,6 +75,17 @@ class Config(BaseModel):
     ops_stuck_activation_grace_minutes: int = _d("a payment in progress longer is stuck", 60)
     ops_stuck_paid_days: int = _d("paid but not reported after this many days is stuck", 3)
     ops_stuck_reported_days: int = _d("reported but not reconciled after this is stuck", 5)
+    # outgoing e-mail (hub/mail.py): referenti, daily files, SLA notices
+    smtp_host: str | None = _d("SMTP server; unset: payhub sends no e-mail")
+    smtp_port: int = _d("SMTP port (587 for STARTTLS, 465 for TLS)", 587)
+    smtp_security: Literal["starttls", "tls", "none"] = _d(
+        "starttls or tls; none only to a loopback relay", "starttls"
+    )
+    smtp_username: str | None = _d("SMTP login (with smtp_password)")
+    smtp_password: str | None = _d("SMTP password")
+    smtp_timeout_seconds: float = _d("SMTP connect/command timeout", 30.0)
+    mail_from: str = _d("From: of every message", "payhub <noreply@localhost>")
+    link_max_age_days: int = _d("signed links in e-mails expire after", 14)
     # logging
     log_format: Literal["console", "json"] = _d("json in production", "console")
     log_level: str = _d("root log level", "INFO")

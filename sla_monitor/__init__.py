@@ -1,6 +1,6 @@
 """SLA monitor: answer times of the station, breaches, probes, help-desk clocks, reports.
 
-Settings (all optional; the calendar's are in sla_monitor.calendar, the probes' in
+Settings (all optional; the calendar's are in hub.calendar, the probes' in
 sla_monitor.probes, the breach evaluation's in sla_monitor.breaches):
   payhub.sla_recorder         count paForNode answer times per minute (default true)
   payhub.sla_flush_seconds    how often the counts of finished minutes are written (default 5)

@@ -1,7 +1,7 @@
 """Help-desk tickets against their clocks: first response and resolution, in business hours.
 
 When a ticket is opened its two due dates are computed once with the help-desk calendar
-(sla_monitor.calendar), so a later change of hours or holidays does not move them. A ticket is
+(hub.calendar), so a later change of hours or holidays does not move them. A ticket is
 in target when it was answered (resolved) no later than its due date.
 
 Settings (all optional, plus the calendar's):
@@ -19,9 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from hub.calendar import BusinessCalendar
 from hub.config import Config, as_config
 from hub.models.sla import SlaTicket
-from sla_monitor.calendar import BusinessCalendar
 
 DEFAULT_TARGETS = "high:1/9 medium:4/27 low:9/45"
 

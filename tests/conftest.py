@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import Base, make_engine
 from hub.migrate import upgrade
+from tests.servers.smtp import smtp, smtp_server  # noqa: F401  (fixtures for every test)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PG_ADMIN_URL = os.environ.get(

@@ -65,7 +65,7 @@ class SlaProbe(Base):
 
 
 class SlaTicket(Base):
-    """A help-desk ticket; its targets are business time (see sla_monitor.calendar)."""
+    """A help-desk ticket; its targets are business time (see hub.calendar)."""
 
     __tablename__ = "sla_ticket"
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sla_monitor.calendar import BusinessCalendar, easter_sunday, national_holidays
+from hub.calendar import BusinessCalendar, easter_sunday, national_holidays
 
 ROME = zoneinfo.ZoneInfo("Europe/Rome")
 CAL = BusinessCalendar()
