@@ -414,7 +414,7 @@ def operator_group() -> None:
 
 @operator_group.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["operator", "support"]), required=True)
+@click.option("--role", type=click.Choice(["operator", "support", "intermediary"]), required=True)
 @click.option(
     "--ente",
     "enti",

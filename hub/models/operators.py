@@ -15,6 +15,9 @@ from hub.models.tenants import Ente
 class OperatorRole(enum.StrEnum):
     OPERATOR = "operator"  # sees only the Enti linked through operator_ente
     SUPPORT = "support"  # sees every Ente, the stuck-payment views and their actions
+    # runs the platform: everything support does, plus the administration of intermediaries,
+    # stations, Enti, services, portals, operators and the activation requests
+    INTERMEDIARY = "intermediary"
 
 
 operator_ente = sa.Table(
@@ -46,4 +49,9 @@ class OperatorAccount(Base):
 
     @property
     def is_support(self) -> bool:
-        return self.role == OperatorRole.SUPPORT
+        """Support staff and the intermediary's administrators (who can do what support does)."""
+        return self.role in (OperatorRole.SUPPORT, OperatorRole.INTERMEDIARY)
+
+    @property
+    def is_intermediary(self) -> bool:
+        return self.role == OperatorRole.INTERMEDIARY

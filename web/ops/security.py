@@ -53,6 +53,8 @@ class OpsSecurityPolicy:
             return Denied("not logged in")
         if permission == "support" and not account.is_support:
             return Denied("support only")
+        if permission == "intermediary" and not account.is_intermediary:
+            return Denied("the intermediary's administrators only")
         return Allowed("ok")
 
     def remember(self, request: Any, userid: Any, **kw: Any) -> list[tuple[str, str]]:
@@ -83,6 +85,14 @@ def require_support(request: Any) -> OperatorAccount:
     """The logged-in support account; 403 for an operator."""
     account = account_of(request)
     if not account.is_support:
+        raise HTTPForbidden()
+    return account
+
+
+def require_intermediary(request: Any) -> OperatorAccount:
+    """The logged-in administrator of the intermediary; 403 for support and operators."""
+    account = account_of(request)
+    if not account.is_intermediary:
         raise HTTPForbidden()
     return account
 
