@@ -50,6 +50,7 @@ class StationInfo:
     broker_code: str
     primitive_version: int
     enti: dict[str, EnteInfo]  # by fiscal code
+    test: bool = False  # issue 15: a station of pagoPA's test environment
 
 
 def load_station(session: Session, station_code: str) -> StationInfo | None:
@@ -66,6 +67,7 @@ def load_station(session: Session, station_code: str) -> StationInfo | None:
         broker_code=station.intermediary.broker_code,
         primitive_version=station.primitive_version,
         enti={e.fiscal_code: EnteInfo(e.id, e.fiscal_code, e.name, e.office) for e in station.enti},
+        test=station.test,
     )
 
 
