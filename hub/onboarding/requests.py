@@ -29,6 +29,7 @@ from hub.models import (
     Receipt,
 )
 from hub.onboarding import environments
+from hub.onboarding.sla import RequestClock, in_days
 from hub.tenants import audit
 from workflows.activation import (
     AWAITING_REFERENTE,
@@ -42,6 +43,7 @@ from workflows.activation import (
     RequestKind,
     RequestState,
     events_from,
+    mermaid,
     next_state,
 )
 
@@ -256,3 +258,50 @@ def ente_by_code(session: Session, fiscal_code: str) -> Ente:
     if ente is None:
         raise NotFound(f"no Ente {fiscal_code}")
     return ente
+
+
+def summary(request: ActivationRequest, clock: RequestClock, *, steps: bool = False) -> dict:
+    """The request as JSON (the CLI's --json and the REST API): its state, the steps allowed
+    now, its clock in working days; with ``steps``, its history."""
+    data: dict = {
+        "id": request.id,
+        "kind": request.kind,
+        "enteFiscalCode": request.ente.fiscal_code,
+        "serviceCode": request.service.code if request.service else None,
+        "subject": request.subject,
+        "state": request.state,
+        "pausedFrom": request.paused_from,
+        "allowedSteps": list(allowed_events(request)),
+        "openedBy": request.opened_by,
+        "createdAt": request.created_at.isoformat(),
+        "updatedAt": request.updated_at.isoformat(),
+        "enteInProduction": request.ente.production,
+        "clock": {
+            "status": str(clock.status),
+            "workingDaysUsed": str(clock.used_days),
+            "workingDaysLeft": str(clock.left_days),
+            "targetDays": str(in_days(clock.target, clock.calendar)),
+            "running": clock.running,
+            "startedAt": clock.started_at.isoformat() if clock.started_at else None,
+            "dueAt": clock.due_at.isoformat() if clock.due_at else None,
+        },
+    }
+    if steps:
+        data["steps"] = [
+            {
+                "event": s.event,
+                "fromState": s.from_state,
+                "toState": s.to_state,
+                "actor": s.actor,
+                "note": s.note,
+                "stationCode": s.station_code,
+                "at": s.at.isoformat(),
+            }
+            for s in request.steps
+        ]
+    return data
+
+
+def diagram() -> str:
+    """The requests' machine as a mermaid diagram (workflows.activation.mermaid)."""
+    return mermaid()
