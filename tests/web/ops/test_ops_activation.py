@@ -10,6 +10,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from hub import payments
 from hub.actor_names import SEND_ACTIVATION_LINK
 from hub.clock import now as clock_now
 from hub.config import Config
@@ -17,6 +18,7 @@ from hub.models import ActivationRequest, Ente, OutboxMessage, Station
 from hub.onboarding import confirmations, requests
 from hub.seed import DEMO_EC, DEMO_OPERATOR, DEMO_STATION
 from hub.tenants import operators
+from tests.factories import IBAN, make_position, make_receipt
 from tests.web.ops.conftest import PASSWORDS, Ops, build_ops_app
 from web.clientaddr import limiter_of
 from workflows.activation import RequestState as S
@@ -58,6 +60,7 @@ def act(pg_url, committed_factory, smtp):
                 segregation_code="42",
                 referente_name="Anna Rossi",
                 referente_email=REFERENTE,
+                iban=IBAN,
             )
         )
     PASSWORDS[ADMIN] = ADMIN_PASSWORD
@@ -219,3 +222,22 @@ def test_requests_near_or_past_their_target_are_highlighted(act):
     assert "past the target" in page.text
     italian = act.app.get("/ops/activation/?lang=it")
     assert "Richieste di attivazione" in italian.text and "oltre l'obiettivo" in italian.text
+
+
+def test_the_payments_of_an_ente_in_test_are_marked_as_tests(act):
+    with act.factory.begin() as session:
+        ente = requests.ente_by_code(session, NEW_EC)
+        opened = requests.open_request(
+            session, ente=ente, kind="activation", subject="x", actor="cli"
+        )
+        requests.move(session, opened.id, "configure_test", actor="cli")
+        option = make_position(session, ente).options[0]
+        stored = payments.store_receipt(session, make_receipt(option, NEW_EC, receipt_id="t-1"))
+        assert stored.receipt.test is True
+    act.login(ADMIN)
+    page = act.app.get(f"/ops/enti/{NEW_EC}/payments/{option.id}?lang=en")
+    assert "active in pagoPA's test environment only" in page.text
+    [badge] = page.html.select("td strong.badge-test")
+    assert badge.text == "test" and badge.parent.text.startswith("t-1")
+    demo = act.app.get(f"/ops/enti/{DEMO_EC}/?lang=en")
+    assert "test environment only" not in demo.text
