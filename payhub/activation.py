@@ -43,7 +43,9 @@ def activation_group() -> None:
 
 @activation_group.command("open")
 @click.argument("ente")
-@click.option("--kind", type=click.Choice(["activation", "change"]), default="activation")
+@click.option(
+    "--kind", type=click.Choice(["activation", "change", "deactivation"]), default="activation"
+)
 @click.option("--subject", required=True, help="What is asked (up to 200 characters).")
 @click.option("--service", "service_code", help="The service's code, for one service only.")
 @click.option("--incomplete", is_flag=True, help="Information is missing: wait for the Ente.")

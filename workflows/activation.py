@@ -41,6 +41,8 @@ class RequestState(StrEnum):
 class RequestKind(StrEnum):
     ACTIVATION = "activation"  # a new Ente (or a new service of an Ente) put into service
     CHANGE = "change"  # a change to what is already in service
+    # taken out of service: first in test, then in production; its data and history are kept
+    DEACTIVATION = "deactivation"
 
 
 class IllegalStep(Exception):

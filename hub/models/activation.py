@@ -44,7 +44,9 @@ class ActivationRequest(Base):
     )
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (sa.CheckConstraint("kind IN ('activation', 'change')", name="kind"),)
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('activation', 'change', 'deactivation')", name="kind"),
+    )
 
 
 class ActivationStep(Base):

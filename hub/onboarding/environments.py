@@ -48,11 +48,14 @@ def pick_station(session: Session, ente: Ente, code: str | None, *, test: bool) 
 
 def configure(
     session: Session, request: ActivationRequest, station_code: str | None, *, test: bool
-) -> Station:
+) -> Station | None:
     """Serve the request's Ente through a station of the environment (test or production). An
     activation configured in test makes the Ente (or its service) active in test only; one
-    configured in production puts it in production. Returns the station."""
+    configured in production puts it in production. A deactivation takes it out of service
+    instead (``deactivate``). Returns the station."""
     ente = request.ente
+    if request.kind == RequestKind.DEACTIVATION:
+        return deactivate(request, test=test)
     station = pick_station(session, ente, station_code, test=test)
     if station not in ente.stations:
         ente.stations.append(station)
@@ -60,6 +63,23 @@ def configure(
         target: Ente | PaymentService = request.service or ente
         target.production = not test
     return station
+
+
+def deactivate(request: ActivationRequest, *, test: bool) -> Station | None:
+    """Take the request's Ente out of service in one environment: no station of it serves the
+    Ente any more (the station answers for it no longer; a late receipt is still kept, as
+    one for an Ente not served, and flagged). For one service: the service is no longer
+    offered (``active`` false), once production is reached. The Ente, its positions, receipts
+    and requests are kept. Returns the first station unlinked, if any."""
+    if request.service is not None:
+        if not test:
+            request.service.active = False
+        return None
+    ente = request.ente
+    leaving = [s for s in ente.stations if s.test == test]
+    for station in leaving:
+        ente.stations.remove(station)
+    return leaving[0] if leaving else None
 
 
 def is_test_payment(session: Session, ente: Ente | None, option_id: int | None) -> bool:

@@ -208,9 +208,10 @@ def move(
         raise StepNotAllowed(str(exc)) from None
     station = None
     if event in TEST_EVENTS | PRODUCTION_EVENTS:
-        station = environments.configure(
+        configured = environments.configure(
             session, request, station_code, test=event in TEST_EVENTS
-        ).station_code
+        )
+        station = configured.station_code if configured is not None else None
     ActivationFlow(model=request, state_field="state").fire(event)
     request.updated_at = now
     step = ActivationStep(

@@ -34,7 +34,8 @@ def upgrade() -> None:
         sa.Column("updated_at", hub.db.UTCDateTime(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('activation', 'change')", name=op.f("ck_activation_request_kind")
+            "kind IN ('activation', 'change', 'deactivation')",
+            name=op.f("ck_activation_request_kind"),
         ),
         sa.ForeignKeyConstraint(
             ["ente_id"],

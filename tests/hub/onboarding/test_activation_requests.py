@@ -239,3 +239,43 @@ def test_the_four_month_share(db, new_ente):
     assert len(share.late_ids) == 2
     previous = four_month_share(db, dt.date(2026, 5, 1), now=at(2027, 2, 1))
     assert previous.counted == 0 and previous.share is None
+
+
+def test_a_deactivation_takes_the_ente_out_of_service_and_keeps_its_history(db, new_ente):
+    activation = _served(
+        db,
+        new_ente,
+        at(2026, 9, 1),
+        [(e, at(2026, 9, 2)) for e in ("configure_test", "confirm_test", "configure_production")],
+    )
+    option = make_position(db, new_ente).options[0]
+    assert sorted(s.test for s in new_ente.stations) == [False, True]
+    leaving = requests.open_request(
+        db, ente=new_ente, kind="deactivation", subject="Cessazione", actor="cli"
+    )
+    test_step = requests.move(db, leaving.id, "configure_test", actor="cli")
+    assert test_step.station_code.endswith("_90")
+    assert [s.test for s in new_ente.stations] == [False]
+    requests.move(db, leaving.id, "confirm_test", actor="cli")
+    requests.move(db, leaving.id, "configure_production", actor="cli")
+    assert new_ente.stations == []
+    assert new_ente.production is True  # a late receipt is real money, never a test
+    db.expire_all()
+    assert requests.get_request(db, activation.id).state == S.CONFIGURED_PRODUCTION
+    assert db.get(type(option), option.id) is not None
+
+
+def test_a_service_deactivation_stops_offering_it_in_production(db, new_ente):
+    service = PaymentService(
+        ente=new_ente, code="MENSA", label="Mensa", taxonomy="9/0201109SE/", kind="precomputed"
+    )
+    db.add(service)
+    db.flush()
+    leaving = requests.open_request(
+        db, ente=new_ente, kind="deactivation", subject="x", actor="cli", service_code="MENSA"
+    )
+    requests.move(db, leaving.id, "configure_test", actor="cli")
+    assert service.active is True
+    requests.move(db, leaving.id, "confirm_test", actor="cli")
+    requests.move(db, leaving.id, "configure_production", actor="cli")
+    assert service.active is False and service in new_ente.services
