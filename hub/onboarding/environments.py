@@ -17,9 +17,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hub.errors import Conflict, NotFound
-from hub.models import ActivationRequest, Ente, PaymentOption, PaymentService, Station
+from hub.models import (
+    ActivationRequest,
+    ActivationStep,
+    Ente,
+    Intermediary,
+    PaymentOption,
+    PaymentService,
+    Station,
+)
 from hub.models.positions import DebtPosition
-from workflows.activation import RequestKind
+from workflows.activation import PRODUCTION_EVENTS, RequestKind
 
 
 class NoStation(Conflict):
@@ -67,8 +75,8 @@ def configure(
 
 def deactivate(request: ActivationRequest, *, test: bool) -> Station | None:
     """Take the request's Ente out of service in one environment: no station of it serves the
-    Ente any more (the station answers for it no longer; a late receipt is still kept, as
-    one for an Ente not served, and flagged). For one service: the service is no longer
+    Ente any more (the station answers for it no longer; a late receipt is still kept and
+    settled, and flagged: ``deactivated_from_broker``). For one service: the service is no longer
     offered (``active`` false), once production is reached. The Ente, its positions, receipts
     and requests are kept. Returns the first station unlinked, if any."""
     if request.service is not None:
@@ -80,6 +88,36 @@ def deactivate(request: ActivationRequest, *, test: bool) -> Station | None:
     for station in leaving:
         ente.stations.remove(station)
     return leaving[0] if leaving else None
+
+
+def deactivated_from_broker(
+    session: Session,
+    broker_code: str,
+    *,
+    fiscal_code: str | None = None,
+    ente_id: int | None = None,
+) -> Ente | None:
+    """The Ente (by fiscal code or id) that a deactivation took out of production on a station
+    of broker ``broker_code``: a receipt pagoPA still delivers for it is money taken, kept and
+    settled as one through another station of ours (hub.payments flags it)."""
+    statement = (
+        sa.select(Ente)
+        .join(ActivationRequest, ActivationRequest.ente_id == Ente.id)
+        .join(ActivationStep, ActivationStep.request_id == ActivationRequest.id)
+        .join(Station, Station.station_code == ActivationStep.station_code)
+        .join(Intermediary, Intermediary.id == Station.intermediary_id)
+        .where(
+            ActivationRequest.kind == RequestKind.DEACTIVATION,
+            ActivationStep.event.in_(PRODUCTION_EVENTS),
+            Intermediary.broker_code == broker_code,
+        )
+        .limit(1)
+    )
+    if fiscal_code is not None:
+        statement = statement.where(Ente.fiscal_code == fiscal_code)
+    if ente_id is not None:
+        statement = statement.where(Ente.id == ente_id)
+    return session.scalars(statement).first()
 
 
 def is_test_payment(session: Session, ente: Ente | None, option_id: int | None) -> bool:

@@ -429,7 +429,7 @@ def store_receipt(
 
 
 def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
-    return (
+    linked = (
         session.execute(
             sa.select(sa.func.count())
             .select_from(station_ente)
@@ -438,6 +438,10 @@ def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
             .where(station_ente.c.ente_id == ente_id, Intermediary.broker_code == broker_code)
         ).scalar_one()
         > 0
+    )
+    # issue 15: an Ente deactivated from a station of the broker is still its to settle
+    return linked or (
+        environments.deactivated_from_broker(session, broker_code, ente_id=ente_id) is not None
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from hub.errors import DomainError
 from hub.models import Ente, Intermediary, StandInProbe, Station
+from hub.onboarding import environments  # issue 15: deactivated Enti
 
 
 class WrongCaller(DomainError):
@@ -112,6 +113,8 @@ def ente_of_broker(session: Session, broker_code: str, fiscal_code: str) -> Ente
         .where(Ente.fiscal_code == fiscal_code, Intermediary.broker_code == broker_code)
         .limit(1)
     ).one_or_none()
+    if ente is None:  # issue 15: deactivated from a station of this broker, still ours to keep
+        ente = environments.deactivated_from_broker(session, broker_code, fiscal_code=fiscal_code)
     return EnteInfo(ente.id, ente.fiscal_code, ente.name, ente.office) if ente else None
 
 
