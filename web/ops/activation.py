@@ -160,6 +160,7 @@ def activation_confirm(request: Any) -> dict[str, Any]:
         found = confirmations.awaited(request.db, config, token)
     except signing.BadLink as exc:
         request.response.status = 410 if exc.expired else 404
+        # not a payment state: the link's problem, named in the template
         return {"problem": "expired" if exc.expired else "invalid"}
     except NotFound:
         request.response.status = 404
