@@ -32,6 +32,7 @@ ACTOR_MODULES = (
     "actors.expiry",
     "actors.bulk",
     "actors.reporting",
+    "actors.activation",  # issue 15: the referente's confirmation link
     "sla_monitor.actors",
 )
 

@@ -21,3 +21,5 @@ CHECK_FLOWS_WITHOUT_CREDIT = "check_flows_without_credit"
 # the SLA monitor
 SLA_EVALUATE_BREACHES = "sla_evaluate_breaches"
 SLA_PROBE_STATION = "sla_probe_station"
+# activation requests (issue 15): the referente's confirmation link by e-mail
+SEND_ACTIVATION_LINK = "send_activation_link"

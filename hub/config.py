@@ -86,6 +86,9 @@ class Config(BaseModel):
     smtp_timeout_seconds: float = _d("SMTP connect/command timeout", 30.0)
     mail_from: str = _d("From: of every message", "payhub <noreply@localhost>")
     link_max_age_days: int = _d("signed links in e-mails expire after", 14)
+    # activation and change requests (issue 15: hub.onboarding.sla)
+    activation_target_days: int = _d("working days to process a request (the SLA)", 15)
+    activation_warning_days: int = _d("a request is near its target with fewer days left", 3)
     # logging
     log_format: Literal["console", "json"] = _d("json in production", "console")
     log_level: str = _d("root log level", "INFO")

@@ -9,6 +9,7 @@ A page asks for a generated block with a pair of markers::
 Blocks:
 
 * ``state-machine``: the payment state machine, ``workflows.payment.mermaid()`` in a mermaid fence;
+* ``activation-machine``: the activation requests' machine, ``workflows.activation.mermaid()``;
 * ``receipt-anomalies``: which anomaly a receipt opens in each state (``anomaly_for_receipt``);
 * ``layers``: the packages of ``pyproject.toml`` and the imports between them (read from the
   source with ``ast``: every ``import``/``from … import`` of another package, at any depth), as a
@@ -50,6 +51,13 @@ BLOCK = re.compile(
 
 def state_machine() -> str:
     from workflows.payment import mermaid
+
+    return "```mermaid\n" + mermaid().rstrip("\n") + "\n```\n"
+
+
+def activation_machine() -> str:
+    """issue 15: the activation requests' machine (docs/operators/activation.md)."""
+    from workflows.activation import mermaid
 
     return "```mermaid\n" + mermaid().rstrip("\n") + "\n```\n"
 
@@ -131,6 +139,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "receipt-anomalies": receipt_anomalies,
     "layers": layers,
     "cli": cli,
+    "activation-machine": activation_machine,  # issue 15
 }
 BUILD_ONLY = frozenset({"cli"})  # filled in the site, left empty in the Markdown files
 

@@ -105,6 +105,7 @@ def _send_rt(call: Call, *, version: int, wrapper: str) -> bytes:
         ente=receipt.ec_fiscal_code,
         receipt_id=receipt.receipt_id,
     )
+    receipt.test = bool(call.station and call.station.test)  # issue 15: test environment
     try:
         outcome = payments.store_receipt(
             call.session,

@@ -1,5 +1,6 @@
 """The data model; importing this package registers every table on ``Base.metadata``."""
 
+from hub.models.activation import ActivationRequest, ActivationStep  # issue 15: activation
 from hub.models.api import ApiKey, AuditEvent, IdempotencyRecord, api_key_ente
 from hub.models.bulk import BulkLoad, BulkLoadError, BulkLoadStatus  # noqa: F401
 from hub.models.checkout import CartItem, CheckoutCart, Level1Nonce, Level1Portal  # noqa: F401
@@ -32,6 +33,8 @@ from hub.models.tenants import (
 from hub.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401
 
 __all__ = [
+    "ActivationRequest",  # issue 15: activation
+    "ActivationStep",
     "Anomaly",
     "ApiKey",
     "AuditEvent",

@@ -69,6 +69,9 @@ class Receipt(Base):
     application_date: Mapped[dt.date | None] = mapped_column(sa.Date)
     transfer_date: Mapped[dt.date | None] = mapped_column(sa.Date)
     standin: Mapped[bool] = mapped_column(default=False)
+    # issue 15 (activation): paid in pagoPA's test environment (a test station, or an Ente or
+    # service active in test only): no real money moved
+    test: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     transfers: Mapped[list | None] = mapped_column(JSONType)
     metadata_entries: Mapped[list | None] = mapped_column("metadata", JSONType)
     raw_xml: Mapped[str] = mapped_column(sa.Text)

@@ -50,6 +50,8 @@ class Station(Base):
     station_code: Mapped[str] = mapped_column(sa.String(35), unique=True)
     intermediary_id: Mapped[int] = mapped_column(sa.ForeignKey("intermediary.id"))
     primitive_version: Mapped[int] = mapped_column(sa.SmallInteger, default=PrimitiveVersion.V2)
+    # issue 15 (activation): a station of pagoPA's test environment; its payments are tests
+    test: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     intermediary: Mapped[Intermediary] = relationship(back_populates="stations")
     enti: Mapped[list[Ente]] = relationship(secondary=station_ente, back_populates="stations")
 
@@ -73,7 +75,9 @@ class Ente(Base):
     postal_iban: Mapped[str | None] = mapped_column(sa.String(35))
     cbill_code: Mapped[str | None] = mapped_column(sa.String(5))
     segregation_code: Mapped[str] = mapped_column(sa.String(2))
-    production: Mapped[bool] = mapped_column(default=False)
+    # issue 15 (activation): False while the Ente is active in test only (an activation
+    # request configured it in test); Enti created otherwise, and all earlier ones, are live
+    production: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     # PNG or JPEG printed in the notice's header (hub.printing.data.logo_problem says what fits)
     logo: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -113,6 +117,8 @@ class PaymentService(Base):
     )
     form: Mapped[dict | None] = mapped_column(JSONType)
     active: Mapped[bool] = mapped_column(default=True)
+    # issue 15 (activation): False while the service is active in test only
+    production: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     ente: Mapped[Ente] = relationship(back_populates="services")
 

@@ -42,6 +42,7 @@ from hub.models import (
     Transfer,
     station_ente,
 )
+from hub.onboarding import environments  # issue 15: test payments
 from workflows.payment import (
     CANCELLED_STATES,
     EVENTS,
@@ -379,6 +380,10 @@ def store_receipt(
         raise DuplicateReceipt(f"receipt {receipt.receipt_id} already stored")
     receipt.ente_id = ente.id if ente else None
     receipt.option_id = option.id if option else None
+    # issue 15: through a test station (set by the caller), or for an Ente/service in test only
+    receipt.test = bool(receipt.test) or environments.is_test_payment(
+        session, ente, receipt.option_id
+    )
     receipt.received_at = now
     try:
         with session.begin_nested():
@@ -424,7 +429,7 @@ def store_receipt(
 
 
 def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
-    return (
+    linked = (
         session.execute(
             sa.select(sa.func.count())
             .select_from(station_ente)
@@ -433,6 +438,10 @@ def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
             .where(station_ente.c.ente_id == ente_id, Intermediary.broker_code == broker_code)
         ).scalar_one()
         > 0
+    )
+    # issue 15: an Ente deactivated from a station of the broker is still its to settle
+    return linked or (
+        environments.deactivated_from_broker(session, broker_code, ente_id=ente_id) is not None
     )
 
 

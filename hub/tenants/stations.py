@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from hub.errors import DomainError
 from hub.models import Ente, Intermediary, StandInProbe, Station
+from hub.onboarding import environments  # issue 15: deactivated Enti
 
 
 class WrongCaller(DomainError):
@@ -50,6 +51,7 @@ class StationInfo:
     broker_code: str
     primitive_version: int
     enti: dict[str, EnteInfo]  # by fiscal code
+    test: bool = False  # issue 15: a station of pagoPA's test environment
 
 
 def load_station(session: Session, station_code: str) -> StationInfo | None:
@@ -66,6 +68,7 @@ def load_station(session: Session, station_code: str) -> StationInfo | None:
         broker_code=station.intermediary.broker_code,
         primitive_version=station.primitive_version,
         enti={e.fiscal_code: EnteInfo(e.id, e.fiscal_code, e.name, e.office) for e in station.enti},
+        test=station.test,
     )
 
 
@@ -110,6 +113,8 @@ def ente_of_broker(session: Session, broker_code: str, fiscal_code: str) -> Ente
         .where(Ente.fiscal_code == fiscal_code, Intermediary.broker_code == broker_code)
         .limit(1)
     ).one_or_none()
+    if ente is None:  # issue 15: deactivated from a station of this broker, still ours to keep
+        ente = environments.deactivated_from_broker(session, broker_code, fiscal_code=fiscal_code)
     return EnteInfo(ente.id, ente.fiscal_code, ente.name, ente.office) if ente else None
 
 

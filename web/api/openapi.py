@@ -12,7 +12,7 @@ from pydantic.json_schema import models_json_schema
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from web.api import bulk, schemas, webhooks
+from web.api import activation, bulk, schemas, webhooks
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}}
 ERRORS = {
@@ -253,6 +253,7 @@ def _paths() -> dict[str, Any]:
         **_bulk_paths(),
         **_notice_paths(),
         **_reporting_paths(),
+        **_activation_paths(),  # issue 15
     }
 
 
@@ -672,6 +673,69 @@ def _webhook_paths() -> dict[str, Any]:
     }
 
 
+# --- issue 15: activation requests (web/api/activation.py) --------------------------------
+REQUEST_ID = _path_param("requestId", r"^[0-9]{1,9}$", "1", "The activation request's id")
+
+
+def _activation_paths() -> dict[str, Any]:
+    tag = {"tags": ["activation requests"]}
+    base = "/enti/{fiscalCode}/activation-requests"
+    state = {
+        "name": "state",
+        "in": "query",
+        "description": "open: only the requests not closed, rejected or withdrawn",
+        "schema": {"enum": ["open", "all"], "default": "all"},
+    }
+    return {
+        base: {
+            "get": _op(
+                "listActivationRequests",
+                "The Ente's activation and change requests, newest first, with their clock",
+                {200: _json("ActivationRequestList", "The requests")},
+                READ_ERRORS,
+                [FISCAL_CODE, state],
+            )
+            | tag,
+            "post": _op(
+                "openActivationRequest",
+                "Send an activation or change request",
+                {
+                    201: _json(
+                        "ActivationRequestOutput",
+                        "Received",
+                        {"Location": {"schema": {"type": "string"}}},
+                    )
+                },
+                (400, 401, 404, 409, 415, 422),
+                [FISCAL_CODE],
+                "ActivationRequestInput",
+            )
+            | tag,
+        },
+        base + "/{requestId}": {
+            "get": _op(
+                "getActivationRequest",
+                "One request with its history",
+                {200: _json("ActivationRequestOutput", "The request")},
+                READ_ERRORS,
+                [FISCAL_CODE, REQUEST_ID],
+            )
+            | tag,
+        },
+        base + "/{requestId}/steps": {
+            "post": _op(
+                "takeActivationStep",
+                "Take one of the Ente's steps: withdraw, resume, confirm, report a problem",
+                {200: _json("ActivationRequestOutput", "The request after the step")},
+                (400, 401, 404, 409, 415, 422),
+                [FISCAL_CODE, REQUEST_ID],
+                "ActivationStepInput",
+            )
+            | tag,
+        },
+    }
+
+
 LOAD_ID = _path_param(
     "loadId", bulk.UUID.join("^$"), "0b7e4a4e-9f3b-4f0e-9c1d-5a6b7c8d9e0f", "The bulk load's id"
 )
@@ -797,6 +861,15 @@ def build(server_url: str = "/api/v1") -> dict[str, Any]:
         )
     ]
     models += [(m, "serialization") for m in (bulk.BulkDryRunOutput, bulk.BulkLoadOutput)]
+    # issue 15: activation requests
+    models += [
+        (m, "validation")
+        for m in (activation.ActivationRequestInput, activation.ActivationStepInput)
+    ]
+    models += [
+        (m, "serialization")
+        for m in (activation.ActivationRequestOutput, activation.ActivationRequestList)
+    ]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}", by_alias=True)
     return {
         "openapi": "3.1.0",
