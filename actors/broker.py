@@ -32,6 +32,7 @@ ACTOR_MODULES = (
     "actors.expiry",
     "actors.bulk",
     "actors.reporting",
+    "actors.dailyfile",  # issue 18: the daily file
     "sla_monitor.actors",
 )
 

@@ -21,3 +21,6 @@ CHECK_FLOWS_WITHOUT_CREDIT = "check_flows_without_credit"
 # the SLA monitor
 SLA_EVALUATE_BREACHES = "sla_evaluate_breaches"
 SLA_PROBE_STATION = "sla_probe_station"
+# the daily file (issue 18)
+BUILD_DAILY_FILES = "build_daily_files"
+DELIVER_DAILY_FILE = "deliver_daily_file"
