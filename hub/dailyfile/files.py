@@ -271,3 +271,67 @@ def files_of(session: Session, ente_id: int, *, limit: int = 60) -> list[DailyFi
             .limit(limit)
         )
     )
+
+
+def summaries(
+    session: Session, ente_id: int, *, since: dt.date, until: dt.date
+) -> list[dict[str, object]]:
+    """The Ente's files between two days (both included), newest day first: per day and
+    service the latest version, how many versions, and where its deliveries stand
+    (``delivered``: all delivered, or none to make; ``failed``: one dead or retrying;
+    ``pending`` otherwise)."""
+    rows = list(
+        session.scalars(
+            sa.select(DailyFile)
+            .where(
+                DailyFile.ente_id == ente_id,
+                DailyFile.business_date >= since,
+                DailyFile.business_date <= until,
+            )
+            .order_by(
+                DailyFile.business_date.desc(), DailyFile.service_code, DailyFile.version.desc()
+            )
+        )
+    )
+    newest: dict[tuple[dt.date, str], DailyFile] = {}
+    versions: dict[tuple[dt.date, str], int] = {}
+    for row in rows:
+        key = (row.business_date, row.service_code)
+        newest.setdefault(key, row)
+        versions[key] = versions.get(key, 0) + 1
+    statuses: dict[int, list[str]] = {}
+    if newest:
+        ids = [f.id for f in newest.values()]
+        for file_id, status in session.execute(
+            sa.select(DailyFileDelivery.file_id, DailyFileDelivery.status).where(
+                DailyFileDelivery.file_id.in_(ids)
+            )
+        ):
+            statuses.setdefault(file_id, []).append(status)
+    out = []
+    for key, file in newest.items():
+        seen = statuses.get(file.id, [])
+        if any(s in ("dead", "retrying") for s in seen):
+            state = "failed"
+        elif all(s == "delivered" for s in seen):
+            state = "delivered"
+        else:
+            state = "pending"
+        out.append({"file": file, "versions": versions[key], "delivery": state})
+    return out
+
+
+def find(
+    session: Session, ente_id: int, day: dt.date, service: str, version: int | None = None
+) -> DailyFile | None:
+    """One file of the Ente: the given version, or the latest."""
+    if version is None:
+        return latest(session, ente_id, service, day)
+    return session.scalar(
+        sa.select(DailyFile).where(
+            DailyFile.ente_id == ente_id,
+            DailyFile.service_code == service,
+            DailyFile.business_date == day,
+            DailyFile.version == version,
+        )
+    )

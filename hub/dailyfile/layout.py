@@ -305,14 +305,20 @@ def _manifest(header: FileHeader, count: int, total: int, listing: IO[bytes]) ->
 
 
 def _copy_member(
-    zf: zipfile.ZipFile, name: str, date_time: tuple[int, ...], source: IO[bytes]
+    zf: zipfile.ZipFile,
+    name: str,
+    date_time: tuple[int, ...],
+    source: IO[bytes],
+    *,
+    large: bool = True,
 ) -> tuple[int, str]:
     info = zipfile.ZipInfo(name, date_time=date_time)  # type: ignore[arg-type]
     info.compress_type = COMPRESSION
     info.create_system = 3
     info.external_attr = 0o100644 << 16
     digest, size = hashlib.sha256(), 0
-    with zf.open(info, "w", force_zip64=True) as member:
+    # a member of unknown size may pass 4 GiB: its header makes room for 64-bit sizes
+    with zf.open(info, "w", force_zip64=large) as member:
         for block in iter(lambda: source.read(CHUNK), b""):
             member.write(block)
             digest.update(block)

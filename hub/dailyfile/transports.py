@@ -259,7 +259,7 @@ def download_link(config: Config, file_id: int) -> str:
             "e-mail: the file is too large to attach and payhub.public_url is unset"
         )
     token = signing.make_token(config, LINK_PURPOSE, {"file": file_id})
-    return f"{config.public_url.rstrip('/')}/daily-files/link/{token}"
+    return f"{config.public_url.rstrip('/')}/ops/daily-files/link/{token}"
 
 
 def read_link(config: Config, token: str) -> int:

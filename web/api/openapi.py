@@ -12,7 +12,7 @@ from pydantic.json_schema import models_json_schema
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from web.api import bulk, schemas, webhooks
+from web.api import bulk, dailyfiles, schemas, webhooks  # dailyfiles: issue 18
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}}
 ERRORS = {
@@ -253,6 +253,7 @@ def _paths() -> dict[str, Any]:
         **_bulk_paths(),
         **_notice_paths(),
         **_reporting_paths(),
+        **dailyfiles.openapi_paths(),  # issue 18: the daily files
     }
 
 

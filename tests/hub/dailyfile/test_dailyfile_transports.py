@@ -121,5 +121,5 @@ def test_email_sends_a_signed_link_when_the_file_is_too_large(smtp, parcel):
     assert not list(msg.iter_attachments())
     body = msg.get_body().get_content()
     link = next(line for line in body.splitlines() if line.startswith("https://"))
-    assert link.startswith("https://payhub.example.it/daily-files/link/")
+    assert link.startswith("https://payhub.example.it/ops/daily-files/link/")
     assert transports.read_link(config, link.rsplit("/", 1)[1]) == parcel.file_id
