@@ -244,7 +244,8 @@ def write_zip(
         partial = target.with_name(f".{target.name}.part")
         with (
             open(partial, "wb") as raw,
-            zipfile.ZipFile(raw, "w", allowZip64=True) as zf,
+            tempfile.TemporaryFile(dir=target.parent) as directory_spool,
+            spooled_zip(raw, directory_spool) as zf,
             tempfile.TemporaryFile(dir=target.parent) as listing,
         ):
             for name, source in ((txt_name, txt), (csv_name, csv_bytes)):
@@ -274,6 +275,78 @@ def write_zip(
         size = partial.stat().st_size
         os.replace(partial, target)
     return Built(whole.hexdigest(), size, count, total, count + 3)
+
+
+class _SpooledEntries:
+    """A ZipFile's ``filelist`` kept in a temporary file rather than in memory.
+
+    zipfile keeps a ZipInfo per member until it writes the central directory at the end
+    (some 400 bytes each: 40 MB for 100,000 receipts). Here each finished member's entry is
+    written to ``spool`` as one JSON line, and read back, one at a time, when the central
+    directory is written: the zip's bytes are those zipfile would write (tested), the memory
+    stays flat whatever the number of receipts.
+    """
+
+    FIELDS = (
+        "filename",
+        "date_time",
+        "compress_type",
+        "create_system",
+        "create_version",
+        "extract_version",
+        "reserved",
+        "flag_bits",
+        "volume",
+        "internal_attr",
+        "external_attr",
+        "header_offset",
+        "CRC",
+        "compress_size",
+        "file_size",
+    )
+
+    def __init__(self, spool: IO[bytes]) -> None:
+        self._spool = spool
+        self._count = 0
+
+    def append(self, info: zipfile.ZipInfo) -> None:
+        row = [getattr(info, name) for name in self.FIELDS]
+        row += [info.extra.hex(), info.comment.hex()]
+        self._spool.write(json.dumps(row).encode() + b"\n")
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[zipfile.ZipInfo]:
+        self._spool.flush()
+        end = self._spool.tell()
+        self._spool.seek(0)
+        try:
+            while self._spool.tell() < end:
+                *values, extra, comment = json.loads(self._spool.readline())
+                info = zipfile.ZipInfo(values[0], date_time=tuple(values[1]))
+                for name, value in zip(self.FIELDS[2:], values[2:], strict=True):
+                    setattr(info, name, value)
+                info.extra, info.comment = bytes.fromhex(extra), bytes.fromhex(comment)
+                yield info
+        finally:
+            self._spool.seek(end)
+
+
+class _NoIndex(dict):  # type: ignore[type-arg]
+    """``NameToInfo`` that keeps nothing (member names are unique by construction)."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
+def spooled_zip(raw: IO[bytes], spool: IO[bytes]) -> zipfile.ZipFile:
+    """A ZipFile for writing whose central directory waits on disk (_SpooledEntries)."""
+    zf = zipfile.ZipFile(raw, "w", allowZip64=True)
+    zf.filelist = _SpooledEntries(spool)  # type: ignore[assignment]
+    zf.NameToInfo = _NoIndex()
+    return zf
 
 
 def _member_line(name: str, size: int, digest: str) -> bytes:

@@ -13,6 +13,7 @@ import json
 import time
 import zipfile
 
+import dramatiq
 import pytest
 import sqlalchemy as sa
 
@@ -287,3 +288,44 @@ def test_a_dead_delivery_is_listed_for_support_and_redelivered_by_hand(
     with committed_factory() as session:
         assert delivery.undelivered_enti(session, DAY) == []
     assert len(sftp.uploads) == 2
+
+
+def test_the_scheduler_builds_yesterday_at_the_configured_italian_time(stub_broker):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from actors.scheduler import add_jobs
+
+    settings = {"payhub.daily_file_at": "02:30", "payhub.daily_file_sweep_seconds": 15}
+    jobs = {
+        j.id: j for j in add_jobs(BackgroundScheduler(), stub_broker, None, settings).get_jobs()
+    }
+    build = jobs[actor_names.BUILD_DAILY_FILES].trigger
+    assert str(build) == "cron[hour='2', minute='30']" and str(build.timezone) == "Europe/Rome"
+    assert jobs["daily_file_sweep"].trigger.interval == dt.timedelta(seconds=15)
+
+
+def test_the_scheduled_run_sends_one_build_per_ente_of_yesterday(committed_factory, daily):
+    """No day given: yesterday (Italian calendar), one message per Ente with payments."""
+    from actors import dailyfile
+    from hub import clock
+    from tests.factories import make_ente
+    from tests.hub.dailyfile.data import add_receipt, at
+
+    yesterday = clock.today() - dt.timedelta(days=1)
+    with committed_factory.begin() as session:
+        enti = [make_ente(session) for _ in range(2)]
+        for ente in enti:
+            add_receipt(session, ente, None, paid_at=at(12, 0, yesterday))
+        ids = sorted(e.id for e in enti)
+    assert dailyfile.yesterday() == yesterday
+    daily.get_actor(actor_names.BUILD_DAILY_FILES).send()
+    worker = dramatiq.Worker(daily, worker_timeout=100, worker_threads=1)
+    worker.start()
+    try:
+        _wait(committed_factory, lambda s: len(s.scalars(sa.select(DailyFile)).all()) == 2)
+    finally:
+        worker.stop()
+    with committed_factory() as session:
+        built = sorted(session.scalars(sa.select(DailyFile.ente_id)))
+        days = set(session.scalars(sa.select(DailyFile.business_date)))
+    assert built == ids and days == {yesterday}

@@ -159,3 +159,23 @@ def test_a_late_receipt_makes_a_new_version_and_both_are_kept(db, tmp_path):
     versions = db.query(DailyFile).filter_by(ente_id=day.ente.id, service_code="MENSA").all()
     assert sorted(f.version for f in versions) == [1, 2]
     assert v2.sha256[:16] in v2.file_name and v1.sha256[:16] in v1.file_name
+
+
+def test_the_spooled_central_directory_writes_the_bytes_zipfile_writes(tmp_path):
+    """The central directory kept on disk (flat memory) changes nothing in the zip."""
+
+    def fill(zf):
+        for i in range(500):
+            data = io.BytesIO(b"<rt>%d</rt>" % i * (i % 7 + 1))
+            layout._copy_member(zf, f"RT/{i:06d}.xml", (2026, 12, 5, 0, 0, 0), data, large=i < 2)
+
+    stock = io.BytesIO()
+    with zipfile.ZipFile(stock, "w", allowZip64=True) as zf:
+        fill(zf)
+    spooled = io.BytesIO()
+    with (tmp_path / "spool").open("w+b") as spool, layout.spooled_zip(spooled, spool) as zf:
+        fill(zf)
+        assert len(zf.filelist) == 500
+    assert spooled.getvalue() == stock.getvalue()
+    with zipfile.ZipFile(spooled) as zf:
+        assert zf.testzip() is None and len(zf.namelist()) == 500
