@@ -31,12 +31,22 @@ SERVICE = r"{service:[A-Za-z0-9._-]{1,35}}"
 MAX_DAYS = 366
 
 
+# name: (pattern, methods), as web.api.ROUTES; the build route first: "build" would also match
+# as a service code
+ROUTES = {
+    "api.daily_files": (f"/enti/{EC}/daily-files", ("GET",)),
+    "api.daily_file_build": (f"/enti/{EC}/daily-files/{DAY}/build", ("POST",)),
+    "api.daily_file": (f"/enti/{EC}/daily-files/{DAY}/{SERVICE}", ("GET",)),
+}
+
+
 def includeme(config: Any) -> None:
-    """Included by web.api (route prefix /api/v1)."""
-    config.add_route("api.daily_files", f"/enti/{EC}/daily-files")
-    # build first: "build" would also match as a service code
-    config.add_route("api.daily_file_build", f"/enti/{EC}/daily-files/{DAY}/build")
-    config.add_route("api.daily_file", f"/enti/{EC}/daily-files/{DAY}/{SERVICE}")
+    """Included by web.api (route prefix /api/v1); other methods answer 405."""
+    from web.api import _not_allowed
+
+    for name, (pattern, methods) in ROUTES.items():
+        config.add_route(name, pattern)
+        config.add_view(_not_allowed(methods), route_name=name)
 
 
 def _date(value: str, field: str) -> dt.date:

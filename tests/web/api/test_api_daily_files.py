@@ -74,3 +74,20 @@ def test_a_past_day_is_built_on_demand_through_the_outbox(world):
     world.app.post(
         f"/api/v1/enti/{world.ente}/daily-files/2999-01-01/build", headers=world.auth(), status=422
     )
+
+
+def test_every_route_is_in_the_openapi_document_and_other_methods_get_405(world):
+    import re
+
+    from web.api import dailyfiles
+
+    document = world.app.get("/api/v1/openapi.json").json
+    for name, (pattern, methods) in dailyfiles.ROUTES.items():
+        path = re.sub(r"\{(\w+):[^{}]*(?:\{[^{}]*\}[^{}]*)*\}", lambda m: "{" + m.group(1) + "}",
+                      pattern).replace("{fiscal_code}", "{fiscalCode}")  # fmt: skip
+        assert {m.lower() for m in methods} == set(document["paths"][path]), name
+    world.app.delete(
+        f"/api/v1/enti/{world.ente}/daily-files/{DAY.isoformat()}/GENERICO",
+        headers=world.auth(),
+        status=405,
+    )
