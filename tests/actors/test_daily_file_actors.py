@@ -332,3 +332,35 @@ def test_the_scheduled_run_sends_one_build_per_ente_of_yesterday(committed_facto
         built = sorted(session.scalars(sa.select(DailyFile.ente_id)))
         days = set(session.scalars(sa.select(DailyFile.business_date)))
     assert built == ids and days == {yesterday}
+
+
+def test_an_ftps_receiver_down_twice_gets_the_file_once_over_explicit_tls(
+    committed_factory, daily, stub_worker, ftps
+):
+    use_settings(daily, current_settings().replace(outgoing_ca_bundle=str(ftps.ca_pem)))
+    with committed_factory.begin() as session:
+        day = a_day(session, generic=False)
+        fields = ftps.target()
+        targets.add_target(
+            session,
+            day.ente,
+            "ftps",
+            service_code="MENSA",
+            host=fields["host"],
+            port=fields["port"],
+            username=fields["username"],
+            password=fields["secret"],
+            directory=fields["directory"],
+            policy=_local(),
+        )
+        ente_id = day.ente.id
+    ftps.fail_next(2)
+    daily.get_actor(actor_names.BUILD_DAILY_FILES).send(day=DAY.isoformat(), ente_id=ente_id)
+    _wait(committed_factory, _all_delivered)
+    with committed_factory() as session:
+        (row,) = session.scalars(sa.select(DailyFileDelivery))
+        assert [a.outcome for a in row.attempt_log] == ["error", "error", "ok"]
+        received = (ftps.root / "incoming" / row.file.file_name).read_bytes()
+        assert hashlib.sha256(received).hexdigest() == row.file.sha256
+        _check_zip(session, received, ente_id, "MENSA")
+    assert len(ftps.uploads) == 1

@@ -5,7 +5,7 @@ required on control and data connections), its certificate from a throwaway CA (
 
 ``ftps.settings`` holds ``payhub.outgoing_ca_bundle`` (the CA that signed its certificate);
 ``ftps.target()`` the fields of a DailyFileTarget that reaches it; ``ftps.uploads`` the files
-received (name, size); ``ftps.fail_next(n)`` closes the next ``n`` connections at once.
+received (name, size); ``ftps.fail_next(n)`` answers the next ``n`` connections 421 and closes them.
 """
 
 from __future__ import annotations
@@ -53,13 +53,17 @@ class FtpsServer:
             tls_data_required = True
             banner = "payhub test FTPS"
 
-            def on_connect(self) -> None:
+            def ftp_AUTH(self, line: str) -> Any:
+                """A receiver down: 421 to the first command and the connection closed."""
                 with server.lock:
                     drop = server.failures > 0
                     if drop:
                         server.failures -= 1
                 if drop:
-                    self.close()
+                    self.respond("421 Service not available, try again later.")
+                    self.close_when_done()
+                    return None
+                return super().ftp_AUTH(line)
 
             def on_file_received(self, file: str) -> None:
                 with server.lock:
