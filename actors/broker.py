@@ -33,6 +33,7 @@ ACTOR_MODULES = (
     "actors.bulk",
     "actors.reporting",
     "actors.activation",  # issue 15: the referente's confirmation link
+    "actors.dailyfile",  # issue 18: the daily file
     "sla_monitor.actors",
 )
 

@@ -96,6 +96,7 @@ def add_jobs(
     scheduler.add_job(enqueue(expiry.ACTOR), "date", id=f"{expiry.ACTOR}_at_start", **common)
     add_reporting_jobs(scheduler, enqueue, config)
     add_sla_jobs(scheduler, enqueue, config)
+    add_daily_file_jobs(scheduler, broker, factory, enqueue, config)  # issue 18
     return scheduler
 
 
@@ -159,3 +160,38 @@ def add_sla_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -> None
             id=actor_names.SLA_PROBE_STATION,
             **common,
         )
+
+
+def add_daily_file_jobs(
+    scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any, enqueue: Any, config: Config
+) -> None:
+    """Issue 18: build yesterday's daily files at ``payhub.daily_file_at`` (Europe/Rome), and
+    send the deliveries due every ``payhub.daily_file_sweep_seconds``."""
+    common = {"coalesce": True, "max_instances": 1}
+    hour, _, minute = config.daily_file_at.partition(":")
+    scheduler.add_job(
+        enqueue(actor_names.BUILD_DAILY_FILES),
+        "cron",
+        hour=int(hour),
+        minute=int(minute),
+        timezone="Europe/Rome",
+        id=actor_names.BUILD_DAILY_FILES,
+        **common,
+    )
+
+    def sweep_daily_files() -> None:
+        from actors import dailyfile  # an actor module: imported once the broker is set up
+
+        try:
+            lease = dailyfile.Policy.from_settings(config).lease
+            dailyfile.sweep_due(broker, factory, lease=lease)
+        except Exception:  # retried at the next tick
+            log.exception("daily_file.sweep_failed")
+
+    scheduler.add_job(
+        sweep_daily_files,
+        "interval",
+        seconds=config.daily_file_sweep_seconds,
+        id="daily_file_sweep",
+        **common,
+    )

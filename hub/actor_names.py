@@ -23,3 +23,6 @@ SLA_EVALUATE_BREACHES = "sla_evaluate_breaches"
 SLA_PROBE_STATION = "sla_probe_station"
 # activation requests (issue 15): the referente's confirmation link by e-mail
 SEND_ACTIVATION_LINK = "send_activation_link"
+# the daily file (issue 18)
+BUILD_DAILY_FILES = "build_daily_files"
+DELIVER_DAILY_FILE = "deliver_daily_file"

@@ -89,6 +89,15 @@ class Config(BaseModel):
     # activation and change requests (issue 15: hub.onboarding.sla)
     activation_target_days: int = _d("working days to process a request (the SLA)", 15)
     activation_warning_days: int = _d("a request is near its target with fewer days left", 3)
+    # the daily file (issue 18): hub/dailyfile/, actors/dailyfile.py
+    daily_file_dir: str = _d("where the daily files (zips) are kept", "var/daily-files")
+    daily_file_at: str = _d("when yesterday's files are built (HH:MM, Europe/Rome)", "01:00")
+    daily_file_attach_max_bytes: int = _d("larger files are e-mailed as a link", 10 * 1024 * 1024)
+    daily_file_max_retries: int = _d("delivery retries before a dead letter", 8)
+    daily_file_min_backoff_ms: int = _d("first delivery retry after", 60_000)
+    daily_file_max_backoff_ms: int = _d("longest wait between delivery retries", 3_600_000)
+    daily_file_timeout_seconds: float = _d("one SFTP/FTPS transfer's time limit", 300.0)
+    daily_file_sweep_seconds: int = _d("how often due deliveries are looked for", 30)
     # logging
     log_format: Literal["console", "json"] = _d("json in production", "console")
     log_level: str = _d("root log level", "INFO")
@@ -225,6 +234,14 @@ class Config(BaseModel):
     @classmethod
     def _words(cls, value: Any) -> Any:
         return tuple(value.split()) if isinstance(value, str) else value
+
+    @field_validator("daily_file_at")  # issue 18: the daily file
+    @classmethod
+    def _daily_file_at(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError(f"{value!r} is not a time of day as HH:MM")
+        return value
 
     @field_validator("sqlalchemy_url")
     @classmethod

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import Base, make_engine
 from hub.migrate import upgrade
+from tests.servers.ftps import ftps, ftps_server  # noqa: F401  (issue 18: FTPS)
+from tests.servers.sftp import sftp, sftp_server  # noqa: F401  (issue 18: SFTP)
 from tests.servers.smtp import smtp, smtp_server  # noqa: F401  (fixtures for every test)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -4,6 +4,12 @@ from hub.models.activation import ActivationRequest, ActivationStep  # issue 15:
 from hub.models.api import ApiKey, AuditEvent, IdempotencyRecord, api_key_ente
 from hub.models.bulk import BulkLoad, BulkLoadError, BulkLoadStatus  # noqa: F401
 from hub.models.checkout import CartItem, CheckoutCart, Level1Nonce, Level1Portal  # noqa: F401
+from hub.models.dailyfiles import (  # issue 18: daily files
+    DailyFile,
+    DailyFileAttempt,
+    DailyFileDelivery,
+    DailyFileTarget,
+)
 from hub.models.history import Anomaly, StateTransition
 from hub.models.operators import OperatorAccount, OperatorRole, operator_ente
 from hub.models.outbox import OutboxMessage, ProcessedMessage
@@ -40,6 +46,10 @@ __all__ = [
     "AuditEvent",
     "BankCredit",
     "BatchStatus",
+    "DailyFile",  # issue 18: daily files
+    "DailyFileAttempt",
+    "DailyFileDelivery",
+    "DailyFileTarget",
     "DebtPosition",
     "Ente",
     "FdrCheckpoint",

@@ -12,7 +12,13 @@ from pydantic.json_schema import models_json_schema
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from web.api import activation, bulk, schemas, webhooks
+from web.api import (  # activation: issue 15, dailyfiles: issue 18
+    activation,
+    bulk,
+    dailyfiles,
+    schemas,
+    webhooks,
+)
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}}
 ERRORS = {
@@ -254,6 +260,7 @@ def _paths() -> dict[str, Any]:
         **_notice_paths(),
         **_reporting_paths(),
         **_activation_paths(),  # issue 15
+        **dailyfiles.openapi_paths(),  # issue 18: the daily files
     }
 
 

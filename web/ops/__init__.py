@@ -49,6 +49,13 @@ ROUTES = (
     ("ops.replay", "/support/deliveries/{delivery:[0-9]{1,9}}/replay"),
     ("ops.revive", "/support/outbox/{message:[0-9]{1,9}}/revive"),
     ("ops.recover", "/support/recover"),
+    # issue 18: the daily files
+    ("ops.daily_files", "/enti/{ec}/daily-files"),
+    ("ops.daily_file_zip", "/enti/{ec}/daily-files/{file:[0-9]{1,9}}.zip"),
+    ("ops.daily_file_build", "/enti/{ec}/daily-files/build"),
+    ("ops.daily_file_redeliver", "/enti/{ec}/daily-files/deliveries/{delivery:[0-9]{1,9}}"),
+    ("ops.daily_files_missing", "/support/daily-files"),
+    ("ops.daily_file_link", "/daily-files/link/{token}"),
 )
 
 
@@ -78,6 +85,7 @@ def includeme(config: Any) -> None:
     config.scan("web.ops.support")
     config.scan("web.ops.recon")
     config.include("web.ops.activation")  # issue 15: activation requests (routes, views)
+    config.scan("web.ops.dailyfiles")  # issue 18: the daily files
 
 
 def _template_globals(event: Any) -> None:

@@ -1,0 +1,337 @@
+"""Which daily files a day has, building their versions, and the deliveries each one starts.
+
+A payment belongs to the business day (Europe/Rome) of its ``paymentDateTime`` (the receipt's
+arrival when pagoPA sent none), to its Ente, and to the service of its debt position (the
+"generic" file, service ``GENERICO``, when the position has no service or the notice is not
+known). Only receipts with outcome OK are payments.
+
+``produce`` builds a version only when the receipts of that file changed since the latest one
+(``source_digest``): a re-run with nothing new gives back the latest version, and building the
+same receipts again gives the same bytes (hub.dailyfile.layout). A receipt that arrived late
+makes a new version; both are kept. Each new version gets one delivery per matching target,
+sent through the outbox (``deliver_daily_file``) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from hub import actor_names, outbox
+from hub.clock import ROME
+from hub.dailyfile import layout
+from hub.models import (
+    DailyFile,
+    DailyFileDelivery,
+    DailyFileTarget,
+    DebtPosition,
+    Ente,
+    PaymentOption,
+    PaymentService,
+    Receipt,
+)
+from hub.models.dailyfiles import GENERIC_SERVICE
+
+PAID_AT = sa.func.coalesce(Receipt.payment_date_time, Receipt.received_at)
+SERVICE: sa.ColumnElement[str] = sa.func.coalesce(PaymentService.code, GENERIC_SERVICE)
+XML_CHUNK = 500
+# a receipt arrives after its payment (late ones days after): a lower bound on received_at,
+# with a day's margin for clocks, lets the (ente_id, received_at) index find a day's receipts
+ARRIVAL_MARGIN = dt.timedelta(days=1)
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The business day's first instant and the next day's, in UTC (23, 24 or 25 hours)."""
+    start = dt.datetime.combine(day, dt.time(), tzinfo=ROME)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=ROME)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def _joined(query: sa.Select, ente_id: int, day: dt.date) -> sa.Select:
+    start, end = day_bounds(day)
+    return (
+        query.select_from(Receipt)
+        .outerjoin(PaymentOption, PaymentOption.id == Receipt.option_id)
+        .outerjoin(DebtPosition, DebtPosition.id == PaymentOption.position_id)
+        .outerjoin(PaymentService, PaymentService.id == DebtPosition.service_id)
+        .where(
+            Receipt.ente_id == ente_id,
+            Receipt.outcome == "OK",
+            Receipt.received_at >= start - ARRIVAL_MARGIN,
+            start <= PAID_AT,
+            end > PAID_AT,
+        )
+    )
+
+
+def _is_service(service: str) -> sa.ColumnElement[bool]:
+    return SERVICE.is_not_distinct_from(service)
+
+
+def services_of_day(session: Session, ente_id: int, day: dt.date) -> list[str]:
+    """The service codes with payments that day, sorted."""
+    rows = session.scalars(_joined(sa.select(SERVICE).distinct(), ente_id, day))
+    return sorted(rows)
+
+
+def source_digest(session: Session, ente_id: int, service: str, day: dt.date) -> str:
+    """A fingerprint of the receipts of one file: same receipts, same digest."""
+    digest = hashlib.sha256()
+    query = _joined(sa.select(Receipt.id), ente_id, day).where(_is_service(service))
+    for receipt_pk in session.scalars(query.order_by(Receipt.id).execution_options(yield_per=5000)):
+        digest.update(b"%d\n" % receipt_pk)
+    return digest.hexdigest()
+
+
+def payments(
+    session: Session, ente_id: int, service: str, day: dt.date
+) -> Iterator[layout.Payment]:
+    """The file's payments in file order (payment time, then arrival), streamed."""
+    columns = (
+        Receipt.id,
+        Receipt.receipt_id,
+        Receipt.creditor_reference_id,
+        Receipt.notice_number,
+        DebtPosition.iupd,
+        PaymentOption.instalment_number,
+        PaymentOption.instalment_count,
+        Receipt.debtor_fiscal_code,
+        Receipt.payer_fiscal_code,
+        Receipt.payment_amount_cents,
+        Receipt.fee_cents,
+        PAID_AT,
+        Receipt.id_psp,
+        Receipt.psp_company_name,
+        Receipt.payment_method,
+        Receipt.description,
+        Receipt.primitive_version,
+    )
+    query = (
+        _joined(sa.select(*columns), ente_id, day)
+        .where(_is_service(service))
+        .order_by(PAID_AT, Receipt.id)
+        .execution_options(yield_per=2000)
+    )
+    for row in session.execute(query):
+        yield layout.Payment(*row)
+
+
+def receipts_xml(session: Session) -> Callable[[Iterable[int]], Iterator[tuple[int, str]]]:
+    """Read receipts' original XML by id, in the order asked, ``XML_CHUNK`` at a time."""
+
+    def read(ids: Iterable[int]) -> Iterator[tuple[int, str]]:
+        chunk: list[int] = []
+        for receipt_pk in ids:
+            chunk.append(receipt_pk)
+            if len(chunk) == XML_CHUNK:
+                yield from _chunk(session, chunk)
+                chunk = []
+        if chunk:
+            yield from _chunk(session, chunk)
+
+    return read
+
+
+def _chunk(session: Session, ids: list[int]) -> Iterator[tuple[int, str]]:
+    query = sa.select(Receipt.id, Receipt.raw_xml).where(Receipt.id.in_(ids))
+    rows = {receipt_pk: xml for receipt_pk, xml in session.execute(query)}
+    for receipt_pk in ids:
+        yield receipt_pk, rows[receipt_pk]
+
+
+def latest(session: Session, ente_id: int, service: str, day: dt.date) -> DailyFile | None:
+    return session.scalar(
+        sa.select(DailyFile)
+        .where(
+            DailyFile.ente_id == ente_id,
+            DailyFile.service_code == service,
+            DailyFile.business_date == day,
+        )
+        .order_by(DailyFile.version.desc())
+        .limit(1)
+    )
+
+
+def produce(
+    session: Session, ente: Ente, service: str, day: dt.date, directory: Path
+) -> tuple[DailyFile, bool]:
+    """The file of ``ente``'s ``service`` on ``day``: the latest version if its receipts are
+    unchanged (False), else a new version built now (True). The new row is flushed; the
+    caller's transaction commits it (a zip left by a rolled-back run is overwritten)."""
+    digest = source_digest(session, ente.id, service, day)
+    last = latest(session, ente.id, service, day)
+    if last is not None and last.source_digest == digest and Path(last.path).exists():
+        return last, False
+    version = last.version + 1 if last is not None and last.source_digest != digest else 1
+    if last is not None and last.source_digest == digest:
+        version = last.version  # the file went missing from disk: rebuilt, same bytes
+    header = layout.FileHeader(ente.fiscal_code, ente.name, service, day, version)
+    folder = directory / ente.fiscal_code / f"{day:%Y/%m}"
+    work = folder / f"{header.stem}_v{version}.zip"
+    built = layout.write_zip(
+        work, header, payments(session, ente.id, service, day), receipts_xml(session)
+    )
+    name = f"{header.stem}_v{version}_{built.sha256[:16]}.zip"
+    final = folder / name
+    work.replace(final)
+    if last is not None and last.version == version:  # rebuilt in place
+        last.path, last.file_name = str(final), name
+        return last, False
+    row = DailyFile(
+        ente_id=ente.id,
+        service_code=service,
+        business_date=day,
+        version=version,
+        file_name=name,
+        path=str(final),
+        size=built.size,
+        sha256=built.sha256,
+        source_digest=digest,
+        payments=built.payments,
+        total_cents=built.total_cents,
+    )
+    session.add(row)
+    session.flush()
+    schedule_deliveries(session, row)
+    return row, True
+
+
+def targets_for(session: Session, ente_id: int, service: str) -> list[DailyFileTarget]:
+    """The Ente's enabled targets for every service, and those for this one."""
+    return list(
+        session.scalars(
+            sa.select(DailyFileTarget)
+            .where(
+                DailyFileTarget.ente_id == ente_id,
+                DailyFileTarget.enabled.is_(True),
+                sa.or_(
+                    DailyFileTarget.service_code.is_(None),
+                    DailyFileTarget.service_code == service,
+                ),
+            )
+            .order_by(DailyFileTarget.id)
+        )
+    )
+
+
+def schedule_deliveries(session: Session, file: DailyFile) -> list[DailyFileDelivery]:
+    """One delivery per target of the file, each sent through the outbox."""
+    made = []
+    for target in targets_for(session, file.ente_id, file.service_code):
+        delivery = DailyFileDelivery(
+            file_id=file.id, target_id=target.id, ente_id=file.ente_id, where=target.where
+        )
+        session.add(delivery)
+        session.flush()
+        outbox.enqueue(session, actor_names.DELIVER_DAILY_FILE, delivery_id=delivery.id)
+        made.append(delivery)
+    return made
+
+
+def build_day(
+    session: Session, ente: Ente, day: dt.date, directory: Path
+) -> list[tuple[DailyFile, bool]]:
+    """Every file of ``ente`` on ``day``: one per service with payments; with none at all, an
+    empty generic file when the Ente has somewhere to deliver it (the office hears "nothing
+    today" rather than nothing)."""
+    services = services_of_day(session, ente.id, day)
+    if not services and targets_for(session, ente.id, GENERIC_SERVICE):
+        services = [GENERIC_SERVICE]
+    return [produce(session, ente, service, day, directory) for service in services]
+
+
+def enti_of_day(session: Session, day: dt.date) -> list[int]:
+    """Enti with a payment that day, or with a delivery target: the scheduled run's list."""
+    start, end = day_bounds(day)
+    paid = sa.select(Receipt.ente_id).where(
+        Receipt.ente_id.is_not(None),
+        Receipt.outcome == "OK",
+        Receipt.received_at >= start - ARRIVAL_MARGIN,
+        start <= PAID_AT,
+        end > PAID_AT,
+    )
+    targeted = sa.select(DailyFileTarget.ente_id).where(DailyFileTarget.enabled.is_(True))
+    return sorted(set(session.scalars(paid.union(targeted))))
+
+
+def files_of(session: Session, ente_id: int, *, limit: int = 60) -> list[DailyFile]:
+    """An Ente's files, newest day first, every version (newest first)."""
+    return list(
+        session.scalars(
+            sa.select(DailyFile)
+            .where(DailyFile.ente_id == ente_id)
+            .order_by(
+                DailyFile.business_date.desc(), DailyFile.service_code, DailyFile.version.desc()
+            )
+            .limit(limit)
+        )
+    )
+
+
+def summaries(
+    session: Session, ente_id: int, *, since: dt.date, until: dt.date
+) -> list[dict[str, object]]:
+    """The Ente's files between two days (both included), newest day first: per day and
+    service the latest version, how many versions, and where its deliveries stand
+    (``delivered``: all delivered, or none to make; ``failed``: one dead or retrying;
+    ``pending`` otherwise)."""
+    rows = list(
+        session.scalars(
+            sa.select(DailyFile)
+            .where(
+                DailyFile.ente_id == ente_id,
+                DailyFile.business_date >= since,
+                DailyFile.business_date <= until,
+            )
+            .order_by(
+                DailyFile.business_date.desc(), DailyFile.service_code, DailyFile.version.desc()
+            )
+        )
+    )
+    newest: dict[tuple[dt.date, str], DailyFile] = {}
+    versions: dict[tuple[dt.date, str], int] = {}
+    for row in rows:
+        key = (row.business_date, row.service_code)
+        newest.setdefault(key, row)
+        versions[key] = versions.get(key, 0) + 1
+    statuses: dict[int, list[str]] = {}
+    if newest:
+        ids = [f.id for f in newest.values()]
+        for file_id, status in session.execute(
+            sa.select(DailyFileDelivery.file_id, DailyFileDelivery.status).where(
+                DailyFileDelivery.file_id.in_(ids)
+            )
+        ):
+            statuses.setdefault(file_id, []).append(status)
+    out = []
+    for key, file in newest.items():
+        seen = statuses.get(file.id, [])
+        if any(s in ("dead", "retrying") for s in seen):
+            state = "failed"
+        elif all(s == "delivered" for s in seen):
+            state = "delivered"
+        else:
+            state = "pending"
+        out.append({"file": file, "versions": versions[key], "delivery": state})
+    return out
+
+
+def find(
+    session: Session, ente_id: int, day: dt.date, service: str, version: int | None = None
+) -> DailyFile | None:
+    """One file of the Ente: the given version, or the latest."""
+    if version is None:
+        return latest(session, ente_id, service, day)
+    return session.scalar(
+        sa.select(DailyFile).where(
+            DailyFile.ente_id == ente_id,
+            DailyFile.service_code == service,
+            DailyFile.business_date == day,
+            DailyFile.version == version,
+        )
+    )
