@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from hub import config as hub_config
 from hub.db import engine_from_config, make_engine, make_session_factory
-from sla_monitor.cli import sla_group
+from sla_monitor.cli import probe_command, sla_group  # probe: issue 19
 
 DEFAULT_CONFIG = os.environ.get("PAYHUB_CONFIG", "development.ini")
 
@@ -567,6 +567,7 @@ def notices_resume(ctx: click.Context) -> None:
 
 
 main.add_command(sla_group)
+main.add_command(probe_command)  # the SLA availability probe (issue 19)
 
 if __name__ == "__main__":
     main()
