@@ -21,3 +21,6 @@ CHECK_FLOWS_WITHOUT_CREDIT = "check_flows_without_credit"
 # the SLA monitor
 SLA_EVALUATE_BREACHES = "sla_evaluate_breaches"
 SLA_PROBE_STATION = "sla_probe_station"
+# the SLA contract (issue 19): its e-mail queue and the alerts
+SLA_SEND_MAIL = "sla_send_mail"
+SLA_EVALUATE_ALERTS = "sla_evaluate_alerts"

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from hub.models.sla import SlaProbe
 from hub.models.sla_contract import SlaMaintenance
-from sla_monitor import availability
+from hub.sla import availability
 from tests.e2e.conftest import Proc, Stack, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.pg, pytest.mark.slow]

@@ -1,4 +1,4 @@
-"""Availability in slots: up, down, unknown, maintenance (sla_monitor.availability)."""
+"""Availability in slots: up, down, unknown, maintenance (hub.sla.availability)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from hub.models.sla import SlaProbe
 from hub.models.sla_contract import SlaMaintenance
-from sla_monitor import availability
+from hub.sla import availability
 
 pytestmark = pytest.mark.pg
 

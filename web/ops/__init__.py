@@ -49,6 +49,13 @@ ROUTES = (
     ("ops.replay", "/support/deliveries/{delivery:[0-9]{1,9}}/replay"),
     ("ops.revive", "/support/outbox/{message:[0-9]{1,9}}/revive"),
     ("ops.recover", "/support/recover"),
+    # the SLA contract (issue 19): web.ops.sla
+    ("ops.sla_report", "/sla/report"),
+    ("ops.sla_report_pdf", "/sla/report.pdf"),
+    ("ops.sla_tickets", "/sla/tickets"),
+    ("ops.sla_ticket", "/sla/tickets/{ticket:[0-9]{1,9}}"),
+    ("ops.sla_maintenance", "/sla/maintenance"),
+    ("ops.sla_maintenance_cancel", "/sla/maintenance/{window:[0-9]{1,9}}/cancel"),
 )
 
 
@@ -77,6 +84,7 @@ def includeme(config: Any) -> None:
     add_body_limit(config, "ops.statement", 2 * statement_max + 64 * 1024)
     config.scan("web.ops.support")
     config.scan("web.ops.recon")
+    config.scan("web.ops.sla")  # the SLA contract (issue 19)
 
 
 def _template_globals(event: Any) -> None:
