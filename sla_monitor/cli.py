@@ -209,3 +209,25 @@ def probe_command(
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"probing every {seconds:g} s: {config.health_url or ''} {config.station_url or ''}")
     probes.run_forever(factory, config, seconds, stop=stop)
+
+
+@sla_group.command("demo-data")
+@click.pass_context
+def demo_data(ctx: click.Context) -> None:
+    """Fill a fresh demo database with SLA figures for the four months so far (probes with an
+    outage, answer times, tickets, maintenance, anomalies): for demonstrations only."""
+    from hub.calendar import BusinessCalendar
+    from hub.sla import demo
+
+    settings, factory = _factory(ctx)
+    try:
+        with factory.begin() as session:
+            counts = demo.fill(
+                session,
+                BusinessCalendar.from_settings(settings),
+                utcnow(),
+                slot_seconds=settings.sla_probe_seconds or 60.0,
+            )
+    except demo.DemoDataError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))

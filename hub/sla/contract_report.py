@@ -23,7 +23,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import KeepTogether, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy.orm import Session
 
 from hub.calendar import BusinessCalendar
@@ -330,7 +330,7 @@ def pdf(report: ContractReport, intermediary: str = "") -> bytes:
                 ]
                 for v in report.verdicts
             ],
-            [70 * mm, 20 * mm, 22 * mm, 36 * mm, 22 * mm],
+            [62 * mm, 20 * mm, 22 * mm, 38 * mm, 28 * mm],
         ),
         Spacer(1, 4 * mm),
         paragraph("Availability", h2),
@@ -339,7 +339,8 @@ def pdf(report: ContractReport, intermediary: str = "") -> bytes:
             f"({report.availability.up} of {report.availability.counted} slots up; "
             f"{report.availability.down} down, {report.availability.unknown} unknown, "
             f"{report.availability.maintenance} in planned maintenance). "
-            f"Year so far: {_pct(report.year.percent)}. Target 99.40 %.",
+            f"Year so far: {_pct(report.year.percent)} ({report.year.unknown} slots unknown: "
+            "no probe recorded). Target 99.40 %.",
             body,
         ),
         report.charts["availability"],
@@ -357,14 +358,12 @@ def pdf(report: ContractReport, intermediary: str = "") -> bytes:
                 for m in report.months
             ]
         ),
-        paragraph("Answer times", h2),
-        report.charts["answers"],
+        KeepTogether([paragraph("Answer times", h2), report.charts["answers"]]),
         table(
             [["Answer time", "Answers"]]
             + [[a, b] for a, b in zip(BUCKET_LABELS, report.histogram, strict=True)]
         ),
-        paragraph("Help desk", h2),
-        report.charts["tickets"],
+        KeepTogether([paragraph("Help desk", h2), report.charts["tickets"]]),
         table(
             [
                 [
@@ -406,7 +405,8 @@ def pdf(report: ContractReport, intermediary: str = "") -> bytes:
                         "yes" if w.on_time else "no",
                     ]
                     for w in report.windows
-                ]
+                ],
+                [26 * mm, 26 * mm, 58 * mm, 20 * mm, 18 * mm, 22 * mm],
             )
         )
     else:
