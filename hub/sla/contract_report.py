@@ -30,7 +30,7 @@ from hub.calendar import BusinessCalendar
 from hub.clock import ROME
 from hub.models.sla import HISTOGRAM_BOUNDS, SlaMinute, SlaTicket
 from hub.printing.markup import paragraph
-from hub.sla import anomalies, availability, contract, helpdesk, maintenance
+from hub.sla import anomalies, availability, contract, helpdesk, kpi, maintenance
 from hub.sla.availability import Availability
 
 BLUE = colors.HexColor("#0066cc")
@@ -74,6 +74,7 @@ class ContractReport:
     tickets: list[TicketLine]
     windows: list[maintenance.WindowLine]
     anomalies: anomalies.AnomalyFigure
+    kpis: list[kpi.KpiLine] = field(default_factory=list)
     charts: dict[str, Drawing] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -100,6 +101,7 @@ class ContractReport:
                 for w in self.windows
             ],
             "anomalies": {k: v for k, v in self.anomalies.as_dict().items() if k != "old_items"},
+            "kpis": [line.__dict__ for line in self.kpis],
         }
 
 
@@ -162,6 +164,7 @@ def build(
         tickets=_tickets(session, calendar, start, end, now),
         windows=maintenance.windows(session, start, end),
         anomalies=anomalies.measure(session, calendar, now, limit_working_days=anomaly_days),
+        kpis=kpi.measure(session, start, end),
     )
     report.charts = charts(report)
     return report
@@ -276,6 +279,12 @@ def svg_data_uri(drawing: Drawing) -> str:
 # -- PDF --------------------------------------------------------------------------------------
 def _pct(value: float | None) -> str:
     return "no data" if value is None else f"{value:.2f} %"
+
+
+def _kpi_value(line: kpi.KpiLine) -> str:
+    if line.value is None:
+        return "no data"
+    return f"{line.value:g}" if line.kpi == "B.3" else f"{line.value:.2f} %"
 
 
 def pdf(report: ContractReport, intermediary: str = "") -> bytes:
@@ -422,6 +431,22 @@ def pdf(report: ContractReport, intermediary: str = "") -> bytes:
         table([["Kind", "Open"]] + [[k, n] for k, n in a.by_kind.items()] or [["—", 0]]),
         Spacer(1, 2 * mm),
         table([["Age (working days)", "Open"]] + [[k, n] for k, n in a.by_age.items()]),
+        paragraph("pagoPA's KPIs, from our own records", h2),
+        table(
+            [["KPI", "Station", "Month", "Cases", "Value", "Target", "Verdict"]]
+            + [
+                [
+                    line.kpi,
+                    line.station,
+                    line.month,
+                    "—" if line.count is None else line.count,
+                    _kpi_value(line),
+                    line.target or "—",
+                    {True: "met", False: "breached", None: "no data"}[line.met],
+                ]
+                for line in report.kpis
+            ]
+        ),
     ]
     doc.build(story)
     return out.getvalue()

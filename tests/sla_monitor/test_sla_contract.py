@@ -265,3 +265,63 @@ def test_the_report_has_charts_and_a_pdf(db):
     document = contract_report.pdf(report, "Intermediario <demo>")
     assert document.startswith(b"%PDF") and len(document) > 5000
     assert report.as_dict()["verdicts"][0]["key"] == "availability"
+
+
+def test_pagopa_kpis_per_station_and_month_from_our_records(db):
+    from hub import payments
+    from hub.models import BulkLoad, BulkLoadStatus
+    from hub.sla import kpi
+    from tests.factories import make_position, make_receipt
+
+    seed_demo(db)
+    ente = db.scalar(sa.select(Ente).where(Ente.fiscal_code == "77777777777"))
+    now = dt.datetime.now(dt.UTC)
+    start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=1)
+    month = f"{now.astimezone(ROME):%Y-%m}"
+    for n, standin in enumerate((False, False, True)):
+        option = make_position(db, ente).options[0]
+        payments.store_receipt(
+            db, make_receipt(option, ente.fiscal_code, receipt_id=f"k-{n}", standin=standin)
+        )
+    for n, (status, failed) in enumerate(
+        ((BulkLoadStatus.DONE, 0), (BulkLoadStatus.DONE, 2), (BulkLoadStatus.RUNNING, 0))
+    ):
+        db.add(
+            BulkLoad(
+                public_id=f"00000000-0000-0000-0000-00000000000{n}",
+                ente_id=ente.id,
+                file_format="csv",
+                file_path="/dev/null",
+                file_bytes=1,
+                sha256="0" * 64,
+                cause="test",
+                status=status,
+                rows_failed=failed,
+            )
+        )
+    db.add(
+        SlaMinute(
+            minute=now.replace(second=0, microsecond=0),
+            operation="paGetPaymentV2",
+            source="t",
+            count=200,
+            over_threshold=6,
+            total_seconds=20.0,
+            max_seconds=7.0,
+            histogram=[150, 20, 10, 10, 2, 2, 0, 3, 3, 0],
+        )
+    )
+    db.flush()
+    lines = {(k.kpi, k.station): k for k in kpi.measure(db, start, end)}
+    a1, b2 = lines["A.1", "all"], lines["B.2", "all"]
+    assert (a1.value, a1.met, a1.month) == (1.5, False, month)  # 3 of 200 over 5 s
+    assert (b2.value, b2.met) == (97.0, False)
+    b3 = lines["B.3", "77777777777_01"]
+    from hub.models import Receipt
+
+    received = db.scalar(sa.select(sa.func.count()).where(Receipt.ente_id == ente.id))
+    assert received >= 3  # ours, and the demo's paid notice
+    assert (b3.count, b3.value, b3.met) == (received, 1.0, False)
+    b8 = lines["B.8", "77777777777_01"]
+    assert (b8.count, b8.value, b8.met) == (2, 50.0, False)  # the running load not judged
+    assert lines["B.9", "all"].met is None and lines["B.9", "all"].value is None
