@@ -49,9 +49,9 @@ def queue(
         attempts=0,
     )
     session.add(row)
-    if not session.info.get("sla_mail_enqueued"):
+    pending = session.info.get(outbox.PENDING_KEY, [])  # this transaction's messages
+    if not any(m.actor_name == actor_names.SLA_SEND_MAIL for m in pending):
         outbox.enqueue(session, actor_names.SLA_SEND_MAIL)
-        session.info["sla_mail_enqueued"] = True
     return row
 
 

@@ -325,3 +325,18 @@ def test_pagopa_kpis_per_station_and_month_from_our_records(db):
     b8 = lines["B.8", "77777777777_01"]
     assert (b8.count, b8.value, b8.met) == (2, 50.0, False)  # the running load not judged
     assert lines["B.9", "all"].met is None and lines["B.9", "all"].value is None
+
+
+def test_queued_mail_enqueues_one_delivery_per_transaction(committed_factory):
+    from hub import actor_names
+    from hub.models import OutboxMessage
+
+    with committed_factory.begin() as session:
+        for n in range(3):
+            mailer.queue(
+                session, purpose="alert", recipient=f"n{n}@example.it", subject="s", body="b"
+            )
+    with committed_factory() as session:
+        names = list(session.scalars(sa.select(OutboxMessage.actor_name)))
+        assert names == [actor_names.SLA_SEND_MAIL]
+        assert session.scalar(sa.select(sa.func.count()).select_from(SlaMail)) == 3
