@@ -28,6 +28,10 @@ from web.checkout.i18n import localized
 CACHE_SECONDS = 30.0
 _cache: dict[str, Any] = {"until": 0.0, "window": None}
 _lock = threading.Lock()
+# the page itself is public: its figures (a scan of the four months' probes) are computed at
+# most once per STATUS_SECONDS per process, whoever asks how often
+STATUS_SECONDS = 30.0
+_status: dict[str, Any] = {"until": 0.0, "values": None}
 
 
 def includeme(config: Any) -> None:
@@ -68,15 +72,27 @@ def current_window(request: Any) -> dict[str, Any] | None:
 
 
 def forget_cached_window() -> None:
-    """Tests: look the window up again at the next page."""
+    """Tests: look the window and the status figures up again at the next page."""
     with _lock:
         _cache.update(until=0.0, window=None)
+        _status.update(until=0.0, values=None)
 
 
 @view_config(
     route_name="status", renderer="web.checkout:templates/status.jinja2", decorator=localized
 )
 def status(request: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    with _lock:
+        if started < _status["until"]:
+            return dict(_status["values"])
+    values = _figures(request)
+    with _lock:
+        _status.update(until=started + STATUS_SECONDS, values=values)
+    return dict(values)
+
+
+def _figures(request: Any) -> dict[str, Any]:
     db = request.db
     now = utcnow()
     settings_slot = request.registry["payhub.config"].sla_probe_seconds or 60.0
@@ -107,8 +123,18 @@ def status(request: Any) -> dict[str, Any]:
         ),
         "period": availability.measure(db, start, end, slot_seconds=settings_slot, now=now),
         "period_name": periods.current(now),
-        "incidents": alerts.incidents(db, limit=10),
-        "windows": maintenance.windows(db, now, now, upcoming=True),
+        "incidents": [
+            {"title": i.title, "opened_at": i.opened_at, "closed_at": i.closed_at}
+            for i in alerts.incidents(db, limit=10)
+        ],
+        "windows": [
+            {
+                "starts_at": w.window.starts_at,
+                "ends_at": w.window.ends_at,
+                "affects": w.window.affects,
+            }
+            for w in maintenance.windows(db, now, now, upcoming=True)
+        ],
         "rome": ROME,
         "now": now,
     }

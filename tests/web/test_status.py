@@ -29,12 +29,16 @@ def test_status_says_unknown_without_probes_then_up_then_down(app, committed_fac
     now = dt.datetime.now(dt.UTC)
     with committed_factory.begin() as session:
         session.add(SlaProbe(at=now, target="health", ok=True, ms=3.0))
+    # a public page: its figures are computed at most every 30 s per process
+    assert 'data-state="unknown"' in app.get("/status").text
+    forget_cached_window()
     assert 'data-state="up"' in app.get("/status").text
     with committed_factory.begin() as session:
         session.add(SlaProbe(at=now + dt.timedelta(seconds=1), target="verify", ok=False, ms=3.0))
         session.add(
             SlaAlert(key="availability", title="Station unavailable", detail="x", opened_at=now)
         )
+    forget_cached_window()
     page = app.get("/status?lang=en")
     assert 'data-state="down"' in page.text
     assert "Station unavailable" in page.text and "in progress" in page.text
