@@ -148,6 +148,9 @@ def add_sla_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -> None
         id=actor_names.SLA_EVALUATE_BREACHES,
         **common,
     )
+    # the SLA contract (issue 19): its mail queue swept, alerts judged, every minute
+    for name in (actor_names.SLA_SEND_MAIL, actor_names.SLA_EVALUATE_ALERTS):
+        scheduler.add_job(enqueue(name), "interval", seconds=60, id=name, **common)
     seconds = config.sla_probe_seconds
     target = config.sla_probe_health_url or (
         config.sla_probe_notice and (config.sla_probe_url or config.soap_public_url)

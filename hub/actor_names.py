@@ -26,3 +26,6 @@ SEND_ACTIVATION_LINK = "send_activation_link"
 # the daily file (issue 18)
 BUILD_DAILY_FILES = "build_daily_files"
 DELIVER_DAILY_FILE = "deliver_daily_file"
+# the SLA contract (issue 19): its e-mail queue and the alerts
+SLA_SEND_MAIL = "sla_send_mail"
+SLA_EVALUATE_ALERTS = "sla_evaluate_alerts"

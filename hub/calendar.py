@@ -1,7 +1,9 @@
 """The help-desk calendar: business hours, Italian public holidays, and SLA clocks that pause.
 
 Pure: no I/O, no clock of its own. A clock runs only inside business hours (default Monday to
-Friday, 08:30–17:30 Europe/Rome) on days that are not holidays: the national holidays of
+Friday, 08:30–17:30 Europe/Rome; each weekday may have hours of its own, such as the contract's
+Monday–Friday 08:30–18:30 and Saturday 08:30–13:30) on days that are not holidays: the
+national holidays of
 law 260/1949 as amended (Easter Monday computed; 4 October, San Francesco, from 2026 by
 law 151/2025), plus local holidays from settings (the patron saint of the city).
 
@@ -11,8 +13,12 @@ converted to instants, so a day on which summer time starts or ends still has it
 
 Settings (all optional):
   payhub.sla_timezone               default Europe/Rome
-  payhub.sla_business_hours         default 08:30-17:30
-  payhub.sla_business_days          default mon tue wed thu fri
+  payhub.sla_business_hours         default 08:30-17:30: one range for every business day
+                                    (payhub.sla_business_days); or hours per weekday, groups
+                                    separated by ";" or ",", each days then a range, days a name
+                                    or a span: "mon-fri 08:30-18:30; sat 08:30-13:30" (the days
+                                    named are then the business days)
+  payhub.sla_business_days          default mon tue wed thu fri (with a single range)
   payhub.sla_local_holidays         MM-DD (every year) or YYYY-MM-DD (once), space-separated
   payhub.sla_san_francesco_from     first year 4 October is a holiday (default 2026; 0 = never)
 """
@@ -73,19 +79,42 @@ class BusinessCalendar:
     yearly_holidays: frozenset[tuple[int, int]] = frozenset()  # local: (month, day)
     one_off_holidays: frozenset[dt.date] = frozenset()
     san_francesco_from: int = 2026
+    # hours per weekday (Monday = 0): when given, they replace opens/closes/weekdays
+    day_hours: tuple[tuple[int, dt.time, dt.time], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.opens < self.closes:
             raise ValueError("business hours must open before they close")
         if not self.weekdays or not self.weekdays <= set(range(7)):
             raise ValueError("business days must be some of mon..sun")
+        for day, opens, closes in self.day_hours:
+            if not 0 <= day <= 6 or not opens < closes:
+                raise ValueError(f"{DAY_NAMES[day % 7]}: hours must open before they close")
+        if len({d for d, _, _ in self.day_hours}) != len(self.day_hours):
+            raise ValueError("a weekday has two ranges of business hours")
+
+    def hours(self, weekday: int) -> tuple[dt.time, dt.time] | None:
+        """(opens, closes) on ``weekday`` (Monday = 0), None if it is not a business day."""
+        if self.day_hours:
+            for day, opens, closes in self.day_hours:
+                if day == weekday:
+                    return opens, closes
+            return None
+        return (self.opens, self.closes) if weekday in self.weekdays else None
 
     @classmethod
     def from_settings(cls, settings: Config | dict[str, Any]) -> BusinessCalendar:
         """The calendar the settings describe (see the module docstring); ValueError if
         a setting is malformed."""
         config = as_config(settings)
-        opens, _, closes = config.sla_business_hours.partition("-")
+        per_day = parse_day_hours(config.sla_business_hours)
+        opens, closes = dt.time(8, 30), dt.time(17, 30)  # unused with hours per weekday
+        if not per_day:
+            first, _, last = config.sla_business_hours.partition("-")
+            opens, closes = (
+                dt.time.fromisoformat(first.strip()),
+                dt.time.fromisoformat(last.strip()),
+            )
         days = config.sla_business_days
         yearly, once = set(), set()
         for item in config.sla_local_holidays.split():
@@ -97,9 +126,10 @@ class BusinessCalendar:
                 yearly.add((month, day))
         return cls(
             tz=zoneinfo.ZoneInfo(config.sla_timezone),
-            opens=dt.time.fromisoformat(opens.strip()),
-            closes=dt.time.fromisoformat(closes.strip()),
+            opens=opens,
+            closes=closes,
             weekdays=frozenset(DAY_NAMES.index(d[:3].lower()) for d in days.split()),
+            day_hours=per_day,
             yearly_holidays=frozenset(yearly),
             one_off_holidays=frozenset(once),
             san_francesco_from=config.sla_san_francesco_from,
@@ -114,16 +144,40 @@ class BusinessCalendar:
         )
 
     def is_business_day(self, day: dt.date) -> bool:
-        return day.weekday() in self.weekdays and not self.is_holiday(day)
+        return self.hours(day.weekday()) is not None and not self.is_holiday(day)
 
     def window(self, day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
         """The business hours of ``day`` as UTC instants, or None if it is not a business
         day."""
-        if not self.is_business_day(day):
+        hours = self.hours(day.weekday())
+        if hours is None or self.is_holiday(day):
             return None
-        start = dt.datetime.combine(day, self.opens, tzinfo=self.tz).astimezone(dt.UTC)
-        end = dt.datetime.combine(day, self.closes, tzinfo=self.tz).astimezone(dt.UTC)
+        start = dt.datetime.combine(day, hours[0], tzinfo=self.tz).astimezone(dt.UTC)
+        end = dt.datetime.combine(day, hours[1], tzinfo=self.tz).astimezone(dt.UTC)
         return (start, end) if start < end else None
+
+    def add_business_days(self, start: dt.datetime, days: int) -> dt.date:
+        """The business day that comes ``days`` business days after ``start``'s day (the day
+        of ``start`` not counted): "within 15 working days" ends at the end of that day."""
+        day = _utc(start).astimezone(self.tz).date()
+        for _ in range(_MAX_DAYS):
+            if days <= 0:
+                return day
+            day += dt.timedelta(days=1)
+            days -= self.is_business_day(day)
+        raise ValueError(f"no end within {_MAX_DAYS} days")
+
+    def business_days_between(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Business days after ``start``'s day up to and including ``end``'s day."""
+        first = _utc(start).astimezone(self.tz).date()
+        last = _utc(end).astimezone(self.tz).date()
+        if (last - first).days > _MAX_DAYS:
+            raise ValueError(f"more than {_MAX_DAYS} days")
+        count, day = 0, first
+        while day < last:
+            day += dt.timedelta(days=1)
+            count += self.is_business_day(day)
+        return count
 
     def windows(self, start: dt.datetime) -> Iterator[tuple[dt.datetime, dt.datetime]]:
         """Business windows from ``start`` on, the first clipped to start; at most
@@ -170,6 +224,36 @@ class BusinessCalendar:
                 break
             total += min(close, end) - begin
         return total
+
+
+def parse_day_hours(text: str) -> tuple[tuple[int, dt.time, dt.time], ...]:
+    """``"mon-fri 08:30-18:30; sat 08:30-13:30"`` as (weekday, opens, closes) per day; ``()``
+    for a single range without days (``"08:30-17:30"``). ValueError when malformed."""
+    if not any(c.isalpha() for c in text):
+        return ()
+    result: list[tuple[int, dt.time, dt.time]] = []
+    for group in text.replace(",", ";").split(";"):
+        words = group.split()
+        if not words:
+            continue
+        if len(words) < 2:
+            raise ValueError(f"{group.strip()!r}: days then hours, such as 'sat 08:30-13:30'")
+        opens, _, closes = words[-1].partition("-")
+        try:
+            hours = (dt.time.fromisoformat(opens), dt.time.fromisoformat(closes))
+        except ValueError:
+            raise ValueError(f"{words[-1]!r}: hours are HH:MM-HH:MM") from None
+        for item in words[:-1]:
+            first, _, last = item.lower().partition("-")
+            try:
+                a = DAY_NAMES.index(first[:3])
+                b = DAY_NAMES.index(last[:3]) if last else a
+            except ValueError:
+                raise ValueError(f"{item!r}: days are mon..sun or a span mon-fri") from None
+            if b < a:
+                raise ValueError(f"{item!r}: a span goes forward (mon-fri)")
+            result.extend((day, *hours) for day in range(a, b + 1))
+    return tuple(sorted(result))
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

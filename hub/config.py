@@ -194,6 +194,11 @@ class Config(BaseModel):
     sla_ticket_targets: str = _d(
         "response/resolution business hours per priority", "high:1/9 medium:4/27 low:9/45"
     )
+    # the SLA contract (issue 19): anomalies watched, alerts
+    sla_anomaly_max_working_days: int = _d("an anomaly open longer is flagged", 5)
+    sla_alert_emails: tuple[str, ...] = _d("platform operators alerted (space-separated)", ())
+    sla_alert_webhook_url: str | None = _d("webhook (e.g. a chat) alerted on breaches")
+    sla_alert_anomalies: int = _d("this many old anomalies open is an alert", 10)
     # pagoPA's REST services: FdR 3 and receipts (Biz Events); defaults in pagopa_rest
     fdr3_url: str | None = _d("FdR 3 for organizations, base URL (default: pagoPA's)")
     fdr3_key: str | None = _d("FdR 3 subscription key")
@@ -230,7 +235,9 @@ class Config(BaseModel):
     # every setting as given (payhub.* and the others), for Pyramid and the passthrough keys
     source: Mapping[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
 
-    @field_validator("extra_actor_modules", "fdr_xsd", "reporting_stations", mode="before")
+    @field_validator(
+        "extra_actor_modules", "fdr_xsd", "reporting_stations", "sla_alert_emails", mode="before"
+    )
     @classmethod
     def _words(cls, value: Any) -> Any:
         return tuple(value.split()) if isinstance(value, str) else value

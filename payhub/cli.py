@@ -16,7 +16,10 @@ from hub import config as hub_config
 from hub.db import engine_from_config, make_engine, make_session_factory
 from payhub.activation import activation_group  # issue 15: activation requests
 from payhub.dailyfile_cli import daily_file_group  # issue 18: the daily file
-from sla_monitor.cli import sla_group
+from sla_monitor.cli import (
+    probe_command,  # probe: issue 19
+    sla_group,
+)
 
 DEFAULT_CONFIG = os.environ.get("PAYHUB_CONFIG", "development.ini")
 
@@ -571,6 +574,7 @@ def notices_resume(ctx: click.Context) -> None:
 main.add_command(sla_group)
 main.add_command(activation_group)  # issue 15
 main.add_command(daily_file_group)  # issue 18: the daily file
+main.add_command(probe_command)  # the SLA availability probe (issue 19)
 
 if __name__ == "__main__":
     main()

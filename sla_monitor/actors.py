@@ -30,3 +30,21 @@ def sla_probe_station() -> None:
     """Probe the station and /health once; no database transaction is held during the calls.
     A probe is a sample in time: it is never retried, the next tick probes again."""
     probes.run_probes(current_factory(), probes.ProbeConfig.from_settings(_settings()))
+
+
+# -- the SLA contract (issue 19) -------------------------------------------------------------
+@dramatiq.actor(actor_name=actor_names.SLA_SEND_MAIL, max_retries=3, unit_of_work=False)
+def sla_send_mail() -> None:
+    """Send the monitor's queued e-mails (ticket messages, maintenance notices, alerts); what
+    fails stays queued for the next run (the scheduler sweeps every minute)."""
+    from hub.sla import mailer
+
+    mailer.deliver_pending(current_factory(), _settings())
+
+
+@dramatiq.actor(actor_name=actor_names.SLA_EVALUATE_ALERTS, max_retries=0, unit_of_work=False)
+def sla_evaluate_alerts() -> None:
+    """Open or close alert incidents (e-mail and webhook, once per incident)."""
+    from hub.sla import alerts
+
+    alerts.evaluate(current_factory(), _settings(), utcnow())

@@ -154,3 +154,80 @@ def ticket_list(ctx: click.Context, open_only: bool) -> None:
     with factory() as session:
         for ticket in tickets.listing(session, open_only):
             click.echo(_line(ticket))
+
+
+@click.command("probe")
+@click.option(
+    "--interval",
+    type=float,
+    help="Seconds between probes (default payhub.sla_probe_seconds, 60): one per slot.",
+)
+@click.option("--health-url", help="The /health URL (default payhub.sla_probe_health_url).")
+@click.option(
+    "--station-url",
+    help="The station's paForNode URL (default payhub.sla_probe_url or soap_public_url).",
+)
+@click.option("--once", is_flag=True, help="Probe once and exit.")
+@click.pass_context
+def probe_command(
+    ctx: click.Context,
+    interval: float | None,
+    health_url: str | None,
+    station_url: str | None,
+    once: bool,
+) -> None:
+    """Availability probe from outside the web processes: call /health and the station (the
+    Stand-In probe request) every interval and record successes and failures (run it as its
+    own service, on another host if you can)."""
+    import dataclasses
+    import signal
+    import threading
+
+    from sla_monitor import probes
+
+    settings, factory = _factory(ctx)
+    try:
+        config = probes.ProbeConfig.from_settings(settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    config = dataclasses.replace(
+        config,
+        health_url=health_url or config.health_url,
+        station_url=station_url or config.station_url,
+    )
+    if not (config.health_url or config.station_url):
+        raise click.ClickException("nothing to probe: give --health-url or --station-url")
+    seconds = interval or settings.sla_probe_seconds
+    if seconds <= 0:
+        raise click.BadParameter("must be more than 0", param_hint="--interval")
+    if once:
+        for p in probes.run_probes(factory, config):
+            click.echo(f"{p.target}\t{'ok' if p.ok else 'FAILED'}\t{p.ms:.0f} ms\t{p.error or ''}")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"probing every {seconds:g} s: {config.health_url or ''} {config.station_url or ''}")
+    probes.run_forever(factory, config, seconds, stop=stop)
+
+
+@sla_group.command("demo-data")
+@click.pass_context
+def demo_data(ctx: click.Context) -> None:
+    """Fill a fresh demo database with SLA figures for the four months so far (probes with an
+    outage, answer times, tickets, maintenance, anomalies): for demonstrations only."""
+    from hub.calendar import BusinessCalendar
+    from hub.sla import demo
+
+    settings, factory = _factory(ctx)
+    try:
+        with factory.begin() as session:
+            counts = demo.fill(
+                session,
+                BusinessCalendar.from_settings(settings),
+                utcnow(),
+                slot_seconds=settings.sla_probe_seconds or 60.0,
+            )
+    except demo.DemoDataError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))

@@ -13,7 +13,10 @@ Settings (all optional):
   payhub.sla_probe_url               the station's public URL (default payhub.soap_public_url;
                                      neither set = no verify probe)
   payhub.sla_probe_notice            "idPA idBrokerPA idStation noticeNumber" of a notice kept
-                                     payable for probing
+                                     payable for probing; empty: pagoPA's Stand-In probe
+                                     request (EC 00000000000, notice 000000000000000000),
+                                     answered before any caller check, a success when the
+                                     answer is HTTP 200 with SCONOSCIUTO, as pagoPA judges it
   payhub.sla_probe_health_url        default: none
   payhub.sla_probe_timeout_seconds   default 5
 """
@@ -35,6 +38,7 @@ from sqlalchemy.orm import Session
 from hub.config import Config, as_config
 from hub.db import utcnow
 from hub.models.sla import SlaProbe
+from hub.tenants.stations import SLA_PROBE_STATION_CODE
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +50,18 @@ ENVELOPE = (
     "<noticeNumber>{notice}</noticeNumber></qrCode></pafn:paVerifyPaymentNoticeReq>"
     "</soapenv:Body></soapenv:Envelope>"
 )
+
+
+# pagoPA's Stand-In probe (soap.standin), sent with broker and station codes of our own so that
+# the Stand-In figures (hub.tenants.stations.standin_probes) can tell it from pagoPA's; its
+# success is KO PAA_PAGAMENTO_SCONOSCIUTO (a business fault: the station answered)
+STANDIN_PROBE_CODE = SLA_PROBE_STATION_CODE
+STANDIN_ENVELOPE = ENVELOPE.format(
+    pa="00000000000",
+    broker=STANDIN_PROBE_CODE,
+    station=STANDIN_PROBE_CODE,
+    notice="000000000000000000",
+).encode()
 
 
 @dataclass(frozen=True)
@@ -61,7 +77,7 @@ class ProbeConfig:
         """ValueError if ``payhub.sla_probe_notice`` is not four fields."""
         config = as_config(settings)
         notice = config.sla_probe_notice.split()
-        body = None
+        body = STANDIN_ENVELOPE
         if notice:
             if len(notice) != 4:
                 raise ValueError("payhub.sla_probe_notice: idPA idBrokerPA idStation noticeNumber")
@@ -156,3 +172,28 @@ def availability(
         .group_by(SlaProbe.target)
     )
     return {target: (int(ok), int(total)) for target, total, ok in rows}
+
+
+def run_forever(
+    factory: Any,
+    config: ProbeConfig,
+    interval: float,
+    *,
+    stop: Any = None,
+    http: Any = requests,
+    clock: Any = time.time,
+) -> None:
+    """``payhub probe``: probe every ``interval`` seconds, at instants aligned on the
+    interval (so one probe falls in every slot of that length), until ``stop`` (a
+    threading.Event) is set. A probe whose results cannot be stored (the database away) is
+    logged and lost: its slot stays unknown, never up."""
+    import threading
+
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            run_probes(factory, config, http)
+        except Exception as exc:  # the database is away: this slot is unknown
+            log.error("sla.probe_not_stored", error=type(exc).__name__)
+        now = clock()
+        stop.wait(interval - (now % interval))

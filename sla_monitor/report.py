@@ -16,7 +16,6 @@ import datetime as dt
 import io
 import json
 import math
-import re
 import zoneinfo
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,25 +24,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hub.models.sla import HISTOGRAM_BOUNDS, SlaBreach, SlaMinute
+from hub.sla.periods import day_start, period_bounds  # noqa: F401  (re-exported, issue 19)
 from sla_monitor import probes, tickets
 
 ROME = zoneinfo.ZoneInfo("Europe/Rome")
-_PERIOD = re.compile(r"^(\d{4})-Q([123])$")
-
-
-def period_bounds(period: str, tz: dt.tzinfo = ROME) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) of a quadrimestre such as ``2026-Q3``; ValueError otherwise."""
-    match = _PERIOD.match(period.strip().upper())
-    if not match:
-        raise ValueError(f"{period!r}: a period is YYYY-Q1, YYYY-Q2 or YYYY-Q3 (4 months each)")
-    year, n = int(match[1]), int(match[2])
-    start = dt.date(year, 4 * (n - 1) + 1, 1)
-    end = dt.date(year + 1, 1, 1) if n == 3 else dt.date(year, 4 * n + 1, 1)
-    return day_start(start, tz), day_start(end, tz)
-
-
-def day_start(day: dt.date, tz: dt.tzinfo = ROME) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
 
 
 def p99_from_histogram(histogram: list[int], max_seconds: float) -> float | None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from hub.calendar import BusinessCalendar
 from hub.config import Config, as_config
 from hub.models.sla import SlaTicket
+from workflows.ticket import TicketState
 
 DEFAULT_TARGETS = "high:1/9 medium:4/27 low:9/45"
 
@@ -90,6 +91,8 @@ def respond(session: Session, ticket_id: int, now: dt.datetime) -> SlaTicket:
     ticket = _get(session, ticket_id)
     if ticket.responded_at is None:
         ticket.responded_at = now
+        if ticket.state == TicketState.OPENED:
+            ticket.state = TicketState.TAKEN_OVER.value
     return ticket
 
 
@@ -100,6 +103,7 @@ def resolve(session: Session, ticket_id: int, now: dt.datetime) -> SlaTicket:
         ticket.responded_at = now
     if ticket.resolved_at is None:
         ticket.resolved_at = now
+        ticket.state = TicketState.RESOLVED.value
     return ticket
 
 

@@ -21,6 +21,7 @@ def includeme(config: Any) -> None:
     config.include("web.level1")  # after web.checkout: its pages reuse the checkout's
     # after web.checkout too: its session carries the CSRF token, its catalogues and CSS serve
     config.include("web.ops", route_prefix="/ops")
+    config.include("web.status")  # /status and the maintenance banner (issue 19)
     # the address people type: /pay and / lead to the catalogue at /pay/
     config.add_route("pay_bare", "/pay")
     config.add_view(_to_catalogue, route_name="pay_bare")

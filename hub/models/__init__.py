@@ -25,6 +25,7 @@ from hub.models.reporting import (
     ReportingFlow,
 )
 from hub.models.sla import SlaBreach, SlaMinute, SlaProbe, SlaTicket
+from hub.models.sla_contract import SlaAlert, SlaMail, SlaMaintenance, SlaTicketEvent  # issue 19
 from hub.models.tenants import (
     Ente,
     Intermediary,
@@ -72,10 +73,14 @@ __all__ = [
     "ReportingEntry",
     "ReportingFlow",
     "ServiceKind",
+    "SlaAlert",  # the SLA contract (issue 19)
     "SlaBreach",
+    "SlaMail",  # issue 19
+    "SlaMaintenance",  # issue 19
     "SlaMinute",
     "SlaProbe",
     "SlaTicket",
+    "SlaTicketEvent",  # issue 19
     "StandInProbe",
     "StateTransition",
     "Station",

@@ -76,5 +76,18 @@ class SlaTicket(Base):
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     response_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     resolution_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # taken over
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # the contract's help desk (issue 19, sla_monitor.helpdesk; workflows.ticket)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    reporter_kind: Mapped[str | None] = mapped_column(sa.String(12))  # referente | citizen
+    reporter_name: Mapped[str | None] = mapped_column(sa.String(140))
+    reporter_email: Mapped[str | None] = mapped_column(sa.String(256))
+    owner: Mapped[str | None] = mapped_column(sa.String(100))
+    severity: Mapped[str | None] = mapped_column(sa.String(16))  # blocking | non_blocking
+    severity_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    state: Mapped[str] = mapped_column(sa.String(20), default="opened", server_default="opened")
+    paused_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # business seconds spent waiting for the reporter (the resolution clock paused)
+    paused_seconds: Mapped[float] = mapped_column(sa.Float, default=0.0, server_default="0")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

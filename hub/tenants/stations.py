@@ -150,9 +150,20 @@ def record_standin_probe(
         connection.execute(statement)
 
 
+# the SLA monitor's own availability probe sends pagoPA's Stand-In probe with these codes
+# (sla_monitor.probes, issue 19): not pagoPA's, so not a Stand-In
+SLA_PROBE_STATION_CODE = "PAYHUB-SLA-PROBE"
+
+
 def standin_probes(session: Session) -> list[StandInProbe]:
     """Every station code pagoPA probed for Stand-In, the most recently probed first."""
-    return list(session.scalars(sa.select(StandInProbe).order_by(StandInProbe.last_at.desc())))
+    return list(
+        session.scalars(
+            sa.select(StandInProbe)
+            .where(StandInProbe.station_code != SLA_PROBE_STATION_CODE)
+            .order_by(StandInProbe.last_at.desc())
+        )
+    )
 
 
 STANDIN_PROBE_EVERY = dt.timedelta(minutes=5)  # pagoPA's Stand-In manager's period

@@ -172,3 +172,94 @@ def test_dst_weeks_keep_the_round_trip(day, minutes):
     start = rome(day.year, day.month, day.day, 7, 0)
     duration = dt.timedelta(minutes=minutes)
     assert LOCAL.business_elapsed(start, LOCAL.deadline(start, duration)) == duration
+
+
+# -- the contract's hours: Monday-Friday 08:30-18:30, Saturday 08:30-13:30 -------------------
+CONTRACT_HOURS = "mon-fri 08:30-18:30; sat 08:30-13:30"
+
+
+def contract(**extra: str) -> BusinessCalendar:
+    return BusinessCalendar.from_settings(
+        {
+            "payhub.sla_business_hours": CONTRACT_HOURS,
+            **{f"payhub.{k}": v for k, v in extra.items()},
+        }
+    )
+
+
+def test_hours_per_weekday_are_read_from_the_setting():
+    cal = contract()
+    assert cal.hours(0) == (dt.time(8, 30), dt.time(18, 30))
+    assert cal.hours(4) == (dt.time(8, 30), dt.time(18, 30))
+    assert cal.hours(5) == (dt.time(8, 30), dt.time(13, 30))
+    assert cal.hours(6) is None
+    # the old single range still means every business day the same
+    assert CAL.hours(0) == (dt.time(8, 30), dt.time(17, 30)) and CAL.hours(5) is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["mon-fri", "mon-fri 8.30-18", "xyz 08:30-12:00", "fri-mon 08:30-12:00", "sat 13:00-12:00"],
+)
+def test_malformed_hours_per_weekday_are_refused(bad):
+    with pytest.raises(ValueError):
+        BusinessCalendar.from_settings({"payhub.sla_business_hours": bad})
+
+
+def test_saturday_is_a_half_day():
+    cal = contract()
+    # Saturday 9 January 2027: five hours, 08:30-13:30
+    assert cal.business_elapsed(rome(2027, 1, 9, 0, 0), rome(2027, 1, 10, 0, 0)) == dt.timedelta(
+        hours=5
+    )
+    assert cal.is_open(rome(2027, 1, 9, 13, 0)) and not cal.is_open(rome(2027, 1, 9, 14, 0))
+    # a 60-minute clock started Saturday at 13:00 runs 30 minutes, then waits for Monday
+    assert cal.deadline(rome(2027, 1, 9, 13, 0), dt.timedelta(minutes=60)) == rome(
+        2027, 1, 11, 9, 0
+    )
+
+
+def test_a_ticket_opened_friday_at_six_pm():
+    cal = contract()
+    friday = rome(2027, 1, 8, 18, 0)
+    # 30 minutes left on Friday, 5 hours on Saturday, then Monday
+    assert cal.deadline(friday, dt.timedelta(minutes=60)) == rome(2027, 1, 9, 9, 0)
+    assert cal.deadline(friday, dt.timedelta(minutes=240)) == rome(2027, 1, 9, 12, 0)
+    assert cal.deadline(friday, dt.timedelta(minutes=480)) == rome(2027, 1, 11, 11, 0)
+    # the old Monday-Friday 08:30-17:30 calendar: Friday 18:00 is already closed
+    assert CAL.deadline(friday, dt.timedelta(minutes=60)) == rome(2027, 1, 11, 9, 30)
+
+
+def test_contract_hours_across_the_dst_changes():
+    cal = contract()
+    # summer time starts Sunday 29 March 2026: Saturday 28 (5 h) + Monday 30 (10 h)
+    assert cal.business_elapsed(rome(2026, 3, 28, 0, 0), rome(2026, 3, 31, 0, 0)) == dt.timedelta(
+        hours=15
+    )
+    # and ends Sunday 25 October 2026: Saturday 24 (5 h) + Monday 26 (10 h)
+    assert cal.business_elapsed(rome(2026, 10, 24, 0, 0), rome(2026, 10, 27, 0, 0)) == dt.timedelta(
+        hours=15
+    )
+    # a deadline computed across the change lands on the right wall-clock time
+    due = cal.deadline(rome(2026, 3, 28, 13, 0), dt.timedelta(hours=1))
+    assert due == rome(2026, 3, 30, 9, 0) and due.utcoffset() == dt.timedelta(hours=2)
+    due = cal.deadline(rome(2026, 10, 24, 13, 0), dt.timedelta(hours=1))
+    assert due == rome(2026, 10, 26, 9, 0) and due.utcoffset() == dt.timedelta(hours=1)
+
+
+def test_holidays_national_and_patron_saint_close_the_desk_even_on_saturday():
+    cal = contract(sla_local_holidays="06-29")  # Rome's patron saints, Peter and Paul
+    # Saturday 8 December 2029 (Immacolata) is a holiday: no half day
+    assert cal.window(dt.date(2029, 12, 8)) is None
+    # Tuesday 29 June 2027 is the patron saint's day: closed; Wednesday open
+    assert cal.window(dt.date(2027, 6, 29)) is None and cal.window(dt.date(2027, 6, 30))
+    assert contract().window(dt.date(2027, 6, 29)) is not None
+    # Easter Monday 29 March 2027 counts as a holiday too
+    assert cal.is_holiday(dt.date(2027, 3, 29))
+
+
+def test_working_days_skip_sundays_and_holidays():
+    cal = BusinessCalendar()  # Monday-Friday
+    # 15 working days from Monday 14 December 2026: 25, 26 December and 1, 6 January skipped
+    assert cal.add_business_days(rome(2026, 12, 14, 10, 0), 15) == dt.date(2027, 1, 7)
+    assert cal.business_days_between(rome(2026, 12, 14, 10, 0), rome(2027, 1, 7, 17, 0)) == 15

@@ -56,6 +56,13 @@ ROUTES = (
     ("ops.daily_file_redeliver", "/enti/{ec}/daily-files/deliveries/{delivery:[0-9]{1,9}}"),
     ("ops.daily_files_missing", "/support/daily-files"),
     ("ops.daily_file_link", "/daily-files/link/{token}"),
+    # the SLA contract (issue 19): web.ops.sla
+    ("ops.sla_report", "/sla/report"),
+    ("ops.sla_report_pdf", "/sla/report.pdf"),
+    ("ops.sla_tickets", "/sla/tickets"),
+    ("ops.sla_ticket", "/sla/tickets/{ticket:[0-9]{1,9}}"),
+    ("ops.sla_maintenance", "/sla/maintenance"),
+    ("ops.sla_maintenance_cancel", "/sla/maintenance/{window:[0-9]{1,9}}/cancel"),
 )
 
 
@@ -86,6 +93,7 @@ def includeme(config: Any) -> None:
     config.scan("web.ops.recon")
     config.include("web.ops.activation")  # issue 15: activation requests (routes, views)
     config.scan("web.ops.dailyfiles")  # issue 18: the daily files
+    config.scan("web.ops.sla")  # the SLA contract (issue 19)
 
 
 def _template_globals(event: Any) -> None:

@@ -13,13 +13,16 @@ from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
 
 from hub import dashboard, outbox
+from hub.calendar import BusinessCalendar
 from hub.config import from_registry
+from hub.db import utcnow
 from hub.errors import Conflict, NotFound
 from hub.models import Ente, WebhookDelivery
 from hub.notify import webhooks
+from hub.sla import anomalies as sla_anomalies
 from web.checkout.i18n import _, localized
 from web.ops.common import T, actor, audit_action, flash
-from web.ops.security import require_support
+from web.ops.security import account_of, require_support, visible_enti
 from workflows.payment import OptionStatus
 
 
@@ -60,18 +63,38 @@ def _undelivered(db: Any, limit: int = 200) -> list[tuple[WebhookDelivery, str]]
 
 @view_config(route_name="ops.anomalies", renderer=T + "anomalies.jinja2", decorator=localized)
 def anomalies(request: Any) -> dict[str, Any]:
-    require_support(request)
+    """Support sees every Ente's anomalies and resolves them; an Ente's operators see their
+    own Enti's, read-only (issue 19), with the SLA figure: by kind, by age, the old ones."""
+    account = account_of(request)
     kind = request.GET.get("kind", "")
     ec = request.GET.get("ente", "")
-    enti = list(request.db.scalars(sa.select(Ente).order_by(Ente.name)))
+    enti = visible_enti(request)
     ente = next((e for e in enti if e.fiscal_code == ec), None)
+    scope = None if account.is_support else [e.id for e in enti]
+    if ente is not None:
+        rows = dashboard.open_anomalies(request.db, kind=kind, ente_id=ente.id)
+    elif scope is None:
+        rows = dashboard.open_anomalies(request.db, kind=kind)
+    else:
+        rows = [
+            r for e in enti for r in dashboard.open_anomalies(request.db, kind=kind, ente_id=e.id)
+        ]
+        rows.sort(key=lambda r: r[0].id, reverse=True)
+    settings = from_registry(request.registry)
     return {
         "kind": kind,
         "ec": ente.fiscal_code if ente else "",
         "enti": enti,
         "kinds": dashboard.anomaly_kinds(request.db),
-        "anomalies": dashboard.open_anomalies(
-            request.db, kind=kind, ente_id=ente.id if ente else None
+        "anomalies": rows,
+        "can_resolve": account.is_support,
+        "figure": sla_anomalies.measure(
+            request.db,
+            BusinessCalendar.from_settings(settings),
+            utcnow(),
+            limit_working_days=settings.sla_anomaly_max_working_days,
+            ente_ids=scope if ente is None else [ente.id],
+            trend_days=14,
         ),
     }
 

@@ -1,0 +1,112 @@
+"""The SLA pages in /ops (issue 19): the report with its charts and its PDF, the help desk's
+tickets, planned maintenance with its notices, and anomalies an Ente's operators may see."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from hub.db import ROME
+from hub.models import Anomaly, AuditEvent, Ente
+from hub.models.sla import SlaTicket
+from hub.models.sla_contract import SlaMail, SlaMaintenance
+from hub.seed import DEMO_SUPPORT
+from tests.web.ops.conftest import A, B
+
+
+def _ente(session, ec: str) -> Ente:
+    return session.scalar(sa.select(Ente).where(Ente.fiscal_code == ec))
+
+
+def test_operators_see_their_own_entes_anomalies_read_only(ops):
+    with ops.factory.begin() as session:
+        session.add_all(
+            [
+                Anomaly(kind="double_payment", ente_id=_ente(session, A).id, detail="ours"),
+                Anomaly(kind="flow_without_credit", ente_id=_ente(session, B).id, detail="theirs"),
+            ]
+        )
+    ops.login()
+    page = ops.app.get("/ops/support/anomalies", status=200)
+    assert "ours" in page.text and "theirs" not in page.text
+    assert not [f for f in page.forms.values() if "/resolve" in (f.action or "")]
+    assert "theirs" not in ops.app.get(f"/ops/support/anomalies?ente={B}").text
+    ops.post("/ops/support/anomalies/1/resolve", {"note": "x"}, status=403)
+    ops.app.get("/ops/sla/report", status=403)
+    ops.app.get("/ops/sla/tickets", status=403)
+    ops.app.get("/ops/sla/maintenance", status=403)
+
+
+def test_support_opens_and_takes_over_a_ticket_and_the_reporter_is_mailed(ops):
+    ops.login(DEMO_SUPPORT)
+    page = ops.app.get("/ops/sla/tickets")
+    form = next(f for f in page.forms.values() if f.action.endswith("/sla/tickets"))
+    form["subject"] = "Avvisi non pagabili"
+    form["description"] = "I cittadini ricevono un errore."
+    form["severity"] = "blocking"
+    form["severity_reason"] = "nessuno può pagare"
+    form["reporter_kind"] = "referente"
+    form["reporter_name"] = "Mario Rossi"
+    form["reporter_email"] = "mario.rossi@comune.demo.it"
+    form["ente_code"] = A
+    answer = form.submit(status=303)
+    detail = answer.follow()
+    assert "Avvisi non pagabili" in detail.text and 'id="ticket-state">opened' in detail.text
+    with ops.factory() as session:
+        ticket = session.scalars(sa.select(SlaTicket)).one()
+    ops.post(f"/ops/sla/tickets/{ticket.id}", {"event": "take_over", "owner": "anna"}, status=303)
+    ops.post(f"/ops/sla/tickets/{ticket.id}", {"event": "close"}, status=303)  # not allowed
+    page = ops.app.get(f"/ops/sla/tickets/{ticket.id}")
+    assert 'id="ticket-state">taken_over' in page.text
+    with ops.factory() as session:
+        mails = session.scalars(sa.select(SlaMail).where(SlaMail.ticket_id == ticket.id)).all()
+        assert [m.recipient for m in mails] == ["mario.rossi@comune.demo.it"]
+        actions = list(session.scalars(sa.select(AuditEvent.action)))
+        assert actions.count("ops.sla_ticket_event") == 1  # the refused change is not recorded
+    bad = ops.post("/ops/sla/tickets", {"subject": "x", "severity": "urgent"}, status=400)
+    assert "severity" in bad.text
+
+
+def test_support_plans_maintenance_and_every_referente_gets_a_notice(ops):
+    ops.login(DEMO_SUPPORT)
+    start = (dt.datetime.now(ROME) + dt.timedelta(days=5)).replace(second=0, microsecond=0)
+    end = start + dt.timedelta(hours=2)
+    fields = {
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": end.strftime("%Y-%m-%dT%H:%M"),
+        "affects": "pagamenti",
+        "enti": "",
+    }
+    ops.post("/ops/sla/maintenance", fields, status=303)
+    with ops.factory() as session:
+        window = session.scalars(sa.select(SlaMaintenance)).one()
+        assert window.starts_at == start.astimezone(dt.UTC)
+        recipients = set(session.scalars(sa.select(SlaMail.recipient)))
+        referenti = set(
+            session.scalars(
+                sa.select(Ente.referente_email).where(Ente.referente_email.is_not(None))
+            )
+        )
+        assert recipients == referenti and recipients
+    page = ops.app.get("/ops/sla/maintenance")
+    assert "pagamenti" in page.text
+    ops.post(f"/ops/sla/maintenance/{window.id}/cancel", {}, status=303)
+    with ops.factory() as session:
+        assert session.get(SlaMaintenance, window.id).cancelled_at is not None
+    wrong = dict(fields, ends_at=fields["starts_at"])
+    assert "after the start" in ops.post("/ops/sla/maintenance", wrong, status=400).text
+    garbage = dict(fields, starts_at="tomorrow")
+    ops.post("/ops/sla/maintenance", garbage, status=400)
+
+
+def test_the_report_page_and_its_pdf(ops):
+    ops.login(DEMO_SUPPORT)
+    page = ops.app.get("/ops/sla/report?period=2026-Q3")
+    for key in ("availability", "answers_2s", "take_over", "activation", "maintenance_notice"):
+        assert f'id="verdict-{key}"' in page.text
+    assert 'id="verdict-activation" data-status="no data"' in page.text
+    assert page.text.count("data:image/svg+xml;base64,") == 4
+    pdf = ops.app.get("/ops/sla/report.pdf?period=2026-Q3")
+    assert pdf.content_type == "application/pdf" and pdf.body.startswith(b"%PDF")
+    ops.app.get("/ops/sla/report?period=2026-Q9", status=400)
