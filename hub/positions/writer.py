@@ -266,11 +266,15 @@ def replace_position(
     service_id: int | None = None,
     cause: str,
     strict_identifiers: bool = True,
+    verify_check_digits: bool = True,
 ) -> DebtPosition:
     """Make ``position`` say what ``data`` says (see the module docstring). Raises
-    InvalidPosition naming the field, PositionBusy / Conflict as ensure_changeable."""
+    InvalidPosition naming the field, PositionBusy / Conflict as ensure_changeable.
+    ``verify_check_digits`` as for create_position."""
     live = {o.notice_number: o for o in ensure_changeable(lock_options(session, position))}
-    shares = validate(data, strict_identifiers=strict_identifiers)
+    shares = validate(
+        data, strict_identifiers=strict_identifiers, verify_check_digits=verify_check_digits
+    )
     gone = {o.notice_number for o in position.options} - set(live)
     for i, option_in in enumerate(data.options):
         if option_in.notice_number in gone:
