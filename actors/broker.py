@@ -32,6 +32,7 @@ ACTOR_MODULES = (
     "actors.expiry",
     "actors.bulk",
     "actors.reporting",
+    "actors.gpd",  # GPD-compatible API (issue 20)
     "sla_monitor.actors",
 )
 

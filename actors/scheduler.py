@@ -96,6 +96,14 @@ def add_jobs(
     scheduler.add_job(enqueue(expiry.ACTOR), "date", id=f"{expiry.ACTOR}_at_start", **common)
     add_reporting_jobs(scheduler, enqueue, config)
     add_sla_jobs(scheduler, enqueue, config)
+    # GPD-compatible API (issue 20): positions whose validity date has come become payable
+    scheduler.add_job(
+        enqueue(actor_names.PUBLISH_DUE_GPD_POSITIONS),
+        "interval",
+        seconds=60,
+        id=actor_names.PUBLISH_DUE_GPD_POSITIONS,
+        **common,
+    )
     return scheduler
 
 

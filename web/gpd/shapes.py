@@ -29,6 +29,7 @@ from hub import clock
 from hub.models import DebtPosition, GpdPosition, PaymentOption, Receipt
 from hub.positions.gpd import validity_instant
 from hub.positions.inputs import DebtPositionInput, InvalidPosition
+from hub.positions.status import derive_status
 from workflows.payment import OptionStatus as O
 from workflows.payment import PositionStatus as P
 
@@ -390,10 +391,13 @@ _REPORTED = {O.REPORTED, O.RECONCILED}
 
 
 def position_status(position: DebtPosition, gpd: GpdPosition | None, version: str) -> str:
-    if position.status == P.DRAFT and gpd is not None and gpd.publish_pending:
+    # from the options themselves: the stored status follows a receipt a moment later (the
+    # payment_status_changed actor), and a GPD client reads right after paying
+    status = derive_status(position.options)
+    if status == P.DRAFT and gpd is not None and gpd.publish_pending:
         return "PUBLISHED"
     table = _POSITION_V1 if version == "v1" else _POSITION_V3
-    return table.get(P(position.status), "DRAFT")
+    return table.get(P(status), "DRAFT")
 
 
 def _local(value: dt.datetime | None) -> str | None:
