@@ -30,7 +30,9 @@ from tests.factories import IBAN, make_ente
 
 V1_DOC = SHARED / "peer-material" / "gpd-debt-position" / "openapi_external_v1.json"
 V3_DOC = SHARED / "pagopa" / "openapi" / "gpd_v3.json"
+ODP_DOC = SHARED / "pagopa" / "openapi" / "orgs_payment_options.json"
 FEATURES = SHARED / "peer-material" / "gpd-debt-position" / "features"
+ODP_PREFIX = "/odp/v1"  # ours; the document's server path is /service/v1
 PREFIX = "/gpd/debt-positions-service"
 HOST = "https://api.platform.pagopa.it"  # the documents' server: same path prefix as ours
 EC = "77777777777"  # env.local.properties' organization_fiscal_code
@@ -52,7 +54,7 @@ def _doc(path: Path) -> OpenAPI | None:
 
 @pytest.fixture(scope="session")
 def contracts() -> dict[str, OpenAPI | None]:
-    return {"v1": _doc(V1_DOC), "v3": _doc(V3_DOC)}
+    return {"v1": _doc(V1_DOC), "v3": _doc(V3_DOC), "odp": _doc(ODP_DOC)}
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +101,34 @@ class GpdClient:
         url = path + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
         res = getattr(self.app, method.lower())(url, **kwargs)
         self.validate(version, method, path, params, headers, data, res, check_request)
+        return res
+
+    def payment_options(
+        self, nav: str, *, org: str = EC, key: str | None = "default", check: bool = True
+    ) -> TestResponse:
+        """POST getPaymentOptionsByNoticeNumber; request and answer checked against
+        orgs_payment_options.json (``check=False``: an answer the document has no entry for,
+        such as 401)."""
+        tail = f"/payment-options/organizations/{org}/notices/{nav}"
+        headers = (
+            {}
+            if key is None
+            else {"Ocp-Apim-Subscription-Key": self.key if key == "default" else key}
+        )
+        res = self.app.post(ODP_PREFIX + tail, headers=headers, expect_errors=True)
+        doc = self.contracts.get("odp")
+        if doc is None:
+            pytest.skip(f"{ODP_DOC} is absent")
+        if check:
+            request = MockRequest(
+                "http://api.platform.it", "post", "/service/v1" + tail, headers=headers
+            )
+            doc.validate_request(request)
+            doc.validate_response(
+                request,
+                MockResponse(res.body, status_code=res.status_int, content_type=res.content_type),
+            )
+            self.checked.append(f"POST {tail} {res.status_int}")
         return res
 
     def validate(self, version, method, path, params, headers, data, res, check_request) -> None:

@@ -14,8 +14,11 @@ suite, ours does here, saying so in each step:
 - "GPD running": our app answers GPD's /info, and the organization already holds a position
   (pagoPA's test environment is never empty; "the list size is greater than 1" counts on it).
 
+- "verifyPaymentOptions" -> our payment-options endpoint (web/odp, orgs_payment_options.json),
+  checked against that document; the feature's organization is run as ours (see below).
+
 Scenarios that cannot pass are skipped by the step that cannot, saying why (payhub's rules
-that differ from GPD's, and the payment-options operation not built yet).
+that differ from GPD's, and notification fees not built yet).
 """
 
 from __future__ import annotations
@@ -54,12 +57,6 @@ else:
 
     def test_gpd_debt_position_features():
         pytest.skip(f"{FEATURES} is absent (../shared is not beside the checkout)")
-
-
-PAYMENT_OPTIONS_LATER = (
-    "verifyPaymentOptions is pagoPA's payment-options operation (orgs_payment_options.json), "
-    "not part of GPD's debt-position API; payhub's endpoint for it is not built yet"
-)
 
 
 @dataclass
@@ -336,13 +333,19 @@ def deleted_with_codes(ctx):
     ctx.call("DELETE", f"/debtpositions/{ctx.iupd}")
 
 
-# -- notification fee, payment options: not built yet --------------------------------------------
+# -- notification fee: not built yet --------------------------------------------
 @when("the notification fee of the debt position is updated")
 def notification_fee_updated(ctx):
     pytest.skip(
         "GPD's notification-fee update (an internal GPD call made by SEND) needs payhub's "
         "notification fees, not built yet"
     )
+
+
+# -- payment options (web/odp: orgs_payment_options.json) -----------------------------------------
+# The feature's organization 700123456789001 is GPD's test tenant; a payhub Ente has an
+# 11-digit fiscal code, so these steps run it as the env's organization (77777777777).
+ORG_AS_OURS = {"700123456789001": EC}
 
 
 @given(
@@ -352,12 +355,71 @@ def notification_fee_updated(ctx):
     )
 )
 def v3_for_payment_options(ctx, org):
-    pytest.skip(PAYMENT_OPTIONS_LATER)
+    assert ORG_AS_OURS[org] == EC
+    plan = [v3_installment(5000, due=40), v3_installment(5000, due=70)]
+    single = [v3_installment(10000, due=10)]
+    ctx.version, ctx.groups = "v3", [plan, single]
+    ctx.sent = v3_position(ctx.iupd or "ODP-FEATURE", [plan, single])
+    res = ctx.call("POST", "/debtpositions", ctx.sent, toPublish="true")
+    assert res.status_int == 201, res.body
+
+
+@when(
+    parsers.parse(
+        'I call verifyPaymentOptions for organization "{org}" with the single installment nav'
+    )
+)
+def verify_single(ctx, org):
+    ctx.last = ctx.gpd.payment_options("3" + ctx.groups[1][0]["iuv"], org=ORG_AS_OURS[org])
 
 
 @when(parsers.parse('I call verifyPaymentOptions for organization "{org}" with nav "{nav}"'))
-def verify_payment_options(ctx, org, nav):
-    pytest.skip(PAYMENT_OPTIONS_LATER)
+def verify_nav(ctx, org, nav):
+    ctx.last = ctx.gpd.payment_options(nav, org=ORG_AS_OURS[org])
+
+
+@then(parsers.parse("the HTTP status is {code:d}"))
+def http_status(ctx, code):
+    assert ctx.last.status_int == code, ctx.last.body
+
+
+@then(parsers.parse("the payload has at least {n:d} payment option groups"))
+def groups_at_least(ctx, n):
+    assert len(ctx.last.json["paymentOptions"]) >= n
+
+
+@then(parsers.parse('there is at least one group with 1 installment described as "{description}"'))
+def single_group(ctx, description):
+    assert any(
+        g["numberOfInstallments"] == 1
+        and len(g["installments"]) == 1
+        and g["description"] == description
+        for g in ctx.last.json["paymentOptions"]
+    )
+
+
+@then(
+    parsers.parse(
+        "there is at least one group with more than 1 installment described starting with "
+        '"{prefix}"'
+    )
+)
+def plan_group(ctx, prefix):
+    assert any(
+        len(g["installments"]) > 1 and g["description"].startswith(prefix)
+        for g in ctx.last.json["paymentOptions"]
+    )
+
+
+@then("groups are ordered by ascending dueDate")
+def groups_ordered(ctx):
+    dues = [dt.datetime.fromisoformat(g["dueDate"]) for g in ctx.last.json["paymentOptions"]]
+    assert dues == sorted(dues)
+
+
+@then(parsers.parse('the response content-type contains "{media}"'))
+def content_type(ctx, media):
+    assert media in ctx.last.headers["Content-Type"]
 
 
 # -- bulk ------------------------------------------------------------------------------------
