@@ -4,7 +4,7 @@ Mounted at ``/gpd/debt-positions-service`` so that a back-office written for GPD
 its host: ``https://api.platform.pagopa.it/gpd/debt-positions-service/v1/...`` becomes
 ``https://<payhub>/gpd/debt-positions-service/v1/...``. Our API keys go in the
 ``Ocp-Apim-Subscription-Key`` header, as GPD's do. It is a face over hub.positions (the
-writer, the same rules as /api/v1), not a second archive. See docs/gpd-api.md.
+writer, the same rules as /api/v1), not a second archive. See docs/integrators/gpd-api.md.
 """
 
 from __future__ import annotations

@@ -602,7 +602,7 @@ def multi_created(ctx, version, datatable):
         )
         pytest.skip(
             "payhub holds at most one instalment plan per position; GPD v3 allows several "
-            "(refused with 400, as docs/gpd-api.md says)"
+            "(refused with 400, as docs/integrators/gpd-api.md says)"
         )
 
 
