@@ -104,6 +104,14 @@ def add_jobs(
         id=actor_names.PUBLISH_DUE_GPD_POSITIONS,
         **common,
     )
+    if config.aca_url or config.aca_client_factory:  # ACA feed (issue 20)
+        scheduler.add_job(
+            enqueue(actor_names.ACA_SWEEP),
+            "interval",
+            seconds=config.aca_sync_seconds,
+            id=actor_names.ACA_SWEEP,
+            **common,
+        )
     return scheduler
 
 

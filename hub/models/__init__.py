@@ -3,7 +3,7 @@
 from hub.models.api import ApiKey, AuditEvent, IdempotencyRecord, api_key_ente
 from hub.models.bulk import BulkLoad, BulkLoadError, BulkLoadStatus  # noqa: F401
 from hub.models.checkout import CartItem, CheckoutCart, Level1Nonce, Level1Portal  # noqa: F401
-from hub.models.gpd import GpdPosition  # GPD-compatible API (issue 20)
+from hub.models.gpd import AcaEnte, AcaSync, GpdPosition  # GPD API and ACA feed (issue 20)
 from hub.models.history import Anomaly, StateTransition
 from hub.models.operators import OperatorAccount, OperatorRole, operator_ente
 from hub.models.outbox import OutboxMessage, ProcessedMessage
@@ -33,6 +33,8 @@ from hub.models.tenants import (
 from hub.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401
 
 __all__ = [
+    "AcaEnte",
+    "AcaSync",
     "Anomaly",
     "ApiKey",
     "AuditEvent",

@@ -15,11 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, JSONType, UTCDateTime
+from hub.db import Base, JSONType, UTCDateTime, utcnow
 
 
 class GpdPosition(Base):
-    """The GPD-only facts of one debt position (``extras``: JSON, see web/gpd/shapes.py)."""
+    """The GPD-only facts of one debt position (``extras``: JSON, see hub/positions/gpd_json.py)."""
 
     __tablename__ = "gpd_position"
 
@@ -38,3 +38,36 @@ class GpdPosition(Base):
     # from the GPD face from then on
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     extras: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class AcaEnte(Base):
+    """The per-Ente switch of the ACA feed (hub.aca): on, its positions are kept in step."""
+
+    __tablename__ = "aca_ente"
+
+    ente_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("ente.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(default=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AcaSync(Base):
+    """Where a position stands with ACA: the version last sent and what ACA holds of it."""
+
+    __tablename__ = "aca_sync"
+
+    position_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("debt_position.id", ondelete="CASCADE"), primary_key=True
+    )
+    # pending (a message is queued), synced, failed (retrying), dead (gave up: support)
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    queued_version: Mapped[int | None] = mapped_column()
+    synced_version: Mapped[int | None] = mapped_column()
+    # what ACA holds: absent, valid (published there), invalid; paid options told as paid
+    aca_state: Mapped[str] = mapped_column(sa.String(16), default="absent")
+    paid_told: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    attempted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    synced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,4 +1,5 @@
-"""The GPD-compatible API's views (routes in web/gpd/__init__.py, shapes in web/gpd/shapes.py).
+"""The GPD-compatible API's views (routes in web/gpd/__init__.py, JSON shapes in
+hub/positions/gpd_json.py).
 
 Errors are GPD's: ``ProblemJson`` (``title``, ``status``, ``detail``) with GPD's codes: 400
 malformed or invalid, 401 no or unknown key, 403 an organization the key does not cover, 404,
@@ -24,11 +25,11 @@ from hub import clock
 from hub.errors import Conflict, DomainError
 from hub.models import DebtPosition, Ente, GpdPosition, PaymentOption, Receipt
 from hub.positions import gpd as service
+from hub.positions import gpd_json as shapes
 from hub.positions.inputs import InvalidPosition, field_path
 from hub.positions.writer import create_position, replace_position
 from hub.tenants import api_keys
 from web.api.auth import audit_personal_data, record
-from web.gpd import shapes
 from workflows.payment import IllegalTransition
 from workflows.payment import PositionStatus as P
 

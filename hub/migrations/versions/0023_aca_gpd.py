@@ -1,4 +1,5 @@
-"""GPD-compatible API (issue 20): gpd_position, the GPD-only facts of a debt position
+"""GPD-compatible API and ACA feed (issue 20): gpd_position (GPD-only facts of a position),
+aca_ente (the per-Ente switch of the ACA feed), aca_sync (each position's state with ACA)
 
 Revision ID: 0023
 Revises: 0022
@@ -43,8 +44,41 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_gpd_position_publish_pending", "gpd_position", ["publish_pending"])
+    op.create_table(
+        "aca_ente",
+        sa.Column(
+            "ente_id",
+            sa.Integer(),
+            sa.ForeignKey("ente.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("changed_at", UTCDateTime(), nullable=False),
+    )
+    op.create_table(
+        "aca_sync",
+        sa.Column(
+            "position_id",
+            sa.Integer(),
+            sa.ForeignKey("debt_position.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("queued_version", sa.Integer()),
+        sa.Column("synced_version", sa.Integer()),
+        sa.Column("aca_state", sa.String(16), nullable=False),
+        sa.Column("paid_told", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.String(500)),
+        sa.Column("attempted_at", UTCDateTime()),
+        sa.Column("synced_at", UTCDateTime()),
+    )
+    op.create_index("ix_aca_sync_state", "aca_sync", ["state"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_aca_sync_state", table_name="aca_sync")
+    op.drop_table("aca_sync")
+    op.drop_table("aca_ente")
     op.drop_index("ix_gpd_position_publish_pending", table_name="gpd_position")
     op.drop_table("gpd_position")
