@@ -352,3 +352,56 @@ def share(session: Session, ente_ids: list[int] | None = None) -> AcaShare:
         query = query.where(DebtPosition.ente_id.in_(ente_ids))
     total, in_step, failed, dead = session.execute(query).one()
     return AcaShare(total, in_step, failed, dead)
+
+
+@dataclass(frozen=True)
+class PositionSync:
+    """One row of the dashboard's ACA page."""
+
+    position_id: int
+    iupd: str
+    status: str
+    version: int
+    state: str  # in_step, pending, failed, dead, not_sent, behind
+    aca_state: str
+    attempts: int
+    last_error: str | None
+    synced_at: dt.datetime | None
+
+
+def positions(session: Session, ente_id: int, *, limit: int = 100) -> list[PositionSync]:
+    """The Ente's published positions, latest first, with where each stands with ACA."""
+    rows = session.execute(
+        sa.select(DebtPosition, AcaSync)
+        .outerjoin(AcaSync, AcaSync.position_id == DebtPosition.id)
+        .where(DebtPosition.ente_id == ente_id, DebtPosition.published_at.is_not(None))
+        .order_by(DebtPosition.id.desc())
+        .limit(limit)
+    ).all()
+    out = []
+    for position, row in rows:
+        if row is None:
+            state = "not_sent"
+        elif row.state == "synced":
+            state = "in_step" if row.synced_version == position.version else "behind"
+        else:
+            state = row.state
+        out.append(
+            PositionSync(
+                position.id,
+                position.iupd,
+                position.status,
+                position.version,
+                state,
+                row.aca_state if row else "absent",
+                row.attempts if row else 0,
+                row.last_error if row else None,
+                row.synced_at if row else None,
+            )
+        )
+    return out
+
+
+def enabled(session: Session, ente_id: int) -> bool:
+    row = session.get(AcaEnte, ente_id)
+    return bool(row and row.enabled)

@@ -49,6 +49,9 @@ ROUTES = (
     ("ops.replay", "/support/deliveries/{delivery:[0-9]{1,9}}/replay"),
     ("ops.revive", "/support/outbox/{message:[0-9]{1,9}}/revive"),
     ("ops.recover", "/support/recover"),
+    # ACA feed (issue 20)
+    ("ops.aca", "/enti/{ec}/aca"),
+    ("ops.aca_switch", "/enti/{ec}/aca/switch"),
 )
 
 
@@ -77,6 +80,7 @@ def includeme(config: Any) -> None:
     add_body_limit(config, "ops.statement", 2 * statement_max + 64 * 1024)
     config.scan("web.ops.support")
     config.scan("web.ops.recon")
+    config.scan("web.ops.aca")  # ACA feed (issue 20)
 
 
 def _template_globals(event: Any) -> None:
