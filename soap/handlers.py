@@ -20,6 +20,7 @@ from hub.db import utcnow
 from hub.errors import DuplicateReceipt, PaymentUnknown
 from hub.models import PaymentOption
 from hub.positions.demand import DemandIn, demand_notice
+from hub.positions.fees import fees_of  # SEND notification fees (issue 20)
 from hub.positions.writer import InvalidPosition
 from hub.tenants.stations import EnteInfo, StationInfo, load_ente
 from hub.values.money import to_cents
@@ -82,7 +83,13 @@ def _get_payment(call: Call, *, v2: bool) -> bytes:
         cause=f"soap:{primitive}",
     )
     return responses.get_payment(
-        option, ente, option.position, option.transfers, v2=v2, postal=transfer_type == "POSTAL"
+        option,
+        ente,
+        option.position,
+        option.transfers,
+        v2=v2,
+        postal=transfer_type == "POSTAL",
+        notification_fee_cents=fees_of(call.session, [option.id]).get(option.id),
     )
 
 

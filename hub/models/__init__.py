@@ -3,7 +3,12 @@
 from hub.models.api import ApiKey, AuditEvent, IdempotencyRecord, api_key_ente
 from hub.models.bulk import BulkLoad, BulkLoadError, BulkLoadStatus  # noqa: F401
 from hub.models.checkout import CartItem, CheckoutCart, Level1Nonce, Level1Portal  # noqa: F401
-from hub.models.gpd import AcaEnte, AcaSync, GpdPosition  # GPD API and ACA feed (issue 20)
+from hub.models.gpd import (  # GPD API, ACA feed, notification fees (issue 20)
+    AcaEnte,
+    AcaSync,
+    GpdPosition,
+    NotificationFee,
+)
 from hub.models.history import Anomaly, StateTransition
 from hub.models.operators import OperatorAccount, OperatorRole, operator_ente
 from hub.models.outbox import OutboxMessage, ProcessedMessage
@@ -49,6 +54,7 @@ __all__ = [
     "IuvCounter",
     "NoticeBatch",
     "NoticeBatchItem",
+    "NotificationFee",
     "OperatorAccount",
     "OperatorRole",
     "OutboxMessage",

@@ -71,3 +71,18 @@ class AcaSync(Base):
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     attempted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     synced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationFee(Base):
+    """SEND's notification cost of one option (euro cents), already included in the option's
+    amount and in the Ente's own transfer (hub.positions.fees); paGetPayment carries it as
+    the NOTIFICATION_FEE metadata."""
+
+    __tablename__ = "notification_fee"
+
+    option_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("payment_option.id", ondelete="CASCADE"), primary_key=True
+    )
+    fee_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    source: Mapped[str] = mapped_column(sa.String(16))  # api (GPD's call), send (price service)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -457,6 +457,7 @@ def option_v1(
     *,
     response: bool,
     ente_code: str,
+    notification_fee: int = 0,
 ) -> dict[str, Any]:
     """A v1 payment option: ``PaymentOptionModel`` (``response=False``) or
     ``PaymentOptionModelResponse``/``PaymentsModelResponse`` (``True``)."""
@@ -469,7 +470,7 @@ def option_v1(
         "isPartialPayment": facts.get("isPartialPayment", option.instalment_count is not None),
         "dueDate": facts.get("dueDate") or _end_of(option.due_date),
         "fee": receipt.fee_cents or 0 if receipt else 0,
-        "notificationFee": 0,
+        "notificationFee": notification_fee,
     }
     retention = facts.get("retentionDate") or _end_of(option.retention_date)
     if retention:
@@ -504,6 +505,7 @@ def position_v1(
     response: bool,
     ente_code: str,
     ente_name: str,
+    fees: dict[int, int] | None = None,
 ) -> dict[str, Any]:
     """``PaymentPositionModel`` (``response=False``: create, update, publish, invalidate) or
     ``PaymentPositionModelBaseResponse`` (``True``: get, list)."""
@@ -554,7 +556,14 @@ def position_v1(
         }
         out.update({k: v for k, v in optional.items() if v})
     out["paymentOption"] = [
-        option_v1(o, gpd, receipts.get(o.id), response=response, ente_code=ente_code)
+        option_v1(
+            o,
+            gpd,
+            receipts.get(o.id),
+            response=response,
+            ente_code=ente_code,
+            notification_fee=(fees or {}).get(o.id, 0),
+        )
         for o in _shown(position)
     ]
     return out
@@ -599,6 +608,7 @@ def installment_v3(
     *,
     response: bool,
     ente_code: str,
+    notification_fee: int = 0,
 ) -> dict[str, Any]:
     facts = (gpd.extras.get("options", {}) if gpd else {}).get(option.notice_number, {})
     out: dict[str, Any] = {
@@ -608,7 +618,7 @@ def installment_v3(
         "description": option.description or option.position.description,
         "dueDate": facts.get("dueDate") or _end_of(option.due_date),
         "fee": receipt.fee_cents or 0 if receipt else 0,
-        "notificationFee": 0,
+        "notificationFee": notification_fee,
         "status": _OPTION_V3.get(O(option.status), "UNPAID"),
         "transfer": [
             _transfer_json(t, option, facts.get("transferNames", {}), response=response)
@@ -654,6 +664,7 @@ def position_v3(
     response: bool,
     ente_code: str,
     ente_name: str,
+    fees: dict[int, int] | None = None,
 ) -> dict[str, Any]:
     """``PaymentPositionModelV3`` (``response=False``) or ``PaymentPositionModelResponseV3``."""
     stored_groups = gpd.extras.get("groups", []) if gpd else []
@@ -679,7 +690,14 @@ def position_v3(
         if response:
             item["insertedDate"] = _local(position.created_at)
         item["installments"] = [
-            installment_v3(o, gpd, receipts.get(o.id), response=response, ente_code=ente_code)
+            installment_v3(
+                o,
+                gpd,
+                receipts.get(o.id),
+                response=response,
+                ente_code=ente_code,
+                notification_fee=(fees or {}).get(o.id, 0),
+            )
             for o in members
         ]
         options.append(item)

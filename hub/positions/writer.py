@@ -20,6 +20,7 @@ from hub import payments
 from hub.db import utcnow
 from hub.errors import Conflict, DomainError
 from hub.models import DebtPosition, Ente, PaymentOption, Transfer
+from hub.positions import fees
 from hub.positions.inputs import (
     DebtPositionInput,
     InvalidPosition,
@@ -306,6 +307,8 @@ def replace_position(
             session.flush()
             _fill_option(option, option_in, cents, ente)
         kept.add(option.notice_number)
+    # SEND notification fees (issue 20) stay in the amounts of the options kept
+    fees.reapply(session, [o for o in live.values() if o.notice_number in kept])
     for number, option in live.items():
         if number not in kept:
             payments.apply_event(session, option, "cancel", cause=cause)

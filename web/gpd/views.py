@@ -24,8 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from hub import clock
 from hub.errors import Conflict, DomainError
 from hub.models import DebtPosition, Ente, GpdPosition, PaymentOption, Receipt
+from hub.positions import fees
 from hub.positions import gpd as service
 from hub.positions import gpd_json as shapes
+from hub.positions.fees import fees_of
 from hub.positions.inputs import InvalidPosition, field_path
 from hub.positions.writer import create_position, replace_position
 from hub.tenants import api_keys
@@ -191,6 +193,7 @@ def _shape(
         response=response,
         ente_code=ente.fiscal_code,
         ente_name=ente.name,
+        fees=fees_of(request.db, [o.id for o in position.options]),
     )
 
 
@@ -561,8 +564,37 @@ def read_option(request: Any) -> Response:
     option = _option_by_iuv(request, ente)
     gpd = request.db.get(GpdPosition, option.position_id)
     receipt = _receipts(request, [option.position]).get(option.id)
-    body = shapes.option_v1(option, gpd, receipt, response=True, ente_code=ente.fiscal_code)
+    body = shapes.option_v1(
+        option,
+        gpd,
+        receipt,
+        response=True,
+        ente_code=ente.fiscal_code,
+        notification_fee=fees_of(request.db, [option.id]).get(option.id, 0),
+    )
     return _answer(body)
+
+
+class FeeIn(shapes._Gpd):
+    notification_fee: shapes.Cents
+
+
+@view_config(route_name="gpd.v1.notification_fee", request_method="PUT")
+def set_notification_fee(request: Any) -> Response:
+    """GPD's updateNotificationFee (called for SEND): the fee is added to the option's amount
+    and to the Ente's transfer; the option as ``PaymentsModelResponse``."""
+    ente = _ente(request)
+    option = _option_by_iuv(request, ente)
+    body = _body(request, FeeIn)
+    _run(lambda: fees.set_notification_fee(request.db, option.id, body.notification_fee))
+    record(
+        request,
+        ente,
+        "payment_option.notification_fee",
+        f"notice:{option.notice_number}",
+        {"via": "gpd", "fee_cents": body.notification_fee},
+    )
+    return read_option(request)
 
 
 @view_config(route_name="gpd.v1.option_position", request_method="GET")

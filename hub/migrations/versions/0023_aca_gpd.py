@@ -1,5 +1,6 @@
 """GPD-compatible API and ACA feed (issue 20): gpd_position (GPD-only facts of a position),
-aca_ente (the per-Ente switch of the ACA feed), aca_sync (each position's state with ACA)
+aca_ente (the per-Ente switch of the ACA feed), aca_sync (each position's state with ACA),
+notification_fee (SEND's notification cost per option)
 
 Revision ID: 0023
 Revises: 0022
@@ -74,9 +75,22 @@ def upgrade() -> None:
         sa.Column("synced_at", UTCDateTime()),
     )
     op.create_index("ix_aca_sync_state", "aca_sync", ["state"])
+    op.create_table(
+        "notification_fee",
+        sa.Column(
+            "option_id",
+            sa.Integer(),
+            sa.ForeignKey("payment_option.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("fee_cents", sa.BigInteger(), nullable=False),
+        sa.Column("source", sa.String(16), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("notification_fee")
     op.drop_index("ix_aca_sync_state", table_name="aca_sync")
     op.drop_table("aca_sync")
     op.drop_table("aca_ente")

@@ -17,8 +17,11 @@ suite, ours does here, saying so in each step:
 - "verifyPaymentOptions" -> our payment-options endpoint (web/odp, orgs_payment_options.json),
   checked against that document; the feature's organization is run as ours (see below).
 
+- "the notification fee ... is updated" -> GPD's notification-fee call on our API
+  (hub.positions.fees).
+
 Scenarios that cannot pass are skipped by the step that cannot, saying why (payhub's rules
-that differ from GPD's, and notification fees not built yet).
+that differ from GPD's).
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class Ctx:
     codes: bool = False  # the segregation-code variant of a step
     receipts: dict[str, str] = field(default_factory=dict)  # IUV -> receiptId
     groups: list[list[dict[str, Any]]] = field(default_factory=list)  # v3 options' instalments
+    before: dict[str, Any] = field(default_factory=dict)  # an option before a change
 
     def call(self, method: str, tail: str, body: Any = None, **params: str) -> TestResponse:
         if self.codes:
@@ -253,7 +257,8 @@ def update_status_code(ctx, code):
     options = ctx.last.json["paymentOption"]
     if ctx.version == "v3":
         options = [i for o in options for i in o["installments"]]
-    assert {o["amount"] for o in options} == {15000}
+    # the new amounts, plus a notification fee set earlier (it stays, as GPD keeps it)
+    assert {o["amount"] - o["notificationFee"] for o in options} == {15000}
 
 
 # -- read, list, delete ------------------------------------------------------------------------
@@ -333,13 +338,32 @@ def deleted_with_codes(ctx):
     ctx.call("DELETE", f"/debtpositions/{ctx.iupd}")
 
 
-# -- notification fee: not built yet --------------------------------------------
+# -- notification fee --------------------------------------------
 @when("the notification fee of the debt position is updated")
 def notification_fee_updated(ctx):
-    pytest.skip(
-        "GPD's notification-fee update (an internal GPD call made by SEND) needs payhub's "
-        "notification fees, not built yet"
+    """GPD's notification-fee call, as SEND makes it: 150 cents on the first option."""
+    iuv = ctx.navs_sent()[0][1:]
+    ctx.before = ctx.gpd.call("GET", "v1", f"/paymentoptions/{iuv}").json
+    ctx.last = ctx.gpd.call(
+        "PUT", "v1", f"/paymentoptions/{iuv}/notificationfee", {"notificationFee": 150}
     )
+
+
+@then(parsers.parse("the organization gets the status code {code:d} or {other:d}"))
+def status_either(ctx, code, other):
+    assert ctx.last.status_int in (code, other), ctx.last.body
+
+
+@then("the organization gets the updated amounts")
+def updated_amounts(ctx):
+    """The fee is in the option's amount and in the Ente's own transfer."""
+    before, after = ctx.before, ctx.last.json
+    assert after["notificationFee"] == 150
+    assert after["amount"] == before["amount"] + 150
+    own = [t for t in after["transfer"] if t["organizationFiscalCode"] == EC]
+    was = [t for t in before["transfer"] if t["organizationFiscalCode"] == EC]
+    assert own[0]["amount"] == was[0]["amount"] + 150
+    assert sum(t["amount"] for t in after["transfer"]) == after["amount"]
 
 
 # -- payment options (web/odp: orgs_payment_options.json) -----------------------------------------
