@@ -213,6 +213,10 @@ class Config(BaseModel):
     aca_sync_seconds: int = _d("how often positions out of step with ACA are queued", 60)
     aca_max_attempts: int = _d("failed sends of one position before it is dead-lettered", 8)
     aca_client_factory: str | None = _d("replaceable ACA client (module:callable; tests)")
+    # SEND notification fees (issue 20): SEND's price service
+    send_url: str | None = _d("SEND's API base URL (price service); without it, stored fees")
+    send_key: str | None = _d("SEND's API key (x-api-key)")
+    send_timeout_seconds: float = _d("longest wait for SEND's price during paGetPayment", 2.0)
     # where outgoing calls may go
     outgoing_allowed_networks: str = _d("private networks outgoing calls may reach", "")
     # client addresses and rate limits (web/clientaddr.py, hub/ratelimit.py)

@@ -19,6 +19,8 @@ Routes (relative to where it is mounted):
   POST /checkout/ec/v1/carts       Checkout carts API; GET|POST /checkout/c/{id}  the pages
   /aca/debt-positions-service/v1/...  ACA (gpd-4-aca.json; nodesim/aca.py)
   POST /api/aca/faults, GET /api/aca/positions   ACA's faults, its archive and calls
+  GET  /delivery/v2.3/price/{paTaxId}/{noticeCode}  SEND's price (nodesim/send.py);
+                                   POST /api/send/prices sets prices and faults
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pyramid.httpexceptions import HTTPFound, HTTPNotFound
 from pyramid.request import Request
 from pyramid.response import Response
 
-from nodesim import aca, bank, config, fdr3, psps
+from nodesim import aca, bank, config, fdr3, psps, send
 from nodesim.checkout import CartError, Checkout, cart_page
 from nodesim.faults import Faults
 from nodesim.node import Node, PaymentRefused
@@ -71,6 +73,7 @@ def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -
     )
     # ACA (gpd-4-aca.json), fed by the intermediaries for Stand-In (issue 20)
     cfg.registry["nodesim.aca"] = aca.Aca(settings.get("nodesim.rest_key") or None)
+    cfg.registry["nodesim.send"] = send.SendPrices(settings.get("nodesim.rest_key") or None)
     routes = [
         ("home", "/", home, "GET"),
         (
@@ -104,6 +107,13 @@ def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -
             "POST",
         ),
         ("aca.faults", "/api/aca/faults", aca_faults, "POST"),
+        ("send.price", "/delivery/v2.3/price/{tax}/{notice}", send_price, "GET"),
+        (
+            "send.prices",
+            "/api/send/prices",
+            lambda r: r.registry["nodesim.send"].control(r.json_body),
+            "POST",
+        ),
         ("aca.state", "/api/aca/positions", lambda r: r.registry["nodesim.aca"].snapshot(), "GET"),
         ("fdr3.list", f"{FDR3}/organizations/{{org}}/fdrs", fdr3_list, "GET"),
         ("fdr3.flow", f"{FDR3_FLOW}", fdr3_flow, "GET"),
@@ -178,6 +188,15 @@ def aca_view(request: Request) -> Any:
         kw["publish"] = request.GET.get("toPublish") == "true"
     status, body = request.registry["nodesim.aca"].handle(
         request.method, op, request.matchdict["org"], dict(request.headers), **kw
+    )
+    request.response.status_int = status
+    return body
+
+
+def send_price(request: Request) -> Any:
+    """SEND's price of a notified notice (nodesim/send.py)."""
+    status, body = request.registry["nodesim.send"].price(
+        request.matchdict["tax"], request.matchdict["notice"], request.headers.get("x-api-key")
     )
     request.response.status_int = status
     return body

@@ -7,22 +7,33 @@ the notice all say the same total; setting another fee later replaces the earlie
 difference is applied). paGetPaymentV2 carries the fee as the ``NOTIFICATION_FEE`` metadata
 (soap/responses.py). Only while the option can change (draft or payable): a fee cannot change
 what is being paid or was paid.
+
+A fee may also come from SEND's price service (``payhub.send_url``): an option whose fee's
+source is ``send`` gets SEND's current price when the Node asks for it (paGetPayment), before
+the amount is answered (``refresh_from_send``; SEND not answering in
+``payhub.send_timeout_seconds`` leaves the stored fee).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+import requests
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.orm import Session
 
-from hub import payments
+from hub import http, payments
+from hub.config import Config
 from hub.db import utcnow
 from hub.errors import Conflict
 from hub.models import DebtPosition, Ente, NotificationFee, PaymentOption
 from hub.positions.inputs import InvalidPosition
 from hub.values.money import MAX_CENTS
 from workflows.payment import CHANGEABLE_STATES
+
+log = structlog.get_logger(__name__)
 
 
 def set_notification_fee(
@@ -104,3 +115,80 @@ def reapply(session: Session, options: Iterable[PaymentOption]) -> None:
             )
         option.amount_cents += fee
         own.amount_cents += fee
+
+
+# --- SEND's price service ---------------------------------------------------------------------
+
+
+class SendPriceError(Exception):
+    """SEND's price service did not answer a price (the stored fee stands)."""
+
+
+class SendPrices:
+    """SEND's ``GET /delivery/v2.3/price/{paTaxId}/{noticeCode}``: the notification's
+    ``totalPrice`` in euro cents. The key goes in ``x-api-key``."""
+
+    def __init__(self, base_url: str, key: str | None, *, timeout: float = 3.0, verify: Any = True):
+        self.base_url, self.key, self.timeout, self.verify = (
+            base_url.rstrip("/"),
+            key,
+            timeout,
+            verify,
+        )
+
+    def price(self, ec: str, notice_number: str) -> int:
+        headers = {"Accept": "application/json", **({"x-api-key": self.key} if self.key else {})}
+        try:
+            with requests.Session() as s:
+                s.trust_env = False
+                response = s.get(
+                    f"{self.base_url}/delivery/v2.3/price/{ec}/{notice_number}",
+                    headers=headers,
+                    timeout=self.timeout,
+                    verify=self.verify,
+                    allow_redirects=False,
+                )
+        except requests.RequestException as exc:
+            raise SendPriceError(type(exc).__name__) from None
+        if response.status_code != 200:
+            raise SendPriceError(f"HTTP {response.status_code}")
+        try:
+            price = response.json()["totalPrice"]
+        except (ValueError, KeyError, TypeError):
+            raise SendPriceError("no totalPrice in the answer") from None
+        if not isinstance(price, int) or isinstance(price, bool) or not 0 <= price <= MAX_CENTS:
+            raise SendPriceError("totalPrice is not euro cents")
+        return price
+
+
+def send_prices(config: Config) -> SendPrices | None:
+    """The price client if ``payhub.send_url`` is set."""
+    if not config.send_url:
+        return None
+    return SendPrices(
+        config.send_url,
+        config.send_key,
+        timeout=config.send_timeout_seconds,
+        verify=http.verify_setting(config),
+    )
+
+
+def refresh_from_send(
+    session: Session, prices: SendPrices | None, option: PaymentOption, ec: str
+) -> int | None:
+    """For an option whose fee comes from SEND (source ``send``), ask SEND's price now and
+    make it the fee, if the option can still change; return the fee in force (None: none).
+    SEND not answering leaves the stored fee: the payment goes on."""
+    row = session.get(NotificationFee, option.id)
+    if row is None or row.source != "send" or prices is None:
+        return row.fee_cents if row else None
+    if option.status not in CHANGEABLE_STATES:
+        return row.fee_cents
+    try:
+        price = prices.price(ec, option.notice_number)
+    except SendPriceError as exc:
+        log.warning("send.price_unavailable", notice_number=option.notice_number, problem=str(exc))
+        return row.fee_cents
+    if price != row.fee_cents:
+        set_notification_fee(session, option.id, price, source="send")
+    return price

@@ -89,3 +89,53 @@ def test_a_replace_keeps_the_fee_in_the_amounts(seeded):
         )
         assert option.amount_cents == 4150
         assert sum(t.amount_cents for t in option.transfers) == 4150
+
+
+def test_a_fee_send_prices_takes_its_price_at_get_payment_and_survives_send_failing(
+    make_app, check, seeded
+):
+    import requests
+    from webtest.http import StopableWSGIServer
+
+    from nodesim.app import make_app as make_sim
+
+    server = StopableWSGIServer.create(
+        make_sim({"nodesim.background": "false", "nodesim.rest_key": "send-key"})
+    )
+    try:
+        base = server.application_url.rstrip("/")
+        app = make_app(**{"payhub.send_url": base, "payhub.send_key": "send-key"})
+        option_id = _option_id(seeded)
+        with seeded.begin() as s:
+            set_notification_fee(s, option_id, 100, source="send")  # notified through SEND
+        ec = "77777777777"
+        requests.post(
+            f"{base}/api/send/prices",
+            json={"paTaxId": ec, "noticeCode": SANP, "totalPrice": 265},
+            timeout=5,
+        )
+        res = check(post(app, get_payment_req(amount="31.00"), "paGetPaymentV2").body)
+        assert res.findtext("data/paymentAmount") == "32.65"  # 30.00 + SEND's 2.65
+        assert res.findtext("data/metadata/mapEntry/value") == "265"
+        # SEND down: the stored fee stands and the payment goes on
+        from hub.models import Ente
+        from hub.positions.fees import SendPrices, refresh_from_send
+        from tests.factories import make_position
+
+        requests.post(f"{base}/api/send/prices", json={"fail": 1}, timeout=5)
+        with seeded.begin() as s:
+            ente = s.scalar(sa.select(Ente).where(Ente.fiscal_code == ec))
+            other = make_position(s, ente, iupd="SEND-DOWN").options[0]
+            set_notification_fee(s, other.id, 120, source="send")
+            prices = SendPrices(base, "send-key")
+            assert refresh_from_send(s, prices, other, ec) == 120  # SEND answered 500
+            assert other.amount_cents == 3120
+            requests.post(
+                f"{base}/api/send/prices",
+                json={"paTaxId": ec, "noticeCode": other.notice_number, "totalPrice": 90},
+                timeout=5,
+            )
+            assert refresh_from_send(s, prices, other, ec) == 90
+            assert other.amount_cents == 3090
+    finally:
+        server.shutdown()

@@ -586,7 +586,13 @@ def set_notification_fee(request: Any) -> Response:
     ente = _ente(request)
     option = _option_by_iuv(request, ente)
     body = _body(request, FeeIn)
-    _run(lambda: fees.set_notification_fee(request.db, option.id, body.notification_fee))
+    # payhub's extension: ?source=send marks a fee SEND prices (refreshed at paGetPayment)
+    source = "send" if request.GET.get("source") == "send" else "api"
+    _run(
+        lambda: fees.set_notification_fee(
+            request.db, option.id, body.notification_fee, source=source
+        )
+    )
     record(
         request,
         ente,
