@@ -218,3 +218,53 @@ class Aca:
         stored["status"] = status
         stored["paid"] = list(paid)
         return stored
+
+
+def payment_data(position: dict[str, Any], option: dict[str, Any]) -> Any:
+    """ACA's copy of a notice as the ``data`` of a paGetPaymentV2 answer: what the Node pays
+    from in Stand-In, every transfer with its beneficiary and account."""
+    from decimal import Decimal
+
+    from lxml import etree
+
+    from nodesim import soapwire
+    from nodesim.soapwire import sub
+
+    def euros(cents: Any) -> str:
+        return f"{Decimal(int(cents)) / 100:.2f}"
+
+    data = etree.Element("data")
+    sub(data, "creditorReferenceId", option["iuv"])
+    sub(data, "paymentAmount", euros(option["amount"]))
+    sub(data, "dueDate", str(option["dueDate"])[:10])
+    sub(data, "description", option.get("description") or "-")
+    sub(data, "companyName", position.get("companyName") or "-")
+    if position.get("officeName"):
+        sub(data, "officeName", position["officeName"])
+    soapwire.subject(
+        data,
+        "debtor",
+        {
+            "type": position.get("type", "F"),
+            "id": position["fiscalCode"],
+            "name": position["fullName"],
+            "street": position.get("streetName"),
+            "postal_code": position.get("postalCode"),
+            "city": position.get("city"),
+            "province": position.get("province"),
+            "country": position.get("country"),
+            "email": position.get("email"),
+        },
+    )
+    transfers = sub(data, "transferList")
+    for t in sorted(option.get("transfer", []), key=lambda t: int(t["idTransfer"])):
+        tr = sub(transfers, "transfer")
+        sub(tr, "idTransfer", t["idTransfer"])
+        sub(tr, "transferAmount", euros(t["amount"]))
+        sub(tr, "fiscalCodePA", t.get("organizationFiscalCode") or "")
+        if t.get("companyName"):
+            sub(tr, "companyName", t["companyName"])
+        sub(tr, "IBAN", t.get("iban") or t.get("postalIban") or "")
+        sub(tr, "remittanceInformation", t["remittanceInformation"])
+        sub(tr, "transferCategory", t["category"])
+    return data

@@ -73,6 +73,7 @@ def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -
     )
     # ACA (gpd-4-aca.json), fed by the intermediaries for Stand-In (issue 20)
     cfg.registry["nodesim.aca"] = aca.Aca(settings.get("nodesim.rest_key") or None)
+    node.aca = cfg.registry["nodesim.aca"]  # Stand-In pays from ACA's copy
     cfg.registry["nodesim.send"] = send.SendPrices(settings.get("nodesim.rest_key") or None)
     routes = [
         ("home", "/", home, "GET"),
