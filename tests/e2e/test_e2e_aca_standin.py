@@ -14,8 +14,8 @@ import requests
 
 from hub import aca
 from hub.models import Ente
-from hub.values.notice_numbers import check_digits
 from hub.seed import DEMO_IBAN as IBAN_E2E
+from hub.values.notice_numbers import check_digits
 from tests.e2e.conftest import EC, Proc, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.pg, pytest.mark.redis, pytest.mark.slow]
