@@ -75,9 +75,10 @@ def _get_payment(call: Call, *, v2: bool) -> bytes:
     transfer_type = call.request.findtext("transferType")
     primitive = "paGetPaymentV2" if v2 else "paGetPayment"
     # a fee SEND prices: its current price goes into the amount before it is answered
-    found = payments.lock_option(call.session, ente.id, notice)
-    if found is not None:
-        fees.refresh_from_send(call.session, call.send_prices, found, ente.fiscal_code)
+    if call.send_prices is not None:
+        found = payments.lock_option(call.session, ente.id, notice)
+        if found is not None:
+            fees.refresh_from_send(call.session, call.send_prices, found, ente.fiscal_code)
     option = payments.activate(
         call.session,
         load_ente(call.session, ente.id),
