@@ -52,6 +52,7 @@ ROUTES = (
     # ACA feed (issue 20)
     ("ops.aca", "/enti/{ec}/aca"),
     ("ops.aca_switch", "/enti/{ec}/aca/switch"),
+    ("ops.aca_requeue", "/enti/{ec}/aca/{position:[0-9]{1,9}}/requeue"),
 )
 
 

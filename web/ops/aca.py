@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
 
 from hub import aca
@@ -53,3 +53,30 @@ def aca_switch(request: Any) -> HTTPSeeOther:
     )
     flash(request, _("The ACA feed is on.") if on else _("The ACA feed is off."))
     return HTTPSeeOther(location=request.route_path("ops.aca", ec=ente.fiscal_code))
+
+
+@view_config(
+    route_name="ops.aca_requeue", request_method="POST", require_csrf=True, decorator=localized
+)
+def aca_requeue(request: Any) -> HTTPSeeOther:
+    """Support staff send a given-up (or failing) position to ACA again now."""
+    require_support(request)
+    ente = ente_of(request)
+    position_id = int(request.matchdict["position"])
+    row = next(
+        (
+            r
+            for r in aca.positions(request.db, ente.id, limit=10_000)
+            if r.position_id == position_id
+        ),
+        None,
+    )
+    if row is None:
+        raise HTTPNotFound()
+    back = HTTPSeeOther(location=request.route_path("ops.aca", ec=ente.fiscal_code))
+    if not aca.requeue(request.db, position_id):
+        flash(request, _("This position is not failing: nothing to send again."), "error")
+        return back
+    audit_action(request, "ops.aca_requeue", target=f"debt_position:{row.iupd}", ente_id=ente.id)
+    flash(request, _("The position will be sent to ACA again."))
+    return back

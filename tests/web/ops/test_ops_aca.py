@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from hub.models import AcaEnte, AcaSync, AuditEvent, DebtPosition, Ente
+from hub.models import AcaEnte, AcaSync, AuditEvent, DebtPosition, Ente, OutboxMessage
 from hub.seed import DEMO_SUPPORT
 from tests.web.ops.conftest import A
 
@@ -66,3 +66,15 @@ def test_support_switches_the_feed_and_the_page_shows_each_state_and_the_share(o
     assert share in page.text and f"1 of {len(published)} published positions" in page.text
     assert "given up: support" in page.text and "500 injected fault" in page.text
     assert "in step" in page.text and "Switch the feed off" in page.text
+    # support sends the given-up position again: queued through the outbox, attempts reset
+    ops.post(f"/ops/enti/{A}/aca/{second.id}/requeue", {}, status=303)
+    with ops.factory() as s:
+        row = s.get(AcaSync, second.id)
+        assert (row.state, row.attempts) == ("pending", 0)
+        queued = s.scalars(
+            sa.select(OutboxMessage.args).where(OutboxMessage.actor_name == "aca_sync_position")
+        ).all()
+        assert {"position_id": second.id} in queued
+    # in step already: nothing to send again
+    ops.post(f"/ops/enti/{A}/aca/{first.id}/requeue", {}, status=303)
+    assert "not failing" in ops.app.get(f"/ops/enti/{A}/aca").text
