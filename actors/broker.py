@@ -34,6 +34,7 @@ ACTOR_MODULES = (
     "actors.reporting",
     "actors.activation",  # issue 15: the referente's confirmation link
     "actors.dailyfile",  # issue 18: the daily file
+    "actors.gpd",  # GPD-compatible API (issue 20)
     "sla_monitor.actors",
 )
 

@@ -97,6 +97,22 @@ def add_jobs(
     add_reporting_jobs(scheduler, enqueue, config)
     add_sla_jobs(scheduler, enqueue, config)
     add_daily_file_jobs(scheduler, broker, factory, enqueue, config)  # issue 18
+    # GPD-compatible API (issue 20): positions whose validity date has come become payable
+    scheduler.add_job(
+        enqueue(actor_names.PUBLISH_DUE_GPD_POSITIONS),
+        "interval",
+        seconds=60,
+        id=actor_names.PUBLISH_DUE_GPD_POSITIONS,
+        **common,
+    )
+    if config.aca_url or config.aca_client_factory:  # ACA feed (issue 20)
+        scheduler.add_job(
+            enqueue(actor_names.ACA_SWEEP),
+            "interval",
+            seconds=config.aca_sync_seconds,
+            id=actor_names.ACA_SWEEP,
+            **common,
+        )
     return scheduler
 
 

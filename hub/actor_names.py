@@ -9,6 +9,11 @@ RUN_BULK_LOAD = "run_bulk_load"
 PAYMENT_STATUS_CHANGED = "payment_status_changed"
 EXPIRE_OVERDUE_OPTIONS = "expire_overdue_options"
 EXPIRE_LAPSED_ACTIVATIONS = "expire_lapsed_activations"
+# GPD-compatible API (issue 20): validity dates reached
+PUBLISH_DUE_GPD_POSITIONS = "publish_due_gpd_positions"
+# ACA feed (issue 20)
+ACA_SWEEP = "aca_sweep"
+ACA_SYNC_POSITION = "aca_sync_position"
 # notifications and printing
 DELIVER_WEBHOOK = "deliver_webhook"
 RENDER_NOTICE_BATCH = "render_notice_batch"

@@ -224,6 +224,16 @@ class Config(BaseModel):
     recovery_max_age_days: int = _d("recovery gives up (an anomaly) after this many days", 7)
     recovery_stuck_minutes: int = _d("in progress this long past its activation: recover it", 60)
     recovery_batch: int = _d("receipts asked per recovery run at most", 500)
+    # ACA feed (issue 20): positions of the Enti switched on, kept in step with pagoPA's ACA
+    aca_url: str | None = _d("ACA (gpd-4-aca.json) base URL; without it, no ACA feed")
+    aca_key: str | None = _d("ACA subscription key")
+    aca_sync_seconds: int = _d("how often positions out of step with ACA are queued", 60)
+    aca_max_attempts: int = _d("failed sends of one position before it is dead-lettered", 8)
+    aca_client_factory: str | None = _d("replaceable ACA client (module:callable; tests)")
+    # SEND notification fees (issue 20): SEND's price service
+    send_url: str | None = _d("SEND's API base URL (price service); without it, stored fees")
+    send_key: str | None = _d("SEND's API key (x-api-key)")
+    send_timeout_seconds: float = _d("longest wait for SEND's price during paGetPayment", 2.0)
     # where outgoing calls may go
     outgoing_allowed_networks: str = _d("private networks outgoing calls may reach", "")
     # client addresses and rate limits (web/clientaddr.py, hub/ratelimit.py)

@@ -17,6 +17,10 @@ Routes (relative to where it is mounted):
   POST /nodeForPa                  nodoChiediElencoFlussiRendicontazione / nodoChiediFlusso...
   GET  /bank/statement.csv, /bank/camt053.xml   ?fiscalCode= or ?iban=
   POST /checkout/ec/v1/carts       Checkout carts API; GET|POST /checkout/c/{id}  the pages
+  /aca/debt-positions-service/v1/...  ACA (gpd-4-aca.json; nodesim/aca.py)
+  POST /api/aca/faults, GET /api/aca/positions   ACA's faults, its archive and calls
+  GET  /delivery/v2.3/price/{paTaxId}/{noticeCode}  SEND's price (nodesim/send.py);
+                                   POST /api/send/prices sets prices and faults
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from pyramid.httpexceptions import HTTPFound, HTTPNotFound
 from pyramid.request import Request
 from pyramid.response import Response
 
-from nodesim import bank, config, fdr3, psps
+from nodesim import aca, bank, config, fdr3, psps, send
 from nodesim.checkout import CartError, Checkout, cart_page
 from nodesim.faults import Faults
 from nodesim.node import Node, PaymentRefused
@@ -67,8 +71,51 @@ def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -
         settings.get("nodesim.rest_key") or None,
         auto_publish=config.as_bool(settings.get("nodesim.fdr3_auto_publish", "false")),
     )
+    # ACA (gpd-4-aca.json), fed by the intermediaries for Stand-In (issue 20)
+    cfg.registry["nodesim.aca"] = aca.Aca(settings.get("nodesim.rest_key") or None)
+    node.aca = cfg.registry["nodesim.aca"]  # Stand-In pays from ACA's copy
+    cfg.registry["nodesim.send"] = send.SendPrices(settings.get("nodesim.rest_key") or None)
     routes = [
         ("home", "/", home, "GET"),
+        (
+            "aca.positions",
+            f"{aca.BASE}/organizations/{{org}}/debtpositions",
+            aca_view,
+            ("GET", "POST"),
+        ),
+        (
+            "aca.position",
+            f"{aca.BASE}/organizations/{{org}}/debtpositions/{{iupd}}",
+            aca_view,
+            ("GET", "PUT", "DELETE"),
+        ),
+        (
+            "aca.publish",
+            f"{aca.BASE}/organizations/{{org}}/debtpositions/{{iupd}}/publish",
+            aca_view,
+            "POST",
+        ),
+        (
+            "aca.invalidate",
+            f"{aca.BASE}/organizations/{{org}}/debtpositions/{{iupd}}/invalidate",
+            aca_view,
+            "POST",
+        ),
+        (
+            "aca.paid",
+            f"{aca.BASE}/organizations/{{org}}/paymentoptions/paids/{{nav}}",
+            aca_view,
+            "POST",
+        ),
+        ("aca.faults", "/api/aca/faults", aca_faults, "POST"),
+        ("send.price", "/delivery/v2.3/price/{tax}/{notice}", send_price, "GET"),
+        (
+            "send.prices",
+            "/api/send/prices",
+            lambda r: r.registry["nodesim.send"].control(r.json_body),
+            "POST",
+        ),
+        ("aca.state", "/api/aca/positions", lambda r: r.registry["nodesim.aca"].snapshot(), "GET"),
         ("fdr3.list", f"{FDR3}/organizations/{{org}}/fdrs", fdr3_list, "GET"),
         ("fdr3.flow", f"{FDR3_FLOW}", fdr3_flow, "GET"),
         ("fdr3.payments", f"{FDR3_FLOW}/payments", fdr3_payments, "GET"),
@@ -111,6 +158,57 @@ def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -
     if config.as_bool(settings["nodesim.background"]):
         node.deliverer.start(float(settings["nodesim.retry_poll_seconds"]))
     return app
+
+
+def _json_body(request: Request) -> Any:
+    try:
+        return request.json_body if request.body else None
+    except ValueError:
+        return "not json"
+
+
+_ACA_OPS = {
+    ("aca.positions", "POST"): "create",
+    ("aca.positions", "GET"): "list",
+    ("aca.position", "GET"): "read",
+    ("aca.position", "PUT"): "update",
+    ("aca.position", "DELETE"): "delete",
+    ("aca.publish", "POST"): "publish",
+    ("aca.invalidate", "POST"): "invalidate",
+    ("aca.paid", "POST"): "paid",
+}
+
+
+def aca_view(request: Request) -> Any:
+    """ACA's operations (nodesim/aca.py)."""
+    op = _ACA_OPS[(request.matched_route.name, request.method)]
+    kw: dict[str, Any] = {k: v for k, v in request.matchdict.items() if k != "org"}
+    if op in ("create", "update", "paid"):
+        kw["body"] = _json_body(request)
+    if op in ("create", "update"):
+        kw["publish"] = request.GET.get("toPublish") == "true"
+    status, body = request.registry["nodesim.aca"].handle(
+        request.method, op, request.matchdict["org"], dict(request.headers), **kw
+    )
+    request.response.status_int = status
+    return body
+
+
+def send_price(request: Request) -> Any:
+    """SEND's price of a notified notice (nodesim/send.py)."""
+    status, body = request.registry["nodesim.send"].price(
+        request.matchdict["tax"], request.matchdict["notice"], request.headers.get("x-api-key")
+    )
+    request.response.status_int = status
+    return body
+
+
+def aca_faults(request: Request) -> Any:
+    """{"fail": N, "status": 500|429|..., "slowSeconds": s}: the next N ACA calls fail."""
+    body = request.json_body
+    return request.registry["nodesim.aca"].faults(
+        int(body.get("fail", 0)), int(body.get("status", 500)), float(body.get("slowSeconds", 0))
+    )
 
 
 FDR3 = "/fdr-org/service/v1"

@@ -114,6 +114,9 @@ class Node:
         # what the station said about each notice, (ec, notice) -> {"notice", "data"}: the
         # archive pagoPA answers from while the station is in Stand-In (ACA)
         self.archive: dict[tuple[str, str], dict[str, Any]] = {}
+        # the ACA the intermediaries feed (nodesim.aca.Aca, set by the app): in Stand-In, a
+        # notice it holds is paid from its copy, every transfer as the intermediary sent it
+        self.aca: Any = None
 
     @property
     def version(self) -> int:
@@ -183,6 +186,16 @@ class Node:
         what the station told it before: verified and activated notices)."""
         with self._lock:
             found = dict(self.archive.get((ec, notice), {}))
+        if "data" not in found and self.aca is not None:
+            from nodesim.aca import payment_data
+
+            held = self.aca.by_notice(ec, notice)
+            if (
+                held is not None
+                and held[0].get("status") == "VALID"
+                and notice not in held[0].get("paid", [])
+            ):
+                found["data"] = payment_data(*held)
         if "data" not in found:
             raise PaymentRefused(
                 step,

@@ -22,6 +22,7 @@ from pyramid.response import Response
 
 from hub.config import Config, as_config, setting_name
 from hub.errors import DomainError
+from hub.positions import fees  # SEND notification fees (issue 20)
 from hub.tenants.stations import (
     StationInfo,
     WrongDomain,
@@ -59,6 +60,7 @@ class StationConfig:
     auth_header: tuple[str, str] | None = None
     mtls_proxy: bool = False
     mtls_verify_header: str = "X-SSL-Client-Verify"
+    send_prices: Any = None  # SEND's price service (issue 20: hub.positions.fees), if set
 
     @property
     def protections(self) -> list[str]:
@@ -111,6 +113,7 @@ class StationConfig:
             auth_header=(name.strip(), secret.strip()) if header else None,
             mtls_proxy=settings_object.soap_behind_mtls_proxy,
             mtls_verify_header=settings_object.soap_mtls_verify_header.strip(),
+            send_prices=fees.send_prices(settings_object),
         )
         if not config.protections:
             embedded = settings_object.broker == "stub"
@@ -284,6 +287,7 @@ class PaForNode:
                 ente=ente,
                 raw=body,
                 activation_ttl=self.config.activation_ttl,
+                send_prices=self.config.send_prices,
             )
             return HANDLERS[name](call)
         except DomainError as exc:

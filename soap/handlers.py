@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from lxml import etree
@@ -19,6 +20,7 @@ from hub import clock, payments
 from hub.db import utcnow
 from hub.errors import DuplicateReceipt, PaymentUnknown
 from hub.models import PaymentOption
+from hub.positions import fees  # SEND notification fees (issue 20)
 from hub.positions.demand import DemandIn, demand_notice
 from hub.positions.writer import InvalidPosition
 from hub.tenants.stations import EnteInfo, StationInfo, load_ente
@@ -40,6 +42,7 @@ class Call:
     ente: EnteInfo  # idPA
     raw: bytes
     activation_ttl: dt.timedelta
+    send_prices: Any = None  # SEND's price service, if configured (hub.positions.fees)
 
 
 def _qr_target(call: Call) -> tuple[EnteInfo, str]:
@@ -71,6 +74,11 @@ def _get_payment(call: Call, *, v2: bool) -> bytes:
     amount = call.request.findtext("amount")
     transfer_type = call.request.findtext("transferType")
     primitive = "paGetPaymentV2" if v2 else "paGetPayment"
+    # a fee SEND prices: its current price goes into the amount before it is answered
+    if call.send_prices is not None:
+        found = payments.lock_option(call.session, ente.id, notice)
+        if found is not None:
+            fees.refresh_from_send(call.session, call.send_prices, found, ente.fiscal_code)
     option = payments.activate(
         call.session,
         load_ente(call.session, ente.id),
@@ -82,7 +90,13 @@ def _get_payment(call: Call, *, v2: bool) -> bytes:
         cause=f"soap:{primitive}",
     )
     return responses.get_payment(
-        option, ente, option.position, option.transfers, v2=v2, postal=transfer_type == "POSTAL"
+        option,
+        ente,
+        option.position,
+        option.transfers,
+        v2=v2,
+        postal=transfer_type == "POSTAL",
+        notification_fee_cents=fees.fees_of(call.session, [option.id]).get(option.id),
     )
 
 

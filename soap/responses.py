@@ -149,8 +149,18 @@ def metadata(parent: etree._Element, entries: Iterable[dict] | None) -> None:
             _sub(me, "value", str(e["value"])[:140])
 
 
-def get_payment(option, ente, position, transfers, *, v2: bool, postal: bool = False) -> bytes:
-    """paGetPaymentRes (V1) or paGetPaymentV2Response with the option's data."""
+def get_payment(
+    option,
+    ente,
+    position,
+    transfers,
+    *,
+    v2: bool,
+    postal: bool = False,
+    notification_fee_cents: int | None = None,
+) -> bytes:
+    """paGetPaymentRes (V1) or paGetPaymentV2Response with the option's data; V2 carries a
+    SEND notification fee (already in the amounts) as the NOTIFICATION_FEE metadata."""
     env, res = envelope("paGetPaymentV2Response" if v2 else "paGetPaymentRes")
     _sub(res, "outcome", "OK")
     data = _sub(res, "data")
@@ -182,4 +192,6 @@ def get_payment(option, ente, position, transfers, *, v2: bool, postal: bool = F
         _sub(tr, "remittanceInformation", _text(t.remittance_information, 140))
         _sub(tr, "transferCategory", _text(t.category, 140))
         metadata(tr, t.metadata_entries)
+    if v2 and notification_fee_cents:  # issue 20: SEND notification fee, in euro cents
+        metadata(data, [{"key": "NOTIFICATION_FEE", "value": str(notification_fee_cents)}])
     return serialize(env)

@@ -17,6 +17,9 @@ def includeme(config: Any) -> None:
     config.include("web.metrics")  # /metrics, for the monitoring network only
     config.include("web.api", route_prefix="/api/v1")
     config.include("web.notices", route_prefix="/api/v1")  # after web.api: extends it
+    # GPD-compatible API (issue 20): pagoPA's GPD paths on our archive
+    config.include("web.gpd", route_prefix="/gpd/debt-positions-service")
+    config.include("web.odp", route_prefix="/odp/v1")  # payment options (paVerifyPaymentOptions)
     config.include("web.checkout", route_prefix="/pay")
     config.include("web.level1")  # after web.checkout: its pages reuse the checkout's
     # after web.checkout too: its session carries the CSRF token, its catalogues and CSS serve

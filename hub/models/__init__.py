@@ -9,6 +9,11 @@ from hub.models.dailyfiles import (  # issue 18: daily files
     DailyFileAttempt,
     DailyFileDelivery,
     DailyFileTarget,
+from hub.models.gpd import (  # GPD API, ACA feed, notification fees (issue 20)
+    AcaEnte,
+    AcaSync,
+    GpdPosition,
+    NotificationFee,
 )
 from hub.models.history import Anomaly, StateTransition
 from hub.models.operators import OperatorAccount, OperatorRole, operator_ente
@@ -42,6 +47,8 @@ from hub.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 __all__ = [
     "ActivationRequest",  # issue 15: activation
     "ActivationStep",
+    "AcaEnte",
+    "AcaSync",
     "Anomaly",
     "ApiKey",
     "AuditEvent",
@@ -54,11 +61,13 @@ __all__ = [
     "DebtPosition",
     "Ente",
     "FdrCheckpoint",
+    "GpdPosition",
     "IdempotencyRecord",
     "Intermediary",
     "IuvCounter",
     "NoticeBatch",
     "NoticeBatchItem",
+    "NotificationFee",
     "OperatorAccount",
     "OperatorRole",
     "OutboxMessage",

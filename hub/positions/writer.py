@@ -20,6 +20,7 @@ from hub import payments
 from hub.db import utcnow
 from hub.errors import Conflict, DomainError
 from hub.models import DebtPosition, Ente, PaymentOption, Transfer
+from hub.positions import fees
 from hub.positions.inputs import (
     DebtPositionInput,
     InvalidPosition,
@@ -266,11 +267,15 @@ def replace_position(
     service_id: int | None = None,
     cause: str,
     strict_identifiers: bool = True,
+    verify_check_digits: bool = True,
 ) -> DebtPosition:
     """Make ``position`` say what ``data`` says (see the module docstring). Raises
-    InvalidPosition naming the field, PositionBusy / Conflict as ensure_changeable."""
+    InvalidPosition naming the field, PositionBusy / Conflict as ensure_changeable.
+    ``verify_check_digits`` as for create_position."""
     live = {o.notice_number: o for o in ensure_changeable(lock_options(session, position))}
-    shares = validate(data, strict_identifiers=strict_identifiers)
+    shares = validate(
+        data, strict_identifiers=strict_identifiers, verify_check_digits=verify_check_digits
+    )
     gone = {o.notice_number for o in position.options} - set(live)
     for i, option_in in enumerate(data.options):
         if option_in.notice_number in gone:
@@ -302,6 +307,8 @@ def replace_position(
             session.flush()
             _fill_option(option, option_in, cents, ente)
         kept.add(option.notice_number)
+    # SEND notification fees (issue 20) stay in the amounts of the options kept
+    fees.reapply(session, [o for o in live.values() if o.notice_number in kept])
     for number, option in live.items():
         if number not in kept:
             payments.apply_event(session, option, "cancel", cause=cause)

@@ -45,14 +45,17 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "amount_note": {
         "it": "L'importo è aggiornato automaticamente dal sistema e potrebbe subire variazioni "
-        "per eventuali sgravi, note di credito, indennità di mora, sanzioni o interessi. "
+        "per eventuali sgravi, note di credito, indennità di mora, sanzioni, interessi o "
+        "costi di notifica. "
         "Un operatore, il sito o l'app che userai potrebbero chiederti una cifra diversa "
         "da quella qui indicata.",
         "de": "Der Betrag wird vom System automatisch aktualisiert und kann sich durch "
-        "Ermäßigungen, Gutschriften, Verzugszinsen oder Strafen ändern. Der Schalter, die "
+        "Ermäßigungen, Gutschriften, Verzugszinsen, Strafen oder Zustellungskosten ändern. "
+        "Der Schalter, die "
         "Website oder die App können daher einen anderen Betrag verlangen.",
         "en": "The amount is updated automatically and may change because of reliefs, credit "
-        "notes, late-payment charges, penalties or interest: the counter, website or app "
+        "notes, late-payment charges, penalties, interest or notification costs: the "
+        "counter, website or app "
         "you use may therefore ask for a different amount.",
     },
     "where": {"it": "DOVE PAGARE?", "de": "WO ZAHLEN?", "en": "WHERE TO PAY?"},

@@ -175,6 +175,9 @@ class Stack:
             "payhub.outgoing_allowed_networks = 127.0.0.0/8\n"
             "payhub.webhook_min_backoff_ms = 200\npayhub.webhook_max_backoff_ms = 1000\n"
             "payhub.webhook_timeout_seconds = 2\n"
+            # ACA feed (issue 20): nodesim's ACA; swept only where a scheduler runs
+            f"payhub.aca_url = {self.sim}/aca/debt-positions-service/v1\n"
+            "payhub.aca_sync_seconds = 1\n"
         )
         base_env = {
             k: v

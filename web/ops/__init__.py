@@ -63,6 +63,10 @@ ROUTES = (
     ("ops.sla_ticket", "/sla/tickets/{ticket:[0-9]{1,9}}"),
     ("ops.sla_maintenance", "/sla/maintenance"),
     ("ops.sla_maintenance_cancel", "/sla/maintenance/{window:[0-9]{1,9}}/cancel"),
+    # ACA feed (issue 20)
+    ("ops.aca", "/enti/{ec}/aca"),
+    ("ops.aca_switch", "/enti/{ec}/aca/switch"),
+    ("ops.aca_requeue", "/enti/{ec}/aca/{position:[0-9]{1,9}}/requeue"),
 )
 
 
@@ -94,6 +98,7 @@ def includeme(config: Any) -> None:
     config.include("web.ops.activation")  # issue 15: activation requests (routes, views)
     config.scan("web.ops.dailyfiles")  # issue 18: the daily files
     config.scan("web.ops.sla")  # the SLA contract (issue 19)
+    config.scan("web.ops.aca")  # ACA feed (issue 20)
 
 
 def _template_globals(event: Any) -> None:
