@@ -25,6 +25,7 @@ from hub.models import (
     Receipt,
     ReportingEntry,
     ReportingFlow,
+    StateCount,
     StateTransition,
     Transfer,
     WebhookDelivery,
@@ -50,38 +51,46 @@ def period_starts(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datet
 
 
 def counts_by_state(
-    session: Session, ente_id: int, since: dt.datetime
+    session: Session, ente_id: int, since: dt.date | dt.datetime, *, service_id: int | None = None
 ) -> dict[str, tuple[int, int]]:
-    """For each state: (options that entered it since ``since``, their amount in cents)."""
-    entered = (
-        sa.select(StateTransition.option_id, StateTransition.to_state)
-        .distinct()
-        .join(PaymentOption, PaymentOption.id == StateTransition.option_id)
-        .where(
-            PaymentOption.ente_id == ente_id,
-            StateTransition.created_at >= since,
-            StateTransition.to_state.in_(STATES),
-        )
-    ).subquery()
-    rows = session.execute(
-        sa.select(entered.c.to_state, sa.func.count(), sa.func.sum(PaymentOption.amount_cents))
-        .join(PaymentOption, PaymentOption.id == entered.c.option_id)
-        .group_by(entered.c.to_state)
-    ).all()
-    found = {state: (count, int(cents or 0)) for state, count, cents in rows}
+    """For each state: (how many times an option of the Ente entered it from the Italian day
+    ``since`` on, their amount in cents), optionally for one service. Read from the counters
+    (``state_count``, kept by a trigger in each transition's transaction): a few rows per day,
+    whatever the size of the history. A datetime stands for its Italian day."""
+    query = counts_by_state_query(ente_id, since, service_id=service_id)
+    found = {state: (int(n), int(cents or 0)) for state, n, cents in session.execute(query)}
     return {state: found.get(state, (0, 0)) for state in STATES}
+
+
+def counts_by_state_query(
+    ente_id: int, since: dt.date | dt.datetime, *, service_id: int | None = None
+) -> sa.Select[str, int, int]:
+    if isinstance(since, dt.datetime):
+        since = since.astimezone(ROME).date()
+    query = (
+        sa.select(
+            StateCount.state, sa.func.sum(StateCount.options), sa.func.sum(StateCount.amount_cents)
+        )
+        .where(StateCount.ente_id == ente_id, StateCount.day >= since)
+        .group_by(StateCount.state)
+    )
+    if service_id is not None:
+        query = query.where(StateCount.service_id == service_id)
+    return query
 
 
 def latest_transitions(session: Session, ente_id: int, limit: int = 20) -> list[Any]:
     """The Ente's newest transitions: rows of (StateTransition, notice number, option id)."""
-    return list(
-        session.execute(
-            sa.select(StateTransition, PaymentOption.notice_number, PaymentOption.id)
-            .join(PaymentOption, PaymentOption.id == StateTransition.option_id)
-            .where(PaymentOption.ente_id == ente_id)
-            .order_by(StateTransition.id.desc())
-            .limit(limit)
-        ).all()
+    return list(session.execute(latest_transitions_query(ente_id, limit)).all())
+
+
+def latest_transitions_query(ente_id: int, limit: int = 20) -> sa.Select[StateTransition, str, int]:
+    return (
+        sa.select(StateTransition, PaymentOption.notice_number, PaymentOption.id)
+        .join(PaymentOption, PaymentOption.id == StateTransition.option_id)
+        .where(PaymentOption.ente_id == ente_id)
+        .order_by(StateTransition.id.desc())
+        .limit(limit)
     )
 
 
@@ -146,10 +155,39 @@ def search(session: Session, ente_id: int, f: Filters, limit: int = 200) -> list
     return list(session.execute(search_query(ente_id, f).limit(limit)).all())
 
 
-def stream_search(session: Session, ente_id: int, f: Filters) -> Iterator[Any]:
-    """Every matching row, fetched in batches (for exports)."""
-    result = session.execute(search_query(ente_id, f).execution_options(yield_per=500))
-    yield from result
+def stream_search(
+    session: Session, ente_id: int, f: Filters, *, batch: int = 2000
+) -> Iterator[Any]:
+    """Every matching row for an export, newest first, as plain column rows (``EXPORT_COLUMNS``
+    by name): one keyset query per ``batch`` rows (``id < last id``), so memory stays flat,
+    no server-side cursor or identity map lives across batches, and nothing is skipped."""
+    last: int | None = None
+    while True:
+        query = search_query(ente_id, f).with_only_columns(*EXPORT_COLUMNS)
+        if last is not None:
+            query = query.where(PaymentOption.id < last)
+        rows = session.execute(query.limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = rows[-1].id
+
+
+EXPORT_COLUMNS = (
+    PaymentOption.id,
+    DebtPosition.iupd,
+    PaymentOption.notice_number,
+    PaymentOption.iuv,
+    DebtPosition.debtor_fiscal_code,
+    DebtPosition.debtor_name,
+    sa.func.coalesce(PaymentOption.description, DebtPosition.description).label("description"),
+    PaymentOption.amount_cents,
+    PaymentOption.due_date,
+    PaymentOption.status,
+    PaymentOption.paid_cents,
+    PaymentOption.paid_at,
+    PaymentOption.created_at,
+)
 
 
 # --- one option ------------------------------------------------------------------------------

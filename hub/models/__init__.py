@@ -3,6 +3,7 @@
 from hub.models.api import ApiKey, AuditEvent, IdempotencyRecord, api_key_ente
 from hub.models.bulk import BulkLoad, BulkLoadError, BulkLoadStatus  # noqa: F401
 from hub.models.checkout import CartItem, CheckoutCart, Level1Nonce, Level1Portal  # noqa: F401
+from hub.models.counters import StateCount  # issue 21: dashboard counters
 from hub.models.history import Anomaly, StateTransition
 from hub.models.operators import OperatorAccount, OperatorRole, operator_ente
 from hub.models.outbox import OutboxMessage, ProcessedMessage
@@ -64,6 +65,7 @@ __all__ = [
     "SlaProbe",
     "SlaTicket",
     "StandInProbe",
+    "StateCount",
     "StateTransition",
     "Station",
     "Transfer",

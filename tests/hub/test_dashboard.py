@@ -78,8 +78,8 @@ def test_counts_by_state_count_options_entering_each_state_with_their_amounts(db
     assert counts["paid"] == (1, 3000)
     assert counts["reconciled"] == (0, 0)
     assert list(counts) == list(dashboard.STATES)
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    assert dashboard.counts_by_state(db, ente.id, later)["paid"] == (0, 0)
+    tomorrow = clock.today() + dt.timedelta(days=1)  # the counters are per Italian day
+    assert dashboard.counts_by_state(db, ente.id, tomorrow)["paid"] == (0, 0)
 
 
 def test_latest_transitions_are_newest_first_and_of_the_ente_only(db):

@@ -189,38 +189,35 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def csv_chunks(factory: Any, ente: Ente, filters: dashboard.Filters) -> Iterator[bytes]:
-    """The export, a chunk of rows at a time, read in its own session: the response is sent
-    after the request's transaction has ended."""
+    """The export, a row per chunk, every matching row (dashboard.stream_search: keyset
+    batches, memory flat), read in its own session: the response is sent after the request's
+    transaction has ended."""
     out = io.StringIO()
     writer = csvsafe.writer(out, spreadsheet=True)
     writer.writerow(CSV_HEADER)
     yield codecs.BOM_UTF8 + out.getvalue().encode()
     with factory() as session:
-        for n, (option, position) in enumerate(
-            dashboard.stream_search(session, ente.id, filters), 1
-        ):
+        for row in dashboard.stream_search(session, ente.id, filters):
             out.seek(0)
             out.truncate()
             writer.writerow(
                 (
                     ente.fiscal_code,
-                    position.iupd,
-                    option.notice_number,
-                    option.iuv,
-                    position.debtor_fiscal_code,
-                    position.debtor_name,
-                    option.description or position.description,
-                    _amount(option.amount_cents),
-                    option.due_date.isoformat(),
-                    option.status,
-                    _amount(option.paid_cents),
-                    _when(option.paid_at),
-                    _when(option.created_at),
+                    row.iupd,
+                    row.notice_number,
+                    row.iuv,
+                    row.debtor_fiscal_code,
+                    row.debtor_name,
+                    row.description,
+                    _amount(row.amount_cents),
+                    row.due_date.isoformat(),
+                    row.status,
+                    _amount(row.paid_cents),
+                    _when(row.paid_at),
+                    _when(row.created_at),
                 )
             )
             yield out.getvalue().encode()
-            if n % 500 == 0:
-                session.expunge_all()
 
 
 @view_config(route_name="ops.export", request_method="POST", require_csrf=True, decorator=localized)
