@@ -151,8 +151,15 @@ def search_query(ente_id: int, f: Filters) -> sa.Select[PaymentOption, DebtPosit
     return query.order_by(PaymentOption.id.desc())
 
 
-def search(session: Session, ente_id: int, f: Filters, limit: int = 200) -> list[Any]:
-    return list(session.execute(search_query(ente_id, f).limit(limit)).all())
+def search(
+    session: Session, ente_id: int, f: Filters, limit: int = 200, *, after: int | None = None
+) -> list[Any]:
+    """A page of ``search_query``: ``limit`` rows, after the option id ``after`` (keyset: the
+    next page starts below the last id shown, however deep)."""
+    query = search_query(ente_id, f)
+    if after is not None:
+        query = query.where(PaymentOption.id < after)
+    return list(session.execute(query.limit(limit)).all())
 
 
 def stream_search(
@@ -297,11 +304,19 @@ def bank_credits(session: Session, ente_id: int, limit: int = 200) -> list[Any]:
 # --- support: stuck payments and anomalies ---------------------------------------------------
 
 
-def _with_ente(query: sa.Select[Any]) -> sa.Select[Any]:
+SUPPORT_ROWS = 500  # rows per support list; the next ones with ``after`` (keyset)
+
+
+def _with_ente(
+    query: sa.Select[Any], limit: int = SUPPORT_ROWS, after: int | None = None
+) -> sa.Select[Any]:
+    if after is not None:
+        query = query.where(PaymentOption.id > after)
     return (
         query.add_columns(Ente.fiscal_code)
         .join(Ente, Ente.id == PaymentOption.ente_id)
         .order_by(PaymentOption.id)
+        .limit(limit)
     )
 
 
@@ -310,6 +325,8 @@ def stuck_in_progress(
     *,
     grace: dt.timedelta = DEFAULT_ACTIVATION_GRACE,
     now: dt.datetime | None = None,
+    limit: int = SUPPORT_ROWS,
+    after: int | None = None,
 ) -> list[Any]:
     """Options in progress whose activation expired more than ``grace`` ago, no receipt."""
     now = now or utcnow()
@@ -321,14 +338,21 @@ def stuck_in_progress(
                     PaymentOption.status == OptionStatus.IN_PROGRESS,
                     PaymentOption.activation_expires_at < now - grace,
                     ~sa.exists(receipt),
-                )
+                ),
+                limit,
+                after,
             )
         ).all()
     )
 
 
 def paid_not_reported(
-    session: Session, *, days: int = DEFAULT_PAID_DAYS, now: dt.datetime | None = None
+    session: Session,
+    *,
+    days: int = DEFAULT_PAID_DAYS,
+    now: dt.datetime | None = None,
+    limit: int = SUPPORT_ROWS,
+    after: int | None = None,
 ) -> list[Any]:
     now = now or utcnow()
     return list(
@@ -337,14 +361,21 @@ def paid_not_reported(
                 sa.select(PaymentOption).where(
                     PaymentOption.status == OptionStatus.PAID,
                     PaymentOption.paid_at < now - dt.timedelta(days=days),
-                )
+                ),
+                limit,
+                after,
             )
         ).all()
     )
 
 
 def reported_not_reconciled(
-    session: Session, *, days: int = DEFAULT_REPORTED_DAYS, now: dt.datetime | None = None
+    session: Session,
+    *,
+    days: int = DEFAULT_REPORTED_DAYS,
+    now: dt.datetime | None = None,
+    limit: int = SUPPORT_ROWS,
+    after: int | None = None,
 ) -> list[Any]:
     now = now or utcnow()
     reported_at = (
@@ -361,7 +392,9 @@ def reported_not_reconciled(
                 sa.select(PaymentOption).where(
                     PaymentOption.status == OptionStatus.REPORTED,
                     reported_at < now - dt.timedelta(days=days),
-                )
+                ),
+                limit,
+                after,
             )
         ).all()
     )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hub.db import Base
 from hub.models.history import StateTransition
 from hub.models.positions import PaymentOption
+from hub.models.receipts import Receipt
 
 
 class StateCount(Base):
@@ -46,3 +47,12 @@ sa.Index(
 sa.Index("ix_payment_option_ente_created_at", PaymentOption.ente_id, PaymentOption.created_at)
 # history by time (support's views, purges): no scan of the whole table
 sa.Index("ix_state_transition_created_at", StateTransition.created_at)
+# the dashboard's Stand-In receipts of today and this month: the few Stand-In receipts only
+STANDIN = "standin"
+sa.Index(
+    "ix_receipt_standin_ente_received_at",
+    Receipt.ente_id,
+    Receipt.received_at,
+    postgresql_where=sa.text(STANDIN),
+    sqlite_where=sa.text(STANDIN),
+)

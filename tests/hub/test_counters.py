@@ -203,3 +203,26 @@ def test_the_dashboard_queries_use_indexes_on_a_large_table(db):
     # the counters are a few rows per day and state, however many options: 62,000 options
     # over 400 days, three states, make at most 2 x 400 x 3 rows
     assert db.scalar(sa.select(sa.func.count()).select_from(StateCount)) <= 2 * 400 * 3
+
+
+def test_the_scheduler_folds_the_counters_every_ten_minutes(committed_factory):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from actors.scheduler import add_jobs
+
+    with committed_factory.begin() as session:
+        ente = make_ente(session)
+        for _ in range(3):
+            paid_option(session, ente)
+    jobs = {
+        j.id: j for j in add_jobs(BackgroundScheduler(), None, committed_factory, {}).get_jobs()
+    }
+    job = jobs["counters_compact"]
+    assert job.trigger.interval.total_seconds() == 600
+    rows = sa.select(sa.func.count()).where(StateCount.ente_id == ente.id)
+    with committed_factory() as session:
+        assert session.scalar(rows) == 6
+    job.func()
+    with committed_factory() as session:
+        assert session.scalar(rows) == 2
+        assert dashboard.counts_by_state(session, ente.id, clock.today())["paid"] == (3, 9000)

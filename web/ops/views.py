@@ -146,8 +146,9 @@ def search(request: Any) -> dict[str, Any]:
     ente = ente_of(request)
     filters, errors = read_filters(request)
     rows = None
+    after = _after(request.params.get("after", ""))
     if not errors and (request.method == "POST" or not filters.empty):
-        rows = dashboard.search(request.db, ente.id, filters, limit=PAGE_ROWS + 1)
+        rows = dashboard.search(request.db, ente.id, filters, limit=PAGE_ROWS + 1, after=after)
         if rows:
             audit_personal_data(request, ente, view="search", rows=min(len(rows), PAGE_ROWS))
     return {
@@ -157,7 +158,15 @@ def search(request: Any) -> dict[str, Any]:
         "states": SEARCH_STATES,
         "rows": rows and rows[:PAGE_ROWS],
         "truncated": bool(rows) and len(rows) > PAGE_ROWS,
+        # keyset paging: the next page is the options below the last id shown
+        "next_after": rows[PAGE_ROWS - 1][0].id if rows and len(rows) > PAGE_ROWS else None,
+        "after": after,
     }
+
+
+def _after(value: str) -> int | None:
+    """The ``after`` of a next-page request (an option id); anything else: the first page."""
+    return int(value) if value.isdigit() and len(value) <= 18 else None
 
 
 CSV_HEADER = (

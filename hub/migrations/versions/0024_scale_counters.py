@@ -7,7 +7,7 @@ thousands, a set-based INSERT). PostgreSQL: one statement-level trigger with a t
 table (one INSERT ... SELECT ... GROUP BY per statement, however many rows). SQLite: a row
 trigger; the Italian day comes from ``rome_day()``, a function hub.db registers on each
 connection. Existing history is counted once here. Indexes for the searches by state and by
-creation day, and for history by time.
+creation day, for history by time, and for the dashboard's Stand-In receipts.
 
 Revision ID: 0024
 Revises: 0023
@@ -90,6 +90,13 @@ def upgrade() -> None:
         "ix_payment_option_ente_created_at", "payment_option", ["ente_id", "created_at"]
     )
     op.create_index("ix_state_transition_created_at", "state_transition", ["created_at"])
+    op.create_index(
+        "ix_receipt_standin_ente_received_at",
+        "receipt",
+        ["ente_id", "received_at"],
+        postgresql_where=sa.text("standin"),
+        sqlite_where=sa.text("standin"),
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             BACKFILL.format(
@@ -109,6 +116,7 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION state_count_add()")
     else:
         op.execute("DROP TRIGGER state_count_add")
+    op.drop_index("ix_receipt_standin_ente_received_at", table_name="receipt")
     op.drop_index("ix_state_transition_created_at", table_name="state_transition")
     op.drop_index("ix_payment_option_ente_created_at", table_name="payment_option")
     op.drop_index("ix_payment_option_ente_status_id", table_name="payment_option")

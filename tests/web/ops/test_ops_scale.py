@@ -69,3 +69,43 @@ def test_support_lists_run_as_many_statements_for_many_rows_as_for_few(ops):
     few = _statements(ops, pages)
     _fill(ops, 300, tag="MANY", now=old, days=5)
     assert _statements(ops, pages) == few
+
+
+def test_the_search_pages_with_a_keyset_through_every_result(ops):
+    _fill(ops, 800, tag="PAGE")
+    ops.login()
+    with ops.factory() as session:
+        expected = set(
+            session.scalars(
+                sa.select(PaymentOption.notice_number)
+                .join(Ente, Ente.id == PaymentOption.ente_id)
+                .where(Ente.fiscal_code == A, PaymentOption.status == "payable")
+            )
+        )
+    assert len(expected) > 400
+    seen: list[str] = []
+    fields = {"state": "payable"}
+    for _ in range(5):
+        page = ops.post(f"/ops/enti/{A}/search", fields, status=200)
+        seen += [a.text.strip() for a in page.html.select("table tbody tr td:first-child a")]
+        button = page.html.select_one("button[name=after]")
+        if button is None:
+            break
+        fields = {"state": "payable", "after": button["value"]}
+    assert len(seen) == len(set(seen))  # no row twice
+    assert {n.replace(" ", "") for n in seen} == expected
+    ops.post(f"/ops/enti/{A}/search", {"state": "payable", "after": "x'"}, status=200)
+
+
+def test_the_support_lists_are_bounded_and_page_by_id(db):
+    from hub import dashboard
+    from tests.factories import make_ente
+
+    ente = make_ente(db)
+    old = clock.now() - dt.timedelta(days=60)
+    fill(db, ente.id, 30, tag="SUP", segregation=ente.segregation_code, now=old, days=5)
+    first = dashboard.paid_not_reported(db, limit=4)
+    assert len(first) == 4
+    rest = dashboard.paid_not_reported(db, limit=100, after=first[-1][0].id)
+    ids = [o.id for o, _ in first + rest]
+    assert ids == sorted(ids) and len(ids) == len(set(ids)) == 9  # 30 options: 9 paid
