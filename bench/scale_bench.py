@@ -135,12 +135,20 @@ def explain(session: Any, query: Any) -> str:
     return "\n".join(r[0] for r in rows)
 
 
+def quoted(out: str, pattern: str) -> str:
+    """The lines of a sub-benchmark's output that carry its figures (all of it if it failed)."""
+    lines = out.splitlines()
+    if not out.startswith("failed"):
+        lines = [line for line in lines if re.search(pattern, line)]
+    return "".join(f"  {line}\n" for line in lines)
+
+
 def run_sub(script: str, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, check=False
     )
     if done.returncode:
-        return f"failed ({done.returncode}): {done.stderr[-500:]}"
+        return f"failed ({done.returncode}): {done.stdout[-300:]} {done.stderr[-700:]}"
     return done.stdout
 
 
@@ -251,12 +259,10 @@ def main() -> None:
     if not args.no_subbench:
         print(f"\nbulk load ({args.bulk_rows:,} rows; goal >= 2,000 rows/s), bench/bulk_bench.py:")
         out = run_sub("bulk_bench.py", "--rows", str(args.bulk_rows))
-        print(
-            "".join(f"  {line}\n" for line in out.splitlines() if re.search(r"rows/s|floor", line))
-        )
+        print(quoted(out, r"rows/s|floor"))
         print(f"notices ({args.notices:,}; goal >= 100 per CPU-second), bench/notices_bench.py:")
         out = run_sub("notices_bench.py", "--count", str(args.notices))
-        print("".join(f"  {line}\n" for line in out.splitlines() if "notices" in line))
+        print(quoted(out, r"notices"))
 
 
 def rest_list(factory: Any, engine: Any, repeat: int) -> tuple[float, float, float]:

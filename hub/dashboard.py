@@ -80,18 +80,47 @@ def counts_by_state_query(
 
 
 def latest_transitions(session: Session, ente_id: int, limit: int = 20) -> list[Any]:
-    """The Ente's newest transitions: rows of (StateTransition, notice number, option id)."""
-    return list(session.execute(latest_transitions_query(ente_id, limit)).all())
+    """The Ente's newest transitions: rows of (StateTransition, notice number, option id).
+
+    The history has no Ente column: walking it newest first until ``limit`` of this Ente's
+    turn up reads every other Ente's transitions on the way (a small Ente beside a large one:
+    hundreds of thousands). So the counters say on which days the Ente had transitions, and
+    the walk starts within its latest active days (the history's ``created_at`` index bounds
+    it), widened four times over until ``limit`` rows are found or there is no earlier day."""
+    active = (
+        sa.select(StateCount.day)
+        .where(StateCount.ente_id == ente_id)
+        .group_by(StateCount.day)
+        .order_by(StateCount.day.desc())
+    )
+    first = session.scalar(
+        sa.select(sa.func.min(StateCount.day)).where(StateCount.ente_id == ente_id)
+    )
+    if first is None:
+        return []  # no transition ever
+    days = 1
+    while True:
+        day = session.scalar(active.offset(days - 1).limit(1))
+        since = _day_start(first if day is None else day)
+        rows = list(session.execute(latest_transitions_query(ente_id, limit, since)).all())
+        if len(rows) >= limit or day is None or day == first:
+            return rows
+        days *= 4
 
 
-def latest_transitions_query(ente_id: int, limit: int = 20) -> sa.Select[StateTransition, str, int]:
-    return (
+def latest_transitions_query(
+    ente_id: int, limit: int = 20, since: dt.datetime | None = None
+) -> sa.Select[StateTransition, str, int]:
+    query = (
         sa.select(StateTransition, PaymentOption.notice_number, PaymentOption.id)
         .join(PaymentOption, PaymentOption.id == StateTransition.option_id)
         .where(PaymentOption.ente_id == ente_id)
-        .order_by(StateTransition.id.desc())
+        .order_by(StateTransition.created_at.desc(), StateTransition.id.desc())
         .limit(limit)
     )
+    if since is not None:
+        query = query.where(StateTransition.created_at >= since)
+    return query
 
 
 # --- search ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base
 from hub.models.history import StateTransition
-from hub.models.positions import PaymentOption
+from hub.models.positions import DebtPosition, PaymentOption
 from hub.models.receipts import Receipt
 
 
@@ -43,6 +43,10 @@ sa.Index(
     PaymentOption.status,
     PaymentOption.id,
 )
+# an Ente's options or positions in id order (the search and the REST list, keyset pages): a
+# small Ente's page without it walks a large Ente's rows by primary key
+sa.Index("ix_payment_option_ente_id_id", PaymentOption.ente_id, PaymentOption.id)
+sa.Index("ix_debt_position_ente_id_id", DebtPosition.ente_id, DebtPosition.id)
 # the search by creation day
 sa.Index("ix_payment_option_ente_created_at", PaymentOption.ente_id, PaymentOption.created_at)
 # history by time (support's views, purges): no scan of the whole table

@@ -6,8 +6,8 @@ the same transaction as the history row, whoever writes it (one transition, a CO
 thousands, a set-based INSERT). PostgreSQL: one statement-level trigger with a transition
 table (one INSERT ... SELECT ... GROUP BY per statement, however many rows). SQLite: a row
 trigger; the Italian day comes from ``rome_day()``, a function hub.db registers on each
-connection. Existing history is counted once here. Indexes for the searches by state and by
-creation day, for history by time, and for the dashboard's Stand-In receipts.
+connection. Existing history is counted once here. Indexes for an Ente's options and positions in id
+order (keyset pages), the searches by state and by creation day, for history by time, and for the dashboard's Stand-In receipts.
 
 Revision ID: 0024
 Revises: 0023
@@ -90,6 +90,8 @@ def upgrade() -> None:
         "ix_payment_option_ente_created_at", "payment_option", ["ente_id", "created_at"]
     )
     op.create_index("ix_state_transition_created_at", "state_transition", ["created_at"])
+    op.create_index("ix_payment_option_ente_id_id", "payment_option", ["ente_id", "id"])
+    op.create_index("ix_debt_position_ente_id_id", "debt_position", ["ente_id", "id"])
     op.create_index(
         "ix_receipt_standin_ente_received_at",
         "receipt",
@@ -117,6 +119,8 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER state_count_add")
     op.drop_index("ix_receipt_standin_ente_received_at", table_name="receipt")
+    op.drop_index("ix_debt_position_ente_id_id", table_name="debt_position")
+    op.drop_index("ix_payment_option_ente_id_id", table_name="payment_option")
     op.drop_index("ix_state_transition_created_at", table_name="state_transition")
     op.drop_index("ix_payment_option_ente_created_at", table_name="payment_option")
     op.drop_index("ix_payment_option_ente_status_id", table_name="payment_option")
