@@ -37,6 +37,8 @@ bench: $(VENV)/.installed services
 	$(BIN)/python bench/notices_bench.py --count 10000
 	$(BIN)/python bench/bulk_bench.py --rows 100000
 	$(BIN)/python bench/fdr_bench.py --payments 100000
+# issue 21 (bench/scale_bench.py): dashboard, searches, REST list, export at scale
+	$(BIN)/python bench/scale_bench.py --options 100000
 
 # The house rules, checked by `make test` too: lint, formatting, types (hub/, workflows/) and the
 # layer contracts (web/soap/actors/sla_monitor -> hub -> workflows; nodesim apart).

@@ -75,6 +75,18 @@ def add_jobs(
     )
     # finished outbox rows and processed-message records past payhub.outbox_retention_days
     scheduler.add_job(purge, "interval", minutes=60, id="outbox_retention", **common)
+
+    # issue 21: the dashboard counters' delta rows folded into one per key (hub.counters)
+    def compact_counters() -> None:
+        from hub import counters
+
+        try:
+            with factory.begin() as session:
+                counters.compact(session)
+        except Exception:  # retried at the next tick
+            log.exception("counters.compact_failed")
+
+    scheduler.add_job(compact_counters, "interval", minutes=10, id="counters_compact", **common)
     scheduler.add_job(
         enqueue(periodic.ACTOR),
         "interval",

@@ -25,6 +25,7 @@ from hub.models import (
     Receipt,
     ReportingEntry,
     ReportingFlow,
+    StateCount,
     StateTransition,
     Transfer,
     WebhookDelivery,
@@ -50,39 +51,76 @@ def period_starts(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datet
 
 
 def counts_by_state(
-    session: Session, ente_id: int, since: dt.datetime
+    session: Session, ente_id: int, since: dt.date | dt.datetime, *, service_id: int | None = None
 ) -> dict[str, tuple[int, int]]:
-    """For each state: (options that entered it since ``since``, their amount in cents)."""
-    entered = (
-        sa.select(StateTransition.option_id, StateTransition.to_state)
-        .distinct()
-        .join(PaymentOption, PaymentOption.id == StateTransition.option_id)
-        .where(
-            PaymentOption.ente_id == ente_id,
-            StateTransition.created_at >= since,
-            StateTransition.to_state.in_(STATES),
-        )
-    ).subquery()
-    rows = session.execute(
-        sa.select(entered.c.to_state, sa.func.count(), sa.func.sum(PaymentOption.amount_cents))
-        .join(PaymentOption, PaymentOption.id == entered.c.option_id)
-        .group_by(entered.c.to_state)
-    ).all()
-    found = {state: (count, int(cents or 0)) for state, count, cents in rows}
+    """For each state: (how many times an option of the Ente entered it from the Italian day
+    ``since`` on, their amount in cents), optionally for one service. Read from the counters
+    (``state_count``, kept by a trigger in each transition's transaction): a few rows per day,
+    whatever the size of the history. A datetime stands for its Italian day."""
+    query = counts_by_state_query(ente_id, since, service_id=service_id)
+    found = {state: (int(n), int(cents or 0)) for state, n, cents in session.execute(query)}
     return {state: found.get(state, (0, 0)) for state in STATES}
 
 
-def latest_transitions(session: Session, ente_id: int, limit: int = 20) -> list[Any]:
-    """The Ente's newest transitions: rows of (StateTransition, notice number, option id)."""
-    return list(
-        session.execute(
-            sa.select(StateTransition, PaymentOption.notice_number, PaymentOption.id)
-            .join(PaymentOption, PaymentOption.id == StateTransition.option_id)
-            .where(PaymentOption.ente_id == ente_id)
-            .order_by(StateTransition.id.desc())
-            .limit(limit)
-        ).all()
+def counts_by_state_query(
+    ente_id: int, since: dt.date | dt.datetime, *, service_id: int | None = None
+) -> sa.Select[str, int, int]:
+    if isinstance(since, dt.datetime):
+        since = since.astimezone(ROME).date()
+    query = (
+        sa.select(
+            StateCount.state, sa.func.sum(StateCount.options), sa.func.sum(StateCount.amount_cents)
+        )
+        .where(StateCount.ente_id == ente_id, StateCount.day >= since)
+        .group_by(StateCount.state)
     )
+    if service_id is not None:
+        query = query.where(StateCount.service_id == service_id)
+    return query
+
+
+def latest_transitions(session: Session, ente_id: int, limit: int = 20) -> list[Any]:
+    """The Ente's newest transitions: rows of (StateTransition, notice number, option id).
+
+    The history has no Ente column: walking it newest first until ``limit`` of this Ente's
+    turn up reads every other Ente's transitions on the way (a small Ente beside a large one:
+    hundreds of thousands). So the counters say on which days the Ente had transitions, and
+    the walk starts within its latest active days (the history's ``created_at`` index bounds
+    it), widened four times over until ``limit`` rows are found or there is no earlier day."""
+    active = (
+        sa.select(StateCount.day)
+        .where(StateCount.ente_id == ente_id)
+        .group_by(StateCount.day)
+        .order_by(StateCount.day.desc())
+    )
+    first = session.scalar(
+        sa.select(sa.func.min(StateCount.day)).where(StateCount.ente_id == ente_id)
+    )
+    if first is None:
+        return []  # no transition ever
+    days = 1
+    while True:
+        day = session.scalar(active.offset(days - 1).limit(1))
+        since = _day_start(first if day is None else day)
+        rows = list(session.execute(latest_transitions_query(ente_id, limit, since)).all())
+        if len(rows) >= limit or day is None or day == first:
+            return rows
+        days *= 4
+
+
+def latest_transitions_query(
+    ente_id: int, limit: int = 20, since: dt.datetime | None = None
+) -> sa.Select[StateTransition, str, int]:
+    query = (
+        sa.select(StateTransition, PaymentOption.notice_number, PaymentOption.id)
+        .join(PaymentOption, PaymentOption.id == StateTransition.option_id)
+        .where(PaymentOption.ente_id == ente_id)
+        .order_by(StateTransition.created_at.desc(), StateTransition.id.desc())
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(StateTransition.created_at >= since)
+    return query
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -142,14 +180,50 @@ def search_query(ente_id: int, f: Filters) -> sa.Select[PaymentOption, DebtPosit
     return query.order_by(PaymentOption.id.desc())
 
 
-def search(session: Session, ente_id: int, f: Filters, limit: int = 200) -> list[Any]:
-    return list(session.execute(search_query(ente_id, f).limit(limit)).all())
+def search(
+    session: Session, ente_id: int, f: Filters, limit: int = 200, *, after: int | None = None
+) -> list[Any]:
+    """A page of ``search_query``: ``limit`` rows, after the option id ``after`` (keyset: the
+    next page starts below the last id shown, however deep)."""
+    query = search_query(ente_id, f)
+    if after is not None:
+        query = query.where(PaymentOption.id < after)
+    return list(session.execute(query.limit(limit)).all())
 
 
-def stream_search(session: Session, ente_id: int, f: Filters) -> Iterator[Any]:
-    """Every matching row, fetched in batches (for exports)."""
-    result = session.execute(search_query(ente_id, f).execution_options(yield_per=500))
-    yield from result
+def stream_search(
+    session: Session, ente_id: int, f: Filters, *, batch: int = 2000
+) -> Iterator[Any]:
+    """Every matching row for an export, newest first, as plain column rows (``EXPORT_COLUMNS``
+    by name): one keyset query per ``batch`` rows (``id < last id``), so memory stays flat,
+    no server-side cursor or identity map lives across batches, and nothing is skipped."""
+    last: int | None = None
+    while True:
+        query = search_query(ente_id, f).with_only_columns(*EXPORT_COLUMNS)
+        if last is not None:
+            query = query.where(PaymentOption.id < last)
+        rows = session.execute(query.limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = rows[-1].id
+
+
+EXPORT_COLUMNS = (
+    PaymentOption.id,
+    DebtPosition.iupd,
+    PaymentOption.notice_number,
+    PaymentOption.iuv,
+    DebtPosition.debtor_fiscal_code,
+    DebtPosition.debtor_name,
+    sa.func.coalesce(PaymentOption.description, DebtPosition.description).label("description"),
+    PaymentOption.amount_cents,
+    PaymentOption.due_date,
+    PaymentOption.status,
+    PaymentOption.paid_cents,
+    PaymentOption.paid_at,
+    PaymentOption.created_at,
+)
 
 
 # --- one option ------------------------------------------------------------------------------
@@ -259,11 +333,19 @@ def bank_credits(session: Session, ente_id: int, limit: int = 200) -> list[Any]:
 # --- support: stuck payments and anomalies ---------------------------------------------------
 
 
-def _with_ente(query: sa.Select[Any]) -> sa.Select[Any]:
+SUPPORT_ROWS = 500  # rows per support list; the next ones with ``after`` (keyset)
+
+
+def _with_ente(
+    query: sa.Select[Any], limit: int = SUPPORT_ROWS, after: int | None = None
+) -> sa.Select[Any]:
+    if after is not None:
+        query = query.where(PaymentOption.id > after)
     return (
         query.add_columns(Ente.fiscal_code)
         .join(Ente, Ente.id == PaymentOption.ente_id)
         .order_by(PaymentOption.id)
+        .limit(limit)
     )
 
 
@@ -272,6 +354,8 @@ def stuck_in_progress(
     *,
     grace: dt.timedelta = DEFAULT_ACTIVATION_GRACE,
     now: dt.datetime | None = None,
+    limit: int = SUPPORT_ROWS,
+    after: int | None = None,
 ) -> list[Any]:
     """Options in progress whose activation expired more than ``grace`` ago, no receipt."""
     now = now or utcnow()
@@ -283,14 +367,21 @@ def stuck_in_progress(
                     PaymentOption.status == OptionStatus.IN_PROGRESS,
                     PaymentOption.activation_expires_at < now - grace,
                     ~sa.exists(receipt),
-                )
+                ),
+                limit,
+                after,
             )
         ).all()
     )
 
 
 def paid_not_reported(
-    session: Session, *, days: int = DEFAULT_PAID_DAYS, now: dt.datetime | None = None
+    session: Session,
+    *,
+    days: int = DEFAULT_PAID_DAYS,
+    now: dt.datetime | None = None,
+    limit: int = SUPPORT_ROWS,
+    after: int | None = None,
 ) -> list[Any]:
     now = now or utcnow()
     return list(
@@ -299,14 +390,21 @@ def paid_not_reported(
                 sa.select(PaymentOption).where(
                     PaymentOption.status == OptionStatus.PAID,
                     PaymentOption.paid_at < now - dt.timedelta(days=days),
-                )
+                ),
+                limit,
+                after,
             )
         ).all()
     )
 
 
 def reported_not_reconciled(
-    session: Session, *, days: int = DEFAULT_REPORTED_DAYS, now: dt.datetime | None = None
+    session: Session,
+    *,
+    days: int = DEFAULT_REPORTED_DAYS,
+    now: dt.datetime | None = None,
+    limit: int = SUPPORT_ROWS,
+    after: int | None = None,
 ) -> list[Any]:
     now = now or utcnow()
     reported_at = (
@@ -323,7 +421,9 @@ def reported_not_reconciled(
                 sa.select(PaymentOption).where(
                     PaymentOption.status == OptionStatus.REPORTED,
                     reported_at < now - dt.timedelta(days=days),
-                )
+                ),
+                limit,
+                after,
             )
         ).all()
     )

@@ -88,6 +88,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+    # the Italian day of a stored UTC time (the dashboard counters' trigger, migration 0024)
+    dbapi_conn.create_function("rome_day", 1, _rome_day, deterministic=True)
+
+
+def _rome_day(value: str | None) -> str | None:
+    if value is None:
+        return None
+    at = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return at.astimezone(clock.ROME).date().isoformat()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

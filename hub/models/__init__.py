@@ -15,6 +15,7 @@ from hub.models.gpd import (  # GPD API, ACA feed, notification fees (issue 20)
     GpdPosition,
     NotificationFee,
 )
+from hub.models.counters import StateCount  # issue 21: dashboard counters
 from hub.models.history import Anomaly, StateTransition
 from hub.models.operators import OperatorAccount, OperatorRole, operator_ente
 from hub.models.outbox import OutboxMessage, ProcessedMessage
@@ -91,6 +92,7 @@ __all__ = [
     "SlaTicket",
     "SlaTicketEvent",  # issue 19
     "StandInProbe",
+    "StateCount",
     "StateTransition",
     "Station",
     "Transfer",

@@ -78,8 +78,8 @@ def test_counts_by_state_count_options_entering_each_state_with_their_amounts(db
     assert counts["paid"] == (1, 3000)
     assert counts["reconciled"] == (0, 0)
     assert list(counts) == list(dashboard.STATES)
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    assert dashboard.counts_by_state(db, ente.id, later)["paid"] == (0, 0)
+    tomorrow = clock.today() + dt.timedelta(days=1)  # the counters are per Italian day
+    assert dashboard.counts_by_state(db, ente.id, tomorrow)["paid"] == (0, 0)
 
 
 def test_latest_transitions_are_newest_first_and_of_the_ente_only(db):
@@ -199,3 +199,25 @@ def test_open_anomalies_filtered_then_resolved(db):
     assert mine.id not in {a.id for a, _ in dashboard.open_anomalies(db)}
     with pytest.raises(Conflict):
         dashboard.resolve_anomaly(db, mine.id, note="again", by="ops:someone")
+
+
+def test_latest_transitions_reach_back_past_other_entis_newer_history(db):
+    """The walk starts within the Ente's latest active days and widens until it has enough."""
+    ente, other = make_ente(db), make_ente(db)
+    old = [make_position(db, ente, publish=False).options[0] for _ in range(3)]
+    days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    for n, option in enumerate(old):
+        payments.record_transitions(
+            db,
+            [(option.id, "draft", "payable")],
+            "publish",
+            cause="t",
+            now=days_ago + dt.timedelta(days=n * 10),
+        )
+    for _ in range(5):
+        make_position(db, other)  # newer, another Ente's
+    db.flush()
+    rows = dashboard.latest_transitions(db, ente.id, limit=20)
+    assert [i for _t, _n, i in rows] == [o.id for o in reversed(old)]
+    assert len(dashboard.latest_transitions(db, ente.id, limit=2)) == 2
+    assert dashboard.latest_transitions(db, make_ente(db).id) == []

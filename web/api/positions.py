@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from hub import idempotency
@@ -417,6 +418,8 @@ def list_positions(request: Any) -> Response:
         query = query.where(paid.exists())
     if q.cursor:
         query = query.where(DebtPosition.id > _cursor_id(q.cursor))
+    # options and their transfers in two more queries for the whole page (no N+1)
+    query = query.options(selectinload(DebtPosition.options).selectinload(PaymentOption.transfers))
     rows = list(request.db.scalars(query.order_by(DebtPosition.id).limit(q.limit + 1)))
     more = len(rows) > q.limit
     rows = rows[: q.limit]

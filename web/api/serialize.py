@@ -24,8 +24,10 @@ from web.api import schemas
 
 
 def positions_json(session: Session, positions: list[DebtPosition]) -> list[dict[str, Any]]:
-    """Serialise positions with their options, transfers, history and open anomalies
-    (three queries in all, whatever the number of positions)."""
+    """Serialise positions with their options, transfers, history and open anomalies: three
+    queries in all, whatever the number of positions, when the caller loaded the options and
+    their transfers with the positions (``selectinload``, as the list does); otherwise each
+    position's options and each option's transfers are one lazy query more."""
     option_ids = [o.id for p in positions for o in p.options]
     history: dict[int, list[StateTransition]] = defaultdict(list)
     flags: dict[int, list[str]] = defaultdict(list)

@@ -146,8 +146,9 @@ def search(request: Any) -> dict[str, Any]:
     ente = ente_of(request)
     filters, errors = read_filters(request)
     rows = None
+    after = _after(request.params.get("after", ""))
     if not errors and (request.method == "POST" or not filters.empty):
-        rows = dashboard.search(request.db, ente.id, filters, limit=PAGE_ROWS + 1)
+        rows = dashboard.search(request.db, ente.id, filters, limit=PAGE_ROWS + 1, after=after)
         if rows:
             audit_personal_data(request, ente, view="search", rows=min(len(rows), PAGE_ROWS))
     return {
@@ -157,7 +158,15 @@ def search(request: Any) -> dict[str, Any]:
         "states": SEARCH_STATES,
         "rows": rows and rows[:PAGE_ROWS],
         "truncated": bool(rows) and len(rows) > PAGE_ROWS,
+        # keyset paging: the next page is the options below the last id shown
+        "next_after": rows[PAGE_ROWS - 1][0].id if rows and len(rows) > PAGE_ROWS else None,
+        "after": after,
     }
+
+
+def _after(value: str) -> int | None:
+    """The ``after`` of a next-page request (an option id); anything else: the first page."""
+    return int(value) if value.isdigit() and len(value) <= 18 else None
 
 
 CSV_HEADER = (
@@ -189,38 +198,35 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def csv_chunks(factory: Any, ente: Ente, filters: dashboard.Filters) -> Iterator[bytes]:
-    """The export, a chunk of rows at a time, read in its own session: the response is sent
-    after the request's transaction has ended."""
+    """The export, a row per chunk, every matching row (dashboard.stream_search: keyset
+    batches, memory flat), read in its own session: the response is sent after the request's
+    transaction has ended."""
     out = io.StringIO()
     writer = csvsafe.writer(out, spreadsheet=True)
     writer.writerow(CSV_HEADER)
     yield codecs.BOM_UTF8 + out.getvalue().encode()
     with factory() as session:
-        for n, (option, position) in enumerate(
-            dashboard.stream_search(session, ente.id, filters), 1
-        ):
+        for row in dashboard.stream_search(session, ente.id, filters):
             out.seek(0)
             out.truncate()
             writer.writerow(
                 (
                     ente.fiscal_code,
-                    position.iupd,
-                    option.notice_number,
-                    option.iuv,
-                    position.debtor_fiscal_code,
-                    position.debtor_name,
-                    option.description or position.description,
-                    _amount(option.amount_cents),
-                    option.due_date.isoformat(),
-                    option.status,
-                    _amount(option.paid_cents),
-                    _when(option.paid_at),
-                    _when(option.created_at),
+                    row.iupd,
+                    row.notice_number,
+                    row.iuv,
+                    row.debtor_fiscal_code,
+                    row.debtor_name,
+                    row.description,
+                    _amount(row.amount_cents),
+                    row.due_date.isoformat(),
+                    row.status,
+                    _amount(row.paid_cents),
+                    _when(row.paid_at),
+                    _when(row.created_at),
                 )
             )
             yield out.getvalue().encode()
-            if n % 500 == 0:
-                session.expunge_all()
 
 
 @view_config(route_name="ops.export", request_method="POST", require_csrf=True, decorator=localized)
