@@ -4,18 +4,19 @@ from hub.models.activation import ActivationRequest, ActivationStep  # issue 15:
 from hub.models.api import ApiKey, AuditEvent, IdempotencyRecord, api_key_ente
 from hub.models.bulk import BulkLoad, BulkLoadError, BulkLoadStatus  # noqa: F401
 from hub.models.checkout import CartItem, CheckoutCart, Level1Nonce, Level1Portal  # noqa: F401
+from hub.models.counters import StateCount  # issue 21: dashboard counters
 from hub.models.dailyfiles import (  # issue 18: daily files
     DailyFile,
     DailyFileAttempt,
     DailyFileDelivery,
     DailyFileTarget,
+)
 from hub.models.gpd import (  # GPD API, ACA feed, notification fees (issue 20)
     AcaEnte,
     AcaSync,
     GpdPosition,
     NotificationFee,
 )
-from hub.models.counters import StateCount  # issue 21: dashboard counters
 from hub.models.history import Anomaly, StateTransition
 from hub.models.operators import OperatorAccount, OperatorRole, operator_ente
 from hub.models.outbox import OutboxMessage, ProcessedMessage
@@ -46,10 +47,10 @@ from hub.models.tenants import (
 from hub.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401
 
 __all__ = [
-    "ActivationRequest",  # issue 15: activation
-    "ActivationStep",
     "AcaEnte",
     "AcaSync",
+    "ActivationRequest",  # issue 15: activation
+    "ActivationStep",
     "Anomaly",
     "ApiKey",
     "AuditEvent",
