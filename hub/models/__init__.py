@@ -17,6 +17,7 @@ from hub.models.reporting import (
     ReportingEntry,
     ReportingFlow,
 )
+from hub.models.reporting_stream import ReportingFlowPage  # FdR 3 streaming (issue 14)
 from hub.models.sla import SlaBreach, SlaMinute, SlaProbe, SlaTicket
 from hub.models.tenants import (
     Ente,
@@ -58,6 +59,7 @@ __all__ = [
     "ReceiptRecoveryBudget",
     "ReportingEntry",
     "ReportingFlow",
+    "ReportingFlowPage",  # FdR 3 streaming (issue 14)
     "ServiceKind",
     "SlaBreach",
     "SlaMinute",
