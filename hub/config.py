@@ -207,6 +207,10 @@ class Config(BaseModel):
     recovery_max_age_days: int = _d("recovery gives up (an anomaly) after this many days", 7)
     recovery_stuck_minutes: int = _d("in progress this long past its activation: recover it", 60)
     recovery_batch: int = _d("receipts asked per recovery run at most", 500)
+    # stuck payments no flow names (issue 14): the receipts service needs their IUR
+    recovery_iur_unknown_hours: float = _d(
+        "a stuck payment no flow names after this long: anomaly receipt_needs_iur", 48.0
+    )
     # where outgoing calls may go
     outgoing_allowed_networks: str = _d("private networks outgoing calls may reach", "")
     # client addresses and rate limits (web/clientaddr.py, hub/ratelimit.py)

@@ -1302,15 +1302,17 @@ def stored_versions(
     session: Session, ente_id: int, flow_ids: Iterable[str]
 ) -> set[tuple[str, dt.datetime]]:
     """(flow id, date-time) of the versions of these flows already stored for the Ente."""
-    ids = list(set(flow_ids))
-    if not ids:
-        return set()
-    rows = session.execute(
-        sa.select(ReportingFlow.flow_id, ReportingFlow.flow_datetime).where(
-            ReportingFlow.ente_id == ente_id, ReportingFlow.flow_id.in_(ids)
-        )
-    ).all()
-    return {(flow_id, when) for flow_id, when in rows}
+    ids = sorted(set(flow_ids))
+    found: set[tuple[str, dt.datetime]] = set()
+    for start in range(0, len(ids), BATCH):  # a Node listing thousands: bounded statements
+        rows = session.execute(
+            sa.select(ReportingFlow.flow_id, ReportingFlow.flow_datetime).where(
+                ReportingFlow.ente_id == ente_id,
+                _among(session, ReportingFlow.flow_id, ids[start : start + BATCH]),
+            )
+        ).all()
+        found.update((flow_id, when) for flow_id, when in rows)
+    return found
 
 
 def flag_refused_flow(session: Session, ente_id: int | None, flow_id: str, reason: str) -> None:
