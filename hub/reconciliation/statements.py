@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import itertools
@@ -30,7 +31,6 @@ import structlog
 from lxml import etree
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from hub import payments
 from hub.db import utcnow
@@ -68,7 +68,7 @@ class StatementLine:
     counterparty: str | None = None
     iban: str | None = None
 
-    @property
+    @functools.cached_property
     def flow_id(self) -> str | None:
         found = FLOW_REFERENCE.search(self.description)
         return found.group(1) if found else None
@@ -185,12 +185,14 @@ def iter_camt053(chunks: Iterable[bytes]) -> Iterator[StatementLine]:
     ns = {"c": CAMT053}
     stmt_tag, ntry_tag = f"{{{CAMT053}}}Stmt", f"{{{CAMT053}}}Ntry"
     iban: str | None = None
-    n = 0
+    n, checked = 0, False
     tags = (f"{{{CAMT053}}}Acct", ntry_tag, "{*}Document")
     for element in iter_untrusted(chunks, tags, limit=MAX_STATEMENT_BYTES):
-        root = element.getroottree().getroot()
-        if root.tag != f"{{{CAMT053}}}Document":
-            raise InvalidStatement(f"not a camt.053.001.02 Document: {root.tag}")
+        if not checked:  # the root, once: the first element read is in it
+            root = element.getroottree().getroot()
+            if root.tag != f"{{{CAMT053}}}Document":
+                raise InvalidStatement(f"not a camt.053.001.02 Document: {root.tag}")
+            checked = True
         parent = element.getparent()
         if parent is None or parent.tag != stmt_tag:
             continue
@@ -648,6 +650,7 @@ def reconcile_flows(
         return 0
     session.flush()
     flow_pks = sorted({pk for pk, _ in credited})
+    credited_pks = set(flow_pks)
     options: dict[int, list[int]] = {}
     for start in range(0, len(flow_pks), CHUNK):
         for flow_pk, option_id in session.execute(
@@ -683,6 +686,7 @@ def reconcile_flows(
                 changes.append((option_id, OptionStatus.REPORTED, target))
                 causes.append(cause)
     moved = sorted(option_id for option_id, _, _ in changes)
+    held_options = _held(session, PaymentOption)
     for start in range(0, len(moved), CHUNK):
         for option_id, version in session.execute(
             sa.update(PaymentOption)
@@ -694,7 +698,7 @@ def reconcile_flows(
             .returning(PaymentOption.id, PaymentOption.version)
             .execution_options(synchronize_session=False)
         ):
-            held = session.identity_map.get(identity_key(PaymentOption, option_id))
+            held = held_options.get(option_id)
             if held is not None:  # an option this session holds: as the lock refreshed it
                 set_committed_value(held, "status", target)
                 set_committed_value(held, "version", version)
@@ -715,12 +719,16 @@ def reconcile_flows(
             .values(status="reconciled", reconciled_at=now)
             .execution_options(synchronize_session=False)
         )
-        for flow_pk in part:
-            held_flow = session.identity_map.get(identity_key(ReportingFlow, flow_pk))
-            if held_flow is not None:
-                set_committed_value(held_flow, "status", "reconciled")
-                set_committed_value(held_flow, "reconciled_at", now)
+    for flow_pk, held_flow in _held(session, ReportingFlow).items():
+        if flow_pk in credited_pks:
+            set_committed_value(held_flow, "status", "reconciled")
+            set_committed_value(held_flow, "reconciled_at", now)
     return len(changes)
+
+
+def _held(session: Session, model: type[Any]) -> dict[int, Any]:
+    """The ``model`` objects the session holds, by id (one pass over its identity map)."""
+    return {obj.id: obj for obj in list(session.identity_map.values()) if isinstance(obj, model)}
 
 
 def credits_waiting_for(
