@@ -126,6 +126,7 @@ def iter_untrusted(
     parser = etree.XMLPullParser(events=("end",), tag=list(tags), **_STREAM_OPTIONS)
     parser.resolvers.add(RefuseEveryUri())
     tail, seen = b"", 0
+    checked = [False]  # the doctype, checked at the first element
     for chunk in chunks:
         if not chunk:
             continue
@@ -138,7 +139,7 @@ def iter_untrusted(
         tail = window[-_OVERLAP:]
         try:
             parser.feed(chunk)
-            yield from _completed(parser)
+            yield from _completed(parser, checked)
         except etree.XMLSyntaxError as exc:
             raise UnsafeXml(f"not well-formed XML: {exc.msg}") from None
     if not seen:
@@ -147,13 +148,15 @@ def iter_untrusted(
         parser.close()
     except etree.XMLSyntaxError as exc:
         raise UnsafeXml(f"not well-formed XML: {exc.msg}") from None
-    yield from _completed(parser)
+    yield from _completed(parser, checked)
 
 
-def _completed(parser: etree.XMLPullParser) -> Iterator[etree._Element]:
+def _completed(parser: etree.XMLPullParser, checked: list[bool]) -> Iterator[etree._Element]:
     for _event, element in parser.read_events():
-        if element.getroottree().docinfo.doctype:
-            raise UnsafeXml("DTD declarations are not accepted")
+        if not checked[0]:  # the prolog is read by the first element's end: check it once
+            if element.getroottree().docinfo.doctype:
+                raise UnsafeXml("DTD declarations are not accepted")
+            checked[0] = True
         yield element
         element.clear(keep_tail=False)
         parent = element.getparent()

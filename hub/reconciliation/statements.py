@@ -197,20 +197,20 @@ def iter_camt053(chunks: Iterable[bytes]) -> Iterator[StatementLine]:
         if parent is None or parent.tag != stmt_tag:
             continue
         if element.tag != ntry_tag:  # the Stmt's account, before its entries
-            iban, n = element.findtext("c:Id/c:IBAN", namespaces=ns), 0
+            iban, n = element.findtext(_clark("c:Id/c:IBAN")), 0
             continue
         n += 1
         entry = element
         if (
-            entry.findtext("c:CdtDbtInd", namespaces=ns) != "CRDT"
-            or (entry.findtext("c:Sts", namespaces=ns) or "BOOK") != "BOOK"
+            entry.findtext(_clark("c:CdtDbtInd")) != "CRDT"
+            or (entry.findtext(_clark("c:Sts")) or "BOOK") != "BOOK"
         ):
             continue
-        value_date = entry.findtext("c:ValDt/c:Dt", namespaces=ns) or entry.findtext(
-            "c:ValDt/c:DtTm", namespaces=ns
+        value_date = entry.findtext(_clark("c:ValDt/c:Dt")) or entry.findtext(
+            _clark("c:ValDt/c:DtTm")
         )
-        booking = entry.findtext("c:BookgDt/c:Dt", namespaces=ns)
-        details = entry.findall("c:NtryDtls/c:TxDtls", ns)
+        booking = entry.findtext(_clark("c:BookgDt/c:Dt"))
+        details = entry.findall(_clark("c:NtryDtls/c:TxDtls"))
         for tx in details or [None]:
             yield _camt_line(entry, tx, n, value_date, booking, iban, ns, batched=len(details) > 1)
 
@@ -226,30 +226,35 @@ def _camt_line(
     *,
     batched: bool,
 ) -> StatementLine:
-    amount = entry.findtext("c:Amt", namespaces=ns)
+    amount = entry.findtext(_clark("c:Amt"))
     if batched and tx is not None:
-        amount = tx.findtext("c:AmtDtls/c:TxAmt/c:Amt", namespaces=ns) or tx.findtext(
-            "c:Amt", namespaces=ns
-        )
-    currency = entry.find("c:Amt", ns)
+        amount = tx.findtext(_clark("c:AmtDtls/c:TxAmt/c:Amt")) or tx.findtext(_clark("c:Amt"))
+    currency = entry.find(_clark("c:Amt"))
     if currency is not None and currency.get("Ccy", "EUR") != "EUR":
         raise InvalidStatement(f"entry {n}: currency {currency.get('Ccy')!r}, not EUR")
-    ustrd = tx.findall("c:RmtInf/c:Ustrd", ns) if tx is not None else []
+    ustrd = tx.findall(_clark("c:RmtInf/c:Ustrd")) if tx is not None else []
     reference = (
-        tx.findtext("c:Refs/c:AcctSvcrRef", namespaces=ns) if tx is not None else None
-    ) or entry.findtext("c:AcctSvcrRef", namespaces=ns)
-    debtor = tx.findtext("c:RltdPties/c:Dbtr/c:Nm", namespaces=ns) if tx is not None else None
+        tx.findtext(_clark("c:Refs/c:AcctSvcrRef")) if tx is not None else None
+    ) or entry.findtext(_clark("c:AcctSvcrRef"))
+    debtor = tx.findtext(_clark("c:RltdPties/c:Dbtr/c:Nm")) if tx is not None else None
     return StatementLine(
         line=n,
         value_date=_date(value_date or booking, n),
         booking_date=_date(booking, n) if booking else None,
         amount_cents=_cents(amount or "", n),
         description="".join((u.text or "") for u in ustrd).strip()
-        or (entry.findtext("c:AddtlNtryInf", namespaces=ns) or "").strip(),
+        or (entry.findtext(_clark("c:AddtlNtryInf")) or "").strip(),
         reference=reference,
         counterparty=debtor,
         iban=iban,
     )
+
+
+@functools.cache
+def _clark(path: str) -> str:
+    """``c:A/c:B`` in Clark notation (``{camt.053}A/{camt.053}B``): lxml reads those
+    without a namespace map, markedly faster on 100,000 entries."""
+    return path.replace("c:", f"{{{CAMT053}}}")
 
 
 def read_statement(data: Source) -> list[StatementLine]:
