@@ -732,8 +732,16 @@ def reconcile_flows(
 
 
 def _held(session: Session, model: type[Any]) -> dict[int, Any]:
-    """The ``model`` objects the session holds, by id (one pass over its identity map)."""
-    return {obj.id: obj for obj in list(session.identity_map.values()) if isinstance(obj, model)}
+    """The ``model`` objects the session holds, by id (one pass over its identity map). The
+    id is read from the identity key, never from the object: one expired by a rolled-back
+    savepoint would otherwise be loaded again (and its row may be gone)."""
+    held: dict[int, Any] = {}
+    for key in list(session.identity_map.keys()):
+        if key[0] is model and len(key[1]) == 1:
+            obj = session.identity_map.get(key)
+            if obj is not None:
+                held[key[1][0]] = obj
+    return held
 
 
 def credits_waiting_for(

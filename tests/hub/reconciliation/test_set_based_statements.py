@@ -26,11 +26,12 @@ from hub.models import (
     ReportingEntry,
     ReportingFlow,
     StateTransition,
+    Transfer,
 )
 from hub.reconciliation import flows, statements
 from nodesim.bank import statement_camt053, statement_csv
 from nodesim.reporting import Credit
-from tests.factories import FLOW_DAY, entry, flow_bytes, make_ente, paid_option
+from tests.factories import FLOW_DAY, entry, flow_bytes, make_ente, make_position, paid_option
 
 pytestmark = pytest.mark.pg
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
@@ -264,3 +265,40 @@ def test_loading_twice_and_a_second_credit_are_the_same_on_both_paths(db, monkey
         False,
         monkeypatch,
     )
+
+
+def test_an_expired_object_whose_row_is_gone_does_not_stop_a_statement(db):
+    # found by the test above: after a rolled-back savepoint the session may still hold an
+    # expired option whose row no longer exists; refreshing the held options must not load it
+    ente = make_ente(db)
+    gone = make_position(db, ente).options[0]
+    gone_id = gone.id
+    db.execute(sa.delete(Transfer).where(Transfer.option_id == gone_id))
+    db.execute(sa.delete(StateTransition).where(StateTransition.option_id == gone_id))
+    db.execute(sa.delete(OutboxMessage))
+    db.execute(
+        sa.delete(PaymentOption).where(PaymentOption.id == gone_id),
+        execution_options={"synchronize_session": False},  # the session still holds it
+    )
+    db.expire(gone)
+    pairs = [paid_option(db, ente) for _ in range(2)]
+    flows.store_flow(db, flow_bytes(ente, [entry(o, r) for o, r in pairs], flow_id=FLOWS[0]))
+    cents = sum(o.amount_cents for o, _ in pairs)
+    data = _build_credit_only(ente, FLOWS[0], cents)
+    outcome = statements.load_statement(db, ente, data, source_file="s", now=NOW)
+    assert outcome.reconciled == 2
+    assert {o.status for o, _ in pairs} == {"reconciled"}
+
+
+def _build_credit_only(ente: Any, flow_id: str, cents: int) -> bytes:
+    credit = Credit(
+        booking_date=FLOW_DAY + dt.timedelta(days=1),
+        amount=Decimal(cents) / 100,
+        iban="IT60X0542811101000000123456",
+        ec=ente.fiscal_code,
+        flow_id=flow_id,
+        debtor_name="Banca di prova",
+        debtor_bic="BCITITMM",
+        reference="RIV-GONE",
+    )
+    return statement_csv([credit]).encode()
