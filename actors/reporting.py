@@ -51,6 +51,11 @@ FETCH_FDR3_ACTOR = actor_names.FETCH_FDR3_FLOW
 RECOVER_ACTOR = actor_names.RECOVER_RECEIPTS
 CHECK_ACTOR = actor_names.CHECK_FLOWS_WITHOUT_CREDIT
 QUEUE = "default"
+# One flow per message, stored and matched in one transaction: 100,000 payments take about
+# 10 s on a quiet 2-core machine and under a minute on a busy one (docs/development/
+# benchmarks.md); a legacy XML flow is parsed whole first (at most 64 MiB). 30 minutes leaves
+# room for a flow many times that size and a slow Node before Dramatiq kills and retries it.
+FETCH_TIME_LIMIT = 30 * 60_000
 _NAMESPACE = uuid.UUID("0f3b6a4e-2d1c-4f8e-9a57-6c1d2e3f4a5b")
 
 
@@ -119,7 +124,7 @@ def poll_reporting_flows(ec_fiscal_code: str | None = None) -> None:
     retry_when=_retry_when,
     min_backoff=30_000,
     max_backoff=3_600_000,
-    time_limit=5 * 60_000,
+    time_limit=FETCH_TIME_LIMIT,
 )
 def fetch_reporting_flow(ec_fiscal_code: str, flow_id: str, psp: str | None = None) -> None:
     """Fetch one flow from the Node and store it (idempotent: a stored version is a no-op)."""
@@ -194,7 +199,7 @@ def _poll_fdr3(session: Any, ec_fiscal_code: str | None) -> None:
     retry_when=_retry_when,
     min_backoff=30_000,
     max_backoff=3_600_000,
-    time_limit=10 * 60_000,
+    time_limit=FETCH_TIME_LIMIT,
 )
 def fetch_fdr3_flow(
     ec_fiscal_code: str, fdr: str, revision: int, psp_id: str, published: str | None = None
@@ -251,6 +256,7 @@ def recover_receipts() -> None:
         retry_minutes=config.recovery_retry_minutes,
         max_age_days=max_age,
         batch=config.recovery_batch,
+        iur_unknown_hours=config.recovery_iur_unknown_hours,
     )
 
 

@@ -1,12 +1,14 @@
 """Benchmark: ingest and match one FdR 3 flow of 100,000 payments against 100,000 receipts.
 
-On a throwaway PostgreSQL database: one Ente with N paid options (a position each, one
-transfer each) and their receipts, written with COPY (not timed); then one FdR 3 flow of N
-payments naming them, served page by page (1,000 payments a page, as FdR 3 does) by an
-in-process stand-in for FdR 3's organization API, and ingested through the entry point the
-FdR 3 actor uses (``hub.reconciliation.fdr3.ingest_flow``: fetch, parse, store, match, commit).
-Only the ingestion and its commit are timed. Prints seconds, payments/s, the RSS sampled every
-50 ms while it runs (min, max) and the peak RSS (getrusage).
+On a throwaway PostgreSQL database: one Ente with N + S paid options (a position each, one
+transfer each) and their receipts, written with COPY (not timed); then two FdR 3 flows naming
+them, a small one of S payments (default 10,000) and the large one of N (default 100,000), each
+served page by page (1,000 payments a page, as FdR 3 does) by an in-process stand-in for FdR 3's
+organization API and ingested through the entry point the FdR 3 actor uses
+(``hub.reconciliation.fdr3.ingest_flow``: fetch, parse, store, match, commit). Only the
+ingestion and its commit are timed. Prints, per flow, wall seconds, CPU seconds of this process,
+payments/s and the RSS sampled every 50 ms while it runs; then the memory ratio: the peak RSS
+at N against the peak at S (close to 1 when memory is flat: a flow is never held whole).
 
 Then the PostgreSQL floor, in the same run and database (the machine may be shared: compare
 the two, not figures from different runs): a plain COPY of the same N entry rows into a table
@@ -14,7 +16,7 @@ without indexes (LIKE reporting_entry) and one ``UPDATE payment_option ... FROM`
 to the options by IUV, in one transaction. The ratio ingest time / floor time is what payhub
 adds on top of PostgreSQL taking the rows and moving the options.
 
-    .venv/bin/python bench/fdr_bench.py [--payments 100000] [--keep] [--no-floor]
+    .venv/bin/python bench/fdr_bench.py [--payments 100000] [--small 10000] [--keep] [--no-floor]
 """
 
 from __future__ import annotations
@@ -38,7 +40,13 @@ from bulk_bench import create_database, drop_database, rss_mib  # the same serve
 from hub.db import make_session_factory
 from hub.logging import configure_logging
 from hub.migrate import upgrade
-from hub.models import Anomaly, Ente, Intermediary, PaymentOption, ReportingEntry, Station
+from hub.models import (
+    Anomaly,
+    Ente,
+    Intermediary,
+    PaymentOption,
+    Station,
+)
 from hub.reconciliation import fdr3
 
 EC = "77777777777"
@@ -57,7 +65,8 @@ def iur(k: int) -> str:
 
 
 def populate(engine: sa.Engine, ente_id: int, n: int) -> None:
-    """N positions, each with one paid option, its transfer and its receipt (COPY)."""
+    """N positions, each with one paid option, its transfer and its receipt (COPY); the k-th
+    has IUV ``iuv(k)`` and receipt ``iur(k)``, k from 1."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     due = dt.date.today() + dt.timedelta(days=30)
     raw = engine.raw_connection()
@@ -150,11 +159,14 @@ def populate(engine: sa.Engine, ente_id: int, n: int) -> None:
 
 
 class FdrStandIn:
-    """What ``fdr3.fetch`` asks of FdR 3's organization API, answered from memory: the flow
+    """What ``fdr3.ingest_flow`` asks of FdR 3's organization API, answered from memory: the flow
     (SingleFlowResponse) and its payments page by page."""
 
-    def __init__(self, n: int, fdr: str, revision: int, published: dt.datetime) -> None:
+    def __init__(
+        self, n: int, fdr: str, revision: int, published: dt.datetime, *, first: int = 1
+    ) -> None:
         self.n, self.fdr, self.revision, self.published = n, fdr, revision, published
+        self.first, self.pages_asked = first, 0
         self.pay_date = (published - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def get_flow(self, organization_id: str, fdr: str, revision: int, psp_id: str) -> dict:
@@ -177,8 +189,9 @@ class FdrStandIn:
     def get_payments(
         self, organization_id: str, fdr: str, revision: int, psp_id: str, *, page: int, size: int
     ) -> dict[str, Any]:
-        first = (page - 1) * size + 1
-        last = min(self.n, page * size)
+        self.pages_asked += 1
+        first = (page - 1) * size + self.first
+        last = min(self.n, page * size) + self.first - 1
         data = [
             {
                 "index": k,
@@ -242,16 +255,61 @@ def floor(engine: sa.Engine, ente_id: int, fdr: str) -> float:
         raw.close()
 
 
+def ingest(factory: Any, ente_id: int, first: int, n: int) -> dict[str, Any]:
+    """Ingest one FdR 3 flow of ``n`` payments naming options ``first`` .. ``first + n - 1``;
+    wall seconds, CPU seconds of this process, RSS sampled while it ran."""
+    published = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+    fdr = f"{published:%Y-%m-%d}{PSP}-B{uuid.uuid4().hex[:6]}"
+    api = FdrStandIn(n, fdr, 1, published, first=first)
+    rss_before = rss_mib()
+    sampler = RssSampler()
+    sampler.start()
+    cpu = time.process_time()
+    started = time.perf_counter()
+    with factory.begin() as session:
+        ente = session.get(Ente, ente_id)
+        outcome = fdr3.ingest_flow(
+            session,
+            api,  # type: ignore[arg-type]
+            ente,
+            fdr,
+            1,
+            PSP,
+            published_at=published,
+            size=PAGE,
+        )
+        reported, anomalies = outcome.reported, len(outcome.anomalies)
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    sampler.stop.set()
+    sampler.join()
+    samples = sampler.samples or [rss_mib()]
+    return {
+        "fdr": fdr,
+        "n": n,
+        "seconds": elapsed,
+        "cpu": cpu,
+        "reported": reported,
+        "anomalies": anomalies,
+        "rss_before": rss_before,
+        "rss_max": max(max(samples), rss_mib()),
+        "pages_asked": api.pages_asked,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payments", type=int, default=100_000)
+    parser.add_argument(
+        "--small", type=int, default=10_000, help="the smaller flow, for the memory ratio"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--no-floor", action="store_true", help="skip the PostgreSQL floor")
     args = parser.parse_args()
     configure_logging(level="WARNING")
 
     admin, name, engine = create_database()
-    n = args.payments
+    n, small = args.payments, args.small
     try:
         upgrade(engine)
         factory = make_session_factory(engine)
@@ -264,61 +322,46 @@ def main() -> None:
             session.flush()
             ente_id = ente.id
         started = time.perf_counter()
-        populate(engine, ente_id, n)
+        populate(engine, ente_id, n + small)
         print(
-            f"{n} paid options with their receipts written in {time.perf_counter() - started:.1f} s"
+            f"{n + small} paid options with their receipts written in "
+            f"{time.perf_counter() - started:.1f} s"
         )
-
-        published = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
-        fdr = f"{published:%Y-%m-%d}{PSP}-B{uuid.uuid4().hex[:6]}"
-        api = FdrStandIn(n, fdr, 1, published)
-        rss_before = rss_mib()
-        sampler = RssSampler()
-        sampler.start()
-        started = time.perf_counter()
-        with factory.begin() as session:
-            ente = session.get(Ente, ente_id)
-            outcome = fdr3.ingest_flow(
-                session,
-                api,
-                ente,
-                fdr,
-                1,
-                PSP,
-                published_at=published,
-                size=PAGE,  # type: ignore[arg-type]
+        runs = []
+        for first, size in ((n + 1, small), (1, n)):  # the small flow first: RSS only grows
+            run = ingest(factory, ente_id, first, size)
+            runs.append(run)
+            with factory() as session:
+                count = session.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(PaymentOption)
+                    .where(PaymentOption.ente_id == ente_id, PaymentOption.status == "reported")
+                )
+                opened = session.scalar(sa.select(sa.func.count()).select_from(Anomaly))
+            print(
+                f"flow of {size:,} payments ({run['pages_asked']} pages of {PAGE}): "
+                f"{run['reported']} options reported ({count} so far in the database), "
+                f"{run['anomalies']} anomalies ({opened} stored); "
+                f"{run['seconds']:.1f} s wall, {run['cpu']:.1f} s CPU (this process), "
+                f"{size / run['seconds']:,.0f} payments/s; RSS {run['rss_before']:.0f} -> "
+                f"{run['rss_max']:.0f} MiB"
             )
-            reported, anomalies = outcome.reported, list(outcome.anomalies)
-        elapsed = time.perf_counter() - started
-        sampler.stop.set()
-        sampler.join()
+        low, high = runs
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        with factory() as session:
-            count = session.scalar(
-                sa.select(sa.func.count())
-                .select_from(PaymentOption)
-                .where(PaymentOption.ente_id == ente_id, PaymentOption.status == "reported")
-            )
-            entries = session.scalar(sa.select(sa.func.count()).select_from(ReportingEntry))
-            opened = session.scalar(sa.select(sa.func.count()).select_from(Anomaly))
         print(
-            f"flow {fdr}: {entries} entries stored, {reported} options reported ({count} in "
-            f"the database), {len(anomalies)} anomalies ({opened} stored)"
-        )
-        print(f"ingest + match: {elapsed:.1f} s, {n / elapsed:,.0f} payments/s")
-        samples = sampler.samples or [rss_mib()]
-        print(
-            f"RSS before {rss_before:.0f} MiB, while ingesting {min(samples):.0f}-"
-            f"{max(samples):.0f} MiB, after {rss_mib():.0f} MiB; "
-            f"peak RSS (getrusage) {peak:.0f} MiB"
+            f"memory: peak RSS {high['rss_max']:.0f} MiB at {n:,} payments vs "
+            f"{low['rss_max']:.0f} MiB at {small:,}: ratio {high['rss_max'] / low['rss_max']:.2f} "
+            f"for {n / small:.0f}x the payments (growth over the RSS before each: "
+            f"{high['rss_max'] - high['rss_before']:.0f} vs "
+            f"{low['rss_max'] - low['rss_before']:.0f} MiB); getrusage peak {peak:.0f} MiB"
         )
         if not args.no_floor:
-            spent = floor(engine, ente_id, fdr)
+            spent = floor(engine, ente_id, high["fdr"])
             print(
-                f"PostgreSQL floor: COPY of the same {entries} entry rows into a plain table + "
+                f"PostgreSQL floor: COPY of the same {n} entry rows into a plain table + "
                 f"one UPDATE ... FROM of their options: {spent:.2f} s, {n / spent:,.0f} rows/s"
             )
-            print(f"ingest / floor: {elapsed / spent:.1f}x the time")
+            print(f"ingest / floor: {high['seconds'] / spent:.1f}x the time")
     finally:
         engine.dispose()
         drop_database(admin, name, keep=args.keep)

@@ -234,6 +234,10 @@ class Config(BaseModel):
     send_url: str | None = _d("SEND's API base URL (price service); without it, stored fees")
     send_key: str | None = _d("SEND's API key (x-api-key)")
     send_timeout_seconds: float = _d("longest wait for SEND's price during paGetPayment", 2.0)
+    # stuck payments no flow names (issue 14): the receipts service needs their IUR
+    recovery_iur_unknown_hours: float = _d(
+        "a stuck payment no flow names after this long: anomaly receipt_needs_iur", 48.0
+    )
     # where outgoing calls may go
     outgoing_allowed_networks: str = _d("private networks outgoing calls may reach", "")
     # client addresses and rate limits (web/clientaddr.py, hub/ratelimit.py)

@@ -322,11 +322,9 @@ def reconcile_statement(ctx: click.Context, file: Path, fiscal_code: str) -> Non
             ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == fiscal_code))
             if ente is None:
                 raise click.ClickException(f"no Ente {fiscal_code}")
-            outcome = statements.load_statement(
-                session, ente, file.read_bytes(), source_file=file.name
-            )
-            added = len(outcome.added)
-            matched = sum(1 for c in outcome.added if c.status == "matched")
+            with file.open("rb") as stream:  # read as it comes (issue 21: constant memory)
+                outcome = statements.load_statement(session, ente, stream, source_file=file.name)
+            added, matched = len(outcome.added), outcome.matched
     except DomainError as exc:
         raise click.ClickException(f"{file.name}: {exc}") from None
     click.echo(

@@ -31,6 +31,7 @@ from hub.models.reporting import (
     ReportingEntry,
     ReportingFlow,
 )
+from hub.models.reporting_stream import ReportingFlowPage  # FdR 3 streaming (issue 14)
 from hub.models.sla import SlaBreach, SlaMinute, SlaProbe, SlaTicket
 from hub.models.sla_contract import SlaAlert, SlaMail, SlaMaintenance, SlaTicketEvent  # issue 19
 from hub.models.tenants import (
@@ -83,6 +84,7 @@ __all__ = [
     "ReceiptRecoveryBudget",
     "ReportingEntry",
     "ReportingFlow",
+    "ReportingFlowPage",  # FdR 3 streaming (issue 14)
     "ServiceKind",
     "SlaAlert",  # the SLA contract (issue 19)
     "SlaBreach",

@@ -133,7 +133,7 @@ def record_transitions(
     changes: Sequence[Change],
     event: str,
     *,
-    cause: str,
+    cause: str | Sequence[str],
     now: dt.datetime,
     relay: bool = True,
 ) -> None:
@@ -142,15 +142,17 @@ def record_transitions(
     transaction. Many rows on PostgreSQL go in one COPY (a bulk load publishes thousands).
     ``relay=False`` (thousands of changes, a large reporting flow): on PostgreSQL the
     follow-up messages go in one COPY too and are left to the outbox sweeper, which sends
-    them in batches, instead of being relayed one by one after the commit."""
-    why = cause[:200]
+    them in batches, instead of being relayed one by one after the commit. ``cause`` is
+    the history's cause, one for all or one per change (a statement reconciles many flows,
+    each credit its own)."""
+    whys = [cause[:200]] * len(changes) if isinstance(cause, str) else [c[:200] for c in cause]
     bulk = len(changes) > 1 and session.get_bind().dialect.name == "postgresql"
     if bulk:
         session.flush()  # the options the history rows point at
         stamp = now.astimezone(dt.UTC).replace(tzinfo=None)  # as UTCDateTime stores it
         driver = cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
         with driver.cursor() as cursor, cursor.copy(_HISTORY_COPY) as copy:
-            for option_id, before, after in changes:
+            for (option_id, before, after), why in zip(changes, whys, strict=True):
                 copy.write_row((option_id, event, before, after, why, stamp))
     else:
         session.add_all(
@@ -162,7 +164,7 @@ def record_transitions(
                 cause=why,
                 created_at=now,
             )
-            for option_id, before, after in changes
+            for (option_id, before, after), why in zip(changes, whys, strict=True)
         )
     if event not in FOLLOWED_UP_EVENTS:
         return

@@ -6,8 +6,10 @@ by page (size <= 1000), and returns the (flow, revision, PSP) not stored yet. Th
 moves to the newest ``published`` before which every listed flow is stored or refused, so a
 flow that failed is listed again at the next poll, and a restart loses nothing.
 
-``ingest_flow`` fetches one revision and all its payments (paged) and stores it through
-hub.reconciliation.flows (idempotent per flow id, revision, PSP).
+``ingest_flow`` fetches one revision and stores it through hub.reconciliation.flows
+(idempotent per flow id, revision, PSP), its payments asked for a page at a time as the store
+takes them (``payment_pages``): a page is read, written and matched before the next is asked
+for, so memory does not grow with the flow; a revision already stored asks for no page.
 """
 
 from __future__ import annotations
@@ -129,15 +131,6 @@ def _move_checkpoint(
         row.published_gt = published
         row.updated_at = now
     session.flush()
-
-
-def fetch(
-    api: FdrApi, organization_id: str, fdr: str, revision: int, psp_id: str, size: int
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One flow revision and every payment of it, page by page."""
-    flow = api.get_flow(organization_id, fdr, revision, psp_id)
-    pages = payment_pages(api, organization_id, fdr, revision, psp_id, size)
-    return flow, [item for page in pages for item in page]
 
 
 def payment_pages(

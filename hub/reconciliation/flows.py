@@ -29,12 +29,13 @@ matches those entries again once the receipt is recovered.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -61,6 +62,7 @@ from hub.models import (
     ReceiptRecovery,
     ReportingEntry,
     ReportingFlow,
+    ReportingFlowPage,
     Station,
     Transfer,
 )
@@ -299,21 +301,18 @@ def parse_fdr3(
 ) -> ParsedFlow:
     """Read an FdR 3 SingleFlowResponse and its Payments as strictly as a FlussoRiversamento.
     Raises InvalidFlow for any field we cannot read."""
-    return _parse_fdr3(
-        flow,
-        lambda: tuple(_fdr3_entry(p) for p in flow_payments),
-        revision=revision,
-        published_at=published_at,
-    )
+    header = fdr3_header(flow, revision=revision, published_at=published_at)
+    entries = tuple(_fdr3_entry(p) for p in flow_payments)
+    if not entries:
+        raise _bad("no payments")
+    return dataclasses.replace(header, entries=entries)
 
 
-def _parse_fdr3(
-    flow: Mapping[str, Any],
-    read_entries: Callable[[], tuple[ParsedEntry, ...]],
-    *,
-    revision: int,
-    published_at: dt.datetime | None,
+def fdr3_header(
+    flow: Mapping[str, Any], *, revision: int, published_at: dt.datetime | None = None
 ) -> ParsedFlow:
+    """An FdR 3 SingleFlowResponse read strictly, without its payments (``entries`` empty:
+    they come page by page). Raises InvalidFlow."""
     if not isinstance(flow, Mapping):
         raise _bad("the flow is not a JSON object")
     flow_id = _json_text(flow, "fdr") or ""
@@ -329,9 +328,6 @@ def _parse_fdr3(
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise _bad(f"totPayments {count!r} is not a positive integer")
     regulation_date = _json_text(flow, "regulationDate") or ""
-    entries = read_entries()
-    if not entries:
-        raise _bad("no payments")
     published = published_at
     if published is None and flow.get("published"):
         published = _json_instant(flow, "published").astimezone(dt.UTC)
@@ -346,7 +342,7 @@ def _parse_fdr3(
         ec_fiscal_code=_json_text(receiver, "organizationId") or "",
         declared_count=count,
         declared_total_cents=_json_cents(flow.get("sumPayments"), "sumPayments", allow_zero=True),
-        entries=entries,
+        entries=(),
         revision=revision,
         published_at=published,
     )
@@ -398,8 +394,14 @@ def store_flow(
     """
     now = now or utcnow()
     parsed = parse_flow(data, xsd)
+    entries = parsed.entries
     return _store_parsed(
-        session, parsed, served_ente_ids=served_ente_ids, now=now, raw_xml=_text_of(data)
+        session,
+        parsed,
+        lambda flow: (entries[start : start + BATCH] for start in range(0, len(entries), BATCH)),
+        served_ente_ids=served_ente_ids,
+        now=now,
+        raw_xml=_text_of(data),
     )
 
 
@@ -437,36 +439,49 @@ def store_fdr3_pages(
     served_ente_ids: set[int] | None = None,
     now: dt.datetime | None = None,
 ) -> FlowOutcome:
-    """``store_fdr3_flow`` for payments that come page by page (as FdR 3 serves them): each
-    page is read into entries and kept as JSON text before the next is asked for, so a flow
-    of 100,000 payments is never held as 100,000 dictionaries."""
-    kept: list[str] = []
+    """``store_fdr3_flow`` for payments that come page by page (as FdR 3 serves them), in
+    constant memory: each page is read strictly, written as fetched (``reporting_flow_page``)
+    and its entries stored and matched a batch at a time before the next page is asked for;
+    neither the flow's entries nor its JSON are ever held whole. ``pages`` is not read at all
+    for a revision already stored. A page that cannot be read undoes what the earlier ones
+    wrote (InvalidFlow, nothing stored)."""
+    header = fdr3_header(flow, revision=revision, published_at=published_at)
 
-    def read() -> tuple[ParsedEntry, ...]:
-        entries: list[ParsedEntry] = []
-        for page in pages:
-            entries.extend(_fdr3_entry(p) for p in page)
-            if page:
-                kept.append(json.dumps(list(page), default=str)[1:-1])
-        return tuple(entries)
+    def entries_of(stored: ReportingFlow) -> Iterator[Sequence[ParsedEntry]]:
+        for number, page in enumerate(pages, 1):
+            entries = [_fdr3_entry(p) for p in page]
+            if entries:
+                session.execute(
+                    sa.insert(ReportingFlowPage).values(
+                        flow_pk=stored.id,
+                        page=number,
+                        payments_json=json.dumps(list(page), default=str),
+                    )
+                )
+            yield entries
 
-    parsed = _parse_fdr3(flow, read, revision=revision, published_at=published_at)
-    # what json.dumps({"flow": flow, "payments": [...]}) writes, a page at a time
-    raw = f'{{"flow": {json.dumps(flow, default=str)}, "payments": [{", ".join(kept)}]}}'
     return _store_parsed(
-        session, parsed, served_ente_ids=served_ente_ids, now=now or utcnow(), raw_json=raw
+        session,
+        header,
+        entries_of,
+        served_ente_ids=served_ente_ids,
+        now=now or utcnow(),
+        raw_json=json.dumps({"flow": flow}, default=str),
     )
 
 
 def _store_parsed(
     session: Session,
     parsed: ParsedFlow,
+    entries_of: Callable[[ReportingFlow], Iterable[Sequence[ParsedEntry]]],
     *,
     served_ente_ids: set[int] | None,
     now: dt.datetime,
     raw_xml: str | None = None,
     raw_json: str | None = None,
 ) -> FlowOutcome:
+    """Store the flow ``parsed`` describes (its entries from ``entries_of(flow)``, in
+    batches, read only once the flow row exists) and match it."""
     ente = session.scalars(
         sa.select(Ente).where(Ente.fiscal_code == parsed.ec_fiscal_code)
     ).one_or_none()
@@ -488,8 +503,8 @@ def _store_parsed(
         settlement_date=parsed.settlement_date,
         declared_count=parsed.declared_count,
         declared_total_cents=parsed.declared_total_cents,
-        computed_count=len(parsed.entries),
-        computed_total_cents=sum(e.amount_cents for e in parsed.entries),
+        computed_count=0,  # counted as the entries come
+        computed_total_cents=0,
         status="received",
         raw_xml=raw_xml,
         raw_json=raw_json,
@@ -498,29 +513,74 @@ def _store_parsed(
         published_at=parsed.published_at,
         received_at=now,
     )
+    savepoint = session.begin_nested()  # the flow and all it leads to, or nothing
     try:
-        with session.begin_nested():
-            session.add(flow)
-            session.flush()
+        session.add(flow)
+        session.flush()
     except IntegrityError:  # a concurrent twin committed first
+        savepoint.rollback()
         twin = _stored(session, ente.id, parsed)
         assert twin is not None
         return FlowOutcome(twin, created=False)
+    try:
+        outcome = _fill(session, ente, flow, entries_of(flow), now)
+    except BaseException:
+        savepoint.rollback()
+        session.expire_all()  # options the matching marked reported in memory: read again
+        raise
+    savepoint.commit()
+    return outcome
+
+
+def _batches(
+    entries_in: Iterable[Sequence[ParsedEntry]], counts: list[int]
+) -> Iterator[tuple[list[ParsedEntry], bool]]:
+    """The entries regrouped in batches of ``BATCH`` (the last may be shorter), each with
+    whether it is the last; ``counts`` gets the number and total cents of those read."""
+    buffer: list[ParsedEntry] = []
+    for chunk in entries_in:
+        for e in chunk:
+            counts[0] += 1
+            counts[1] += e.amount_cents
+        buffer.extend(chunk)
+        while len(buffer) > BATCH:  # the last batch is yielded after the input ends
+            yield buffer[:BATCH], False
+            buffer = buffer[BATCH:]
+    yield buffer, True
+
+
+def _fill(
+    session: Session,
+    ente: Ente,
+    flow: ReportingFlow,
+    entries_in: Iterable[Sequence[ParsedEntry]],
+    now: dt.datetime,
+) -> FlowOutcome:
     outcome = FlowOutcome(flow, created=True)
-    if _newer_version_exists(session, flow):
-        flow.status = "superseded"
-        for start in range(0, len(parsed.entries), BATCH):
-            batch = parsed.entries[start : start + BATCH]
+    counts = [0, 0]  # entries, cents
+    superseded = _newer_version_exists(session, flow)
+    if not superseded:
+        _supersede_older(session, flow)
+    relay: bool | None = None
+    seen = 0  # the last entry id registered for recovery
+    for batch, last in _batches(entries_in, counts):
+        if superseded:
             _insert_entries(session, [_entry_values(flow, e, "superseded") for e in batch])
-        session.expire(flow, ["entries"])
+            continue
+        if relay is None:  # a flow small enough to fit its first batch: relayed as receipts are
+            relay = last and len(batch) <= RELAY_LIMIT
+        if batch:
+            _match_batch(session, ente, flow, batch, outcome, now, relay=relay)
+            seen = _want_receipts(session, flow, now, seen)
+    if counts[0] == 0:
+        raise _bad("no payments" if flow.revision is not None else "no datiSingoliPagamenti")
+    flow.computed_count, flow.computed_total_cents = counts
+    session.expire(flow, ["entries"])
+    if superseded:
+        flow.status = "superseded"
+        session.flush()
         log.info("fdr.stored_superseded", ente=ente.fiscal_code, flow_id=flow.flow_id)
         return outcome
-    _supersede_older(session, flow)
-    relay = len(parsed.entries) <= RELAY_LIMIT
-    for start in range(0, len(parsed.entries), BATCH):
-        batch = parsed.entries[start : start + BATCH]
-        _match_batch(session, ente, flow, batch, outcome, now, relay=relay)
-    session.expire(flow, ["entries"])
     if (flow.declared_count, flow.declared_total_cents) != (
         flow.computed_count,
         flow.computed_total_cents,
@@ -535,7 +595,6 @@ def _store_parsed(
         )
     flow.status = "anomalous" if outcome.anomalies else "received"
     session.flush()
-    _want_receipts(session, flow, now)
     statements.credits_waiting_for(session, flow, now=now)
     log.info(
         "fdr.stored",
@@ -1059,50 +1118,58 @@ def _report(
     )
 
 
-def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime) -> None:
-    """Register each entry of ``flow`` left without a receipt for receipt recovery (once per
-    Ente, IUV and IUR: a later revision naming it again changes nothing). In batches."""
+def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime, after: int) -> int:
+    """Register each entry of ``flow`` stored since entry id ``after`` (the batch just
+    matched) and left without a receipt for receipt recovery (once per Ente, IUV and IUR: a
+    later revision naming it again changes nothing). Returns the last entry id seen."""
     session.flush()
     rows = session.execute(
         sa.select(
-            ReportingEntry.id, ReportingEntry.iuv, ReportingEntry.iur, ReportingEntry.option_id
+            ReportingEntry.id,
+            ReportingEntry.iuv,
+            ReportingEntry.iur,
+            ReportingEntry.option_id,
+            ReportingEntry.match,
         )
-        .where(ReportingEntry.flow_pk == flow.id, ReportingEntry.match.in_(WANTS_RECEIPT))
+        .where(ReportingEntry.flow_pk == flow.id, ReportingEntry.id > after)
         .order_by(ReportingEntry.id)
     ).all()
-    known: set[tuple[str, str]] = set()
-    for start in range(0, len(rows), BATCH):
-        batch = rows[start : start + BATCH]
-        known.update(
-            (iuv, iur)
-            for iuv, iur in session.execute(
-                sa.select(ReceiptRecovery.iuv, ReceiptRecovery.iur).where(
-                    ReceiptRecovery.ente_id == flow.ente_id,
-                    ReceiptRecovery.iuv.in_({r.iuv for r in batch}),
-                )
-            ).all()
-        )
-        wanted = []
-        for row in batch:
-            if (row.iuv, row.iur) in known:
-                continue
-            known.add((row.iuv, row.iur))
-            wanted.append(
-                {
-                    "ente_id": flow.ente_id,
-                    "iuv": row.iuv,
-                    "iur": row.iur,
-                    "option_id": row.option_id,
-                    "entry_pk": row.id,
-                    "reason": "flow_entry",
-                    "status": "pending",
-                    "attempts": 0,
-                    "first_seen_at": now,
-                    "next_attempt_at": now,
-                }
+    if not rows:
+        return after
+    batch = [r for r in rows if r.match in WANTS_RECEIPT]
+    if not batch:
+        return int(rows[-1].id)
+    known = {
+        (iuv, iur)
+        for iuv, iur in session.execute(
+            sa.select(ReceiptRecovery.iuv, ReceiptRecovery.iur).where(
+                ReceiptRecovery.ente_id == flow.ente_id,
+                _among(session, ReceiptRecovery.iuv, {r.iuv for r in batch}),
             )
-        if wanted:
-            session.execute(sa.insert(ReceiptRecovery), wanted)
+        ).all()
+    }
+    wanted = []
+    for row in batch:
+        if (row.iuv, row.iur) in known:
+            continue
+        known.add((row.iuv, row.iur))
+        wanted.append(
+            {
+                "ente_id": flow.ente_id,
+                "iuv": row.iuv,
+                "iur": row.iur,
+                "option_id": row.option_id,
+                "entry_pk": row.id,
+                "reason": "flow_entry",
+                "status": "pending",
+                "attempts": 0,
+                "first_seen_at": now,
+                "next_attempt_at": now,
+            }
+        )
+    if wanted:
+        session.execute(sa.insert(ReceiptRecovery), wanted)
+    return int(rows[-1].id)
 
 
 def rematch_entries(session: Session, receipt: Receipt, now: dt.datetime | None = None) -> int:
@@ -1235,15 +1302,17 @@ def stored_versions(
     session: Session, ente_id: int, flow_ids: Iterable[str]
 ) -> set[tuple[str, dt.datetime]]:
     """(flow id, date-time) of the versions of these flows already stored for the Ente."""
-    ids = list(set(flow_ids))
-    if not ids:
-        return set()
-    rows = session.execute(
-        sa.select(ReportingFlow.flow_id, ReportingFlow.flow_datetime).where(
-            ReportingFlow.ente_id == ente_id, ReportingFlow.flow_id.in_(ids)
-        )
-    ).all()
-    return {(flow_id, when) for flow_id, when in rows}
+    ids = sorted(set(flow_ids))
+    found: set[tuple[str, dt.datetime]] = set()
+    for start in range(0, len(ids), BATCH):  # a Node listing thousands: bounded statements
+        rows = session.execute(
+            sa.select(ReportingFlow.flow_id, ReportingFlow.flow_datetime).where(
+                ReportingFlow.ente_id == ente_id,
+                _among(session, ReportingFlow.flow_id, ids[start : start + BATCH]),
+            )
+        ).all()
+        found.update((flow_id, when) for flow_id, when in rows)
+    return found
 
 
 def flag_refused_flow(session: Session, ente_id: int | None, flow_id: str, reason: str) -> None:

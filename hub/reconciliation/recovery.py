@@ -4,8 +4,13 @@ What is looked for (``receipt_recovery`` rows, one per Ente, IUV and IUR):
 - ``flow_entry``: a flow entry with no receipt here (registered by hub.reconciliation.flows);
 - ``stuck``: a payment whose activation lapsed ``payhub.recovery_stuck_minutes`` ago without a
   receipt (registered by ``find_stuck``). The receipts service needs the IUR (the receiptId,
-  which a paGetPayment does not tell us): such a row is asked as soon as a flow entry for its
-  IUV gives the IUR, and is otherwise kept, visible to support, until it gives up;
+  which a paGetPayment does not tell us): both its operations (``biz_events.json`` 0.1.89,
+  ``/receipts/{iur}`` and ``/receipts/{iur}/paymentoptions/{iuv}``) take it, none searches by
+  IUV or notice number alone. Such a row is closed as soon as a flow entry for its IUV gives
+  the IUR (the flow's own row does the asking); no flow after
+  ``payhub.recovery_iur_unknown_hours`` opens a ``receipt_needs_iur`` anomaly saying so (once;
+  resolved if a flow names it later), and the row gives up at the maximum age without a
+  second anomaly;
 - ``operator``: a support operator's request for one (Ente, IUV, IUR) (``recover_one``).
 
 ``run_due`` (hourly) asks the service by IUV (``/receipts/{iur}/paymentoptions/{iuv}``), then
@@ -34,6 +39,7 @@ from hub import clock, payments
 from hub.db import utcnow
 from hub.errors import DomainError, DuplicateReceipt
 from hub.models import (
+    Anomaly,
     Ente,
     PaymentAttempt,
     PaymentOption,
@@ -62,6 +68,7 @@ class RunSummary:
     asked: int = 0
     recovered: int = 0
     given_up: int = 0
+    needs_iur: int = 0  # stuck payments flagged: no flow gives their IUR
     stopped: str | None = None  # rate_limited | no_budget | unavailable
 
 
@@ -325,6 +332,7 @@ def run_due(
     retry_minutes: float = 60,
     max_age_days: int = 7,
     batch: int = 500,
+    iur_unknown_hours: float = 48,
 ) -> RunSummary:
     """Ask for every pending row that is due, oldest first, in the caller's transaction."""
     now = now or utcnow()
@@ -346,8 +354,11 @@ def run_due(
             if _learn_iur(session, row):
                 row.status, row.finished_at = "superseded", now
                 row.detail = "a flow entry names it: recovered through that entry"
+                _resolve_needs_iur(session, row, now)
             else:
                 row.next_attempt_at = later
+                if row.first_seen_at <= now - dt.timedelta(hours=iur_unknown_hours):
+                    summary.needs_iur += _flag_needs_iur(session, row, iur_unknown_hours)
             continue
         if not _spend(session, now.date(), budget, 2):
             summary.stopped = "no_budget"
@@ -375,8 +386,51 @@ def run_due(
     return summary
 
 
+NEEDS_IUR = "receipt_needs_iur"
+
+
+def _open_needs_iur(session: Session, row: ReceiptRecovery) -> Anomaly | None:
+    return session.scalars(
+        sa.select(Anomaly).where(
+            Anomaly.kind == NEEDS_IUR,
+            Anomaly.ente_id == row.ente_id,
+            Anomaly.option_id == row.option_id,
+            Anomaly.resolved_at.is_(None),
+        )
+    ).first()
+
+
+def _flag_needs_iur(session: Session, row: ReceiptRecovery, hours: float) -> int:
+    """A payment stuck in progress that no flow has named for ``hours``: pagoPA's receipts
+    service cannot be asked for it (both its operations need the IUR, the receiptId, which
+    only the receipt itself or a flow entry gives), so support is told, once. The row stays
+    pending: a flow naming the IUV later still closes it (and resolves the anomaly)."""
+    if _open_needs_iur(session, row) is not None:
+        return 0
+    statements.open_anomaly(
+        session,
+        NEEDS_IUR,
+        f"payment IUV {row.iuv} stuck in progress since {row.first_seen_at:%Y-%m-%d %H:%M} "
+        f"UTC and no reporting flow names it after {hours:g} h: pagoPA's receipts service "
+        "can be asked only by IUR (receiptId), which only the receipt or a flow gives. Ask "
+        "the PSP or pagoPA for the receipt, then use 'Recover this receipt' with its IUR.",
+        ente_id=row.ente_id,
+        option_id=row.option_id,
+    )
+    return 1
+
+
+def _resolve_needs_iur(session: Session, row: ReceiptRecovery, now: dt.datetime) -> None:
+    anomaly = _open_needs_iur(session, row)
+    if anomaly is not None:
+        anomaly.resolved_at = now
+        anomaly.resolution_note = "a reporting flow names the payment: recovered through it"
+
+
 def _give_up(session: Session, row: ReceiptRecovery, now: dt.datetime) -> None:
     row.status, row.finished_at, row.next_attempt_at = "given_up", now, None
+    if not row.iur and _open_needs_iur(session, row) is not None:
+        return  # support was told already why it cannot be asked for
     statements.open_anomaly(
         session,
         "receipt_not_recovered",

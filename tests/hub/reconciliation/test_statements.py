@@ -67,7 +67,7 @@ def test_a_credit_for_the_flow_total_reconciles_every_option_of_the_flow(db, fmt
     outcome = statements.load_statement(db, ente, data, source_file=f"stmt.{fmt}", now=NOW)
 
     assert outcome.reconciled == 2 and outcome.anomalies == [] and len(outcome.added) == 1
-    bank_credit = outcome.added[0]
+    bank_credit = db.get(BankCredit, outcome.added[0])
     assert (bank_credit.status, bank_credit.flow_pk, bank_credit.flow_id) == (
         "matched",
         flow.id,
@@ -124,7 +124,8 @@ def test_a_credit_for_another_amount_is_flagged_and_reconciles_nothing(db):
     )
 
     assert outcome.anomalies == ["credit_amount_mismatch"]
-    assert outcome.added[0].status == "amount_mismatch" and outcome.added[0].flow_pk == flow.id
+    added = db.get(BankCredit, outcome.added[0])
+    assert added.status == "amount_mismatch" and added.flow_pk == flow.id
     assert {o.status for o in options} == {"reported"} and flow.status == "received"
 
 
@@ -138,7 +139,8 @@ def test_a_credit_without_a_flow_id_is_kept_unmatched_and_flagged(db):
     outcome = statements.load_statement(db, ente, data, source_file="s.csv", now=NOW)
 
     assert outcome.anomalies == ["credit_without_flow_id"]
-    assert (outcome.added[0].status, outcome.added[0].flow_id) == ("no_flow_id", None)
+    added = db.get(BankCredit, outcome.added[0])
+    assert (added.status, added.flow_id) == ("no_flow_id", None)
 
 
 def test_a_credit_naming_an_unknown_flow_is_flagged_then_matched_when_the_flow_arrives(db):
@@ -152,7 +154,7 @@ def test_a_credit_naming_an_unknown_flow_is_flagged_then_matched_when_the_flow_a
         now=NOW,
     )
     assert outcome.anomalies == ["credit_unknown_flow"]
-    bank_credit = outcome.added[0]
+    bank_credit = db.get(BankCredit, outcome.added[0])
     assert bank_credit.status == "unknown_flow"
 
     flow = flows.store_flow(db, flow_bytes(ente, [entry(option, rid)])).flow
