@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from hub import config as hub_config
 from hub.db import engine_from_config, make_engine, make_session_factory
+from payhub.admin_cli import admin_group  # administration (issue 15)
 from sla_monitor.cli import sla_group
 
 DEFAULT_CONFIG = os.environ.get("PAYHUB_CONFIG", "development.ini")
@@ -567,6 +568,8 @@ def notices_resume(ctx: click.Context) -> None:
 
 
 main.add_command(sla_group)
+# administration (issue 15): payhub admin ...
+main.add_command(admin_group)
 
 if __name__ == "__main__":
     main()

@@ -1,5 +1,7 @@
 """The data model; importing this package registers every table on ``Base.metadata``."""
 
+# administration (issue 15)
+from hub.models.administration import EnteIban
 from hub.models.api import ApiKey, AuditEvent, IdempotencyRecord, api_key_ente
 from hub.models.bulk import BulkLoad, BulkLoadError, BulkLoadStatus  # noqa: F401
 from hub.models.checkout import CartItem, CheckoutCart, Level1Nonce, Level1Portal  # noqa: F401
@@ -39,6 +41,7 @@ __all__ = [
     "BatchStatus",
     "DebtPosition",
     "Ente",
+    "EnteIban",
     "FdrCheckpoint",
     "IdempotencyRecord",
     "Intermediary",
