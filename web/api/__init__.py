@@ -63,5 +63,6 @@ def includeme(config: Any) -> None:
     config.add_static_view("docs/assets", str(swagger_ui_path), cache_max_age=3600)
     config.include("web.api.webhooks")
     config.include("web.api.bulk")
+    config.include("web.api.admin")  # administration (issue 15): /admin/...
     include_views(config, prefix)
     config.scan("web.api")

@@ -12,7 +12,7 @@ from pydantic.json_schema import models_json_schema
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from web.api import bulk, schemas, webhooks
+from web.api import admin, bulk, schemas, webhooks
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}}
 ERRORS = {
@@ -253,6 +253,7 @@ def _paths() -> dict[str, Any]:
         **_bulk_paths(),
         **_notice_paths(),
         **_reporting_paths(),
+        **admin.openapi_paths(),  # administration (issue 15)
     }
 
 
@@ -797,6 +798,7 @@ def build(server_url: str = "/api/v1") -> dict[str, Any]:
         )
     ]
     models += [(m, "serialization") for m in (bulk.BulkDryRunOutput, bulk.BulkLoadOutput)]
+    models += [(m, "validation") for m in admin.INPUT_MODELS]  # administration (issue 15)
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}", by_alias=True)
     return {
         "openapi": "3.1.0",
