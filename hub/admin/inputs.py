@@ -99,8 +99,8 @@ class StationInput(_In):
     station_code: StationCode
     broker_code: BrokerCode
     primitive_version: Literal[1, 2] = 2
-    password: Secret | None = Field(None, description="the station's pagoPA password")
-    subscription_key: Secret | None = Field(None, description="pagoPA's subscription key")
+    password: Secret | None = Field(default=None, description="the station's pagoPA password")
+    subscription_key: Secret | None = Field(default=None, description="pagoPA's subscription key")
 
     @model_validator(mode="after")
     def _code_of_broker(self) -> StationInput:
@@ -168,7 +168,7 @@ class FormDefinition(_In):
         return self
 
     def stored(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True, by_alias=False, exclude_defaults=False)
+        return self.model_dump(exclude_none=True, exclude_defaults=True)
 
 
 class ServiceInput(_In):
