@@ -238,6 +238,13 @@ class EnteInput(_EnteFields):
     stations: list[StationCode] = Field(min_length=1, max_length=10)
     services: list[ServiceInput] = Field(default_factory=list, max_length=200)
 
+    @model_validator(mode="after")
+    def _unique_services(self) -> EnteInput:
+        codes = [s.code for s in self.services]
+        if len(codes) != len(set(codes)):
+            raise ValueError("two services have the same code")
+        return self
+
 
 class EntePatch(_EnteFields):
     name: Text140 | None = None

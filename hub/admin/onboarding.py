@@ -22,13 +22,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.admin import describe
 from hub.admin import inputs as i
 from hub.admin import service as svc
-from hub.errors import DomainError
-from hub.models import Ente
+from hub.errors import Conflict, DomainError
+from hub.models import Ente, PaymentService
 
 SERVICE_PREFIX = "service_"
 MAX_ENTI = 10_000
@@ -140,74 +141,140 @@ def _row_of(entry: Entry, index: int) -> int:
     return entry.rows[min(index, len(entry.rows) - 1)]
 
 
+CHUNK = 50  # Enti per savepoint; a chunk with an error is applied again one Ente at a time
+
+
 def onboard(session: Session, actor: svc.Actor, entries: list[Entry], *, dry_run: bool) -> Report:
     report = Report(dry_run=dry_run)
     outer = session.begin_nested() if dry_run else None
     try:
-        for entry in entries:
-            _one(session, actor, entry, report)
+        codes = [str(e.data.get("fiscal_code") or e.data.get("fiscalCode") or "") for e in entries]
+        known = Known(
+            svc.visible_enti(session, actor, codes), svc.taken_fiscal_codes(session, codes)
+        )
+        for start in range(0, len(entries), CHUNK):
+            _chunk(session, actor, entries[start : start + CHUNK], report, known)
     finally:
         if outer is not None:
             outer.rollback()
     return report
 
 
-def _one(session: Session, actor: svc.Actor, entry: Entry, report: Report) -> None:
+@dataclass
+class Known:
+    """What the database holds of the file's Enti, read once: those the actor sees (with
+    their stations and services) and every fiscal code taken."""
+
+    visible: dict[str, Ente]
+    taken: set[str]
+
+
+def _parse(entry: Entry) -> i.EnteInput | RowResult:
     code = str(entry.data.get("fiscal_code") or entry.data.get("fiscalCode") or "") or None
     try:
-        data = i.parse(i.EnteInput, entry.data)
+        return i.parse(i.EnteInput, entry.data)
     except i.InvalidInput as exc:
         row = entry.rows[0]
         if exc.field and exc.field.startswith("services["):
             index = int(exc.field.split("[", 1)[1].split("]", 1)[0])
             row = _row_of(entry, index)
-        report.rows.append(RowResult(row, code, None, "error", str(exc)))
-        return
+        return RowResult(row, code, None, "error", str(exc))
+
+
+def _chunk(
+    session: Session, actor: svc.Actor, entries: list[Entry], report: Report, known: Known
+) -> None:
+    """Apply a chunk of Enti in one savepoint (one flush: the inserts are batched); if
+    anything fails, roll it back and apply each Ente in a savepoint of its own, so that the
+    error is reported on its rows and the others load."""
+    parsed = [(entry, _parse(entry)) for entry in entries]
     savepoint = session.begin_nested()
     results: list[RowResult] = []
+    new_codes: list[str] = []
     try:
-        existing = (
-            svc.get_ente(session, actor, data.fiscal_code) if _exists(session, data) else None
-        )
-        if existing is None:
-            svc.create_ente(session, actor, data.model_copy(update={"services": []}))
-            results.append(RowResult(entry.rows[0], data.fiscal_code, None, "created"))
-        else:
-            before = describe.ente(existing)
-            patch = i.EntePatch.model_validate(
-                data.model_dump(exclude={"fiscal_code", "services"}, exclude_unset=True)
-            )
-            svc.update_ente(session, actor, data.fiscal_code, patch)
-            action = "unchanged" if describe.ente(existing) == before else "updated"
-            results.append(RowResult(entry.rows[0], data.fiscal_code, None, action))
-        for n, wanted in enumerate(data.services):
-            results.append(_service(session, actor, data.fiscal_code, wanted, _row_of(entry, n)))
+        for entry, data in parsed:
+            if isinstance(data, RowResult):
+                results.append(data)
+                continue
+            results.extend(_apply(session, actor, entry, data, known))
+            new_codes.append(data.fiscal_code)
         savepoint.commit()
-    except DomainError as exc:
+    except (DomainError, IntegrityError):
         savepoint.rollback()
-        report.rows.append(RowResult(entry.rows[0], data.fiscal_code, None, "error", str(exc)))
+        for entry, data in parsed:
+            if isinstance(data, RowResult):
+                report.rows.append(data)
+            else:
+                _alone(session, actor, entry, data, report, known)
         return
+    known.taken.update(new_codes)
     report.rows.extend(results)
 
 
-def _exists(session: Session, data: i.EnteInput) -> bool:
-    import sqlalchemy as sa
+def _alone(
+    session: Session,
+    actor: svc.Actor,
+    entry: Entry,
+    data: i.EnteInput,
+    report: Report,
+    known: Known,
+) -> None:
+    savepoint = session.begin_nested()
+    try:
+        results = _apply(session, actor, entry, data, known)
+        savepoint.commit()
+    except (DomainError, IntegrityError) as exc:
+        savepoint.rollback()
+        message = str(exc) if isinstance(exc, DomainError) else "conflicts with stored data"
+        report.rows.append(RowResult(entry.rows[0], data.fiscal_code, None, "error", message))
+        return
+    known.taken.add(data.fiscal_code)
+    report.rows.extend(results)
 
-    return (
-        session.scalar(sa.select(Ente.id).where(Ente.fiscal_code == data.fiscal_code)) is not None
+
+def _apply(
+    session: Session, actor: svc.Actor, entry: Entry, data: i.EnteInput, known: Known
+) -> list[RowResult]:
+    results: list[RowResult] = []
+    existing = known.visible.get(data.fiscal_code)
+    if existing is None:
+        if data.fiscal_code in known.taken:
+            raise Conflict(f"Ente {data.fiscal_code} exists", code="exists")
+        ente = svc.create_ente(
+            session, actor, data.model_copy(update={"services": []}), known_new=True
+        )
+        results.append(RowResult(entry.rows[0], data.fiscal_code, None, "created"))
+        for n, wanted in enumerate(data.services):
+            svc.new_service(session, actor, ente, wanted)
+            results.append(RowResult(_row_of(entry, n), data.fiscal_code, wanted.code, "created"))
+        return results
+    before = describe.ente(existing)
+    patch = i.EntePatch.model_validate(
+        data.model_dump(exclude={"fiscal_code", "services"}, exclude_unset=True)
     )
+    svc.change_ente(session, actor, existing, patch)
+    action = "unchanged" if describe.ente(existing) == before else "updated"
+    results.append(RowResult(entry.rows[0], data.fiscal_code, None, action))
+    services = {s.code: s for s in existing.services}
+    for n, wanted in enumerate(data.services):
+        results.append(_service(session, actor, existing, services, wanted, _row_of(entry, n)))
+    return results
 
 
 def _service(
-    session: Session, actor: svc.Actor, fiscal_code: str, wanted: i.ServiceInput, row: int
+    session: Session,
+    actor: svc.Actor,
+    ente: Ente,
+    services: dict[str, PaymentService],
+    wanted: i.ServiceInput,
+    row: int,
 ) -> RowResult:
-    try:
-        current = svc.get_service(session, actor, fiscal_code, wanted.code)
-    except DomainError:
-        svc.create_service(session, actor, fiscal_code, wanted)
-        return RowResult(row, fiscal_code, wanted.code, "created")
+    current = services.get(wanted.code)
+    if current is None:
+        svc.new_service(session, actor, ente, wanted)
+        return RowResult(row, ente.fiscal_code, wanted.code, "created")
     before = describe.service(current)
     patch = i.ServicePatch.model_validate(wanted.model_dump(exclude={"code"}, exclude_unset=True))
-    svc.update_service(session, actor, fiscal_code, wanted.code, patch)
+    svc.change_service(session, actor, current, ente.fiscal_code, patch)
     action = "unchanged" if describe.service(current) == before else "updated"
-    return RowResult(row, fiscal_code, wanted.code, action)
+    return RowResult(row, ente.fiscal_code, wanted.code, action)

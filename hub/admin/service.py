@@ -99,22 +99,25 @@ def _record(
     changes: dict[str, list[Any]] | None = None,
     *,
     ente_id: int | None = None,
+    ente: Ente | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
     detail: dict[str, Any] = dict(extra or {})
     if changes is not None:
         detail["before"] = {k: v[0] for k, v in changes.items()}
         detail["after"] = {k: v[1] for k, v in changes.items()}
-    audit.record(
+    event = audit.record(
         session,
         actor=actor.name,
         action=action,
         target=target,
-        ente_id=ente_id,
+        ente_id=ente_id if ente is None else ente.id,
         api_key_id=actor.api_key_id,
         request_id=actor.request_id,
         detail=detail or None,
     )
+    if ente is not None and ente.id is None:  # not flushed yet: its id when it is
+        event.ente = ente
 
 
 # --- intermediaries --------------------------------------------------------------------------
@@ -183,7 +186,13 @@ def list_stations(session: Session, actor: Actor) -> list[Station]:
 
 
 def get_station(session: Session, actor: Actor, station_code: str) -> Station:
-    found = session.scalar(sa.select(Station).where(Station.station_code == station_code))
+    # stations are few and read on every Ente of an import: kept for the session's life
+    cache = session.info.setdefault("admin.stations", {})
+    found = cache.get(station_code)
+    if found is None:
+        found = session.scalar(sa.select(Station).where(Station.station_code == station_code))
+        if found is not None:
+            cache[station_code] = found
     if found is None or (actor.scoped and found.intermediary_id != actor.intermediary_id):
         raise NotFound(f"no station {station_code}")
     return found
@@ -279,31 +288,45 @@ ENTE_FIELDS = (
 )
 
 
-def create_ente(session: Session, actor: Actor, data: i.EnteInput) -> Ente:
-    """A new Ente on the given stations, with its accounts and (optionally) services."""
-    if session.scalar(sa.select(Ente.id).where(Ente.fiscal_code == data.fiscal_code)):
+def create_ente(
+    session: Session, actor: Actor, data: i.EnteInput, *, known_new: bool = False
+) -> Ente:
+    """A new Ente on the given stations, with its accounts and (optionally) services.
+    ``known_new``: the caller has checked that no Ente has this fiscal code (bulk onboarding
+    reads them all at once)."""
+    if not known_new and session.scalar(
+        sa.select(Ente.id).where(Ente.fiscal_code == data.fiscal_code)
+    ):
         raise Conflict(f"Ente {data.fiscal_code} exists", code="exists")
     stations = _stations(session, actor, data.stations)
     values = {name: getattr(data, name) for name in ENTE_FIELDS}
     ente = Ente(fiscal_code=data.fiscal_code, stations=stations, **values)
     session.add(ente)
-    session.flush()
     _record(
         session,
         actor,
         "admin.ente.create",
         f"ente:{data.fiscal_code}",
         _created({**values, "stations": list(data.stations)}),
-        ente_id=ente.id,
+        ente=ente,
     )
-    _register_current_accounts(session, actor, ente)
+    for iban, postal in ((ente.iban, False), (ente.postal_iban, True)):
+        if iban:  # a new Ente has no accounts yet: its current ones open the register
+            _new_account(session, actor, ente, i.IbanInput(iban=iban, postal=postal))
     for service in data.services:
-        create_service(session, actor, ente.fiscal_code, service)
+        new_service(session, actor, ente, service)
+    if not known_new:  # bulk onboarding flushes many Enti at once
+        session.flush()
     return ente
 
 
 def update_ente(session: Session, actor: Actor, fiscal_code: str, patch: i.EntePatch) -> Ente:
-    ente = get_ente(session, actor, fiscal_code)
+    return change_ente(session, actor, get_ente(session, actor, fiscal_code), patch)
+
+
+def change_ente(session: Session, actor: Actor, ente: Ente, patch: i.EntePatch) -> Ente:
+    """Apply ``patch`` to an Ente the caller has already found (and may change)."""
+    fiscal_code = ente.fiscal_code
     given = patch.given()
     codes = given.pop("stations", None)
     changes = _apply(ente, given)
@@ -323,6 +346,36 @@ def update_ente(session: Session, actor: Actor, fiscal_code: str, patch: i.EnteP
         if "iban" in changes or "postal_iban" in changes:
             _register_current_accounts(session, actor, ente)
     return ente
+
+
+def visible_enti(session: Session, actor: Actor, codes: Sequence[str]) -> dict[str, Ente]:
+    """The Enti with these fiscal codes the actor may see, their stations and services
+    loaded (bulk onboarding reads a file's Enti at once)."""
+    found: dict[str, Ente] = {}
+    codes = list(dict.fromkeys(codes))
+    for start in range(0, len(codes), 1000):
+        found.update(
+            (e.fiscal_code, e)
+            for e in session.scalars(
+                _visible_enti(actor)
+                .where(Ente.fiscal_code.in_(codes[start : start + 1000]))
+                .options(selectinload(Ente.stations), selectinload(Ente.services))
+            )
+        )
+    return found
+
+
+def taken_fiscal_codes(session: Session, codes: Sequence[str]) -> set[str]:
+    """Which of these fiscal codes some Ente has (whoever serves it)."""
+    codes = list(dict.fromkeys(codes))
+    taken: set[str] = set()
+    for start in range(0, len(codes), 1000):
+        taken.update(
+            session.scalars(
+                sa.select(Ente.fiscal_code).where(Ente.fiscal_code.in_(codes[start : start + 1000]))
+            )
+        )
+    return taken
 
 
 def set_logo(session: Session, actor: Actor, fiscal_code: str, data: bytes | None) -> Ente:
@@ -380,14 +433,33 @@ def add_iban(session: Session, actor: Actor, fiscal_code: str, data: i.IbanInput
         account = existing
         action = "admin.iban.update"
     else:
-        account = EnteIban(ente_id=ente.id, iban=data.iban, **values)
-        session.add(account)
-        changes = _created({"iban": data.iban, **values})
+        account = _new_account(session, actor, ente, data)
+        changes = {}
         action = "admin.iban.add"
     if changes:
         session.flush()
         _record(session, actor, action, f"ente:{fiscal_code}", changes, ente_id=ente.id)
     _current_accounts(session, actor, ente)
+    return account
+
+
+def _new_account(session: Session, actor: Actor, ente: Ente, data: i.IbanInput) -> EnteIban:
+    values = {
+        "postal": data.postal,
+        "valid_from": data.valid_from or clock.today(),
+        "valid_until": data.valid_until,
+        "description": data.description,
+    }
+    account = EnteIban(ente=ente, iban=data.iban, **values)
+    session.add(account)
+    _record(
+        session,
+        actor,
+        "admin.iban.add",
+        f"ente:{ente.fiscal_code}",
+        _created({"iban": data.iban, **values}),
+        ente=ente,
+    )
     return account
 
 
@@ -469,20 +541,27 @@ def create_service(
         )
     ):
         raise Conflict(f"service {data.code} of Ente {fiscal_code} exists", code="exists")
+    service = new_service(session, actor, ente, data)
+    session.flush()
+    return service
+
+
+def new_service(session: Session, actor: Actor, ente: Ente, data: i.ServiceInput) -> PaymentService:
+    """Add a service the caller knows the Ente does not have yet (written at the next
+    flush)."""
     if data.kind == "spontaneous" and data.form is None:
         data = data.model_copy(update={"form": i.FormDefinition()})
     values = _service_values(data, None)
     values.setdefault("default_iban", None)
-    service = PaymentService(ente_id=ente.id, code=data.code, **values)
+    service = PaymentService(ente=ente, code=data.code, **values)
     session.add(service)
-    session.flush()
     _record(
         session,
         actor,
         "admin.service.create",
-        f"service:{fiscal_code}/{data.code}",
+        f"service:{ente.fiscal_code}/{data.code}",
         _created({"code": data.code, **values}),
-        ente_id=ente.id,
+        ente=ente,
     )
     return service
 
@@ -491,13 +570,24 @@ def update_service(
     session: Session, actor: Actor, fiscal_code: str, code: str, patch: i.ServicePatch
 ) -> PaymentService:
     service = get_service(session, actor, fiscal_code, code)
+    return change_service(session, actor, service, fiscal_code, patch)
+
+
+def change_service(
+    session: Session,
+    actor: Actor,
+    service: PaymentService,
+    fiscal_code: str,
+    patch: i.ServicePatch,
+) -> PaymentService:
+    """Apply ``patch`` to a service the caller has already found (and may change)."""
     changes = _apply(service, _service_values(patch, service.form))
     if changes:
         _record(
             session,
             actor,
             "admin.service.update",
-            f"service:{fiscal_code}/{code}",
+            f"service:{fiscal_code}/{service.code}",
             changes,
             ente_id=service.ente_id,
         )

@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db import Base
+from hub.models.tenants import Ente
 
 
 class EnteIban(Base):
@@ -28,6 +29,8 @@ class EnteIban(Base):
     valid_from: Mapped[dt.date] = mapped_column(sa.Date)
     valid_until: Mapped[dt.date | None] = mapped_column(sa.Date)
     description: Mapped[str | None] = mapped_column(sa.String(140))
+
+    ente: Mapped[Ente] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("ente_id", "iban"),)
 

@@ -58,6 +58,8 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
     detail: Mapped[dict | None] = mapped_column(JSONType)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # administration (issue 15): lets an event name an Ente not yet flushed (bulk onboarding)
+    ente: Mapped[Ente | None] = relationship()
 
 
 class IdempotencyRecord(Base):
