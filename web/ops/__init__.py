@@ -77,6 +77,7 @@ def includeme(config: Any) -> None:
     add_body_limit(config, "ops.statement", 2 * statement_max + 64 * 1024)
     config.scan("web.ops.support")
     config.scan("web.ops.recon")
+    config.include("web.ops.admin")  # administration (issue 15): /ops/admin/...
 
 
 def _template_globals(event: Any) -> None:
