@@ -86,6 +86,17 @@ def test_an_ente_with_a_service_and_its_operator_are_created_through_the_pages(a
     assert f"ops:{ADMIN}" in actors
 
 
+def test_the_forms_carry_the_sessions_csrf_token(admin):
+    page = admin.app.get("/ops/admin/new/station")
+    form = page.forms[0] if page.forms[0].action.endswith("/new/station") else page.forms[1]
+    assert form["csrf_token"].value == admin.csrf()
+    form["station_code"] = "77777777777_09"
+    form["broker_code"] = "77777777777"
+    assert form.submit(headers={"Referer": "https://payhub.test/ops/"}).status_int == 303
+    ente = admin.app.get(f"/ops/admin/enti/{DEMO_EC}")
+    assert all(f["csrf_token"].value == admin.csrf() for f in ente.forms.values())
+
+
 def test_a_bad_value_is_shown_beside_its_field_and_nothing_is_saved(admin):
     page = admin.post(
         "/ops/admin/new/ente",
