@@ -287,9 +287,27 @@ def _path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif re.match(r"^(function-|literal\[|[A-Z])", str(part)):
+            continue  # a union's branch or a validator: not a field
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+def _errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Each failing field once; of a union's branches, the one that got furthest (a rule's
+    ``amount.fixed`` rather than ``amount`` not being "free")."""
+    found: dict[str, dict[str, str]] = {}
+    for e in exc.errors():
+        path = _path(tuple(e["loc"]))
+        entry = {"field": path, "message": e["msg"].removeprefix("Value error, ")}
+        found.setdefault(path, entry)
+    paths = list(found)
+    return [
+        found[p]
+        for p in paths
+        if not any(o != p and (o.startswith(p + ".") or o.startswith(p + "[")) for o in paths)
+    ]
 
 
 def parse(model: type[M], data: Any) -> M:
@@ -298,13 +316,7 @@ def parse(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            {
-                "field": _path(tuple(p for p in e["loc"] if not str(p).startswith("function-"))),
-                "message": e["msg"].removeprefix("Value error, "),
-            }
-            for e in exc.errors()
-        ]
+        errors = _errors(exc)
         first = errors[0]
         where = f"{first['field']}: " if first["field"] else ""
         raise InvalidInput(
