@@ -300,7 +300,11 @@ def _errors(exc: ValidationError) -> list[dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     for e in exc.errors():
         path = _path(tuple(e["loc"]))
-        entry = {"field": path, "message": e["msg"].removeprefix("Value error, ")}
+        entry = {
+            "field": path,
+            "message": e["msg"].removeprefix("Value error, "),
+            "type": e["type"],
+        }
         found.setdefault(path, entry)
     paths = list(found)
     return [

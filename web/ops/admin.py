@@ -247,11 +247,21 @@ def current(kind: str, found: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def field_errors(exc: i.InvalidInput) -> dict[str, str]:
-    errors: dict[str, str] = {}
+# the commonest checks, said in the page's language (the others in the model's words)
+MESSAGES = {
+    "missing": _("This field is required."),
+    "string_pattern_mismatch": _("This value does not have the expected format."),
+    "string_too_long": _("This value is too long."),
+    "extra_forbidden": _("This field is not expected."),
+}
+
+
+def field_errors(exc: i.InvalidInput) -> dict[str, Any]:
+    errors: dict[str, Any] = {}
     for error in exc.errors or [{"field": exc.field or "", "message": str(exc)}]:
         name = to_snake(str(error.get("field") or "").split(".")[0].split("[")[0])
-        errors.setdefault(name or "_form", error["message"])
+        message = MESSAGES.get(str(error.get("type")), error["message"])
+        errors.setdefault(name or "_form", message)
     return errors
 
 

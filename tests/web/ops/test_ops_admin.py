@@ -104,7 +104,14 @@ def test_a_bad_value_is_shown_beside_its_field_and_nothing_is_saved(admin):
         status=200,
     )
     error = page.html.select_one("#ente-fiscal_code-error")
-    assert error is not None and "pattern" in error.text
+    assert error is not None and "expected format" in error.text
+    italian = admin.post(
+        "/ops/admin/new/ente?lang=it",
+        {"fiscal_code": "123", "segregation_code": "05", "stations": DEMO_STATION},
+        status=200,
+    )
+    assert "formato atteso" in italian.html.select_one("#ente-fiscal_code-error").text
+    assert "obbligatorio" in italian.html.select_one("#ente-name-error").text
     assert page.html.select_one("#ente-fiscal_code")["aria-invalid"] == "true"
     taken = admin.post(
         "/ops/admin/new/ente",
