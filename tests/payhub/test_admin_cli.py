@@ -177,3 +177,57 @@ def test_bad_input_is_one_line_naming_the_field(cli):
     assert unknown.exit_code == 1 and "no station 80000000001_09" in unknown.output
     again = cli("intermediary", "create", "--broker-code", BROKER, "--name", "Altro", ok=False)
     assert again.exit_code == 1 and "exists" in again.output
+
+
+def test_import_dry_run_then_load_then_unchanged_and_exit_status_on_refused_rows(cli, tmp_path):
+    cli("intermediary", "create", "--broker-code", BROKER, "--name", "Intermediario")
+    cli("station", "create", "--station-code", STATION, "--broker-code", BROKER)
+    enti = [
+        {"fiscalCode": f"8000000001{k}", "name": f"Comune {k}", "segregationCode": f"1{k}",
+         "stations": [STATION],
+         "services": [{"code": "TARI", "label": "Tassa rifiuti", "taxonomy": "9/0101101IM/"}]}
+        for k in range(3)
+    ]  # fmt: skip
+    good = tmp_path / "enti.json"
+    good.write_text(json.dumps(enti))
+    dry = cli("import", str(good))
+    assert dry["dryRun"] is True and dry["totals"]["created"] == 6
+    assert cli("ente", "list") == []
+    loaded = cli("import", str(good), "--load")
+    assert loaded["totals"] == {"created": 6, "updated": 0, "unchanged": 0, "error": 0}
+    assert len(cli("ente", "list")) == 3
+    again = cli("import", str(good), "--load")
+    assert again["totals"] == {"created": 0, "updated": 0, "unchanged": 6, "error": 0}
+    enti[0]["segregationCode"] = "11"  # Comune 1's, on the same station
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(enti))
+    refused = cli("import", str(bad), "--load", ok=False)
+    assert refused.exit_code == 1
+    report = json.loads(refused.output)
+    [row] = [r for r in report["rows"] if r["action"] == "error"]
+    assert row["row"] == 1 and "segregation code 11" in row["message"]
+
+
+def test_from_json_preview_portal_and_webhook_secrets_shown_once(cli, tmp_path):
+    cli("intermediary", "create", "--broker-code", BROKER, "--name", "Intermediario")
+    cli("station", "create", "--station-code", STATION, "--broker-code", BROKER)
+    body = tmp_path / "ente.json"
+    body.write_text(json.dumps({"fiscalCode": EC, "name": "Comune", "segregationCode": "07",
+                                "stations": [STATION]}))  # fmt: skip
+    assert cli("ente", "create", "--from-json", str(body), "--office", "Tributi")["office"] == (
+        "Tributi"
+    )
+    form = tmp_path / "form.json"
+    form.write_text(
+        json.dumps({"fields": [{"name": "plate", "label": {"it": "Targa", "en": "Plate"}}]})
+    )
+    preview = cli("service", "preview", f"@{form}", "--lang", "en")
+    assert preview["fields"][0]["label"] == "Plate"
+    portal = cli("portal", "create", "--name", "Portale", "--enti", EC,
+                 "--return-url-prefix", "https://portale.example.it/")  # fmt: skip
+    assert portal["secret"] and portal["keyId"].startswith("l1_")
+    assert all("secret" not in p for p in cli("portal", "list"))
+    hook = cli("webhook", "create", EC, "--url", "https://gestionale.example.it/payhub")
+    assert hook["secret"].startswith("whsec_")
+    assert [w["id"] for w in cli("webhook", "list", EC)] == [hook["id"]]
+    assert "secret" not in cli("webhook", "list", EC)[0]
