@@ -33,6 +33,7 @@ ROUTES = (
     ("ops.admin_station", "/admin/stations/{code:[0-9]{11}_[0-9]{2}}"),
     ("ops.admin_ente", "/admin/enti/{ec:[0-9]{11}}"),
     ("ops.admin_ente_add", "/admin/enti/{ec:[0-9]{11}}/{kind:iban|service|webhook}"),
+    ("ops.admin_logo", "/admin/enti/{ec:[0-9]{11}}/logo"),
     ("ops.admin_service", "/admin/enti/{ec:[0-9]{11}}/services/{code:[A-Za-z0-9._-]{1,35}}"),
     ("ops.admin_operator", "/admin/operators/{username:[A-Za-z0-9][A-Za-z0-9._@-]{1,63}}"),
     ("ops.admin_import", "/admin/import"),
@@ -378,6 +379,7 @@ def ente(request: Any) -> Any:
         raise HTTPNotFound() from None
     page = {
         "ente": found,
+        "has_logo": svc.get_ente(db, who, ec).logo is not None,
         "ibans": [describe.iban(x) for x in svc.list_ibans(db, who, ec)],
         "webhooks": [describe.webhook(x) for x in svc.list_webhooks(db, who, ec)],
         "forms": {
@@ -431,6 +433,36 @@ def ente_add(request: Any) -> Any:
         return _form(kind, shown, {}, title=title[kind], secret=done.secret, done=True, ec=ec)
     flash(request, _("Saved."))
     return HTTPSeeOther(location=request.route_path("ops.admin_ente", ec=ec))
+
+
+@view_config(
+    route_name="ops.admin_logo", request_method="POST", require_csrf=True, decorator=localized
+)
+def logo(request: Any) -> Any:
+    """Set (a PNG or JPEG file) or remove (``clear``) the logo printed on the Ente's notices."""
+    who = actor(request)
+    ec = request.matchdict["ec"]
+    upload = request.POST.get("logo")
+    data = None if request.POST.get("clear") else getattr(upload, "file", None)
+    if data is None and not request.POST.get("clear"):
+        flash(request, _("Choose a PNG or JPEG file."), "error")
+        return HTTPSeeOther(location=request.route_path("ops.admin_ente", ec=ec))
+    content = None if data is None else data.read(LOGO_MAX + 1)
+    try:
+        if content is not None and len(content) > LOGO_MAX:
+            raise i.InvalidInput("the logo is larger than 1 MiB", field="logo")
+        with request.db.begin_nested():
+            svc.set_logo(request.db, who, ec, content)
+    except NotFound:
+        raise HTTPNotFound() from None
+    except i.InvalidInput as exc:
+        request.session.flash(str(exc), "error")
+        return HTTPSeeOther(location=request.route_path("ops.admin_ente", ec=ec))
+    flash(request, _("Saved."))
+    return HTTPSeeOther(location=request.route_path("ops.admin_ente", ec=ec))
+
+
+LOGO_MAX = 1024 * 1024
 
 
 @view_config(

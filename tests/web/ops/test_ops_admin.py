@@ -154,3 +154,28 @@ def test_the_pages_speak_italian_and_english(admin):
     assert "Versione delle primitive" in form.text
     english = admin.app.get("/ops/admin/?lang=en")
     assert "New body" in english.text and "Bulk onboarding" in english.text
+
+
+def test_a_logo_is_uploaded_refused_when_not_an_image_and_removed(admin):
+    from tests.hub.printing.test_printing_logo import _png
+
+    def upload(name: str, content: bytes, **fields):
+        return admin.app.post(
+            f"/ops/admin/enti/{DEMO_EC}/logo",
+            {"csrf_token": admin.csrf(), **fields},
+            upload_files=[("logo", name, content)],
+            headers={"Referer": "https://payhub.test/ops/"},
+            status=303,
+        )
+
+    upload("logo.png", _png())
+    assert "A logo is printed" in admin.app.get(f"/ops/admin/enti/{DEMO_EC}").text
+    refused = upload("logo.png", b"not an image").follow()
+    assert refused.html.select_one(".alert-danger") is not None
+    upload("logo.png", b"", clear="1")
+    with admin.factory() as session:
+        assert session.scalar(sa.select(Ente).where(Ente.fiscal_code == DEMO_EC)).logo is None
+        actions = session.scalars(
+            sa.select(AuditEvent.action).where(AuditEvent.action == "admin.ente.logo")
+        ).all()
+    assert len(actions) == 2  # set, removed (the refused file changed nothing)
