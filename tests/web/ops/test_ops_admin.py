@@ -39,6 +39,7 @@ def test_only_the_intermediary_role_reaches_the_administration(ops):
 def test_an_ente_with_a_service_and_its_operator_are_created_through_the_pages(admin):
     page = admin.app.get("/ops/admin/")
     assert DEMO_STATION in page.text and DEMO_EC in page.text
+    assert "Intermediario tecnologico demo (77777777777)" in page.text
     created = admin.post(
         "/ops/admin/new/ente",
         {"fiscal_code": NEW_EC, "name": "Comune Nuovo", "segregation_code": "05",
