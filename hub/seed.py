@@ -3,7 +3,8 @@
 Intermediary/broker 77777777777, station 77777777777_01, Ente 77777777777 (pagoPA's test EC)
 and a second Ente, a few services each, positions in several states, and two dashboard
 accounts (an operator of the demo Ente and a support account, with the passwords below).
-Idempotent: running it twice changes nothing.
+Created through the administration's service layer (hub.admin), as an intermediary would
+(audited as ``seed``). Idempotent: running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -14,19 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hub import clock, payments
-from hub.models import (
-    Ente,
-    Intermediary,
-    OperatorAccount,
-    OperatorRole,
-    PaymentService,
-    Receipt,
-    ServiceKind,
-    Station,
-)
+from hub.admin import inputs as i
+from hub.admin import service as svc
+from hub.models import Ente, PaymentService, Receipt
 from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
 from hub.positions.writer import create_position
-from hub.tenants import operators
 
 DEMO_BROKER = "77777777777"
 DEMO_STATION = "77777777777_01"
@@ -39,6 +32,7 @@ SANP_NOTICE = "311111111112222222"  # the official SANP examples' notice (check 
 # dashboard accounts of the demo only (README, "Operator dashboard and support views")
 DEMO_OPERATOR, DEMO_OPERATOR_PASSWORD = "demo-operator", "demo-operator-pw"
 DEMO_SUPPORT, DEMO_SUPPORT_PASSWORD = "demo-support", "demo-support-pw"
+SEED = svc.Actor("seed")  # audited as such
 
 
 def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
@@ -46,86 +40,97 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
     today = today or clock.today()
     if session.scalar(sa.select(Ente).where(Ente.fiscal_code == DEMO_EC)) is not None:
         return {"created": 0}
-    broker = Intermediary(broker_code=DEMO_BROKER, name="Intermediario tecnologico demo")
-    station = Station(station_code=DEMO_STATION, intermediary=broker, primitive_version=2)
-    ec = Ente(
-        fiscal_code=DEMO_EC,
-        name="Comune di Demo",
-        office="Servizio Tributi",
-        referente_name="Referente pagoPA",
-        referente_email="pagopa@comune.demo.it",
-        technical_contact_name="Ufficio CED",
-        technical_contact_email="ced@comune.demo.it",
-        iban=DEMO_IBAN,
-        postal_iban=DEMO_POSTAL_IBAN,
-        segregation_code="01",
-        cbill_code="A0EDT",
+    # the tenants go through the administration's service layer, as an intermediary's would
+    svc.create_intermediary(
+        session,
+        SEED,
+        i.IntermediaryInput(broker_code=DEMO_BROKER, name="Intermediario tecnologico demo"),
     )
-    second = Ente(
-        fiscal_code=SECOND_EC,
-        name="Unione dei Comuni della Bassa",
-        office="Ragioneria",
-        iban=SECOND_IBAN,
-        segregation_code="02",
+    svc.create_station(
+        session,
+        SEED,
+        i.StationInput(station_code=DEMO_STATION, broker_code=DEMO_BROKER, primitive_version=2),
     )
-    station.enti.extend([ec, second])
-    services = [
-        PaymentService(
-            ente=ec,
-            code="MENSA",
-            label="Refezione scolastica",
-            taxonomy="9/0201109SE/",
-            default_iban=DEMO_IBAN,
-            kind=ServiceKind.PRECOMPUTED,
+    ec = svc.create_ente(
+        session,
+        SEED,
+        i.EnteInput(
+            fiscal_code=DEMO_EC,
+            name="Comune di Demo",
+            office="Servizio Tributi",
+            referente_name="Referente pagoPA",
+            referente_email="pagopa@comune.demo.it",
+            technical_contact_name="Ufficio CED",
+            technical_contact_email="ced@comune.demo.it",
+            iban=DEMO_IBAN,
+            postal_iban=DEMO_POSTAL_IBAN,
+            segregation_code="01",
+            cbill_code="A0EDT",
+            stations=[DEMO_STATION],
+            services=[
+                i.ServiceInput(
+                    code="MENSA",
+                    label="Refezione scolastica",
+                    taxonomy="9/0201109SE/",
+                    iban=DEMO_IBAN,
+                ),
+                i.ServiceInput(
+                    code="CDS",
+                    label="Sanzioni codice della strada",
+                    taxonomy="9/0301105TS/",
+                    iban=DEMO_IBAN,
+                ),
+                i.ServiceInput(
+                    code="SANZI",
+                    label="Sanzioni amministrative",
+                    taxonomy="9/0301104TS/",
+                    iban=DEMO_IBAN,
+                ),
+                i.ServiceInput(
+                    code="OSAP1",
+                    label="Occupazione suolo pubblico",
+                    taxonomy="9/0101106TS/",
+                    iban=DEMO_IBAN,
+                    kind="spontaneous",
+                    form=i.parse(
+                        i.FormDefinition,
+                        {
+                            "fields": [{"name": "address", "label": "Indirizzo", "required": True}],
+                            "amount": "free",
+                        },
+                    ),
+                ),
+            ],
         ),
-        PaymentService(
-            ente=ec,
-            code="CDS",
-            label="Sanzioni codice della strada",
-            taxonomy="9/0301105TS/",
-            default_iban=DEMO_IBAN,
-            kind=ServiceKind.PRECOMPUTED,
+    )
+    second = svc.create_ente(
+        session,
+        SEED,
+        i.EnteInput(
+            fiscal_code=SECOND_EC,
+            name="Unione dei Comuni della Bassa",
+            office="Ragioneria",
+            iban=SECOND_IBAN,
+            segregation_code="02",
+            stations=[DEMO_STATION],
+            services=[
+                i.ServiceInput(
+                    code="TARI", label="Tassa rifiuti", taxonomy="9/0101101IM/", iban=SECOND_IBAN
+                ),
+                i.ServiceInput(
+                    code="GENER",
+                    label="Pagamento generico",
+                    taxonomy="9/0101108TS/",
+                    iban=SECOND_IBAN,
+                    kind="spontaneous",
+                    form=i.FormDefinition(),
+                ),
+            ],
         ),
-        PaymentService(
-            ente=ec,
-            code="SANZI",
-            label="Sanzioni amministrative",
-            taxonomy="9/0301104TS/",
-            default_iban=DEMO_IBAN,
-            kind=ServiceKind.PRECOMPUTED,
-        ),
-        PaymentService(
-            ente=ec,
-            code="OSAP1",
-            label="Occupazione suolo pubblico",
-            taxonomy="9/0101106TS/",
-            default_iban=DEMO_IBAN,
-            kind=ServiceKind.SPONTANEOUS,
-            form={
-                "fields": [{"name": "address", "label": "Indirizzo", "required": True}],
-                "amount": "free",
-            },
-        ),
-        PaymentService(
-            ente=second,
-            code="TARI",
-            label="Tassa rifiuti",
-            taxonomy="9/0101101IM/",
-            default_iban=SECOND_IBAN,
-            kind=ServiceKind.PRECOMPUTED,
-        ),
-        PaymentService(
-            ente=second,
-            code="GENER",
-            label="Pagamento generico",
-            taxonomy="9/0101108TS/",
-            default_iban=SECOND_IBAN,
-            kind=ServiceKind.SPONTANEOUS,
-            form={"fields": [], "amount": "free"},
-        ),
-    ]
-    session.add_all([broker, station, ec, second, *services])
+    )
     session.flush()
+    by_code = {s.code: s for s in session.scalars(sa.select(PaymentService))}
+    services = [by_code[c] for c in ("MENSA", "CDS", "SANZI", "OSAP1", "TARI", "GENER")]
 
     due = today + dt.timedelta(days=30)
     sanp = create_position(
@@ -311,19 +316,16 @@ def seed_demo(session: Session, today: dt.date | None = None) -> dict[str, int]:
     )
     cancelled = payments.lock_option_by_id(session, created[2].options[0].id)
     payments.apply_event(session, cancelled, "cancel", cause="seed")
-    session.add_all(
-        [
-            OperatorAccount(
-                username=DEMO_OPERATOR,
-                role=OperatorRole.OPERATOR,
-                enti=[ec],
-                password_hash=operators.hash_password(DEMO_OPERATOR_PASSWORD),
-            ),
-            OperatorAccount(
-                username=DEMO_SUPPORT,
-                role=OperatorRole.SUPPORT,
-                password_hash=operators.hash_password(DEMO_SUPPORT_PASSWORD),
-            ),
-        ]
+    svc.create_operator(
+        session,
+        SEED,
+        i.OperatorInput(
+            username=DEMO_OPERATOR, password=DEMO_OPERATOR_PASSWORD, role="operator", enti=[DEMO_EC]
+        ),
+    )
+    svc.create_operator(
+        session,
+        SEED,
+        i.OperatorInput(username=DEMO_SUPPORT, password=DEMO_SUPPORT_PASSWORD, role="support"),
     )
     return {"created": len(created)}

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from hub import config as hub_config
 from hub.db import engine_from_config, make_engine, make_session_factory
 from payhub.activation import activation_group  # issue 15: activation requests
+from payhub.admin_cli import admin_group  # administration (issue 15)
 from payhub.dailyfile_cli import daily_file_group  # issue 18: the daily file
 from sla_monitor.cli import (
     probe_command,  # probe: issue 19
@@ -573,6 +574,8 @@ main.add_command(sla_group)
 main.add_command(activation_group)  # issue 15
 main.add_command(daily_file_group)  # issue 18: the daily file
 main.add_command(probe_command)  # the SLA availability probe (issue 19)
+# administration (issue 15): payhub admin ...
+main.add_command(admin_group)
 
 if __name__ == "__main__":
     main()

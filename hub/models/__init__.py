@@ -1,6 +1,9 @@
 """The data model; importing this package registers every table on ``Base.metadata``."""
 
 from hub.models.activation import ActivationRequest, ActivationStep  # issue 15: activation
+
+# administration (issue 15)
+from hub.models.administration import EnteIban
 from hub.models.api import ApiKey, AuditEvent, IdempotencyRecord, api_key_ente
 from hub.models.bulk import BulkLoad, BulkLoadError, BulkLoadStatus  # noqa: F401
 from hub.models.checkout import CartItem, CheckoutCart, Level1Nonce, Level1Portal  # noqa: F401
@@ -63,6 +66,7 @@ __all__ = [
     "DailyFileTarget",
     "DebtPosition",
     "Ente",
+    "EnteIban",
     "FdrCheckpoint",
     "GpdPosition",
     "IdempotencyRecord",

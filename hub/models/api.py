@@ -34,6 +34,8 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # administration (issue 15): a key of the intermediary's administration API (/admin/...)
+    intermediary_id: Mapped[int | None] = mapped_column(sa.ForeignKey("intermediary.id"))
 
     enti: Mapped[list[Ente]] = relationship(secondary=api_key_ente)
 
@@ -56,6 +58,8 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
     detail: Mapped[dict | None] = mapped_column(JSONType)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # administration (issue 15): lets an event name an Ente not yet flushed (bulk onboarding)
+    ente: Mapped[Ente | None] = relationship()
 
 
 class IdempotencyRecord(Base):

@@ -52,6 +52,10 @@ class Station(Base):
     primitive_version: Mapped[int] = mapped_column(sa.SmallInteger, default=PrimitiveVersion.V2)
     # issue 15 (activation): a station of pagoPA's test environment; its payments are tests
     test: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # administration (issue 15): the station's pagoPA credentials (password of nodeForPa
+    # calls, subscription key), kept as issued because calls need them; shown masked
+    password: Mapped[str | None] = mapped_column(sa.String(64))
+    subscription_key: Mapped[str | None] = mapped_column(sa.String(128))
     intermediary: Mapped[Intermediary] = relationship(back_populates="stations")
     enti: Mapped[list[Ente]] = relationship(secondary=station_ente, back_populates="stations")
 
@@ -81,6 +85,14 @@ class Ente(Base):
     # PNG or JPEG printed in the notice's header (hub.printing.data.logo_problem says what fits)
     logo: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # administration (issue 15): the referente's surname and phone, the contacts' phones and
+    # the support contact
+    referente_surname: Mapped[str | None] = mapped_column(sa.String(140))
+    referente_phone: Mapped[str | None] = mapped_column(sa.String(32))
+    technical_contact_phone: Mapped[str | None] = mapped_column(sa.String(32))
+    support_contact_name: Mapped[str | None] = mapped_column(sa.String(140))
+    support_contact_email: Mapped[str | None] = mapped_column(sa.String(256))
+    support_contact_phone: Mapped[str | None] = mapped_column(sa.String(32))
 
     stations: Mapped[list[Station]] = relationship(secondary=station_ente, back_populates="enti")
     services: Mapped[list[PaymentService]] = relationship(back_populates="ente")
@@ -151,36 +163,45 @@ class StandInProbe(Base):
 
 
 class SegregationCodeTaken(Conflict):
-    """Another Ente already uses this segregation code (the notice numbers' digits 2-3 that tell
-    the Enti of this intermediary apart). Checked in code on every insert and change of an Ente
-    (a unique constraint would need a migration)."""
+    """Another Ente served by the same station already uses this segregation code (the notice
+    numbers' digits 2-3 that tell apart the Enti a station serves). Checked in code on every
+    insert and change of an Ente, its stations included (a constraint cannot span the link
+    table). Enti on different stations may share a code: a notice number is unique per Ente,
+    and an intermediary of hundreds of Enti (issue 15) spreads them over its stations."""
 
     code = "segregation_code_taken"
 
 
 def _segregation_code_free(_mapper: object, connection: sa.Connection, ente: Ente) -> None:
     session = object_session(ente)
+    mine = {id(s) for s in ente.stations}
     pending = [
         other.fiscal_code
         for other in (session.new if session is not None else ())
         if isinstance(other, Ente)
         and other is not ente
         and other.segregation_code == ente.segregation_code
+        and mine & {id(s) for s in other.stations}
     ]
+    station_ids = [s.id for s in ente.stations if s.id is not None]
     taken = (
         pending[0]
         if pending
         else connection.scalar(
             sa.select(Ente.fiscal_code)
+            .join(station_ente, station_ente.c.ente_id == Ente.id)
+            .where(station_ente.c.station_id.in_(station_ids))
             .where(Ente.segregation_code == ente.segregation_code)
             .where(Ente.fiscal_code != ente.fiscal_code)
             .limit(1)
         )
+        if station_ids
+        else None
     )
     if taken is not None:
         raise SegregationCodeTaken(
-            f"segregation code {ente.segregation_code} is already used by Ente {taken}; "
-            f"choose another for Ente {ente.fiscal_code}"
+            f"segregation code {ente.segregation_code} is already used by Ente {taken} on the "
+            f"same station; choose another for Ente {ente.fiscal_code}"
         )
 
 

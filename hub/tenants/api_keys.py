@@ -45,9 +45,23 @@ def create_key(session: Session, name: str, fiscal_codes: list[str]) -> IssuedKe
         if ente is None:
             raise NotFound(f"no Ente with fiscal code {code}")
         enti.append(ente)
+    return issue(session, name, enti=enti)
+
+
+def issue(
+    session: Session, name: str, *, enti: list[Ente], intermediary_id: int | None = None
+) -> IssuedKey:
+    """A fresh key for these Enti, or (``intermediary_id``) for an intermediary's
+    administration API (hub.admin)."""
     prefix = f"ph_{secrets.token_hex(4)}"
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(prefix=prefix, key_hash=_digest(secret), name=name[:140], enti=enti)
+    key = ApiKey(
+        prefix=prefix,
+        key_hash=_digest(secret),
+        name=name[:140],
+        enti=enti,
+        intermediary_id=intermediary_id,
+    )
     session.add(key)
     session.flush()
     return IssuedKey(key=key, secret=secret)

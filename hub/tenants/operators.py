@@ -85,7 +85,13 @@ def _dummy_hash() -> str:
 
 
 def create_account(
-    session: Session, username: str, password: str, *, role: str, enti: Iterable[str] = ()
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    role: str,
+    enti: Iterable[str] = (),
+    actor: str = "cli",
 ) -> OperatorAccount:
     """Create an enabled account; an operator needs at least one Ente (fiscal codes).
     Raises AccountError for a taken username, an unknown role or Ente, a short password."""
@@ -113,7 +119,7 @@ def create_account(
     session.flush()
     audit.record(
         session,
-        actor="cli",
+        actor=actor,
         action="operator.create",
         target=f"operator:{username}",
         detail={"role": role, "enti": codes},

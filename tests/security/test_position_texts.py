@@ -1,5 +1,6 @@
 """Issue 17 item 12 (the rest): the API's position texts and the citizen forms refuse control
-characters and direction overrides, naming the field; no two Enti share a segregation code."""
+characters and direction overrides, naming the field; no two Enti of a station share a
+segregation code."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from pyramid.i18n import make_localizer
 
-from hub.models import Ente
+from hub.models import Ente, Station
 from hub.models.tenants import SegregationCodeTaken
 from tests.web.api.conftest import position_body, transfer
 
@@ -89,26 +90,44 @@ def test_a_pasted_address_may_still_hold_line_breaks():
     assert errors == {} and values["address"].startswith("Via Roma")
 
 
-def test_an_ente_may_not_take_another_entes_segregation_code(site):
+def test_an_ente_may_not_take_the_segregation_code_of_an_ente_on_its_station(site):
+    def station(session):
+        return session.scalar(sa.select(Station).where(Station.station_code == "77777777777_01"))
+
     with site.factory() as session:
         second = session.scalar(sa.select(Ente).where(Ente.fiscal_code == "00112233445"))
         second.segregation_code = "01"  # the demo Ente's
         with pytest.raises(SegregationCodeTaken, match=r"01.*77777777777"):
             session.flush()
         session.rollback()
-        session.add(Ente(fiscal_code="12345678901", name="Nuovo", segregation_code="02"))
+        served = station(session)
+        session.add(
+            Ente(fiscal_code="12345678901", name="Nuovo", segregation_code="02", stations=[served])
+        )
         with pytest.raises(SegregationCodeTaken, match="00112233445"):
             session.flush()
         session.rollback()
+        served = station(session)
         session.add_all(
             [
-                Ente(fiscal_code="12345678901", name="A", segregation_code="33"),
-                Ente(fiscal_code="12345678902", name="B", segregation_code="33"),
+                Ente(fiscal_code=code, name="A", segregation_code="33", stations=[served])
+                for code in ("12345678901", "12345678902")
             ]
         )
         with pytest.raises(SegregationCodeTaken):
             session.flush()
         session.rollback()
-        session.add(Ente(fiscal_code="12345678901", name="Nuovo", segregation_code="34"))
+        moved = Ente(fiscal_code="12345678901", name="Nuovo", segregation_code="02")
+        session.add(moved)
+        session.flush()  # on no station (or another station), the code is free
+        served = station(session)
+        moved.stations.append(served)  # joining the station where "02" is taken
+        with pytest.raises(SegregationCodeTaken, match="00112233445"):
+            session.flush()
+        session.rollback()
+        served = station(session)
+        session.add(
+            Ente(fiscal_code="12345678901", name="Nuovo", segregation_code="34", stations=[served])
+        )
         session.flush()  # a free code is fine
         session.rollback()

@@ -14,6 +14,7 @@ from pyramid.view import view_config
 
 from web.api import (  # activation: issue 15, dailyfiles: issue 18
     activation,
+    admin,
     bulk,
     dailyfiles,
     schemas,
@@ -261,6 +262,7 @@ def _paths() -> dict[str, Any]:
         **_reporting_paths(),
         **_activation_paths(),  # issue 15
         **dailyfiles.openapi_paths(),  # issue 18: the daily files
+        **admin.openapi_paths(),  # administration (issue 15)
     }
 
 
@@ -877,6 +879,7 @@ def build(server_url: str = "/api/v1") -> dict[str, Any]:
         (m, "serialization")
         for m in (activation.ActivationRequestOutput, activation.ActivationRequestList)
     ]
+    models += [(m, "validation") for m in admin.INPUT_MODELS]  # administration (issue 15)
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}", by_alias=True)
     return {
         "openapi": "3.1.0",

@@ -20,6 +20,7 @@ MEDIA_TYPE = "application/problem+json"
 TITLES = {
     400: "Bad request",
     401: "Unauthorized",
+    403: "Forbidden",  # administration (issue 15): what an intermediary's key may not do
     404: "Not found",
     405: "Method not allowed",
     406: "Not acceptable",

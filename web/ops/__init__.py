@@ -99,6 +99,7 @@ def includeme(config: Any) -> None:
     config.scan("web.ops.dailyfiles")  # issue 18: the daily files
     config.scan("web.ops.sla")  # the SLA contract (issue 19)
     config.scan("web.ops.aca")  # ACA feed (issue 20)
+    config.include("web.ops.admin")  # administration (issue 15): /ops/admin/...
 
 
 def _template_globals(event: Any) -> None:

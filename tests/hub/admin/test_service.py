@@ -1,0 +1,152 @@
+"""hub.admin.service: accounts with validity set the Ente's current IBAN; a portal's secret is
+shown once and rotated; a role change ends the account's sessions; a form definition is checked
+and previewed in either language; webhook and lookup URLs follow the outgoing URL policy; every
+change is audited with before and after, secrets masked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from hub import clock
+from hub.admin import inputs as i
+from hub.admin import service as svc
+from hub.models import AuditEvent, Level1Portal
+
+pytestmark = [pytest.mark.pg]
+
+BROKER, STATION, EC = "80000000001", "80000000001_01", "80000000002"
+IBAN = "IT60X0542811101000000123456"
+NEXT_IBAN = "IT36I0306909606100000063416"
+
+
+@pytest.fixture
+def ente(db):
+    svc.create_intermediary(db, svc.CLI, i.IntermediaryInput(broker_code=BROKER, name="I"))
+    svc.create_station(
+        db, svc.CLI, i.StationInput(station_code=STATION, broker_code=BROKER, password="pw-123456")
+    )
+    return svc.create_ente(
+        db,
+        svc.CLI,
+        i.parse(
+            i.EnteInput,
+            {"fiscalCode": EC, "name": "Comune", "segregationCode": "07", "stations": [STATION],
+             "iban": IBAN},
+        ),
+    )  # fmt: skip
+
+
+def test_an_account_valid_from_today_becomes_the_current_one_and_the_old_one_closes(db, ente):
+    today = clock.today()
+    svc.add_iban(
+        db, svc.CLI, EC, i.IbanInput(iban=NEXT_IBAN, valid_from=today + dt.timedelta(days=10))
+    )
+    assert ente.iban == IBAN  # not valid yet
+    svc.add_iban(db, svc.CLI, EC, i.IbanInput(iban=NEXT_IBAN, valid_from=today))
+    assert ente.iban == IBAN  # both valid: the current one stays
+    svc.add_iban(db, svc.CLI, EC, i.IbanInput(iban=IBAN, valid_from=today - dt.timedelta(days=1),
+                                             valid_until=today - dt.timedelta(days=1)))  # fmt: skip
+    assert ente.iban == NEXT_IBAN  # the old one closed
+    assert [(a.iban, a.valid_until) for a in svc.list_ibans(db, svc.CLI, EC)] == [
+        (IBAN, today - dt.timedelta(days=1)),
+        (NEXT_IBAN, None),
+    ]
+    changed = db.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "admin.ente.update")
+    ).all()
+    assert changed[-1].detail == {"before": {"iban": IBAN}, "after": {"iban": NEXT_IBAN}}
+
+
+def test_a_postal_account_must_be_a_bancoposta_iban():
+    with pytest.raises(i.InvalidInput, match="postal"):
+        i.parse(i.IbanInput, {"iban": IBAN, "postal": True})
+
+
+def test_station_credentials_are_audited_masked_and_never_described(db, ente):
+    svc.update_station(
+        db, svc.CLI, STATION, i.StationPatch(password="new-pw-789", primitive_version=1)
+    )
+    event = db.scalar(sa.select(AuditEvent).where(AuditEvent.action == "admin.station.update"))
+    assert event.detail == {
+        "before": {"password": "***", "primitive_version": 2},
+        "after": {"password": "***", "primitive_version": 1},
+    }
+    from hub.admin import describe
+
+    described = describe.station(svc.get_station(db, svc.CLI, STATION))
+    assert described["passwordSet"] is True and "new-pw-789" not in str(described)
+
+
+def test_a_portal_secret_is_given_once_and_rotation_replaces_it(db, ente):
+    registered = svc.create_portal(
+        db, svc.CLI,
+        i.PortalInput(name="Portale", enti=[EC], return_url_prefix="https://portale.example.it/"),
+    )  # fmt: skip
+    old = registered.secret
+    new = svc.rotate_portal_secret(db, svc.CLI, registered.portal.key_id)
+    portal = db.scalar(sa.select(Level1Portal))
+    assert portal.secret == new != old
+    event = db.scalar(sa.select(AuditEvent).where(AuditEvent.action == "admin.portal.rotate"))
+    assert old not in str(event.detail) and new not in str(event.detail)
+
+
+def test_a_role_change_or_disabling_ends_the_accounts_sessions(db, ente):
+    account = svc.create_operator(
+        db, svc.CLI, i.OperatorInput(username="anna", password="a-long-secret", enti=[EC])
+    )
+    version = account.ticket_version
+    svc.update_operator(db, svc.CLI, "anna", i.OperatorPatch(enabled=False))
+    assert account.ticket_version == version + 1 and account.enabled is False
+    with pytest.raises(i.InvalidInput, match="at least one Ente"):
+        svc.update_operator(db, svc.CLI, "anna", i.OperatorPatch(enti=[]))
+
+
+def test_form_definitions_are_checked_and_previewed_in_either_language():
+    form = {
+        "fields": [
+            {"name": "zone", "label": {"it": "Zona", "en": "Zone"}, "type": "select",
+             "options": ["A", "B"], "required": True},
+            {"name": "days", "label": "Giorni", "type": "number"},
+        ],
+        "amount": {"min": "1.00", "max": "500.00"},
+    }  # fmt: skip
+    english = svc.preview_form(form, "en")
+    assert [f["label"] for f in english["fields"]] == ["Zone", "Giorni"]
+    assert english["fields"][0]["options"] == ["A", "B"]
+    assert english["amount"] == "between 1.00 and 500.00"
+    assert svc.preview_form(form, "it")["fields"][0]["label"] == "Zona"
+    for bad, message in (
+        ({"fields": [{"name": "amount", "label": "x"}]}, "reserved"),
+        ({"fields": [{"name": "z", "label": "x", "type": "select"}]}, "needs options"),
+        ({"fields": [{"name": "a", "label": "x"}, {"name": "a", "label": "y"}]}, "same name"),
+        ({"fields": [], "amount": {"fixed": "12,50"}}, "amount.fixed"),
+        ({"fields": [{"name": "p", "label": "x", "pattern": "(["}]}, "regular expression"),
+    ):
+        with pytest.raises(i.InvalidInput, match=message):
+            svc.preview_form(bad)
+
+
+def test_webhook_and_lookup_urls_follow_the_outgoing_url_policy(db, ente):
+    with pytest.raises(i.InvalidInput, match="refused"):
+        svc.create_webhook(db, svc.CLI, EC, i.WebhookInput(url="https://127.0.0.1/hook"))
+    svc.create_service(
+        db, svc.CLI, EC, i.ServiceInput(code="CDS", label="Multe", taxonomy="9/0301105TS/")
+    )
+    with pytest.raises(Exception, match="refused"):
+        svc.set_lookup(
+            db, svc.CLI, EC, "CDS",
+            i.LookupInput(url="https://10.0.0.1/lookup", keys=[{"name": "code", "label": "x"}]),
+        )  # fmt: skip
+    registered = svc.set_lookup(
+        db, svc.CLI, EC, "CDS",
+        i.LookupInput(url="https://gestionale.example.it/lookup",
+                      keys=[{"name": "code", "label": "Codice"}]),
+    )  # fmt: skip
+    service = svc.get_service(db, svc.CLI, EC, "CDS")
+    assert service.form["lookup"]["keyId"] == registered.endpoint.key_id
+    # editing the form keeps the lookup
+    svc.update_service(db, svc.CLI, EC, "CDS", i.ServicePatch(form=i.FormDefinition()))
+    assert service.form["lookup"]["keyId"] == registered.endpoint.key_id

@@ -1,0 +1,182 @@
+"""The administration pages (/ops/admin/): only the "intermediary" role reaches them; a new
+station, Ente, service (with the preview of its form), account and portal are created through
+their forms; a bad value is shown beside its field in the page's language; changes are audited;
+bulk onboarding checks first, then loads."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from hub.models import AuditEvent, Ente, PaymentService
+from hub.seed import DEMO_EC, DEMO_STATION
+from hub.tenants import operators
+
+pytestmark = [pytest.mark.pg]
+
+ADMIN, ADMIN_PASSWORD = "platform-admin", "platform-admin-pw"
+NEW_EC = "80000000005"
+
+
+@pytest.fixture
+def admin(ops):
+    with ops.factory.begin() as session:
+        operators.create_account(session, ADMIN, ADMIN_PASSWORD, role="intermediary")
+    ops.login(ADMIN, ADMIN_PASSWORD, status=303)
+    return ops
+
+
+def test_only_the_intermediary_role_reaches_the_administration(ops):
+    ops.login()  # the demo operator
+    assert ops.app.get("/ops/admin/", status="*").status_int in (403, 404)
+    ops.app.post(
+        "/ops/logout", {"csrf_token": ops.csrf()}, headers={"Referer": "https://payhub.test/ops/"}
+    )
+    ops.login("demo-support")
+    assert ops.app.get("/ops/admin/", status="*").status_int in (403, 404)
+
+
+def test_an_ente_with_a_service_and_its_operator_are_created_through_the_pages(admin):
+    page = admin.app.get("/ops/admin/")
+    assert DEMO_STATION in page.text and DEMO_EC in page.text
+    assert "Intermediario tecnologico demo (77777777777)" in page.text
+    created = admin.post(
+        "/ops/admin/new/ente",
+        {"fiscal_code": NEW_EC, "name": "Comune Nuovo", "segregation_code": "05",
+         "stations": DEMO_STATION, "iban": "IT60X0542811101000000123456",
+         "referente_name": "Carla", "referente_email": "carla@nuovo.example.it"},
+        status=303,
+    )  # fmt: skip
+    assert created.location.endswith(f"/ops/admin/enti/{NEW_EC}")
+    admin.post(
+        f"/ops/admin/enti/{NEW_EC}/service",
+        {"code": "PASSO", "label": "Passo carrabile", "taxonomy": "9/0101106TS/",
+         "kind": "spontaneous", "active": "on"},
+        status=303,
+    )  # fmt: skip
+    ente_page = admin.app.get(f"/ops/admin/enti/{NEW_EC}")
+    assert "Passo carrabile" in ente_page.text and "IT60X0542811101000000123456" in ente_page.text
+    form = (
+        '{"fields": [{"name": "plate", "label": {"it": "Targa", "en": "Plate"}, "required": true}]}'
+    )
+    preview = admin.post(
+        f"/ops/admin/enti/{NEW_EC}/services/PASSO",
+        {"label": "Passo carrabile", "taxonomy": "9/0101106TS/", "kind": "spontaneous",
+         "active": "on", "form": form, "action": "preview"},
+        status=200,
+    )  # fmt: skip
+    assert preview.html.select_one("#preview-plate") is not None and "Plate" in preview.text
+    admin.post(
+        f"/ops/admin/enti/{NEW_EC}/services/PASSO",
+        {"label": "Passo carrabile", "taxonomy": "9/0101106TS/", "kind": "spontaneous",
+         "active": "on", "form": form},
+        status=303,
+    )  # fmt: skip
+    admin.post(
+        "/ops/admin/new/operator",
+        {"username": "nuovo-op", "password": "nuovo-op-password", "role": "operator",
+         "enti": NEW_EC},
+        status=303,
+    )  # fmt: skip
+    with admin.factory() as session:
+        service = session.scalar(sa.select(PaymentService).where(PaymentService.code == "PASSO"))
+        assert service.form["fields"][0]["name"] == "plate"
+        actors = set(
+            session.scalars(sa.select(AuditEvent.actor).where(AuditEvent.action.like("admin.%")))
+        )
+    assert f"ops:{ADMIN}" in actors
+
+
+def test_the_forms_carry_the_sessions_csrf_token(admin):
+    page = admin.app.get("/ops/admin/new/station")
+    form = page.forms[0] if page.forms[0].action.endswith("/new/station") else page.forms[1]
+    assert form["csrf_token"].value == admin.csrf()
+    form["station_code"] = "77777777777_09"
+    form["broker_code"] = "77777777777"
+    assert form.submit(headers={"Referer": "https://payhub.test/ops/"}).status_int == 303
+    ente = admin.app.get(f"/ops/admin/enti/{DEMO_EC}")
+    assert all(f["csrf_token"].value == admin.csrf() for f in ente.forms.values())
+
+
+def test_a_bad_value_is_shown_beside_its_field_and_nothing_is_saved(admin):
+    page = admin.post(
+        "/ops/admin/new/ente",
+        {"fiscal_code": "123", "name": "X", "segregation_code": "05", "stations": DEMO_STATION},
+        status=200,
+    )
+    error = page.html.select_one("#ente-fiscal_code-error")
+    assert error is not None and "expected format" in error.text
+    italian = admin.post(
+        "/ops/admin/new/ente?lang=it",
+        {"fiscal_code": "123", "segregation_code": "05", "stations": DEMO_STATION},
+        status=200,
+    )
+    assert "formato atteso" in italian.html.select_one("#ente-fiscal_code-error").text
+    assert "obbligatorio" in italian.html.select_one("#ente-name-error").text
+    assert page.html.select_one("#ente-fiscal_code")["aria-invalid"] == "true"
+    taken = admin.post(
+        "/ops/admin/new/ente",
+        {"fiscal_code": NEW_EC, "name": "X", "segregation_code": "01", "stations": DEMO_STATION},
+        status=200,
+    )
+    assert "segregation code 01" in taken.text
+    with admin.factory() as session:
+        assert session.scalar(sa.select(Ente).where(Ente.fiscal_code == NEW_EC)) is None
+
+
+def test_bulk_onboarding_page_checks_then_loads(admin):
+    csv_text = (
+        "fiscal_code;name;segregation_code;stations;service_code;service_label;service_taxonomy\n"
+        f"{NEW_EC};Comune Nuovo;05;{DEMO_STATION};TARI;Tassa rifiuti;9/0101101IM/\n"
+    ).encode()
+    checked = admin.app.post(
+        "/ops/admin/import",
+        {"csrf_token": admin.csrf(), "action": "check"},
+        upload_files=[("file", "enti.csv", csv_text)],
+        headers={"Referer": "https://payhub.test/ops/"},
+    )
+    assert "Dry run" in checked.text and checked.html.select("tbody tr")
+    with admin.factory() as session:
+        assert session.scalar(sa.select(Ente).where(Ente.fiscal_code == NEW_EC)) is None
+    admin.app.post(
+        "/ops/admin/import",
+        {"csrf_token": admin.csrf(), "action": "load"},
+        upload_files=[("file", "enti.csv", csv_text)],
+        headers={"Referer": "https://payhub.test/ops/"},
+    )
+    with admin.factory() as session:
+        assert session.scalar(sa.select(Ente).where(Ente.fiscal_code == NEW_EC)) is not None
+
+
+def test_the_pages_speak_italian_and_english(admin):
+    italian = admin.app.get("/ops/admin/?lang=it")
+    assert "Amministrazione" in italian.text and "Nuovo ente" in italian.text
+    form = admin.app.get("/ops/admin/new/station?lang=it")
+    assert "Versione delle primitive" in form.text
+    english = admin.app.get("/ops/admin/?lang=en")
+    assert "New body" in english.text and "Bulk onboarding" in english.text
+
+
+def test_a_logo_is_uploaded_refused_when_not_an_image_and_removed(admin):
+    from tests.hub.printing.test_printing_logo import _png
+
+    def upload(name: str, content: bytes, **fields):
+        return admin.app.post(
+            f"/ops/admin/enti/{DEMO_EC}/logo",
+            {"csrf_token": admin.csrf(), **fields},
+            upload_files=[("logo", name, content)],
+            headers={"Referer": "https://payhub.test/ops/"},
+            status=303,
+        )
+
+    upload("logo.png", _png())
+    assert "A logo is printed" in admin.app.get(f"/ops/admin/enti/{DEMO_EC}").text
+    refused = upload("logo.png", b"not an image").follow()
+    assert refused.html.select_one(".alert-danger") is not None
+    upload("logo.png", b"", clear="1")
+    with admin.factory() as session:
+        assert session.scalar(sa.select(Ente).where(Ente.fiscal_code == DEMO_EC)).logo is None
+        actions = session.scalars(
+            sa.select(AuditEvent.action).where(AuditEvent.action == "admin.ente.logo")
+        ).all()
+    assert len(actions) == 2  # set, removed (the refused file changed nothing)

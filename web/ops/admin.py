@@ -1,0 +1,558 @@
+"""The administration pages (/ops/admin/), for accounts with the "intermediary" role: lists and
+forms for intermediaries, stations, Enti (with accounts, services and webhook endpoints), payment
+services (with a preview of the citizen's form), level-1 portals, operator accounts, and bulk
+onboarding with its dry run. Every write goes through hub.admin, audited as ``ops:<username>``.
+
+Forms are generic: ``FORMS`` says, for each input model of hub.admin.inputs, which fields the
+page shows, with their labels (translated) and widgets; the model checks what is posted and an
+error is shown beside the field it names.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.alias_generators import to_camel, to_snake
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.view import view_config
+
+from hub.admin import describe, onboarding
+from hub.admin import inputs as i
+from hub.admin import service as svc
+from hub.errors import DomainError, NotFound
+from web.checkout.i18n import _, localized
+from web.ops.common import T, flash
+from web.ops.security import require_intermediary
+
+ROUTES = (
+    ("ops.admin", "/admin/"),
+    ("ops.admin_new", "/admin/new/{kind:intermediary|station|ente|operator|portal}"),
+    ("ops.admin_station", "/admin/stations/{code:[0-9]{11}_[0-9]{2}}"),
+    ("ops.admin_ente", "/admin/enti/{ec:[0-9]{11}}"),
+    ("ops.admin_ente_add", "/admin/enti/{ec:[0-9]{11}}/{kind:iban|service|webhook}"),
+    ("ops.admin_logo", "/admin/enti/{ec:[0-9]{11}}/logo"),
+    ("ops.admin_service", "/admin/enti/{ec:[0-9]{11}}/services/{code:[A-Za-z0-9._-]{1,35}}"),
+    ("ops.admin_operator", "/admin/operators/{username:[A-Za-z0-9][A-Za-z0-9._@-]{1,63}}"),
+    ("ops.admin_import", "/admin/import"),
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: Any  # a TranslationString
+    widget: str = "text"  # text, email, password, number, checkbox, select, lines, json, date
+    choices: tuple[str, ...] = ()
+    required: bool = False
+    help: Any = None
+
+
+F = Field
+ENTE_FIELDS = [
+    F("name", _("Name"), required=True),
+    F("office", _("Office")),
+    F("segregation_code", _("Segregation code"), required=True, help=_("Two digits")),
+    F("cbill_code", _("CBILL code")),
+    F("stations", _("Stations"), "lines", required=True, help=_("One station code per line")),
+    F("iban", _("IBAN")),
+    F("postal_iban", _("Postal IBAN")),
+    F("referente_name", _("Referente: name")),
+    F("referente_surname", _("Referente: surname")),
+    F("referente_email", _("Referente: e-mail"), "email"),
+    F("referente_phone", _("Referente: phone")),
+    F("technical_contact_name", _("Technical contact: name")),
+    F("technical_contact_email", _("Technical contact: e-mail"), "email"),
+    F("technical_contact_phone", _("Technical contact: phone")),
+    F("support_contact_name", _("Support contact: name")),
+    F("support_contact_email", _("Support contact: e-mail"), "email"),
+    F("support_contact_phone", _("Support contact: phone")),
+]
+SERVICE_FIELDS = [
+    F("label", _("Label"), required=True),
+    F("taxonomy", _("Taxonomy"), required=True, help=_("For example 9/0101101IM/")),
+    F("iban", _("IBAN")),
+    F("kind", _("Kind"), "select", ("precomputed", "spontaneous")),
+    F("active", _("Active"), "checkbox"),
+    F("form", _("Form definition (JSON)"), "json"),
+]
+FORMS: dict[str, tuple[type[BaseModel], list[Field]]] = {
+    "intermediary": (
+        i.IntermediaryInput,
+        [F("broker_code", _("Broker code"), required=True), F("name", _("Name"), required=True)],
+    ),
+    "station": (
+        i.StationInput,
+        [
+            F(
+                "station_code",
+                _("Station code"),
+                required=True,
+                help=_("For example 77777777777_01"),
+            ),
+            F("broker_code", _("Broker code"), required=True),
+            F("primitive_version", _("Primitives version"), "select", ("2", "1")),
+            F("password", _("pagoPA password"), "password"),
+            F("subscription_key", _("pagoPA subscription key"), "password"),
+        ],
+    ),
+    "station_patch": (
+        i.StationPatch,
+        [
+            F("primitive_version", _("Primitives version"), "select", ("2", "1")),
+            F("password", _("pagoPA password"), "password", help=_("Leave empty to keep it")),
+            F(
+                "subscription_key",
+                _("pagoPA subscription key"),
+                "password",
+                help=_("Leave empty to keep it"),
+            ),
+        ],
+    ),
+    "ente": (i.EnteInput, [F("fiscal_code", _("Fiscal code"), required=True), *ENTE_FIELDS]),
+    "ente_patch": (i.EntePatch, ENTE_FIELDS),
+    "iban": (
+        i.IbanInput,
+        [
+            F("iban", _("IBAN"), required=True),
+            F("postal", _("Postal account"), "checkbox"),
+            F("valid_from", _("Valid from"), "date"),
+            F("valid_until", _("Valid until"), "date"),
+            F("description", _("Description")),
+        ],
+    ),
+    "service": (i.ServiceInput, [F("code", _("Code"), required=True), *SERVICE_FIELDS]),
+    "service_patch": (i.ServicePatch, SERVICE_FIELDS),
+    "webhook": (
+        i.WebhookInput,
+        [F("url", _("URL"), required=True), F("description", _("Description"))],
+    ),
+    "operator": (
+        i.OperatorInput,
+        [
+            F("username", _("Username"), required=True),
+            F(
+                "password",
+                _("Password"),
+                "password",
+                required=True,
+                help=_("At least 10 characters"),
+            ),
+            F("role", _("Role"), "select", ("operator", "support", "intermediary")),
+            F("enti", _("Bodies"), "lines", help=_("One fiscal code per line")),
+        ],
+    ),
+    "operator_patch": (
+        i.OperatorPatch,
+        [
+            F("role", _("Role"), "select", ("operator", "support", "intermediary")),
+            F("enti", _("Bodies"), "lines", help=_("One fiscal code per line")),
+            F("enabled", _("Enabled"), "checkbox"),
+        ],
+    ),
+    "portal": (
+        i.PortalInput,
+        [
+            F("name", _("Name"), required=True),
+            F("enti", _("Bodies"), "lines", required=True, help=_("One fiscal code per line")),
+            F("return_url_prefix", _("Return URL prefix"), required=True),
+            F("notify_url", _("Notification URL")),
+            F("legacy_buffer", _("PayER Buffer protocol"), "checkbox"),
+        ],
+    ),
+}
+TITLES = {
+    "intermediary": _("New intermediary"),
+    "station": _("New station"),
+    "ente": _("New body"),
+    "operator": _("New account"),
+    "portal": _("New level-1 portal"),
+}
+
+
+def includeme(config: Any) -> None:
+    for name, pattern in ROUTES:
+        config.add_route(name, pattern)
+    config.scan("web.ops.admin")
+
+
+def actor(request: Any) -> svc.Actor:
+    account = require_intermediary(request)
+    return svc.Actor(f"ops:{account.username}", request_id=getattr(request, "request_id", None))
+
+
+# --- reading and showing forms ---------------------------------------------------------------
+
+
+def read_form(request: Any, kind: str, *, patch: bool = False) -> tuple[dict[str, Any], dict]:
+    """The posted values of form ``kind`` as the model's input, and what to show back."""
+    _model, fields = FORMS[kind]
+    data: dict[str, Any] = {}
+    shown: dict[str, Any] = {}
+    post = request.POST
+    for field in fields:
+        raw = post.get(field.name, "")
+        if field.widget == "checkbox":
+            data[field.name] = shown[field.name] = field.name in post
+            continue
+        shown[field.name] = "" if field.widget == "password" else raw
+        raw = raw.strip()
+        if not raw:
+            continue  # empty: unset (a patch keeps the value, a create leaves it out)
+        if field.widget == "lines":
+            data[field.name] = raw.split()
+        elif field.widget == "json":
+            try:
+                data[field.name] = json.loads(raw)
+            except ValueError:
+                data[field.name] = raw  # the model says it is not an object
+        elif field.name == "primitive_version":
+            data[field.name] = int(raw) if raw.isdigit() else raw
+        else:
+            data[field.name] = raw
+    return data, shown
+
+
+def current(kind: str, found: dict[str, Any]) -> dict[str, Any]:
+    """What a patch form shows for an object (describe's dict, by field name)."""
+    _model, fields = FORMS[kind]
+    flat = {
+        "stations": "\n".join(found.get("stations", [])),
+        "enti": "\n".join(found.get("enti", [])),
+        "form": json.dumps(found["form"], indent=2, ensure_ascii=False)
+        if found.get("form")
+        else "",
+        "primitive_version": str(found.get("primitiveVersion", "")),
+    }
+    for prefix, key in (
+        ("referente_", "referente"),
+        ("technical_contact_", "technicalContact"),
+        ("support_contact_", "supportContact"),
+    ):
+        for part, value in (found.get(key) or {}).items():
+            flat[prefix + part] = value or ""
+    out = {}
+    for field in fields:
+        camel = to_camel(field.name)
+        if field.name in flat:
+            out[field.name] = flat[field.name]
+        elif field.widget == "password":
+            out[field.name] = ""
+        else:
+            value = found.get(camel, found.get(field.name))
+            out[field.name] = (
+                value if field.widget == "checkbox" else ("" if value is None else value)
+            )
+    return out
+
+
+# the commonest checks, said in the page's language (the others in the model's words)
+MESSAGES = {
+    "missing": _("This field is required."),
+    "string_pattern_mismatch": _("This value does not have the expected format."),
+    "string_too_long": _("This value is too long."),
+    "extra_forbidden": _("This field is not expected."),
+}
+
+
+def field_errors(exc: i.InvalidInput) -> dict[str, Any]:
+    errors: dict[str, Any] = {}
+    for error in exc.errors or [{"field": exc.field or "", "message": str(exc)}]:
+        name = to_snake(str(error.get("field") or "").split(".")[0].split("[")[0])
+        message = MESSAGES.get(str(error.get("type")), error["message"])
+        errors.setdefault(name or "_form", message)
+    return errors
+
+
+def _form(kind: str, values: dict, errors: dict, **extra: Any) -> dict[str, Any]:
+    return {"fields": FORMS[kind][1], "values": values, "errors": errors, "kind": kind, **extra}
+
+
+def _attempt(request: Any, work: Any, kind: str, shown: dict) -> tuple[Any, dict | None]:
+    """Run ``work()``; on a domain error, the form's errors (field -> message)."""
+    try:
+        return work(), None
+    except i.InvalidInput as exc:
+        return None, field_errors(exc)
+    except NotFound as exc:
+        return None, {"_form": str(exc)}
+    except DomainError as exc:
+        return None, {"_form": str(exc)}
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+@view_config(route_name="ops.admin", renderer=T + "admin.jinja2", decorator=localized)
+def index(request: Any) -> dict[str, Any]:
+    who = actor(request)
+    db = request.db
+    return {
+        "intermediaries": [describe.intermediary(x) for x in svc.list_intermediaries(db, who)],
+        "stations": [describe.station(x) for x in svc.list_stations(db, who)],
+        "enti": [describe.ente(x) for x in svc.list_enti(db, who)],
+        "operators": [describe.operator(x) for x in svc.list_operators(db, who)],
+        "portals": [describe.portal(x) for x in svc.list_portals(db, who)],
+    }
+
+
+CREATE = {
+    "intermediary": lambda db, a, d: svc.create_intermediary(db, a, d),
+    "station": lambda db, a, d: svc.create_station(db, a, d),
+    "ente": lambda db, a, d: svc.create_ente(db, a, d),
+    "operator": lambda db, a, d: svc.create_operator(db, a, d),
+    "portal": lambda db, a, d: svc.create_portal(db, a, d),
+}
+
+
+@view_config(
+    route_name="ops.admin_new", renderer=T + "admin_form.jinja2", decorator=localized,
+    require_csrf=True,
+)  # fmt: skip
+def new(request: Any) -> Any:
+    who = actor(request)
+    kind = request.matchdict["kind"]
+    title = TITLES[kind]
+    if request.method != "POST":
+        defaults = {"kind": "precomputed", "role": "operator", "primitive_version": "2"}
+        return _form(kind, defaults, {}, title=title)
+    data, shown = read_form(request, kind)
+    model = FORMS[kind][0]
+
+    def work() -> Any:
+        with request.db.begin_nested():
+            return CREATE[kind](request.db, who, i.parse(model, data))
+
+    created, errors = _attempt(request, work, kind, shown)
+    if errors:
+        return _form(kind, shown, errors, title=title)
+    if kind == "portal":  # the secret, shown once
+        return _form(kind, shown, {}, title=title, secret=created.secret, done=True)
+    flash(request, _("Saved."))
+    target = {
+        "ente": lambda: request.route_path("ops.admin_ente", ec=data["fiscal_code"]),
+        "station": lambda: request.route_path("ops.admin_station", code=data["station_code"]),
+    }.get(kind, lambda: request.route_path("ops.admin"))
+    return HTTPSeeOther(location=target())
+
+
+@view_config(
+    route_name="ops.admin_station", renderer=T + "admin_form.jinja2", decorator=localized,
+    require_csrf=True,
+)  # fmt: skip
+def station(request: Any) -> Any:
+    who = actor(request)
+    code = request.matchdict["code"]
+    try:
+        found = describe.station(svc.get_station(request.db, who, code))
+    except NotFound:
+        raise HTTPNotFound() from None
+    extra = {"title": code, "station": found}
+    if request.method != "POST":
+        return _form("station_patch", current("station_patch", found), {}, **extra)
+    data, shown = read_form(request, "station_patch")
+
+    def work() -> Any:
+        with request.db.begin_nested():
+            return svc.update_station(request.db, who, code, i.parse(i.StationPatch, data))
+
+    _done, errors = _attempt(request, work, "station_patch", shown)
+    if errors:
+        return _form("station_patch", shown, errors, **extra)
+    flash(request, _("Saved."))
+    return HTTPSeeOther(location=request.route_path("ops.admin_station", code=code))
+
+
+@view_config(
+    route_name="ops.admin_ente", renderer=T + "admin_ente.jinja2", decorator=localized,
+    require_csrf=True,
+)  # fmt: skip
+def ente(request: Any) -> Any:
+    who = actor(request)
+    ec = request.matchdict["ec"]
+    db = request.db
+    try:
+        found = describe.ente(svc.get_ente(db, who, ec), services=True)
+    except NotFound:
+        raise HTTPNotFound() from None
+    page = {
+        "ente": found,
+        "has_logo": svc.get_ente(db, who, ec).logo is not None,
+        "ibans": [describe.iban(x) for x in svc.list_ibans(db, who, ec)],
+        "webhooks": [describe.webhook(x) for x in svc.list_webhooks(db, who, ec)],
+        "forms": {
+            "iban": _form("iban", {}, {}),
+            "service": _form("service", {"kind": "precomputed", "active": True}, {}),
+            "webhook": _form("webhook", {}, {}),
+        },
+        "title": found["name"],
+    }
+    if request.method != "POST":
+        return {**page, **_form("ente_patch", current("ente_patch", found), {})}
+    data, shown = read_form(request, "ente_patch")
+
+    def work() -> Any:
+        with db.begin_nested():
+            return svc.update_ente(db, who, ec, i.parse(i.EntePatch, data))
+
+    _done, errors = _attempt(request, work, "ente_patch", shown)
+    if errors:
+        return {**page, **_form("ente_patch", shown, errors)}
+    flash(request, _("Saved."))
+    return HTTPSeeOther(location=request.route_path("ops.admin_ente", ec=ec))
+
+
+ADD = {
+    "iban": lambda db, a, ec, d: svc.add_iban(db, a, ec, d),
+    "service": lambda db, a, ec, d: svc.create_service(db, a, ec, d),
+    "webhook": lambda db, a, ec, d: svc.create_webhook(db, a, ec, d),
+}
+
+
+@view_config(
+    route_name="ops.admin_ente_add", renderer=T + "admin_form.jinja2", decorator=localized,
+    require_csrf=True, request_method="POST",
+)  # fmt: skip
+def ente_add(request: Any) -> Any:
+    who = actor(request)
+    ec, kind = request.matchdict["ec"], request.matchdict["kind"]
+    data, shown = read_form(request, kind)
+    model = FORMS[kind][0]
+
+    def work() -> Any:
+        with request.db.begin_nested():
+            return ADD[kind](request.db, who, ec, i.parse(model, data))
+
+    done, errors = _attempt(request, work, kind, shown)
+    title = {"iban": _("New account"), "service": _("New service"), "webhook": _("New webhook")}
+    if errors:
+        return _form(kind, shown, errors, title=title[kind], action=request.path, ec=ec)
+    if kind == "webhook":
+        return _form(kind, shown, {}, title=title[kind], secret=done.secret, done=True, ec=ec)
+    flash(request, _("Saved."))
+    return HTTPSeeOther(location=request.route_path("ops.admin_ente", ec=ec))
+
+
+@view_config(
+    route_name="ops.admin_logo", request_method="POST", require_csrf=True, decorator=localized
+)
+def logo(request: Any) -> Any:
+    """Set (a PNG or JPEG file) or remove (``clear``) the logo printed on the Ente's notices."""
+    who = actor(request)
+    ec = request.matchdict["ec"]
+    upload = request.POST.get("logo")
+    data = None if request.POST.get("clear") else getattr(upload, "file", None)
+    if data is None and not request.POST.get("clear"):
+        flash(request, _("Choose a PNG or JPEG file."), "error")
+        return HTTPSeeOther(location=request.route_path("ops.admin_ente", ec=ec))
+    content = None if data is None else data.read(LOGO_MAX + 1)
+    try:
+        if content is not None and len(content) > LOGO_MAX:
+            raise i.InvalidInput("the logo is larger than 1 MiB", field="logo")
+        with request.db.begin_nested():
+            svc.set_logo(request.db, who, ec, content)
+    except NotFound:
+        raise HTTPNotFound() from None
+    except i.InvalidInput as exc:
+        request.session.flash(str(exc), "error")
+        return HTTPSeeOther(location=request.route_path("ops.admin_ente", ec=ec))
+    flash(request, _("Saved."))
+    return HTTPSeeOther(location=request.route_path("ops.admin_ente", ec=ec))
+
+
+LOGO_MAX = 1024 * 1024
+
+
+@view_config(
+    route_name="ops.admin_service", renderer=T + "admin_service.jinja2", decorator=localized,
+    require_csrf=True,
+)  # fmt: skip
+def service(request: Any) -> Any:
+    who = actor(request)
+    ec, code = request.matchdict["ec"], request.matchdict["code"]
+    db = request.db
+    try:
+        found = describe.service(svc.get_service(db, who, ec, code))
+    except NotFound:
+        raise HTTPNotFound() from None
+    lang = request.localizer.locale_name
+    extra = {"service": found, "ec": ec, "title": f"{code} · {ec}"}
+    if request.method != "POST":
+        preview = svc.preview_form(found["form"], lang) if found["form"] else None
+        return {**_form("service_patch", current("service_patch", found), {}), **extra,
+                "preview": preview}  # fmt: skip
+    data, shown = read_form(request, "service_patch")
+    if request.POST.get("action") == "preview":  # show what the form would ask, save nothing
+        try:
+            preview = svc.preview_form(data.get("form") or {}, lang)
+            errors: dict = {}
+        except i.InvalidInput as exc:
+            preview, errors = None, {"form": str(exc)}
+        return {**_form("service_patch", shown, errors), **extra, "preview": preview}
+
+    def work() -> Any:
+        with db.begin_nested():
+            return svc.update_service(db, who, ec, code, i.parse(i.ServicePatch, data))
+
+    _done, errors = _attempt(request, work, "service_patch", shown)
+    if errors:
+        return {**_form("service_patch", shown, errors), **extra, "preview": None}
+    flash(request, _("Saved."))
+    return HTTPSeeOther(location=request.route_path("ops.admin_service", ec=ec, code=code))
+
+
+@view_config(
+    route_name="ops.admin_operator", renderer=T + "admin_form.jinja2", decorator=localized,
+    require_csrf=True,
+)  # fmt: skip
+def operator(request: Any) -> Any:
+    who = actor(request)
+    name = request.matchdict["username"]
+    try:
+        found = describe.operator(svc.get_operator(request.db, who, name))
+    except NotFound:
+        raise HTTPNotFound() from None
+    extra = {"title": name}
+    if request.method != "POST":
+        return _form("operator_patch", current("operator_patch", found), {}, **extra)
+    data, shown = read_form(request, "operator_patch")
+
+    def work() -> Any:
+        with request.db.begin_nested():
+            return svc.update_operator(request.db, who, name, i.parse(i.OperatorPatch, data))
+
+    _done, errors = _attempt(request, work, "operator_patch", shown)
+    if errors:
+        return _form("operator_patch", shown, errors, **extra)
+    flash(request, _("Saved."))
+    return HTTPSeeOther(location=request.route_path("ops.admin"))
+
+
+@view_config(
+    route_name="ops.admin_import", renderer=T + "admin_import.jinja2", decorator=localized,
+    require_csrf=True,
+)  # fmt: skip
+def import_enti(request: Any) -> dict[str, Any]:
+    who = actor(request)
+    if request.method != "POST":
+        return {"report": None, "errors": {}}
+    upload = request.POST.get("file")
+    data = getattr(upload, "file", None)
+    if data is None:
+        return {"report": None, "errors": {"file": _("Choose a CSV or JSON file.")}}
+    content = data.read(onboarding_max() + 1)
+    if len(content) > onboarding_max():
+        return {"report": None, "errors": {"file": _("The file is too large.")}}
+    dry_run = request.POST.get("action") != "load"
+    try:
+        entries = onboarding.read_file(content, name=getattr(upload, "filename", "") or "")
+    except (onboarding.UnreadableFile, UnicodeDecodeError) as exc:
+        return {"report": None, "errors": {"file": str(exc)}}
+    report = onboarding.onboard(request.db, who, entries, dry_run=dry_run)
+    return {"report": report.as_dict(), "errors": {}}
+
+
+def onboarding_max() -> int:
+    return 20 * 1024 * 1024
