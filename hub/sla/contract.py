@@ -11,10 +11,11 @@ target, its measured value, how many cases it counts and met / breached.
 | activation / change requests done within 15 working days | 90 % |
 | maintenance notified at least 3 days ahead | 90 % |
 
-A figure without cases says "no data", never met. The activation requests are another
-module's: it registers a provider (``register_provider("activation", fn)``, ``fn(session,
-start, end, calendar)`` returning ``(count, within)`` or None); without one the figure is "no
-data".
+A figure without cases says "no data", never met. The activation requests' figure comes from
+``hub.onboarding.sla.four_month_share`` for a four-month period (Jan-Apr, May-Aug, Sep-Dec);
+for any other range it is "no data". A provider registered under ``"activation"``
+(``register_provider``, ``fn(session, start, end, calendar)`` returning ``(count, within)`` or
+None) replaces it (tests).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hub.calendar import BusinessCalendar
+from hub.clock import ROME, day_start
 from hub.models.sla import SlaMinute
+from hub.onboarding.sla import four_month_share, period_end
 from hub.sla import availability, helpdesk, maintenance
 
 Provider = Callable[[Session, dt.datetime, dt.datetime, BusinessCalendar], "tuple[int, int] | None"]
@@ -102,6 +105,24 @@ def answers_within(session: Session, start: dt.datetime, end: dt.datetime) -> tu
     return total, total - over
 
 
+def activation_figure(
+    session: Session,
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar: BusinessCalendar,
+    now: dt.datetime,
+) -> tuple[int, int] | None:
+    """(requests counted, within 15 working days) of the four-month period [start, end), from
+    the activation requests (hub.onboarding.sla); None for a range that is not such a period."""
+    first = start.astimezone(ROME).date()
+    if (first.month, first.day) not in {(1, 1), (5, 1), (9, 1)}:
+        return None
+    if day_start(period_end(first)) != end:
+        return None
+    share = four_month_share(session, first, calendar=calendar, now=now)
+    return (share.counted, share.within_target) if share.counted else None
+
+
 def verdicts(
     session: Session,
     calendar: BusinessCalendar,
@@ -138,7 +159,10 @@ def verdicts(
         count, ok = tickets[key]
         result.append(Verdict(key, label, target, count, ok, "tickets"))
     provider = _PROVIDERS.get("activation")
-    activation = provider(session, start, end, calendar) if provider else None
+    if provider is not None:
+        activation = provider(session, start, end, calendar)
+    else:
+        activation = activation_figure(session, start, end, calendar, now)
     result.append(
         Verdict(
             "activation",
@@ -147,7 +171,7 @@ def verdicts(
             activation[0] if activation else None,
             activation[1] if activation else None,
             "requests",
-            note="" if provider else "no provider registered",
+            note="" if activation else "only for a four-month period",
         )
     )
     windows, on_time = maintenance.figure(session, start, end)

@@ -12,11 +12,14 @@ import sqlalchemy as sa
 
 from hub import payments
 from hub.actor_names import SEND_ACTIVATION_LINK
+from hub.calendar import BusinessCalendar
+from hub.clock import day_start
 from hub.errors import Conflict
 from hub.models import AuditEvent, OutboxMessage, PaymentService, Station
 from hub.onboarding import requests
 from hub.onboarding.environments import NoStation
 from hub.onboarding.sla import four_month_share
+from hub.sla import contract
 from tests.factories import make_ente, make_position, make_receipt
 from workflows.activation import RequestState as S
 
@@ -239,6 +242,12 @@ def test_the_four_month_share(db, new_ente):
     assert len(share.late_ids) == 2
     previous = four_month_share(db, dt.date(2026, 5, 1), now=at(2027, 2, 1))
     assert previous.counted == 0 and previous.share is None
+    # the SLA report's verdict for the same four months reads the same requests
+    start, end = day_start(dt.date(2026, 9, 1)), day_start(dt.date(2027, 1, 1))
+    verdicts = contract.verdicts(db, BusinessCalendar(), start, end, at(2027, 2, 1))
+    figure = {v.key: v for v in verdicts}["activation"]
+    assert (figure.count, figure.within) == (share.counted, share.within_target) == (4, 2)
+    assert figure.status == "breached"
 
 
 def test_a_deactivation_takes_the_ente_out_of_service_and_keeps_its_history(db, new_ente):
