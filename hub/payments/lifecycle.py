@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from hub import actor_names, clock, outbox
+from hub import actor_names, clock, outbox, refunds
 from hub.db import utcnow
 from hub.errors import (
     DuplicateReceipt,
@@ -487,6 +487,8 @@ def _settle(
         )
     kind = anomaly_for_receipt(option.status)
     other_paid = plans.paid_by_other_plan(session, option) if not kind else []
+    paid = receipt.payment_amount_cents
+    # the money to give back opens a refund case with its anomaly (hub.refunds)
     if other_paid:
         _flag(
             session,
@@ -494,6 +496,7 @@ def _settle(
             "double_payment",
             f"receipt {receipt.receipt_id} pays notice {option.notice_number} of a debt already "
             f"paid by another plan (notice {', '.join(other_paid)[:200]})",
+            refund_cents=paid,
         )
     if kind:
         _flag(
@@ -501,13 +504,16 @@ def _settle(
             outcome,
             kind,
             f"receipt {receipt.receipt_id} arrived while the notice was {option.status}",
+            refund_cents=paid,
         )
-    if receipt.payment_amount_cents != option.amount_cents:
+    if paid != option.amount_cents:
+        excess = paid - option.amount_cents
         _flag(
             session,
             outcome,
             "amount_mismatch",
-            f"receipt amount {receipt.payment_amount_cents} cents, expected {option.amount_cents}",
+            f"receipt amount {paid} cents, expected {option.amount_cents}",
+            refund_cents=excess if excess > refunds.AMOUNT_TOLERANCE_CENTS else 0,
         )
     cause = cause or f"receipt:{receipt.receipt_id}"
     apply_event(session, option, "receive_receipt", cause=cause, now=now)
@@ -516,17 +522,20 @@ def _settle(
     option.activation_expires_at = None
 
 
-def _flag(session: Session, outcome: ReceiptOutcome, kind: str, detail: str) -> None:
+def _flag(
+    session: Session, outcome: ReceiptOutcome, kind: str, detail: str, *, refund_cents: int = 0
+) -> None:
     option = outcome.option
-    session.add(
-        Anomaly(
-            kind=kind,
-            ente_id=outcome.receipt.ente_id,
-            option_id=option.id if option else None,
-            receipt_pk=outcome.receipt.id,
-            detail=detail[:500],
-        )
+    anomaly = Anomaly(
+        kind=kind,
+        ente_id=outcome.receipt.ente_id,
+        option_id=option.id if option else None,
+        receipt_pk=outcome.receipt.id,
+        detail=detail[:500],
     )
+    session.add(anomaly)
+    if refund_cents > 0:
+        refunds.open_for_anomaly(session, anomaly, amount_cents=refund_cents)
     outcome.anomalies.append(kind)
     log.warning("payment.anomaly", kind=kind, receipt_pk=outcome.receipt.id)
 

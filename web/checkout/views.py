@@ -11,7 +11,7 @@ from pyramid.httpexceptions import HTTPFound, HTTPNotFound, HTTPSeeOther
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from hub import checkout
+from hub import checkout, refunds
 from hub.errors import (
     DomainError,
     OtherPlanInProgress,
@@ -439,6 +439,10 @@ def outcome_page(request: Any) -> Any:
         # the address without the hint is the one that refreshes
         return HTTPFound(request.route_url("checkout.status", cart=cart.public_id))
     enti = {e.id: e for e in request.db.scalars(sa.select(Ente))}
+    # money to give back (a double payment, ...): the citizen is told a refund is under way
+    cases = refunds.open_refunds_for_options(
+        request.db, [r.option.id for r in result.items if r.option is not None]
+    )
     return _page(
         request,
         cart=cart,
@@ -446,6 +450,7 @@ def outcome_page(request: Any) -> Any:
         enti=enti,
         total=checkout.total_cents(cart.items),
         refresh=not result.final,
+        refunds={c.option_id: c for c in cases},
     )
 
 

@@ -49,6 +49,11 @@ ROUTES = (
     ("ops.replay", "/support/deliveries/{delivery:[0-9]{1,9}}/replay"),
     ("ops.revive", "/support/outbox/{message:[0-9]{1,9}}/revive"),
     ("ops.recover", "/support/recover"),
+    # refund cases (issue 16): web/ops/refunds.py
+    ("ops.refunds", "/refunds"),
+    ("ops.refund_new", "/support/refunds/new"),
+    ("ops.refund", "/refunds/{case:[0-9a-f-]{36}}"),
+    ("ops.refund_step", "/refunds/{case:[0-9a-f-]{36}}/step"),
 )
 
 
@@ -77,6 +82,7 @@ def includeme(config: Any) -> None:
     add_body_limit(config, "ops.statement", 2 * statement_max + 64 * 1024)
     config.scan("web.ops.support")
     config.scan("web.ops.recon")
+    config.scan("web.ops.refunds")  # refund cases (issue 16)
 
 
 def _template_globals(event: Any) -> None:
