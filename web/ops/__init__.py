@@ -103,9 +103,10 @@ def _template_globals(event: Any) -> None:
 
 
 def format_cents(cents: int | None, lang: str = "it") -> str:
-    """12345 -> "123,45" in Italian, "123.45" in English (no thousands separator)."""
+    """12345 -> "123,45" in Italian and German, "123.45" in English (no thousands
+    separator)."""
     if cents is None:
         return ""
     sign = "-" if cents < 0 else ""
     text = f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
-    return text.replace(".", ",") if lang == "it" else text
+    return text.replace(".", ",") if lang in ("it", "de") else text
