@@ -37,7 +37,8 @@ def transaction_fees(result: CartOutcome) -> dict[tuple[str, str, int], int]:
         r = io_.receipt
         if r is None or not r.fee_cents:
             continue
-        key = (r.psp_company_name or r.id_psp or "—", r.payment_method or "", r.fee_cents)
+        method = getattr(r, "payment_method", None) or ""
+        key = (r.psp_company_name or r.id_psp or "—", method, r.fee_cents)
         fees[key] = fees.get(key, 0) + 1
     return fees
 
