@@ -239,7 +239,9 @@ def _notice_summary_query() -> sa.Select[Any]:
             sa.func.coalesce(PaymentOption.description, DebtPosition.description),
             count(Transfer.id),
             count(Transfer.postal_iban),
-            plans.blocking_rank_query(sa.bindparam("now")),
+            # a plain DateTime bind (naive UTC, as UTCDateTime stores it): no type processing,
+            # so this hot query still runs on the driver (soap.fastpath)
+            plans.blocking_rank_query(sa.bindparam("now", type_=sa.DateTime())),
         )
         .join(DebtPosition, DebtPosition.id == PaymentOption.position_id)
         .where(
@@ -262,7 +264,11 @@ def notice_summary(session: Session, ente_id: int, notice_number: str) -> Notice
         session.connection()
         .execute(
             _NOTICE_SUMMARY,
-            {"ente_id": ente_id, "notice_number": notice_number, "now": clock.now()},
+            {
+                "ente_id": ente_id,
+                "notice_number": notice_number,
+                "now": clock.now().astimezone(dt.UTC).replace(tzinfo=None),
+            },
         )
         .one_or_none()
     )
