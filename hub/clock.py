@@ -69,6 +69,21 @@ def local(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(ROME)
 
 
+def show(moment: dt.datetime | None, *, zone: bool = False, seconds: bool = False) -> str:
+    """The one way a stored time is shown to people (pages, PDFs, CSVs; the templates' ``rome``
+    filter): in Italian time, ``2026-12-07 14:05`` (``seconds``: ``14:05:09``); ``zone`` adds
+    the zone's name as Italy writes it, ``CET`` in winter or ``CEST`` in summer, where a
+    reader could take it for another zone's time. A naive ``moment`` is a stored UTC time.
+    None shows as an empty string."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    italian = moment.astimezone(ROME)
+    text = italian.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{text} {italian.tzname()}" if zone else text
+
+
 def day_start(day: dt.date) -> dt.datetime:
     """The first instant (UTC) of the Italian calendar day ``day``."""
     return dt.datetime.combine(day, dt.time(), ROME).astimezone(dt.UTC)

@@ -44,6 +44,19 @@ class PaymentAlreadyPaid(DomainError):
     code = "payment_already_paid"
 
 
+# Plans are exclusive (hub.payments.plans) --------------------------------------------------
+class OtherPlanPaid(PaymentAlreadyPaid):
+    """Another plan of the same debt (pay in full, or the instalments) is already paid."""
+
+    code = "other_plan_paid"
+
+
+class OtherPlanInProgress(DomainError):
+    """An option of another plan of the same debt is being paid right now."""
+
+    code = "other_plan_in_progress"
+
+
 class DuplicateReceipt(DomainError):
     """The same receipt (EC fiscal code, receiptId) was already stored: nothing new written."""
 

@@ -6,6 +6,7 @@ import base64
 import copy
 import dataclasses
 import datetime as dt
+import zoneinfo
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,8 @@ from nodesim.soapwire import sub
 
 # MBDAttachment placeholder for a revenue-stamp transfer (a MarcaDaBollo document in real life)
 _MBD = base64.b64encode(b"<marcaDaBollo>simulated</marcaDaBollo>").decode()
+
+ROME = zoneinfo.ZoneInfo("Europe/Rome")  # the Node's offset-less times are Italian
 
 
 @dataclasses.dataclass
@@ -154,7 +157,9 @@ def receipt_element(payment: Payment, version: int, newer: bool = False) -> etre
     if version == 2:
         sub(r, "primaryCiIncurredFee", "0.00")
         sub(r, "idBundle", f"bundle-{psp.id}-{payment.method}")
-    paid = payment.paid_at.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None)
+    # as the Node writes them: Italian local time without an offset (xs:dateTime), and the
+    # Italian calendar day of the payment (applicationDate) and of the transfer after it
+    paid = payment.paid_at.astimezone(ROME).replace(microsecond=0, tzinfo=None)
     sub(r, "paymentDateTime", paid.isoformat())
     sub(r, "applicationDate", paid.date().isoformat())
     sub(r, "transferDate", (paid.date() + dt.timedelta(days=1)).isoformat())

@@ -11,6 +11,7 @@ from hub.errors import (
     DomainError,
     DuplicateReceipt,
     InvalidAmount,
+    OtherPlanInProgress,
     PaymentAlreadyPaid,
     PaymentCancelled,
     PaymentExpired,
@@ -24,6 +25,7 @@ FAULT_STRINGS = {
     "PAA_PAGAMENTO_DUPLICATO": "Pagamento in attesa risulta concluso all'Ente Creditore",
     "PAA_PAGAMENTO_SCADUTO": "Pagamento in attesa risulta scaduto all'Ente Creditore",
     "PAA_PAGAMENTO_ANNULLATO": "Pagamento in attesa risulta annullato all'Ente Creditore",
+    "PAA_PAGAMENTO_IN_CORSO": "Pagamento in attesa risulta in corso all'Ente Creditore",
     "PAA_ID_DOMINIO_ERRATO": "La PAA non corrisponde al Dominio indicato",
     "PAA_ID_INTERMEDIARIO_ERRATO": "Identificativo intermediario non corrispondente",
     "PAA_STAZIONE_INT_ERRATA": "Stazione intermediario non corrispondente",
@@ -40,6 +42,9 @@ DOMAIN_FAULTS: dict[type[DomainError], str] = {
     PaymentAlreadyPaid: "PAA_PAGAMENTO_DUPLICATO",
     PaymentExpired: "PAA_PAGAMENTO_SCADUTO",
     PaymentCancelled: "PAA_PAGAMENTO_ANNULLATO",
+    # another plan of the debt (another IUV) is being paid: the case the contract keeps
+    # PAA_PAGAMENTO_IN_CORSO for, as the Node cannot see it (an OtherPlanPaid is DUPLICATO)
+    OtherPlanInProgress: "PAA_PAGAMENTO_IN_CORSO",
     DuplicateReceipt: "PAA_RECEIPT_DUPLICATA",
     WrongDomain: "PAA_ID_DOMINIO_ERRATO",
     WrongBroker: "PAA_ID_INTERMEDIARIO_ERRATO",

@@ -81,6 +81,47 @@ def make_position(
     )
 
 
+def make_plan_position(
+    session: Session,
+    ente: Ente,
+    *,
+    full: str = "300.00",
+    instalments: tuple[str, ...] = ("100.00", "100.00", "100.00"),
+    publish: bool = True,
+    retention_date: dt.date | None = None,
+) -> DebtPosition:
+    """A debt payable in full (options[0]) or by a plan of instalments (options[1:])."""
+
+    def option(amount: str, n: int | None = None) -> OptionInput:
+        return OptionInput.of(
+            amount=amount,
+            due_date=clock.today() + dt.timedelta(days=30 * (n or 1)),
+            retention_date=retention_date,
+            instalment_number=n,
+            instalment_count=len(instalments) if n else None,
+            transfers=[
+                TransferInput.of(
+                    amount=amount, remittance_information="Test", category="9/0101108TS/", iban=IBAN
+                )
+            ],
+        )
+
+    return create_position(
+        session,
+        ente,
+        DebtPositionInput.of(
+            iupd=f"PLAN-{next(_seq)}",
+            debtor_type="F",
+            debtor_fiscal_code="RSSMRA80A01H501U",
+            debtor_name="Mario Rossi",
+            description="Test plan",
+            options=[option(full), *(option(a, i + 1) for i, a in enumerate(instalments))],
+        ),
+        publish=publish,
+        cause="test",
+    )
+
+
 def make_receipt(
     option_or_notice,
     ec_fiscal_code: str,

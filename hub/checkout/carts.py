@@ -48,6 +48,7 @@ from hub.models import (
     WebhookEndpoint,
 )
 from hub.notify import webhooks
+from hub.payments import plans
 from hub.positions.inputs import DebtPositionInput, InvalidPosition, OptionInput, TransferInput
 from hub.positions.writer import create_position
 from hub.values import identifiers
@@ -71,6 +72,10 @@ class CartError(DomainError):
     """The cart cannot take this item, or cannot be submitted as it is."""
 
     code = "cart_error"
+
+    def __init__(self, message: str, *, code: str | None = None, item: str | None = None):
+        super().__init__(message, code=code)
+        self.item = item  # the description of the cart item that stopped a submit
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,6 +252,7 @@ def add_notice(
     option = find_payable(session, ente, notice_number, today)
     if any(i.option_id == option.id for i in cart.items):
         raise CartError("this notice is already in the cart")
+    _check_one_plan(session, cart, option)
     item = CartItem(
         ente_id=ente.id,
         service_id=option.position.service_id,
@@ -258,6 +264,18 @@ def add_notice(
     cart.items.append(item)
     session.flush()
     return item
+
+
+def _check_one_plan(session: Session, cart: CheckoutCart, option: PaymentOption) -> None:
+    """Plans are exclusive: a cart holds one plan of a debt (pay in full, or its instalments)."""
+    for item in cart.items:
+        held = session.get(PaymentOption, item.option_id) if item.option_id else None
+        same_debt = held is not None and held.position_id == option.position_id
+        if same_debt and held is not None and not plans.same_plan(held, option):
+            raise CartError(
+                "the cart already holds another payment plan of this debt",
+                code="other_plan_in_cart",
+            )
 
 
 def add_spontaneous(
@@ -367,7 +385,10 @@ def _notice_for(
     try:
         payments.check_payable(option, clock.business_date(now))
     except DomainError as exc:
-        raise CartError(f"{item.description}: {exc}") from None
+        # the code says why (the citizen pages translate it), the text is for the logs
+        raise CartError(
+            f"{item.description}: {exc}", code=exc.code, item=item.description
+        ) from None
     assert option is not None
     return CheckoutNotice(
         option.notice_number, ente.fiscal_code, option.amount_cents, ente.name, item.description

@@ -261,7 +261,7 @@ def start_payment(session: Session, portal: Level1Portal, body: Any) -> tuple[Ch
         raise InvalidRequest(f"1 to {checkout.MAX_NOTICES} items required", field="items")
     cart = checkout.new_cart(
         session,
-        language=language if language in ("it", "en") else "it",
+        language=language if language in ("it", "en", "de") else "it",
         portal_id=portal.id,
         external_id=external_id,
         return_url=return_url,

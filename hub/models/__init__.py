@@ -26,6 +26,7 @@ from hub.models.outbox import OutboxMessage, ProcessedMessage
 from hub.models.positions import DebtPosition, PaymentOption, Transfer
 from hub.models.printing import BatchStatus, NoticeBatch, NoticeBatchItem
 from hub.models.receipts import PaymentAttempt, Receipt
+from hub.models.refunds import RefundCase  # refund cases (issue 16)
 from hub.models.reporting import (
     BankCredit,
     FdrCheckpoint,
@@ -86,6 +87,7 @@ __all__ = [
     "Receipt",
     "ReceiptRecovery",
     "ReceiptRecoveryBudget",
+    "RefundCase",
     "ReportingEntry",
     "ReportingFlow",
     "ReportingFlowPage",  # FdR 3 streaming (issue 14)

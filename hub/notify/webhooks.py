@@ -48,6 +48,7 @@ from hub.models import (
 from hub.models.webhooks import UNFINISHED
 from hub.values.money import from_cents
 from workflows.payment import OptionStatus
+from workflows.refund import STATES as REFUND_STATES
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +67,9 @@ EVENT_TYPES: dict[str, str] = {
         OptionStatus.RECONCILED,
     )
 }
+# refund cases (issue 16): one event type per state a case reaches (hub.refunds)
+REFUND_EVENT_TYPES = tuple(f"refund.{state}" for state in REFUND_STATES)
+ALL_EVENT_TYPES = (*EVENT_TYPES.values(), *REFUND_EVENT_TYPES)
 _EVENT_NAMESPACE = uuid.UUID("5b0e3c1e-8a51-4c43-9d2b-0d7a8f1f7c11")
 # a new or replayed delivery is sent at once through the outbox; the scheduler sends it only
 # if it is still pending this long after
@@ -113,7 +117,7 @@ def register_endpoint(
     kind: str = "api",
 ) -> RegisteredEndpoint:
     """Create an endpoint with a fresh key id and secret (the secret is returned only here)."""
-    unknown = sorted(set(events or ()) - set(EVENT_TYPES.values())) if kind == "api" else []
+    unknown = sorted(set(events or ()) - set(ALL_EVENT_TYPES)) if kind == "api" else []
     if unknown:
         raise Conflict(f"unknown event type {unknown[0]!r}", code="unknown_event_type")
     secret = "whsec_" + secrets.token_urlsafe(32)
@@ -126,7 +130,7 @@ def register_endpoint(
         description=description,
         key_id="whk_" + secrets.token_hex(8),
         secret=secret,
-        events=sorted(set(events or EVENT_TYPES.values())),
+        events=sorted(set(events or ALL_EVENT_TYPES)),
     )
     session.add(endpoint)
     session.flush()

@@ -18,12 +18,14 @@ import psycopg
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from hub import actor_names, clock, outbox
+from hub import actor_names, clock, outbox, refunds
 from hub.db import utcnow
 from hub.errors import (
     DuplicateReceipt,
+    OtherPlanInProgress,
+    OtherPlanPaid,
     PaymentAlreadyPaid,
     PaymentCancelled,
     PaymentExpired,
@@ -43,6 +45,7 @@ from hub.models import (
     station_ente,
 )
 from hub.onboarding import environments  # issue 15: test payments
+from hub.payments import plans
 from workflows.payment import (
     CANCELLED_STATES,
     EVENTS,
@@ -51,6 +54,7 @@ from workflows.payment import (
     INITIAL_STATE,
     PAID_STATES,
     PAYABLE_STATES,
+    OptionStatus,
     PaymentFlow,
     anomaly_for_receipt,
     next_state,
@@ -210,6 +214,8 @@ class NoticeSummary:
     retention_date: dt.date | None
     description: str
     all_postal: bool
+    # the state of another plan of the debt that makes this one unpayable (hub.payments.plans)
+    other_plan: str | None = None
 
     @property
     def expires_on(self) -> dt.date | None:
@@ -236,6 +242,9 @@ def _notice_summary_query() -> sa.Select[Any]:
             sa.func.coalesce(PaymentOption.description, DebtPosition.description),
             count(Transfer.id),
             count(Transfer.postal_iban),
+            # a plain DateTime bind (naive UTC, as UTCDateTime stores it): no type processing,
+            # so this hot query still runs on the driver (soap.fastpath)
+            plans.blocking_rank_query(sa.bindparam("now", type_=sa.DateTime())),
         )
         .join(DebtPosition, DebtPosition.id == PaymentOption.position_id)
         .where(
@@ -256,7 +265,14 @@ def notice_summary(session: Session, ente_id: int, notice_number: str) -> Notice
         session.flush()
     row = (
         session.connection()
-        .execute(_NOTICE_SUMMARY, {"ente_id": ente_id, "notice_number": notice_number})
+        .execute(
+            _NOTICE_SUMMARY,
+            {
+                "ente_id": ente_id,
+                "notice_number": notice_number,
+                "now": clock.now().astimezone(dt.UTC).replace(tzinfo=None),
+            },
+        )
         .one_or_none()
     )
     if row is None:
@@ -271,6 +287,7 @@ def notice_summary(session: Session, ente_id: int, notice_number: str) -> Notice
         description,
         n_transfers,
         n_postal,
+        other_rank,
     ) = row
     return NoticeSummary(
         option_id,
@@ -281,6 +298,7 @@ def notice_summary(session: Session, ente_id: int, notice_number: str) -> Notice
         retention_date,
         description=(description or "-")[:140],
         all_postal=n_transfers > 0 and n_postal == n_transfers,
+        other_plan=plans.state_of_rank(other_rank),
     )
 
 
@@ -288,7 +306,10 @@ _Payable = TypeVar("_Payable", PaymentOption, NoticeSummary)
 
 
 def check_payable(option: _Payable | None, today: dt.date) -> _Payable:
-    """Raise the domain error that says why ``option`` cannot be paid now, if it cannot."""
+    """Raise the domain error that says why ``option`` cannot be paid now, if it cannot:
+    PaymentUnknown, PaymentAlreadyPaid, PaymentCancelled, PaymentExpired, or, when another
+    plan of the same debt is paid or being paid (plans are exclusive), OtherPlanPaid or
+    OtherPlanInProgress. A PaymentOption is asked of its session; a NoticeSummary carries it."""
     if option is None or option.status == INITIAL_STATE:
         raise PaymentUnknown("no payable notice with this number")
     if option.status in PAID_STATES:
@@ -300,7 +321,24 @@ def check_payable(option: _Payable | None, today: dt.date) -> _Payable:
         raise PaymentExpired(f"notice {option.notice_number} expired")
     if option.status not in PAYABLE_STATES:  # a state the machine may add one day
         raise PaymentUnknown("no payable notice with this number")
+    _check_other_plans(option)
     return option
+
+
+def _check_other_plans(option: PaymentOption | NoticeSummary) -> None:
+    if isinstance(option, NoticeSummary):
+        other = option.other_plan
+    else:
+        session = object_session(option)
+        other = plans.blocking_state(session, option, clock.now()) if session else None
+    if other == OptionStatus.PAID:
+        raise OtherPlanPaid(
+            f"notice {option.notice_number}: another payment plan of this debt is already paid"
+        )
+    if other == OptionStatus.IN_PROGRESS:
+        raise OtherPlanInProgress(
+            f"notice {option.notice_number}: another payment plan of this debt is being paid"
+        )
 
 
 def activate(
@@ -465,19 +503,34 @@ def _settle(
             f"Stand-In receipt {receipt.receipt_id} without a paGetPayment of ours",
         )
     kind = anomaly_for_receipt(option.status)
+    other_paid = plans.paid_by_other_plan(session, option) if not kind else []
+    paid = receipt.payment_amount_cents
+    # the money to give back opens a refund case with its anomaly (hub.refunds)
+    if other_paid:
+        _flag(
+            session,
+            outcome,
+            "double_payment",
+            f"receipt {receipt.receipt_id} pays notice {option.notice_number} of a debt already "
+            f"paid by another plan (notice {', '.join(other_paid)[:200]})",
+            refund_cents=paid,
+        )
     if kind:
         _flag(
             session,
             outcome,
             kind,
             f"receipt {receipt.receipt_id} arrived while the notice was {option.status}",
+            refund_cents=paid,
         )
-    if receipt.payment_amount_cents != option.amount_cents:
+    if paid != option.amount_cents:
+        excess = paid - option.amount_cents
         _flag(
             session,
             outcome,
             "amount_mismatch",
-            f"receipt amount {receipt.payment_amount_cents} cents, expected {option.amount_cents}",
+            f"receipt amount {paid} cents, expected {option.amount_cents}",
+            refund_cents=excess if excess > refunds.AMOUNT_TOLERANCE_CENTS else 0,
         )
     cause = cause or f"receipt:{receipt.receipt_id}"
     apply_event(session, option, "receive_receipt", cause=cause, now=now)
@@ -486,17 +539,20 @@ def _settle(
     option.activation_expires_at = None
 
 
-def _flag(session: Session, outcome: ReceiptOutcome, kind: str, detail: str) -> None:
+def _flag(
+    session: Session, outcome: ReceiptOutcome, kind: str, detail: str, *, refund_cents: int = 0
+) -> None:
     option = outcome.option
-    session.add(
-        Anomaly(
-            kind=kind,
-            ente_id=outcome.receipt.ente_id,
-            option_id=option.id if option else None,
-            receipt_pk=outcome.receipt.id,
-            detail=detail[:500],
-        )
+    anomaly = Anomaly(
+        kind=kind,
+        ente_id=outcome.receipt.ente_id,
+        option_id=option.id if option else None,
+        receipt_pk=outcome.receipt.id,
+        detail=detail[:500],
     )
+    session.add(anomaly)
+    if refund_cents > 0:
+        refunds.open_for_anomaly(session, anomaly, amount_cents=refund_cents)
     outcome.anomalies.append(kind)
     log.warning("payment.anomaly", kind=kind, receipt_pk=outcome.receipt.id)
 

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.alias_generators import to_camel
 
 from hub.errors import DomainError
+from hub.values.errors_text import plain_message
 from hub.values.text import text_problem
 
 Amount = Annotated[
@@ -63,7 +64,8 @@ class InvalidPosition(DomainError):
     code = "invalid_position"
 
     def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(f"{field}: {message}")
+        # a sentence that already names the field (hub.values.errors_text) is not prefixed
+        super().__init__(message if message.startswith(field) else f"{field}: {message}")
         self.field = field
 
 
@@ -90,7 +92,8 @@ class _In(BaseModel):
             return cls.model_validate(fields, by_name=True, by_alias=False)
         except ValidationError as exc:
             error = exc.errors()[0]
-            raise InvalidPosition(error["msg"], field=field_path(error["loc"]) or "body") from None
+            field = field_path(error["loc"]) or "body"
+            raise InvalidPosition(plain_message(field, error), field=field) from None
 
 
 class MetadataEntry(_In):

@@ -68,3 +68,17 @@ def test_the_evening_before_it_is_still_payable_everywhere(db):
             db, ente, option.notice_number, requested_cents=3000, primitive="paGetPaymentV2"
         )
     assert activated.status == "in_progress"
+
+
+def test_show_gives_italian_time_naming_the_zone_where_asked():
+    import datetime as dt
+
+    from hub.clock import show
+
+    winter = dt.datetime(2026, 1, 15, 23, 30, tzinfo=dt.UTC)
+    summer = dt.datetime(2026, 7, 15, 12, 5, 9, tzinfo=dt.UTC)
+    assert show(winter) == "2026-01-16 00:30"  # already tomorrow in Italy
+    assert show(winter, zone=True) == "2026-01-16 00:30 CET"
+    assert show(summer, zone=True, seconds=True) == "2026-07-15 14:05:09 CEST"
+    assert show(summer.replace(tzinfo=None)) == "2026-07-15 14:05"  # a stored naive UTC time
+    assert show(None) == ""

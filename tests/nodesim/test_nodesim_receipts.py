@@ -67,3 +67,27 @@ def test_unknown_method_for_a_psp_is_refused_before_calling_the_station(make_nod
     with pytest.raises(ValueError, match="does not offer"):
         node.pay_notice(EC, "301000000000000144", psp_id="SISLITM1", method="CP")
     assert station.requests == []
+
+
+@pytest.mark.parametrize(
+    ("utc", "local"),
+    [
+        ("2026-01-15T23:30:00+00:00", "2026-01-16T00:30:00"),  # winter: +01:00, the next day
+        ("2026-07-15T12:05:09+00:00", "2026-07-15T14:05:09"),  # summer: +02:00
+    ],
+)
+def test_receipt_times_are_italian_local_time_without_offset_as_the_node_writes_them(
+    make_node, clock, utc, local
+):
+    import datetime as dt
+
+    from soap.receipts import _datetime
+
+    clock._frozen = dt.datetime.fromisoformat(utc)
+    node, station = make_node(2)
+    node.pay_notice(EC, "301000000000000144", psp_id="BCITITMM", method="CP")
+    receipt = station.receipts()[0]
+    assert receipt.findtext("paymentDateTime") == local
+    assert receipt.findtext("applicationDate") == local[:10]  # the Italian calendar day
+    # and payhub, reading it as the Node's offset-less Italian time, stores the right instant
+    assert _datetime(receipt, "paymentDateTime") == dt.datetime.fromisoformat(utc)

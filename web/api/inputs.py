@@ -8,19 +8,24 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from hub.positions.inputs import field_path as _path
+from hub.values.errors_text import plain_message
 from web.api.problems import Problem
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def _problem(exc: ValidationError, status: int = 422) -> Problem:
-    errors = [{"field": _path(e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()]
+    errors = [
+        {"field": field, "message": plain_message(field, e)}
+        for e in exc.errors()
+        for field in [_path(e["loc"]) or "body"]
+    ]
     if any(e["type"] == "json_invalid" for e in exc.errors()):
         return Problem(400, "invalid_json", "the body is not valid JSON", field="body")
     return Problem(
         status,
         "validation_failed",
-        f"{errors[0]['field']}: {errors[0]['message']}",
+        errors[0]["message"],
         field=errors[0]["field"],
         errors=errors,
     )

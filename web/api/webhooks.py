@@ -52,7 +52,7 @@ ROUTES = {
     ),
 }
 NOT_DELIVERED = ("pending", "sending", "retrying", "dead")
-EventType = Literal[tuple(webhooks.EVENT_TYPES.values())]  # type: ignore[valid-type]
+EventType = Literal[webhooks.ALL_EVENT_TYPES]  # type: ignore[valid-type]
 Url = Annotated[
     str,
     Field(

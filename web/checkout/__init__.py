@@ -26,6 +26,10 @@ def includeme(config: Any) -> None:
     settings = config.get_settings()
     settings.setdefault("jinja2.i18n.domain", "payhub")
     settings.setdefault("jinja2.newstyle", "true")
+    # times are shown in Italian time, everywhere the same way: {{ moment|rome(zone=True) }}
+    filters = settings.get("jinja2.filters") or ""
+    if "hub.clock.show" not in str(filters):
+        settings["jinja2.filters"] = f"{filters}\nrome = hub.clock.show".strip()
     config.include("pyramid_jinja2")
     config.add_translation_dirs("web.checkout:locale")
     typed = from_registry(config.registry)

@@ -1,6 +1,7 @@
-"""Languages of the citizen pages: Italian (default) and English, gettext domain ``payhub``.
+"""Languages of the citizen pages, level 1 and the dashboard: Italian (default), English and
+German, gettext domain ``payhub``.
 
-The language is chosen with ``?lang=it|en`` (kept in the session), else from the browser's
+The language is chosen with ``?lang=it|en|de`` (kept in the session), else from the browser's
 Accept-Language. Catalogues live in ``web/checkout/locale`` (Babel: ``make`` targets are in the
 README's "Citizen checkout" section).
 """
@@ -14,7 +15,7 @@ from typing import Any
 from pyramid.i18n import TranslationStringFactory
 
 DOMAIN = "payhub"
-LANGUAGES = ("it", "en")
+LANGUAGES = ("it", "en", "de")  # German for Alto Adige/Südtirol (issue 16)
 DEFAULT = "it"
 
 _ = TranslationStringFactory(DOMAIN)

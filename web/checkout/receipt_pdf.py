@@ -14,6 +14,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 
+from hub import clock
 from hub.checkout import CartOutcome
 from hub.models import CheckoutCart, Ente
 from hub.printing.markup import paragraph
@@ -25,10 +26,28 @@ def _euro(cents: int | None) -> str:
     return "—" if cents is None else "€ " + format_cents(cents).replace(".", ",")
 
 
+def transaction_fees(result: CartOutcome) -> dict[tuple[str, str, int], int]:
+    """One fee per PSP transaction: {(PSP, payment method, fee): notices paid with it}.
+
+    Checkout pays a whole cart in one transaction and the Node writes that transaction's fee on
+    the receipt of every notice in it, so the receipts of one cart with the same PSP, method
+    and fee are one transaction, charged once (not once per notice)."""
+    fees: dict[tuple[str, str, int], int] = {}
+    for io_ in result.items:
+        r = io_.receipt
+        if r is None or not r.fee_cents:
+            continue
+        method = getattr(r, "payment_method", None) or ""
+        key = (r.psp_company_name or r.id_psp or "—", method, r.fee_cents)
+        fees[key] = fees.get(key, 0) + 1
+    return fees
+
+
 def render_receipt(
     localizer: Any, cart: CheckoutCart, result: CartOutcome, enti: dict[int, Ente]
 ) -> bytes:
-    """A PDF listing each paid notice with its pagoPA receipt (id, PSP, date, fee)."""
+    """A PDF listing each paid notice with its pagoPA receipt (id, PSP, Italian time), the
+    fee of each PSP transaction once, and the totals without and with the fees."""
     t = localizer.translate
     styles = getSampleStyleSheet()
     out = io.BytesIO()
@@ -74,19 +93,17 @@ def render_receipt(
         r = io_.receipt
         if r is None:
             continue
-        when = r.payment_date_time or r.received_at
         story.append(
             paragraph(
                 t(
                     _(
-                        "Notice ${notice}: pagoPA receipt ${receipt}, paid on ${date} through "
-                        "${psp}, fee ${fee}.",
+                        "Notice ${notice}: pagoPA receipt ${receipt}, paid on ${date} (Italian "
+                        "time) through ${psp}.",
                         mapping={
                             "notice": r.notice_number,
                             "receipt": r.receipt_id,
-                            "date": when.strftime("%d/%m/%Y %H:%M UTC") if when else "—",
+                            "date": clock.show(r.payment_date_time or r.received_at, zone=True),
                             "psp": r.psp_company_name or r.id_psp or "—",
-                            "fee": _euro(r.fee_cents),
                         },
                     )
                 ),
@@ -94,9 +111,41 @@ def render_receipt(
             )
         )
     paid = sum(i.item.amount_cents for i in result.items if i.paid)
+    fees = transaction_fees(result)
+    story.append(Spacer(1, 4 * mm))
+    for (psp, _method, fee), notices in fees.items():
+        story.append(
+            paragraph(
+                t(
+                    _(
+                        "Fee charged by ${psp}: ${fee}, once for the payment of ${n} notices.",
+                        mapping={"psp": psp, "fee": _euro(fee), "n": notices},
+                    )
+                    if notices > 1
+                    else _(
+                        "Fee charged by ${psp}: ${fee}.", mapping={"psp": psp, "fee": _euro(fee)}
+                    )
+                ),
+                styles["BodyText"],
+            )
+        )
+    total_fees = sum(fee for _psp, _m, fee in fees)
     story += [
         Spacer(1, 4 * mm),
-        paragraph(t(_("Total paid: ${total}", mapping={"total": _euro(paid)})), styles["Heading3"]),
+        paragraph(
+            t(_("Total paid to the bodies: ${total}", mapping={"total": _euro(paid)})),
+            styles["Heading3"],
+        ),
+        paragraph(t(_("Fees: ${fees}", mapping={"fees": _euro(total_fees)})), styles["BodyText"]),
+        paragraph(
+            t(
+                _(
+                    "Total charged, fees included: ${total}",
+                    mapping={"total": _euro(paid + total_fees)},
+                )
+            ),
+            styles["Heading3"],
+        ),
         paragraph(
             t(_("The pagoPA receipt is the proof of payment; the body has received it.")),
             styles["BodyText"],

@@ -11,9 +11,11 @@ from pyramid.httpexceptions import HTTPFound, HTTPNotFound, HTTPSeeOther
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from hub import checkout
+from hub import checkout, refunds
 from hub.errors import (
     DomainError,
+    OtherPlanInProgress,
+    OtherPlanPaid,
     PaymentAlreadyPaid,
     PaymentCancelled,
     PaymentExpired,
@@ -85,7 +87,19 @@ LOOKUP_ERRORS = {
     PaymentAlreadyPaid: _("This notice has already been paid."),
     PaymentCancelled: _("This notice was cancelled by the body: it cannot be paid."),
     PaymentExpired: _("This notice has expired: it can no longer be paid."),
+    # plans are exclusive (hub.payments.plans)
+    OtherPlanPaid: _(
+        "This debt is already being paid another way (in full, or by instalments) and that "
+        "payment is complete: this notice can no longer be paid."
+    ),
+    OtherPlanInProgress: _(
+        "A payment of this debt by another plan (in full, or by instalments) is in progress: "
+        "this notice cannot be paid at the same time. Try again in 30 minutes if that payment "
+        "was not completed."
+    ),
 }
+# why a cart could not be sent, by the error code of the notice that stopped it
+SUBMIT_REASONS = {error.code: message for error, message in LOOKUP_ERRORS.items()}
 
 
 # ------------------------------------------------------------------------------- catalogue
@@ -142,6 +156,11 @@ def _cart_error(exc: checkout.CartError) -> Any:
         return _("This notice is already in your cart.")
     if "at most" in text:
         return _("Your cart is full: pay it first, then add more.")
+    if exc.code == "other_plan_in_cart":
+        return _(
+            "Your cart already holds another way of paying this debt (in full, or by "
+            "instalments): pay one plan only. Remove the other one first to change plan."
+        )
     return _("This cart can no longer be changed.")
 
 
@@ -381,9 +400,11 @@ def cart_submit(request: Any) -> Any:
             "Please try again in a few minutes."
         )
     except checkout.CartError as exc:
-        log.info("checkout.cart_refused", cart=cart.public_id)
+        log.info("checkout.cart_refused", cart=cart.public_id, reason=exc.code)
+        why = SUBMIT_REASONS.get(exc.code)
+        reason = f"{exc.item}: {request.localizer.translate(why)}" if why else str(exc)
         message = _(
-            "A payment in your cart can no longer be paid: ${reason}", mapping={"reason": str(exc)}
+            "A payment in your cart can no longer be paid: ${reason}", mapping={"reason": reason}
         )
     # nothing of this attempt (spontaneous positions, their outbox messages) is committed
     request.tm.doom()
@@ -418,6 +439,10 @@ def outcome_page(request: Any) -> Any:
         # the address without the hint is the one that refreshes
         return HTTPFound(request.route_url("checkout.status", cart=cart.public_id))
     enti = {e.id: e for e in request.db.scalars(sa.select(Ente))}
+    # money to give back (a double payment, ...): the citizen is told a refund is under way
+    cases = refunds.open_refunds_for_options(
+        request.db, [r.option.id for r in result.items if r.option is not None]
+    )
     return _page(
         request,
         cart=cart,
@@ -425,6 +450,7 @@ def outcome_page(request: Any) -> Any:
         enti=enti,
         total=checkout.total_cents(cart.items),
         refresh=not result.final,
+        refunds={c.option_id: c for c in cases},
     )
 
 

@@ -67,6 +67,11 @@ ROUTES = (
     ("ops.aca", "/enti/{ec}/aca"),
     ("ops.aca_switch", "/enti/{ec}/aca/switch"),
     ("ops.aca_requeue", "/enti/{ec}/aca/{position:[0-9]{1,9}}/requeue"),
+    # refund cases (issue 16): web/ops/refunds.py
+    ("ops.refunds", "/refunds"),
+    ("ops.refund_new", "/support/refunds/new"),
+    ("ops.refund", "/refunds/{case:[0-9a-f-]{36}}"),
+    ("ops.refund_step", "/refunds/{case:[0-9a-f-]{36}}/step"),
 )
 
 
@@ -100,6 +105,7 @@ def includeme(config: Any) -> None:
     config.scan("web.ops.sla")  # the SLA contract (issue 19)
     config.scan("web.ops.aca")  # ACA feed (issue 20)
     config.include("web.ops.admin")  # administration (issue 15): /ops/admin/...
+    config.scan("web.ops.refunds")  # refund cases (issue 16)
 
 
 def _template_globals(event: Any) -> None:
@@ -120,9 +126,10 @@ def _template_globals(event: Any) -> None:
 
 
 def format_cents(cents: int | None, lang: str = "it") -> str:
-    """12345 -> "123,45" in Italian, "123.45" in English (no thousands separator)."""
+    """12345 -> "123,45" in Italian and German, "123.45" in English (no thousands
+    separator)."""
     if cents is None:
         return ""
     sign = "-" if cents < 0 else ""
     text = f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
-    return text.replace(".", ",") if lang == "it" else text
+    return text.replace(".", ",") if lang in ("it", "de") else text

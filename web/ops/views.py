@@ -194,7 +194,9 @@ def _amount(cents: int | None) -> str:
 
 
 def _when(value: dt.datetime | None) -> str:
-    return value.isoformat(timespec="seconds") if value else ""
+    """A time in Italian time with its offset (2026-12-07T14:05:09+01:00): what a spreadsheet
+    user reads as the local hour, and still one instant for a program."""
+    return clock.local(value).isoformat(timespec="seconds") if value else ""
 
 
 def csv_chunks(factory: Any, ente: Ente, filters: dashboard.Filters) -> Iterator[bytes]:

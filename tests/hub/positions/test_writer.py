@@ -61,11 +61,16 @@ _TRANSFER = {"amount": "5.00", "remittance_information": "x", "category": "c", "
     ("changes", "field", "reason"),
     [
         # the input model's (hub.positions.inputs): each field's shape
-        ({"amount": "30.001"}, "options[0].amount", "should match pattern"),
-        ({"amount": "-30.00"}, "options[0].amount", "should match pattern"),
-        ({"transfers": []}, "options[0].transfers", "at least 1 item"),
-        ({"transfers": [_TRANSFER] * 6}, "options[0].transfers", "at most 5 items"),
-        ({"notice_number": "30000000000000010"}, "options[0].notice_number", "should match"),
+        # (plain sentences naming the field: hub.values.errors_text, not pydantic's text)
+        (
+            {"amount": "30.001"},
+            "options[0].amount",
+            r"^options\[0\]\.amount must be an amount in euro",
+        ),
+        ({"amount": "-30.00"}, "options[0].amount", "two decimals and a dot"),
+        ({"transfers": []}, "options[0].transfers", "must have at least 1 item$"),
+        ({"transfers": [_TRANSFER] * 6}, "options[0].transfers", "must have at most 5 items"),
+        ({"notice_number": "30000000000000010"}, "options[0].notice_number", "expected format"),
         # the writer's (validate): across fields
         ({"amount": "31.00"}, "options[0].transfers", "add up to 3000 cents, not 3100"),
         ({"notice_number": "300000000000000105"}, "options[0].notice_number", "check digits"),

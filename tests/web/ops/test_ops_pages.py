@@ -119,7 +119,10 @@ def test_payment_detail_shows_history_in_order_and_is_audited(ops):
     paid = next(o for o in _options(ops, A) if o.status == "paid")
     page = ops.app.get(f"/ops/enti/{A}/payments/{paid.id}")
     events = [tr.find_all("td")[1].text for tr in page.html.select("tr.transition")]
-    assert events == ["publish", "activate", "receive_receipt"]
+    # events and states in words, not their codes (receive_receipt, in_progress)
+    assert events == ["published", "payment started at a PSP", "receipt received"]
+    states = [tr.find_all("td")[3].text for tr in page.html.select("tr.transition")]
+    assert states == ["payable", "in progress", "paid"]
     assert "seed-receipt-0001" in page.text and "RSSMRA80A01H501U" in page.text
     [audit] = _audits(ops, "payment")
     assert audit.target == f"payment_option:{paid.id}"

@@ -147,6 +147,7 @@ def test_resolve_an_anomaly_with_a_note(ops):
     ops.login(DEMO_SUPPORT)
     listed = ops.app.get(f"/ops/support/anomalies?kind=double_payment&ente={A}")
     assert "twice" in listed.text and "credit_unknown_flow</td>" not in listed.text
+    assert "<td>paid twice</td>" in listed.text  # the kind in words, not its code
     ops.post(f"/ops/support/anomalies/{anomaly.id}/resolve", {"note": ""}, status=303)
     form = next(
         f for f in listed.forms.values() if f.action.endswith(f"/anomalies/{anomaly.id}/resolve")
@@ -161,7 +162,7 @@ def test_resolve_an_anomaly_with_a_note(ops):
         )
         assert session.get(Anomaly, other.id).resolved_at is None
     assert "ops.anomaly_resolve" in _audit_actions(ops)
-    assert "twice" not in ops.app.get("/ops/support/anomalies").text
+    assert "<td>twice" not in ops.app.get("/ops/support/anomalies").text  # the detail
 
 
 def test_replay_a_dead_letter(ops):
