@@ -29,6 +29,7 @@ def station(found: Station) -> dict[str, Any]:
         "primitiveVersion": found.primitive_version,
         "passwordSet": bool(found.password),
         "subscriptionKeySet": bool(found.subscription_key),
+        "test": found.test,
         "enti": sorted(e.fiscal_code for e in found.enti),
     }
 

@@ -101,6 +101,9 @@ class StationInput(_In):
     primitive_version: Literal[1, 2] = 2
     password: Secret | None = Field(default=None, description="the station's pagoPA password")
     subscription_key: Secret | None = Field(default=None, description="pagoPA's subscription key")
+    test: bool = Field(
+        default=False, description="a station of pagoPA's test environment (its payments are tests)"
+    )
 
     @model_validator(mode="after")
     def _code_of_broker(self) -> StationInput:

@@ -208,6 +208,7 @@ def create_station(session: Session, actor: Actor, data: i.StationInput) -> Stat
         primitive_version=data.primitive_version,
         password=data.password,
         subscription_key=data.subscription_key,
+        test=data.test,
     )
     session.add(station)
     session.flush()

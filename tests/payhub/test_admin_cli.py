@@ -57,6 +57,7 @@ def test_a_new_ente_onboarded_with_the_cli_alone_collects_a_payment_its_operator
         "primitiveVersion": 1,
         "passwordSet": True,
         "subscriptionKeySet": False,
+        "test": False,
         "enti": [],
     }
     ente = cli(

@@ -21,7 +21,7 @@ from hub.admin import describe, onboarding
 from hub.admin import inputs as i
 from hub.admin import service as svc
 from hub.errors import Conflict, DomainError, NotFound
-from web.api import inputs
+from web.api import admin_activation, inputs
 from web.api.auth import CHALLENGE, _presented
 from web.api.problems import Problem
 
@@ -62,6 +62,7 @@ def includeme(config: Any) -> None:
     for name, (pattern, methods) in ROUTES.items():
         config.add_route(name, pattern)
         config.add_view(_not_allowed(methods), route_name=name)
+    config.include(admin_activation)  # the intermediary's steps of activation requests
 
 
 def actor(request: Any) -> svc.Actor:
@@ -431,6 +432,7 @@ INPUT_MODELS = (
     i.PortalInput,
     i.OperatorInput,
     i.OperatorPatch,
+    admin_activation.AdminActivationStepInput,
 )
 _OBJECT = {"type": "object"}
 _LIST = {
@@ -677,4 +679,4 @@ def openapi_paths() -> dict[str, Any]:
                 },
             }
         paths.setdefault(path, {})[method.lower()] = operation
-    return paths
+    return paths | admin_activation.openapi_paths()
