@@ -90,7 +90,7 @@ def test_support_adds_tests_and_disables_an_sftp_target(ops, sftp, local_targets
     assert not any(PASSWORD in repr(e.detail) for e in events)
 
 
-def test_a_failing_test_says_why_without_the_secret(ops, sftp, local_targets):
+def test_a_failing_test_says_why_without_the_secret(ops, sftp, local_targets, capsys):
     ops.login(DEMO_SUPPORT)
     fields = _sftp_fields(sftp, password=SECRET)  # not the server's password
     _post(ops, f"/ops/enti/{A}/daily-files/targets", fields, 303)
@@ -100,6 +100,9 @@ def test_a_failing_test_says_why_without_the_secret(ops, sftp, local_targets):
     assert "The test failed: SFTP: login refused" in page.text and SECRET not in page.text
     (event,) = _audit(ops, "ops.daily_file_target_probe")
     assert event.detail == {"outcome": "error", "reason": "SFTP: login refused"}
+    logged = capsys.readouterr()
+    assert "daily_file.target_probe" in logged.out + logged.err  # the logs were captured
+    assert SECRET not in logged.out + logged.err
 
 
 @pytest.mark.parametrize(
@@ -188,3 +191,21 @@ def test_an_email_target_is_tested_with_a_short_message(ops, smtp, ops_app, monk
     (message,) = smtp.wait_for(1)
     assert message["X-Payhub-Daily-File-Probe"].strip().startswith("payhub-probe-")
     assert "tesoreria@comune.example.it" in message["To"]
+
+
+def test_an_ftps_target_is_tested_over_explicit_tls(ops, ftps, ops_app, local_targets, monkeypatch):
+    from hub.config import from_registry
+    from tests.servers import ftps as ftps_server
+
+    config = from_registry(ops_app.app.registry)
+    ca = config.replace(**{k.removeprefix("payhub."): v for k, v in ftps.settings.items()})
+    monkeypatch.setitem(ops_app.app.registry, "payhub.config", ca)
+    ops.login(DEMO_SUPPORT)
+    fields = {"kind": "ftps", "host": "127.0.0.1", "port": str(ftps.port), "directory": "incoming",
+              "username": ftps_server.USERNAME, "password": ftps_server.PASSWORD}  # fmt: skip
+    ftps.target()  # makes the folder
+    _post(ops, f"/ops/enti/{A}/daily-files/targets", fields, 303)
+    (target,) = _targets(ops)
+    _post(ops, f"/ops/enti/{A}/daily-files/targets/{target.id}/probe", {}, 303)
+    (probe,) = (ftps.root / "incoming").glob("payhub-probe-*.txt")
+    assert b"daily file" in probe.read_bytes()
