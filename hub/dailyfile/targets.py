@@ -77,8 +77,8 @@ def add_target(
         if value and len(value) > LIMITS[field]:
             raise BadTarget(field, f"at most {LIMITS[field]} characters", "too_long", field)
         if value and "\x00" in value:
-            raise BadTarget(field, "a NUL character", "too_long", field)
-    if private_key and len(private_key) > 20_000:
+            raise BadTarget(field, "a NUL character is not accepted", "nul", field)
+    if private_key and (len(private_key) > 20_000 or "\x00" in private_key):
         raise BadTarget("private_key", "not an unencrypted private key")
     target = DailyFileTarget(ente_id=ente.id, kind=kind, service_code=service_code)
     if kind == "email":
