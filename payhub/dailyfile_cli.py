@@ -138,6 +138,7 @@ def target_add(
             )
         except targets.BadTarget as exc:
             raise click.ClickException(str(exc)) from None
+        _audit(session, "cli.daily_file_target_add", target)
         click.echo(f"target {target.id}: {target.where}")
 
 
@@ -179,6 +180,22 @@ def target_disable(ctx: click.Context, target_id: int) -> None:
             targets.disable(session, target)
         except Conflict as exc:
             raise click.ClickException(str(exc)) from None
+        _audit(session, "cli.daily_file_target_disable", target)
+
+
+def _audit(session: Any, action: str, target: Any) -> None:
+    """Every change of a target is audited, as from the dashboard and the API."""
+    from hub.dailyfile import targets
+    from hub.tenants import audit
+
+    audit.record(
+        session,
+        actor="cli",
+        action=action,
+        target=f"daily_file_target:{target.id}",
+        ente_id=target.ente_id,
+        detail=targets.audit_detail(target),
+    )
 
 
 @daily_file_group.command("missing")

@@ -85,3 +85,29 @@ def test_a_past_day_is_built_and_missing_deliveries_listed(cli, committed_factor
         assert session.scalar(sa.select(sa.func.count(DailyFileDelivery.id))) == 3
     missing = cli("daily-file", "missing", "--day", DAY.isoformat())
     assert missing.output.split()[:2] == [fiscal_code, "pending"]
+
+
+def test_target_changes_from_the_cli_are_audited_without_the_secret(cli, committed_factory):
+    from hub.models import AuditEvent
+
+    with committed_factory.begin() as session:
+        fiscal_code = a_day(session).ente.fiscal_code
+    host_key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
+    added = cli(
+        "daily-file", "target", "add", fiscal_code, "sftp", "--host", "sftp.example.it",
+        "--user", "ragioneria", "--host-key", host_key,
+        env={"DAILYFILE_TARGET_PASSWORD": "pw-never-audited-2"},
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    target_id = added.output.split()[1].rstrip(":")
+    assert cli("daily-file", "target", "disable", target_id).exit_code == 0
+    again = cli("daily-file", "target", "disable", target_id)
+    assert again.exit_code != 0 and "already disabled" in again.output
+    with committed_factory() as session:
+        events = list(session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)))
+    assert [(e.actor, e.action, e.target) for e in events] == [
+        ("cli", "cli.daily_file_target_add", f"daily_file_target:{target_id}"),
+        ("cli", "cli.daily_file_target_disable", f"daily_file_target:{target_id}"),
+    ]
+    assert events[0].detail["where"] == "sftp://ragioneria@sftp.example.it:22/"
+    assert not any("pw-never-audited-2" in repr(e.detail) for e in events)

@@ -65,6 +65,7 @@ def includeme(config: Any) -> None:
     config.include("web.api.bulk")
     config.include("web.api.activation")  # issue 15: activation requests
     config.include("web.api.dailyfiles")  # issue 18: the daily files
+    config.include("web.api.dailyfile_targets")  # the daily files' delivery targets
     config.include("web.api.admin")  # administration (issue 15): /admin/...
     include_views(config, prefix)
     config.scan("web.api")

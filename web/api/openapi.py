@@ -16,6 +16,7 @@ from web.api import (  # activation: issue 15, dailyfiles: issue 18
     activation,
     admin,
     bulk,
+    dailyfile_targets,  # the daily files' delivery targets
     dailyfiles,
     schemas,
     webhooks,
@@ -262,6 +263,7 @@ def _paths() -> dict[str, Any]:
         **_reporting_paths(),
         **_activation_paths(),  # issue 15
         **dailyfiles.openapi_paths(),  # issue 18: the daily files
+        **dailyfile_targets.openapi_paths(),  # the daily files' delivery targets
         **admin.openapi_paths(),  # administration (issue 15)
     }
 
@@ -880,6 +882,7 @@ def build(server_url: str = "/api/v1") -> dict[str, Any]:
         for m in (activation.ActivationRequestOutput, activation.ActivationRequestList)
     ]
     models += [(m, "validation") for m in admin.INPUT_MODELS]  # administration (issue 15)
+    models += dailyfile_targets.MODELS  # the daily files' delivery targets
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}", by_alias=True)
     return {
         "openapi": "3.1.0",

@@ -56,6 +56,10 @@ ROUTES = (
     ("ops.daily_file_redeliver", "/enti/{ec}/daily-files/deliveries/{delivery:[0-9]{1,9}}"),
     ("ops.daily_files_missing", "/support/daily-files"),
     ("ops.daily_file_link", "/daily-files/link/{token}"),
+    # the daily files' delivery targets (web/ops/dailyfile_targets.py)
+    ("ops.daily_file_targets", "/enti/{ec}/daily-files/targets"),
+    ("ops.daily_file_target_disable", "/enti/{ec}/daily-files/targets/{target:[0-9]{1,9}}/disable"),
+    ("ops.daily_file_target_probe", "/enti/{ec}/daily-files/targets/{target:[0-9]{1,9}}/probe"),
     # the SLA contract (issue 19): web.ops.sla
     ("ops.sla_report", "/sla/report"),
     ("ops.sla_report_pdf", "/sla/report.pdf"),
@@ -102,6 +106,7 @@ def includeme(config: Any) -> None:
     config.scan("web.ops.recon")
     config.include("web.ops.activation")  # issue 15: activation requests (routes, views)
     config.scan("web.ops.dailyfiles")  # issue 18: the daily files
+    config.scan("web.ops.dailyfile_targets")  # the daily files' delivery targets
     config.scan("web.ops.sla")  # the SLA contract (issue 19)
     config.scan("web.ops.aca")  # ACA feed (issue 20)
     config.include("web.ops.admin")  # administration (issue 15): /ops/admin/...

@@ -66,6 +66,12 @@ def daily_files(request: Any) -> dict[str, Any]:
         "deliveries": [(d, by_id.get(d.file_id)) for d in deliveries],
         "targets": [targets.describe(t) for t in configured],
         "yesterday": (clock.today() - dt.timedelta(days=1)).isoformat(),
+        # delivery targets from the dashboard (web/ops/dailyfile_targets.py)
+        "can_change_targets": request.identity.is_support,
+        "services": sorted(s.code for s in ente.services),
+        "target_form": {},
+        "target_error": None,
+        "target_error_field": None,
     }
 
 
