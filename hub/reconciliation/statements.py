@@ -636,7 +636,7 @@ def reconcile_flow(session: Session, flow: ReportingFlow, *, cause: str, now: dt
     """Move every option reported by ``flow`` to reconciled; return how many moved. Options
     already reconciled (or never reported) are left where they are."""
     moved = reconcile_flows(session, [(flow.id, cause)], now=now)
-    set_committed_value(flow, "status", "reconciled")
+    set_committed_value(flow, "status", "reconciled")  # not a payment state: the flow's
     set_committed_value(flow, "reconciled_at", now)
     log.info("fdr.reconciled", flow_id=flow.flow_id, options=moved)
     return moved
@@ -721,12 +721,14 @@ def reconcile_flows(
         session.execute(
             sa.update(ReportingFlow)
             .where(_among(session, ReportingFlow.id, part))
-            .values(status="reconciled", reconciled_at=now)
+            .values(status="reconciled", reconciled_at=now)  # not a payment state: the flow's
             .execution_options(synchronize_session=False)
         )
     for flow_pk, held_flow in _held(session, ReportingFlow).items():
         if flow_pk in credited_pks:
-            set_committed_value(held_flow, "status", "reconciled")
+            # the flow's status, not a payment state
+            flow_state = "reconciled"  # not a payment state
+            set_committed_value(held_flow, "status", flow_state)
             set_committed_value(held_flow, "reconciled_at", now)
     return len(changes)
 

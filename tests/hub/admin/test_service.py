@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from hub import clock
+from hub import clock, http
 from hub.admin import inputs as i
 from hub.admin import service as svc
 from hub.models import AuditEvent, Level1Portal
@@ -129,7 +129,9 @@ def test_form_definitions_are_checked_and_previewed_in_either_language():
             svc.preview_form(bad)
 
 
-def test_webhook_and_lookup_urls_follow_the_outgoing_url_policy(db, ente):
+def test_webhook_and_lookup_urls_follow_the_outgoing_url_policy(db, ente, monkeypatch):
+    # the default policy, whatever an app built by an earlier test configured in this process
+    monkeypatch.setattr(http, "_policy", http.UrlPolicy())
     with pytest.raises(i.InvalidInput, match="refused"):
         svc.create_webhook(db, svc.CLI, EC, i.WebhookInput(url="https://127.0.0.1/hook"))
     svc.create_service(
