@@ -502,10 +502,10 @@ def webhook_group() -> None:
 
 @webhook_group.command("create")
 @click.argument("fiscal_code")
-@model_options(i.WebhookInput)
+@model_options(i.WebhookEndpointInput)
 @click.pass_context
 def webhook_create(ctx: click.Context, fiscal_code: str, **values: Any) -> None:
-    data = model_input(i.WebhookInput, values)
+    data = model_input(i.WebhookEndpointInput, values)
 
     def work(s: Any) -> dict[str, Any]:
         registered = svc.create_webhook(s, svc.CLI, fiscal_code, data)

@@ -263,7 +263,7 @@ class PortalInput(_In):
     legacy_buffer: bool = False
 
 
-class WebhookInput(_In):
+class WebhookEndpointInput(_In):
     url: HttpUrl
     events: list[str] | None = None
     description: Text140 | None = None

@@ -735,7 +735,7 @@ def list_webhooks(session: Session, actor: Actor, fiscal_code: str) -> list[Webh
 
 
 def create_webhook(
-    session: Session, actor: Actor, fiscal_code: str, data: i.WebhookInput
+    session: Session, actor: Actor, fiscal_code: str, data: i.WebhookEndpointInput
 ) -> webhooks.RegisteredEndpoint:
     ente = get_ente(session, actor, fiscal_code)
     _check_url(data.url)

@@ -314,7 +314,7 @@ def webhook_create(request: Any) -> Response:
     code = request.matchdict["fiscal_code"]
 
     def work(r: Any, a: svc.Actor) -> Any:
-        registered = svc.create_webhook(r.db, a, code, _body(r, i.WebhookInput))
+        registered = svc.create_webhook(r.db, a, code, _body(r, i.WebhookEndpointInput))
         return {**describe.webhook(registered.endpoint), "secret": registered.secret}
 
     return handle(work, 201)(request)
@@ -428,7 +428,7 @@ INPUT_MODELS = (
     i.ServicePatch,
     i.LookupInput,
     i.FormDefinition,
-    i.WebhookInput,
+    i.WebhookEndpointInput,
     i.PortalInput,
     i.OperatorInput,
     i.OperatorPatch,
@@ -570,7 +570,7 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, Any, Any, int]] = {
     ("admin.webhooks", "POST"): (
         "adminCreateWebhook",
         "Add an endpoint (secret shown once)",
-        i.WebhookInput,
+        i.WebhookEndpointInput,
         _OBJECT,
         201,
     ),

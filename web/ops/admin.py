@@ -126,7 +126,7 @@ FORMS: dict[str, tuple[type[BaseModel], list[Field]]] = {
     "service": (i.ServiceInput, [F("code", _("Code"), required=True), *SERVICE_FIELDS]),
     "service_patch": (i.ServicePatch, SERVICE_FIELDS),
     "webhook": (
-        i.WebhookInput,
+        i.WebhookEndpointInput,
         [F("url", _("URL"), required=True), F("description", _("Description"))],
     ),
     "operator": (

@@ -133,7 +133,7 @@ def test_webhook_and_lookup_urls_follow_the_outgoing_url_policy(db, ente, monkey
     # the default policy, whatever an app built by an earlier test configured in this process
     monkeypatch.setattr(http, "_policy", http.UrlPolicy())
     with pytest.raises(i.InvalidInput, match="refused"):
-        svc.create_webhook(db, svc.CLI, EC, i.WebhookInput(url="https://127.0.0.1/hook"))
+        svc.create_webhook(db, svc.CLI, EC, i.WebhookEndpointInput(url="https://127.0.0.1/hook"))
     svc.create_service(
         db, svc.CLI, EC, i.ServiceInput(code="CDS", label="Multe", taxonomy="9/0301105TS/")
     )

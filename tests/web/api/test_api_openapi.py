@@ -22,6 +22,19 @@ CHECKS = [
 ]
 
 
+def test_every_schema_reference_resolves_and_no_model_name_is_taken_twice():
+    """Two input models of one name become module-qualified components; a path still naming
+    the short name would point at nothing (and any body would pass for valid)."""
+    import json
+    import re
+
+    document = build()
+    components = document["components"]["schemas"]
+    refs = set(re.findall(r"#/components/schemas/([A-Za-z0-9_.-]+)", json.dumps(document)))
+    assert sorted(r for r in refs if r not in components) == []
+    assert [name for name in components if "__" in name] == []
+
+
 def test_the_document_is_served_and_is_openapi_3_1(world):
     document = world.app.get("/api/v1/openapi.json").json
     assert document["openapi"] == "3.1.0" and document == build()
