@@ -96,6 +96,12 @@ FORMS: dict[str, tuple[type[BaseModel], list[Field]]] = {
             F("primitive_version", _("Primitives version"), "select", ("2", "1")),
             F("password", _("pagoPA password"), "password"),
             F("subscription_key", _("pagoPA subscription key"), "password"),
+            F(
+                "test",
+                _("Station of pagoPA's test environment"),
+                "checkbox",
+                help=_("Its payments are tests: Enti being activated are served by it first"),
+            ),
         ],
     ),
     "station_patch": (

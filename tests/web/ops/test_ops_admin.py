@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from hub.models import AuditEvent, Ente, PaymentService
+from hub.models import AuditEvent, Ente, PaymentService, Station
 from hub.seed import DEMO_EC, DEMO_STATION
 from hub.tenants import operators
 
@@ -180,3 +180,17 @@ def test_a_logo_is_uploaded_refused_when_not_an_image_and_removed(admin):
             sa.select(AuditEvent.action).where(AuditEvent.action == "admin.ente.logo")
         ).all()
     assert len(actions) == 2  # set, removed (the refused file changed nothing)
+
+
+def test_a_test_station_is_created_from_the_form(admin):
+    page = admin.app.get("/ops/admin/new/station")
+    form = page.forms[0] if page.forms[0].action.endswith("/new/station") else page.forms[1]
+    form["station_code"] = "77777777777_08"
+    form["broker_code"] = "77777777777"
+    form["test"] = True
+    assert form.submit(headers={"Referer": "https://payhub.test/ops/"}).status_int == 303
+    with admin.factory() as session:
+        station = session.scalars(
+            sa.select(Station).where(Station.station_code == "77777777777_08")
+        ).one()
+        assert station.test is True
