@@ -25,7 +25,7 @@ from hub.models import CheckoutCart, Ente, PaymentService, ServiceKind
 from hub.values.notice_numbers import parse_notice_number
 from web.checkout import forms
 from web.checkout.handoff import CART_KEY, send_to_checkout
-from web.checkout.i18n import _, localized
+from web.checkout.i18n import LANGUAGES, _, localized
 from web.checkout.receipt_pdf import render_receipt
 
 log = structlog.get_logger(__name__)
@@ -185,6 +185,23 @@ def notice_lookup(request: Any) -> Any:
         errors=errors,
         values={"notice_number": request.POST.get("notice_number", "")},
     )
+
+
+# The language switch links to the page's own path with ?lang=; on a page that answered a form
+# (a POST-only path) that path is asked with GET: send the citizen where that form lives, in the
+# language asked for (issue 16).
+_FORM_HOMES = {"checkout.notice": "checkout.ente", "checkout.remove": "checkout.cart"}
+_FORM_HOMES["checkout.submit"] = "checkout.cart"
+
+
+@view_config(route_name="checkout.notice", request_method="GET", decorator=localized)
+@view_config(route_name="checkout.remove", request_method="GET", decorator=localized)
+@view_config(route_name="checkout.submit", request_method="GET", decorator=localized)
+def form_path_asked_with_get(request: Any) -> Any:
+    home = _FORM_HOMES[request.matched_route.name]
+    lang = request.GET.get("lang")
+    query = {"lang": lang} if lang in LANGUAGES else {}
+    return HTTPSeeOther(request.route_url(home, _query=query, **request.matchdict))
 
 
 # ------------------------------------------------------------------------------- service form

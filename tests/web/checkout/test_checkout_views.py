@@ -230,6 +230,20 @@ def test_italian_by_default_english_on_request(shop):
     assert "Pay online" in shop.app.get("/pay/?lang=en")
 
 
+def test_the_language_switch_on_a_page_answering_a_form_leads_to_that_form_in_the_language(shop):
+    shop.app.get("/pay/?lang=it")
+    answer = shop.lookup(notice="123")  # a form answered on the POST-only path
+    assert answer.status_int == 422
+    assert 'href="/pay/enti/77777777777/notice?lang=de"' in answer.text
+    moved = shop.app.get("/pay/enti/77777777777/notice?lang=de", status=303)
+    assert moved.location.endswith("/pay/enti/77777777777?lang=de")
+    assert '<html lang="de"' in moved.follow().text
+    assert shop.app.get("/pay/cart/checkout?lang=en", status=303).location.endswith(
+        "/pay/cart?lang=en"
+    )
+    assert shop.app.get("/pay/cart/remove?lang=xx", status=303).location.endswith("/pay/cart")
+
+
 def test_italian_error_messages(shop):
     shop.app.get("/pay/?lang=it")
     answer = shop.spontaneous(address="")
