@@ -114,9 +114,9 @@ def test_a_key_and_a_service_target(world, sftp, local_targets):
         ({"kind": "email", "recipients": ["a@b.it>\r\nBcc: x@y.it"]}, "recipients",
          "not an e-mail"),
         ({"kind": "email"}, "recipients", "give at least one address"),
-        ({"kind": "ftp"}, "kind", "Input should be"),
-        ({"port": 0}, "port", "greater than or equal to 1"),
-        ({"secret": "x"}, "secret", "Extra inputs are not permitted"),
+        ({"kind": "ftp"}, "kind", "kind must be one of"),
+        ({"port": 0}, "port", "port must be at least 1"),
+        ({"secret": "x"}, "secret", "is not a field of this request"),
     ],
 )  # fmt: skip
 def test_bad_input_is_a_422_problem_naming_the_field_without_the_secret(
