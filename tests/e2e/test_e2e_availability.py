@@ -106,7 +106,9 @@ def test_the_web_process_stopped_makes_availability_fall_and_maintenance_excuses
     assert measured.up + measured.down + measured.unknown == measured.slots
     assert measured.percent == round(100 * measured.up / measured.slots, 4)
     [gap] = [g for g in measured.gaps if g["state"] == "down"]
-    assert dt.datetime.fromisoformat(gap["from"]) <= killed + dt.timedelta(seconds=1)
+    assert dt.datetime.fromisoformat(gap["from"]) <= killed + dt.timedelta(
+        seconds=SLOT + 1
+    )  # the first probe after the kill
     assert dt.datetime.fromisoformat(gap["to"]) >= killed + dt.timedelta(seconds=8)
     assert measured.met() is False  # far below 99.40 %
 
