@@ -8,6 +8,13 @@ current minute: no I/O, a few microseconds. A daemon thread wakes every
 never the request's. A bucket that a late answer adds to a minute already written is added to
 its row. What has not been written when the process dies is lost (at most a minute and a few
 seconds of counts).
+
+For the answers pagoPA's KPIs judge by outcome (``OUTCOME_OPERATIONS``: paSendRT/V2 for B.9,
+paDemandPaymentNotice for B.5) ``record`` is also given the outcome (``OK`` or the fault code)
+and the request's idStation; ``count`` does the same for answers whose time is not an SLA figure
+(the payment-options service, B.6, keyed by Ente). Each adds one to a counter of the minute
+under the same lock, and the flush writes them to ``sla_outcome`` in the same transaction as
+``sla_minute``.
 """
 
 from __future__ import annotations
@@ -26,12 +33,15 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
-from hub.models.sla import HISTOGRAM_BOUNDS, SlaMinute
+from hub.models.sla import HISTOGRAM_BOUNDS, SlaMinute, SlaOutcomeMinute
 
 log = structlog.get_logger(__name__)
 
 THRESHOLD = 2.0  # seconds: the Node ⇄ EC service level is 98 % of answers within it
 assert THRESHOLD in HISTOGRAM_BOUNDS
+OUTCOME_OPERATIONS = frozenset({"paSendRT", "paSendRTV2", "paDemandPaymentNotice"})
+# (minute, operation, station, ente, outcome) -> answers
+OutcomeKey = tuple[int, str, str, str, str]
 
 
 class Bucket:
@@ -65,17 +75,26 @@ class ResponseRecorder:
         self.clock = clock
         self.source = (source or f"{socket.gethostname()}:{os.getpid()}")[:80]
         self._buckets: dict[tuple[int, str], Bucket] = {}
+        self._outcomes: dict[OutcomeKey, int] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._exit_registered = False
         os.register_at_fork(after_in_child=self.after_fork)
 
-    def record(self, operation: str, seconds: float) -> None:
-        """Count one answer of ``operation`` that took ``seconds``. Never raises for I/O."""
-        key = (int(self.clock() // 60), operation)
+    def record(
+        self, operation: str, seconds: float, outcome: str | None = None, station: str = ""
+    ) -> None:
+        """Count one answer of ``operation`` that took ``seconds``; with ``outcome`` (``OK`` or
+        a fault code) of an operation in ``OUTCOME_OPERATIONS``, count that outcome for
+        ``station`` too. Never raises for I/O."""
+        minute = int(self.clock() // 60)
+        key = (minute, operation)
         slot = bisect.bisect_left(HISTOGRAM_BOUNDS, seconds)
         with self._lock:
+            if outcome is not None and operation in OUTCOME_OPERATIONS:
+                okey = (minute, operation, station[:35], "", outcome[:40])
+                self._outcomes[okey] = self._outcomes.get(okey, 0) + 1
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = self._buckets[key] = Bucket()
@@ -89,24 +108,42 @@ class ResponseRecorder:
         if self._thread is None and self.flush_seconds > 0:
             self._start()
 
+    def count(self, operation: str, outcome: str, *, station: str = "", ente: str = "") -> None:
+        """Count one answer's outcome only (its time is no SLA figure): the payment-options
+        service's, keyed by the Ente asked about. Never raises for I/O."""
+        okey = (int(self.clock() // 60), operation, station[:35], ente[:35], outcome[:40])
+        with self._lock:
+            self._outcomes[okey] = self._outcomes.get(okey, 0) + 1
+        if self._thread is None and self.flush_seconds > 0:
+            self._start()
+
     def take(self, everything: bool = False) -> dict[tuple[int, str], Bucket]:
         """Remove and return the buckets of finished minutes (all of them with
         ``everything``)."""
+        return self._take(everything)[0]
+
+    def _take(
+        self, everything: bool = False
+    ) -> tuple[dict[tuple[int, str], Bucket], dict[OutcomeKey, int]]:
         current = int(self.clock() // 60)
         with self._lock:
             done = {k: b for k, b in self._buckets.items() if everything or k[0] < current}
             for key in done:
                 del self._buckets[key]
-        return done
+            outcomes = {k: n for k, n in self._outcomes.items() if everything or k[0] < current}
+            for okey in outcomes:
+                del self._outcomes[okey]
+        return done, outcomes
 
     def flush(self, everything: bool = False) -> int:
-        """Write the finished minutes to ``sla_minute``; returns the rows written. On a
-        database error the counts are put back for the next flush, and the error raised."""
-        done = self.take(everything)
-        if not done:
+        """Write the finished minutes to ``sla_minute`` (and their outcome counts to
+        ``sla_outcome``); returns the answer-time rows written. On a database error the
+        counts are put back for the next flush, and the error raised."""
+        done, outcomes = self._take(everything)
+        if not done and not outcomes:
             return 0
         try:
-            write_minutes(self.factory, self.source, done)
+            write_minutes(self.factory, self.source, done, outcomes)
         except Exception:
             with self._lock:
                 for key, bucket in done.items():
@@ -114,6 +151,8 @@ class ResponseRecorder:
                         _merge(self._buckets[key], bucket)
                     else:
                         self._buckets[key] = bucket
+                for okey, n in outcomes.items():
+                    self._outcomes[okey] = self._outcomes.get(okey, 0) + n
             raise
         return len(done)
 
@@ -135,6 +174,7 @@ class ResponseRecorder:
         this process's."""
         self.source = f"{socket.gethostname()}:{os.getpid()}"[:80]
         self._buckets = {}
+        self._outcomes = {}
         self._lock = threading.Lock()
         self._thread = None
         self._stop = threading.Event()
@@ -165,10 +205,16 @@ class ResponseRecorder:
                 log.exception("sla.flush_failed")
 
 
-def write_minutes(factory: Any, source: str, buckets: dict[tuple[int, str], Bucket]) -> None:
-    """Add ``buckets`` to their ``sla_minute`` rows (created when absent), in one
-    transaction."""
+def write_minutes(
+    factory: Any,
+    source: str,
+    buckets: dict[tuple[int, str], Bucket],
+    outcomes: dict[OutcomeKey, int] | None = None,
+) -> None:
+    """Add ``buckets`` to their ``sla_minute`` rows and ``outcomes`` to their ``sla_outcome``
+    rows (created when absent), in one transaction."""
     with factory() as session, session.begin():
+        add_outcomes(session, source, outcomes or {})
         for (minute, operation), bucket in sorted(buckets.items()):
             start = dt.datetime.fromtimestamp(minute * 60, dt.UTC)
             row = session.scalars(
@@ -197,6 +243,36 @@ def write_minutes(factory: Any, source: str, buckets: dict[tuple[int, str], Buck
             row.total_seconds += bucket.total
             row.max_seconds = max(row.max_seconds, bucket.max)
             row.histogram = [a + b for a, b in zip(row.histogram, bucket.histogram, strict=True)]
+
+
+def add_outcomes(session: Any, source: str, outcomes: dict[OutcomeKey, int]) -> None:
+    """Add ``outcomes`` to their ``sla_outcome`` rows of ``source`` (created when absent)."""
+    for (minute, operation, station, ente, outcome), n in sorted(outcomes.items()):
+        start = dt.datetime.fromtimestamp(minute * 60, dt.UTC)
+        row = session.scalars(
+            sa.select(SlaOutcomeMinute).where(
+                SlaOutcomeMinute.minute == start,
+                SlaOutcomeMinute.operation == operation,
+                SlaOutcomeMinute.station == station,
+                SlaOutcomeMinute.ente == ente,
+                SlaOutcomeMinute.outcome == outcome,
+                SlaOutcomeMinute.source == source,
+            )
+        ).one_or_none()
+        if row is None:
+            session.add(
+                SlaOutcomeMinute(
+                    minute=start,
+                    operation=operation,
+                    station=station,
+                    ente=ente,
+                    outcome=outcome,
+                    source=source,
+                    count=n,
+                )
+            )
+        else:
+            row.count += n
 
 
 def _merge(into: Bucket, other: Bucket) -> None:

@@ -234,14 +234,21 @@ class PaForNode:
             fault_code=fault_code,
             ms=round(elapsed * 1000, 2),
         )
-        self._record(request, name, elapsed)
+        self._record(request, name, elapsed, fault_code or "OK", element.findtext("idStation"))
         return Response(payload, content_type=responses.CONTENT_TYPE)
 
-    def _record(self, request, operation: str, elapsed: float) -> None:
+    def _record(
+        self,
+        request,
+        operation: str,
+        elapsed: float,
+        outcome: str | None = None,
+        station: str | None = None,
+    ) -> None:
         if self.recorder is None:  # sla_monitor registers it after soap is included
             self.recorder = request.registry.get("sla.recorder", False)
-        if self.recorder:
-            self.recorder.record(operation, elapsed)
+        if self.recorder:  # the outcome: pagoPA's KPIs B.5 and B.9 (sla_monitor.recorder)
+            self.recorder.record(operation, elapsed, outcome, (station or "").strip())
 
     def _answer(self, request, name: str, element, body: bytes) -> bytes:
         envelope.unqualify_children(element)

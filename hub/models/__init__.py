@@ -36,7 +36,14 @@ from hub.models.reporting import (
     ReportingFlow,
 )
 from hub.models.reporting_stream import ReportingFlowPage  # FdR 3 streaming (issue 14)
-from hub.models.sla import SlaBreach, SlaMinute, SlaProbe, SlaTicket
+from hub.models.sla import (
+    SlaBreach,
+    SlaMinute,
+    SlaOutcomeMinute,
+    SlaProbe,
+    SlaProbeDay,
+    SlaTicket,
+)
 from hub.models.sla_contract import SlaAlert, SlaMail, SlaMaintenance, SlaTicketEvent  # issue 19
 from hub.models.tenants import (
     Ente,
@@ -97,7 +104,9 @@ __all__ = [
     "SlaMail",  # issue 19
     "SlaMaintenance",  # issue 19
     "SlaMinute",
+    "SlaOutcomeMinute",
     "SlaProbe",
+    "SlaProbeDay",
     "SlaTicket",
     "SlaTicketEvent",  # issue 19
     "StandInProbe",

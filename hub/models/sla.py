@@ -3,6 +3,12 @@
 ``SlaMinute`` is one process's answers to one paForNode operation in one minute (several
 processes write one row each; readers add them up). Durations are seconds; the histogram is a
 list of counts over ``HISTOGRAM_BOUNDS`` (upper bounds, the last bucket open).
+
+``SlaOutcomeMinute`` counts the outcomes (``OK`` or the fault/error code) of the answers pagoPA's
+KPIs judge (paSendRT/V2 for B.9, paDemandPaymentNotice for B.5, the payment-options service for
+B.6) per minute, station or Ente, and process. ``SlaProbeDay`` keeps the probes of a pruned UTC
+day as one character per minute per target (hub.sla.retention), so that availability over a
+closed period reads the same after pruning.
 """
 
 from __future__ import annotations
@@ -32,6 +38,37 @@ class SlaMinute(Base):
     histogram: Mapped[list[int]] = mapped_column(JSONType)
 
     __table_args__ = (sa.UniqueConstraint("minute", "operation", "source"),)
+
+
+class SlaOutcomeMinute(Base):
+    __tablename__ = "sla_outcome"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    minute: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)  # its first instant
+    operation: Mapped[str] = mapped_column(sa.String(40))
+    station: Mapped[str] = mapped_column(sa.String(35), default="")  # idStation of the request
+    ente: Mapped[str] = mapped_column(sa.String(35), default="")  # the Ente (payment options)
+    outcome: Mapped[str] = mapped_column(sa.String(40))  # OK, or the fault code
+    source: Mapped[str] = mapped_column(sa.String(80))  # host:pid, or "pruned" (hourly sums)
+    count: Mapped[int] = mapped_column(sa.Integer)
+
+    __table_args__ = (
+        sa.UniqueConstraint("minute", "operation", "station", "ente", "outcome", "source"),
+    )
+
+
+class SlaProbeDay(Base):
+    """The probes of one pruned UTC day for one target: ``minutes`` has 1440 characters, ``u``
+    (every probe of that minute ok), ``d`` (one failed) or ``.`` (none)."""
+
+    __tablename__ = "sla_probe_day"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[dt.date] = mapped_column(sa.Date)
+    target: Mapped[str] = mapped_column(sa.String(16))
+    minutes: Mapped[str] = mapped_column(sa.String(1440))
+
+    __table_args__ = (sa.UniqueConstraint("day", "target"),)
 
 
 class SlaBreach(Base):

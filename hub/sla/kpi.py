@@ -7,11 +7,21 @@ records hold the data:
 | A.1 | answers to the Node slower than 5 s (our side of a timeout), all stations | ≤ 1 % |
 | B.2 | answers to the Node within 2 s, all stations (times not kept per station) | ≥ 98 % |
 | B.3 | receipts of the station's Enti that came through Stand-In | 0 |
+| B.5 | paDemandPaymentNotice answered without a system error, per station | ≥ 99 % |
+| B.6 | payment options (web.odp) answered without a system error, per station | ≥ 99 % |
 | B.8 | bulk loads of the station's Enti read to the end without a rejected row | ≥ 95 % |
+| B.9 | paSendRT/paSendRTV2 answered OK, per station and all stations | ≥ 95 % |
 
-B.5 (spontaneous payments working on every station), B.6 (payment options working on every
-station) and B.9 (paSendRT answered OK) need records we do not keep yet (the outcome of each
-paSendRT answer; a check per station and service): they are listed as "no data".
+B.5, B.6 and B.9 read ``sla_outcome`` (the outcome of every answer, counted per minute by
+sla_monitor.recorder). pagoPA reads B.5 and B.6 off its registry (is the service enabled on
+each station) and judges the share of stations without it; we cannot see its registry, so we
+judge what the station did: a station is working in a month when it answered at least once
+and ≥ 99 % of its answers were not a system error (``PAA_SYSTEM_ERROR``, ``ODP-103``). A
+station expected to offer the service (B.5: an Ente of it has an active spontaneous service;
+B.6: it serves an Ente) with no answer in a month is "no data", never met. The ``all`` line is
+the share of expected stations working (pagoPA wants every one). As pagoPA does for B.9 (and
+we do for B.5/B.6), answers in a minute of a planned maintenance window are counted but not
+held against the station.
 """
 
 from __future__ import annotations
@@ -23,16 +33,28 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hub.clock import ROME
-from hub.models import BulkLoad, BulkLoadStatus, Receipt, Station, station_ente
-from hub.models.sla import HISTOGRAM_BOUNDS, SlaMinute
+from hub.db import utcnow
+from hub.models import (
+    BulkLoad,
+    BulkLoadStatus,
+    Ente,
+    PaymentService,
+    Receipt,
+    Station,
+    station_ente,
+)
+from hub.models.sla import HISTOGRAM_BOUNDS, SlaMinute, SlaOutcomeMinute
+from hub.models.tenants import ServiceKind
+from hub.sla.availability import maintenance_windows
 
 ALL_STATIONS = "all"
 NOT_COUNTED = ("standInProbe",)
-NO_DATA = (
-    ("B.5", "spontaneous payments on every station"),
-    ("B.6", "payment options on every station"),
-    ("B.9", "paSendRT answered OK (≥ 95 %)"),
-)
+RECEIPT_OPERATIONS = ("paSendRT", "paSendRTV2")
+DEMAND_OPERATION = "paDemandPaymentNotice"
+OPTIONS_OPERATION = "paymentOptions"  # web.odp.OPERATION
+SYSTEM_ERRORS = frozenset({"PAA_SYSTEM_ERROR", "ODP-103"})
+WORKING_SHARE = 99.0  # percent of a station's answers without a system error (B.5, B.6)
+RECEIPTS_OK_SHARE = 95.0  # B.9
 
 
 @dataclass
@@ -119,6 +141,124 @@ def measure(session: Session, start: dt.datetime, end: dt.datetime) -> list[KpiL
             lines.append(
                 KpiLine("B.8", station.station_code, month, total, share, "≥ 95 %", share >= 95)
             )
-    for kpi, _what in NO_DATA:
-        lines.append(KpiLine(kpi, ALL_STATIONS, "—", None, None, "", None))
+    lines.extend(_outcome_kpis(session, start, end, stations))
+    order = {k: n for n, k in enumerate(("A.1", "B.2", "B.3", "B.5", "B.6", "B.8", "B.9"))}
+    lines.sort(key=lambda x: (order.get(x.kpi, 99), x.station != ALL_STATIONS, x.station))
     return lines
+
+
+def months(start: dt.datetime, end: dt.datetime) -> list[str]:
+    """The Italian months [start, end) touches, up to now (``YYYY-MM``)."""
+    until = min(end, utcnow())
+    if until <= start:
+        return []
+    first, last = start.astimezone(ROME), (until - dt.timedelta(microseconds=1)).astimezone(ROME)
+    out, (y, m) = [], (first.year, first.month)
+    while (y, m) <= (last.year, last.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _outcome_kpis(
+    session: Session, start: dt.datetime, end: dt.datetime, stations: list[Station]
+) -> list[KpiLine]:
+    """B.5, B.6 and B.9 from ``sla_outcome``."""
+    windows = maintenance_windows(session, start, end)
+    minute = dt.timedelta(minutes=1)
+
+    def excused(at: dt.datetime) -> bool:
+        return any(a < at + minute and b > at for a, b in windows)
+
+    # per Ente fiscal code, the stations serving it (payment options are asked per Ente)
+    served: dict[str, set[str]] = {}
+    for code, fiscal in session.execute(
+        sa.select(Station.station_code, Ente.fiscal_code)
+        .join(station_ente, station_ente.c.station_id == Station.id)
+        .join(Ente, Ente.id == station_ente.c.ente_id)
+    ):
+        served.setdefault(fiscal, set()).add(code)
+    # (kpi, station, month) -> [answers, held against the station]
+    acc: dict[tuple[str, str, str], list[int]] = {}
+    for at, operation, station, ente, outcome, n in session.execute(
+        sa.select(
+            SlaOutcomeMinute.minute,
+            SlaOutcomeMinute.operation,
+            SlaOutcomeMinute.station,
+            SlaOutcomeMinute.ente,
+            SlaOutcomeMinute.outcome,
+            SlaOutcomeMinute.count,
+        ).where(SlaOutcomeMinute.minute >= start, SlaOutcomeMinute.minute < end)
+    ):
+        if operation in RECEIPT_OPERATIONS:
+            kpi, bad, codes = "B.9", outcome != "OK", {station}
+        elif operation == DEMAND_OPERATION:
+            kpi, bad, codes = "B.5", outcome in SYSTEM_ERRORS, {station}
+        elif operation == OPTIONS_OPERATION:
+            kpi, bad, codes = "B.6", outcome in SYSTEM_ERRORS, served.get(ente, set())
+        else:
+            continue
+        held = n if bad and not excused(at) else 0
+        for code in codes:
+            for key in ((kpi, code, _month(at)), (kpi, ALL_STATIONS, _month(at))):
+                if kpi != "B.9" and key[1] == ALL_STATIONS:
+                    continue  # B.5/B.6's all line counts stations, below
+                row = acc.setdefault(key, [0, 0])
+                row[0] += n
+                row[1] += held
+    lines = [
+        _share_line(kpi, station, month, total, held, RECEIPTS_OK_SHARE)
+        for (kpi, station, month), (total, held) in acc.items()
+        if kpi == "B.9"
+    ]
+    lines.extend(
+        _share_line("B.9", ALL_STATIONS, month, 0, 0, RECEIPTS_OK_SHARE)
+        for month in months(start, end)
+        if ("B.9", ALL_STATIONS, month) not in acc
+    )
+    spontaneous = set(
+        session.scalars(
+            sa.select(Station.station_code)
+            .join(station_ente, station_ente.c.station_id == Station.id)
+            .join(PaymentService, PaymentService.ente_id == station_ente.c.ente_id)
+            .where(PaymentService.kind == ServiceKind.SPONTANEOUS, PaymentService.active)
+        )
+    )
+    expected = {
+        "B.5": spontaneous,
+        "B.6": {code for codes in served.values() for code in codes},
+    }
+    for kpi in ("B.5", "B.6"):
+        codes = expected[kpi] | {s for k, s, _m in acc if k == kpi}
+        for month in sorted(set(months(start, end)) | {m for k, _s, m in acc if k == kpi}):
+            per_station = []
+            for code in sorted(codes):
+                total, held = acc.get((kpi, code, month), (0, 0))
+                per_station.append(_share_line(kpi, code, month, total, held, WORKING_SHARE))
+            lines.extend(per_station)
+            judged = [x for x in per_station if x.station in expected[kpi]]
+            working = sum(1 for x in judged if x.met)
+            seen = any(x.met is not None for x in judged)
+            share = round(100 * working / len(judged), 3) if seen else None
+            lines.append(
+                KpiLine(
+                    kpi,
+                    ALL_STATIONS,
+                    month,
+                    len(judged),
+                    share,
+                    "100 %",
+                    None if share is None else share == 100,
+                )
+            )
+    return lines
+
+
+def _share_line(
+    kpi: str, station: str, month: str, total: int, held: int, target: float
+) -> KpiLine:
+    """The share of ``total`` answers not held against the station; no answers: no data."""
+    if not total:
+        return KpiLine(kpi, station, month, 0, None, f"≥ {target:g} %", None)
+    share = round(100 * (total - held) / total, 3)
+    return KpiLine(kpi, station, month, total, share, f"≥ {target:g} %", share >= target)

@@ -42,6 +42,7 @@ from workflows.payment import OptionStatus as O
 log = structlog.get_logger(__name__)
 PREFIX = "/odp/v1"
 ROUTE = "odp.payment_options"
+OPERATION = "paymentOptions"  # its name in the SLA monitor's outcome counts
 PATTERN = "/payment-options/organizations/{fiscal_code}/notices/{notice_number}"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 SINGLE = "Pagamento in un'unica soluzione"
@@ -87,7 +88,15 @@ def error_body(status: int, description: str, message: str, code: str | None) ->
     return body
 
 
+def _count(request: Any, outcome: str) -> None:
+    """The answer's outcome for pagoPA's KPI B.6 (sla_monitor.recorder; a counter, no I/O)."""
+    recorder = request.registry.get("sla.recorder")
+    if recorder and request.matchdict:
+        recorder.count(OPERATION, outcome, ente=request.matchdict.get("fiscal_code", ""))
+
+
 def error_view(exc: OdpError, request: Any) -> Response:
+    _count(request, exc.code)
     if exc.code == "401":
         body = error_body(401, "Unauthorized", f"a valid {KEY_HEADER} is required", None)
         return _json(body, 401)
@@ -230,7 +239,9 @@ def verify_payment_options(request: Any) -> Response:
     assert option is not None
     gpd = request.db.get(GpdPosition, option.position_id)
     log.info("odp.payment_options", ente=ente.fiscal_code, notice_number=notice)
-    return _json(payment_options(request, ente, option.position, gpd))
+    body = payment_options(request, ente, option.position, gpd)
+    _count(request, "OK")
+    return _json(body)
 
 
 def includeme(config: Any) -> None:
