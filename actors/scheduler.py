@@ -167,7 +167,8 @@ def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -
 
 def add_sla_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -> None:
     """Judge response-time breaches every minute; probe the station every
-    ``payhub.sla_probe_seconds`` (60; 0 = never) when a probe target is configured."""
+    ``payhub.sla_probe_seconds`` (60; 0 = never) when a probe target is configured; compact
+    SLA rows past ``payhub.sla_retention_days`` daily."""
     common = {"coalesce": True, "max_instances": 1}
     scheduler.add_job(
         enqueue(actor_names.SLA_EVALUATE_BREACHES),
@@ -179,6 +180,16 @@ def add_sla_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -> None
     # the SLA contract (issue 19): its mail queue swept, alerts judged, every minute
     for name in (actor_names.SLA_SEND_MAIL, actor_names.SLA_EVALUATE_ALERTS):
         scheduler.add_job(enqueue(name), "interval", seconds=60, id=name, **common)
+    if config.sla_retention_days > 0:  # compaction of old probes and minutes, once a day
+        scheduler.add_job(
+            enqueue(actor_names.SLA_PRUNE),
+            "cron",
+            hour=3,
+            minute=40,
+            timezone=dt.UTC,
+            id=actor_names.SLA_PRUNE,
+            **common,
+        )
     seconds = config.sla_probe_seconds
     target = config.sla_probe_health_url or (
         config.sla_probe_notice and (config.sla_probe_url or config.soap_public_url)

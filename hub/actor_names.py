@@ -34,3 +34,4 @@ DELIVER_DAILY_FILE = "deliver_daily_file"
 # the SLA contract (issue 19): its e-mail queue and the alerts
 SLA_SEND_MAIL = "sla_send_mail"
 SLA_EVALUATE_ALERTS = "sla_evaluate_alerts"
+SLA_PRUNE = "sla_prune"  # probes and per-minute rows past payhub.sla_retention_days

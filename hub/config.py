@@ -186,6 +186,9 @@ class Config(BaseModel):
     sla_probe_notice: str = _d("'idPA idBrokerPA idStation noticeNumber' kept payable", "")
     sla_probe_health_url: str | None = _d("/health URL to probe")
     sla_probe_timeout_seconds: float = _d("probe timeout", 5.0)
+    sla_retention_days: float = _d(
+        "probes and per-minute SLA rows older are compacted, daily (0: kept)", 400.0
+    )
     sla_timezone: str = _d("help-desk clock", "Europe/Rome")
     sla_business_hours: str = _d("help-desk hours", "08:30-17:30")
     sla_business_days: str = _d("help-desk days", "mon tue wed thu fri")

@@ -48,3 +48,12 @@ def sla_evaluate_alerts() -> None:
     from hub.sla import alerts
 
     alerts.evaluate(current_factory(), _settings(), utcnow())
+
+
+@dramatiq.actor(actor_name=actor_names.SLA_PRUNE, max_retries=3, unit_of_work=False)
+def sla_prune() -> None:
+    """Compact probes and per-minute rows older than ``payhub.sla_retention_days`` (one UTC
+    day per transaction; idempotent: what is compacted is not read again)."""
+    from hub.sla import retention
+
+    retention.prune(current_factory(), utcnow(), _settings().sla_retention_days)

@@ -12,6 +12,7 @@ its start; each slot is
 - **unknown** otherwise: nobody recorded anything (the probe process or the database was
   away). Unknown is never counted as up.
 
+Days pruned (hub.sla.retention) are read from ``sla_probe_day``, a mark per minute and target.
 Availability = up / (slots - maintenance). The contract wants 99.40 % over a year and over
 each four-month period; a slot still to come is not counted (the period so far).
 """
@@ -26,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hub.models.sla import SlaProbe
+from hub.models.sla import SlaProbe, SlaProbeDay
 from hub.models.sla_contract import SlaMaintenance
 
 TARGET = 99.40  # percent, per year and per four months
@@ -94,7 +95,7 @@ def measure(
             SlaProbe.at >= start, SlaProbe.at < start + count * step
         )
     )
-    for at, target, ok in rows:
+    for at, target, ok in [*rows, *_pruned(session, start, start + count * step)]:
         slot = int((at - start) / step)
         targets.add(target)
         seen[slot][target] = seen[slot].get(target, True) and bool(ok)
@@ -124,6 +125,26 @@ def measure(
     if result.counted:
         result.percent = round(100 * result.up / result.counted, 4)
     return result
+
+
+def _pruned(
+    session: Session, start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, str, bool]]:
+    """The probes of pruned days (hub.sla.retention) in [start, end), one per minute and
+    target at the minute's start."""
+    found = []
+    first, last = start.astimezone(dt.UTC).date(), end.astimezone(dt.UTC).date()
+    for day, target, minutes in session.execute(
+        sa.select(SlaProbeDay.day, SlaProbeDay.target, SlaProbeDay.minutes).where(
+            SlaProbeDay.day >= first, SlaProbeDay.day <= last
+        )
+    ):
+        midnight = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+        for index, mark in enumerate(minutes):
+            at = midnight + dt.timedelta(minutes=index)
+            if mark != "." and start <= at < end:
+                found.append((at, target, mark == "u"))
+    return found
 
 
 def _excused(

@@ -46,6 +46,7 @@ from hub.models import (
 from hub.models.sla import HISTOGRAM_BOUNDS, SlaMinute, SlaOutcomeMinute
 from hub.models.tenants import ServiceKind
 from hub.sla.availability import maintenance_windows
+from hub.sla.retention import EXCUSED, PRUNED
 
 ALL_STATIONS = "all"
 NOT_COUNTED = ("standInProbe",)
@@ -180,7 +181,7 @@ def _outcome_kpis(
         served.setdefault(fiscal, set()).add(code)
     # (kpi, station, month) -> [answers, held against the station]
     acc: dict[tuple[str, str, str], list[int]] = {}
-    for at, operation, station, ente, outcome, n in session.execute(
+    for at, operation, station, ente, outcome, n, source in session.execute(
         sa.select(
             SlaOutcomeMinute.minute,
             SlaOutcomeMinute.operation,
@@ -188,6 +189,7 @@ def _outcome_kpis(
             SlaOutcomeMinute.ente,
             SlaOutcomeMinute.outcome,
             SlaOutcomeMinute.count,
+            SlaOutcomeMinute.source,
         ).where(SlaOutcomeMinute.minute >= start, SlaOutcomeMinute.minute < end)
     ):
         if operation in RECEIPT_OPERATIONS:
@@ -198,7 +200,11 @@ def _outcome_kpis(
             kpi, bad, codes = "B.6", outcome in SYSTEM_ERRORS, served.get(ente, set())
         else:
             continue
-        held = n if bad and not excused(at) else 0
+        # pruned rows are hourly sums whose excused outcomes were marked when compacted
+        if source == PRUNED:
+            held = 0 if outcome.startswith(EXCUSED) or not bad else n
+        else:
+            held = n if bad and not excused(at) else 0
         for code in codes:
             for key in ((kpi, code, _month(at)), (kpi, ALL_STATIONS, _month(at))):
                 if kpi != "B.9" and key[1] == ALL_STATIONS:
