@@ -34,7 +34,7 @@ def _fill(session) -> None:
         if 300 <= n < 304:
             continue  # the probe process away: unknown
         for target in ("verify", "health"):
-            probes.append(SlaProbe(at=at, target=target, ok=not (n == 500), ms=5.0))
+            probes.append(SlaProbe(at=at, target=target, ok=n != 500, ms=5.0))
     session.add_all(probes)
     session.add(
         SlaMaintenance(
@@ -58,7 +58,7 @@ def _fill(session) -> None:
                     over_threshold=n % 3,
                     total_seconds=1.5,
                     max_seconds=0.1 * (n % 40),
-                    histogram=[5, 2, 1, 0, 0, 0, n % 3, 1, 0, 1][:10],
+                    histogram=[5, 2, 1, 0, 0, 0, n % 3, 1, 0, 1],
                 )
             )
             for outcome, count in (("OK", 9), ("PAA_SYSTEM_ERROR", 1)):
