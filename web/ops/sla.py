@@ -27,20 +27,55 @@ def _calendar(request: Any) -> BusinessCalendar:
     return BusinessCalendar.from_settings(from_registry(request.registry))
 
 
-def _period(request: Any) -> tuple[str, dt.datetime, dt.datetime]:
-    """?period=YYYY-Qn (default: the four months we are in); a bad one is a 400."""
-    period = request.GET.get("period", periods.current(utcnow()))[:10]
+MAX_RANGE_DAYS = 366  # a year (a leap one too) and no more: the report reads every minute
+
+
+class RangeError(ValueError):
+    """A report range the page cannot show; the message says why, for the operator."""
+
+
+def _date(value: str) -> dt.date:
     try:
-        start, end = periods.period_bounds(period)
+        return dt.date.fromisoformat(value.strip()[:10])
     except ValueError:
-        raise HTTPBadRequest("period: YYYY-Q1, YYYY-Q2 or YYYY-Q3") from None
-    return period.upper(), start, end
+        raise RangeError(_("Write a date as YYYY-MM-DD (for example 2026-03-31).")) from None
 
 
-def _report(request: Any) -> tuple[str, contract_report.ContractReport]:
+def report_range(
+    params: Any, today: dt.date
+) -> tuple[str, dt.datetime, dt.datetime, dict[str, str]]:
+    """The report's (name, start, end) from ``?from=&to=`` (days of Italian time, both
+    included) or ``?period=YYYY-Qn`` (default: the four months ``today`` is in), with the
+    values to show back in the form. RangeError says what is wrong with a range."""
+    first, last = params.get("from", "").strip(), params.get("to", "").strip()
+    shown = {"from": first[:10], "to": last[:10]}
+    if first or last:
+        if not (first and last):
+            raise RangeError(_("Give both days: the first and the last of the report."))
+        start, end = _date(first), _date(last)
+        if start > end:
+            raise RangeError(_("The first day comes after the last one."))
+        if start > today:
+            raise RangeError(_("The report cannot start after today."))
+        if (end - start).days + 1 > MAX_RANGE_DAYS:
+            raise RangeError(_("A report covers at most 366 days."))
+        return (
+            f"{start.isoformat()}_{end.isoformat()}",
+            periods.day_start(start),
+            periods.day_start(end + dt.timedelta(days=1)),
+            shown,
+        )
+    period = params.get("period", periods.current(utcnow()))[:10]
+    try:
+        start_at, end_at = periods.period_bounds(period)
+    except ValueError:
+        raise RangeError(_("Choose a four-month period such as 2026-Q1.")) from None
+    return period.upper(), start_at, end_at, shown
+
+
+def _build(request: Any, start: dt.datetime, end: dt.datetime) -> contract_report.ContractReport:
     settings = from_registry(request.registry)
-    period, start, end = _period(request)
-    built = contract_report.build(
+    return contract_report.build(
         request.db,
         _calendar(request),
         start,
@@ -49,18 +84,31 @@ def _report(request: Any) -> tuple[str, contract_report.ContractReport]:
         slot_seconds=settings.sla_probe_seconds or 60.0,
         anomaly_days=settings.sla_anomaly_max_working_days,
     )
-    return period, built
 
 
 @view_config(route_name="ops.sla_report", renderer=T + "sla_report.jinja2", decorator=localized)
 def report_page(request: Any) -> dict[str, Any]:
+    """The report of a four-month period, or of any range of days; a bad range shows the
+    current period's report with the reason, answered 400."""
     require_support(request)
-    period, built = _report(request)
     now = utcnow().astimezone(ROME)
+    error = None
+    try:
+        name, start, end, shown = report_range(request.GET, now.date())
+    except RangeError as exc:
+        error = exc.args[0]
+        request.response.status = 400
+        name, start, end, shown = report_range({}, now.date())
+        shown = {k: request.GET.get(k, "")[:10] for k in ("from", "to")}
+    built = _build(request, start, end)
     choices = [f"{y}-Q{n}" for y in (now.year - 1, now.year) for n in (1, 2, 3)]
+    ranged = "_" in name
     return {
-        "period": period,
+        "period": "" if ranged else name,
         "periods": choices,
+        "range": shown,
+        "range_error": error,
+        "pdf_query": shown if ranged else {"period": name},
         "report": built,
         "charts": {k: contract_report.svg_data_uri(d) for k, d in built.charts.items()},
         "labels": contract_report.BUCKET_LABELS,
@@ -70,17 +118,21 @@ def report_page(request: Any) -> dict[str, Any]:
 
 @view_config(route_name="ops.sla_report_pdf", decorator=localized)
 def report_pdf(request: Any) -> Response:
+    """The same report as a PDF; a bad range is a 400 saying why."""
     require_support(request)
-    period, built = _report(request)
-    audit_action(request, "ops.sla_report_pdf", target=f"sla:{period}", ente_id=None)
+    try:
+        name, start, end, _shown = report_range(request.GET, utcnow().astimezone(ROME).date())
+    except RangeError as exc:
+        raise HTTPBadRequest(request.localizer.translate(exc.args[0])) from None
+    built = _build(request, start, end)
+    audit_action(request, "ops.sla_report_pdf", target=f"sla:{name}", ente_id=None)
     return Response(
         body=contract_report.pdf(built),
         content_type="application/pdf",
-        content_disposition=f'attachment; filename="sla-{period}.pdf"',
+        content_disposition=f'attachment; filename="sla-{name}.pdf"',
     )
 
 
-# -- tickets ----------------------------------------------------------------------------------
 @view_config(
     route_name="ops.sla_tickets",
     renderer=T + "sla_tickets.jinja2",

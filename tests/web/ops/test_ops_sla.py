@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from hub.db import ROME
@@ -110,3 +111,43 @@ def test_the_report_page_and_its_pdf(ops):
     pdf = ops.app.get("/ops/sla/report.pdf?period=2026-Q3")
     assert pdf.content_type == "application/pdf" and pdf.body.startswith(b"%PDF")
     ops.app.get("/ops/sla/report?period=2026-Q9", status=400)
+
+
+def test_the_report_of_any_range_of_days_and_its_pdf_for_the_same_range(ops):
+    ops.login(DEMO_SUPPORT)
+    page = ops.app.get("/ops/sla/report?from=2026-01-05&to=2026-02-10")
+    assert "SLA 05/01/2026 – 10/02/2026" in page.text
+    assert 'value="2026-01-05"' in page.text and 'value="2026-02-10"' in page.text
+    link = page.html.find(id="report-pdf")["href"]
+    assert "from=2026-01-05" in link and "to=2026-02-10" in link
+    pdf = ops.app.get(link)
+    assert pdf.content_type == "application/pdf" and pdf.body.startswith(b"%PDF")
+    assert 'filename="sla-2026-01-05_2026-02-10.pdf"' in pdf.headers["Content-Disposition"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("from=2026-01-05", "Give both days"),
+        ("from=2026-01-05&to=5/2/2026", "YYYY-MM-DD"),
+        ("from=2026-02-10&to=2026-01-05", "comes after the last"),
+        ("from=2099-01-01&to=2099-01-02", "cannot start after today"),
+        ("from=2024-01-01&to=2025-12-31", "at most 366 days"),
+        ("period=2026-Q9", "four-month period"),
+    ],
+)
+def test_a_bad_range_is_refused_with_the_reason_on_the_page_and_for_the_pdf(
+    ops, query, message
+):
+    ops.login(DEMO_SUPPORT)
+    page = ops.app.get(f"/ops/sla/report?{query}", status=400)
+    assert message in page.html.find(id="range-error").text
+    assert 'id="verdict-availability"' in page.text  # the current period is still shown
+    pdf = ops.app.get(f"/ops/sla/report.pdf?{query}", status=400)
+    assert message in pdf.text
+
+
+def test_the_reasons_for_a_bad_range_are_translated(ops):
+    ops.login(DEMO_SUPPORT)
+    page = ops.app.get("/ops/sla/report?from=2026-02-10&to=2026-01-05&lang=it", status=400)
+    assert "The first day" not in page.html.find(id="range-error").text
