@@ -136,9 +136,7 @@ def test_the_report_of_any_range_of_days_and_its_pdf_for_the_same_range(ops):
         ("period=2026-Q9", "four-month period"),
     ],
 )
-def test_a_bad_range_is_refused_with_the_reason_on_the_page_and_for_the_pdf(
-    ops, query, message
-):
+def test_a_bad_range_is_refused_with_the_reason_on_the_page_and_for_the_pdf(ops, query, message):
     ops.login(DEMO_SUPPORT)
     page = ops.app.get(f"/ops/sla/report?{query}", status=400)
     assert message in page.html.find(id="range-error").text
