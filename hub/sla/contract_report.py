@@ -114,7 +114,7 @@ def _months(start: dt.datetime, end: dt.datetime) -> list[tuple[str, dt.datetime
         b = dt.datetime.combine(nxt, dt.time(0), tzinfo=ROME).astimezone(dt.UTC)
         if a >= end:
             return result
-        result.append((f"{first:%Y-%m}", a, min(b, end)))
+        result.append((f"{first:%Y-%m}", max(a, start), min(b, end)))
         first = nxt
 
 

@@ -340,3 +340,12 @@ def test_queued_mail_enqueues_one_delivery_per_transaction(committed_factory):
         names = list(session.scalars(sa.select(OutboxMessage.actor_name)))
         assert names == [actor_names.SLA_SEND_MAIL]
         assert session.scalar(sa.select(sa.func.count()).select_from(SlaMail)) == 3
+
+
+def test_a_range_cutting_months_measures_each_month_inside_the_range_only(db):
+    report = contract_report.build(
+        db, CAL, rome(2025, 1, 30), rome(2025, 2, 2), dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    )
+    [(jan, jan_slots), (feb, feb_slots)] = [(m.month, m.availability.slots) for m in report.months]
+    assert (jan, feb) == ("2025-01", "2025-02")
+    assert (jan_slots, feb_slots) == (2 * 24 * 60, 24 * 60)
