@@ -1,6 +1,8 @@
 """Demonstration data for the SLA pages (``payhub sla demo-data``; the browser tests and the
 screenshots in the docs): probes over the four months so far, with an outage, a gap nobody
-recorded and one excused by planned maintenance; answer times per hour; help-desk tickets
+recorded and one excused by planned maintenance; answer times per hour; the outcomes pagoPA's
+KPIs B.5, B.6 and B.9 judge, per hour and station (one station's receipts failing one month);
+help-desk tickets
 through their states; maintenance windows noticed early and late; anomalies of several ages;
 one alert incident. Deterministic (a seeded random generator). Refuses a database that
 already has probes, so it never mixes with real figures.
@@ -15,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hub.calendar import BusinessCalendar
-from hub.models import Anomaly, Ente
-from hub.models.sla import HISTOGRAM_BOUNDS, SlaMinute, SlaProbe
+from hub.models import Anomaly, Ente, Station
+from hub.models.sla import HISTOGRAM_BOUNDS, SlaMinute, SlaOutcomeMinute, SlaProbe
 from hub.models.sla_contract import SlaAlert, SlaMail
 from hub.sla import helpdesk, maintenance, periods
 
@@ -98,6 +100,7 @@ def fill(
             )
         hour += dt.timedelta(hours=1)
     session.execute(sa.insert(SlaMinute), minutes)
+    outcomes = _outcomes(session, rng, start, now)
     # maintenance: the one that excused the outage, noticed 5 days ahead; one noticed late
     windows = 0
     for begin, lead in (
@@ -185,4 +188,55 @@ def fill(
         )
     )
     session.flush()
-    return {"probes": len(rows), "minutes": len(minutes), "tickets": tickets, "windows": windows}
+    return {
+        "probes": len(rows),
+        "minutes": len(minutes),
+        "outcomes": outcomes,
+        "tickets": tickets,
+        "windows": windows,
+    }
+
+
+def _outcomes(session: Session, rng: random.Random, start: dt.datetime, now: dt.datetime) -> int:
+    """Per hour and station: receipts (mostly OK; the last station's fail more in the second
+    month), spontaneous demands and payment options of each Ente (a system error now and then)."""
+    stations = list(session.scalars(sa.select(Station.station_code).order_by(Station.station_code)))
+    enti = list(session.scalars(sa.select(Ente.fiscal_code).order_by(Ente.fiscal_code)))[:5]
+    rows = []
+    hour = start
+    while hour < now:
+        second_month = dt.timedelta(days=31) <= hour - start < dt.timedelta(days=61)
+        for station in stations:
+            failing = second_month and station == stations[-1]
+            answers = rng.randint(5, 40)
+            bad = sum(rng.random() < (0.08 if failing else 0.004) for _ in range(answers))
+            for operation, outcome, n in (
+                ("paSendRTV2", "OK", answers - bad),
+                ("paSendRTV2", "PAA_SYSTEM_ERROR", bad),
+                ("paDemandPaymentNotice", "OK", rng.randint(0, 6)),
+                ("paDemandPaymentNotice", "PAA_SINTASSI_EXTRAXSD", rng.randint(0, 1)),
+            ):
+                if n:
+                    rows.append(_outcome(hour, operation, outcome, n, station=station))
+        for ente in enti:
+            rows.append(_outcome(hour, "paymentOptions", "OK", rng.randint(1, 9), ente=ente))
+            if rng.random() < 0.002:
+                rows.append(_outcome(hour, "paymentOptions", "ODP-103", 1, ente=ente))
+        hour += dt.timedelta(hours=1)
+    if rows:
+        session.execute(sa.insert(SlaOutcomeMinute), rows)
+    return len(rows)
+
+
+def _outcome(
+    hour: dt.datetime, operation: str, outcome: str, n: int, station: str = "", ente: str = ""
+) -> dict[str, object]:
+    return {
+        "minute": hour,
+        "operation": operation,
+        "station": station,
+        "ente": ente,
+        "outcome": outcome,
+        "source": "demo",
+        "count": n,
+    }

@@ -71,6 +71,15 @@ def test_sla_pages_are_accessible_and_the_report_pdf_renders(sla_demo, page, axe
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
     pages = render_pdf(pdf.body(), sla_demo.shots, "sla-report-pdf")
     assert pages >= 2
+    today = dt.datetime.now(dt.UTC).date()
+    first, last = today - dt.timedelta(days=20), today
+    page.goto(f"{base}/ops/sla/report?lang=en&from={first}&to={last}")
+    page.locator("#verdict-availability").wait_for()
+    check(page, axe_js, "SLA report of a range")
+    assert f"from={first}" in (page.locator("#report-pdf").get_attribute("href") or "")
+    page.goto(f"{base}/ops/sla/report?lang=en&from={last}&to={first}")
+    assert "after the last" in page.locator("#range-error").inner_text()
+    check(page, axe_js, "SLA report, a bad range")
     page.goto(f"{base}/ops/sla/tickets")
     check(page, axe_js, "tickets")
     page.screenshot(path=str(sla_demo.shots / "sla-tickets.png"), full_page=True)
