@@ -117,6 +117,22 @@ class ResponseRecorder:
         if self._thread is None and self.flush_seconds > 0:
             self._start()
 
+    def replace_outcome(
+        self, operation: str, station: str, counted: str | None, outcome: str
+    ) -> None:
+        """The answer ended as ``outcome`` (a failed commit, an error below the view): count
+        it, and take back the ``counted`` one if the view had counted one. Never raises."""
+        if operation not in OUTCOME_OPERATIONS:
+            return
+        minute = int(self.clock() // 60)
+        with self._lock:
+            for value, n in ((outcome, 1), (counted, -1)):
+                if value is not None:
+                    okey = (minute, operation, station[:35], "", value[:40])
+                    self._outcomes[okey] = self._outcomes.get(okey, 0) + n
+        if self._thread is None and self.flush_seconds > 0:
+            self._start()
+
     def take(self, everything: bool = False) -> dict[tuple[int, str], Bucket]:
         """Remove and return the buckets of finished minutes (all of them with
         ``everything``)."""

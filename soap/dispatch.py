@@ -209,6 +209,7 @@ class PaForNode:
             return None
         request.soap_wrapper = wrapper
         request.soap_domain_id = (element.findtext("idPA") or "").strip()
+        request.sla_key = (name, (element.findtext("idStation") or "").strip())  # KPI outcomes
         structlog.contextvars.bind_contextvars(soap_operation=name)
         if name == "paVerifyPaymentNotice" and standin.is_probe(element):
             # pagoPA's Stand-In manager: answered before any caller check, whoever sends it
@@ -234,7 +235,7 @@ class PaForNode:
             fault_code=fault_code,
             ms=round(elapsed * 1000, 2),
         )
-        self._record(request, name, elapsed, fault_code or "OK", element.findtext("idStation"))
+        self._record(request, name, elapsed, fault_code or "OK", request.sla_key[1])
         return Response(payload, content_type=responses.CONTENT_TYPE)
 
     def _record(
@@ -248,7 +249,8 @@ class PaForNode:
         if self.recorder is None:  # sla_monitor registers it after soap is included
             self.recorder = request.registry.get("sla.recorder", False)
         if self.recorder:  # the outcome: pagoPA's KPIs B.5 and B.9 (sla_monitor.recorder)
-            self.recorder.record(operation, elapsed, outcome, (station or "").strip())
+            self.recorder.record(operation, elapsed, outcome, station or "")
+            request.sla_counted = outcome
 
     def _answer(self, request, name: str, element, body: bytes) -> bytes:
         envelope.unqualify_children(element)
@@ -340,6 +342,7 @@ def system_error_view(exc: Exception, request) -> Response:
     response element (a SOAP Server fault if the operation was not known yet). Never the
     exception text: it may carry SQL parameters."""
     log.error("soap.system_error", error=type(exc).__name__)
+    _count_system_error(request)
     wrapper = getattr(request, "soap_wrapper", None)
     if wrapper is None:
         return Response(
@@ -351,6 +354,15 @@ def system_error_view(exc: Exception, request) -> Response:
         responses.ko(wrapper, system_error(), getattr(request, "soap_domain_id", "")),
         content_type=responses.CONTENT_TYPE,
     )
+
+
+def _count_system_error(request) -> None:
+    """The Node gets PAA_SYSTEM_ERROR: that is the outcome pagoPA's KPIs count (in place of an
+    OK the view counted before its commit failed)."""
+    key = getattr(request, "sla_key", None)
+    recorder = request.registry.get("sla.recorder") if key else None
+    if recorder:
+        recorder.replace_outcome(*key, getattr(request, "sla_counted", None), "PAA_SYSTEM_ERROR")
 
 
 def enabled(settings: Config | dict[str, Any]) -> bool:

@@ -189,3 +189,45 @@ def test_b5_and_b6_without_answers_are_no_data_and_system_errors_breach(db):
     b6, every = lines["B.6", STATION, "2025-06"], lines["B.6", "all", "2025-06"]
     assert (b6.count, b6.value, b6.met) == (100, 90.0, False)  # the Ente's answers count
     assert (every.value, every.met) == (0.0, False)
+
+
+def test_a_system_error_after_the_view_counted_ok_replaces_that_ok():
+    from pyramid import testing
+
+    from soap.dispatch import system_error_view
+
+    clock = FakeClock(T0)
+    recorder = ResponseRecorder(None, flush_seconds=0, clock=clock)
+    recorder.record("paSendRTV2", 0.1, "OK", "S1")  # the view answered OK ...
+    request = testing.DummyRequest()
+    request.registry = {"sla.recorder": recorder}
+    request.sla_key, request.sla_counted = ("paSendRTV2", "S1"), "OK"
+    system_error_view(RuntimeError("commit failed"), request)  # ... and the commit failed
+    clock.at += dt.timedelta(minutes=1)
+    outcomes = {k[4]: n for k, n in recorder._take()[1].items()}
+    assert outcomes == {"OK": 0, "PAA_SYSTEM_ERROR": 1}
+
+
+@pytest.mark.pg
+def test_an_error_below_the_view_is_counted_as_the_system_error_the_node_gets(
+    pg_url, committed_factory, monkeypatch
+):
+    from soap import dispatch
+
+    def broken(call):
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(dispatch.HANDLERS, "paDemandPaymentNotice", broken)
+    with committed_factory() as session:
+        seed_demo(session)
+        session.commit()
+    app = build_app(pg_url, **{"payhub.sla_flush_seconds": "0"})
+    try:
+        answer = post(TestApp(app), demand_req(service_data().encode()))
+        _buckets, outcomes = app.registry["sla.recorder"]._take(everything=True)
+    finally:
+        app.registry["db.engine"].dispose()
+    assert b"PAA_SYSTEM_ERROR" in answer.body
+    assert {(k[1], k[2], k[4]): n for k, n in outcomes.items()} == {
+        ("paDemandPaymentNotice", STATION, "PAA_SYSTEM_ERROR"): 1
+    }
