@@ -14,7 +14,8 @@ paDemandPaymentNotice for B.5) ``record`` is also given the outcome (``OK`` or t
 and the request's idStation; ``count`` does the same for answers whose time is not an SLA figure
 (the payment-options service, B.6, keyed by Ente). Each adds one to a counter of the minute
 under the same lock, and the flush writes them to ``sla_outcome`` in the same transaction as
-``sla_minute``.
+``sla_minute``. ``replace_outcome`` is the station's system-error view's: the answer
+became PAA_SYSTEM_ERROR (an error below the handler, a failed commit).
 """
 
 from __future__ import annotations
