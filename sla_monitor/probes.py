@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from hub.config import Config, as_config
 from hub.db import utcnow
 from hub.models.sla import SlaProbe
+from hub.sla.availability import pruned_probes
 from hub.tenants.stations import SLA_PROBE_STATION_CODE
 
 log = structlog.get_logger(__name__)
@@ -165,13 +166,19 @@ def run_probes(factory: Any, config: ProbeConfig, http: Any = requests) -> list[
 def availability(
     session: Session, start: dt.datetime, end: dt.datetime
 ) -> dict[str, tuple[int, int]]:
-    """Per target: (ok probes, probes) in [start, end)."""
+    """Per target: (ok probes, probes) in [start, end); a pruned day (hub.sla.retention)
+    counts one probe per minute that had any."""
     rows = session.execute(
         sa.select(SlaProbe.target, sa.func.count(), sa.func.count().filter(SlaProbe.ok.is_(True)))
         .where(SlaProbe.at >= start, SlaProbe.at < end)
         .group_by(SlaProbe.target)
     )
-    return {target: (int(ok), int(total)) for target, total, ok in rows}
+    counts = {target: [int(ok), int(total)] for target, total, ok in rows}
+    for _at, target, ok in pruned_probes(session, start, end):
+        count = counts.setdefault(target, [0, 0])
+        count[0] += ok
+        count[1] += 1
+    return {target: (ok, total) for target, (ok, total) in counts.items()}
 
 
 def run_forever(

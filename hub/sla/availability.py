@@ -95,7 +95,7 @@ def measure(
             SlaProbe.at >= start, SlaProbe.at < start + count * step
         )
     )
-    for at, target, ok in [*rows, *_pruned(session, start, start + count * step)]:
+    for at, target, ok in [*rows, *pruned_probes(session, start, start + count * step)]:
         slot = int((at - start) / step)
         targets.add(target)
         seen[slot][target] = seen[slot].get(target, True) and bool(ok)
@@ -127,7 +127,7 @@ def measure(
     return result
 
 
-def _pruned(
+def pruned_probes(
     session: Session, start: dt.datetime, end: dt.datetime
 ) -> list[tuple[dt.datetime, str, bool]]:
     """The probes of pruned days (hub.sla.retention) in [start, end), one per minute and

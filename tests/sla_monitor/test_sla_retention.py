@@ -17,6 +17,7 @@ from hub.models.sla import SlaMinute, SlaOutcomeMinute, SlaProbe, SlaProbeDay
 from hub.models.sla_contract import SlaMaintenance
 from hub.seed import seed_demo
 from hub.sla import contract_report, retention
+from sla_monitor import report as sla_report
 from tests.sla_monitor.test_sla_contract import rome
 
 CAL = BusinessCalendar.from_settings({})
@@ -81,6 +82,8 @@ def _figures(factory) -> dict:
     with factory() as session:
         report = contract_report.build(session, CAL, START, END, NOW).as_dict()
     report.pop("anomalies", None)  # measured at ``now``, from other tables
+    with factory() as session:  # the CLI's report (payhub sla report) too
+        report["cli"] = sla_report.build(session, START, END, NOW).as_dict()
     return report
 
 
