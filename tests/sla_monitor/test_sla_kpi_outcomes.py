@@ -163,7 +163,7 @@ def test_b9_does_not_hold_ko_answers_of_a_planned_maintenance_against_the_statio
     assert (b9.count, b9.value, b9.met) == (20, 100.0, True)
 
 
-def test_b5_judges_stations_whose_entis_offer_spontaneous_services_by_their_answers(db):
+def test_b5_judges_stations_whose_enti_offer_spontaneous_services_by_their_answers(db):
     seed_demo(db)
     assert db.scalar(
         sa.select(sa.func.count()).where(PaymentService.kind == ServiceKind.SPONTANEOUS)
