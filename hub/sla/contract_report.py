@@ -105,19 +105,6 @@ class ContractReport:
         }
 
 
-def _months(start: dt.datetime, end: dt.datetime) -> list[tuple[str, dt.datetime, dt.datetime]]:
-    first = start.astimezone(ROME).date().replace(day=1)
-    result: list[tuple[str, dt.datetime, dt.datetime]] = []
-    while True:
-        nxt = (first + dt.timedelta(days=32)).replace(day=1)
-        a = dt.datetime.combine(first, dt.time(0), tzinfo=ROME).astimezone(dt.UTC)
-        b = dt.datetime.combine(nxt, dt.time(0), tzinfo=ROME).astimezone(dt.UTC)
-        if a >= end:
-            return result
-        result.append((f"{first:%Y-%m}", max(a, start), min(b, end)))
-        first = nxt
-
-
 def build(
     session: Session,
     calendar: BusinessCalendar,
@@ -138,7 +125,7 @@ def build(
     )
     months = [
         MonthLine(m, availability.measure(session, a, b, slot_seconds=slot_seconds, now=now))
-        for m, a, b in _months(start, end)
+        for m, a, b in kpi.month_bounds(start, end)
     ]
     histogram = [0] * (len(HISTOGRAM_BOUNDS) + 1)
     for (row,) in session.execute(

@@ -165,12 +165,6 @@ def _outcome_kpis(
     session: Session, start: dt.datetime, end: dt.datetime, stations: list[Station]
 ) -> list[KpiLine]:
     """B.5, B.6 and B.9 from ``sla_outcome``."""
-    windows = maintenance_windows(session, start, end)
-    minute = dt.timedelta(minutes=1)
-
-    def excused(at: dt.datetime) -> bool:
-        return any(a < at + minute and b > at for a, b in windows)
-
     # per Ente fiscal code, the stations serving it (payment options are asked per Ente)
     served: dict[str, set[str]] = {}
     for code, fiscal in session.execute(
@@ -181,32 +175,21 @@ def _outcome_kpis(
         served.setdefault(fiscal, set()).add(code)
     # (kpi, station, month) -> [answers, held against the station]
     acc: dict[tuple[str, str, str], list[int]] = {}
-    for at, operation, station, ente, outcome, n, source in session.execute(
-        sa.select(
-            SlaOutcomeMinute.minute,
-            SlaOutcomeMinute.operation,
-            SlaOutcomeMinute.station,
-            SlaOutcomeMinute.ente,
-            SlaOutcomeMinute.outcome,
-            SlaOutcomeMinute.count,
-            SlaOutcomeMinute.source,
-        ).where(SlaOutcomeMinute.minute >= start, SlaOutcomeMinute.minute < end)
-    ):
+    for (month, operation, station, ente, outcome), (n, excused) in _outcome_counts(
+        session, start, end
+    ).items():
         if operation in RECEIPT_OPERATIONS:
-            kpi, bad, codes = "B.9", outcome != "OK", {station}
+            kpi, codes = "B.9", {station}
+            bad = outcome != "OK" and not outcome.startswith(EXCUSED)
         elif operation == DEMAND_OPERATION:
             kpi, bad, codes = "B.5", outcome in SYSTEM_ERRORS, {station}
         elif operation == OPTIONS_OPERATION:
             kpi, bad, codes = "B.6", outcome in SYSTEM_ERRORS, served.get(ente, set())
         else:
             continue
-        # pruned rows are hourly sums whose excused outcomes were marked when compacted
-        if source == PRUNED:
-            held = 0 if outcome.startswith(EXCUSED) or not bad else n
-        else:
-            held = n if bad and not excused(at) else 0
+        held = n - excused if bad else 0
         for code in codes:
-            for key in ((kpi, code, _month(at)), (kpi, ALL_STATIONS, _month(at))):
+            for key in ((kpi, code, month), (kpi, ALL_STATIONS, month)):
                 if kpi != "B.9" and key[1] == ALL_STATIONS:
                     continue  # B.5/B.6's all line counts stations, below
                 row = acc.setdefault(key, [0, 0])
@@ -258,6 +241,78 @@ def _outcome_kpis(
                 )
             )
     return lines
+
+
+OutcomeCounts = dict[tuple[str, str, str, str, str], list[int]]
+
+
+def _outcome_counts(session: Session, start: dt.datetime, end: dt.datetime) -> OutcomeCounts:
+    """(month, operation, station, ente, outcome) -> [answers, answers excused by a planned
+    maintenance], summed by the database per month. Pruned rows (hub.sla.retention) carry
+    their excuse in the outcome already."""
+    columns = (
+        SlaOutcomeMinute.operation,
+        SlaOutcomeMinute.station,
+        SlaOutcomeMinute.ente,
+        SlaOutcomeMinute.outcome,
+    )
+    total = sa.func.sum(SlaOutcomeMinute.count)
+    windows = _minute_windows(session, start, end)
+    counts: OutcomeCounts = {}
+    for month, a, b in month_bounds(start, end):
+        for operation, station, ente, outcome, n in session.execute(
+            sa.select(*columns, total)
+            .where(SlaOutcomeMinute.minute >= a, SlaOutcomeMinute.minute < b)
+            .group_by(*columns)
+        ):
+            counts[(month, operation, station, ente, outcome)] = [int(n), 0]
+        for w0, w1 in windows:
+            lo, hi = max(a, w0), min(b, w1)
+            if lo >= hi:
+                continue
+            for operation, station, ente, outcome, n in session.execute(
+                sa.select(*columns, total)
+                .where(
+                    SlaOutcomeMinute.minute >= lo,
+                    SlaOutcomeMinute.minute < hi,
+                    SlaOutcomeMinute.outcome != "OK",
+                    SlaOutcomeMinute.source != PRUNED,
+                )
+                .group_by(*columns)
+            ):
+                counts[(month, operation, station, ente, outcome)][1] += int(n)
+    return counts
+
+
+def _minute_windows(
+    session: Session, start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Planned maintenance as ranges of whole minutes (a minute it touches is excused),
+    overlapping ones merged so that no answer is excused twice."""
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for a, b in sorted(maintenance_windows(session, start, end)):
+        a = a.astimezone(dt.UTC).replace(second=0, microsecond=0)
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def month_bounds(
+    start: dt.datetime, end: dt.datetime
+) -> list[tuple[str, dt.datetime, dt.datetime]]:
+    """The Italian months [start, end) touches, each cut to [start, end)."""
+    out = []
+    first = start.astimezone(ROME).date().replace(day=1)
+    while True:
+        nxt = (first + dt.timedelta(days=32)).replace(day=1)
+        a = dt.datetime.combine(first, dt.time(0), tzinfo=ROME).astimezone(dt.UTC)
+        b = dt.datetime.combine(nxt, dt.time(0), tzinfo=ROME).astimezone(dt.UTC)
+        if a >= end:
+            return out
+        out.append((f"{first:%Y-%m}", max(a, start), min(b, end)))
+        first = nxt
 
 
 def _share_line(
