@@ -265,7 +265,7 @@ def test_the_standin_probe_is_counted_apart_from_the_stations_answers(make_app, 
     counted: list[str] = []
 
     class Recorder:
-        def record(self, operation, seconds):
+        def record(self, operation, seconds, outcome=None, station=""):
             counted.append(operation)
 
     app.app.registry["soap.paForNode"].recorder = Recorder()
