@@ -303,7 +303,7 @@ def month_bounds(
     start: dt.datetime, end: dt.datetime
 ) -> list[tuple[str, dt.datetime, dt.datetime]]:
     """The Italian months [start, end) touches, each cut to [start, end)."""
-    out = []
+    out: list[tuple[str, dt.datetime, dt.datetime]] = []
     first = start.astimezone(ROME).date().replace(day=1)
     while True:
         nxt = (first + dt.timedelta(days=32)).replace(day=1)
