@@ -106,7 +106,7 @@ def report_page(request: Any) -> dict[str, Any]:
     return {
         "period": "" if ranged else name,
         "periods": choices,
-        "range": shown,
+        "dates": shown,
         "range_error": error,
         "pdf_query": shown if ranged else {"period": name},
         "report": built,
