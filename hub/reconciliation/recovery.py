@@ -441,7 +441,7 @@ def _give_up(session: Session, row: ReceiptRecovery, now: dt.datetime) -> None:
             "receipt_not_recovered",
             iuv=row.iuv,
             iur=row.iur or "-",
-            reason=row.reason,
+            recovery_reason=row.reason,
             attempts=row.attempts,
             since_on=row.first_seen_at.date().isoformat(),
         ),

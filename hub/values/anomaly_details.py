@@ -98,7 +98,8 @@ SENTENCES: dict[str, str] = {
         "use 'Recover this receipt' with its IUR."
     ),
     "receipt_not_recovered": _(
-        "no receipt for IUV ${iuv} IUR ${iur} (${reason}) after ${attempts} tries since ${since_on}"
+        "no receipt for IUV ${iuv} IUR ${iur} (${recovery_reason}) after ${attempts} tries "
+        "since ${since_on}"
     ),
     "aca_sync_dead": _("position ${position}: ACA refused ${attempts} times: ${error}"),
 }

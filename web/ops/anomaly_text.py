@@ -30,6 +30,13 @@ STATES = {
     "cancelled": _("cancelled"),
 }
 
+# why a receipt was to recover (receipt_recovery.reason)
+RECOVERY_REASONS = {
+    "flow_entry": _("named by a flow entry"),
+    "stuck": _("payment stuck in progress"),
+    "operator": _("asked by an operator"),
+}
+
 
 def euro(cents: int, lang: str) -> str:
     """12345678 -> ``123.456,78 €`` in Italian and German, ``€123,456.78`` in English."""
@@ -72,4 +79,6 @@ def _value(localizer: Any, lang: str, name: str, value: Any) -> str:
         return day.strftime({"it": "%d/%m/%Y", "de": "%d.%m.%Y"}.get(lang, "%Y-%m-%d"))
     if name == "status" and value in STATES:
         return str(localizer.translate(STATES[value]))
+    if name == "recovery_reason" and value in RECOVERY_REASONS:
+        return str(localizer.translate(RECOVERY_REASONS[value]))
     return str(value)

@@ -68,6 +68,19 @@ def test_dates_are_written_as_each_language_writes_them():
     assert "€0.05 on 2026-12-07" in said["en"]
 
 
+def test_why_a_receipt_was_to_recover_is_said_in_words():
+    text = anomaly_details.detail(
+        "receipt_not_recovered",
+        iuv="01234567890123456",
+        iur="-",
+        recovery_reason="stuck",
+        attempts=5,
+        since_on="2026-12-01",
+    )
+    said = anomaly_text.sentence(_request("it"), text)
+    assert "(pagamento bloccato in corso) dopo 5 tentativi dal 01/12/2026" in said
+
+
 class _Localizer:
     """The catalogues' localizer for ``lang`` (pyramid's own, from the payhub translations)."""
 
