@@ -10,6 +10,7 @@ from pyramid import testing
 from hub.models import Anomaly, Ente
 from hub.seed import DEMO_SUPPORT
 from hub.values import anomaly_details
+from tests.factories import paid_option
 from tests.web.ops.conftest import A
 from web.ops import anomaly_text
 
@@ -47,6 +48,28 @@ def test_an_old_free_text_detail_is_shown_as_it_was_written(ops):
     ops.login(DEMO_SUPPORT)
     page = ops.app.get("/ops/support/anomalies?lang=de")
     assert "receipt amount 12550 cents, expected 10000" in page.text
+
+
+def test_the_payment_page_names_the_kind_and_says_the_detail_in_the_pages_language(ops):
+    with ops.factory.begin() as session:
+        ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == A))
+        option, _ = paid_option(session, ente)
+        session.add(
+            Anomaly(
+                kind="amount_mismatch",
+                ente_id=ente.id,
+                option_id=option.id,
+                detail=anomaly_details.detail(
+                    "receipt_amount_mismatch", paid_cents=3000, expected_cents=2500
+                ),
+            )
+        )
+        option_id = option.id
+    ops.login()
+    page = ops.app.get(f"/ops/enti/{A}/payments/{option_id}?lang=de")
+    section = page.html.find(id="h-anomalies").find_next("ul").text
+    assert "Betrag der Quittung 30,00 €, erwartet 25,00 €" in section
+    assert "amount_mismatch" not in section
 
 
 def test_a_time_in_a_detail_is_shown_in_italian_time_with_its_zone():
