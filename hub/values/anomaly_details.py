@@ -118,14 +118,15 @@ class Detail:
 def detail(code: str, **params: Any) -> str:
     """The text to store in ``anomaly.detail`` for ``code`` with ``params`` (JSON values).
     Long strings are cut so that the whole fits the column. Raises KeyError for an unknown
-    code (a sentence must exist for every code)."""
+    code (a sentence must exist for every code), ValueError when no cut can make it fit."""
     SENTENCES[code]
-    clean = {k: v for k, v in params.items()}
+    clean = dict(params)
     text = _dump(code, clean)
     while len(text) > MAX_CHARS:
-        longest = max(
-            (k for k, v in clean.items() if isinstance(v, str)), key=lambda k: len(clean[k])
-        )
+        texts = [k for k, v in clean.items() if isinstance(v, str) and len(v) > 1]
+        if not texts:  # nothing left to cut: the parameters themselves are too many
+            raise ValueError(f"the parameters of {code} do not fit {MAX_CHARS} characters")
+        longest = max(texts, key=lambda k: len(clean[k]))
         value = clean[longest]
         clean[longest] = value[: max(0, len(value) - (len(text) - MAX_CHARS) - 1)] + "…"
         text = _dump(code, clean)

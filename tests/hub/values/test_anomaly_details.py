@@ -54,6 +54,14 @@ def test_a_detail_too_long_for_the_column_is_cut_in_its_longest_text():
     assert parsed.params["amount_cents"] == 100
 
 
+def test_several_long_texts_are_cut_until_the_whole_fits():
+    text = anomaly_details.detail("aca_sync_dead", position="P" * 600, attempts=3, error="e" * 600)
+    assert len(text) <= anomaly_details.MAX_CHARS
+    params = anomaly_details.parse(text).params
+    assert params["attempts"] == 3
+    assert params["position"].endswith("…") and params["error"].endswith("…")
+
+
 def test_an_unknown_code_is_refused_when_opening():
     with pytest.raises(KeyError):
         anomaly_details.detail("no_such_code")
