@@ -47,6 +47,7 @@ from hub.models import (
 )
 from hub.positions import gpd_json
 from hub.positions.status import derive_status
+from hub.values import anomaly_details
 from workflows.payment import PAID_STATES
 from workflows.payment import PositionStatus as P
 
@@ -266,9 +267,12 @@ def sync_position(session: Session, api: AcaApi, position_id: int, *, max_attemp
                 Anomaly(
                     kind="aca_sync_dead",
                     ente_id=ente.id,
-                    detail=f"position {position.iupd}: ACA refused {row.attempts} times: {exc}"[
-                        :500
-                    ],
+                    detail=anomaly_details.detail(
+                        "aca_sync_dead",
+                        position=position.iupd,
+                        attempts=row.attempts,
+                        error=str(exc),
+                    ),
                 )
             )
         return row.state

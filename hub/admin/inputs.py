@@ -30,6 +30,8 @@ class InvalidInput(DomainError):
         super().__init__(message)
         self.field = field
         self.errors = errors or ([{"field": field, "message": message}] if field else [])
+        # each failing field's pydantic context (max_length, ...), for the forms' sentences
+        self.ctx: dict[str, dict[str, str]] = {}
 
 
 def _iban(value: str) -> str:
@@ -326,6 +328,11 @@ def parse(model: type[M], data: Any) -> M:
         errors = _errors(exc)
         first = errors[0]
         where = f"{first['field']}: " if first["field"] else ""
-        raise InvalidInput(
+        invalid = InvalidInput(
             f"{where}{first['message']}", field=first["field"] or None, errors=errors
-        ) from None
+        )
+        invalid.ctx = {
+            _path(tuple(e["loc"])): {k: str(v) for k, v in (e.get("ctx") or {}).items()}
+            for e in exc.errors()
+        }
+        raise invalid from None

@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 
 from hub import actor_names, outbox
 from hub.clock import ROME
-from hub.dailyfile import layout
+from hub.dailyfile import layout, refunds
 from hub.models import (
+    AuditEvent,
     DailyFile,
     DailyFileDelivery,
     DailyFileTarget,
@@ -74,17 +75,20 @@ def _is_service(service: str) -> sa.ColumnElement[bool]:
 
 
 def services_of_day(session: Session, ente_id: int, day: dt.date) -> list[str]:
-    """The service codes with payments that day, sorted."""
-    rows = session.scalars(_joined(sa.select(SERVICE).distinct(), ente_id, day))
-    return sorted(rows)
+    """The service codes with payments or refund steps that day, sorted."""
+    rows = set(session.scalars(_joined(sa.select(SERVICE).distinct(), ente_id, day)))
+    return sorted(rows | refunds.services_of_day(session, ente_id, *day_bounds(day)))
 
 
 def source_digest(session: Session, ente_id: int, service: str, day: dt.date) -> str:
-    """A fingerprint of the receipts of one file: same receipts, same digest."""
+    """A fingerprint of the receipts and refund steps of one file: same receipts and steps,
+    same digest (a file with no refund step keeps the digest it had before they were listed)."""
     digest = hashlib.sha256()
     query = _joined(sa.select(Receipt.id), ente_id, day).where(_is_service(service))
     for receipt_pk in session.scalars(query.order_by(Receipt.id).execution_options(yield_per=5000)):
         digest.update(b"%d\n" % receipt_pk)
+    for step in refunds.steps(session, ente_id, service, *day_bounds(day)):
+        digest.update(b"refund:%d\n" % step.event_pk)
     return digest.hexdigest()
 
 
@@ -174,7 +178,11 @@ def produce(
     folder = directory / ente.fiscal_code / f"{day:%Y/%m}"
     work = folder / f"{header.stem}_v{version}.zip"
     built = layout.write_zip(
-        work, header, payments(session, ente.id, service, day), receipts_xml(session)
+        work,
+        header,
+        payments(session, ente.id, service, day),
+        receipts_xml(session),
+        refunds.steps(session, ente.id, service, *day_bounds(day)),
     )
     name = f"{header.stem}_v{version}_{built.sha256[:16]}.zip"
     final = folder / name
@@ -256,7 +264,13 @@ def enti_of_day(session: Session, day: dt.date) -> list[int]:
         end > PAID_AT,
     )
     targeted = sa.select(DailyFileTarget.ente_id).where(DailyFileTarget.enabled.is_(True))
-    return sorted(set(session.scalars(paid.union(targeted))))
+    stepped = sa.select(AuditEvent.ente_id).where(
+        AuditEvent.ente_id.is_not(None),
+        AuditEvent.action.in_(list(refunds.STEP_ACTIONS)),
+        AuditEvent.created_at >= start,
+        AuditEvent.created_at < end,
+    )
+    return sorted(set(session.scalars(sa.union(paid, targeted, stepped))))
 
 
 def files_of(session: Session, ente_id: int, *, limit: int = 60) -> list[DailyFile]:

@@ -11,6 +11,9 @@ member deflated with the same level, so the same payments give the same bytes):
   ``<line>`` being its detail record's line number.
 - ``RICEVUTE_<ente>_<service>_<yyyymmdd>.csv``: receipt file <-> detail line, the dashboard
   exports' dialect (hub.csvsafe: UTF-8 with BOM, ``;``, decimal comma).
+- ``RIMBORSI_<ente>_<service>_<yyyymmdd>.txt``, only when refund cases took a step that day
+  (hub.dailyfile.refunds): the same header ``H``, one record ``R`` per step
+  (:data:`REFUND_FIELDS`), a trailer ``T`` with their count; same conventions as the .txt.
 - ``manifest.json``: layout, Ente, service, day, version, counts, total, and each member's size
   and SHA-256.
 
@@ -36,6 +39,7 @@ from typing import IO
 
 from hub import csvsafe
 from hub.clock import ROME
+from hub.dailyfile.refunds import RefundStep
 
 LAYOUT = "DF01"
 COMPRESSION = zipfile.ZIP_DEFLATED
@@ -64,6 +68,29 @@ DETAIL_FIELDS: tuple[tuple[str, str], ...] = (
     ("causale", "description (remittance information)"),
     ("file_ricevuta", "the receipt's member in the zip (RT/...xml)"),
     ("versione_rt", "1 = paSendRT, 2 = paSendRTV2"),
+)
+# the refund record's fields, in order: docs/operators/daily-file.md's table
+REFUND_FIELDS: tuple[tuple[str, str], ...] = (
+    ("tipo_record", "R"),
+    ("riga", "line number, 1..n"),
+    ("id_caso", "refund case id (UUID), the same in the dashboard and the webhooks"),
+    ("passo", "the step: opened, awaiting_decision, approved, ordered, refunded, rejected"),
+    ("data_passo", "the step's date and time, Europe/Rome, ISO 8601 with offset"),
+    (
+        "motivo",
+        "double_payment, amount_mismatch, paid_after_cancel, paid_after_expiry, citizen_request",
+    ),
+    ("numero_avviso", "notice number of the payment to refund; empty if unknown"),
+    ("iuv", "its IUV; empty if unknown"),
+    ("id_ricevuta", "receiptId (IUR) of the payment to refund; empty if none"),
+    ("importo_centesimi", "amount to refund as of this step, euro cents"),
+    (
+        "iban_beneficiario",
+        "payer's IBAN, masked (country, check digits, last four), on "
+        "ordered and refunded; empty otherwise",
+    ),
+    ("riferimento_bancario", "the bank's reference of the transfer, on refunded"),
+    ("motivo_rifiuto", "why the case was rejected, on rejected"),
 )
 CSV_HEADER = (
     "riga",
@@ -179,21 +206,61 @@ def detail(line: int, p: Payment) -> tuple[object, ...]:
     )
 
 
+def refund_record(line: int, r: RefundStep) -> tuple[object, ...]:
+    return (
+        "R",
+        line,
+        r.case_id,
+        r.step,
+        rome(r.at),
+        r.reason,
+        r.notice_number,
+        r.iuv,
+        r.receipt_id,
+        r.amount_cents,
+        r.iban,
+        r.bank_reference,
+        r.rejection_reason,
+    )
+
+
+def _refunds_txt(header: FileHeader, steps: Iterable[RefundStep]) -> tuple[bytes, int]:
+    """The refunds member's bytes and its number of records (0: no member)."""
+    records = [_record(refund_record(n, r)) for n, r in enumerate(steps, start=1)]
+    if not records:
+        return b"", 0
+    head = _record(
+        (
+            "H",
+            LAYOUT,
+            header.ente_fiscal_code,
+            header.ente_name,
+            header.service_code,
+            f"{header.business_date:%Y-%m-%d}",
+            header.version,
+        )
+    )
+    return head + b"".join(records) + _record(("T", len(records))), len(records)
+
+
 def write_zip(
     target: Path,
     header: FileHeader,
     payments: Iterable[Payment],
     receipts_xml: Callable[[Iterable[int]], Iterator[tuple[int, str]]],
+    refund_steps: Iterable[RefundStep] = (),
 ) -> Built:
     """Write the zip to ``target`` (through a temporary file beside it, renamed at the end).
 
     ``payments`` is iterated once, in file order; ``receipts_xml(ids)`` gives back
-    ``(receipt_pk, raw_xml)`` for those ids, in the order asked."""
+    ``(receipt_pk, raw_xml)`` for those ids, in the order asked; ``refund_steps`` (the day's
+    steps of refund cases, in order) make the refunds member when there are any."""
     target.parent.mkdir(parents=True, exist_ok=True)
     stamp = (header.business_date.year, header.business_date.month, header.business_date.day)
     date_time = (*stamp, 0, 0, 0)
     stem = header.stem
     txt_name, csv_name = f"PAGAMENTI_{stem}.txt", f"RICEVUTE_{stem}.csv"
+    refunds_txt, refunds = _refunds_txt(header, refund_steps)
     ids = array("q")
     count = total = 0
     with (
@@ -252,6 +319,10 @@ def write_zip(
                 source.seek(0)
                 size, digest = _copy_member(zf, name, date_time, source)
                 listing.write(_member_line(name, size, digest))
+            if refunds:
+                name = f"RIMBORSI_{stem}.txt"
+                size, digest = _copy_member(zf, name, date_time, io.BytesIO(refunds_txt))
+                listing.write(_member_line(name, size, digest))
             iuvs_file.seek(0)
             line = 0
             for receipt_pk, xml in receipts_xml(ids):
@@ -266,7 +337,7 @@ def write_zip(
             if line != count:
                 raise RuntimeError(f"{count - line} receipts missing from the database")
             listing.seek(0)
-            with _manifest(header, count, total, listing) as manifest:
+            with _manifest(header, count, total, listing, refunds) as manifest:
                 _copy_member(zf, "manifest.json", date_time, manifest)
         whole = hashlib.sha256()
         with open(partial, "rb") as done:
@@ -274,7 +345,7 @@ def write_zip(
                 whole.update(block)
         size = partial.stat().st_size
         os.replace(partial, target)
-    return Built(whole.hexdigest(), size, count, total, count + 3)
+    return Built(whole.hexdigest(), size, count, total, count + 3 + (1 if refunds else 0))
 
 
 class _SpooledEntries:
@@ -353,9 +424,13 @@ def _member_line(name: str, size: int, digest: str) -> bytes:
     return json.dumps({"name": name, "size": size, "sha256": digest}).encode() + b"\n"
 
 
-def _manifest(header: FileHeader, count: int, total: int, listing: IO[bytes]) -> IO[bytes]:
-    """The manifest as a stream: its member list is copied line by line from ``listing``."""
-    head = {
+def _manifest(
+    header: FileHeader, count: int, total: int, listing: IO[bytes], refunds: int = 0
+) -> IO[bytes]:
+    """The manifest as a stream: its member list is copied line by line from ``listing``.
+    ``refund_steps`` is there only when the refunds member is (a file without refunds keeps
+    the bytes it had before refunds were listed)."""
+    head: dict[str, object] = {
         "layout": LAYOUT,
         "ente": header.ente_fiscal_code,
         "service": header.service_code,
@@ -366,6 +441,8 @@ def _manifest(header: FileHeader, count: int, total: int, listing: IO[bytes]) ->
         "total_cents": total,
         "total": euro(total),
     }
+    if refunds:
+        head["refund_steps"] = refunds
     out = tempfile.TemporaryFile()  # noqa: SIM115  (the caller closes it)
     out.write(json.dumps(head, indent=1)[:-2].encode() + b',\n "members": [\n')
     first = True

@@ -46,6 +46,7 @@ from hub.models import (
 )
 from hub.onboarding import environments  # issue 15: test payments
 from hub.payments import plans
+from hub.values import anomaly_details as details
 from workflows.payment import (
     CANCELLED_STATES,
     EVENTS,
@@ -438,30 +439,34 @@ def store_receipt(
             session,
             outcome,
             "unserved_ec",
-            f"receipt {receipt.receipt_id} names EC {receipt.ec_fiscal_code}, which the "
-            "delivering intermediary does not serve",
+            details.detail(
+                "receipt_unserved_ec", receipt=receipt.receipt_id, ec=receipt.ec_fiscal_code
+            ),
         )
     elif moved:
         _flag(
             session,
             outcome,
             "station_mismatch",
-            f"receipt {receipt.receipt_id} for EC {receipt.ec_fiscal_code} came through a "
-            "station that does not serve it",
+            details.detail(
+                "receipt_station_mismatch", receipt=receipt.receipt_id, ec=receipt.ec_fiscal_code
+            ),
         )
     if receipt.outcome != "OK":
         _flag(
             session,
             outcome,
             "receipt_ko",
-            f"receipt {receipt.receipt_id} has outcome {receipt.outcome}: stored, nothing settled",
+            details.detail("receipt_ko", receipt=receipt.receipt_id, outcome=receipt.outcome),
         )
     elif option is None and not unserved:
         _flag(
             session,
             outcome,
             "unknown_notice",
-            f"receipt {receipt.receipt_id} for notice {receipt.notice_number}, unknown here",
+            details.detail(
+                "receipt_unknown_notice", receipt=receipt.receipt_id, notice=receipt.notice_number
+            ),
         )
     elif option is not None:
         _settle(session, outcome, now, cause)
@@ -500,7 +505,7 @@ def _settle(
             session,
             outcome,
             "standin_receipt",
-            f"Stand-In receipt {receipt.receipt_id} without a paGetPayment of ours",
+            details.detail("receipt_standin", receipt=receipt.receipt_id),
         )
     kind = anomaly_for_receipt(option.status)
     other_paid = plans.paid_by_other_plan(session, option) if not kind else []
@@ -511,8 +516,12 @@ def _settle(
             session,
             outcome,
             "double_payment",
-            f"receipt {receipt.receipt_id} pays notice {option.notice_number} of a debt already "
-            f"paid by another plan (notice {', '.join(other_paid)[:200]})",
+            details.detail(
+                "receipt_other_plan_paid",
+                receipt=receipt.receipt_id,
+                notice=option.notice_number,
+                others=", ".join(other_paid)[:200],
+            ),
             refund_cents=paid,
         )
     if kind:
@@ -520,7 +529,9 @@ def _settle(
             session,
             outcome,
             kind,
-            f"receipt {receipt.receipt_id} arrived while the notice was {option.status}",
+            details.detail(
+                "receipt_while_status", receipt=receipt.receipt_id, status=str(option.status)
+            ),
             refund_cents=paid,
         )
     if paid != option.amount_cents:
@@ -529,7 +540,9 @@ def _settle(
             session,
             outcome,
             "amount_mismatch",
-            f"receipt amount {paid} cents, expected {option.amount_cents}",
+            details.detail(
+                "receipt_amount_mismatch", paid_cents=paid, expected_cents=option.amount_cents
+            ),
             refund_cents=excess if excess > refunds.AMOUNT_TOLERANCE_CENTS else 0,
         )
     cause = cause or f"receipt:{receipt.receipt_id}"

@@ -67,6 +67,7 @@ from hub.models import (
     Transfer,
 )
 from hub.reconciliation import statements
+from hub.values import anomaly_details
 from hub.xmlsafe import UnsafeXml, parse_untrusted
 from workflows.payment import PAID_STATES, OptionStatus
 
@@ -589,9 +590,14 @@ def _fill(
             session,
             outcome,
             "fdr_totals_mismatch",
-            f"flow {flow.flow_id} declares {flow.declared_count} payments for "
-            f"{flow.declared_total_cents} cents; its entries are {flow.computed_count} for "
-            f"{flow.computed_total_cents} cents",
+            anomaly_details.detail(
+                "fdr_totals_mismatch",
+                flow=flow.flow_id,
+                declared_count=flow.declared_count,
+                declared_cents=flow.declared_total_cents,
+                computed_count=flow.computed_count,
+                computed_cents=flow.computed_total_cents,
+            ),
         )
     flow.status = "anomalous" if outcome.anomalies else "received"
     session.flush()
@@ -697,7 +703,7 @@ def _match(
     outcome: FlowOutcome,
     now: dt.datetime,
 ) -> None:
-    what = f"flow {flow.flow_id} entry IUV {e.iuv} IUR {e.iur}"
+    what = {"flow": flow.flow_id, "iuv": e.iuv, "iur": e.iur}  # the anomaly detail's subject
     receipt = session.scalars(
         sa.select(Receipt).where(
             Receipt.ec_fiscal_code == ente.fiscal_code,
@@ -731,15 +737,21 @@ def _match(
         )
 
     if e.outcome_code == REVOKED_CODE:
-        return flag("fdr_payment_revoked", "revoked", f"{what}: payment revoked by the PSP")
+        return flag(
+            "fdr_payment_revoked", "revoked", anomaly_details.detail("fdr_payment_revoked", **what)
+        )
     if receipt is None:
         if e.outcome_code in WITHOUT_RPT_CODES:
             return flag(
                 "fdr_paid_without_rpt",
                 "without_rpt",
-                f"{what}: paid without RPT (code {e.outcome_code}), no receipt here",
+                anomaly_details.detail("fdr_paid_without_rpt", **what, outcome_code=e.outcome_code),
             )
-        return flag("fdr_entry_without_receipt", "no_receipt", f"{what}: no receipt here")
+        return flag(
+            "fdr_entry_without_receipt",
+            "no_receipt",
+            anomaly_details.detail("fdr_entry_without_receipt", **what),
+        )
     expected = _expected_cents(session, receipt, e.index, ente.fiscal_code)
     mismatch = expected != e.amount_cents
     if other_ente:  # a transfer to us in another Ente's notice: its own flow reports it
@@ -747,19 +759,35 @@ def _match(
             return flag(
                 "fdr_amount_mismatch",
                 "amount_mismatch",
-                f"{what}: {e.amount_cents} cents, the transfer is {expected}",
+                anomaly_details.detail(
+                    "fdr_other_ente_amount",
+                    **what,
+                    amount_cents=e.amount_cents,
+                    expected_cents=expected,
+                ),
             )
         session.add(_entry_row(flow, e, "other_ente", receipt=receipt, option_id=None))
         return None
     option = payments.lock_option_by_id(session, option_id) if option_id else None
     if option is None or option.status not in PAID_STATES:
-        state = option.status if option else "unknown here"
-        return flag("fdr_notice_not_paid", "not_paid", f"{what}: the receipt's notice is {state}")
+        return flag(
+            "fdr_notice_not_paid",
+            "not_paid",
+            anomaly_details.detail("fdr_notice_not_paid", **what, status=str(option.status))
+            if option
+            else anomaly_details.detail("fdr_notice_unknown", **what),
+        )
     if mismatch:
         flag(
             "fdr_amount_mismatch",
             "amount_mismatch",
-            f"{what}: {e.amount_cents} cents, transfer {e.index or '-'} is {expected}",
+            anomaly_details.detail(
+                "fdr_amount_mismatch",
+                **what,
+                amount_cents=e.amount_cents,
+                transfer=e.index or "-",
+                expected_cents=expected,
+            ),
         )
     else:
         session.add(_entry_row(flow, e, "matched", receipt=receipt, option_id=option.id))
@@ -984,14 +1012,18 @@ def _decide(
 ) -> tuple[str | None, str, str, str | None]:
     """``_match``'s decision for one entry: (anomaly kind or None, match, detail, the state of
     the option to report or None)."""
-    what = f"flow {flow.flow_id} entry IUV {e.iuv} IUR {e.iur}"
+    what = {"flow": flow.flow_id, "iuv": e.iuv, "iur": e.iur}  # the anomaly detail's subject
     if e.outcome_code == REVOKED_CODE:
-        return "fdr_payment_revoked", "revoked", f"{what}: payment revoked by the PSP", None
+        detail = anomaly_details.detail("fdr_payment_revoked", **what)
+        return "fdr_payment_revoked", "revoked", detail, None
     if receipt is None:
         if e.outcome_code in WITHOUT_RPT_CODES:
-            detail = f"{what}: paid without RPT (code {e.outcome_code}), no receipt here"
+            detail = anomaly_details.detail(
+                "fdr_paid_without_rpt", **what, outcome_code=e.outcome_code
+            )
             return "fdr_paid_without_rpt", "without_rpt", detail, None
-        return "fdr_entry_without_receipt", "no_receipt", f"{what}: no receipt here", None
+        detail = anomaly_details.detail("fdr_entry_without_receipt", **what)
+        return "fdr_entry_without_receipt", "no_receipt", detail, None
     expected: int | None
     if isinstance(receipt, Receipt):  # another Ente's: its own transfer list
         expected = _expected_cents(session, receipt, e.index, fc)
@@ -1004,15 +1036,30 @@ def _decide(
     mismatch = expected != e.amount_cents
     if other_ente:
         if mismatch:
-            detail = f"{what}: {e.amount_cents} cents, the transfer is {expected}"
+            detail = anomaly_details.detail(
+                "fdr_other_ente_amount",
+                **what,
+                amount_cents=e.amount_cents,
+                expected_cents=expected,
+            )
             return "fdr_amount_mismatch", "amount_mismatch", detail, None
         return None, "other_ente", "", None
     state = statuses.get(option_id) if option_id else None
     if state is None or state not in PAID_STATES:
-        detail = f"{what}: the receipt's notice is {state or 'unknown here'}"
+        detail = (
+            anomaly_details.detail("fdr_notice_not_paid", **what, status=state)
+            if state
+            else anomaly_details.detail("fdr_notice_unknown", **what)
+        )
         return "fdr_notice_not_paid", "not_paid", detail, None
     if mismatch:
-        detail = f"{what}: {e.amount_cents} cents, transfer {e.index or '-'} is {expected}"
+        detail = anomaly_details.detail(
+            "fdr_amount_mismatch",
+            **what,
+            amount_cents=e.amount_cents,
+            transfer=e.index or "-",
+            expected_cents=expected,
+        )
         return "fdr_amount_mismatch", "amount_mismatch", detail, state
     return None, "matched", "", state
 
@@ -1317,4 +1364,9 @@ def stored_versions(
 
 def flag_refused_flow(session: Session, ente_id: int | None, flow_id: str, reason: str) -> None:
     """A flow the Node gave us that we cannot store: kept as an anomaly for support."""
-    statements.open_anomaly(session, "fdr_refused", f"flow {flow_id}: {reason}", ente_id=ente_id)
+    statements.open_anomaly(
+        session,
+        "fdr_refused",
+        anomaly_details.detail("fdr_refused", flow=flow_id, reason=reason),
+        ente_id=ente_id,
+    )

@@ -50,6 +50,7 @@ from hub.models import (
 )
 from hub.reconciliation import flows, statements
 from hub.reconciliation.pagopa_rest import RateLimited, ReceiptsApi, RestError
+from hub.values import anomaly_details
 from workflows.payment import PAID_STATES
 
 log = structlog.get_logger(__name__)
@@ -410,10 +411,12 @@ def _flag_needs_iur(session: Session, row: ReceiptRecovery, hours: float) -> int
     statements.open_anomaly(
         session,
         NEEDS_IUR,
-        f"payment IUV {row.iuv} stuck in progress since {row.first_seen_at:%Y-%m-%d %H:%M} "
-        f"UTC and no reporting flow names it after {hours:g} h: pagoPA's receipts service "
-        "can be asked only by IUR (receiptId), which only the receipt or a flow gives. Ask "
-        "the PSP or pagoPA for the receipt, then use 'Recover this receipt' with its IUR.",
+        anomaly_details.detail(
+            NEEDS_IUR,
+            iuv=row.iuv,
+            since_at=row.first_seen_at.isoformat(timespec="seconds"),
+            hours=f"{hours:g}",
+        ),
         ente_id=row.ente_id,
         option_id=row.option_id,
     )
@@ -434,8 +437,14 @@ def _give_up(session: Session, row: ReceiptRecovery, now: dt.datetime) -> None:
     statements.open_anomaly(
         session,
         "receipt_not_recovered",
-        f"no receipt for IUV {row.iuv} IUR {row.iur or '-'} ({row.reason}) after "
-        f"{row.attempts} tries since {row.first_seen_at:%Y-%m-%d}",
+        anomaly_details.detail(
+            "receipt_not_recovered",
+            iuv=row.iuv,
+            iur=row.iur or "-",
+            recovery_reason=row.reason,
+            attempts=row.attempts,
+            since_on=row.first_seen_at.date().isoformat(),
+        ),
         ente_id=row.ente_id,
         option_id=row.option_id,
     )

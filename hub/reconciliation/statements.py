@@ -36,6 +36,7 @@ from hub import payments
 from hub.db import utcnow
 from hub.errors import DomainError
 from hub.models import Anomaly, BankCredit, Ente, PaymentOption, ReportingEntry, ReportingFlow
+from hub.values import anomaly_details
 from hub.xmlsafe import STREAM_CHUNK, iter_untrusted
 from workflows.payment import OptionStatus
 
@@ -468,19 +469,24 @@ def _verdict(
     line: StatementLine, flow: _Flow | None, credited: set[int]
 ) -> tuple[str, str | None, str]:
     """``_match_credit``'s decision for a credit: (status, anomaly kind or None, detail)."""
-    what = f"bank credit of {line.amount_cents} cents on {line.value_date}"
+    what = {"amount_cents": line.amount_cents, "value_on": str(line.value_date)}
     if line.flow_id is None:
-        detail = f"{what} names no reporting flow: {line.description[:500][:200]}"
+        detail = anomaly_details.detail(
+            "credit_without_flow_id", **what, description=line.description[:200]
+        )
         return "no_flow_id", "credit_without_flow_id", detail
     if flow is None:
-        detail = f"{what} names flow {line.flow_id}, not received (yet)"
+        detail = anomaly_details.detail("credit_unknown_flow", **what, flow=line.flow_id)
         return "unknown_flow", "credit_unknown_flow", detail
     if flow.id in credited:
-        return "duplicate", "credit_duplicate", f"{what}: flow {flow.flow_id} was already credited"
+        detail = anomaly_details.detail("credit_duplicate", **what, flow=flow.flow_id)
+        return "duplicate", "credit_duplicate", detail
     if line.amount_cents != flow.computed_total_cents:
-        detail = (
-            f"{what} for flow {flow.flow_id}, whose entries add up to "
-            f"{flow.computed_total_cents} cents"
+        detail = anomaly_details.detail(
+            "credit_amount_mismatch",
+            **what,
+            flow=flow.flow_id,
+            total_cents=flow.computed_total_cents,
         )
         return "amount_mismatch", "credit_amount_mismatch", detail
     return "matched", None, ""
@@ -577,7 +583,7 @@ def latest_flow(session: Session, ente_id: int, flow_id: str) -> ReportingFlow |
 def _match_credit(
     session: Session, credit: BankCredit, outcome: StatementOutcome, now: dt.datetime
 ) -> None:
-    what = f"bank credit of {credit.amount_cents} cents on {credit.value_date}"
+    what = {"amount_cents": credit.amount_cents, "value_on": str(credit.value_date)}
 
     def flag(kind: str, status: str, detail: str, flow: ReportingFlow | None = None) -> None:
         credit.status = status
@@ -595,14 +601,16 @@ def _match_credit(
         return flag(
             "credit_without_flow_id",
             "no_flow_id",
-            f"{what} names no reporting flow: {credit.description[:200]}",
+            anomaly_details.detail(
+                "credit_without_flow_id", **what, description=credit.description[:200]
+            ),
         )
     flow = latest_flow(session, credit.ente_id, credit.flow_id)
     if flow is None:
         return flag(
             "credit_unknown_flow",
             "unknown_flow",
-            f"{what} names flow {credit.flow_id}, not received (yet)",
+            anomaly_details.detail("credit_unknown_flow", **what, flow=credit.flow_id),
         )
     credit.flow_pk = flow.id
     already = session.scalar(
@@ -616,15 +624,19 @@ def _match_credit(
         return flag(
             "credit_duplicate",
             "duplicate",
-            f"{what}: flow {flow.flow_id} was already credited",
+            anomaly_details.detail("credit_duplicate", **what, flow=flow.flow_id),
             flow,
         )
     if credit.amount_cents != flow.computed_total_cents:
         return flag(
             "credit_amount_mismatch",
             "amount_mismatch",
-            f"{what} for flow {flow.flow_id}, whose entries add up to "
-            f"{flow.computed_total_cents} cents",
+            anomaly_details.detail(
+                "credit_amount_mismatch",
+                **what,
+                flow=flow.flow_id,
+                total_cents=flow.computed_total_cents,
+            ),
             flow,
         )
     credit.status = "matched"
@@ -802,8 +814,13 @@ def flows_without_credit(
         open_anomaly(
             session,
             "flow_without_credit",
-            f"flow {flow.flow_id} ({flow.computed_total_cents} cents, settlement "
-            f"{flow.settlement_id}) has no bank credit after {days} days",
+            anomaly_details.detail(
+                "flow_without_credit",
+                flow=flow.flow_id,
+                total_cents=flow.computed_total_cents,
+                settlement=flow.settlement_id,
+                days=days,
+            ),
             ente_id=flow.ente_id,
             flow_pk=flow.id,
         )

@@ -242,14 +242,16 @@ def _record(
     now: dt.datetime,
     detail: dict[str, Any],
 ) -> None:
-    audit.record(
+    recorded = audit.record(
         session,
         actor=by,
         action=f"refund.{event}",
         target=f"refund_case:{case.public_id}",
         ente_id=case.ente_id,
-        detail=detail,
+        # the amount as of this step (an order may lower it): the daily file's refund records
+        detail={**detail, "amount_cents": case.amount_cents},
     )
+    recorded.created_at = now  # the step's time: the day whose daily file lists it
     _notify(session, case, now)
     log.info("refund.step", case=case.public_id, refund_event=event, status=case.status)
 

@@ -324,7 +324,14 @@ class BankCreditPage(_Out):
 class AnomalyOutput(_Out):
     id: int
     kind: str
-    detail: str
+    detail: str = Field(description="What happened, as an English sentence")
+    detail_code: str | None = Field(
+        description="The detail's code (null for anomalies opened before details had codes)"
+    )
+    detail_params: dict[str, Any] | None = Field(
+        description="The detail's parameters: *_cents amounts in cents, *_at UTC times, *_on "
+        "dates (ISO 8601); null with no code"
+    )
     notice_number: str | None
     receipt_id: str | None
     flow_id: str | None

@@ -19,6 +19,7 @@ from hub.models import (
     ReportingFlow,
     StateTransition,
 )
+from hub.values import anomaly_details
 from hub.values.money import format_cents
 from web.api import schemas
 
@@ -226,10 +227,13 @@ def anomaly_json(
     flow_id: str | None,
     credit_reference: str | None,
 ) -> dict[str, Any]:
+    parsed = anomaly_details.parse(a.detail)
     return schemas.AnomalyOutput(
         id=a.id,
         kind=a.kind,
-        detail=a.detail,
+        detail=anomaly_details.english(a.detail),
+        detail_code=parsed.code if parsed else None,
+        detail_params=parsed.params if parsed else None,
         notice_number=notice,
         receipt_id=receipt_id,
         flow_id=flow_id,

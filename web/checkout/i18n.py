@@ -12,7 +12,9 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from pyramid.i18n import TranslationStringFactory
+from pyramid.i18n import TranslationString, TranslationStringFactory
+
+from hub.values import errors_text
 
 DOMAIN = "payhub"
 LANGUAGES = ("it", "en", "de")  # German for Alto Adige/Südtirol (issue 16)
@@ -45,3 +47,14 @@ def localized(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def translate(request: Any, message: Any, **mapping: Any) -> str:
     return request.localizer.translate(_(message, mapping=mapping) if mapping else _(message))
+
+
+def validation_message(request: Any, label: Any, error: Any) -> str:
+    """One pydantic error (a dict of ``ValidationError.errors()``) as a sentence in the
+    request's language naming the field by ``label`` (a string or a TranslationString): the
+    sentences of ``hub.values.errors_text``, through the catalogues."""
+    message, values = errors_text.sentence(error)
+    localizer = request.localizer
+    translated = localizer.translate(TranslationString(message, domain=DOMAIN))
+    name = localizer.translate(label) if isinstance(label, TranslationString) else str(label)
+    return errors_text.render(translated, {**values, "field": name})

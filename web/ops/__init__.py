@@ -23,6 +23,7 @@ from pyramid.events import BeforeRender
 
 from hub.config import from_registry
 from web.gate import add_body_limit
+from web.ops import anomaly_text
 from web.ops.security import OpsSecurityPolicy
 
 log = structlog.get_logger(__name__)
@@ -128,6 +129,8 @@ def _template_globals(event: Any) -> None:
     event.setdefault("messages", request.session.pop_flash())
     event.setdefault("flash_errors", request.session.pop_flash("error"))
     event["money"] = lambda cents: format_cents(cents, event["lang"])
+    # an anomaly's detail (a code and its parameters) in the page's language
+    event["anomaly_detail"] = lambda text: anomaly_text.sentence(request, text)
 
 
 def format_cents(cents: int | None, lang: str = "it") -> str:

@@ -23,7 +23,7 @@ from hub.admin import describe, onboarding
 from hub.admin import inputs as i
 from hub.admin import service as svc
 from hub.errors import DomainError, NotFound
-from web.checkout.i18n import _, localized
+from web.checkout.i18n import _, localized, validation_message
 from web.ops.common import T, flash
 from web.ops.security import require_intermediary
 
@@ -254,20 +254,22 @@ def current(kind: str, found: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# the commonest checks, said in the page's language (the others in the model's words)
-MESSAGES = {
-    "missing": _("This field is required."),
-    "string_pattern_mismatch": _("This value does not have the expected format."),
-    "string_too_long": _("This value is too long."),
-    "extra_forbidden": _("This field is not expected."),
-}
-
-
-def field_errors(exc: i.InvalidInput) -> dict[str, Any]:
+def field_errors(request: Any, kind: str, exc: i.InvalidInput) -> dict[str, Any]:
+    """The form's errors (field -> message): a model's checks as sentences in the page's
+    language naming the field by its label (issue 16); the others as the hub says them."""
+    labels = {f.name: f.label for f in FORMS[kind][1]}
     errors: dict[str, Any] = {}
     for error in exc.errors or [{"field": exc.field or "", "message": str(exc)}]:
-        name = to_snake(str(error.get("field") or "").split(".")[0].split("[")[0])
-        message = MESSAGES.get(str(error.get("type")), error["message"])
+        path = str(error.get("field") or "")
+        name = to_snake(path.split(".")[0].split("[")[0])
+        message = error["message"]
+        if error.get("type"):
+            pydantic_error = {
+                "type": error["type"],
+                "msg": error["message"],
+                "ctx": exc.ctx.get(path),
+            }
+            message = validation_message(request, labels.get(name, path), pydantic_error)
         errors.setdefault(name or "_form", message)
     return errors
 
@@ -281,7 +283,7 @@ def _attempt(request: Any, work: Any, kind: str, shown: dict) -> tuple[Any, dict
     try:
         return work(), None
     except i.InvalidInput as exc:
-        return None, field_errors(exc)
+        return None, field_errors(request, kind, exc)
     except NotFound as exc:
         return None, {"_form": str(exc)}
     except DomainError as exc:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from hub import payments
 from hub.models import Anomaly, ReceiptRecovery
 from hub.reconciliation import flows, recovery
+from hub.values import anomaly_details
 from nodesim.reporting import Entry
 from tests.conftest import shared_path
 from tests.factories import FLOW_DAY, flow_bytes, make_ente, make_position
@@ -78,7 +79,8 @@ def test_a_stuck_payment_no_flow_names_is_flagged_once_after_the_configured_age(
     assert recovery.run_due(db, api, now=later, iur_unknown_hours=48).needs_iur == 0
     (anomaly,) = _needs_iur(db)
     assert anomaly.option_id == option.id and anomaly.ente_id == ente.id
-    assert option.iuv in anomaly.detail and "only by IUR" in anomaly.detail
+    sentence = anomaly_details.english(anomaly.detail)
+    assert option.iuv in sentence and "only by IUR" in sentence
     row = db.scalars(sa.select(ReceiptRecovery)).one()
     assert (row.status, row.reason, row.attempts) == ("pending", "stuck", 0)
 

@@ -409,6 +409,20 @@ def test_open_anomalies_by_default_resolved_or_all_newest_first(world, seeded):
     assert [a["creditReference"] for a in theirs["items"]] == ["REF-B"]
 
 
+def test_an_anomaly_answers_its_detail_code_and_parameters_with_an_english_sentence(world, seeded):
+    """Machine-readable for back-offices (issue 16); the sentence stays English in the API."""
+    items = _get(world, "anomalies").json["items"]
+    mismatch, missing = items[1], items[2]
+    assert mismatch["detailCode"] == "credit_amount_mismatch"
+    params = mismatch["detailParams"]
+    assert {"amount_cents", "value_on", "flow", "total_cents"} <= set(params)
+    assert params["flow"] == F2 and isinstance(params["amount_cents"], int)
+    assert mismatch["detail"].startswith("bank credit of ") and " EUR on " in mismatch["detail"]
+    assert f"for flow {F2}" in mismatch["detail"] and "${" not in mismatch["detail"]
+    assert missing["detailCode"] == "fdr_entry_without_receipt"
+    assert missing["detail"].endswith(": no receipt here")
+
+
 def test_anomaly_pages_cover_every_anomaly_once_in_order(world, seeded):
     everything = _get(world, "anomalies", "status=all").json["items"]
     for limit in (1, 2, 3, 4):

@@ -45,6 +45,7 @@ def extracted(tmp_path_factory) -> set[str]:
             "web/checkout",
             "web/level1",
             "web/ops",
+            "hub/values",  # anomaly details and validation sentences (issue 16)
         ],
         cwd=ROOT,
         check=True,
