@@ -80,9 +80,9 @@ _MONTH = {c: i for i, c in enumerate("ABCDEHLMPRST", start=1)}
 
 
 def is_fiscal_code(value: str) -> bool:
-    """``codicefiscale.is_valid(value)`` for a 16-character code, in a fifth of its time (a
-    bulk load checks one per position, all different). What the quick path does not take as
-    written (lower case, spaces, dashes) stdnum decides."""
+    """``codicefiscale.is_valid(value)`` for a 16-character code, in a third to a quarter of
+    its time (a bulk load checks one per position, all different). What the quick path does
+    not take as written (lower case, spaces, dashes) stdnum decides."""
     if len(value) != 16 or not _FISCAL_CODE.fullmatch(value):
         return codicefiscale.is_valid(value)
     total = sum(_ODD[c] for c in value[0:15:2]) + sum(_EVEN[c] for c in value[1:15:2])
