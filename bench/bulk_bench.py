@@ -250,6 +250,7 @@ def main() -> None:
                 ).id
             print(f"RSS before the load: {rss_mib():.1f} MiB")
             started, tenth, marks = time.perf_counter(), args.rows // 10, []
+            cpu_started = time.process_time()
             while True:
                 with factory.begin() as session:
                     more = bulk.run_chunk(session, load_id, chunk_rows=args.chunk)
@@ -259,13 +260,17 @@ def main() -> None:
                 if not more:
                     break
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
             with factory() as session:
                 load = session.get(BulkLoad, load_id)
                 print(
                     f"rows {load.rows_done} (failed {load.rows_failed}), positions "
                     f"{load.positions_created}, publish={args.publish}, chunk {args.chunk}"
                 )
-            print(f"{elapsed:.1f} s, {load.rows_done / elapsed:,.0f} rows/s")
+            print(
+                f"{elapsed:.1f} s, {load.rows_done / elapsed:,.0f} rows/s; this process's CPU "
+                f"{cpu:.1f} s ({load.rows_done / cpu:,.0f} rows per CPU-second)"
+            )
             print(f"RSS per tenth (MiB): {' '.join(marks)}")
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"peak RSS (getrusage): {peak:.1f} MiB")
@@ -279,6 +284,7 @@ def main() -> None:
                 f"per transaction: {floor:.1f} s, {load.rows_done / floor:,.0f} rows/s"
             )
             print(f"load / floor: {elapsed / floor:.1f}x the time")
+        print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         engine.dispose()
         drop_database(admin, name, keep=args.keep)

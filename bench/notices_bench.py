@@ -5,13 +5,24 @@ system of the lanes, from ``getrusage``: steadier than wall time on a shared mac
 per process, and the RSS of the first process after each tenth of its work, which should stay
 flat.
 
+Then the floor, in the same run (the machine may be shared: compare the two, not figures from
+different runs): for the same notices, the least a PDF notice can be. One page per notice
+number with its notice number in text, its pagoPA QR code and, where the Ente has a postal
+account, its Data Matrix, made and drawn by the same code (segno with ``hub.printing.qrmask``,
+libdmtx or ppf-datamatrix, reportlab with the same embedded font and compression), the bytes
+written to a file. Only that is timed (CPU of the process); the rows are read and the notices'
+data made from them beforehand. The ratio notice CPU / floor CPU is what the notice's layout,
+its texts and the batch's bookkeeping add.
+
     .venv/bin/python bench/notices_bench.py [--count 10000] [--chunk 200] [--processes 1] [--keep]
+                                            [--no-floor]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import multiprocessing
 import os
 import resource
@@ -22,16 +33,21 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen.canvas import Canvas
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy.orm import selectinload
 
 from hub.db import make_engine, make_session_factory
 from hub.logging import configure_logging
 from hub.migrate import upgrade
-from hub.models import Ente, Intermediary, NoticeBatch, Station
+from hub.models import DebtPosition, Ente, Intermediary, NoticeBatch, Station
 from hub.positions.inputs import DebtPositionInput, OptionInput, TransferInput
 from hub.positions.writer import create_position
-from hub.printing import batches
+from hub.printing import batches, codes, pdf
+from hub.printing.data import NoticeDocument, document_of
 
 PG_ADMIN = os.environ.get(
     "PAYHUB_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -131,12 +147,65 @@ def lane(
     )
 
 
+def floor_pdf(document: NoticeDocument) -> bytes:
+    """The floor: a PDF of a page per notice number (as the notice has) with the notice
+    number, the QR code and the Data Matrix, nothing else."""
+    buffer = io.BytesIO()
+    canvas = Canvas(
+        buffer,
+        pagesize=A4,
+        invariant=1,
+        pageCompression=1,
+        initialFontName=pdf.SANS,
+        initialFontSize=8,
+    )
+    for notice in document.notices:
+        canvas.setFont(pdf.SANS, 10)
+        canvas.drawString(40, 800, notice.notice_number_grouped)
+        pdf._symbol(canvas, codes.qr_matrix(notice.qr_payload), 40, 780, 2.0)
+        postal = notice.datamatrix_payload
+        if postal:
+            pdf._symbol(canvas, codes.datamatrix_matrix(postal), 200, 780, 2.0)
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def floor(factory, ente_id: int, count: int, out: Path) -> tuple[float, int]:
+    """CPU seconds (user + system) of the floor PDFs of the batch's notices, and how many
+    PDFs (one per position, as the batch makes)."""
+    out.mkdir(parents=True, exist_ok=True)
+    pdf._register_fonts()
+    # the symbols' caches hold the batch's last codes: start cold, as the batch did
+    codes.datamatrix_matrix.cache_clear()
+    codes._qr_symbol.cache_clear()
+    pdf._runs.cache_clear()
+    cpu, made = 0.0, 0
+    for start in range(0, count, 1000):
+        with factory() as session:
+            ente = session.get(Ente, ente_id)
+            positions = session.scalars(
+                sa.select(DebtPosition)
+                .where(DebtPosition.iupd.in_([f"B-{i}" for i in range(start, start + 1000)]))
+                .order_by(DebtPosition.id)
+                .options(selectinload(DebtPosition.options))
+            ).all()
+            documents = [document_of(ente, p) for p in positions]
+        cpu0 = cpu_seconds()
+        for k, document in enumerate(documents):
+            (out / f"floor-{start + k}.pdf").write_bytes(floor_pdf(document))
+        cpu += cpu_seconds() - cpu0
+        made += len(documents)
+    return cpu, made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=batches.CHUNK)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the database and the zip")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor (minimal PDFs)")
     args = parser.parse_args()
     configure_logging("console", "WARNING")  # not one line per published notice
 
@@ -175,6 +244,10 @@ def main() -> None:
             assert batch.rendered == args.count, batch.rendered
         rate = args.count / elapsed
         print(
+            "Data Matrix by "
+            + ("libdmtx" if codes._libdmtx is not None else "ppf-datamatrix (no libdmtx)")
+        )
+        print(
             f"batch of {args.count} notices, {args.processes} process(es): {elapsed:.1f} s, "
             f"{rate:.0f} notices/s, {rate / args.processes:.0f} per process; "
             f"zip {zip_mib:.0f} MiB"
@@ -192,6 +265,17 @@ def main() -> None:
             + ", ".join(f"{r[2]:.0f}" for r in reports)
             + " MiB"
         )
+        if not args.no_floor:
+            floor_cpu, made = floor(
+                make_session_factory(engine), ente_id, args.count, out / "floor"
+            )
+            print(
+                f"floor (a page with the notice number, QR code and Data Matrix by the same "
+                f"code, written to a file) for the same {made} notices: CPU {floor_cpu:.1f} s, "
+                f"{made / floor_cpu:.0f} per CPU-second"
+            )
+            print(f"notices / floor: {cpu / floor_cpu:.1f}x the CPU")
+        print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         engine.dispose()
         if not args.keep:

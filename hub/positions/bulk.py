@@ -135,6 +135,11 @@ REQUIRED_COLUMNS = (
 _POSITION_BY_API = {v: k for k, v in POSITION_COLUMNS.items()}
 _OPTION_BY_API = {v: k for k, v in OPTION_COLUMNS.items()}
 _TRANSFER_BY_API = {v: k for k, v in TRANSFER_COLUMNS.items()}
+# per transfer n: (CSV column, column name, API field), spelt once rather than on every row
+_TRANSFER_CELLS = tuple(
+    tuple((f"transfer{n}_{name}", name, api) for name, api in TRANSFER_COLUMNS.items())
+    for n in range(1, MAX_TRANSFERS + 1)
+)
 _API_PATH = re.compile(r"^options\[(\d+)\](?:\.transfers\[(\d+)\])?(?:\.(\w+))?")
 _SNAKE = re.compile(r"_([a-z])")
 _DMY = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
@@ -444,11 +449,11 @@ def _csv_item(
             if col in values
         }
         transfers: list[dict[str, Any]] = []
-        for n in range(1, MAX_TRANSFERS + 1):
+        for n, columns in enumerate(_TRANSFER_CELLS, start=1):
             transfer = {
-                api: _cell(name, values[f"transfer{n}_{name}"], delimiter)
-                for name, api in TRANSFER_COLUMNS.items()
-                if f"transfer{n}_{name}" in values
+                api: _cell(name, values[column], delimiter)
+                for column, name, api in columns
+                if column in values
             }
             if transfer and len(transfers) != n - 1:
                 item.errors.append(

@@ -49,7 +49,7 @@ def validate(
     already shaped: return each option's transfer amounts in cents. Raises InvalidPosition
     naming the first failing field. ``strict_identifiers`` also checks IBANs (mod 97), postal
     IBANs and the debtor's fiscal code or VAT number (see hub.values.identifiers)."""
-    where_nul = _nul_field(data)
+    where_nul = _nul_field(data) if _may_hold_nul(data) else None
     if where_nul:  # PostgreSQL cannot store one; no text of a notice needs one
         raise InvalidPosition("NUL characters are not accepted", field=where_nul)
     if strict_identifiers:
@@ -84,6 +84,17 @@ def validate(
                 raise InvalidPosition(str(exc), field=f"{where}.notice_number") from None
         cents.append(shares)
     return cents
+
+
+def _may_hold_nul(data: BaseModel) -> bool:
+    """False when no text of ``data`` holds a NUL: its JSON (made by pydantic-core, in Rust,
+    a tenth of the time of walking the model in Python) writes one as ``\\u0000``. True also
+    for a text holding a backslash followed by ``u0000``, or a model that does not serialize:
+    ``_nul_field`` then decides."""
+    try:
+        return b"\\u0000" in data.__pydantic_serializer__.to_json(data, warnings=False)
+    except Exception:  # any failure: take the slow, exact walk
+        return True
 
 
 def _nul_field(value: Any, where: str = "") -> str | None:

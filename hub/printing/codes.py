@@ -206,10 +206,18 @@ def _libdmtx_matrix(data: bytes) -> Matrix:
         _libdmtx_encode(data, scheme)
         for scheme in (w.DmtxScheme.DmtxSchemeText, w.DmtxScheme.DmtxSchemeC40)
     ]
-    return min(symbols, key=len)
+    width, height, pixels = min(symbols, key=lambda s: s[1])  # the first of the smallest
+    # first image row = top of the symbol (the alternating timing edge); a black pixel (0) is
+    # dark: translated to 1 in C, so only the symbol kept is turned into rows, by C loops
+    dark = pixels.translate(_BLACK_IS_DARK)
+    return tuple(tuple(map(bool, dark[y * width : (y + 1) * width])) for y in range(height))
 
 
-def _libdmtx_encode(data: bytes, scheme: int) -> Matrix:
+_BLACK_IS_DARK = bytes([1] + [0] * 255)
+
+
+def _libdmtx_encode(data: bytes, scheme: int) -> tuple[int, int, bytes]:
+    """(width, height, one byte per pixel) of libdmtx's image of ``data``."""
     w = _libdmtx
     prop = w.DmtxProperty
     encoder = w.dmtxEncodeCreate()
@@ -236,8 +244,7 @@ def _libdmtx_encode(data: bytes, scheme: int) -> Matrix:
         pixels = ctypes.string_at(image[0].pxl, width * height * step)[::step]
     finally:
         w.dmtxEncodeDestroy(ctypes.byref(encoder))
-    # first image row = top of the symbol (the alternating timing edge); a black pixel is dark
-    return tuple(tuple(p == 0 for p in pixels[y * width : (y + 1) * width]) for y in range(height))
+    return width, height, pixels
 
 
 def datamatrix_svg(payload: str, *, scale: int = 4) -> bytes:

@@ -11,6 +11,9 @@ its bank database, then mod 97) is the costliest step of a row.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import string
 from functools import lru_cache
 
 from stdnum import iban as _iban
@@ -51,9 +54,44 @@ def debtor_code_problem(debtor_type: str, value: str) -> str | None:
     if value == "ANONIMO":
         return None
     if debtor_type == "F" and len(value) == 16:
-        return None if codicefiscale.is_valid(value) else "not a valid fiscal code"
+        return None if is_fiscal_code(value) else "not a valid fiscal code"
     if len(value) == 11 and value.isdigit():
         return None if iva.is_valid(value) else "not a valid VAT number / numeric fiscal code"
     if debtor_type == "G":
         return "a legal person's code is 11 digits (VAT number or numeric fiscal code)"
     return "not a valid fiscal code (16 characters) or VAT number (11 digits)"
+
+
+# A natural person's fiscal code as stdnum checks it (python-stdnum's stdnum.it.codicefiscale):
+# the layout (with omocodia letters for digits), the check letter, a real birth date.
+_FISCAL_CODE = re.compile(
+    r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
+)
+_ODD_0_9 = (1, 0, 5, 7, 9, 13, 15, 17, 19, 21)  # also A to J
+_ODD_K_Z = (2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23)
+_ODD = (
+    dict(zip("0123456789", _ODD_0_9, strict=True))
+    | dict(zip("ABCDEFGHIJ", _ODD_0_9, strict=True))
+    | dict(zip("KLMNOPQRSTUVWXYZ", _ODD_K_Z, strict=True))
+)
+_EVEN = {c: int(c) for c in "0123456789"} | {c: i for i, c in enumerate(string.ascii_uppercase)}
+_DIGIT = {c: int(c) for c in "0123456789"} | {c: i for i, c in enumerate("LMNPQRSTUV")}
+_MONTH = {c: i for i, c in enumerate("ABCDEHLMPRST", start=1)}
+
+
+def is_fiscal_code(value: str) -> bool:
+    """``codicefiscale.is_valid(value)`` for a 16-character code, in a third to a quarter of
+    its time (a bulk load checks one per position, all different). What the quick path does
+    not take as written (lower case, spaces, dashes) stdnum decides."""
+    if len(value) != 16 or not _FISCAL_CODE.fullmatch(value):
+        return codicefiscale.is_valid(value)
+    total = sum(_ODD[c] for c in value[0:15:2]) + sum(_EVEN[c] for c in value[1:15:2])
+    if string.ascii_uppercase[total % 26] != value[15]:
+        return False
+    year = _DIGIT[value[6]] * 10 + _DIGIT[value[7]]
+    day = (_DIGIT[value[9]] * 10 + _DIGIT[value[10]]) % 40  # women: day + 40
+    try:  # stdnum's century: 1920-2019
+        dt.date(year + (1900 if year >= 20 else 2000), _MONTH[value[8]], day)
+    except ValueError:
+        return False
+    return True

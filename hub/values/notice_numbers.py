@@ -171,8 +171,11 @@ def build_notice_number(segregation_code: str, base13: int | str) -> NoticeNumbe
         raise NoticeNumberError(
             f"IUV base must be an int or a digit string, got {base13!r}", code="base"
         )
+    # built from checked parts, so not parsed again (a bulk load builds a number per option)
     body = segregation_code + base
-    return parse_notice_number("3" + body + check_digits(3, body))
+    check = f"{int('3' + body) % 93:02d}"
+    value = "3" + body + check
+    return NoticeNumber(value, 3, segregation_code, None, value[1:], check)
 
 
 def iuv_from_notice_number(value: str, *, verify_check_digits: bool = True) -> str:

@@ -130,3 +130,10 @@ def test_a_nul_character_deep_in_a_transfer_names_its_path():
     with pytest.raises(InvalidPosition) as err:
         validate(position)
     assert err.value.field == "options[0].transfers[0].metadata[0].value"
+
+
+def test_a_backslash_followed_by_u0000_is_text_not_a_nul():
+    # the quick test reads the JSON, where a NUL is written \u0000: the text "\u0000" typed
+    # out (six characters) must not be taken for one
+    position = _position().model_copy(update={"description": "path C:\\u0000\\x"})
+    assert validate(position) == validate(_position())
