@@ -24,10 +24,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hub import actor_names
+from hub import actor_names, outbox
 from hub.db import utcnow
-from hub.models import DebtPosition, PaymentOption
+from hub.errors import Conflict
+from hub.models import BulkLoad, BulkLoadStatus, DebtPosition, PaymentOption
 from hub.payments import setbased
+from hub.positions.bulk import is_dry_run
 from hub.positions.status import derive_status
 from workflows.payment import CHANGEABLE_STATES, CLOSED_STATES
 
@@ -50,6 +52,18 @@ def cancel_positions(
     """Cancel every changeable position of ``position_ids`` (its draft and payable options
     cancelled); return the ids of those cancelled, in id order."""
     return _change(session, position_ids, "cancel", cause=cause, now=now or utcnow())
+
+
+def request_load_change(session: Session, load: BulkLoad, event: str, *, cause: str) -> None:
+    """Write the first message that publishes (``event`` "publish") or cancels ("cancel")
+    every position ``load`` created, sent after commit. Raises Conflict for a dry run
+    (it created nothing) or a load not finished (its last positions are still to come)."""
+    if is_dry_run(load):
+        raise Conflict("a dry run created no positions")
+    if load.status != BulkLoadStatus.DONE:
+        raise Conflict(f"the load is {load.status.value}: wait until it is done")
+    actor = PUBLISH_ACTOR if event == "publish" else CANCEL_ACTOR
+    outbox.enqueue(session, actor, load_id=load.id, cause=cause[:200])
 
 
 def publish_load_chunk(
