@@ -3,6 +3,8 @@ cancelling what a load created goes the same way, set-based (hub.positions.bulk_
 
 from __future__ import annotations
 
+from typing import Any
+
 import dramatiq
 import structlog
 
@@ -34,36 +36,31 @@ def run_bulk_load(load_id: int) -> None:
 
 
 # a chunk of 5,000 positions takes seconds set-based; the limit leaves room for a busy database
-@dramatiq.actor(
-    actor_name=bulk_changes.PUBLISH_ACTOR,
-    max_retries=10,
-    min_backoff=2000,
-    max_backoff=120_000,
-    time_limit=10 * 60_000,
-)
+CHANGE_OPTIONS: dict[str, Any] = {
+    "max_retries": 10,
+    "min_backoff": 2000,
+    "max_backoff": 120_000,
+    "time_limit": 10 * 60_000,
+}
+
+
+@dramatiq.actor(actor_name=bulk_changes.ACTORS["publish"], **CHANGE_OPTIONS)
 def publish_bulk_load(load_id: int, cause: str, after: int = 0) -> None:
     """Publish the next chunk of the positions load ``load_id`` created (ids above ``after``);
     queue the next chunk (through the outbox) while chunks come back full."""
-    session = current_session()
-    done, last = bulk_changes.publish_load_chunk(session, load_id, after=after, cause=cause)
-    if last is not None:
-        outbox.enqueue(
-            session, bulk_changes.PUBLISH_ACTOR, load_id=load_id, cause=cause, after=last
-        )
-    log.info("bulk_load.published", bulk_load=load_id, count=done, more=last is not None)
+    _change_chunk("publish", load_id, cause, after)
 
 
-@dramatiq.actor(
-    actor_name=bulk_changes.CANCEL_ACTOR,
-    max_retries=10,
-    min_backoff=2000,
-    max_backoff=120_000,
-    time_limit=10 * 60_000,
-)
+@dramatiq.actor(actor_name=bulk_changes.ACTORS["cancel"], **CHANGE_OPTIONS)
 def cancel_bulk_load(load_id: int, cause: str, after: int = 0) -> None:
     """``publish_bulk_load``, cancelling: what is being paid or paid is left as it is."""
+    _change_chunk("cancel", load_id, cause, after)
+
+
+def _change_chunk(event: str, load_id: int, cause: str, after: int) -> None:
     session = current_session()
-    done, last = bulk_changes.cancel_load_chunk(session, load_id, after=after, cause=cause)
+    done, last = bulk_changes.change_load_chunk(session, load_id, event, after=after, cause=cause)
     if last is not None:
-        outbox.enqueue(session, bulk_changes.CANCEL_ACTOR, load_id=load_id, cause=cause, after=last)
-    log.info("bulk_load.cancelled", bulk_load=load_id, count=done, more=last is not None)
+        actor = bulk_changes.ACTORS[event]
+        outbox.enqueue(session, actor, load_id=load_id, cause=cause, after=last)
+    log.info("bulk_load.changed", bulk_load=load_id, event=event, count=done, more=last is not None)

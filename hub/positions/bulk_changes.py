@@ -9,7 +9,7 @@ locked in id order, ``CHUNK`` at a time, the machine asked once per state, one U
 chunk, history rows and follow-up messages in bulk, the positions' status derived from their
 options (``derive_status``) and written with one UPDATE per status.
 
-``publish_load_chunk`` / ``cancel_load_chunk`` take the next ``CHUNK`` positions a bulk load
+``change_load_chunk`` takes the next ``CHUNK`` positions a bulk load
 created (by id, after the last one done) so one actor message does one chunk and writes the
 message for the next (actors/bulk.py); a redelivered message changes nothing twice.
 """
@@ -33,8 +33,8 @@ from hub.positions.bulk import is_dry_run
 from hub.positions.status import derive_status
 from workflows.payment import CHANGEABLE_STATES, CLOSED_STATES
 
-PUBLISH_ACTOR = actor_names.PUBLISH_BULK_LOAD
-CANCEL_ACTOR = actor_names.CANCEL_BULK_LOAD
+# the actor that publishes or cancels a bulk load's positions, by event
+ACTORS = {"publish": actor_names.PUBLISH_BULK_LOAD, "cancel": actor_names.CANCEL_BULK_LOAD}
 CHUNK = setbased.CHUNK  # positions per message
 
 
@@ -62,33 +62,23 @@ def request_load_change(session: Session, load: BulkLoad, event: str, *, cause: 
         raise Conflict("a dry run created no positions")
     if load.status != BulkLoadStatus.DONE:
         raise Conflict(f"the load is {load.status.value}: wait until it is done")
-    actor = PUBLISH_ACTOR if event == "publish" else CANCEL_ACTOR
-    outbox.enqueue(session, actor, load_id=load.id, cause=cause[:200])
+    outbox.enqueue(session, ACTORS[event], load_id=load.id, cause=cause[:200])
 
 
-def publish_load_chunk(
-    session: Session, load_id: int, *, after: int = 0, chunk: int | None = None, cause: str
+def change_load_chunk(
+    session: Session,
+    load_id: int,
+    event: str,
+    *,
+    after: int = 0,
+    chunk: int | None = None,
+    cause: str,
 ) -> tuple[int, int | None]:
-    """Publish the next ``chunk`` positions of bulk load ``load_id`` with an id above
-    ``after``: (how many were published, the last position id taken, None when none was)."""
+    """Publish (``event`` "publish") or cancel ("cancel") the next ``chunk`` positions of
+    bulk load ``load_id`` with an id above ``after``: (how many were changed, the last
+    position id taken if the chunk was full, else None: nothing left)."""
     chunk = chunk or CHUNK
-    ids = _load_positions(session, load_id, after, chunk)
-    done = publish_positions(session, ids, cause=cause)
-    return len(done), (ids[-1] if len(ids) == chunk else None)
-
-
-def cancel_load_chunk(
-    session: Session, load_id: int, *, after: int = 0, chunk: int | None = None, cause: str
-) -> tuple[int, int | None]:
-    """``publish_load_chunk``, cancelling."""
-    chunk = chunk or CHUNK
-    ids = _load_positions(session, load_id, after, chunk)
-    done = cancel_positions(session, ids, cause=cause)
-    return len(done), (ids[-1] if len(ids) == chunk else None)
-
-
-def _load_positions(session: Session, load_id: int, after: int, chunk: int) -> list[int]:
-    return list(
+    ids = list(
         session.scalars(
             sa.select(DebtPosition.id)
             .where(DebtPosition.bulk_load_id == load_id, DebtPosition.id > after)
@@ -96,6 +86,8 @@ def _load_positions(session: Session, load_id: int, after: int, chunk: int) -> l
             .limit(chunk)
         )
     )
+    done = _change(session, ids, event, cause=cause, now=utcnow())
+    return len(done), (ids[-1] if len(ids) == chunk else None)
 
 
 def _change(

@@ -137,11 +137,11 @@ def test_publishing_then_cancelling_a_load_goes_chunk_by_chunk_with_history(
     load_id = _loaded(committed_factory, stub_broker, stub_worker, tmp_path, 7)
     assert _statuses(committed_factory, load_id) == [("draft", 7)]
 
-    stub_broker.get_actor(bulk_changes.PUBLISH_ACTOR).send(load_id=load_id, cause="api:test")
+    stub_broker.get_actor(bulk_changes.ACTORS["publish"]).send(load_id=load_id, cause="api:test")
     _drain(stub_broker, stub_worker, 3)  # 3 + 3 + 1
     assert _statuses(committed_factory, load_id) == [("payable", 7)]
 
-    stub_broker.get_actor(bulk_changes.CANCEL_ACTOR).send(load_id=load_id, cause="api:test")
+    stub_broker.get_actor(bulk_changes.ACTORS["cancel"]).send(load_id=load_id, cause="api:test")
     _drain(stub_broker, stub_worker, 3)
     assert _statuses(committed_factory, load_id) == [("cancelled", 7)]
     with committed_factory() as session:
@@ -160,7 +160,9 @@ def test_a_redelivered_cancel_changes_nothing_twice(
     load_id = _loaded(committed_factory, stub_broker, stub_worker, tmp_path, 2)
     for _ in range(2):
         with committed_factory.begin() as session:
-            done, more = bulk_changes.cancel_load_chunk(session, load_id, cause="api:test")
+            done, more = bulk_changes.change_load_chunk(
+                session, load_id, "cancel", cause="api:test"
+            )
     assert (done, more) == (0, None)
     with committed_factory() as session:
         count = session.scalar(
