@@ -63,4 +63,6 @@ def _change_chunk(event: str, load_id: int, cause: str, after: int) -> None:
     if last is not None:
         actor = bulk_changes.ACTORS[event]
         outbox.enqueue(session, actor, load_id=load_id, cause=cause, after=last)
-    log.info("bulk_load.changed", bulk_load=load_id, event=event, count=done, more=last is not None)
+    log.info(
+        "bulk_load.changed", bulk_load=load_id, change=event, count=done, more=last is not None
+    )
