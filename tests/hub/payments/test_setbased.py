@@ -154,3 +154,16 @@ def test_an_option_held_by_the_session_is_brought_in_line(db):
     setbased.fire_many(db, ids, "cancel", cause="test", now=NOW)
     assert (option.status, option.version) == ("cancelled", version + 1)
     db.flush()  # the version the session holds matches the row: no StaleDataError
+
+
+def test_the_embedded_sqlite_database_takes_the_same_path(sqlite_engine):
+    # the demo's database: no COPY, no array parameter; the same states and history
+    with Session(sqlite_engine, expire_on_commit=False) as session, session.begin():
+        ids = build(session, [((True, ()), RETENTION[1]), ((False, ()), None)] * 2)
+        changes = setbased.fire_many(session, ids, "expire", cause=CAUSE, now=NOW)
+        assert [c[0] for c in changes] == [ids[0], ids[2]]
+        history = snapshot(session, ids, "expire")["history"]
+    assert [(h[0], h[2], h[3]) for h in history] == [
+        (0, "payable", "expired"),
+        (2, "payable", "expired"),
+    ]
