@@ -39,6 +39,7 @@ bench: $(VENV)/.installed services
 	$(BIN)/python bench/fdr_bench.py --payments 100000
 # issue 21 (bench/scale_bench.py): dashboard, searches, REST list, export at scale
 	$(BIN)/python bench/scale_bench.py --options 100000
+	$(BIN)/python bench/transitions_bench.py --options 100000
 
 # The house rules, checked by `make test` too: lint, formatting, types (hub/, workflows/) and the
 # layer contracts (web/soap/actors/sla_monitor -> hub -> workflows; nodesim apart).

@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dramatiq
 import structlog
-from dramatiq.common import compute_backoff
 
 from actors.middleware import current_factory, current_session, current_settings
+from actors.retry import RetryPolicy
 from hub import actor_names, clock, outbox
-from hub.config import Config, as_config
+from hub.config import Config
 from hub.dailyfile import delivery, files, transports
 from hub.db import utcnow
 from hub.models import Ente
@@ -37,35 +36,9 @@ log = structlog.get_logger(__name__)
 QUEUE = "daily_files"
 
 
-@dataclass(frozen=True)
-class Policy:
-    max_retries: int = 8
-    min_backoff_ms: int = 60_000
-    max_backoff_ms: int = 3_600_000
-    timeout_seconds: float = 300.0
-
-    @classmethod
-    def from_settings(cls, settings: Config | dict[str, Any]) -> Policy:
-        config = as_config(settings)
-        return cls(
-            max_retries=config.daily_file_max_retries,
-            min_backoff_ms=config.daily_file_min_backoff_ms,
-            max_backoff_ms=config.daily_file_max_backoff_ms,
-            timeout_seconds=config.daily_file_timeout_seconds,
-        )
-
-    def backoff_ms(self, attempts: int) -> int:
-        return compute_backoff(
-            max(attempts - 1, 0), factor=self.min_backoff_ms, max_backoff=self.max_backoff_ms
-        )[1]
-
-    def backoff(self, attempts: int) -> dt.timedelta:
-        return dt.timedelta(milliseconds=self.backoff_ms(attempts))
-
-    @property
-    def lease(self) -> dt.timedelta:
-        """How long a claim holds a delivery: the transfer's limit, with room to record it."""
-        return dt.timedelta(seconds=self.timeout_seconds * 2 + 60)
+def retry_policy(settings: Config | dict[str, Any]) -> RetryPolicy:
+    """The delivery retry policy of ``payhub.daily_file_*`` (a transfer may take minutes)."""
+    return RetryPolicy.from_settings(settings, "daily_file", lease_slack_seconds=60)
 
 
 def yesterday() -> dt.date:
@@ -125,7 +98,7 @@ def build_daily_files(day: str | None = None, ente_id: int | None = None) -> Non
 def deliver_daily_file(delivery_id: int) -> None:
     """Make one attempt at delivering the file."""
     config = current_settings()
-    policy = Policy.from_settings(config)
+    policy = retry_policy(config)
     structlog.contextvars.bind_contextvars(daily_file_delivery=delivery_id)
     own = current_factory()
     with own.begin() as session:

@@ -1,10 +1,11 @@
 """Expiry: options past their retention date become expired, through the state machine.
 
-``expire_overdue_options`` expires one chunk per message (each option locked, its transition
-and history written by hub.payments.apply_event) and, if the chunk was full, writes the message
-for the next chunk in the same transaction. It is idempotent: an option is re-checked under its
-lock, so a redelivered message or a concurrent payment changes nothing twice. The scheduler
-enqueues it daily and at startup (``actors.scheduler``).
+``expire_overdue_options`` expires one chunk per message, set-based (hub.payments.setbased:
+the chunk's options locked in id order, the machine asked once per (state, retention date),
+one UPDATE, the history rows and follow-up messages written in bulk) and, if the chunk was
+full, writes the message for the next chunk in the same transaction. It is idempotent: the
+machine decides on the locked rows, so a redelivered message or a concurrent payment changes
+nothing twice. The scheduler enqueues it daily and at startup (``actors.scheduler``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from actors.middleware import current_session
 from hub import actor_names, clock, outbox, payments
 from hub.db import utcnow
 from hub.models import PaymentOption
+from hub.payments import setbased
 
 log = structlog.get_logger(__name__)
 ACTOR = actor_names.EXPIRE_OVERDUE_OPTIONS
-CHUNK = 500
+CHUNK = setbased.CHUNK  # a few seconds of work, set-based
 EXPIRABLE = payments.EXPIRABLE  # the states from which the machine allows "expire"
 
 
@@ -45,14 +47,8 @@ def expire_chunk(
         .order_by(PaymentOption.id)
         .limit(chunk)
     ).all()
-    expired = 0
-    for option_id in ids:
-        option = payments.lock_option_by_id(session, option_id)
-        today = clock.business_date(now)
-        if option.status in EXPIRABLE and option.expires_on and option.expires_on < today:
-            payments.apply_event(session, option, "expire", cause=f"actor:{ACTOR}", now=now)
-            expired += 1
-    return expired, len(ids) == chunk
+    expired = setbased.fire_many(session, ids, "expire", cause=f"actor:{ACTOR}", now=now)
+    return len(expired), len(ids) == chunk
 
 
 @dramatiq.actor(

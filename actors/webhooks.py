@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
 import requests
 import structlog
-from dramatiq.common import compute_backoff
 
 from actors.middleware import current_factory, current_settings
+from actors.retry import RetryPolicy
 from hub import http
-from hub.config import Config, as_config
+from hub.config import Config
 from hub.db import utcnow
 from hub.notify import webhooks
 
@@ -36,35 +35,9 @@ log = structlog.get_logger(__name__)
 INFRASTRUCTURE_RETRIES = 10  # a database or broker error, not an answer of the endpoint
 
 
-@dataclass(frozen=True)
-class Policy:
-    max_retries: int = 8
-    min_backoff_ms: int = 10_000
-    max_backoff_ms: int = 3_600_000
-    timeout_seconds: float = 5.0
-
-    @classmethod
-    def from_settings(cls, settings: Config | dict[str, Any]) -> Policy:
-        config = as_config(settings)
-        return cls(
-            max_retries=config.webhook_max_retries,
-            min_backoff_ms=config.webhook_min_backoff_ms,
-            max_backoff_ms=config.webhook_max_backoff_ms,
-            timeout_seconds=config.webhook_timeout_seconds,
-        )
-
-    def backoff_ms(self, attempts: int) -> int:
-        return compute_backoff(
-            max(attempts - 1, 0), factor=self.min_backoff_ms, max_backoff=self.max_backoff_ms
-        )[1]
-
-    def backoff(self, attempts: int) -> dt.timedelta:
-        return dt.timedelta(milliseconds=self.backoff_ms(attempts))
-
-    @property
-    def lease(self) -> dt.timedelta:
-        """How long a claim holds the delivery: the post's timeout, with room to record it."""
-        return dt.timedelta(seconds=self.timeout_seconds * 2 + 30)
+def retry_policy(settings: Config | dict[str, Any]) -> RetryPolicy:
+    """The delivery retry policy of ``payhub.webhook_*``."""
+    return RetryPolicy.from_settings(settings, "webhook")
 
 
 def post(request: webhooks.SignedRequest, timeout: float) -> webhooks.AttemptResult:
@@ -91,10 +64,6 @@ def _ms(since: float) -> int:
     return int((time.monotonic() - since) * 1000)
 
 
-def _policy() -> Policy:
-    return Policy.from_settings(current_settings())
-
-
 @dramatiq.actor(
     actor_name=webhooks.DELIVER_ACTOR,
     queue_name=webhooks.QUEUE,
@@ -106,7 +75,7 @@ def _policy() -> Policy:
 )
 def deliver_webhook(delivery_id: int) -> None:
     """Make one attempt at sending the delivery."""
-    policy = _policy()
+    policy = retry_policy(current_settings())
     structlog.contextvars.bind_contextvars(webhook_delivery=delivery_id)
     # short transactions of their own: no row lock or transaction is held over the HTTP call
     own = current_factory()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 # debt positions and payments
 RUN_BULK_LOAD = "run_bulk_load"
+PUBLISH_BULK_LOAD = "publish_bulk_load"
+CANCEL_BULK_LOAD = "cancel_bulk_load"
 PAYMENT_STATUS_CHANGED = "payment_status_changed"
 EXPIRE_OVERDUE_OPTIONS = "expire_overdue_options"
 EXPIRE_LAPSED_ACTIVATIONS = "expire_lapsed_activations"

@@ -13,6 +13,7 @@ double-payment self-loop, and ``cancelled``/``expired`` are final for everything
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -183,17 +184,29 @@ TERMINAL_STATES = frozenset(
 class _StandIn:
     status: str
 
-    def __init__(self, status: str) -> None:
+    def __init__(self, status: str, facts: Mapping[str, Any]) -> None:
         self.status = status
+        for name, value in facts.items():  # what the guards read (expires_on, ...)
+            setattr(self, name, value)
 
 
-def next_state(from_state: str, event: str, *, now: dt.datetime, today: dt.date) -> OptionStatus:
-    """Where ``event`` takes an option that is ``from_state``, asked of the machine: only for
-    an event without guard, whose answer depends on the state alone (so one answer serves
-    every option in that state). Raises IllegalTransition as ``PaymentFlow.fire``."""
-    if event in GUARDED_EVENTS:
-        raise ValueError(f"{event!r} has a guard: fire it on each option")
-    stand_in = _StandIn(from_state)
+def next_state(
+    from_state: str,
+    event: str,
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    facts: Mapping[str, Any] | None = None,
+) -> OptionStatus:
+    """Where ``event`` takes an option that is ``from_state``, asked of the machine. For an
+    event without guard the answer depends on the state alone (one answer serves every
+    option in that state); for a guarded one pass ``facts``, the option's fields its guard
+    reads (``expires_on`` for expire, ``activation_expires_at`` for activation_expired): one
+    answer serves every option with the same state and facts. Raises IllegalTransition as
+    ``PaymentFlow.fire``; ValueError for a guarded event without facts."""
+    if event in GUARDED_EVENTS and facts is None:
+        raise ValueError(f"{event!r} has a guard: give the facts it reads")
+    stand_in = _StandIn(from_state, facts or {})
     PaymentFlow(model=stand_in, state_field="status").fire(event, now=now, today=today)
     return OptionStatus(stand_in.status)
 

@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session
 
 from hub import clock
 from hub.db import utcnow
-from hub.errors import Conflict, DomainError
+from hub.errors import DomainError
 from hub.models import DebtPosition, Ente, GpdPosition, PaymentOption, Transfer
+from hub.positions import bulk_changes
+from hub.positions.bulk_changes import publish_positions
 from hub.positions.status import derive_status
 from hub.positions.writer import (
     cancel_position,
@@ -51,7 +53,9 @@ def publish(
     publish_position(session, position, cause=cause)
 
 
-def publish_due(session: Session, *, ente_id: int | None = None, limit: int = 500) -> int:
+def publish_due(
+    session: Session, *, ente_id: int | None = None, limit: int = bulk_changes.CHUNK
+) -> int:
     """Publish the positions whose validity date has come (GPD: PUBLISHED -> VALID); return
     how many. Idempotent; a position changed meanwhile so that it can no longer be published
     (cancelled, being paid) is left as it is and no longer pending."""
@@ -70,20 +74,12 @@ def publish_due(session: Session, *, ente_id: int | None = None, limit: int = 50
         query = query.join(DebtPosition, DebtPosition.id == GpdPosition.position_id).where(
             DebtPosition.ente_id == ente_id
         )
-    done = 0
-    for gpd in session.scalars(query):
-        position = session.get(DebtPosition, gpd.position_id)
+    due = list(session.scalars(query))
+    for gpd in due:
         gpd.publish_pending = False
-        if position is None:
-            continue
-        try:
-            with session.begin_nested():
-                ensure_changeable(lock_options(session, position))
-                publish_position(session, position, cause="gpd:validity_date")
-        except Conflict:
-            continue
-        done += 1
-    return done
+    # set-based (hub.positions.bulk_changes): a position that can no longer be published is
+    # left as it is, as ensure_changeable refuses it one at a time
+    return len(publish_positions(session, [g.position_id for g in due], cause="gpd:validity_date"))
 
 
 def delete(

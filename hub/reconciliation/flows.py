@@ -66,6 +66,7 @@ from hub.models import (
     Station,
     Transfer,
 )
+from hub.payments.setbased import among as _among
 from hub.reconciliation import statements
 from hub.values import anomaly_details
 from hub.xmlsafe import UnsafeXml, parse_untrusted
@@ -1062,15 +1063,6 @@ def _decide(
         )
         return "fdr_amount_mismatch", "amount_mismatch", detail, state
     return None, "matched", "", state
-
-
-def _among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:
-    """``column IN values``: on PostgreSQL one array parameter (``= ANY``), not one
-    placeholder per value (a batch names thousands)."""
-    values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, values, type_=sa.ARRAY(column.type)))
-    return column.in_(values)
 
 
 def _other_ente_receipt(candidates: Iterable[Receipt], e: ParsedEntry, fc: str) -> Receipt | None:

@@ -36,6 +36,8 @@ from hub import payments
 from hub.db import utcnow
 from hub.errors import DomainError
 from hub.models import Anomaly, BankCredit, Ente, PaymentOption, ReportingEntry, ReportingFlow
+from hub.payments.setbased import among as _among
+from hub.payments.setbased import held as _held
 from hub.values import anomaly_details
 from hub.xmlsafe import STREAM_CHUNK, iter_untrusted
 from workflows.payment import OptionStatus
@@ -559,14 +561,6 @@ _STAGE = (
 )
 
 
-def _among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:
-    """``column IN values``: on PostgreSQL one array parameter (``= ANY``)."""
-    values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, values, type_=sa.ARRAY(column.type)))
-    return column.in_(values)
-
-
 # the newest version of a flow: by dataOraFlusso, then the last stored (an FdR 3 revision)
 _LATEST = (ReportingFlow.flow_datetime.desc(), ReportingFlow.id.desc())
 
@@ -743,19 +737,6 @@ def reconcile_flows(
             set_committed_value(held_flow, "status", flow_state)
             set_committed_value(held_flow, "reconciled_at", now)
     return len(changes)
-
-
-def _held(session: Session, model: type[Any]) -> dict[int, Any]:
-    """The ``model`` objects the session holds, by id (one pass over its identity map). The
-    id is read from the identity key, never from the object: one expired by a rolled-back
-    savepoint would otherwise be loaded again (and its row may be gone)."""
-    held: dict[int, Any] = {}
-    for key in list(session.identity_map.keys()):
-        if key[0] is model and len(key[1]) == 1:
-            obj = session.identity_map.get(key)
-            if obj is not None:
-                held[key[1][0]] = obj
-    return held
 
 
 def credits_waiting_for(

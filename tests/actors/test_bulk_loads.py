@@ -1,5 +1,6 @@
 """The bulk-load actor: one message per chunk until the file is loaded; a message whose worker
-dies mid-chunk is redelivered and resumes from the checkpoint, creating nothing twice."""
+dies mid-chunk is redelivered and resumes from the checkpoint, creating nothing twice.
+Publishing and cancelling what a load created: one message per chunk too, idempotent."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from actors import bulk as bulk_actor
-from hub.models import BulkLoad, BulkLoadStatus, DebtPosition, Ente
-from hub.positions import bulk
+from hub.models import BulkLoad, BulkLoadStatus, DebtPosition, Ente, StateTransition
+from hub.positions import bulk, bulk_changes
 from tests.factories import make_ente
 from tests.hub.positions.test_bulk import csv_bytes, row
 
@@ -104,3 +105,69 @@ def test_a_notice_batch_can_select_the_printable_positions_a_load_created(
             batches.create_batch(session, other, notice_numbers=None, bulk_load=public_id)
         batch = batches.create_batch(session, ente, bulk_load=public_id)
         assert batch.total == 5 and batch.selection == {"bulkLoad": public_id}
+
+
+def _loaded(factory, stub_broker, stub_worker, tmp_path, count):
+    load_id, _ = _start(factory, tmp_path, [row(f"P-{k}") for k in range(count)])
+    stub_broker.join("default", fail_fast=True)
+    stub_worker.join()
+    return load_id
+
+
+def _drain(stub_broker, stub_worker, rounds):
+    for _ in range(rounds):  # each chunk's message writes the next one through the outbox
+        stub_broker.join("default", fail_fast=True)
+        stub_broker.join("webhooks", fail_fast=True)
+        stub_worker.join()
+
+
+def _statuses(factory, load_id):
+    with factory() as session:
+        return session.execute(
+            sa.select(DebtPosition.status, sa.func.count())
+            .where(DebtPosition.bulk_load_id == load_id)
+            .group_by(DebtPosition.status)
+        ).all()
+
+
+def test_publishing_then_cancelling_a_load_goes_chunk_by_chunk_with_history(
+    committed_factory, stub_broker, stub_worker, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(bulk_changes, "CHUNK", 3)
+    load_id = _loaded(committed_factory, stub_broker, stub_worker, tmp_path, 7)
+    assert _statuses(committed_factory, load_id) == [("draft", 7)]
+
+    stub_broker.get_actor(bulk_changes.ACTORS["publish"]).send(load_id=load_id, cause="api:test")
+    _drain(stub_broker, stub_worker, 3)  # 3 + 3 + 1
+    assert _statuses(committed_factory, load_id) == [("payable", 7)]
+
+    stub_broker.get_actor(bulk_changes.ACTORS["cancel"]).send(load_id=load_id, cause="api:test")
+    _drain(stub_broker, stub_worker, 3)
+    assert _statuses(committed_factory, load_id) == [("cancelled", 7)]
+    with committed_factory() as session:
+        history = session.execute(
+            sa.select(StateTransition.event, StateTransition.cause, sa.func.count())
+            .where(StateTransition.cause == "api:test")
+            .group_by(StateTransition.event, StateTransition.cause)
+            .order_by(StateTransition.event)
+        ).all()
+    assert history == [("cancel", "api:test", 7), ("publish", "api:test", 7)]
+
+
+def test_a_redelivered_cancel_changes_nothing_twice(
+    committed_factory, stub_broker, stub_worker, tmp_path
+):
+    load_id = _loaded(committed_factory, stub_broker, stub_worker, tmp_path, 2)
+    for _ in range(2):
+        with committed_factory.begin() as session:
+            done, more = bulk_changes.change_load_chunk(
+                session, load_id, "cancel", cause="api:test"
+            )
+    assert (done, more) == (0, None)
+    with committed_factory() as session:
+        count = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(StateTransition)
+            .where(StateTransition.event == "cancel")
+        )
+    assert count == 2 and _statuses(committed_factory, load_id) == [("cancelled", 2)]

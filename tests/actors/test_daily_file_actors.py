@@ -238,7 +238,7 @@ def test_a_crash_mid_delivery_redelivers_and_the_receiver_keeps_one_file(
             duration_ms=1,
             error=None,
             max_attempts=5,
-            backoff=dailyfile.Policy().backoff,
+            backoff=dailyfile.retry_policy({}).backoff,
         )
         assert row.status == "delivered"
         assert [a.outcome for a in row.attempt_log] == ["error", "ok"]  # the lost one, then ok

@@ -7,11 +7,13 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
 
 from actors import expiry
 from hub import clock, payments
 from hub.models import DebtPosition, PaymentOption, StateTransition
 from tests.factories import make_ente, make_position
+from tests.hub.payments import test_setbased as setbased_test
 
 pytestmark = pytest.mark.pg
 YESTERDAY = clock.today() - dt.timedelta(days=1)
@@ -108,3 +110,58 @@ def test_the_scheduler_runs_it_daily_and_at_startup(stub_broker):
     jobs = {j.id: j for j in add_jobs(BackgroundScheduler(), stub_broker, None, {}).get_jobs()}
     assert str(jobs["expire_overdue_options"].trigger) == "cron[hour='0', minute='5']"
     assert "date" in str(jobs["expire_overdue_options_at_start"].trigger)
+
+
+def _expire_one_at_a_time(session, now) -> int:
+    """The row-by-row path expire_chunk replaced: each overdue option locked, re-checked and
+    expired through payments.apply_event."""
+    ids = session.scalars(
+        sa.select(PaymentOption.id)
+        .where(
+            PaymentOption.status.in_(expiry.EXPIRABLE),
+            PaymentOption.retention_date < clock.business_date(now),
+        )
+        .order_by(PaymentOption.id)
+    ).all()
+    expired = 0
+    for option_id in ids:
+        option = payments.lock_option_by_id(session, option_id)
+        if option.status in expiry.EXPIRABLE and option.expires_on < clock.business_date(now):
+            payments.apply_event(session, option, "expire", cause=f"actor:{expiry.ACTOR}", now=now)
+            expired += 1
+    return expired
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(spec=setbased_test.options_spec)
+def test_expiry_set_based_in_chunks_is_expiry_one_option_at_a_time(db, spec):
+    now = setbased_test.NOW
+    results = []
+    for set_based in (True, False):
+        with db.begin_nested() as savepoint:
+            ids = setbased_test.build(db, spec)
+            if set_based:
+                expired, more = 0, True
+                while more:
+                    count, more = expiry.expire_chunk(db, now=now, chunk=2)
+                    expired += count
+            else:
+                expired = _expire_one_at_a_time(db, now)
+            history = db.execute(
+                sa.select(StateTransition.option_id, StateTransition.from_state)
+                .where(StateTransition.option_id.in_(ids), StateTransition.event == "expire")
+                .order_by(StateTransition.id)
+            ).all()
+            results.append(
+                (
+                    expired,
+                    setbased_test.snapshot(db, ids, "expire"),
+                    [(ids.index(o), f) for o, f in history],
+                )
+            )
+            savepoint.rollback()
+    assert results[0] == results[1]

@@ -7,6 +7,10 @@
   the load's status and report (``dryRun: true``); otherwise → 202, the file stored and loaded
   by the ``run_bulk_load`` actor (``?publish=true`` publishes).
 * ``GET …/bulk-loads/{id}`` → progress; ``GET …/bulk-loads/{id}/report`` → the failed rows (CSV).
+* ``POST …/bulk-loads/{id}/publish`` and ``…/cancel`` → 202: every position the (finished)
+  load created is published or cancelled in the background, set-based, by the
+  ``publish_bulk_load`` / ``cancel_bulk_load`` actors (hub.positions.bulk_changes); 409 for a
+  dry run or a load still running.
 
 The body is copied to disk a block at a time (``payhub.bulk_load_dir``, at most
 ``payhub.bulk_max_bytes``), never read whole into memory. Rows are checked with the API's own
@@ -26,8 +30,8 @@ from pyramid.response import FileIter, Response
 from pyramid.view import view_config
 
 from hub.config import from_registry
-from hub.errors import NotFound
-from hub.positions import bulk
+from hub.errors import Conflict, NotFound
+from hub.positions import bulk, bulk_changes
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem
 from web.gate import add_body_limit
@@ -38,6 +42,8 @@ ROUTES = {
     "api.bulk_loads": (f"/enti/{EC}/bulk-loads", ("POST",)),
     "api.bulk_load": (f"/enti/{EC}/bulk-loads/{{load_id:{UUID}}}", ("GET",)),
     "api.bulk_load_report": (f"/enti/{EC}/bulk-loads/{{load_id:{UUID}}}/report", ("GET",)),
+    "api.bulk_load_publish": (f"/enti/{EC}/bulk-loads/{{load_id:{UUID}}}/publish", ("POST",)),
+    "api.bulk_load_cancel": (f"/enti/{EC}/bulk-loads/{{load_id:{UUID}}}/cancel", ("POST",)),
 }
 FORMATS = {"text/csv": "csv", "application/json": "json"}
 DEFAULT_DIR = "var/bulk-loads"
@@ -234,6 +240,35 @@ def status(request: Any) -> Response:
         "report": _report_url(request, ente.fiscal_code, load.public_id),
     }
     return Response(json_body=body, content_type="application/json", charset="utf-8")
+
+
+@view_config(route_name="api.bulk_load_publish", request_method="POST")
+def publish(request: Any) -> Response:
+    """Publish every position the load created (in the background)."""
+    return _change(request, "publish")
+
+
+@view_config(route_name="api.bulk_load_cancel", request_method="POST")
+def cancel(request: Any) -> Response:
+    """Cancel every position the load created (in the background); those being paid or paid
+    are left as they are."""
+    return _change(request, "cancel")
+
+
+def _change(request: Any, event: str) -> Response:
+    ente, load = _load(request)
+    try:
+        bulk_changes.request_load_change(
+            request.db, load, event, cause=f"api:{request.api_key_used.prefix}"
+        )
+    except Conflict as exc:
+        raise Problem(409, "conflict", str(exc)) from None
+    record(request, ente, f"bulk_load.{event}", f"bulk_load:{load.public_id}")
+    body = {
+        **bulk.status_json(load),
+        "report": _report_url(request, ente.fiscal_code, load.public_id),
+    }
+    return Response(json_body=body, status=202, content_type="application/json", charset="utf-8")
 
 
 @view_config(route_name="api.bulk_load_report", request_method="GET")

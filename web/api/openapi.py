@@ -817,6 +817,26 @@ def _bulk_paths() -> dict[str, Any]:
             )
             | tag,
         },
+        **{
+            f"/enti/{{fiscalCode}}/bulk-loads/{{loadId}}/{event}": {
+                "post": _op(
+                    f"{event}BulkLoad",
+                    summary,
+                    {202: _json("BulkLoadOutput", "Accepted: the worker does it, set-based")},
+                    (401, 404, 409),
+                    [FISCAL_CODE, LOAD_ID],
+                )
+                | tag,
+            }
+            for event, summary in (
+                ("publish", "Publish every position a finished load created"),
+                (
+                    "cancel",
+                    "Cancel every position a finished load created (those being paid or paid "
+                    "are left as they are)",
+                ),
+            )
+        },
         "/enti/{fiscalCode}/bulk-loads/{loadId}/report": {
             "get": _op(
                 "getBulkLoadReport",

@@ -130,3 +130,52 @@ def test_a_nul_character_in_a_cell_is_a_row_error_in_the_dry_run(world, upload_d
     [error] = res.json["errors"]
     assert (error["row"], error["field"]) == (3, "debtor_name")
     assert "control characters" in error["message"]  # NUL among them
+
+
+def test_a_finished_load_is_published_then_cancelled_in_the_background(world, upload_dir):
+    from hub.models import BulkLoad, OutboxMessage
+    from hub.positions import bulk_changes
+
+    res = world.app.post(
+        _url(world), csv_bytes([row("L-1"), row("L-2")]), headers={**world.auth(), **CSV}
+    )
+    load_url = res.headers["Location"]
+    # still pending: its last positions are to come
+    assert (
+        world.app.post(f"{load_url}/publish", headers=world.auth(), status=409).json["code"]
+        == "conflict"
+    )
+    with world.factory.begin() as session:
+        load_id = session.query(BulkLoad.id).scalar()
+    while True:
+        with world.factory.begin() as session:
+            if not bulk.run_chunk(session, load_id):
+                break
+    for event, state in (("publish", "payable"), ("cancel", "cancelled")):
+        res = world.app.post(f"{load_url}/{event}", headers=world.auth())
+        assert res.status_int == 202 and res.json["status"] == "done"
+        with world.factory.begin() as session:  # what the actor does with the message
+            message = session.query(OutboxMessage).filter_by(actor_name=f"{event}_bulk_load").one()
+            args = message.args
+            done = bulk_changes.change_load_chunk(
+                session, args["load_id"], event, cause=args["cause"]
+            )
+            assert done == (2, None)
+            session.delete(message)
+        assert world.app.get(world.url("/L-1"), headers=world.auth()).json["status"] == state
+    world.app.post(f"{load_url}/cancel", headers=world.auth(world.other_key), status=404)
+
+
+def test_a_dry_run_cannot_be_published(world, upload_dir):
+    from hub.models import Ente
+
+    path = upload_dir / "dry.csv"
+    path.write_bytes(csv_bytes([row("D-1")]))
+    with world.factory.begin() as session:  # a dry run too big to answer at once
+        ente = session.query(Ente).filter_by(fiscal_code=world.ente).one()
+        stored = bulk.StoredFile(path, path.stat().st_size, "0" * 64, "csv")
+        load = bulk.create_dry_run(session, ente, stored, cause="test")
+        load.status = bulk.BulkLoadStatus.DONE
+        public_id = load.public_id
+    res = world.app.post(_url(world, f"/{public_id}/publish"), headers=world.auth(), status=409)
+    assert "dry run" in res.json["detail"]
