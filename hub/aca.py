@@ -18,6 +18,10 @@ How it stays in step (never lost, idempotent, retried, dead-lettered):
   (an Anomaly for support) until it changes again or support requeues it.
 
 Positions never published are not sent: ACA is for paying in Stand-In.
+
+Large loads (more never-sent positions of one Ente in a sweep than
+``payhub.aca_bulk_threshold``) go as one file through bulk v2 (``gpd-4-aca_massive_v2.json``,
+``AcaUploadClient``): ``open_upload`` here, the rest in hub.aca_bulk.
 """
 
 from __future__ import annotations

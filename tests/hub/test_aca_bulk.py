@@ -281,3 +281,16 @@ def test_nodesim_refuses_a_file_that_is_not_a_zip_of_positions(sim, contract):
     assert wrong.status_code == 400 and "unsupported" in wrong.json()["detail"]
     missing = requests.get(url + "/nope/report", headers=headers, timeout=5)
     assert missing.status_code == 404
+
+
+def test_a_report_asked_before_the_file_is_processed_is_not_ready_yet(db, sim, bulk):
+    ente = make_ente(db)
+    aca.set_enabled(db, ente, True)
+    _positions(db, ente, 3, "EARLY")
+    _faults(sim, uploadPolls=5)
+    _, [upload_id] = _sweep(db)
+    aca_bulk.step(db, bulk, upload_id, max_attempts=3)
+    file_id = db.get(AcaUpload, upload_id).file_id
+    assert bulk.upload_report(ente.fiscal_code, file_id) is None  # 425 Too Early
+    assert bulk.session.sent[-1] == ("GET", "report", 425)
+    assert bulk.upload_status(ente.fiscal_code, file_id)["operationStatus"] == "IN_PROGRESS"
