@@ -90,19 +90,23 @@ def step(session: Session, api: aca.AcaUploadApi, upload_id: int, *, max_attempt
 
 def _send(session: Session, api: aca.AcaUploadApi, upload: AcaUpload, ente: Ente) -> None:
     bodies: list[dict[str, Any]] = []
-    for position_id, version in list(upload.versions.items()):
+    kept: dict[str, int] = {}
+    switched_on = aca.enabled(session, ente.id)
+    for position_id, version in upload.versions.items():
         position = session.get(DebtPosition, int(position_id))
         payable = (
-            position is not None
+            switched_on
+            and position is not None
             and position.version == version
             and derive_status(position.options) == P.PAYABLE
         )
         if not payable:  # changed, paid or gone meanwhile: the one-by-one feed sends it
             _hand_back(session, int(position_id))
-            del upload.versions[position_id]
             continue
         assert position is not None
+        kept[position_id] = version
         bodies.append(aca.payload(position, session.get(GpdPosition, position.id), ente))
+    upload.versions = kept  # a new dict: the JSON column sees the change
     if not bodies:
         upload.state, upload.done_at = "done", clock.now()
         return

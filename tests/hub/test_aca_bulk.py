@@ -185,7 +185,9 @@ def test_a_small_load_goes_one_by_one_and_positions_changed_meanwhile_are_handed
     cancel_position(db, gone, cause="test")
     db.flush()
     aca_bulk.step(db, bulk, upload_id, max_attempts=3)
-    assert len(db.get(AcaUpload, upload_id).versions) == 2
+    db.flush()
+    db.expire_all()
+    assert len(db.get(AcaUpload, upload_id).versions) == 2  # stored, not only in memory
     singles, _ = _sweep(db)
     assert singles == [gone.id]  # the one-by-one feed takes it
     assert aca.sync_position(db, one, gone.id, max_attempts=3) == "synced"
@@ -294,3 +296,14 @@ def test_a_report_asked_before_the_file_is_processed_is_not_ready_yet(db, sim, b
     assert bulk.upload_report(ente.fiscal_code, file_id) is None  # 425 Too Early
     assert bulk.session.sent[-1] == ("GET", "report", 425)
     assert bulk.upload_status(ente.fiscal_code, file_id)["operationStatus"] == "IN_PROGRESS"
+
+
+def test_an_ente_switched_off_before_the_file_is_sent_sends_nothing(db, sim, bulk):
+    ente = make_ente(db)
+    aca.set_enabled(db, ente, True)
+    _positions(db, ente, 3, "OFF")
+    _, [upload_id] = _sweep(db)
+    aca.set_enabled(db, ente, False)
+    assert aca_bulk.step(db, bulk, upload_id, max_attempts=3) == "done"
+    assert bulk.session.sent == [] and _state(sim)["positions"] == []
+    assert _sweep(db) == ([], [])  # switched off: nothing one by one either
