@@ -31,7 +31,7 @@ def aca_sweep() -> None:
     config = current_settings()
     if not config.aca_url and not config.aca_client_factory:
         return
-    bulk = bool(config.aca_upload_url or config.aca_client_factory)
+    bulk = bool(config.aca_upload_url)  # bulk v2 configured
     threshold = config.aca_bulk_threshold if bulk else None
     count = aca.queue_out_of_step(current_session(), bulk_threshold=threshold)
     if bulk:

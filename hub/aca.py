@@ -212,11 +212,13 @@ class AcaUploadClient(AcaClient):
 
 
 def aca_upload_api(settings: Config | Mapping[str, Any]) -> AcaUploadApi:
-    """The bulk client: ``payhub.aca_client_factory``'s object if set (tests), else
-    AcaUploadClient."""
+    """The bulk client: ``payhub.aca_client_factory``'s object if set (tests) and it can
+    upload, else AcaUploadClient."""
     config = as_config(settings)
     if config.aca_client_factory:
-        return aca_api(config)  # type: ignore[return-value]
+        api = aca_api(config)
+        if hasattr(api, "upload"):
+            return api  # type: ignore[return-value]
     return AcaUploadClient.from_settings(config)
 
 
