@@ -171,14 +171,15 @@ class AcaUploadClient(AcaClient):
 
     @classmethod
     def from_settings(cls, config: Config) -> AcaUploadClient:
-        if not config.aca_upload_url or not config.node_id_broker_pa:
-            raise AcaError("payhub.aca_upload_url or payhub.node_id_broker_pa is not set", None)
+        broker = config.aca_broker_code or config.node_id_broker_pa
+        if not config.aca_upload_url or not broker:
+            raise AcaError("payhub.aca_upload_url or payhub.aca_broker_code is not set", None)
         return cls(
             config.aca_upload_url.rstrip("/"),
             config.aca_key,
             timeout=config.pagopa_rest_timeout_seconds,
             verify=http.verify_setting(config),
-            broker=config.node_id_broker_pa,
+            broker=broker,
         )
 
     def _files(self, ec: str) -> str:

@@ -237,6 +237,9 @@ class Config(BaseModel):
         "an Ente with more new positions than this in one sweep sends them as one file", 200
     )
     aca_upload_poll_seconds: int = _d("wait between two polls of an uploaded file's status", 30)
+    aca_broker_code: str | None = _d(
+        "our broker code in ACA bulk v2's paths; default payhub.node_id_broker_pa"
+    )
     # SEND notification fees (issue 20): SEND's price service
     send_url: str | None = _d("SEND's API base URL (price service); without it, stored fees")
     send_key: str | None = _d("SEND's API key (x-api-key)")

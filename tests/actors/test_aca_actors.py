@@ -41,7 +41,7 @@ def broker(committed_factory, sim) -> Iterator[dramatiq.Broker]:
             "payhub.aca_url": sim.application_url.rstrip("/") + BASE,
             "payhub.aca_key": KEY,
             "payhub.aca_upload_url": sim.application_url.rstrip("/") + BASE_V2,
-            "payhub.node_id_broker_pa": "77777777777",
+            "payhub.aca_broker_code": "77777777777",
             "payhub.aca_bulk_threshold": 2,
             "payhub.aca_upload_poll_seconds": 0,
         },

@@ -180,7 +180,7 @@ class Stack:
             "payhub.aca_sync_seconds = 1\n"
             # bulk v2 for every first load (threshold 0), so that e2e sends a file
             f"payhub.aca_upload_url = {self.sim}/upload/aca/debt-positions-service/v2\n"
-            "payhub.node_id_broker_pa = 77777777777\n"
+            "payhub.aca_broker_code = 77777777777\n"
             "payhub.aca_bulk_threshold = 0\npayhub.aca_upload_poll_seconds = 1\n"
         )
         base_env = {
