@@ -18,13 +18,20 @@ How it stays in step (never lost, idempotent, retried, dead-lettered):
   (an Anomaly for support) until it changes again or support requeues it.
 
 Positions never published are not sent: ACA is for paying in Stand-In.
+
+Large loads (more never-sent positions of one Ente in a sweep than
+``payhub.aca_bulk_threshold``) go as one file through bulk v2 (``gpd-4-aca_massive_v2.json``,
+``AcaUploadClient``): ``open_upload`` here, the rest in hub.aca_bulk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib
+import io
+import json
 import operator
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -39,6 +46,7 @@ from hub.config import Config, as_config
 from hub.models import (
     AcaEnte,
     AcaSync,
+    AcaUpload,
     Anomaly,
     DebtPosition,
     Ente,
@@ -54,6 +62,7 @@ from workflows.payment import PositionStatus as P
 log = structlog.get_logger(__name__)
 SYNC_ACTOR = actor_names.ACA_SYNC_POSITION
 SWEEP_ACTOR = actor_names.ACA_SWEEP
+BULK_ACTOR = actor_names.ACA_BULK_UPLOAD
 READ_ONLY = ("status", "paymentDate", "fee", "notificationFee")  # never sent to ACA
 LIVE = {P.PAYABLE, P.IN_PROGRESS, P.PARTIALLY_PAID}
 SETTLED = {P.PAID, P.REPORTED, P.RECONCILED}
@@ -101,6 +110,10 @@ class AcaClient:
         )
 
     def _call(self, method: str, path: str, body: Any = None, **params: str) -> int:
+        return self._request(method, path, json=body, params=params or None).status_code
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One call; an answer of 300 or more raises AcaError with its status."""
         headers = {"Accept": "application/json"}
         if self.key:
             headers["Ocp-Apim-Subscription-Key"] = self.key
@@ -110,12 +123,11 @@ class AcaClient:
             response = s.request(
                 method,
                 self.base_url + path,
-                json=body,
-                params=params or None,
                 headers=headers,
                 timeout=self.timeout,
                 verify=self.verify,
                 allow_redirects=False,
+                **kwargs,
             )
         except requests.RequestException as exc:
             raise AcaError(f"{method} {path}: {type(exc).__name__}", None) from None
@@ -127,7 +139,7 @@ class AcaClient:
             raise AcaError(
                 f"{method} {path}: {response.status_code} {detail}", response.status_code
             )
-        return response.status_code
+        return response
 
     def create(self, ec: str, body: dict[str, Any]) -> None:
         self._call("POST", f"/organizations/{ec}/debtpositions", body, toPublish="true")
@@ -141,6 +153,75 @@ class AcaClient:
     def paid(self, ec: str, nav: str, when: dt.datetime) -> None:
         body = {"paymentDate": clock.local(when).isoformat()}
         self._call("POST", f"/organizations/{ec}/paymentoptions/paids/{nav}", body)
+
+
+class AcaUploadApi(Protocol):
+    def upload(self, ec: str, positions: list[dict[str, Any]]) -> str: ...
+    def upload_status(self, ec: str, file_id: str) -> dict[str, Any]: ...
+    def upload_report(self, ec: str, file_id: str) -> dict[str, Any] | None: ...
+
+
+@dataclass
+class AcaUploadClient(AcaClient):
+    """gpd-4-aca_massive_v2.json over HTTP, as broker ``broker``. The document leaves the file
+    unspecified; pagoPA's service (pagopa-gpd-upload) takes a zip whose first ``.json`` entry
+    is ``{"paymentPositions": [PaymentPositionModel...]}`` and answers 202 with the status's
+    address in ``Location`` (``.../file/{file-id}/status``)."""
+
+    broker: str = ""
+
+    @classmethod
+    def from_settings(cls, config: Config) -> AcaUploadClient:
+        broker = config.aca_broker_code or config.node_id_broker_pa
+        if not config.aca_upload_url or not broker:
+            raise AcaError("payhub.aca_upload_url or payhub.aca_broker_code is not set", None)
+        return cls(
+            config.aca_upload_url.rstrip("/"),
+            config.aca_key,
+            timeout=config.pagopa_rest_timeout_seconds,
+            verify=http.verify_setting(config),
+            broker=broker,
+        )
+
+    def _files(self, ec: str) -> str:
+        return f"/brokers/{self.broker}/organizations/{ec}/debtpositions/file"
+
+    def upload(self, ec: str, positions: list[dict[str, Any]]) -> str:
+        """Send positions to be created; return the file id ACA gave the upload."""
+        content = io.BytesIO()
+        with zipfile.ZipFile(content, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("debt-positions.json", json.dumps({"paymentPositions": positions}))
+        files = {"file": ("debt-positions.zip", content.getvalue(), "application/zip")}
+        response = self._request("POST", self._files(ec), files=files)
+        parts = response.headers.get("Location", "").rstrip("/").split("/")
+        if len(parts) < 2 or parts[-1] != "status" or not parts[-2]:
+            raise AcaError(f"POST {self._files(ec)}: 202 without the file's Location", None)
+        return parts[-2]
+
+    def upload_status(self, ec: str, file_id: str) -> dict[str, Any]:
+        """``UploadStatus``: operationStatus IN_PROGRESS, COMPLETED, COMPLETED_WITH_WARNINGS..."""
+        return dict(self._request("GET", f"{self._files(ec)}/{file_id}/status").json())
+
+    def upload_report(self, ec: str, file_id: str) -> dict[str, Any] | None:
+        """``UploadReportDTO`` (responses: statusCode, statusMessage, iupds); None: 425, not
+        ready yet."""
+        try:
+            return dict(self._request("GET", f"{self._files(ec)}/{file_id}/report").json())
+        except AcaError as exc:
+            if exc.status == 425:
+                return None
+            raise
+
+
+def aca_upload_api(settings: Config | Mapping[str, Any]) -> AcaUploadApi:
+    """The bulk client: ``payhub.aca_client_factory``'s object if set (tests) and it can
+    upload, else AcaUploadClient."""
+    config = as_config(settings)
+    if config.aca_client_factory:
+        api = aca_api(config)
+        if hasattr(api, "upload"):
+            return api  # type: ignore[return-value]
+    return AcaUploadClient.from_settings(config)
 
 
 def aca_api(settings: Config | Mapping[str, Any]) -> AcaApi:
@@ -173,13 +254,18 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
 
 
-def queue_out_of_step(session: Session, *, limit: int = 1000) -> int:
+def queue_out_of_step(
+    session: Session, *, limit: int = 1000, bulk_threshold: int | None = None
+) -> int:
     """Write an ``aca_sync_position`` message for each position that needs one; return how
-    many. Idempotent: a position already queued (pending) is not queued twice."""
+    many. Idempotent: a position already queued (pending) is not queued twice.
+
+    With ``bulk_threshold``, an Ente with more never-sent positions than that in this sweep
+    gets them as one bulk upload instead (``open_upload``), counted as one message."""
     now = clock.now()
     served = sa.select(station_ente.c.ente_id).where(station_ente.c.ente_id == DebtPosition.ente_id)
     rows = session.execute(
-        sa.select(DebtPosition.id, DebtPosition.version, AcaSync)
+        sa.select(DebtPosition.id, DebtPosition.version, DebtPosition.ente_id, AcaSync)
         .join(AcaEnte, sa.and_(AcaEnte.ente_id == DebtPosition.ente_id, AcaEnte.enabled))
         .outerjoin(AcaSync, AcaSync.position_id == DebtPosition.id)
         .where(
@@ -197,8 +283,19 @@ def queue_out_of_step(session: Session, *, limit: int = 1000) -> int:
         .limit(limit)
         .with_for_update(of=DebtPosition, skip_locked=True)
     ).all()
+    fresh: dict[int, dict[int, int]] = {}  # ente -> never-sent position -> version
+    for position_id, version, ente_id, row in rows:
+        if row is None:
+            fresh.setdefault(ente_id, {})[position_id] = version
+    bulk = {
+        ente_id: versions
+        for ente_id, versions in fresh.items()
+        if bulk_threshold is not None and len(versions) > bulk_threshold
+    }
     queued = 0
-    for position_id, version, row in rows:
+    for position_id, version, ente_id, row in rows:
+        if row is None and ente_id in bulk:
+            continue
         if row is None:
             row = AcaSync(position_id=position_id, attempts=0, aca_state="absent", paid_told=[])
             session.add(row)
@@ -211,7 +308,38 @@ def queue_out_of_step(session: Session, *, limit: int = 1000) -> int:
         row.state, row.queued_version = "pending", version
         outbox.enqueue(session, SYNC_ACTOR, position_id=position_id)
         queued += 1
+    for ente_id, versions in bulk.items():
+        open_upload(session, ente_id, versions)
+        queued += 1
     return queued
+
+
+def open_upload(session: Session, ente_id: int, versions: dict[int, int]) -> AcaUpload:
+    """One bulk upload of never-sent positions (id -> version), queued through the outbox
+    (``aca_bulk_upload``, hub.aca_bulk); its positions are pending meanwhile, so that no
+    sweep sends them one by one too."""
+    for position_id, version in versions.items():
+        session.add(
+            AcaSync(
+                position_id=position_id,
+                state="pending",
+                queued_version=version,
+                attempts=0,
+                aca_state="absent",
+                paid_told=[],
+            )
+        )
+    upload = AcaUpload(
+        ente_id=ente_id,
+        state="pending",
+        versions={str(k): v for k, v in versions.items()},
+        attempts=0,
+        polls=0,
+    )
+    session.add(upload)
+    session.flush()
+    outbox.enqueue(session, BULK_ACTOR, upload_id=upload.id)
+    return upload
 
 
 def requeue(session: Session, position_id: int) -> bool:

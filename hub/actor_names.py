@@ -16,6 +16,7 @@ PUBLISH_DUE_GPD_POSITIONS = "publish_due_gpd_positions"
 # ACA feed (issue 20)
 ACA_SWEEP = "aca_sweep"
 ACA_SYNC_POSITION = "aca_sync_position"
+ACA_BULK_UPLOAD = "aca_bulk_upload"
 # notifications and printing
 DELIVER_WEBHOOK = "deliver_webhook"
 RENDER_NOTICE_BATCH = "render_notice_batch"

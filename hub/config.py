@@ -233,6 +233,16 @@ class Config(BaseModel):
     aca_sync_seconds: int = _d("how often positions out of step with ACA are queued", 60)
     aca_max_attempts: int = _d("failed sends of one position before it is dead-lettered", 8)
     aca_client_factory: str | None = _d("replaceable ACA client (module:callable; tests)")
+    aca_upload_url: str | None = _d(
+        "ACA bulk v2 (gpd-4-aca_massive_v2.json) base URL; without it, positions go one by one"
+    )
+    aca_bulk_threshold: int = _d(
+        "an Ente with more new positions than this in one sweep sends them as one file", 200
+    )
+    aca_upload_poll_seconds: int = _d("wait between two polls of an uploaded file's status", 30)
+    aca_broker_code: str | None = _d(
+        "our broker code in ACA bulk v2's paths; default payhub.node_id_broker_pa"
+    )
     # SEND notification fees (issue 20): SEND's price service
     send_url: str | None = _d("SEND's API base URL (price service); without it, stored fees")
     send_key: str | None = _d("SEND's API key (x-api-key)")

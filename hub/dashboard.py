@@ -30,6 +30,7 @@ from hub.models import (
     Transfer,
     WebhookDelivery,
 )
+from hub.positions.gpd import ALREADY_PAID_CAUSE
 from workflows.payment import INITIAL_STATE, OptionStatus
 
 # the states one can search for once published: every state but the initial one
@@ -390,6 +391,13 @@ def paid_not_reported(
                 sa.select(PaymentOption).where(
                     PaymentOption.status == OptionStatus.PAID,
                     PaymentOption.paid_at < now - dt.timedelta(days=days),
+                    # paid outside pagoPA (GPD's setPaymentOptionAsAlreadyPaid): no reporting
+                    # flow will ever report it
+                    ~sa.exists().where(
+                        StateTransition.option_id == PaymentOption.id,
+                        StateTransition.to_state == OptionStatus.PAID,
+                        StateTransition.cause.endswith(ALREADY_PAID_CAUSE),
+                    ),
                 ),
                 limit,
                 after,

@@ -7,19 +7,39 @@ GET/PUT/DELETE ``.../debtpositions/{iupd}``, POST ``.../{iupd}/publish`` and
 is ``Ocp-Apim-Subscription-Key`` (``nodesim.rest_key``; 401 without it). Answers and errors
 are the document's (``ProblemJson``: title, status, detail; 400, 401, 404, 409).
 
+Bulk v2 (``gpd-4-aca_massive_v2.json``, under ``/upload/aca/debt-positions-service/v2``):
+POST (create), PUT (update), DELETE ``/brokers/{broker}/organizations/{org}/debtpositions/file``
+take a multipart ``file``: a zip whose first ``.json`` entry is pagoPA's ``PaymentPositionsModel``
+(``{"paymentPositions": [PaymentPositionModel...]}``; DELETE: ``{"paymentPositionIUPDs": [...]}``),
+as pagopa-gpd-upload reads it. The answer is 202 with ``Location: .../file/{id}/status`` and
+``Retry-After``; GET ``.../file/{id}/status`` answers ``UploadStatus`` (uploadID, processedItem,
+submittedItem, startTime, operationStatus IN_PROGRESS / COMPLETED / COMPLETED_WITH_WARNINGS /
+COMPLETED_UNSUCCESSFULLY), GET ``.../file/{id}/report`` ``UploadReportDTO`` (fileId, items,
+``responses``: statusCode, statusMessage and the IUPDs it applies to; 425 while in progress).
+Each position of a file is handled as the one-by-one operation would (created published).
+
 Faults (``POST /api/aca/faults``): ``fail`` the next N calls with ``status`` (500, 429...),
-``slow_seconds`` before answering. ``GET /api/aca/positions`` shows the archive and every call.
+``slow_seconds`` before answering; for files, ``upload_polls`` (status polls answered
+IN_PROGRESS before a file is processed) and ``refuse_iupds`` (positions a file's processing
+answers 500 for). ``GET /api/aca/positions`` shows the archive, the files and every call.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
+import json
 import threading
 import time
+import uuid
+import zipfile
 from typing import Any
 
 BASE = "/aca/debt-positions-service/v1"
+BASE_V2 = "/upload/aca/debt-positions-service/v2"
+FILE_OPS = {"POST": "create", "PUT": "update", "DELETE": "delete"}
+MAX_ZIP_CONTENT = 50 * 1024 * 1024
 POSITION_REQUIRED = ("iupd", "type", "fiscalCode", "fullName", "companyName", "switchToExpired")
 OPTION_REQUIRED = ("iuv", "amount", "description", "isPartialPayment", "dueDate")
 TRANSFER_REQUIRED = ("idTransfer", "amount", "remittanceInformation", "category")
@@ -32,7 +52,13 @@ class AcaProblem(Exception):
 
     @property
     def body(self) -> dict[str, Any]:
-        titles = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 409: "Conflict"}
+        titles = {
+            400: "Bad Request",
+            401: "Unauthorized",
+            404: "Not Found",
+            409: "Conflict",
+            425: "Too Early",
+        }
         return {
             "title": titles.get(self.status, "Error"),
             "status": self.status,
@@ -74,18 +100,43 @@ class Aca:
         self._fail = 0
         self._fail_status = 500
         self.slow_seconds = 0.0
+        self.files: dict[str, dict[str, Any]] = {}
+        self.upload_polls = 0
+        self.refuse_iupds: set[str] = set()
 
     # --- control -------------------------------------------------------------------------------
 
-    def faults(self, fail: int = 0, status: int = 500, slow_seconds: float = 0.0) -> dict[str, Any]:
+    def faults(
+        self,
+        fail: int = 0,
+        status: int = 500,
+        slow_seconds: float = 0.0,
+        upload_polls: int = 0,
+        refuse_iupds: list[str] | None = None,
+    ) -> dict[str, Any]:
         with self._lock:
             self._fail, self._fail_status, self.slow_seconds = fail, status, slow_seconds
-        return {"fail": fail, "status": status, "slowSeconds": slow_seconds}
+            self.upload_polls, self.refuse_iupds = upload_polls, set(refuse_iupds or ())
+        return {
+            "fail": fail,
+            "status": status,
+            "slowSeconds": slow_seconds,
+            "uploadPolls": upload_polls,
+            "refuseIupds": sorted(self.refuse_iupds),
+        }
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "positions": [copy.deepcopy(p) for p in self.positions.values()],
+                "files": [
+                    {
+                        k: v.isoformat() if isinstance(v, dt.datetime) else v
+                        for k, v in f.items()
+                        if k != "items"
+                    }
+                    for f in self.files.values()
+                ],
                 "calls": list(self.calls),
             }
 
@@ -114,7 +165,7 @@ class Aca:
                     "method": method,
                     "op": op,
                     "org": org,
-                    **{k: v for k, v in kw.items() if k != "body"},
+                    **{k: v for k, v in kw.items() if k not in ("body", "content")},
                 }
             )
             if self.key and headers.get("Ocp-Apim-Subscription-Key") != self.key:
@@ -198,6 +249,96 @@ class Aca:
                     }
         raise AcaProblem(404, f"no notice {nav}")
 
+    # --- bulk v2: files ---------------------------------------------------------------------------
+
+    def _upload(self, org: str, broker: str, verb: str, content: bytes | None) -> tuple[int, Any]:
+        """Accept a file: 202 with where its status is; processed when polled (``upload_polls``)."""
+        if content is None:
+            raise AcaProblem(400, "The zip file is missing")
+        items = _unzip(content, "paymentPositionIUPDs" if verb == "DELETE" else "paymentPositions")
+        file_id = uuid.uuid4().hex
+        self.files[file_id] = {
+            "uploadID": file_id,
+            "broker": broker,
+            "org": org,
+            "operation": FILE_OPS[verb],
+            "items": items,
+            "submittedItem": len(items),
+            "processedItem": 0,
+            "startTime": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            "endTime": None,
+            "responses": None,
+            "pollsLeft": self.upload_polls,
+        }
+        where = f"brokers/{broker}/organizations/{org}/debtpositions/file/{file_id}/status"
+        return 202, {"location": where, "uploadID": file_id}
+
+    def _file(self, org: str, broker: str, file_id: str) -> dict[str, Any]:
+        upload = self.files.get(file_id)
+        if upload is None or (upload["org"], upload["broker"]) != (org, broker):
+            raise AcaProblem(404, f"Upload {file_id} not found")
+        return upload
+
+    def _file_status(self, org: str, broker: str, file_id: str) -> tuple[int, Any]:
+        upload = self._file(org, broker, file_id)
+        if upload["responses"] is None:
+            if upload["pollsLeft"] > 0:
+                upload["pollsLeft"] -= 1
+            else:
+                self._process(upload)
+        return 200, {
+            "uploadID": file_id,
+            "processedItem": upload["processedItem"],
+            "submittedItem": upload["submittedItem"],
+            "startTime": upload["startTime"].strftime("%Y-%m-%d %H:%M:%S"),
+            "operationStatus": _operation_status(upload["responses"]),
+        }
+
+    def _file_report(self, org: str, broker: str, file_id: str) -> tuple[int, Any]:
+        upload = self._file(org, broker, file_id)
+        if upload["responses"] is None:
+            raise AcaProblem(425, f"Upload {file_id} is still in progress")
+        return 200, {
+            "fileId": file_id,
+            "processedItem": upload["processedItem"],
+            "submittedItem": upload["submittedItem"],
+            "responses": upload["responses"],
+            "startTime": upload["startTime"].isoformat(timespec="milliseconds"),
+            "endTime": upload["endTime"].isoformat(timespec="milliseconds"),
+        }
+
+    def _process(self, upload: dict[str, Any]) -> None:
+        """Each item as its one-by-one operation; answers grouped by (code, message)."""
+        grouped: dict[tuple[int, str], list[str]] = {}
+        org = upload["org"]
+        for item in upload["items"]:
+            iupd = str(item if upload["operation"] == "delete" else item.get("iupd"))
+            try:
+                if iupd in self.refuse_iupds:
+                    raise AcaProblem(500, "injected fault")
+                if upload["operation"] == "create":
+                    code, _ = self._create(org, item, publish=True)
+                elif upload["operation"] == "update":
+                    code, _ = self._update(org, iupd, item, publish=True)
+                else:
+                    code, _ = self._delete(org, iupd)
+                message = {201: "Created", 200: "OK"}.get(code, "OK")
+            except AcaProblem as problem:
+                code, message = problem.status, problem.detail
+            except (TypeError, ValueError, KeyError, AttributeError):
+                code, message = 400, "not a PaymentPositionModel"
+            grouped.setdefault((code, message), []).append(iupd)
+        upload["responses"] = [
+            {"statusCode": code, "statusMessage": message, "iupds": iupds}
+            for (code, message), iupds in grouped.items()
+        ]
+        upload["processedItem"] = len(upload["items"])
+        upload["endTime"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+    def _files(self, org: str, broker: str) -> tuple[int, Any]:
+        ids = [k for k, f in self.files.items() if (f["org"], f["broker"]) == (org, broker)]
+        return 200, {"fileIds": ids, "size": len(ids)}
+
     def _list(self, org: str) -> tuple[int, Any]:
         items = [p for (o, _), p in self.positions.items() if o == org]
         return 200, {
@@ -218,6 +359,38 @@ class Aca:
         stored["status"] = status
         stored["paid"] = list(paid)
         return stored
+
+
+def _unzip(content: bytes, key: str) -> list[Any]:
+    """The items of an uploaded zip's first ``.json`` entry, as pagopa-gpd-upload reads it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            entries = [e for e in archive.infolist() if not e.is_dir()]
+            if not entries:
+                raise AcaProblem(400, "No valid file found in ZIP.")
+            first = entries[0]
+            if not first.filename.endswith(".json"):
+                raise AcaProblem(400, "ZIP contains unsupported file type.")
+            if first.file_size > MAX_ZIP_CONTENT:
+                raise AcaProblem(400, "Unzipped content exceeds size limit.")
+            document = json.loads(archive.read(first))
+    except (zipfile.BadZipFile, EOFError):
+        raise AcaProblem(400, "Only ZIP files can be uploaded.") from None
+    except (UnicodeDecodeError, ValueError):
+        raise AcaProblem(400, "Given JSON is invalid for required API payload") from None
+    items = document.get(key) if isinstance(document, dict) else None
+    if not isinstance(items, list) or not items:
+        raise AcaProblem(400, "The format of the debt positions in the uploaded file is invalid.")
+    return items
+
+
+def _operation_status(responses: list[dict[str, Any]] | None) -> str:
+    if responses is None:
+        return "IN_PROGRESS"
+    ok = [200 <= r["statusCode"] < 300 for r in responses]
+    if all(ok):
+        return "COMPLETED"
+    return "COMPLETED_WITH_WARNINGS" if any(ok) else "COMPLETED_UNSUCCESSFULLY"
 
 
 def payment_data(position: dict[str, Any], option: dict[str, Any]) -> Any:

@@ -18,6 +18,7 @@ Routes (relative to where it is mounted):
   GET  /bank/statement.csv, /bank/camt053.xml   ?fiscalCode= or ?iban=
   POST /checkout/ec/v1/carts       Checkout carts API; GET|POST /checkout/c/{id}  the pages
   /aca/debt-positions-service/v1/...  ACA (gpd-4-aca.json; nodesim/aca.py)
+  /upload/aca/debt-positions-service/v2/...  ACA bulk v2 (gpd-4-aca_massive_v2.json): files
   POST /api/aca/faults, GET /api/aca/positions   ACA's faults, its archive and calls
   GET  /delivery/v2.3/price/{paTaxId}/{noticeCode}  SEND's price (nodesim/send.py);
                                    POST /api/send/prices sets prices and faults
@@ -107,6 +108,30 @@ def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -
             aca_view,
             "POST",
         ),
+        (
+            "aca.file",
+            f"{aca.BASE_V2}/brokers/{{broker}}/organizations/{{org}}/debtpositions/file",
+            aca_file_view,
+            ("POST", "PUT", "DELETE"),
+        ),
+        (
+            "aca.file_status",
+            f"{aca.BASE_V2}/brokers/{{broker}}/organizations/{{org}}/debtpositions/file/{{file_id}}/status",
+            aca_file_view,
+            "GET",
+        ),
+        (
+            "aca.file_report",
+            f"{aca.BASE_V2}/brokers/{{broker}}/organizations/{{org}}/debtpositions/file/{{file_id}}/report",
+            aca_file_view,
+            "GET",
+        ),
+        (
+            "aca.files",
+            f"{aca.BASE_V2}/brokers/{{broker}}/organizations/{{org}}/debtpositions/files",
+            aca_file_view,
+            "GET",
+        ),
         ("aca.faults", "/api/aca/faults", aca_faults, "POST"),
         ("send.price", "/delivery/v2.3/price/{tax}/{notice}", send_price, "GET"),
         (
@@ -194,6 +219,26 @@ def aca_view(request: Request) -> Any:
     return body
 
 
+def aca_file_view(request: Request) -> Any:
+    """ACA's bulk v2 (nodesim/aca.py): files of positions, their status and report."""
+    route = request.matched_route.name
+    op = "upload" if route == "aca.file" else route.removeprefix("aca.")
+    kw: dict[str, Any] = {k: v for k, v in request.matchdict.items() if k != "org"}
+    if op == "upload":
+        upload = request.POST.get("file")
+        kw["verb"] = request.method
+        kw["content"] = upload.file.read() if hasattr(upload, "file") else None
+    status, body = request.registry["nodesim.aca"].handle(
+        request.method, op, request.matchdict["org"], dict(request.headers), **kw
+    )
+    request.response.status_int = status
+    if op == "upload" and status == 202:
+        request.response.headers["Location"] = body["location"]
+        request.response.headers["Retry-After"] = "1000 ms"
+        return request.response  # the document's 202 has no body
+    return body
+
+
 def send_price(request: Request) -> Any:
     """SEND's price of a notified notice (nodesim/send.py)."""
     status, body = request.registry["nodesim.send"].price(
@@ -207,7 +252,11 @@ def aca_faults(request: Request) -> Any:
     """{"fail": N, "status": 500|429|..., "slowSeconds": s}: the next N ACA calls fail."""
     body = request.json_body
     return request.registry["nodesim.aca"].faults(
-        int(body.get("fail", 0)), int(body.get("status", 500)), float(body.get("slowSeconds", 0))
+        int(body.get("fail", 0)),
+        int(body.get("status", 500)),
+        float(body.get("slowSeconds", 0)),
+        upload_polls=int(body.get("uploadPolls", 0)),
+        refuse_iupds=[str(i) for i in body.get("refuseIupds") or ()],
     )
 
 

@@ -17,6 +17,7 @@ from hub.models.dailyfiles import (  # issue 18: daily files
 from hub.models.gpd import (  # GPD API, ACA feed, notification fees (issue 20)
     AcaEnte,
     AcaSync,
+    AcaUpload,
     GpdPosition,
     NotificationFee,
 )
@@ -61,6 +62,7 @@ from hub.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 __all__ = [
     "AcaEnte",
     "AcaSync",
+    "AcaUpload",
     "ActivationRequest",  # issue 15: activation
     "ActivationStep",
     "Anomaly",

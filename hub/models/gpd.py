@@ -73,6 +73,28 @@ class AcaSync(Base):
     synced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class AcaUpload(Base):
+    """One bulk load to ACA (``gpd-4-aca_massive_v2.json``, hub.aca_bulk): the positions it
+    carries, the file id ACA gave it, and where it stands (pending: not sent yet; uploaded:
+    ACA is processing it; done: its report applied; failed: retrying; dead: given up, its
+    positions handed back to the one-by-one feed)."""
+
+    __tablename__ = "aca_upload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ente_id: Mapped[int] = mapped_column(sa.ForeignKey("ente.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    # position id (as text: JSON keys) -> the version uploaded
+    versions: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
+    file_id: Mapped[str | None] = mapped_column(sa.String(100))
+    attempts: Mapped[int] = mapped_column(default=0)
+    polls: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class NotificationFee(Base):
     """SEND's notification cost of one option (euro cents), already included in the option's
     amount and in the Ente's own transfer (hub.positions.fees); paGetPayment carries it as

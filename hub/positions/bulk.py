@@ -57,6 +57,7 @@ from hub.models import (
     PaymentService,
     Transfer,
 )
+from hub.positions import fees
 from hub.positions.inputs import (
     DebtPositionInput,
     InvalidPosition,
@@ -103,6 +104,7 @@ OPTION_COLUMNS = {
     "instalment_number": "instalmentNumber",
     "instalment_count": "instalmentCount",
     "notice_number": "noticeNumber",
+    "notification_fee": "notificationFee",  # SEND's cost (issue 20; hub.positions.fees)
 }
 TRANSFER_COLUMNS = {  # transfer1_<name> ... transfer5_<name>
     "amount": "amount",
@@ -412,7 +414,8 @@ def _csv_items(path: Path, offset: int, next_row: int) -> Iterator[Item]:
 
 
 def _cell(column: str, value: str, delimiter: str) -> Any:
-    if column.endswith("amount") and delimiter == ";" and _DECIMAL_COMMA.match(value):
+    money = column.endswith("amount") or column == "notification_fee"
+    if money and delimiter == ";" and _DECIMAL_COMMA.match(value):
         return value.replace(",", ".")  # Italian spreadsheets write 30,00
     if column.endswith("_date") and (m := _DMY.match(value)):
         return f"{m[3]}-{m[2]}-{m[1]}"
@@ -826,7 +829,7 @@ def plan_chunk(
             notices = [o.notice_number is not None for o in position.options]
             old = existing[position.iupd]
             if _canonical(old, ente, None, notices) == _canonical(
-                position, ente, item.service_id, notices
+                fees.with_fees(position, ente.fiscal_code), ente, item.service_id, notices
             ):
                 item.outcome = "unchanged"
                 continue
@@ -840,6 +843,8 @@ def plan_chunk(
                 item.fail(f"options[{k}].noticeNumber", "this notice number is already used")
             if option.notice_number:
                 seen_notices.add(option.notice_number)
+        for where, message in fees.input_problems(position, ente.fiscal_code):
+            item.fail(where, message)
         item.outcome = "failed" if item.errors else "created"
 
 
@@ -1291,6 +1296,7 @@ def run_chunk(
         cause=f"bulk:{load.public_id}",
         bulk_load_id=load.id,
     )
+    apply_notification_fees(session, ente, items)
     _record(session, load, items)
     if problem is not None:
         session.add(
@@ -1492,3 +1498,30 @@ def status_json(load: BulkLoad) -> dict[str, Any]:
 def remove_file(path: str | Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+# -- SEND notification fees (issue 20) ----------------------------------------------------------
+# Kept apart from the set-based writing above: the positions are written without the fees (the
+# amounts the file gives), then each option whose row gives ``notification_fee`` gets it set as
+# /api/v1 does (hub.positions.fees: amount and the Ente's own transfer). Setting a fee is
+# idempotent, so positions the per-position fallback wrote through create_position (which
+# applies the fees itself) are not charged twice.
+
+
+def apply_notification_fees(session: Session, ente: Ente, items: list[Item]) -> None:
+    """Set the fees the file gives on the options of the positions just created."""
+    given = {
+        (o.notice_number or ""): o
+        for i in items
+        if i.outcome == "created" and i.position is not None
+        for o in i.position.options
+        if o.notification_fee is not None
+    }
+    if not given:
+        return
+    options = session.scalars(
+        sa.select(PaymentOption).where(
+            PaymentOption.ente_id == ente.id, PaymentOption.notice_number.in_(given)
+        )
+    ).all()
+    fees.apply_given(session, [(o, given[o.notice_number]) for o in options])

@@ -29,8 +29,8 @@ from hub.config import Config
 from hub.db import utcnow
 from hub.errors import Conflict
 from hub.models import DebtPosition, Ente, NotificationFee, PaymentOption
-from hub.positions.inputs import InvalidPosition
-from hub.values.money import MAX_CENTS
+from hub.positions.inputs import DebtPositionInput, InvalidPosition, OptionInput
+from hub.values.money import MAX_CENTS, format_cents, to_cents
 from workflows.payment import CHANGEABLE_STATES
 
 log = structlog.get_logger(__name__)
@@ -77,6 +77,82 @@ def set_notification_fee(
     position.updated_at = utcnow()  # a new version: the ACA feed sends the new amount
     session.flush()
     return option
+
+
+def apply_given(session: Session, pairs: Iterable[tuple[PaymentOption, OptionInput]]) -> None:
+    """Set the fees the inputs give (``notificationFee`` of /api/v1 and bulk loads) on the
+    options just written from them, in the input's order; an input without one leaves the
+    option's fee as it is. Raises as set_notification_fee, InvalidPosition naming
+    ``options[k].notification_fee``."""
+    for k, (option, given) in enumerate(pairs):
+        if given.notification_fee is None:
+            continue
+        try:
+            set_notification_fee(
+                session, option.id, to_cents(given.notification_fee, allow_zero=True)
+            )
+        except InvalidPosition as exc:
+            message = str(exc).split(": ", 1)[-1]
+            raise InvalidPosition(message, field=f"options[{k}].notification_fee") from None
+
+
+def _fee_cents(option: OptionInput) -> int:
+    return to_cents(option.notification_fee or "0.00", allow_zero=True)
+
+
+def _own_input_transfer(option: OptionInput, ente_code: str) -> int | None:
+    """The index of the transfer that carries the fee: the first to the Ente, not a stamp."""
+    return next(
+        (
+            i
+            for i, t in enumerate(option.transfers)
+            if (t.beneficiary_fiscal_code or ente_code) == ente_code and not t.stamp_hash
+        ),
+        None,
+    )
+
+
+def input_problems(data: DebtPositionInput, ente_code: str) -> list[tuple[str, str]]:
+    """What set_notification_fee would refuse in the fees an input gives, (field, message)
+    each: checked before a bulk load writes anything."""
+    problems = []
+    for k, option in enumerate(data.options):
+        if option.notification_fee is None:
+            continue
+        where = f"options[{k}].notificationFee"
+        if _own_input_transfer(option, ente_code) is None:
+            problems.append((where, "the option has no transfer to the Ente itself to carry it"))
+        elif to_cents(option.amount) + _fee_cents(option) > MAX_CENTS:
+            problems.append((where, "the amount with the fee is too large"))
+    return problems
+
+
+def with_fees(data: DebtPositionInput, ente_code: str) -> DebtPositionInput:
+    """The input as stored once its fees are applied (amounts and the Ente's own transfer
+    with the fee): what a position loaded earlier from the same input looks like."""
+    if all(o.notification_fee is None for o in data.options):
+        return data
+    options = []
+    for option in data.options:
+        own = _own_input_transfer(option, ente_code)
+        if option.notification_fee is None or own is None:
+            options.append(option)
+            continue
+        fee = to_cents(option.notification_fee, allow_zero=True)
+        transfers = list(option.transfers)
+        transfers[own] = transfers[own].model_copy(
+            update={"amount": format_cents(to_cents(transfers[own].amount) + fee)}
+        )
+        options.append(
+            option.model_copy(
+                update={
+                    "amount": format_cents(to_cents(option.amount) + fee),
+                    "transfers": transfers,
+                    "notification_fee": None,
+                }
+            )
+        )
+    return data.model_copy(update={"options": options})
 
 
 def fees_of(session: Session, option_ids: Iterable[int]) -> dict[int, int]:

@@ -9,7 +9,10 @@ done here, on the ``gpd_position`` row (hub.models.gpd):
 * DELETE: the position is cancelled through the state machine (its history stays) and GPD's
   face no longer shows it;
 * ``updateTransferIbanMassive``: every transfer of the Ente still payable at ``old_iban``
-  moves to ``new_iban``, position by position under the writer's locks.
+  moves to ``new_iban``, position by position under the writer's locks;
+* ``setPaymentOptionAsAlreadyPaid``: the Ente says a notice was paid outside pagoPA
+  (``set_already_paid``): the option becomes paid through the state machine with no receipt,
+  its history's cause saying so.
 """
 
 from __future__ import annotations
@@ -19,10 +22,21 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hub import clock
+from hub import clock, payments
 from hub.db import utcnow
-from hub.errors import DomainError
+from hub.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    OtherPlanInProgress,
+    OtherPlanPaid,
+    PaymentAlreadyPaid,
+    PaymentCancelled,
+    PaymentExpired,
+    PaymentUnknown,
+)
 from hub.models import DebtPosition, Ente, GpdPosition, PaymentOption, Transfer
+from hub.payments import plans
 from hub.positions import bulk_changes
 from hub.positions.bulk_changes import publish_positions
 from hub.positions.status import derive_status
@@ -33,7 +47,18 @@ from hub.positions.writer import (
     publish_position,
 )
 from hub.values import identifiers
-from workflows.payment import CHANGEABLE_STATES, CLOSED_STATES
+from workflows.payment import (
+    CANCELLED_STATES,
+    CHANGEABLE_STATES,
+    CLOSED_STATES,
+    EXPIRED_STATES,
+    INITIAL_STATE,
+    PAID_STATES,
+    OptionStatus,
+)
+
+# the history's cause of an option the Ente said was paid outside pagoPA (no receipt)
+ALREADY_PAID_CAUSE = "already paid outside pagoPA, no receipt"
 
 
 def facts(session: Session, position: DebtPosition) -> GpdPosition | None:
@@ -141,3 +166,43 @@ def validity_instant(value: dt.datetime | None) -> dt.datetime | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=clock.ROME)
     return value.astimezone(dt.UTC)
+
+
+def set_already_paid(
+    session: Session, ente: Ente, notice_number: str, *, paid_at: dt.datetime | None, via: str
+) -> PaymentOption:
+    """GPD's setPaymentOptionAsAlreadyPaid: the notice was paid outside pagoPA. The option
+    becomes paid (the whole amount, at ``paid_at`` or now) with no receipt, its history's
+    cause ``<via>: already paid outside pagoPA, no receipt``; a receipt arriving later is a
+    second payment (an anomaly and a refund case, as for any paid notice), and the option is
+    not expected in a reporting flow (the dashboard's paid-not-reported list leaves it out).
+
+    Raises NotFound (no such notice); PaymentUnknown (a draft: not published),
+    PaymentCancelled, PaymentExpired (not payable); PaymentAlreadyPaid; Conflict (being paid
+    at pagoPA right now); OtherPlanPaid, OtherPlanInProgress (another plan of the debt)."""
+    option = payments.lock_option(session, ente.id, notice_number)
+    if option is None:
+        raise NotFound(f"no notice {notice_number}")
+    now = utcnow()
+    if option.status == INITIAL_STATE:
+        raise PaymentUnknown(f"notice {notice_number} is not published")
+    if option.status in PAID_STATES:
+        raise PaymentAlreadyPaid(f"notice {notice_number} is already paid")
+    if option.status in CANCELLED_STATES:
+        raise PaymentCancelled(f"notice {notice_number} was cancelled")
+    if option.status in EXPIRED_STATES:
+        raise PaymentExpired(f"notice {notice_number} expired")
+    if option.status == OptionStatus.IN_PROGRESS:
+        raise Conflict(f"notice {notice_number} is being paid through pagoPA now")
+    other = plans.blocking_state(session, option, now)
+    if other == OptionStatus.PAID:
+        raise OtherPlanPaid(f"notice {notice_number}: another plan of this debt is paid")
+    if other == OptionStatus.IN_PROGRESS:
+        raise OtherPlanInProgress(f"notice {notice_number}: another plan is being paid")
+    payments.apply_event(
+        session, option, "receive_receipt", cause=f"{via}: {ALREADY_PAID_CAUSE}", now=now
+    )
+    option.paid_cents += option.amount_cents
+    option.paid_at = min(paid_at, now) if paid_at else now
+    option.activation_expires_at = None
+    return option

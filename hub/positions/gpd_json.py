@@ -215,6 +215,46 @@ def _debtor(d: Debtor) -> dict[str, Any]:
     }
 
 
+def _debtor_extras(d: Debtor) -> dict[str, Any]:
+    """The debtor's fields our archive has no column for (``gpd_position.extras``)."""
+    return {"civicNumber": d.civic_number, "phone": d.phone, "region": d.region}
+
+
+def _option_in(
+    amount: int,
+    due: dt.datetime,
+    retention: dt.datetime | None,
+    description: str,
+    nav: str,
+    transfers: list[dict[str, Any]],
+    plan: tuple[int, int] | None,
+) -> dict[str, Any]:
+    """One v1 option or v3 installment as our OptionInput's fields (``plan``: n of m)."""
+    return {
+        "amount": _cents(amount),
+        "due_date": _day(due),
+        "retention_date": _day(retention) if retention else None,
+        "description": description,
+        "notice_number": nav,
+        "instalment_number": plan[0] if plan else None,
+        "instalment_count": plan[1] if plan else None,
+        "transfers": transfers,
+    }
+
+
+def _columns(
+    body: PositionV1 | PositionV3, validity: dt.datetime | None, switch_to_expired: bool
+) -> dict[str, Any]:
+    """``gpd_position``'s columns from a v1 or v3 body."""
+    return {
+        "company_name": body.company_name,
+        "office_name": body.office_name,
+        "validity_date": validity_instant(validity),
+        "switch_to_expired": switch_to_expired,
+        "pay_stand_in": body.pay_stand_in,
+    }
+
+
 def _build(iupd: str | None, fields: dict[str, Any]) -> DebtPositionInput:
     if iupd is not None:
         fields["iupd"] = iupd
@@ -232,17 +272,9 @@ def from_v1(body: PositionV1, iupd: str | None = None) -> Translated:
         where = f"paymentOption[{i}]"
         nav = _nav(o.nav, o.iuv, f"{where}.iuv")
         transfers, names = _transfers(o.transfer, where)
+        plan = (number_of[i], len(partial)) if i in number_of else None
         options.append(
-            {
-                "amount": _cents(o.amount),
-                "due_date": _day(o.due_date),
-                "retention_date": _day(o.retention_date) if o.retention_date else None,
-                "description": o.description,
-                "notice_number": nav,
-                "instalment_number": number_of.get(i),
-                "instalment_count": len(partial) if i in number_of else None,
-                "transfers": transfers,
-            }
+            _option_in(o.amount, o.due_date, o.retention_date, o.description, nav, transfers, plan)
         )
         per_nav[nav] = {
             "dueDate": _iso(o.due_date),
@@ -262,22 +294,8 @@ def from_v1(body: PositionV1, iupd: str | None = None) -> Translated:
     )
     return Translated(
         data,
-        {
-            "company_name": body.company_name,
-            "office_name": body.office_name,
-            "validity_date": validity_instant(body.validity_date),
-            "switch_to_expired": body.switch_to_expired,
-            "pay_stand_in": body.pay_stand_in,
-        },
-        {
-            "version": "v1",
-            "debtor": {
-                "civicNumber": body.civic_number,
-                "phone": body.phone,
-                "region": body.region,
-            },
-            "options": per_nav,
-        },
+        _columns(body, body.validity_date, body.switch_to_expired),
+        {"version": "v1", "debtor": _debtor_extras(body), "options": per_nav},
     )
 
 
@@ -306,16 +324,15 @@ def from_v3(body: PositionV3, iupd: str | None = None) -> Translated:
             nav = _nav(inst.nav, inst.iuv, f"{where}.iuv")
             transfers, names = _transfers(inst.transfer, where)
             options.append(
-                {
-                    "amount": _cents(inst.amount),
-                    "due_date": _day(inst.due_date),
-                    "retention_date": _day(o.retention_date) if o.retention_date else None,
-                    "description": inst.description,
-                    "notice_number": nav,
-                    "instalment_number": n if count > 1 else None,
-                    "instalment_count": count if count > 1 else None,
-                    "transfers": transfers,
-                }
+                _option_in(
+                    inst.amount,
+                    inst.due_date,
+                    o.retention_date,
+                    inst.description,
+                    nav,
+                    transfers,
+                    (n, count) if count > 1 else None,
+                )
             )
             per_nav[nav] = {
                 "dueDate": _iso(inst.due_date),
@@ -335,23 +352,8 @@ def from_v3(body: PositionV3, iupd: str | None = None) -> Translated:
     )
     return Translated(
         data,
-        {
-            "company_name": body.company_name,
-            "office_name": body.office_name,
-            "validity_date": validity_instant(validity),
-            "switch_to_expired": any(o.switch_to_expired for o in body.payment_option),
-            "pay_stand_in": body.pay_stand_in,
-        },
-        {
-            "version": "v3",
-            "debtor": {
-                "civicNumber": debtor.civic_number,
-                "phone": debtor.phone,
-                "region": debtor.region,
-            },
-            "options": per_nav,
-            "groups": groups,
-        },
+        _columns(body, validity, any(o.switch_to_expired for o in body.payment_option)),
+        {"version": "v3", "debtor": _debtor_extras(debtor), "options": per_nav, "groups": groups},
     )
 
 
@@ -450,6 +452,51 @@ def _receipt_fields(receipt: Receipt | None) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def _facts(gpd: GpdPosition | None, option: PaymentOption) -> dict[str, Any]:
+    """What the client gave of this option that our archive has no column for."""
+    return dict((gpd.extras.get("options", {}) if gpd else {}).get(option.notice_number, {}))
+
+
+def _option_common(
+    option: PaymentOption,
+    facts: dict[str, Any],
+    receipt: Receipt | None,
+    *,
+    response: bool,
+    ente_code: str,
+    notification_fee: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a v1 payment option and a v3 installment share: (the leading fields, the fields
+    of an answer only). The metadata list is returned under ``metadata``: each version names
+    it its own way."""
+    out: dict[str, Any] = {
+        "nav": option.notice_number,
+        "iuv": option.iuv,
+        "amount": option.amount_cents,
+        "description": option.description or option.position.description,
+        "dueDate": facts.get("dueDate") or _end_of(option.due_date),
+        "fee": receipt.fee_cents or 0 if receipt else 0,
+        "notificationFee": notification_fee,
+        "transfer": [
+            _transfer_json(t, option, facts.get("transferNames", {}), response=response)
+            for t in option.transfers
+        ],
+        "metadata": [
+            {"key": m["key"], "value": m.get("value") or ""} for m in facts.get("metadata", [])
+        ],
+    }
+    answer: dict[str, Any] = {}
+    if response:
+        answer = {
+            "organizationFiscalCode": ente_code,
+            "lastUpdatedDate": _local(option.position.updated_at),
+            **_receipt_fields(receipt),
+        }
+        if option.paid_at:
+            answer["paymentDate"] = _local(option.paid_at)
+    return out, answer
+
+
 def option_v1(
     option: PaymentOption,
     gpd: GpdPosition | None,
@@ -461,40 +508,106 @@ def option_v1(
 ) -> dict[str, Any]:
     """A v1 payment option: ``PaymentOptionModel`` (``response=False``) or
     ``PaymentOptionModelResponse``/``PaymentsModelResponse`` (``True``)."""
-    facts = (gpd.extras.get("options", {}) if gpd else {}).get(option.notice_number, {})
-    out: dict[str, Any] = {
-        "nav": option.notice_number,
-        "iuv": option.iuv,
-        "amount": option.amount_cents,
-        "description": option.description or option.position.description,
-        "isPartialPayment": facts.get("isPartialPayment", option.instalment_count is not None),
-        "dueDate": facts.get("dueDate") or _end_of(option.due_date),
-        "fee": receipt.fee_cents or 0 if receipt else 0,
-        "notificationFee": notification_fee,
-    }
+    facts = _facts(gpd, option)
+    out, answer = _option_common(
+        option,
+        facts,
+        receipt,
+        response=response,
+        ente_code=ente_code,
+        notification_fee=notification_fee,
+    )
+    out["paymentOptionMetadata"] = out.pop("metadata")
+    out["isPartialPayment"] = facts.get("isPartialPayment", option.instalment_count is not None)
     retention = facts.get("retentionDate") or _end_of(option.retention_date)
     if retention:
         out["retentionDate"] = retention
-    out["transfer"] = [
-        _transfer_json(t, option, facts.get("transferNames", {}), response=response)
-        for t in option.transfers
-    ]
-    out["paymentOptionMetadata"] = [
-        {"key": m["key"], "value": m.get("value") or ""} for m in facts.get("metadata", [])
-    ]
     if response:
-        out.update(
-            {
-                "organizationFiscalCode": ente_code,
-                "status": _OPTION_V1.get(O(option.status), "PO_UNPAID"),
-                "insertedDate": _local(option.created_at),
-                "lastUpdatedDate": _local(option.position.updated_at),
-                **_receipt_fields(receipt),
-            }
-        )
-        if option.paid_at:
-            out["paymentDate"] = _local(option.paid_at)
+        out["status"] = _OPTION_V1.get(O(option.status), "PO_UNPAID")
+        out["insertedDate"] = _local(option.created_at)
+    return {**out, **answer}
+
+
+def installment_v3(
+    option: PaymentOption,
+    gpd: GpdPosition | None,
+    receipt: Receipt | None,
+    *,
+    response: bool,
+    ente_code: str,
+    notification_fee: int = 0,
+) -> dict[str, Any]:
+    """A v3 installment (``InstallmentModel`` or its answer)."""
+    out, answer = _option_common(
+        option,
+        _facts(gpd, option),
+        receipt,
+        response=response,
+        ente_code=ente_code,
+        notification_fee=notification_fee,
+    )
+    out["installmentMetadata"] = out.pop("metadata")
+    out["status"] = _OPTION_V3.get(O(option.status), "UNPAID")
+    return {**out, **answer}
+
+
+def _debtor_json(position: DebtPosition, gpd: GpdPosition | None) -> dict[str, Any]:
+    """The debtor as both versions write it (v1 at the position's top level, v3 in
+    ``debtor``)."""
+    debtor = (gpd.extras.get("debtor", {}) if gpd else {}) or {}
+    out: dict[str, Any] = {
+        "type": position.debtor_type,
+        "fiscalCode": position.debtor_fiscal_code,
+        "fullName": position.debtor_name,
+    }
+    optional = {
+        "streetName": position.debtor_street,
+        "civicNumber": debtor.get("civicNumber") or position.debtor_civic_number,
+        "postalCode": position.debtor_postal_code,
+        "city": position.debtor_city,
+        "province": position.debtor_province,
+        "region": debtor.get("region"),
+        "country": position.debtor_nation,
+        "email": position.debtor_email,
+        "phone": debtor.get("phone"),
+    }
+    out.update({k: v for k, v in optional.items() if v})
     return out
+
+
+def _position_common(
+    position: DebtPosition,
+    gpd: GpdPosition | None,
+    *,
+    version: str,
+    response: bool,
+    ente_code: str,
+    ente_name: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a v1 and a v3 position share: (the leading fields, the trailing ones: an answer's
+    dates, or a request's ``payStandIn``)."""
+    out: dict[str, Any] = {
+        "iupd": position.iupd,
+        "companyName": gpd.company_name if gpd else ente_name,
+    }
+    if gpd and gpd.office_name:
+        out["officeName"] = gpd.office_name
+    paid = [o.paid_at for o in position.options if o.paid_at]
+    if paid:
+        out["paymentDate"] = _local(max(paid))
+    out["status"] = position_status(position, gpd, version)
+    tail: dict[str, Any]
+    if response:
+        tail = {
+            "organizationFiscalCode": ente_code,
+            "insertedDate": _local(position.created_at),
+            "lastUpdatedDate": _local(position.updated_at),
+        }
+        if position.published_at:
+            tail["publishDate"] = _local(position.published_at)
+    else:
+        tail = {"payStandIn": gpd.pay_stand_in if gpd else True}
+    return out, tail
 
 
 def position_v1(
@@ -509,52 +622,16 @@ def position_v1(
 ) -> dict[str, Any]:
     """``PaymentPositionModel`` (``response=False``: create, update, publish, invalidate) or
     ``PaymentPositionModelBaseResponse`` (``True``: get, list)."""
-    debtor = (gpd.extras.get("debtor", {}) if gpd else {}) or {}
-    out: dict[str, Any] = {
-        "iupd": position.iupd,
-        "type": position.debtor_type,
-        "companyName": gpd.company_name if gpd else ente_name,
-    }
-    office = gpd.office_name if gpd else None
-    if office:
-        out["officeName"] = office
+    out, tail = _position_common(
+        position, gpd, version="v1", response=response, ente_code=ente_code, ente_name=ente_name
+    )
+    out["type"] = position.debtor_type
     if gpd and gpd.validity_date:
         out["validityDate"] = _local(gpd.validity_date)
-    paid = [o.paid_at for o in position.options if o.paid_at]
-    if paid:
-        out["paymentDate"] = _local(max(paid))
-    out["status"] = position_status(position, gpd, "v1")
-    if response:
-        out.update(
-            {
-                "organizationFiscalCode": ente_code,
-                "insertedDate": _local(position.created_at),
-                "lastUpdatedDate": _local(position.updated_at),
-            }
-        )
-        if position.published_at:
-            out["publishDate"] = _local(position.published_at)
-    else:
-        out.update(
-            {
-                "payStandIn": gpd.pay_stand_in if gpd else True,
-                "switchToExpired": gpd.switch_to_expired if gpd else False,
-                "fiscalCode": position.debtor_fiscal_code,
-                "fullName": position.debtor_name,
-            }
-        )
-        optional = {
-            "streetName": position.debtor_street,
-            "civicNumber": debtor.get("civicNumber") or position.debtor_civic_number,
-            "postalCode": position.debtor_postal_code,
-            "city": position.debtor_city,
-            "province": position.debtor_province,
-            "region": debtor.get("region"),
-            "country": position.debtor_nation,
-            "email": position.debtor_email,
-            "phone": debtor.get("phone"),
-        }
-        out.update({k: v for k, v in optional.items() if v})
+    out.update(tail)
+    if not response:
+        out["switchToExpired"] = gpd.switch_to_expired if gpd else False
+        out.update(_debtor_json(position, gpd))
     out["paymentOption"] = [
         option_v1(
             o,
@@ -577,68 +654,6 @@ def _shown(position: DebtPosition) -> list[PaymentOption]:
         (o for o in position.options if not (live and o.status == O.CANCELLED)),
         key=lambda o: (o.instalment_count is not None, o.instalment_number or 0, o.id),
     )
-
-
-def _debtor_v3(position: DebtPosition, gpd: GpdPosition | None) -> dict[str, Any]:
-    debtor = (gpd.extras.get("debtor", {}) if gpd else {}) or {}
-    out: dict[str, Any] = {
-        "type": position.debtor_type,
-        "fiscalCode": position.debtor_fiscal_code,
-        "fullName": position.debtor_name,
-    }
-    optional = {
-        "streetName": position.debtor_street,
-        "civicNumber": debtor.get("civicNumber") or position.debtor_civic_number,
-        "postalCode": position.debtor_postal_code,
-        "city": position.debtor_city,
-        "province": position.debtor_province,
-        "region": debtor.get("region"),
-        "country": position.debtor_nation,
-        "email": position.debtor_email,
-        "phone": debtor.get("phone"),
-    }
-    out.update({k: v for k, v in optional.items() if v})
-    return out
-
-
-def installment_v3(
-    option: PaymentOption,
-    gpd: GpdPosition | None,
-    receipt: Receipt | None,
-    *,
-    response: bool,
-    ente_code: str,
-    notification_fee: int = 0,
-) -> dict[str, Any]:
-    facts = (gpd.extras.get("options", {}) if gpd else {}).get(option.notice_number, {})
-    out: dict[str, Any] = {
-        "nav": option.notice_number,
-        "iuv": option.iuv,
-        "amount": option.amount_cents,
-        "description": option.description or option.position.description,
-        "dueDate": facts.get("dueDate") or _end_of(option.due_date),
-        "fee": receipt.fee_cents or 0 if receipt else 0,
-        "notificationFee": notification_fee,
-        "status": _OPTION_V3.get(O(option.status), "UNPAID"),
-        "transfer": [
-            _transfer_json(t, option, facts.get("transferNames", {}), response=response)
-            for t in option.transfers
-        ],
-        "installmentMetadata": [
-            {"key": m["key"], "value": m.get("value") or ""} for m in facts.get("metadata", [])
-        ],
-    }
-    if response:
-        out.update(
-            {
-                "organizationFiscalCode": ente_code,
-                "lastUpdatedDate": _local(option.position.updated_at),
-                **_receipt_fields(receipt),
-            }
-        )
-        if option.paid_at:
-            out["paymentDate"] = _local(option.paid_at)
-    return out
 
 
 def _groups(position: DebtPosition, gpd: GpdPosition | None) -> list[list[PaymentOption]]:
@@ -677,7 +692,7 @@ def position_v3(
             "switchToExpired": group.get(
                 "switchToExpired", gpd.switch_to_expired if gpd else False
             ),
-            "debtor": _debtor_v3(position, gpd),
+            "debtor": _debtor_json(position, gpd),
         }
         validity = group.get("validityDate") or (
             _local(gpd.validity_date) if gpd and gpd.validity_date else None
@@ -701,23 +716,9 @@ def position_v3(
             for o in members
         ]
         options.append(item)
-    out: dict[str, Any] = {
-        "iupd": position.iupd,
-        "companyName": gpd.company_name if gpd else ente_name,
-    }
-    if gpd and gpd.office_name:
-        out["officeName"] = gpd.office_name
-    paid = [o.paid_at for o in position.options if o.paid_at]
-    if paid:
-        out["paymentDate"] = _local(max(paid))
-    out["status"] = position_status(position, gpd, "v3")
-    if response:
-        out["organizationFiscalCode"] = ente_code
-        out["insertedDate"] = _local(position.created_at)
-        out["lastUpdatedDate"] = _local(position.updated_at)
-        if position.published_at:
-            out["publishDate"] = _local(position.published_at)
-    else:
-        out["payStandIn"] = gpd.pay_stand_in if gpd else True
+    out, tail = _position_common(
+        position, gpd, version="v3", response=response, ente_code=ente_code, ente_name=ente_name
+    )
+    out.update(tail)
     out["paymentOption"] = options
     return out

@@ -139,6 +139,12 @@ class OptionInput(_In):
         description="Supply to keep an existing notice (update) or use your own; "
         "omit to have one generated",
     )
+    notification_fee: Amount | None = Field(
+        None,
+        description="SEND's notification cost: added to the amount and to the Ente's own "
+        "transfer (give amount and transfers without it). Omitted on a replace, the fee set "
+        "earlier stays; 0.00 removes it",
+    )
 
 
 class DebtorFields(_In):

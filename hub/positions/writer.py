@@ -194,6 +194,7 @@ def create_position(
     position = build_position(ente, data, service_id, [(n.value, n.iuv) for n in numbers], shares)
     session.add(position)
     session.flush()
+    fees.apply_given(session, zip(position.options, data.options, strict=True))
     if publish:
         publish_position(session, position, cause=cause)
     return position
@@ -298,6 +299,7 @@ def replace_position(
     missing = sum(1 for o in new if o.notice_number is None)
     generated = iter(allocate_notice_numbers(session, ente, missing) if missing else [])
     kept: set[str] = set()
+    given: list[tuple[PaymentOption, OptionInput]] = []
     for option_in, cents in zip(data.options, shares, strict=True):
         option = live.get(option_in.notice_number or "")
         if option is None:
@@ -318,8 +320,11 @@ def replace_position(
             session.flush()
             _fill_option(option, option_in, cents, ente)
         kept.add(option.notice_number)
-    # SEND notification fees (issue 20) stay in the amounts of the options kept
+        given.append((option, option_in))
+    # SEND notification fees (issue 20) stay in the amounts of the options kept, unless given
     fees.reapply(session, [o for o in live.values() if o.notice_number in kept])
+    session.flush()
+    fees.apply_given(session, given)
     for number, option in live.items():
         if number not in kept:
             payments.apply_event(session, option, "cancel", cause=cause)

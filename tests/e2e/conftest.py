@@ -178,6 +178,10 @@ class Stack:
             # ACA feed (issue 20): nodesim's ACA; swept only where a scheduler runs
             f"payhub.aca_url = {self.sim}/aca/debt-positions-service/v1\n"
             "payhub.aca_sync_seconds = 1\n"
+            # bulk v2 for every first load (threshold 0), so that e2e sends a file
+            f"payhub.aca_upload_url = {self.sim}/upload/aca/debt-positions-service/v2\n"
+            "payhub.aca_broker_code = 77777777777\n"
+            "payhub.aca_bulk_threshold = 0\npayhub.aca_upload_poll_seconds = 1\n"
         )
         base_env = {
             k: v

@@ -1,7 +1,8 @@
 """e2e (issue 20): a position created through the GPD-compatible API is fed to ACA in nodesim
-by the scheduler and the worker; payhub goes down and pagoPA puts the station in Stand-In;
-nodesim pays the notice from its ACA copy; when payhub is back the Stand-In receipt reaches it
-and the notice is paid, with both transfers as the Ente wrote them."""
+by the scheduler and the worker (as a bulk v2 file); payhub goes down and pagoPA puts the
+station in Stand-In; nodesim pays the notice from its ACA copy; when payhub is back the
+Stand-In receipt reaches it and the notice is paid, with both transfers as the Ente wrote
+them."""
 
 from __future__ import annotations
 
@@ -90,6 +91,9 @@ def _run(stack) -> None:
 
     copy = wait_for(held, 30, "the position in nodesim's ACA")
     assert copy["status"] == "VALID"
+    # a first load goes as a file (bulk v2; threshold 0 in the e2e settings), not one by one
+    state = stack.sim_api("GET", "/api/aca/positions").json()
+    assert state["files"] and not [c for c in state["calls"] if c["op"] == "create"]
     assert [t["amount"] for t in copy["paymentOption"][0]["transfer"]] == [4000, 500]
 
     # payhub goes down; pagoPA puts the station in Stand-In and collects from ACA's copy

@@ -72,6 +72,9 @@ class OptionOutput(_Out):
     status: OptionStatus
     paid_amount: Amount
     paid_at: dt.datetime | None
+    notification_fee: Amount | None = Field(
+        None, description="SEND's notification cost, included in amount (null: none)"
+    )
     anomalies: list[str] = Field(description="Open anomaly flags (e.g. double_payment)")
     transfers: list[TransferOutput]
     history: list[TransitionOutput]

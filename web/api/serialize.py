@@ -19,6 +19,7 @@ from hub.models import (
     ReportingFlow,
     StateTransition,
 )
+from hub.positions import fees
 from hub.values import anomaly_details
 from hub.values.money import format_cents
 from web.api import schemas
@@ -55,7 +56,8 @@ def positions_json(session: Session, positions: list[DebtPosition]) -> list[dict
                 )
             ).all()
         )
-    return [_position(p, history, flags, services) for p in positions]
+    notification_fees = fees.fees_of(session, option_ids)
+    return [_position(p, history, flags, services, notification_fees) for p in positions]
 
 
 def _position(
@@ -63,6 +65,7 @@ def _position(
     history: dict[int, list[StateTransition]],
     flags: dict[int, list[str]],
     services: dict[int, str],
+    notification_fees: dict[int, int],
 ) -> dict[str, Any]:
     options = [
         schemas.OptionOutput(
@@ -77,6 +80,9 @@ def _position(
             status=o.status,
             paid_amount=format_cents(o.paid_cents),
             paid_at=o.paid_at,
+            notification_fee=(
+                format_cents(notification_fees[o.id]) if o.id in notification_fees else None
+            ),
             anomalies=flags[o.id],
             transfers=[
                 schemas.TransferOutput(

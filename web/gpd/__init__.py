@@ -26,6 +26,7 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "gpd.v1.option": (f"/v1{ORG}/paymentoptions/{{iuv}}", ("GET",)),
     "gpd.v1.option_position": (f"/v1{ORG}/paymentoptions/{{iuv}}/debtposition", ("GET",)),
     "gpd.v1.notification_fee": (f"/v1{ORG}/paymentoptions/{{iuv}}/notificationfee", ("PUT",)),
+    "gpd.v1.already_paid": (f"/v1{ORG}/paymentoptions/paids/{{nav}}", ("POST",)),
     "gpd.v3.positions": (f"/v3{ORG}/debtpositions", ("GET", "POST")),
     "gpd.v3.position": (f"/v3{ORG}/debtpositions/{{iupd}}", ("GET", "PUT", "DELETE")),
     "gpd.v3.publish": (f"/v3{ORG}/debtpositions/{{iupd}}/publish", ("POST",)),

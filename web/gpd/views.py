@@ -3,7 +3,8 @@ hub/positions/gpd_json.py).
 
 Errors are GPD's: ``ProblemJson`` (``title``, ``status``, ``detail``) with GPD's codes: 400
 malformed or invalid, 401 no or unknown key, 403 an organization the key does not cover, 404,
-409 (exists already, or not in a state that allows it). Views never commit: pyramid_tm does,
+409 (exists already, or not in a state that allows it), 422 (setPaymentOptionAsAlreadyPaid: not
+payable). Views never commit: pyramid_tm does,
 or aborts everything on an error.
 """
 
@@ -22,7 +23,16 @@ from pyramid.view import view_config
 from sqlalchemy.exc import IntegrityError
 
 from hub import clock
-from hub.errors import Conflict, DomainError
+from hub.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    OtherPlanInProgress,
+    PaymentAlreadyPaid,
+    PaymentCancelled,
+    PaymentExpired,
+    PaymentUnknown,
+)
 from hub.models import DebtPosition, Ente, GpdPosition, PaymentOption, Receipt
 from hub.positions import fees
 from hub.positions import gpd as service
@@ -36,6 +46,7 @@ from workflows.payment import IllegalTransition
 from workflows.payment import PositionStatus as P
 
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
+MARKED_AS_PAID = "MARKED_AS_PAID"  # GPD's idReceipt and pspCompany of an option paid elsewhere
 JSON = "application/json"
 
 
@@ -612,3 +623,51 @@ def read_position_by_iuv(request: Any) -> Response:
     gpd = request.db.get(GpdPosition, position.id)
     audit_personal_data(request, ente, view="gpd.position", target=f"position:{position.iupd}")
     return _answer(_shape(request, ente, position, gpd, response=True))
+
+
+class AlreadyPaidIn(shapes._Gpd):
+    payment_date: dt.datetime | None = None
+
+
+@view_config(route_name="gpd.v1.already_paid", request_method="POST")
+def set_already_paid(request: Any) -> Response:
+    """GPD's setPaymentOptionAsAlreadyPaid: the notice was paid outside pagoPA; it becomes
+    paid with no receipt (hub.positions.gpd.set_already_paid). 404 unknown notice, 409 paid
+    already or being paid, 422 not payable (draft, cancelled, expired). The option as
+    ``PaymentsModelResponse``, ``idReceipt`` and ``pspCompany`` saying ``MARKED_AS_PAID`` as
+    GPD's do."""
+    ente = _ente(request)
+    nav = request.matchdict["nav"]
+    _within_codes(request, [nav])
+    body = _body(request, AlreadyPaidIn)
+    try:
+        option = service.set_already_paid(
+            request.db,
+            ente,
+            nav,
+            paid_at=service.validity_instant(body.payment_date),
+            via=_cause(request),
+        )
+    except NotFound as exc:
+        raise GpdError(404, "Not found", str(exc)) from None
+    except (PaymentUnknown, PaymentCancelled, PaymentExpired) as exc:
+        raise GpdError(422, "Unprocessable Entity", str(exc)) from None
+    except (PaymentAlreadyPaid, Conflict, OtherPlanInProgress) as exc:
+        raise GpdError(409, "Conflict", str(exc)) from None
+    record(
+        request,
+        ente,
+        "payment_option.already_paid",
+        f"notice:{nav}",
+        {"via": "gpd", "paid_at": option.paid_at.isoformat() if option.paid_at else None},
+    )
+    answer = shapes.option_v1(
+        option,
+        request.db.get(GpdPosition, option.position_id),
+        None,
+        response=True,
+        ente_code=ente.fiscal_code,
+        notification_fee=fees_of(request.db, [option.id]).get(option.id, 0),
+    )
+    answer.update(idReceipt=MARKED_AS_PAID, pspCompany=MARKED_AS_PAID)
+    return _answer(answer)
