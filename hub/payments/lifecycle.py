@@ -428,7 +428,9 @@ def store_receipt(
         unserved = not moved
     if unserved:
         ente = None
-    option = lock_option(session, ente.id, receipt.notice_number) if ente else None
+    option, other_plan_paid = (
+        _lock_for_receipt(session, ente.id, receipt.notice_number, now) if ente else (None, False)
+    )
     receipt.ente_id = ente.id if ente else None
     receipt.option_id = option.id if option else None
     # issue 15: through a test station (set by the caller), or for an Ente/service in test only
@@ -473,8 +475,24 @@ def store_receipt(
             f"receipt {receipt.receipt_id} for notice {receipt.notice_number}, unknown here",
         )
     elif option is not None:
-        _settle(session, outcome, now, cause)
+        _settle(session, outcome, now, cause, other_plan_paid=other_plan_paid)
     return outcome
+
+
+def _lock_for_receipt(
+    session: Session, ente_id: int, notice_number: str, now: dt.datetime
+) -> tuple[PaymentOption | None, bool]:
+    """``lock_option``, and whether another plan of the option's debt is already paid, in
+    the same round trip (the answer is needed for every receipt, and is nearly always no)."""
+    row = session.execute(
+        sa.select(PaymentOption, plans.blocking_rank_query(now))
+        .where(PaymentOption.ente_id == ente_id, PaymentOption.notice_number == notice_number)
+        .with_for_update(of=PaymentOption)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None:
+        return None, False
+    return row[0], plans.state_of_rank(row[1]) == OptionStatus.PAID
 
 
 def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
@@ -495,7 +513,12 @@ def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
 
 
 def _settle(
-    session: Session, outcome: ReceiptOutcome, now: dt.datetime, cause: str | None = None
+    session: Session,
+    outcome: ReceiptOutcome,
+    now: dt.datetime,
+    cause: str | None = None,
+    *,
+    other_plan_paid: bool = True,
 ) -> None:
     option, receipt = outcome.option, outcome.receipt
     assert option is not None
@@ -507,7 +530,7 @@ def _settle(
             f"Stand-In receipt {receipt.receipt_id} without a paGetPayment of ours",
         )
     kind = anomaly_for_receipt(option.status)
-    other_paid = plans.paid_by_other_plan(session, option) if not kind else []
+    other_paid = plans.paid_by_other_plan(session, option) if other_plan_paid and not kind else []
     paid = receipt.payment_amount_cents
     # the money to give back opens a refund case with its anomaly (hub.refunds)
     if other_paid:
