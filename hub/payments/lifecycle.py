@@ -428,14 +428,16 @@ def store_receipt(
         unserved = not moved
     if unserved:
         ente = None
-    option, other_plan_paid = (
-        _lock_for_receipt(session, ente.id, receipt.notice_number, now) if ente else (None, False)
-    )
+    locked = _lock_for_receipt(session, ente.id, receipt.notice_number, now) if ente else None
+    option = locked.option if locked else None
     receipt.ente_id = ente.id if ente else None
     receipt.option_id = option.id if option else None
     # issue 15: through a test station (set by the caller), or for an Ente/service in test only
     receipt.test = bool(receipt.test) or environments.is_test_payment(
-        session, ente, receipt.option_id
+        session,
+        ente,
+        receipt.option_id,
+        service_production=locked.service_production if locked else None,
     )
     receipt.received_at = now
     # after the lock: a concurrent twin has committed by the time we hold the row (and the
@@ -474,25 +476,37 @@ def store_receipt(
             "unknown_notice",
             f"receipt {receipt.receipt_id} for notice {receipt.notice_number}, unknown here",
         )
-    elif option is not None:
-        _settle(session, outcome, now, cause, other_plan_paid=other_plan_paid)
+    elif locked is not None:
+        _settle(session, outcome, now, cause, other_plan_paid=locked.other_plan_paid)
     return outcome
+
+
+@dataclass(frozen=True)
+class _Locked:
+    option: PaymentOption
+    other_plan_paid: bool  # another plan of the option's debt is paid already
+    service_production: bool | None  # issue 15: the option's service (None: no service)
 
 
 def _lock_for_receipt(
     session: Session, ente_id: int, notice_number: str, now: dt.datetime
-) -> tuple[PaymentOption | None, bool]:
-    """``lock_option``, and whether another plan of the option's debt is already paid, in
-    the same round trip (the answer is needed for every receipt, and is nearly always no)."""
+) -> _Locked | None:
+    """``lock_option``, with what every receipt asks about the option besides (another plan
+    paid; its service in production), in the same round trip; None if there is no option."""
     row = session.execute(
-        sa.select(PaymentOption, plans.blocking_rank_query(now))
+        sa.select(
+            PaymentOption,
+            plans.blocking_rank_query(now),
+            environments.service_production_query(),
+        )
         .where(PaymentOption.ente_id == ente_id, PaymentOption.notice_number == notice_number)
         .with_for_update(of=PaymentOption)
         .execution_options(populate_existing=True)
     ).one_or_none()
     if row is None:
-        return None, False
-    return row[0], plans.state_of_rank(row[1]) == OptionStatus.PAID
+        return None
+    option, rank, production = row
+    return _Locked(option, plans.state_of_rank(rank) == OptionStatus.PAID, production)
 
 
 def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
