@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -131,6 +132,8 @@ END;
 
 def pgbench(dsn_url: str, seconds: int, clients: int, xml: str) -> float:
     """pgbench's transactions/s for PGBENCH_SCRIPT on the bench database."""
+    if shutil.which("pgbench") is None:
+        raise SystemExit("pgbench not found: it comes with PostgreSQL's server package")
     url = sa.engine.make_url(dsn_url)
     with sa.create_engine(dsn_url).connect() as conn:
         ente = conn.execute(sa.text("SELECT id FROM ente WHERE fiscal_code = :f"), {"f": EC})
@@ -179,6 +182,24 @@ def pgbench(dsn_url: str, seconds: int, clients: int, xml: str) -> float:
     return float(found.group(1))
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` and its children now alive (gunicorn's
+    workers), from /proc; 0 where there is no /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    for each in [pid, *map(int, children)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def check_database(url: str, answered_ok: int) -> dict[str, int]:
     """What the database holds after payhub's run: receipts, paid options, anomalies."""
     with sa.create_engine(url).connect() as conn:
@@ -207,6 +228,8 @@ def main() -> None:
     started = time.monotonic()
     url, notices = prepare_database(opts.payments, "payhub_receipt_bench")
     print(f"{len(notices)} payable notices in {time.monotonic() - started:.0f} s")
+    with sa.create_engine(url).connect() as conn:  # the demo data's own receipts
+        seeded = conn.execute(sa.text("SELECT count(*) FROM receipt")).scalar_one()
     port = free_port()
     server = start(
         "bench.payhub_wsgi:app",
@@ -218,7 +241,9 @@ def main() -> None:
     try:
         for _ in range(20):  # warm up both workers (imports, schema, the station cache)
             requests.post(hub_url, data=VERIFY.encode(), headers={"Content-Type": "text/xml"})
+        cpu_before = cpu_seconds(server.pid)
         hub = wrk(hub_url, lua_send_rt_v2(notices), opts.seconds, opts.clients)
+        web_cpu = cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()
         server.wait(10)
@@ -235,6 +260,9 @@ def main() -> None:
         f"{hub['errors']:7} {hub['rps'] / floor:8.2f}"
     )
     print("\n" + ", ".join(f"{k}: {v}" for k, v in stored.items()))
+    if stored["receipts stored"] > seeded:
+        per_receipt = web_cpu / (stored["receipts stored"] - seeded) * 1000
+        print(f"web CPU per receipt (gunicorn workers, user + system): {per_receipt:.1f} ms")
     if hub["rps"] * opts.seconds > len(notices):
         print(f"(more receipts than notices: raise --payments above {opts.payments})")
     print(
