@@ -420,7 +420,7 @@ def store_receipt(
     """
     now = now or utcnow()
     ente = session.scalars(
-        sa.select(Ente).where(Ente.fiscal_code == receipt.ec_fiscal_code)
+        _ENTE_BY_FISCAL_CODE, {"fiscal_code": receipt.ec_fiscal_code}
     ).one_or_none()
     moved = unserved = False
     if ente is not None and served_ente_ids is not None and ente.id not in served_ente_ids:
@@ -494,19 +494,34 @@ def _lock_for_receipt(
     """``lock_option``, with what every receipt asks about the option besides (another plan
     paid; its service in production), in the same round trip; None if there is no option."""
     row = session.execute(
-        sa.select(
-            PaymentOption,
-            plans.blocking_rank_query(now),
-            environments.service_production_query(),
-        )
-        .where(PaymentOption.ente_id == ente_id, PaymentOption.notice_number == notice_number)
-        .with_for_update(of=PaymentOption)
-        .execution_options(populate_existing=True)
+        _LOCK_FOR_RECEIPT,
+        {
+            "ente_id": ente_id,
+            "notice_number": notice_number,
+            "now": now.astimezone(dt.UTC).replace(tzinfo=None),  # as UTCDateTime stores it
+        },
     ).one_or_none()
     if row is None:
         return None
     option, rank, production = row
     return _Locked(option, plans.state_of_rank(rank) == OptionStatus.PAID, production)
+
+
+# built once, as the station's other hot queries: building them costs more than running them
+_ENTE_BY_FISCAL_CODE = sa.select(Ente).where(Ente.fiscal_code == sa.bindparam("fiscal_code"))
+_LOCK_FOR_RECEIPT = (
+    sa.select(
+        PaymentOption,
+        plans.blocking_rank_query(sa.bindparam("now", type_=sa.DateTime())),
+        environments.service_production_query(),
+    )
+    .where(
+        PaymentOption.ente_id == sa.bindparam("ente_id"),
+        PaymentOption.notice_number == sa.bindparam("notice_number"),
+    )
+    .with_for_update(of=PaymentOption)
+    .execution_options(populate_existing=True)
+)
 
 
 def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
@@ -614,7 +629,6 @@ def _insert_receipt(session: Session, receipt: Receipt) -> bool:
     if session.get_bind().dialect.name != "postgresql" or not sa.inspect(receipt).transient:
         return _insert_receipt_portable(session, receipt)
     session.flush()  # what the receipt points at (a new option or Ente) must be written first
-    table = cast(sa.Table, Receipt.__table__)
     state = receipt.__dict__
     values = {}
     for prop in _RECEIPT_COLUMNS:
@@ -622,13 +636,8 @@ def _insert_receipt(session: Session, receipt: Receipt) -> bool:
             column = prop.columns[0]
             value = state[prop.key]
             if value is not None or column.type.should_evaluate_none:  # as the ORM's flush
-                values[column.name] = value
-    inserted = session.execute(
-        pg_insert(table)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=[table.c.ec_fiscal_code, table.c.receipt_id])
-        .returning(table.c.id)
-    ).scalar()
+                values[column.key] = value
+    inserted = session.execute(_RECEIPT_INSERT, values).scalar()
     if inserted is None:
         return False
     receipt.id = inserted
@@ -638,6 +647,15 @@ def _insert_receipt(session: Session, receipt: Receipt) -> bool:
 
 
 _RECEIPT_COLUMNS = [p for p in sa.inspect(Receipt).column_attrs if p.key != "id"]
+_RECEIPT_TABLE = cast(sa.Table, Receipt.__table__)
+# the columns are the parameters' keys (compiled once per set of keys)
+_RECEIPT_INSERT = (
+    pg_insert(_RECEIPT_TABLE)
+    .on_conflict_do_nothing(
+        index_elements=[_RECEIPT_TABLE.c.ec_fiscal_code, _RECEIPT_TABLE.c.receipt_id]
+    )
+    .returning(_RECEIPT_TABLE.c.id)
+)
 
 
 def _insert_receipt_portable(session: Session, receipt: Receipt) -> bool:
