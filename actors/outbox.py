@@ -1,11 +1,14 @@
 """Outbox relay: send the messages a transaction wrote once it has committed; sweep leftovers.
 
 ``install_relay`` hooks SQLAlchemy's after_commit on a session factory: after each commit the
-messages written in that transaction are enqueued on the broker and marked sent, with a lease,
-in a short transaction of their own. A row is finished only when its consumer records it
-(``hub.outbox.mark_processed`` in the actor's transaction, see UnitOfWork); ``sweep`` (run by
-the scheduler) sends again whatever is still open when its lease ends, whatever Redis
-remembers. A message sent twice is acted on once (the consumer's duplicate check).
+messages written in that transaction are enqueued on the broker. They were written already
+marked sent, with a lease (a before_flush hook), so a send that works writes nothing more; a
+send that fails undoes the lease in a short transaction, and a process that dies between the
+commit and the send leaves them to the sweeper when the lease ends. A row is finished only
+when its consumer records it (``hub.outbox.mark_processed`` in the actor's transaction, see
+UnitOfWork); ``sweep`` (run by the scheduler) sends again whatever is still open when its
+lease ends, whatever Redis remembers. A message sent twice is acted on once (the consumer's
+duplicate check).
 """
 
 from __future__ import annotations
@@ -53,10 +56,16 @@ def send(broker: dramatiq.Broker, message: dict[str, Any]) -> None:
 
 
 def relay(
-    broker: dramatiq.Broker, factory: sessionmaker[Session], messages: list[dict[str, Any]]
+    broker: dramatiq.Broker,
+    factory: sessionmaker[Session],
+    messages: list[dict[str, Any]],
+    *,
+    leased: bool = False,
 ) -> int:
     """Send ``messages`` and mark those sent (with a lease); return how many went. Never
-    raises: what fails stays open for the sweeper."""
+    raises: what fails stays open for the sweeper. ``leased``: the messages were written
+    already marked sent (``hub.outbox.lease_pending``, right after their commit), so only a
+    failed send is written, to undo its lease."""
     sent: list[dict[str, Any]] = []
     for message in messages:
         try:
@@ -68,10 +77,10 @@ def relay(
                 actor_name=message["actor_name"],
                 error=str(exc)[:200],
             )
-            _record_failure(factory, message["id"], exc)
+            _record_failure(factory, message["id"], exc, leased=leased)
             continue
         sent.append(message)
-    if sent:
+    if sent and not leased:
         try:
             with factory.begin() as session:
                 outbox.mark_sent(session, sent, lease=Policy.of(broker).lease)
@@ -80,10 +89,13 @@ def relay(
     return len(sent)
 
 
-def _record_failure(factory: sessionmaker[Session], row_id: int, exc: Exception) -> None:
+def _record_failure(
+    factory: sessionmaker[Session], row_id: int, exc: Exception, *, leased: bool
+) -> None:
     try:
         with factory.begin() as session:
-            outbox.mark_failed(session, row_id, f"{type(exc).__name__}: {exc}")
+            record = outbox.release if leased else outbox.mark_failed
+            record(session, row_id, f"{type(exc).__name__}: {exc}")
     except Exception:
         log.exception("outbox.mark_failed_failed", outbox_id=row_id)
 
@@ -97,13 +109,26 @@ def install_relay(factory: sessionmaker[Session], get_broker: Any = dramatiq.get
     # the relay opens its own sessions; it must not relay from inside them recursively
     plain = sessionmaker(bind=factory.kw["bind"], expire_on_commit=False)
 
+    @event.listens_for(factory, "before_flush")
+    def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+        # the messages are written as the relay below will leave them once sent: the send
+        # after the commit then needs no transaction of its own (only a failure writes)
+        if not session.info.get(outbox.PENDING_KEY):
+            return
+        try:
+            lease = Policy.of(get_broker()).lease
+        except Exception as exc:  # no broker settings: left unleased, the sweeper re-sends
+            log.warning("outbox.lease_unknown", error=str(exc)[:200])
+            return
+        outbox.lease_pending(session, lease=lease)
+
     @event.listens_for(factory, "after_commit")
     def _after_commit(session: Session) -> None:
         if session.in_nested_transaction():  # a savepoint: the outer transaction goes on
             return
         messages = outbox.take_pending(session)
         if messages:
-            relay(get_broker(), plain, messages)
+            relay(get_broker(), plain, messages, leased=True)
 
     @event.listens_for(factory, "after_soft_rollback")
     def _after_rollback(session: Session, previous_transaction: Any) -> None:

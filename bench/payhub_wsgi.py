@@ -17,5 +17,7 @@ app = make_app(
         "payhub.db_pre_ping": os.environ.get("PAYHUB_DB_PRE_PING", "true"),
         # the station protected as in production: the allow-list check is part of what is timed
         "payhub.soap_allowed_networks": "127.0.0.0/8",
+        "payhub.session_secret": os.environ.get("PAYHUB_SESSION_SECRET", "bench-session-" * 4),
+        "payhub.ops_secret": os.environ.get("PAYHUB_OPS_SECRET", "bench-ops-secret-" * 4),
     }
 )

@@ -81,10 +81,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare_database() -> tuple[str, list[tuple[str, str]]]:
-    """Recreate the bench database, migrate, seed; return its URL and payable notices."""
+def prepare_database(count: int = N_POSITIONS, name: str = DB) -> tuple[str, list[tuple[str, str]]]:
+    """Recreate the bench database ``name``, migrate, seed ``count`` positions; return its
+    URL and their payable notices (notice number, IUV)."""
     sys.path.insert(0, str(ROOT))
     import datetime as dt
+    import logging
+
+    import structlog
+
+    # the seeding's own transitions are not the benchmark's output
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
     from sqlalchemy.orm import Session
 
@@ -97,9 +104,9 @@ def prepare_database() -> tuple[str, list[tuple[str, str]]]:
 
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{DB}"'))
-    url = admin.url.set(database=DB).render_as_string(hide_password=False)
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
     admin.dispose()
     engine = make_engine(url)
     try:
@@ -116,7 +123,7 @@ def prepare_database() -> tuple[str, list[tuple[str, str]]]:
     with Session(engine) as s:
         seed_demo(s)
         ec = s.scalars(sa.select(Ente).where(Ente.fiscal_code == DEMO_EC)).one()
-        for i in range(N_POSITIONS):
+        for i in range(count):
             pos = create_position(
                 s,
                 ec,
@@ -150,7 +157,9 @@ def prepare_database() -> tuple[str, list[tuple[str, str]]]:
     return url, notices
 
 
-def start(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+def start(
+    app: str, port: int, env: dict[str, str], options: tuple[str, ...] = ()
+) -> subprocess.Popen:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -158,6 +167,7 @@ def start(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
             "gunicorn",
             "-w",
             "2",
+            *options,
             "-b",
             f"127.0.0.1:{port}",
             "--log-level",

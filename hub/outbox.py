@@ -8,8 +8,10 @@ message but never loses it; the consumer's duplicate check keeps the effect sing
 
 A row's life: written (``sent_at`` NULL) -> sent (``lease_until``) -> processed (the actor's
 transaction sets ``processed_at``), or dead after ``max_attempts`` sends (``dead_at``), which
-support sees and can ``revive``. Processed rows, and the consumers' ``processed_message``
-records, are deleted after a retention period (``purge_processed``).
+support sees and can ``revive``. A row the relay sends right after its commit is written
+already sent and leased (``lease_pending``): the commit is the only write it needs. Processed
+rows, and the consumers' ``processed_message`` records, are deleted after a retention period
+(``purge_processed``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,22 @@ def enqueue(
     session.add(row)
     session.info.setdefault(PENDING_KEY, []).append(row)
     return row
+
+
+def lease_pending(session: Session, *, lease: dt.timedelta, now: dt.datetime | None = None) -> None:
+    """Write the session's new messages already leased (sent once, ``lease`` long), as the
+    relay that sends them right after the commit would mark them: the business transaction
+    then carries the whole record and no second transaction is needed after the send. If the
+    send fails, ``release`` undoes the lease; if the process dies before sending, the sweeper
+    sends them when the lease ends. Only rows not yet written are touched."""
+    rows = session.info.get(PENDING_KEY)
+    if not rows:
+        return
+    now = now or utcnow()
+    for row in rows:
+        state = sa.inspect(row)
+        if row.lease_until is None and (state.transient or state.pending):
+            row.sent_at, row.lease_until, row.attempts = now, now + lease, 1
 
 
 def take_pending(session: Session) -> list[dict[str, Any]]:
@@ -142,6 +160,21 @@ def mark_failed(session: Session, row_id: int, error: str) -> None:
     """Redis refused the message: say why; the sweeper tries again (not counted as a send)."""
     session.execute(
         sa.update(OutboxMessage).where(OutboxMessage.id == row_id).values(last_error=error[:500])
+    )
+
+
+def release(session: Session, row_id: int, error: str) -> None:
+    """A message written leased (``lease_pending``) that Redis refused after the commit: it
+    is not sent after all, so the sweeper sends it once its grace has passed; say why."""
+    session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.processed_at.is_(None))
+        .values(
+            sent_at=None,
+            lease_until=None,
+            attempts=sa.case((OutboxMessage.attempts > 0, OutboxMessage.attempts - 1), else_=0),
+            last_error=error[:500],
+        )
     )
 
 

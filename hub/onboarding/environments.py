@@ -13,6 +13,8 @@ test station stays linked (later change requests are tried there); nothing is de
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -120,19 +122,36 @@ def deactivated_from_broker(
     return session.scalars(statement).first()
 
 
-def is_test_payment(session: Session, ente: Ente | None, option_id: int | None) -> bool:
+_ASK = object()
+
+
+def is_test_payment(
+    session: Session, ente: Ente | None, option_id: int | None, *, service_production: Any = _ASK
+) -> bool:
     """Whether a receipt for ``ente`` (and the option ``option_id``) is a test: the Ente or
-    the option's service is active in test only."""
+    the option's service is active in test only. ``service_production``: the option's
+    ``service_production_query()``, when the caller read it already (the receipt path reads
+    it with the option's lock)."""
     if ente is None:
         return False
     if not ente.production:
         return True
     if option_id is None:
         return False
-    production = session.scalar(
+    if service_production is _ASK:
+        service_production = session.scalar(
+            sa.select(service_production_query()).where(PaymentOption.id == option_id)
+        )
+    return service_production is False
+
+
+def service_production_query() -> sa.ScalarSelect[Any]:
+    """A correlated scalar subquery (for PaymentOption's row): whether the option's service is
+    in production (NULL without a service)."""
+    return (
         sa.select(PaymentService.production)
         .join(DebtPosition, DebtPosition.service_id == PaymentService.id)
-        .join(PaymentOption, PaymentOption.position_id == DebtPosition.id)
-        .where(PaymentOption.id == option_id)
+        .where(DebtPosition.id == PaymentOption.position_id)
+        .correlate(PaymentOption)
+        .scalar_subquery()
     )
-    return production is False

@@ -55,6 +55,32 @@ def test_committed_messages_are_delivered_after_commit(stub_broker, stub_worker,
     assert _unfinished(committed_factory, OutboxMessage.processed_at) == 0
 
 
+def test_a_message_sent_after_commit_was_written_leased_and_needs_no_second_write(
+    stub_broker, stub_worker, committed_factory
+):
+    _declare_probe(stub_broker)
+    statements: list[str] = []
+    engine = committed_factory.kw["bind"]
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement.split()[0].upper())
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with committed_factory.begin() as session:
+            outbox.enqueue(session, "probe", key="leased")
+            session.flush()
+            statements.clear()
+        assert statements == []  # the commit, then the send to the broker: nothing else
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert stub_broker.queues["default"].qsize() == 1
+    with committed_factory() as session:
+        row = session.scalars(sa.select(OutboxMessage)).one()
+    assert row.attempts == 1 and row.sent_at is not None
+    assert row.lease_until - row.sent_at == relay.Policy.of(stub_broker).lease
+
+
 def test_a_rolled_back_transaction_sends_nothing(stub_broker, stub_worker, committed_factory):
     _declare_probe(stub_broker)
     effects.clear()

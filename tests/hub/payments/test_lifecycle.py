@@ -155,6 +155,60 @@ def test_standin_receipt_without_activation_is_flagged_but_pays(db):
     assert outcome.anomalies == ["standin_receipt"] and option.status == "paid"
 
 
+def test_standin_receipt_after_our_activation_pays_without_flag(db):
+    ente = make_ente(db)
+    option = _option(make_position(db, ente))
+    notice = option.notice_number
+    payments.activate(db, ente, notice, requested_cents=3000, primitive="paGetPayment")
+    outcome = payments.store_receipt(db, make_receipt(option, ente.fiscal_code, standin=True))
+    assert outcome.anomalies == [] and option.status == "paid"
+
+
+def test_stored_receipt_row_holds_what_the_orm_would_have_written(db):
+    ente = make_ente(db)
+    option = _option(make_position(db, ente))
+    receipt = make_receipt(option, ente.fiscal_code, receipt_id="row-1")
+    receipt.debtor = {"fullName": "Mario Rossi"}
+    receipt.metadata_entries = None  # a JSON column keeps a JSON null, as the ORM writes it
+    outcome = payments.store_receipt(db, receipt)
+    assert outcome.receipt is receipt and receipt in db and receipt not in db.new
+    row = db.execute(
+        sa.select(
+            Receipt.ente_id,
+            Receipt.option_id,
+            Receipt.payment_amount_cents,
+            Receipt.debtor,
+            Receipt.outcome,
+            Receipt.test,
+            Receipt.raw_xml,
+            sa.cast(Receipt.metadata_entries, sa.Text),
+        ).where(Receipt.id == receipt.id)
+    ).one()
+    assert tuple(row) == (
+        ente.id,
+        option.id,
+        option.amount_cents,
+        {"fullName": "Mario Rossi"},
+        "OK",
+        False,
+        "<paSendRTV2Request/>",
+        "null",
+    )
+    db.flush()
+    assert not db.dirty  # nothing left for the commit to write again
+
+
+def test_a_duplicate_leaves_the_transaction_usable_for_the_next_receipt(db):
+    ente = make_ente(db)
+    first, second = (_option(make_position(db, ente)) for _ in range(2))
+    payments.store_receipt(db, make_receipt(first, ente.fiscal_code, receipt_id="dup"))
+    with pytest.raises(DuplicateReceipt):
+        payments.store_receipt(db, make_receipt(second, ente.fiscal_code, receipt_id="dup"))
+    payments.store_receipt(db, make_receipt(second, ente.fiscal_code, receipt_id="other"))
+    assert (first.status, second.status) == ("paid", "paid")
+    assert _count(db, Receipt) == 2
+
+
 def test_illegal_transition_is_a_clear_error_and_writes_nothing(db):
     ente = make_ente(db)
     option = _option(make_position(db, ente))

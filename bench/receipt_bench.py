@@ -1,0 +1,276 @@
+"""Durable paSendRTV2 at saturation against its floor: pgbench running the same transaction.
+
+payhub runs as in production (gunicorn, ``gthread`` workers, PostgreSQL with
+``synchronous_commit`` on, Redis): wrk sends paSendRTV2 for distinct payable notices, each an
+OK receipt that payhub must store and settle before it answers. In the same run pgbench, with
+the same number of clients, runs the transaction a receipt needs at the least: insert the
+receipt row with its XML, update the option's state, insert its history row and its outbox
+row, commit. The ratio is payhub's receipts/s over pgbench's transactions/s (issue 21 asks
+for >= 0.3x). Afterwards the database is checked: every OK answer has its receipt stored, no
+notice was paid twice.
+
+    .venv/bin/python bench/receipt_bench.py [--seconds 10] [--clients 8] [--payments 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from soap_bench import (  # the sibling benchmark's helpers
+    ENV,
+    REDIS,
+    VERIFY,
+    WHO,
+    free_port,
+    prepare_database,
+    start,
+    wrk,
+)
+
+EC = "77777777777"
+TRANSFERS = [
+    {
+        "idTransfer": "1",
+        "transferAmount": "10.00",
+        "fiscalCodePA": EC,
+        "IBAN": "IT60X0542811101000000123456",
+        "remittanceInformation": "bench",
+        "transferCategory": "9/0101108TS/",
+        "metadata": None,
+    }
+]
+DEBTOR = {
+    "uniqueIdentifier": {
+        "entityUniqueIdentifierType": "F",
+        "entityUniqueIdentifierValue": "RSSMRA80A01H501U",
+    },
+    "fullName": "Mario Rossi",
+}
+
+
+def send_rt_v2(receipt_id: str, notice: str, iuv: str) -> str:
+    """A paSendRTV2 as the Node sends it (the official sample's fields), for 10.00 EUR."""
+    receipt = (
+        f"<receiptId>{receipt_id}</receiptId><noticeNumber>{notice}</noticeNumber>"
+        f"<fiscalCode>{EC}</fiscalCode><outcome>OK</outcome>"
+        f"<creditorReferenceId>{iuv}</creditorReferenceId><paymentAmount>10.00"
+        "</paymentAmount><description>bench</description><companyName>Comune"
+        "</companyName><officeName>Tributi</officeName><debtor><uniqueIdentifier>"
+        "<entityUniqueIdentifierType>F</entityUniqueIdentifierType>"
+        "<entityUniqueIdentifierValue>RSSMRA80A01H501U</entityUniqueIdentifierValue>"
+        "</uniqueIdentifier><fullName>Mario Rossi</fullName></debtor><transferList><transfer>"
+        "<idTransfer>1</idTransfer><transferAmount>10.00</transferAmount>"
+        f"<fiscalCodePA>{EC}</fiscalCodePA><companyName>Comune</companyName>"
+        "<IBAN>IT60X0542811101000000123456</IBAN><remittanceInformation>bench"
+        "</remittanceInformation><transferCategory>9/0101108TS/</transferCategory>"
+        "</transfer></transferList><idPSP>BCITITMM</idPSP><pspFiscalCode>00000000000"
+        "</pspFiscalCode><PSPCompanyName>PSP</PSPCompanyName><idChannel>BCITITMM_01"
+        "</idChannel><channelDescription>app</channelDescription><paymentMethod>creditCard"
+        "</paymentMethod><fee>1.00</fee><primaryCiIncurredFee>0.50</primaryCiIncurredFee>"
+        "<idBundle>1</idBundle><idCiBundle>2</idCiBundle>"
+        "<paymentDateTime>2026-12-07T10:48:22</paymentDateTime>"
+        "<applicationDate>2026-12-07</applicationDate><transferDate>2026-12-08</transferDate>"
+        "<standIn>false</standIn>"
+    )
+    return ENV.format(
+        f"<pafn:paSendRTV2Request>{WHO}<receipt>{receipt}</receipt></pafn:paSendRTV2Request>"
+    )
+
+
+def lua_send_rt_v2(notices: list[tuple[str, str]]) -> str:
+    """Each request a different notice: thread ``tid`` of ``n`` takes every n-th one."""
+    template = send_rt_v2("RID", "NOTICE", "IUV").replace("\\", "\\\\").replace('"', '\\"')
+    rows = ",".join(f'{{"{n}","{i}"}}' for n, i in notices)
+    return (
+        f"local notices = {{{rows}}}\nlocal counter = 0\n"
+        f'local template = "{template}"\n'
+        "request = function()\n  counter = counter + 1\n"
+        "  local k = ((counter - 1) * 2 + tid - 1) % #notices + 1\n"
+        "  local n = notices[k]\n"
+        '  local rid = "rcpt-" .. tid .. "-" .. counter\n'
+        '  local body = template:gsub("RID", rid):gsub("NOTICE", n[1]):gsub("IUV", n[2])\n'
+        '  return wrk.format("POST", nil, {["Content-Type"]="text/xml", '
+        '["SOAPAction"]="paSendRTV2"}, body)\nend\n'
+    )
+
+
+# The least a receipt needs: its row (XML included), the option's new state, the history
+# row and the follow-up message, in one transaction committed with synchronous_commit on
+# (PostgreSQL's default, which payhub keeps). Parameters bound as psycopg binds payhub's.
+PGBENCH_SCRIPT = """\\set oid random(:lo, :hi)
+BEGIN;
+INSERT INTO receipt (ec_fiscal_code, receipt_id, ente_id, option_id, primitive_version,
+  notice_number, creditor_reference_id, payment_amount_cents, description, company_name,
+  outcome, debtor, debtor_fiscal_code, id_psp, fee_cents, standin, test, transfers, raw_xml,
+  received_at)
+  VALUES ('77777777777', 'pgb-' || :client_id || '-' || :oid || '-' || random(), :ente,
+  :oid, 2, '000000000000000000', 'iuv', 1000, 'bench', 'Comune', 'OK', :debtor,
+  'RSSMRA80A01H501U', 'BCITITMM', 100, false, false, :transfers, :xml, now());
+UPDATE payment_option SET status = 'paid', paid_cents = paid_cents + 1000, paid_at = now(),
+  activation_expires_at = NULL WHERE id = :oid;
+INSERT INTO state_transition (option_id, event, from_state, to_state, cause, created_at)
+  VALUES (:oid, 'receive_receipt', 'payable', 'paid', 'receipt-pgbench', now());
+INSERT INTO outbox_message (message_id, queue_name, actor_name, args, created_at, attempts)
+  VALUES (gen_random_uuid()::text, 'default', 'payment_status_changed', :args, now(), 0);
+END;
+"""
+
+
+def pgbench(dsn_url: str, seconds: int, clients: int, xml: str) -> float:
+    """pgbench's transactions/s for PGBENCH_SCRIPT on the bench database."""
+    if shutil.which("pgbench") is None:
+        raise SystemExit("pgbench not found: it comes with PostgreSQL's server package")
+    url = sa.engine.make_url(dsn_url)
+    with sa.create_engine(dsn_url).connect() as conn:
+        ente = conn.execute(sa.text("SELECT id FROM ente WHERE fiscal_code = :f"), {"f": EC})
+        ente_id = ente.scalar_one()
+        lo, hi = conn.execute(sa.text("SELECT min(id), max(id) FROM payment_option")).one()
+    args = {"option_id": 1, "event": "receive_receipt", "from_state": "payable"}
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(PGBENCH_SCRIPT)
+    variables = {
+        "lo": lo,
+        "hi": hi,
+        "ente": ente_id,
+        "xml": xml,
+        "debtor": json.dumps(DEBTOR),
+        "transfers": json.dumps(TRANSFERS),
+        "args": json.dumps(args | {"to_state": "paid"}),
+    }
+    command = [
+        "pgbench",
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        str(clients),
+        "-j",
+        "2",
+        "-T",
+        str(seconds),
+        "-f",
+        f.name,
+        *(f"-D{k}={v}" for k, v in variables.items()),
+        "-h",
+        url.host or "127.0.0.1",
+        "-p",
+        str(url.port or 5432),
+        "-U",
+        url.username or "postgres",
+        url.database or "",
+    ]
+    env = {**os.environ, "PGPASSWORD": url.password or ""}
+    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=seconds + 60)
+    os.unlink(f.name)
+    found = re.search(r"tps = ([\d.]+)", out.stdout)
+    if found is None:
+        raise SystemExit(f"pgbench failed: {out.stderr[-800:]}")
+    return float(found.group(1))
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` and its children now alive (gunicorn's
+    workers), from /proc; 0 where there is no /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    for each in [pid, *map(int, children)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def check_database(url: str, answered_ok: int) -> dict[str, int]:
+    """What the database holds after payhub's run: receipts, paid options, anomalies."""
+    with sa.create_engine(url).connect() as conn:
+
+        def count(sql: str) -> int:
+            return int(conn.execute(sa.text(sql)).scalar_one())
+
+        return {
+            "answered OK": answered_ok,
+            "receipts stored": count("SELECT count(*) FROM receipt"),
+            "options paid": count("SELECT count(*) FROM payment_option WHERE status = 'paid'"),
+            "anomalies": count("SELECT count(*) FROM anomaly"),
+            "outbox rows": count(
+                "SELECT count(*) FROM outbox_message WHERE actor_name = 'payment_status_changed'"
+            ),
+        }
+
+
+def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__)
+    args.add_argument("--seconds", type=int, default=10)
+    args.add_argument("--clients", type=int, default=8)
+    args.add_argument("--payments", type=int, default=5000, help="payable notices created")
+    args.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    opts = args.parse_args()
+    started = time.monotonic()
+    url, notices = prepare_database(opts.payments, "payhub_receipt_bench")
+    print(f"{len(notices)} payable notices in {time.monotonic() - started:.0f} s")
+    with sa.create_engine(url).connect() as conn:  # the demo data's own receipts
+        seeded = conn.execute(sa.text("SELECT count(*) FROM receipt")).scalar_one()
+    port = free_port()
+    server = start(
+        "bench.payhub_wsgi:app",
+        port,
+        {"DATABASE_URL": url, "REDIS_URL": REDIS},
+        ("-k", "gthread", "--threads", str(opts.threads)),
+    )
+    hub_url = f"http://127.0.0.1:{port}/soap/paForNode"
+    try:
+        for _ in range(20):  # warm up both workers (imports, schema, the station cache)
+            requests.post(hub_url, data=VERIFY.encode(), headers={"Content-Type": "text/xml"})
+        cpu_before = cpu_seconds(server.pid)
+        hub = wrk(hub_url, lua_send_rt_v2(notices), opts.seconds, opts.clients)
+        web_cpu = cpu_seconds(server.pid) - cpu_before
+    finally:
+        server.terminate()
+        server.wait(10)
+    answered_ok = round(hub["rps"] * opts.seconds) - hub["errors"]
+    stored = check_database(url, answered_ok)
+    floor = pgbench(url, opts.seconds, opts.clients, send_rt_v2("RID", "NOTICE", "IUV"))
+    load = os.getloadavg()
+    print(
+        f"\n{'scenario':34} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x floor':>8}"
+    )
+    print(f"{'pgbench receipt transaction':34} {floor:9.0f} {'-':>8} {'-':>8} {0:7} {1:8.2f}")
+    print(
+        f"{'payhub paSendRTV2 (wrk)':34} {hub['rps']:9.0f} {hub['p50']:8.2f} {hub['p99']:8.2f} "
+        f"{hub['errors']:7} {hub['rps'] / floor:8.2f}"
+    )
+    print("\n" + ", ".join(f"{k}: {v}" for k, v in stored.items()))
+    if stored["receipts stored"] > seeded:
+        per_receipt = web_cpu / (stored["receipts stored"] - seeded) * 1000
+        print(f"web CPU per receipt (gunicorn workers, user + system): {per_receipt:.1f} ms")
+    if hub["rps"] * opts.seconds > len(notices):
+        print(f"(more receipts than notices: raise --payments above {opts.payments})")
+    print(
+        f"({opts.clients} clients each: wrk connections, pgbench clients; gunicorn -w 2 "
+        f"--threads {opts.threads}; {opts.seconds}s; {os.cpu_count()} CPUs shared by server, "
+        f"load, PostgreSQL and Redis; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
