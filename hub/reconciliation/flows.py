@@ -48,7 +48,6 @@ from lxml import etree
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from hub import clock, payments
 from hub.config import Config, as_config
@@ -1093,21 +1092,29 @@ def _report(
     if not option_ids:
         return
     target = payments.next_states("report", [OptionStatus.PAID], now)[OptionStatus.PAID]
-    moved = session.execute(
+    held = {  # the options this session holds (usually none): brought up to date as a lock would
+        key[1][0]: obj
+        for key, obj in session.identity_map.items()
+        if key[0] is PaymentOption and len(key[1]) == 1
+    }
+    update = (
         sa.update(PaymentOption)
         .where(
             _among(session, PaymentOption.id, option_ids),
             PaymentOption.status == OptionStatus.PAID,
         )
         .values(status=target, version=PaymentOption.version + 1)
-        .returning(PaymentOption.id, PaymentOption.version)
         .execution_options(synchronize_session=False)
-    ).all()
-    for option_id, version in moved:  # the options this session holds, as the lock refreshed
-        held = session.identity_map.get(identity_key(PaymentOption, option_id))
-        if held is not None:
-            set_committed_value(held, "status", target)
-            set_committed_value(held, "version", version)
+    )
+    if not held:
+        session.execute(update)
+    else:
+        for option_id, version in session.execute(
+            update.returning(PaymentOption.id, PaymentOption.version)
+        ):
+            if (option := held.get(option_id)) is not None:
+                set_committed_value(option, "status", target)
+                set_committed_value(option, "version", version)
     payments.record_transitions(
         session,
         [(option_id, OptionStatus.PAID, target) for option_id in option_ids],
@@ -1121,7 +1128,8 @@ def _report(
 def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime, after: int) -> int:
     """Register each entry of ``flow`` stored since entry id ``after`` (the batch just
     matched) and left without a receipt for receipt recovery (once per Ente, IUV and IUR: a
-    later revision naming it again changes nothing). Returns the last entry id seen."""
+    later revision naming it again changes nothing). Returns the last such entry's id (or
+    ``after``)."""
     session.flush()
     rows = session.execute(
         sa.select(
@@ -1131,14 +1139,16 @@ def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime, afte
             ReportingEntry.option_id,
             ReportingEntry.match,
         )
-        .where(ReportingEntry.flow_pk == flow.id, ReportingEntry.id > after)
+        .where(
+            ReportingEntry.flow_pk == flow.id,
+            ReportingEntry.id > after,
+            ReportingEntry.match.in_(WANTS_RECEIPT),
+        )
         .order_by(ReportingEntry.id)
     ).all()
-    if not rows:
+    if not rows:  # none since ``after``: the entries matched are not read back
         return after
-    batch = [r for r in rows if r.match in WANTS_RECEIPT]
-    if not batch:
-        return int(rows[-1].id)
+    batch = rows
     known = {
         (iuv, iur)
         for iuv, iur in session.execute(
