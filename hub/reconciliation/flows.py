@@ -257,6 +257,11 @@ def _entry(item: etree._Element) -> ParsedEntry:
 
 
 def _json_cents(value: Any, what: str, *, allow_zero: bool = False) -> int:
+    if isinstance(value, str) and _AMOUNT.fullmatch(value):  # "12.34": most amounts, read fast
+        cents = int(value[:-3]) * 100 + int(value[-2:])
+        if cents == 0 and not allow_zero:
+            raise _bad(f"{what} must be greater than zero")
+        return cents
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise _bad(f"{what} {value!r} is not an amount")
     try:
@@ -857,7 +862,8 @@ def _match_batch(
     fc = ente.fiscal_code
     session.flush()
     own: dict[tuple[str, str], _OwnReceipt] = {}
-    for r in session.execute(
+    for r in _rows(
+        session,
         sa.select(
             Receipt.id,
             Receipt.receipt_id,
@@ -867,7 +873,7 @@ def _match_batch(
         ).where(
             Receipt.ec_fiscal_code == fc,
             _among(session, Receipt.receipt_id, {e.iur for e in batch}),
-        )
+        ),
     ):
         own[(r.creditor_reference_id, r.receipt_id)] = _OwnReceipt(
             r.id, r.option_id, r.payment_amount_cents
@@ -1025,6 +1031,12 @@ def _among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnEle
     return column.in_(values)
 
 
+def _rows(session: Session, statement: sa.Executable) -> Iterator[Any]:
+    """Rows of a read of plain columns, through the session's connection: no ORM loading
+    for thousands of tuples (the caller has flushed: nothing pending goes unseen)."""
+    return iter(session.connection().execute(statement))
+
+
 def _other_ente_receipt(candidates: Iterable[Receipt], e: ParsedEntry, fc: str) -> Receipt | None:
     for receipt in candidates:
         for t in receipt.transfers or ():
@@ -1036,10 +1048,11 @@ def _other_ente_receipt(candidates: Iterable[Receipt], e: ParsedEntry, fc: str) 
 def _options_by_iuv(session: Session, ente_id: int, iuvs: set[str]) -> dict[str, int]:
     if not iuvs:
         return {}
-    rows = session.execute(
+    rows = _rows(
+        session,
         sa.select(PaymentOption.iuv, PaymentOption.id).where(
             PaymentOption.ente_id == ente_id, _among(session, PaymentOption.iuv, iuvs)
-        )
+        ),
     )
     return {iuv: option_id for iuv, option_id in rows}
 
@@ -1047,10 +1060,11 @@ def _options_by_iuv(session: Session, ente_id: int, iuvs: set[str]) -> dict[str,
 def _transfer_cents(session: Session, option_ids: set[int]) -> dict[tuple[int, int], int]:
     if not option_ids:
         return {}
-    rows = session.execute(
+    rows = _rows(
+        session,
         sa.select(Transfer.option_id, Transfer.id_transfer, Transfer.amount_cents).where(
             _among(session, Transfer.option_id, option_ids)
-        )
+        ),
     )
     return {(option_id, index): cents for option_id, index, cents in rows}
 
@@ -1059,11 +1073,12 @@ def _lock_statuses(session: Session, option_ids: set[int]) -> dict[int, str]:
     """The options' states, their rows locked in id order (two flows never deadlock)."""
     if not option_ids:
         return {}
-    rows = session.execute(
+    rows = _rows(
+        session,
         sa.select(PaymentOption.id, PaymentOption.status)
         .where(_among(session, PaymentOption.id, option_ids))
         .order_by(PaymentOption.id)
-        .with_for_update()
+        .with_for_update(),
     )
     return {option_id: status for option_id, status in rows}
 
@@ -1071,8 +1086,9 @@ def _lock_statuses(session: Session, option_ids: set[int]) -> dict[int, str]:
 def _receipt_transfers(session: Session, receipt_ids: set[int]) -> dict[int, list | None]:
     if not receipt_ids:
         return {}
-    rows = session.execute(
-        sa.select(Receipt.id, Receipt.transfers).where(_among(session, Receipt.id, receipt_ids))
+    rows = _rows(
+        session,
+        sa.select(Receipt.id, Receipt.transfers).where(_among(session, Receipt.id, receipt_ids)),
     )
     return {receipt_id: transfers for receipt_id, transfers in rows}
 
@@ -1092,11 +1108,10 @@ def _report(
     if not option_ids:
         return
     target = payments.next_states("report", [OptionStatus.PAID], now)[OptionStatus.PAID]
-    held = {  # the options this session holds (usually none): brought up to date as a lock would
-        key[1][0]: obj
-        for key, obj in session.identity_map.items()
-        if key[0] is PaymentOption and len(key[1]) == 1
-    }
+    held: dict[int, PaymentOption] = {}  # the options this session holds (usually none)
+    for obj in session.identity_map.values():
+        if isinstance(obj, PaymentOption):  # by its identity key: an expired one is not loaded
+            held[cast(tuple[int], sa.inspect(obj).identity)[0]] = obj
     update = (
         sa.update(PaymentOption)
         .where(
