@@ -648,9 +648,10 @@ def reconcile_flows(
     """``reconcile_flow`` for many flows at once, set-based: for each (flow pk, cause) in
     order, every option the flow reported and that is still ``reported`` moves to
     ``reconciled`` (the machine asked once, ``payments.next_states``), history cause
-    ``cause``. The options are locked in id order, ``CHUNK`` at a time, before any moves;
-    they move with one UPDATE per chunk; history rows and follow-up messages are written in
-    bulk (``payments.record_transitions``). Returns how many options moved."""
+    ``cause``. The options are locked and moved by one UPDATE per ``CHUNK``, in id order
+    (the lock is the UPDATE's: an option another writer moved first is left); history rows
+    and follow-up messages are written in bulk (``payments.record_transitions``). Returns
+    how many options moved."""
     if not credited:
         return 0
     session.flush()
@@ -658,7 +659,7 @@ def reconcile_flows(
     credited_pks = set(flow_pks)
     options: dict[int, list[int]] = {}
     for start in range(0, len(flow_pks), CHUNK):
-        for flow_pk, option_id in session.execute(
+        for flow_pk, option_id in session.connection().execute(
             sa.select(ReportingEntry.flow_pk, ReportingEntry.option_id)
             .distinct()
             .where(
@@ -670,43 +671,35 @@ def reconcile_flows(
             if option_id is not None:
                 options.setdefault(flow_pk, []).append(option_id)
     every = sorted({o for ids in options.values() for o in ids})
-    status: dict[int, str] = {}
-    for start in range(0, len(every), CHUNK):  # a fixed lock order, in chunks
-        status.update(
-            (option_id, state)
-            for option_id, state in session.execute(
-                sa.select(PaymentOption.id, PaymentOption.status)
-                .where(_among(session, PaymentOption.id, every[start : start + CHUNK]))
-                .order_by(PaymentOption.id)
-                .with_for_update()
-            )
-        )
     target = payments.next_states("reconcile", [OptionStatus.REPORTED], now)[OptionStatus.REPORTED]
-    changes: list[payments.Change] = []
-    causes: list[str] = []
-    for flow_pk, cause in credited:
-        for option_id in sorted(options.get(flow_pk, ())):
-            if status.get(option_id) == OptionStatus.REPORTED:
-                status[option_id] = target
-                changes.append((option_id, OptionStatus.REPORTED, target))
-                causes.append(cause)
-    moved = sorted(option_id for option_id, _, _ in changes)
     held_options = _held(session, PaymentOption)
-    for start in range(0, len(moved), CHUNK):
-        for option_id, version in session.execute(
+    moved: set[int] = set()
+    # locked and moved by one UPDATE per chunk, in id order (two writers never deadlock): the
+    # lock is the update's own, no SELECT ... FOR UPDATE before it writes each row again
+    for start in range(0, len(every), CHUNK):
+        for option_id, version in session.connection().execute(
             sa.update(PaymentOption)
             .where(
-                _among(session, PaymentOption.id, moved[start : start + CHUNK]),
+                _among(session, PaymentOption.id, every[start : start + CHUNK]),
                 PaymentOption.status == OptionStatus.REPORTED,
             )
             .values(status=target, version=PaymentOption.version + 1)
             .returning(PaymentOption.id, PaymentOption.version)
-            .execution_options(synchronize_session=False)
         ):
+            moved.add(option_id)
             held = held_options.get(option_id)
             if held is not None:  # an option this session holds: as the lock refreshed it
                 set_committed_value(held, "status", target)
                 set_committed_value(held, "version", version)
+    # each option moved once, by the first credited flow (in the order given) that reported it
+    changes: list[payments.Change] = []
+    causes: list[str] = []
+    for flow_pk, cause in credited:
+        for option_id in sorted(options.get(flow_pk, ())):
+            if option_id in moved:
+                moved.discard(option_id)
+                changes.append((option_id, OptionStatus.REPORTED, target))
+                causes.append(cause)
     for start in range(0, len(changes), CHUNK):
         payments.record_transitions(
             session,
