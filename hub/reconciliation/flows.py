@@ -66,6 +66,7 @@ from hub.models import (
     Transfer,
 )
 from hub.reconciliation import statements
+from hub.reconciliation.ahead import ahead
 from hub.xmlsafe import UnsafeXml, parse_untrusted
 from workflows.payment import PAID_STATES, OptionStatus
 
@@ -445,21 +446,23 @@ def store_fdr3_pages(
 ) -> FlowOutcome:
     """``store_fdr3_flow`` for payments that come page by page (as FdR 3 serves them), in
     constant memory: each page is read strictly, written as fetched (``reporting_flow_page``)
-    and its entries stored and matched a batch at a time before the next page is asked for;
+    and its entries stored and matched a batch at a time, the next page fetched and read
+    meanwhile (``ahead``: at most two pages ahead);
     neither the flow's entries nor its JSON are ever held whole. ``pages`` is not read at all
     for a revision already stored. A page that cannot be read undoes what the earlier ones
     wrote (InvalidFlow, nothing stored)."""
     header = fdr3_header(flow, revision=revision, published_at=published_at)
 
+    def read(page: Sequence[Mapping[str, Any]]) -> tuple[list[ParsedEntry], str]:
+        return [_fdr3_entry(p) for p in page], json.dumps(list(page), default=str)
+
     def entries_of(stored: ReportingFlow) -> Iterator[Sequence[ParsedEntry]]:
-        for number, page in enumerate(pages, 1):
-            entries = [_fdr3_entry(p) for p in page]
+        # the next page fetched and read while this one is written (never more in hand)
+        for number, (entries, text) in enumerate(ahead(map(read, pages), name="fdr3-pages"), 1):
             if entries:
                 session.execute(
                     sa.insert(ReportingFlowPage).values(
-                        flow_pk=stored.id,
-                        page=number,
-                        payments_json=json.dumps(list(page), default=str),
+                        flow_pk=stored.id, page=number, payments_json=text
                     )
                 )
             yield entries

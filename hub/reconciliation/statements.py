@@ -36,6 +36,7 @@ from hub import payments
 from hub.db import utcnow
 from hub.errors import DomainError
 from hub.models import Anomaly, BankCredit, Ente, PaymentOption, ReportingEntry, ReportingFlow
+from hub.reconciliation.ahead import ahead
 from hub.xmlsafe import STREAM_CHUNK, iter_untrusted
 from workflows.payment import OptionStatus
 
@@ -314,7 +315,8 @@ def load_statement(
     (nothing written) for a file we cannot read, UnsafeXml for a hostile XML one.
 
     Set-based and in constant memory (``data``: bytes or a binary file): the lines are read
-    as they come and taken ``CHUNK`` at a time; per chunk, the fingerprints already stored
+    as they come and taken ``CHUNK`` at a time, the next chunk read while one is written
+    (``ahead``); per chunk, the fingerprints already stored
     and the flows named are read with one query each, the credits written with one insert,
     their anomalies with another, and the flows they match reconciled together
     (``reconcile_flows``). The same decisions, in the same order, as matching each credit
@@ -324,13 +326,9 @@ def load_statement(
     fingerprint = _Fingerprints()
     savepoint = session.begin_nested()  # a line we cannot read undoes the chunks before it
     try:
-        chunk: list[tuple[StatementLine, str]] = []
-        for line in iter_statement(data):
-            chunk.append((line, fingerprint(line)))
-            if len(chunk) >= CHUNK:
-                _load_chunk(session, ente, chunk, source_file, outcome, now)
-                chunk = []
-        _load_chunk(session, ente, chunk, source_file, outcome, now)
+        # the next chunk read while this one is written (never more in hand)
+        for chunk in ahead(_line_chunks(iter_statement(data), fingerprint), name="statement"):
+            _load_chunk(session, ente, chunk, source_file, outcome, now)
     except BaseException:
         savepoint.rollback()
         session.expire_all()  # options marked reconciled in memory: read again
@@ -345,6 +343,19 @@ def load_statement(
         anomalies=len(outcome.anomalies),
     )
     return outcome
+
+
+def _line_chunks(
+    lines: Iterable[StatementLine], fingerprint: _Fingerprints
+) -> Iterator[list[tuple[StatementLine, str]]]:
+    """The lines with their fingerprints, ``CHUNK`` at a time (the last may be empty)."""
+    chunk: list[tuple[StatementLine, str]] = []
+    for line in lines:
+        chunk.append((line, fingerprint(line)))
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    yield chunk
 
 
 @dataclass(frozen=True)
