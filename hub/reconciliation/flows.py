@@ -569,7 +569,6 @@ def _fill(
     if not superseded:
         _supersede_older(session, flow)
     relay: bool | None = None
-    seen = 0  # the last entry id registered for recovery
     for batch, last in _batches(entries_in, counts):
         if superseded:
             _insert_entries(session, [_entry_values(flow, e, "superseded") for e in batch])
@@ -577,8 +576,9 @@ def _fill(
         if relay is None:  # a flow small enough to fit its first batch: relayed as receipts are
             relay = last and len(batch) <= RELAY_LIMIT
         if batch:
+            before = _last_entry_id(session)  # the batch's entries come after it
             _match_batch(session, ente, flow, batch, outcome, now, relay=relay)
-            seen = _want_receipts(session, flow, now, seen)
+            _want_receipts(session, flow, now, before)
     if counts[0] == 0:
         raise _bad("no payments" if flow.revision is not None else "no datiSingoliPagamenti")
     flow.computed_count, flow.computed_total_cents = counts
@@ -1143,11 +1143,17 @@ def _report(
     )
 
 
-def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime, after: int) -> int:
-    """Register each entry of ``flow`` stored since entry id ``after`` (the batch just
+def _last_entry_id(session: Session) -> int:
+    """The highest entry id so far (the primary key's index: one probe)."""
+    session.flush()
+    return int(session.scalar(sa.select(sa.func.max(ReportingEntry.id))) or 0)
+
+
+def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime, after: int) -> None:
+    """Register each entry of ``flow`` stored after entry id ``after`` (the batch just
     matched) and left without a receipt for receipt recovery (once per Ente, IUV and IUR: a
-    later revision naming it again changes nothing). Returns the last such entry's id (or
-    ``after``)."""
+    later revision naming it again changes nothing). Reads only the batch's entries that
+    want one (the primary key's range, not every entry of the flow so far)."""
     session.flush()
     rows = session.execute(
         sa.select(
@@ -1164,8 +1170,8 @@ def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime, afte
         )
         .order_by(ReportingEntry.id)
     ).all()
-    if not rows:  # none since ``after``: the entries matched are not read back
-        return after
+    if not rows:
+        return
     batch = rows
     known = {
         (iuv, iur)
@@ -1197,7 +1203,6 @@ def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime, afte
         )
     if wanted:
         session.execute(sa.insert(ReceiptRecovery), wanted)
-    return int(rows[-1].id)
 
 
 def rematch_entries(session: Session, receipt: Receipt, now: dt.datetime | None = None) -> int:
