@@ -67,6 +67,7 @@ from hub.models import (
 )
 from hub.reconciliation import statements
 from hub.reconciliation.ahead import ahead
+from hub.reconciliation.sql import among
 from hub.xmlsafe import UnsafeXml, parse_untrusted
 from workflows.payment import PAID_STATES, OptionStatus
 
@@ -875,7 +876,7 @@ def _match_batch(
             Receipt.payment_amount_cents,
         ).where(
             Receipt.ec_fiscal_code == fc,
-            _among(session, Receipt.receipt_id, {e.iur for e in batch}),
+            among(session, Receipt.receipt_id, {e.iur for e in batch}),
         ),
     ):
         own[(r.creditor_reference_id, r.receipt_id)] = _OwnReceipt(
@@ -888,7 +889,7 @@ def _match_batch(
         for candidate in session.scalars(
             sa.select(Receipt)
             .where(
-                _among(session, Receipt.receipt_id, {iur for _, iur in wanted}),
+                among(session, Receipt.receipt_id, {iur for _, iur in wanted}),
                 Receipt.ec_fiscal_code != fc,
             )
             .order_by(Receipt.id)
@@ -1025,15 +1026,6 @@ def _decide(
     return None, "matched", "", state
 
 
-def _among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:
-    """``column IN values``: on PostgreSQL one array parameter (``= ANY``), not one
-    placeholder per value (a batch names thousands)."""
-    values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, values, type_=sa.ARRAY(column.type)))
-    return column.in_(values)
-
-
 def _rows(session: Session, statement: sa.Executable) -> Iterator[Any]:
     """Rows of a read of plain columns, through the session's connection: no ORM loading
     for thousands of tuples (the caller has flushed: nothing pending goes unseen)."""
@@ -1054,7 +1046,7 @@ def _options_by_iuv(session: Session, ente_id: int, iuvs: set[str]) -> dict[str,
     rows = _rows(
         session,
         sa.select(PaymentOption.iuv, PaymentOption.id).where(
-            PaymentOption.ente_id == ente_id, _among(session, PaymentOption.iuv, iuvs)
+            PaymentOption.ente_id == ente_id, among(session, PaymentOption.iuv, iuvs)
         ),
     )
     return {iuv: option_id for iuv, option_id in rows}
@@ -1066,7 +1058,7 @@ def _transfer_cents(session: Session, option_ids: set[int]) -> dict[tuple[int, i
     rows = _rows(
         session,
         sa.select(Transfer.option_id, Transfer.id_transfer, Transfer.amount_cents).where(
-            _among(session, Transfer.option_id, option_ids)
+            among(session, Transfer.option_id, option_ids)
         ),
     )
     return {(option_id, index): cents for option_id, index, cents in rows}
@@ -1079,7 +1071,7 @@ def _lock_statuses(session: Session, option_ids: set[int]) -> dict[int, str]:
     rows = _rows(
         session,
         sa.select(PaymentOption.id, PaymentOption.status)
-        .where(_among(session, PaymentOption.id, option_ids))
+        .where(among(session, PaymentOption.id, option_ids))
         .order_by(PaymentOption.id)
         .with_for_update(),
     )
@@ -1091,7 +1083,7 @@ def _receipt_transfers(session: Session, receipt_ids: set[int]) -> dict[int, lis
         return {}
     rows = _rows(
         session,
-        sa.select(Receipt.id, Receipt.transfers).where(_among(session, Receipt.id, receipt_ids)),
+        sa.select(Receipt.id, Receipt.transfers).where(among(session, Receipt.id, receipt_ids)),
     )
     return {receipt_id: transfers for receipt_id, transfers in rows}
 
@@ -1118,7 +1110,7 @@ def _report(
     update = (
         sa.update(PaymentOption)
         .where(
-            _among(session, PaymentOption.id, option_ids),
+            among(session, PaymentOption.id, option_ids),
             PaymentOption.status == OptionStatus.PAID,
         )
         .values(status=target, version=PaymentOption.version + 1)
@@ -1178,7 +1170,7 @@ def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime, afte
         for iuv, iur in session.execute(
             sa.select(ReceiptRecovery.iuv, ReceiptRecovery.iur).where(
                 ReceiptRecovery.ente_id == flow.ente_id,
-                _among(session, ReceiptRecovery.iuv, {r.iuv for r in batch}),
+                among(session, ReceiptRecovery.iuv, {r.iuv for r in batch}),
             )
         ).all()
     }
@@ -1341,7 +1333,7 @@ def stored_versions(
         rows = session.execute(
             sa.select(ReportingFlow.flow_id, ReportingFlow.flow_datetime).where(
                 ReportingFlow.ente_id == ente_id,
-                _among(session, ReportingFlow.flow_id, ids[start : start + BATCH]),
+                among(session, ReportingFlow.flow_id, ids[start : start + BATCH]),
             )
         ).all()
         found.update((flow_id, when) for flow_id, when in rows)

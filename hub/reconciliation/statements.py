@@ -37,6 +37,7 @@ from hub.db import utcnow
 from hub.errors import DomainError
 from hub.models import Anomaly, BankCredit, Ente, PaymentOption, ReportingEntry, ReportingFlow
 from hub.reconciliation.ahead import ahead
+from hub.reconciliation.sql import among
 from hub.xmlsafe import STREAM_CHUNK, iter_untrusted
 from workflows.payment import OptionStatus
 
@@ -377,7 +378,7 @@ def _latest_flows(session: Session, ente_id: int, flow_ids: set[str]) -> dict[st
             ReportingFlow.flow_id,
             ReportingFlow.computed_total_cents,
         )
-        .where(ReportingFlow.ente_id == ente_id, _among(session, ReportingFlow.flow_id, flow_ids))
+        .where(ReportingFlow.ente_id == ente_id, among(session, ReportingFlow.flow_id, flow_ids))
         .order_by(*_LATEST)
     )
     found: dict[str, _Flow] = {}
@@ -401,7 +402,7 @@ def _load_chunk(
         session.scalars(
             sa.select(BankCredit.fingerprint).where(
                 BankCredit.ente_id == ente.id,
-                _among(session, BankCredit.fingerprint, {f for _, f in chunk}),
+                among(session, BankCredit.fingerprint, {f for _, f in chunk}),
             )
         )
     )
@@ -409,7 +410,7 @@ def _load_chunk(
     credited: set[int] = set(
         session.scalars(
             sa.select(sa.func.coalesce(BankCredit.flow_pk, 0)).where(
-                _among(session, BankCredit.flow_pk, {f.id for f in latest.values()}),
+                among(session, BankCredit.flow_pk, {f.id for f in latest.values()}),
                 BankCredit.status == "matched",
             )
         )
@@ -564,14 +565,6 @@ _STAGE = (
 )
 
 
-def _among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:
-    """``column IN values``: on PostgreSQL one array parameter (``= ANY``)."""
-    values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, values, type_=sa.ARRAY(column.type)))
-    return column.in_(values)
-
-
 # the newest version of a flow: by dataOraFlusso, then the last stored (an FdR 3 revision)
 _LATEST = (ReportingFlow.flow_datetime.desc(), ReportingFlow.id.desc())
 
@@ -674,7 +667,7 @@ def reconcile_flows(
             sa.select(ReportingEntry.flow_pk, ReportingEntry.option_id)
             .distinct()
             .where(
-                _among(session, ReportingEntry.flow_pk, flow_pks[start : start + CHUNK]),
+                among(session, ReportingEntry.flow_pk, flow_pks[start : start + CHUNK]),
                 ReportingEntry.option_id.is_not(None),
                 ReportingEntry.match.in_(("matched", "amount_mismatch")),
             )
@@ -691,7 +684,7 @@ def reconcile_flows(
         for option_id, version in session.connection().execute(
             sa.update(PaymentOption)
             .where(
-                _among(session, PaymentOption.id, every[start : start + CHUNK]),
+                among(session, PaymentOption.id, every[start : start + CHUNK]),
                 PaymentOption.status == OptionStatus.REPORTED,
             )
             .values(status=target, version=PaymentOption.version + 1)
@@ -724,7 +717,7 @@ def reconcile_flows(
         part = flow_pks[start : start + CHUNK]
         session.execute(
             sa.update(ReportingFlow)
-            .where(_among(session, ReportingFlow.id, part))
+            .where(among(session, ReportingFlow.id, part))
             .values(status="reconciled", reconciled_at=now)  # not a payment state: the flow's
             .execution_options(synchronize_session=False)
         )
