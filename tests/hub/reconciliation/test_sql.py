@@ -1,6 +1,6 @@
-"""``sql.among`` on PostgreSQL (an array literal cast by the server) selects exactly the rows
-whose value is among those given, whatever the strings hold (quotes, backslashes, commas,
-braces, spaces, accents, longer than the column), and integers alike."""
+"""``sql.among`` on PostgreSQL (integers as an array literal cast by the server) selects
+exactly the rows whose value is among those given, whatever the strings hold (quotes,
+backslashes, commas, braces, spaces, accents, longer than the column), and integers alike."""
 
 from __future__ import annotations
 
@@ -42,5 +42,5 @@ def test_a_value_longer_than_the_column_is_not_cut_to_match(db):
 
 def test_integers_and_other_values():
     assert array_literal([3, 1, 2]) == "{3,1,2}"
-    assert array_literal(['a"b', "c\\d", "e,f"]) == '{"a\\"b","c\\\\d","e,f"}'
+    assert array_literal(["a", 1]) is None  # strings are bound as a list
     assert array_literal([True]) is None and array_literal([None]) is None
