@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import resource
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -35,24 +33,21 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bulk_bench import create_database, drop_database, rss_mib  # the same server, RSS
-
-from hub.db import make_session_factory
-from hub.logging import configure_logging
-from hub.migrate import upgrade
-from hub.models import (
-    Anomaly,
-    Ente,
-    Intermediary,
-    PaymentOption,
-    Station,
+from recon_bench import (  # the throwaway database, timing, RSS, load average
+    AMOUNT_CENTS,
+    EC,
+    IBAN,
+    PSP,
+    bench_database,
+    load_average,
+    memory_line,
+    summary_line,
+    timed,
 )
+
+from hub.models import Anomaly, Ente, PaymentOption
 from hub.reconciliation import fdr3
 
-EC = "77777777777"
-PSP = "BENCHPSP01"
-IBAN = "IT60X0542811101000000123456"
-AMOUNT_CENTS = 12_000
 PAGE = 1000
 
 
@@ -212,18 +207,6 @@ class FdrStandIn:
         }
 
 
-class RssSampler(threading.Thread):
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.samples: list[float] = []
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.samples.append(rss_mib())
-            self.stop.wait(0.05)
-
-
 def floor(engine: sa.Engine, ente_id: int, fdr: str) -> float:
     """COPY the flow's entry rows again into a plain table and move their options with one
     UPDATE ... FROM, in one transaction; seconds spent in COPY, UPDATE and COMMIT."""
@@ -255,46 +238,31 @@ def floor(engine: sa.Engine, ente_id: int, fdr: str) -> float:
         raw.close()
 
 
-def ingest(factory: Any, ente_id: int, first: int, n: int) -> dict[str, Any]:
-    """Ingest one FdR 3 flow of ``n`` payments naming options ``first`` .. ``first + n - 1``;
-    wall seconds, CPU seconds of this process, RSS sampled while it ran."""
+def ingest(factory: Any, ente_id: int, first: int, n: int) -> Any:
+    """Ingest one FdR 3 flow of ``n`` payments naming options ``first`` .. ``first + n - 1``,
+    timed (recon_bench.Run)."""
     published = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
     fdr = f"{published:%Y-%m-%d}{PSP}-B{uuid.uuid4().hex[:6]}"
     api = FdrStandIn(n, fdr, 1, published, first=first)
-    rss_before = rss_mib()
-    sampler = RssSampler()
-    sampler.start()
-    cpu = time.process_time()
-    started = time.perf_counter()
-    with factory.begin() as session:
-        ente = session.get(Ente, ente_id)
-        outcome = fdr3.ingest_flow(
-            session,
-            api,  # type: ignore[arg-type]
-            ente,
-            fdr,
-            1,
-            PSP,
-            published_at=published,
-            size=PAGE,
-        )
-        reported, anomalies = outcome.reported, len(outcome.anomalies)
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu
-    sampler.stop.set()
-    sampler.join()
-    samples = sampler.samples or [rss_mib()]
-    return {
-        "fdr": fdr,
-        "n": n,
-        "seconds": elapsed,
-        "cpu": cpu,
-        "reported": reported,
-        "anomalies": anomalies,
-        "rss_before": rss_before,
-        "rss_max": max(max(samples), rss_mib()),
-        "pages_asked": api.pages_asked,
-    }
+
+    def work() -> dict[str, Any]:
+        with factory.begin() as session:
+            ente = session.get(Ente, ente_id)
+            outcome = fdr3.ingest_flow(
+                session,
+                api,  # type: ignore[arg-type]
+                ente,
+                fdr,
+                1,
+                PSP,
+                published_at=published,
+                size=PAGE,
+            )
+            return {"reported": outcome.reported, "anomalies": len(outcome.anomalies)}
+
+    run = timed(work)
+    run.result.update(fdr=fdr, pages_asked=api.pages_asked)
+    return run
 
 
 def main() -> None:
@@ -306,21 +274,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--no-floor", action="store_true", help="skip the PostgreSQL floor")
     args = parser.parse_args()
-    configure_logging(level="WARNING")
-
-    admin, name, engine = create_database()
     n, small = args.payments, args.small
-    try:
-        upgrade(engine)
-        factory = make_session_factory(engine)
-        with factory.begin() as session:
-            broker = Intermediary(broker_code="99999999999", name="Bench")
-            station = Station(station_code="99999999999_01", intermediary=broker)
-            ente = Ente(fiscal_code=EC, name="Bench", iban=IBAN, segregation_code="01")
-            station.enti.append(ente)
-            session.add_all([broker, station, ente])
-            session.flush()
-            ente_id = ente.id
+    print(f"start: {load_average()}")
+    with bench_database(keep=args.keep) as (engine, factory, ente_id):
         started = time.perf_counter()
         populate(engine, ente_id, n + small)
         print(
@@ -338,33 +294,25 @@ def main() -> None:
                     .where(PaymentOption.ente_id == ente_id, PaymentOption.status == "reported")
                 )
                 opened = session.scalar(sa.select(sa.func.count()).select_from(Anomaly))
+            r = run.result
             print(
-                f"flow of {size:,} payments ({run['pages_asked']} pages of {PAGE}): "
-                f"{run['reported']} options reported ({count} so far in the database), "
-                f"{run['anomalies']} anomalies ({opened} stored); "
-                f"{run['seconds']:.1f} s wall, {run['cpu']:.1f} s CPU (this process), "
-                f"{size / run['seconds']:,.0f} payments/s; RSS {run['rss_before']:.0f} -> "
-                f"{run['rss_max']:.0f} MiB"
+                f"flow of {size:,} payments ({r['pages_asked']} pages of {PAGE}): "
+                f"{r['reported']} options reported ({count} so far in the database), "
+                f"{r['anomalies']} anomalies ({opened} stored); "
+                f"{run.seconds:.1f} s wall, {run.cpu:.1f} s CPU (this process), "
+                f"{size / run.seconds:,.0f} payments/s; RSS {run.rss_before:.0f} -> "
+                f"{run.rss_max:.0f} MiB; {load_average()}"
             )
         low, high = runs
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(
-            f"memory: peak RSS {high['rss_max']:.0f} MiB at {n:,} payments vs "
-            f"{low['rss_max']:.0f} MiB at {small:,}: ratio {high['rss_max'] / low['rss_max']:.2f} "
-            f"for {n / small:.0f}x the payments (growth over the RSS before each: "
-            f"{high['rss_max'] - high['rss_before']:.0f} vs "
-            f"{low['rss_max'] - low['rss_before']:.0f} MiB); getrusage peak {peak:.0f} MiB"
-        )
+        print(memory_line("payments", high, n, low, small))
         if not args.no_floor:
-            spent = floor(engine, ente_id, high["fdr"])
+            spent = floor(engine, ente_id, high.result["fdr"])
             print(
                 f"PostgreSQL floor: COPY of the same {n} entry rows into a plain table + "
                 f"one UPDATE ... FROM of their options: {spent:.2f} s, {n / spent:,.0f} rows/s"
             )
-            print(f"ingest / floor: {high['seconds'] / spent:.1f}x the time")
-    finally:
-        engine.dispose()
-        drop_database(admin, name, keep=args.keep)
+            print(f"ingest / floor: {high.seconds / spent:.1f}x the time")
+            print(summary_line(f"FdR 3 flow of {n:,} payments", high, spent))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import resource
 import sys
 import tempfile
 import time
@@ -35,19 +34,20 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bulk_bench import create_database, drop_database, rss_mib
-from fdr_bench import RssSampler
+from recon_bench import (  # the throwaway database, timing, RSS, load average
+    AMOUNT_CENTS,
+    IBAN,
+    PSP,
+    bench_database,
+    load_average,
+    memory_line,
+    summary_line,
+    timed,
+)
 
-from hub.db import make_session_factory
-from hub.logging import configure_logging
-from hub.migrate import upgrade
-from hub.models import Ente, Intermediary, PaymentOption, Station
+from hub.models import Ente, PaymentOption
 from hub.reconciliation import statements
 
-EC = "77777777777"
-PSP = "BENCHPSP01"
-IBAN = "IT60X0542811101000000123456"
-AMOUNT_CENTS = 12_000
 DAY = dt.date(2026, 12, 4)
 CAMT = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
 
@@ -208,28 +208,21 @@ def write_camt(path: Path, flows: range, cents: int) -> int:
     return path.stat().st_size
 
 
-def load(factory: Any, ente_id: int, path: Path) -> dict[str, Any]:
-    rss_before = rss_mib()
-    sampler = RssSampler()
-    sampler.start()
-    cpu = time.process_time()
-    started = time.perf_counter()
-    with factory.begin() as session, path.open("rb") as stream:
-        ente = session.get(Ente, ente_id)
-        outcome = statements.load_statement(session, ente, stream, source_file=path.name)
-        result = {
-            "added": len(outcome.added),
-            "matched": outcome.matched,
-            "reconciled": outcome.reconciled,
-            "anomalies": len(outcome.anomalies),
-        }
-    result["seconds"] = time.perf_counter() - started
-    result["cpu"] = time.process_time() - cpu
-    sampler.stop.set()
-    sampler.join()
-    result["rss_before"] = rss_before
-    result["rss_max"] = max(max(sampler.samples or [0.0]), rss_mib())
-    return result
+def load(factory: Any, ente_id: int, path: Path) -> Any:
+    """Load the statement at ``path``, timed (recon_bench.Run)."""
+
+    def work() -> dict[str, Any]:
+        with factory.begin() as session, path.open("rb") as stream:
+            ente = session.get(Ente, ente_id)
+            outcome = statements.load_statement(session, ente, stream, source_file=path.name)
+            return {
+                "added": len(outcome.added),
+                "matched": outcome.matched,
+                "reconciled": outcome.reconciled,
+                "anomalies": len(outcome.anomalies),
+            }
+
+    return timed(work)
 
 
 def floor(engine: sa.Engine, n: int) -> float:
@@ -279,20 +272,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args()
-    configure_logging(level="WARNING")
     n, small = args.credits, args.small
-    admin, name, engine = create_database()
-    try:
-        upgrade(engine)
-        factory = make_session_factory(engine)
-        with factory.begin() as session:
-            broker = Intermediary(broker_code="99999999999", name="Bench")
-            station = Station(station_code="99999999999_01", intermediary=broker)
-            ente = Ente(fiscal_code=EC, name="Bench", iban=IBAN, segregation_code="01")
-            station.enti.append(ente)
-            session.add_all([broker, station, ente])
-            session.flush()
-            ente_id = ente.id
+    print(f"start: {load_average()}")
+    with bench_database(keep=args.keep) as (engine, factory, ente_id):
         started = time.perf_counter()
         populate(engine, ente_id, small + n, n)
         print(
@@ -311,21 +293,17 @@ def main() -> None:
                 size = write_camt(path, flows, cents)
                 run = load(factory, ente_id, path)
                 runs.append(run)
+                r = run.result
                 print(
-                    f"{label} (camt.053, {size / 2**20:.1f} MiB): {run['added']} added, "
-                    f"{run['matched']} matched, {run['reconciled']:,} options reconciled, "
-                    f"{run['anomalies']} anomalies; {run['seconds']:.1f} s wall, "
-                    f"{run['cpu']:.1f} s CPU (this process), "
-                    f"{run['reconciled'] / run['seconds']:,.0f} options/s; RSS "
-                    f"{run['rss_before']:.0f} -> {run['rss_max']:.0f} MiB"
+                    f"{label} (camt.053, {size / 2**20:.1f} MiB): {r['added']} added, "
+                    f"{r['matched']} matched, {r['reconciled']:,} options reconciled, "
+                    f"{r['anomalies']} anomalies; {run.seconds:.1f} s wall, "
+                    f"{run.cpu:.1f} s CPU (this process), "
+                    f"{r['reconciled'] / run.seconds:,.0f} options/s; RSS "
+                    f"{run.rss_before:.0f} -> {run.rss_max:.0f} MiB; {load_average()}"
                 )
-        low, high = runs[0], runs[1]
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(
-            f"memory: peak RSS {high['rss_max']:.0f} MiB at {n:,} credits vs "
-            f"{low['rss_max']:.0f} MiB at {small:,}: ratio {high['rss_max'] / low['rss_max']:.2f} "
-            f"for {n / small:.0f}x the credits; getrusage peak {peak:.0f} MiB"
-        )
+        low, high, big = runs
+        print(memory_line("credits", high, n, low, small))
         with factory() as session:
             left = session.scalar(
                 sa.select(sa.func.count()).where(PaymentOption.status != "reconciled")
@@ -337,12 +315,11 @@ def main() -> None:
             f"FROM of {n:,} options: {spent:.2f} s"
         )
         print(
-            f"{n:,} credits / floor: {high['seconds'] / spent:.1f}x; one credit for {n:,} "
-            f"options / floor: {runs[2]['seconds'] / spent:.1f}x"
+            f"{n:,} credits / floor: {high.seconds / spent:.1f}x; one credit for {n:,} "
+            f"options / floor: {big.seconds / spent:.1f}x"
         )
-    finally:
-        engine.dispose()
-        drop_database(admin, name, keep=args.keep)
+        print(summary_line(f"statement of {n:,} credits", high, spent))
+        print(summary_line(f"1 credit for a flow of {n:,}", big, spent))
 
 
 if __name__ == "__main__":

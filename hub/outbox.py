@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -62,6 +62,40 @@ def lease_pending(session: Session, *, lease: dt.timedelta, now: dt.datetime | N
         state = sa.inspect(row)
         if row.lease_until is None and (state.transient or state.pending):
             row.sent_at, row.lease_until, row.attempts = now, now + lease, 1
+
+
+def enqueue_chunks(
+    session: Session,
+    actor_name: str,
+    key: str,
+    ids: Sequence[int],
+    *,
+    relay: bool = True,
+    size: int = CHUNK,
+    queue_name: str = "default",
+    **kwargs: Any,
+) -> int:
+    """One message per chunk of ``size`` ids, ``actor_name(**kwargs, <key>=[ids...])``, for a
+    consumer that takes a chunk (set-based work on thousands of rows: a hundred messages, not
+    a hundred thousand). The messages have ``enqueue``'s guarantees; ``relay=False`` leaves
+    them to the sweeper instead of the relay after the commit. Returns how many were
+    written."""
+    written = 0
+    for start in range(0, len(ids), size):
+        args = {**kwargs, key: [int(i) for i in ids[start : start + size]]}
+        if relay:
+            enqueue(session, actor_name, queue_name=queue_name, **args)
+        else:
+            session.add(
+                OutboxMessage(
+                    message_id=str(uuid.uuid4()),
+                    queue_name=queue_name,
+                    actor_name=actor_name,
+                    args=args,
+                )
+            )
+        written += 1
+    return written
 
 
 def take_pending(session: Session) -> list[dict[str, Any]]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -159,9 +157,10 @@ def record_transitions(
     """The one recorder of status changes: for each option the machine moved by ``event``,
     its history row (``state_transition``) and the follow-up message, in the caller's
     transaction. Many rows on PostgreSQL go in one COPY (a bulk load publishes thousands).
-    ``relay=False`` (thousands of changes, a large reporting flow): on PostgreSQL the
-    follow-up messages go in one COPY too and are left to the outbox sweeper, which sends
-    them in batches, instead of being relayed one by one after the commit. ``cause`` is
+    Many changes are followed up by one message per chunk of options (``outbox.CHUNK``
+    ids, per pair of states: the consumer takes a chunk, ``followed_up`` reads one); one
+    change by one message per option. ``relay=False`` (a large reporting flow) leaves the
+    messages to the outbox sweeper instead of the relay after the commit. ``cause`` is
     the history's cause, one for all or one per change (a statement reconciles many flows,
     each credit its own)."""
     whys = [cause[:200]] * len(changes) if isinstance(cause, str) else [c[:200] for c in cause]
@@ -187,15 +186,21 @@ def record_transitions(
         )
     if event not in FOLLOWED_UP_EVENTS:
         return
-    if bulk and not relay:
-        driver = cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
-        with driver.cursor() as cursor, cursor.copy(_OUTBOX_COPY) as copy:
-            states = {s: json.dumps(s) for c in changes for s in c[1:]}
-            tail = f', "event": {json.dumps(event)}, "from_state": '
-            for option_id, before, after in changes:
-                args = f'{{"option_id": {int(option_id)}{tail}{states[before]}, "to_state": '
-                args += f"{states[after]}}}"
-                copy.write_row((str(uuid.uuid4()), "default", STATUS_CHANGED_ACTOR, args, stamp, 0))
+    if len(changes) > 1:  # one message per chunk of options (the consumer takes a chunk)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for option_id, before, after in changes:
+            groups.setdefault((before, after), []).append(option_id)
+        for (before, after), ids in groups.items():
+            outbox.enqueue_chunks(
+                session,
+                STATUS_CHANGED_ACTOR,
+                "option_ids",
+                ids,
+                relay=relay,
+                event=event,
+                from_state=before,
+                to_state=after,
+            )
         return
     for option_id, before, after in changes:
         outbox.enqueue(
@@ -208,12 +213,15 @@ def record_transitions(
         )
 
 
+def followed_up(args: dict[str, Any]) -> list[Change]:
+    """The (option id, from state, to state) changes a ``STATUS_CHANGED_ACTOR`` message
+    follows up: one option's, or a chunk's (``option_ids``)."""
+    ids = args["option_ids"] if args.get("option_ids") is not None else [args["option_id"]]
+    return [(int(i), args["from_state"], args["to_state"]) for i in ids]
+
+
 _HISTORY_COPY = (
     "COPY state_transition (option_id, event, from_state, to_state, cause, created_at) FROM STDIN"
-)
-_OUTBOX_COPY = (
-    "COPY outbox_message (message_id, queue_name, actor_name, args, created_at, attempts) "
-    "FROM STDIN"
 )
 
 

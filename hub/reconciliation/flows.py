@@ -48,7 +48,6 @@ from lxml import etree
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from hub import clock, payments
 from hub.config import Config, as_config
@@ -66,8 +65,9 @@ from hub.models import (
     Station,
     Transfer,
 )
-from hub.payments.setbased import among as _among
+from hub.payments.setbased import among
 from hub.reconciliation import statements
+from hub.reconciliation.ahead import ahead
 from hub.values import anomaly_details
 from hub.xmlsafe import UnsafeXml, parse_untrusted
 from workflows.payment import PAID_STATES, OptionStatus
@@ -260,6 +260,11 @@ def _entry(item: etree._Element) -> ParsedEntry:
 
 
 def _json_cents(value: Any, what: str, *, allow_zero: bool = False) -> int:
+    if isinstance(value, str) and _AMOUNT.fullmatch(value):  # "12.34": most amounts, read fast
+        cents = int(value[:-3]) * 100 + int(value[-2:])
+        if cents == 0 and not allow_zero:
+            raise _bad(f"{what} must be greater than zero")
+        return cents
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise _bad(f"{what} {value!r} is not an amount")
     try:
@@ -443,21 +448,23 @@ def store_fdr3_pages(
 ) -> FlowOutcome:
     """``store_fdr3_flow`` for payments that come page by page (as FdR 3 serves them), in
     constant memory: each page is read strictly, written as fetched (``reporting_flow_page``)
-    and its entries stored and matched a batch at a time before the next page is asked for;
+    and its entries stored and matched a batch at a time, the next page fetched and read
+    meanwhile (``ahead``: at most two pages ahead);
     neither the flow's entries nor its JSON are ever held whole. ``pages`` is not read at all
     for a revision already stored. A page that cannot be read undoes what the earlier ones
     wrote (InvalidFlow, nothing stored)."""
     header = fdr3_header(flow, revision=revision, published_at=published_at)
 
+    def read(page: Sequence[Mapping[str, Any]]) -> tuple[list[ParsedEntry], str]:
+        return [_fdr3_entry(p) for p in page], json.dumps(list(page), default=str)
+
     def entries_of(stored: ReportingFlow) -> Iterator[Sequence[ParsedEntry]]:
-        for number, page in enumerate(pages, 1):
-            entries = [_fdr3_entry(p) for p in page]
+        # the next page fetched and read while this one is written (never more in hand)
+        for number, (entries, text) in enumerate(ahead(map(read, pages), name="fdr3-pages"), 1):
             if entries:
                 session.execute(
                     sa.insert(ReportingFlowPage).values(
-                        flow_pk=stored.id,
-                        page=number,
-                        payments_json=json.dumps(list(page), default=str),
+                        flow_pk=stored.id, page=number, payments_json=text
                     )
                 )
             yield entries
@@ -564,7 +571,6 @@ def _fill(
     if not superseded:
         _supersede_older(session, flow)
     relay: bool | None = None
-    seen = 0  # the last entry id registered for recovery
     for batch, last in _batches(entries_in, counts):
         if superseded:
             _insert_entries(session, [_entry_values(flow, e, "superseded") for e in batch])
@@ -572,8 +578,9 @@ def _fill(
         if relay is None:  # a flow small enough to fit its first batch: relayed as receipts are
             relay = last and len(batch) <= RELAY_LIMIT
         if batch:
+            before = _last_entry_id(session)  # the batch's entries come after it
             _match_batch(session, ente, flow, batch, outcome, now, relay=relay)
-            seen = _want_receipts(session, flow, now, seen)
+            _want_receipts(session, flow, now, before)
     if counts[0] == 0:
         raise _bad("no payments" if flow.revision is not None else "no datiSingoliPagamenti")
     flow.computed_count, flow.computed_total_cents = counts
@@ -887,7 +894,8 @@ def _match_batch(
     fc = ente.fiscal_code
     session.flush()
     own: dict[tuple[str, str], _OwnReceipt] = {}
-    for r in session.execute(
+    for r in _rows(
+        session,
         sa.select(
             Receipt.id,
             Receipt.receipt_id,
@@ -896,8 +904,8 @@ def _match_batch(
             Receipt.payment_amount_cents,
         ).where(
             Receipt.ec_fiscal_code == fc,
-            _among(session, Receipt.receipt_id, {e.iur for e in batch}),
-        )
+            among(session, Receipt.receipt_id, {e.iur for e in batch}),
+        ),
     ):
         own[(r.creditor_reference_id, r.receipt_id)] = _OwnReceipt(
             r.id, r.option_id, r.payment_amount_cents
@@ -909,7 +917,7 @@ def _match_batch(
         for candidate in session.scalars(
             sa.select(Receipt)
             .where(
-                _among(session, Receipt.receipt_id, {iur for _, iur in wanted}),
+                among(session, Receipt.receipt_id, {iur for _, iur in wanted}),
                 Receipt.ec_fiscal_code != fc,
             )
             .order_by(Receipt.id)
@@ -1065,6 +1073,12 @@ def _decide(
     return None, "matched", "", state
 
 
+def _rows(session: Session, statement: sa.Executable) -> Iterator[Any]:
+    """Rows of a read of plain columns, through the session's connection: no ORM loading
+    for thousands of tuples (the caller has flushed: nothing pending goes unseen)."""
+    return iter(session.connection().execute(statement))
+
+
 def _other_ente_receipt(candidates: Iterable[Receipt], e: ParsedEntry, fc: str) -> Receipt | None:
     for receipt in candidates:
         for t in receipt.transfers or ():
@@ -1076,10 +1090,11 @@ def _other_ente_receipt(candidates: Iterable[Receipt], e: ParsedEntry, fc: str) 
 def _options_by_iuv(session: Session, ente_id: int, iuvs: set[str]) -> dict[str, int]:
     if not iuvs:
         return {}
-    rows = session.execute(
+    rows = _rows(
+        session,
         sa.select(PaymentOption.iuv, PaymentOption.id).where(
-            PaymentOption.ente_id == ente_id, _among(session, PaymentOption.iuv, iuvs)
-        )
+            PaymentOption.ente_id == ente_id, among(session, PaymentOption.iuv, iuvs)
+        ),
     )
     return {iuv: option_id for iuv, option_id in rows}
 
@@ -1087,10 +1102,11 @@ def _options_by_iuv(session: Session, ente_id: int, iuvs: set[str]) -> dict[str,
 def _transfer_cents(session: Session, option_ids: set[int]) -> dict[tuple[int, int], int]:
     if not option_ids:
         return {}
-    rows = session.execute(
+    rows = _rows(
+        session,
         sa.select(Transfer.option_id, Transfer.id_transfer, Transfer.amount_cents).where(
-            _among(session, Transfer.option_id, option_ids)
-        )
+            among(session, Transfer.option_id, option_ids)
+        ),
     )
     return {(option_id, index): cents for option_id, index, cents in rows}
 
@@ -1099,11 +1115,12 @@ def _lock_statuses(session: Session, option_ids: set[int]) -> dict[int, str]:
     """The options' states, their rows locked in id order (two flows never deadlock)."""
     if not option_ids:
         return {}
-    rows = session.execute(
+    rows = _rows(
+        session,
         sa.select(PaymentOption.id, PaymentOption.status)
-        .where(_among(session, PaymentOption.id, option_ids))
+        .where(among(session, PaymentOption.id, option_ids))
         .order_by(PaymentOption.id)
-        .with_for_update()
+        .with_for_update(),
     )
     return {option_id: status for option_id, status in rows}
 
@@ -1111,8 +1128,9 @@ def _lock_statuses(session: Session, option_ids: set[int]) -> dict[int, str]:
 def _receipt_transfers(session: Session, receipt_ids: set[int]) -> dict[int, list | None]:
     if not receipt_ids:
         return {}
-    rows = session.execute(
-        sa.select(Receipt.id, Receipt.transfers).where(_among(session, Receipt.id, receipt_ids))
+    rows = _rows(
+        session,
+        sa.select(Receipt.id, Receipt.transfers).where(among(session, Receipt.id, receipt_ids)),
     )
     return {receipt_id: transfers for receipt_id, transfers in rows}
 
@@ -1132,21 +1150,28 @@ def _report(
     if not option_ids:
         return
     target = payments.next_states("report", [OptionStatus.PAID], now)[OptionStatus.PAID]
-    moved = session.execute(
+    held: dict[int, PaymentOption] = {}  # the options this session holds (usually none)
+    for obj in session.identity_map.values():
+        if isinstance(obj, PaymentOption):  # by its identity key: an expired one is not loaded
+            held[cast(tuple[int], sa.inspect(obj).identity)[0]] = obj
+    update = (
         sa.update(PaymentOption)
         .where(
-            _among(session, PaymentOption.id, option_ids),
+            among(session, PaymentOption.id, option_ids),
             PaymentOption.status == OptionStatus.PAID,
         )
         .values(status=target, version=PaymentOption.version + 1)
-        .returning(PaymentOption.id, PaymentOption.version)
         .execution_options(synchronize_session=False)
-    ).all()
-    for option_id, version in moved:  # the options this session holds, as the lock refreshed
-        held = session.identity_map.get(identity_key(PaymentOption, option_id))
-        if held is not None:
-            set_committed_value(held, "status", target)
-            set_committed_value(held, "version", version)
+    )
+    if not held:
+        session.execute(update)
+    else:
+        for option_id, version in session.execute(
+            update.returning(PaymentOption.id, PaymentOption.version)
+        ):
+            if (option := held.get(option_id)) is not None:
+                set_committed_value(option, "status", target)
+                set_committed_value(option, "version", version)
     payments.record_transitions(
         session,
         [(option_id, OptionStatus.PAID, target) for option_id in option_ids],
@@ -1157,10 +1182,17 @@ def _report(
     )
 
 
-def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime, after: int) -> int:
-    """Register each entry of ``flow`` stored since entry id ``after`` (the batch just
+def _last_entry_id(session: Session) -> int:
+    """The highest entry id so far (the primary key's index: one probe)."""
+    session.flush()
+    return int(session.scalar(sa.select(sa.func.max(ReportingEntry.id))) or 0)
+
+
+def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime, after: int) -> None:
+    """Register each entry of ``flow`` stored after entry id ``after`` (the batch just
     matched) and left without a receipt for receipt recovery (once per Ente, IUV and IUR: a
-    later revision naming it again changes nothing). Returns the last entry id seen."""
+    later revision naming it again changes nothing). Reads only the batch's entries that
+    want one (the primary key's range, not every entry of the flow so far)."""
     session.flush()
     rows = session.execute(
         sa.select(
@@ -1170,20 +1202,22 @@ def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime, afte
             ReportingEntry.option_id,
             ReportingEntry.match,
         )
-        .where(ReportingEntry.flow_pk == flow.id, ReportingEntry.id > after)
+        .where(
+            ReportingEntry.flow_pk == flow.id,
+            ReportingEntry.id > after,
+            ReportingEntry.match.in_(WANTS_RECEIPT),
+        )
         .order_by(ReportingEntry.id)
     ).all()
     if not rows:
-        return after
-    batch = [r for r in rows if r.match in WANTS_RECEIPT]
-    if not batch:
-        return int(rows[-1].id)
+        return
+    batch = rows
     known = {
         (iuv, iur)
         for iuv, iur in session.execute(
             sa.select(ReceiptRecovery.iuv, ReceiptRecovery.iur).where(
                 ReceiptRecovery.ente_id == flow.ente_id,
-                _among(session, ReceiptRecovery.iuv, {r.iuv for r in batch}),
+                among(session, ReceiptRecovery.iuv, {r.iuv for r in batch}),
             )
         ).all()
     }
@@ -1208,7 +1242,6 @@ def _want_receipts(session: Session, flow: ReportingFlow, now: dt.datetime, afte
         )
     if wanted:
         session.execute(sa.insert(ReceiptRecovery), wanted)
-    return int(rows[-1].id)
 
 
 def rematch_entries(session: Session, receipt: Receipt, now: dt.datetime | None = None) -> int:
@@ -1347,7 +1380,7 @@ def stored_versions(
         rows = session.execute(
             sa.select(ReportingFlow.flow_id, ReportingFlow.flow_datetime).where(
                 ReportingFlow.ente_id == ente_id,
-                _among(session, ReportingFlow.flow_id, ids[start : start + BATCH]),
+                among(session, ReportingFlow.flow_id, ids[start : start + BATCH]),
             )
         ).all()
         found.update((flow_id, when) for flow_id, when in rows)

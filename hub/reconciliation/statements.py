@@ -36,8 +36,9 @@ from hub import payments
 from hub.db import utcnow
 from hub.errors import DomainError
 from hub.models import Anomaly, BankCredit, Ente, PaymentOption, ReportingEntry, ReportingFlow
-from hub.payments.setbased import among as _among
+from hub.payments.setbased import among
 from hub.payments.setbased import held as _held
+from hub.reconciliation.ahead import ahead
 from hub.values import anomaly_details
 from hub.xmlsafe import STREAM_CHUNK, iter_untrusted
 from workflows.payment import OptionStatus
@@ -317,7 +318,8 @@ def load_statement(
     (nothing written) for a file we cannot read, UnsafeXml for a hostile XML one.
 
     Set-based and in constant memory (``data``: bytes or a binary file): the lines are read
-    as they come and taken ``CHUNK`` at a time; per chunk, the fingerprints already stored
+    as they come and taken ``CHUNK`` at a time, the next chunk read while one is written
+    (``ahead``); per chunk, the fingerprints already stored
     and the flows named are read with one query each, the credits written with one insert,
     their anomalies with another, and the flows they match reconciled together
     (``reconcile_flows``). The same decisions, in the same order, as matching each credit
@@ -327,13 +329,9 @@ def load_statement(
     fingerprint = _Fingerprints()
     savepoint = session.begin_nested()  # a line we cannot read undoes the chunks before it
     try:
-        chunk: list[tuple[StatementLine, str]] = []
-        for line in iter_statement(data):
-            chunk.append((line, fingerprint(line)))
-            if len(chunk) >= CHUNK:
-                _load_chunk(session, ente, chunk, source_file, outcome, now)
-                chunk = []
-        _load_chunk(session, ente, chunk, source_file, outcome, now)
+        # the next chunk read while this one is written (never more in hand)
+        for chunk in ahead(_line_chunks(iter_statement(data), fingerprint), name="statement"):
+            _load_chunk(session, ente, chunk, source_file, outcome, now)
     except BaseException:
         savepoint.rollback()
         session.expire_all()  # options marked reconciled in memory: read again
@@ -348,6 +346,19 @@ def load_statement(
         anomalies=len(outcome.anomalies),
     )
     return outcome
+
+
+def _line_chunks(
+    lines: Iterable[StatementLine], fingerprint: _Fingerprints
+) -> Iterator[list[tuple[StatementLine, str]]]:
+    """The lines with their fingerprints, ``CHUNK`` at a time (the last may be empty)."""
+    chunk: list[tuple[StatementLine, str]] = []
+    for line in lines:
+        chunk.append((line, fingerprint(line)))
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    yield chunk
 
 
 @dataclass(frozen=True)
@@ -369,7 +380,7 @@ def _latest_flows(session: Session, ente_id: int, flow_ids: set[str]) -> dict[st
             ReportingFlow.flow_id,
             ReportingFlow.computed_total_cents,
         )
-        .where(ReportingFlow.ente_id == ente_id, _among(session, ReportingFlow.flow_id, flow_ids))
+        .where(ReportingFlow.ente_id == ente_id, among(session, ReportingFlow.flow_id, flow_ids))
         .order_by(*_LATEST)
     )
     found: dict[str, _Flow] = {}
@@ -393,7 +404,7 @@ def _load_chunk(
         session.scalars(
             sa.select(BankCredit.fingerprint).where(
                 BankCredit.ente_id == ente.id,
-                _among(session, BankCredit.fingerprint, {f for _, f in chunk}),
+                among(session, BankCredit.fingerprint, {f for _, f in chunk}),
             )
         )
     )
@@ -401,7 +412,7 @@ def _load_chunk(
     credited: set[int] = set(
         session.scalars(
             sa.select(sa.func.coalesce(BankCredit.flow_pk, 0)).where(
-                _among(session, BankCredit.flow_pk, {f.id for f in latest.values()}),
+                among(session, BankCredit.flow_pk, {f.id for f in latest.values()}),
                 BankCredit.status == "matched",
             )
         )
@@ -654,9 +665,10 @@ def reconcile_flows(
     """``reconcile_flow`` for many flows at once, set-based: for each (flow pk, cause) in
     order, every option the flow reported and that is still ``reported`` moves to
     ``reconciled`` (the machine asked once, ``payments.next_states``), history cause
-    ``cause``. The options are locked in id order, ``CHUNK`` at a time, before any moves;
-    they move with one UPDATE per chunk; history rows and follow-up messages are written in
-    bulk (``payments.record_transitions``). Returns how many options moved."""
+    ``cause``. The options are locked and moved by one UPDATE per ``CHUNK``, in id order
+    (the lock is the UPDATE's: an option another writer moved first is left); history rows
+    and follow-up messages are written in bulk (``payments.record_transitions``). Returns
+    how many options moved."""
     if not credited:
         return 0
     session.flush()
@@ -664,11 +676,11 @@ def reconcile_flows(
     credited_pks = set(flow_pks)
     options: dict[int, list[int]] = {}
     for start in range(0, len(flow_pks), CHUNK):
-        for flow_pk, option_id in session.execute(
+        for flow_pk, option_id in session.connection().execute(
             sa.select(ReportingEntry.flow_pk, ReportingEntry.option_id)
             .distinct()
             .where(
-                _among(session, ReportingEntry.flow_pk, flow_pks[start : start + CHUNK]),
+                among(session, ReportingEntry.flow_pk, flow_pks[start : start + CHUNK]),
                 ReportingEntry.option_id.is_not(None),
                 ReportingEntry.match.in_(("matched", "amount_mismatch")),
             )
@@ -676,43 +688,35 @@ def reconcile_flows(
             if option_id is not None:
                 options.setdefault(flow_pk, []).append(option_id)
     every = sorted({o for ids in options.values() for o in ids})
-    status: dict[int, str] = {}
-    for start in range(0, len(every), CHUNK):  # a fixed lock order, in chunks
-        status.update(
-            (option_id, state)
-            for option_id, state in session.execute(
-                sa.select(PaymentOption.id, PaymentOption.status)
-                .where(_among(session, PaymentOption.id, every[start : start + CHUNK]))
-                .order_by(PaymentOption.id)
-                .with_for_update()
-            )
-        )
     target = payments.next_states("reconcile", [OptionStatus.REPORTED], now)[OptionStatus.REPORTED]
-    changes: list[payments.Change] = []
-    causes: list[str] = []
-    for flow_pk, cause in credited:
-        for option_id in sorted(options.get(flow_pk, ())):
-            if status.get(option_id) == OptionStatus.REPORTED:
-                status[option_id] = target
-                changes.append((option_id, OptionStatus.REPORTED, target))
-                causes.append(cause)
-    moved = sorted(option_id for option_id, _, _ in changes)
     held_options = _held(session, PaymentOption)
-    for start in range(0, len(moved), CHUNK):
-        for option_id, version in session.execute(
+    moved: set[int] = set()
+    # locked and moved by one UPDATE per chunk, in id order (two writers never deadlock): the
+    # lock is the update's own, no SELECT ... FOR UPDATE before it writes each row again
+    for start in range(0, len(every), CHUNK):
+        for option_id, version in session.connection().execute(
             sa.update(PaymentOption)
             .where(
-                _among(session, PaymentOption.id, moved[start : start + CHUNK]),
+                among(session, PaymentOption.id, every[start : start + CHUNK]),
                 PaymentOption.status == OptionStatus.REPORTED,
             )
             .values(status=target, version=PaymentOption.version + 1)
             .returning(PaymentOption.id, PaymentOption.version)
-            .execution_options(synchronize_session=False)
         ):
+            moved.add(option_id)
             held = held_options.get(option_id)
             if held is not None:  # an option this session holds: as the lock refreshed it
                 set_committed_value(held, "status", target)
                 set_committed_value(held, "version", version)
+    # each option moved once, by the first credited flow (in the order given) that reported it
+    changes: list[payments.Change] = []
+    causes: list[str] = []
+    for flow_pk, cause in credited:
+        for option_id in sorted(options.get(flow_pk, ())):
+            if option_id in moved:
+                moved.discard(option_id)
+                changes.append((option_id, OptionStatus.REPORTED, target))
+                causes.append(cause)
     for start in range(0, len(changes), CHUNK):
         payments.record_transitions(
             session,
@@ -726,7 +730,7 @@ def reconcile_flows(
         part = flow_pks[start : start + CHUNK]
         session.execute(
             sa.update(ReportingFlow)
-            .where(_among(session, ReportingFlow.id, part))
+            .where(among(session, ReportingFlow.id, part))
             .values(status="reconciled", reconciled_at=now)  # not a payment state: the flow's
             .execution_options(synchronize_session=False)
         )

@@ -303,3 +303,61 @@ def test_a_retry_survives_a_redis_wipe_because_its_due_time_is_in_postgresql(
     [delivery] = _deliveries(committed_factory)
     assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("delivered", 2, None)
     assert sweep_due(stub_broker, committed_factory, lease=lease) == 0
+
+
+def test_a_flow_reporting_many_options_sends_one_message_and_each_option_its_webhook_once(
+    committed_factory, stub_broker, stub_worker, receivers, monkeypatch
+):
+    from actors import payments as consumer
+    from hub.reconciliation import flows
+    from tests.factories import entry, flow_bytes, paid_option
+
+    receiver = receivers(200)
+    with committed_factory.begin() as session:
+        ente = make_ente(session)
+        endpoint = webhooks.register_endpoint(
+            session, ente, receiver.url, events=["payment.reported"]
+        )
+        secret, key_id = endpoint.secret, endpoint.endpoint.key_id
+        paid = [paid_option(session, ente) for _ in range(3)]
+        ids = sorted(o.id for o, _ in paid)
+        data = flow_bytes(ente, [entry(o, rid) for o, rid in paid])
+    _drain(stub_broker, stub_worker)  # the receipts' own messages (not subscribed)
+    # the chunk's second option fails once: the whole chunk is rolled back and retried
+    failed: list[int] = []
+    real = consumer.level1.notify_for_option
+
+    def flaky(session, option_id):
+        if option_id == ids[1] and not failed:
+            failed.append(option_id)
+            raise RuntimeError("a portal lookup failed")
+        return real(session, option_id)
+
+    monkeypatch.setattr(consumer.level1, "notify_for_option", flaky)
+    monkeypatch.setitem(consumer.payment_status_changed.options, "min_backoff", 10)
+    monkeypatch.setitem(consumer.payment_status_changed.options, "max_backoff", 50)
+    with committed_factory.begin() as session:
+        assert flows.store_flow(session, data).reported == 3
+    with committed_factory() as session:
+        [message] = session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.args["event"].as_string() == "report")
+        ).all()
+        assert message.args["option_ids"] == ids and "option_id" not in message.args
+        sent = outbox.message_dict(message)
+    for _ in range(3):
+        _drain(stub_broker, stub_worker)
+        if len(receiver.requests) >= 3:
+            break
+        time.sleep(0.2)
+    assert failed == [ids[1]]
+    bodies = [_verify(r, secret, key_id) for r in receiver.requests]
+    assert sorted(b["type"] for b in bodies) == ["payment.reported"] * 3
+    assert len({b["noticeNumber"] for b in bodies}) == 3
+    # the chunk again (a sweeper re-send) and a twin with a new id: nothing more is sent
+    relay.send(stub_broker, sent)
+    relay.send(stub_broker, {**sent, "message_id": "another-chunk-message-id"})
+    _drain(stub_broker, stub_worker)
+    assert len(receiver.requests) == 3
+    with committed_factory() as session:
+        positions = session.scalars(sa.select(PaymentOption).where(PaymentOption.id.in_(ids))).all()
+        assert {o.position.status for o in positions} == {"reported"}

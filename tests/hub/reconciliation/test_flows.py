@@ -71,7 +71,8 @@ def test_a_flow_of_paid_receipts_reports_each_option_with_history_and_webhooks(d
             OutboxMessage.actor_name == payments.STATUS_CHANGED_ACTOR
         )
     ).all()
-    assert {m["option_id"] for m in messages if m["to_state"] == "reported"} == {a.id, b.id}
+    reported = [c for m in messages for c in payments.followed_up(m) if c[2] == "reported"]
+    assert {c[0] for c in reported} == {a.id, b.id}
     # what the payment_status_changed actor does with that message
     assert webhooks.notify_transition(db, a.id, "report", "paid", "reported") == 1
 

@@ -203,9 +203,10 @@ def _snapshot(session: Session) -> dict[str, Any]:
             )
         ],
         "messages": sorted(
-            (rank("o", m.args["option_id"]), m.actor_name, m.args["from_state"], m.args["to_state"])
+            (rank("o", option_id), m.actor_name, from_state, to_state)
             for m in session.scalars(sa.select(OutboxMessage))
             if m.args.get("event") == "reconcile"
+            for option_id, from_state, to_state in payments.followed_up(m.args)
         ),
         "flows": [
             (rank("f", f.id), f.status, f.reconciled_at is not None)
