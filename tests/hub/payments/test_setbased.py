@@ -86,10 +86,13 @@ def snapshot(session: Session, ids: list[int], event: str) -> dict[str, Any]:
                 .order_by(StateTransition.id)
             )
         ],
+        # one message per option or per chunk of options: compared per option followed up
         "messages": sorted(
-            (rank[m.args["option_id"]], m.actor_name, m.args["from_state"], m.args["to_state"])
+            (rank[option_id], m.actor_name, from_state, to_state)
             for m in session.scalars(sa.select(OutboxMessage))
-            if m.args.get("event") == event and m.args.get("option_id") in rank
+            if m.args.get("event") == event
+            for option_id, from_state, to_state in payments.followed_up(m.args)
+            if option_id in rank
         ),
     }
 
