@@ -114,6 +114,7 @@ def report_page(request: Any) -> dict[str, Any]:
         "report": built,
         "charts": {k: contract_report.svg_data_uri(d) for k, d in built.charts.items()},
         "labels": contract_report.BUCKET_LABELS,
+        "severities": contract_report.SEVERITIES,
         "rome": ROME,
     }
 

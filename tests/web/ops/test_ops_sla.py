@@ -171,3 +171,10 @@ def test_the_report_in_german_names_an_anomaly_kind_in_german_on_the_page_and_in
     assert "Open anomalies" not in text and "Service levels" not in text
     english = _pdf_text(ops.app.get("/ops/sla/report.pdf?period=2026-Q3&lang=en").body)
     assert "paid twice" in english and "Open anomalies at the end of each day" in english
+
+
+def test_the_report_names_the_tickets_severities_in_words(ops):
+    ops.login(DEMO_SUPPORT)
+    page = ops.app.get("/ops/sla/report?period=2026-Q3&lang=de")
+    rows = [th.text for th in page.html.find(attrs={"aria-labelledby": "h-tickets"}).tbody("th")]
+    assert rows == ["blockierend", "nicht blockierend"]
