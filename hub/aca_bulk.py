@@ -23,10 +23,12 @@ one-by-one feed, which also tells ACA of paid options.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from hub import aca, clock, outbox
@@ -182,3 +184,63 @@ def _give_up(session: Session, upload: AcaUpload, ente: Ente, why: str) -> None:
             f"its positions go one by one: {why}"[:500],
         )
     )
+
+
+@dataclass(frozen=True)
+class UploadLine:
+    """One upload as the dashboard lists it. The report itself is not kept: ``in_step``,
+    ``refused`` and ``elsewhere`` say where its positions stand now (refused: its report
+    refused them and they are still failing; elsewhere: queued again, changed since, failing
+    for another reason or gone)."""
+
+    id: int
+    created_at: dt.datetime
+    done_at: dt.datetime | None
+    state: str  # pending, uploaded, done, failed, dead (given up)
+    positions: int
+    attempts: int
+    last_error: str | None
+    in_step: int
+    refused: int
+
+    @property
+    def elsewhere(self) -> int:
+        return self.positions - self.in_step - self.refused
+
+    @property
+    def given_up(self) -> bool:
+        return self.state == "dead"
+
+
+def recent(session: Session, ente_id: int, *, limit: int = 20) -> list[UploadLine]:
+    """The Ente's latest uploads, newest first, with where their positions stand."""
+    lines = []
+    for upload in session.scalars(
+        sa.select(AcaUpload)
+        .where(AcaUpload.ente_id == ente_id)
+        .order_by(AcaUpload.id.desc())
+        .limit(limit)
+    ):
+        ids = [int(k) for k in upload.versions]
+        in_step = refused = 0
+        if ids:
+            in_step, refused = session.execute(
+                sa.select(
+                    func.count().filter(AcaSync.state == "synced"),
+                    func.count().filter(AcaSync.last_error.startswith(f"bulk upload {upload.id}:")),
+                ).where(AcaSync.position_id.in_(ids))
+            ).one()
+        lines.append(
+            UploadLine(
+                upload.id,
+                upload.created_at,
+                upload.done_at,
+                upload.state,
+                len(ids),
+                upload.attempts,
+                upload.last_error,
+                int(in_step),
+                int(refused),
+            )
+        )
+    return lines

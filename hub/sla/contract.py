@@ -33,6 +33,7 @@ from hub.clock import ROME, day_start
 from hub.models.sla import SlaMinute
 from hub.onboarding.sla import four_month_share, period_end
 from hub.sla import availability, helpdesk, maintenance
+from hub.values.anomaly_details import _  # marks the labels for the catalogues (shown translated)
 
 Provider = Callable[[Session, dt.datetime, dt.datetime, BusinessCalendar], "tuple[int, int] | None"]
 _PROVIDERS: dict[str, Provider] = {}
@@ -138,7 +139,7 @@ def verdicts(
     result = [
         Verdict(
             "availability",
-            "Availability (probes from outside, maintenance excused)",
+            _("Availability (probes from outside, maintenance excused)"),
             availability.TARGET,
             avail.counted if avail.up + avail.down else None,
             avail.up if avail.up + avail.down else None,
@@ -148,13 +149,13 @@ def verdicts(
     ]
     total, within = answers_within(session, start, end)
     result.append(
-        Verdict("answers_2s", "Answers to the Node within 2 s", 98.0, total, within, "answers")
+        Verdict("answers_2s", _("Answers to the Node within 2 s"), 98.0, total, within, "answers")
     )
     tickets = helpdesk.figures(session, calendar, start, end, now)
     for key, label, target in (
-        ("take_over", "Tickets taken over within 60 minutes", 90.0),
-        ("fix_blocking", "Blocking tickets fixed within 240 minutes", 85.0),
-        ("fix_non_blocking", "Non-blocking tickets fixed within 480 minutes", 85.0),
+        ("take_over", _("Tickets taken over within 60 minutes"), 90.0),
+        ("fix_blocking", _("Blocking tickets fixed within 240 minutes"), 85.0),
+        ("fix_non_blocking", _("Non-blocking tickets fixed within 480 minutes"), 85.0),
     ):
         count, ok = tickets[key]
         result.append(Verdict(key, label, target, count, ok, "tickets"))
@@ -166,7 +167,7 @@ def verdicts(
     result.append(
         Verdict(
             "activation",
-            "Activation and change requests within 15 working days",
+            _("Activation and change requests within 15 working days"),
             90.0,
             activation[0] if activation else None,
             activation[1] if activation else None,
@@ -178,7 +179,7 @@ def verdicts(
     result.append(
         Verdict(
             "maintenance_notice",
-            "Maintenance notified at least 3 days ahead",
+            _("Maintenance notified at least 3 days ahead"),
             maintenance.TARGET_PERCENT,
             windows,
             on_time,

@@ -4,6 +4,10 @@ severity with their clocks, activation requests, maintenance windows with their 
 lead, reconciliation anomalies; as data (``build``), as charts drawn on the server
 (ReportLab graphics: SVG for the web page, vector drawings in the PDF) and as a PDF
 (``pdf``). Every chart has its figures in a table beside it.
+
+The texts are in the reader's language: the web passes a translate function ``_(msgid,
+**mapping)`` (its msgids are marked here and extracted into the catalogues, ``${name}`` for
+each value) and the anomaly kinds in words; without one the report is in English (``english``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +37,24 @@ from hub.models.sla import HISTOGRAM_BOUNDS, SlaMinute, SlaTicket
 from hub.printing.markup import paragraph
 from hub.sla import anomalies, availability, contract, helpdesk, kpi, maintenance
 from hub.sla.availability import Availability
+from hub.values import anomaly_details
+
+Translate = Callable[..., str]
+
+
+def english(message: str, **mapping: Any) -> str:
+    """The msgid itself with its ``${name}`` filled: the report in English."""
+    return anomaly_details.render(message, {k: str(v) for k, v in mapping.items()})
+
 
 BLUE = colors.HexColor("#0066cc")
 RED = colors.HexColor("#b00020")
 GREY = colors.HexColor("#5c6f82")
+# a ticket's severity in words (the chart's and the table's labels)
+SEVERITIES = {
+    "blocking": anomaly_details._("blocking"),
+    "non_blocking": anomaly_details._("non-blocking"),
+}
 BUCKET_LABELS = tuple(
     [f"<={b * 1000:g}ms" if b < 1 else f"<={b:g}s" for b in HISTOGRAM_BOUNDS] + [">10s"]
 )
@@ -115,6 +134,7 @@ def build(
     title: str = "",
     slot_seconds: float = 60.0,
     anomaly_days: int = 5,
+    _: Translate = english,
 ) -> ContractReport:
     whole = availability.measure(session, start, end, slot_seconds=slot_seconds, now=now)
     year_start = dt.datetime.combine(
@@ -153,7 +173,7 @@ def build(
         anomalies=anomalies.measure(session, calendar, now, limit_working_days=anomaly_days),
         kpis=kpi.measure(session, start, end),
     )
-    report.charts = charts(report)
+    report.charts = charts(report, _)
     return report
 
 
@@ -212,7 +232,7 @@ def _bar(
     return drawing, chart
 
 
-def charts(report: ContractReport) -> dict[str, Drawing]:
+def charts(report: ContractReport, _: Translate = english) -> dict[str, Drawing]:
     result = {}
     # availability per month against the 99.40 % line (the axis from 98 % so the gap shows)
     values = [m.availability.percent or 0.0 for m in report.months]
@@ -220,7 +240,7 @@ def charts(report: ContractReport) -> dict[str, Drawing]:
     drawing, chart = _bar(
         [max(v - low, 0) for v in values],
         [m.month for m in report.months],
-        title=f"Availability per month, % (from {low:g} %; target 99.40 %)",
+        title=_("Availability per month, % (from ${low} %; target 99.40 %)", low=f"{low:g}"),
     )
     chart.valueAxis.valueMax = 100 - low
     chart.valueAxis.labelTextFormat = lambda v: f"{v + low:.2f}"
@@ -230,15 +250,18 @@ def charts(report: ContractReport) -> dict[str, Drawing]:
     drawing, chart = _bar(
         [float(c) for c in report.histogram],
         list(BUCKET_LABELS),
-        title="Answers to the Node by answer time (target: 98 % within 2 s)",
+        title=_("Answers to the Node by answer time (target: 98 % within 2 s)"),
     )
     result["answers"] = drawing
     drawing, chart = _bar(
         [float(t.opened) for t in report.tickets]
         + [float(t.fixed_in_target) for t in report.tickets],
-        [f"{t.severity} opened" for t in report.tickets]
-        + [f"{t.severity} fixed in time" for t in report.tickets],
-        title="Tickets by severity",
+        [_("${severity} opened", severity=_(SEVERITIES[t.severity])) for t in report.tickets]
+        + [
+            _("${severity} fixed in time", severity=_(SEVERITIES[t.severity]))
+            for t in report.tickets
+        ],
+        title=_("Tickets by severity"),
     )
     result["tickets"] = drawing
     trend = report.anomalies.trend
@@ -252,7 +275,7 @@ def charts(report: ContractReport) -> dict[str, Drawing]:
     line.valueAxis.valueMin = 0
     line.lines[0].strokeColor = BLUE
     drawing.add(line)
-    drawing.add(String(14 * mm, 57 * mm, "Open anomalies at the end of each day", fontSize=9))
+    drawing.add(String(14 * mm, 57 * mm, _("Open anomalies at the end of each day"), fontSize=9))
     result["anomalies"] = drawing
     return result
 
@@ -264,17 +287,26 @@ def svg_data_uri(drawing: Drawing) -> str:
 
 
 # -- PDF --------------------------------------------------------------------------------------
-def _pct(value: float | None) -> str:
-    return "no data" if value is None else f"{value:.2f} %"
+def _pct(value: float | None, _: Translate = english) -> str:
+    return _("no data") if value is None else f"{value:.2f} %"
 
 
-def _kpi_value(line: kpi.KpiLine) -> str:
+def _kpi_value(line: kpi.KpiLine, _: Translate = english) -> str:
     if line.value is None:
-        return "no data"
+        return _("no data")
     return f"{line.value:g}" if line.kpi == "B.3" else f"{line.value:.2f} %"
 
 
-def pdf(report: ContractReport, intermediary: str = "") -> bytes:
+def pdf(
+    report: ContractReport,
+    intermediary: str = "",
+    *,
+    _: Translate = english,
+    kinds: Mapping[str, str] | None = None,
+) -> bytes:
+    """The report as a PDF, its texts through ``_`` and each anomaly kind named by ``kinds``
+    (code -> words; a code missing there is printed as it is)."""
+    kinds = kinds or {}
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out,
@@ -306,46 +338,71 @@ def pdf(report: ContractReport, intermediary: str = "") -> bytes:
         t.setStyle(grid)
         return t
 
+    def pct(value: float | None) -> str:
+        return _pct(value, _)
+
+    verdict_words = {"met": _("met"), "breached": _("breached")}
     story: list[Any] = [
         paragraph(report.title, h1),
         paragraph(
             f"{intermediary + ' · ' if intermediary else ''}"
-            f"Produced {report.now.astimezone(ROME):%d/%m/%Y %H:%M} (Europe/Rome)",
+            + _(
+                "Produced ${moment} (Europe/Rome)",
+                moment=f"{report.now.astimezone(ROME):%d/%m/%Y %H:%M}",
+            ),
             body,
         ),
-        paragraph("Service levels: verdicts", h2),
+        paragraph(_("Service levels: verdicts"), h2),
         table(
-            [["Figure", "Target", "Measured", "Count", "Verdict"]]
+            [[_("Figure"), _("Target"), _("Measured"), _("Count"), _("Verdict")]]
             + [
                 [
-                    v.label,
+                    _(v.label),
                     f"{v.target_percent:.2f} %",
-                    _pct(v.measured),
-                    "—" if v.count is None else f"{v.within} of {v.count} {v.unit}",
-                    v.status.upper(),
+                    pct(v.measured),
+                    "—"
+                    if v.count is None
+                    else _("${within} of ${count}", within=v.within, count=v.count),
+                    verdict_words.get(v.status, _("no data")).upper(),
                 ]
                 for v in report.verdicts
             ],
             [62 * mm, 20 * mm, 22 * mm, 38 * mm, 28 * mm],
         ),
         Spacer(1, 4 * mm),
-        paragraph("Availability", h2),
+        paragraph(_("Availability"), h2),
         paragraph(
-            f"Period: {_pct(report.availability.percent)} "
-            f"({report.availability.up} of {report.availability.counted} slots up; "
-            f"{report.availability.down} down, {report.availability.unknown} unknown, "
-            f"{report.availability.maintenance} in planned maintenance). "
-            f"Year so far: {_pct(report.year.percent)} ({report.year.unknown} slots unknown: "
-            "no probe recorded). Target 99.40 %.",
+            _(
+                "Period: ${percent} (${up} of ${counted} slots up; ${down} down, ${unknown} "
+                "unknown, ${maintenance} in planned maintenance). Year so far: ${year} "
+                "(${year_unknown} slots unknown: no probe recorded). Target 99.40 %.",
+                percent=pct(report.availability.percent),
+                up=report.availability.up,
+                counted=report.availability.counted,
+                down=report.availability.down,
+                unknown=report.availability.unknown,
+                maintenance=report.availability.maintenance,
+                year=pct(report.year.percent),
+                year_unknown=report.year.unknown,
+            ),
             body,
         ),
         report.charts["availability"],
         table(
-            [["Month", "Availability", "Up", "Down", "Unknown", "Maintenance"]]
+            [
+                [
+                    _("Month"),
+                    _("Availability"),
+                    _("Up"),
+                    _("Down"),
+                    _("Unknown"),
+                    _("Maintenance"),
+                ]
+            ]
             + [
                 [
                     m.month,
-                    _pct(m.availability.percent),
+                    pct(m.availability.percent),
                     m.availability.up,
                     m.availability.down,
                     m.availability.unknown,
@@ -354,30 +411,30 @@ def pdf(report: ContractReport, intermediary: str = "") -> bytes:
                 for m in report.months
             ]
         ),
-        KeepTogether([paragraph("Answer times", h2), report.charts["answers"]]),
+        KeepTogether([paragraph(_("Answer times"), h2), report.charts["answers"]]),
         table(
-            [["Answer time", "Answers"]]
+            [[_("Answer time"), _("Answers")]]
             + [[a, b] for a, b in zip(BUCKET_LABELS, report.histogram, strict=True)]
         ),
-        KeepTogether([paragraph("Help desk", h2), report.charts["tickets"]]),
+        KeepTogether([paragraph(_("Help desk"), h2), report.charts["tickets"]]),
         table(
             [
                 [
-                    "Severity",
-                    "Opened",
-                    "Taken over ≤ 60 min",
-                    "Fixed in target",
-                    "Open",
-                    "Mean take-over (min)",
-                    "Mean fix (min)",
+                    _("Severity"),
+                    _("Opened"),
+                    _("Taken over within 60 min"),
+                    _("Fixed in target"),
+                    _("Open"),
+                    _("Mean take-over (min)"),
+                    _("Mean fix (min)"),
                 ]
             ]
             + [
                 [
-                    t.severity,
+                    _(SEVERITIES[t.severity]),
                     t.opened,
-                    f"{t.taken_over_in_60} of {t.taken_over}",
-                    f"{t.fixed_in_target} of {t.resolved}",
+                    _("${within} of ${count}", within=t.taken_over_in_60, count=t.taken_over),
+                    _("${within} of ${count}", within=t.fixed_in_target, count=t.resolved),
                     t.open,
                     "—" if t.mean_take_over_minutes is None else t.mean_take_over_minutes,
                     "—" if t.mean_fix_minutes is None else t.mean_fix_minutes,
@@ -385,20 +442,29 @@ def pdf(report: ContractReport, intermediary: str = "") -> bytes:
                 for t in report.tickets
             ]
         ),
-        paragraph("Planned maintenance", h2),
+        paragraph(_("Planned maintenance"), h2),
     ]
     if report.windows:
         story.append(
             table(
-                [["Start", "Expected end", "Affects", "Notices sent", "Lead (h)", "≥ 3 days"]]
+                [
+                    [
+                        _("Start"),
+                        _("Expected end"),
+                        _("Affects"),
+                        _("Notices sent"),
+                        _("Lead (hours)"),
+                        _("At least 3 days ahead"),
+                    ]
+                ]
                 + [
                     [
                         f"{w.window.starts_at.astimezone(ROME):%d/%m/%Y %H:%M}",
                         f"{w.window.ends_at.astimezone(ROME):%d/%m/%Y %H:%M}",
                         w.window.affects,
-                        f"{w.sent} of {w.notices}",
+                        _("${within} of ${count}", within=w.sent, count=w.notices),
                         "—" if w.lead_hours is None else w.lead_hours,
-                        "yes" if w.on_time else "no",
+                        _("yes") if w.on_time else _("no"),
                     ]
                     for w in report.windows
                 ],
@@ -406,30 +472,48 @@ def pdf(report: ContractReport, intermediary: str = "") -> bytes:
             )
         )
     else:
-        story.append(paragraph("No planned maintenance in the period.", body))
+        story.append(paragraph(_("No planned maintenance in the period."), body))
     a = report.anomalies
     story += [
-        paragraph("Reconciliation anomalies", h2),
+        paragraph(_("Reconciliation anomalies"), h2),
         paragraph(
-            f"{a.open} open, {a.old} open for more than {a.limit_working_days} working days.",
+            _(
+                "${open} open, ${old} open for more than ${days} working days.",
+                open=a.open,
+                old=a.old,
+                days=a.limit_working_days,
+            ),
             body,
         ),
         report.charts["anomalies"],
-        table([["Kind", "Open"]] + [[k, n] for k, n in a.by_kind.items()] or [["—", 0]]),
-        Spacer(1, 2 * mm),
-        table([["Age (working days)", "Open"]] + [[k, n] for k, n in a.by_age.items()]),
-        paragraph("pagoPA's KPIs, from our own records", h2),
         table(
-            [["KPI", "Station", "Month", "Cases", "Value", "Target", "Verdict"]]
+            [[_("Kind"), _("Open")]] + [[kinds.get(k, k), n] for k, n in a.by_kind.items()]
+            or [["—", 0]]
+        ),
+        Spacer(1, 2 * mm),
+        table([[_("Age (working days)"), _("Open")]] + [[k, n] for k, n in a.by_age.items()]),
+        paragraph(_("pagoPA's KPIs, from our own records"), h2),
+        table(
+            [
+                [
+                    "KPI",
+                    _("Station"),
+                    _("Month"),
+                    _("Count"),
+                    _("Measured"),
+                    _("Target"),
+                    _("Verdict"),
+                ]
+            ]
             + [
                 [
                     line.kpi,
                     line.station,
                     line.month,
                     "—" if line.count is None else line.count,
-                    _kpi_value(line),
+                    _kpi_value(line, _),
                     line.target or "—",
-                    {True: "met", False: "breached", None: "no data"}[line.met],
+                    {True: _("met"), False: _("breached"), None: _("no data")}[line.met],
                 ]
                 for line in report.kpis
             ]

@@ -1,6 +1,6 @@
 """axe-core on the /ops/ pages: no violation of impact "serious" or "critical" on the login
 form (with its error), the Enti, an Ente's dashboard, the search with results, a payment, the
-flows, the bank credits with the upload form, stuck payments and anomalies."""
+flows, the bank credits with the upload form, stuck payments, anomalies and the ACA feed."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ def test_ops_pages_have_no_serious_accessibility_violations(demo, page, axe_js, 
         ("enti/77777777777/credits", "credits"),
         ("support/stuck", "stuck payments"),
         ("support/anomalies", "anomalies"),
+        ("enti/77777777777/aca", "ACA feed with its bulk uploads"),
     ):
         page.goto(f"{ops}/{path}")
         check(page, axe_js, what)

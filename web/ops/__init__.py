@@ -131,6 +131,7 @@ def _template_globals(event: Any) -> None:
     event["money"] = lambda cents: format_cents(cents, event["lang"])
     # an anomaly's detail (a code and its parameters) in the page's language
     event["anomaly_detail"] = lambda text: anomaly_text.sentence(request, text)
+    event["anomaly_kind"] = lambda code: anomaly_text.kind(request, code)
 
 
 def format_cents(cents: int | None, lang: str = "it") -> str:

@@ -1,5 +1,6 @@
 """The dashboard's ACA page (issue 20): where each published position of the Ente stands with
-pagoPA's ACA, the share in step (KPI B.4), and the per-Ente switch (support staff)."""
+pagoPA's ACA, the share in step (KPI B.4), the Ente's recent bulk uploads (hub.aca_bulk) and
+the per-Ente switch (support staff)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
 
-from hub import aca
+from hub import aca, aca_bulk
 from web.checkout.i18n import _, localized
 from web.ops.common import T, audit_action, flash
 from web.ops.security import ente_of, require_support
@@ -22,6 +23,15 @@ STATE_LABELS = {
     "not_sent": _("not sent yet"),
 }
 
+# an ACA bulk upload's state (hub.aca_bulk)
+UPLOAD_LABELS = {
+    "pending": _("queued"),
+    "uploaded": _("sent, ACA is processing it"),
+    "done": _("done: report applied"),
+    "failed": _("failed, retrying"),
+    "dead": _("given up: positions sent one by one"),
+}
+
 
 @view_config(route_name="ops.aca", renderer=T + "aca.jinja2", decorator=localized)
 def aca_page(request: Any) -> dict[str, Any]:
@@ -32,6 +42,8 @@ def aca_page(request: Any) -> dict[str, Any]:
         "figures": aca.share(request.db, [ente.id]),
         "rows": aca.positions(request.db, ente.id),
         "labels": STATE_LABELS,
+        "uploads": aca_bulk.recent(request.db, ente.id),
+        "upload_labels": UPLOAD_LABELS,
     }
 
 

@@ -10,6 +10,7 @@ state in words. A detail written before codes existed is free text and is shown 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from pyramid.i18n import TranslationString
@@ -30,6 +31,36 @@ STATES = {
     "cancelled": _("cancelled"),
 }
 
+# an anomaly's kind in words (the dashboard's lists and filters, the SLA report and its PDF)
+KINDS = {
+    "double_payment": _("paid twice"),
+    "paid_before_publication": _("paid before publication"),
+    "paid_after_cancel": _("paid after cancellation"),
+    "paid_after_expiry": _("paid after expiry"),
+    "amount_mismatch": _("amount differs from the notice"),
+    "standin_receipt": _("Stand-In receipt without activation"),
+    "unknown_notice": _("receipt for an unknown notice"),
+    "unserved_ec": _("receipt for a body this station does not serve"),
+    "station_mismatch": _("receipt through another station"),
+    "receipt_ko": _("receipt with a negative outcome"),
+    "fdr_refused": _("reporting flow refused"),
+    "fdr_entry_without_receipt": _("flow entry without a receipt"),
+    "fdr_notice_not_paid": _("flow entry for a notice not paid"),
+    "fdr_payment_revoked": _("payment revoked in a flow"),
+    "fdr_amount_mismatch": _("flow amount differs from the receipt"),
+    "fdr_totals_mismatch": _("flow totals do not add up"),
+    "credit_amount_mismatch": _("bank credit differs from the flow"),
+    "credit_duplicate": _("bank credit loaded twice"),
+    "credit_unknown_flow": _("bank credit for an unknown flow"),
+    "credit_without_flow_id": _("bank credit naming no flow"),
+    "flow_without_credit": _("flow without a bank credit"),
+    "fdr_paid_without_rpt": _("flow entry paid without RPT"),
+    "receipt_needs_iur": _("stuck payment: receipt to ask by IUR"),
+    "receipt_not_recovered": _("receipt not recovered"),
+    "aca_sync_dead": _("ACA feed refused"),
+    "aca_upload_dead": _("ACA bulk upload given up"),
+}
+
 # why a receipt was to recover (receipt_recovery.reason)
 RECOVERY_REASONS = {
     "flow_entry": _("named by a flow entry"),
@@ -45,6 +76,24 @@ def euro(cents: int, lang: str) -> str:
     if lang == "en":
         return f"{sign}€{text}"
     return f"{sign}{text.replace(',', '_').replace('.', ',').replace('_', '.')} €"
+
+
+def kind(request: Any, code: str) -> str:
+    """An anomaly's kind in the request's language (the code itself when it has no words)."""
+    return str(request.localizer.translate(KINDS[code])) if code in KINDS else code
+
+
+def translator(request: Any) -> Callable[..., str]:
+    """``_(msgid, **mapping)`` in the request's language, for texts drawn outside a template
+    (the SLA report's PDF and charts: ``hub.sla.contract_report``)."""
+    localizer = request.localizer
+
+    def translate(message: str, **mapping: Any) -> str:
+        values = {k: str(v) for k, v in mapping.items()}
+        translated = localizer.translate(TranslationString(message, domain=DOMAIN))
+        return anomaly_details.render(translated, values)
+
+    return translate
 
 
 def sentence(request: Any, text: str | None) -> str:

@@ -17,6 +17,7 @@ from hub.config import from_registry
 from hub.db import ROME, utcnow
 from hub.sla import contract_report, helpdesk, maintenance, periods
 from web.checkout.i18n import _, localized
+from web.ops import anomaly_text
 from web.ops.common import T, actor, audit_action, flash
 from web.ops.security import require_support
 
@@ -83,6 +84,7 @@ def _build(request: Any, start: dt.datetime, end: dt.datetime) -> contract_repor
         utcnow(),
         slot_seconds=settings.sla_probe_seconds or 60.0,
         anomaly_days=settings.sla_anomaly_max_working_days,
+        _=anomaly_text.translator(request),  # the charts' texts in the page's language
     )
 
 
@@ -112,6 +114,7 @@ def report_page(request: Any) -> dict[str, Any]:
         "report": built,
         "charts": {k: contract_report.svg_data_uri(d) for k, d in built.charts.items()},
         "labels": contract_report.BUCKET_LABELS,
+        "severities": contract_report.SEVERITIES,
         "rome": ROME,
     }
 
@@ -127,7 +130,11 @@ def report_pdf(request: Any) -> Response:
     built = _build(request, start, end)
     audit_action(request, "ops.sla_report_pdf", target=f"sla:{name}", ente_id=None)
     return Response(
-        body=contract_report.pdf(built),
+        body=contract_report.pdf(
+            built,
+            _=anomaly_text.translator(request),
+            kinds={k: anomaly_text.kind(request, k) for k in built.anomalies.by_kind},
+        ),
         content_type="application/pdf",
         content_disposition=f'attachment; filename="sla-{name}.pdf"',
     )

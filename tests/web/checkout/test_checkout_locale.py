@@ -46,6 +46,7 @@ def extracted(tmp_path_factory) -> set[str]:
             "web/level1",
             "web/ops",
             "hub/values",  # anomaly details and validation sentences (issue 16)
+            "hub/sla",  # the SLA report's PDF and charts
         ],
         cwd=ROOT,
         check=True,

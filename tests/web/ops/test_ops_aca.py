@@ -3,10 +3,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 
-from hub.models import AcaEnte, AcaSync, AuditEvent, DebtPosition, Ente, OutboxMessage
+from hub.models import (
+    AcaEnte,
+    AcaSync,
+    AcaUpload,
+    AuditEvent,
+    DebtPosition,
+    Ente,
+    OutboxMessage,
+)
 from hub.seed import DEMO_SUPPORT
 from tests.web.ops.conftest import A
 
@@ -78,3 +88,69 @@ def test_support_switches_the_feed_and_the_page_shows_each_state_and_the_share(o
     # in step already: nothing to send again
     ops.post(f"/ops/enti/{A}/aca/{first.id}/requeue", {}, status=303)
     assert "not failing" in ops.app.get(f"/ops/enti/{A}/aca").text
+
+
+def test_the_page_lists_the_entes_recent_bulk_uploads_with_where_their_positions_stand(ops):
+    published = _published(ops.factory)
+    first, second = published[0], published[1]
+    with ops.factory.begin() as s:
+        ente = s.scalar(sa.select(Ente).where(Ente.fiscal_code == A))
+        done = AcaUpload(
+            ente_id=ente.id,
+            state="done",
+            versions={str(first.id): first.version, str(second.id): second.version},
+            file_id="file-1",
+            done_at=dt.datetime(2026, 11, 3, 9, 30, tzinfo=dt.UTC),
+        )
+        s.add(done)
+        s.flush()
+        s.add_all(
+            [
+                AcaSync(
+                    position_id=first.id,
+                    state="synced",
+                    synced_version=first.version,
+                    aca_state="valid",
+                    paid_told=[],
+                    attempts=0,
+                ),
+                AcaSync(
+                    position_id=second.id,
+                    state="failed",
+                    aca_state="absent",
+                    paid_told=[],
+                    attempts=1,
+                    last_error=f"bulk upload {done.id}: 400 bad transfer",
+                ),
+            ]
+        )
+        dead = AcaUpload(
+            ente_id=ente.id,
+            state="dead",
+            versions={str(first.id): first.version},
+            attempts=8,
+            last_error="POST file: 500 injected fault",
+        )
+        s.add(dead)
+        s.flush()
+        done_id, dead_id = done.id, dead.id
+    ops.login()  # the Ente's own operator sees them
+    page = ops.app.get(f"/ops/enti/{A}/aca?lang=en")
+    row = page.html.find(id=f"aca-upload-{done_id}")
+    cells = [td.text.strip() for td in row("td")]
+    assert cells[1] == "done: report applied"
+    assert cells[2:6] == ["2", "1", "1", "0"]  # positions, in step, refused, elsewhere
+    given_up = page.html.find(id=f"aca-upload-{dead_id}")
+    assert given_up["data-state"] == "dead"
+    assert "given up" in given_up.text and "500 injected fault" in given_up.text
+    # newest first
+    ids = [tr["id"] for tr in page.html.find(id="aca-uploads").tbody("tr")]
+    assert ids == [f"aca-upload-{dead_id}", f"aca-upload-{done_id}"]
+    german = ops.app.get(f"/ops/enti/{A}/aca?lang=de")
+    assert "Sammeluploads" in german.text and "given up" not in german.text
+
+
+def test_an_ente_with_no_bulk_upload_says_so(ops):
+    ops.login()
+    page = ops.app.get(f"/ops/enti/{A}/aca?lang=en")
+    assert "No bulk upload yet." in page.html.find(id="aca-uploads").text

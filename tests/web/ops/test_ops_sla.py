@@ -149,3 +149,32 @@ def test_the_reasons_for_a_bad_range_are_translated(ops):
     ops.login(DEMO_SUPPORT)
     page = ops.app.get("/ops/sla/report?from=2026-02-10&to=2026-01-05&lang=it", status=400)
     assert "The first day" not in page.html.find(id="range-error").text
+
+
+def _pdf_text(body: bytes) -> str:
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(body)
+    return "\n".join(page.get_textpage().get_text_range() for page in document)
+
+
+def test_the_report_in_german_names_an_anomaly_kind_in_german_on_the_page_and_in_the_pdf(ops):
+    with ops.factory.begin() as session:
+        session.add(Anomaly(kind="double_payment", ente_id=_ente(session, A).id, detail="x"))
+    ops.login(DEMO_SUPPORT)
+    page = ops.app.get("/ops/sla/report?period=2026-Q3&lang=de")
+    kinds = [th.text for th in page.html.find(attrs={"aria-labelledby": "h-anomalies"})("th")]
+    assert "zweimal bezahlt" in kinds and "double_payment" not in kinds
+    text = _pdf_text(ops.app.get("/ops/sla/report.pdf?period=2026-Q3&lang=de").body)
+    assert "zweimal bezahlt" in text and "double_payment" not in text
+    assert "Offene Anomalien am Ende jedes Tages" in text  # a chart's title
+    assert "Open anomalies" not in text and "Service levels" not in text
+    english = _pdf_text(ops.app.get("/ops/sla/report.pdf?period=2026-Q3&lang=en").body)
+    assert "paid twice" in english and "Open anomalies at the end of each day" in english
+
+
+def test_the_report_names_the_tickets_severities_in_words(ops):
+    ops.login(DEMO_SUPPORT)
+    page = ops.app.get("/ops/sla/report?period=2026-Q3&lang=de")
+    rows = [th.text for th in page.html.find(attrs={"aria-labelledby": "h-tickets"}).tbody("th")]
+    assert rows == ["blockierend", "nicht blockierend"]
