@@ -109,18 +109,25 @@ def install_relay(factory: sessionmaker[Session], get_broker: Any = dramatiq.get
     # the relay opens its own sessions; it must not relay from inside them recursively
     plain = sessionmaker(bind=factory.kw["bind"], expire_on_commit=False)
 
+    def _lease() -> dt.timedelta | None:
+        try:
+            return Policy.of(get_broker()).lease
+        except Exception as exc:  # no broker settings: left unleased, the sweeper re-sends
+            log.warning("outbox.lease_unknown", error=str(exc)[:200])
+            return None
+
+    # rows written at once (hub.outbox.enqueue_written) ask the session for their lease
+    factory.kw["info"] = {**(factory.kw.get("info") or {}), outbox.LEASE_KEY: _lease}
+
     @event.listens_for(factory, "before_flush")
     def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
         # the messages are written as the relay below will leave them once sent: the send
         # after the commit then needs no transaction of its own (only a failure writes)
         if not session.info.get(outbox.PENDING_KEY):
             return
-        try:
-            lease = Policy.of(get_broker()).lease
-        except Exception as exc:  # no broker settings: left unleased, the sweeper re-sends
-            log.warning("outbox.lease_unknown", error=str(exc)[:200])
-            return
-        outbox.lease_pending(session, lease=lease)
+        lease = _lease()
+        if lease is not None:
+            outbox.lease_pending(session, lease=lease)
 
     @event.listens_for(factory, "after_commit")
     def _after_commit(session: Session) -> None:

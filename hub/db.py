@@ -15,7 +15,7 @@ import zope.sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 
 from hub import clock
 from hub.clock import ROME  # noqa: F401 - kept where older code imports it
@@ -133,7 +133,15 @@ def includeme(config: Any) -> None:
 
     def db(request: Any) -> Session:
         session = factory(info={"request": request})
-        zope.sqlalchemy.register(session, transaction_manager=request.tm)
+        events = zope.sqlalchemy.register(session, transaction_manager=request.tm)
+
+        # a row written by a Core statement and no flush (the receipt path: hub.payments)
+        # must make the request's transaction commit as a flushed one does
+        @event.listens_for(session, "do_orm_execute")
+        def _written(state: ORMExecuteState) -> None:
+            if state.is_insert or state.is_update or state.is_delete:
+                events.mark_changed(state.session)
+
         request.add_finished_callback(lambda _r: session.close())
         return session
 

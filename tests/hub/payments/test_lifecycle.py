@@ -8,7 +8,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from hub import clock, payments
+from hub import clock, outbox, payments
 from hub.errors import (
     DuplicateReceipt,
     PaymentAlreadyPaid,
@@ -196,6 +196,37 @@ def test_stored_receipt_row_holds_what_the_orm_would_have_written(db):
     )
     db.flush()
     assert not db.dirty  # nothing left for the commit to write again
+
+
+def test_receipt_writes_option_history_and_outbox_at_once_as_the_orm_would(db):
+    ente = make_ente(db)
+    option = _option(make_position(db, ente))
+    db.flush()
+    version = option.version
+    lease = dt.timedelta(seconds=60)
+    db.info["outbox_lease"] = lambda: lease  # as the relay's sessions carry it
+    payments.store_receipt(db, make_receipt(option, ente.fiscal_code, receipt_id="now-1"))
+    assert not db.new and not db.dirty  # written already: nothing left for the commit's flush
+    row = db.execute(
+        sa.select(
+            PaymentOption.status,
+            PaymentOption.paid_cents,
+            PaymentOption.version,
+            PaymentOption.activation_expires_at,
+        ).where(PaymentOption.id == option.id)
+    ).one()
+    assert tuple(row) == ("paid", option.amount_cents, version + 1, None)
+    assert (option.status, option.version, option.paid_at is not None) == (
+        "paid",
+        version + 1,
+        True,
+    )
+    message = db.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.actor_name == "payment_status_changed")
+    ).one()
+    assert message.attempts == 1 and message.lease_until == message.sent_at + lease
+    assert message.args["to_state"] == "paid"
+    assert [m["id"] for m in outbox.take_pending(db)] == [message.id]
 
 
 def test_a_duplicate_leaves_the_transaction_usable_for_the_next_receipt(db):
