@@ -18,17 +18,20 @@ from pyramid.i18n import TranslationString
 from hub import clock
 from hub.values import anomaly_details
 from web.checkout.i18n import DOMAIN, _
+from workflows.payment import OptionStatus
 
-# a payment option's states, as the dashboard names them (web/ops/templates/_state.jinja2)
+# a payment option's states, as the dashboard names them (web/ops/templates/_state.jinja2);
+# the keys are the machine's states, the strings are catalogue msgids (words shown to people,
+# each line marked: not a payment state)
 STATES = {
-    "draft": _("draft"),
-    "payable": _("payable"),
-    "in_progress": _("in progress"),
-    "paid": _("paid"),
-    "reported": _("reported"),
-    "reconciled": _("reconciled"),
-    "expired": _("expired"),
-    "cancelled": _("cancelled"),
+    OptionStatus.DRAFT: _("draft"),  # not a payment state: the msgid
+    OptionStatus.PAYABLE: _("payable"),  # not a payment state: the msgid
+    OptionStatus.IN_PROGRESS: _("in progress"),
+    OptionStatus.PAID: _("paid"),  # not a payment state: the msgid
+    OptionStatus.REPORTED: _("reported"),  # not a payment state: the msgid
+    OptionStatus.RECONCILED: _("reconciled"),  # not a payment state: the msgid
+    OptionStatus.EXPIRED: _("expired"),  # not a payment state: the msgid
+    OptionStatus.CANCELLED: _("cancelled"),  # not a payment state: the msgid
 }
 
 # an anomaly's kind in words (the dashboard's lists and filters, the SLA report and its PDF)

@@ -2,8 +2,8 @@
 the answers pagoPA's KPIs B.5, B.6 and B.9 judge, per minute, station or Ente, and process;
 ``sla_probe_day`` keeps a pruned day's probes as one character per minute
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-07
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import hub.db
 
-revision = "0028"
-down_revision = "0027"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """aca_upload: the bulk loads to ACA (gpd-4-aca_massive_v2.json, hub.aca_bulk)
 
-Revision ID: 0029
-Revises: 0028
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-12-07
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from hub.db import UTCDateTime
 
-revision = "0029"
-down_revision = "0028"
+revision = "0026"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
