@@ -149,7 +149,10 @@ def _n1(board: int) -> int:
 def _n3(board: int) -> int:
     """1:1:3:1:1 (dark:light:dark:dark:dark:light:dark) patterns with 4 light modules (or the
     quiet zone) before or after them, 40 each, found as segno's ``n3_pattern_occurrences``."""
-    b = board
+    # four light modules before the first row (the others have the gap before them): a
+    # pattern at columns 1-3 of the first row must see that row's own first modules as segno
+    # does, not bits below 0 read as light
+    b = board << 4
     # bit j: modules j..j+6 are the pattern (it reads the same both ways)
     found = b & ~(b >> 1) & (b >> 2) & (b >> 3) & (b >> 4) & ~(b >> 5) & (b >> 6)
     if not found:

@@ -175,3 +175,16 @@ def test_codes_draw_the_chosen_mask_and_keep_a_fixed_qr_mask_when_configured(mon
         assert codes._qr(payload).mask == fixed
     finally:
         codes._qr_symbol.cache_clear()
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_pattern_near_the_start_of_the_first_line_sees_that_lines_modules(first):
+    """A 1:1:3:1:1 pattern at column 3 with a dark module at column 1: segno does not score it
+    (its four modules before are not light), in the first row and column as in any other (a
+    case hypothesis found: bits below the board's start were read as light)."""
+    line = "010101110101100100000000100101001"
+    rows = ["0" * 33] * 33
+    rows[0 if first else 16] = line
+    ours, theirs = _score_both(rows)
+    assert ours == theirs
+    assert ours[2] == theirs[2]  # N3 in particular
