@@ -54,6 +54,11 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
+# the execution option of a SELECT that writes (data-modifying CTEs: the receipt path), which
+# must make the request's transaction commit as an INSERT does
+WRITES = "payhub_writes"
+
+
 def utcnow() -> dt.datetime:
     """Now in UTC, from the one clock (hub.clock)."""
     return clock.now()
@@ -139,7 +144,12 @@ def includeme(config: Any) -> None:
         # must make the request's transaction commit as a flushed one does
         @event.listens_for(session, "do_orm_execute")
         def _written(state: ORMExecuteState) -> None:
-            if state.is_insert or state.is_update or state.is_delete:
+            if (
+                state.is_insert
+                or state.is_update
+                or state.is_delete
+                or state.execution_options.get(WRITES)
+            ):
                 events.mark_changed(state.session)
 
         request.add_finished_callback(lambda _r: session.close())

@@ -64,9 +64,25 @@ def enqueue_written(
     row is written as ``lease_pending`` would leave it (leased if the session's relay says
     how long), and is then persistent in ``session`` with nothing to flush; the relay sends
     it after the commit as any other."""
+    values = written_values(session, actor_name, now=now, queue_name=queue_name, **kwargs)
+    row_id = session.execute(_OUTBOX_INSERT, values).scalar_one()
+    return adopt_written(session, row_id, values)
+
+
+def written_values(
+    session: Session,
+    actor_name: str,
+    *,
+    now: dt.datetime,
+    queue_name: str = "default",
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """The columns of a message that the caller writes with a statement of its own (as
+    ``enqueue_written`` does, leased if the session's relay says how long); once written,
+    ``adopt_written`` hands the row to the relay."""
     lease = session.info.get(LEASE_KEY)
     length = lease() if lease is not None else None
-    values: dict[str, Any] = {
+    return {
         "message_id": str(uuid.uuid4()),
         "queue_name": queue_name,
         "actor_name": actor_name,
@@ -76,7 +92,11 @@ def enqueue_written(
         "lease_until": now + length if length is not None else None,
         "attempts": 1 if length is not None else 0,
     }
-    row_id = session.execute(_OUTBOX_INSERT, values).scalar_one()
+
+
+def adopt_written(session: Session, row_id: int, values: dict[str, Any]) -> OutboxMessage:
+    """The row a caller wrote from ``written_values`` (its id ``row_id``): persistent in
+    ``session`` with nothing to flush, sent by the relay after the commit as any other."""
     row = OutboxMessage(id=row_id, last_error=None, processed_at=None, dead_at=None, **values)
     make_transient_to_detached(row)  # the row as written: persistent, nothing to flush
     session.add(row)

@@ -126,15 +126,19 @@ _ASK = object()
 
 
 def is_test_payment(
-    session: Session, ente: Ente | None, option_id: int | None, *, service_production: Any = _ASK
+    session: Session,
+    ente_production: bool | None,
+    option_id: int | None,
+    *,
+    service_production: Any = _ASK,
 ) -> bool:
-    """Whether a receipt for ``ente`` (and the option ``option_id``) is a test: the Ente or
-    the option's service is active in test only. ``service_production``: the option's
-    ``service_production_query()``, when the caller read it already (the receipt path reads
-    it with the option's lock)."""
-    if ente is None:
+    """Whether a receipt for an Ente (its ``production`` flag; None: no Ente) and the option
+    ``option_id`` is a test: the Ente or the option's service is active in test only.
+    ``service_production``: the option's ``service_production_query()``, when the caller
+    read it already (the receipt path reads it with the option's lock)."""
+    if ente_production is None:
         return False
-    if not ente.production:
+    if not ente_production:
         return True
     if option_id is None:
         return False

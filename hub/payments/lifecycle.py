@@ -47,7 +47,7 @@ from hub.models import (
     station_ente,
 )
 from hub.onboarding import environments  # issue 15: test payments
-from hub.payments import plans
+from hub.payments import plans, receipt_sql
 from hub.values import anomaly_details as details
 from workflows.payment import (
     CANCELLED_STATES,
@@ -430,27 +430,36 @@ def store_receipt(
     cause (default ``receipt:<receiptId>``; a recovered receipt says ``recovered:<source>``).
     """
     now = now or utcnow()
-    ente = session.scalars(
-        _ENTE_BY_FISCAL_CODE, {"fiscal_code": receipt.ec_fiscal_code}
-    ).one_or_none()
+    if sa.inspect(receipt).transient:
+        _fill_defaults(receipt)
+    locked = _lock_for_receipt(session, receipt.ec_fiscal_code, receipt.notice_number, now)
+    ente: _EnteRef | None
+    if locked is not None:
+        ente = locked.ente
+    else:  # no such notice (or no such Ente): the Ente alone
+        row = session.execute(
+            receipt_sql.ENTE_REF, {"fiscal_code": receipt.ec_fiscal_code}
+        ).one_or_none()
+        ente = _EnteRef(row.id, row.production) if row is not None else None
     moved = unserved = False
     if ente is not None and served_ente_ids is not None and ente.id not in served_ente_ids:
         moved = broker_code is not None and _served_by_broker(session, ente.id, broker_code)
         unserved = not moved
-    if unserved:
-        ente = None
-    locked = _lock_for_receipt(session, ente.id, receipt.notice_number, now) if ente else None
+    if unserved:  # the option (locked with its Ente's row read) is left untouched
+        ente, locked = None, None
     option = locked.option if locked else None
     receipt.ente_id = ente.id if ente else None
     receipt.option_id = option.id if option else None
     # issue 15: through a test station (set by the caller), or for an Ente/service in test only
     receipt.test = bool(receipt.test) or environments.is_test_payment(
         session,
-        ente,
+        ente.production if ente else None,
         receipt.option_id,
         service_production=locked.service_production if locked else None,
     )
     receipt.received_at = now
+    if locked is not None and not moved and _ordinary(session, receipt, locked):
+        return _store_paid_at_once(session, receipt, locked.option, cause=cause, now=now)
     # after the lock: a concurrent twin has committed by the time we hold the row (and the
     # database waits for one in flight on a notice unknown here)
     if not _insert_receipt(session, receipt):
@@ -497,46 +506,44 @@ def store_receipt(
 
 
 @dataclass(frozen=True)
+class _EnteRef:
+    """What a receipt reads of its Ente."""
+
+    id: int
+    production: bool
+
+
+@dataclass(frozen=True)
 class _Locked:
     option: PaymentOption
+    ente: _EnteRef
     other_plan_paid: bool  # another plan of the option's debt is paid already
     service_production: bool | None  # issue 15: the option's service (None: no service)
 
 
 def _lock_for_receipt(
-    session: Session, ente_id: int, notice_number: str, now: dt.datetime
+    session: Session, fiscal_code: str, notice_number: str, now: dt.datetime
 ) -> _Locked | None:
-    """``lock_option``, with what every receipt asks about the option besides (another plan
-    paid; its service in production), in the same round trip; None if there is no option."""
+    """``lock_option`` by the Ente's fiscal code, with the Ente and what every receipt asks
+    about the option besides (another plan paid; its service in production), in the same
+    round trip; None if there is no such option."""
     row = session.execute(
-        _LOCK_FOR_RECEIPT,
+        receipt_sql.LOCK_WITH_ENTE,
         {
-            "ente_id": ente_id,
+            "fiscal_code": fiscal_code,
             "notice_number": notice_number,
             "now": now.astimezone(dt.UTC).replace(tzinfo=None),  # as UTCDateTime stores it
         },
     ).one_or_none()
     if row is None:
         return None
-    option, rank, production = row
-    return _Locked(option, plans.state_of_rank(rank) == OptionStatus.PAID, production)
-
-
-# built once, as the station's other hot queries: building them costs more than running them
-_ENTE_BY_FISCAL_CODE = sa.select(Ente).where(Ente.fiscal_code == sa.bindparam("fiscal_code"))
-_LOCK_FOR_RECEIPT = (
-    sa.select(
-        PaymentOption,
-        plans.blocking_rank_query(sa.bindparam("now", type_=sa.DateTime())),
-        environments.service_production_query(),
+    option, rank, service_production, ente_production = row
+    return _Locked(
+        option,
+        _EnteRef(option.ente_id, ente_production),
+        plans.state_of_rank(rank) == OptionStatus.PAID,
+        service_production,
     )
-    .where(
-        PaymentOption.ente_id == sa.bindparam("ente_id"),
-        PaymentOption.notice_number == sa.bindparam("notice_number"),
-    )
-    .with_for_update(of=PaymentOption)
-    .execution_options(populate_existing=True)
-)
 
 
 def _served_by_broker(session: Session, ente_id: int, broker_code: str) -> bool:
@@ -621,6 +628,106 @@ def _settle(
     option.activation_expires_at = None
 
 
+def _ordinary(session: Session, receipt: Receipt, locked: _Locked) -> bool:
+    """Whether ``receipt`` is an ordinary one, written whole by one statement
+    (``_store_paid_at_once``): OK, not Stand-In, for a payable option (no anomaly for its
+    state, no other plan paid, the amount expected) whose move the unit of work need not
+    make; the receipt not yet in the session. Anything else takes the general path."""
+    option = locked.option
+    return (
+        receipt.outcome == "OK"
+        and not receipt.standin
+        and not locked.other_plan_paid
+        and anomaly_for_receipt(option.status) is None
+        and receipt.payment_amount_cents == option.amount_cents
+        and sa.inspect(receipt).transient
+        and _can_write_at_once(session, option)
+    )
+
+
+def _store_paid_at_once(
+    session: Session,
+    receipt: Receipt,
+    option: PaymentOption,
+    *,
+    cause: str | None,
+    now: dt.datetime,
+) -> ReceiptOutcome:
+    """An ordinary receipt (``_ordinary``) stored and settled by one statement
+    (``receipt_sql.PAID_AT_ONCE``): the same rows as ``_insert_receipt`` then
+    ``_receive_at_once`` write, in one round trip. Raises DuplicateReceipt (nothing written)
+    for a receipt already stored, IllegalTransition (nothing written) where the machine says
+    no."""
+    before, after, paid = _paid(option, receipt.payment_amount_cents, now)
+    session.flush()  # anything pending the rows may point at
+    message = outbox.written_values(
+        session, STATUS_CHANGED_ACTOR, now=now, **_change(option, before, after)
+    )
+    params: dict[str, Any] = {f"r_{p.key}": value for p, value in _receipt_row(receipt)}
+    params.update(
+        {f"m_{key}": value for key, value in message.items()},
+        o_id=option.id,
+        o_old_version=option.version,
+        o_status=after,
+        o_paid_cents=paid["paid_cents"],
+        o_paid_at=paid["paid_at"],
+        o_version=paid["version"],
+        h_event="receive_receipt",
+        h_from_state=before,
+        h_to_state=after,
+        h_cause=(cause or f"receipt:{receipt.receipt_id}")[:200],
+        h_created_at=now,
+    )
+    receipt_pk, message_pk = session.execute(receipt_sql.PAID_AT_ONCE, params).one()
+    if receipt_pk is None:
+        raise DuplicateReceipt(f"receipt {receipt.receipt_id} already stored")
+    if message_pk is None:  # as the ORM's version check (the lock makes it impossible)
+        raise StaleDataError(f"payment option {option.id} changed under its lock")
+    receipt.id = receipt_pk
+    make_transient_to_detached(receipt)  # the row as written: persistent, nothing to flush
+    session.add(receipt)
+    for key, value in paid.items():
+        set_committed_value(option, key, value)
+    outbox.adopt_written(session, message_pk, message)
+    _log_paid(option, before, after)
+    return ReceiptOutcome(receipt=receipt, option=option)
+
+
+def _paid(option: PaymentOption, paid_cents: int, now: dt.datetime) -> tuple[str, str, dict]:
+    """A receipt's move of ``option``: (state before, state after, the option's new values).
+    Raises IllegalTransition (the machine says no)."""
+    before = option.status
+    after = _target(before, "receive_receipt")
+    values = {
+        "status": after,
+        "paid_cents": option.paid_cents + paid_cents,
+        "paid_at": option.paid_at or now,
+        "activation_expires_at": None,
+        "version": option.version + 1,
+    }
+    return before, after, values
+
+
+def _change(option: PaymentOption, before: str, after: str) -> dict[str, Any]:
+    """A receipt's move as its follow-up message names it."""
+    return {
+        "option_id": option.id,
+        "event": "receive_receipt",
+        "from_state": before,
+        "to_state": after,
+    }
+
+
+def _log_paid(option: PaymentOption, before: str, after: str) -> None:
+    log.info(
+        "payment.transition",
+        option_id=option.id,
+        payment_event="receive_receipt",
+        from_state=before,
+        to_state=after,
+    )
+
+
 def _can_write_at_once(session: Session, option: PaymentOption) -> bool:
     """Whether the receipt's transition can skip the unit of work: PostgreSQL, an unguarded
     event, the option as the lock loaded it (persistent, nothing of it changed yet)."""
@@ -642,15 +749,7 @@ def _receive_at_once(
     path (the version counter checked and bumped, the history row feeding the counters'
     trigger, the outbox row leased as ``lease_pending`` leaves it); ``option`` is then
     updated as if loaded after the write, with nothing left to flush."""
-    before = option.status
-    after = _target(before, "receive_receipt")  # IllegalTransition: nothing written
-    values = {
-        "status": after,
-        "paid_cents": option.paid_cents + paid_cents,
-        "paid_at": option.paid_at or now,
-        "activation_expires_at": None,
-        "version": option.version + 1,
-    }
+    before, after, values = _paid(option, paid_cents, now)  # IllegalTransition: nothing written
     written = session.execute(
         _RECEIVE_UPDATE,
         {f"new_{k}": v for k, v in values.items()}
@@ -671,22 +770,8 @@ def _receive_at_once(
             "created_at": now,
         },
     )
-    outbox.enqueue_written(
-        session,
-        STATUS_CHANGED_ACTOR,
-        now=now,
-        option_id=option.id,
-        event="receive_receipt",
-        from_state=before,
-        to_state=after,
-    )
-    log.info(
-        "payment.transition",
-        option_id=option.id,
-        payment_event="receive_receipt",
-        from_state=before,
-        to_state=after,
-    )
+    outbox.enqueue_written(session, STATUS_CHANGED_ACTOR, now=now, **_change(option, before, after))
+    _log_paid(option, before, after)
 
 
 _OPTION_TABLE = cast(sa.Table, PaymentOption.__table__)
@@ -740,14 +825,7 @@ def _insert_receipt(session: Session, receipt: Receipt) -> bool:
     if session.get_bind().dialect.name != "postgresql" or not sa.inspect(receipt).transient:
         return _insert_receipt_portable(session, receipt)
     session.flush()  # what the receipt points at (a new option or Ente) must be written first
-    state = receipt.__dict__
-    values = {}
-    for prop in _RECEIPT_COLUMNS:
-        if prop.key in state:
-            column = prop.columns[0]
-            value = state[prop.key]
-            if value is not None or column.type.should_evaluate_none:  # as the ORM's flush
-                values[column.key] = value
+    values = {p.columns[0].key: value for p, value in _receipt_row(receipt)}
     inserted = session.execute(_RECEIPT_INSERT, values).scalar()
     if inserted is None:
         return False
@@ -757,15 +835,36 @@ def _insert_receipt(session: Session, receipt: Receipt) -> bool:
     return True
 
 
-_RECEIPT_COLUMNS = [p for p in sa.inspect(Receipt).column_attrs if p.key != "id"]
-_RECEIPT_TABLE = cast(sa.Table, Receipt.__table__)
-# the columns are the parameters' keys (compiled once per set of keys)
+def _fill_defaults(receipt: Receipt) -> None:
+    """Give each unset column of a new ``receipt`` its default (``outcome`` OK, ``standin``
+    false, ...), as the row will have it: what is read of it in memory is what is written."""
+    state = receipt.__dict__
+    for prop in receipt_sql.RECEIPT_COLUMNS:
+        column = prop.columns[0]
+        default = column.default
+        if state.get(prop.key) is None and default is not None and not default.is_sequence:
+            value = default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
+            setattr(receipt, prop.key, value)
+
+
+def _receipt_row(receipt: Receipt) -> list[tuple[Any, Any]]:
+    """Each column of ``receipt`` (its attribute) with its value (``_fill_defaults`` has
+    given the unset ones their default; a JSON column's None is JSON's null, as the ORM
+    writes it)."""
+    state = receipt.__dict__
+    return [(prop, state.get(prop.key)) for prop in receipt_sql.RECEIPT_COLUMNS]
+
+
+# the columns are the parameters' keys (the whole row: one compiled form)
 _RECEIPT_INSERT = (
-    pg_insert(_RECEIPT_TABLE)
+    pg_insert(receipt_sql.RECEIPT_TABLE)
     .on_conflict_do_nothing(
-        index_elements=[_RECEIPT_TABLE.c.ec_fiscal_code, _RECEIPT_TABLE.c.receipt_id]
+        index_elements=[
+            receipt_sql.RECEIPT_TABLE.c.ec_fiscal_code,
+            receipt_sql.RECEIPT_TABLE.c.receipt_id,
+        ]
     )
-    .returning(_RECEIPT_TABLE.c.id)
+    .returning(receipt_sql.RECEIPT_TABLE.c.id)
 )
 
 

@@ -150,6 +150,7 @@ def test_two_services_give_two_zips_delivered_by_sftp_and_email_and_read_back(
 def test_a_receiver_down_for_two_attempts_gets_the_file_once_when_it_is_back(
     committed_factory, daily, stub_worker, sftp, capsys, caplog
 ):
+    caplog.set_level("INFO")  # an earlier test may have left the root logger at WARNING
     with committed_factory.begin() as session:
         day = a_day(session, generic=False)
         targets.add_target(

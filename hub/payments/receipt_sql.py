@@ -1,0 +1,134 @@
+"""The receipt's prebuilt statements (paSendRT, the station's hottest write).
+
+Built once at import: building a statement costs more than running it. ``LOCK_WITH_ENTE``
+reads and locks the option a receipt pays together with its Ente (by the receipt's EC fiscal
+code) and what every receipt asks besides (another plan paid, the service in production), in
+one round trip. ``ENTE_REF`` is the Ente alone, for a receipt whose notice is unknown.
+
+``PAID_AT_ONCE`` is the whole write of an ordinary receipt (OK, for a payable option of a
+served Ente, the amount expected, no anomaly) in one statement of data-modifying CTEs: the
+receipt row (``ON CONFLICT DO NOTHING``: a twin already stored writes nothing), and only if it
+was written the option's paid state (its version checked and bumped), its history row and
+its follow-up outbox row. It answers the receipt's id (NULL: a duplicate) and the outbox row's
+id (NULL with a receipt id: the option changed under its lock). Every other receipt takes the
+general path (``lifecycle.store_receipt``), one statement per row. The parameters are prefixed
+(``r_``, ``o_``, ``h_``, ``m_``): a parameter named as a column of the option would be taken
+for one more column to update.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from hub.db import WRITES
+from hub.models import Ente, OutboxMessage, PaymentOption, Receipt, StateTransition
+from hub.onboarding import environments
+from hub.payments import plans
+
+RECEIPT_TABLE = cast(sa.Table, Receipt.__table__)
+OPTION_TABLE = cast(sa.Table, PaymentOption.__table__)
+HISTORY_TABLE = cast(sa.Table, StateTransition.__table__)
+OUTBOX_TABLE = cast(sa.Table, OutboxMessage.__table__)
+
+# the receipt's columns, as the ORM's attributes name them (``metadata_entries`` -> "metadata")
+RECEIPT_COLUMNS = [p for p in sa.inspect(Receipt).column_attrs if p.key != "id"]
+
+ENTE_REF = sa.select(Ente.id, Ente.production).where(
+    Ente.fiscal_code == sa.bindparam("fiscal_code")
+)
+
+LOCK_WITH_ENTE = (
+    sa.select(
+        PaymentOption,
+        plans.blocking_rank_query(sa.bindparam("now", type_=sa.DateTime())),
+        environments.service_production_query(),
+        Ente.production,
+    )
+    .join(Ente, Ente.id == PaymentOption.ente_id)
+    .where(
+        Ente.fiscal_code == sa.bindparam("fiscal_code"),
+        PaymentOption.notice_number == sa.bindparam("notice_number"),
+    )
+    .with_for_update(of=PaymentOption)
+    .execution_options(populate_existing=True)
+)
+
+
+def _bind(name: str, column: sa.ColumnElement[Any]) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=column.type)
+
+
+def _paid_at_once() -> sa.Select:
+    receipt = (
+        pg_insert(RECEIPT_TABLE)
+        .values({p.columns[0].key: _bind(f"r_{p.key}", p.columns[0]) for p in RECEIPT_COLUMNS})
+        .on_conflict_do_nothing(
+            index_elements=[RECEIPT_TABLE.c.ec_fiscal_code, RECEIPT_TABLE.c.receipt_id]
+        )
+        .returning(RECEIPT_TABLE.c.id)
+        .cte("written_receipt")
+    )
+    o = OPTION_TABLE.c
+    moved = (
+        sa.update(OPTION_TABLE)
+        .where(
+            o.id == sa.bindparam("o_id"),
+            o.version == sa.bindparam("o_old_version"),
+            sa.exists(sa.select(receipt.c.id)),
+        )
+        .values(
+            status=_bind("o_status", o.status),
+            paid_cents=_bind("o_paid_cents", o.paid_cents),
+            paid_at=_bind("o_paid_at", o.paid_at),
+            activation_expires_at=None,
+            version=_bind("o_version", o.version),
+        )
+        .returning(o.id)
+        .cte("moved_option")
+    )
+    h = HISTORY_TABLE.c
+    history = sa.insert(HISTORY_TABLE).from_select(
+        ["option_id", "event", "from_state", "to_state", "cause", "created_at"],
+        sa.select(
+            moved.c.id,
+            _bind("h_event", h.event),
+            _bind("h_from_state", h.from_state),
+            _bind("h_to_state", h.to_state),
+            _bind("h_cause", h.cause),
+            _bind("h_created_at", h.created_at),
+        ),
+    )
+    m = OUTBOX_TABLE.c
+    message_columns = (
+        "message_id",
+        "queue_name",
+        "actor_name",
+        "args",
+        "created_at",
+        "sent_at",
+        "attempts",
+        "lease_until",
+    )
+    message = (
+        sa.insert(OUTBOX_TABLE)
+        .from_select(
+            list(message_columns),
+            sa.select(*(_bind(f"m_{c}", m[c]) for c in message_columns)).select_from(moved),
+        )
+        .returning(m.id)
+        .cte("written_message")
+    )
+    return (
+        sa.select(
+            sa.select(receipt.c.id).scalar_subquery().label("receipt_pk"),
+            sa.select(message.c.id).scalar_subquery().label("message_pk"),
+        )
+        .add_cte(history.cte("written_history"))
+        .execution_options(**{WRITES: True})
+    )
+
+
+PAID_AT_ONCE = _paid_at_once()
