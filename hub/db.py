@@ -129,6 +129,50 @@ def engine_from_config(config: Config) -> Engine:
     return make_engine(config.sqlalchemy_url, **engine_options(config))
 
 
+_ZOPE_EVENTS = "zope_events"  # in a request's session.info: its transaction's listeners
+_SESSION_OF = {  # zope.sqlalchemy's listeners, and where each finds its session
+    "after_begin": lambda session, *_: session,
+    "after_attach": lambda session, *_: session,
+    "after_flush": lambda session, *_: session,
+    "before_commit": lambda session, *_: session,
+    "after_bulk_update": lambda context: context.session,
+    "after_bulk_delete": lambda context: context.session,
+    "do_orm_execute": lambda state: state.session,
+}
+
+
+def _join_requests_transactions(factory: sessionmaker[Session]) -> None:
+    """zope.sqlalchemy's listeners, registered once on the factory rather than on each
+    request's session (registering seven listeners cost a receipt more CPU than a statement):
+    each event goes to the listeners of the session's own request (``session.info``), and a
+    session made outside a request (no listeners) is left alone. Also: a row written by a
+    Core statement and no flush (the receipt path: hub.payments), or by a SELECT of
+    data-modifying CTEs (``WRITES``), makes the request's transaction commit as a flushed one
+    does."""
+
+    def forward(name: str, session_of: Any) -> Any:
+        def listener(*args: Any) -> None:
+            events = session_of(*args).info.get(_ZOPE_EVENTS)
+            if events is not None:
+                getattr(events, name)(*args)
+
+        return listener
+
+    for name, session_of in _SESSION_OF.items():
+        event.listen(factory, name, forward(name, session_of))
+
+    @event.listens_for(factory, "do_orm_execute")
+    def _written(state: ORMExecuteState) -> None:
+        events = state.session.info.get(_ZOPE_EVENTS)
+        if events is not None and (
+            state.is_insert
+            or state.is_update
+            or state.is_delete
+            or state.execution_options.get(WRITES)
+        ):
+            events.mark_changed(state.session)
+
+
 def includeme(config: Any) -> None:
     """Register the engine and ``request.db`` (a session joined to ``request.tm``)."""
     engine = engine_from_config(from_registry(config.registry))
@@ -136,22 +180,13 @@ def includeme(config: Any) -> None:
     config.registry["db.engine"] = engine
     config.registry["db.session_factory"] = factory
 
+    _join_requests_transactions(factory)
+
     def db(request: Any) -> Session:
         session = factory(info={"request": request})
-        events = zope.sqlalchemy.register(session, transaction_manager=request.tm)
-
-        # a row written by a Core statement and no flush (the receipt path: hub.payments)
-        # must make the request's transaction commit as a flushed one does
-        @event.listens_for(session, "do_orm_execute")
-        def _written(state: ORMExecuteState) -> None:
-            if (
-                state.is_insert
-                or state.is_update
-                or state.is_delete
-                or state.execution_options.get(WRITES)
-            ):
-                events.mark_changed(state.session)
-
+        session.info[_ZOPE_EVENTS] = zope.sqlalchemy.datamanager.ZopeTransactionEvents(
+            transaction_manager=request.tm
+        )
         request.add_finished_callback(lambda _r: session.close())
         return session
 

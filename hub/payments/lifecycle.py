@@ -663,20 +663,25 @@ def _store_paid_at_once(
     message = outbox.written_values(
         session, STATUS_CHANGED_ACTOR, now=now, **_change(option, before, after)
     )
-    params: dict[str, Any] = {f"r_{p.key}": value for p, value in _receipt_row(receipt)}
+    params: dict[str, Any] = {
+        receipt_sql.receipt_bind(p.key): value for p, value in _receipt_row(receipt)
+    }
+    # the receipt's option and moment are the move's own (one parameter each)
+    assert (params["o_id"], params["now"]) == (option.id, now)
+    for key, value in receipt_sql.MESSAGE_LITERALS.items():  # written into the statement
+        assert message[key] == value, key
     params.update(
-        {f"m_{key}": value for key, value in message.items()},
-        o_id=option.id,
+        {
+            f"m_{key}": message[key]
+            for key in ("message_id", "args", "sent_at", "attempts", "lease_until")
+        },
         o_old_version=option.version,
         o_status=after,
         o_paid_cents=paid["paid_cents"],
         o_paid_at=paid["paid_at"],
         o_version=paid["version"],
-        h_event="receive_receipt",
         h_from_state=before,
-        h_to_state=after,
         h_cause=(cause or f"receipt:{receipt.receipt_id}")[:200],
-        h_created_at=now,
     )
     receipt_pk, message_pk = session.execute(receipt_sql.PAID_AT_ONCE, params).one()
     if receipt_pk is None:

@@ -13,7 +13,10 @@ its follow-up outbox row. It answers the receipt's id (NULL: a duplicate) and th
 id (NULL with a receipt id: the option changed under its lock). Every other receipt takes the
 general path (``lifecycle.store_receipt``), one statement per row. The parameters are prefixed
 (``r_``, ``o_``, ``h_``, ``m_``): a parameter named as a column of the option would be taken
-for one more column to update.
+for one more column to update. They are at most 50 (values shared by several columns are given
+once, our own constants written into the SQL): psycopg converts and prepares a statement once
+only up to that many, and would otherwise parse it again on every receipt (and PostgreSQL plan
+it again).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from hub import actor_names
 from hub.db import WRITES
 from hub.models import Ente, OutboxMessage, PaymentOption, Receipt, StateTransition
 from hub.onboarding import environments
@@ -57,14 +61,35 @@ LOCK_WITH_ENTE = (
 )
 
 
+# a bind shared by several columns (each value given once): the receipt's option is the one
+# moved, and one moment stamps the receipt, its history row and its message
+SHARED = {"option_id": "o_id", "received_at": "now"}
+EVENT = "receive_receipt"
+MESSAGE_LITERALS = {"queue_name": "default", "actor_name": actor_names.PAYMENT_STATUS_CHANGED}
+
+
+def receipt_bind(key: str) -> str:
+    """The parameter carrying the receipt's attribute ``key``."""
+    return SHARED.get(key, f"r_{key}")
+
+
 def _bind(name: str, column: sa.ColumnElement[Any]) -> sa.BindParameter[Any]:
     return sa.bindparam(name, type_=column.type)
+
+
+def _word(value: str) -> sa.ColumnElement[Any]:
+    """One of our own constants written into the SQL (fewer parameters: psycopg prepares and
+    caches a statement of at most 50)."""
+    assert "'" not in value
+    return sa.literal_column(f"'{value}'", sa.String())
 
 
 def _paid_at_once() -> sa.Select:
     receipt = (
         pg_insert(RECEIPT_TABLE)
-        .values({p.columns[0].key: _bind(f"r_{p.key}", p.columns[0]) for p in RECEIPT_COLUMNS})
+        .values(
+            {p.columns[0].key: _bind(receipt_bind(p.key), p.columns[0]) for p in RECEIPT_COLUMNS}
+        )
         .on_conflict_do_nothing(
             index_elements=[RECEIPT_TABLE.c.ec_fiscal_code, RECEIPT_TABLE.c.receipt_id]
         )
@@ -83,7 +108,7 @@ def _paid_at_once() -> sa.Select:
             status=_bind("o_status", o.status),
             paid_cents=_bind("o_paid_cents", o.paid_cents),
             paid_at=_bind("o_paid_at", o.paid_at),
-            activation_expires_at=None,
+            activation_expires_at=sa.null(),
             version=_bind("o_version", o.version),
         )
         .returning(o.id)
@@ -94,29 +119,24 @@ def _paid_at_once() -> sa.Select:
         ["option_id", "event", "from_state", "to_state", "cause", "created_at"],
         sa.select(
             moved.c.id,
-            _bind("h_event", h.event),
+            _word(EVENT),
             _bind("h_from_state", h.from_state),
-            _bind("h_to_state", h.to_state),
+            _bind("o_status", h.to_state),
             _bind("h_cause", h.cause),
-            _bind("h_created_at", h.created_at),
+            _bind("now", h.created_at),
         ),
     )
     m = OUTBOX_TABLE.c
-    message_columns = (
-        "message_id",
-        "queue_name",
-        "actor_name",
-        "args",
-        "created_at",
-        "sent_at",
-        "attempts",
-        "lease_until",
-    )
+    bound = ("message_id", "args", "sent_at", "attempts", "lease_until")
     message = (
         sa.insert(OUTBOX_TABLE)
         .from_select(
-            list(message_columns),
-            sa.select(*(_bind(f"m_{c}", m[c]) for c in message_columns)).select_from(moved),
+            [*MESSAGE_LITERALS, *bound, "created_at"],
+            sa.select(
+                *(_word(v) for v in MESSAGE_LITERALS.values()),
+                *(_bind(f"m_{c}", m[c]) for c in bound),
+                _bind("now", m.created_at),
+            ).select_from(moved),
         )
         .returning(m.id)
         .cte("written_message")

@@ -184,3 +184,16 @@ def test_an_unusual_receipt_takes_the_general_path_and_is_flagged(db, unusual):
     assert db.scalar(
         sa.select(sa.func.count()).select_from(Anomaly).where(Anomaly.receipt_pk == receipt.id)
     ) == len(outcome.anomalies)
+
+
+def test_the_one_statement_stays_within_what_psycopg_prepares_and_caches():
+    """psycopg converts and prepares a query once only up to 50 parameters (and 4096
+    characters): beyond that every receipt would be parsed and planned again."""
+    from psycopg import _queries
+    from sqlalchemy.dialects import postgresql
+
+    from hub.payments import receipt_sql
+
+    compiled = receipt_sql.PAID_AT_ONCE.compile(dialect=postgresql.psycopg.dialect())
+    assert len(compiled.params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
+    assert len(str(compiled)) <= _queries.MAX_CACHED_STATEMENT_LENGTH
