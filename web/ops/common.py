@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from hub.models import Ente
 from hub.tenants import audit
 
@@ -31,6 +33,17 @@ def audit_personal_data(
         request_id=getattr(request, "request_id", None),
         detail=detail,
     )
+
+
+def audit_export(
+    request: Any, ente: Ente, query: sa.Select[*tuple[Any, ...]], *, view: str
+) -> None:
+    """Record a CSV export of ``query``'s rows (counted here, read later by the response) as a
+    personal-data view of ``ente``."""
+    count = request.db.scalar(
+        sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    )
+    audit_personal_data(request, ente, view=view, rows=count)
 
 
 def audit_action(

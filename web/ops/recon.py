@@ -32,7 +32,7 @@ from hub.errors import NotFound
 from hub.models import Ente
 from hub.reconciliation import exports, flows, pagopa_rest, recovery
 from web.checkout.i18n import _, localized
-from web.ops.common import T, actor, audit_action, audit_personal_data
+from web.ops.common import T, actor, audit_action, audit_export
 from web.ops.security import ente_of, require_support
 
 log = structlog.get_logger(__name__)
@@ -164,13 +164,8 @@ def credits_export(request: Any) -> Response:
     filters, errors = read_credit_filters(request)
     if errors:
         raise HTTPNotFound()
-    count = request.db.scalar(
-        sa.select(sa.func.count()).select_from(
-            exports.credits_query(ente.id, filters).order_by(None).subquery()
-        )
-    )
     # a credit's counterparty may be a person: recorded as the search export is
-    audit_personal_data(request, ente, view="credits_export", rows=count)
+    audit_export(request, ente, exports.credits_query(ente.id, filters), view="credits_export")
     factory = request.registry["db.session_factory"]
 
     def rows() -> Iterator[tuple[Any, ...]]:

@@ -9,7 +9,6 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-import sqlalchemy as sa
 from pyramid.csrf import new_csrf_token
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.response import Response
@@ -24,7 +23,7 @@ from hub.tenants import operators
 from hub.tenants.stations import standin_status
 from web.checkout.i18n import _, localized
 from web.clientaddr import address_of, limiter
-from web.ops.common import T, audit_personal_data
+from web.ops.common import T, audit_export, audit_personal_data
 from web.ops.security import account_of, end_tickets, ente_of, visible_enti
 from workflows.payment import OptionStatus
 
@@ -237,12 +236,7 @@ def export(request: Any) -> Response:
     filters, errors = read_filters(request)
     if errors:
         raise HTTPNotFound()
-    count = request.db.scalar(
-        sa.select(sa.func.count()).select_from(
-            dashboard.search_query(ente.id, filters).order_by(None).subquery()
-        )
-    )
-    audit_personal_data(request, ente, view="export", rows=count)
+    audit_export(request, ente, dashboard.search_query(ente.id, filters), view="export")
     factory = request.registry["db.session_factory"]
     stamp = clock.today().isoformat()
     return Response(
