@@ -57,11 +57,9 @@ MAX_ONBOARDING_BYTES = 20 * 1024 * 1024
 
 def includeme(config: Any) -> None:
     """Included by web.api (same prefix, problems and 405s); its scan finds the views."""
-    from web.api import _not_allowed
+    from web.api import add_routes  # with the package's own 405 view
 
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        config.add_view(_not_allowed(methods), route_name=name)
+    add_routes(config, ROUTES)
     config.include(admin_activation)  # the intermediary's steps of activation requests
 
 

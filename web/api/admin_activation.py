@@ -78,11 +78,9 @@ class AdminActivationListQuery(BaseModel):
 
 def includeme(config: Any) -> None:
     """Included by web.api.admin (same prefix, problems and 405s)."""
-    from web.api import _not_allowed
+    from web.api import add_routes  # with the package's own 405 view
 
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        config.add_view(_not_allowed(methods), route_name=name)
+    add_routes(config, ROUTES)
 
 
 def _summary(request: Any, found: ActivationRequest, *, steps: bool) -> dict[str, Any]:

@@ -114,11 +114,9 @@ MODELS: list[tuple[type[BaseModel], Any]] = [
 
 def includeme(config: Any) -> None:
     """Included by web.api (route prefix /api/v1); other methods answer 405."""
-    from web.api import _not_allowed
+    from web.api import add_routes  # with the package's own 405 view
 
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        config.add_view(_not_allowed(methods), route_name=name)
+    add_routes(config, ROUTES)
 
 
 def _json(request: Any, body: BaseModel, status: int = 200) -> Response:

@@ -42,11 +42,9 @@ ROUTES = {
 
 def includeme(config: Any) -> None:
     """Included by web.api (route prefix /api/v1); other methods answer 405."""
-    from web.api import _not_allowed
+    from web.api import add_routes  # with the package's own 405 view
 
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        config.add_view(_not_allowed(methods), route_name=name)
+    add_routes(config, ROUTES)
 
 
 def _date(value: str, field: str) -> dt.date:

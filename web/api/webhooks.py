@@ -138,11 +138,9 @@ class DeliveryQuery(DeadLetterQuery):
 
 def includeme(config: Any) -> None:
     """Included by web.api (same prefix, problems and 405s); its scan finds the views."""
-    from web.api import _not_allowed  # the package's own 405 view
+    from web.api import add_routes  # with the package's own 405 view
 
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        config.add_view(_not_allowed(methods), route_name=name)
+    add_routes(config, ROUTES)
 
 
 def _json(body: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
