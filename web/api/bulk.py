@@ -34,6 +34,7 @@ from hub.errors import Conflict, NotFound
 from hub.positions import bulk, bulk_changes
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem
+from web.api.responses import model_response
 from web.gate import add_body_limit
 
 EC = r"{fiscal_code:[0-9]{11}}"
@@ -185,11 +186,7 @@ def create(request: Any) -> Response:
             errors_total=result.errors_total,
             errors_truncated=result.errors_total > len(result.errors),
         )
-        return Response(
-            json_body=body.model_dump(mode="json", by_alias=True),
-            content_type="application/json",
-            charset="utf-8",
-        )
+        return model_response(body)
     cause = f"api:{request.api_key_used.prefix}"
     try:
         if dry:  # too big for this thread: the worker checks it, nothing is written

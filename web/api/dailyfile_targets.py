@@ -26,6 +26,7 @@ from hub.errors import Conflict
 from web.api import inputs
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem, not_found
+from web.api.responses import model_response
 
 EC = r"{fiscal_code:[0-9]{11}}"
 ROUTES = {
@@ -119,15 +120,6 @@ def includeme(config: Any) -> None:
     add_routes(config, ROUTES)
 
 
-def _json(request: Any, body: BaseModel, status: int = 200) -> Response:
-    return Response(
-        json_body=body.model_dump(mode="json", by_alias=True),
-        status=status,
-        content_type="application/json",
-        charset="utf-8",
-    )
-
-
 def _out(target: Any) -> DailyFileTargetOutput:
     shown = targets.describe(target)
     shown["service"] = shown.pop("service_code")
@@ -138,7 +130,7 @@ def _out(target: Any) -> DailyFileTargetOutput:
 def list_targets(request: Any) -> Response:
     ente = authorised_ente(request)
     items = [_out(t) for t in targets.targets_of(request.db, ente.id)]
-    return _json(request, DailyFileTargetList(items=items))
+    return model_response(DailyFileTargetList(items=items))
 
 
 @view_config(route_name="api.daily_file_targets", request_method="POST")
@@ -171,7 +163,7 @@ def add_target(request: Any) -> Response:
         f"daily_file_target:{target.id}",
         targets.audit_detail(target),
     )
-    return _json(request, _out(target), 201)
+    return model_response(_out(target), 201)
 
 
 @view_config(route_name="api.daily_file_target_disable", request_method="POST")
@@ -191,7 +183,7 @@ def disable_target(request: Any) -> Response:
         f"daily_file_target:{target.id}",
         targets.audit_detail(target),
     )
-    return _json(request, _out(target))
+    return model_response(_out(target))
 
 
 def openapi_paths() -> dict[str, Any]:

@@ -22,8 +22,8 @@ from hub import actor_names, clock, outbox
 from hub.dailyfile import files
 from hub.models import DailyFile
 from web.api.auth import authorised_ente, record
-from web.api.positions import json_response
 from web.api.problems import Problem, not_found
+from web.api.responses import json_response
 
 EC = r"{fiscal_code:[0-9]{11}}"
 DAY = r"{day:[0-9]{4}-[0-9]{2}-[0-9]{2}}"
