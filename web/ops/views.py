@@ -23,7 +23,7 @@ from hub.tenants import operators
 from hub.tenants.stations import standin_status
 from web.checkout.i18n import _, localized
 from web.clientaddr import address_of, limiter
-from web.ops.common import T, audit_export, audit_personal_data
+from web.ops.common import T, audit_export, audit_personal_data, form_date
 from web.ops.security import account_of, end_tickets, ente_of, visible_enti
 from workflows.payment import OptionStatus
 
@@ -108,16 +108,6 @@ def ente_dashboard(request: Any) -> dict[str, Any]:
 # --- search ----------------------------------------------------------------------------------
 
 
-def _date(value: str, errors: dict[str, Any], field: str) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        errors[field] = _("Write the date as YYYY-MM-DD.")
-        return None
-
-
 def read_filters(request: Any) -> tuple[dashboard.Filters, dict[str, Any]]:
     """The search filters; the debtor's fiscal code is read from a POST body only, so that it
     never appears in a URL (nor in the access log)."""
@@ -132,8 +122,8 @@ def read_filters(request: Any) -> tuple[dashboard.Filters, dict[str, Any]]:
         iupd=params.get("iupd", "").strip(),
         debtor_fiscal_code=request.POST.get("debtor_fiscal_code", "").strip().upper(),
         state=state,
-        date_from=_date(params.get("date_from", ""), errors, "date_from"),
-        date_to=_date(params.get("date_to", ""), errors, "date_to"),
+        date_from=form_date(params.get("date_from", ""), errors, "date_from"),
+        date_to=form_date(params.get("date_to", ""), errors, "date_to"),
     )
     return filters, errors
 
