@@ -18,7 +18,7 @@ from typing import Any
 from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
 
-from hub import actor_names, clock, outbox
+from hub import clock
 from hub.dailyfile import files
 from hub.models import DailyFile
 from web.api.auth import authorised_ente, record
@@ -121,13 +121,7 @@ def build_daily_file(request: Any) -> Response:
     day = _date(request.matchdict["day"], "day")
     if day >= clock.today():
         raise Problem(422, "day_not_over", "only a past business day can be built")
-    outbox.enqueue(
-        request.db,
-        actor_names.BUILD_DAILY_FILES,
-        queue_name="daily_files",
-        day=day.isoformat(),
-        ente_id=ente.id,
-    )
+    files.queue_build(request.db, ente.id, day)
     record(request, ente, "api.daily_file_build", f"daily_files:{day.isoformat()}")
     return json_response(request, {"businessDate": day.isoformat(), "status": "queued"}, 202)
 
