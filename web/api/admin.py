@@ -23,6 +23,7 @@ from hub.admin import service as svc
 from hub.errors import Conflict, DomainError, NotFound
 from web.api import admin_activation, inputs
 from web.api.auth import CHALLENGE, _presented
+from web.api.openapi_parts import PROBLEM
 from web.api.problems import Problem
 
 EC = r"{fiscal_code:[0-9]{11}}"
@@ -438,9 +439,6 @@ _LIST = {
     "properties": {"items": {"type": "array", "items": _OBJECT}},
     "required": ["items"],
 }
-_PROBLEM = {
-    "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}
-}
 _ERRORS = {
     400: "Malformed JSON or query string",
     401: "Missing, unknown or revoked key, or not an intermediary's administration key",
@@ -653,7 +651,7 @@ def openapi_paths() -> dict[str, Any]:
             ok["content"] = {"application/json": {"schema": answer}}
         errors = (401, 404, 405) if body is None and method == "GET" else tuple(_ERRORS)
         responses = {str(status): ok} | {
-            str(c): {"description": _ERRORS[c], "content": _PROBLEM} for c in errors
+            str(c): {"description": _ERRORS[c], "content": PROBLEM} for c in errors
         }
         operation: dict[str, Any] = {
             "operationId": op_id,

@@ -35,6 +35,7 @@ from hub.onboarding import requests
 from hub.onboarding.environments import NoStation
 from hub.onboarding.sla import Rules
 from web.api import inputs
+from web.api.openapi_parts import PROBLEM
 from web.api.problems import Problem
 from workflows.activation import PRODUCTION_EVENTS, TEST_EVENTS, RequestKind
 
@@ -209,7 +210,7 @@ _LIST = {"$ref": "#/components/schemas/ActivationRequestList"}
 
 
 def openapi_paths() -> dict[str, Any]:
-    from web.api.admin import _ERRORS, _P, _PROBLEM
+    from web.api.admin import _ERRORS, _P
 
     request_id = {
         "name": "requestId",
@@ -234,7 +235,7 @@ def openapi_paths() -> dict[str, Any]:
                     "content": {"application/json": {"schema": answer}},
                 }
             }
-            | {str(c): {"description": _ERRORS[c], "content": _PROBLEM} for c in errors},
+            | {str(c): {"description": _ERRORS[c], "content": PROBLEM} for c in errors},
         }
         if body is not None:
             out["requestBody"] = {

@@ -25,6 +25,7 @@ from hub.dailyfile import targets
 from hub.errors import Conflict
 from web.api import inputs
 from web.api.auth import authorised_ente, record
+from web.api.openapi_parts import ENTE_FISCAL_CODE, PROBLEM
 from web.api.problems import Problem, not_found
 from web.api.responses import model_response
 
@@ -189,22 +190,12 @@ def disable_target(request: Any) -> Response:
 def openapi_paths() -> dict[str, Any]:
     """This module's part of the OpenAPI document (web/api/openapi.py); the schemas are
     ``MODELS``, in the document's components."""
-    fiscal_code = {
-        "name": "fiscalCode",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "pattern": r"^[0-9]{11}$"},
-        "description": "The Ente's fiscal code",
-    }
     target_id = {
         "name": "targetId",
         "in": "path",
         "required": True,
         "schema": {"type": "integer", "minimum": 1},
         "description": "The target's id",
-    }
-    problem = {
-        "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}
     }
 
     def errors(*codes: int) -> dict[str, Any]:
@@ -218,7 +209,7 @@ def openapi_paths() -> dict[str, Any]:
             422: "A field is not valid (`field` names it): a host payhub may not connect to, "
             "no host key for SFTP, a bad e-mail address, …",
         }
-        return {str(c): {"description": text[c], "content": problem} for c in codes}
+        return {str(c): {"description": text[c], "content": PROBLEM} for c in codes}
 
     def body(name: str) -> dict[str, Any]:
         return {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
@@ -230,7 +221,7 @@ def openapi_paths() -> dict[str, Any]:
                 "operationId": "listDailyFileTargets",
                 "summary": "Where the Ente's daily files are delivered (never a secret)",
                 "tags": tag,
-                "parameters": [fiscal_code],
+                "parameters": [ENTE_FISCAL_CODE],
                 "responses": {
                     "200": {"description": "The targets", "content": body("DailyFileTargetList")},
                     **errors(401, 404, 405),
@@ -240,7 +231,7 @@ def openapi_paths() -> dict[str, Any]:
                 "operationId": "addDailyFileTarget",
                 "summary": "Add a delivery target (SFTP, FTPS or e-mail)",
                 "tags": tag,
-                "parameters": [fiscal_code],
+                "parameters": [ENTE_FISCAL_CODE],
                 "requestBody": {"required": True, "content": body("DailyFileTargetInput")},
                 "responses": {
                     "201": {"description": "Added", "content": body("DailyFileTargetOutput")},
@@ -253,7 +244,7 @@ def openapi_paths() -> dict[str, Any]:
                 "operationId": "disableDailyFileTarget",
                 "summary": "Disable a delivery target (no new delivery goes there)",
                 "tags": tag,
-                "parameters": [fiscal_code, target_id],
+                "parameters": [ENTE_FISCAL_CODE, target_id],
                 "responses": {
                     "200": {"description": "Disabled", "content": body("DailyFileTargetOutput")},
                     **errors(401, 404, 405, 409),

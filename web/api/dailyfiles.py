@@ -22,6 +22,7 @@ from hub import clock
 from hub.dailyfile import files
 from hub.models import DailyFile
 from web.api.auth import authorised_ente, record
+from web.api.openapi_parts import ENTE_FISCAL_CODE, PROBLEM
 from web.api.problems import Problem, not_found
 from web.api.responses import json_response
 
@@ -128,13 +129,6 @@ def build_daily_file(request: Any) -> Response:
 
 def openapi_paths() -> dict[str, Any]:
     """This module's part of the OpenAPI document (web/api/openapi.py)."""
-    fiscal_code = {
-        "name": "fiscalCode",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "pattern": r"^[0-9]{11}$"},
-        "description": "The Ente's fiscal code",
-    }
     day = {
         "name": "day",
         "in": "path",
@@ -149,11 +143,8 @@ def openapi_paths() -> dict[str, Any]:
         "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,35}$"},
         "description": "The service code; GENERICO for payments with no service",
     }
-    problem = {
-        "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}
-    }
     errors = {
-        str(code): {"description": text, "content": problem}
+        str(code): {"description": text, "content": PROBLEM}
         for code, text in (
             (400, "Bad request"),
             (401, "No valid API key"),
@@ -185,7 +176,7 @@ def openapi_paths() -> dict[str, Any]:
                 "summary": "The days with daily files, their latest versions and delivery status",
                 "tags": tag,
                 "parameters": [
-                    fiscal_code,
+                    ENTE_FISCAL_CODE,
                     {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
                     {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
                 ],
@@ -211,7 +202,7 @@ def openapi_paths() -> dict[str, Any]:
                 "summary": "One daily file (zip: record file, receipts, CSV, manifest)",
                 "tags": tag,
                 "parameters": [
-                    fiscal_code,
+                    ENTE_FISCAL_CODE,
                     day,
                     service,
                     {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}},
@@ -232,10 +223,10 @@ def openapi_paths() -> dict[str, Any]:
                 "operationId": "buildDailyFiles",
                 "summary": "Build a past day's files now (a new version only if receipts arrived)",
                 "tags": tag,
-                "parameters": [fiscal_code, day],
+                "parameters": [ENTE_FISCAL_CODE, day],
                 "responses": {
                     "202": {"description": "Queued"},
-                    "422": {"description": "The day is not over", "content": problem},
+                    "422": {"description": "The day is not over", "content": PROBLEM},
                     **errors,
                 },
             }
