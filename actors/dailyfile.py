@@ -26,14 +26,14 @@ import structlog
 
 from actors.middleware import current_factory, current_session, current_settings
 from actors.retry import RetryPolicy
-from hub import actor_names, clock, outbox
+from hub import actor_names, clock
 from hub.config import Config
 from hub.dailyfile import delivery, files, transports
 from hub.db import utcnow
 from hub.models import Ente
 
 log = structlog.get_logger(__name__)
-QUEUE = "daily_files"
+QUEUE = files.QUEUE
 
 
 def retry_policy(settings: Config | dict[str, Any]) -> RetryPolicy:
@@ -61,13 +61,7 @@ def build_daily_files(day: str | None = None, ente_id: int | None = None) -> Non
     if ente_id is None:
         enti = files.enti_of_day(session, business_day)
         for one in enti:
-            outbox.enqueue(
-                session,
-                actor_names.BUILD_DAILY_FILES,
-                queue_name=QUEUE,
-                day=business_day.isoformat(),
-                ente_id=one,
-            )
+            files.queue_build(session, one, business_day)
         log.info("daily_file.day_started", day=business_day.isoformat(), enti=len(enti))
         return
     ente = session.get(Ente, ente_id)

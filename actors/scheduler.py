@@ -10,6 +10,7 @@ on the workers.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -21,6 +22,53 @@ from hub import actor_names
 from hub.config import Config, as_config
 
 log = structlog.get_logger(__name__)
+
+
+# every job: a tick missed while the previous run goes on is run once, never two at a time
+COMMON: dict[str, Any] = {"coalesce": True, "max_instances": 1}
+
+
+# an actor's name -> the job that enqueues it (logs, never raises, when the broker refuses)
+Enqueue = Callable[[str], Callable[[], None]]
+
+
+def _enqueuer(broker: dramatiq.Broker) -> Enqueue:
+    def enqueue(actor_name: str) -> Callable[[], None]:
+        def job() -> None:
+            try:
+                broker.get_actor(actor_name).send()
+            except Exception:
+                log.exception("scheduler.enqueue_failed", actor_name=actor_name)
+
+        return job
+
+    return enqueue
+
+
+def _every(scheduler: BaseScheduler, enqueue: Enqueue, actor_name: str, **interval: float) -> None:
+    """Enqueue ``actor_name`` every ``seconds=`` / ``minutes=`` (job id: the actor's name)."""
+    scheduler.add_job(enqueue(actor_name), "interval", id=actor_name, **interval, **COMMON)
+
+
+def _daily(
+    scheduler: BaseScheduler,
+    enqueue: Enqueue,
+    actor_name: str,
+    hour: int,
+    minute: int,
+    timezone: Any = dt.UTC,
+) -> None:
+    """Enqueue ``actor_name`` every day at ``hour:minute`` of ``timezone`` (job id: the
+    actor's name)."""
+    scheduler.add_job(
+        enqueue(actor_name),
+        "cron",
+        hour=hour,
+        minute=minute,
+        timezone=timezone,
+        id=actor_name,
+        **COMMON,
+    )
 
 
 def add_jobs(
@@ -55,26 +103,17 @@ def add_jobs(
         except Exception:  # retried at the next tick
             log.exception("outbox.purge_failed")
 
-    def enqueue(actor_name: str) -> Any:
-        def job() -> None:
-            try:
-                broker.get_actor(actor_name).send()
-            except Exception:
-                log.exception("scheduler.enqueue_failed", actor_name=actor_name)
-
-        return job
-
-    common = {"coalesce": True, "max_instances": 1}
-    scheduler.add_job(sweep, "interval", seconds=every, id="outbox_sweep", **common)
+    enqueue = _enqueuer(broker)
+    scheduler.add_job(sweep, "interval", seconds=every, id="outbox_sweep", **COMMON)
     scheduler.add_job(
         sweep_deliveries,
         "interval",
         seconds=config.webhook_sweep_seconds,
         id="webhook_sweep",
-        **common,
+        **COMMON,
     )
     # finished outbox rows and processed-message records past payhub.outbox_retention_days
-    scheduler.add_job(purge, "interval", minutes=60, id="outbox_retention", **common)
+    scheduler.add_job(purge, "interval", minutes=60, id="outbox_retention", **COMMON)
 
     # issue 21: the dashboard counters' delta rows folded into one per key (hub.counters)
     def compact_counters() -> None:
@@ -86,139 +125,73 @@ def add_jobs(
         except Exception:  # retried at the next tick
             log.exception("counters.compact_failed")
 
-    scheduler.add_job(compact_counters, "interval", minutes=10, id="counters_compact", **common)
-    scheduler.add_job(
-        enqueue(periodic.ACTOR),
-        "interval",
-        seconds=60,
-        id=periodic.ACTOR,
-        **common,
-    )
+    scheduler.add_job(compact_counters, "interval", minutes=10, id="counters_compact", **COMMON)
+    _every(scheduler, enqueue, periodic.ACTOR, seconds=60)
     # options past their retention date: daily just after midnight (UTC, as the state
     # machine's guard judges dates), and once at startup to catch up after downtime
-    scheduler.add_job(
-        enqueue(expiry.ACTOR),
-        "cron",
-        hour=0,
-        minute=5,
-        timezone=dt.UTC,
-        id=expiry.ACTOR,
-        **common,
-    )
-    scheduler.add_job(enqueue(expiry.ACTOR), "date", id=f"{expiry.ACTOR}_at_start", **common)
+    _daily(scheduler, enqueue, expiry.ACTOR, hour=0, minute=5)
+    scheduler.add_job(enqueue(expiry.ACTOR), "date", id=f"{expiry.ACTOR}_at_start", **COMMON)
     add_reporting_jobs(scheduler, enqueue, config)
     add_sla_jobs(scheduler, enqueue, config)
     add_daily_file_jobs(scheduler, broker, factory, enqueue, config)  # issue 18
     # GPD-compatible API (issue 20): positions whose validity date has come become payable
-    scheduler.add_job(
-        enqueue(actor_names.PUBLISH_DUE_GPD_POSITIONS),
-        "interval",
-        seconds=60,
-        id=actor_names.PUBLISH_DUE_GPD_POSITIONS,
-        **common,
-    )
+    _every(scheduler, enqueue, actor_names.PUBLISH_DUE_GPD_POSITIONS, seconds=60)
     if config.aca_url or config.aca_client_factory:  # ACA feed (issue 20)
-        scheduler.add_job(
-            enqueue(actor_names.ACA_SWEEP),
-            "interval",
-            seconds=config.aca_sync_seconds,
-            id=actor_names.ACA_SWEEP,
-            **common,
-        )
+        _every(scheduler, enqueue, actor_names.ACA_SWEEP, seconds=config.aca_sync_seconds)
     return scheduler
 
 
-def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -> None:
+def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Enqueue, config: Config) -> None:
     """Poll the Node's reporting flows every ``payhub.reporting_poll_minutes`` (60; 0 = never)
     when a Node is configured, and check flows without a bank credit daily at 06:00 UTC."""
-    common = {"coalesce": True, "max_instances": 1}
     minutes = config.reporting_poll_minutes
     node_known = config.node_url or config.node_client_factory
     if config.reporting_source == "fdr3":
         node_known = True  # FdR 3: pagoPA's URL by default
     if minutes > 0 and node_known:
-        scheduler.add_job(
-            enqueue(actor_names.POLL_REPORTING_FLOWS),
-            "interval",
-            minutes=minutes,
-            id=actor_names.POLL_REPORTING_FLOWS,
-            **common,
-        )
+        _every(scheduler, enqueue, actor_names.POLL_REPORTING_FLOWS, minutes=minutes)
     # receipts lost upstream, asked of pagoPA's receipts service (hub.reconciliation.recovery)
     recovery_minutes = config.recovery_minutes
     if recovery_minutes > 0 and node_known:
-        scheduler.add_job(
-            enqueue(actor_names.RECOVER_RECEIPTS),
-            "interval",
-            minutes=recovery_minutes,
-            id=actor_names.RECOVER_RECEIPTS,
-            **common,
-        )
-    scheduler.add_job(
-        enqueue(actor_names.CHECK_FLOWS_WITHOUT_CREDIT),
-        "cron",
-        hour=6,
-        minute=0,
-        timezone=dt.UTC,
-        id=actor_names.CHECK_FLOWS_WITHOUT_CREDIT,
-        **common,
-    )
+        _every(scheduler, enqueue, actor_names.RECOVER_RECEIPTS, minutes=recovery_minutes)
+    _daily(scheduler, enqueue, actor_names.CHECK_FLOWS_WITHOUT_CREDIT, hour=6, minute=0)
 
 
-def add_sla_jobs(scheduler: BaseScheduler, enqueue: Any, config: Config) -> None:
+def add_sla_jobs(scheduler: BaseScheduler, enqueue: Enqueue, config: Config) -> None:
     """Judge response-time breaches every minute; probe the station every
     ``payhub.sla_probe_seconds`` (60; 0 = never) when a probe target is configured; compact
     SLA rows past ``payhub.sla_retention_days`` daily."""
-    common = {"coalesce": True, "max_instances": 1}
-    scheduler.add_job(
-        enqueue(actor_names.SLA_EVALUATE_BREACHES),
-        "interval",
-        seconds=60,
-        id=actor_names.SLA_EVALUATE_BREACHES,
-        **common,
-    )
+    _every(scheduler, enqueue, actor_names.SLA_EVALUATE_BREACHES, seconds=60)
     # the SLA contract (issue 19): its mail queue swept, alerts judged, every minute
     for name in (actor_names.SLA_SEND_MAIL, actor_names.SLA_EVALUATE_ALERTS):
-        scheduler.add_job(enqueue(name), "interval", seconds=60, id=name, **common)
+        _every(scheduler, enqueue, name, seconds=60)
     if config.sla_retention_days > 0:  # compaction of old probes and minutes, once a day
-        scheduler.add_job(
-            enqueue(actor_names.SLA_PRUNE),
-            "cron",
-            hour=3,
-            minute=40,
-            timezone=dt.UTC,
-            id=actor_names.SLA_PRUNE,
-            **common,
-        )
+        _daily(scheduler, enqueue, actor_names.SLA_PRUNE, hour=3, minute=40)
     seconds = config.sla_probe_seconds
     target = config.sla_probe_health_url or (
         config.sla_probe_notice and (config.sla_probe_url or config.soap_public_url)
     )
     if seconds > 0 and target:
-        scheduler.add_job(
-            enqueue(actor_names.SLA_PROBE_STATION),
-            "interval",
-            seconds=seconds,
-            id=actor_names.SLA_PROBE_STATION,
-            **common,
-        )
+        _every(scheduler, enqueue, actor_names.SLA_PROBE_STATION, seconds=seconds)
 
 
 def add_daily_file_jobs(
-    scheduler: BaseScheduler, broker: dramatiq.Broker, factory: Any, enqueue: Any, config: Config
+    scheduler: BaseScheduler,
+    broker: dramatiq.Broker,
+    factory: Any,
+    enqueue: Enqueue,
+    config: Config,
 ) -> None:
     """Issue 18: build yesterday's daily files at ``payhub.daily_file_at`` (Europe/Rome), and
     send the deliveries due every ``payhub.daily_file_sweep_seconds``."""
-    common = {"coalesce": True, "max_instances": 1}
     hour, _, minute = config.daily_file_at.partition(":")
-    scheduler.add_job(
-        enqueue(actor_names.BUILD_DAILY_FILES),
-        "cron",
-        hour=int(hour),
-        minute=int(minute),
+    _daily(
+        scheduler,
+        enqueue,
+        actor_names.BUILD_DAILY_FILES,
+        int(hour),
+        int(minute),
         timezone="Europe/Rome",
-        id=actor_names.BUILD_DAILY_FILES,
-        **common,
     )
 
     def sweep_daily_files() -> None:
@@ -235,5 +208,5 @@ def add_daily_file_jobs(
         "interval",
         seconds=config.daily_file_sweep_seconds,
         id="daily_file_sweep",
-        **common,
+        **COMMON,
     )

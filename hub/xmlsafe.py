@@ -24,6 +24,19 @@ class UnsafeXml(DomainError):
     code = "unsafe_xml"
 
 
+# what every parser of untrusted documents is given (safe_parser, iter_untrusted's pull parser)
+_SAFE_OPTIONS: dict[str, bool] = dict(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+    collect_ids=False,
+)
+
+
 class RefuseEveryUri(etree.Resolver):
     """A resolver for parsers of untrusted documents: no URI is ever opened, not even a local
     file (libxml2 may look one up before any other check of ours could stop it)."""
@@ -35,18 +48,7 @@ class RefuseEveryUri(etree.Resolver):
 def safe_parser(**options) -> etree.XMLParser:
     """An lxml parser that loads no DTD, resolves no entity and opens no URI. lxml parsers must
     not be shared between threads: make one per document or keep one per thread."""
-    settings = dict(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
-    settings.update(options)
-    parser = etree.XMLParser(**settings)
+    parser = etree.XMLParser(**{**_SAFE_OPTIONS, **options})
     parser.resolvers.add(RefuseEveryUri())
     return parser
 
@@ -123,7 +125,7 @@ def iter_untrusted(
     read in constant memory. The same rules as ``parse_untrusted``, applied to each chunk as it
     comes (with an overlap, so a declaration split between two chunks is still seen): no DTD,
     entity or NUL byte, at most ``limit`` bytes (None: no limit). Raises UnsafeXml."""
-    parser = etree.XMLPullParser(events=("end",), tag=list(tags), **_STREAM_OPTIONS)
+    parser = etree.XMLPullParser(events=("end",), tag=list(tags), **_SAFE_OPTIONS)
     parser.resolvers.add(RefuseEveryUri())
     tail, seen = b"", 0
     checked = [False]  # the doctype, checked at the first element
@@ -162,15 +164,3 @@ def _completed(parser: etree.XMLPullParser, checked: list[bool]) -> Iterator[etr
         parent = element.getparent()
         while parent is not None and element.getprevious() is not None:
             del parent[0]  # what came before: already read
-
-
-_STREAM_OPTIONS = dict(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-    collect_ids=False,
-)

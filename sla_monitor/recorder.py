@@ -31,10 +31,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 
-from hub.models.sla import HISTOGRAM_BOUNDS, SlaMinute, SlaOutcomeMinute
+from hub.models.sla import HISTOGRAM_BOUNDS
+from hub.sla.minute_rows import add_minute, add_outcome
 
 log = structlog.get_logger(__name__)
 
@@ -234,62 +234,24 @@ def write_minutes(
         add_outcomes(session, source, outcomes or {})
         for (minute, operation), bucket in sorted(buckets.items()):
             start = dt.datetime.fromtimestamp(minute * 60, dt.UTC)
-            row = session.scalars(
-                sa.select(SlaMinute).where(
-                    SlaMinute.minute == start,
-                    SlaMinute.operation == operation,
-                    SlaMinute.source == source,
-                )
-            ).one_or_none()
-            if row is None:
-                session.add(
-                    SlaMinute(
-                        minute=start,
-                        operation=operation,
-                        source=source,
-                        count=bucket.count,
-                        over_threshold=bucket.over,
-                        total_seconds=bucket.total,
-                        max_seconds=bucket.max,
-                        histogram=list(bucket.histogram),
-                    )
-                )
-                continue
-            row.count += bucket.count
-            row.over_threshold += bucket.over
-            row.total_seconds += bucket.total
-            row.max_seconds = max(row.max_seconds, bucket.max)
-            row.histogram = [a + b for a, b in zip(row.histogram, bucket.histogram, strict=True)]
+            add_minute(
+                session,
+                start,
+                operation,
+                source,
+                bucket.count,
+                bucket.over,
+                bucket.total,
+                bucket.max,
+                bucket.histogram,
+            )
 
 
 def add_outcomes(session: Any, source: str, outcomes: dict[OutcomeKey, int]) -> None:
     """Add ``outcomes`` to their ``sla_outcome`` rows of ``source`` (created when absent)."""
     for (minute, operation, station, ente, outcome), n in sorted(outcomes.items()):
         start = dt.datetime.fromtimestamp(minute * 60, dt.UTC)
-        row = session.scalars(
-            sa.select(SlaOutcomeMinute).where(
-                SlaOutcomeMinute.minute == start,
-                SlaOutcomeMinute.operation == operation,
-                SlaOutcomeMinute.station == station,
-                SlaOutcomeMinute.ente == ente,
-                SlaOutcomeMinute.outcome == outcome,
-                SlaOutcomeMinute.source == source,
-            )
-        ).one_or_none()
-        if row is None:
-            session.add(
-                SlaOutcomeMinute(
-                    minute=start,
-                    operation=operation,
-                    station=station,
-                    ente=ente,
-                    outcome=outcome,
-                    source=source,
-                    count=n,
-                )
-            )
-        else:
-            row.count += n
+        add_outcome(session, start, operation, station, ente, outcome, source, n)
 
 
 def _merge(into: Bucket, other: Bucket) -> None:

@@ -395,6 +395,27 @@ def _notice_for(
     )
 
 
+def _one_transfer_option(
+    amount: str, description: str, service: PaymentService, ente: Ente, **dates: dt.date
+) -> OptionInput:
+    """An option of a service's cart item: one transfer of it all, to the service's account
+    (else the Ente's), ``description`` as its remittance information; ``dates``: due_date
+    and, when given, retention_date. Raises InvalidPosition."""
+    return OptionInput.of(
+        amount=amount,
+        **dates,
+        description=description,
+        transfers=[
+            TransferInput.of(
+                amount=amount,
+                remittance_information=description,
+                category=service.taxonomy,
+                iban=service.default_iban or ente.iban,
+            )
+        ],
+    )
+
+
 def _create_spontaneous(
     session: Session, cart: CheckoutCart, item: CartItem, ente: Ente, now: dt.datetime
 ) -> PaymentOption:
@@ -414,19 +435,13 @@ def _create_spontaneous(
             debtor_email=payer.email,
             description=item.description,
             options=[
-                OptionInput.of(
-                    amount=amount,
+                _one_transfer_option(
+                    amount,
+                    item.description,
+                    service,
+                    ente,
                     due_date=today,
                     retention_date=today + SPONTANEOUS_VALIDITY,
-                    description=item.description,
-                    transfers=[
-                        TransferInput.of(
-                            amount=amount,
-                            remittance_information=item.description,
-                            category=service.taxonomy,
-                            iban=service.default_iban or ente.iban,
-                        )
-                    ],
                 )
             ],
         ),
@@ -677,18 +692,8 @@ def archive_backoffice_debt(
                 debtor_email=debt.debtor_email,
                 description=debt.description,
                 options=[
-                    OptionInput.of(
-                        amount=amount,
-                        due_date=debt.due_date,
-                        description=debt.description,
-                        transfers=[
-                            TransferInput.of(
-                                amount=amount,
-                                remittance_information=debt.description,
-                                category=service.taxonomy,
-                                iban=service.default_iban or ente.iban,
-                            )
-                        ],
+                    _one_transfer_option(
+                        amount, debt.description, service, ente, due_date=debt.due_date
                     )
                 ],
             )

@@ -21,7 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hub import actor_names, outbox
+from hub import actor_names, delivery_queue, outbox
 from hub.dailyfile.transports import Parcel
 from hub.db import utcnow
 from hub.errors import Conflict
@@ -159,30 +159,10 @@ def take_due(
 ) -> list[int]:
     """Ids of deliveries due now (a retry's time has come, or a claim's lease ended), each
     postponed by ``lease`` so the next sweep sends it again only if this send came to nothing."""
-    now = now or utcnow()
-    ids = list(
-        session.scalars(
-            sa.select(DailyFileDelivery.id)
-            .where(sa.text(DELIVERY_DUE), DailyFileDelivery.next_attempt_at <= now)
-            .order_by(DailyFileDelivery.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+    due = sa.text(DELIVERY_DUE)
+    return delivery_queue.take_due(
+        session, DailyFileDelivery, due, lease=lease, limit=limit, now=now or utcnow()
     )
-    if ids:
-        session.execute(
-            sa.update(DailyFileDelivery)
-            .where(DailyFileDelivery.id.in_(ids))
-            .values(
-                next_attempt_at=now + lease,
-                status=sa.case(
-                    (DailyFileDelivery.status == "retrying", "pending"),
-                    else_=DailyFileDelivery.status,
-                ),
-            ),
-            execution_options={"synchronize_session": False},
-        )
-    return ids
 
 
 def redeliver(

@@ -38,6 +38,7 @@ from hub.models import (
 )
 from hub.models.dailyfiles import GENERIC_SERVICE
 
+QUEUE = "daily_files"  # the Dramatiq queue of the daily files' actors (actors/dailyfile.py)
 PAID_AT = sa.func.coalesce(Receipt.payment_date_time, Receipt.received_at)
 SERVICE: sa.ColumnElement[str] = sa.func.coalesce(PaymentService.code, GENERIC_SERVICE)
 XML_CHUNK = 500
@@ -251,6 +252,18 @@ def build_day(
     if not services and targets_for(session, ente.id, GENERIC_SERVICE):
         services = [GENERIC_SERVICE]
     return [produce(session, ente, service, day, directory) for service in services]
+
+
+def queue_build(session: Session, ente_id: int, day: dt.date) -> None:
+    """Have the Ente's files of ``day`` built in the background (an outbox message to the
+    build actor): the scheduled run's per-Ente builds, and a day built again on request."""
+    outbox.enqueue(
+        session,
+        actor_names.BUILD_DAILY_FILES,
+        queue_name=QUEUE,
+        day=day.isoformat(),
+        ente_id=ente_id,
+    )
 
 
 def enti_of_day(session: Session, day: dt.date) -> list[int]:

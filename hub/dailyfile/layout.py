@@ -182,6 +182,19 @@ def rome(moment: dt.datetime) -> str:
     return moment.astimezone(ROME).isoformat(timespec="seconds")
 
 
+def header_record(header: FileHeader) -> tuple[object, ...]:
+    """The ``H`` record that opens both .txt members (payments and refunds)."""
+    return (
+        "H",
+        LAYOUT,
+        header.ente_fiscal_code,
+        header.ente_name,
+        header.service_code,
+        f"{header.business_date:%Y-%m-%d}",
+        header.version,
+    )
+
+
 def detail(line: int, p: Payment) -> tuple[object, ...]:
     return (
         "D",
@@ -229,17 +242,7 @@ def _refunds_txt(header: FileHeader, steps: Iterable[RefundStep]) -> tuple[bytes
     records = [_record(refund_record(n, r)) for n, r in enumerate(steps, start=1)]
     if not records:
         return b"", 0
-    head = _record(
-        (
-            "H",
-            LAYOUT,
-            header.ente_fiscal_code,
-            header.ente_name,
-            header.service_code,
-            f"{header.business_date:%Y-%m-%d}",
-            header.version,
-        )
-    )
+    head = _record(header_record(header))
     return head + b"".join(records) + _record(("T", len(records))), len(records)
 
 
@@ -268,19 +271,7 @@ def write_zip(
         tempfile.TemporaryFile(dir=target.parent) as csv_bytes,
         tempfile.TemporaryFile(dir=target.parent) as iuvs_file,
     ):
-        txt.write(
-            _record(
-                (
-                    "H",
-                    LAYOUT,
-                    header.ente_fiscal_code,
-                    header.ente_name,
-                    header.service_code,
-                    f"{header.business_date:%Y-%m-%d}",
-                    header.version,
-                )
-            )
-        )
+        txt.write(_record(header_record(header)))
         csv_text = io.TextIOWrapper(csv_bytes, encoding="utf-8-sig", newline="")
         csv_out = csvsafe.writer(csv_text, spreadsheet=True)
         csv_out.writerow(CSV_HEADER)

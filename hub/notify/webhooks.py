@@ -33,7 +33,7 @@ import structlog
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from hub import actor_names, outbox
+from hub import actor_names, delivery_queue, outbox
 from hub.db import utcnow
 from hub.errors import Conflict, NotFound
 from hub.models import (
@@ -440,29 +440,10 @@ def take_due(
     their lease), oldest due first. A retrying one becomes pending (to be sent now: an early
     copy of its delayed message no longer applies); each is postponed by ``lease`` so the next
     sweep sends it again only if this send came to nothing (a Redis wipe, a dead worker)."""
-    now = now or utcnow()
-    ids = list(
-        session.scalars(
-            sa.select(WebhookDelivery.id)
-            .where(WebhookDelivery.status.in_(UNFINISHED), WebhookDelivery.next_attempt_at <= now)
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(min(limit, CHUNK))
-            .with_for_update(skip_locked=True)
-        )
+    due = WebhookDelivery.status.in_(UNFINISHED)
+    return delivery_queue.take_due(
+        session, WebhookDelivery, due, lease=lease, limit=min(limit, CHUNK), now=now or utcnow()
     )
-    if ids:
-        session.execute(
-            sa.update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(ids))
-            .values(
-                next_attempt_at=now + lease,
-                status=sa.case(
-                    (WebhookDelivery.status == "retrying", "pending"), else_=WebhookDelivery.status
-                ),
-            ),
-            execution_options={"synchronize_session": False},
-        )
-    return ids
 
 
 # --- what support sees: deliveries not delivered, replay ---------------------------------

@@ -28,7 +28,7 @@ from hub import http, payments
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import Conflict
-from hub.models import DebtPosition, Ente, NotificationFee, PaymentOption
+from hub.models import DebtPosition, Ente, NotificationFee, PaymentOption, Transfer
 from hub.positions.inputs import DebtPositionInput, InvalidPosition, OptionInput
 from hub.values.money import MAX_CENTS, format_cents, to_cents
 from workflows.payment import CHANGEABLE_STATES
@@ -47,16 +47,7 @@ def set_notification_fee(
     option = payments.lock_option_by_id(session, option_id)
     if option.status not in CHANGEABLE_STATES:
         raise Conflict(f"notice {option.notice_number} is {option.status}: its fee cannot change")
-    ente = session.get(Ente, option.ente_id)
-    assert ente is not None
-    own = next(
-        (
-            t
-            for t in sorted(option.transfers, key=lambda t: t.id_transfer)
-            if t.beneficiary_fiscal_code == ente.fiscal_code and not t.stamp_hash
-        ),
-        None,
-    )
+    own = _own_transfer(session, option)
     if own is None:
         raise InvalidPosition(
             "the option has no transfer to the Ente itself to carry the fee",
@@ -168,22 +159,28 @@ def fees_of(session: Session, option_ids: Iterable[int]) -> dict[int, int]:
     return {option_id: cents for option_id, cents in rows}
 
 
+def _own_transfer(session: Session, option: PaymentOption) -> Transfer | None:
+    """The transfer that carries the option's notification fee: its first (by idTransfer) to
+    the Ente itself that is not a stamp; None when there is none."""
+    ente = session.get(Ente, option.ente_id)
+    assert ente is not None
+    return next(
+        (
+            t
+            for t in sorted(option.transfers, key=lambda t: t.id_transfer)
+            if t.beneficiary_fiscal_code == ente.fiscal_code and not t.stamp_hash
+        ),
+        None,
+    )
+
+
 def reapply(session: Session, options: Iterable[PaymentOption]) -> None:
     """After a replace rewrote these options' amounts and transfers: add each one's fee back
     (the fee stays until set again; a fee without a transfer to the Ente is refused)."""
     by_id = {o.id: o for o in options if o.id is not None}
     for option_id, fee in fees_of(session, by_id).items():
         option = by_id[option_id]
-        ente = session.get(Ente, option.ente_id)
-        assert ente is not None
-        own = next(
-            (
-                t
-                for t in sorted(option.transfers, key=lambda t: t.id_transfer)
-                if t.beneficiary_fiscal_code == ente.fiscal_code and not t.stamp_hash
-            ),
-            None,
-        )
+        own = _own_transfer(session, option)
         if own is None:
             raise InvalidPosition(
                 "the option carries a notification fee: keep a transfer to the Ente itself",

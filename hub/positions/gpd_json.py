@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
@@ -632,8 +633,32 @@ def position_v1(
     if not response:
         out["switchToExpired"] = gpd.switch_to_expired if gpd else False
         out.update(_debtor_json(position, gpd))
-    out["paymentOption"] = [
-        option_v1(
+    out["paymentOption"] = _options_json(
+        option_v1,
+        _shown(position),
+        gpd,
+        receipts,
+        response=response,
+        ente_code=ente_code,
+        fees=fees,
+    )
+    return out
+
+
+def _options_json(
+    render: Callable[..., dict[str, Any]],
+    options: Iterable[PaymentOption],
+    gpd: GpdPosition | None,
+    receipts: dict[int, Receipt],
+    *,
+    response: bool,
+    ente_code: str,
+    fees: dict[int, int] | None,
+) -> list[dict[str, Any]]:
+    """``options`` as ``render`` (option_v1 or installment_v3) writes them, each with its
+    receipt and its notification fee (0 where ``fees`` has none)."""
+    return [
+        render(
             o,
             gpd,
             receipts.get(o.id),
@@ -641,9 +666,8 @@ def position_v1(
             ente_code=ente_code,
             notification_fee=(fees or {}).get(o.id, 0),
         )
-        for o in _shown(position)
+        for o in options
     ]
-    return out
 
 
 def _shown(position: DebtPosition) -> list[PaymentOption]:
@@ -704,17 +728,15 @@ def position_v3(
             item["retentionDate"] = retention
         if response:
             item["insertedDate"] = _local(position.created_at)
-        item["installments"] = [
-            installment_v3(
-                o,
-                gpd,
-                receipts.get(o.id),
-                response=response,
-                ente_code=ente_code,
-                notification_fee=(fees or {}).get(o.id, 0),
-            )
-            for o in members
-        ]
+        item["installments"] = _options_json(
+            installment_v3,
+            members,
+            gpd,
+            receipts,
+            response=response,
+            ente_code=ente_code,
+            fees=fees,
+        )
         options.append(item)
     out, tail = _position_common(
         position, gpd, version="v3", response=response, ente_code=ente_code, ente_name=ente_name

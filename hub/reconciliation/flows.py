@@ -688,19 +688,10 @@ def _entry_row(
     receipt: Receipt | None = None,
     option_id: int | None = None,
 ) -> ReportingEntry:
-    return ReportingEntry(
-        flow_pk=flow.id,
-        iuv=e.iuv,
-        iur=e.iur,
-        transfer_index=e.index,
-        amount_cents=e.amount_cents,
-        outcome_code=e.outcome_code,
-        outcome_date=e.outcome_date,
-        match=match,
-        receipt_pk=receipt.id if receipt else None,
-        option_id=option_id,
-        pay_status=e.pay_status,
-    )
+    """An entry as an ORM row: the values the bulk path writes (``_entry_values``)."""
+    receipt_pk = receipt.id if receipt else None
+    values = _entry_values(flow, e, match, receipt_pk=receipt_pk, option_id=option_id)
+    return ReportingEntry(**dict(zip(_ENTRY_COLUMNS, values, strict=True)))
 
 
 def _match(

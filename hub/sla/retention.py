@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from hub.models.sla import SlaMinute, SlaOutcomeMinute, SlaProbe, SlaProbeDay
 from hub.sla.availability import maintenance_windows
+from hub.sla.minute_rows import add_minute, add_outcome, add_times
 
 log = structlog.get_logger(__name__)
 
@@ -119,34 +120,13 @@ def _minutes(session: Session, day: dt.datetime, end: dt.datetime) -> int:
     rows = session.scalars(sa.select(SlaMinute).where(*where)).all()
     sums: dict[tuple[dt.datetime, str], SlaMinute] = {}
     for row in rows:
-        key = (_hour(row.minute), row.operation)
-        into = sums.get(key)
+        hour = _hour(row.minute)
+        times = (row.count, row.over_threshold, row.total_seconds, row.max_seconds, row.histogram)
+        into = sums.get((hour, row.operation))
         if into is None:
-            into = session.scalars(
-                sa.select(SlaMinute).where(
-                    SlaMinute.minute == key[0],
-                    SlaMinute.operation == key[1],
-                    SlaMinute.source == PRUNED,
-                )
-            ).one_or_none()
-            if into is None:
-                into = SlaMinute(
-                    minute=key[0],
-                    operation=key[1],
-                    source=PRUNED,
-                    count=0,
-                    over_threshold=0,
-                    total_seconds=0.0,
-                    max_seconds=0.0,
-                    histogram=[0] * len(row.histogram),
-                )
-                session.add(into)
-            sums[key] = into
-        into.count += row.count
-        into.over_threshold += row.over_threshold
-        into.total_seconds += row.total_seconds
-        into.max_seconds = max(into.max_seconds, row.max_seconds)
-        into.histogram = [a + b for a, b in zip(into.histogram, row.histogram, strict=True)]
+            sums[(hour, row.operation)] = add_minute(session, hour, row.operation, PRUNED, *times)
+        else:
+            add_times(into, *times)
     if rows:
         session.flush()
         session.execute(sa.delete(SlaMinute).where(*where))
@@ -177,30 +157,7 @@ def _outcomes(session: Session, day: dt.datetime, end: dt.datetime) -> int:
             outcome = (EXCUSED + outcome)[:40]
         sums[(_hour(at), operation, station, ente, outcome)] += n
     for (hour, operation, station, ente, outcome), n in sums.items():
-        row = session.scalars(
-            sa.select(SlaOutcomeMinute).where(
-                SlaOutcomeMinute.minute == hour,
-                SlaOutcomeMinute.operation == operation,
-                SlaOutcomeMinute.station == station,
-                SlaOutcomeMinute.ente == ente,
-                SlaOutcomeMinute.outcome == outcome,
-                SlaOutcomeMinute.source == PRUNED,
-            )
-        ).one_or_none()
-        if row is None:
-            session.add(
-                SlaOutcomeMinute(
-                    minute=hour,
-                    operation=operation,
-                    station=station,
-                    ente=ente,
-                    outcome=outcome,
-                    source=PRUNED,
-                    count=n,
-                )
-            )
-        else:
-            row.count += n
+        add_outcome(session, hour, operation, station, ente, outcome, PRUNED, n)
     if rows:
         session.flush()
         session.execute(sa.delete(SlaOutcomeMinute).where(*where))

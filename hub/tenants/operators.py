@@ -168,38 +168,28 @@ def authenticate(
     limiter = limiter or _local_limiter()
     account_key = username.casefold()
     detail = {"address": address}
-    if not limiter.hit(PER_ADDRESS, "login-address", address) or not limiter.hit(
-        PER_ACCOUNT_ADDRESS, "login-account", account_key, address
-    ):
+
+    def audited(action: str) -> None:
         audit.record(
             session,
             actor=f"ops:{username}",
-            action="ops.login_throttled",
+            action=action,
             target=f"operator:{username}",
             request_id=request_id,
             detail=detail,
         )
+
+    if not limiter.hit(PER_ADDRESS, "login-address", address) or not limiter.hit(
+        PER_ACCOUNT_ADDRESS, "login-account", account_key, address
+    ):
+        audited("ops.login_throttled")
         return LoginResult(None, "throttled")
     account = session.scalar(sa.select(OperatorAccount).where(OperatorAccount.username == username))
     good = verify_password(password, account.password_hash if account else _dummy_hash())
     if account is None or not good or not account.enabled:
-        audit.record(
-            session,
-            actor=f"ops:{username}",
-            action="ops.login_failed",
-            target=f"operator:{username}",
-            request_id=request_id,
-            detail=detail,
-        )
+        audited("ops.login_failed")
         return LoginResult(None, "invalid")
     account.last_login_at = now
     limiter.clear(PER_ACCOUNT_ADDRESS, "login-account", account_key, address)
-    audit.record(
-        session,
-        actor=f"ops:{username}",
-        action="ops.login",
-        target=f"operator:{username}",
-        request_id=request_id,
-        detail=detail,
-    )
+    audited("ops.login")
     return LoginResult(account, None)

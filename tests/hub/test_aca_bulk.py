@@ -7,99 +7,38 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 import sqlalchemy as sa
-from openapi_core import Config, OpenAPI
-from openapi_core.testing import MockRequest, MockResponse
-from webtest.http import StopableWSGIServer
+from openapi_core import OpenAPI
 
 from hub import aca, aca_bulk, clock
 from hub.models import AcaSync, AcaUpload, Anomaly, OutboxMessage
 from hub.positions.writer import cancel_position, create_position
 from nodesim.aca import BASE, BASE_V2
-from nodesim.app import make_app
-from tests.conftest import SHARED
 from tests.factories import make_ente
-from tests.hub.test_aca import _data
+from tests.hub.aca_support import KEY, CheckedSession, faults, load_contract, position_data, state
 
 pytestmark = pytest.mark.pg
-KEY = "aca-test-key"
 BROKER = "77777777777"
-DOC = SHARED / "pagopa" / "openapi" / "gpd-4-aca_massive_v2.json"
-HOST = "https://api.platform.pagopa.it"
 
 
 @pytest.fixture(scope="module")
 def contract() -> OpenAPI:
-    if not DOC.is_file():
-        pytest.skip(f"{DOC} is absent")
-    return OpenAPI.from_dict(json.loads(DOC.read_text()), config=Config(spec_validator_cls=None))
-
-
-class CheckedSession(requests.Session):
-    """Sends for real, and checks each request and answer against the bulk v2 document."""
-
-    def __init__(self, contract: OpenAPI) -> None:
-        super().__init__()
-        self.contract = contract
-        self.sent: list[tuple[str, str, int]] = []
-
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
-        response = super().request(method, url, *args, **kwargs)
-        prepared = response.request
-        parts = urlsplit(prepared.url)
-        body = prepared.body or b""
-        checked = MockRequest(
-            HOST,
-            method.lower(),
-            parts.path,
-            headers=dict(prepared.headers),
-            data=body if isinstance(body, bytes) else body.encode(),
-            content_type=prepared.headers.get("Content-Type", "application/json"),
-        )
-        self.contract.validate_request(checked)
-        injected = response.status_code == 429 and b"injected fault" in response.content
-        if not injected:  # pagoPA's gateway throttles with 429, which the document leaves out
-            self.contract.validate_response(
-                checked,
-                MockResponse(
-                    response.content,
-                    status_code=response.status_code,
-                    content_type=response.headers.get("Content-Type", "application/json"),
-                ),
-            )
-        self.sent.append((method, parts.path.rsplit("/", 1)[-1], response.status_code))
-        return response
-
-
-@pytest.fixture
-def sim(contract):
-    app = make_app({"nodesim.background": "false", "nodesim.rest_key": KEY})
-    server = StopableWSGIServer.create(app)
-    yield server
-    server.shutdown()
+    return load_contract("gpd-4-aca_massive_v2.json")
 
 
 @pytest.fixture
 def bulk(sim, contract):
     base = sim.application_url.rstrip("/") + BASE_V2
-    return aca.AcaUploadClient(base, KEY, session=CheckedSession(contract), broker=BROKER)
+    session = CheckedSession(contract, label=lambda path: path.rsplit("/", 1)[-1])
+    return aca.AcaUploadClient(base, KEY, session=session, broker=BROKER)
 
 
 @pytest.fixture
 def one(sim):
     return aca.AcaClient(sim.application_url.rstrip("/") + BASE, KEY)
-
-
-def _state(sim) -> dict:
-    return requests.get(sim.application_url + "api/aca/positions", timeout=5).json()
-
-
-def _faults(sim, **body) -> None:
-    requests.post(sim.application_url + "api/aca/faults", json=body, timeout=5)
 
 
 def _deliver(db, actor: str) -> list[int]:
@@ -118,7 +57,9 @@ def _sweep(db, threshold: int = 2) -> tuple[list[int], list[int]]:
 
 
 def _positions(db, ente, n: int, prefix: str = "BULK"):
-    made = [create_position(db, ente, _data(f"{prefix}-{i}"), publish=True) for i in range(n)]
+    made = [
+        create_position(db, ente, position_data(f"{prefix}-{i}"), publish=True) for i in range(n)
+    ]
     db.flush()
     return made
 
@@ -135,7 +76,7 @@ def test_a_large_load_goes_as_one_zip_of_payment_positions_and_its_report_is_app
     assert _sweep(db) == ([], [upload_id])  # due a poll (poll_seconds=0)
     assert aca_bulk.step(db, bulk, upload_id, max_attempts=3) == "done"
     assert [op for _, op, _ in bulk.session.sent] == ["file", "status", "report"]
-    held = {p["iupd"]: p for p in _state(sim)["positions"]}
+    held = {p["iupd"]: p for p in state(sim)["positions"]}
     assert sorted(held) == ["BULK-0", "BULK-1", "BULK-2"]
     assert {p["status"] for p in held.values()} == {"VALID"}
     assert len(held["BULK-0"]["paymentOption"][0]["transfer"]) == 2
@@ -197,7 +138,7 @@ def test_positions_refused_in_the_report_are_retried_one_by_one(db, sim, bulk, o
     ente = make_ente(db)
     aca.set_enabled(db, ente, True)
     made = _positions(db, ente, 3, "REF")
-    _faults(sim, refuseIupds=["REF-1"], uploadPolls=1)
+    faults(sim, refuseIupds=["REF-1"], uploadPolls=1)
     _, [upload_id] = _sweep(db)
     aca_bulk.step(db, bulk, upload_id, max_attempts=3)
     _sweep(db)
@@ -206,12 +147,12 @@ def test_positions_refused_in_the_report_are_retried_one_by_one(db, sim, bulk, o
     assert aca_bulk.step(db, bulk, upload_id, max_attempts=3) == "done"
     refused = db.get(AcaSync, made[1].id)
     assert refused.state == "failed" and "500" in refused.last_error
-    _faults(sim)
+    faults(sim)
     with clock.use(clock.FakeClock(clock.now() + aca.backoff(1))):
         singles, _ = _sweep(db)
     assert singles == [made[1].id]
     assert aca.sync_position(db, one, made[1].id, max_attempts=3) == "synced"
-    assert len(_state(sim)["positions"]) == 3
+    assert len(state(sim)["positions"]) == 3
 
 
 def test_a_lost_answer_uploads_again_and_the_conflicts_are_put_one_by_one(db, sim, bulk, one):
@@ -235,7 +176,7 @@ def test_a_lost_answer_uploads_again_and_the_conflicts_are_put_one_by_one(db, si
     singles, _ = _sweep(db)
     assert sorted(singles) == sorted(p.id for p in made)
     assert [aca.sync_position(db, one, i, max_attempts=3) for i in singles] == ["synced"] * 3
-    assert len(_state(sim)["positions"]) == 3
+    assert len(state(sim)["positions"]) == 3
 
 
 def test_a_second_delivery_of_a_step_changes_nothing(db, sim, bulk):
@@ -246,14 +187,14 @@ def test_a_second_delivery_of_a_step_changes_nothing(db, sim, bulk):
     assert aca_bulk.step(db, bulk, upload_id, max_attempts=3) == "uploaded"
     assert aca_bulk.step(db, bulk, upload_id, max_attempts=3) == "uploaded"
     assert len(bulk.session.sent) == 1
-    assert len(_state(sim)["files"]) == 1
+    assert len(state(sim)["files"]) == 1
 
 
 def test_failures_are_retried_with_backoff_then_dead_lettered_and_handed_back(db, sim, bulk):
     ente = make_ente(db)
     aca.set_enabled(db, ente, True)
     made = _positions(db, ente, 3, "DEAD")
-    _faults(sim, fail=100, status=500)
+    faults(sim, fail=100, status=500)
     fake = clock.FakeClock(clock.now())
     with clock.use(fake):
         _, [upload_id] = _sweep(db)
@@ -289,7 +230,7 @@ def test_a_report_asked_before_the_file_is_processed_is_not_ready_yet(db, sim, b
     ente = make_ente(db)
     aca.set_enabled(db, ente, True)
     _positions(db, ente, 3, "EARLY")
-    _faults(sim, uploadPolls=5)
+    faults(sim, uploadPolls=5)
     _, [upload_id] = _sweep(db)
     aca_bulk.step(db, bulk, upload_id, max_attempts=3)
     file_id = db.get(AcaUpload, upload_id).file_id
@@ -305,5 +246,5 @@ def test_an_ente_switched_off_before_the_file_is_sent_sends_nothing(db, sim, bul
     _, [upload_id] = _sweep(db)
     aca.set_enabled(db, ente, False)
     assert aca_bulk.step(db, bulk, upload_id, max_attempts=3) == "done"
-    assert bulk.session.sent == [] and _state(sim)["positions"] == []
+    assert bulk.session.sent == [] and state(sim)["positions"] == []
     assert _sweep(db) == ([], [])  # switched off: nothing one by one either

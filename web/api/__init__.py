@@ -5,6 +5,7 @@ RFC 9457 problems and an OpenAPI 3.1 document (``/api/v1/openapi.json``, ``/api/
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pyramid.httpexceptions import HTTPMethodNotAllowed
@@ -49,14 +50,20 @@ def _not_allowed(methods: tuple[str, ...]) -> Any:
     return view
 
 
+def add_routes(config: Any, routes: Mapping[str, tuple[str, tuple[str, ...]]]) -> None:
+    """Add each route of ``routes`` (name: (pattern, methods)), with the package's 405 view:
+    views with a request_method win; this one answers every other method with 405. The API's
+    modules call it from their own ``includeme`` for their own ``ROUTES``."""
+    for name, (pattern, methods) in routes.items():
+        config.add_route(name, pattern)
+        config.add_view(_not_allowed(methods), route_name=name)
+
+
 def includeme(config: Any) -> None:
     """Include with ``route_prefix`` (web/__init__.py mounts it at /api/v1)."""
     prefix = (config.route_prefix and f"/{config.route_prefix.strip('/')}") or PREFIX
     config.registry["api.prefix"] = prefix
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        # views with a request_method win; this one answers every other method with 405
-        config.add_view(_not_allowed(methods), route_name=name)
+    add_routes(config, ROUTES)
     # Swagger UI 5 (OpenAPI 3.1) from the swagger-ui-bundle-v2 wheel: served here, no CDN
     from swagger_ui_bundle import swagger_ui_path
 

@@ -32,6 +32,7 @@ from hub.onboarding.sla import Rules
 from web.api import inputs
 from web.api.auth import authorised_ente
 from web.api.problems import Problem, not_found
+from web.api.responses import model_response
 from workflows.activation import STATES, RequestKind
 
 EC = r"{fiscal_code:[0-9]{11}}"
@@ -119,22 +120,9 @@ class ActivationListQuery(BaseModel):
 
 def includeme(config: Any) -> None:
     """Included by web.api (same prefix, problems and 405s); its scan finds the views."""
-    from web.api import _not_allowed  # the package's own 405 view
+    from web.api import add_routes  # with the package's own 405 view
 
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        config.add_view(_not_allowed(methods), route_name=name)
-
-
-def _json(body: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    response = Response(
-        json_body=body.model_dump(mode="json", by_alias=True, exclude_none=False),
-        status=status,
-        content_type="application/json",
-        charset="utf-8",
-    )
-    response.headers.update(headers or {})
-    return response
+    add_routes(config, ROUTES)
 
 
 def _out(request: Any, found: ActivationRequest, *, steps: bool) -> ActivationRequestOutput:
@@ -180,7 +168,7 @@ def open_request(request: Any) -> Response:
     location = request.route_path(
         "api.activation_request", fiscal_code=ente.fiscal_code, request_id=opened.id
     )
-    return _json(_out(request, opened, steps=True), 201, {"Location": location})
+    return model_response(_out(request, opened, steps=True), 201, {"Location": location})
 
 
 @view_config(route_name="api.activation_requests", request_method="GET")
@@ -188,7 +176,9 @@ def list_requests(request: Any) -> Response:
     ente = authorised_ente(request)
     query = inputs.query(request, ActivationListQuery)
     found = requests.list_requests(request.db, ente_ids={ente.id}, open_only=query.state == "open")
-    return _json(ActivationRequestList(items=[_out(request, r, steps=False) for r in found]))
+    return model_response(
+        ActivationRequestList(items=[_out(request, r, steps=False) for r in found])
+    )
 
 
 @view_config(route_name="api.activation_request", request_method="GET")
@@ -198,7 +188,7 @@ def show_request(request: Any) -> Response:
         raise Problem(
             400, "invalid_query", "no query parameters here", field=next(iter(request.GET))
         )
-    return _json(_out(request, _own(request, ente.id), steps=True))
+    return model_response(_out(request, _own(request, ente.id), steps=True))
 
 
 @view_config(route_name="api.activation_steps", request_method="POST")
@@ -218,4 +208,4 @@ def take_step(request: Any) -> Response:
     except Conflict as exc:
         raise Problem(409, exc.code, str(exc), field="step") from None
     request.db.expire(found)
-    return _json(_out(request, requests.get_request(request.db, found.id), steps=True))
+    return model_response(_out(request, requests.get_request(request.db, found.id), steps=True))

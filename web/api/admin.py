@@ -23,6 +23,7 @@ from hub.admin import service as svc
 from hub.errors import Conflict, DomainError, NotFound
 from web.api import admin_activation, inputs
 from web.api.auth import CHALLENGE, _presented
+from web.api.openapi_parts import PROBLEM
 from web.api.problems import Problem
 
 EC = r"{fiscal_code:[0-9]{11}}"
@@ -57,11 +58,9 @@ MAX_ONBOARDING_BYTES = 20 * 1024 * 1024
 
 def includeme(config: Any) -> None:
     """Included by web.api (same prefix, problems and 405s); its scan finds the views."""
-    from web.api import _not_allowed
+    from web.api import add_routes  # with the package's own 405 view
 
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        config.add_view(_not_allowed(methods), route_name=name)
+    add_routes(config, ROUTES)
     config.include(admin_activation)  # the intermediary's steps of activation requests
 
 
@@ -440,9 +439,6 @@ _LIST = {
     "properties": {"items": {"type": "array", "items": _OBJECT}},
     "required": ["items"],
 }
-_PROBLEM = {
-    "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}
-}
 _ERRORS = {
     400: "Malformed JSON or query string",
     401: "Missing, unknown or revoked key, or not an intermediary's administration key",
@@ -655,7 +651,7 @@ def openapi_paths() -> dict[str, Any]:
             ok["content"] = {"application/json": {"schema": answer}}
         errors = (401, 404, 405) if body is None and method == "GET" else tuple(_ERRORS)
         responses = {str(status): ok} | {
-            str(c): {"description": _ERRORS[c], "content": _PROBLEM} for c in errors
+            str(c): {"description": _ERRORS[c], "content": PROBLEM} for c in errors
         }
         operation: dict[str, Any] = {
             "operationId": op_id,

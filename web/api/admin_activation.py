@@ -35,6 +35,7 @@ from hub.onboarding import requests
 from hub.onboarding.environments import NoStation
 from hub.onboarding.sla import Rules
 from web.api import inputs
+from web.api.openapi_parts import PROBLEM
 from web.api.problems import Problem
 from workflows.activation import PRODUCTION_EVENTS, TEST_EVENTS, RequestKind
 
@@ -78,11 +79,9 @@ class AdminActivationListQuery(BaseModel):
 
 def includeme(config: Any) -> None:
     """Included by web.api.admin (same prefix, problems and 405s)."""
-    from web.api import _not_allowed
+    from web.api import add_routes  # with the package's own 405 view
 
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        config.add_view(_not_allowed(methods), route_name=name)
+    add_routes(config, ROUTES)
 
 
 def _summary(request: Any, found: ActivationRequest, *, steps: bool) -> dict[str, Any]:
@@ -211,7 +210,7 @@ _LIST = {"$ref": "#/components/schemas/ActivationRequestList"}
 
 
 def openapi_paths() -> dict[str, Any]:
-    from web.api.admin import _ERRORS, _P, _PROBLEM
+    from web.api.admin import _ERRORS, _P
 
     request_id = {
         "name": "requestId",
@@ -236,7 +235,7 @@ def openapi_paths() -> dict[str, Any]:
                     "content": {"application/json": {"schema": answer}},
                 }
             }
-            | {str(c): {"description": _ERRORS[c], "content": _PROBLEM} for c in errors},
+            | {str(c): {"description": _ERRORS[c], "content": PROBLEM} for c in errors},
         }
         if body is not None:
             out["requestBody"] = {

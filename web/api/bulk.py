@@ -34,6 +34,7 @@ from hub.errors import Conflict, NotFound
 from hub.positions import bulk, bulk_changes
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem
+from web.api.responses import model_response
 from web.gate import add_body_limit
 
 EC = r"{fiscal_code:[0-9]{11}}"
@@ -51,11 +52,9 @@ DEFAULT_DIR = "var/bulk-loads"
 
 def includeme(config: Any) -> None:
     """Included by web.api (same prefix, problems and 405s); its scan finds the views."""
-    from web.api import _not_allowed  # the package's own 405 view
+    from web.api import add_routes  # with the package's own 405 view
 
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        config.add_view(_not_allowed(methods), route_name=name)
+    add_routes(config, ROUTES)
     max_bytes = from_registry(config.registry).bulk_max_bytes
     add_body_limit(config, "api.bulk_loads", max_bytes)  # the only route with big bodies
 
@@ -187,11 +186,7 @@ def create(request: Any) -> Response:
             errors_total=result.errors_total,
             errors_truncated=result.errors_total > len(result.errors),
         )
-        return Response(
-            json_body=body.model_dump(mode="json", by_alias=True),
-            content_type="application/json",
-            charset="utf-8",
-        )
+        return model_response(body)
     cause = f"api:{request.api_key_used.prefix}"
     try:
         if dry:  # too big for this thread: the worker checks it, nothing is written

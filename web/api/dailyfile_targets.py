@@ -25,7 +25,9 @@ from hub.dailyfile import targets
 from hub.errors import Conflict
 from web.api import inputs
 from web.api.auth import authorised_ente, record
+from web.api.openapi_parts import ENTE_FISCAL_CODE, PROBLEM
 from web.api.problems import Problem, not_found
+from web.api.responses import model_response
 
 EC = r"{fiscal_code:[0-9]{11}}"
 ROUTES = {
@@ -114,20 +116,9 @@ MODELS: list[tuple[type[BaseModel], Any]] = [
 
 def includeme(config: Any) -> None:
     """Included by web.api (route prefix /api/v1); other methods answer 405."""
-    from web.api import _not_allowed
+    from web.api import add_routes  # with the package's own 405 view
 
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        config.add_view(_not_allowed(methods), route_name=name)
-
-
-def _json(request: Any, body: BaseModel, status: int = 200) -> Response:
-    return Response(
-        json_body=body.model_dump(mode="json", by_alias=True),
-        status=status,
-        content_type="application/json",
-        charset="utf-8",
-    )
+    add_routes(config, ROUTES)
 
 
 def _out(target: Any) -> DailyFileTargetOutput:
@@ -140,7 +131,7 @@ def _out(target: Any) -> DailyFileTargetOutput:
 def list_targets(request: Any) -> Response:
     ente = authorised_ente(request)
     items = [_out(t) for t in targets.targets_of(request.db, ente.id)]
-    return _json(request, DailyFileTargetList(items=items))
+    return model_response(DailyFileTargetList(items=items))
 
 
 @view_config(route_name="api.daily_file_targets", request_method="POST")
@@ -173,7 +164,7 @@ def add_target(request: Any) -> Response:
         f"daily_file_target:{target.id}",
         targets.audit_detail(target),
     )
-    return _json(request, _out(target), 201)
+    return model_response(_out(target), 201)
 
 
 @view_config(route_name="api.daily_file_target_disable", request_method="POST")
@@ -193,28 +184,18 @@ def disable_target(request: Any) -> Response:
         f"daily_file_target:{target.id}",
         targets.audit_detail(target),
     )
-    return _json(request, _out(target))
+    return model_response(_out(target))
 
 
 def openapi_paths() -> dict[str, Any]:
     """This module's part of the OpenAPI document (web/api/openapi.py); the schemas are
     ``MODELS``, in the document's components."""
-    fiscal_code = {
-        "name": "fiscalCode",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "pattern": r"^[0-9]{11}$"},
-        "description": "The Ente's fiscal code",
-    }
     target_id = {
         "name": "targetId",
         "in": "path",
         "required": True,
         "schema": {"type": "integer", "minimum": 1},
         "description": "The target's id",
-    }
-    problem = {
-        "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}
     }
 
     def errors(*codes: int) -> dict[str, Any]:
@@ -228,7 +209,7 @@ def openapi_paths() -> dict[str, Any]:
             422: "A field is not valid (`field` names it): a host payhub may not connect to, "
             "no host key for SFTP, a bad e-mail address, …",
         }
-        return {str(c): {"description": text[c], "content": problem} for c in codes}
+        return {str(c): {"description": text[c], "content": PROBLEM} for c in codes}
 
     def body(name: str) -> dict[str, Any]:
         return {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
@@ -240,7 +221,7 @@ def openapi_paths() -> dict[str, Any]:
                 "operationId": "listDailyFileTargets",
                 "summary": "Where the Ente's daily files are delivered (never a secret)",
                 "tags": tag,
-                "parameters": [fiscal_code],
+                "parameters": [ENTE_FISCAL_CODE],
                 "responses": {
                     "200": {"description": "The targets", "content": body("DailyFileTargetList")},
                     **errors(401, 404, 405),
@@ -250,7 +231,7 @@ def openapi_paths() -> dict[str, Any]:
                 "operationId": "addDailyFileTarget",
                 "summary": "Add a delivery target (SFTP, FTPS or e-mail)",
                 "tags": tag,
-                "parameters": [fiscal_code],
+                "parameters": [ENTE_FISCAL_CODE],
                 "requestBody": {"required": True, "content": body("DailyFileTargetInput")},
                 "responses": {
                     "201": {"description": "Added", "content": body("DailyFileTargetOutput")},
@@ -263,7 +244,7 @@ def openapi_paths() -> dict[str, Any]:
                 "operationId": "disableDailyFileTarget",
                 "summary": "Disable a delivery target (no new delivery goes there)",
                 "tags": tag,
-                "parameters": [fiscal_code, target_id],
+                "parameters": [ENTE_FISCAL_CODE, target_id],
                 "responses": {
                     "200": {"description": "Disabled", "content": body("DailyFileTargetOutput")},
                     **errors(401, 404, 405, 409),

@@ -18,12 +18,13 @@ from typing import Any
 from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
 
-from hub import actor_names, clock, outbox
+from hub import clock
 from hub.dailyfile import files
 from hub.models import DailyFile
 from web.api.auth import authorised_ente, record
-from web.api.positions import json_response
+from web.api.openapi_parts import ENTE_FISCAL_CODE, PROBLEM
 from web.api.problems import Problem, not_found
+from web.api.responses import json_response
 
 EC = r"{fiscal_code:[0-9]{11}}"
 DAY = r"{day:[0-9]{4}-[0-9]{2}-[0-9]{2}}"
@@ -42,11 +43,9 @@ ROUTES = {
 
 def includeme(config: Any) -> None:
     """Included by web.api (route prefix /api/v1); other methods answer 405."""
-    from web.api import _not_allowed
+    from web.api import add_routes  # with the package's own 405 view
 
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        config.add_view(_not_allowed(methods), route_name=name)
+    add_routes(config, ROUTES)
 
 
 def _date(value: str, field: str) -> dt.date:
@@ -123,26 +122,13 @@ def build_daily_file(request: Any) -> Response:
     day = _date(request.matchdict["day"], "day")
     if day >= clock.today():
         raise Problem(422, "day_not_over", "only a past business day can be built")
-    outbox.enqueue(
-        request.db,
-        actor_names.BUILD_DAILY_FILES,
-        queue_name="daily_files",
-        day=day.isoformat(),
-        ente_id=ente.id,
-    )
+    files.queue_build(request.db, ente.id, day)
     record(request, ente, "api.daily_file_build", f"daily_files:{day.isoformat()}")
     return json_response(request, {"businessDate": day.isoformat(), "status": "queued"}, 202)
 
 
 def openapi_paths() -> dict[str, Any]:
     """This module's part of the OpenAPI document (web/api/openapi.py)."""
-    fiscal_code = {
-        "name": "fiscalCode",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "pattern": r"^[0-9]{11}$"},
-        "description": "The Ente's fiscal code",
-    }
     day = {
         "name": "day",
         "in": "path",
@@ -157,11 +143,8 @@ def openapi_paths() -> dict[str, Any]:
         "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,35}$"},
         "description": "The service code; GENERICO for payments with no service",
     }
-    problem = {
-        "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}
-    }
     errors = {
-        str(code): {"description": text, "content": problem}
+        str(code): {"description": text, "content": PROBLEM}
         for code, text in (
             (400, "Bad request"),
             (401, "No valid API key"),
@@ -193,7 +176,7 @@ def openapi_paths() -> dict[str, Any]:
                 "summary": "The days with daily files, their latest versions and delivery status",
                 "tags": tag,
                 "parameters": [
-                    fiscal_code,
+                    ENTE_FISCAL_CODE,
                     {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
                     {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
                 ],
@@ -219,7 +202,7 @@ def openapi_paths() -> dict[str, Any]:
                 "summary": "One daily file (zip: record file, receipts, CSV, manifest)",
                 "tags": tag,
                 "parameters": [
-                    fiscal_code,
+                    ENTE_FISCAL_CODE,
                     day,
                     service,
                     {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}},
@@ -240,10 +223,10 @@ def openapi_paths() -> dict[str, Any]:
                 "operationId": "buildDailyFiles",
                 "summary": "Build a past day's files now (a new version only if receipts arrived)",
                 "tags": tag,
-                "parameters": [fiscal_code, day],
+                "parameters": [ENTE_FISCAL_CODE, day],
                 "responses": {
                     "202": {"description": "Queued"},
-                    "422": {"description": "The day is not over", "content": problem},
+                    "422": {"description": "The day is not over", "content": PROBLEM},
                     **errors,
                 },
             }

@@ -21,8 +21,8 @@ from web.api import (  # activation: issue 15, dailyfiles: issue 18
     schemas,
     webhooks,
 )
+from web.api.openapi_parts import PROBLEM
 
-PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}}
 ERRORS = {
     400: "Malformed JSON, query string or header",
     401: "Missing, unknown or revoked API key",

@@ -35,20 +35,11 @@ from hub.values.identifiers import debtor_code_problem
 from web.api import inputs, paging, schemas
 from web.api.auth import audit_personal_data, authorised_ente, record
 from web.api.problems import Problem, camel_path, not_found
+from web.api.responses import json_response
 from web.api.serialize import positions_json
 from workflows.payment import IllegalTransition
 
 ROUTE = "api.position"
-
-
-def json_response(
-    request: Any, body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    response = Response(
-        json_body=body, status=status, content_type="application/json", charset="utf-8"
-    )
-    response.headers.update(headers or {})
-    return response
 
 
 def _etag(position: DebtPosition) -> str:

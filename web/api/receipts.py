@@ -14,8 +14,8 @@ from hub.db import UTCDateTime
 from hub.models import Ente, Receipt
 from web.api import inputs, paging, schemas
 from web.api.auth import audit_personal_data, authorised_ente
-from web.api.positions import json_response
 from web.api.problems import not_found
+from web.api.responses import json_response
 from web.api.serialize import receipt_json
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

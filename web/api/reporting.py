@@ -19,8 +19,8 @@ from hub.reconciliation.flows import InvalidFlow
 from hub.reconciliation.statements import latest_flow
 from web.api import inputs, paging, schemas
 from web.api.auth import authorised_ente
-from web.api.positions import json_response
 from web.api.problems import not_found
+from web.api.responses import json_response
 from web.api.serialize import anomaly_json, credit_json, flow_detail_json, flow_json
 
 _MIN = dt.datetime.min  # flow date-times are naive (the Node's local time)

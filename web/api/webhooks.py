@@ -34,6 +34,7 @@ from hub.notify import webhooks
 from web.api import inputs
 from web.api.auth import authorised_ente, record
 from web.api.problems import Problem, not_found
+from web.api.responses import model_response
 
 EC = r"{fiscal_code:[0-9]{11}}"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -138,22 +139,9 @@ class DeliveryQuery(DeadLetterQuery):
 
 def includeme(config: Any) -> None:
     """Included by web.api (same prefix, problems and 405s); its scan finds the views."""
-    from web.api import _not_allowed  # the package's own 405 view
+    from web.api import add_routes  # with the package's own 405 view
 
-    for name, (pattern, methods) in ROUTES.items():
-        config.add_route(name, pattern)
-        config.add_view(_not_allowed(methods), route_name=name)
-
-
-def _json(body: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    response = Response(
-        json_body=body.model_dump(mode="json", by_alias=True),
-        status=status,
-        content_type="application/json",
-        charset="utf-8",
-    )
-    response.headers.update(headers or {})
-    return response
+    add_routes(config, ROUTES)
 
 
 def _endpoint_out(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -204,7 +192,7 @@ def create(request: Any) -> Response:
         "api.webhook", fiscal_code=ente.fiscal_code, webhook_id=endpoint.public_id
     )
     body = WebhookCreated(**_endpoint_out(endpoint), secret=registered.secret)
-    return _json(body, 201, {"Location": location})
+    return model_response(body, 201, {"Location": location})
 
 
 @view_config(route_name="api.webhooks", request_method="GET")
@@ -217,7 +205,7 @@ def list_endpoints(request: Any) -> Response:
     items = [
         WebhookOutput(**_endpoint_out(e)) for e in webhooks.active_endpoints(request.db, ente.id)
     ]
-    return _json(WebhookList(items=items))
+    return model_response(WebhookList(items=items))
 
 
 @view_config(route_name="api.webhook", request_method="DELETE")
@@ -261,7 +249,7 @@ def _page(request: Any, statuses: tuple[str, ...], query: DeadLetterQuery) -> Re
         after_id=int(query.cursor) if query.cursor else None,
     )
     page, more = rows[: query.limit], len(rows) > query.limit
-    return _json(
+    return model_response(
         DeadLetterPage(
             items=[_dead_letter_out(d) for d in page],
             next_cursor=str(page[-1].id) if more else None,
@@ -295,4 +283,4 @@ def replay(request: Any) -> Response:
     except Conflict as exc:
         raise Problem(409, exc.code, str(exc)) from None
     record(request, ente, "webhook.replay", f"webhook_delivery:{delivery.public_id}")
-    return _json(_dead_letter_out(delivery), 202)
+    return model_response(_dead_letter_out(delivery), 202)

@@ -101,16 +101,7 @@ def enter(request: Any) -> Any:
         return HTTPSeeOther(request.route_url("checkout.status", cart=cart.public_id))
     if cart.direct:
         return _go(request, cart)
-    enti = {e.id: e for e in request.db.query(Ente)}
-    return {
-        "cart": cart,
-        "items": cart.items,
-        "enti": enti,
-        "portal": cart.portal,
-        "total": checkout.total_cents(cart.items),
-        "cart_count": 0,
-        "messages": [],
-    }
+    return _confirm_page(request, cart)
 
 
 @view_config(
@@ -133,22 +124,30 @@ def _go(request: Any, cart: CheckoutCart) -> Any:
     except (checkout.CheckoutError, checkout.CartError):
         request.tm.doom()
         request.response.status = 502
-        enti = {e.id: e for e in request.db.query(Ente)}
-        return {
-            "cart": cart,
-            "items": cart.items,
-            "enti": enti,
-            "portal": cart.portal,
-            "total": checkout.total_cents(cart.items),
-            "cart_count": 0,
-            "messages": [],
-            "errors": {
+        return _confirm_page(
+            request,
+            cart,
+            errors={
                 "form": _(
                     "pagoPA is not answering right now: nothing was "
                     "charged. Please try again in a few minutes."
                 )
             },
-        }
+        )
+
+
+def _confirm_page(request: Any, cart: CheckoutCart, **extra: Any) -> dict[str, Any]:
+    """confirm.jinja2's values: the portal's cart to confirm (and ``extra``, e.g. errors)."""
+    return {
+        "cart": cart,
+        "items": cart.items,
+        "enti": {e.id: e for e in request.db.query(Ente)},
+        "portal": cart.portal,
+        "total": checkout.total_cents(cart.items),
+        "cart_count": 0,
+        "messages": [],
+        **extra,
+    }
 
 
 def back_to_portal(request: Any, cart: CheckoutCart, result: checkout.CartOutcome) -> Any:

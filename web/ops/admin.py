@@ -279,9 +279,11 @@ def _form(kind: str, values: dict, errors: dict, **extra: Any) -> dict[str, Any]
 
 
 def _attempt(request: Any, work: Any, kind: str, shown: dict) -> tuple[Any, dict | None]:
-    """Run ``work()``; on a domain error, the form's errors (field -> message)."""
+    """Run ``work()`` in a savepoint (rolled back on an error); on a domain error, the form's
+    errors (field -> message)."""
     try:
-        return work(), None
+        with request.db.begin_nested():
+            return work(), None
     except i.InvalidInput as exc:
         return None, field_errors(request, kind, exc)
     except NotFound as exc:
@@ -330,8 +332,7 @@ def new(request: Any) -> Any:
     model = FORMS[kind][0]
 
     def work() -> Any:
-        with request.db.begin_nested():
-            return CREATE[kind](request.db, who, i.parse(model, data))
+        return CREATE[kind](request.db, who, i.parse(model, data))
 
     created, errors = _attempt(request, work, kind, shown)
     if errors:
@@ -363,8 +364,7 @@ def station(request: Any) -> Any:
     data, shown = read_form(request, "station_patch")
 
     def work() -> Any:
-        with request.db.begin_nested():
-            return svc.update_station(request.db, who, code, i.parse(i.StationPatch, data))
+        return svc.update_station(request.db, who, code, i.parse(i.StationPatch, data))
 
     _done, errors = _attempt(request, work, "station_patch", shown)
     if errors:
@@ -402,8 +402,7 @@ def ente(request: Any) -> Any:
     data, shown = read_form(request, "ente_patch")
 
     def work() -> Any:
-        with db.begin_nested():
-            return svc.update_ente(db, who, ec, i.parse(i.EntePatch, data))
+        return svc.update_ente(db, who, ec, i.parse(i.EntePatch, data))
 
     _done, errors = _attempt(request, work, "ente_patch", shown)
     if errors:
@@ -430,8 +429,7 @@ def ente_add(request: Any) -> Any:
     model = FORMS[kind][0]
 
     def work() -> Any:
-        with request.db.begin_nested():
-            return ADD[kind](request.db, who, ec, i.parse(model, data))
+        return ADD[kind](request.db, who, ec, i.parse(model, data))
 
     done, errors = _attempt(request, work, kind, shown)
     title = {"iban": _("New account"), "service": _("New service"), "webhook": _("New webhook")}
@@ -501,8 +499,7 @@ def service(request: Any) -> Any:
         return {**_form("service_patch", shown, errors), **extra, "preview": preview}
 
     def work() -> Any:
-        with db.begin_nested():
-            return svc.update_service(db, who, ec, code, i.parse(i.ServicePatch, data))
+        return svc.update_service(db, who, ec, code, i.parse(i.ServicePatch, data))
 
     _done, errors = _attempt(request, work, "service_patch", shown)
     if errors:
@@ -528,8 +525,7 @@ def operator(request: Any) -> Any:
     data, shown = read_form(request, "operator_patch")
 
     def work() -> Any:
-        with request.db.begin_nested():
-            return svc.update_operator(request.db, who, name, i.parse(i.OperatorPatch, data))
+        return svc.update_operator(request.db, who, name, i.parse(i.OperatorPatch, data))
 
     _done, errors = _attempt(request, work, "operator_patch", shown)
     if errors:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+import sqlalchemy as sa
 
 from hub.models import Ente
 from hub.tenants import audit
+from web.checkout.i18n import _
 
 T = "web.ops:templates/"
 
@@ -31,6 +35,29 @@ def audit_personal_data(
         request_id=getattr(request, "request_id", None),
         detail=detail,
     )
+
+
+def form_date(value: str, errors: dict[str, Any], field: str) -> dt.date | None:
+    """A filter's date (ISO, YYYY-MM-DD) as written in the form; None when empty; a date
+    that does not read puts the message in ``errors[field]`` and gives None."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        errors[field] = _("Write the date as YYYY-MM-DD.")
+        return None
+
+
+def audit_export(
+    request: Any, ente: Ente, query: sa.Select[*tuple[Any, ...]], *, view: str
+) -> None:
+    """Record a CSV export of ``query``'s rows (counted here, read later by the response) as a
+    personal-data view of ``ente``."""
+    count = request.db.scalar(
+        sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    )
+    audit_personal_data(request, ente, view=view, rows=count)
 
 
 def audit_action(

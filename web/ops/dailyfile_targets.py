@@ -73,6 +73,19 @@ def _target_of(request: Any, ente: Ente) -> DailyFileTarget:
     return target
 
 
+def _audit(
+    request: Any, ente: Ente, target: Any, action: str, detail: dict[str, Any] | None = None
+) -> None:
+    """Record ``action`` on ``target``, with ``detail`` or else the target's description."""
+    audit_action(
+        request,
+        action,
+        target=f"daily_file_target:{target.id}",
+        ente_id=ente.id,
+        detail=targets.audit_detail(target) if detail is None else detail,
+    )
+
+
 def _back(request: Any, ente: Ente) -> HTTPSeeOther:
     return HTTPSeeOther(
         location=request.route_path("ops.daily_files", ec=ente.fiscal_code, _anchor="targets")
@@ -118,13 +131,7 @@ def add(request: Any) -> Any:
         values["target_error_field"] = exc.field
         values["target_form"] = {k: form.get(k, "") for k in SHOWN_BACK}
         return values
-    audit_action(
-        request,
-        "ops.daily_file_target_add",
-        target=f"daily_file_target:{target.id}",
-        ente_id=ente.id,
-        detail=targets.audit_detail(target),
-    )
+    _audit(request, ente, target, "ops.daily_file_target_add")
     flash(request, _("The delivery target is added: ${where}.", mapping={"where": target.where}))
     return _back(request, ente)
 
@@ -144,13 +151,7 @@ def disable(request: Any) -> HTTPSeeOther:
     except Conflict:
         flash(request, _("The delivery target was already disabled."), "error")
         return _back(request, ente)
-    audit_action(
-        request,
-        "ops.daily_file_target_disable",
-        target=f"daily_file_target:{target.id}",
-        ente_id=ente.id,
-        detail=targets.audit_detail(target),
-    )
+    _audit(request, ente, target, "ops.daily_file_target_disable")
     flash(request, _("The delivery target is disabled: ${where}.", mapping={"where": target.where}))
     return _back(request, ente)
 
@@ -183,11 +184,6 @@ def probe(request: Any) -> HTTPSeeOther:
             _("The test reached ${where}: ${name}.", mapping={"where": target.where, "name": name}),
         )
     log.info("daily_file.target_probe", target_id=target.id, outcome=outcome)
-    audit_action(
-        request,
-        "ops.daily_file_target_probe",
-        target=f"daily_file_target:{target.id}",
-        ente_id=ente.id,
-        detail={"outcome": outcome, "reason": reason[:200]},
-    )
+    detail = {"outcome": outcome, "reason": reason[:200]}
+    _audit(request, ente, target, "ops.daily_file_target_probe", detail)
     return _back(request, ente)

@@ -17,7 +17,7 @@ from pyramid.events import BeforeRender, subscriber
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
 
-from hub import actor_names, clock, outbox, signing
+from hub import clock, signing
 from hub.config import from_registry
 from hub.dailyfile import delivery, files, targets, transports
 from hub.errors import Conflict
@@ -107,13 +107,7 @@ def build(request: Any) -> HTTPSeeOther:
     if day >= clock.today():
         flash(request, _("Only a day that is over can be built."), "error")
         return back
-    outbox.enqueue(
-        request.db,
-        actor_names.BUILD_DAILY_FILES,
-        queue_name="daily_files",
-        day=day.isoformat(),
-        ente_id=ente.id,
-    )
+    files.queue_build(request.db, ente.id, day)
     audit_action(
         request, "ops.daily_file_build", target=f"daily_files:{day.isoformat()}", ente_id=ente.id
     )

@@ -13,7 +13,6 @@ CSV files are written by the one CSV writer (hub.csvsafe), in the search export'
 from __future__ import annotations
 
 import codecs
-import datetime as dt
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -32,7 +31,7 @@ from hub.errors import NotFound
 from hub.models import Ente
 from hub.reconciliation import exports, flows, pagopa_rest, recovery
 from web.checkout.i18n import _, localized
-from web.ops.common import T, actor, audit_action, audit_personal_data
+from web.ops.common import T, actor, audit_action, audit_export, form_date
 from web.ops.security import ente_of, require_support
 
 log = structlog.get_logger(__name__)
@@ -120,23 +119,13 @@ def _amount_cents(value: str, errors: dict[str, Any], field: str) -> int | None:
     return int((amount * 100).to_integral_value())
 
 
-def _day(value: str, errors: dict[str, Any], field: str) -> dt.date | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        errors[field] = _("Write the date as YYYY-MM-DD.")
-        return None
-
-
 def read_credit_filters(request: Any) -> tuple[exports.CreditFilters, dict[str, Any]]:
     params, errors = request.GET, {}
     matched = {"yes": True, "no": False}.get(params.get("matched", ""))
     filters = exports.CreditFilters(
-        date_from=_day(params.get("date_from", ""), errors, "date_from"),
-        date_to=_day(params.get("date_to", ""), errors, "date_to"),
+        # spaces around the dates are forgiven here (not in the payments search)
+        date_from=form_date(params.get("date_from", "").strip(), errors, "date_from"),
+        date_to=form_date(params.get("date_to", "").strip(), errors, "date_to"),
         amount_min_cents=_amount_cents(params.get("amount_min", ""), errors, "amount_min"),
         amount_max_cents=_amount_cents(params.get("amount_max", ""), errors, "amount_max"),
         matched=matched,
@@ -164,13 +153,8 @@ def credits_export(request: Any) -> Response:
     filters, errors = read_credit_filters(request)
     if errors:
         raise HTTPNotFound()
-    count = request.db.scalar(
-        sa.select(sa.func.count()).select_from(
-            exports.credits_query(ente.id, filters).order_by(None).subquery()
-        )
-    )
     # a credit's counterparty may be a person: recorded as the search export is
-    audit_personal_data(request, ente, view="credits_export", rows=count)
+    audit_export(request, ente, exports.credits_query(ente.id, filters), view="credits_export")
     factory = request.registry["db.session_factory"]
 
     def rows() -> Iterator[tuple[Any, ...]]:

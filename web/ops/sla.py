@@ -24,6 +24,11 @@ from web.ops.security import require_support
 MAX_TEXT = 4000
 
 
+def _posted(request: Any) -> dict[str, str]:
+    """The form's fields as posted, each cut to MAX_TEXT characters (none on a GET)."""
+    return {k: request.POST.get(k, "")[:MAX_TEXT] for k in request.POST} if request.POST else {}
+
+
 def _calendar(request: Any) -> BusinessCalendar:
     return BusinessCalendar.from_settings(from_registry(request.registry))
 
@@ -149,7 +154,7 @@ def report_pdf(request: Any) -> Response:
 def tickets(request: Any) -> Any:
     require_support(request)
     errors: dict[str, Any] = {}
-    form = {k: request.POST.get(k, "")[:MAX_TEXT] for k in request.POST} if request.POST else {}
+    form = _posted(request)
     if request.method == "POST":
         data = helpdesk.TicketInput(
             subject=form.get("subject", ""),
@@ -261,7 +266,7 @@ def _local(value: str) -> dt.datetime:
 def maintenance_page(request: Any) -> Any:
     require_support(request)
     errors: dict[str, Any] = {}
-    form = {k: request.POST.get(k, "")[:MAX_TEXT] for k in request.POST} if request.POST else {}
+    form = _posted(request)
     now = utcnow()
     if request.method == "POST":
         try:

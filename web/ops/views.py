@@ -9,7 +9,6 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-import sqlalchemy as sa
 from pyramid.csrf import new_csrf_token
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.response import Response
@@ -24,7 +23,7 @@ from hub.tenants import operators
 from hub.tenants.stations import standin_status
 from web.checkout.i18n import _, localized
 from web.clientaddr import address_of, limiter
-from web.ops.common import T, audit_personal_data
+from web.ops.common import T, audit_export, audit_personal_data, form_date
 from web.ops.security import account_of, end_tickets, ente_of, visible_enti
 from workflows.payment import OptionStatus
 
@@ -109,16 +108,6 @@ def ente_dashboard(request: Any) -> dict[str, Any]:
 # --- search ----------------------------------------------------------------------------------
 
 
-def _date(value: str, errors: dict[str, Any], field: str) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        errors[field] = _("Write the date as YYYY-MM-DD.")
-        return None
-
-
 def read_filters(request: Any) -> tuple[dashboard.Filters, dict[str, Any]]:
     """The search filters; the debtor's fiscal code is read from a POST body only, so that it
     never appears in a URL (nor in the access log)."""
@@ -133,8 +122,8 @@ def read_filters(request: Any) -> tuple[dashboard.Filters, dict[str, Any]]:
         iupd=params.get("iupd", "").strip(),
         debtor_fiscal_code=request.POST.get("debtor_fiscal_code", "").strip().upper(),
         state=state,
-        date_from=_date(params.get("date_from", ""), errors, "date_from"),
-        date_to=_date(params.get("date_to", ""), errors, "date_to"),
+        date_from=form_date(params.get("date_from", ""), errors, "date_from"),
+        date_to=form_date(params.get("date_to", ""), errors, "date_to"),
     )
     return filters, errors
 
@@ -237,12 +226,7 @@ def export(request: Any) -> Response:
     filters, errors = read_filters(request)
     if errors:
         raise HTTPNotFound()
-    count = request.db.scalar(
-        sa.select(sa.func.count()).select_from(
-            dashboard.search_query(ente.id, filters).order_by(None).subquery()
-        )
-    )
-    audit_personal_data(request, ente, view="export", rows=count)
+    audit_export(request, ente, dashboard.search_query(ente.id, filters), view="export")
     factory = request.registry["db.session_factory"]
     stamp = clock.today().isoformat()
     return Response(

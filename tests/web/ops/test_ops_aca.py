@@ -23,20 +23,53 @@ from tests.web.ops.conftest import A
 pytestmark = pytest.mark.pg
 
 
-def _published(factory) -> list[DebtPosition]:
-    with factory() as s:
-        ente = s.scalar(sa.select(Ente).where(Ente.fiscal_code == A))
+@pytest.fixture
+def ente_id(ops) -> int:
+    """The demo Ente A's id."""
+    with ops.factory() as s:
+        return s.scalar(sa.select(Ente.id).where(Ente.fiscal_code == A))
+
+
+@pytest.fixture
+def published(ops, ente_id) -> list[DebtPosition]:
+    """Ente A's published positions of the demo data, oldest first."""
+    with ops.factory() as s:
         return list(
             s.scalars(
                 sa.select(DebtPosition)
-                .where(DebtPosition.ente_id == ente.id, DebtPosition.published_at.is_not(None))
+                .where(DebtPosition.ente_id == ente_id, DebtPosition.published_at.is_not(None))
                 .order_by(DebtPosition.id)
             )
         )
 
 
-def test_support_switches_the_feed_and_the_page_shows_each_state_and_the_share(ops):
-    published = _published(ops.factory)
+def _in_step(position: DebtPosition) -> AcaSync:
+    """``position`` synced at its version, valid with ACA."""
+    return AcaSync(
+        position_id=position.id,
+        state="synced",
+        synced_version=position.version,
+        aca_state="valid",
+        paid_told=[],
+        attempts=0,
+    )
+
+
+def _failing(position: DebtPosition, state: str, attempts: int, last_error: str) -> AcaSync:
+    """``position`` not in ACA (``state``: failed, or dead when given up)."""
+    return AcaSync(
+        position_id=position.id,
+        state=state,
+        aca_state="absent",
+        paid_told=[],
+        attempts=attempts,
+        last_error=last_error,
+    )
+
+
+def test_support_switches_the_feed_and_the_page_shows_each_state_and_the_share(
+    ops, ente_id, published
+):
     assert len(published) >= 2
     ops.login()  # an Ente operator sees the page, not the switch
     page = ops.app.get(f"/ops/enti/{A}/aca")
@@ -46,29 +79,10 @@ def test_support_switches_the_feed_and_the_page_shows_each_state_and_the_share(o
     ops.login(DEMO_SUPPORT)
     ops.post(f"/ops/enti/{A}/aca/switch", {"enabled": "on"}, status=303)
     with ops.factory.begin() as s:
-        ente = s.scalar(sa.select(Ente).where(Ente.fiscal_code == A))
-        assert s.get(AcaEnte, ente.id).enabled
+        assert s.get(AcaEnte, ente_id).enabled
         first, second = published[0], published[1]
-        s.add(
-            AcaSync(
-                position_id=first.id,
-                state="synced",
-                synced_version=first.version,
-                aca_state="valid",
-                paid_told=[],
-                attempts=0,
-            )
-        )
-        s.add(
-            AcaSync(
-                position_id=second.id,
-                state="dead",
-                aca_state="absent",
-                paid_told=[],
-                attempts=8,
-                last_error="POST /organizations: 500 injected fault",
-            )
-        )
+        s.add(_in_step(first))
+        s.add(_failing(second, "dead", 8, "POST /organizations: 500 injected fault"))
         audit = s.scalar(sa.select(AuditEvent).where(AuditEvent.action == "ops.aca_switch"))
         assert audit.detail == {"enabled": True}
     page = ops.app.get(f"/ops/enti/{A}/aca")
@@ -90,13 +104,13 @@ def test_support_switches_the_feed_and_the_page_shows_each_state_and_the_share(o
     assert "not failing" in ops.app.get(f"/ops/enti/{A}/aca").text
 
 
-def test_the_page_lists_the_entes_recent_bulk_uploads_with_where_their_positions_stand(ops):
-    published = _published(ops.factory)
+def test_the_page_lists_the_entes_recent_bulk_uploads_with_where_their_positions_stand(
+    ops, ente_id, published
+):
     first, second = published[0], published[1]
     with ops.factory.begin() as s:
-        ente = s.scalar(sa.select(Ente).where(Ente.fiscal_code == A))
         done = AcaUpload(
-            ente_id=ente.id,
+            ente_id=ente_id,
             state="done",
             versions={str(first.id): first.version, str(second.id): second.version},
             file_id="file-1",
@@ -106,26 +120,12 @@ def test_the_page_lists_the_entes_recent_bulk_uploads_with_where_their_positions
         s.flush()
         s.add_all(
             [
-                AcaSync(
-                    position_id=first.id,
-                    state="synced",
-                    synced_version=first.version,
-                    aca_state="valid",
-                    paid_told=[],
-                    attempts=0,
-                ),
-                AcaSync(
-                    position_id=second.id,
-                    state="failed",
-                    aca_state="absent",
-                    paid_told=[],
-                    attempts=1,
-                    last_error=f"bulk upload {done.id}: 400 bad transfer",
-                ),
+                _in_step(first),
+                _failing(second, "failed", 1, f"bulk upload {done.id}: 400 bad transfer"),
             ]
         )
         dead = AcaUpload(
-            ente_id=ente.id,
+            ente_id=ente_id,
             state="dead",
             versions={str(first.id): first.version},
             attempts=8,
