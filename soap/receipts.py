@@ -71,17 +71,20 @@ def _datetime(elt: etree._Element, tag: str) -> dt.datetime | None:
         raise ReceiptValueError(f"{tag} {value[:40]!r} is not a time we can store") from None
 
 
+# the receipt's text columns with a length, by attribute: (attribute, limit), read once
+_LIMITS = [
+    (prop.key, prop.columns[0].type.length)
+    for prop in sa.inspect(Receipt).column_attrs
+    if isinstance(prop.columns[0].type, sa.String) and prop.columns[0].type.length
+]
+
+
 def _check_lengths(receipt: Receipt) -> None:
-    for column in Receipt.__table__.columns:
-        limit = getattr(column.type, "length", None)
-        value = getattr(receipt, column.key, None)
-        if (
-            limit
-            and isinstance(column.type, sa.String)
-            and isinstance(value, str)
-            and len(value) > limit
-        ):
-            raise ReceiptValueError(f"{column.key} is longer than {limit} characters")
+    state = receipt.__dict__
+    for key, limit in _LIMITS:
+        value = state.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            raise ReceiptValueError(f"{key} is longer than {limit} characters")
 
 
 def _children(elt: etree._Element | None) -> dict:
