@@ -137,8 +137,7 @@ _SESSION_OF = {  # zope.sqlalchemy's listeners, and where each finds its session
     "before_commit": lambda session, *_: session,
     "after_bulk_update": lambda context: context.session,
     "after_bulk_delete": lambda context: context.session,
-    "do_orm_execute": lambda state: state.session,
-}
+}  # and do_orm_execute: ``_written`` below does what its listener does (ORM DML) and more
 
 
 def _join_requests_transactions(factory: sessionmaker[Session]) -> None:
