@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import psycopg
@@ -399,11 +399,29 @@ def activate(
     return option
 
 
-@dataclass
 class ReceiptOutcome:
-    receipt: Receipt
-    option: PaymentOption | None
-    anomalies: list[str] = field(default_factory=list)
+    """What ``store_receipt`` did: the receipt stored, the option it paid (None: no option of
+    ours; an ordinary receipt's is loaded only when asked for) and the anomalies opened."""
+
+    def __init__(
+        self,
+        receipt: Receipt,
+        option: PaymentOption | None,
+        anomalies: list[str] | None = None,
+        *,
+        session: Session | None = None,
+        option_id: int | None = None,
+    ) -> None:
+        self.receipt = receipt
+        self._option = option
+        self.anomalies = anomalies if anomalies is not None else []
+        self._session, self._option_id = session, option_id
+
+    @property
+    def option(self) -> PaymentOption | None:
+        if self._option is None and self._option_id is not None and self._session is not None:
+            self._option = self._session.get(PaymentOption, self._option_id)
+        return self._option
 
 
 def store_receipt(
@@ -447,9 +465,8 @@ def store_receipt(
         unserved = not moved
     if unserved:  # the option (locked with its Ente's row read) is left untouched
         ente, locked = None, None
-    option = locked.option if locked else None
     receipt.ente_id = ente.id if ente else None
-    receipt.option_id = option.id if option else None
+    receipt.option_id = locked.row.id if locked else None
     # issue 15: through a test station (set by the caller), or for an Ente/service in test only
     receipt.test = bool(receipt.test) or environments.is_test_payment(
         session,
@@ -459,7 +476,9 @@ def store_receipt(
     )
     receipt.received_at = now
     if locked is not None and not moved and _ordinary(session, receipt, locked):
-        return _store_paid_at_once(session, receipt, locked.option, cause=cause, now=now)
+        return _store_paid_at_once(session, receipt, locked.row, cause=cause, now=now)
+    # the general path works on the ORM object of the option locked above
+    option = session.get(PaymentOption, locked.row.id, populate_existing=True) if locked else None
     # after the lock: a concurrent twin has committed by the time we hold the row (and the
     # database waits for one in flight on a notice unknown here)
     if not _insert_receipt(session, receipt):
@@ -515,7 +534,7 @@ class _EnteRef:
 
 @dataclass(frozen=True)
 class _Locked:
-    option: PaymentOption
+    row: Any  # the option's columns as locked (receipt_sql.LOCKED_COLUMNS)
     ente: _EnteRef
     other_plan_paid: bool  # another plan of the option's debt is paid already
     service_production: bool | None  # issue 15: the option's service (None: no service)
@@ -526,7 +545,9 @@ def _lock_for_receipt(
 ) -> _Locked | None:
     """``lock_option`` by the Ente's fiscal code, with the Ente and what every receipt asks
     about the option besides (another plan paid; its service in production), in the same
-    round trip; None if there is no such option."""
+    round trip; None if there is no such option. The option comes as columns (a Core row):
+    the session is flushed first, as the ORM's query would have done."""
+    session.flush()
     row = session.execute(
         receipt_sql.LOCK_WITH_ENTE,
         {
@@ -537,12 +558,11 @@ def _lock_for_receipt(
     ).one_or_none()
     if row is None:
         return None
-    option, rank, service_production, ente_production = row
     return _Locked(
-        option,
-        _EnteRef(option.ente_id, ente_production),
-        plans.state_of_rank(rank) == OptionStatus.PAID,
-        service_production,
+        row,
+        _EnteRef(row.ente_id, row.ente_production),
+        plans.state_of_rank(row.plan_rank) == OptionStatus.PAID,
+        row.service_production,
     )
 
 
@@ -633,7 +653,7 @@ def _ordinary(session: Session, receipt: Receipt, locked: _Locked) -> bool:
     (``_store_paid_at_once``): OK, not Stand-In, for a payable option (no anomaly for its
     state, no other plan paid, the amount expected) whose move the unit of work need not
     make; the receipt not yet in the session. Anything else takes the general path."""
-    option = locked.option
+    option = locked.row
     return (
         receipt.outcome == "OK"
         and not receipt.standin
@@ -641,14 +661,15 @@ def _ordinary(session: Session, receipt: Receipt, locked: _Locked) -> bool:
         and anomaly_for_receipt(option.status) is None
         and receipt.payment_amount_cents == option.amount_cents
         and sa.inspect(receipt).transient
-        and _can_write_at_once(session, option)
+        and "receive_receipt" not in GUARDED_EVENTS
+        and session.get_bind().dialect.name == "postgresql"
     )
 
 
 def _store_paid_at_once(
     session: Session,
     receipt: Receipt,
-    option: PaymentOption,
+    option: Any,
     *,
     cause: str | None,
     now: dt.datetime,
@@ -657,9 +678,9 @@ def _store_paid_at_once(
     (``receipt_sql.PAID_AT_ONCE``): the same rows as ``_insert_receipt`` then
     ``_receive_at_once`` write, in one round trip. Raises DuplicateReceipt (nothing written)
     for a receipt already stored, IllegalTransition (nothing written) where the machine says
-    no."""
+    no. ``option`` is the locked row (``_Locked.row``); the ORM object of the option, if the
+    session holds one, is given the row's values and the move's."""
     before, after, paid = _paid(option, receipt.payment_amount_cents, now)
-    session.flush()  # anything pending the rows may point at
     message = outbox.written_values(
         session, STATUS_CHANGED_ACTOR, now=now, **_change(option, before, after)
     )
@@ -691,14 +712,18 @@ def _store_paid_at_once(
     receipt.id = receipt_pk
     make_transient_to_detached(receipt)  # the row as written: persistent, nothing to flush
     session.add(receipt)
-    for key, value in paid.items():
-        set_committed_value(option, key, value)
+    held = session.identity_map.get(session.identity_key(PaymentOption, option.id))
+    if held is not None:  # as the row was locked, then moved
+        for key in receipt_sql.LOCKED_COLUMNS:
+            set_committed_value(held, key, getattr(option, key))
+        for key, value in paid.items():
+            set_committed_value(held, key, value)
     outbox.adopt_written(session, message_pk, message)
     _log_paid(option, before, after)
-    return ReceiptOutcome(receipt=receipt, option=option)
+    return ReceiptOutcome(receipt=receipt, option=held, session=session, option_id=option.id)
 
 
-def _paid(option: PaymentOption, paid_cents: int, now: dt.datetime) -> tuple[str, str, dict]:
+def _paid(option: Any, paid_cents: int, now: dt.datetime) -> tuple[str, str, dict]:
     """A receipt's move of ``option``: (state before, state after, the option's new values).
     Raises IllegalTransition (the machine says no)."""
     before = option.status
@@ -713,7 +738,7 @@ def _paid(option: PaymentOption, paid_cents: int, now: dt.datetime) -> tuple[str
     return before, after, values
 
 
-def _change(option: PaymentOption, before: str, after: str) -> dict[str, Any]:
+def _change(option: Any, before: str, after: str) -> dict[str, Any]:
     """A receipt's move as its follow-up message names it."""
     return {
         "option_id": option.id,
@@ -723,7 +748,7 @@ def _change(option: PaymentOption, before: str, after: str) -> dict[str, Any]:
     }
 
 
-def _log_paid(option: PaymentOption, before: str, after: str) -> None:
+def _log_paid(option: Any, before: str, after: str) -> None:
     log.info(
         "payment.transition",
         option_id=option.id,

@@ -44,20 +44,24 @@ ENTE_REF = sa.select(Ente.id, Ente.production).where(
     Ente.fiscal_code == sa.bindparam("fiscal_code")
 )
 
+# what a receipt reads of its option: as Core columns, not the ORM entity (loading one costs
+# more CPU than the statement); an ordinary receipt needs no object, the general path loads it
+# after the lock
+LOCKED_COLUMNS = ("id", "ente_id", "status", "version", "amount_cents", "paid_cents", "paid_at")
+
 LOCK_WITH_ENTE = (
     sa.select(
-        PaymentOption,
-        plans.blocking_rank_query(sa.bindparam("now", type_=sa.DateTime())),
-        environments.service_production_query(),
-        Ente.production,
+        *(OPTION_TABLE.c[name] for name in LOCKED_COLUMNS),
+        plans.blocking_rank_query(sa.bindparam("now", type_=sa.DateTime())).label("plan_rank"),
+        environments.service_production_query().label("service_production"),
+        Ente.production.label("ente_production"),
     )
-    .join(Ente, Ente.id == PaymentOption.ente_id)
+    .join(Ente, Ente.id == OPTION_TABLE.c.ente_id)
     .where(
         Ente.fiscal_code == sa.bindparam("fiscal_code"),
-        PaymentOption.notice_number == sa.bindparam("notice_number"),
+        OPTION_TABLE.c.notice_number == sa.bindparam("notice_number"),
     )
-    .with_for_update(of=PaymentOption)
-    .execution_options(populate_existing=True)
+    .with_for_update(of=OPTION_TABLE)
 )
 
 

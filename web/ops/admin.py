@@ -453,7 +453,11 @@ def logo(request: Any) -> Any:
     if data is None and not request.POST.get("clear"):
         flash(request, _("Choose a PNG or JPEG file."), "error")
         return HTTPSeeOther(location=request.route_path("ops.admin_ente", ec=ec))
-    content = None if data is None else data.read(LOGO_MAX + 1)
+    if data is None:
+        content = None
+    else:
+        with data:  # cgi's spool on disk: closed now, not whenever the collector gets to it
+            content = data.read(LOGO_MAX + 1)
     try:
         if content is not None and len(content) > LOGO_MAX:
             raise i.InvalidInput("the logo is larger than 1 MiB", field="logo")
@@ -546,7 +550,8 @@ def import_enti(request: Any) -> dict[str, Any]:
     data = getattr(upload, "file", None)
     if data is None:
         return {"report": None, "errors": {"file": _("Choose a CSV or JSON file.")}}
-    content = data.read(onboarding_max() + 1)
+    with data:  # cgi's spool on disk: closed now, not whenever the collector gets to it
+        content = data.read(onboarding_max() + 1)
     if len(content) > onboarding_max():
         return {"report": None, "errors": {"file": _("The file is too large.")}}
     dry_run = request.POST.get("action") != "load"

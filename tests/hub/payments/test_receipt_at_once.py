@@ -197,3 +197,37 @@ def test_the_one_statement_stays_within_what_psycopg_prepares_and_caches():
     compiled = receipt_sql.PAID_AT_ONCE.compile(dialect=postgresql.psycopg.dialect())
     assert len(compiled.params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
     assert len(str(compiled)) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+
+
+def test_the_sessions_own_copy_of_the_option_is_written_first_and_read_again_after(db):
+    """The lock reads the option as columns: a change the session holds is flushed before it,
+    and the session's object shows the receipt's move afterwards."""
+    ente = make_ente(db)
+    option = make_position(db, ente).options[0]
+    db.flush()
+    option.description = "changed before the receipt"  # pending, not flushed
+    outcome = payments.store_receipt(db, _receipt(option, ente.fiscal_code, "held-1"), now=NOW)
+    assert outcome.option is option
+    assert (option.status, option.paid_cents) == ("paid", option.amount_cents)
+    stored = db.execute(
+        sa.select(PaymentOption.description, PaymentOption.status, PaymentOption.version).where(
+            PaymentOption.id == option.id
+        )
+    ).one()
+    assert stored == ("changed before the receipt", "paid", option.version)
+
+
+def test_an_ordinary_receipts_outcome_loads_its_option_only_when_asked(db):
+    ente = make_ente(db)
+    option = make_position(db, ente).options[0]
+    db.flush()
+    option_id, notice = option.id, option.notice_number
+    receipt = _receipt(option, ente.fiscal_code, "lazy-1")
+    db.expunge_all()  # as a request's session: the option is not held
+    with _statements(db) as seen:
+        outcome = payments.store_receipt(db, receipt, now=NOW)
+        assert seen == ["SELECT", "WITH"]
+        loaded = outcome.option
+    assert seen[2:] == ["SELECT"]  # read on demand
+    assert loaded is not None
+    assert (loaded.id, loaded.notice_number, loaded.status) == (option_id, notice, "paid")
