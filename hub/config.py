@@ -113,6 +113,7 @@ class Config(BaseModel):
     soap_max_body_bytes: int = _d("larger SOAP requests are refused unread", 256 * 1024)
     soap_station_cache_seconds: float = _d("station configuration cache", 30.0)
     soap_activation_ttl_seconds: int = _d("how long a paGetPayment activation holds", 1800)
+    soap_fast_receipts: bool = _d("store receipts in front of Pyramid (soap.fastpath)", True)
     # bulk loads and notice batches
     bulk_load_dir: str = _d("uploaded bulk loads, shared by web and workers", "var/bulk-loads")
     bulk_max_bytes: int = _d("largest bulk load", 200 * 1024 * 1024)

@@ -10,10 +10,21 @@ one round trip: no pool checkout, pre-ping, BEGIN or ROLLBACK), and the verify's
 to the driver as a prepared statement (``_DriverStatements``); a connection the database dropped
 is thrown away and the request tried once more on a new one. On SQLite a verify gets a session
 of the application's engine, rolled back at the end.
+
+paSendRT and paSendRTV2 (the station's hottest write) are answered here too, on PostgreSQL and
+unless ``payhub.soap_fast_receipts`` is false: the same endpoint on a Session of the
+application's factory (so the outbox relay sends the receipt's messages after the commit),
+bound to a connection the thread keeps (no pool checkout, pre-ping or tweens). What pyramid_tm
+and pyramid_retry would do is done here: a KO rolls back; an OK commits, and a failed commit is
+PAA_SYSTEM_ERROR (its SLA outcome replaced, as ``system_error_view`` does on the full path); any
+other failure before the commit rolls back and hands the request, untouched by then, to the
+full path, which runs it again with its own retries (a dropped connection is thrown away
+first).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 import uuid
@@ -29,8 +40,12 @@ from hub import db as hub_db
 from hub.config import from_registry
 from soap.dispatch import system_error_view
 
+log = structlog.get_logger("soap.fastpath")
+
 READ_ONLY = frozenset({"paVerifyPaymentNotice"})
 _MARKER = b"paVerifyPaymentNoticeReq"
+RECEIPTS = frozenset({"paSendRT", "paSendRTV2"})
+_RECEIPT_MARKERS = (b"paSendRTV2Req", b"paSendRTReq")
 
 
 class _NoTransactionManager:
@@ -38,6 +53,15 @@ class _NoTransactionManager:
 
     def doom(self) -> None:
         pass
+
+
+class _Doom:
+    """``request.tm`` for a receipt: the endpoint dooms it on a KO (nothing is committed)."""
+
+    doomed = False
+
+    def doom(self) -> None:
+        self.doomed = True
 
 
 class SoapFastPath:
@@ -51,6 +75,9 @@ class SoapFastPath:
         self.statements = _DriverStatements.of(self.engine)
         self._local = threading.local()  # each thread keeps its connection, as a worker would
         self.max_body = self.endpoint.config.max_body_bytes
+        self.write_engine = _write_engine(registry)  # None: receipts take the full path
+        self._kept: list[Any] = []  # every connection a thread keeps, for close()
+        self._kept_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO") != self.path or environ.get("REQUEST_METHOD") != "POST":
@@ -64,9 +91,12 @@ class SoapFastPath:
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["webob.is_body_seekable"] = True  # WebOb need not copy it again
-        if _MARKER not in body:
+        if _MARKER in body:
+            response = self._answer(environ, body)
+        elif self.write_engine is not None and any(m in body for m in _RECEIPT_MARKERS):
+            response = self._store(environ, body)
+        else:
             return self.app(environ, start_response)
-        response = self._answer(environ, body)
         if response is None:
             environ["wsgi.input"] = io.BytesIO(body)
             return self.app(environ, start_response)
@@ -102,14 +132,86 @@ class SoapFastPath:
             response.headers["X-Request-Id"] = request_id
         return response
 
+    def _store(self, environ: dict[str, Any], body: bytes) -> Any:
+        """A receipt answered here (see the module's docstring), or None: the full path."""
+        request = Request(environ)
+        request.registry = self.registry
+        request.tm = doom = _Doom()
+        request_id = uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        connection = getattr(self._local, "write_connection", None)
+        if connection is None or connection.invalidated or connection.closed:
+            connection = self._local.write_connection = self._keep(self.write_engine)
+        session = self.factory(bind=connection, info={"request": request})
+        request.db = session
+        try:
+            try:
+                response = self.endpoint(request, only=RECEIPTS)
+            except Exception as exc:  # nothing committed: the full path runs it again
+                self._roll_back(session, exc)
+                log.info("soap.fastpath_handed_on", error=type(exc).__name__)
+                return None
+            if response is None or doom.doomed:
+                session.rollback()
+            else:
+                try:
+                    session.commit()
+                except Exception as exc:  # as pyramid_tm's failed commit: PAA_SYSTEM_ERROR
+                    self._roll_back(session, exc)
+                    response = system_error_view(exc, request)
+        finally:
+            session.close()
+        if response is not None:
+            response.headers["X-Request-Id"] = request_id
+        return response
+
+    def _roll_back(self, session: Session, exc: Exception) -> None:
+        """Undo the receipt's transaction; a connection the database dropped is thrown away."""
+        with contextlib.suppress(Exception):  # the connection is gone: nothing was committed
+            session.rollback()
+        connection = getattr(self._local, "write_connection", None)
+        lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        if lost or (connection is not None and connection.invalidated):
+            self._discard_write()
+
+    def _discard_write(self) -> None:
+        connection = getattr(self._local, "write_connection", None)
+        self._local.write_connection = None
+        if connection is not None:
+            try:
+                connection.invalidate()
+                connection.close()
+            except Exception:  # already gone; a new one is made on the next receipt
+                pass
+
     def _open(self) -> Any:
         """What the endpoint gets as ``request.db``; its ``close()`` lets it go."""
         if self.engine is None:  # SQLite: a session of the application's engine
             return self.factory()  # closing it rolls back
         connection = getattr(self._local, "connection", None)
         if connection is None or connection.invalidated or connection.closed:
-            connection = self._local.connection = self.engine.connect()
+            connection = self._local.connection = self._keep(self.engine)
         return _ConnectionSession(connection, self.statements)
+
+    def _keep(self, engine: Any) -> Any:
+        connection = engine.connect()
+        with self._kept_lock:
+            self._kept = [c for c in self._kept if not c.closed]
+            self._kept.append(connection)
+        return connection
+
+    def close(self) -> None:
+        """Close every connection the threads keep and the fast path's engines (an app that
+        is shut down, or a test's app thrown away)."""
+        with self._kept_lock:
+            kept, self._kept = self._kept, []
+        for connection in kept:
+            with contextlib.suppress(Exception):
+                connection.close()
+        for engine in (self.engine, self.write_engine):
+            if engine is not None:
+                engine.dispose()
 
     def _discard(self) -> None:
         connection = getattr(self._local, "connection", None)
@@ -246,6 +348,22 @@ def _read_only_engine(registry: Any) -> Any:
     )
     registry["db.fastpath_engine"] = fast
     return fast
+
+
+def _write_engine(registry: Any) -> Any:
+    """The receipts' engine on PostgreSQL (transactions, no pre-ping: a dropped connection
+    sends the receipt to the full path); None on SQLite or with ``soap_fast_receipts`` off."""
+    settings = from_registry(registry)
+    if registry["db.engine"].dialect.name == "sqlite" or not settings.soap_fast_receipts:
+        return None
+    engine = hub_db.make_engine(
+        settings.sqlalchemy_url,
+        pool_pre_ping=False,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+    registry["db.fastpath_write_engine"] = engine
+    return engine
 
 
 def wrap(app: Any) -> Any:

@@ -545,17 +545,22 @@ def _lock_for_receipt(
 ) -> _Locked | None:
     """``lock_option`` by the Ente's fiscal code, with the Ente and what every receipt asks
     about the option besides (another plan paid; its service in production), in the same
-    round trip; None if there is no such option. The option comes as columns (a Core row):
-    the session is flushed first, as the ORM's query would have done."""
+    round trip; None if there is no such option. The option comes as columns (a Core row),
+    read on the session's connection (no ORM result to build): the session is flushed first,
+    as the ORM's query would have done."""
     session.flush()
-    row = session.execute(
-        receipt_sql.LOCK_WITH_ENTE,
-        {
-            "fiscal_code": fiscal_code,
-            "notice_number": notice_number,
-            "now": now.astimezone(dt.UTC).replace(tzinfo=None),  # as UTCDateTime stores it
-        },
-    ).one_or_none()
+    row = (
+        session.connection()
+        .execute(
+            receipt_sql.LOCK_WITH_ENTE,
+            {
+                "fiscal_code": fiscal_code,
+                "notice_number": notice_number,
+                "now": now.astimezone(dt.UTC).replace(tzinfo=None),  # as UTCDateTime stores it
+            },
+        )
+        .one_or_none()
+    )
     if row is None:
         return None
     return _Locked(

@@ -91,6 +91,7 @@ def test_the_station_counts_the_outcome_of_a_demand_with_its_fault_code(pg_url, 
         post(web, demand_req(service_data(amount="10").encode()))  # KO PAA_SINTASSI_EXTRAXSD
         _buckets, outcomes = app.registry["sla.recorder"]._take(everything=True)
     finally:
+        app.close()  # the SOAP fast path's kept connections
         app.registry["db.engine"].dispose()
     assert {(k[1], k[2], k[4]): n for k, n in outcomes.items()} == {
         ("paDemandPaymentNotice", STATION, "PAA_SINTASSI_EXTRAXSD"): 1
@@ -109,6 +110,7 @@ def test_the_payment_options_service_counts_its_answers_per_ente(pg_url, committ
         web.post(url, status=401)  # no key: counted, pagoPA's call failed
         _buckets, outcomes = app.registry["sla.recorder"]._take(everything=True)
     finally:
+        app.close()  # the SOAP fast path's kept connections
         app.registry["db.engine"].dispose()
     assert {(k[1], k[3], k[4]): n for k, n in outcomes.items()} == {
         ("paymentOptions", "77777777777", "401"): 1
@@ -226,6 +228,7 @@ def test_an_error_below_the_view_is_counted_as_the_system_error_the_node_gets(
         answer = post(TestApp(app), demand_req(service_data().encode()))
         _buckets, outcomes = app.registry["sla.recorder"]._take(everything=True)
     finally:
+        app.close()  # the SOAP fast path's kept connections
         app.registry["db.engine"].dispose()
     assert b"PAA_SYSTEM_ERROR" in answer.body
     assert {(k[1], k[2], k[4]): n for k, n in outcomes.items()} == {

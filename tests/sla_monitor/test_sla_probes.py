@@ -28,6 +28,7 @@ def station(pg_url, committed_factory):
     server = StopableWSGIServer.create(app, threads=2)
     yield server.application_url.rstrip("/")
     server.shutdown()
+    app.close()  # the SOAP fast path's kept connections
     app.registry["db.engine"].dispose()
 
 
@@ -94,6 +95,7 @@ def test_a_probe_without_the_stations_auth_header_would_be_refused(pg_url, commi
         assert not refused.ok and refused.error == "HTTP 403"
     finally:
         server.shutdown()
+        app.close()  # the SOAP fast path's kept connections
         app.registry["db.engine"].dispose()
 
 

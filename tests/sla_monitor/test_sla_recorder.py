@@ -81,6 +81,7 @@ def soap_app(pg_url, committed_factory):
         session.commit()
     app = build_app(pg_url, **{"payhub.sla_flush_seconds": "0"})
     yield app
+    app.close()  # the SOAP fast path's kept connections
     app.registry["db.engine"].dispose()
 
 
@@ -99,6 +100,7 @@ def test_the_station_records_every_answer_fast_path_and_pyramid_alike(soap_app):
 def test_closing_the_apps_database_writes_what_was_counted(pg_url, committed_factory):
     app = build_app(pg_url, **{"payhub.sla_flush_seconds": "0"})
     app.registry["sla.recorder"].record("paSendRTV2", 0.3)  # the current minute, unfinished
+    app.close()  # the SOAP fast path's kept connections
     app.registry["db.engine"].dispose()
     with committed_factory() as session:
         [row] = session.scalars(sa.select(SlaMinute)).all()
@@ -124,6 +126,7 @@ def test_without_the_recorder_the_station_answers_as_before(pg_url, committed_fa
         assert b"<outcome>OK</outcome>" in post(TestApp(app), verify_req()).body
         assert "sla.recorder" not in app.registry
     finally:
+        app.close()  # the SOAP fast path's kept connections
         app.registry["db.engine"].dispose()
 
 

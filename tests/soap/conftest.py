@@ -35,6 +35,7 @@ def build_app(pg_url: str, **extra: str):
 def wsgi_app(pg_url: str):
     app = build_app(pg_url)
     yield app
+    app.close()  # the fast path's kept connections
     app.registry["db.engine"].dispose()
 
 
@@ -49,6 +50,7 @@ def make_app(pg_url: str, seeded):
 
     yield make
     for app in built:
+        app.close()  # the fast path's kept connections
         app.registry["db.engine"].dispose()
 
 

@@ -1,0 +1,167 @@
+"""paSendRT(V2) answered by the fast path in front of Pyramid, with the full path's outcomes:
+stored and committed on OK, nothing kept on KO, PAA_SYSTEM_ERROR on a failed commit, and any
+other failure handed to the full path untouched."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from hub import actor_names, payments
+from hub.models import OutboxMessage, Receipt
+from soap import fastpath
+from tests.soap.test_operations import fault_code
+from tests.soap.test_station_today import (
+    post,
+    receipt_of,
+    sanp_option,
+    sanp_receipt,
+    serialise,
+)
+
+pytestmark = pytest.mark.pg
+
+
+@pytest.fixture
+def stored_here(monkeypatch):
+    """For each receipt: True if the fast path answered it, False if it handed it on."""
+    calls: list[bool] = []
+    real = fastpath.SoapFastPath._store
+
+    def spy(self, environ, body):
+        response = real(self, environ, body)
+        calls.append(response is not None)
+        return response
+
+    monkeypatch.setattr(fastpath.SoapFastPath, "_store", spy)
+    return calls
+
+
+def _receipts(factory, receipt_id: str) -> int:
+    with factory() as s:
+        return s.scalar(
+            sa.select(sa.func.count()).select_from(Receipt).where(Receipt.receipt_id == receipt_id)
+        )
+
+
+def _outcomes(app) -> dict[str, int]:
+    """The SLA recorder's paSendRTV2 outcomes so far (KPIs B.5/B.9)."""
+    recorder = app.app.registry["sla.recorder"]
+    counted: dict[str, int] = {}
+    for key, n in recorder._outcomes.items():
+        if key[1] == "paSendRTV2":
+            counted[key[4]] = counted.get(key[4], 0) + n
+    return counted
+
+
+@pytest.mark.parametrize("version", [2, 1])
+def test_a_receipt_is_stored_and_committed_by_the_fast_path_and_its_message_relayed(
+    app, check, seeded, samples, stored_here, version
+):
+    root = sanp_receipt(samples, version)
+    res = post(app, serialise(root))
+    assert check(res.body).findtext("outcome") == "OK"
+    assert stored_here == [True] and res.headers["X-Request-Id"]
+    option = sanp_option(seeded)
+    assert option.status == "paid" and option.paid_cents == option.amount_cents
+    assert _receipts(seeded, receipt_of(root).findtext("receiptId")) == 1
+    with seeded() as s:  # committed, and handed to the broker after the commit
+        messages = s.scalars(
+            sa.select(OutboxMessage).where(
+                OutboxMessage.actor_name == actor_names.PAYMENT_STATUS_CHANGED
+            )
+        ).all()
+    (message,) = [m for m in messages if m.args["option_id"] == option.id]
+    assert message.args["event"] == "receive_receipt" and message.sent_at is not None
+
+
+def test_a_duplicate_is_a_ko_from_the_fast_path_and_keeps_nothing_new(
+    app, check, seeded, samples, stored_here
+):
+    body = serialise(sanp_receipt(samples))
+    assert check(post(app, body).body).findtext("outcome") == "OK"
+    again = check(post(app, body).body)
+    assert fault_code(again) == "PAA_RECEIPT_DUPLICATA"
+    assert stored_here == [True, True]
+    assert _receipts(seeded, receipt_of(sanp_receipt(samples)).findtext("receiptId")) == 1
+
+
+def test_a_failure_before_the_commit_hands_the_receipt_to_the_full_path_once(
+    app, check, seeded, samples, stored_here, monkeypatch
+):
+    real = payments.store_receipt
+    failures: list[int] = []
+
+    def fails_on_the_fast_path(session, *args, **kwargs):
+        if not failures:  # the fast path's try; the full path's goes through
+            failures.append(1)
+            real(session, *args, **kwargs)  # written, then lost with the rollback
+            raise RuntimeError("something below failed")
+        return real(session, *args, **kwargs)
+
+    monkeypatch.setattr(payments, "store_receipt", fails_on_the_fast_path)
+    root = sanp_receipt(samples)
+    res = post(app, serialise(root))
+    assert check(res.body).findtext("outcome") == "OK"
+    assert stored_here == [False] and failures == [1]
+    assert _receipts(seeded, receipt_of(root).findtext("receiptId")) == 1
+    assert sanp_option(seeded).status == "paid"
+
+
+def test_a_failed_commit_is_paa_system_error_and_counted_as_such(
+    app, check, seeded, samples, stored_here, monkeypatch
+):
+    before = _outcomes(app)
+
+    def broken_commit(self):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Session, "commit", broken_commit)
+    root = sanp_receipt(samples)
+    res = post(app, serialise(root))
+    monkeypatch.undo()
+    answer = check(res.body)
+    assert fault_code(answer) == "PAA_SYSTEM_ERROR" and b"disk full" not in res.body
+    assert stored_here == [True]
+    assert _receipts(seeded, receipt_of(root).findtext("receiptId")) == 0
+    assert sanp_option(seeded).status == "payable"
+    after = _outcomes(app)
+    assert after.get("OK", 0) == before.get("OK", 0)  # the view's OK taken back
+    assert after.get("PAA_SYSTEM_ERROR", 0) == before.get("PAA_SYSTEM_ERROR", 0) + 1
+
+
+def test_a_connection_the_database_dropped_sends_the_receipt_to_the_full_path(
+    app, check, seeded, samples, stored_here, pg_engine
+):
+    first = sanp_receipt(samples)
+    receipt_of(first).find("outcome").text = "KO"  # stored, settles nothing: warms the path
+    assert check(post(app, serialise(first)).body).findtext("outcome") == "OK"
+    with pg_engine.connect() as conn:  # a restart, as the kept connections see it
+        conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    second = sanp_receipt(samples)
+    receipt_of(second).find("receiptId").text = "after-the-restart"
+    res = post(app, serialise(second))
+    assert check(res.body).findtext("outcome") == "OK"
+    assert stored_here == [True, False]
+    assert _receipts(seeded, "after-the-restart") == 1
+    assert sanp_option(seeded).status == "paid"
+    third = sanp_receipt(samples)
+    receipt_of(third).find("receiptId").text = "on-a-new-connection"
+    assert check(post(app, serialise(third)).body).findtext("outcome") == "OK"
+    assert stored_here[-1] is True  # the next receipt is stored here again
+
+
+def test_with_the_setting_off_receipts_take_the_full_path(
+    make_app, check, seeded, samples, stored_here
+):
+    app = make_app(**{"payhub.soap_fast_receipts": "false"})
+    root = sanp_receipt(samples)
+    assert check(post(app, serialise(root)).body).findtext("outcome") == "OK"
+    assert stored_here == []
+    assert sanp_option(seeded).status == "paid"
