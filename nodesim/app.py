@@ -54,10 +54,18 @@ def build_node(settings: dict[str, Any]) -> Node:
     )
 
 
+class _Request(Request):
+    # WebOb copies a body it must make seekable (``request.body``) into a temporary file above
+    # 10 KiB, and never closes it: left to the garbage collector, it warns at a random moment
+    # of the process serving nodesim. The simulator's bodies (bulk uploads included) are kept
+    # in memory instead.
+    request_body_tempfile_limit = 256 * 1024 * 1024
+
+
 def make_app(settings: dict[str, Any] | None = None, node: Node | None = None) -> Any:
     settings = config.effective(settings or {})
     node = node or build_node(settings)
-    cfg = Configurator(settings=settings)
+    cfg = Configurator(settings=settings, request_factory=_Request)
     cfg.registry["nodesim.node"] = node
     cfg.registry["nodesim.checkout"] = Checkout(node)
     cfg.registry["nodesim.nodeforpa"] = NodeForPa(

@@ -60,11 +60,18 @@ class Gate:
             environ["SERVER_PORT"] = str(self.public.port or (443 if scheme == "https" else 80))
             environ.pop("HTTP_X_FORWARDED_HOST", None)
         spool = environ.get("web.gate.body_spool")
+        received = environ.get("wsgi.input")
         try:
             return self.inner(environ, router)
         finally:
-            if spool is not None:  # the chunked body read here: the response is built by now
+            # the response is built by now: the chunked body read here, and the copy WebOb
+            # makes of a large body to make it seekable (a temporary file it never closes),
+            # are closed now rather than whenever the garbage collector gets to them
+            if spool is not None:
                 spool.close()
+            copied = environ.get("wsgi.input")
+            if copied is not None and copied is not received:  # not the server's own stream
+                copied.close()
 
     def limit(self, environ: dict[str, Any], router: Any) -> int:
         overrides: dict[str, int] = router.registry.get(REGISTRY_KEY, {})
@@ -98,6 +105,7 @@ class Gate:
                     return _too_large(environ, limit)
             spool.seek(0)
             environ["web.gate.body_spool"] = spool
+            environ["webob.is_body_seekable"] = True  # WebOb need not copy it again
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = spool, str(size)
             environ["wsgi.input_terminated"] = False
         return None

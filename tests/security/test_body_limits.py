@@ -4,10 +4,12 @@ route, before pyramid_retry, CSRF parsing or level 1's JSON); waitress bounds bo
 from __future__ import annotations
 
 import configparser
+import io
 from pathlib import Path
 
 from webob import Request
 
+from payhub.app import PayhubRequest
 from tests.security.conftest import build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +90,40 @@ def test_waitress_in_development_ini_bounds_bodies_and_idle_connections():
     assert int(server["max_request_body_size"]) <= 256 * 1024 * 1024
     assert int(server["connection_limit"]) >= 500
     assert int(server["channel_timeout"]) <= 30
+
+
+class Once:
+    """A body as a server hands it on: read once as it comes, not seekable."""
+
+    def __init__(self, size: int) -> None:
+        self.data = io.BytesIO(b"a" * size)
+
+    def read(self, size: int = -1) -> bytes:
+        return self.data.read(size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.data.readline(size)
+
+
+def test_the_copy_webob_makes_of_a_large_body_is_closed_with_the_response(site, monkeypatch):
+    """pyramid_retry makes every body seekable: above 512 KiB WebOb copies it into a temporary
+    file and never closes it (left to the garbage collector, which warns). The gate closes it
+    once the response is built."""
+    made = []
+    real = PayhubRequest.make_tempfile
+
+    def spy(self):
+        made.append(real(self))
+        return made[-1]
+
+    monkeypatch.setattr(PayhubRequest, "make_tempfile", spy)
+    size = 700 * 1024  # under the 1 MiB limit, over WebOb's in-memory copy
+    answer = _call(
+        site.app,
+        "/ops/login",
+        length=str(size),
+        body=Once(size),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert answer.status_int < 500
+    assert made and all(f.closed for f in made)
