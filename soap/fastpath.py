@@ -176,14 +176,7 @@ class SoapFastPath:
             self._discard_write()
 
     def _discard_write(self) -> None:
-        connection = getattr(self._local, "write_connection", None)
-        self._local.write_connection = None
-        if connection is not None:
-            try:
-                connection.invalidate()
-                connection.close()
-            except Exception:  # already gone; a new one is made on the next receipt
-                pass
+        self._drop("write_connection")
 
     def _open(self) -> Any:
         """What the endpoint gets as ``request.db``; its ``close()`` lets it go."""
@@ -214,14 +207,16 @@ class SoapFastPath:
                 engine.dispose()
 
     def _discard(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        self._local.connection = None
+        self._drop("connection")
+
+    def _drop(self, name: str) -> None:
+        """Throw away the thread's kept connection ``name``; the next request makes another."""
+        connection = getattr(self._local, name, None)
+        setattr(self._local, name, None)
         if connection is not None:
-            try:
+            with contextlib.suppress(Exception):  # already gone
                 connection.invalidate()
                 connection.close()
-            except Exception:  # already gone; a new one is made on the next request
-                pass
 
 
 class _ConnectionLost(Exception):
