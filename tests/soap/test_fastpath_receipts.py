@@ -57,8 +57,15 @@ def _outcomes(app) -> dict[str, int]:
 
 @pytest.mark.parametrize("version", [2, 1])
 def test_a_receipt_is_stored_and_committed_by_the_fast_path_and_its_message_relayed(
-    app, check, seeded, samples, stored_here, version
+    app, check, seeded, samples, stored_here, version, monkeypatch
 ):
+    from actors import outbox as relay
+
+    sent: list[dict] = []
+    real_send = relay.send
+    monkeypatch.setattr(
+        relay, "send", lambda broker, message: (sent.append(message), real_send(broker, message))
+    )
     root = sanp_receipt(samples, version)
     res = post(app, serialise(root))
     assert check(res.body).findtext("outcome") == "OK"
@@ -74,6 +81,7 @@ def test_a_receipt_is_stored_and_committed_by_the_fast_path_and_its_message_rela
         ).all()
     (message,) = [m for m in messages if m.args["option_id"] == option.id]
     assert message.args["event"] == "receive_receipt" and message.sent_at is not None
+    assert [m["message_id"] for m in sent] == [message.message_id]  # sent after the commit
 
 
 def test_a_duplicate_is_a_ko_from_the_fast_path_and_keeps_nothing_new(
