@@ -689,9 +689,8 @@ def _store_paid_at_once(
     message = outbox.written_values(
         session, STATUS_CHANGED_ACTOR, now=now, **_change(option, before, after)
     )
-    params: dict[str, Any] = {
-        receipt_sql.receipt_bind(p.key): value for p, value in _receipt_row(receipt)
-    }
+    state = receipt.__dict__  # as _receipt_row reads it
+    params: dict[str, Any] = {bind: state.get(key) for key, bind in receipt_sql.RECEIPT_BINDS}
     # the receipt's option and moment are the move's own (one parameter each)
     assert (params["o_id"], params["now"]) == (option.id, now)
     for key, value in receipt_sql.MESSAGE_LITERALS.items():  # written into the statement

@@ -77,6 +77,10 @@ def receipt_bind(key: str) -> str:
     return SHARED.get(key, f"r_{key}")
 
 
+# (attribute, parameter) of each receipt column, worked out once
+RECEIPT_BINDS = [(p.key, receipt_bind(p.key)) for p in RECEIPT_COLUMNS]
+
+
 def _bind(name: str, column: sa.ColumnElement[Any]) -> sa.BindParameter[Any]:
     return sa.bindparam(name, type_=column.type)
 
