@@ -873,12 +873,18 @@ def _fill_defaults(receipt: Receipt) -> None:
     """Give each unset column of a new ``receipt`` its default (``outcome`` OK, ``standin``
     false, ...), as the row will have it: what is read of it in memory is what is written."""
     state = receipt.__dict__
-    for prop in receipt_sql.RECEIPT_COLUMNS:
-        column = prop.columns[0]
-        default = column.default
-        if state.get(prop.key) is None and default is not None and not default.is_sequence:
+    for key, default in _RECEIPT_DEFAULTS:
+        if state.get(key) is None:
             value = default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
-            setattr(receipt, prop.key, value)
+            setattr(receipt, key, value)
+
+
+# (attribute, its column's default) of each receipt column that has one, worked out once
+_RECEIPT_DEFAULTS = [
+    (prop.key, prop.columns[0].default)
+    for prop in receipt_sql.RECEIPT_COLUMNS
+    if prop.columns[0].default is not None and not prop.columns[0].default.is_sequence
+]
 
 
 def _receipt_row(receipt: Receipt) -> list[tuple[Any, Any]]:
