@@ -140,9 +140,7 @@ class SoapFastPath:
         request_id = uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        connection = getattr(self._local, "write_connection", None)
-        if connection is None or connection.invalidated or connection.closed:
-            connection = self._local.write_connection = self._keep(self.write_engine)
+        connection = self._kept_connection("write_connection", self.write_engine)
         session = self.factory(bind=connection, info={"request": request})
         request.db = session
         try:
@@ -182,16 +180,18 @@ class SoapFastPath:
         """What the endpoint gets as ``request.db``; its ``close()`` lets it go."""
         if self.engine is None:  # SQLite: a session of the application's engine
             return self.factory()  # closing it rolls back
-        connection = getattr(self._local, "connection", None)
-        if connection is None or connection.invalidated or connection.closed:
-            connection = self._local.connection = self._keep(self.engine)
+        connection = self._kept_connection("connection", self.engine)
         return _ConnectionSession(connection, self.statements)
 
-    def _keep(self, engine: Any) -> Any:
-        connection = engine.connect()
-        with self._kept_lock:
-            self._kept = [c for c in self._kept if not c.closed]
-            self._kept.append(connection)
+    def _kept_connection(self, name: str, engine: Any) -> Any:
+        """The thread's connection ``name`` of ``engine``, made if it has none that works."""
+        connection = getattr(self._local, name, None)
+        if connection is None or connection.invalidated or connection.closed:
+            connection = engine.connect()
+            setattr(self._local, name, connection)
+            with self._kept_lock:
+                self._kept = [c for c in self._kept if not c.closed]
+                self._kept.append(connection)
         return connection
 
     def close(self) -> None:

@@ -666,8 +666,7 @@ def _ordinary(session: Session, receipt: Receipt, locked: _Locked) -> bool:
         and anomaly_for_receipt(option.status) is None
         and receipt.payment_amount_cents == option.amount_cents
         and sa.inspect(receipt).transient
-        and "receive_receipt" not in GUARDED_EVENTS
-        and session.get_bind().dialect.name == "postgresql"
+        and _receipt_statements_apply(session)
     )
 
 
@@ -762,16 +761,19 @@ def _log_paid(option: Any, before: str, after: str) -> None:
     )
 
 
-def _can_write_at_once(session: Session, option: PaymentOption) -> bool:
-    """Whether the receipt's transition can skip the unit of work: PostgreSQL, an unguarded
-    event, the option as the lock loaded it (persistent, nothing of it changed yet)."""
-    state = sa.inspect(option)
+def _receipt_statements_apply(session: Session) -> bool:
+    """Whether a receipt's move may be written by our own statements rather than the unit of
+    work: PostgreSQL, and an event the machine does not guard."""
     return (
-        "receive_receipt" not in GUARDED_EVENTS
-        and session.get_bind().dialect.name == "postgresql"
-        and state.persistent
-        and not state.modified
+        "receive_receipt" not in GUARDED_EVENTS and session.get_bind().dialect.name == "postgresql"
     )
+
+
+def _can_write_at_once(session: Session, option: PaymentOption) -> bool:
+    """Whether the receipt's transition can skip the unit of work: ``_receipt_statements_apply``
+    and the option as the lock loaded it (persistent, nothing of it changed yet)."""
+    state = sa.inspect(option)
+    return _receipt_statements_apply(session) and state.persistent and not state.modified
 
 
 def _receive_at_once(

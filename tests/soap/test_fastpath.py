@@ -13,19 +13,25 @@ from tests.soap.test_operations import fault_code, get_payment_req, post, verify
 pytestmark = pytest.mark.pg
 
 
-@pytest.fixture
-def answered(monkeypatch):
-    """Which operations the fast path answered itself (True) or handed on (False)."""
+def spy_on(monkeypatch, method: str) -> list[bool]:
+    """For each request the fast path's ``method`` took: True if it answered, False if it
+    handed the request on."""
     calls: list[bool] = []
-    real = fastpath.SoapFastPath._answer
+    real = getattr(fastpath.SoapFastPath, method)
 
     def spy(self, environ, body):
         response = real(self, environ, body)
         calls.append(response is not None)
         return response
 
-    monkeypatch.setattr(fastpath.SoapFastPath, "_answer", spy)
+    monkeypatch.setattr(fastpath.SoapFastPath, method, spy)
     return calls
+
+
+@pytest.fixture
+def answered(monkeypatch):
+    """Which operations the fast path answered itself (True) or handed on (False)."""
+    return spy_on(monkeypatch, "_answer")
 
 
 def test_verify_is_answered_by_the_fast_path_with_the_same_checked_answer(app, check, answered):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from hub import actor_names, payments
 from hub.models import OutboxMessage, Receipt
-from soap import fastpath
+from tests.soap.test_fastpath import spy_on
 from tests.soap.test_operations import fault_code
 from tests.soap.test_station_today import (
     post,
@@ -26,16 +26,7 @@ pytestmark = pytest.mark.pg
 @pytest.fixture
 def stored_here(monkeypatch):
     """For each receipt: True if the fast path answered it, False if it handed it on."""
-    calls: list[bool] = []
-    real = fastpath.SoapFastPath._store
-
-    def spy(self, environ, body):
-        response = real(self, environ, body)
-        calls.append(response is not None)
-        return response
-
-    monkeypatch.setattr(fastpath.SoapFastPath, "_store", spy)
-    return calls
+    return spy_on(monkeypatch, "_store")
 
 
 def _receipts(factory, receipt_id: str) -> int:
