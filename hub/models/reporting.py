@@ -93,8 +93,10 @@ class ReportingEntry(Base):
     pay_status: Mapped[str | None] = mapped_column(sa.String(16))  # FdR 3's payStatus
     # matched | amount_mismatch | no_receipt | not_paid | revoked | without_rpt | other_ente
     match: Mapped[str] = mapped_column(sa.String(16))
-    receipt_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("receipt.id"), index=True)
-    option_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_option.id"), index=True)
+    # what the matching found; no foreign keys (migration 0027): a check per entry cost a
+    # fifth of a large flow's time, and receipts and options are never deleted
+    receipt_pk: Mapped[int | None] = mapped_column(sa.Integer, index=True)
+    option_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
 
     flow: Mapped[ReportingFlow] = relationship(back_populates="entries")
 

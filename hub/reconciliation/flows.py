@@ -932,15 +932,7 @@ def _match_batch(
         for e, r, other in resolved
         if isinstance(r, _OwnReceipt) and r.option_id is not None
     }
-    cents = _transfer_cents(
-        session,
-        {
-            r.option_id
-            for e, r, other in resolved
-            if isinstance(r, _OwnReceipt) and r.option_id is not None and e.index is not None
-        },
-    )
-    statuses = _lock_statuses(session, option_ids)
+    statuses, cents = _lock_statuses(session, option_ids)
     receipt_transfers = _receipt_transfers(
         session,
         {
@@ -1064,10 +1056,11 @@ def _decide(
     return None, "matched", "", state
 
 
-def _rows(session: Session, statement: sa.Executable) -> Iterator[Any]:
-    """Rows of a read of plain columns, through the session's connection: no ORM loading
-    for thousands of tuples (the caller has flushed: nothing pending goes unseen)."""
-    return iter(session.connection().execute(statement))
+def _rows(session: Session, statement: sa.Executable) -> Sequence[Any]:
+    """Rows of a read of plain columns, through the session's connection, fetched at once:
+    no ORM loading and no row-by-row fetching for thousands of tuples (the caller has
+    flushed: nothing pending goes unseen)."""
+    return session.connection().execute(statement).all()
 
 
 def _other_ente_receipt(candidates: Iterable[Receipt], e: ParsedEntry, fc: str) -> Receipt | None:
@@ -1090,30 +1083,30 @@ def _options_by_iuv(session: Session, ente_id: int, iuvs: set[str]) -> dict[str,
     return {iuv: option_id for iuv, option_id in rows}
 
 
-def _transfer_cents(session: Session, option_ids: set[int]) -> dict[tuple[int, int], int]:
+def _lock_statuses(
+    session: Session, option_ids: set[int]
+) -> tuple[dict[int, str], dict[tuple[int, int], int]]:
+    """The options' states, their rows locked in id order (two flows never deadlock), and
+    the cents of each of their transfers by (option id, transfer index), in one query."""
     if not option_ids:
-        return {}
+        return {}, {}
     rows = _rows(
         session,
-        sa.select(Transfer.option_id, Transfer.id_transfer, Transfer.amount_cents).where(
-            among(session, Transfer.option_id, option_ids)
-        ),
-    )
-    return {(option_id, index): cents for option_id, index, cents in rows}
-
-
-def _lock_statuses(session: Session, option_ids: set[int]) -> dict[int, str]:
-    """The options' states, their rows locked in id order (two flows never deadlock)."""
-    if not option_ids:
-        return {}
-    rows = _rows(
-        session,
-        sa.select(PaymentOption.id, PaymentOption.status)
+        sa.select(
+            PaymentOption.id, PaymentOption.status, Transfer.id_transfer, Transfer.amount_cents
+        )
+        .outerjoin(Transfer, Transfer.option_id == PaymentOption.id)
         .where(among(session, PaymentOption.id, option_ids))
         .order_by(PaymentOption.id)
-        .with_for_update(),
+        .with_for_update(of=PaymentOption),
     )
-    return {option_id: status for option_id, status in rows}
+    statuses: dict[int, str] = {}
+    cents: dict[tuple[int, int], int] = {}
+    for option_id, status, index, amount in rows:
+        statuses[option_id] = status
+        if index is not None:
+            cents[(option_id, index)] = amount
+    return statuses, cents
 
 
 def _receipt_transfers(session: Session, receipt_ids: set[int]) -> dict[int, list | None]:
