@@ -77,9 +77,8 @@ def run(factory: sa.orm.sessionmaker, data: bytes, *, dry_run: bool) -> tuple[fl
 def floor(engine: sa.Engine, enti: int, services: int) -> float:
     """Plain Core inserts of the same rows, one transaction, rolled back."""
     with engine.connect() as conn:
-        station_ids = dict(
-            conn.execute(sa.text("SELECT station_code, id FROM station")).tuples().all()
-        )
+        rows = conn.execute(sa.text("SELECT station_code, id FROM station")).all()
+        station_ids = {code: station_id for code, station_id in rows}
         conn.rollback()
         started = time.perf_counter()
         transaction = conn.begin()

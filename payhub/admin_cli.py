@@ -455,7 +455,10 @@ def portal_create(ctx: click.Context, **values: Any) -> None:
         }
 
     out = _run(ctx, work)
-    _emit(ctx, out, f"portal {out['keyId']}\nsecret {out['secret']} (shown once)")
+    if out["secret"] is None:  # a PayER portal: its own IV and Key
+        _emit(ctx, out, f"portal {out['keyId']} (PayER Buffer protocol, its own IV and Key)")
+    else:
+        _emit(ctx, out, f"portal {out['keyId']}\nsecret {out['secret']} (shown once)")
 
 
 @portal_group.command("list")
@@ -585,6 +588,39 @@ def operator_list(ctx: click.Context) -> None:
             ]
         ),
     )
+
+
+# the history of changes
+
+
+@admin_group.command("history")
+@click.option("--ente", "fiscal_code", default=None, help="Only this Ente's changes.")
+@click.option("--target", default=None, help="Only this object's (station:CODE, portal:KEY, ...).")
+@click.option("--limit", type=click.IntRange(1, svc.HISTORY_MAX), default=50, show_default=True)
+@click.pass_context
+def history(ctx: click.Context, fiscal_code: str | None, target: str | None, limit: int) -> None:
+    """Who changed what and when, newest first, with the fields before and after (secrets as
+    ***): the administration, dashboard accounts and activation requests."""
+    out = _run(
+        ctx,
+        lambda s: [
+            describe.change(x)
+            for x in svc.history(s, svc.CLI, fiscal_code=fiscal_code, target=target, limit=limit)
+        ],
+    )
+
+    def text() -> str:
+        lines = []
+        for x in out:
+            fields = x["after"] or x["detail"] or {}
+            changed = ", ".join(
+                f"{k}: {(x['before'] or {}).get(k)!r} -> {v!r}" if x["before"] else f"{k}={v!r}"
+                for k, v in fields.items()
+            )
+            lines.append(f"{x['at']}\t{x['actor']}\t{x['action']}\t{x['target'] or ''}\t{changed}")
+        return "\n".join(lines)
+
+    _emit(ctx, out, text)
 
 
 # bulk onboarding

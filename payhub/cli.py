@@ -265,23 +265,23 @@ def ente_group() -> None:
 @click.option("--clear", is_flag=True, help="Remove the logo (notices show the initials).")
 @click.pass_context
 def ente_set_logo(ctx: click.Context, fiscal_code: str, image: Path | None, clear: bool) -> None:
-    """Set the PNG or JPEG logo printed on the Ente's payment notices."""
-    import sqlalchemy as sa
-
-    from hub.models import Ente
-    from hub.printing.data import logo_problem
+    """Set the PNG or JPEG logo printed on the Ente's payment notices (as ``payhub admin ente
+    logo``: audited with the administration's changes)."""
+    from hub.admin import inputs as i
+    from hub.admin import service as svc
+    from hub.errors import DomainError
 
     if clear == (image is not None):
         raise click.UsageError("give an IMAGE or --clear")
     data = None if clear else image.read_bytes()  # type: ignore[union-attr]
-    if data is not None and (problem := logo_problem(data)):
-        raise click.ClickException(problem)
     factory = _factory(ctx)
-    with factory.begin() as session:
-        ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == fiscal_code))
-        if ente is None:
-            raise click.ClickException(f"no Ente {fiscal_code}")
-        ente.logo = data
+    try:
+        with factory.begin() as session:
+            svc.set_logo(session, svc.CLI, fiscal_code, data)
+    except i.InvalidInput as exc:
+        raise click.ClickException(str(exc)) from None
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"logo of {fiscal_code} {'removed' if clear else 'set'}")
 
 

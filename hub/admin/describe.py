@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.models import (
+    AuditEvent,
     Ente,
     EnteIban,
     Intermediary,
@@ -124,4 +125,21 @@ def operator(found: OperatorAccount) -> dict[str, Any]:
         "enabled": found.enabled,
         "enti": sorted(e.fiscal_code for e in found.enti),
         "lastLoginAt": found.last_login_at.isoformat() if found.last_login_at else None,
+    }
+
+
+def change(found: AuditEvent) -> dict[str, Any]:
+    """One audited change: who, when (UTC), what, and the fields before and after (secrets
+    as ``***``); ``detail`` holds what else the event says (a step's states, an account's role)."""
+    detail = dict(found.detail or {})
+    before, after = detail.pop("before", None), detail.pop("after", None)
+    return {
+        "at": found.created_at.isoformat(),
+        "actor": found.actor,
+        "action": found.action,
+        "target": found.target,
+        "enteFiscalCode": found.ente.fiscal_code if found.ente is not None else None,
+        "before": before,
+        "after": after,
+        "detail": detail or None,
     }

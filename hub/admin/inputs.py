@@ -68,6 +68,8 @@ Taxonomy = Annotated[
 Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")]
 HttpUrl = Annotated[str, Field(min_length=10, max_length=500, pattern=r"^https?://[^\s/?#]+\S*$")]
 Secret = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^\S+$")]
+PortaleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,34}$", examples=["PORTALE01"])]
+LegacySecret = Annotated[str, Field(min_length=1, max_length=99, pattern=r"^\S+$")]
 Role = Literal["operator", "support", "intermediary"]
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 RESERVED_FIELDS = {"csrf_token", "amount", "payer_fiscal_code", "payer_name", "payer_email"}
@@ -76,6 +78,11 @@ Label = (
     | dict[Literal["it", "en"], Annotated[str, Field(min_length=1, max_length=140), PlainText]]
 )
 Money = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,8})\.[0-9]{2}$")]
+
+
+# A patch's field that may be left out (keeping the value) but not set to null: the column
+# has no "nothing" (a null is refused naming the field, instead of failing at the database).
+KEEP: Any = Field(default=None)
 
 
 class _In(BaseModel):
@@ -94,7 +101,7 @@ class IntermediaryInput(_In):
 
 
 class IntermediaryPatch(_In):
-    name: Text140 | None = None
+    name: Text140 = KEEP
 
 
 class StationInput(_In):
@@ -115,7 +122,7 @@ class StationInput(_In):
 
 
 class StationPatch(_In):
-    primitive_version: Literal[1, 2] | None = None
+    primitive_version: Literal[1, 2] = KEEP
     password: Secret | None = None
     subscription_key: Secret | None = None
 
@@ -187,12 +194,12 @@ class ServiceInput(_In):
 
 
 class ServicePatch(_In):
-    label: Text140 | None = None
-    taxonomy: Taxonomy | None = None
+    label: Text140 = KEEP
+    taxonomy: Taxonomy = KEEP
     iban: Iban | None = None
-    kind: Literal["precomputed", "spontaneous"] | None = None
+    kind: Literal["precomputed", "spontaneous"] = KEEP
     form: FormDefinition | None = None
-    active: bool | None = None
+    active: bool = KEEP
 
 
 class LookupInput(_In):
@@ -252,17 +259,43 @@ class EnteInput(_EnteFields):
 
 
 class EntePatch(_EnteFields):
-    name: Text140 | None = None
-    segregation_code: SegregationCode | None = None
-    stations: Annotated[list[StationCode], Field(min_length=1, max_length=10)] | None = None
+    name: Text140 = KEEP
+    segregation_code: SegregationCode = KEEP
+    stations: Annotated[list[StationCode], Field(min_length=1, max_length=10)] = KEEP
 
 
 class PortalInput(_In):
+    """A level-1 portal. A portal built for PayER keeps its own keys (``legacy_buffer`` with
+    its PortaleID, IV and Key: hub.checkout.legacy_buffer); any other gets a key id and a
+    secret of payhub's signed API."""
+
     name: Text140
     enti: list[FiscalCode11] = Field(min_length=1, max_length=1000)
     return_url_prefix: HttpUrl
     notify_url: HttpUrl | None = None
-    legacy_buffer: bool = False
+    legacy_buffer: bool = Field(
+        default=False, description="PayER's legacy Buffer protocol (needs its PortaleID, IV, Key)"
+    )
+    legacy_code: PortaleId | None = Field(default=None, description="the PayER PortaleID")
+    legacy_iv: LegacySecret | None = Field(default=None, description="the PayER portal's IV")
+    legacy_key: LegacySecret | None = Field(default=None, description="the PayER portal's Key")
+
+    @model_validator(mode="after")
+    def _legacy_keys(self) -> PortalInput:
+        keys = (self.legacy_code, self.legacy_iv, self.legacy_key)
+        if self.legacy_buffer and None in keys:
+            raise ValueError(
+                "a PayER portal needs its legacy_code (PortaleID), legacy_iv, legacy_key"
+            )
+        if not self.legacy_buffer and any(k is not None for k in keys):
+            raise ValueError("legacy_code, legacy_iv and legacy_key are for a PayER portal only")
+        if self.legacy_buffer and len(self.legacy_iv or "") + len(self.legacy_key or "") > 100:
+            raise ValueError("legacy_iv and legacy_key: at most 100 characters together")
+        return self
+
+
+class PortalPatch(_In):
+    active: bool = Field(description="false: the portal's requests are refused (it is kept)")
 
 
 class WebhookEndpointInput(_In):
@@ -279,9 +312,9 @@ class OperatorInput(_In):
 
 
 class OperatorPatch(_In):
-    role: Role | None = None
-    enti: list[FiscalCode11] | None = None
-    enabled: bool | None = None
+    role: Role = KEEP
+    enti: list[FiscalCode11] = KEEP
+    enabled: bool = KEEP
 
 
 M = TypeVar("M", bound=BaseModel)

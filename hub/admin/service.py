@@ -24,6 +24,7 @@ from hub.checkout import carts, level1
 from hub.errors import Conflict, DomainError, NotFound
 from hub.models import (
     ApiKey,
+    AuditEvent,
     Ente,
     EnteIban,
     Intermediary,
@@ -39,7 +40,7 @@ from hub.models import (
 from hub.notify import webhooks
 from hub.tenants import api_keys, audit, operators
 
-SECRET_FIELDS = {"password", "subscription_key", "secret"}
+SECRET_FIELDS = {"password", "subscription_key", "secret", "legacy_iv", "legacy_key"}
 MASK = "***"
 
 
@@ -677,18 +678,36 @@ def get_portal(session: Session, actor: Actor, key_id: str) -> Level1Portal:
 
 
 def create_portal(session: Session, actor: Actor, data: i.PortalInput) -> level1.RegisteredPortal:
+    """Register a portal of the actor's Enti; a PayER portal (``legacy_buffer``) with its own
+    PortaleID, IV and Key (hub.checkout.legacy_buffer), any other with a new key id and secret
+    (returned only here). Raises NotFound for an Ente not the actor's, Conflict for a PortaleID
+    taken, InvalidInput for a refused URL."""
+    from hub.checkout import legacy_buffer
+
     for code in data.enti:
         get_ente(session, actor, code)
     for url in (data.return_url_prefix, data.notify_url):
         _check_url(url)
-    registered = level1.register_portal(
-        session,
-        data.name,
-        list(data.enti),
-        data.return_url_prefix,
-        notify_url=data.notify_url,
-        legacy_buffer=data.legacy_buffer,
-    )
+    if data.legacy_buffer:
+        assert data.legacy_code and data.legacy_iv and data.legacy_key  # the model checked
+        registered = legacy_buffer.register_legacy(
+            session,
+            data.name,
+            list(data.enti),
+            data.return_url_prefix,
+            code=data.legacy_code,
+            iv=data.legacy_iv,
+            key=data.legacy_key,
+            notify_url=data.notify_url,
+        )
+    else:
+        registered = level1.register_portal(
+            session,
+            data.name,
+            list(data.enti),
+            data.return_url_prefix,
+            notify_url=data.notify_url,
+        )
     _record(
         session,
         actor,
@@ -699,19 +718,35 @@ def create_portal(session: Session, actor: Actor, data: i.PortalInput) -> level1
     return registered
 
 
+class LegacyKeys(DomainError):
+    """A PayER portal's IV and Key are its own: payhub cannot rotate them."""
+
+    code = "legacy_portal"
+
+
 def rotate_portal_secret(session: Session, actor: Actor, key_id: str) -> str:
-    """A new secret for the portal (the old one stops at once); returned only here."""
+    """A new secret for the portal (the old one stops at once); returned only here. Raises
+    LegacyKeys for a PayER portal (its IV and Key are the portal's own)."""
     import secrets
 
     portal = get_portal(session, actor, key_id)
+    if portal.legacy_buffer:
+        raise LegacyKeys("a PayER portal keeps its own IV and Key: they cannot be rotated here")
     portal.secret = secrets.token_urlsafe(32)
     _record(session, actor, "admin.portal.rotate", f"portal:{key_id}", {"secret": [MASK, MASK]})
     return portal.secret
 
 
 def set_portal_active(session: Session, actor: Actor, key_id: str, active: bool) -> Level1Portal:
+    """Switch a portal off (its requests are refused; it and its carts are kept) or on."""
+    return update_portal(session, actor, key_id, i.PortalPatch(active=active))
+
+
+def update_portal(
+    session: Session, actor: Actor, key_id: str, patch: i.PortalPatch
+) -> Level1Portal:
     portal = get_portal(session, actor, key_id)
-    changes = _apply(portal, {"active": active})
+    changes = _apply(portal, patch.given())
     if changes:
         _record(session, actor, "admin.portal.update", f"portal:{key_id}", changes)
     return portal
@@ -837,6 +872,48 @@ def update_operator(
             account.ticket_version += 1  # logged-in sessions end
         _record(session, actor, "admin.operator.update", f"operator:{username}", changes)
     return account
+
+
+# --- the history of changes ------------------------------------------------------------------
+
+HISTORY_ACTIONS = ("admin.", "operator.", "activation.")  # not logins, not reads
+HISTORY_MAX = 500
+
+
+def history(
+    session: Session,
+    actor: Actor,
+    *,
+    fiscal_code: str | None = None,
+    target: str | None = None,
+    limit: int = 100,
+) -> list[AuditEvent]:
+    """The audited changes of the administration and of activation requests, newest first:
+    who, when, what (action and target) and the fields before and after. Only one Ente's
+    (``fiscal_code``: NotFound if the actor may not see it) or one target's (``"station:…"``,
+    ``"portal:…"``) if given. A scoped actor sees the changes of its Enti, stations,
+    intermediary, portals and operator accounts only. ``limit``: 1 to HISTORY_MAX."""
+    limit = max(1, min(limit, HISTORY_MAX))
+    query = sa.select(AuditEvent).where(
+        sa.or_(*(AuditEvent.action.startswith(p) for p in HISTORY_ACTIONS))
+    )
+    if fiscal_code is not None:
+        query = query.where(AuditEvent.ente_id == get_ente(session, actor, fiscal_code).id)
+    if target is not None:
+        query = query.where(AuditEvent.target == target)
+    if actor.scoped:
+        enti = sa.select(_visible_enti(actor).subquery().c.id)
+        mine = [f"station:{s.station_code}" for s in list_stations(session, actor)]
+        mine += [f"intermediary:{m.broker_code}" for m in list_intermediaries(session, actor)]
+        mine += [f"portal:{p.key_id}" for p in list_portals(session, actor)]
+        mine += [f"operator:{o.username}" for o in list_operators(session, actor)]
+        query = query.where(sa.or_(AuditEvent.ente_id.in_(enti), AuditEvent.target.in_(mine)))
+    query = query.options(selectinload(AuditEvent.ente))
+    return list(
+        session.scalars(
+            query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)
+        )
+    )
 
 
 # --- the administration API's keys -----------------------------------------------------------

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from hub import checkout
 from hub.checkout import level1
 from hub.db import ROME, utcnow
-from hub.errors import DomainError
+from hub.errors import Conflict, DomainError
 from hub.models import CheckoutCart, Level1Portal
 from hub.values.money import format_cents
 
@@ -85,6 +85,24 @@ def register_legacy_portal(
     key: str,
 ) -> Level1Portal:
     """Register a PayER portal with its existing PortaleID (``code``), IV and Key."""
+    return register_legacy(session, name, enti, return_url_prefix, code=code, iv=iv, key=key).portal
+
+
+def register_legacy(
+    session: Session,
+    name: str,
+    enti: list[str],
+    return_url_prefix: str,
+    *,
+    code: str,
+    iv: str,
+    key: str,
+    notify_url: str | None = None,
+) -> level1.RegisteredPortal:
+    """Register a PayER portal with its existing PortaleID (``code``), IV and Key (the
+    administration's ``legacy_buffer`` portals). Raises InvalidRequest for a code or keys out of
+    bounds, Conflict for a PortaleID already registered. The registered ``secret`` is None: the
+    portal has its keys already (``notify_secret`` is the notification endpoint's, once)."""
     if not code or len(KEY_PREFIX + code) > 40:
         raise level1.InvalidRequest("1 to 34 characters required", field="code")
     secret = json.dumps({"iv": iv, "key": key}, separators=(",", ":"))
@@ -92,12 +110,15 @@ def register_legacy_portal(
         raise level1.InvalidRequest(
             "IV and Key required, at most 100 characters together", field="key"
         )
-    portal = level1.register_portal(
-        session, name, enti, return_url_prefix, legacy_buffer=True
-    ).portal
+    if session.scalar(sa.select(Level1Portal.id).where(Level1Portal.key_id == KEY_PREFIX + code)):
+        raise Conflict(f"a portal with PortaleID {code} exists", code="exists")
+    registered = level1.register_portal(
+        session, name, enti, return_url_prefix, notify_url=notify_url, legacy_buffer=True
+    )
+    portal = registered.portal
     portal.key_id, portal.secret = KEY_PREFIX + code, secret
     session.flush()
-    return portal
+    return level1.RegisteredPortal(portal, None, registered.notify_secret)
 
 
 # --- the envelope ----------------------------------------------------------------------------

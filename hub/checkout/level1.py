@@ -79,7 +79,7 @@ class InvalidRequest(DomainError):
 @dataclass(frozen=True)
 class RegisteredPortal:
     portal: Level1Portal
-    secret: str  # shown once
+    secret: str | None  # shown once (None: a PayER portal keeps its own IV and Key)
     notify_secret: str | None  # the webhook endpoint's secret, shown once
 
 

@@ -1,6 +1,8 @@
-"""axe-core on the administration pages (/ops/admin/), in Italian and English: the overview, a
-new Ente's form with its errors, an Ente's page (services, accounts, webhooks, registry), a
-service with the preview of its form, a station, bulk onboarding with a dry-run report. No
+"""axe-core on the administration pages (/ops/admin/), in Italian and English: a new portal's
+secret, the overview (portals with their switch, recent changes), a new Ente's form with its
+errors, an Ente's page (services, accounts, webhooks with their Stop button, registry, its
+history of changes), a service with the preview of its form, a precomputed service with its
+back-office lookup, a station, bulk onboarding with a dry-run report. No
 violation of impact "serious" or "critical". The English pages are the docs' screenshots
 (``PAYHUB_SCREENSHOTS=docs``, docs/operators/administration.md)."""
 
@@ -43,6 +45,14 @@ def test_admin_pages_have_no_serious_accessibility_violations(
     page.locator("#password").fill(ADMIN_PASSWORD)
     page.locator("main form button[type=submit]").click()
     page.wait_for_url(f"{ops}/")
+    # a portal (its secret shown once; on the overview with its switch and rotation)
+    page.goto(f"{ops}/admin/new/portal")
+    page.locator("#portal-name").fill(f"Portale {lang}")
+    page.locator("#portal-enti").fill("77777777777")
+    page.locator("#portal-return_url_prefix").fill("https://portale.example.it/")
+    page.locator("main form.panel button[type=submit]").click()
+    page.locator(".alert-success code").wait_for()
+    check(page, axe_js, "portal secret")
     page.goto(f"{ops}/admin/")
     check(page, axe_js, "administration")
     shoot(demo, page, lang, "1-overview")
@@ -53,13 +63,26 @@ def test_admin_pages_have_no_serious_accessibility_violations(
     page.locator("#ente-fiscal_code-error").wait_for()
     check(page, axe_js, "new Ente with errors")
     page.goto(f"{ops}/admin/enti/77777777777")
-    check(page, axe_js, "Ente")
+    page.locator("details:has(#webhook-url) summary").click()
+    page.locator("#webhook-url").fill(f"https://gestionale.example.it/{lang}")
+    page.locator("form:has(#webhook-url) button[type=submit]").click()
+    page.locator(".alert-success code").wait_for()
+    page.goto(f"{ops}/admin/enti/77777777777")
+    check(page, axe_js, "Ente")  # with its webhook's Stop button and the history of changes
     shoot(demo, page, lang, "2-ente")
     page.goto(f"{ops}/admin/enti/77777777777/services/OSAP1")
     page.locator("main form.panel button[value=preview]").click()
     page.locator("#preview-title").wait_for()
     check(page, axe_js, "service with preview")
     shoot(demo, page, lang, "3-service")
+    page.goto(f"{ops}/admin/enti/77777777777/services/MENSA")
+    page.locator("#lookup-url").fill("https://backoffice.example.it/lookup")
+    page.locator("#lookup-keys").fill('[{"name": "code", "label": "Codice utente"}]')
+    page.locator("form:has(#lookup-url) button[type=submit]").click()
+    page.locator(".alert-success code").wait_for()
+    page.goto(f"{ops}/admin/enti/77777777777/services/MENSA")
+    check(page, axe_js, "precomputed service with its back-office lookup")
+    shoot(demo, page, lang, "5-lookup")
     page.goto(f"{ops}/admin/stations/77777777777_01")
     check(page, axe_js, "station")
     page.goto(f"{ops}/admin/import")

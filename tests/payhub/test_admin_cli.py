@@ -232,3 +232,33 @@ def test_from_json_preview_portal_and_webhook_secrets_shown_once(cli, tmp_path):
     assert hook["secret"].startswith("whsec_")
     assert [w["id"] for w in cli("webhook", "list", EC)] == [hook["id"]]
     assert "secret" not in cli("webhook", "list", EC)[0]
+
+
+def test_a_payer_portal_its_switch_and_the_history_of_changes_from_the_cli(cli):
+    cli("intermediary", "create", "--broker-code", BROKER, "--name", "Intermediario")
+    cli("station", "create", "--station-code", STATION, "--broker-code", BROKER,
+        "--password", "station-pw-1")  # fmt: skip
+    cli("ente", "create", "--fiscal-code", EC, "--name", "Comune", "--segregation-code", "07",
+        "--stations", STATION)  # fmt: skip
+    payer = cli("portal", "create", "--name", "Portale PayER", "--enti", EC,
+                "--return-url-prefix", "https://payer.example.it/", "--legacy-buffer",
+                "--legacy-code", "PORTALE01", "--legacy-iv", "iv-1",
+                "--legacy-key", "key-2")  # fmt: skip
+    assert payer["keyId"] == "payer:PORTALE01" and payer["secret"] is None
+    refused = cli("portal", "rotate", "payer:PORTALE01", ok=False)
+    assert refused.exit_code == 1 and "legacy_portal" in refused.output
+    assert cli("portal", "set-active", "payer:PORTALE01", "false")["active"] is False
+    cli("ente", "update", EC, "--name", "Comune di Nuovo")
+    changes = cli("history", "--ente", EC)
+    assert changes[0]["action"] == "admin.ente.update" and changes[0]["actor"] == "cli"
+    assert changes[0]["before"] == {"name": "Comune"}
+    assert changes[0]["after"] == {"name": "Comune di Nuovo"}
+    station = cli("history", "--target", f"station:{STATION}")
+    assert [c["action"] for c in station] == ["admin.station.create"]
+    assert station[0]["after"]["password"] == "***"
+    everything = cli("history", "--limit", "2")
+    assert [c["action"] for c in everything] == ["admin.ente.update", "admin.portal.update"]
+    portal = next(c for c in cli("history") if c["action"] == "admin.portal.create")
+    assert "key-2" not in json.dumps(portal) and portal["after"]["legacy_key"] == "***"
+    text = cli.plain("admin", "history", "--ente", EC)
+    assert text.exit_code == 0 and "'Comune' -> 'Comune di Nuovo'" in text.output

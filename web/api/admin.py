@@ -29,8 +29,9 @@ from web.api.problems import Problem
 EC = r"{fiscal_code:[0-9]{11}}"
 STATION = r"{station_code:[0-9]{11}_[0-9]{2}}"
 CODE = r"{code:[A-Za-z0-9._-]{1,35}}"
+PORTAL_KEY = r"(?:l1_[0-9a-f]{16}|payer:[A-Za-z0-9._-]{1,34})"  # payhub's, or a PayER PortaleID
 ROUTES = {
-    "admin.intermediary": ("/admin/intermediary", ("GET",)),
+    "admin.intermediary": ("/admin/intermediary", ("GET", "PATCH")),
     "admin.stations": ("/admin/stations", ("GET", "POST")),
     "admin.station": (f"/admin/stations/{STATION}", ("GET", "PATCH")),
     "admin.enti": ("/admin/enti", ("GET", "POST")),
@@ -44,13 +45,15 @@ ROUTES = {
     "admin.webhooks": (f"/admin/enti/{EC}/webhooks", ("GET", "POST")),
     "admin.webhook": (f"/admin/enti/{EC}/webhooks/{{webhook_id:[0-9a-f-]{{36}}}}", ("DELETE",)),
     "admin.portals": ("/admin/portals", ("GET", "POST")),
-    "admin.portal_rotate": ("/admin/portals/{key_id:l1_[0-9a-f]{16}}/rotate", ("POST",)),
+    "admin.portal": (f"/admin/portals/{{key_id:{PORTAL_KEY}}}", ("GET", "PATCH")),
+    "admin.portal_rotate": (f"/admin/portals/{{key_id:{PORTAL_KEY}}}/rotate", ("POST",)),
     "admin.operators": ("/admin/operators", ("GET", "POST")),
     "admin.operator": (
         "/admin/operators/{username:[A-Za-z0-9][A-Za-z0-9._@-]{1,63}}",
         ("GET", "PATCH"),
     ),
     "admin.onboarding": ("/admin/onboarding", ("POST",)),
+    "admin.history": ("/admin/history", ("GET",)),
 }
 LOGO_TYPES = ("image/png", "image/jpeg")
 MAX_ONBOARDING_BYTES = 20 * 1024 * 1024
@@ -139,6 +142,16 @@ def _items(rows: list[Any], render: Callable[[Any], dict]) -> dict[str, Any]:
 @view_config(route_name="admin.intermediary", request_method="GET")
 def intermediary(request: Any) -> Response:
     return handle(lambda r, a: describe.intermediary(svc.list_intermediaries(r.db, a)[0]))(request)
+
+
+@view_config(route_name="admin.intermediary", request_method="PATCH")
+def intermediary_update(request: Any) -> Response:
+    def work(r: Any, a: svc.Actor) -> Any:
+        patch = _body(r, i.IntermediaryPatch)
+        code = svc.list_intermediaries(r.db, a)[0].broker_code
+        return describe.intermediary(svc.update_intermediary(r.db, a, code, patch))
+
+    return handle(work)(request)
 
 
 @view_config(route_name="admin.stations", request_method="GET")
@@ -348,6 +361,22 @@ def portal_create(request: Any) -> Response:
     return handle(work, 201)(request)
 
 
+@view_config(route_name="admin.portal", request_method="GET")
+def portal(request: Any) -> Response:
+    key_id = request.matchdict["key_id"]
+    return handle(lambda r, a: describe.portal(svc.get_portal(r.db, a, key_id)))(request)
+
+
+@view_config(route_name="admin.portal", request_method="PATCH")
+def portal_update(request: Any) -> Response:
+    key_id = request.matchdict["key_id"]
+
+    def work(r: Any, a: svc.Actor) -> Any:
+        return describe.portal(svc.update_portal(r.db, a, key_id, _body(r, i.PortalPatch)))
+
+    return handle(work)(request)
+
+
 @view_config(route_name="admin.portal_rotate", request_method="POST")
 def portal_rotate(request: Any) -> Response:
     key_id = request.matchdict["key_id"]
@@ -388,6 +417,31 @@ def operator_update(request: Any) -> Response:
     return handle(work)(request)
 
 
+# --- the history of changes ------------------------------------------------------------------
+
+
+@view_config(route_name="admin.history", request_method="GET")
+def history(request: Any) -> Response:
+    """Who changed what and when, newest first (``?ente=``, ``?target=``, ``?limit=`` 1-500)."""
+
+    def work(r: Any, a: svc.Actor) -> Any:
+        ente = r.GET.get("ente")
+        if ente is not None and not (len(ente) == 11 and ente.isdigit()):
+            raise Problem(422, "validation_failed", "ente: 11 digits", field="ente")
+        limit = r.GET.get("limit", "100")
+        if not limit.isdigit() or not 1 <= int(limit) <= svc.HISTORY_MAX:
+            raise Problem(422, "validation_failed", f"limit: 1 to {svc.HISTORY_MAX}", field="limit")
+        target = r.GET.get("target") or None
+        if target is not None and len(target) > 100:
+            raise Problem(
+                422, "validation_failed", "target: at most 100 characters", field="target"
+            )
+        rows = svc.history(r.db, a, fiscal_code=ente, target=target, limit=int(limit))
+        return _items(rows, describe.change)
+
+    return handle(work)(request)
+
+
 # --- bulk onboarding -------------------------------------------------------------------------
 
 
@@ -418,6 +472,7 @@ def onboard(request: Any) -> Response:
 # --- the OpenAPI document's part (web/api/openapi.py adds it) --------------------------------
 
 INPUT_MODELS = (
+    i.IntermediaryPatch,
     i.StationInput,
     i.StationPatch,
     i.EnteInput,
@@ -429,6 +484,7 @@ INPUT_MODELS = (
     i.FormDefinition,
     i.WebhookEndpointInput,
     i.PortalInput,
+    i.PortalPatch,
     i.OperatorInput,
     i.OperatorPatch,
     admin_activation.AdminActivationStepInput,
@@ -466,7 +522,7 @@ _P = {
     "station_code": _param("stationCode", r"^[0-9]{11}_[0-9]{2}$", "77777777777_01"),
     "code": _param("code", r"^[A-Za-z0-9._-]{1,35}$", "TARI"),
     "webhook_id": _param("webhookId", r"^[0-9a-f-]{36}$", "5b0e3c1e-8a51-4c43-9d2b-0d7a8f1f7c11"),
-    "key_id": _param("keyId", r"^l1_[0-9a-f]{16}$", "l1_0123456789abcdef"),
+    "key_id": _param("keyId", f"^{PORTAL_KEY}$", "l1_0123456789abcdef"),
     "username": _param("username", r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$", "anna"),
 }
 # (route, method): (operationId, summary, input model or media types, answer, status, errors)
@@ -475,6 +531,13 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, Any, Any, int]] = {
         "adminGetIntermediary",
         "The key's intermediary",
         None,
+        _OBJECT,
+        200,
+    ),
+    ("admin.intermediary", "PATCH"): (
+        "adminUpdateIntermediary",
+        "Rename the key's intermediary",
+        i.IntermediaryPatch,
         _OBJECT,
         200,
     ),
@@ -579,6 +642,14 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, Any, Any, int]] = {
         _OBJECT,
         201,
     ),
+    ("admin.portal", "GET"): ("adminGetPortal", "A level-1 portal", None, _OBJECT, 200),
+    ("admin.portal", "PATCH"): (
+        "adminUpdatePortal",
+        "Switch a portal off or on",
+        i.PortalPatch,
+        _OBJECT,
+        200,
+    ),
     ("admin.portal_rotate", "POST"): (
         "adminRotatePortal",
         "A new portal secret",
@@ -606,6 +677,13 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, Any, Any, int]] = {
         "Role, Enti, enabled",
         i.OperatorPatch,
         _OBJECT,
+        200,
+    ),
+    ("admin.history", "GET"): (
+        "adminHistory",
+        "Who changed what and when, before and after",
+        None,
+        _LIST,
         200,
     ),
     ("admin.onboarding", "POST"): (
@@ -641,6 +719,21 @@ def openapi_paths() -> dict[str, Any]:
                     "schema": {"type": "string", "enum": ["true", "false"]},
                 },
             ]
+        if route == "admin.history":
+            params = [
+                *params,
+                {
+                    "name": "ente",
+                    "in": "query",
+                    "schema": {"type": "string", "pattern": "^[0-9]{11}$"},
+                },
+                {"name": "target", "in": "query", "schema": {"type": "string", "maxLength": 100}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "string", "pattern": "^[0-9]{1,3}$"},
+                },
+            ]
         if route == "admin.preview":
             params = [
                 *params,
@@ -650,6 +743,8 @@ def openapi_paths() -> dict[str, Any]:
         if answer is not None:
             ok["content"] = {"application/json": {"schema": answer}}
         errors = (401, 404, 405) if body is None and method == "GET" else tuple(_ERRORS)
+        if route == "admin.history":
+            errors = (401, 404, 405, 422)
         responses = {str(status): ok} | {
             str(c): {"description": _ERRORS[c], "content": PROBLEM} for c in errors
         }

@@ -37,7 +37,14 @@ ROUTES = (
     ("ops.admin_service", "/admin/enti/{ec:[0-9]{11}}/services/{code:[A-Za-z0-9._-]{1,35}}"),
     ("ops.admin_operator", "/admin/operators/{username:[A-Za-z0-9][A-Za-z0-9._@-]{1,63}}"),
     ("ops.admin_import", "/admin/import"),
+    ("ops.admin_portal", "/admin/portals/{key_id:(?:l1_[0-9a-f]{16}|payer:[A-Za-z0-9._-]{1,34})}"),
+    (
+        "ops.admin_webhook_delete",
+        "/admin/enti/{ec:[0-9]{11}}/webhooks/{webhook_id:[0-9a-f-]{36}}/delete",
+    ),
+    ("ops.admin_lookup", "/admin/enti/{ec:[0-9]{11}}/services/{code:[A-Za-z0-9._-]{1,35}}/lookup"),
 )
+HISTORY_SHOWN = 20  # changes on the overview and on an Ente's page
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,17 @@ FORMS: dict[str, tuple[type[BaseModel], list[Field]]] = {
             F("return_url_prefix", _("Return URL prefix"), required=True),
             F("notify_url", _("Notification URL")),
             F("legacy_buffer", _("PayER Buffer protocol"), "checkbox"),
+            F("legacy_code", _("PayER PortaleID"), help=_("A PayER portal only: its own keys")),
+            F("legacy_iv", _("PayER IV"), "password"),
+            F("legacy_key", _("PayER Key"), "password"),
+        ],
+    ),
+    "lookup": (
+        i.LookupInput,
+        [
+            F("url", _("URL"), required=True),
+            F("keys", _("Key fields (JSON)"), "json", required=True),
+            F("timeout_seconds", _("Timeout (seconds)")),
         ],
     ),
 }
@@ -305,6 +323,7 @@ def index(request: Any) -> dict[str, Any]:
         "enti": [describe.ente(x) for x in svc.list_enti(db, who)],
         "operators": [describe.operator(x) for x in svc.list_operators(db, who)],
         "portals": [describe.portal(x) for x in svc.list_portals(db, who)],
+        "changes": _changes(svc.history(db, who, limit=HISTORY_SHOWN)),
     }
 
 
@@ -337,7 +356,7 @@ def new(request: Any) -> Any:
     created, errors = _attempt(request, work, kind, shown)
     if errors:
         return _form(kind, shown, errors, title=title)
-    if kind == "portal":  # the secret, shown once
+    if kind == "portal" and created.secret is not None:  # the secret, shown once
         return _form(kind, shown, {}, title=title, secret=created.secret, done=True)
     flash(request, _("Saved."))
     target = {
@@ -390,6 +409,7 @@ def ente(request: Any) -> Any:
         "has_logo": svc.get_ente(db, who, ec).logo is not None,
         "ibans": [describe.iban(x) for x in svc.list_ibans(db, who, ec)],
         "webhooks": [describe.webhook(x) for x in svc.list_webhooks(db, who, ec)],
+        "changes": _changes(svc.history(db, who, fiscal_code=ec, limit=HISTORY_SHOWN)),
         "forms": {
             "iban": _form("iban", {}, {}),
             "service": _form("service", {"kind": "precomputed", "active": True}, {}),
@@ -488,7 +508,7 @@ def service(request: Any) -> Any:
     except NotFound:
         raise HTTPNotFound() from None
     lang = request.localizer.locale_name
-    extra = {"service": found, "ec": ec, "title": f"{code} · {ec}"}
+    extra = {"service": found, "ec": ec, "title": f"{code} · {ec}", "lookup": _lookup_form(found)}
     if request.method != "POST":
         preview = svc.preview_form(found["form"], lang) if found["form"] else None
         return {**_form("service_patch", current("service_patch", found), {}), **extra,
@@ -565,3 +585,99 @@ def import_enti(request: Any) -> dict[str, Any]:
 
 def onboarding_max() -> int:
     return 20 * 1024 * 1024
+
+
+def _changes(rows: list[Any]) -> list[dict[str, Any]]:
+    """The audited changes as the history table shows them (``when``: the instant, shown in
+    Italian time)."""
+    return [{**describe.change(x), "when": x.created_at} for x in rows]
+
+
+def _lookup_form(
+    found: dict[str, Any], errors: dict | None = None, values: dict | None = None
+) -> dict:
+    """The back-office lookup's form of a precomputed service (None for a spontaneous one)."""
+    if found["kind"] != "precomputed":
+        return {}
+    lookup = found.get("lookup") or {}
+    shown = values or {
+        "url": lookup.get("url") or "",
+        "keys": json.dumps(lookup["keys"], indent=2, ensure_ascii=False)
+        if lookup.get("keys")
+        else "",
+        "timeout_seconds": "",
+    }
+    return _form("lookup", shown, errors or {})
+
+
+@view_config(
+    route_name="ops.admin_lookup", renderer=T + "admin_form.jinja2", decorator=localized,
+    require_csrf=True, request_method="POST",
+)  # fmt: skip
+def lookup(request: Any) -> Any:
+    """Point a precomputed service at its Ente's back office; the signing secret is shown
+    once."""
+    who = actor(request)
+    ec, code = request.matchdict["ec"], request.matchdict["code"]
+    try:
+        svc.get_service(request.db, who, ec, code)
+    except NotFound:
+        raise HTTPNotFound() from None
+    data, shown = read_form(request, "lookup")
+
+    def work() -> Any:
+        return svc.set_lookup(request.db, who, ec, code, i.parse(i.LookupInput, data))
+
+    done, errors = _attempt(request, work, "lookup", shown)
+    title = _("Back-office lookup")
+    if errors:
+        names = {f.name for f in FORMS["lookup"][1]}
+        errors = {k if k in names else "_form": v for k, v in errors.items()}
+        return _form("lookup", shown, errors, title=title, action=request.path, ec=ec)
+    return _form("lookup", shown, {}, title=title, secret=done.secret, done=True, ec=ec)
+
+
+@view_config(
+    route_name="ops.admin_portal", request_method="POST", require_csrf=True, decorator=localized,
+    renderer=T + "admin_form.jinja2",
+)  # fmt: skip
+def portal(request: Any) -> Any:
+    """A portal switched off or on (``action`` off / on), or its secret rotated (``rotate``:
+    the new secret shown once)."""
+    who = actor(request)
+    key_id = request.matchdict["key_id"]
+    action = request.POST.get("action")
+    if action not in ("off", "on", "rotate"):
+        raise HTTPNotFound()
+    try:
+        with request.db.begin_nested():
+            if action == "rotate":
+                secret = svc.rotate_portal_secret(request.db, who, key_id)
+            else:
+                svc.set_portal_active(request.db, who, key_id, action == "on")
+    except NotFound:
+        raise HTTPNotFound() from None
+    except DomainError as exc:
+        flash(request, str(exc), "error")
+        return HTTPSeeOther(location=request.route_path("ops.admin"))
+    if action == "rotate":
+        return _form("portal", {}, {}, title=key_id, secret=secret, done=True)
+    flash(request, _("Saved."))
+    return HTTPSeeOther(location=request.route_path("ops.admin"))
+
+
+@view_config(
+    route_name="ops.admin_webhook_delete", request_method="POST", require_csrf=True,
+    decorator=localized,
+)  # fmt: skip
+def webhook_delete(request: Any) -> Any:
+    """Stop one of the Ente's webhook endpoints (it and its deliveries are kept)."""
+    who = actor(request)
+    ec, public_id = request.matchdict["ec"], request.matchdict["webhook_id"]
+    try:
+        with request.db.begin_nested():
+            svc.delete_webhook(request.db, who, ec, public_id)
+    except NotFound:
+        raise HTTPNotFound() from None
+    flash(request, _("Saved."))
+    return HTTPSeeOther(location=request.route_path("ops.admin_ente", ec=ec))

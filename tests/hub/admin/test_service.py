@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from hub import clock, http
 from hub.admin import inputs as i
 from hub.admin import service as svc
+from hub.errors import Conflict
 from hub.models import AuditEvent, Level1Portal
 
 pytestmark = [pytest.mark.pg]
@@ -152,3 +153,87 @@ def test_webhook_and_lookup_urls_follow_the_outgoing_url_policy(db, ente, monkey
     # editing the form keeps the lookup
     svc.update_service(db, svc.CLI, EC, "CDS", i.ServicePatch(form=i.FormDefinition()))
     assert service.form["lookup"]["keyId"] == registered.endpoint.key_id
+
+
+def test_a_payer_portal_keeps_its_own_portale_id_iv_and_key_and_is_never_rotated(db, ente):
+    from hub.checkout import legacy_buffer
+
+    data = i.parse(
+        i.PortalInput,
+        {"name": "Portale PayER", "enti": [EC], "returnUrlPrefix": "https://payer.example.it/",
+         "legacyBuffer": True, "legacyCode": "PORTALE01", "legacyIv": "iv-123",
+         "legacyKey": "key-456"},
+    )  # fmt: skip
+    registered = svc.create_portal(db, svc.CLI, data)
+    assert registered.secret is None  # the portal has its keys already
+    portal = registered.portal
+    assert portal.key_id == "payer:PORTALE01" and portal.legacy_buffer is True
+    assert legacy_buffer.keys_of(portal) == legacy_buffer.Keys("iv-123", "key-456")
+    event = db.scalar(sa.select(AuditEvent).where(AuditEvent.action == "admin.portal.create"))
+    assert event.detail["after"]["legacy_iv"] == event.detail["after"]["legacy_key"] == "***"
+    assert "key-456" not in str(event.detail) and "iv-123" not in str(event.detail)
+    with pytest.raises(svc.LegacyKeys):
+        svc.rotate_portal_secret(db, svc.CLI, "payer:PORTALE01")
+    with pytest.raises(Conflict, match="exists"):
+        svc.create_portal(db, svc.CLI, data)
+
+
+def test_a_payer_portal_needs_all_its_keys_and_only_a_payer_portal_has_them():
+    base = {"name": "P", "enti": [EC], "returnUrlPrefix": "https://payer.example.it/"}
+    with pytest.raises(i.InvalidInput, match="PortaleID"):
+        i.parse(i.PortalInput, {**base, "legacyBuffer": True, "legacyCode": "P01"})
+    with pytest.raises(i.InvalidInput, match="PayER portal only"):
+        i.parse(i.PortalInput, {**base, "legacyCode": "P01"})
+
+
+def test_a_portal_switched_off_is_audited_and_switching_it_again_records_nothing(db, ente):
+    registered = svc.create_portal(
+        db, svc.CLI,
+        i.PortalInput(name="Portale", enti=[EC], return_url_prefix="https://portale.example.it/"),
+    )  # fmt: skip
+    key_id = registered.portal.key_id
+    svc.update_portal(db, svc.CLI, key_id, i.PortalPatch(active=False))
+    svc.set_portal_active(db, svc.CLI, key_id, False)
+    assert registered.portal.active is False
+    events = db.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "admin.portal.update")
+    ).all()
+    assert [e.detail for e in events] == [{"before": {"active": True}, "after": {"active": False}}]
+
+
+def test_the_history_says_who_changed_what_with_before_and_after_newest_first(db, ente):
+    actor = svc.Actor("ops:anna")
+    svc.update_ente(db, actor, EC, i.EntePatch(name="Comune di Prova"))
+    svc.update_station(db, actor, STATION, i.StationPatch(password="another-pw-1"))
+    rows = svc.history(db, svc.CLI, fiscal_code=EC)
+    assert [r.action for r in rows][:1] == ["admin.ente.update"]
+    assert {r.action for r in rows} >= {"admin.ente.create", "admin.iban.add"}
+    from hub.admin import describe
+
+    change = describe.change(rows[0])
+    assert change["actor"] == "ops:anna" and change["enteFiscalCode"] == EC
+    assert change["before"] == {"name": "Comune"} and change["after"] == {"name": "Comune di Prova"}
+    station = [describe.change(r) for r in svc.history(db, svc.CLI, target=f"station:{STATION}")]
+    assert station[0]["after"] == {"password": "***"}
+    assert [c["action"] for c in station] == ["admin.station.update", "admin.station.create"]
+    assert len(svc.history(db, svc.CLI, limit=1)) == 1
+
+
+def test_an_intermediarys_history_holds_only_its_own_objects(db, ente):
+    svc.create_intermediary(db, svc.CLI, i.IntermediaryInput(broker_code="80000000009", name="B"))
+    svc.create_station(
+        db, svc.CLI, i.StationInput(station_code="80000000009_01", broker_code="80000000009")
+    )
+    svc.create_ente(
+        db, svc.CLI,
+        i.parse(i.EnteInput, {"fiscalCode": "80000000010", "name": "Altro", "segregationCode": "01",
+                              "stations": ["80000000009_01"]}),
+    )  # fmt: skip
+    mine = svc.Actor("api_key:x", intermediary_id=ente.stations[0].intermediary_id)
+    targets = {r.target for r in svc.history(db, mine, limit=500)}
+    assert {f"ente:{EC}", f"station:{STATION}", f"intermediary:{BROKER}"} <= targets
+    assert not targets & {"ente:80000000010", "station:80000000009_01", "intermediary:80000000009"}
+    from hub.errors import NotFound
+
+    with pytest.raises(NotFound):
+        svc.history(db, mine, fiscal_code="80000000010")

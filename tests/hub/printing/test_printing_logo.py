@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
-from hub.models import Ente
+from hub.models import AuditEvent, Ente
 from hub.printing.data import LOGO_MAX_BYTES, document_of, logo_problem
 from hub.printing.pdf import render_pdf
 from payhub.cli import main
@@ -63,6 +63,10 @@ def test_set_logo_from_the_cli_reaches_the_rendered_notice(sqlite_engine, tmp_pa
     assert done.exit_code == 0, done.output
     with Session(sqlite_engine) as session:
         assert session.query(Ente).one().logo == image.read_bytes()
+        # through the administration's service layer: audited like any other change
+        event = session.query(AuditEvent).filter_by(action="admin.ente.logo").one()
+        assert event.actor == "cli" and event.target == "ente:77777777777"
+        assert event.detail["after"]["logo"] == f"<{len(image.read_bytes())} bytes>"
     out = tmp_path / "out"
     rendered = runner.invoke(
         main,

@@ -224,3 +224,66 @@ def test_bulk_onboarding_through_the_api_dry_run_then_load_then_again_unchanged(
     ] == [EC]
     again = post("false")
     assert again["totals"] == {"created": 0, "updated": 0, "unchanged": 3, "error": 1}
+
+
+def test_portals_intermediary_and_history_through_the_api(site, committed_factory):
+    auth = _auth(_admin_key(committed_factory, BROKER))
+    theirs = _auth(_admin_key(committed_factory, OTHER_BROKER))
+    renamed = site.patch_json("/api/v1/admin/intermediary", {"name": "Intermediario Nuovo"},
+                              headers=auth).json  # fmt: skip
+    assert renamed == {"brokerCode": BROKER, "name": "Intermediario Nuovo"}
+    site.patch_json("/api/v1/admin/intermediary", {"name": None}, headers=auth, status=422)
+    site.post_json("/api/v1/admin/stations", {"stationCode": STATION, "brokerCode": BROKER},
+                   headers=auth, status=201)  # fmt: skip
+    site.post_json("/api/v1/admin/enti", {"fiscalCode": EC, "name": "Mio", "segregationCode": "01",
+                   "stations": [STATION]}, headers=auth, status=201)  # fmt: skip
+    # a PayER portal keeps its PortaleID, IV and Key: nothing is shown back, nothing rotated
+    payer = site.post_json(
+        "/api/v1/admin/portals",
+        {"name": "Portale PayER", "enti": [EC], "returnUrlPrefix": "https://payer.example.it/",
+         "legacyBuffer": True, "legacyCode": "PORTALE01", "legacyIv": "iv-1", "legacyKey": "k-2"},
+        headers=auth, status=201,
+    ).json  # fmt: skip
+    assert payer["keyId"] == "payer:PORTALE01" and payer["secret"] is None
+    refused = site.post("/api/v1/admin/portals/payer:PORTALE01/rotate", headers=auth, status=422)
+    assert refused.json["code"] == "legacy_portal"
+    # a portal of payhub's signed API is switched off and on
+    plain = site.post_json("/api/v1/admin/portals", {"name": "Portale", "enti": [EC],
+                           "returnUrlPrefix": "https://portale.example.it/"},
+                           headers=auth, status=201).json  # fmt: skip
+    path = f"/api/v1/admin/portals/{plain['keyId']}"
+    assert site.patch_json(path, {"active": False}, headers=auth).json["active"] is False
+    assert site.get(path, headers=auth).json["active"] is False
+    site.patch_json(path, {"active": None}, headers=auth, status=422)
+    site.get(path, headers=theirs, status=404)
+    # the history: who, what, before and after, the key's own objects only
+    changes = site.get("/api/v1/admin/history", headers=auth).json["items"]
+    assert changes[0]["action"] == "admin.portal.update"
+    assert changes[0]["before"] == {"active": True} and changes[0]["after"] == {"active": False}
+    assert changes[0]["actor"] == f"api_key:{auth['Authorization'][7:18]}"
+    assert {"admin.intermediary.update", "admin.ente.create", "admin.station.create"} <= {
+        c["action"] for c in changes
+    }
+    of_ente = site.get(f"/api/v1/admin/history?ente={EC}&limit=2", headers=auth).json["items"]
+    assert len(of_ente) <= 2 and {c["enteFiscalCode"] for c in of_ente} == {EC}
+    seen = site.get("/api/v1/admin/history", headers=theirs).json["items"]
+    assert {c["target"] for c in seen} == {f"intermediary:{OTHER_BROKER}"}  # its own creation
+    site.get(f"/api/v1/admin/history?ente={EC}", headers=theirs, status=404)
+    bad = site.get("/api/v1/admin/history?limit=0", headers=auth, status=422)
+    assert bad.json["field"] == "limit"
+
+
+def test_every_administration_operation_is_in_the_openapi_document(site):
+    import re
+
+    from web.api.admin import ROUTES
+
+    document = site.get("/api/v1/openapi.json").json
+    for name, (pattern, methods) in ROUTES.items():
+        path = re.sub(r"{([a-z_]+):(?:[^{}]|{[^{}]*})*}", "{}", pattern)
+        found = [p for p in document["paths"] if re.sub(r"{[A-Za-z]+}", "{}", p) == path]
+        assert found, name
+        operations = document["paths"][found[0]]
+        for method in methods:
+            operation = operations[method.lower()]
+            assert operation["tags"] == ["administration"] and operation["operationId"], name

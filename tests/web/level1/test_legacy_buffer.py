@@ -75,15 +75,24 @@ def read_answer(text: str) -> ET.Element:
 
 @pytest.fixture
 def legacy(shop):
+    """Registered as an operator does (``payhub admin portal create --legacy-buffer ...``):
+    the administration's portal is the one the PayER protocol serves."""
+    from hub.admin import inputs as i
+    from hub.admin import service as svc
+
     with shop.factory.begin() as session:
-        legacy_buffer.register_legacy_portal(
+        svc.create_portal(
             session,
-            "Portale PayER",
-            ["00112233445", "77777777777"],
-            "https://portale.example/",
-            code=CODE,
-            iv=IV,
-            key=KEY,
+            svc.CLI,
+            i.PortalInput(
+                name="Portale PayER",
+                enti=["00112233445", "77777777777"],
+                return_url_prefix="https://portale.example/",
+                legacy_buffer=True,
+                legacy_code=CODE,
+                legacy_iv=IV,
+                legacy_key=KEY,
+            ),
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from hub.models import AuditEvent, Ente, PaymentService, Station
+from hub.models import AuditEvent, Ente, Level1Portal, PaymentService, Station, WebhookEndpoint
 from hub.seed import DEMO_EC, DEMO_STATION
 from hub.tenants import operators
 
@@ -194,3 +194,120 @@ def test_a_test_station_is_created_from_the_form(admin):
             sa.select(Station).where(Station.station_code == "77777777777_08")
         ).one()
         assert station.test is True
+
+
+def test_a_portal_is_switched_off_and_on_and_its_secret_rotated_from_the_overview(admin):
+    created = admin.post(
+        "/ops/admin/new/portal",
+        {"name": "Portale", "enti": DEMO_EC, "return_url_prefix": "https://portale.example.it/"},
+        status=200,
+    )
+    first = created.html.select_one(".alert-success code").text
+    with admin.factory() as session:
+        portal = session.scalar(sa.select(Level1Portal))
+        key_id = portal.key_id
+    admin.post(f"/ops/admin/portals/{key_id}", {"action": "off"}, status=303)
+    overview = admin.app.get("/ops/admin/")
+    row = next(r for r in overview.html.select("tr") if key_id in r.text)
+    assert row.select_one("button[value=on]") is not None  # off: it can be switched on
+    rotated = admin.post(f"/ops/admin/portals/{key_id}", {"action": "rotate"}, status=200)
+    second = rotated.html.select_one(".alert-success code").text
+    admin.post(f"/ops/admin/portals/{key_id}", {"action": "on"}, status=303)
+    with admin.factory() as session:
+        portal = session.scalar(sa.select(Level1Portal).where(Level1Portal.key_id == key_id))
+        assert portal.active is True and portal.secret == second != first
+        actions = session.scalars(
+            sa.select(AuditEvent.action)
+            .where(AuditEvent.target == f"portal:{key_id}")
+            .order_by(AuditEvent.id)
+        ).all()
+    assert actions == [
+        "admin.portal.create",
+        "admin.portal.update",
+        "admin.portal.rotate",
+        "admin.portal.update",
+    ]
+
+
+def test_a_payer_portal_is_registered_with_its_own_keys_and_offers_no_rotation(admin):
+    created = admin.post(
+        "/ops/admin/new/portal",
+        {"name": "Portale PayER", "enti": DEMO_EC, "return_url_prefix": "https://payer.example.it/",
+         "legacy_buffer": "on", "legacy_code": "PORTALE07", "legacy_iv": "iv-7",
+         "legacy_key": "key-7"},
+        status=303,
+    )  # fmt: skip
+    overview = created.follow()
+    row = next(r for r in overview.html.select("tr") if "payer:PORTALE07" in r.text)
+    assert row.select_one("button[value=rotate]") is None and "key-7" not in overview.text
+    refused = admin.post("/ops/admin/portals/payer:PORTALE07", {"action": "rotate"}, status=303)
+    assert refused.follow().html.select_one(".alert-danger") is not None
+    missing = admin.post(
+        "/ops/admin/new/portal",
+        {"name": "P", "enti": DEMO_EC, "return_url_prefix": "https://payer.example.it/",
+         "legacy_buffer": "on"},
+        status=200,
+    )  # fmt: skip
+    assert "PortaleID" in missing.text
+
+
+def test_a_webhook_endpoint_is_stopped_from_the_ente_page(admin):
+    admin.post(f"/ops/admin/enti/{DEMO_EC}/webhook", {"url": "https://gestionale.example.it/h"},
+               status=200)  # fmt: skip
+    page = admin.app.get(f"/ops/admin/enti/{DEMO_EC}")
+    action = next(
+        f.action for f in page.forms.values() if f.action and f.action.endswith("/delete")
+    )
+    admin.post(action, {}, status=303)
+    page = admin.app.get(f"/ops/admin/enti/{DEMO_EC}")
+    with admin.factory() as session:
+        endpoint = session.scalar(sa.select(WebhookEndpoint))
+        assert endpoint.deleted_at is not None  # kept, with its deliveries, but stopped
+        assert session.scalar(
+            sa.select(AuditEvent.detail).where(AuditEvent.action == "admin.webhook.delete")
+        ) == {"before": {"url": "https://gestionale.example.it/h"}, "after": {"url": None}}
+    webhooks = page.html.find("h2", string="Webhook endpoints").find_next("table")
+    assert "gestionale.example.it/h" not in webhooks.text
+
+
+def test_a_back_office_lookup_is_set_from_the_service_page_its_secret_shown_once(admin):
+    page = admin.app.get(f"/ops/admin/enti/{DEMO_EC}/services/MENSA")
+    assert page.html.select_one("#lookup-url") is not None
+    refused = admin.post(
+        f"/ops/admin/enti/{DEMO_EC}/services/MENSA/lookup",
+        {"url": "https://backoffice.example.it/lookup", "keys": "not json"},
+        status=200,
+    )
+    assert refused.html.select_one("#lookup-keys-error") is not None
+    done = admin.post(
+        f"/ops/admin/enti/{DEMO_EC}/services/MENSA/lookup",
+        {"url": "https://backoffice.example.it/lookup", "timeout_seconds": "3",
+         "keys": '[{"name": "code", "label": "Codice utente"}]'},
+        status=200,
+    )  # fmt: skip
+    secret = done.html.select_one(".alert-success code").text
+    assert len(secret) > 20
+    page = admin.app.get(f"/ops/admin/enti/{DEMO_EC}/services/MENSA")
+    assert page.html.select_one("#lookup-url")["value"] == "https://backoffice.example.it/lookup"
+    assert secret not in page.text
+    # a spontaneous service has no lookup
+    spontaneous = admin.app.get(f"/ops/admin/enti/{DEMO_EC}/services/OSAP1")
+    assert spontaneous.html.select_one("#lookup-url") is None
+
+
+def test_the_history_of_changes_is_shown_with_before_and_after(admin):
+    page = admin.app.get(f"/ops/admin/enti/{DEMO_EC}")
+    form = next(f for f in page.forms.values() if f.action == f"/ops/admin/enti/{DEMO_EC}")
+    form["name"] = "Comune di Demo Nuovo"
+    assert form.submit(headers={"Referer": "https://payhub.test/ops/"}).status_int == 303
+    page = admin.app.get(f"/ops/admin/enti/{DEMO_EC}")
+    first = page.html.select("tr.change")[0]
+    assert f"ops:{ADMIN}" in first.text and "admin.ente.update" in first.text
+    cells = first.select("td")
+    assert "name: Comune di Demo" in cells[3].text and "name: Comune di Demo Nuovo" in cells[4].text
+    # the created Ente's own creation is there too, by the seed
+    assert any(
+        "seed" in r.text and "admin.ente.create" in r.text for r in page.html.select("tr.change")
+    )
+    overview = admin.app.get("/ops/admin/")
+    assert "admin.ente.update" in overview.html.select("tr.change")[0].text
