@@ -3,7 +3,8 @@
 A payment belongs to the business day (Europe/Rome) of its ``paymentDateTime`` (the receipt's
 arrival when pagoPA sent none), to its Ente, and to the service of its debt position (the
 "generic" file, service ``GENERICO``, when the position has no service or the notice is not
-known). Only receipts with outcome OK are payments.
+known). Only receipts with outcome OK are payments, and only real ones: a receipt marked as a
+test (pagoPA's test environment, ``receipt.test``) moved no money and is left out.
 
 ``produce`` builds a version only when the receipts of that file changed since the latest one
 (``source_digest``): a re-run with nothing new gives back the latest version, and building the
@@ -41,6 +42,9 @@ from hub.models.dailyfiles import GENERIC_SERVICE
 QUEUE = "daily_files"  # the Dramatiq queue of the daily files' actors (actors/dailyfile.py)
 PAID_AT = sa.func.coalesce(Receipt.payment_date_time, Receipt.received_at)
 SERVICE: sa.ColumnElement[str] = sa.func.coalesce(PaymentService.code, GENERIC_SERVICE)
+# a receipt recovered from pagoPA's receipts service is kept as the JSON it came in
+# (hub.reconciliation.recovery): its first character tells (a slice, not the whole text)
+IS_JSON: sa.ColumnElement[bool] = sa.func.substr(Receipt.raw_xml, 1, 1) == "{"
 XML_CHUNK = 500
 # a receipt arrives after its payment (late ones days after): a lower bound on received_at,
 # with a day's margin for clocks, lets the (ente_id, received_at) index find a day's receipts
@@ -64,6 +68,7 @@ def _joined(query: sa.Select, ente_id: int, day: dt.date) -> sa.Select:
         .where(
             Receipt.ente_id == ente_id,
             Receipt.outcome == "OK",
+            Receipt.test.is_(False),
             Receipt.received_at >= start - ARRIVAL_MARGIN,
             start <= PAID_AT,
             end > PAID_AT,
@@ -115,6 +120,7 @@ def payments(
         Receipt.payment_method,
         Receipt.description,
         Receipt.primitive_version,
+        IS_JSON,
     )
     query = (
         _joined(sa.select(*columns), ente_id, day)
@@ -272,6 +278,7 @@ def enti_of_day(session: Session, day: dt.date) -> list[int]:
     paid = sa.select(Receipt.ente_id).where(
         Receipt.ente_id.is_not(None),
         Receipt.outcome == "OK",
+        Receipt.test.is_(False),
         Receipt.received_at >= start - ARRIVAL_MARGIN,
         start <= PAID_AT,
         end > PAID_AT,
