@@ -273,15 +273,18 @@ def queue_build(session: Session, ente_id: int, day: dt.date) -> None:
 
 
 def enti_of_day(session: Session, day: dt.date) -> list[int]:
-    """Enti with a payment that day, or with a delivery target: the scheduled run's list."""
+    """Enti with a payment that day, a receipt that arrived that day (late for an earlier
+    day's file: ``late_days``), or a delivery target: the scheduled run's list."""
     start, end = day_bounds(day)
     paid = sa.select(Receipt.ente_id).where(
         Receipt.ente_id.is_not(None),
         Receipt.outcome == "OK",
         Receipt.test.is_(False),
         Receipt.received_at >= start - ARRIVAL_MARGIN,
-        start <= PAID_AT,
-        end > PAID_AT,
+        sa.or_(
+            sa.and_(start <= PAID_AT, end > PAID_AT),
+            sa.and_(Receipt.received_at >= start, Receipt.received_at < end),
+        ),
     )
     targeted = sa.select(DailyFileTarget.ente_id).where(DailyFileTarget.enabled.is_(True))
     stepped = sa.select(AuditEvent.ente_id).where(
@@ -291,6 +294,27 @@ def enti_of_day(session: Session, day: dt.date) -> list[int]:
         AuditEvent.created_at < end,
     )
     return sorted(set(session.scalars(sa.union(paid, targeted, stepped))))
+
+
+def late_days(session: Session, ente_id: int, day: dt.date) -> list[dt.date]:
+    """The earlier business days of the Ente's receipts that arrived on ``day``: each one
+    late for its own day's file (a PSP's late paSendRT, a Stand-In receipt, one recovered
+    from pagoPA). The night's run builds those days again: a new version where the receipt is
+    not in the file yet, nothing where it is (it came before that day's file was built)."""
+    start, end = day_bounds(day)
+    moments = session.scalars(
+        sa.select(PAID_AT)
+        .where(
+            Receipt.ente_id == ente_id,
+            Receipt.outcome == "OK",
+            Receipt.test.is_(False),
+            Receipt.received_at >= start,
+            Receipt.received_at < end,
+            start > PAID_AT,
+        )
+        .distinct()
+    )
+    return sorted({moment.astimezone(ROME).date() for moment in moments})
 
 
 def files_of(session: Session, ente_id: int, *, limit: int = 60) -> list[DailyFile]:

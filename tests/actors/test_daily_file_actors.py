@@ -576,3 +576,56 @@ def test_the_schedulers_sweep_sends_a_delivery_whose_worker_died_mid_transfer(
     assert [p.name for p in (sftp.root / "incoming").iterdir()] == [file.file_name]
     captured = capsys.readouterr()
     assert "daily_file.sweep_failed" not in captured.out + captured.err + caplog.text
+
+
+def test_the_nights_run_builds_a_new_version_of_an_earlier_day_a_late_receipt_belongs_to(
+    committed_factory, daily, sftp
+):
+    """A receipt paid three days ago arrives yesterday: the scheduled run builds that day's
+    v2 by itself and delivers it; v1 stays, at payhub and at the receiver."""
+    from hub import clock
+    from hub.dailyfile import files
+    from tests.factories import make_ente
+    from tests.hub.dailyfile.data import add_receipt, at
+
+    yesterday = clock.today() - dt.timedelta(days=1)
+    earlier = yesterday - dt.timedelta(days=2)
+    with committed_factory.begin() as session:
+        ente = make_ente(session)
+        targets.add_target(
+            session,
+            ente,
+            "sftp",
+            host="127.0.0.1",
+            port=sftp.port,
+            username="ente",
+            password="s3cret-sftp",
+            pinned_host_key=sftp.host_key,
+            directory=sftp.target()["directory"],
+            policy=_local(),
+        )
+        add_receipt(session, ente, None, paid_at=at(9, 0, earlier), cents=1000)
+        v1, _ = files.produce(session, ente, "GENERICO", earlier, daily_dir(daily))
+        add_receipt(
+            session, ente, None, paid_at=at(18, 0, earlier), received_at=at(11, 0, yesterday)
+        )
+    daily.get_actor(actor_names.BUILD_DAILY_FILES).send()
+    versions = sa.select(DailyFile.version).where(DailyFile.business_date == earlier)
+
+    def done(session) -> bool:
+        return sorted(session.scalars(versions)) == [1, 2] and _all_delivered(session)
+
+    _work_until(daily, committed_factory, done)
+    with committed_factory() as session:
+        v2 = session.scalar(sa.select(DailyFile).where(DailyFile.business_date == earlier,
+                                                       DailyFile.version == 2))  # fmt: skip
+        assert (v1.payments, v2.payments) == (1, 2)
+        names = {p.name for p in (sftp.root / "incoming").iterdir()}
+        assert {v1.file_name, v2.file_name} <= names
+        # yesterday's own file (nothing paid: the empty generic file of an Ente with a target)
+        assert (
+            session.scalar(
+                sa.select(DailyFile.payments).where(DailyFile.business_date == yesterday)
+            )
+            == 0
+        )

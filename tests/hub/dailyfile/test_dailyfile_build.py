@@ -242,3 +242,24 @@ def test_a_receipt_recovered_as_json_is_kept_as_json_and_named_so(db, tmp_path):
     assert json_members[0] in listed
     # the receipts sent by paSendRT stay .xml
     assert sum(n.endswith(".xml") for n in content) == 1
+
+
+def test_a_receipt_arriving_days_late_names_its_day_for_the_nights_run(db, tmp_path):
+    """The night's run of a day builds again the earlier days its late receipts belong to,
+    also for an Ente with no payment and no delivery target that day."""
+    day = a_day(db)
+    files.build_day(db, day.ente, DAY, tmp_path)
+    two_days_later = DAY + dt.timedelta(days=2)
+    assert files.late_days(db, day.ente.id, two_days_later) == []
+    assert day.ente.id not in files.enti_of_day(db, two_days_later)
+    add_receipt(db, day.ente, None, paid_at=at(22), received_at=at(10, 0, two_days_later))
+    assert files.late_days(db, day.ente.id, two_days_later) == [DAY]
+    assert files.late_days(db, day.ente.id, DAY + dt.timedelta(days=1)) == []
+    assert day.ente.id in files.enti_of_day(db, two_days_later)
+    # a receipt paid just before midnight and here at 00:00:30 is on time for the 01:00 run,
+    # and still named: building its day again changes nothing
+    add_receipt(
+        db, day.ente, None, paid_at=at(23, 59, two_days_later - dt.timedelta(days=1)),
+        received_at=at(0, 0, two_days_later) + dt.timedelta(seconds=30),
+    )  # fmt: skip
+    assert files.late_days(db, day.ente.id, two_days_later) == [DAY, DAY + dt.timedelta(days=1)]
