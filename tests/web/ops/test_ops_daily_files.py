@@ -173,3 +173,27 @@ def test_each_attempt_is_shown_with_when_where_size_hash_and_outcome(ops, with_f
     assert {r[2] for r in rows} == {"4321"}
     assert {r[3] for r in rows} == {with_files["sha256"][:16] + "…"}
     assert [(r[4], r[5]) for r in rows] == [("failed", "SFTP: timed out"), ("delivered", "")]
+
+
+def test_supports_list_is_of_yesterday_when_no_day_is_asked(ops, tmp_path):
+    """Yesterday (Italian calendar) by default: an Ente with a target and no file of
+    yesterday is listed as such."""
+    import datetime as dt
+
+    import asyncssh
+
+    from hub import clock
+
+    key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    with ops.factory.begin() as session:
+        ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == B))
+        targets.add_target(
+            session, ente, "sftp", host="sftp.comune.example.it", username="ragioneria",
+            password=SECRET_PASSWORD, pinned_host_key=key,
+        )  # fmt: skip
+    ops.login(DEMO_SUPPORT)
+    page = ops.app.get("/ops/support/daily-files")
+    yesterday = (clock.today() - dt.timedelta(days=1)).isoformat()
+    assert page.html.find(id="missing-day")["value"] == yesterday
+    row = page.html.find("td", string=B).parent
+    assert "no file built" in row.text
