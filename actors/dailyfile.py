@@ -2,8 +2,10 @@
 
 ``build_daily_files()`` (the scheduler, at ``payhub.daily_file_at`` Europe/Rome) takes
 yesterday's business day and sends, through the outbox, one ``build_daily_files(day, ente_id)``
-per Ente with payments or a delivery target; that one builds the Ente's files in its unit of
-work, which also writes their deliveries and their outbox messages (``deliver_daily_file``).
+per Ente with payments or a delivery target, and one per earlier day of an Ente that a receipt
+arriving yesterday was late for (a new version of that day); that one builds the Ente's files in
+its unit of work, which also writes their deliveries and their outbox messages
+(``deliver_daily_file``).
 Any past day is built the same way on demand (``payhub daily-file build``, the dashboard).
 
 ``deliver_daily_file(delivery_id)`` claims the delivery (a lease, committed), transfers
@@ -60,9 +62,16 @@ def build_daily_files(day: str | None = None, ente_id: int | None = None) -> Non
     business_day = dt.date.fromisoformat(day) if day else yesterday()
     if ente_id is None:
         enti = files.enti_of_day(session, business_day)
+        late = 0
         for one in enti:
             files.queue_build(session, one, business_day)
-        log.info("daily_file.day_started", day=business_day.isoformat(), enti=len(enti))
+            # earlier days with a receipt that arrived today: their files again (new versions)
+            for earlier in files.late_days(session, one, business_day):
+                files.queue_build(session, one, earlier)
+                late += 1
+        log.info(
+            "daily_file.day_started", day=business_day.isoformat(), enti=len(enti), late_days=late
+        )
         return
     ente = session.get(Ente, ente_id)
     if ente is None:

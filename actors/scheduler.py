@@ -198,7 +198,7 @@ def add_daily_file_jobs(
         from actors import dailyfile  # an actor module: imported once the broker is set up
 
         try:
-            lease = dailyfile.Policy.from_settings(config).lease
+            lease = dailyfile.retry_policy(config).lease
             dailyfile.sweep_due(broker, factory, lease=lease)
         except Exception:  # retried at the next tick
             log.exception("daily_file.sweep_failed")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from hub import actor_names, delivery_queue, outbox
 from hub.dailyfile.transports import Parcel
@@ -182,15 +182,34 @@ def redeliver(
 
 
 def deliveries_of(session: Session, ente_id: int, *, limit: int = 100) -> list[DailyFileDelivery]:
-    """An Ente's deliveries, newest first (the dashboard shows failed ones first)."""
+    """An Ente's deliveries, newest first, each with its attempts loaded (the dashboard shows
+    failed ones first, and every attempt: when, where, size, hash, outcome)."""
     return list(
         session.scalars(
             sa.select(DailyFileDelivery)
             .where(DailyFileDelivery.ente_id == ente_id)
+            .options(selectinload(DailyFileDelivery.attempt_log))
             .order_by(DailyFileDelivery.id.desc())
             .limit(limit)
         )
     )
+
+
+def given_up(
+    session: Session, *, limit: int = 200
+) -> list[tuple[DailyFileDelivery, DailyFile, Ente]]:
+    """The dead letters: every delivery given up, whatever its day (a late receipt's version
+    may die days after the day's first file was delivered), newest first, with its file and
+    Ente, for support to deliver again."""
+    rows = session.execute(
+        sa.select(DailyFileDelivery, DailyFile, Ente)
+        .join(DailyFile, DailyFile.id == DailyFileDelivery.file_id)
+        .join(Ente, Ente.id == DailyFileDelivery.ente_id)
+        .where(DailyFileDelivery.status == "dead")
+        .order_by(DailyFileDelivery.id.desc())
+        .limit(limit)
+    )
+    return [(d, f, e) for d, f, e in rows]
 
 
 @dataclass(frozen=True)

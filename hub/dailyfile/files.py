@@ -3,7 +3,8 @@
 A payment belongs to the business day (Europe/Rome) of its ``paymentDateTime`` (the receipt's
 arrival when pagoPA sent none), to its Ente, and to the service of its debt position (the
 "generic" file, service ``GENERICO``, when the position has no service or the notice is not
-known). Only receipts with outcome OK are payments.
+known). Only receipts with outcome OK are payments, and only real ones: a receipt marked as a
+test (pagoPA's test environment, ``receipt.test``) moved no money and is left out.
 
 ``produce`` builds a version only when the receipts of that file changed since the latest one
 (``source_digest``): a re-run with nothing new gives back the latest version, and building the
@@ -41,6 +42,9 @@ from hub.models.dailyfiles import GENERIC_SERVICE
 QUEUE = "daily_files"  # the Dramatiq queue of the daily files' actors (actors/dailyfile.py)
 PAID_AT = sa.func.coalesce(Receipt.payment_date_time, Receipt.received_at)
 SERVICE: sa.ColumnElement[str] = sa.func.coalesce(PaymentService.code, GENERIC_SERVICE)
+# a receipt recovered from pagoPA's receipts service is kept as the JSON it came in
+# (hub.reconciliation.recovery): its first character tells (a slice, not the whole text)
+IS_JSON: sa.ColumnElement[bool] = sa.func.substr(Receipt.raw_xml, 1, 1) == "{"
 XML_CHUNK = 500
 # a receipt arrives after its payment (late ones days after): a lower bound on received_at,
 # with a day's margin for clocks, lets the (ente_id, received_at) index find a day's receipts
@@ -64,6 +68,7 @@ def _joined(query: sa.Select, ente_id: int, day: dt.date) -> sa.Select:
         .where(
             Receipt.ente_id == ente_id,
             Receipt.outcome == "OK",
+            Receipt.test.is_(False),
             Receipt.received_at >= start - ARRIVAL_MARGIN,
             start <= PAID_AT,
             end > PAID_AT,
@@ -115,6 +120,7 @@ def payments(
         Receipt.payment_method,
         Receipt.description,
         Receipt.primitive_version,
+        IS_JSON,
     )
     query = (
         _joined(sa.select(*columns), ente_id, day)
@@ -267,14 +273,18 @@ def queue_build(session: Session, ente_id: int, day: dt.date) -> None:
 
 
 def enti_of_day(session: Session, day: dt.date) -> list[int]:
-    """Enti with a payment that day, or with a delivery target: the scheduled run's list."""
+    """Enti with a payment that day, a receipt that arrived that day (late for an earlier
+    day's file: ``late_days``), or a delivery target: the scheduled run's list."""
     start, end = day_bounds(day)
     paid = sa.select(Receipt.ente_id).where(
         Receipt.ente_id.is_not(None),
         Receipt.outcome == "OK",
+        Receipt.test.is_(False),
         Receipt.received_at >= start - ARRIVAL_MARGIN,
-        start <= PAID_AT,
-        end > PAID_AT,
+        sa.or_(
+            sa.and_(start <= PAID_AT, end > PAID_AT),
+            sa.and_(Receipt.received_at >= start, Receipt.received_at < end),
+        ),
     )
     targeted = sa.select(DailyFileTarget.ente_id).where(DailyFileTarget.enabled.is_(True))
     stepped = sa.select(AuditEvent.ente_id).where(
@@ -284,6 +294,27 @@ def enti_of_day(session: Session, day: dt.date) -> list[int]:
         AuditEvent.created_at < end,
     )
     return sorted(set(session.scalars(sa.union(paid, targeted, stepped))))
+
+
+def late_days(session: Session, ente_id: int, day: dt.date) -> list[dt.date]:
+    """The earlier business days of the Ente's receipts that arrived on ``day``: each one
+    late for its own day's file (a PSP's late paSendRT, a Stand-In receipt, one recovered
+    from pagoPA). The night's run builds those days again: a new version where the receipt is
+    not in the file yet, nothing where it is (it came before that day's file was built)."""
+    start, end = day_bounds(day)
+    moments = session.scalars(
+        sa.select(PAID_AT)
+        .where(
+            Receipt.ente_id == ente_id,
+            Receipt.outcome == "OK",
+            Receipt.test.is_(False),
+            Receipt.received_at >= start,
+            Receipt.received_at < end,
+            start > PAID_AT,
+        )
+        .distinct()
+    )
+    return sorted({moment.astimezone(ROME).date() for moment in moments})
 
 
 def files_of(session: Session, ente_id: int, *, limit: int = 60) -> list[DailyFile]:

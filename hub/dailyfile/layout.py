@@ -8,7 +8,8 @@ member deflated with the same level, so the same payments give the same bytes):
   inside a value becomes a space), UTF-8 without BOM, CRLF line ends; amounts in euro cents.
   See :data:`DETAIL_FIELDS` (and docs/operators/daily-file.md).
 - ``RT/<line>_<IUV>.xml``: each receipt exactly as pagoPA sent it (paSendRT or paSendRTV2), the
-  ``<line>`` being its detail record's line number.
+  ``<line>`` being its detail record's line number; ``RT/<line>_<IUV>.json`` for a receipt
+  recovered from pagoPA's receipts service, which comes as JSON and is kept as it came.
 - ``RICEVUTE_<ente>_<service>_<yyyymmdd>.csv``: receipt file <-> detail line, the dashboard
   exports' dialect (hub.csvsafe: UTF-8 with BOM, ``;``, decimal comma).
 - ``RIMBORSI_<ente>_<service>_<yyyymmdd>.txt``, only when refund cases took a step that day
@@ -66,7 +67,7 @@ DETAIL_FIELDS: tuple[tuple[str, str], ...] = (
     ("psp", "PSP name"),
     ("metodo", "payment method"),
     ("causale", "description (remittance information)"),
-    ("file_ricevuta", "the receipt's member in the zip (RT/...xml)"),
+    ("file_ricevuta", "the receipt's member in the zip (RT/...xml; .json if recovered)"),
     ("versione_rt", "1 = paSendRT, 2 = paSendRTV2"),
 )
 # the refund record's fields, in order: docs/operators/daily-file.md's table
@@ -141,6 +142,11 @@ class Payment:
     payment_method: str | None
     description: str | None
     primitive_version: int
+    is_json: bool = False  # recovered from pagoPA's receipts service: JSON, not XML
+
+    @property
+    def extension(self) -> str:
+        return "json" if self.is_json else "xml"
 
 
 @dataclass(frozen=True)
@@ -157,8 +163,8 @@ def safe(text: str, limit: int = 35) -> str:
     return _UNSAFE.sub("_", text)[:limit] or "_"
 
 
-def receipt_member(line: int, iuv: str) -> str:
-    return f"RT/{line:06d}_{safe(iuv)}.xml"
+def receipt_member(line: int, iuv: str, extension: str = "xml") -> str:
+    return f"RT/{line:06d}_{safe(iuv)}.{extension}"
 
 
 def euro(cents: int) -> str:
@@ -214,7 +220,7 @@ def detail(line: int, p: Payment) -> tuple[object, ...]:
         p.psp_name,
         p.payment_method,
         p.description,
-        receipt_member(line, p.iuv),
+        receipt_member(line, p.iuv, p.extension),
         p.primitive_version,
     )
 
@@ -269,7 +275,7 @@ def write_zip(
     with (
         tempfile.TemporaryFile(dir=target.parent) as txt,
         tempfile.TemporaryFile(dir=target.parent) as csv_bytes,
-        tempfile.TemporaryFile(dir=target.parent) as iuvs_file,
+        tempfile.TemporaryFile(dir=target.parent) as member_names,
     ):
         txt.write(_record(header_record(header)))
         csv_text = io.TextIOWrapper(csv_bytes, encoding="utf-8-sig", newline="")
@@ -279,12 +285,13 @@ def write_zip(
             count += 1
             total += p.amount_cents
             ids.append(p.receipt_pk)
-            iuvs_file.write(safe(p.iuv).encode() + b"\n")
+            member = receipt_member(count, p.iuv, p.extension)
+            member_names.write(member.encode() + b"\n")
             txt.write(_record(detail(count, p)))
             csv_out.writerow(
                 (
                     count,
-                    receipt_member(count, p.iuv),
+                    member,
                     p.iuv,
                     p.notice_number,
                     p.receipt_id,
@@ -314,17 +321,15 @@ def write_zip(
                 name = f"RIMBORSI_{stem}.txt"
                 size, digest = _copy_member(zf, name, date_time, io.BytesIO(refunds_txt))
                 listing.write(_member_line(name, size, digest))
-            iuvs_file.seek(0)
+            member_names.seek(0)
             line = 0
             for receipt_pk, xml in receipts_xml(ids):
                 line += 1
-                iuv = iuvs_file.readline().decode().rstrip("\n")
+                member = member_names.readline().decode().rstrip("\n")
                 if receipt_pk != ids[line - 1]:
                     raise RuntimeError("receipts came back out of order")
-                size, digest = _copy_member(
-                    zf, f"RT/{line:06d}_{iuv}.xml", date_time, io.BytesIO(xml.encode())
-                )
-                listing.write(_member_line(f"RT/{line:06d}_{iuv}.xml", size, digest))
+                size, digest = _copy_member(zf, member, date_time, io.BytesIO(xml.encode()))
+                listing.write(_member_line(member, size, digest))
             if line != count:
                 raise RuntimeError(f"{count - line} receipts missing from the database")
             listing.seek(0)

@@ -95,24 +95,83 @@ def _all_delivered(session) -> bool:
     return bool(statuses) and all(s == "delivered" for s in statuses)
 
 
+def _day_receipts(session, ente_id: int, service: str) -> list[Receipt]:
+    """The Ente's OK receipts of DAY of one service, read from the database on their own."""
+    from hub.dailyfile.files import day_bounds
+    from hub.models import DebtPosition, PaymentOption, PaymentService
+
+    start, end = day_bounds(DAY)
+    code = sa.func.coalesce(PaymentService.code, "GENERICO")
+    return list(
+        session.scalars(
+            sa.select(Receipt)
+            .outerjoin(PaymentOption, PaymentOption.id == Receipt.option_id)
+            .outerjoin(DebtPosition, DebtPosition.id == PaymentOption.position_id)
+            .outerjoin(PaymentService, PaymentService.id == DebtPosition.service_id)
+            .where(
+                Receipt.ente_id == ente_id,
+                Receipt.outcome == "OK",
+                Receipt.payment_date_time >= start,
+                Receipt.payment_date_time < end,
+                code == service,
+            )
+            .order_by(Receipt.payment_date_time, Receipt.id)
+        )
+    )
+
+
 def _check_zip(session, data: bytes, ente_id: int, service: str) -> None:
-    """Every member against the database: each receipt's XML byte for byte, the CSV pointing
-    at it, the manifest's hashes."""
+    """Every member against the database: each record of the .txt against its receipt's
+    columns, each receipt's XML byte for byte, the CSV pointing at it, the manifest's counts,
+    total and hashes."""
+    from hub.dailyfile import layout
+
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         content = {name: zf.read(name) for name in zf.namelist()}
+    expected = _day_receipts(session, ente_id, service)
+    assert expected
+    total = sum(r.payment_amount_cents for r in expected)
     manifest = json.loads(content["manifest.json"])
-    assert manifest["service"] == service
+    assert manifest["service"] == service and manifest["business_date"] == DAY.isoformat()
+    assert manifest["payments"] == manifest["receipts"] == len(expected)
+    assert manifest["total_cents"] == total
+    assert {m["name"] for m in manifest["members"]} == set(content) - {"manifest.json"}
     for member in manifest["members"]:
         assert hashlib.sha256(content[member["name"]]).hexdigest() == member["sha256"]
+        assert len(content[member["name"]]) == member["size"]
+    # the .txt: header, one D record per receipt of the day in payment order, trailer
+    txt_name = next(n for n in content if n.startswith("PAGAMENTI_"))
+    header, *details, trailer, end = content[txt_name].decode("utf-8").split("\r\n")
+    assert end == "" and header.split("|")[:6] == [
+        "H", "DF01", manifest["ente"], session.get(Ente, ente_id).name, service, DAY.isoformat()
+    ]  # fmt: skip
+    assert trailer == f"T|{len(expected)}|{total}"
+    names = [name for name, _ in layout.DETAIL_FIELDS]
+    for line, (record, receipt) in enumerate(zip(details, expected, strict=True), start=1):
+        d = dict(zip(names, record.split("|"), strict=True))
+        assert (d["tipo_record"], d["riga"]) == ("D", str(line))
+        assert d["iuv"] == receipt.creditor_reference_id
+        assert d["numero_avviso"] == receipt.notice_number
+        assert d["id_ricevuta"] == receipt.receipt_id
+        assert d["importo_centesimi"] == str(receipt.payment_amount_cents)
+        assert d["commissione_centesimi"] == str(receipt.fee_cents)
+        assert d["cf_debitore"] == receipt.debtor_fiscal_code
+        assert d["cf_pagatore"] == (receipt.payer_fiscal_code or "")
+        assert d["id_psp"] == receipt.id_psp and d["metodo"] == receipt.payment_method
+        assert dt.datetime.fromisoformat(d["data_pagamento"]) == receipt.payment_date_time
+        assert d["versione_rt"] == str(receipt.primitive_version)
+        # the receipt's own XML, byte for byte, where the record says
+        assert content[d["file_ricevuta"]] == receipt.raw_xml.encode("utf-8")
+    # the CSV: one row per record, pointing at the same receipt file
     csv_name = next(n for n in content if n.endswith(".csv"))
+    assert content[csv_name].startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(content[csv_name].decode("utf-8-sig")), delimiter=";"))
-    receipts = {r.receipt_id: r for r in session.scalars(sa.select(Receipt).where(
-        Receipt.ente_id == ente_id, Receipt.outcome == "OK"))}  # fmt: skip
-    assert len(rows) == manifest["payments"] > 0
-    for row in rows:
-        receipt = receipts[row["id_ricevuta"]]
+    assert len(rows) == len(expected)
+    for line, (row, receipt) in enumerate(zip(rows, expected, strict=True), start=1):
+        assert row["riga"] == str(line) and row["id_ricevuta"] == receipt.receipt_id
         assert content[row["file_ricevuta"]] == receipt.raw_xml.encode("utf-8")
         assert row["iuv"] == receipt.creditor_reference_id
+        assert row["importo"] == layout.euro(receipt.payment_amount_cents)
     rt_members = [n for n in content if n.startswith("RT/")]
     assert sorted(rt_members) == sorted(row["file_ricevuta"] for row in rows)
 
@@ -139,7 +198,10 @@ def test_two_services_give_two_zips_delivered_by_sftp_and_email_and_read_back(
             # e-mail: the zip attached, same bytes
             (msg,) = [m for m in messages if m["X-Payhub-Daily-File"].strip() == file.file_name]
             (part,) = list(msg.iter_attachments())
-            assert part.get_content() == uploaded
+            assert part.get_filename() == file.file_name
+            attached = part.get_content()
+            assert attached == uploaded
+            _check_zip(session, attached, world["ente_id"], service)
         attempts = list(session.scalars(sa.select(DailyFileAttempt)))
         assert len(attempts) == 4 and {a.outcome for a in attempts} == {"ok"}
         assert all(a.sha256 in {f.sha256 for f in made.values()} for a in attempts)
@@ -368,3 +430,202 @@ def test_an_ftps_receiver_down_twice_gets_the_file_once_over_explicit_tls(
         assert hashlib.sha256(received).hexdigest() == row.file.sha256
         _check_zip(session, received, ente_id, "MENSA")
     assert len(ftps.uploads) == 1
+
+
+def test_a_mail_server_down_for_two_attempts_gets_the_file_once_when_it_is_back(
+    committed_factory, daily, stub_worker, smtp
+):
+    """The SMTP server answers 451 twice (STARTTLS, then a temporary failure): the third
+    attempt delivers, and exactly one message arrives, the zip attached and read back."""
+    with committed_factory.begin() as session:
+        day = a_day(session, generic=False)
+        targets.add_target(
+            session, day.ente, "email", service_code="TARI", recipients=["ragioneria@example.it"]
+        )
+        ente_id = day.ente.id
+    smtp.fail_next(2)
+    daily.get_actor(actor_names.BUILD_DAILY_FILES).send(day=DAY.isoformat(), ente_id=ente_id)
+    _wait(committed_factory, _all_delivered)
+    time.sleep(0.5)  # nothing more arrives afterwards
+    (msg,) = smtp.wait_for(1)
+    with committed_factory() as session:
+        (row,) = session.scalars(sa.select(DailyFileDelivery))
+        assert [a.outcome for a in row.attempt_log] == ["error", "error", "ok"]
+        assert all("451" in a.error for a in row.attempt_log[:2])
+        assert row.attempts == 3 and row.file.service_code == "TARI"
+        assert msg["X-Payhub-File-SHA256"].strip() == row.file.sha256
+        (part,) = list(msg.iter_attachments())
+        assert part.get_filename() == row.file.file_name
+        _check_zip(session, part.get_content(), ente_id, "TARI")
+    assert len(smtp.messages) == 1
+
+
+def test_a_crash_after_the_mail_was_sent_sends_it_again_with_the_same_name_and_hash(
+    committed_factory, daily, smtp
+):
+    """E-mail cannot ask the receiver whether it already has the file: a worker that died
+    after sending leaves a second message, which the receiver tells a duplicate by the
+    attachment's name and the X-Payhub-File-SHA256 header (the zip's hash), the same in both."""
+    from hub.dailyfile import files, transports
+
+    with committed_factory.begin() as session:
+        day = a_day(session, generic=False)
+        targets.add_target(
+            session, day.ente, "email", service_code="MENSA", recipients=["ragioneria@example.it"]
+        )
+        ente = session.get(Ente, day.ente.id)
+        files.produce(session, ente, "MENSA", DAY, daily_dir(daily))
+        delivery_id = session.scalar(sa.select(DailyFileDelivery.id))
+    daily.flush_all()  # the message relayed after the commit is lost with the worker
+    lease = dt.timedelta(seconds=30)
+    with committed_factory.begin() as session:
+        claimed = delivery.claim(session, delivery_id, lease=lease, max_attempts=5)
+    assert transports.deliver(claimed.target, claimed.parcel, current_settings(), timeout=20) == (
+        "attached"
+    )
+    # ... the worker dies here; the lease ends and the scheduler's sweep sends it again
+    with committed_factory.begin() as session:
+        row = session.get(DailyFileDelivery, delivery_id)
+        row.lease_until = row.next_attempt_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    _sweep_job(daily, committed_factory)()
+    _work_until(daily, committed_factory, _all_delivered)
+    first, second = smtp.wait_for(2)
+    with committed_factory() as session:
+        row = session.get(DailyFileDelivery, delivery_id)
+        assert [a.outcome for a in row.attempt_log] == ["error", "ok"]
+        assert row.attempt_log[0].error == "interrupted (lease expired)"
+        sha256, name = row.file.sha256, row.file.file_name
+    for msg in (first, second):
+        assert msg["X-Payhub-File-SHA256"].strip() == sha256
+        (part,) = list(msg.iter_attachments())
+        assert part.get_filename() == name and sha256[:16] in name
+        assert hashlib.sha256(part.get_content()).hexdigest() == sha256
+
+
+def dailyfile_queue() -> str:
+    from hub.dailyfile import files
+
+    return files.QUEUE
+
+
+def _work_until(broker, factory, predicate) -> None:
+    """Run a worker (started now, after the messages were sent) until ``predicate`` holds."""
+    worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=1)
+    worker.start()
+    try:
+        _wait(factory, predicate)
+    finally:
+        worker.stop()
+
+
+def _sweep_job(broker, factory):
+    """The scheduler's own job that sends the deliveries due (actors/scheduler.py)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from actors.scheduler import add_jobs
+
+    scheduler = add_jobs(BackgroundScheduler(), broker, factory, current_settings())
+    return scheduler.get_job("daily_file_sweep").func
+
+
+def test_the_schedulers_sweep_sends_a_delivery_whose_worker_died_mid_transfer(
+    committed_factory, daily, sftp, capsys, caplog
+):
+    """The sweep job itself (not only take_due): a claim whose lease ended is sent again and
+    the receiver keeps one file; the job logs no failure."""
+    from hub.dailyfile import files, transports
+
+    caplog.set_level("INFO")
+    with committed_factory.begin() as session:
+        day = a_day(session, generic=False)
+        targets.add_target(
+            session,
+            day.ente,
+            "sftp",
+            service_code="MENSA",
+            host="127.0.0.1",
+            port=sftp.port,
+            username="ente",
+            password="s3cret-sftp",
+            pinned_host_key=sftp.host_key,
+            directory=sftp.target()["directory"],
+            policy=_local(),
+        )
+        ente = session.get(Ente, day.ente.id)
+        file, _ = files.produce(session, ente, "MENSA", DAY, daily_dir(daily))
+        delivery_id = session.scalar(sa.select(DailyFileDelivery.id))
+    daily.flush_all()  # the message relayed after the commit is lost with the worker
+    with committed_factory.begin() as session:
+        claimed = delivery.claim(
+            session, delivery_id, lease=dt.timedelta(seconds=30), max_attempts=5
+        )
+    transports.deliver(claimed.target, claimed.parcel, current_settings(), timeout=20)
+    job = _sweep_job(daily, committed_factory)
+    job()  # the lease still runs: nothing is sent
+    assert daily.queues[dailyfile_queue()].qsize() == 0
+    with committed_factory.begin() as session:
+        row = session.get(DailyFileDelivery, delivery_id)
+        row.lease_until = row.next_attempt_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    job()
+    assert daily.queues[dailyfile_queue()].qsize() == 1
+    _work_until(daily, committed_factory, _all_delivered)
+    with committed_factory() as session:
+        row = session.get(DailyFileDelivery, delivery_id)
+        assert [a.outcome for a in row.attempt_log] == ["error", "ok"]
+    assert len(sftp.uploads) == 1
+    assert [p.name for p in (sftp.root / "incoming").iterdir()] == [file.file_name]
+    captured = capsys.readouterr()
+    assert "daily_file.sweep_failed" not in captured.out + captured.err + caplog.text
+
+
+def test_the_nights_run_builds_a_new_version_of_an_earlier_day_a_late_receipt_belongs_to(
+    committed_factory, daily, sftp
+):
+    """A receipt paid three days ago arrives yesterday: the scheduled run builds that day's
+    v2 by itself and delivers it; v1 stays, at payhub and at the receiver."""
+    from hub import clock
+    from hub.dailyfile import files
+    from tests.factories import make_ente
+    from tests.hub.dailyfile.data import add_receipt, at
+
+    yesterday = clock.today() - dt.timedelta(days=1)
+    earlier = yesterday - dt.timedelta(days=2)
+    with committed_factory.begin() as session:
+        ente = make_ente(session)
+        targets.add_target(
+            session,
+            ente,
+            "sftp",
+            host="127.0.0.1",
+            port=sftp.port,
+            username="ente",
+            password="s3cret-sftp",
+            pinned_host_key=sftp.host_key,
+            directory=sftp.target()["directory"],
+            policy=_local(),
+        )
+        add_receipt(session, ente, None, paid_at=at(9, 0, earlier), cents=1000)
+        v1, _ = files.produce(session, ente, "GENERICO", earlier, daily_dir(daily))
+        add_receipt(
+            session, ente, None, paid_at=at(18, 0, earlier), received_at=at(11, 0, yesterday)
+        )
+    daily.get_actor(actor_names.BUILD_DAILY_FILES).send()
+    versions = sa.select(DailyFile.version).where(DailyFile.business_date == earlier)
+
+    def done(session) -> bool:
+        return sorted(session.scalars(versions)) == [1, 2] and _all_delivered(session)
+
+    _work_until(daily, committed_factory, done)
+    with committed_factory() as session:
+        v2 = session.scalar(sa.select(DailyFile).where(DailyFile.business_date == earlier,
+                                                       DailyFile.version == 2))  # fmt: skip
+        assert (v1.payments, v2.payments) == (1, 2)
+        names = {p.name for p in (sftp.root / "incoming").iterdir()}
+        assert {v1.file_name, v2.file_name} <= names
+        # yesterday's own file (nothing paid: the empty generic file of an Ente with a target)
+        assert (
+            session.scalar(
+                sa.select(DailyFile.payments).where(DailyFile.business_date == yesterday)
+            )
+            == 0
+        )

@@ -48,6 +48,7 @@ def test_ops_pages_have_no_serious_accessibility_violations(demo, page, axe_js, 
         ("enti/77777777777/credits", "credits"),
         ("support/stuck", "stuck payments"),
         ("support/anomalies", "anomalies"),
+        ("support/daily-files", "daily files not received, deliveries given up"),
         ("enti/77777777777/aca", "ACA feed with its bulk uploads"),
     ):
         page.goto(f"{ops}/{path}")

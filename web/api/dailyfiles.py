@@ -21,6 +21,7 @@ from pyramid.view import view_config
 from hub import clock
 from hub.dailyfile import files
 from hub.models import DailyFile
+from hub.values.money import format_cents
 from web.api.auth import authorised_ente, record
 from web.api.openapi_parts import ENTE_FISCAL_CODE, PROBLEM
 from web.api.problems import Problem, not_found
@@ -64,7 +65,7 @@ def file_json(file: DailyFile, versions: int | None = None, delivery: str | None
         "size": file.size,
         "sha256": file.sha256,
         "payments": file.payments,
-        "total": f"{file.total_cents / 100:.2f}",
+        "total": format_cents(file.total_cents),
         "createdAt": file.created_at.isoformat(),
     }
     if versions is not None:

@@ -130,7 +130,10 @@ def redeliver(request: Any) -> HTTPSeeOther:
     row = request.db.get(DailyFileDelivery, int(request.matchdict["delivery"]))
     if row is None or row.ente_id != ente.id:
         raise HTTPNotFound()
-    back = HTTPSeeOther(location=request.route_path("ops.daily_files", ec=ente.fiscal_code))
+    if request.POST.get("back") == "support":  # from support's list of dead letters
+        back = HTTPSeeOther(location=request.route_path("ops.daily_files_missing"))
+    else:
+        back = HTTPSeeOther(location=request.route_path("ops.daily_files", ec=ente.fiscal_code))
     try:
         delivery.redeliver(request.db, row)
     except Conflict:
@@ -149,13 +152,18 @@ def redeliver(request: Any) -> HTTPSeeOther:
     decorator=localized,
 )
 def missing(request: Any) -> dict[str, Any]:
-    """Support: the Enti that did not receive a day's files (default yesterday)."""
+    """Support: the Enti that did not receive a day's files (default yesterday), and every
+    delivery given up whatever its day (the dead letters, each to deliver again)."""
     require_support(request)
     try:
         day = dt.date.fromisoformat(request.GET.get("day", ""))
     except ValueError:
         day = clock.today() - dt.timedelta(days=1)
-    return {"day": day.isoformat(), "missing": delivery.undelivered_enti(request.db, day)}
+    return {
+        "day": day.isoformat(),
+        "missing": delivery.undelivered_enti(request.db, day),
+        "given_up": delivery.given_up(request.db),
+    }
 
 
 @view_config(route_name="ops.daily_file_link", request_method="GET")

@@ -16,6 +16,7 @@ import pytest
 
 from hub.dailyfile import files, layout
 from hub.models import DailyFile
+from tests.factories import make_ente
 from tests.hub.dailyfile.data import DAY, a_day, add_receipt, at, paid_option
 
 pytestmark = pytest.mark.pg
@@ -179,3 +180,86 @@ def test_the_spooled_central_directory_writes_the_bytes_zipfile_writes(tmp_path)
     assert spooled.getvalue() == stock.getvalue()
     with zipfile.ZipFile(spooled) as zf:
         assert zf.testzip() is None and len(zf.namelist()) == 500
+
+
+def test_a_test_receipt_moved_no_money_and_is_left_out(db, tmp_path):
+    """A receipt of pagoPA's test environment (receipt.test) is no payment of the day."""
+    day = a_day(db)
+    option = paid_option(db, day.ente, None, "9.00")
+    trial = add_receipt(db, day.ente, option, paid_at=at(16), cents=900)
+    trial.test = True
+    db.flush()
+    made = {f.service_code: f for f, _ in files.build_day(db, day.ente, DAY, tmp_path)}
+    generic = made["GENERICO"]
+    assert generic.payments == 1 and generic.total_cents == 500
+    assert trial.raw_xml.encode() not in members(Path(generic.path)).values()
+    # an Ente whose only payment of the day was a test has no file and no build to run
+    other = make_ente(db)
+    only = add_receipt(db, other, None, paid_at=at(17))
+    only.test = True
+    db.flush()
+    assert other.id not in files.enti_of_day(db, DAY)
+    assert files.build_day(db, other, DAY, tmp_path) == []
+
+
+def test_a_receipt_recovered_as_json_is_kept_as_json_and_named_so(db, tmp_path):
+    """pagoPA's receipts service gives JSON, not a paSendRT: the member is that document as
+    received, named .json, and the record and the CSV point at it."""
+    from hub.reconciliation.recovery import receipt_from_json
+
+    day = a_day(db)
+    option = paid_option(db, day.ente, None, "8.00")
+    document = {
+        "fiscalCode": day.ente.fiscal_code,
+        "receiptId": "recovered-iur-1",
+        "noticeNumber": option.notice_number,
+        "creditorReferenceId": option.iuv,
+        "paymentAmount": 8.0,
+        "outcome": "OK",
+        "idPSP": "BCITITMM",
+        "paymentMethod": "CP",
+        "paymentDateTime": "2026-12-05T17:30:00",
+        "debtor": {"entityUniqueIdentifierValue": "RSSMRA80A01H501U", "fullName": "Mario Rossi"},
+    }
+    recovered = receipt_from_json(document)
+    recovered.ente_id, recovered.option_id = day.ente.id, option.id
+    db.add(recovered)
+    db.flush()
+    generic = {f.service_code: f for f, _ in files.build_day(db, day.ente, DAY, tmp_path)}[
+        "GENERICO"
+    ]
+    content = members(Path(generic.path))
+    json_members = [n for n in content if n.endswith(".json") and n.startswith("RT/")]
+    assert json_members == [f"RT/000002_{option.iuv}.json"]  # after the 10:00 payment
+    assert json.loads(content[json_members[0]])["receiptId"] == "recovered-iur-1"
+    assert content[json_members[0]] == recovered.raw_xml.encode()
+    txt = content[f"PAGAMENTI_{day.ente.fiscal_code}_GENERICO_20261205.txt"].decode()
+    record = txt.split("\r\n")[2].split("|")
+    assert record[12] == "recovered-iur-1" and record[17] == json_members[0]
+    csv_text = content[f"RICEVUTE_{day.ente.fiscal_code}_GENERICO_20261205.csv"].decode("utf-8-sig")
+    assert f";{json_members[0]};" in csv_text
+    listed = [m["name"] for m in json.loads(content["manifest.json"])["members"]]
+    assert json_members[0] in listed
+    # the receipts sent by paSendRT stay .xml
+    assert sum(n.endswith(".xml") for n in content) == 1
+
+
+def test_a_receipt_arriving_days_late_names_its_day_for_the_nights_run(db, tmp_path):
+    """The night's run of a day builds again the earlier days its late receipts belong to,
+    also for an Ente with no payment and no delivery target that day."""
+    day = a_day(db)
+    files.build_day(db, day.ente, DAY, tmp_path)
+    two_days_later = DAY + dt.timedelta(days=2)
+    assert files.late_days(db, day.ente.id, two_days_later) == []
+    assert day.ente.id not in files.enti_of_day(db, two_days_later)
+    add_receipt(db, day.ente, None, paid_at=at(22), received_at=at(10, 0, two_days_later))
+    assert files.late_days(db, day.ente.id, two_days_later) == [DAY]
+    assert files.late_days(db, day.ente.id, DAY + dt.timedelta(days=1)) == []
+    assert day.ente.id in files.enti_of_day(db, two_days_later)
+    # a receipt paid just before midnight and here at 00:00:30 is on time for the 01:00 run,
+    # and still named: building its day again changes nothing
+    add_receipt(
+        db, day.ente, None, paid_at=at(23, 59, two_days_later - dt.timedelta(days=1)),
+        received_at=at(0, 0, two_days_later) + dt.timedelta(seconds=30),
+    )  # fmt: skip
+    assert files.late_days(db, day.ente.id, two_days_later) == [DAY, DAY + dt.timedelta(days=1)]

@@ -91,3 +91,24 @@ def test_every_route_is_in_the_openapi_document_and_other_methods_get_405(world)
         headers=world.auth(),
         status=405,
     )
+
+
+def test_the_lists_status_follows_the_deliveries_pending_failed_delivered(world, tmp_path):
+    from hub.dailyfile import targets
+    from hub.models import DailyFileDelivery
+
+    with world.factory.begin() as session:
+        ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == world.ente))
+        add_receipt(session, ente, None, paid_at=at(9), cents=1234)
+        targets.add_target(session, ente, "email", recipients=["ragioneria@comune.example.it"])
+        files.produce(session, ente, "GENERICO", DAY, tmp_path)
+    url = f"/api/v1/enti/{world.ente}/daily-files?from={DAY.isoformat()}&to={DAY.isoformat()}"
+    seen = []
+    for status in (None, "retrying", "dead", "delivered"):
+        if status is not None:
+            with world.factory.begin() as session:
+                session.execute(sa.update(DailyFileDelivery).values(status=status))
+        (item,) = world.app.get(url, headers=world.auth()).json["items"]
+        seen.append(item["delivery"])
+    assert seen == ["pending", "failed", "failed", "delivered"]
+    assert item["total"] == "12.34"

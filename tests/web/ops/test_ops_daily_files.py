@@ -120,3 +120,80 @@ def test_the_page_speaks_italian(ops, with_files):
     ops.login()
     page = ops.app.get(f"/ops/enti/{A}/daily-files?lang=it")
     assert "File giornalieri" in page.text and "Consegne" in page.text
+
+
+def test_support_sees_every_delivery_given_up_whatever_its_day_and_delivers_it_again(
+    ops, with_files
+):
+    """The dead letters: listed for support whatever day is asked, each delivered again from
+    there (a new round through the outbox, back to the list)."""
+    ops.login(DEMO_SUPPORT)
+    page = ops.app.get("/ops/support/daily-files?day=2026-01-01")  # not the file's day
+    section = page.html.find(id="given-up").find_next("table")
+    (row,) = section.find("tbody").find_all("tr")
+    assert A in row.text and DAY.isoformat() in row.text and "SFTP: login refused" in row.text
+    assert SECRET_PASSWORD not in page.text
+    form = row.find("form")
+    answer = ops.post(form["action"], {"back": "support"}, status=303)
+    assert answer.location.endswith("/ops/support/daily-files")
+    with ops.factory() as session:
+        assert session.get(DailyFileDelivery, with_files["delivery_id"]).status == "pending"
+    after = ops.app.get("/ops/support/daily-files")
+    assert after.html.find(id="given-up").find_next("table") is None
+
+
+def test_each_attempt_is_shown_with_when_where_size_hash_and_outcome(ops, with_files):
+    import datetime as dt
+
+    from hub.models import DailyFileAttempt
+
+    with ops.factory.begin() as session:
+        row = session.get(DailyFileDelivery, with_files["delivery_id"])
+        for minute, outcome, error in ((0, "error", "SFTP: timed out"), (5, "ok", None)):
+            session.add(
+                DailyFileAttempt(
+                    delivery_id=row.id,
+                    started_at=dt.datetime(2026, 12, 6, 0, minute, tzinfo=dt.UTC),
+                    duration_ms=120,
+                    where=row.where,
+                    size=4321,
+                    sha256=with_files["sha256"],
+                    outcome=outcome,
+                    error=error,
+                )
+            )
+    ops.login()
+    page = ops.app.get(f"/ops/enti/{A}/daily-files")
+    details = page.html.find("details", class_="daily-file-attempts")
+    rows = [
+        [td.get_text(strip=True) for td in tr.find_all("td")] for tr in details.find_all("tr")[1:]
+    ]
+    assert [r[0] for r in rows] == ["2026-12-06 01:00:00 CET", "2026-12-06 01:05:00 CET"]
+    assert {r[1] for r in rows} == {"sftp://ragioneria@sftp.comune.example.it:22/"}
+    assert {r[2] for r in rows} == {"4321"}
+    assert {r[3] for r in rows} == {with_files["sha256"][:16] + "…"}
+    assert [(r[4], r[5]) for r in rows] == [("failed", "SFTP: timed out"), ("delivered", "")]
+
+
+def test_supports_list_is_of_yesterday_when_no_day_is_asked(ops, tmp_path):
+    """Yesterday (Italian calendar) by default: an Ente with a target and no file of
+    yesterday is listed as such."""
+    import datetime as dt
+
+    import asyncssh
+
+    from hub import clock
+
+    key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    with ops.factory.begin() as session:
+        ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == B))
+        targets.add_target(
+            session, ente, "sftp", host="sftp.comune.example.it", username="ragioneria",
+            password=SECRET_PASSWORD, pinned_host_key=key,
+        )  # fmt: skip
+    ops.login(DEMO_SUPPORT)
+    page = ops.app.get("/ops/support/daily-files")
+    yesterday = (clock.today() - dt.timedelta(days=1)).isoformat()
+    assert page.html.find(id="missing-day")["value"] == yesterday
+    row = page.html.find("td", string=B).parent
+    assert "no file built" in row.text
