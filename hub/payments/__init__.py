@@ -3,7 +3,8 @@
 ``lifecycle``: locking an option, applying an event, the one recorder of transitions (history
 rows and follow-up messages, one or thousands at once: ``record_transitions``),
 what paVerify reads (``notice_summary``, ``check_payable``), activation (paGetPayment),
-receipts (paSendRT: stored, settled or flagged), lapsed activations. The public surface is
+receipts (paSendRT: stored, settled or flagged); ``setbased``: one event on many options
+(lapsed activations among them). The public surface is
 re-exported here: ``from hub import payments; payments.store_receipt(...)``.
 """
 
@@ -17,7 +18,6 @@ from hub.payments.lifecycle import (
     activate,
     apply_event,
     check_payable,
-    expire_lapsed_activations,
     followed_up,
     lock_option,
     lock_option_by_id,
@@ -26,6 +26,7 @@ from hub.payments.lifecycle import (
     record_transitions,
     store_receipt,
 )
+from hub.payments.setbased import expire_lapsed_activations
 
 __all__ = [
     "EXPIRABLE",

@@ -62,7 +62,6 @@ from workflows.payment import (
     PaymentFlow,
     anomaly_for_receipt,
     next_state,
-    sources,
 )
 
 log = structlog.get_logger(__name__)
@@ -928,25 +927,3 @@ def _insert_receipt_portable(session: Session, receipt: Receipt) -> bool:
     except IntegrityError:
         return False
     return True
-
-
-def expire_lapsed_activations(session: Session, now: dt.datetime | None = None) -> int:
-    """Put back to payable every in-progress option whose activation lapsed without receipt."""
-    now = now or utcnow()
-    ids = session.scalars(
-        sa.select(PaymentOption.id).where(
-            PaymentOption.status.in_(sources("activation_expired")),
-            PaymentOption.activation_expires_at <= now,
-        )
-    ).all()
-    count = 0
-    for option_id in ids:
-        option = lock_option_by_id(session, option_id)
-        if (
-            option.status in sources("activation_expired")
-            and option.activation_expires_at
-            and option.activation_expires_at <= now
-        ):
-            apply_event(session, option, "activation_expired", cause="scheduler", now=now)
-            count += 1
-    return count

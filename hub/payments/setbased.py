@@ -7,7 +7,8 @@ the status and version moved, the history row and follow-up message written in t
 transaction (``record_transitions``: COPY on PostgreSQL). Every statement names at most
 ``CHUNK`` ids, in one array parameter on PostgreSQL (``among``), so none nears the driver's
 limit of 65,535 parameters. Reconciliation (hub.reconciliation) and expiry, bulk publish and
-bulk cancel (actors/expiry.py, hub.positions.bulk_changes) go through here.
+bulk cancel (actors/expiry.py, hub.positions.bulk_changes) and lapsed activations
+(``expire_lapsed_activations``) go through here.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hub import clock
+from hub.db import utcnow
 from hub.models import PaymentOption
 from hub.payments.lifecycle import Change, record_transitions
-from workflows.payment import IllegalTransition, next_state
+from workflows.payment import IllegalTransition, next_state, sources
 
 CHUNK = 5000  # ids per statement, options locked per round
 RELAY_LIMIT = 500  # more changes than this: their messages are left to the outbox sweeper
@@ -167,3 +169,17 @@ def fire_many(
     changes = decide(event, rows.values(), now)
     move(session, changes, event, cause=cause, now=now, relay=relay)
     return changes
+
+
+def expire_lapsed_activations(session: Session, now: dt.datetime | None = None) -> int:
+    """Put back to payable every in-progress option whose activation lapsed without a
+    receipt (``activation_expired``, cause ``scheduler``), set-based: after an outage of the
+    Node thousands may lapse at once. Returns how many moved."""
+    now = now or utcnow()
+    ids = session.scalars(
+        sa.select(PaymentOption.id).where(
+            PaymentOption.status.in_(sources("activation_expired")),
+            PaymentOption.activation_expires_at <= now,
+        )
+    ).all()
+    return len(fire_many(session, ids, "activation_expired", cause="scheduler", now=now))

@@ -18,7 +18,7 @@ from hub import clock, payments
 from hub.models import OutboxMessage, PaymentOption, StateTransition
 from hub.payments import setbased
 from tests.factories import make_ente, make_position
-from workflows.payment import IllegalTransition
+from workflows.payment import IllegalTransition, OptionStatus
 
 pytestmark = pytest.mark.pg
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
@@ -33,21 +33,28 @@ HISTORIES = [
     (True, ("cancel",)),
     (False, ("cancel",)),
 ]
+# when an activated option's activation lapses (None: never set, as a bare ``activate``)
+LAPSES = [None, NOW - dt.timedelta(minutes=1), NOW, NOW + dt.timedelta(minutes=1)]
 options_spec = st.lists(
-    st.tuples(st.sampled_from(HISTORIES), st.sampled_from(RETENTION)), min_size=1, max_size=8
+    st.tuples(st.sampled_from(HISTORIES), st.sampled_from(RETENTION), st.sampled_from(LAPSES)),
+    min_size=1,
+    max_size=8,
 )
-EVENTS = ["expire", "cancel", "publish", "report"]
+EVENTS = ["expire", "cancel", "publish", "report", "activation_expired"]
 CAUSE = "under test"  # the setup's own transitions have another cause
 
 
-def build(session: Session, spec: list[tuple[tuple[bool, tuple[str, ...]], Any]]) -> list[int]:
-    """Options in the states ``spec`` asks, through the machine; their ids in order."""
+def build(session: Session, spec: list[tuple[Any, ...]]) -> list[int]:
+    """Options in the states ``spec`` asks, through the machine (each spec: (published,
+    events), retention date, optionally when its activation lapses); their ids in order."""
     ente = make_ente(session)
     ids = []
-    for (publish, events), retention in spec:
+    for (publish, events), retention, *lapse in spec:
         option = make_position(session, ente, publish=publish, retention_date=retention).options[0]
         for event in events:
             payments.apply_event(session, option, event, cause="setup", now=NOW)
+        if lapse and "activate" in events:
+            option.activation_expires_at = lapse[0]
         ids.append(option.id)
     session.flush()
     return ids
@@ -170,3 +177,38 @@ def test_the_embedded_sqlite_database_takes_the_same_path(sqlite_engine):
         (0, "payable", "expired"),
         (2, "payable", "expired"),
     ]
+
+
+def test_lapsed_activations_move_set_based_only_the_lapsed_ones(db):
+    ids = build(
+        db,
+        [
+            ((True, ("activate",)), None, NOW - dt.timedelta(minutes=5)),
+            ((True, ("activate",)), None, NOW + dt.timedelta(minutes=5)),
+            ((True, ("activate",)), None, NOW - dt.timedelta(seconds=1)),
+            ((True, ()), None, None),
+        ],
+    )
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.get_bind(), "before_cursor_execute", seen)
+    try:
+        assert payments.expire_lapsed_activations(db, now=NOW) == 2
+    finally:
+        sa.event.remove(db.get_bind(), "before_cursor_execute", seen)
+    db.expire_all()
+    states = [db.get(PaymentOption, option_id).status for option_id in ids]
+    payable, in_progress = OptionStatus.PAYABLE, OptionStatus.IN_PROGRESS
+    assert states == [payable, in_progress, payable, payable]
+    history = db.scalars(
+        sa.select(StateTransition.option_id).where(
+            StateTransition.event == "activation_expired", StateTransition.cause == "scheduler"
+        )
+    ).all()
+    assert sorted(history) == [ids[0], ids[2]]
+    # one lock and one UPDATE for both, not a lock and an update per option
+    assert sum("FOR UPDATE" in s for s in statements) == 1
+    assert sum(s.lstrip().upper().startswith("UPDATE PAYMENT_OPTION") for s in statements) == 1
