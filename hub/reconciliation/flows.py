@@ -579,8 +579,8 @@ def _fill(
             relay = last and len(batch) <= RELAY_LIMIT
         if batch:
             before = _last_entry_id(session)  # the batch's entries come after it
-            _match_batch(session, ente, flow, batch, outcome, now, relay=relay)
-            _want_receipts(session, flow, now, before)
+            if _match_batch(session, ente, flow, batch, outcome, now, relay=relay):
+                _want_receipts(session, flow, now, before)
     if counts[0] == 0:
         raise _bad("no payments" if flow.revision is not None else "no datiSingoliPagamenti")
     flow.computed_count, flow.computed_total_cents = counts
@@ -877,11 +877,12 @@ def _match_batch(
     now: dt.datetime,
     *,
     relay: bool,
-) -> None:
+) -> bool:
     """``_match`` for a batch of entries, set-based: the receipts, options and transfers they
     name read with one query each, the receipts' options locked in id order, the entry rows,
     anomalies, status changes and history written in bulk. Same decisions, in the same entry
-    order, as ``_match`` makes one entry at a time."""
+    order, as ``_match`` makes one entry at a time. Returns whether an entry was left without
+    a receipt (then the caller registers it for recovery: ``_want_receipts``)."""
     fc = ente.fiscal_code
     session.flush()
     own: dict[tuple[str, str], _OwnReceipt] = {}
@@ -988,6 +989,8 @@ def _match_batch(
         )
     _report(session, flow, report, now, relay=relay)
     outcome.reported += len(report)
+    match_at = _ENTRY_COLUMNS.index("match")
+    return any(row[match_at] in WANTS_RECEIPT for row in entries)
 
 
 def _decide(
