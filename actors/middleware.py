@@ -23,6 +23,7 @@ from typing import Any
 
 import dramatiq
 import structlog
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
 from dramatiq.worker import WorkerThread
 from sqlalchemy.exc import IntegrityError
@@ -105,7 +106,7 @@ def unit_of_work(fn: Callable[..., Any], *, own_transactions: bool = False) -> C
 
 
 def _in_transaction(
-    session: Session, message: dramatiq.Message, fn: Callable[..., Any], args: Any, kwargs: Any
+    session: Session, message: MessageProxy, fn: Callable[..., Any], args: Any, kwargs: Any
 ) -> Any:
     try:
         session.add(ProcessedMessage(message_id=message.message_id, actor_name=message.actor_name))
@@ -126,9 +127,12 @@ def _in_transaction(
 
 
 class UnitOfWork(Middleware):
-    # ``unit_of_work=False``: the actor opens its own short transactions (current_factory) and
-    # is idempotent by its own means; on SQLite a transaction held around them would lock it
-    actor_options = frozenset({"unit_of_work"})
+    @property
+    def actor_options(self) -> set[str]:
+        """``unit_of_work=False``: the actor opens its own short transactions
+        (current_factory) and is idempotent by its own means; on SQLite a transaction held
+        around them would lock it."""
+        return {"unit_of_work"}
 
     def __init__(self, session_factory: Any) -> None:
         self.session_factory = session_factory
@@ -139,7 +143,7 @@ class UnitOfWork(Middleware):
                 actor.fn, own_transactions=actor.options.get("unit_of_work", True) is False
             )
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             message_id=message.message_id, actor=message.actor_name
@@ -150,14 +154,14 @@ class UnitOfWork(Middleware):
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message,
+        message: MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
         self._close()
 
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         self._close()
 
     def _close(self) -> None:
@@ -174,18 +178,18 @@ class Settings(Middleware):
     def __init__(self, config: Config) -> None:
         self.config = config
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         _local.config = self.config
 
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message,
+        message: MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
         _local.config = None
 
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         _local.config = None

@@ -145,7 +145,7 @@ def add_reporting_jobs(scheduler: BaseScheduler, enqueue: Enqueue, config: Confi
     """Poll the Node's reporting flows every ``payhub.reporting_poll_minutes`` (60; 0 = never)
     when a Node is configured, and check flows without a bank credit daily at 06:00 UTC."""
     minutes = config.reporting_poll_minutes
-    node_known = config.node_url or config.node_client_factory
+    node_known = bool(config.node_url or config.node_client_factory)
     if config.reporting_source == "fdr3":
         node_known = True  # FdR 3: pagoPA's URL by default
     if minutes > 0 and node_known:

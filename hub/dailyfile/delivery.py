@@ -95,6 +95,7 @@ def claim(
         service_code=file.service_code,
         business_date=f"{file.business_date:%Y-%m-%d}",
         version=file.version,
+        test=file.test,
     )
     return Claimed(target, parcel)
 
@@ -224,7 +225,8 @@ class Missing:
 
 def undelivered_enti(session: Session, day: dt.date) -> list[Missing]:
     """Enti with an enabled target that did not receive ``day``'s files: no file was built, or
-    one of its latest versions' deliveries is not delivered (its worst status is the reason)."""
+    one of its latest versions' deliveries (the latest real and the latest test version of
+    each service) is not delivered (its worst status is the reason)."""
     rank = {"dead": 0, "retrying": 1, "sending": 2, "pending": 3}
     enti = session.execute(
         sa.select(Ente.id, Ente.fiscal_code, Ente.name)
@@ -238,7 +240,8 @@ def undelivered_enti(session: Session, day: dt.date) -> list[Missing]:
         versions = sa.select(
             DailyFile.service_code, sa.func.max(DailyFile.version).label("version")
         ).where(DailyFile.ente_id == ente_id, DailyFile.business_date == day)
-        newest = versions.group_by(DailyFile.service_code).subquery()
+        # the newest real file of each service, and the newest test file (hub.dailyfile.files)
+        newest = versions.group_by(DailyFile.service_code, DailyFile.test).subquery()
         latest_ids = (
             sa.select(DailyFile.id)
             .join(

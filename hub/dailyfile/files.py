@@ -3,8 +3,16 @@
 A payment belongs to the business day (Europe/Rome) of its ``paymentDateTime`` (the receipt's
 arrival when pagoPA sent none), to its Ente, and to the service of its debt position (the
 "generic" file, service ``GENERICO``, when the position has no service or the notice is not
-known). Only receipts with outcome OK are payments, and only real ones: a receipt marked as a
-test (pagoPA's test environment, ``receipt.test``) moved no money and is left out.
+known). Only receipts with outcome OK are payments.
+
+A receipt marked as a test (``receipt.test``: through a station of pagoPA's test environment,
+or for an Ente or service active in test only) moved no money and is in no real file. While
+the Ente, or the service, is active in test only (``production`` False), its test receipts
+make a **test file** of their own (``DailyFile.test``, marked in its names, header and
+manifest: hub.dailyfile.layout), so that its referente can check the integration before going
+live; once in production, its test receipts are in no file. A file is either test or real,
+never both; a day may have both for one service (the day it went live), numbered in one
+sequence of versions, so that a version number names one file.
 
 ``produce`` builds a version only when the receipts of that file changed since the latest one
 (``source_digest``): a re-run with nothing new gives back the latest version, and building the
@@ -26,6 +34,7 @@ from sqlalchemy.orm import Session
 from hub import actor_names, outbox
 from hub.clock import ROME
 from hub.dailyfile import layout, refunds
+from hub.dailyfile.refunds import IN_TEST
 from hub.models import (
     AuditEvent,
     DailyFile,
@@ -58,21 +67,31 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
-def _joined(query: sa.Select, ente_id: int, day: dt.date) -> sa.Select:
-    start, end = day_bounds(day)
+def _with_scope(query: sa.Select) -> sa.Select:
+    """``query`` over receipts with each one's option, position, service (all outer) and
+    Ente: what ``IN_TEST`` reads."""
     return (
         query.select_from(Receipt)
         .outerjoin(PaymentOption, PaymentOption.id == Receipt.option_id)
         .outerjoin(DebtPosition, DebtPosition.id == PaymentOption.position_id)
         .outerjoin(PaymentService, PaymentService.id == DebtPosition.service_id)
-        .where(
-            Receipt.ente_id == ente_id,
-            Receipt.outcome == "OK",
-            Receipt.test.is_(False),
-            Receipt.received_at >= start - ARRIVAL_MARGIN,
-            start <= PAID_AT,
-            end > PAID_AT,
-        )
+        .join(Ente, Ente.id == Receipt.ente_id)
+    )
+
+
+# a receipt in some file: a real one, or a test one while its Ente or service is in test only
+FILED: sa.ColumnElement[bool] = sa.or_(Receipt.test.is_(False), IN_TEST)
+
+
+def _joined(query: sa.Select, ente_id: int, day: dt.date, test: bool = False) -> sa.Select:
+    start, end = day_bounds(day)
+    return _with_scope(query).where(
+        Receipt.ente_id == ente_id,
+        Receipt.outcome == "OK",
+        Receipt.test.is_(True) & IN_TEST if test else Receipt.test.is_(False),
+        Receipt.received_at >= start - ARRIVAL_MARGIN,
+        start <= PAID_AT,
+        end > PAID_AT,
     )
 
 
@@ -80,26 +99,32 @@ def _is_service(service: str) -> sa.ColumnElement[bool]:
     return SERVICE.is_not_distinct_from(service)
 
 
-def services_of_day(session: Session, ente_id: int, day: dt.date) -> list[str]:
-    """The service codes with payments or refund steps that day, sorted."""
-    rows = set(session.scalars(_joined(sa.select(SERVICE).distinct(), ente_id, day)))
-    return sorted(rows | refunds.services_of_day(session, ente_id, *day_bounds(day)))
+def services_of_day(
+    session: Session, ente_id: int, day: dt.date, *, test: bool = False
+) -> list[str]:
+    """The service codes with payments or refund steps that day, sorted: of the real files,
+    or, with ``test``, of the test files."""
+    query = _joined(sa.select(SERVICE).distinct(), ente_id, day, test)
+    steps = refunds.services_of_day(session, ente_id, *day_bounds(day), test=test)
+    return sorted(set(session.scalars(query)) | steps)
 
 
-def source_digest(session: Session, ente_id: int, service: str, day: dt.date) -> str:
+def source_digest(
+    session: Session, ente_id: int, service: str, day: dt.date, *, test: bool = False
+) -> str:
     """A fingerprint of the receipts and refund steps of one file: same receipts and steps,
     same digest (a file with no refund step keeps the digest it had before they were listed)."""
     digest = hashlib.sha256()
-    query = _joined(sa.select(Receipt.id), ente_id, day).where(_is_service(service))
+    query = _joined(sa.select(Receipt.id), ente_id, day, test).where(_is_service(service))
     for receipt_pk in session.scalars(query.order_by(Receipt.id).execution_options(yield_per=5000)):
         digest.update(b"%d\n" % receipt_pk)
-    for step in refunds.steps(session, ente_id, service, *day_bounds(day)):
+    for step in refunds.steps(session, ente_id, service, *day_bounds(day), test=test):
         digest.update(b"refund:%d\n" % step.event_pk)
     return digest.hexdigest()
 
 
 def payments(
-    session: Session, ente_id: int, service: str, day: dt.date
+    session: Session, ente_id: int, service: str, day: dt.date, *, test: bool = False
 ) -> Iterator[layout.Payment]:
     """The file's payments in file order (payment time, then arrival), streamed."""
     columns = (
@@ -123,7 +148,7 @@ def payments(
         IS_JSON,
     )
     query = (
-        _joined(sa.select(*columns), ente_id, day)
+        _joined(sa.select(*columns), ente_id, day, test)
         .where(_is_service(service))
         .order_by(PAID_AT, Receipt.id)
         .execution_options(yield_per=2000)
@@ -155,41 +180,53 @@ def _chunk(session: Session, ids: list[int]) -> Iterator[tuple[int, str]]:
         yield receipt_pk, rows[receipt_pk]
 
 
-def latest(session: Session, ente_id: int, service: str, day: dt.date) -> DailyFile | None:
-    return session.scalar(
-        sa.select(DailyFile)
-        .where(
-            DailyFile.ente_id == ente_id,
-            DailyFile.service_code == service,
-            DailyFile.business_date == day,
-        )
-        .order_by(DailyFile.version.desc())
-        .limit(1)
+def latest(
+    session: Session, ente_id: int, service: str, day: dt.date, *, test: bool | None = None
+) -> DailyFile | None:
+    """The newest version of the day's file of ``service``: real or test (``test`` None), or
+    the newest of the test (True) or real (False) ones."""
+    query = sa.select(DailyFile).where(
+        DailyFile.ente_id == ente_id,
+        DailyFile.service_code == service,
+        DailyFile.business_date == day,
     )
+    if test is not None:
+        query = query.where(DailyFile.test.is_(test))
+    return session.scalar(query.order_by(DailyFile.version.desc()).limit(1))
 
 
 def produce(
-    session: Session, ente: Ente, service: str, day: dt.date, directory: Path
+    session: Session,
+    ente: Ente,
+    service: str,
+    day: dt.date,
+    directory: Path,
+    *,
+    test: bool = False,
 ) -> tuple[DailyFile, bool]:
-    """The file of ``ente``'s ``service`` on ``day``: the latest version if its receipts are
-    unchanged (False), else a new version built now (True). The new row is flushed; the
-    caller's transaction commits it (a zip left by a rolled-back run is overwritten)."""
-    digest = source_digest(session, ente.id, service, day)
-    last = latest(session, ente.id, service, day)
+    """The file of ``ente``'s ``service`` on ``day`` (its test file, with ``test``): the
+    latest version if its receipts are unchanged (False), else a new version built now
+    (True), numbered after the day's newest file of the service, test or real. The new row is
+    flushed; the caller's transaction commits it (a zip left by a rolled-back run is
+    overwritten)."""
+    digest = source_digest(session, ente.id, service, day, test=test)
+    last = latest(session, ente.id, service, day, test=test)
     if last is not None and last.source_digest == digest and Path(last.path).exists():
         return last, False
-    version = last.version + 1 if last is not None and last.source_digest != digest else 1
     if last is not None and last.source_digest == digest:
         version = last.version  # the file went missing from disk: rebuilt, same bytes
-    header = layout.FileHeader(ente.fiscal_code, ente.name, service, day, version)
+    else:
+        newest = latest(session, ente.id, service, day)
+        version = newest.version + 1 if newest is not None else 1
+    header = layout.FileHeader(ente.fiscal_code, ente.name, service, day, version, test)
     folder = directory / ente.fiscal_code / f"{day:%Y/%m}"
     work = folder / f"{header.stem}_v{version}.zip"
     built = layout.write_zip(
         work,
         header,
-        payments(session, ente.id, service, day),
+        payments(session, ente.id, service, day, test=test),
         receipts_xml(session),
-        refunds.steps(session, ente.id, service, *day_bounds(day)),
+        refunds.steps(session, ente.id, service, *day_bounds(day), test=test),
     )
     name = f"{header.stem}_v{version}_{built.sha256[:16]}.zip"
     final = folder / name
@@ -202,6 +239,7 @@ def produce(
         service_code=service,
         business_date=day,
         version=version,
+        test=test,
         file_name=name,
         path=str(final),
         size=built.size,
@@ -251,13 +289,15 @@ def schedule_deliveries(session: Session, file: DailyFile) -> list[DailyFileDeli
 def build_day(
     session: Session, ente: Ente, day: dt.date, directory: Path
 ) -> list[tuple[DailyFile, bool]]:
-    """Every file of ``ente`` on ``day``: one per service with payments; with none at all, an
+    """Every file of ``ente`` on ``day``: one per service with payments, and one per service
+    with test payments while it (or the Ente) is active in test only; with none at all, an
     empty generic file when the Ente has somewhere to deliver it (the office hears "nothing
-    today" rather than nothing)."""
-    services = services_of_day(session, ente.id, day)
-    if not services and targets_for(session, ente.id, GENERIC_SERVICE):
-        services = [GENERIC_SERVICE]
-    return [produce(session, ente, service, day, directory) for service in services]
+    today" rather than nothing), a test file while the Ente is in test only."""
+    files = [(service, False) for service in services_of_day(session, ente.id, day)]
+    files += [(service, True) for service in services_of_day(session, ente.id, day, test=True)]
+    if not files and targets_for(session, ente.id, GENERIC_SERVICE):
+        files = [(GENERIC_SERVICE, not ente.production)]
+    return [produce(session, ente, service, day, directory, test=test) for service, test in files]
 
 
 def queue_build(session: Session, ente_id: int, day: dt.date) -> None:
@@ -276,10 +316,10 @@ def enti_of_day(session: Session, day: dt.date) -> list[int]:
     """Enti with a payment that day, a receipt that arrived that day (late for an earlier
     day's file: ``late_days``), or a delivery target: the scheduled run's list."""
     start, end = day_bounds(day)
-    paid = sa.select(Receipt.ente_id).where(
+    paid = _with_scope(sa.select(Receipt.ente_id)).where(
         Receipt.ente_id.is_not(None),
         Receipt.outcome == "OK",
-        Receipt.test.is_(False),
+        FILED,
         Receipt.received_at >= start - ARRIVAL_MARGIN,
         sa.or_(
             sa.and_(start <= PAID_AT, end > PAID_AT),
@@ -303,11 +343,11 @@ def late_days(session: Session, ente_id: int, day: dt.date) -> list[dt.date]:
     not in the file yet, nothing where it is (it came before that day's file was built)."""
     start, end = day_bounds(day)
     moments = session.scalars(
-        sa.select(PAID_AT)
+        _with_scope(sa.select(PAID_AT))
         .where(
             Receipt.ente_id == ente_id,
             Receipt.outcome == "OK",
-            Receipt.test.is_(False),
+            FILED,
             Receipt.received_at >= start,
             Receipt.received_at < end,
             start > PAID_AT,
@@ -335,7 +375,8 @@ def summaries(
     session: Session, ente_id: int, *, since: dt.date, until: dt.date
 ) -> list[dict[str, object]]:
     """The Ente's files between two days (both included), newest day first: per day and
-    service the latest version, how many versions, and where its deliveries stand
+    service the latest version (the latest test one too, if the day has test files: each a
+    row of its own), how many versions, and where its deliveries stand
     (``delivered``: all delivered, or none to make; ``failed``: one dead or retrying;
     ``pending`` otherwise)."""
     rows = list(
@@ -351,10 +392,10 @@ def summaries(
             )
         )
     )
-    newest: dict[tuple[dt.date, str], DailyFile] = {}
-    versions: dict[tuple[dt.date, str], int] = {}
+    newest: dict[tuple[dt.date, str, bool], DailyFile] = {}
+    versions: dict[tuple[dt.date, str, bool], int] = {}
     for row in rows:
-        key = (row.business_date, row.service_code)
+        key = (row.business_date, row.service_code, row.test)
         newest.setdefault(key, row)
         versions[key] = versions.get(key, 0) + 1
     statuses: dict[int, list[str]] = {}

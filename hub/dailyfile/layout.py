@@ -18,6 +18,11 @@ member deflated with the same level, so the same payments give the same bytes):
 - ``manifest.json``: layout, Ente, service, day, version, counts, total, and each member's size
   and SHA-256.
 
+A **test file** (the test receipts of an Ente or service active in test only, hub.dailyfile.files)
+says so three times: ``_TEST`` after the day in the zip's and the members' names
+(:data:`TEST_MARKER`), an eighth header field ``TEST``, and ``"test": true`` in the manifest. A
+real file has none of them: its bytes are those it had before test files existed.
+
 Nothing here holds more than one row in memory: the .txt and .csv go to temporary files on the
 way (the zip takes one member at a time), the receipts are read back by id in chunks.
 """
@@ -43,6 +48,7 @@ from hub.clock import ROME
 from hub.dailyfile.refunds import RefundStep
 
 LAYOUT = "DF01"
+TEST_MARKER = "TEST"  # in a test file's names (after the day) and its header's last field
 COMPRESSION = zipfile.ZIP_DEFLATED
 CHUNK = 1 << 20
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -115,10 +121,12 @@ class FileHeader:
     service_code: str
     business_date: dt.date
     version: int
+    test: bool = False  # the test receipts of an Ente or service active in test only
 
     @property
     def stem(self) -> str:
-        return f"{self.ente_fiscal_code}_{safe(self.service_code)}_{self.business_date:%Y%m%d}"
+        stem = f"{self.ente_fiscal_code}_{safe(self.service_code)}_{self.business_date:%Y%m%d}"
+        return f"{stem}_{TEST_MARKER}" if self.test else stem
 
 
 @dataclass(frozen=True)
@@ -189,8 +197,10 @@ def rome(moment: dt.datetime) -> str:
 
 
 def header_record(header: FileHeader) -> tuple[object, ...]:
-    """The ``H`` record that opens both .txt members (payments and refunds)."""
-    return (
+    """The ``H`` record that opens both .txt members (payments and refunds); a test file's
+    has an eighth field, ``TEST`` (a field added at the end: a real file's header is as it
+    always was)."""
+    record: tuple[object, ...] = (
         "H",
         LAYOUT,
         header.ente_fiscal_code,
@@ -199,6 +209,7 @@ def header_record(header: FileHeader) -> tuple[object, ...]:
         f"{header.business_date:%Y-%m-%d}",
         header.version,
     )
+    return (*record, TEST_MARKER) if header.test else record
 
 
 def detail(line: int, p: Payment) -> tuple[object, ...]:
@@ -425,13 +436,17 @@ def _manifest(
 ) -> IO[bytes]:
     """The manifest as a stream: its member list is copied line by line from ``listing``.
     ``refund_steps`` is there only when the refunds member is (a file without refunds keeps
-    the bytes it had before refunds were listed)."""
+    the bytes it had before refunds were listed), ``test`` only in a test file."""
     head: dict[str, object] = {
         "layout": LAYOUT,
         "ente": header.ente_fiscal_code,
         "service": header.service_code,
         "business_date": f"{header.business_date:%Y-%m-%d}",
         "version": header.version,
+    }
+    if header.test:
+        head["test"] = True
+    head |= {
         "payments": count,
         "receipts": count,
         "total_cents": total,

@@ -5,6 +5,10 @@ day it was taken on (its audit event's time) and to the file of the service of t
 position (the generic file when the case names no known notice). The steps are read from the
 audit trail (``refund.<event>``, written by ``hub.refunds.cases``), so a step is listed once,
 on its day, with the amount it had then; the IBAN appears from the order on, masked.
+
+A case about a test receipt (``receipt.test``) is a test too: its steps go in the test file
+(hub.dailyfile.files) when the Ente or the service is active in test only, in no file
+otherwise, never in a real one; every other case's steps go in the real file.
 """
 
 from __future__ import annotations
@@ -16,7 +20,15 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hub.models import AuditEvent, DebtPosition, PaymentOption, PaymentService, Receipt, RefundCase
+from hub.models import (
+    AuditEvent,
+    DebtPosition,
+    Ente,
+    PaymentOption,
+    PaymentService,
+    Receipt,
+    RefundCase,
+)
 from hub.models.dailyfiles import GENERIC_SERVICE
 
 STEP_ACTIONS = {  # audit action -> the step's name in the file (the state it reached)
@@ -28,6 +40,10 @@ STEP_ACTIONS = {  # audit action -> the step's name in the file (the state it re
     "refund.reject": "rejected",
 }
 _SERVICE: sa.ColumnElement[str] = sa.func.coalesce(PaymentService.code, GENERIC_SERVICE)
+# the Ente (joined) or the service of the row is active in test only (issue 15)
+IN_TEST: sa.ColumnElement[bool] = sa.or_(
+    Ente.production.is_(False), PaymentService.production.is_(False)
+)
 
 
 @dataclass(frozen=True)
@@ -56,9 +72,9 @@ def mask_iban(iban: str | None) -> str | None:
     return iban[:4] + "*" * max(0, len(iban) - 8) + iban[-4:]
 
 
-def _query(ente_id: int, start: dt.datetime, end: dt.datetime) -> sa.Select:
+def _query(ente_id: int, start: dt.datetime, end: dt.datetime, test: bool) -> sa.Select:
     target = sa.literal("refund_case:") + RefundCase.public_id
-    return (
+    query = (
         sa.select(
             AuditEvent.id,
             AuditEvent.action,
@@ -88,22 +104,32 @@ def _query(ente_id: int, start: dt.datetime, end: dt.datetime) -> sa.Select:
             AuditEvent.created_at < end,
         )
     )
+    if not test:  # a case with no receipt, or a real one
+        return query.where(sa.or_(Receipt.id.is_(None), Receipt.test.is_(False)))
+    return query.join(Ente, Ente.id == AuditEvent.ente_id).where(Receipt.test.is_(True), IN_TEST)
 
 
 def services_of_day(
-    session: Session, ente_id: int, start: dt.datetime, end: dt.datetime
+    session: Session, ente_id: int, start: dt.datetime, end: dt.datetime, *, test: bool = False
 ) -> set[str]:
-    """The services whose file lists a refund step between ``start`` and ``end``."""
-    query = _query(ente_id, start, end).with_only_columns(_SERVICE).distinct()
+    """The services whose file lists a refund step between ``start`` and ``end`` (whose test
+    file, with ``test``)."""
+    query = _query(ente_id, start, end, test).with_only_columns(_SERVICE).distinct()
     return set(session.scalars(query))
 
 
 def steps(
-    session: Session, ente_id: int, service: str, start: dt.datetime, end: dt.datetime
+    session: Session,
+    ente_id: int,
+    service: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    test: bool = False,
 ) -> Iterator[RefundStep]:
-    """The refund steps of one file, in the order they were taken."""
+    """The refund steps of one file (the test file, with ``test``), in the order taken."""
     query = (
-        _query(ente_id, start, end)
+        _query(ente_id, start, end, test)
         .where(_SERVICE.is_not_distinct_from(service))
         .order_by(AuditEvent.created_at, AuditEvent.id)
     )

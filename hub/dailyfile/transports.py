@@ -50,6 +50,7 @@ class Parcel:
     service_code: str
     business_date: str
     version: int
+    test: bool = False  # a test file (hub.dailyfile.files): the e-mail's subject says so
 
 
 def checked_address(host: str, port: int, policy: http.UrlPolicy | None = None) -> str:
@@ -226,6 +227,12 @@ def email(target: DailyFileTarget, parcel: Parcel, config: Config) -> str:
         f"giorno/day {parcel.business_date} - versione/version {parcel.version}\n"
         f"SHA-256: {parcel.sha256}\n"
     )
+    if parcel.test:  # the test payments of an Ente or service in test only: no real money
+        subject = f"[TEST] {subject}"
+        intro = (
+            "FILE DI PROVA: pagamenti di prova, nessun incasso reale. / "
+            "TEST FILE: test payments, no real money.\n" + intro
+        )
     headers = {"X-Payhub-Daily-File": parcel.name, "X-Payhub-File-SHA256": parcel.sha256}
     try:
         if parcel.size <= config.daily_file_attach_max_bytes:

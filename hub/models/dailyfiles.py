@@ -21,7 +21,8 @@ class DailyFile(Base):
     Version 1 is built after midnight; a receipt arriving later for that day makes version 2,
     and so on: every version is kept (``path`` under ``payhub.daily_file_dir``).
     ``source_digest`` fingerprints the receipts it holds, so a re-run with nothing new reuses
-    the latest version rather than building an identical one.
+    the latest version rather than building an identical one. ``test``: a test file, the test
+    receipts of an Ente or service active in test only (never mixed with real payments).
     """
 
     __tablename__ = "daily_file"
@@ -31,6 +32,9 @@ class DailyFile(Base):
     service_code: Mapped[str] = mapped_column(sa.String(35))  # GENERIC_SERVICE: none
     business_date: Mapped[dt.date] = mapped_column(sa.Date)
     version: Mapped[int] = mapped_column(sa.SmallInteger)
+    # the test receipts of an Ente or service active in test only (hub.dailyfile.files); the
+    # test and real files of one service and day share the sequence of versions
+    test: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     file_name: Mapped[str] = mapped_column(sa.String(200))
     path: Mapped[str] = mapped_column(sa.String(500))
     size: Mapped[int] = mapped_column(sa.BigInteger)
@@ -110,6 +114,8 @@ class DailyFileDelivery(Base):
     __table_args__ = (
         sa.UniqueConstraint("file_id", "target_id"),
         sa.Index("ix_daily_file_delivery_ente_status", "ente_id", "status", "id"),
+        # support's deliveries given up (status dead, newest first) of every Ente
+        sa.Index("ix_daily_file_delivery_status", "status", "id"),
         sa.Index(
             "ix_daily_file_delivery_due",
             "next_attempt_at",

@@ -61,6 +61,7 @@ def file_json(file: DailyFile, versions: int | None = None, delivery: str | None
         "businessDate": file.business_date.isoformat(),
         "service": file.service_code,
         "version": file.version,
+        "test": file.test,
         "fileName": file.file_name,
         "size": file.size,
         "sha256": file.sha256,
@@ -160,6 +161,11 @@ def openapi_paths() -> dict[str, Any]:
             "service": {"type": "string"},
             "version": {"type": "integer"},
             "versions": {"type": "integer"},
+            "test": {
+                "type": "boolean",
+                "description": "A test file: the test payments of an Ente or service active "
+                "in test only (never real ones); its name says _TEST",
+            },
             "fileName": {"type": "string"},
             "size": {"type": "integer"},
             "sha256": {"type": "string"},

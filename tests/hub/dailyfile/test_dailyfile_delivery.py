@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 
 from actors.retry import RetryPolicy
 from hub.dailyfile import delivery, files, targets
@@ -89,3 +90,30 @@ def test_a_retry_is_not_taken_before_its_time(db, one_delivery):
     assert delivery.claim(db, row.id, lease=POLICY.lease, max_attempts=5) is None
     later = utcnow() + dt.timedelta(minutes=11)
     assert delivery.claim(db, row.id, lease=POLICY.lease, max_attempts=5, now=later) is not None
+
+
+def test_supports_given_up_list_is_read_through_the_status_index(db, one_delivery):
+    """The dead letters of every Ente (hub.dailyfile.delivery.given_up) come from the index on
+    (status, id), not from reading every delivery ever made: PostgreSQL's plan for the very
+    statement the list runs, with sequential scans priced out, uses it."""
+    one_delivery.status = "dead"
+    db.flush()
+    seen: list[tuple[str, object]] = []
+    bind = db.connection().engine
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if "FROM daily_file_delivery JOIN daily_file" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(bind, "before_cursor_execute", keep)
+    try:
+        assert [d.id for d, _, _ in delivery.given_up(db)] == [one_delivery.id]
+    finally:
+        sa.event.remove(bind, "before_cursor_execute", keep)
+    ((statement, parameters),) = seen
+    connection = db.connection()
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    plan = "\n".join(
+        row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+    )
+    assert "ix_daily_file_delivery_status" in plan, plan

@@ -1,9 +1,12 @@
 """The operators' page describes layout DF01 as the code writes it: the field tables in the
 code's order, the example records with as many fields, the CSV example with the code's header,
-the manifest example with the code's keys."""
+the manifest example with the code's keys, a test file's marks where the code writes them."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import io
 import json
 import re
 from pathlib import Path
@@ -57,3 +60,23 @@ def test_the_documented_examples_have_the_codes_shape():
         "layout", "ente", "service", "business_date", "version", "payments", "receipts",
         "total_cents", "total", "members",
     ]  # fmt: skip
+
+
+def test_the_documented_test_file_marks_are_the_codes():
+    """The page's test file: its name, its eighth header field and its manifest's ``test``
+    key where the code writes them; a real file's header keeps its seven fields."""
+    text = DOC.read_text(encoding="utf-8")
+    flat = " ".join(text.split())
+    real = layout.FileHeader("80012345678", "Comune di Esempio", "MENSA", dt.date(2026, 12, 5), 1)
+    trial = dataclasses.replace(real, test=True)
+    documented = re.findall(r"`(H\|DF01\|80012345678\|[^`]*)`", text)
+    assert "|".join(str(v) for v in layout.header_record(trial)) in documented
+    assert layout.header_record(trial) == (*layout.header_record(real), layout.TEST_MARKER)
+    assert len(layout.header_record(real)) == 7 and layout.TEST_MARKER == "TEST"
+    assert f"`{trial.stem}_v1_" in text and f"`PAGAMENTI_{trial.stem}.txt`" in text
+    with layout._manifest(trial, 0, 0, io.BytesIO()) as manifest:
+        keys = list(json.loads(manifest.read()))
+    assert keys[keys.index("version") + 1] == "test"
+    assert '`"test": true` in the manifest, after `"version"`' in flat
+    with layout._manifest(real, 0, 0, io.BytesIO()) as manifest:
+        assert "test" not in json.loads(manifest.read())

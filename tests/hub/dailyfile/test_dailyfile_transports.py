@@ -3,6 +3,7 @@ pinned), pyftpdlib's FTPS (explicit TLS, certificate checked), aiosmtpd (attachm
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 from pathlib import Path
@@ -104,6 +105,22 @@ def test_email_attaches_a_small_file(smtp, parcel):
     assert part.get_filename() == parcel.name
     assert part.get_content() == parcel.path.read_bytes()
     assert msg["X-Payhub-File-SHA256"].strip() == parcel.sha256
+
+
+def test_email_of_a_test_file_says_test_in_its_subject_and_first_line(smtp, parcel):
+    config = Config.from_settings(smtp.settings)
+    target = DailyFileTarget(kind="email", recipients=["ragioneria@comune.example.it"])
+    trial = dataclasses.replace(parcel, name=parcel.name.replace("_v1_", "_TEST_v1_"), test=True)
+    transports.email(target, parcel, config)
+    transports.email(target, trial, config)
+    real, test = smtp.wait_for(2)
+    assert real["Subject"].strip().startswith("Flusso giornaliero / Daily file 80000000001 MENSA")
+    assert "TEST" not in real.get_body().get_content()
+    assert test["Subject"].strip() == f"[TEST] {real['Subject'].strip()}"
+    first = test.get_body().get_content().splitlines()[0]
+    assert first.startswith("FILE DI PROVA") and "TEST FILE" in first
+    (part,) = list(test.iter_attachments())
+    assert part.get_filename() == trial.name
 
 
 def test_email_sends_a_signed_link_when_the_file_is_too_large(smtp, parcel):

@@ -112,3 +112,33 @@ def test_the_lists_status_follows_the_deliveries_pending_failed_delivered(world,
         seen.append(item["delivery"])
     assert seen == ["pending", "failed", "failed", "delivered"]
     assert item["total"] == "12.34"
+
+
+def test_a_test_file_is_listed_as_test_beside_the_real_one_and_fetched_by_version(world, tmp_path):
+    """The day the Ente went live: its test file (v1) and its real file (v2) are two rows of
+    the list, ``test`` telling them apart; the test one is fetched by its version."""
+    with world.factory.begin() as session:
+        ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == world.ente))
+        ente.production = False
+        trial = add_receipt(session, ente, None, paid_at=at(9), cents=500)
+        trial.test = True
+        session.flush()
+        test_file, _ = files.produce(session, ente, "GENERICO", DAY, tmp_path, test=True)
+        ente.production = True
+        add_receipt(session, ente, None, paid_at=at(15), cents=4200)
+        files.produce(session, ente, "GENERICO", DAY, tmp_path)
+        test_name = test_file.file_name
+    url = f"/api/v1/enti/{world.ente}/daily-files?from={DAY.isoformat()}&to={DAY.isoformat()}"
+    items = world.app.get(url, headers=world.auth()).json["items"]
+    assert [(i["version"], i["test"], i["payments"]) for i in items] == [
+        (2, False, 1),
+        (1, True, 1),
+    ]
+    assert "_TEST_v1_" in items[1]["fileName"] and "TEST" not in items[0]["fileName"]
+    answer = world.app.get(
+        f"/api/v1/enti/{world.ente}/daily-files/{DAY.isoformat()}/GENERICO?version=1",
+        headers=world.auth(),
+    )
+    assert test_name in answer.headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(answer.body)) as zf:
+        assert zf.read("manifest.json").count(b'"test": true') == 1

@@ -1,7 +1,7 @@
 """The daily files in /ops/: an Ente's files and deliveries (download, re-deliver, build a past
 day), a failing delivery shown on the Ente's pages, no secret ever on a page, support's list of
-Enti that did not receive a day's files, the signed link of the e-mails; in English and
-Italian."""
+Enti that did not receive a day's files, the signed link of the e-mails, a test file marked
+test; in English and Italian."""
 
 from __future__ import annotations
 
@@ -197,3 +197,25 @@ def test_supports_list_is_of_yesterday_when_no_day_is_asked(ops, tmp_path):
     assert page.html.find(id="missing-day")["value"] == yesterday
     row = page.html.find("td", string=B).parent
     assert "no file built" in row.text
+
+
+def test_a_test_file_is_marked_test_on_the_entes_page_and_a_real_one_is_not(ops, tmp_path):
+    with ops.factory.begin() as session:
+        ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == A))
+        ente.production = False
+        trial = add_receipt(session, ente, None, paid_at=at(9), cents=500)
+        trial.test = True
+        session.flush()
+        test_file, _ = files.produce(session, ente, "GENERICO", DAY, tmp_path, test=True)
+        ente.production = True
+        add_receipt(session, ente, None, paid_at=at(15), cents=4200)
+        real_file, _ = files.produce(session, ente, "GENERICO", DAY, tmp_path)
+        names = {test_file.file_name: True, real_file.file_name: False}
+    ops.login()
+    page = ops.app.get(f"/ops/enti/{A}/daily-files")
+    (table,) = [t for t in page.html.find_all("table") if t.get("aria-labelledby") == "files"]
+    rows = {r.find("a").get_text(): r for r in table.find("tbody").find_all("tr")}
+    assert set(rows) == set(names)
+    for name, is_test in names.items():
+        assert bool(rows[name].find(class_="badge-test")) is is_test, name
+    assert "_TEST_v1_" in next(n for n, t in names.items() if t)
