@@ -24,6 +24,7 @@ from hub.config import Config, as_config, setting_name
 from hub.errors import DomainError
 from hub.positions import fees  # SEND notification fees (issue 20)
 from hub.tenants.stations import (
+    EnteInfo,
     StationInfo,
     WrongDomain,
     WrongStation,
@@ -270,6 +271,7 @@ class PaForNode:
             id_broker = element.findtext("idBrokerPA")
             known = station is not None and station.broker_code == id_broker
             id_pa = element.findtext("idPA")
+            ente: EnteInfo | None
             try:
                 ente = check_caller(
                     station,
@@ -359,9 +361,9 @@ def system_error_view(exc: Exception, request) -> Response:
 def _count_system_error(request) -> None:
     """The Node gets PAA_SYSTEM_ERROR: that is the outcome pagoPA's KPIs count (in place of an
     OK the view counted before its commit failed)."""
-    key = getattr(request, "sla_key", None)
+    key: tuple[str, str] | None = getattr(request, "sla_key", None)
     recorder = request.registry.get("sla.recorder") if key else None
-    if recorder:
+    if recorder and key:
         recorder.replace_outcome(*key, getattr(request, "sla_counted", None), "PAA_SYSTEM_ERROR")
 
 

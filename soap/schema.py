@@ -241,7 +241,8 @@ def content_model() -> Model:
     def children(key: tuple[str, str]) -> dict[str, tuple[int, tuple[str, str] | None]]:
         if key in model:
             return model[key]
-        ct, found = types[key], {}
+        ct = types[key]
+        found: dict[str, tuple[int, tuple[str, str] | None]] = {}
         model[key] = found
         for ext in ct.iter(f"{{{XSD}}}extension"):
             base = _qualified(ext.get("base"), ext.nsmap)
