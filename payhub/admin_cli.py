@@ -46,7 +46,10 @@ def _run(ctx: click.Context, work: Callable[[Any], Any]) -> Any:
         with factory.begin() as session:
             return work(session)
     except i.InvalidInput as exc:
-        raise click.ClickException(str(exc)) from None
+        message = str(exc)
+        if exc.field and not message.startswith(f"{exc.field}:"):  # a check of the service's
+            message = f"{exc.field}: {message}"
+        raise click.ClickException(message) from None
     except DomainError as exc:
         raise click.ClickException(f"{exc} ({exc.code})") from None
 
@@ -484,6 +487,30 @@ def portal_rotate(ctx: click.Context, key_id: str) -> None:
     """A new secret for the portal (the old one stops working at once)."""
     secret = _run(ctx, lambda s: svc.rotate_portal_secret(s, svc.CLI, key_id))
     _emit(ctx, {"keyId": key_id, "secret": secret}, f"secret {secret} (shown once)")
+
+
+@portal_group.command("update")
+@click.argument("key_id")
+@model_options(i.PortalPatch)
+@click.option("--no-notify-url", "clear_notify_url", is_flag=True, help="Stop the notifications.")
+@click.pass_context
+def portal_update(ctx: click.Context, key_id: str, clear_notify_url: bool, **values: Any) -> None:
+    """Change a portal's name, Enti (--enti repeated: the whole list), return URL prefix or
+    notification URL; a first notification URL prints its signing secret (shown once)."""
+    if clear_notify_url and values.get("notify_url") is not None:
+        raise click.UsageError("give --notify-url or --no-notify-url, not both")
+    patch = model_input(i.PortalPatch, values)
+    if clear_notify_url:
+        patch = i.parse(i.PortalPatch, {**patch.given(), "notify_url": None})
+
+    def work(s: Any) -> dict[str, Any]:
+        changed = svc.update_portal(s, svc.CLI, key_id, patch)
+        return {**describe.portal(changed.portal), "notifySecret": changed.notify_secret}
+
+    out = _run(ctx, work)
+    secret = out["notifySecret"]
+    text = f"portal {key_id} updated"
+    _emit(ctx, out, text + (f"\nnotification secret {secret} (shown once)" if secret else ""))
 
 
 @portal_group.command("set-active")

@@ -81,7 +81,12 @@ def test_the_layers_picture_and_the_cli_reference_are_generated(site: Path) -> N
     assert '<pre class="mermaid"><code>flowchart TD' in home
     assert "hub --&gt; workflows" in home
     cli = (site / "operators" / "cli" / "index.html").read_text(encoding="utf-8")
-    for command in ("payhub operator create", "payhub sla report", "payhub reconcile statement"):
+    for command in (
+        "payhub operator create",
+        "payhub sla report",
+        "payhub reconcile statement",
+        "payhub admin portal update",
+    ):
         assert f"Usage: {command}" in cli, command
 
 

@@ -295,7 +295,16 @@ class PortalInput(_In):
 
 
 class PortalPatch(_In):
-    active: bool = Field(description="false: the portal's requests are refused (it is kept)")
+    """What changes of a level-1 portal; its keys change only by rotation. ``notify_url``
+    null: no more server-to-server notifications."""
+
+    name: Text140 = KEEP
+    enti: Annotated[list[FiscalCode11], Field(min_length=1, max_length=1000)] = KEEP
+    return_url_prefix: HttpUrl = KEEP
+    notify_url: HttpUrl | None = None
+    active: Annotated[
+        bool, Field(description="false: the portal's requests are refused (it is kept)")
+    ] = KEEP
 
 
 class WebhookEndpointInput(_In):

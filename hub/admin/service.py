@@ -686,8 +686,8 @@ def create_portal(session: Session, actor: Actor, data: i.PortalInput) -> level1
 
     for code in data.enti:
         get_ente(session, actor, code)
-    for url in (data.return_url_prefix, data.notify_url):
-        _check_url(url)
+    _check_url(data.return_url_prefix, field="return_url_prefix")
+    _check_url(data.notify_url, field="notify_url")
     if data.legacy_buffer:
         assert data.legacy_code and data.legacy_iv and data.legacy_key  # the model checked
         registered = legacy_buffer.register_legacy(
@@ -739,26 +739,96 @@ def rotate_portal_secret(session: Session, actor: Actor, key_id: str) -> str:
 
 def set_portal_active(session: Session, actor: Actor, key_id: str, active: bool) -> Level1Portal:
     """Switch a portal off (its requests are refused; it and its carts are kept) or on."""
-    return update_portal(session, actor, key_id, i.PortalPatch(active=active))
+    return update_portal(session, actor, key_id, i.PortalPatch(active=active)).portal
+
+
+@dataclass(frozen=True)
+class PortalChange:
+    """A portal after a change. ``notify_secret``: the signing secret of the notification
+    endpoint this change registered (the portal had no notification URL), returned only here."""
+
+    portal: Level1Portal
+    notify_secret: str | None = None
 
 
 def update_portal(
     session: Session, actor: Actor, key_id: str, patch: i.PortalPatch
-) -> Level1Portal:
+) -> PortalChange:
+    """Change a portal's name, Enti, return URL prefix or notification URL, or switch it off
+    or on; its keys change only by rotation. Audited with the fields before and after.
+
+    The Enti must all be the actor's and the URLs pass the outgoing-URL policy, as when a
+    portal is created. A new notification URL keeps the endpoint's key id and secret (the
+    portal verifies as before; deliveries not yet made go to the new URL); the first one
+    registers an endpoint (its secret in ``notify_secret``); null stops the endpoint (kept,
+    with its deliveries). Raises NotFound for a portal or an Ente not the actor's,
+    InvalidInput for a refused URL."""
     portal = get_portal(session, actor, key_id)
-    changes = _apply(portal, patch.given())
+    given = patch.given()
+    if "enti" in given:
+        given["enti"] = sorted(set(given["enti"]))
+        for code in given["enti"]:
+            get_ente(session, actor, code)
+    for name in ("return_url_prefix", "notify_url"):
+        if name in given:
+            _check_url(given[name], field=name)
+    changes = _apply(portal, given)
+    notify_secret = None
+    if changes.keys() & {"name", "enti", "notify_url"}:
+        before = portal.notify_endpoint_id
+        notify_secret = _portal_endpoint(session, portal)
+        if portal.notify_endpoint_id != before:
+            changes["notify_key_id"] = [
+                _key_id(session, before),
+                _key_id(session, portal.notify_endpoint_id),
+            ]
     if changes:
         _record(session, actor, "admin.portal.update", f"portal:{key_id}", changes)
-    return portal
+    return PortalChange(portal, notify_secret)
 
 
-def _check_url(url: str | None) -> None:
+def _key_id(session: Session, endpoint_id: int | None) -> str | None:
+    endpoint = session.get(WebhookEndpoint, endpoint_id) if endpoint_id else None
+    return endpoint.key_id if endpoint is not None else None
+
+
+def _portal_endpoint(session: Session, portal: Level1Portal) -> str | None:
+    """Bring the portal's notification endpoint in line with the portal: at its URL, owned by
+    one of its Enti (future deliveries are that Ente's; past ones keep theirs), stopped when
+    the portal has no URL. Returns the secret of an endpoint registered now, else None."""
+    endpoint = session.get(WebhookEndpoint, portal.notify_endpoint_id or 0)
+    if endpoint is not None and endpoint.deleted_at is not None:
+        endpoint = None
+    if portal.notify_url is None:
+        if endpoint is not None:
+            webhooks.delete_endpoint(session, endpoint)
+        portal.notify_endpoint_id = None
+        return None
+    enti = list(
+        session.scalars(
+            sa.select(Ente).where(Ente.fiscal_code.in_(portal.enti)).order_by(Ente.fiscal_code)
+        )
+    )
+    description = f"level 1: {portal.name}"
+    if endpoint is None:
+        registered = webhooks.register_endpoint(
+            session, enti[0], portal.notify_url, kind="portal", events=[], description=description
+        )
+        portal.notify_endpoint_id = registered.endpoint.id
+        return registered.secret
+    endpoint.url, endpoint.description = portal.notify_url, description
+    if endpoint.ente_id not in {e.id for e in enti}:
+        endpoint.ente_id = enti[0].id
+    return None
+
+
+def _check_url(url: str | None, *, field: str = "url") -> None:
     if url is None:
         return
     try:
         http.check_url(url, unresolvable_ok=True)
     except http.UrlRefused as exc:
-        raise i.InvalidInput(f"the URL is refused: {exc}", field="url") from None
+        raise i.InvalidInput(f"the URL is refused: {exc}", field=field) from None
 
 
 # --- webhook endpoints -----------------------------------------------------------------------
@@ -845,7 +915,14 @@ def create_operator(session: Session, actor: Actor, data: i.OperatorInput) -> Op
     _scoped_role(actor, data.role, data.enti, session)
     try:
         account = operators.create_account(
-            session, data.username, data.password, role=data.role, enti=data.enti, actor=actor.name
+            session,
+            data.username,
+            data.password,
+            role=data.role,
+            enti=data.enti,
+            actor=actor.name,
+            api_key_id=actor.api_key_id,
+            request_id=actor.request_id,
         )
     except operators.AccountError as exc:
         raise Conflict(str(exc), code="account_error") from None

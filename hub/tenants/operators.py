@@ -92,9 +92,13 @@ def create_account(
     role: str,
     enti: Iterable[str] = (),
     actor: str = "cli",
+    api_key_id: int | None = None,
+    request_id: str | None = None,
 ) -> OperatorAccount:
     """Create an enabled account; an operator needs at least one Ente (fiscal codes).
-    Raises AccountError for a taken username, an unknown role or Ente, a short password."""
+    Audited as ``operator.create`` like the administration's other creations: ``before`` all
+    null, ``after`` the account's fields (never its password or hash). Raises AccountError for
+    a taken username, an unknown role or Ente, a short password."""
     if role not in {r.value for r in OperatorRole}:
         raise AccountError(f"unknown role {role!r}")
     if len(password) < MIN_PASSWORD:
@@ -117,12 +121,15 @@ def create_account(
     )
     session.add(account)
     session.flush()
+    after = {"username": username, "role": role, "enabled": True, "enti": sorted(codes)}
     audit.record(
         session,
         actor=actor,
         action="operator.create",
         target=f"operator:{username}",
-        detail={"role": role, "enti": codes},
+        api_key_id=api_key_id,
+        request_id=request_id,
+        detail={"before": dict.fromkeys(after), "after": after},
     )
     return account
 
@@ -131,8 +138,15 @@ def disable_account(session: Session, username: str) -> OperatorAccount:
     account = session.scalar(sa.select(OperatorAccount).where(OperatorAccount.username == username))
     if account is None:
         raise AccountError(f"no account {username!r}")
+    detail = {"before": {"enabled": account.enabled}, "after": {"enabled": False}}
     account.enabled = False
-    audit.record(session, actor="cli", action="operator.disable", target=f"operator:{username}")
+    audit.record(
+        session,
+        actor="cli",
+        action="operator.disable",
+        target=f"operator:{username}",
+        detail=detail,
+    )
     return account
 
 

@@ -1,5 +1,6 @@
 """axe-core on the administration pages (/ops/admin/), in Italian and English: a new portal's
-secret, the overview (portals with their switch, recent changes), a new Ente's form with its
+secret, the overview (portals with their switch, an intermediary's rename form, recent changes),
+a portal's page (its Enti and URLs) with an error, a new Ente's form with its
 errors, an Ente's page (services, accounts, webhooks with their Stop button, registry, its
 history of changes), a service with the preview of its form, a precomputed service with its
 back-office lookup, a station, bulk onboarding with a dry-run report. No
@@ -55,7 +56,19 @@ def test_admin_pages_have_no_serious_accessibility_violations(
     check(page, axe_js, "portal secret")
     page.goto(f"{ops}/admin/")
     check(page, axe_js, "administration")
+    page.locator("details:has(#intermediary-77777777777-name) summary").click()
+    page.locator("#intermediary-77777777777-name").wait_for()
+    check(page, axe_js, "administration with an intermediary's rename form")
     shoot(demo, page, lang, "1-overview")
+    # the portal's page: its Enti and URLs; a refused URL shown beside its field
+    page.locator(f"tr:has-text('Portale {lang}') td:first-child a").click()
+    page.locator("#portal_patch-notify_url").wait_for()
+    check(page, axe_js, "portal")
+    page.locator("#portal_patch-notify_url").fill("https://10.0.0.1/esito")
+    page.locator("main form.panel button[type=submit]").click()
+    page.locator("#portal_patch-notify_url-error").wait_for()
+    check(page, axe_js, "portal with an error")
+    shoot(demo, page, lang, "6-portal")
     page.goto(f"{ops}/admin/new/ente")
     check(page, axe_js, "new Ente")
     page.locator("#ente-fiscal_code").fill("123")

@@ -262,3 +262,39 @@ def test_a_payer_portal_its_switch_and_the_history_of_changes_from_the_cli(cli):
     assert "key-2" not in json.dumps(portal) and portal["after"]["legacy_key"] == "***"
     text = cli.plain("admin", "history", "--ente", EC)
     assert text.exit_code == 0 and "'Comune' -> 'Comune di Nuovo'" in text.output
+
+
+def test_a_portals_enti_and_urls_are_changed_from_the_cli_and_audited(cli):
+    cli("intermediary", "create", "--broker-code", BROKER, "--name", "Intermediario")
+    cli("station", "create", "--station-code", STATION, "--broker-code", BROKER)
+    for code, segregation in ((EC, "07"), ("80000000004", "08")):
+        cli("ente", "create", "--fiscal-code", code, "--name", "Comune",
+            "--segregation-code", segregation, "--stations", STATION)  # fmt: skip
+    key_id = cli("portal", "create", "--name", "Portale", "--enti", EC,
+                 "--return-url-prefix", "https://portale.example.it/")["keyId"]  # fmt: skip
+    changed = cli("portal", "update", key_id, "--name", "Portale Unione", "--enti", EC,
+                  "--enti", "80000000004", "--return-url-prefix", "https://pagamenti.example.it/",
+                  "--notify-url", "https://pagamenti.example.it/esito")  # fmt: skip
+    assert changed["name"] == "Portale Unione" and changed["enti"] == [EC, "80000000004"]
+    assert changed["returnUrlPrefix"] == "https://pagamenti.example.it/"
+    assert changed["notifySecret"].startswith("whsec_")  # the first notification URL's, once
+    stopped = cli("portal", "update", key_id, "--no-notify-url")
+    assert stopped["notifyUrl"] is None and stopped["notifySecret"] is None
+    refused = cli("portal", "update", key_id, "--notify-url", "https://10.0.0.1/esito", ok=False)
+    assert refused.exit_code == 1 and "notify_url" in refused.output
+    assert "refused" in refused.output
+    both = cli("portal", "update", key_id, "--notify-url", "https://pagamenti.example.it/x",
+               "--no-notify-url", ok=False)  # fmt: skip
+    assert both.exit_code == 2
+    history = cli("history", "--target", f"portal:{key_id}")
+    assert [c["action"] for c in history] == [
+        "admin.portal.update",
+        "admin.portal.update",
+        "admin.portal.create",
+    ]
+    assert history[1]["before"]["enti"] == [EC]
+    assert history[1]["after"]["enti"] == [EC, "80000000004"]
+    assert history[0]["before"]["notify_url"] == "https://pagamenti.example.it/esito"
+    assert history[0]["after"]["notify_url"] is None
+    text = cli.plain("admin", "portal", "update", key_id, "--name", "Portale")
+    assert text.exit_code == 0 and text.output.strip() == f"portal {key_id} updated"

@@ -372,7 +372,8 @@ def portal_update(request: Any) -> Response:
     key_id = request.matchdict["key_id"]
 
     def work(r: Any, a: svc.Actor) -> Any:
-        return describe.portal(svc.update_portal(r.db, a, key_id, _body(r, i.PortalPatch)))
+        changed = svc.update_portal(r.db, a, key_id, _body(r, i.PortalPatch))
+        return {**describe.portal(changed.portal), "notifySecret": changed.notify_secret}
 
     return handle(work)(request)
 
@@ -645,7 +646,7 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, Any, Any, int]] = {
     ("admin.portal", "GET"): ("adminGetPortal", "A level-1 portal", None, _OBJECT, 200),
     ("admin.portal", "PATCH"): (
         "adminUpdatePortal",
-        "Switch a portal off or on",
+        "Change a portal's name, Enti or URLs, or switch it off or on",
         i.PortalPatch,
         _OBJECT,
         200,

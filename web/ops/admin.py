@@ -1,7 +1,9 @@
 """The administration pages (/ops/admin/), for accounts with the "intermediary" role: lists and
-forms for intermediaries, stations, Enti (with accounts, services and webhook endpoints), payment
-services (with a preview of the citizen's form), level-1 portals, operator accounts, and bulk
-onboarding with its dry run. Every write goes through hub.admin, audited as ``ops:<username>``.
+forms for intermediaries (renamed on the overview), stations, Enti (with accounts, services and
+webhook endpoints), payment services (with a preview of the citizen's form), level-1 portals
+(their Enti and URLs changed, switched off and on, their secret rotated), operator accounts,
+and bulk onboarding with its dry run. Every write goes through hub.admin, audited as
+``ops:<username>``.
 
 Forms are generic: ``FORMS`` says, for each input model of hub.admin.inputs, which fields the
 page shows, with their labels (translated) and widgets; the model checks what is posted and an
@@ -30,6 +32,7 @@ from web.ops.security import require_intermediary
 ROUTES = (
     ("ops.admin", "/admin/"),
     ("ops.admin_new", "/admin/new/{kind:intermediary|station|ente|operator|portal}"),
+    ("ops.admin_intermediary", "/admin/intermediaries/{broker_code:[0-9]{11}}"),
     ("ops.admin_station", "/admin/stations/{code:[0-9]{11}_[0-9]{2}}"),
     ("ops.admin_ente", "/admin/enti/{ec:[0-9]{11}}"),
     ("ops.admin_ente_add", "/admin/enti/{ec:[0-9]{11}}/{kind:iban|service|webhook}"),
@@ -90,6 +93,7 @@ FORMS: dict[str, tuple[type[BaseModel], list[Field]]] = {
         i.IntermediaryInput,
         [F("broker_code", _("Broker code"), required=True), F("name", _("Name"), required=True)],
     ),
+    "intermediary_patch": (i.IntermediaryPatch, [F("name", _("Name"), required=True)]),
     "station": (
         i.StationInput,
         [
@@ -176,6 +180,15 @@ FORMS: dict[str, tuple[type[BaseModel], list[Field]]] = {
             F("legacy_code", _("PayER PortaleID"), help=_("A PayER portal only: its own keys")),
             F("legacy_iv", _("PayER IV"), "password"),
             F("legacy_key", _("PayER Key"), "password"),
+        ],
+    ),
+    "portal_patch": (
+        i.PortalPatch,
+        [
+            F("name", _("Name"), required=True),
+            F("enti", _("Bodies"), "lines", required=True, help=_("One fiscal code per line")),
+            F("return_url_prefix", _("Return URL prefix"), required=True),
+            F("notify_url", _("Notification URL"), help=_("Leave empty for no notifications")),
         ],
     ),
     "lookup": (
@@ -292,6 +305,16 @@ def field_errors(request: Any, kind: str, exc: i.InvalidInput) -> dict[str, Any]
     return errors
 
 
+def required(data: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``data``, if no field the form marks required was left empty (where a patch would keep
+    the value, these forms mean to change it); else InvalidInput naming each one."""
+    missing = [f.name for f in FORMS[kind][1] if f.required and f.name not in data]
+    if missing:
+        errors = [{"field": n, "message": "Field required", "type": "missing"} for n in missing]
+        raise i.InvalidInput(f"{missing[0]}: Field required", field=missing[0], errors=errors)
+    return data
+
+
 def _form(kind: str, values: dict, errors: dict, **extra: Any) -> dict[str, Any]:
     return {"fields": FORMS[kind][1], "values": values, "errors": errors, "kind": kind, **extra}
 
@@ -364,6 +387,35 @@ def new(request: Any) -> Any:
         "station": lambda: request.route_path("ops.admin_station", code=data["station_code"]),
     }.get(kind, lambda: request.route_path("ops.admin"))
     return HTTPSeeOther(location=target())
+
+
+@view_config(
+    route_name="ops.admin_intermediary", renderer=T + "admin_form.jinja2", decorator=localized,
+    require_csrf=True,
+)  # fmt: skip
+def intermediary(request: Any) -> Any:
+    """Rename an intermediary (the overview's form posts here; a refused name is shown
+    beside its field on this page)."""
+    who = actor(request)
+    code = request.matchdict["broker_code"]
+    try:
+        found = describe.intermediary(svc.get_intermediary(request.db, who, code))
+    except NotFound:
+        raise HTTPNotFound() from None
+    extra = {"title": f"{found['name']} ({code})"}
+    if request.method != "POST":
+        return _form("intermediary_patch", current("intermediary_patch", found), {}, **extra)
+    data, shown = read_form(request, "intermediary_patch")
+
+    def work() -> Any:
+        patch = i.parse(i.IntermediaryPatch, required(data, "intermediary_patch"))
+        return svc.update_intermediary(request.db, who, code, patch)
+
+    _done, errors = _attempt(request, work, "intermediary_patch", shown)
+    if errors:
+        return _form("intermediary_patch", shown, errors, **extra)
+    flash(request, _("Saved."))
+    return HTTPSeeOther(location=request.route_path("ops.admin"))
 
 
 @view_config(
@@ -638,15 +690,18 @@ def lookup(request: Any) -> Any:
 
 
 @view_config(
-    route_name="ops.admin_portal", request_method="POST", require_csrf=True, decorator=localized,
+    route_name="ops.admin_portal", require_csrf=True, decorator=localized,
     renderer=T + "admin_form.jinja2",
 )  # fmt: skip
 def portal(request: Any) -> Any:
-    """A portal switched off or on (``action`` off / on), or its secret rotated (``rotate``:
-    the new secret shown once)."""
+    """A portal's name, Enti and URLs (its form; a first notification URL's secret shown
+    once), or, from the overview, the portal switched off or on (``action`` off / on) or its
+    secret rotated (``rotate``: the new secret shown once)."""
     who = actor(request)
     key_id = request.matchdict["key_id"]
     action = request.POST.get("action")
+    if request.method != "POST" or action is None:
+        return portal_form(request, who, key_id)
     if action not in ("off", "on", "rotate"):
         raise HTTPNotFound()
     try:
@@ -662,6 +717,31 @@ def portal(request: Any) -> Any:
         return HTTPSeeOther(location=request.route_path("ops.admin"))
     if action == "rotate":
         return _form("portal", {}, {}, title=key_id, secret=secret, done=True)
+    flash(request, _("Saved."))
+    return HTTPSeeOther(location=request.route_path("ops.admin"))
+
+
+def portal_form(request: Any, who: svc.Actor, key_id: str) -> Any:
+    try:
+        found = describe.portal(svc.get_portal(request.db, who, key_id))
+    except NotFound:
+        raise HTTPNotFound() from None
+    extra = {"title": f"{found['name']} ({key_id})"}
+    if request.method != "POST":
+        return _form("portal_patch", current("portal_patch", found), {}, **extra)
+    data, shown = read_form(request, "portal_patch")
+    if "notify_url" in request.POST:
+        data.setdefault("notify_url", None)  # left empty: no notifications
+
+    def work() -> Any:
+        patch = i.parse(i.PortalPatch, required(data, "portal_patch"))
+        return svc.update_portal(request.db, who, key_id, patch)
+
+    done, errors = _attempt(request, work, "portal_patch", shown)
+    if errors:
+        return _form("portal_patch", shown, errors, **extra)
+    if done.notify_secret is not None:  # a first notification URL: its secret, shown once
+        return _form("portal_patch", shown, {}, secret=done.notify_secret, done=True, **extra)
     flash(request, _("Saved."))
     return HTTPSeeOther(location=request.route_path("ops.admin"))
 

@@ -1,7 +1,9 @@
 """hub.admin.service: accounts with validity set the Ente's current IBAN; a portal's secret is
-shown once and rotated; a role change ends the account's sessions; a form definition is checked
-and previewed in either language; webhook and lookup URLs follow the outgoing URL policy; every
-change is audited with before and after, secrets masked."""
+shown once and rotated; a portal's Enti and URLs are changed, its URLs under the outgoing URL
+policy and its notification endpoint following; a role change ends the account's sessions; a
+form definition is checked and previewed in either language; webhook and lookup URLs follow the
+outgoing URL policy; every change (a new dashboard account's too) is audited with before and
+after, secrets masked."""
 
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ import sqlalchemy as sa
 from hub import clock, http
 from hub.admin import inputs as i
 from hub.admin import service as svc
-from hub.errors import Conflict
-from hub.models import AuditEvent, Level1Portal
+from hub.errors import Conflict, NotFound
+from hub.models import AuditEvent, Level1Portal, WebhookEndpoint
 
 pytestmark = [pytest.mark.pg]
 
@@ -233,7 +235,154 @@ def test_an_intermediarys_history_holds_only_its_own_objects(db, ente):
     targets = {r.target for r in svc.history(db, mine, limit=500)}
     assert {f"ente:{EC}", f"station:{STATION}", f"intermediary:{BROKER}"} <= targets
     assert not targets & {"ente:80000000010", "station:80000000009_01", "intermediary:80000000009"}
-    from hub.errors import NotFound
-
     with pytest.raises(NotFound):
         svc.history(db, mine, fiscal_code="80000000010")
+
+
+SECOND_EC = "80000000011"
+
+
+def _second_ente(db, station: str = STATION, code: str = SECOND_EC):
+    return svc.create_ente(
+        db, svc.CLI,
+        i.parse(i.EnteInput, {"fiscalCode": code, "name": "Unione", "segregationCode": "08",
+                              "stations": [station]}),
+    )  # fmt: skip
+
+
+def _portal(db, **extra):
+    data = {"name": "Portale", "enti": [EC], "returnUrlPrefix": "https://portale.example.it/"}
+    return svc.create_portal(db, svc.CLI, i.parse(i.PortalInput, {**data, **extra}))
+
+
+def _updates(db, key_id: str) -> list[dict]:
+    return [
+        e.detail
+        for e in db.scalars(
+            sa.select(AuditEvent)
+            .where(
+                AuditEvent.action == "admin.portal.update", AuditEvent.target == f"portal:{key_id}"
+            )
+            .order_by(AuditEvent.id)
+        )
+    ]
+
+
+def test_a_portals_name_enti_and_urls_are_changed_and_audited_with_before_and_after(
+    db, ente, monkeypatch
+):
+    monkeypatch.setattr(http, "_policy", http.UrlPolicy())
+    _second_ente(db)
+    registered = _portal(db, notifyUrl="https://portale.example.it/esito")
+    key_id, secret = registered.portal.key_id, registered.secret
+    endpoint = db.get(WebhookEndpoint, registered.portal.notify_endpoint_id)
+    changed = svc.update_portal(
+        db, svc.CLI, key_id,
+        i.parse(i.PortalPatch, {"name": "Portale Unione", "enti": [SECOND_EC, EC, SECOND_EC],
+                                "returnUrlPrefix": "https://pagamenti.example.it/",
+                                "notifyUrl": "https://pagamenti.example.it/esito"}),
+    )  # fmt: skip
+    portal = changed.portal
+    assert (portal.name, portal.enti, portal.return_url_prefix, portal.notify_url) == (
+        "Portale Unione", [EC, SECOND_EC], "https://pagamenti.example.it/",
+        "https://pagamenti.example.it/esito",
+    )  # fmt: skip
+    # the portal's keys are as they were: it signs and verifies as before
+    assert portal.secret == secret and changed.notify_secret is None
+    assert portal.notify_endpoint_id == endpoint.id
+    assert endpoint.url == "https://pagamenti.example.it/esito" and endpoint.deleted_at is None
+    assert _updates(db, key_id) == [
+        {
+            "before": {"name": "Portale", "enti": [EC],
+                       "return_url_prefix": "https://portale.example.it/",
+                       "notify_url": "https://portale.example.it/esito"},
+            "after": {"name": "Portale Unione", "enti": [EC, SECOND_EC],
+                      "return_url_prefix": "https://pagamenti.example.it/",
+                      "notify_url": "https://pagamenti.example.it/esito"},
+        }
+    ]  # fmt: skip
+    # the same values again change nothing and record nothing
+    svc.update_portal(
+        db, svc.CLI, key_id, i.PortalPatch(name="Portale Unione", enti=[EC, SECOND_EC])
+    )
+    assert len(_updates(db, key_id)) == 1
+
+
+def test_a_portals_urls_follow_the_outgoing_url_policy_and_its_enti_must_be_the_actors(
+    db, ente, monkeypatch
+):
+    monkeypatch.setattr(http, "_policy", http.UrlPolicy())
+    key_id = _portal(db).portal.key_id
+    for field, url in (("return_url_prefix", "https://127.0.0.1/"),
+                       ("notify_url", "https://10.0.0.1/esito")):  # fmt: skip
+        with pytest.raises(i.InvalidInput, match="refused") as refused:
+            svc.update_portal(db, svc.CLI, key_id, i.parse(i.PortalPatch, {field: url}))
+        assert refused.value.field == field
+    with pytest.raises(i.InvalidInput, match="returnUrlPrefix"):
+        i.parse(i.PortalPatch, {"returnUrlPrefix": "ftp://portale.example.it/"})
+    with pytest.raises(i.InvalidInput, match="enti"):
+        i.parse(i.PortalPatch, {"enti": []})
+    # an intermediary's key moves its portals among its own Enti only
+    svc.create_intermediary(db, svc.CLI, i.IntermediaryInput(broker_code="80000000009", name="B"))
+    svc.create_station(
+        db, svc.CLI, i.StationInput(station_code="80000000009_01", broker_code="80000000009")
+    )
+    _second_ente(db, station="80000000009_01", code="80000000010")
+    mine = svc.Actor("api_key:x", intermediary_id=ente.stations[0].intermediary_id)
+    with pytest.raises(NotFound):
+        svc.update_portal(db, mine, key_id, i.PortalPatch(enti=[EC, "80000000010"]))
+    portal = svc.get_portal(db, svc.CLI, key_id)
+    assert portal.enti == [EC] and portal.return_url_prefix == "https://portale.example.it/"
+    assert _updates(db, key_id) == []
+
+
+def test_a_first_notification_url_registers_an_endpoint_shown_once_and_null_stops_it(
+    db, ente, monkeypatch
+):
+    monkeypatch.setattr(http, "_policy", http.UrlPolicy())
+    second = _second_ente(db)
+    key_id = _portal(db).portal.key_id
+    first = svc.update_portal(
+        db, svc.CLI, key_id, i.PortalPatch(notify_url="https://portale.example.it/esito")
+    )
+    endpoint = db.get(WebhookEndpoint, first.portal.notify_endpoint_id)
+    assert first.notify_secret == endpoint.secret and endpoint.kind == "portal"
+    assert endpoint.url == "https://portale.example.it/esito" and endpoint.ente_id == ente.id
+    # the portal leaves its first Ente: the endpoint's future deliveries are its new Ente's
+    svc.update_portal(db, svc.CLI, key_id, i.PortalPatch(enti=[SECOND_EC]))
+    assert endpoint.ente_id == second.id
+    stopped = svc.update_portal(db, svc.CLI, key_id, i.parse(i.PortalPatch, {"notifyUrl": None}))
+    assert stopped.portal.notify_url is None and stopped.portal.notify_endpoint_id is None
+    assert endpoint.deleted_at is not None  # kept, with its deliveries
+    updates = _updates(db, key_id)
+    assert updates[0]["after"] == {
+        "notify_url": "https://portale.example.it/esito",
+        "notify_key_id": endpoint.key_id,
+    }
+    assert updates[-1] == {
+        "before": {"notify_url": "https://portale.example.it/esito",
+                   "notify_key_id": endpoint.key_id},
+        "after": {"notify_url": None, "notify_key_id": None},
+    }  # fmt: skip
+    assert endpoint.secret not in str(updates)
+
+
+def test_a_new_dashboard_account_is_audited_with_before_and_after_never_its_password(db, ente):
+    svc.create_operator(
+        db, svc.Actor("api_key:ph_x", request_id="req-1"),
+        i.OperatorInput(username="anna", password="a-long-secret", enti=[EC]),
+    )  # fmt: skip
+    event = db.scalar(sa.select(AuditEvent).where(AuditEvent.action == "operator.create"))
+    assert event.actor == "api_key:ph_x" and event.request_id == "req-1"
+    assert event.detail == {
+        "before": {"username": None, "role": None, "enabled": None, "enti": None},
+        "after": {"username": "anna", "role": "operator", "enabled": True, "enti": [EC]},
+    }
+    from hub.admin import describe
+    from hub.models import OperatorAccount
+
+    account = db.scalar(sa.select(OperatorAccount).where(OperatorAccount.username == "anna"))
+    assert "a-long-secret" not in str(event.detail)
+    assert account.password_hash not in str(event.detail) and "scrypt" not in str(event.detail)
+    change = describe.change(event)
+    assert change["before"]["role"] is None and change["after"]["role"] == "operator"

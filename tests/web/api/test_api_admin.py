@@ -1,7 +1,8 @@
 """The administration API (/api/v1/admin): a new Ente onboarded end to end with the REST API
 alone under an intermediary's key (station, Ente with a service, operator account), its notice
 loaded through the Ente API, paid through nodesim, the receipt seen by its operator; a key sees
-only its intermediary's objects; problems naming the field; bulk onboarding, idempotent."""
+only its intermediary's objects; problems naming the field; bulk onboarding, idempotent; a
+portal's Enti and URLs changed (PATCH), audited with before and after, as a new account is."""
 
 from __future__ import annotations
 
@@ -271,6 +272,66 @@ def test_portals_intermediary_and_history_through_the_api(site, committed_factor
     site.get(f"/api/v1/admin/history?ente={EC}", headers=theirs, status=404)
     bad = site.get("/api/v1/admin/history?limit=0", headers=auth, status=422)
     assert bad.json["field"] == "limit"
+
+
+def test_a_portals_enti_and_urls_are_changed_with_patch_and_audited_before_and_after(
+    site, committed_factory
+):
+    key = _admin_key(committed_factory, BROKER)
+    auth = _auth(key)
+    theirs = _auth(_admin_key(committed_factory, OTHER_BROKER))
+    site.post_json("/api/v1/admin/stations", {"stationCode": STATION, "brokerCode": BROKER},
+                   headers=auth, status=201)  # fmt: skip
+    for code, segregation in ((EC, "01"), ("80000000004", "02")):
+        site.post_json("/api/v1/admin/enti", {"fiscalCode": code, "name": "Mio",
+                       "segregationCode": segregation, "stations": [STATION]},
+                       headers=auth, status=201)  # fmt: skip
+    plain = site.post_json("/api/v1/admin/portals", {"name": "Portale", "enti": [EC],
+                           "returnUrlPrefix": "https://portale.example.it/"},
+                           headers=auth, status=201).json  # fmt: skip
+    path = f"/api/v1/admin/portals/{plain['keyId']}"
+    changed = site.patch_json(
+        path,
+        {"enti": [EC, "80000000004"], "returnUrlPrefix": "https://pagamenti.example.it/",
+         "notifyUrl": "https://pagamenti.example.it/esito"},
+        headers=auth,
+    ).json  # fmt: skip
+    assert changed["enti"] == [EC, "80000000004"] and changed["active"] is True
+    assert changed["returnUrlPrefix"] == "https://pagamenti.example.it/"
+    assert changed["notifyUrl"] == "https://pagamenti.example.it/esito"
+    assert changed["notifySecret"].startswith("whsec_")  # a first notification URL: once
+    assert "notifySecret" not in site.get(path, headers=auth).json
+    # a URL the outgoing-URL policy refuses, an Ente not its own: nothing is changed
+    refused = site.patch_json(path, {"notifyUrl": "https://10.0.0.1/esito"}, headers=auth,
+                              status=422).json  # fmt: skip
+    assert refused["field"] == "notify_url" and "refused" in refused["detail"]
+    bad = site.patch_json(path, {"returnUrlPrefix": "portale"}, headers=auth, status=422).json
+    assert bad["field"] == "returnUrlPrefix"
+    site.patch_json(path, {"enti": [EC, "80000000009"]}, headers=auth, status=404)
+    site.patch_json(path, {"name": "Loro"}, headers=theirs, status=404)
+    now = site.get(path, headers=auth).json
+    assert now == {k: v for k, v in changed.items() if k != "notifySecret"}
+    # the change in the history: who, before and after
+    change = site.get(f"/api/v1/admin/history?target=portal:{plain['keyId']}",
+                      headers=auth).json["items"][0]  # fmt: skip
+    assert change["action"] == "admin.portal.update" and change["actor"] == f"api_key:{key[:11]}"
+    assert change["before"]["enti"] == [EC] and change["after"]["enti"] == [EC, "80000000004"]
+    assert change["before"]["notify_url"] is None
+    assert change["after"]["notify_url"] == "https://pagamenti.example.it/esito"
+    # a new account's creation is a change like the others: before nothing, after its fields
+    site.post_json("/api/v1/admin/operators", {"username": "mio-op", "password": PASSWORD,
+                   "enti": [EC]}, headers=auth, status=201)  # fmt: skip
+    created = site.get("/api/v1/admin/history?target=operator:mio-op", headers=auth).json
+    (event,) = created["items"]
+    assert event["action"] == "operator.create" and event["actor"] == f"api_key:{key[:11]}"
+    assert event["after"] == {"username": "mio-op", "role": "operator", "enabled": True,
+                              "enti": [EC]}  # fmt: skip
+    assert set(event["before"].values()) == {None} and PASSWORD not in str(event)
+    with committed_factory() as session:
+        audited = session.scalar(
+            sa.select(AuditEvent).where(AuditEvent.target == "operator:mio-op")
+        )
+        assert audited.api_key_id is not None
 
 
 def test_every_administration_operation_is_in_the_openapi_document(site):

@@ -1,6 +1,7 @@
 """The administration pages (/ops/admin/): only the "intermediary" role reaches them; a new
 station, Ente, service (with the preview of its form), account and portal are created through
-their forms; a bad value is shown beside its field in the page's language; changes are audited;
+their forms; an intermediary is renamed on the overview; a portal's Enti and URLs are changed on
+its page; a bad value is shown beside its field in the page's language; changes are audited;
 bulk onboarding checks first, then loads."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.models import AuditEvent, Ente, Level1Portal, PaymentService, Station, WebhookEndpoint
-from hub.seed import DEMO_EC, DEMO_STATION
+from hub.seed import DEMO_BROKER, DEMO_EC, DEMO_STATION, SECOND_EC
 from hub.tenants import operators
 
 pytestmark = [pytest.mark.pg]
@@ -151,6 +152,7 @@ def test_bulk_onboarding_page_checks_then_loads(admin):
 def test_the_pages_speak_italian_and_english(admin):
     italian = admin.app.get("/ops/admin/?lang=it")
     assert "Amministrazione" in italian.text and "Nuovo ente" in italian.text
+    assert "Rinomina" in italian.text  # an intermediary's rename
     form = admin.app.get("/ops/admin/new/station?lang=it")
     assert "Versione delle primitive" in form.text
     english = admin.app.get("/ops/admin/?lang=en")
@@ -311,3 +313,105 @@ def test_the_history_of_changes_is_shown_with_before_and_after(admin):
     )
     overview = admin.app.get("/ops/admin/")
     assert "admin.ente.update" in overview.html.select("tr.change")[0].text
+
+
+def test_an_intermediary_is_renamed_from_the_overview(admin):
+    overview = admin.app.get("/ops/admin/")
+    form = next(
+        f for f in overview.forms.values() if f.action == f"/ops/admin/intermediaries/{DEMO_BROKER}"
+    )
+    assert form["name"].value == "Intermediario tecnologico demo"
+    assert form["csrf_token"].value == admin.csrf()
+    form["name"] = "Intermediario Emilia"
+    done = form.submit(headers={"Referer": "https://payhub.test/ops/"})
+    assert done.status_int == 303
+    assert "Intermediario Emilia (77777777777)" in done.follow().text
+    # left empty: refused beside the field, in the page's language; the name is kept
+    empty = admin.post(f"/ops/admin/intermediaries/{DEMO_BROKER}?lang=it", {"name": " "},
+                       status=200)  # fmt: skip
+    error = empty.html.select_one("#intermediary_patch-name-error")
+    assert error is not None and error.text == "Nome è obbligatorio"
+    assert empty.html.select_one("#intermediary_patch-name")["aria-invalid"] == "true"
+    admin.app.get("/ops/admin/intermediaries/80000000099", status=404)
+    with admin.factory() as session:
+        event = session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "admin.intermediary.update")
+        ).one()
+        assert event.actor == f"ops:{ADMIN}" and event.target == f"intermediary:{DEMO_BROKER}"
+        assert event.detail == {
+            "before": {"name": "Intermediario tecnologico demo"},
+            "after": {"name": "Intermediario Emilia"},
+        }
+
+
+def test_a_portals_enti_and_urls_are_changed_on_its_page(admin):
+    admin.post(
+        "/ops/admin/new/portal",
+        {"name": "Portale", "enti": DEMO_EC, "return_url_prefix": "https://portale.example.it/"},
+        status=200,
+    )
+    with admin.factory() as session:
+        key_id = session.scalar(sa.select(Level1Portal.key_id))
+    overview = admin.app.get("/ops/admin/")
+    link = overview.html.select_one(f'a[href="/ops/admin/portals/{key_id}"]')
+    assert link is not None and link.text == key_id
+    page = admin.app.get(f"/ops/admin/portals/{key_id}")
+    assert page.html.select_one("#portal_patch-return_url_prefix")["value"] == (
+        "https://portale.example.it/"
+    )
+    assert page.html.select_one("#portal_patch-enti").text.strip() == DEMO_EC
+    # a required field left empty, a notification URL in a private network: each refused
+    # beside its field, nothing changed
+    emptied = admin.post(
+        f"/ops/admin/portals/{key_id}",
+        {"name": "Portale", "enti": " ", "return_url_prefix": "", "notify_url": ""},
+        status=200,
+    )
+    assert emptied.html.select_one("#portal_patch-enti-error").text == "Bodies is required"
+    assert emptied.html.select_one("#portal_patch-return_url_prefix-error") is not None
+    refused = admin.post(
+        f"/ops/admin/portals/{key_id}",
+        {"name": "Portale", "enti": f"{DEMO_EC}\n{SECOND_EC}",
+         "return_url_prefix": "https://pagamenti.example.it/",
+         "notify_url": "https://10.0.0.1/esito"},
+        status=200,
+    )  # fmt: skip
+    assert "refused" in refused.html.select_one("#portal_patch-notify_url-error").text
+    # the Enti and both URLs changed: the first notification URL's secret shown once
+    done = admin.post(
+        f"/ops/admin/portals/{key_id}",
+        {"name": "Portale Unione", "enti": f"{DEMO_EC}\n{SECOND_EC}",
+         "return_url_prefix": "https://pagamenti.example.it/",
+         "notify_url": "https://pagamenti.example.it/esito"},
+        status=200,
+    )  # fmt: skip
+    secret = done.html.select_one(".alert-success code").text
+    assert secret.startswith("whsec_")
+    page = admin.app.get(f"/ops/admin/portals/{key_id}")
+    assert secret not in page.text
+    # the notification URL emptied: no more notifications
+    admin.post(
+        f"/ops/admin/portals/{key_id}",
+        {"name": "Portale Unione", "enti": f"{DEMO_EC}\n{SECOND_EC}",
+         "return_url_prefix": "https://pagamenti.example.it/", "notify_url": ""},
+        status=303,
+    )  # fmt: skip
+    with admin.factory() as session:
+        portal = session.scalar(sa.select(Level1Portal).where(Level1Portal.key_id == key_id))
+        assert (portal.name, portal.enti, portal.return_url_prefix, portal.notify_url) == (
+            "Portale Unione", [SECOND_EC, DEMO_EC], "https://pagamenti.example.it/", None
+        )  # fmt: skip
+        endpoint = session.scalar(
+            sa.select(WebhookEndpoint).where(WebhookEndpoint.kind == "portal")
+        )
+        assert endpoint.deleted_at is not None
+        events = session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.action == "admin.portal.update")
+            .order_by(AuditEvent.id)
+        ).all()
+    assert [e.actor for e in events] == [f"ops:{ADMIN}"] * 2
+    assert events[0].detail["before"]["enti"] == [DEMO_EC]
+    assert events[0].detail["after"]["enti"] == [SECOND_EC, DEMO_EC]  # kept sorted
+    assert events[1].detail["after"]["notify_url"] is None
+    assert secret not in str(events[0].detail)
