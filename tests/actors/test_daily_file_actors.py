@@ -79,6 +79,23 @@ def _local():
     return http.UrlPolicy(False, (ipaddress.ip_network("127.0.0.0/8"),))
 
 
+def _sftp_target(session, ente, sftp, *, directory=None, **more):
+    """A password SFTP target of ``ente`` on the test's server (its host key pinned)."""
+    return targets.add_target(
+        session,
+        ente,
+        "sftp",
+        host="127.0.0.1",
+        port=sftp.port,
+        username="ente",
+        password="s3cret-sftp",
+        pinned_host_key=sftp.host_key,
+        directory=directory or sftp.target()["directory"],
+        policy=_local(),
+        **more,
+    )
+
+
 def _wait(factory, predicate, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -215,19 +232,7 @@ def test_a_receiver_down_for_two_attempts_gets_the_file_once_when_it_is_back(
     caplog.set_level("INFO")  # an earlier test may have left the root logger at WARNING
     with committed_factory.begin() as session:
         day = a_day(session, generic=False)
-        targets.add_target(
-            session,
-            day.ente,
-            "sftp",
-            service_code="TARI",
-            host="127.0.0.1",
-            port=sftp.port,
-            username="ente",
-            password="s3cret-sftp",
-            pinned_host_key=sftp.host_key,
-            directory=sftp.target()["directory"],
-            policy=_local(),
-        )
+        _sftp_target(session, day.ente, sftp, service_code="TARI")
         ente_id = day.ente.id
     sftp.fail_next(2)
     daily.get_actor(actor_names.BUILD_DAILY_FILES).send(day=DAY.isoformat(), ente_id=ente_id)
@@ -258,19 +263,7 @@ def test_a_crash_mid_delivery_redelivers_and_the_receiver_keeps_one_file(
 
     with committed_factory.begin() as session:
         day = a_day(session, generic=False)
-        targets.add_target(
-            session,
-            day.ente,
-            "sftp",
-            service_code="MENSA",
-            host="127.0.0.1",
-            port=sftp.port,
-            username="ente",
-            password="s3cret-sftp",
-            pinned_host_key=sftp.host_key,
-            directory="incoming",
-            policy=_local(),
-        )
+        _sftp_target(session, day.ente, sftp, service_code="MENSA", directory="incoming")
         sftp.target()
         ente = session.get(Ente, day.ente.id)
         file, _ = files.produce(session, ente, "MENSA", DAY, daily_dir(daily))
@@ -323,18 +316,7 @@ def test_a_dead_delivery_is_listed_for_support_and_redelivered_by_hand(
 ):
     with committed_factory.begin() as session:
         day = a_day(session, generic=False)
-        targets.add_target(
-            session,
-            day.ente,
-            "sftp",
-            host="127.0.0.1",
-            port=sftp.port,
-            username="ente",
-            password="s3cret-sftp",
-            pinned_host_key=sftp.host_key,
-            directory="incoming",
-            policy=_local(),
-        )
+        _sftp_target(session, day.ente, sftp, directory="incoming")
         sftp.target()
         ente_id = day.ente.id
     sftp.fail_next(100)
@@ -538,19 +520,7 @@ def test_the_schedulers_sweep_sends_a_delivery_whose_worker_died_mid_transfer(
     caplog.set_level("INFO")
     with committed_factory.begin() as session:
         day = a_day(session, generic=False)
-        targets.add_target(
-            session,
-            day.ente,
-            "sftp",
-            service_code="MENSA",
-            host="127.0.0.1",
-            port=sftp.port,
-            username="ente",
-            password="s3cret-sftp",
-            pinned_host_key=sftp.host_key,
-            directory=sftp.target()["directory"],
-            policy=_local(),
-        )
+        _sftp_target(session, day.ente, sftp, service_code="MENSA")
         ente = session.get(Ente, day.ente.id)
         file, _ = files.produce(session, ente, "MENSA", DAY, daily_dir(daily))
         delivery_id = session.scalar(sa.select(DailyFileDelivery.id))
@@ -592,18 +562,7 @@ def test_the_nights_run_builds_a_new_version_of_an_earlier_day_a_late_receipt_be
     earlier = yesterday - dt.timedelta(days=2)
     with committed_factory.begin() as session:
         ente = make_ente(session)
-        targets.add_target(
-            session,
-            ente,
-            "sftp",
-            host="127.0.0.1",
-            port=sftp.port,
-            username="ente",
-            password="s3cret-sftp",
-            pinned_host_key=sftp.host_key,
-            directory=sftp.target()["directory"],
-            policy=_local(),
-        )
+        _sftp_target(session, ente, sftp)
         add_receipt(session, ente, None, paid_at=at(9, 0, earlier), cents=1000)
         v1, _ = files.produce(session, ente, "GENERICO", earlier, daily_dir(daily))
         add_receipt(
