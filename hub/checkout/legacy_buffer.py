@@ -74,20 +74,6 @@ def keys_of(portal: Level1Portal) -> Keys:
     return Keys(str(data["iv"]), str(data["key"]))
 
 
-def register_legacy_portal(
-    session: Session,
-    name: str,
-    enti: list[str],
-    return_url_prefix: str,
-    *,
-    code: str,
-    iv: str,
-    key: str,
-) -> Level1Portal:
-    """Register a PayER portal with its existing PortaleID (``code``), IV and Key."""
-    return register_legacy(session, name, enti, return_url_prefix, code=code, iv=iv, key=key).portal
-
-
 def register_legacy(
     session: Session,
     name: str,

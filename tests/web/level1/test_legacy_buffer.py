@@ -224,7 +224,7 @@ def test_invalid_requests_say_which_field_and_leave_nothing(shop, legacy):
 def test_another_portal_cannot_read_the_outcome(shop, legacy):
     payment_id = read_answer(rid(shop, request_xml()).text).text
     with shop.factory.begin() as session:
-        legacy_buffer.register_legacy_portal(
+        legacy_buffer.register_legacy(
             session,
             "Altro",
             ["00112233445"],
