@@ -133,3 +133,19 @@ def a_day(db, *, generic: bool = True) -> Day:
     other = make_ente(db)
     day.others.append(add_receipt(db, other, None, paid_at=at(12)))
     return day
+
+
+def went_live(db, ente: Ente, directory) -> tuple:
+    """The day ``ente`` went live: a test payment while in test (its test file, v1), then
+    a real one once in production (the real file, v2). Returns (test file, real file)."""
+    from hub.dailyfile import files
+
+    ente.production = False
+    trial = add_receipt(db, ente, None, paid_at=at(9), cents=500)
+    trial.test = True
+    db.flush()
+    test_file, _ = files.produce(db, ente, "GENERICO", DAY, directory, test=True)
+    ente.production = True
+    add_receipt(db, ente, None, paid_at=at(15), cents=4200)
+    real_file, _ = files.produce(db, ente, "GENERICO", DAY, directory)
+    return test_file, real_file

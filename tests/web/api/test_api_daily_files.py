@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from hub import actor_names
 from hub.dailyfile import files
 from hub.models import Ente, OutboxMessage
-from tests.hub.dailyfile.data import DAY, add_receipt, at
+from tests.hub.dailyfile.data import DAY, add_receipt, at, went_live
 
 pytestmark = pytest.mark.pg
 
@@ -119,14 +119,7 @@ def test_a_test_file_is_listed_as_test_beside_the_real_one_and_fetched_by_versio
     the list, ``test`` telling them apart; the test one is fetched by its version."""
     with world.factory.begin() as session:
         ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == world.ente))
-        ente.production = False
-        trial = add_receipt(session, ente, None, paid_at=at(9), cents=500)
-        trial.test = True
-        session.flush()
-        test_file, _ = files.produce(session, ente, "GENERICO", DAY, tmp_path, test=True)
-        ente.production = True
-        add_receipt(session, ente, None, paid_at=at(15), cents=4200)
-        files.produce(session, ente, "GENERICO", DAY, tmp_path)
+        test_file, _ = went_live(session, ente, tmp_path)
         test_name = test_file.file_name
     url = f"/api/v1/enti/{world.ente}/daily-files?from={DAY.isoformat()}&to={DAY.isoformat()}"
     items = world.app.get(url, headers=world.auth()).json["items"]

@@ -14,7 +14,7 @@ from hub import actor_names, signing
 from hub.dailyfile import files, targets
 from hub.models import DailyFileDelivery, Ente, OutboxMessage
 from hub.seed import DEMO_SUPPORT
-from tests.hub.dailyfile.data import DAY, add_receipt, at
+from tests.hub.dailyfile.data import DAY, add_receipt, at, went_live
 from tests.web.ops.conftest import A, B
 
 pytestmark = pytest.mark.pg
@@ -202,14 +202,7 @@ def test_supports_list_is_of_yesterday_when_no_day_is_asked(ops, tmp_path):
 def test_a_test_file_is_marked_test_on_the_entes_page_and_a_real_one_is_not(ops, tmp_path):
     with ops.factory.begin() as session:
         ente = session.scalar(sa.select(Ente).where(Ente.fiscal_code == A))
-        ente.production = False
-        trial = add_receipt(session, ente, None, paid_at=at(9), cents=500)
-        trial.test = True
-        session.flush()
-        test_file, _ = files.produce(session, ente, "GENERICO", DAY, tmp_path, test=True)
-        ente.production = True
-        add_receipt(session, ente, None, paid_at=at(15), cents=4200)
-        real_file, _ = files.produce(session, ente, "GENERICO", DAY, tmp_path)
+        test_file, real_file = went_live(session, ente, tmp_path)
         names = {test_file.file_name: True, real_file.file_name: False}
     ops.login()
     page = ops.app.get(f"/ops/enti/{A}/daily-files")
