@@ -55,18 +55,7 @@ def _world(factory, sftp) -> dict:
     with factory.begin() as session:
         day = a_day(session, generic=False)
         ente = day.ente
-        targets.add_target(
-            session,
-            ente,
-            "sftp",
-            host="127.0.0.1",
-            port=sftp.port,
-            username="ente",
-            private_key=sftp.client_key,
-            pinned_host_key=sftp.host_key,
-            directory=sftp.target()["directory"],
-            policy=_local(),
-        )
+        _sftp_target(session, ente, sftp, password=None, private_key=sftp.client_key)
         targets.add_target(session, ente, "email", recipients=["ragioneria@comune.example.it"])
         return {"ente_id": ente.id, "fiscal_code": ente.fiscal_code}
 
@@ -79,8 +68,9 @@ def _local():
     return http.UrlPolicy(False, (ipaddress.ip_network("127.0.0.0/8"),))
 
 
-def _sftp_target(session, ente, sftp, *, directory=None, **more):
-    """A password SFTP target of ``ente`` on the test's server (its host key pinned)."""
+def _sftp_target(session, ente, sftp, *, directory=None, password="s3cret-sftp", **more):
+    """An SFTP target of ``ente`` on the test's server (its host key pinned), by password
+    unless ``password=None`` and a ``private_key`` are given."""
     return targets.add_target(
         session,
         ente,
@@ -88,7 +78,7 @@ def _sftp_target(session, ente, sftp, *, directory=None, **more):
         host="127.0.0.1",
         port=sftp.port,
         username="ente",
-        password="s3cret-sftp",
+        password=password,
         pinned_host_key=sftp.host_key,
         directory=directory or sftp.target()["directory"],
         policy=_local(),
