@@ -7,14 +7,15 @@ turns out to be another operation, goes on to the Pyramid application untouched.
 
 On PostgreSQL each thread keeps one autocommit connection of an engine of its own (a verify is
 one round trip: no pool checkout, pre-ping, BEGIN or ROLLBACK), and the verify's one query goes
-to the driver as a prepared statement (``_DriverStatements``); a connection the database dropped
+to the driver as a prepared statement (``hub.driver``); a connection the database dropped
 is thrown away and the request tried once more on a new one. On SQLite a verify gets a session
 of the application's engine, rolled back at the end.
 
 paSendRT and paSendRTV2 (the station's hottest write) are answered here too, on PostgreSQL and
 unless ``payhub.soap_fast_receipts`` is false: the same endpoint on a Session of the
 application's factory (so the outbox relay sends the receipt's messages after the commit),
-bound to a connection the thread keeps (no pool checkout, pre-ping or tweens). What pyramid_tm
+bound to a connection the thread keeps (no pool checkout, pre-ping or tweens), its lock and
+write run on the driver (``hub.driver``). What pyramid_tm
 and pyramid_retry would do is done here: a KO rolls back; an OK commits, and a failed commit is
 PAA_SYSTEM_ERROR (its SLA outcome replaced, as ``system_error_view`` does on the full path); any
 other failure before the commit rolls back and hands the request, untouched by then, to the
@@ -30,13 +31,13 @@ import threading
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from pyramid.request import Request
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound
 from sqlalchemy.orm import Session
 
 from hub import db as hub_db
+from hub import driver
 from hub.config import from_registry
 from soap.dispatch import system_error_view
 
@@ -72,7 +73,7 @@ class SoapFastPath:
         self.endpoint = registry["soap.paForNode"]
         self.factory = registry["db.session_factory"]
         self.engine = _read_only_engine(registry)
-        self.statements = _DriverStatements.of(self.engine)
+        self.on_driver = self.engine is not None and self.engine.dialect.driver == "psycopg"
         self._local = threading.local()  # each thread keeps its connection, as a worker would
         self.max_body = self.endpoint.config.max_body_bytes
         self.write_engine = _write_engine(registry)  # None: receipts take the full path
@@ -114,10 +115,10 @@ class SoapFastPath:
             request.db = db
             try:
                 response = self.endpoint(request, only=READ_ONLY)
-            except (DBAPIError, _ConnectionLost) as exc:
+            except DBAPIError as exc:
                 # a connection the database dropped (restart, failover): it is thrown away,
                 # and one more try on a fresh connection answers the Node
-                lost = isinstance(exc, _ConnectionLost) or exc.connection_invalidated
+                lost = exc.connection_invalidated
                 if lost:
                     self._discard()
                 if lost and attempt == 1:
@@ -141,7 +142,7 @@ class SoapFastPath:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         connection = self._kept_connection("write_connection", self.write_engine)
-        session = self.factory(bind=connection, info={"request": request})
+        session = driver.use_driver(self.factory(bind=connection, info={"request": request}))
         request.db = session
         try:
             try:
@@ -181,7 +182,7 @@ class SoapFastPath:
         if self.engine is None:  # SQLite: a session of the application's engine
             return self.factory()  # closing it rolls back
         connection = self._kept_connection("connection", self.engine)
-        return _ConnectionSession(connection, self.statements)
+        return _ConnectionSession(connection, on_driver=self.on_driver)
 
     def _kept_connection(self, name: str, engine: Any) -> Any:
         """The thread's connection ``name`` of ``engine``, made if it has none that works."""
@@ -219,70 +220,18 @@ class SoapFastPath:
                 connection.close()
 
 
-class _ConnectionLost(Exception):
-    """The driver lost its connection during a statement the fast path ran itself."""
-
-
-class _DriverStatements:
-    """Core SELECTs run straight on the driver (psycopg), compiled once per statement.
-
-    SQLAlchemy's execution context (parameter processing, result metadata, the Result object)
-    costs more CPU than the query itself on the station's hottest read; a statement whose
-    parameters and columns need no type processing is the same rows either way, so it is sent
-    to the driver as compiled, as a prepared statement. Anything else goes through SQLAlchemy.
-    """
-
-    @classmethod
-    def of(cls, engine: Any) -> _DriverStatements | None:
-        """For psycopg (3) engines; None otherwise (every statement through SQLAlchemy)."""
-        if engine is None or engine.dialect.driver != "psycopg":
-            return None
-        return cls(engine)
-
-    def __init__(self, engine: Any) -> None:
-        self.dialect = engine.dialect
-        self.lost = engine.dialect.loaded_dbapi.OperationalError
-        self._compiled: dict[Any, str | None] = {}
-
-    def sql(self, statement: Any) -> str | None:
-        """The driver SQL of ``statement``, or None if it needs SQLAlchemy's processing."""
-        try:
-            return self._compiled[statement]
-        except (KeyError, TypeError):
-            pass
-        sql = None
-        if isinstance(statement, sa.Select):
-            compiled = statement.compile(dialect=self.dialect)
-            types = [column[3] for column in compiled._result_columns] + [
-                bind.type for bind in compiled.binds.values()
-            ]
-            if not compiled.positional and all(
-                t.result_processor(self.dialect, None) is None
-                and t.bind_processor(self.dialect) is None
-                for t in types
-            ):
-                sql = compiled.string
-        self._compiled[statement] = sql
-        return sql
-
-
 class _DriverConnection:
-    """A Connection as the fast path's reads use it: ``execute(select, params)`` with no type
-    processing runs on the driver; everything else is the SQLAlchemy Connection's."""
+    """A Connection as the fast path's reads use it: ``execute(select, params)`` runs on the
+    driver where it can (``hub.driver.run``); everything else is the SQLAlchemy Connection's."""
 
-    def __init__(self, connection: Any, statements: _DriverStatements) -> None:
+    def __init__(self, connection: Any) -> None:
         self._connection = connection
-        self._statements = statements
 
     def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
-        sql = self._statements.sql(statement)
-        if sql is None:
+        found = driver.run(self._connection, statement, parameters or {})
+        if found is None:
             return self._connection.execute(statement, parameters)
-        driver = self._connection.connection.dbapi_connection
-        try:
-            return _Rows(driver.execute(sql, parameters or {}, prepare=True).fetchall())
-        except self._statements.lost as exc:
-            raise _ConnectionLost(type(exc).__name__) from exc
+        return _Rows(found)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._connection, name)
@@ -307,11 +256,9 @@ class _ConnectionSession:
 
     new = dirty = ()
 
-    def __init__(self, connection: Any, statements: _DriverStatements | None) -> None:
+    def __init__(self, connection: Any, *, on_driver: bool) -> None:
         self._connection = connection
-        self._driver = (
-            connection if statements is None else _DriverConnection(connection, statements)
-        )
+        self._driver = _DriverConnection(connection) if on_driver else connection
         self._session: Session | None = None
 
     def connection(self) -> Any:

@@ -17,12 +17,12 @@ import psycopg
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, MultipleResultsFound
 from sqlalchemy.orm import Session, make_transient_to_detached, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from hub import actor_names, clock, outbox, refunds
+from hub import actor_names, clock, driver, outbox, refunds
 from hub.db import utcnow
 from hub.errors import (
     DuplicateReceipt,
@@ -548,20 +548,20 @@ def _lock_for_receipt(
     read on the session's connection (no ORM result to build): the session is flushed first,
     as the ORM's query would have done."""
     session.flush()
-    row = (
-        session.connection()
-        .execute(
-            receipt_sql.LOCK_WITH_ENTE,
-            {
-                "fiscal_code": fiscal_code,
-                "notice_number": notice_number,
-                "now": now.astimezone(dt.UTC).replace(tzinfo=None),  # as UTCDateTime stores it
-            },
-        )
-        .one_or_none()
+    found = driver.rows(
+        session,
+        receipt_sql.LOCK_WITH_ENTE,
+        {
+            "fiscal_code": fiscal_code,
+            "notice_number": notice_number,
+            "now": now.astimezone(dt.UTC).replace(tzinfo=None),  # as UTCDateTime stores it
+        },
     )
-    if row is None:
+    if not found:
         return None
+    if len(found) > 1:  # (Ente fiscal code, notice number) is unique
+        raise MultipleResultsFound("more than one option for a notice")
+    row = found[0]
     return _Locked(
         row,
         _EnteRef(row.ente_id, row.ente_production),
@@ -706,7 +706,7 @@ def _store_paid_at_once(
         h_from_state=before,
         h_cause=(cause or f"receipt:{receipt.receipt_id}")[:200],
     )
-    receipt_pk, message_pk = session.execute(receipt_sql.PAID_AT_ONCE, params).one()
+    (receipt_pk, message_pk), = driver.rows(session, receipt_sql.PAID_AT_ONCE, params)
     if receipt_pk is None:
         raise DuplicateReceipt(f"receipt {receipt.receipt_id} already stored")
     if message_pk is None:  # as the ORM's version check (the lock makes it impossible)

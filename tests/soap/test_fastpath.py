@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from hub import payments
+from hub import driver, payments
 from hub.payments import lifecycle
 from soap import fastpath
 from tests.soap.test_operations import fault_code, get_payment_req, post, verify_req
@@ -111,20 +111,9 @@ def test_the_verify_query_runs_on_the_driver_and_gives_the_same_row(pg_engine, s
             sa.select(PaymentOption).where(PaymentOption.ente_id == ente_id)
         ).first()
         expected = payments.notice_summary(session, ente_id, option.notice_number)
-    statements = fastpath._DriverStatements.of(pg_engine)
-    assert statements.sql(lifecycle._NOTICE_SUMMARY) is not None
+    assert driver.compiled(lifecycle._NOTICE_SUMMARY, pg_engine.dialect) is not None
     with pg_engine.connect() as conn:
-        db = fastpath._ConnectionSession(conn, statements)
+        db = fastpath._ConnectionSession(conn, on_driver=True)
         assert isinstance(db.connection(), fastpath._DriverConnection)
         assert payments.notice_summary(db, ente_id, option.notice_number) == expected
         assert payments.notice_summary(db, ente_id, "399999999999999999") is None
-
-
-def test_a_statement_needing_type_processing_goes_through_sqlalchemy(pg_engine):
-    from hub.models import PaymentOption
-
-    statements = fastpath._DriverStatements.of(pg_engine)
-    # UTCDateTime converts what the driver returns: the driver's rows would differ
-    assert statements.sql(sa.select(PaymentOption.activation_expires_at)) is None
-    assert statements.sql(sa.select(PaymentOption.id)) is not None
-    assert fastpath._DriverStatements.of(sa.create_engine("sqlite://")) is None

@@ -1,0 +1,165 @@
+"""Prebuilt Core statements run straight on psycopg: the station's hottest round trips.
+
+On the receipt's path SQLAlchemy's execution of a statement (the execution context, the
+parameters processed by name, the cursor's description, the Result object) costs more CPU than
+the statement's round trip. A statement built once at import is compiled here once per
+dialect: the same SQL text SQLAlchemy would send, the bind processors of its parameters and
+the result processors of its columns worked out once. Running it applies those processors to
+the values given, sends the text (already encoded) with them to psycopg as a prepared
+statement, and gives the rows back as tuples whose columns are attributes, as a Row's are.
+
+Only where a session asks for it (``use_driver``: the SOAP fast path's sessions, which no
+transaction manager watches) and only on psycopg; everything else, and a statement SQLAlchemy
+must finish at execution (an IN list expanded, a literal rendered), runs through SQLAlchemy as
+before. A driver error comes out as SQLAlchemy's exception for it, the connection invalidated
+where the database dropped it, so callers see what ``Session.execute`` would have raised.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import namedtuple
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from psycopg.pq import ExecStatus
+from sqlalchemy.orm import Session
+
+from hub.db import WRITES
+
+TUPLES_OK = ExecStatus.TUPLES_OK  # the statement answered rows (else there is none to fetch)
+KEY = "payhub.driver_statements"  # in session.info: this session's statements may run here
+
+
+def use_driver(session: Session) -> Session:
+    """Let ``session``'s prebuilt statements (``rows``) run on the driver; returns it."""
+    session.info[KEY] = True
+    return session
+
+
+class Compiled:
+    """One statement compiled for one dialect: its SQL as bytes, each parameter's name,
+    default and bind processor, and the row type with each column's result processor."""
+
+    def __init__(self, statement: Any, dialect: sa.Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        if (
+            compiled.positional
+            or getattr(compiled, "literal_execute_params", None)
+            or getattr(compiled, "insert_prefetch", None)  # column defaults made in Python
+            or getattr(compiled, "update_prefetch", None)
+            or any(bind.expanding or bind.literal_execute for bind in compiled.binds.values())
+        ):
+            raise ValueError("statement needs SQLAlchemy at execution")
+        self.sql = compiled.string.encode()
+        self.binds: list[tuple[str, str, Any, Callable[[Any], Any] | None]] = []
+        for bind, name in compiled.bind_names.items():
+            rendered = compiled.escaped_bind_names.get(name, name)
+            default = bind.effective_value if bind.value is not None or bind.callable else _NONE
+            processor = bind.type._cached_bind_processor(dialect)  # as SQLAlchemy applies it
+            self.binds.append((bind.key, rendered, default, processor))
+        columns = list(getattr(compiled, "_result_columns", ()))
+        names = [c[0] for c in columns]
+        self.row: Any = namedtuple("Row", names, rename=True) if columns else None  # type: ignore[misc]
+        try:  # as SQLAlchemy applies them (a type that needs the column's own type: refused)
+            processors = [c[3]._cached_result_processor(dialect, None) for c in columns]
+        except Exception as exc:
+            raise ValueError("a column needs SQLAlchemy's result processing") from exc
+        self.processors = processors if any(p is not None for p in processors) else None
+
+    def parameters(self, values: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, rendered, default, process in self.binds:
+            value = values.get(key, default)
+            if value is _NONE:
+                raise sa.exc.InvalidRequestError(f"a value is required for bind parameter {key!r}")
+            out[rendered] = process(value) if process is not None else value
+        return out
+
+    def make_rows(self, fetched: Sequence[tuple[Any, ...]]) -> list[Any]:
+        row, processors = self.row, self.processors
+        if row is None:
+            return []
+        if processors is None:
+            return [row._make(values) for values in fetched]
+        return [
+            row._make(p(v) if p is not None else v for p, v in zip(processors, values, strict=True))
+            for values in fetched
+        ]
+
+
+_NONE: Any = object()
+_cache: dict[tuple[int, Any], Compiled | None] = {}
+_cache_lock = threading.Lock()
+
+
+def compiled(statement: sa.Executable, dialect: sa.Dialect) -> Compiled | None:
+    """``statement`` compiled for ``dialect``, once; None if it must run through SQLAlchemy."""
+    key = (id(dialect), statement)
+    try:
+        return _cache[key]
+    except KeyError:
+        pass
+    try:
+        made: Compiled | None = Compiled(statement, dialect)
+    except ValueError:
+        made = None
+    with _cache_lock:
+        _cache[key] = made
+    return made
+
+
+def rows(session: Session, statement: sa.Executable, values: dict[str, Any]) -> list[Any]:
+    """Run ``statement`` with ``values`` in ``session``'s transaction; its rows, each with
+    its columns as attributes. On the driver where ``use_driver`` said so (``run``), else
+    through SQLAlchemy: a statement that writes through the session (its listeners, such as
+    a request's transaction manager, see the write), a read on its connection (no ORM
+    result to build)."""
+    if session.info.get(KEY):
+        found = run(session.connection(), statement, values)
+        if found is not None:
+            return found
+    return _through_sqlalchemy(session, statement, values)
+
+
+def run(connection: sa.Connection, statement: sa.Executable, values: dict[str, Any]) -> Any:
+    """``statement`` run on ``connection``'s psycopg connection, in whatever transaction it
+    is in: its rows; None (nothing run) where the connection is not psycopg's or the
+    statement needs SQLAlchemy. A driver error is raised as SQLAlchemy's exception for it,
+    the connection invalidated if the database dropped it."""
+    dialect = connection.dialect
+    prepared = compiled(statement, dialect) if dialect.driver == "psycopg" else None
+    if prepared is None:
+        return None
+    parameters = prepared.parameters(values)
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    dbapi = dialect.loaded_dbapi
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(prepared.sql, parameters, prepare=True)
+            result = cursor.pgresult
+            fetched = cursor.fetchall() if result and result.status == TUPLES_OK else []
+    except dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, dbapi_connection, None)
+        if lost:
+            connection.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            prepared.sql.decode(),
+            None,
+            exc,
+            dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from exc
+    return prepared.make_rows(fetched)
+
+
+def _through_sqlalchemy(
+    session: Session, statement: sa.Executable, values: dict[str, Any]
+) -> list[Any]:
+    writes = getattr(statement, "is_dml", False) or statement.get_execution_options().get(WRITES)
+    if writes:
+        return list(session.execute(statement, values))
+    return list(session.connection().execute(statement, values))
