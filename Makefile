@@ -36,6 +36,7 @@ bench: $(VENV)/.installed services
 # issue 21: durable paSendRTV2 at saturation against pgbench running the same transaction
 	$(BIN)/python bench/receipt_bench.py --seconds 10
 	$(BIN)/python bench/soap_cpu.py
+	$(BIN)/python bench/receipt_cpu.py
 	$(BIN)/python bench/notices_bench.py --count 10000
 	$(BIN)/python bench/bulk_bench.py --rows 100000
 	$(BIN)/python bench/fdr_bench.py --payments 100000

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -200,6 +201,47 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+class DatabaseCpu:
+    """CPU time (user + system) this machine's PostgreSQL processes spend inside a block,
+    from /proc, sampled every 0.2 s so that backends ending with their clients (pgbench's)
+    are counted too. 0 where PostgreSQL runs elsewhere or there is no /proc."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    @staticmethod
+    def _now() -> dict[int, float]:
+        tick = os.sysconf("SC_CLK_TCK")
+        found = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                name, fields = stat.read_text().rsplit(")", 1)
+            except OSError:
+                continue
+            if name.endswith("(postgres"):
+                values = fields.split()
+                found[int(stat.parent.name)] = (int(values[11]) + int(values[12])) / tick
+        return found
+
+    def __enter__(self) -> DatabaseCpu:
+        self._start = self._now()
+        self._last = dict(self._start)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.2):
+            self._last.update(self._now())
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self._last.update(self._now())
+        self.seconds = sum(v - self._start.get(pid, 0.0) for pid, v in self._last.items())
+
+
 def check_database(url: str, answered_ok: int) -> dict[str, int]:
     """What the database holds after payhub's run: receipts, paid options, anomalies."""
     with sa.create_engine(url).connect() as conn:
@@ -242,14 +284,16 @@ def main() -> None:
         for _ in range(20):  # warm up both workers (imports, schema, the station cache)
             requests.post(hub_url, data=VERIFY.encode(), headers={"Content-Type": "text/xml"})
         cpu_before = cpu_seconds(server.pid)
-        hub = wrk(hub_url, lua_send_rt_v2(notices), opts.seconds, opts.clients)
+        with DatabaseCpu() as db_cpu:
+            hub = wrk(hub_url, lua_send_rt_v2(notices), opts.seconds, opts.clients)
         web_cpu = cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()
         server.wait(10)
     answered_ok = round(hub["rps"] * opts.seconds) - hub["errors"]
     stored = check_database(url, answered_ok)
-    floor = pgbench(url, opts.seconds, opts.clients, send_rt_v2("RID", "NOTICE", "IUV"))
+    with DatabaseCpu() as floor_db_cpu:
+        floor = pgbench(url, opts.seconds, opts.clients, send_rt_v2("RID", "NOTICE", "IUV"))
     load = os.getloadavg()
     print(
         f"\n{'scenario':34} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x floor':>8}"
@@ -263,6 +307,13 @@ def main() -> None:
     if stored["receipts stored"] > seeded:
         per_receipt = web_cpu / (stored["receipts stored"] - seeded) * 1000
         print(f"web CPU per receipt (gunicorn workers, user + system): {per_receipt:.1f} ms")
+        if db_cpu.seconds > 0:
+            per_db = db_cpu.seconds / (stored["receipts stored"] - seeded) * 1000
+            per_tx = floor_db_cpu.seconds / (floor * opts.seconds) * 1000
+            print(
+                f"PostgreSQL CPU (its processes, user + system): {per_db:.2f} ms per receipt, "
+                f"{per_tx:.2f} ms per pgbench transaction"
+            )
     if hub["rps"] * opts.seconds > len(notices):
         print(f"(more receipts than notices: raise --payments above {opts.payments})")
     print(

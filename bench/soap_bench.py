@@ -153,6 +153,11 @@ def prepare_database(count: int = N_POSITIONS, name: str = DB) -> tuple[str, lis
             )
             notices.append((pos.options[0].notice_number, pos.options[0].iuv))
         s.commit()
+    # the statistics a database in service has (autovacuum would gather them within a minute):
+    # a statement prepared on the freshly loaded tables would otherwise keep a plan made for
+    # empty ones, a sequential scan of every option per request
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("ANALYZE"))
     engine.dispose()
     return url, notices
 
