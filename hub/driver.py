@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from hub.db import WRITES
 
 TUPLES_OK = ExecStatus.TUPLES_OK  # the statement answered rows (else there is none to fetch)
-KEY = "payhub.driver_statements"  # in session.info: this session's statements may run here
+KEY = "driver_statements"  # in session.info: this session's statements may run here
 
 
 def use_driver(session: Session) -> Session:

@@ -706,7 +706,7 @@ def _store_paid_at_once(
         h_from_state=before,
         h_cause=(cause or f"receipt:{receipt.receipt_id}")[:200],
     )
-    (receipt_pk, message_pk), = driver.rows(session, receipt_sql.PAID_AT_ONCE, params)
+    ((receipt_pk, message_pk),) = driver.rows(session, receipt_sql.PAID_AT_ONCE, params)
     if receipt_pk is None:
         raise DuplicateReceipt(f"receipt {receipt.receipt_id} already stored")
     if message_pk is None:  # as the ORM's version check (the lock makes it impossible)
