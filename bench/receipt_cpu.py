@@ -16,7 +16,6 @@ moved the cost.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
@@ -30,26 +29,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from receipt_bench import DEBTOR, EC, PGBENCH_SCRIPT, TRANSFERS, send_rt_v2  # noqa: E402
 from soap_bench import REDIS, prepare_database  # noqa: E402
 
+from bench.soap_cpu import caller  # noqa: E402
+
 WARM = 100
-
-
-def call_app(app, body: bytes) -> bytes:
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/soap/paForNode",
-        "SCRIPT_NAME": "",
-        "CONTENT_LENGTH": str(len(body)),
-        "CONTENT_TYPE": "text/xml",
-        "wsgi.input": io.BytesIO(body),
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "wsgi.url_scheme": "http",
-        "HTTP_HOST": "127.0.0.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_SOAPACTION": "paSendRTV2",
-    }
-    return b"".join(app(environ, lambda status, headers, exc_info=None: None))
 
 
 def floor_statements() -> list[str]:
@@ -79,14 +61,15 @@ def main() -> None:
 
     app = payhub_wsgi.app
     hub_notices, floor_notices = notices[: n + WARM], notices[n + WARM :]
-    bodies = [
-        send_rt_v2(f"cpu-{k}", notice, iuv).encode() for k, (notice, iuv) in enumerate(hub_notices)
+    calls = [
+        caller(app, "/soap/paForNode", send_rt_v2(f"cpu-{k}", notice, iuv).encode(), "paSendRTV2")
+        for k, (notice, iuv) in enumerate(hub_notices)
     ]
-    for body in bodies[:WARM]:  # connections, prepared statements, caches
-        assert b"<outcome>OK</outcome>" in call_app(app, body)
+    for call in calls[:WARM]:  # connections, prepared statements, caches
+        assert b"<outcome>OK</outcome>" in call()
     t0 = time.process_time()
-    for body in bodies[WARM:]:
-        call_app(app, body)
+    for call in calls[WARM:]:
+        call()
     hub = (time.process_time() - t0) / n * 1000
 
     dsn = url.replace("postgresql+psycopg://", "postgresql://")

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from bench import soap_bench  # noqa: E402
 
 
-def caller(app, path: str, body: bytes):
+def caller(app, path: str, body: bytes, action: str = "paVerifyPaymentNotice"):
     def call() -> bytes:
         environ = {
             "REQUEST_METHOD": "POST",
@@ -38,7 +38,7 @@ def caller(app, path: str, body: bytes):
             "HTTP_HOST": "127.0.0.1",
             "REMOTE_ADDR": "127.0.0.1",
             "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_SOAPACTION": "paVerifyPaymentNotice",
+            "HTTP_SOAPACTION": action,
         }
         return b"".join(app(environ, lambda status, headers, exc_info=None: None))
 
