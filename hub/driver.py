@@ -18,6 +18,7 @@ where the database dropped it, so callers see what ``Session.execute`` would hav
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -90,23 +91,33 @@ class Compiled:
 
 
 _NONE: Any = object()
-_cache: dict[tuple[int, Any], Compiled | None] = {}
+# per dialect (an engine thrown away takes its statements with it), per statement object: the
+# prebuilt statements this is for are a few dozen; a caller building statements as it goes
+# would fill it, so past MAX_STATEMENTS a dialect's are forgotten and compiled again
+_cache: weakref.WeakKeyDictionary[sa.Dialect, dict[Any, Compiled | None]] = (
+    weakref.WeakKeyDictionary()
+)
 _cache_lock = threading.Lock()
+MAX_STATEMENTS = 500
 
 
 def compiled(statement: sa.Executable, dialect: sa.Dialect) -> Compiled | None:
     """``statement`` compiled for ``dialect``, once; None if it must run through SQLAlchemy."""
-    key = (id(dialect), statement)
-    try:
-        return _cache[key]
-    except KeyError:
-        pass
+    known = _cache.get(dialect)
+    if known is not None:
+        try:
+            return known[statement]
+        except KeyError:
+            pass
     try:
         made: Compiled | None = Compiled(statement, dialect)
     except ValueError:
         made = None
     with _cache_lock:
-        _cache[key] = made
+        known = _cache.setdefault(dialect, {})
+        if len(known) >= MAX_STATEMENTS:
+            known.clear()
+        known[statement] = made
     return made
 
 

@@ -162,3 +162,13 @@ def test_a_receipt_for_an_unusual_option_on_the_driver_takes_the_general_path(db
     assert outcome.anomalies == ["amount_mismatch"]
     assert len(on_driver) == 1  # the lock only: the general path writes through the session
     assert db.get(PaymentOption, option.id).status == "paid"
+
+
+def test_statements_built_as_a_caller_goes_do_not_fill_the_memory(pg_engine, monkeypatch):
+    monkeypatch.setattr(driver, "MAX_STATEMENTS", 10)
+    dialect = pg_engine.dialect
+    for n in range(25):  # a new statement object each time
+        assert driver.compiled(sa.select(Ente.id).where(Ente.id == n), dialect) is not None
+    assert len(driver._cache[dialect]) <= 10
+    prebuilt = receipt_sql.LOCK_WITH_ENTE
+    assert driver.compiled(prebuilt, dialect) is driver.compiled(prebuilt, dialect)  # kept
