@@ -109,6 +109,8 @@ def compiled(statement: sa.Executable, dialect: sa.Dialect) -> Compiled | None:
             return known[statement]
         except KeyError:
             pass
+        except TypeError:  # a statement that cannot be a key: SQLAlchemy runs it
+            return None
     try:
         made: Compiled | None = Compiled(statement, dialect)
     except ValueError:
@@ -117,7 +119,10 @@ def compiled(statement: sa.Executable, dialect: sa.Dialect) -> Compiled | None:
         known = _cache.setdefault(dialect, {})
         if len(known) >= MAX_STATEMENTS:
             known.clear()
-        known[statement] = made
+        try:
+            known[statement] = made
+        except TypeError:  # a statement that cannot be a key: SQLAlchemy runs it
+            return None
     return made
 
 

@@ -172,3 +172,18 @@ def test_statements_built_as_a_caller_goes_do_not_fill_the_memory(pg_engine, mon
     assert len(driver._cache[dialect]) <= 10
     prebuilt = receipt_sql.LOCK_WITH_ENTE
     assert driver.compiled(prebuilt, dialect) is driver.compiled(prebuilt, dialect)  # kept
+
+
+def test_a_statement_that_cannot_be_a_key_runs_through_sqlalchemy(db, on_driver):
+    class Unhashable(sa.sql.Select):
+        inherit_cache = True
+        __hash__ = None  # type: ignore[assignment]
+
+    ente = make_ente(db)
+    db.flush()
+    statement = Unhashable(Ente.id).where(Ente.id == sa.bindparam("id"))
+    assert driver.compiled(statement, db.get_bind().dialect) is None
+    assert [r.id for r in driver.rows(driver.use_driver(db), statement, {"id": ente.id})] == [
+        ente.id
+    ]
+    assert on_driver == []
