@@ -57,7 +57,7 @@ class Compiled:
         self.binds: list[tuple[str, str, Any, Callable[[Any], Any] | None]] = []
         for bind, name in compiled.bind_names.items():
             rendered = compiled.escaped_bind_names.get(name, name)
-            default = bind.effective_value if bind.value is not None or bind.callable else _NONE
+            default = _NONE if bind.required else bind.effective_value  # as SQLAlchemy decides
             processor = bind.type._cached_bind_processor(dialect)  # as SQLAlchemy applies it
             self.binds.append((bind.key, rendered, default, processor))
         columns = list(getattr(compiled, "_result_columns", ()))

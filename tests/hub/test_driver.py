@@ -187,3 +187,14 @@ def test_a_statement_that_cannot_be_a_key_runs_through_sqlalchemy(db, on_driver)
         ente.id
     ]
     assert on_driver == []
+
+
+def test_a_parameter_with_a_value_of_its_own_is_not_required(db, on_driver):
+    given = sa.select(
+        sa.bindparam("none", None, type_=sa.Integer, required=False).label("none"),
+        sa.bindparam("seven", 7, type_=sa.Integer).label("seven"),
+    )
+    (row,) = driver.rows(driver.use_driver(db), given, {})
+    assert on_driver and (row.none, row.seven) == (None, 7)
+    (row,) = driver.rows(driver.use_driver(db), given, {"seven": 8})
+    assert row.seven == 8
