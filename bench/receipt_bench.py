@@ -266,6 +266,7 @@ def main() -> None:
     args.add_argument("--clients", type=int, default=8)
     args.add_argument("--payments", type=int, default=5000, help="payable notices created")
     args.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    args.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     opts = args.parse_args()
     started = time.monotonic()
     url, notices = prepare_database(opts.payments, "payhub_receipt_bench")
@@ -277,7 +278,7 @@ def main() -> None:
         "bench.payhub_wsgi:app",
         port,
         {"DATABASE_URL": url, "REDIS_URL": REDIS},
-        ("-k", "gthread", "--threads", str(opts.threads)),
+        ("-w", str(opts.workers), "-k", "gthread", "--threads", str(opts.threads)),
     )
     hub_url = f"http://127.0.0.1:{port}/soap/paForNode"
     try:
@@ -317,9 +318,10 @@ def main() -> None:
     if hub["rps"] * opts.seconds > len(notices):
         print(f"(more receipts than notices: raise --payments above {opts.payments})")
     print(
-        f"({opts.clients} clients each: wrk connections, pgbench clients; gunicorn -w 2 "
-        f"--threads {opts.threads}; {opts.seconds}s; {os.cpu_count()} CPUs shared by server, "
-        f"load, PostgreSQL and Redis; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})"
+        f"({opts.clients} clients each: wrk connections, pgbench clients; gunicorn "
+        f"-w {opts.workers} --threads {opts.threads}; {opts.seconds}s; {os.cpu_count()} CPUs "
+        f"shared by server, load, PostgreSQL and Redis; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})"
     )
 
 

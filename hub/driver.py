@@ -17,6 +17,7 @@ where the database dropped it, so callers see what ``Session.execute`` would hav
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections import namedtuple
@@ -24,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg import RawCursor
 from psycopg.pq import ExecStatus
 from sqlalchemy.orm import Session
 
@@ -31,12 +33,37 @@ from hub.db import WRITES
 
 TUPLES_OK = ExecStatus.TUPLES_OK  # the statement answered rows (else there is none to fetch)
 KEY = "driver_statements"  # in session.info: this session's statements may run here
+AUTOCOMMIT_KEY = "driver_autocommit"  # in session.info: how to reach a connection in autocommit
 
 
-def use_driver(session: Session) -> Session:
-    """Let ``session``'s prebuilt statements (``rows``) run on the driver; returns it."""
+def use_driver(
+    session: Session, *, autocommit: Callable[[], sa.Connection] | None = None
+) -> Session:
+    """Let ``session``'s prebuilt statements (``rows``) run on the driver; returns it.
+    ``autocommit``: gives a working connection of the same database in autocommit, for a
+    statement that is a whole transaction of its own (``run_alone``)."""
     session.info[KEY] = True
+    if autocommit is not None:
+        session.info[AUTOCOMMIT_KEY] = autocommit
     return session
+
+
+def run_alone(session: Session, statement: sa.Executable, values: dict[str, Any]) -> Any:
+    """``statement`` run as a transaction of its own, committed when this returns, on the
+    connection in autocommit that ``use_driver`` gave ``session``: its rows; None (nothing
+    run) where there is none, or not on the driver. A connection the database dropped is
+    thrown away by its owner and the statement sent once more on a new one: only for a
+    statement that may run twice (the first may have committed before the connection
+    dropped)."""
+    connect = session.info.get(AUTOCOMMIT_KEY)
+    if connect is None:
+        return None
+    try:
+        return run(connect(), statement, values)
+    except sa.exc.DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return run(connect(), statement, values)
 
 
 class Compiled:
@@ -53,13 +80,29 @@ class Compiled:
             or any(bind.expanding or bind.literal_execute for bind in compiled.binds.values())
         ):
             raise ValueError("statement needs SQLAlchemy at execution")
-        self.sql = compiled.string.encode()
-        self.binds: list[tuple[str, str, Any, Callable[[Any], Any] | None]] = []
+        named: dict[str, tuple[str, Any, Callable[[Any], Any] | None]] = {}
         for bind, name in compiled.bind_names.items():
             rendered = compiled.escaped_bind_names.get(name, name)
             default = _NONE if bind.required else bind.effective_value  # as SQLAlchemy decides
             processor = bind.type._cached_bind_processor(dialect)  # as SQLAlchemy applies it
-            self.binds.append((bind.key, rendered, default, processor))
+            named[rendered] = (bind.key, default, processor)
+        # psycopg's own placeholders ($1, $2, ...), worked out here once: psycopg converts a
+        # query with named ones on every execution (it caches that only below 4,096
+        # characters and 50 parameters); a name used twice is the same parameter
+        order: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is None:
+                return "%"  # a literal percent sign, doubled for the named style
+            if name not in named:
+                raise ValueError(f"parameter {name!r} is not one of the statement's")
+            if name not in order:
+                order.append(name)
+            return f"${order.index(name) + 1}"
+
+        self.sql = _PLACEHOLDER.sub(number, compiled.string).encode()
+        self.binds = [named[name] for name in order]
         columns = list(getattr(compiled, "_result_columns", ()))
         names = [c[0] for c in columns]
         self.row: Any = namedtuple("Row", names, rename=True) if columns else None  # type: ignore[misc]
@@ -69,13 +112,14 @@ class Compiled:
             raise ValueError("a column needs SQLAlchemy's result processing") from exc
         self.processors = processors if any(p is not None for p in processors) else None
 
-    def parameters(self, values: dict[str, Any]) -> dict[str, Any]:
-        out = {}
-        for key, rendered, default, process in self.binds:
+    def parameters(self, values: dict[str, Any]) -> list[Any]:
+        """The values of ``$1``, ``$2``, ... in ``sql``, each processed as SQLAlchemy does."""
+        out = []
+        for key, default, process in self.binds:
             value = values.get(key, default)
             if value is _NONE:
                 raise sa.exc.InvalidRequestError(f"a value is required for bind parameter {key!r}")
-            out[rendered] = process(value) if process is not None else value
+            out.append(process(value) if process is not None else value)
         return out
 
     def make_rows(self, fetched: Sequence[tuple[Any, ...]]) -> list[Any]:
@@ -91,6 +135,7 @@ class Compiled:
 
 
 _NONE: Any = object()
+_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
 # per dialect (an engine thrown away takes its statements with it), per statement object: the
 # prebuilt statements this is for are a few dozen; a caller building statements as it goes
 # would fill it, so past MAX_STATEMENTS a dialect's are forgotten and compiled again
@@ -152,7 +197,7 @@ def run(connection: sa.Connection, statement: sa.Executable, values: dict[str, A
     dbapi_connection: Any = connection.connection.dbapi_connection
     dbapi = dialect.loaded_dbapi
     try:
-        with dbapi_connection.cursor() as cursor:
+        with RawCursor(dbapi_connection) as cursor:  # the query's placeholders are psycopg's
             cursor.execute(prepared.sql, parameters, prepare=True)
             result = cursor.pgresult
             fetched = cursor.fetchall() if result and result.status == TUPLES_OK else []

@@ -1,4 +1,4 @@
-"""The read-only fast path: paVerifyPaymentNotice answered in front of Pyramid.
+"""The station's fast path: paVerifyPaymentNotice and paSendRT(V2) answered in front of Pyramid.
 
 paVerify is the station's most frequent call and writes nothing, so it needs neither
 pyramid_tm's transaction manager nor pyramid_retry. This WSGI middleware runs the same
@@ -14,13 +14,18 @@ of the application's engine, rolled back at the end.
 paSendRT and paSendRTV2 (the station's hottest write) are answered here too, on PostgreSQL and
 unless ``payhub.soap_fast_receipts`` is false: the same endpoint on a Session of the
 application's factory (so the outbox relay sends the receipt's messages after the commit),
-bound to a connection the thread keeps (no pool checkout, pre-ping or tweens), its lock and
-write run on the driver (``hub.driver``). What pyramid_tm
-and pyramid_retry would do is done here: a KO rolls back; an OK commits, and a failed commit is
-PAA_SYSTEM_ERROR (its SLA outcome replaced, as ``system_error_view`` does on the full path); any
-other failure before the commit rolls back and hands the request, untouched by then, to the
-full path, which runs it again with its own retries (a dropped connection is thrown away
-first).
+bound to a connection the thread keeps (no pool checkout, pre-ping or tweens), its statements
+run on the driver (``hub.driver``). An ordinary receipt (OK, for a payable option of a served
+Ente, the amount expected) is one statement on the thread's connection in autocommit, the one
+verifies use: stored, settled and committed in one round trip (``hub.payments.store_receipt``),
+sent once more on a new connection if the database dropped it. Anything else is written in the
+session's transaction, and what pyramid_tm and pyramid_retry would do is done here: a KO rolls
+back; an OK commits, and a failed commit is PAA_SYSTEM_ERROR (its SLA outcome replaced, as
+``system_error_view`` does on the full path); any other failure rolls back and hands the
+request, untouched by then, to the full path, which runs it again with its own retries (a
+dropped connection is thrown away first). An ordinary receipt is committed by its statement:
+should anything fail after it, the full path finds it stored and answers
+PAA_RECEIPT_DUPLICATA, which ends the Node's deliveries as an OK does.
 """
 
 from __future__ import annotations
@@ -142,7 +147,11 @@ class SoapFastPath:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         connection = self._kept_connection("write_connection", self.write_engine)
-        session = driver.use_driver(self.factory(bind=connection, info={"request": request}))
+        # an ordinary receipt is one statement in autocommit on the thread's other connection
+        session = driver.use_driver(
+            self.factory(bind=connection, info={"request": request}),
+            autocommit=self._autocommit if self.on_driver else None,
+        )
         request.db = session
         try:
             try:
@@ -164,6 +173,11 @@ class SoapFastPath:
         if response is not None:
             response.headers["X-Request-Id"] = request_id
         return response
+
+    def _autocommit(self) -> Any:
+        """The thread's connection in autocommit (the one verifies use), made again if the
+        database dropped it."""
+        return self._kept_connection("connection", self.engine)
 
     def _roll_back(self, session: Session, exc: Exception) -> None:
         """Undo the receipt's transaction; a connection the database dropped is thrown away."""
@@ -275,9 +289,10 @@ class _ConnectionSession:
 
 
 def _read_only_engine(registry: Any) -> Any:
-    """On PostgreSQL an engine of its own in autocommit, without the pre-ping: a verify is
-    then one round trip (no SELECT 1, BEGIN or ROLLBACK); a dropped connection is retried once
-    instead. None on SQLite, which keeps sessions of the application's engine."""
+    """On PostgreSQL an engine of its own in autocommit, without the pre-ping: a verify, and
+    an ordinary receipt's one statement, is then one round trip (no SELECT 1, BEGIN, COMMIT
+    or ROLLBACK); a dropped connection is retried once instead. None on SQLite, which keeps
+    sessions of the application's engine."""
     if registry["db.engine"].dialect.name == "sqlite":
         return None
     settings = from_registry(registry)

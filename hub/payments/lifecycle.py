@@ -449,6 +449,10 @@ def store_receipt(
     now = now or utcnow()
     if sa.inspect(receipt).transient:
         _fill_defaults(receipt)
+        if served_ente_ids:
+            done = _store_in_one_statement(session, receipt, served_ente_ids, cause, now)
+            if done is not None:
+                return done
     locked = _lock_for_receipt(session, receipt.ec_fiscal_code, receipt.notice_number, now)
     ente: _EnteRef | None
     if locked is not None:
@@ -721,6 +725,69 @@ def _store_paid_at_once(
         for key, value in paid.items():
             set_committed_value(held, key, value)
     outbox.adopt_written(session, message_pk, message)
+    _log_paid(option, before, after)
+    return ReceiptOutcome(receipt=receipt, option=held, session=session, option_id=option.id)
+
+
+def _store_in_one_statement(
+    session: Session,
+    receipt: Receipt,
+    served_ente_ids: set[int],
+    cause: str | None,
+    now: dt.datetime,
+) -> ReceiptOutcome | None:
+    """An ordinary receipt stored, settled and committed by one statement in autocommit
+    (``receipt_sql.RECEIPT_AT_ONCE``: one round trip, lock included) where the session has a
+    connection in autocommit beside it (``driver.use_driver``: the station's fast path) and
+    nothing of its own to write first. The same rows as ``_store_paid_at_once``; committed
+    when this returns, whatever the session does next. None: not asked here, or not an
+    ordinary receipt for an option of a served Ente (nothing written): the general path
+    decides. Raises DuplicateReceipt (nothing written) for a receipt already stored."""
+    if (
+        driver.AUTOCOMMIT_KEY not in session.info
+        or receipt.outcome != "OK"
+        or receipt.standin
+        or receipt.test  # a test station's: the general path marks it
+        or session.new
+        or session.dirty
+        or session.deleted
+        or not _receipt_statements_apply(session)
+    ):
+        return None
+    receipt.received_at = now
+    message = outbox.written_values(session, STATUS_CHANGED_ACTOR, now=now)
+    state = receipt.__dict__
+    params: dict[str, Any] = {
+        bind: state.get(key)
+        for key, bind in receipt_sql.RECEIPT_BINDS
+        if key not in receipt_sql.FROM_LOCK and key != "test"
+    }
+    params.update(
+        {f"m_{key}": message[key] for key in ("message_id", "sent_at", "attempts", "lease_until")},
+        served=sorted(served_ente_ids),
+        plan_now=now.astimezone(dt.UTC).replace(tzinfo=None),  # as UTCDateTime stores it
+        h_cause=(cause or f"receipt:{receipt.receipt_id}")[:200],
+    )
+    # run twice (a dropped connection), it finds the option paid the first time: not ordinary
+    found = driver.run_alone(session, receipt_sql.RECEIPT_AT_ONCE, params)
+    if not found:  # not ordinary, or no such option (None: not on the driver)
+        return None
+    option = found[0]
+    if option.receipt_pk is None:
+        raise DuplicateReceipt(f"receipt {receipt.receipt_id} already stored")
+    if option.message_pk is None:  # the lock makes it impossible: said loudly if ever seen
+        log.error("payment.receipt_not_settled", option_id=option.id, receipt_pk=option.receipt_pk)
+        raise StaleDataError(f"payment option {option.id} not moved under its lock")
+    before, after = option.status, receipt_sql.ORDINARY_MOVES[option.status]
+    receipt.ente_id, receipt.option_id, receipt.test = option.ente_id, option.id, False
+    receipt.id = option.receipt_pk
+    make_transient_to_detached(receipt)  # the row as written: persistent, nothing to flush
+    session.add(receipt)
+    held = session.identity_map.get(session.identity_key(PaymentOption, option.id))
+    if held is not None:  # written by another transaction: read again when next used
+        session.expire(held)
+    message["args"] = _change(option, before, after)  # as the statement built it
+    outbox.adopt_written(session, option.message_pk, message)
     _log_paid(option, before, after)
     return ReceiptOutcome(receipt=receipt, option=held, session=session, option_id=option.id)
 

@@ -21,9 +21,11 @@ it again).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from hub import actor_names
@@ -31,6 +33,7 @@ from hub.db import WRITES
 from hub.models import Ente, OutboxMessage, PaymentOption, Receipt, StateTransition
 from hub.onboarding import environments
 from hub.payments import plans
+from workflows.payment import anomaly_for_receipt, next_state, sources
 
 RECEIPT_TABLE = cast(sa.Table, Receipt.__table__)
 OPTION_TABLE = cast(sa.Table, PaymentOption.__table__)
@@ -69,6 +72,7 @@ LOCK_WITH_ENTE = (
 # moved, and one moment stamps the receipt, its history row and its message
 SHARED = {"option_id": "o_id", "received_at": "now"}
 EVENT = "receive_receipt"
+_MOMENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 MESSAGE_LITERALS = {"queue_name": "default", "actor_name": actor_names.PAYMENT_STATUS_CHANGED}
 
 
@@ -122,41 +126,170 @@ def _paid_at_once() -> sa.Select:
         .returning(o.id)
         .cte("moved_option")
     )
-    h = HISTORY_TABLE.c
-    history = sa.insert(HISTORY_TABLE).from_select(
-        ["option_id", "event", "from_state", "to_state", "cause", "created_at"],
-        sa.select(
-            moved.c.id,
-            _word(EVENT),
-            _bind("h_from_state", h.from_state),
-            _bind("o_status", h.to_state),
-            _bind("h_cause", h.cause),
-            _bind("now", h.created_at),
-        ),
-    )
-    m = OUTBOX_TABLE.c
-    bound = ("message_id", "args", "sent_at", "attempts", "lease_until")
-    message = (
-        sa.insert(OUTBOX_TABLE)
-        .from_select(
-            [*MESSAGE_LITERALS, *bound, "created_at"],
-            sa.select(
-                *(_word(v) for v in MESSAGE_LITERALS.values()),
-                *(_bind(f"m_{c}", m[c]) for c in bound),
-                _bind("now", m.created_at),
-            ).select_from(moved),
-        )
-        .returning(m.id)
-        .cte("written_message")
+    history, message = _follow_ups(
+        moved,
+        from_state=_bind("h_from_state", HISTORY_TABLE.c.from_state),
+        to_state=_bind("o_status", HISTORY_TABLE.c.to_state),
+        args=_bind("m_args", OUTBOX_TABLE.c.args),
+        now=_bind("now", HISTORY_TABLE.c.created_at),
     )
     return (
         sa.select(
             sa.select(receipt.c.id).scalar_subquery().label("receipt_pk"),
             sa.select(message.c.id).scalar_subquery().label("message_pk"),
         )
-        .add_cte(history.cte("written_history"))
+        .add_cte(history)
         .execution_options(**{WRITES: True})
     )
 
 
+def _follow_ups(
+    moved: sa.CTE,
+    *,
+    from_state: sa.ColumnElement[Any],
+    to_state: sa.ColumnElement[Any],
+    args: sa.ColumnElement[Any],
+    now: sa.ColumnElement[Any],
+) -> tuple[sa.CTE, sa.CTE]:
+    """The history row and the follow-up outbox row of each option in ``moved`` (a CTE
+    answering the moved option's ``id``), as CTEs: the message's answers its row's ``id``."""
+    history = sa.insert(HISTORY_TABLE).from_select(
+        ["option_id", "event", "from_state", "to_state", "cause", "created_at"],
+        sa.select(
+            moved.c.id,
+            _word(EVENT),
+            from_state,
+            to_state,
+            _bind("h_cause", HISTORY_TABLE.c.cause),
+            now,
+        ),
+    )
+    m = OUTBOX_TABLE.c
+    bound = ("message_id", "sent_at", "attempts", "lease_until")
+    message = (
+        sa.insert(OUTBOX_TABLE)
+        .from_select(
+            [*MESSAGE_LITERALS, *bound, "args", "created_at"],
+            sa.select(
+                *(_word(v) for v in MESSAGE_LITERALS.values()),
+                *(_bind(f"m_{c}", m[c]) for c in bound),
+                args,
+                now,
+            ).select_from(moved),
+        )
+        .returning(m.id)
+        .cte("written_message")
+    )
+    return history.cte("written_history"), message
+
+
 PAID_AT_ONCE = _paid_at_once()
+
+
+# ``RECEIPT_AT_ONCE``: an ordinary receipt whole in one statement, lock included, sent on a
+# connection in autocommit (the statement is its own transaction: one round trip, no BEGIN or
+# COMMIT). The option is locked only if the receipt is ordinary for it (what
+# ``lifecycle._ordinary`` and ``store_receipt`` ask, as conditions: an Ente the station serves,
+# in production, an option in a state the machine moves to paid without anomaly, the amount
+# expected, no other plan paid, its service not in test); then the receipt is inserted (a twin
+# already stored writes nothing), and only if it was, the option moved (from the locked row:
+# the lock makes the move certain), its history row and its outbox row written. No row: not
+# ordinary (or no such option), nothing written, the general path decides. A row without a
+# receipt id: a duplicate, nothing written.
+ORDINARY_MOVES: dict[str, str] = {
+    str(state): str(
+        next_state(state, EVENT, now=_MOMENT, today=_MOMENT.date())  # unguarded: no time read
+    )
+    for state in sorted(sources(EVENT))
+    if anomaly_for_receipt(state) is None
+}
+# what the lock reads, and the moved row answers
+AT_ONCE_COLUMNS = ("id", "ente_id", "status", "version", "paid_cents", "paid_at")
+# the receipt's columns the statement fills from the lock (not from parameters)
+FROM_LOCK = {"option_id": "id", "ente_id": "ente_id"}
+
+
+def _receipt_at_once() -> sa.Select:
+    o = OPTION_TABLE.c
+    locked = (
+        sa.select(*(o[name] for name in AT_ONCE_COLUMNS))
+        .join(Ente, Ente.id == o.ente_id)
+        .where(
+            Ente.fiscal_code == sa.bindparam("r_ec_fiscal_code"),
+            o.notice_number == sa.bindparam("r_notice_number"),
+            Ente.id == sa.any_(sa.bindparam("served", type_=postgresql.ARRAY(sa.Integer()))),
+            Ente.production.is_(True),
+            o.status.in_([_word(state) for state in ORDINARY_MOVES]),
+            o.amount_cents == sa.bindparam("r_payment_amount_cents"),
+            sa.func.coalesce(
+                plans.blocking_rank_query(sa.bindparam("plan_now", type_=sa.DateTime())),
+                sa.literal_column("0"),
+            )
+            != sa.literal_column("2"),  # no other plan of the debt paid
+            environments.service_production_query().is_distinct_from(sa.false()),
+        )
+        .with_for_update(of=OPTION_TABLE)
+        .cte("locked_option")
+    )
+    columns = [p.columns[0] for p in RECEIPT_COLUMNS]
+    receipt = (
+        pg_insert(RECEIPT_TABLE)
+        .from_select(
+            [c.key for c in columns],
+            sa.select(
+                *(
+                    locked.c[FROM_LOCK[c.key]]
+                    if c.key in FROM_LOCK
+                    else sa.false()
+                    if c.key == "test"  # the conditions above: not a test payment
+                    else _bind(receipt_bind(p.key), c)
+                    for p, c in zip(RECEIPT_COLUMNS, columns, strict=True)
+                )
+            ),
+        )
+        .on_conflict_do_nothing(
+            index_elements=[RECEIPT_TABLE.c.ec_fiscal_code, RECEIPT_TABLE.c.receipt_id]
+        )
+        .returning(RECEIPT_TABLE.c.id)
+        .cte("written_receipt")
+    )
+    target = sa.case(
+        {_word(before): _word(after) for before, after in ORDINARY_MOVES.items()},
+        value=locked.c.status,
+    )
+    now = _bind("now", o.paid_at)
+    moved = (
+        sa.update(OPTION_TABLE)
+        .where(o.id == locked.c.id, sa.exists(sa.select(receipt.c.id)))
+        .values(
+            status=target,
+            paid_cents=locked.c.paid_cents + sa.bindparam("r_payment_amount_cents"),
+            paid_at=sa.func.coalesce(locked.c.paid_at, now),
+            activation_expires_at=sa.null(),
+            version=locked.c.version + sa.literal_column("1"),
+        )
+        .returning(o.id, locked.c.status.label("from_state"), o.status.label("to_state"))
+        .cte("moved_option")
+    )
+    change = {  # the message's arguments, as ``lifecycle._change`` names them
+        "option_id": moved.c.id,
+        "event": _word(EVENT),
+        "from_state": moved.c.from_state,
+        "to_state": moved.c.to_state,
+    }
+    args = sa.func.jsonb_build_object(*(x for k, v in change.items() for x in (_word(k), v)))
+    history, message = _follow_ups(
+        moved, from_state=moved.c.from_state, to_state=moved.c.to_state, args=args, now=now
+    )
+    return (
+        sa.select(
+            *(locked.c[name] for name in AT_ONCE_COLUMNS),
+            sa.select(receipt.c.id).scalar_subquery().label("receipt_pk"),
+            sa.select(message.c.id).scalar_subquery().label("message_pk"),
+        )
+        .add_cte(history)
+        .execution_options(**{WRITES: True})
+    )
+
+
+RECEIPT_AT_ONCE = _receipt_at_once()

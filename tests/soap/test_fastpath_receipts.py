@@ -4,6 +4,8 @@ other failure handed to the full path untouched."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session
 from hub import actor_names, payments
 from hub.models import OutboxMessage, Receipt
 from tests.soap.test_fastpath import spy_on
-from tests.soap.test_operations import fault_code
+from tests.soap.test_operations import fault_code, verify_req
 from tests.soap.test_station_today import (
     post,
     receipt_of,
@@ -89,6 +91,8 @@ def test_a_duplicate_is_a_ko_from_the_fast_path_and_keeps_nothing_new(
 def test_a_failure_before_the_commit_hands_the_receipt_to_the_full_path_once(
     app, check, seeded, samples, stored_here, monkeypatch
 ):
+    """An amount that differs (flagged): the general path, written in the session's
+    transaction, which the failure rolls back before the full path runs it again."""
     real = payments.store_receipt
     failures: list[int] = []
 
@@ -101,11 +105,45 @@ def test_a_failure_before_the_commit_hands_the_receipt_to_the_full_path_once(
 
     monkeypatch.setattr(payments, "store_receipt", fails_on_the_fast_path)
     root = sanp_receipt(samples)
+    _pay_more(root)
     res = post(app, serialise(root))
     assert check(res.body).findtext("outcome") == "OK"
     assert stored_here == [False] and failures == [1]
     assert _receipts(seeded, receipt_of(root).findtext("receiptId")) == 1
     assert sanp_option(seeded).status == "paid"
+
+
+def test_a_failure_after_the_ordinary_receipts_statement_keeps_it_stored_once(
+    app, check, seeded, samples, stored_here, monkeypatch
+):
+    """An ordinary receipt is committed by its one statement: a failure after it cannot take
+    it back. The full path then finds it stored and answers PAA_RECEIPT_DUPLICATA, which ends
+    the Node's deliveries as an OK would; the receipt and the move are there once."""
+    real = payments.store_receipt
+    failures: list[int] = []
+
+    def fails_after(session, *args, **kwargs):
+        outcome = real(session, *args, **kwargs)
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("something after the statement failed")
+        return outcome
+
+    monkeypatch.setattr(payments, "store_receipt", fails_after)
+    root = sanp_receipt(samples)
+    res = post(app, serialise(root))
+    assert fault_code(check(res.body)) == "PAA_RECEIPT_DUPLICATA"
+    assert stored_here == [False] and failures == [1]
+    assert _receipts(seeded, receipt_of(root).findtext("receiptId")) == 1
+    option = sanp_option(seeded)
+    assert option.status == "paid" and option.paid_cents == option.amount_cents
+
+
+def _pay_more(root) -> None:
+    """Make the receipt's amount one euro more than the notice's: not an ordinary receipt
+    (stored, settled and flagged on the general path)."""
+    amount = receipt_of(root).find("paymentAmount")
+    amount.text = str(Decimal(amount.text) + Decimal("1.00"))
 
 
 def test_a_failed_commit_is_paa_system_error_and_counted_as_such(
@@ -118,6 +156,7 @@ def test_a_failed_commit_is_paa_system_error_and_counted_as_such(
 
     monkeypatch.setattr(Session, "commit", broken_commit)
     root = sanp_receipt(samples)
+    _pay_more(root)  # the general path: written in the session's transaction
     res = post(app, serialise(root))
     monkeypatch.undo()
     answer = check(res.body)
@@ -130,12 +169,19 @@ def test_a_failed_commit_is_paa_system_error_and_counted_as_such(
     assert after.get("PAA_SYSTEM_ERROR", 0) == before.get("PAA_SYSTEM_ERROR", 0) + 1
 
 
-def test_a_connection_the_database_dropped_sends_the_receipt_to_the_full_path(
-    app, check, seeded, samples, stored_here, pg_engine
+def test_after_a_restart_an_ordinary_receipt_is_sent_again_and_another_handed_on(
+    make_app, check, seeded, samples, stored_here, pg_engine
 ):
+    """The database drops every connection the threads keep (a restart). An ordinary
+    receipt's one statement is sent once more on a new connection (it may run twice: a
+    second run finds the notice paid); a receipt on the general path, written in the
+    session's transaction, is handed to the full path; the next is stored here again. The
+    station is cached, as in service (read, it would meet the dropped connection first)."""
+    app = make_app(**{"payhub.soap_station_cache_seconds": "60"})
     first = sanp_receipt(samples)
     receipt_of(first).find("outcome").text = "KO"  # stored, settles nothing: warms the path
     assert check(post(app, serialise(first)).body).findtext("outcome") == "OK"
+    assert check(post(app, verify_req()).body).findtext("outcome") == "OK"  # its connection
     with pg_engine.connect() as conn:  # a restart, as the kept connections see it
         conn.execute(
             sa.text(
@@ -147,12 +193,19 @@ def test_a_connection_the_database_dropped_sends_the_receipt_to_the_full_path(
     receipt_of(second).find("receiptId").text = "after-the-restart"
     res = post(app, serialise(second))
     assert check(res.body).findtext("outcome") == "OK"
-    assert stored_here == [True, False]
+    assert stored_here == [True, True]
     assert _receipts(seeded, "after-the-restart") == 1
     assert sanp_option(seeded).status == "paid"
     third = sanp_receipt(samples)
-    receipt_of(third).find("receiptId").text = "on-a-new-connection"
+    receipt_of(third).find("receiptId").text = "on-the-general-path"
+    receipt_of(third).find("outcome").text = "KO"
     assert check(post(app, serialise(third)).body).findtext("outcome") == "OK"
+    assert stored_here[-1] is False  # its session's connection had been dropped
+    assert _receipts(seeded, "on-the-general-path") == 1
+    fourth = sanp_receipt(samples)
+    receipt_of(fourth).find("receiptId").text = "on-a-new-connection"
+    receipt_of(fourth).find("outcome").text = "KO"
+    assert check(post(app, serialise(fourth)).body).findtext("outcome") == "OK"
     assert stored_here[-1] is True  # the next receipt is stored here again
 
 
