@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -104,6 +105,29 @@ def adopt_written(session: Session, row_id: int, values: dict[str, Any]) -> Outb
     return row
 
 
+@dataclass(frozen=True)
+class CommittedMessage:
+    """A message whose row a statement of its own transaction wrote and committed
+    (``adopt_committed``): what the relay reads of a row, without the ORM object."""
+
+    id: int
+    message_id: str
+    queue_name: str
+    actor_name: str
+    args: dict[str, Any]
+
+
+def adopt_committed(session: Session, row_id: int, values: dict[str, Any]) -> CommittedMessage:
+    """The row a caller wrote from ``written_values`` (its id ``row_id``) and committed
+    already, apart from ``session``: sent by the relay after the session's commit, as the
+    session's own messages are (the sweeper sends it if the session rolls back instead)."""
+    message = CommittedMessage(
+        row_id, values["message_id"], values["queue_name"], values["actor_name"], values["args"]
+    )
+    session.info.setdefault(PENDING_KEY, []).append(message)
+    return message
+
+
 _OUTBOX_TABLE = cast(sa.Table, OutboxMessage.__table__)
 _OUTBOX_INSERT = sa.insert(_OUTBOX_TABLE).returning(_OUTBOX_TABLE.c.id)
 
@@ -119,6 +143,8 @@ def lease_pending(session: Session, *, lease: dt.timedelta, now: dt.datetime | N
         return
     now = now or utcnow()
     for row in rows:
+        if isinstance(row, CommittedMessage):  # written already, as leased as it will be
+            continue
         state = sa.inspect(row)
         if row.lease_until is None and (state.transient or state.pending):
             row.sent_at, row.lease_until, row.attempts = now, now + lease, 1
@@ -165,7 +191,11 @@ def take_pending(session: Session) -> list[dict[str, Any]]:
     expunges them): they never existed, and are left out.
     """
     rows = session.info.pop(PENDING_KEY, [])
-    return [message_dict(r) for r in rows if sa.inspect(r).persistent]
+    return [
+        message_dict(r)
+        for r in rows
+        if isinstance(r, CommittedMessage) or sa.inspect(r).persistent
+    ]
 
 
 def forget_pending(session: Session) -> None:
@@ -173,7 +203,7 @@ def forget_pending(session: Session) -> None:
     session.info.pop(PENDING_KEY, None)
 
 
-def message_dict(row: OutboxMessage) -> dict[str, Any]:
+def message_dict(row: OutboxMessage | CommittedMessage) -> dict[str, Any]:
     return {
         "id": row.id,
         "message_id": row.message_id,

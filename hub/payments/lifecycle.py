@@ -742,7 +742,9 @@ def _store_in_one_statement(
     nothing of its own to write first. The same rows as ``_store_paid_at_once``; committed
     when this returns, whatever the session does next. None: not asked here, or not an
     ordinary receipt for an option of a served Ente (nothing written): the general path
-    decides. Raises DuplicateReceipt (nothing written) for a receipt already stored."""
+    decides. Raises DuplicateReceipt (nothing written) for a receipt already stored. The
+    receipt is then detached (its row committed, not the session's to write); its message is
+    relayed after the session's commit."""
     if (
         driver.AUTOCOMMIT_KEY not in session.info
         or receipt.outcome != "OK"
@@ -781,13 +783,12 @@ def _store_in_one_statement(
     before, after = option.status, receipt_sql.ORDINARY_MOVES[option.status]
     receipt.ente_id, receipt.option_id, receipt.test = option.ente_id, option.id, False
     receipt.id = option.receipt_pk
-    make_transient_to_detached(receipt)  # the row as written: persistent, nothing to flush
-    session.add(receipt)
+    make_transient_to_detached(receipt)  # the row as committed, not the session's to write
     held = session.identity_map.get(session.identity_key(PaymentOption, option.id))
     if held is not None:  # written by another transaction: read again when next used
         session.expire(held)
     message["args"] = _change(option, before, after)  # as the statement built it
-    outbox.adopt_written(session, option.message_pk, message)
+    outbox.adopt_committed(session, option.message_pk, message)
     _log_paid(option, before, after)
     return ReceiptOutcome(receipt=receipt, option=held, session=session, option_id=option.id)
 
