@@ -192,9 +192,7 @@ def take_pending(session: Session) -> list[dict[str, Any]]:
     """
     rows = session.info.pop(PENDING_KEY, [])
     return [
-        message_dict(r)
-        for r in rows
-        if isinstance(r, CommittedMessage) or sa.inspect(r).persistent
+        message_dict(r) for r in rows if isinstance(r, CommittedMessage) or sa.inspect(r).persistent
     ]
 
 
