@@ -10,6 +10,7 @@ for >= 0.3x). Afterwards the database is checked: every OK answer has its receip
 notice was paid twice.
 
     .venv/bin/python bench/receipt_bench.py [--seconds 10] [--clients 8] [--payments 5000]
+        [--workers 2] [--threads 4]
 """
 
 from __future__ import annotations
