@@ -198,3 +198,51 @@ def test_a_parameter_with_a_value_of_its_own_is_not_required(db, on_driver):
     assert on_driver and (row.none, row.seven) == (None, 7)
     (row,) = driver.rows(driver.use_driver(db), given, {"seven": 8})
     assert row.seven == 8
+
+
+def test_psycopgs_placeholders_keep_a_literal_percent_and_a_name_given_twice(db):
+    """Compiled into $1, $2, ...: a parameter used twice is one value, and a percent sign of
+    the SQL itself (doubled in SQLAlchemy's named style) reaches the database as one."""
+    amount = sa.bindparam("amount", type_=sa.Integer())
+    statement = sa.select(
+        sa.literal_column("'50%'").label("literal"),
+        (amount + amount).label("twice"),
+        sa.bindparam("word", type_=sa.String()).label("word"),
+    )
+    prepared = driver.compiled(statement, db.get_bind().dialect)
+    assert prepared is not None and prepared.sql.count(b"$1") == 2 and b"$2" in prepared.sql
+    (row,) = driver.rows(driver.use_driver(db), statement, {"amount": 21, "word": "ok"})
+    assert (row.literal, row.twice, row.word) == ("50%", 42, "ok")
+    expected = db.connection().execute(statement, {"amount": 21, "word": "ok"}).one()
+    assert tuple(row) == tuple(expected)
+
+
+def test_a_statement_alone_is_sent_again_once_on_a_new_connection(db, pg_engine):
+    """``run_alone``: a connection the database dropped is replaced and the statement sent
+    once more; a second drop is raised."""
+    statement = sa.select(sa.bindparam("n", type_=sa.Integer()).label("n"))
+    given: list[sa.Connection] = []
+    drops = [1]  # which connections (by number) are dropped before the statement
+
+    def connect() -> sa.Connection:
+        connection = pg_engine.connect()
+        given.append(connection)
+        if len(given) in drops:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            connection.rollback()
+            with pg_engine.connect() as other:
+                other.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        return connection
+
+    driver.use_driver(db, autocommit=connect)
+    try:
+        (row,) = driver.run_alone(db, statement, {"n": 7})
+        assert row.n == 7 and len(given) == 2 and given[0].invalidated
+        drops[:] = [3, 4]  # both the connection and its replacement
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            driver.run_alone(db, statement, {"n": 8})
+        assert raised.value.connection_invalidated and len(given) == 4
+    finally:
+        for connection in given:
+            connection.close()
+    assert driver.run_alone(driver.use_driver(Session()), statement, {"n": 1}) is None

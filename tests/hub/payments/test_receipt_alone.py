@@ -9,6 +9,7 @@ and nothing it writes outlives the test."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -235,5 +236,5 @@ def test_the_statement_is_sent_with_psycopgs_own_placeholders():
     assert prepared is not None
     assert b"%(" not in prepared.sql and b"$1" in prepared.sql
     assert len(prepared.sql) > 4096  # the reason: a conversion psycopg would not cache
-    numbers = {int(n) for n in __import__("re").findall(rb"\$(\d+)", prepared.sql)}
+    numbers = {int(n) for n in re.findall(rb"\$(\d+)", prepared.sql)}
     assert numbers == set(range(1, len(prepared.binds) + 1))
