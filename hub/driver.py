@@ -48,6 +48,11 @@ def use_driver(
     return session
 
 
+def runs_alone(session: Session) -> bool:
+    """Whether ``use_driver`` gave ``session`` a connection in autocommit (``run_alone``)."""
+    return AUTOCOMMIT_KEY in session.info
+
+
 def run_alone(session: Session, statement: sa.Executable, values: dict[str, Any]) -> Any:
     """``statement`` run as a transaction of its own, committed when this returns, on the
     connection in autocommit that ``use_driver`` gave ``session``: its rows; None (nothing

@@ -746,7 +746,7 @@ def _store_in_one_statement(
     receipt is then detached (its row committed, not the session's to write); its message is
     relayed after the session's commit."""
     if (
-        driver.AUTOCOMMIT_KEY not in session.info
+        not driver.runs_alone(session)
         or receipt.outcome != "OK"
         or receipt.standin
         or receipt.test  # a test station's: the general path marks it
