@@ -250,6 +250,9 @@ def check_database(url: str, answered_ok: int) -> dict[str, int]:
         def count(sql: str) -> int:
             return int(conn.execute(sa.text(sql)).scalar_one())
 
+        kinds = conn.execute(sa.text("SELECT kind, count(*) FROM anomaly GROUP BY kind"))
+        for kind, n in kinds:  # none expected: every receipt is for a payable notice
+            print(f"anomaly {kind}: {n}")
         return {
             "answered OK": answered_ok,
             "receipts stored": count("SELECT count(*) FROM receipt"),
@@ -268,6 +271,7 @@ def main() -> None:
     args.add_argument("--payments", type=int, default=5000, help="payable notices created")
     args.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     args.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    args.add_argument("--server", choices=("gunicorn", "granian"), default="gunicorn")
     opts = args.parse_args()
     started = time.monotonic()
     url, notices = prepare_database(opts.payments, "payhub_receipt_bench")
@@ -275,11 +279,16 @@ def main() -> None:
     with sa.create_engine(url).connect() as conn:  # the demo data's own receipts
         seeded = conn.execute(sa.text("SELECT count(*) FROM receipt")).scalar_one()
     port = free_port()
+    if opts.server == "granian":
+        options = ("--workers", str(opts.workers), "--blocking-threads", str(opts.threads))
+    else:
+        options = ("-w", str(opts.workers), "-k", "gthread", "--threads", str(opts.threads))
     server = start(
         "bench.payhub_wsgi:app",
         port,
         {"DATABASE_URL": url, "REDIS_URL": REDIS},
-        ("-w", str(opts.workers), "-k", "gthread", "--threads", str(opts.threads)),
+        options,
+        server=opts.server,
     )
     hub_url = f"http://127.0.0.1:{port}/soap/paForNode"
     try:
@@ -308,7 +317,7 @@ def main() -> None:
     print("\n" + ", ".join(f"{k}: {v}" for k, v in stored.items()))
     if stored["receipts stored"] > seeded:
         per_receipt = web_cpu / (stored["receipts stored"] - seeded) * 1000
-        print(f"web CPU per receipt (gunicorn workers, user + system): {per_receipt:.1f} ms")
+        print(f"web CPU per receipt ({opts.server} workers, user + system): {per_receipt:.2f} ms")
         if db_cpu.seconds > 0:
             per_db = db_cpu.seconds / (stored["receipts stored"] - seeded) * 1000
             per_tx = floor_db_cpu.seconds / (floor * opts.seconds) * 1000
@@ -316,11 +325,15 @@ def main() -> None:
                 f"PostgreSQL CPU (its processes, user + system): {per_db:.2f} ms per receipt, "
                 f"{per_tx:.2f} ms per pgbench transaction"
             )
+    if hub["rps"]:
+        per_request = hub["cpu"] / (hub["rps"] * opts.seconds) * 1000
+        print(f"load generator CPU (wrk, user + system): {per_request:.2f} ms per request")
     if hub["rps"] * opts.seconds > len(notices):
         print(f"(more receipts than notices: raise --payments above {opts.payments})")
     print(
-        f"({opts.clients} clients each: wrk connections, pgbench clients; gunicorn "
-        f"-w {opts.workers} --threads {opts.threads}; {opts.seconds}s; {os.cpu_count()} CPUs "
+        f"({opts.clients} clients each: wrk connections, pgbench clients; {opts.server} "
+        f"{opts.workers} workers x {opts.threads} threads; {opts.seconds}s; "
+        f"{os.cpu_count()} CPUs "
         f"shared by server, load, PostgreSQL and Redis; "
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})"
     )

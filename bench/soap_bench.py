@@ -13,6 +13,7 @@ import argparse
 import concurrent.futures as cf
 import os
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -163,24 +164,27 @@ def prepare_database(count: int = N_POSITIONS, name: str = DB) -> tuple[str, lis
 
 
 def start(
-    app: str, port: int, env: dict[str, str], options: tuple[str, ...] = ()
+    app: str,
+    port: int,
+    env: dict[str, str],
+    options: tuple[str, ...] = (),
+    server: str = "gunicorn",
 ) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "2",
+    """``app`` (module:attribute) under ``server``: gunicorn (two workers, ``options``
+    added) or granian (WSGI, ``options`` are granian's)."""
+    if server == "granian":
+        command = [
+            *("granian", "--interface", "wsgi", "--no-ws", "--log-level", "warning"),
             *options,
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "--chdir",
-            str(ROOT),
-            app,
-        ],
+            *("--host", "127.0.0.1", "--port", str(port), "--working-dir", str(ROOT), app),
+        ]
+    else:
+        command = [
+            *("gunicorn", "-w", "2", *options, "-b", f"127.0.0.1:{port}"),
+            *("--log-level", "warning", "--chdir", str(ROOT), app),
+        ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *command],
         env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
     )
     deadline = time.monotonic() + 30
@@ -217,12 +221,14 @@ end
 def wrk(url: str, lua: str, seconds: int, connections: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(lua + KO_COUNTER)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", f.name, url],
         capture_output=True,
         text=True,
         timeout=seconds + 30,
     ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     os.unlink(f.name)
 
     def ms(label: str) -> float:
@@ -239,6 +245,8 @@ def wrk(url: str, lua: str, seconds: int, connections: int) -> dict[str, float]:
         "p99": ms("99%"),
         "errors": max(int(errors.group(1)) if errors else 0, int(ko.group(1))),
         "socket_errors": socket_errors.group(1) if socket_errors else "",
+        # wrk's own CPU (user + system): the load generator shares the machine
+        "cpu": after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime,
     }
 
 
