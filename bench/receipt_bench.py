@@ -1,6 +1,7 @@
 """Durable paSendRTV2 at saturation against its floor: pgbench running the same transaction.
 
-payhub runs as in production (gunicorn, ``gthread`` workers, PostgreSQL with
+payhub runs as in production (``payhub web``'s server, granian, 2 processes x 4 threads; or
+gunicorn's ``gthread`` workers with ``--server gunicorn``; PostgreSQL with
 ``synchronous_commit`` on, Redis): wrk sends paSendRTV2 for distinct payable notices, each an
 OK receipt that payhub must store and settle before it answers. In the same run pgbench, with
 the same number of clients, runs the transaction a receipt needs at the least: insert the
@@ -10,7 +11,7 @@ for >= 0.3x). Afterwards the database is checked: every OK answer has its receip
 notice was paid twice.
 
     .venv/bin/python bench/receipt_bench.py [--seconds 10] [--clients 8] [--payments 5000]
-        [--workers 2] [--threads 4]
+        [--workers 2] [--threads 4] [--server granian|gunicorn]
 """
 
 from __future__ import annotations
@@ -269,9 +270,9 @@ def main() -> None:
     args.add_argument("--seconds", type=int, default=10)
     args.add_argument("--clients", type=int, default=8)
     args.add_argument("--payments", type=int, default=5000, help="payable notices created")
-    args.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    args.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    args.add_argument("--server", choices=("gunicorn", "granian"), default="gunicorn")
+    args.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    args.add_argument("--workers", type=int, default=2, help="worker processes")
+    args.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
     opts = args.parse_args()
     started = time.monotonic()
     url, notices = prepare_database(opts.payments, "payhub_receipt_bench")

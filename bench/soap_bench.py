@@ -174,7 +174,7 @@ def start(
     added) or granian (WSGI, ``options`` are granian's)."""
     if server == "granian":
         command = [
-            *("granian", "--interface", "wsgi", "--no-ws", "--log-level", "warning"),
+            *("granian", "--interface", "wsgi", "--http", "1", "--no-ws", "--log-level", "warning"),
             *options,
             *("--host", "127.0.0.1", "--port", str(port), "--working-dir", str(ROOT), app),
         ]

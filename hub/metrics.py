@@ -4,7 +4,7 @@ One function, ``collect``, reads everything ``/metrics``, ``/health`` and ``payh
 show: the outbox backlog, webhook deliveries by state, receipts per minute, the station's
 answer times (the SLA recorder's ``sla_minute`` rows) and the Dramatiq queues in Redis. Every
 web process and the CLI compute the same numbers from the shared stores, so a scrape that
-lands on any gunicorn worker answers the same.
+lands on any web worker process answers the same.
 
 The queries are the few small functions below; what "unfinished" means for an outbox row is
 decided in ``_outbox_open`` alone.

@@ -31,10 +31,9 @@ NOT_SETTINGS = (
     "PAYHUB_URL",
     "PAYHUB_SCREENSHOTS",
     "PAYHUB_DB_PRE_PING",
-    # gunicorn.conf.py's
+    # `payhub web`'s options
     "PAYHUB_BIND",
     "PAYHUB_WEB_",
-    "PAYHUB_FORWARDED_ALLOW_IPS",
 )
 
 DEFAULTS: dict[str, str] = {
@@ -93,8 +92,9 @@ def check_secrets(settings: Mapping[str, Any]) -> None:
     production. In production (``payhub.require_secrets``) ``payhub.public_url`` is required
     too: links and the WSDL's address are never written from a client's Host header.
     """
-    # Several processes (a Redis broker: workers apart, gunicorn) need the same secrets in
-    # every process: outside the embedded default, a made-up secret breaks logins and CSRF.
+    # Several processes (a Redis broker: workers apart, web worker processes) need the same
+    # secrets in every process: outside the embedded default, a made-up secret breaks logins
+    # and CSRF.
     required = (
         as_bool(settings.get("payhub.require_secrets", False))
         or str(settings.get("payhub.broker", "stub")).strip() != "stub"

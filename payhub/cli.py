@@ -161,12 +161,84 @@ def scheduler(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option(
+    "--bind",
+    envvar="PAYHUB_BIND",
+    default="127.0.0.1:6543",
+    show_default=True,
+    help="host:port: loopback behind nginx on this machine, the private address behind a "
+    "balancer, never a public one.",
+)
+@click.option(
+    "--workers",
+    envvar="PAYHUB_WEB_WORKERS",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Worker processes (each with its own database pool).",
+)
+@click.option(
+    "--threads",
+    envvar="PAYHUB_WEB_THREADS",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Threads per process running requests (they wait on PostgreSQL).",
+)
+@click.option(
+    "--max-rss",
+    envvar="PAYHUB_WEB_MAX_RSS",
+    type=click.IntRange(min=0),
+    default=1024,
+    show_default=True,
+    help="MiB a worker may grow to before it is replaced (0: never).",
+)
+@click.pass_context
+def web(ctx: click.Context, bind: str, workers: int, threads: int, max_rss: int) -> None:
+    """Serve the web app in production: granian (HTTP/1.1 in Rust, WSGI), behind nginx."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+
+    from payhub import wsgi
+    from soap.dispatch import StationConfig
+
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter(f"{bind!r}: host:port", param_hint="--bind")
+    uri = ctx.obj["config_uri"]
+    _settings(ctx)
+    try:  # what each worker would refuse when it builds the app, said once here
+        config = hub_config.load(get_settings(uri, "app:main"), web=True)
+        StationConfig.from_settings(config)  # an open station
+    except (hub_config.SettingsError, ValueError) as exc:
+        raise click.ClickException(f"payhub will not start: {exc}") from None
+    # the workers build the app from the same file, wherever they start
+    os.environ[wsgi.CONFIG_VARIABLE] = str(Path(uri).resolve()) if Path(uri).is_file() else uri
+    Granian(
+        "payhub.wsgi:app",
+        factory=True,
+        address=host.strip("[]"),
+        port=int(port),
+        interface=Interfaces.WSGI,
+        http=HTTPModes.http1,
+        websockets=False,
+        workers=workers,
+        blocking_threads=threads,
+        respawn_failed_workers=True,
+        workers_max_rss=max_rss or None,
+        workers_kill_timeout=20,
+        log_level=LogLevels.warning,
+    ).serve()
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=6543, show_default=True)
 @click.option("--threads", default=8, show_default=True)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    """Serve the web app with waitress (use gunicorn for production)."""
+    """Serve the web app with waitress (development; production: ``payhub web``)."""
     import waitress
     from pyramid.paster import get_app
 

@@ -187,8 +187,8 @@ class ResponseRecorder:
             log.warning("sla.flush_failed", error=type(exc).__name__)
 
     def after_fork(self) -> None:
-        """In a forked child (gunicorn --preload): the parent's counts and thread are not
-        this process's."""
+        """In a forked child (a server that builds the app before it forks): the parent's
+        counts and thread are not this process's."""
         self.source = f"{socket.gethostname()}:{os.getpid()}"[:80]
         self._buckets = {}
         self._outcomes = {}

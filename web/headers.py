@@ -6,8 +6,8 @@
   this site only.
 - ``Cache-Control: no-store`` on every dynamic answer (pages, the REST API, PDFs, CSV exports:
   they carry personal data) that did not choose its own caching; static files keep theirs.
-- ``Strict-Transport-Security`` on answers served over https (behind TLS: the proxy's
-  ``X-Forwarded-Proto``, trusted by gunicorn's ``forwarded_allow_ips``), for
+- ``Strict-Transport-Security`` on answers served over https (behind the proxy that ends TLS:
+  the scheme of ``payhub.public_url``, which production requires, see ``web.gate``), for
   ``payhub.hsts_seconds`` (one year; 0: off).
 """
 

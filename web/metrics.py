@@ -1,7 +1,7 @@
 """``/metrics``: the platform's figures in Prometheus text format, for the monitoring network only.
 
 The figures come from ``hub.metrics.collect`` at scrape time (PostgreSQL and Redis are shared, so
-every gunicorn worker answers the same). Dramatiq's own counters (messages, errors, durations per
+every web worker process answers the same). Dramatiq's own counters (messages, errors, durations per
 actor) are served by each ``payhub worker`` on ``payhub.worker_metrics_port``.
 
 Settings:

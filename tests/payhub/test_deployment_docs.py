@@ -64,7 +64,16 @@ def test_production_ini_sets_what_a_deployment_needs():
     ):
         assert key in app, key
     assert app["payhub.require_secrets"] == "true" and app["payhub.broker"] == "redis"
-    assert parser["server:main"]["use"] == "egg:gunicorn#main"
+    assert not parser.has_section("server:main")  # production is served by `payhub web`
+
+
+def test_the_web_process_is_payhub_web_everywhere():
+    unit = (ROOT / "deploy" / "systemd" / "payhub-web.service").read_text()
+    procfile = (ROOT / "Procfile").read_text()
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    web = next(line for line in procfile.splitlines() if line.startswith("web:"))
+    assert exec_start.endswith(" web") and "/payhub -c " in exec_start
+    assert web.endswith(" web") and web.startswith("web: payhub -c ")
 
 
 def test_every_long_running_unit_restarts_always():
