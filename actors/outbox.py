@@ -47,12 +47,19 @@ class Policy:
 
 
 def send(broker: dramatiq.Broker, message: dict[str, Any]) -> None:
-    """Enqueue one outbox message, keeping its message id."""
+    """Enqueue one outbox message, keeping its message id (the message the actor's
+    ``message_with_options`` builds, without the id it would draw only to be replaced)."""
     actor = broker.get_actor(message["actor_name"])
-    msg = actor.message_with_options(kwargs=message["args"]).copy(
-        message_id=message["message_id"], queue_name=message["queue_name"] or actor.queue_name
+    broker.enqueue(
+        dramatiq.Message(
+            queue_name=message["queue_name"] or actor.queue_name,
+            actor_name=actor.actor_name,
+            args=(),
+            kwargs=message["args"] or {},
+            options={},
+            message_id=message["message_id"],
+        )
     )
-    broker.enqueue(msg)
 
 
 def relay(

@@ -341,3 +341,20 @@ def test_the_scheduler_runs_the_retention_hourly():
         ).get_jobs()
     }
     assert jobs["outbox_retention"].trigger.interval.total_seconds() == 3600
+
+
+def test_a_message_is_enqueued_with_its_outbox_id_queue_and_arguments(stub_broker):
+    _declare_probe(stub_broker)
+    row = {
+        "id": 1,
+        "message_id": "outbox-message-1",
+        "queue_name": None,  # the actor's own queue
+        "actor_name": "probe",
+        "args": {"key": "k"},
+        "attempts": 0,
+    }
+    relay.send(stub_broker, row)
+    (queued,) = [dramatiq.Message.decode(m) for m in stub_broker.queues["default"].queue]
+    assert queued.message_id == "outbox-message-1"
+    assert (queued.queue_name, queued.actor_name) == ("default", "probe")
+    assert (queued.args, queued.kwargs) == ((), {"key": "k"})
