@@ -93,7 +93,10 @@ class Gate:
             if int(declared) > limit:
                 return _too_large(environ, limit)
             return None
-        if environ.get("wsgi.input_terminated"):  # chunked: read at most limit + 1 bytes
+        chunked = environ.get("wsgi.input_terminated") or (  # gunicorn and granian say so;
+            "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()  # a server that not
+        )
+        if chunked:  # read at most limit + 1 bytes
             # handed on as the request body (closed once the response is built), or closed now
             spool = tempfile.SpooledTemporaryFile(max_size=512 * 1024)  # noqa: SIM115
             size, source = 0, environ["wsgi.input"]

@@ -68,6 +68,10 @@ def test_web_serves_the_app_from_its_workers_and_stops_on_sigterm(tmp_path, pg_u
         assert answer.headers["X-Request-Id"]
         wsdl = requests.get(f"http://127.0.0.1:{port}/soap/paForNode?wsdl", timeout=10)
         assert wsdl.status_code == 200 and b"paVerifyPaymentNotice" in wsdl.content
+        # a chunked body (no Content-Length) is read by the gate and cut at the limit
+        chunks = (b"x" * 65536 for _ in range(40))  # 2.5 MiB, over the 1 MiB default
+        refused = requests.post(f"http://127.0.0.1:{port}/level1/v1/payments", data=chunks)
+        assert refused.status_code == 413
     finally:
         server.send_signal(signal.SIGTERM)
         try:

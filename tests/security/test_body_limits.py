@@ -30,7 +30,15 @@ class Endless:
         return self.read(size)
 
 
-def _call(app, path: str, *, length: str | None, body: Endless, content_type: str) -> object:
+def _call(
+    app,
+    path: str,
+    *,
+    length: str | None,
+    body: Endless,
+    content_type: str,
+    chunked_by_header: bool = False,
+) -> object:
     environ = {
         "REQUEST_METHOD": "POST",
         "CONTENT_TYPE": content_type,
@@ -39,7 +47,9 @@ def _call(app, path: str, *, length: str | None, body: Endless, content_type: st
         "HTTP_HOST": "payhub.test",
         "REMOTE_ADDR": "127.0.0.1",
     }
-    if length is None:
+    if length is None and chunked_by_header:  # a server that leaves wsgi.input_terminated out
+        environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    elif length is None:  # as gunicorn and granian pass it
         environ["wsgi.input_terminated"] = True
     else:
         environ["CONTENT_LENGTH"] = length
@@ -63,6 +73,20 @@ def test_an_endless_chunked_level1_body_is_cut_at_the_limit_before_the_key_is_ch
     body = Endless()
     answer = _call(
         site.app, "/level1/v1/payments", length=None, body=body, content_type="application/json"
+    )
+    assert answer.status_int == 413
+    assert body.read_bytes <= 1024 * 1024 + 65536
+
+
+def test_a_chunked_body_said_only_by_its_header_is_cut_at_the_limit_too(site):
+    body = Endless()
+    answer = _call(
+        site.app,
+        "/level1/v1/payments",
+        length=None,
+        body=body,
+        content_type="application/json",
+        chunked_by_header=True,
     )
     assert answer.status_int == 413
     assert body.read_bytes <= 1024 * 1024 + 65536
