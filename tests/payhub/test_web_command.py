@@ -6,31 +6,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import requests
 
-from tests.soap.test_station_today import ROOT, _ini
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")}
-    env.update(
-        PAYHUB_SESSION_SECRET="s" * 40,
-        PAYHUB_OPS_SECRET="o" * 40,
-        PAYHUB_PUBLIC_URL="https://pagamenti.example.it",
-        **extra,
-    )
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.payhub.test_cli import _free_port
+from tests.soap.test_station_today import ROOT, _ini, production_env
 
 
 def _command(ini: object, *options: str) -> list[str]:
@@ -45,7 +28,7 @@ def test_web_serves_the_app_from_its_workers_and_stops_on_sigterm(tmp_path, pg_u
         server = subprocess.Popen(
             _command(ini, "--workers", "2", "--threads", "2"),
             cwd=tmp_path,  # the workers find the .ini wherever they start
-            env=_env(PAYHUB_BIND=f"127.0.0.1:{port}", REDIS_URL=redis_url),
+            env=production_env(PAYHUB_BIND=f"127.0.0.1:{port}", REDIS_URL=redis_url),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -90,7 +73,7 @@ def test_web_refuses_a_bind_without_a_port(tmp_path, pg_url):
     done = subprocess.run(
         _command(ini, "--bind", "localhost"),
         cwd=ROOT,
-        env=_env(),
+        env=production_env(),
         capture_output=True,
         text=True,
         timeout=60,

@@ -138,16 +138,22 @@ def _ini(tmp_path: Path, pg_url: str, **soap: str) -> Path:
     return ini
 
 
-def _serve(ini: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+def production_env(**extra: str) -> dict[str, str]:
+    """This process's environment without PAYHUB_* and with the secrets and public address
+    production.ini asks for (``extra`` added): only what a test sets is missing."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")}
-    # the secrets production.ini asks for are given; only the station's protection is missing
     env.update(
-        {
-            "PAYHUB_SESSION_SECRET": "s" * 40,
-            "PAYHUB_OPS_SECRET": "o" * 40,
-            "PAYHUB_PUBLIC_URL": "https://pagamenti.example.it",
-        }
+        PAYHUB_SESSION_SECRET="s" * 40,
+        PAYHUB_OPS_SECRET="o" * 40,
+        PAYHUB_PUBLIC_URL="https://pagamenti.example.it",
+        **extra,
     )
+    return env
+
+
+def _serve(ini: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    # the secrets production.ini asks for are given; only the station's protection is missing
+    env = production_env()
     return subprocess.run(
         [
             sys.executable,
@@ -567,18 +573,10 @@ def test_demand_with_good_service_data_creates_a_payable_notice(make_app, seeded
 
 def test_payhub_web_with_no_station_protection_exits_before_any_worker_starts(tmp_path, pg_url):
     ini = _ini(tmp_path, pg_url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")}
-    env.update(
-        {
-            "PAYHUB_SESSION_SECRET": "s" * 40,
-            "PAYHUB_OPS_SECRET": "o" * 40,
-            "PAYHUB_PUBLIC_URL": "https://pagamenti.example.it",
-        }
-    )
     done = subprocess.run(
         [sys.executable, "-m", "payhub.cli", "-c", str(ini), "web", "--bind", "127.0.0.1:1"],
         cwd=ROOT,
-        env=env,
+        env=production_env(),
         capture_output=True,
         text=True,
         timeout=90,
