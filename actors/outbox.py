@@ -9,16 +9,25 @@ when its consumer records it (``hub.outbox.mark_processed`` in the actor's trans
 UnitOfWork); ``sweep`` (run by the scheduler) sends again whatever is still open when its
 lease ends, whatever Redis remembers. A message sent twice is acted on once (the consumer's
 duplicate check).
+
+A session that ``hub.outbox.defer``s its messages (the station's receipts, with
+``payhub.soap_defer_messages``) writes them never sent and sends nothing: ``run_relay``, a
+loop in the scheduler's process, sends the rows never sent every
+``payhub.outbox_relay_seconds``, hundreds in one round trip to Redis (``relay_unsent``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
 import structlog
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import current_millis
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,19 +56,86 @@ class Policy:
 
 
 def send(broker: dramatiq.Broker, message: dict[str, Any]) -> None:
-    """Enqueue one outbox message, keeping its message id (the message the actor's
-    ``message_with_options`` builds, without the id it would draw only to be replaced)."""
+    """Enqueue one outbox message, keeping its message id."""
+    broker.enqueue(_message(broker, message))
+
+
+def _message(broker: dramatiq.Broker, message: dict[str, Any]) -> dramatiq.Message:
+    """The Dramatiq message of an outbox row: what the actor's ``message_with_options``
+    builds, with the row's message id rather than one drawn only to be replaced."""
     actor = broker.get_actor(message["actor_name"])
-    broker.enqueue(
-        dramatiq.Message(
-            queue_name=message["queue_name"] or actor.queue_name,
-            actor_name=actor.actor_name,
-            args=(),
-            kwargs=message["args"] or {},
-            options={},
-            message_id=message["message_id"],
-        )
+    return dramatiq.Message(
+        queue_name=message["queue_name"] or actor.queue_name,
+        actor_name=actor.actor_name,
+        args=(),
+        kwargs=message["args"] or {},
+        options={},
+        message_id=message["message_id"],
     )
+
+
+def send_batch(
+    broker: dramatiq.Broker, messages: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Exception]]]:
+    """Enqueue ``messages`` on Redis in one round trip (a pipeline of the broker's own
+    enqueue script, as ``RedisBroker.enqueue`` runs it for one message); on another broker,
+    one by one. Returns (sent, refused with why: an unknown actor). Raises if Redis could not
+    be reached: none of them counts as sent (a re-send is harmless)."""
+    built: list[tuple[dict[str, Any], dramatiq.Message]] = []
+    refused: list[tuple[dict[str, Any], Exception]] = []
+    for message in messages:
+        try:
+            built.append((message, _message(broker, message)))
+        except Exception as exc:
+            refused.append((message, exc))
+    if not isinstance(broker, RedisBroker):
+        sent = []
+        for message, each in built:
+            try:
+                broker.enqueue(each)
+            except Exception as exc:
+                refused.append((message, exc))
+            else:
+                sent.append(message)
+        return sent, refused
+    if built:
+        _pipeline_enqueue(broker, [each for _, each in built])
+    return [message for message, _ in built], refused
+
+
+def _pipeline_enqueue(broker: RedisBroker, messages: list[dramatiq.Message]) -> None:
+    """``RedisBroker.enqueue`` for many messages, their dispatch scripts in one pipeline (the
+    script's arguments as ``RedisBroker._dispatch`` passes them: dramatiq 2.x)."""
+    dispatch = broker.scripts["dispatch"]
+    pipe = broker.client.pipeline(transaction=False)
+    fixed = [
+        broker.broker_id,
+        broker.heartbeat_timeout,
+        broker.dead_message_ttl,
+        broker._should_do_maintenance("enqueue"),
+        broker._max_unpack_size(),
+    ]
+    enqueued = []
+    for message in messages:
+        # as RedisBroker.enqueue: each message enqueued has an id of its own in Redis
+        each = message.copy(options={"redis_message_id": str(uuid.uuid4())})
+        broker.emit_before("enqueue", each, None)
+        dispatch(
+            keys=[broker.namespace],
+            args=[
+                "enqueue",
+                current_millis(),
+                each.queue_name,
+                *fixed,
+                each.options["redis_message_id"],
+                each.encode(),
+            ],
+            client=pipe,
+        )
+        enqueued.append(each)
+    pipe.execute()
+    for each in enqueued:
+        broker.emit_after("enqueue", each, None)
 
 
 def relay(
@@ -148,6 +224,59 @@ def install_relay(factory: sessionmaker[Session], get_broker: Any = dramatiq.get
     def _after_rollback(session: Session, previous_transaction: Any) -> None:
         if previous_transaction.parent is None:
             outbox.forget_pending(session)
+
+
+def relay_unsent(
+    broker: dramatiq.Broker, factory: sessionmaker[Session], *, batch: int = 500
+) -> int:
+    """Send up to ``batch`` messages never sent (``hub.outbox.unsent``: the oldest, written by
+    sessions that ``defer`` them, or by no relay at all) in one round trip to Redis, and mark
+    them sent, in one transaction that holds their rows: another relay skips them, and one
+    that dies before its commit leaves them to be sent again (a re-send is harmless). A
+    message the broker refuses (an unknown actor) is marked failed, left to the sweeper.
+    Returns how many were sent; raises if Redis or PostgreSQL could not be reached (then
+    nothing is marked)."""
+    lease = Policy.of(broker).lease
+    with factory.begin() as session:
+        messages = outbox.unsent(session, limit=batch)
+        if not messages:
+            return 0
+        sent, refused = send_batch(broker, messages)
+        outbox.mark_relayed(session, [m["id"] for m in sent], lease=lease)
+        for message, exc in refused:
+            log.warning(
+                "outbox.send_failed",
+                outbox_id=message["id"],
+                actor_name=message["actor_name"],
+                error=str(exc)[:200],
+            )
+            outbox.mark_failed(session, message["id"], f"{type(exc).__name__}: {exc}")
+    return len(sent)
+
+
+def run_relay(
+    broker: dramatiq.Broker,
+    factory: sessionmaker[Session],
+    *,
+    every: float,
+    stop: threading.Event,
+    batch: int = 500,
+) -> None:
+    """The relay loop, until ``stop`` is set: ``relay_unsent`` at once again after a full
+    batch (a backlog drains at the pipeline's pace), else after ``every`` seconds; after a
+    failure (Redis or PostgreSQL unreachable) after a pause that doubles up to 30 s."""
+    pause = every
+    while not stop.is_set():
+        try:
+            count = relay_unsent(broker, factory, batch=batch)
+        except Exception as exc:  # retried: the rows stay unsent, nothing is lost
+            pause = min(max(pause * 2, 1.0), 30.0)
+            log.warning("outbox.relay_failed", error=str(exc)[:200], retry_in=pause)
+            stop.wait(pause)
+            continue
+        pause = every
+        if count < batch:
+            stop.wait(every)
 
 
 def sweep(

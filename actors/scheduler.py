@@ -1,7 +1,10 @@
 """The one scheduler: periodic jobs for the whole deployment (run exactly one of it).
 
-The outbox sweeper is its first job: it sends every outbox message not processed yet whose
-relay failed or whose lease ended (Redis lost it, a worker died). The second sends the webhook
+Beside the jobs, a thread of its own (``start_relay``) sends the outbox messages never sent
+(those the station's receipts leave to it with ``payhub.soap_defer_messages``) every
+``payhub.outbox_relay_seconds``. The outbox sweeper is its first job: it sends every outbox
+message not processed yet whose relay failed or whose lease ended (Redis lost it, a worker
+died). The second sends the webhook
 deliveries whose due time has come; the third deletes finished outbox rows and processed-message
 records past their retention. Other jobs only enqueue an actor, so the work itself runs
 on the workers.
@@ -10,6 +13,7 @@ on the workers.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -69,6 +73,26 @@ def _daily(
         id=actor_name,
         **COMMON,
     )
+
+
+def start_relay(
+    broker: dramatiq.Broker, factory: Any, settings: Config | dict[str, Any]
+) -> threading.Event | None:
+    """Start the relay loop (``actors.outbox.run_relay``) in a daemon thread, every
+    ``payhub.outbox_relay_seconds`` (0: none, None returned); returns the event that stops it.
+    A process that dies mid-batch leaves its rows unsent, for the next loop."""
+    every = as_config(settings).outbox_relay_seconds
+    if every <= 0:
+        return None
+    stop = threading.Event()
+    threading.Thread(
+        target=outbox.run_relay,
+        args=(broker, factory),
+        kwargs={"every": every, "stop": stop},
+        name="outbox-relay",
+        daemon=True,
+    ).start()
+    return stop
 
 
 def add_jobs(

@@ -114,6 +114,9 @@ class Config(BaseModel):
     soap_station_cache_seconds: float = _d("station configuration cache", 30.0)
     soap_activation_ttl_seconds: int = _d("how long a paGetPayment activation holds", 1800)
     soap_fast_receipts: bool = _d("store receipts in front of Pyramid (soap.fastpath)", True)
+    soap_defer_messages: bool = _d(
+        "the fast path's receipts leave their follow-up messages to the scheduler's relay", False
+    )
     # bulk loads and notice batches
     bulk_load_dir: str = _d("uploaded bulk loads, shared by web and workers", "var/bulk-loads")
     bulk_max_bytes: int = _d("largest bulk load", 200 * 1024 * 1024)
@@ -152,6 +155,7 @@ class Config(BaseModel):
     # outbox
     outbox_sweep_seconds: float = _d("how often the scheduler's sweeper runs", 10.0)
     outbox_sweep_grace_seconds: float = _d("younger messages are left to the relay", 5.0)
+    outbox_relay_seconds: float = _d("how often the scheduler's relay sends unsent ones", 0.2)
     outbox_lease_seconds: float = _d("a sent message not recorded by then is sent again", 60.0)
     outbox_max_attempts: int = _d("sends before a message is given up (dead)", 10)
     outbox_retention_days: float = _d("processed outbox rows kept this long (0: kept)", 14.0)

@@ -32,6 +32,8 @@ PENDING_KEY = "outbox_pending"
 # set in ``session.info`` by the relay (actors.outbox.install_relay): what ``lease_pending``
 # gives a row it sends right after the commit (a callable returning the lease, or None)
 LEASE_KEY = "outbox_lease"
+# set in ``session.info`` by ``defer``: the session's messages are left to the relay loop
+DEFER_KEY = "outbox_deferred"
 CHUNK = 1000  # ids per IN (...): far below PostgreSQL's 65,535 parameters
 MAX_LEASE_DOUBLINGS = 5
 
@@ -48,8 +50,22 @@ def enqueue(
         message_id=str(uuid.uuid4()), queue_name=queue_name, actor_name=actor_name, args=kwargs
     )
     session.add(row)
-    session.info.setdefault(PENDING_KEY, []).append(row)
+    _track(session, row)
     return row
+
+
+def defer(session: Session) -> None:
+    """Leave the messages ``session`` writes to the relay loop (``unsent``, sent in batches by
+    the scheduler within ``payhub.outbox_relay_seconds``) rather than to the send after its
+    commit: they are written never sent, and the process that wrote them never waits on
+    the broker. For a hot path whose follow-ups can wait a fraction of a second."""
+    session.info[DEFER_KEY] = True
+
+
+def _track(session: Session, row: Any) -> None:
+    """Hand ``row`` to the send after the commit, unless the session defers its messages."""
+    if not session.info.get(DEFER_KEY):
+        session.info.setdefault(PENDING_KEY, []).append(row)
 
 
 def enqueue_written(
@@ -81,7 +97,7 @@ def written_values(
     """The columns of a message that the caller writes with a statement of its own (as
     ``enqueue_written`` does, leased if the session's relay says how long); once written,
     ``adopt_written`` hands the row to the relay."""
-    lease = session.info.get(LEASE_KEY)
+    lease = None if session.info.get(DEFER_KEY) else session.info.get(LEASE_KEY)
     length = lease() if lease is not None else None
     return {
         "message_id": str(uuid.uuid4()),
@@ -101,7 +117,7 @@ def adopt_written(session: Session, row_id: int, values: dict[str, Any]) -> Outb
     row = OutboxMessage(id=row_id, last_error=None, processed_at=None, dead_at=None, **values)
     make_transient_to_detached(row)  # the row as written: persistent, nothing to flush
     session.add(row)
-    session.info.setdefault(PENDING_KEY, []).append(row)
+    _track(session, row)
     return row
 
 
@@ -124,7 +140,7 @@ def adopt_committed(session: Session, row_id: int, values: dict[str, Any]) -> Co
     message = CommittedMessage(
         row_id, values["message_id"], values["queue_name"], values["actor_name"], values["args"]
     )
-    session.info.setdefault(PENDING_KEY, []).append(message)
+    _track(session, message)
     return message
 
 
@@ -237,6 +253,50 @@ def due(
         .limit(limit)
     )
     return [message_dict(r) | {"attempts": r.attempts} for r in rows]
+
+
+def _unsent() -> sa.ColumnElement[bool]:
+    """Never sent and never refused (``last_error``: left to the sweeper's pace), open.
+    The partial index ``ix_outbox_message_unsent`` holds exactly these rows."""
+    return sa.and_(
+        OutboxMessage.lease_until.is_(None),
+        OutboxMessage.last_error.is_(None),
+        OutboxMessage.processed_at.is_(None),
+        OutboxMessage.dead_at.is_(None),
+    )
+
+
+def unsent(session: Session, *, limit: int = 500) -> list[dict[str, Any]]:
+    """The oldest messages never sent (at most ``limit``), locked for the caller's transaction;
+    rows another relay holds are skipped, not waited for. The relay loop sends them and marks
+    them with ``mark_relayed`` in the same transaction (PostgreSQL; SQLite has no row locks:
+    its one writer at a time is the lock)."""
+    statement = sa.select(
+        OutboxMessage.id,
+        OutboxMessage.message_id,
+        OutboxMessage.queue_name,
+        OutboxMessage.actor_name,
+        OutboxMessage.args,
+    ).where(_unsent())
+    statement = statement.order_by(OutboxMessage.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return [dict(row._mapping) for row in session.execute(statement)]
+
+
+def mark_relayed(
+    session: Session, ids: list[int], *, lease: dt.timedelta, now: dt.datetime | None = None
+) -> None:
+    """Record the first send of the rows ``ids`` (locked by ``unsent``): sent now, sent again
+    if not processed within ``lease``."""
+    now = now or utcnow()
+    for chunk in _chunks(ids):
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_(chunk))
+            .values(sent_at=now, lease_until=now + lease, attempts=OutboxMessage.attempts + 1),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def _open() -> sa.ColumnElement[bool]:

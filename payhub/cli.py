@@ -148,15 +148,16 @@ def _worker_metrics_env(settings: hub_config.Config) -> dict[str, str]:
 @main.command()
 @click.pass_context
 def scheduler(ctx: click.Context) -> None:
-    """Run the one scheduler (outbox sweeper and periodic jobs) in the foreground."""
+    """Run the one scheduler (outbox relay and sweeper, periodic jobs) in the foreground."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from actors import broker as broker_mod
-    from actors.scheduler import add_jobs
+    from actors.scheduler import add_jobs, start_relay
 
     settings = _settings(ctx).replace(embedded_worker=False)
     factory = _factory(ctx)  # the pool settings, as the web app's
     broker = broker_mod.setup(settings, factory)
+    start_relay(broker, factory, settings)
     add_jobs(BlockingScheduler(), broker, factory, settings).start()
 
 

@@ -15,7 +15,9 @@ paSendRT and paSendRTV2 (the station's hottest write) are answered here too, on 
 unless ``payhub.soap_fast_receipts`` is false: the same endpoint on a Session of the
 application's factory (so the outbox relay sends the receipt's messages after the commit),
 bound to a connection the thread keeps (no pool checkout, pre-ping or tweens), its statements
-run on the driver (``hub.driver``). An ordinary receipt (OK, for a payable option of a served
+run on the driver (``hub.driver``); with ``payhub.soap_defer_messages`` its follow-up message is
+written never sent, for the scheduler's relay loop (``actors.outbox.run_relay``) to send, and
+the request never waits on Redis. An ordinary receipt (OK, for a payable option of a served
 Ente, the amount expected) is one statement on the thread's connection in autocommit, the one
 verifies use: stored, settled and committed in one round trip (``hub.payments.store_receipt``),
 sent once more on a new connection if the database dropped it. Anything else is written in the
@@ -42,7 +44,7 @@ from sqlalchemy.exc import DBAPIError, MultipleResultsFound
 from sqlalchemy.orm import Session
 
 from hub import db as hub_db
-from hub import driver
+from hub import driver, outbox
 from hub.config import from_registry
 from soap.dispatch import system_error_view
 
@@ -82,6 +84,9 @@ class SoapFastPath:
         self._local = threading.local()  # each thread keeps its connection, as a worker would
         self.max_body = self.endpoint.config.max_body_bytes
         self.write_engine = _write_engine(registry)  # None: receipts take the full path
+        # payhub.soap_defer_messages: a receipt's follow-ups are the scheduler relay's to send
+        defer = from_registry(registry).soap_defer_messages
+        self.session_info = {outbox.DEFER_KEY: True} if defer else {}
         self._kept: list[Any] = []  # every connection a thread keeps, for close()
         self._kept_lock = threading.Lock()
 
@@ -149,7 +154,7 @@ class SoapFastPath:
         connection = self._kept_connection("write_connection", self.write_engine)
         # an ordinary receipt is one statement in autocommit on the thread's other connection
         session = driver.use_driver(
-            self.factory(bind=connection, info={"request": request}),
+            self.factory(bind=connection, info={"request": request, **self.session_info}),
             autocommit=self._autocommit if self.on_driver else None,
         )
         request.db = session
@@ -162,7 +167,7 @@ class SoapFastPath:
                 return None
             if response is None or doom.doomed:
                 session.rollback()
-            else:
+            elif _has_work(session):
                 try:
                     session.commit()
                 except Exception as exc:  # as pyramid_tm's failed commit: PAA_SYSTEM_ERROR
@@ -232,6 +237,19 @@ class SoapFastPath:
             with contextlib.suppress(Exception):  # already gone
                 connection.invalidate()
                 connection.close()
+
+
+def _has_work(session: Session) -> bool:
+    """Whether committing ``session`` would do anything: an ordinary receipt committed by its
+    own statement, its message left to the scheduler's relay, leaves none (a commit would
+    begin a transaction only to end it)."""
+    return bool(
+        session.in_transaction()
+        or session.new
+        or session.dirty
+        or session.deleted
+        or session.info.get(outbox.PENDING_KEY)
+    )
 
 
 class _DriverConnection:

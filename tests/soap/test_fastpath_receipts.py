@@ -217,3 +217,43 @@ def test_with_the_setting_off_receipts_take_the_full_path(
     assert check(post(app, serialise(root)).body).findtext("outcome") == "OK"
     assert stored_here == []
     assert sanp_option(seeded).status == "paid"
+
+
+@pytest.mark.parametrize("ordinary", [True, False], ids=["one-statement", "general-path"])
+def test_with_deferred_messages_a_receipts_follow_up_is_left_unsent_for_the_relay(
+    make_app, check, seeded, samples, stored_here, monkeypatch, ordinary
+):
+    import dramatiq
+
+    from actors import outbox as relay
+
+    sent: list[dict] = []
+    monkeypatch.setattr(relay, "send", lambda broker, message: sent.append(message))
+    app = make_app(**{"payhub.soap_defer_messages": "true"})
+    root = sanp_receipt(samples)
+    if not ordinary:
+        _pay_more(root)
+    assert check(post(app, serialise(root)).body).findtext("outcome") == "OK"
+    assert stored_here == [True] and sent == []  # the request sent nothing to the broker
+    option = sanp_option(seeded)
+    assert option.status == "paid"
+
+    def follow_up() -> OutboxMessage:
+        with seeded() as s:
+            (row,) = s.scalars(
+                sa.select(OutboxMessage).where(
+                    OutboxMessage.actor_name == actor_names.PAYMENT_STATUS_CHANGED,
+                    OutboxMessage.args["option_id"].as_integer() == option.id,
+                )
+            ).all()
+            return row
+
+    unsent = follow_up()
+    assert (unsent.sent_at, unsent.lease_until, unsent.attempts) == (None, None, 0)
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    assert relay.relay_unsent(broker, seeded) >= 1  # the scheduler's relay loop
+    queued = [dramatiq.Message.decode(m) for m in broker.queues["default"].queue]
+    assert unsent.message_id in {m.message_id for m in queued}
+    relayed = follow_up()
+    assert relayed.sent_at is not None and relayed.attempts == 1
