@@ -34,7 +34,7 @@ bench: $(VENV)/.installed services
 	@bash scripts/ensure-system-packages.sh wrk
 	$(BIN)/python bench/soap_bench.py --seconds 8
 # issue 21: durable paSendRTV2 at saturation against pgbench running the same transaction
-	$(BIN)/python bench/receipt_bench.py --seconds 10
+	$(BIN)/python bench/receipt_bench.py
 	$(BIN)/python bench/soap_cpu.py
 	$(BIN)/python bench/receipt_cpu.py
 	$(BIN)/python bench/notices_bench.py --count 10000
