@@ -10,12 +10,14 @@ Receipts for distinct published options are delivered over SOAP (paSendRTV2) by 
 playing the Node, which repeats a receipt until it is answered OK (or PAA_RECEIPT_DUPLICATA:
 an earlier copy was stored). Meanwhile faults are injected in turn: a worker SIGKILLed and
 restarted, Redis flushed, PostgreSQL restarted ``-m immediate``, the web process SIGKILLed and
-restarted, Redis killed and restarted empty. Once everything is quiet: no receipt lost, one
+restarted, Redis killed and restarted empty, the scheduler (whose relay loop sends the
+receipts' follow-up messages, as production.ini has it) SIGKILLed and restarted. Once everything
+is quiet: no receipt lost, one
 ``receive_receipt`` transition and one settlement per option, every position paid, at least one
 ``payment.paid`` event per option at the receiver (duplicates counted and bounded), every
 outbox row processed and every delivery delivered.
 
-Size: ``PAYHUB_CHAOS_RECEIPTS`` (400) and ``PAYHUB_CHAOS_FAULTS`` (5, cycling through the kinds
+Size: ``PAYHUB_CHAOS_RECEIPTS`` (400) and ``PAYHUB_CHAOS_FAULTS`` (6, cycling through the kinds
 above); docs/reliability.md has the figures of a longer run.
 """
 
@@ -51,12 +53,19 @@ from tests.e2e.conftest import EC, ROOT, Proc, Receiver, free_port, publish_noti
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 RECEIPTS = int(os.environ.get("PAYHUB_CHAOS_RECEIPTS", "400"))
-FAULTS = int(os.environ.get("PAYHUB_CHAOS_FAULTS", "5"))
+FAULTS = int(os.environ.get("PAYHUB_CHAOS_FAULTS", "6"))
 SENDERS = int(os.environ.get("PAYHUB_CHAOS_SENDERS", "4"))
 QUIET_SECONDS = float(os.environ.get("PAYHUB_CHAOS_QUIET_SECONDS", "150"))
 MAX_COPIES_PER_EVENT = 4  # at-least-once: an event may come again, a bounded number of times
 AUTH_HEADER = "Ocp-Apim-Subscription-Key"
-FAULT_KINDS = ("kill_worker", "flush_redis", "restart_postgres", "kill_web", "restart_redis")
+FAULT_KINDS = (
+    "kill_worker",
+    "flush_redis",
+    "restart_postgres",
+    "kill_web",
+    "restart_redis",
+    "kill_scheduler",
+)
 
 
 # --- private PostgreSQL and Redis ------------------------------------------------------------
@@ -257,6 +266,8 @@ class Platform:
             f"payhub.ops_secret = {secrets.token_urlsafe(32)}\n"
             "payhub.webhook_min_backoff_ms = 200\npayhub.webhook_max_backoff_ms = 2000\n"
             "payhub.webhook_timeout_seconds = 2\n"
+            # as production.ini: the receipts' follow-ups are sent by the scheduler's relay
+            "payhub.soap_defer_messages = true\npayhub.outbox_relay_seconds = 0.2\n"
         )
         env = {
             k: v
@@ -479,6 +490,9 @@ def inject(platform: Platform, kind: str, n: int) -> None:
         platform.start_web()
     elif kind == "restart_redis":
         platform.redis.restart_empty()
+    elif kind == "kill_scheduler":  # its relay loop sends the receipts' messages
+        platform.scheduler.kill(signal.SIGKILL)
+        platform.scheduler.start()
 
 
 def test_receipts_and_events_survive_killed_workers_wiped_redis_and_restarted_postgres(platform):
