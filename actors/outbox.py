@@ -286,15 +286,20 @@ def sweep(
     grace: dt.timedelta = dt.timedelta(seconds=5),
     batch: int = 500,
     max_batches: int = 20,
+    unsent: bool = True,
 ) -> int:
     """Send every open message that is due (see ``hub.outbox.due``), ``batch`` rows at a time
     and at most ``max_batches`` batches per call; give up those sent ``max_attempts`` times.
-    Returns how many were sent."""
+    ``unsent=False``: the messages never sent and never refused are left to the relay loop
+    (``run_relay``: sending them here too would send a backlog twice). Returns how many were
+    sent."""
     policy = Policy.of(broker)
     count = found = after = 0
     for _ in range(max_batches):
         with factory() as session:
-            messages = outbox.due(session, older_than=grace, after_id=after, limit=batch)
+            messages = outbox.due(
+                session, older_than=grace, after_id=after, limit=batch, unsent=unsent
+            )
         if not messages:
             break
         found += len(messages)

@@ -100,14 +100,19 @@ def add_jobs(
     broker: dramatiq.Broker,
     factory: Any,
     settings: Config | dict[str, Any],
+    *,
+    relay: bool = False,
 ) -> BaseScheduler:
+    """The scheduler's jobs. ``relay``: the relay loop runs beside them (``start_relay``), and
+    the messages never sent are its to send, not the sweeper's."""
     config = as_config(settings)
     every = config.outbox_sweep_seconds
     grace = dt.timedelta(seconds=config.outbox_sweep_grace_seconds)
+    unsent = not relay
 
     def sweep() -> None:
         try:
-            outbox.sweep(broker, factory, grace=grace)
+            outbox.sweep(broker, factory, grace=grace, unsent=unsent)
         except Exception:  # a failed sweep is retried at the next tick
             log.exception("outbox.sweep_failed")
 

@@ -234,14 +234,19 @@ def due(
     after_id: int = 0,
     limit: int = 500,
     now: dt.datetime | None = None,
+    unsent: bool = True,
 ) -> list[dict[str, Any]]:
     """Open messages the sweeper must send, by id after ``after_id`` (keyset paging): never
     sent and committed more than ``older_than`` ago, or sent and not processed by the end of
-    their lease (Redis lost them, or nobody has got to them yet)."""
+    their lease (Redis lost them, or nobody has got to them yet). ``unsent=False``: of the
+    never sent, only those a send refused (``last_error``): the others are the relay loop's
+    (``unsent``), which runs beside the sweeper."""
     now = now or utcnow()
     never_sent = sa.and_(
         OutboxMessage.lease_until.is_(None), OutboxMessage.created_at <= now - older_than
     )
+    if not unsent:
+        never_sent = sa.and_(never_sent, OutboxMessage.last_error.is_not(None))
     rows = session.scalars(
         sa.select(OutboxMessage)
         .where(

@@ -157,8 +157,8 @@ def scheduler(ctx: click.Context) -> None:
     settings = _settings(ctx).replace(embedded_worker=False)
     factory = _factory(ctx)  # the pool settings, as the web app's
     broker = broker_mod.setup(settings, factory)
-    start_relay(broker, factory, settings)
-    add_jobs(BlockingScheduler(), broker, factory, settings).start()
+    relay = start_relay(broker, factory, settings) is not None
+    add_jobs(BlockingScheduler(), broker, factory, settings, relay=relay).start()
 
 
 @main.command()

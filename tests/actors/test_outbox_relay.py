@@ -262,3 +262,37 @@ def test_the_relays_query_reads_the_index_of_unsent_rows(committed_factory):
     with engine.connect() as conn:
         plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters))
     assert "ix_outbox_message_unsent" in plan, plan
+
+
+@pytest.mark.parametrize("relay_runs", [True, False], ids=["beside-the-relay", "alone"])
+def test_the_sweeper_leaves_unsent_messages_to_the_relay_loop_when_it_runs(
+    stub_broker, committed_factory, relay_runs
+):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from actors.scheduler import add_jobs
+
+    _declare_probe(stub_broker)
+    _defer(committed_factory, "unsent")
+    with committed_factory.begin() as session:  # a send the broker refused, released
+        outbox.enqueue(session, "relay_probe", key="refused")
+        session.flush()
+    with committed_factory.begin() as session:
+        session.execute(  # both past the sweeper's grace
+            sa.text("UPDATE outbox_message SET created_at = created_at - interval '1 minute'")
+        )
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.args["key"].as_string() == "refused")
+            .values(sent_at=None, lease_until=None, attempts=0, last_error="ConnectionError")
+        )
+    stub_broker.flush_all()
+    jobs = {
+        job.id: job
+        for job in add_jobs(
+            BackgroundScheduler(), stub_broker, committed_factory, {}, relay=relay_runs
+        ).get_jobs()
+    }
+    jobs["outbox_sweep"].func()
+    swept = sorted(m.kwargs["key"] for m in _queued(stub_broker))
+    assert swept == (["refused"] if relay_runs else ["refused", "unsent"])
