@@ -242,7 +242,7 @@ def relay_unsent(
         if not messages:
             return 0
         sent, refused = send_batch(broker, messages)
-        outbox.mark_relayed(session, [m["id"] for m in sent], lease=lease)
+        outbox.mark_sent(session, sent, lease=lease)  # their first send: one lease long
         for message, exc in refused:
             log.warning(
                 "outbox.send_failed",

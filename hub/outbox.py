@@ -274,7 +274,7 @@ def _unsent() -> sa.ColumnElement[bool]:
 def unsent(session: Session, *, limit: int = 500) -> list[dict[str, Any]]:
     """The oldest messages never sent (at most ``limit``), locked for the caller's transaction;
     rows another relay holds are skipped, not waited for. The relay loop sends them and marks
-    them with ``mark_relayed`` in the same transaction (PostgreSQL; SQLite has no row locks:
+    them with ``mark_sent`` in the same transaction (PostgreSQL; SQLite has no row locks:
     its one writer at a time is the lock)."""
     statement = sa.select(
         OutboxMessage.id,
@@ -287,21 +287,6 @@ def unsent(session: Session, *, limit: int = 500) -> list[dict[str, Any]]:
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True)
     return [dict(row._mapping) for row in session.execute(statement)]
-
-
-def mark_relayed(
-    session: Session, ids: list[int], *, lease: dt.timedelta, now: dt.datetime | None = None
-) -> None:
-    """Record the first send of the rows ``ids`` (locked by ``unsent``): sent now, sent again
-    if not processed within ``lease``."""
-    now = now or utcnow()
-    for chunk in _chunks(ids):
-        session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id.in_(chunk))
-            .values(sent_at=now, lease_until=now + lease, attempts=OutboxMessage.attempts + 1),
-            execution_options={"synchronize_session": False},
-        )
 
 
 def _open() -> sa.ColumnElement[bool]:

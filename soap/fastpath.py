@@ -85,8 +85,7 @@ class SoapFastPath:
         self.max_body = self.endpoint.config.max_body_bytes
         self.write_engine = _write_engine(registry)  # None: receipts take the full path
         # payhub.soap_defer_messages: a receipt's follow-ups are the scheduler relay's to send
-        defer = from_registry(registry).soap_defer_messages
-        self.session_info = {outbox.DEFER_KEY: True} if defer else {}
+        self.defer_messages = from_registry(registry).soap_defer_messages
         self._kept: list[Any] = []  # every connection a thread keeps, for close()
         self._kept_lock = threading.Lock()
 
@@ -154,9 +153,11 @@ class SoapFastPath:
         connection = self._kept_connection("write_connection", self.write_engine)
         # an ordinary receipt is one statement in autocommit on the thread's other connection
         session = driver.use_driver(
-            self.factory(bind=connection, info={"request": request, **self.session_info}),
+            self.factory(bind=connection, info={"request": request}),
             autocommit=self._autocommit if self.on_driver else None,
         )
+        if self.defer_messages:
+            outbox.defer(session)
         request.db = session
         try:
             try:

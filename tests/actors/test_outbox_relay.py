@@ -189,7 +189,7 @@ def test_on_redis_a_batch_is_one_round_trip_and_every_message_is_acted_on_once(
 
 @pytest.mark.redis
 def test_with_redis_unreachable_nothing_is_marked_and_the_loop_tries_again(
-    committed_factory, caplog
+    committed_factory, monkeypatch
 ):
     broker = broker_mod.setup(
         {
@@ -208,22 +208,20 @@ def test_with_redis_unreachable_nothing_is_marked_and_the_loop_tries_again(
         assert (row.sent_at, row.attempts, row.last_error) == (None, 0, None)  # still unsent
         stop = threading.Event()
         failures: list[dict] = []
-        monkeypatched = relay.log.warning
-        relay.log.warning = lambda event, **kw: failures.append({"event": event, **kw})
-        try:
-            loop = threading.Thread(
-                target=relay.run_relay,
-                args=(broker, committed_factory),
-                kwargs={"every": 0.01, "stop": stop},
-            )
-            loop.start()
-            deadline = time.monotonic() + 5
-            while not failures and time.monotonic() < deadline:
-                time.sleep(0.01)
-            stop.set()
-            loop.join(5)
-        finally:
-            relay.log.warning = monkeypatched
+        monkeypatch.setattr(
+            relay.log, "warning", lambda event, **kw: failures.append({"event": event, **kw})
+        )
+        loop = threading.Thread(
+            target=relay.run_relay,
+            args=(broker, committed_factory),
+            kwargs={"every": 0.01, "stop": stop},
+        )
+        loop.start()
+        deadline = time.monotonic() + 5
+        while not failures and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop.set()
+        loop.join(5)
         assert not loop.is_alive()
         assert failures and failures[0]["event"] == "outbox.relay_failed"
         assert failures[0]["retry_in"] == 1.0  # then 2, 4 ... up to 30 s
